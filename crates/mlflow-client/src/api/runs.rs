@@ -1,0 +1,164 @@
+//! Runs: reading, searching, creating and logging, plus metric history.
+
+use reqwest::Method;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::{
+    client::Idempotency,
+    types::{DatasetInput, KeyValue, Metric, Run, RunInfo, RunStatus, ViewType},
+    MlflowClient, Result,
+};
+
+/// Arguments of `runs/create`. Every field is sent explicitly: an unset `start_time` is stored
+/// as 0 by the server.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunCreate {
+    pub experiment_id: String,
+    pub user_id: String,
+    pub run_name: Option<String>,
+    pub start_time: i64,
+    pub tags: Vec<KeyValue>,
+}
+
+/// A `runs/search` query.
+#[derive(Debug, Clone, Serialize)]
+pub struct SearchRuns {
+    pub experiment_ids: Vec<String>,
+    pub filter: String,
+    pub run_view_type: ViewType,
+    pub max_results: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub page_token: Option<String>,
+}
+
+/// One `runs/log-batch` request; build it with [`crate::batch::pack`] to stay within limits.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct LogBatch {
+    pub metrics: Vec<Metric>,
+    pub params: Vec<KeyValue>,
+    pub tags: Vec<KeyValue>,
+}
+
+#[derive(Deserialize)]
+struct RunResponse {
+    run: Run,
+}
+
+#[derive(Deserialize)]
+struct SearchResponse {
+    #[serde(default)]
+    runs: Vec<Run>,
+    #[serde(default)]
+    next_page_token: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct HistoryResponse {
+    #[serde(default)]
+    metrics: Vec<Metric>,
+    #[serde(default)]
+    next_page_token: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Empty {}
+
+/// Points per `get-history` page; the Python client uses the same.
+const HISTORY_PAGE: u32 = 25_000;
+
+impl MlflowClient {
+    pub async fn get_run(&self, run_id: &str) -> Result<Run> {
+        let r: RunResponse =
+            self.get("/api/2.0/mlflow/runs/get", &[("run_id", run_id.to_string())]).await?;
+        Ok(r.run)
+    }
+
+    /// Every run matching `query`, following page tokens.
+    pub async fn search_runs(&self, mut query: SearchRuns) -> Result<Vec<Run>> {
+        let mut runs = Vec::new();
+        loop {
+            let page: SearchResponse = self
+                .send(Method::POST, "/api/2.0/mlflow/runs/search", &query, Idempotency::Safe)
+                .await?;
+            runs.extend(page.runs);
+            match page.next_page_token.filter(|t| !t.is_empty()) {
+                Some(t) => query.page_token = Some(t),
+                None => return Ok(runs),
+            }
+        }
+    }
+
+    /// Creates a run. Not retried after an ambiguous failure: the caller finds a run that was
+    /// created anyway by its source-identity tags.
+    pub async fn create_run(&self, run: &RunCreate) -> Result<RunInfo> {
+        let r: RunResponse = self
+            .send(Method::POST, "/api/2.0/mlflow/runs/create", run, Idempotency::Create)
+            .await?;
+        Ok(r.run.info)
+    }
+
+    /// Sets status and end time (each only if given).
+    pub async fn update_run(&self, run_id: &str, status: RunStatus, end_time: Option<i64>) -> Result<()> {
+        let mut body = json!({ "run_id": run_id, "status": status });
+        if let Some(t) = end_time {
+            body["end_time"] = json!(t);
+        }
+        let _: Empty = self.send(Method::POST, "/api/2.0/mlflow/runs/update", &body, Idempotency::Safe).await?;
+        Ok(())
+    }
+
+    pub async fn delete_run(&self, run_id: &str) -> Result<()> {
+        let _: Empty = self
+            .send(Method::POST, "/api/2.0/mlflow/runs/delete", &json!({ "run_id": run_id }), Idempotency::Safe)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn set_tag(&self, run_id: &str, key: &str, value: &str) -> Result<()> {
+        let body = json!({ "run_id": run_id, "key": key, "value": value });
+        let _: Empty = self.send(Method::POST, "/api/2.0/mlflow/runs/set-tag", &body, Idempotency::Safe).await?;
+        Ok(())
+    }
+
+    /// Logs one batch. Safe to repeat: identical metric points are stored once, identical
+    /// params are a no-op and tags are upserts.
+    pub async fn log_batch(&self, run_id: &str, batch: &LogBatch) -> Result<()> {
+        let body = json!({
+            "run_id": run_id,
+            "metrics": batch.metrics,
+            "params": batch.params,
+            "tags": batch.tags,
+        });
+        let _: Empty = self.send(Method::POST, "/api/2.0/mlflow/runs/log-batch", &body, Idempotency::Safe).await?;
+        Ok(())
+    }
+
+    pub async fn log_inputs(&self, run_id: &str, datasets: &[DatasetInput]) -> Result<()> {
+        let body = json!({ "run_id": run_id, "datasets": datasets });
+        let _: Empty = self.send(Method::POST, "/api/2.0/mlflow/runs/log-inputs", &body, Idempotency::Safe).await?;
+        Ok(())
+    }
+
+    /// The full history of one metric, following page tokens.
+    pub async fn get_metric_history(&self, run_id: &str, key: &str) -> Result<Vec<Metric>> {
+        let mut points = Vec::new();
+        let mut token = None::<String>;
+        loop {
+            let mut q = vec![
+                ("run_id", run_id.to_string()),
+                ("metric_key", key.to_string()),
+                ("max_results", HISTORY_PAGE.to_string()),
+            ];
+            if let Some(t) = &token {
+                q.push(("page_token", t.clone()));
+            }
+            let page: HistoryResponse = self.get("/api/2.0/mlflow/metrics/get-history", &q).await?;
+            points.extend(page.metrics);
+            match page.next_page_token.filter(|t| !t.is_empty()) {
+                Some(t) => token = Some(t),
+                None => return Ok(points),
+            }
+        }
+    }
+}

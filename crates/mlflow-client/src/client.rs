@@ -1,0 +1,326 @@
+//! The HTTP core: one pooled connection set, a cap on requests in flight, retries.
+//!
+//! Retries follow the Python client's rules: 408, 429, 5xx and transport errors are retried with
+//! exponential backoff and jitter (never shorter than `Retry-After`), except for creates, which
+//! are resent only when the request certainly never reached the server. A create that may have
+//! been applied is reconciled by the caller through a lookup, never blindly repeated.
+
+use std::{
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        Arc,
+    },
+    time::Duration,
+};
+
+use bytes::Bytes;
+use futures::{Stream, TryStreamExt};
+use reqwest::{header, Method, RequestBuilder, Response};
+use serde::{de::DeserializeOwned, Serialize};
+use tokio::sync::Semaphore;
+
+use crate::{
+    config::{Auth, ClientConfig, RetryPolicy},
+    Error, Result,
+};
+
+/// Whether a request may be repeated after an ambiguous failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Idempotency {
+    Safe,
+    Create,
+}
+
+/// Counters shared by every clone of a client.
+#[derive(Debug, Default)]
+pub struct ClientStats {
+    pub requests: AtomicU64,
+    pub retries: AtomicU64,
+}
+
+/// A typed MLflow REST client. Cheap to clone; clones share connections, limits and stats.
+#[derive(Clone)]
+pub struct MlflowClient {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    http: reqwest::Client,
+    base: String,
+    auth: Auth,
+    retry: RetryPolicy,
+    limiter: Semaphore,
+    stats: ClientStats,
+}
+
+/// A streamed response body with its declared length.
+pub struct ByteStream {
+    pub len: Option<u64>,
+    pub stream: std::pin::Pin<Box<dyn Stream<Item = std::io::Result<Bytes>> + Send>>,
+}
+
+impl MlflowClient {
+    pub fn new(config: &ClientConfig) -> Result<Self> {
+        let mut builder = reqwest::Client::builder()
+            .user_agent(concat!("mlflow-export-import/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(Duration::from_secs(30))
+            .read_timeout(config.timeout)
+            .pool_max_idle_per_host(config.max_in_flight)
+            .tcp_nodelay(true);
+        if config.insecure_tls {
+            builder = builder.tls_danger_accept_invalid_certs(true);
+        }
+        if let Some(path) = &config.ca_cert_path {
+            let pem = std::fs::read(path)
+                .map_err(|source| Error::Io { path: path.display().to_string(), source })?;
+            let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
+                Error::Config(format!("{}: not a PEM certificate bundle: {e}", path.display()))
+            })?;
+            for cert in certs {
+                builder = builder.add_root_certificate(cert);
+            }
+        }
+        let http = builder
+            .build()
+            .map_err(|e| Error::Config(format!("cannot build HTTP client: {e}")))?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                http,
+                base: config.base_url.clone(),
+                auth: config.auth.clone(),
+                retry: config.retry,
+                limiter: Semaphore::new(config.max_in_flight.max(1)),
+                stats: ClientStats::default(),
+            }),
+        })
+    }
+
+    /// The server's base URL (prefix included, no credentials).
+    pub fn base_url(&self) -> &str {
+        &self.inner.base
+    }
+
+    pub fn stats(&self) -> &ClientStats {
+        &self.inner.stats
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{}", self.inner.base, path)
+    }
+
+    fn request(&self, method: Method, url: &str) -> RequestBuilder {
+        let rb = self.inner.http.request(method, url);
+        match &self.inner.auth {
+            Auth::None => rb,
+            Auth::Basic { username, password } => rb.basic_auth(username, Some(password)),
+            Auth::Bearer(token) => rb.bearer_auth(token),
+        }
+    }
+
+    /// GET with query parameters, JSON answer.
+    pub(crate) async fn get<T: DeserializeOwned>(&self, path: &str, query: &[(&str, String)]) -> Result<T> {
+        self.json(Method::GET, path, query, None::<&()>, Idempotency::Safe).await
+    }
+
+    /// POST (or PATCH/DELETE) with a JSON body, JSON answer.
+    pub(crate) async fn send<B: Serialize, T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: &B,
+        idempotency: Idempotency,
+    ) -> Result<T> {
+        self.json(method, path, &[], Some(body), idempotency).await
+    }
+
+    async fn json<B: Serialize, T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&B>,
+        idempotency: Idempotency,
+    ) -> Result<T> {
+        let url = self.url(path);
+        let name = method_name(&method);
+        let body = body
+            .map(|b| serde_json::to_vec(b).map(Bytes::from))
+            .transpose()
+            .map_err(|source| Error::Decode { method: name, url: url.clone(), snippet: String::new(), source })?;
+        let bytes = self
+            .with_retries(idempotency, || async {
+                let mut rb = self.request(method.clone(), &url).query(query);
+                if let Some(b) = &body {
+                    rb = rb.header(header::CONTENT_TYPE, "application/json").body(b.clone());
+                }
+                let resp = self.execute(name, &url, rb).await?;
+                resp.bytes()
+                    .await
+                    .map_err(|source| Error::Transport { method: name, url: url.clone(), source })
+            })
+            .await?;
+        let text: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) { b"{}" } else { &bytes };
+        serde_json::from_slice(text).map_err(|source| Error::Decode {
+            method: name,
+            url,
+            snippet: String::from_utf8_lossy(&bytes[..bytes.len().min(200)]).into_owned(),
+            source,
+        })
+    }
+
+    /// GET a plain-text body (e.g. `/version`).
+    pub(crate) async fn get_text(&self, path: &str) -> Result<String> {
+        let url = self.url(path);
+        let bytes = self
+            .with_retries(Idempotency::Safe, || async {
+                let resp = self.execute("GET", &url, self.request(Method::GET, &url)).await?;
+                resp.bytes()
+                    .await
+                    .map_err(|source| Error::Transport { method: "GET", url: url.clone(), source })
+            })
+            .await?;
+        Ok(String::from_utf8_lossy(&bytes).trim().to_string())
+    }
+
+    /// Opens a streamed download. Failures before the first byte are retried; a body that breaks
+    /// later surfaces as an I/O error of the stream, for the caller to restart the file.
+    pub(crate) async fn get_stream(&self, path: &str, query: &[(&str, String)]) -> Result<ByteStream> {
+        let url = self.url(path);
+        let resp = self
+            .with_retries(Idempotency::Safe, || async {
+                self.execute("GET", &url, self.request(Method::GET, &url).query(query)).await
+            })
+            .await?;
+        let len = resp.content_length();
+        let stream = resp.bytes_stream().map_err(std::io::Error::other);
+        Ok(ByteStream { len, stream: Box::pin(stream) })
+    }
+
+    /// Uploads a streamed body with PUT. Not retried here: a stream cannot be replayed, so the
+    /// caller reopens its source and calls again.
+    pub(crate) async fn put_stream(&self, path: &str, len: u64, body: reqwest::Body) -> Result<()> {
+        let url = self.url(path);
+        let rb = self
+            .request(Method::PUT, &url)
+            .header(header::CONTENT_TYPE, "application/octet-stream")
+            .header(header::CONTENT_LENGTH, len)
+            .body(body);
+        self.execute("PUT", &url, rb).await.map(drop)
+    }
+
+    /// Sends one request under the in-flight limit and maps error statuses to [`Error::Api`].
+    async fn execute(&self, method: &'static str, url: &str, rb: RequestBuilder) -> Result<Response> {
+        let _permit = self.inner.limiter.acquire().await.expect("limiter never closes");
+        self.inner.stats.requests.fetch_add(1, Ordering::Relaxed);
+        tracing::trace!(method, url, "request");
+        let resp = rb
+            .send()
+            .await
+            .map_err(|source| Error::Transport { method, url: url.to_string(), source })?;
+        let status = resp.status();
+        if status.is_success() {
+            return Ok(resp);
+        }
+        let retry_after = resp
+            .headers()
+            .get(header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
+        let body = resp.bytes().await.unwrap_or_default();
+        let (error_code, message) = parse_error_body(&body);
+        Err(Error::Api { method, url: url.to_string(), status: status.as_u16(), error_code, message, retry_after })
+    }
+
+    async fn with_retries<T, F, Fut>(&self, idempotency: Idempotency, mut op: F) -> Result<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T>>,
+    {
+        let policy = self.inner.retry;
+        let mut attempt = 0;
+        loop {
+            match op().await {
+                Ok(v) => return Ok(v),
+                Err(e) => {
+                    let retryable = match idempotency {
+                        Idempotency::Safe => e.is_transient(),
+                        Idempotency::Create => e.was_not_sent(),
+                    };
+                    if !retryable || attempt >= policy.max_retries {
+                        return Err(e);
+                    }
+                    let delay = backoff(&policy, attempt).max(e.retry_after().unwrap_or_default());
+                    tracing::debug!(error = %e, attempt, ?delay, "retrying");
+                    self.inner.stats.retries.fetch_add(1, Ordering::Relaxed);
+                    attempt += 1;
+                    tokio::time::sleep(delay).await;
+                }
+            }
+        }
+    }
+}
+
+fn backoff(policy: &RetryPolicy, attempt: u32) -> Duration {
+    let exp = policy.initial_backoff.saturating_mul(1u32 << attempt.min(16));
+    let capped = exp.min(policy.max_backoff);
+    // Full jitter in [50%, 100%] keeps concurrent workers from retrying in lockstep.
+    capped.mul_f64(0.5 + fastrand::f64() * 0.5)
+}
+
+fn method_name(m: &Method) -> &'static str {
+    match *m {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        _ => "REQUEST",
+    }
+}
+
+/// MLflow answers `{"error_code", "message"}`; proxies and FastAPI routes answer text, HTML or
+/// `{"detail"}`. Keep what helps a user and cap its length.
+fn parse_error_body(body: &[u8]) -> (Option<String>, String) {
+    #[derive(serde::Deserialize)]
+    struct Body {
+        error_code: Option<String>,
+        message: Option<String>,
+        detail: Option<serde_json::Value>,
+    }
+    if let Ok(b) = serde_json::from_slice::<Body>(body) {
+        let message = b
+            .message
+            .or_else(|| b.detail.map(|d| d.as_str().map_or_else(|| d.to_string(), str::to_string)))
+            .unwrap_or_default();
+        return (b.error_code, message);
+    }
+    let text = String::from_utf8_lossy(body);
+    let text = text.trim();
+    let text = if text.starts_with('<') { "" } else { text };
+    (None, text.chars().take(300).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_bodies_of_every_shape() {
+        assert_eq!(
+            parse_error_body(br#"{"error_code":"RESOURCE_DOES_NOT_EXIST","message":"no run"}"#),
+            (Some("RESOURCE_DOES_NOT_EXIST".into()), "no run".into())
+        );
+        assert_eq!(parse_error_body(br#"{"detail":"Invalid path"}"#), (None, "Invalid path".into()));
+        assert_eq!(parse_error_body(b"<html>oops</html>"), (None, String::new()));
+        assert_eq!(parse_error_body(b"Invalid Host header"), (None, "Invalid Host header".into()));
+    }
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        let p = RetryPolicy { max_retries: 5, initial_backoff: Duration::from_millis(100), max_backoff: Duration::from_secs(1) };
+        assert!(backoff(&p, 0) <= Duration::from_millis(100));
+        assert!(backoff(&p, 3) >= Duration::from_millis(400));
+        assert!(backoff(&p, 10) <= Duration::from_secs(1));
+    }
+}

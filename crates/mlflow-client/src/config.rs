@@ -1,0 +1,285 @@
+//! Turning a tracking URI plus the environment into a client configuration.
+//!
+//! Copy talks to two servers at once, so every variable can be given per side: the lookup tries
+//! `<PREFIX>_<NAME>` (e.g. `DST_MLFLOW_TRACKING_TOKEN`) before `<NAME>`. Credentials are kept out
+//! of the base URL so that no URL we print can carry them.
+
+use std::{fmt, path::PathBuf, time::Duration};
+
+use url::Url;
+
+use crate::{Error, Result};
+
+/// How requests authenticate.
+#[derive(Clone, Default)]
+pub enum Auth {
+    #[default]
+    None,
+    Basic { username: String, password: String },
+    Bearer(String),
+}
+
+impl fmt::Debug for Auth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Auth::None => f.write_str("None"),
+            Auth::Basic { username, .. } => write!(f, "Basic({username}, ***)"),
+            Auth::Bearer(_) => f.write_str("Bearer(***)"),
+        }
+    }
+}
+
+/// Per-request retry limits: exponential backoff with jitter, at least `Retry-After`.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    pub max_retries: u32,
+    pub initial_backoff: Duration,
+    pub max_backoff: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            max_retries: 7,
+            initial_backoff: Duration::from_millis(500),
+            max_backoff: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Everything needed to build an [`crate::MlflowClient`].
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    /// Server base URL including any path prefix, without credentials or trailing slash.
+    pub base_url: String,
+    pub auth: Auth,
+    pub insecure_tls: bool,
+    pub ca_cert_path: Option<PathBuf>,
+    pub timeout: Duration,
+    pub retry: RetryPolicy,
+    /// Requests in flight at once against this server.
+    pub max_in_flight: usize,
+}
+
+/// Environment lookup, injectable for tests.
+pub type EnvLookup<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+/// Reads the process environment.
+pub fn process_env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+impl ClientConfig {
+    /// Resolves `uri` (`http(s)://…`, `databricks`, `databricks://PROFILE`) and credentials.
+    ///
+    /// `side` is `None` for single-server commands or `Some("SRC")`/`Some("DST")` for copy.
+    pub fn resolve(uri: &str, side: Option<&str>, env: EnvLookup<'_>) -> Result<Self> {
+        let var = |name: &str| {
+            side.and_then(|s| env(&format!("{s}_{name}"))).or_else(|| env(name))
+        };
+        let (base_url, auth) = if uri == "databricks" || uri.starts_with("databricks://") {
+            databricks(uri.strip_prefix("databricks://"), &var, env)?
+        } else {
+            http_uri(uri, &var, env)?
+        };
+        let insecure_tls = var("MLFLOW_TRACKING_INSECURE_TLS")
+            .is_some_and(|v| matches!(v.to_ascii_lowercase().as_str(), "true" | "1" | "yes"));
+        let ca_cert_path = var("MLFLOW_TRACKING_SERVER_CERT_PATH").map(PathBuf::from);
+        if insecure_tls && ca_cert_path.is_some() {
+            return Err(Error::Config(
+                "MLFLOW_TRACKING_INSECURE_TLS and MLFLOW_TRACKING_SERVER_CERT_PATH cannot both be set"
+                    .into(),
+            ));
+        }
+        let mut retry = RetryPolicy::default();
+        if let Some(n) = var("MLFLOW_HTTP_REQUEST_MAX_RETRIES") {
+            retry.max_retries = n.parse().map_err(|_| {
+                Error::Config(format!("MLFLOW_HTTP_REQUEST_MAX_RETRIES is not a number: {n:?}"))
+            })?;
+        }
+        let timeout = match var("MLFLOW_HTTP_REQUEST_TIMEOUT") {
+            Some(s) => Duration::from_secs(s.parse().map_err(|_| {
+                Error::Config(format!("MLFLOW_HTTP_REQUEST_TIMEOUT is not a number of seconds: {s:?}"))
+            })?),
+            None => Duration::from_secs(120),
+        };
+        Ok(Self { base_url, auth, insecure_tls, ca_cert_path, timeout, retry, max_in_flight: 16 })
+    }
+}
+
+fn http_uri(
+    uri: &str,
+    var: &dyn Fn(&str) -> Option<String>,
+    env: EnvLookup<'_>,
+) -> Result<(String, Auth)> {
+    let mut url = Url::parse(uri).map_err(|e| {
+        Error::Config(format!("invalid tracking URI {:?}: {e}", redact(uri)))
+    })?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(Error::Config(format!(
+            "unsupported tracking URI {:?}: expected http://, https://, databricks or databricks://PROFILE",
+            redact(uri)
+        )));
+    }
+    let from_url = (!url.username().is_empty()).then(|| Auth::Basic {
+        username: decode(url.username()),
+        password: url.password().map(decode).unwrap_or_default(),
+    });
+    let _ = url.set_username("");
+    let _ = url.set_password(None);
+    url.set_query(None);
+    url.set_fragment(None);
+    // Basic wins over a token, as in the Python client.
+    let auth = match (var("MLFLOW_TRACKING_USERNAME"), var("MLFLOW_TRACKING_PASSWORD")) {
+        (Some(username), Some(password)) => Auth::Basic { username, password },
+        _ => match (from_url, var("MLFLOW_TRACKING_TOKEN")) {
+            (Some(a), _) => a,
+            (None, Some(t)) => Auth::Bearer(t),
+            (None, None) => mlflow_credentials_file(env).unwrap_or_default(),
+        },
+    };
+    Ok((url.as_str().trim_end_matches('/').to_string(), auth))
+}
+
+fn decode(s: &str) -> String {
+    url::form_urlencoded::parse(format!("x={s}").as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default()
+}
+
+/// `~/.mlflow/credentials`, section `[mlflow]`, as the Python client reads it.
+fn mlflow_credentials_file(env: EnvLookup<'_>) -> Option<Auth> {
+    let path = PathBuf::from(env("HOME")?).join(".mlflow/credentials");
+    let text = std::fs::read_to_string(path).ok()?;
+    let section = ini_section(&text, "mlflow")?;
+    Some(Auth::Basic {
+        username: section.get("mlflow_tracking_username")?.clone(),
+        password: section.get("mlflow_tracking_password")?.clone(),
+    })
+}
+
+fn databricks(
+    profile: Option<&str>,
+    var: &dyn Fn(&str) -> Option<String>,
+    env: EnvLookup<'_>,
+) -> Result<(String, Auth)> {
+    let profile = profile.filter(|p| !p.is_empty());
+    let (host, token) = match (profile, var("DATABRICKS_HOST"), var("DATABRICKS_TOKEN")) {
+        (None, Some(h), Some(t)) => (h, t),
+        _ => {
+            let name = profile
+                .map(str::to_string)
+                .or_else(|| var("DATABRICKS_CONFIG_PROFILE"))
+                .unwrap_or_else(|| "DEFAULT".into());
+            let path = var("DATABRICKS_CONFIG_FILE")
+                .map(PathBuf::from)
+                .or_else(|| env("HOME").map(|h| PathBuf::from(h).join(".databrickscfg")))
+                .ok_or_else(|| Error::Config("cannot locate ~/.databrickscfg: HOME is not set".into()))?;
+            let text = std::fs::read_to_string(&path)
+                .map_err(|source| Error::Io { path: path.display().to_string(), source })?;
+            let section = ini_section(&text, &name).ok_or_else(|| {
+                Error::Config(format!("profile [{name}] not found in {}", path.display()))
+            })?;
+            let get = |k: &str| {
+                section.get(k).cloned().ok_or_else(|| {
+                    Error::Config(format!("profile [{name}] in {} has no `{k}`", path.display()))
+                })
+            };
+            (get("host")?, get("token")?)
+        }
+    };
+    let host = if host.starts_with("http") { host } else { format!("https://{host}") };
+    Ok((host.trim_end_matches('/').to_string(), Auth::Bearer(token)))
+}
+
+fn ini_section(text: &str, name: &str) -> Option<std::collections::HashMap<String, String>> {
+    let mut current = None::<String>;
+    let mut found = None;
+    for line in text.lines().map(str::trim) {
+        if line.starts_with('[') && line.ends_with(']') {
+            current = Some(line[1..line.len() - 1].trim().to_string());
+            if current.as_deref() == Some(name) {
+                found.get_or_insert_with(std::collections::HashMap::new);
+            }
+        } else if let (Some(sec), Some((k, v))) = (&current, line.split_once('=')) {
+            if sec == name && !line.starts_with('#') && !line.starts_with(';') {
+                found
+                    .get_or_insert_with(std::collections::HashMap::new)
+                    .insert(k.trim().to_string(), v.trim().to_string());
+            }
+        }
+    }
+    found
+}
+
+/// Removes `user:password@` from anything URL-shaped, for messages and reports.
+pub fn redact(uri: &str) -> String {
+    match Url::parse(uri) {
+        Ok(mut u) if !u.username().is_empty() || u.password().is_some() => {
+            let _ = u.set_username("");
+            let _ = u.set_password(None);
+            u.to_string()
+        }
+        Ok(_) => uri.to_string(),
+        Err(_) => match uri.find("://").zip(uri.rfind('@')) {
+            Some((s, at)) if at > s => format!("{}{}", &uri[..s + 3], &uri[at + 1..]),
+            _ => uri.to_string(),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> =
+            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        move |k| map.get(k).cloned()
+    }
+
+    #[test]
+    fn prefix_is_kept_and_credentials_leave_the_url() {
+        let env = env_of(&[]);
+        let c = ClientConfig::resolve("https://bob:s3cr%40t@host:8443/mlflow/", None, &env).unwrap();
+        assert_eq!(c.base_url, "https://host:8443/mlflow");
+        match c.auth {
+            Auth::Basic { username, password } => assert_eq!((username.as_str(), password.as_str()), ("bob", "s3cr@t")),
+            other => panic!("{other:?}"),
+        }
+        assert!(!format!("{:?}", ClientConfig::resolve("https://bob:pw@h", None, &env).unwrap()).contains("pw"));
+    }
+
+    #[test]
+    fn side_prefixed_variables_win() {
+        let env = env_of(&[("MLFLOW_TRACKING_TOKEN", "a"), ("DST_MLFLOW_TRACKING_TOKEN", "b")]);
+        let src = ClientConfig::resolve("http://h", Some("SRC"), &env).unwrap();
+        let dst = ClientConfig::resolve("http://h", Some("DST"), &env).unwrap();
+        assert!(matches!(src.auth, Auth::Bearer(ref t) if t == "a"));
+        assert!(matches!(dst.auth, Auth::Bearer(ref t) if t == "b"));
+    }
+
+    #[test]
+    fn databricks_profile_from_config_file() {
+        let dir = std::env::temp_dir().join(format!("dbcfg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("cfg");
+        std::fs::write(&file, "[DEFAULT]\nhost = https://a.example\ntoken = t1\n[prod]\nhost = b.example\ntoken = t2\n").unwrap();
+        let f = file.display().to_string();
+        let env = env_of(&[("DATABRICKS_CONFIG_FILE", &f)]);
+        let c = ClientConfig::resolve("databricks://prod", None, &env).unwrap();
+        assert_eq!(c.base_url, "https://b.example");
+        assert!(matches!(c.auth, Auth::Bearer(ref t) if t == "t2"));
+        let c = ClientConfig::resolve("databricks", None, &env).unwrap();
+        assert_eq!(c.base_url, "https://a.example");
+    }
+
+    #[test]
+    fn redact_strips_userinfo() {
+        assert_eq!(redact("http://u:p@h:1/x"), "http://h:1/x");
+        assert_eq!(redact("not a url://u:p@h"), "not a url://h");
+    }
+}

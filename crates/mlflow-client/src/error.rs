@@ -1,0 +1,129 @@
+//! The client's one error type.
+//!
+//! Every variant names the request it came from by method and a redacted URL, so a failure in
+//! a long migration can be traced without ever printing a credential.
+
+use std::time::Duration;
+
+/// What went wrong talking to a tracking server.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The server answered with an error status.
+    #[error("{}", api_message(*.status, .error_code.as_deref(), .message, .method, .url))]
+    Api {
+        method: &'static str,
+        url: String,
+        status: u16,
+        error_code: Option<String>,
+        message: String,
+        /// Delay the server asked for (`Retry-After`).
+        retry_after: Option<Duration>,
+    },
+    /// The request did not complete: connection refused or reset, timeout, broken body.
+    #[error("{method} {url}: {}", transport_message(.source))]
+    Transport {
+        method: &'static str,
+        url: String,
+        #[source]
+        source: reqwest::Error,
+    },
+    /// The server's answer was not the JSON we expected.
+    #[error("{method} {url}: unexpected response body: {source}; body starts with {snippet:?}")]
+    Decode {
+        method: &'static str,
+        url: String,
+        snippet: String,
+        #[source]
+        source: serde_json::Error,
+    },
+    /// The tracking URI or credentials could not be turned into a client.
+    #[error("{0}")]
+    Config(String),
+    /// A local file the client had to read (CA bundle, `~/.databrickscfg`).
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+fn api_message(status: u16, code: Option<&str>, message: &str, method: &str, url: &str) -> String {
+    let what = match status {
+        401 => "authentication failed (check the tracking username/password or token)",
+        403 => "permission denied",
+        _ => "request failed",
+    };
+    let code = code.map(|c| format!(" {c}")).unwrap_or_default();
+    let message = if message.is_empty() { String::new() } else { format!(": {message}") };
+    format!("{what}: {method} {url}: HTTP {status}{code}{message}")
+}
+
+fn transport_message(e: &reqwest::Error) -> String {
+    // reqwest's own Display embeds the full URL; print only the cause chain.
+    let mut out = if e.is_timeout() {
+        "timed out".to_string()
+    } else if e.is_connect() {
+        "could not connect".to_string()
+    } else if e.is_body() || e.is_decode() {
+        "response body broken".to_string()
+    } else {
+        "request failed".to_string()
+    };
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
+}
+
+impl Error {
+    /// Whether retrying the same request may succeed: 408, 429, 5xx and transport failures.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Error::Api { status, .. } => matches!(status, 408 | 429 | 500..=599),
+            Error::Transport { .. } => true,
+            _ => false,
+        }
+    }
+
+    /// Whether the request certainly never reached the server, so even a create may be resent.
+    pub fn was_not_sent(&self) -> bool {
+        match self {
+            Error::Transport { source, .. } => source.is_connect(),
+            Error::Api { status, .. } => matches!(status, 408 | 429),
+            _ => false,
+        }
+    }
+
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, Error::Api { status: 404, .. })
+            || self.error_code() == Some("RESOURCE_DOES_NOT_EXIST")
+    }
+
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Error::Api { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    pub fn error_code(&self) -> Option<&str> {
+        match self {
+            Error::Api { error_code, .. } => error_code.as_deref(),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Error::Api { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,271 @@
+//! Serde types mirroring the MLflow REST API's JSON.
+//!
+//! The server emits int64 as JSON numbers, but proto-JSON elsewhere (Databricks, proxies) uses
+//! strings, so every int64 reads from either. Doubles travel as numbers or as the strings
+//! `"NaN"`, `"Infinity"`, `"-Infinity"`: any other spelling makes the server silently store
+//! zero and drop the rest of the request, so we always write exactly those strings.
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// A key/value pair as the REST API sends tags and params: `[{key, value}]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyValue {
+    pub key: String,
+    #[serde(default)]
+    pub value: String,
+}
+
+impl KeyValue {
+    pub fn new(key: impl Into<String>, value: impl Into<String>) -> Self {
+        Self { key: key.into(), value: value.into() }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Experiment {
+    pub experiment_id: String,
+    pub name: String,
+    #[serde(default)]
+    pub artifact_location: Option<String>,
+    #[serde(default)]
+    pub lifecycle_stage: Option<String>,
+    #[serde(default, deserialize_with = "opt_i64")]
+    pub creation_time: Option<i64>,
+    #[serde(default, deserialize_with = "opt_i64")]
+    pub last_update_time: Option<i64>,
+    #[serde(default)]
+    pub tags: Vec<KeyValue>,
+}
+
+/// Run lifecycle status as the server names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum RunStatus {
+    #[default]
+    Running,
+    Scheduled,
+    Finished,
+    Failed,
+    Killed,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunInfo {
+    pub run_id: String,
+    #[serde(default)]
+    pub run_name: Option<String>,
+    pub experiment_id: String,
+    #[serde(default)]
+    pub user_id: Option<String>,
+    #[serde(default)]
+    pub status: RunStatus,
+    #[serde(default, deserialize_with = "opt_i64")]
+    pub start_time: Option<i64>,
+    #[serde(default, deserialize_with = "opt_i64")]
+    pub end_time: Option<i64>,
+    #[serde(default)]
+    pub artifact_uri: Option<String>,
+    #[serde(default)]
+    pub lifecycle_stage: Option<String>,
+}
+
+impl RunInfo {
+    pub fn is_deleted(&self) -> bool {
+        self.lifecycle_stage.as_deref() == Some("deleted")
+    }
+}
+
+/// One point of a metric's history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Metric {
+    pub key: String,
+    #[serde(serialize_with = "ser_f64", deserialize_with = "de_f64")]
+    pub value: f64,
+    #[serde(deserialize_with = "de_i64")]
+    pub timestamp: i64,
+    #[serde(default, deserialize_with = "de_i64_default")]
+    pub step: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct RunData {
+    #[serde(default)]
+    pub metrics: Vec<Metric>,
+    #[serde(default)]
+    pub params: Vec<KeyValue>,
+    #[serde(default)]
+    pub tags: Vec<KeyValue>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Dataset {
+    pub name: String,
+    pub digest: String,
+    pub source_type: String,
+    pub source: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schema: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DatasetInput {
+    #[serde(default)]
+    pub tags: Vec<KeyValue>,
+    pub dataset: Dataset,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModelInput {
+    pub model_id: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModelOutput {
+    pub model_id: String,
+    #[serde(default, deserialize_with = "de_i64_default")]
+    pub step: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct RunInputs {
+    #[serde(default)]
+    pub dataset_inputs: Vec<DatasetInput>,
+    #[serde(default)]
+    pub model_inputs: Vec<ModelInput>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct RunOutputs {
+    #[serde(default)]
+    pub model_outputs: Vec<ModelOutput>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Run {
+    pub info: RunInfo,
+    #[serde(default)]
+    pub data: RunData,
+    #[serde(default)]
+    pub inputs: RunInputs,
+    #[serde(default)]
+    pub outputs: RunOutputs,
+}
+
+/// An entry of `artifacts/list`: `path` is relative to the run's artifact root.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileInfo {
+    pub path: String,
+    #[serde(default)]
+    pub is_dir: bool,
+    #[serde(default, deserialize_with = "opt_i64")]
+    pub file_size: Option<i64>,
+}
+
+/// Which lifecycle stages a search returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ViewType {
+    ActiveOnly,
+    DeletedOnly,
+    All,
+}
+
+/// What `GET /api/3.0/mlflow/server-info` reports; missing keys mean "unknown".
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct ServerInfo {
+    #[serde(default)]
+    pub store_type: Option<String>,
+    #[serde(default)]
+    pub artifact_serving_enabled: Option<bool>,
+}
+
+/// Writes a double the way the server parses it without loss.
+pub fn ser_f64<S: Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
+    if v.is_nan() {
+        s.serialize_str("NaN")
+    } else if *v == f64::INFINITY {
+        s.serialize_str("Infinity")
+    } else if *v == f64::NEG_INFINITY {
+        s.serialize_str("-Infinity")
+    } else {
+        s.serialize_f64(*v)
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum NumOrStr {
+    Int(i64),
+    Float(f64),
+    Str(String),
+}
+
+/// Reads a double from a number or from the protobuf-JSON special strings.
+pub fn de_f64<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    match NumOrStr::deserialize(d)? {
+        NumOrStr::Int(i) => Ok(i as f64),
+        NumOrStr::Float(f) => Ok(f),
+        NumOrStr::Str(s) => parse_f64(&s).ok_or_else(|| serde::de::Error::custom(format!("not a number: {s:?}"))),
+    }
+}
+
+fn parse_f64(s: &str) -> Option<f64> {
+    match s {
+        "NaN" | "nan" => Some(f64::NAN),
+        "Infinity" | "inf" | "+Infinity" => Some(f64::INFINITY),
+        "-Infinity" | "-inf" => Some(f64::NEG_INFINITY),
+        other => other.parse().ok(),
+    }
+}
+
+fn to_i64<E: serde::de::Error>(v: NumOrStr) -> Result<i64, E> {
+    match v {
+        NumOrStr::Int(i) => Ok(i),
+        NumOrStr::Float(f) if f.fract() == 0.0 && f.abs() < 9.2e18 => Ok(f as i64),
+        NumOrStr::Float(f) => Err(E::custom(format!("not an integer: {f}"))),
+        NumOrStr::Str(s) => s.parse().map_err(|_| E::custom(format!("not an integer: {s:?}"))),
+    }
+}
+
+/// Reads an int64 from a number or a string.
+pub fn de_i64<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+    to_i64(NumOrStr::deserialize(d)?)
+}
+
+fn de_i64_default<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+    Ok(Option::<NumOrStr>::deserialize(d)?.map(to_i64).transpose()?.unwrap_or(0))
+}
+
+/// Reads an optional int64 from a number, a string or null.
+pub fn opt_i64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    Option::<NumOrStr>::deserialize(d)?.map(to_i64).transpose()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metric_reads_special_values_and_string_ints() {
+        let m: Metric =
+            serde_json::from_str(r#"{"key":"a","value":"NaN","timestamp":"12","step":3}"#).unwrap();
+        assert!(m.value.is_nan());
+        assert_eq!((m.timestamp, m.step), (12, 3));
+        let m: Metric = serde_json::from_str(r#"{"key":"a","value":"-Infinity","timestamp":1}"#).unwrap();
+        assert_eq!(m.value, f64::NEG_INFINITY);
+        assert_eq!(m.step, 0);
+    }
+
+    #[test]
+    fn metric_writes_special_values_as_strings() {
+        let m = Metric { key: "k".into(), value: f64::INFINITY, timestamp: 5, step: -1 };
+        assert_eq!(
+            serde_json::to_string(&m).unwrap(),
+            r#"{"key":"k","value":"Infinity","timestamp":5,"step":-1}"#
+        );
+        let m = Metric { key: "k".into(), value: 0.5, timestamp: 5, step: 0 };
+        assert!(serde_json::to_string(&m).unwrap().contains(r#""value":0.5"#));
+    }
+}

@@ -1,0 +1,55 @@
+//! The `mlflow-export-import` binary: a thin layer of argument parsing and terminal output over
+//! the `mlflow-transfer` library.
+
+mod cli;
+mod commands;
+mod progress;
+mod settings;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(&cli.global);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let global = &cli.global;
+    let result = runtime.block_on(async move {
+        match cli.command {
+            Command::ExportRun(a) => commands::export_run::run(a, global).await,
+            Command::ImportRun(a) => commands::import_run::run(a, global).await,
+            Command::CopyRun(a) => commands::copy_run::run(a, global).await,
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            for cause in e.chain().skip(1) {
+                eprintln!("  caused by: {cause}");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(global: &cli::GlobalArgs) {
+    let ours = match (global.quiet, global.verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn",
+        (false, 1) => "debug",
+        (false, _) => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("MLFLOW_EXPORT_IMPORT_LOG")
+        .unwrap_or_else(|_| format!("warn,mlflow_client={ours},mlflow_transfer={ours},mlflow_export_import={ours}").into());
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+}

@@ -1,0 +1,59 @@
+//! The engine's one error type: what failed, on which object or file, and why.
+
+use std::path::PathBuf;
+
+use crate::format::run_json::FormatError;
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    #[error(transparent)]
+    Client(#[from] mlflow_client::Error),
+    /// A file of an export could not be read or written.
+    #[error("{}: {source}", .path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A file of an export is not what the format says it should be.
+    #[error("{}: {source}", .path.display())]
+    Format {
+        path: PathBuf,
+        #[source]
+        source: FormatError,
+    },
+    /// The input is not an export we can read (missing files, unsafe paths, bad zip).
+    #[error("{0}")]
+    Input(String),
+    /// An artifact arrived with a different size than listed (e.g. a body cut short).
+    #[error("artifact {path}: expected {expected} bytes, got {actual}")]
+    Truncated { path: String, expected: u64, actual: u64 },
+    /// The destination cannot take what we need to write.
+    #[error("{0}")]
+    Unsupported(String),
+    /// The object does not exist at the source.
+    #[error("{0}")]
+    NotFound(String),
+}
+
+impl Error {
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io { path: path.into(), source }
+    }
+
+    /// Whether trying the same object again may succeed.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Error::Client(e) => e.is_transient(),
+            Error::Truncated { .. } => true,
+            Error::Io { source, .. } => !matches!(
+                source.kind(),
+                std::io::ErrorKind::NotFound | std::io::ErrorKind::PermissionDenied
+            ),
+            _ => false,
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

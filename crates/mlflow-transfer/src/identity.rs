@@ -1,0 +1,62 @@
+//! Source identity: the tags that tie a destination object to the object it was copied from.
+//!
+//! Every run we create carries these tags from the moment it is created, and the completion
+//! marker is written last, after data, artifacts and final status. A re-run looks the source
+//! run up at the destination: complete means skip, present but incomplete means finish it in
+//! place (every write we make is an idempotent upsert), absent means create. The destination's
+//! tags are the truth; nothing else needs to survive an interruption.
+
+use std::collections::BTreeMap;
+
+/// Namespace of every tag the tool itself writes.
+pub const PREFIX: &str = "mlflow_export_import.";
+/// Tracking URI of the server the object was first read from (credentials removed).
+pub const SOURCE_TRACKING_URI: &str = "mlflow_export_import.source.tracking_uri";
+/// Id of the source run.
+pub const SOURCE_RUN_ID: &str = "mlflow_export_import.source.run_id";
+/// Id of the source run's experiment.
+pub const SOURCE_EXPERIMENT_ID: &str = "mlflow_export_import.source.experiment_id";
+/// Name of the source run's experiment, when known.
+pub const SOURCE_EXPERIMENT_NAME: &str = "mlflow_export_import.source.experiment_name";
+/// Written last: the run holds everything the source had.
+pub const COMPLETE: &str = "mlflow_export_import.complete";
+
+/// Who a destination object stands for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceIdentity {
+    pub tracking_uri: Option<String>,
+    pub run_id: String,
+    pub experiment_id: String,
+    pub experiment_name: Option<String>,
+}
+
+impl SourceIdentity {
+    pub fn tags(&self) -> Vec<(String, String)> {
+        let mut t = vec![
+            (SOURCE_RUN_ID.to_string(), self.run_id.clone()),
+            (SOURCE_EXPERIMENT_ID.to_string(), self.experiment_id.clone()),
+        ];
+        if let Some(u) = &self.tracking_uri {
+            t.push((SOURCE_TRACKING_URI.to_string(), u.clone()));
+        }
+        if let Some(n) = &self.experiment_name {
+            t.push((SOURCE_EXPERIMENT_NAME.to_string(), n.clone()));
+        }
+        t
+    }
+
+    /// Whether a destination object's tags name this source. An unknown tracking URI on
+    /// either side matches on the run id alone (exports from old tools do not record it).
+    pub fn matches(&self, tags: &BTreeMap<String, String>) -> bool {
+        tags.get(SOURCE_RUN_ID) == Some(&self.run_id)
+            && match (&self.tracking_uri, tags.get(SOURCE_TRACKING_URI)) {
+                (Some(a), Some(b)) => a == b,
+                _ => true,
+            }
+    }
+}
+
+/// Whether the completion marker is set.
+pub fn is_complete(tags: &BTreeMap<String, String>) -> bool {
+    tags.get(COMPLETE).map(String::as_str) == Some("true")
+}

@@ -1,0 +1,71 @@
+//! The entities the engine moves, as plain data independent of where they are stored.
+//!
+//! A run is held with its *full* metric history (the REST API's run object only carries the
+//! latest value per key) and its artifacts are described by a listing, never held in memory:
+//! bytes are streamed from a source to a sink one file at a time.
+
+use std::collections::BTreeMap;
+
+use mlflow_client::types::{DatasetInput, ModelInput, ModelOutput, RunStatus};
+
+/// One point of a metric's history.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetricPoint {
+    pub value: f64,
+    pub timestamp: i64,
+    pub step: i64,
+}
+
+/// Run attributes that are not params, tags or metrics.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RunMeta {
+    /// The run's id where it was read from (source id; never sent to a destination).
+    pub run_id: String,
+    pub experiment_id: String,
+    pub run_name: Option<String>,
+    pub user_id: Option<String>,
+    pub status: RunStatus,
+    pub start_time: Option<i64>,
+    pub end_time: Option<i64>,
+    /// `active` or `deleted`.
+    pub lifecycle_stage: String,
+    pub artifact_uri: Option<String>,
+}
+
+impl RunMeta {
+    pub fn is_deleted(&self) -> bool {
+        self.lifecycle_stage == "deleted"
+    }
+}
+
+/// A run with everything but artifact bytes.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RunRecord {
+    pub meta: RunMeta,
+    pub params: BTreeMap<String, String>,
+    pub tags: BTreeMap<String, String>,
+    /// Full history per metric key, in the order the source returned it.
+    pub metrics: BTreeMap<String, Vec<MetricPoint>>,
+    pub dataset_inputs: Vec<DatasetInput>,
+    pub model_inputs: Vec<ModelInput>,
+    pub model_outputs: Vec<ModelOutput>,
+    /// Where the run came from: the source tracking server (credentials removed) and, for runs
+    /// read from an export, the server recorded in it.
+    pub origin: Origin,
+}
+
+/// Provenance of a run, used for the destination's source-identity tags.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Origin {
+    /// Tracking URI of the server the run was first read from, without credentials.
+    pub tracking_uri: Option<String>,
+    /// Name of the experiment the run belonged to there.
+    pub experiment_name: Option<String>,
+}
+
+/// One artifact file of a run: its path relative to the run's artifact root and its size.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ArtifactFile {
+    pub path: String,
+    pub size: u64,
+}

@@ -1,0 +1,91 @@
+//! What a job did, object by object: the source of truth for the summary, the exit code and
+//! the `--report` file, which doubles as the id map from source to destination.
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+/// What happened to one run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    /// Written in full now.
+    Created,
+    /// An interrupted earlier attempt was finished.
+    Resumed,
+    /// A complete copy already existed.
+    Skipped,
+    /// Nothing usable was written; see `error`.
+    Failed,
+}
+
+/// The result for one run.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunOutcome {
+    pub source_run_id: String,
+    /// Destination run id, or the folder for exports.
+    pub destination: Option<String>,
+    pub action: Action,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    pub params: usize,
+    pub tags: usize,
+    pub metric_points: usize,
+    pub artifact_files: usize,
+    pub artifact_bytes: u64,
+    #[serde(serialize_with = "secs")]
+    pub elapsed: Duration,
+}
+
+impl RunOutcome {
+    pub fn failed(source_run_id: &str, error: String, elapsed: Duration) -> Self {
+        Self {
+            source_run_id: source_run_id.to_string(),
+            destination: None,
+            action: Action::Failed,
+            error: Some(error),
+            params: 0,
+            tags: 0,
+            metric_points: 0,
+            artifact_files: 0,
+            artifact_bytes: 0,
+            elapsed,
+        }
+    }
+}
+
+/// Totals over a job; data counts only what was written now.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Summary {
+    pub runs_created: usize,
+    pub runs_resumed: usize,
+    pub runs_skipped: usize,
+    pub runs_failed: usize,
+    pub metric_points: usize,
+    pub artifact_files: usize,
+    pub artifact_bytes: u64,
+}
+
+impl Summary {
+    pub fn of(outcomes: &[RunOutcome]) -> Self {
+        let mut s = Summary::default();
+        for o in outcomes {
+            match o.action {
+                Action::Created => s.runs_created += 1,
+                Action::Resumed => s.runs_resumed += 1,
+                Action::Skipped => s.runs_skipped += 1,
+                Action::Failed => s.runs_failed += 1,
+            }
+            if matches!(o.action, Action::Created | Action::Resumed) {
+                s.metric_points += o.metric_points;
+                s.artifact_files += o.artifact_files;
+                s.artifact_bytes += o.artifact_bytes;
+            }
+        }
+        s
+    }
+}
+
+fn secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64((d.as_secs_f64() * 1000.0).round() / 1000.0)
+}

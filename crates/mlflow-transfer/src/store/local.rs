@@ -1,0 +1,103 @@
+//! Files on this machine: an export's `artifacts/` folder, or a tracking server's artifact root
+//! when it is a plain local path. Writes go to a `.partial` file renamed into place, so a
+//! crash never leaves a half-written file under its final name.
+
+use std::path::{Path, PathBuf};
+
+use futures::StreamExt;
+use tokio::io::AsyncWriteExt;
+use tokio_util::io::ReaderStream;
+
+use crate::{
+    model::ArtifactFile,
+    paths::safe_join,
+    store::ByteStream,
+    Error, Result,
+};
+
+/// Every regular file below `root`, with paths relative to it. Symlinks are refused: following
+/// one could read or later write outside the folder.
+pub async fn list_files(root: &Path) -> Result<Vec<ArtifactFile>> {
+    let root = root.to_path_buf();
+    tokio::task::spawn_blocking(move || list_files_blocking(&root)).await.expect("listing task panicked")
+}
+
+/// [`list_files`] for callers already on a blocking thread.
+pub fn list_files_blocking(root: &Path) -> Result<Vec<ArtifactFile>> {
+    let root = root.to_path_buf();
+    {
+        let mut out = Vec::new();
+        if !root.exists() {
+            return Ok(out);
+        }
+        let mut stack = vec![root.clone()];
+        while let Some(dir) = stack.pop() {
+            let entries = std::fs::read_dir(&dir).map_err(|e| Error::io(&dir, e))?;
+            for entry in entries {
+                let entry = entry.map_err(|e| Error::io(&dir, e))?;
+                let path = entry.path();
+                let meta = std::fs::symlink_metadata(&path).map_err(|e| Error::io(&path, e))?;
+                if meta.file_type().is_symlink() {
+                    return Err(Error::Input(format!("{}: symlinks are not allowed in artifacts", path.display())));
+                } else if meta.is_dir() {
+                    stack.push(path);
+                } else if !is_partial(&path) {
+                    let rel = path.strip_prefix(&root).expect("below root");
+                    let rel = rel.to_str().ok_or_else(|| {
+                        Error::Input(format!("{}: file name is not UTF-8", path.display()))
+                    })?;
+                    out.push(ArtifactFile { path: rel.replace(std::path::MAIN_SEPARATOR, "/"), size: meta.len() });
+                }
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+}
+
+const PARTIAL: &str = ".mlflow-export-import.partial";
+
+fn is_partial(path: &Path) -> bool {
+    path.to_str().is_some_and(|p| p.ends_with(PARTIAL))
+}
+
+/// Opens a file as a byte stream.
+pub async fn open(path: &Path) -> Result<ByteStream> {
+    let file = tokio::fs::File::open(path).await.map_err(|e| Error::io(path, e))?;
+    let len = file.metadata().await.map_err(|e| Error::io(path, e))?.len();
+    Ok(ByteStream { len: Some(len), stream: Box::pin(ReaderStream::with_capacity(file, 256 * 1024)) })
+}
+
+/// Streams `data` to `root/rel`, creating folders, through a temp file and a rename.
+pub async fn write(root: &Path, rel: &str, mut data: ByteStream) -> Result<PathBuf> {
+    let dest = safe_join(root, rel)?;
+    if let Some(parent) = dest.parent() {
+        tokio::fs::create_dir_all(parent).await.map_err(|e| Error::io(parent, e))?;
+    }
+    let tmp = PathBuf::from(format!("{}{PARTIAL}", dest.display()));
+    let mut file = tokio::fs::File::create(&tmp).await.map_err(|e| Error::io(&tmp, e))?;
+    while let Some(chunk) = data.stream.next().await {
+        let chunk = chunk.map_err(|e| Error::io(&dest, e))?;
+        file.write_all(&chunk).await.map_err(|e| Error::io(&tmp, e))?;
+    }
+    file.flush().await.map_err(|e| Error::io(&tmp, e))?;
+    drop(file);
+    tokio::fs::rename(&tmp, &dest).await.map_err(|e| Error::io(&dest, e))?;
+    Ok(dest)
+}
+
+/// Writes a small file atomically (temp file in the same folder, then rename).
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = PathBuf::from(format!("{}{PARTIAL}", path.display()));
+    std::fs::write(&tmp, bytes).map_err(|e| Error::io(&tmp, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
+}
+
+/// A local artifact root given as `/abs/path` or `file:///abs/path`.
+pub fn local_root(uri: &str) -> Option<PathBuf> {
+    if uri.starts_with('/') {
+        return Some(PathBuf::from(uri));
+    }
+    let u = url::Url::parse(uri).ok()?;
+    (u.scheme() == "file").then(|| u.to_file_path().ok()).flatten()
+}

@@ -1,0 +1,63 @@
+//! Where runs come from and go to. A tracking server ([`rest`]) and an export directory
+//! ([`dir`], with [`zip`] packing and unpacking one) each implement both traits, so the engine
+//! moves runs between any two of them without knowing which.
+
+pub mod dir;
+pub mod local;
+pub mod rest;
+pub mod zip;
+
+use async_trait::async_trait;
+pub use mlflow_client::ByteStream;
+
+use crate::{
+    format::run_json::ArtifactEntry,
+    identity::SourceIdentity,
+    model::{ArtifactFile, RunRecord},
+    Result,
+};
+
+/// Something runs can be read from.
+#[async_trait]
+pub trait RunSource: Send + Sync {
+    /// The run with params, tags, full metric history and inputs.
+    async fn read_run(&self, run_id: &str) -> Result<RunRecord>;
+    /// Every artifact file of the run, recursively, with sizes.
+    async fn list_artifacts(&self, run: &RunRecord) -> Result<Vec<ArtifactFile>>;
+    /// Opens one artifact file for streaming.
+    async fn open_artifact(&self, run: &RunRecord, file: &ArtifactFile) -> Result<ByteStream>;
+}
+
+/// What a sink found for a source run before writing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// Nothing there yet: a new object was created with this id.
+    Created(String),
+    /// An earlier attempt left an incomplete object with this id; it is finished in place.
+    Resumed(String),
+    /// A complete copy already exists with this id.
+    Complete(String),
+}
+
+impl Target {
+    pub fn id(&self) -> &str {
+        match self {
+            Target::Created(id) | Target::Resumed(id) | Target::Complete(id) => id,
+        }
+    }
+}
+
+/// Something runs can be written to.
+#[async_trait]
+pub trait RunSink: Send + Sync {
+    /// Finds the copy of `source` or starts a new one. A complete copy of a deleted source run
+    /// that is still active is deleted here, finishing an interrupted earlier attempt.
+    async fn begin_run(&self, run: &RunRecord, source: &SourceIdentity) -> Result<Target>;
+    /// Writes params, tags, metric history and inputs.
+    async fn write_data(&self, target: &Target, run: &RunRecord) -> Result<()>;
+    /// Streams one artifact file into the run.
+    async fn write_artifact(&self, target: &Target, file: &ArtifactFile, data: ByteStream) -> Result<()>;
+    /// Sets final status and times, then marks the run complete (last, so that a crash before
+    /// this point leaves a run that is recognised as incomplete).
+    async fn finish_run(&self, target: &Target, run: &RunRecord, artifacts: &[ArtifactEntry]) -> Result<()>;
+}

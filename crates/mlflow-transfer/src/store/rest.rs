@@ -1,0 +1,334 @@
+//! A tracking server as a source and as a sink, over the REST API.
+
+use std::{collections::{BTreeMap, HashMap}, path::PathBuf, sync::Mutex};
+
+use async_trait::async_trait;
+use futures::{stream, StreamExt, TryStreamExt};
+use mlflow_client::{
+    api::{RunCreate, SearchRuns},
+    batch,
+    types::{KeyValue, Metric, Run, ViewType},
+    MlflowClient,
+};
+
+use crate::{
+    format::run_json::ArtifactEntry,
+    identity::{self, SourceIdentity},
+    model::{ArtifactFile, MetricPoint, Origin, RunMeta, RunRecord},
+    store::{local, ByteStream, RunSink, RunSource, Target},
+    Error, Result,
+};
+
+/// Metric histories fetched at once for one run.
+const HISTORY_CONCURRENCY: usize = 8;
+
+/// Reads runs from a tracking server.
+pub struct RestSource {
+    client: MlflowClient,
+    experiment_names: Mutex<HashMap<String, String>>,
+}
+
+impl RestSource {
+    pub fn new(client: MlflowClient) -> Self {
+        Self { client, experiment_names: Mutex::default() }
+    }
+
+    async fn experiment_name(&self, id: &str) -> Result<String> {
+        if let Some(n) = self.experiment_names.lock().expect("poisoned").get(id) {
+            return Ok(n.clone());
+        }
+        let name = self.client.get_experiment(id).await?.name;
+        self.experiment_names.lock().expect("poisoned").insert(id.to_string(), name.clone());
+        Ok(name)
+    }
+
+    /// Turns a REST run into a record, fetching every metric's full history.
+    async fn record(&self, run: Run) -> Result<RunRecord> {
+        let keys: Vec<String> = run.data.metrics.iter().map(|m| m.key.clone()).collect();
+        let run_id = run.info.run_id.clone();
+        let metrics: BTreeMap<String, Vec<MetricPoint>> = stream::iter(keys)
+            .map(|key| {
+                let run_id = &run_id;
+                async move {
+                    let points = self.client.get_metric_history(run_id, &key).await?;
+                    let points = points
+                        .into_iter()
+                        .map(|m| MetricPoint { value: m.value, timestamp: m.timestamp, step: m.step })
+                        .collect();
+                    Ok::<_, Error>((key, points))
+                }
+            })
+            .buffer_unordered(HISTORY_CONCURRENCY)
+            .try_collect()
+            .await?;
+        let experiment_name = self.experiment_name(&run.info.experiment_id).await?;
+        let info = run.info;
+        Ok(RunRecord {
+            meta: RunMeta {
+                run_id: info.run_id,
+                experiment_id: info.experiment_id,
+                run_name: info.run_name,
+                user_id: info.user_id,
+                status: info.status,
+                start_time: info.start_time,
+                end_time: info.end_time,
+                lifecycle_stage: info.lifecycle_stage.unwrap_or_else(|| "active".into()),
+                artifact_uri: info.artifact_uri,
+            },
+            params: run.data.params.into_iter().map(|p| (p.key, p.value)).collect(),
+            tags: run.data.tags.into_iter().map(|t| (t.key, t.value)).collect(),
+            metrics,
+            dataset_inputs: run.inputs.dataset_inputs,
+            model_inputs: run.inputs.model_inputs,
+            model_outputs: run.outputs.model_outputs,
+            origin: Origin {
+                tracking_uri: Some(self.client.base_url().to_string()),
+                experiment_name: Some(experiment_name),
+            },
+        })
+    }
+}
+
+#[async_trait]
+impl RunSource for RestSource {
+    async fn read_run(&self, run_id: &str) -> Result<RunRecord> {
+        let run = self.client.get_run(run_id).await.map_err(|e| {
+            if e.is_not_found() {
+                Error::NotFound(format!("run {run_id} does not exist at {}", self.client.base_url()))
+            } else {
+                e.into()
+            }
+        })?;
+        self.record(run).await
+    }
+
+    async fn list_artifacts(&self, run: &RunRecord) -> Result<Vec<ArtifactFile>> {
+        if let Some(root) = readable_local_root(run) {
+            return local::list_files(&root).await;
+        }
+        let mut files = Vec::new();
+        let mut dirs = vec![String::new()];
+        while let Some(dir) = dirs.pop() {
+            for f in self.client.list_artifacts(&run.meta.run_id, &dir).await? {
+                crate::paths::check_relative(&f.path).map_err(|e| {
+                    Error::Input(format!("run {}: server listed an artifact with an {e}", run.meta.run_id))
+                })?;
+                if f.is_dir {
+                    dirs.push(f.path);
+                } else {
+                    let size = u64::try_from(f.file_size.unwrap_or(0)).unwrap_or(0);
+                    files.push(ArtifactFile { path: f.path, size });
+                }
+            }
+        }
+        files.sort();
+        Ok(files)
+    }
+
+    async fn open_artifact(&self, run: &RunRecord, file: &ArtifactFile) -> Result<ByteStream> {
+        if let Some(root) = readable_local_root(run) {
+            return local::open(&crate::paths::safe_join(&root, &file.path)?).await;
+        }
+        Ok(self.client.download_artifact(&run.meta.run_id, &file.path).await?)
+    }
+}
+
+/// The run's artifact folder when the server stores artifacts in a local path we can read.
+fn readable_local_root(run: &RunRecord) -> Option<PathBuf> {
+    local::local_root(run.meta.artifact_uri.as_deref()?).filter(|p| p.is_dir())
+}
+
+/// Where a destination run's artifact bytes go.
+#[derive(Debug, Clone)]
+enum ArtifactDest {
+    /// Through the server's `mlflow-artifacts` proxy, under this path.
+    Proxy(String),
+    /// Straight into a local folder (server with a plain local artifact root).
+    Local(PathBuf),
+}
+
+/// Writes runs into one experiment of a tracking server.
+pub struct RestSink {
+    client: MlflowClient,
+    experiment_id: String,
+    artifact_dests: Mutex<HashMap<String, ArtifactDest>>,
+}
+
+impl RestSink {
+    /// A sink into the experiment `name`, created when missing.
+    pub async fn for_experiment(client: MlflowClient, name: &str) -> Result<Self> {
+        let experiment_id = ensure_experiment(&client, name).await?;
+        Ok(Self { client, experiment_id, artifact_dests: Mutex::default() })
+    }
+
+    pub fn experiment_id(&self) -> &str {
+        &self.experiment_id
+    }
+
+    async fn find(&self, source: &SourceIdentity) -> Result<Vec<Run>> {
+        let runs = self
+            .client
+            .search_runs(SearchRuns {
+                experiment_ids: vec![self.experiment_id.clone()],
+                filter: format!("tags.`{}` = '{}'", identity::SOURCE_RUN_ID, source.run_id.replace('\'', "\\'")),
+                run_view_type: ViewType::All,
+                max_results: 1000,
+                page_token: None,
+            })
+            .await?;
+        Ok(runs
+            .into_iter()
+            .filter(|r| source.matches(&r.data.tags.iter().map(|t| (t.key.clone(), t.value.clone())).collect()))
+            .collect())
+    }
+
+    fn remember(&self, run_id: &str, artifact_uri: Option<&str>) -> Result<()> {
+        let uri = artifact_uri.unwrap_or_default();
+        let dest = artifact_dest(self.client.base_url(), uri).ok_or_else(|| {
+            Error::Unsupported(format!(
+                "destination run {run_id} stores artifacts at {uri:?}: only `mlflow-artifacts:` (the server's artifact proxy) and local paths can be written"
+            ))
+        })?;
+        self.artifact_dests.lock().expect("poisoned").insert(run_id.to_string(), dest);
+        Ok(())
+    }
+}
+
+/// Finds or creates an experiment by name. A create that failed ambiguously, or lost a race,
+/// is reconciled by looking the name up again.
+pub async fn ensure_experiment(client: &MlflowClient, name: &str) -> Result<String> {
+    if let Some(exp) = client.get_experiment_by_name(name).await? {
+        if exp.lifecycle_stage.as_deref() == Some("deleted") {
+            return Err(Error::Input(format!(
+                "experiment {name:?} exists at {} but is deleted: restore it or choose another name",
+                client.base_url()
+            )));
+        }
+        return Ok(exp.experiment_id);
+    }
+    match client.create_experiment(name, &[]).await {
+        Ok(id) => Ok(id),
+        Err(e) => match client.get_experiment_by_name(name).await {
+            Ok(Some(exp)) => Ok(exp.experiment_id),
+            _ => Err(e.into()),
+        },
+    }
+}
+
+fn artifact_dest(base_url: &str, uri: &str) -> Option<ArtifactDest> {
+    if let Some(rest) = uri.strip_prefix("mlflow-artifacts:") {
+        // `mlflow-artifacts:/p` or `mlflow-artifacts://host:port/p`.
+        let path = match rest.strip_prefix("//") {
+            Some(with_host) => with_host.split_once('/').map_or("", |(_, p)| p),
+            None => rest,
+        };
+        return Some(ArtifactDest::Proxy(path.trim_matches('/').to_string()));
+    }
+    let proxy_prefix = format!("{base_url}/api/2.0/mlflow-artifacts/artifacts/");
+    if let Some(path) = uri.strip_prefix(&proxy_prefix) {
+        return Some(ArtifactDest::Proxy(path.trim_matches('/').to_string()));
+    }
+    local::local_root(uri).map(ArtifactDest::Local)
+}
+
+fn kv(map: &BTreeMap<String, String>) -> Vec<KeyValue> {
+    map.iter().map(|(k, v)| KeyValue::new(k, v)).collect()
+}
+
+#[async_trait]
+impl RunSink for RestSink {
+    async fn begin_run(&self, run: &RunRecord, source: &SourceIdentity) -> Result<Target> {
+        let found = self.find(source).await?;
+        if let Some(done) = found.iter().find(|r| {
+            identity::is_complete(&r.data.tags.iter().map(|t| (t.key.clone(), t.value.clone())).collect())
+        }) {
+            if run.meta.is_deleted() && !done.info.is_deleted() {
+                self.client.delete_run(&done.info.run_id).await?;
+            }
+            return Ok(Target::Complete(done.info.run_id.clone()));
+        }
+        if let Some(partial) = found.iter().find(|r| !r.info.is_deleted()) {
+            self.remember(&partial.info.run_id, partial.info.artifact_uri.as_deref())?;
+            return Ok(Target::Resumed(partial.info.run_id.clone()));
+        }
+        let create = RunCreate {
+            experiment_id: self.experiment_id.clone(),
+            user_id: run.meta.user_id.clone().unwrap_or_default(),
+            run_name: run.meta.run_name.clone(),
+            start_time: run.meta.start_time.unwrap_or(0),
+            tags: source.tags().into_iter().map(|(k, v)| KeyValue::new(k, v)).collect(),
+        };
+        match self.client.create_run(&create).await {
+            Ok(info) => {
+                self.remember(&info.run_id, info.artifact_uri.as_deref())?;
+                Ok(Target::Created(info.run_id))
+            }
+            // The create may have been applied before the failure: look again before giving up.
+            Err(e) if e.is_transient() => match self.find(source).await?.into_iter().next() {
+                Some(r) => {
+                    self.remember(&r.info.run_id, r.info.artifact_uri.as_deref())?;
+                    Ok(Target::Resumed(r.info.run_id))
+                }
+                None => Err(e.into()),
+            },
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn write_data(&self, target: &Target, run: &RunRecord) -> Result<()> {
+        let metrics: Vec<Metric> = run
+            .metrics
+            .iter()
+            .flat_map(|(key, points)| {
+                points.iter().map(move |p| Metric { key: key.clone(), value: p.value, timestamp: p.timestamp, step: p.step })
+            })
+            .collect();
+        for b in batch::pack(kv(&run.params), kv(&run.tags), metrics) {
+            self.client.log_batch(target.id(), &b).await?;
+        }
+        if !run.dataset_inputs.is_empty() {
+            self.client.log_inputs(target.id(), &run.dataset_inputs).await?;
+        }
+        Ok(())
+    }
+
+    async fn write_artifact(&self, target: &Target, file: &ArtifactFile, data: ByteStream) -> Result<()> {
+        let dest = self.artifact_dests.lock().expect("poisoned").get(target.id()).cloned();
+        match dest.ok_or_else(|| Error::Input(format!("run {} was not started", target.id())))? {
+            ArtifactDest::Proxy(root) => {
+                let rel = crate::paths::check_relative(&file.path)?;
+                let path = if root.is_empty() { rel } else { format!("{root}/{rel}") };
+                self.client.upload_proxied_artifact(&path, file.size, data).await?;
+            }
+            ArtifactDest::Local(root) => {
+                local::write(&root, &file.path, data).await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn finish_run(&self, target: &Target, run: &RunRecord, _artifacts: &[ArtifactEntry]) -> Result<()> {
+        self.client.update_run(target.id(), run.meta.status, run.meta.end_time).await?;
+        self.client.set_tag(target.id(), identity::COMPLETE, "true").await?;
+        if run.meta.is_deleted() {
+            self.client.delete_run(target.id()).await?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn artifact_destinations_by_scheme() {
+        let base = "http://h:5000/pre";
+        assert!(matches!(artifact_dest(base, "mlflow-artifacts:/1/abc/artifacts"), Some(ArtifactDest::Proxy(p)) if p == "1/abc/artifacts"));
+        assert!(matches!(artifact_dest(base, "mlflow-artifacts://h:5000/1/abc/artifacts"), Some(ArtifactDest::Proxy(p)) if p == "1/abc/artifacts"));
+        assert!(matches!(artifact_dest(base, "http://h:5000/pre/api/2.0/mlflow-artifacts/artifacts/x/y"), Some(ArtifactDest::Proxy(p)) if p == "x/y"));
+        assert!(matches!(artifact_dest(base, "/srv/a/1/r/artifacts"), Some(ArtifactDest::Local(p)) if p == std::path::Path::new("/srv/a/1/r/artifacts")));
+        assert!(matches!(artifact_dest(base, "file:///srv/a"), Some(ArtifactDest::Local(_))));
+        assert!(artifact_dest(base, "s3://bucket/x").is_none());
+    }
+}

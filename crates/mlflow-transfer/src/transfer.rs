@@ -1,0 +1,233 @@
+//! Moving one run from a source to a sink: the one code path behind export, import and copy.
+
+use std::{
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        Arc, Mutex,
+    },
+    time::{Duration, Instant},
+};
+
+use futures::{stream, StreamExt, TryStreamExt};
+use sha2::{Digest, Sha256};
+
+use crate::{
+    format::run_json::ArtifactEntry,
+    identity::{self, SourceIdentity},
+    model::{ArtifactFile, RunRecord},
+    report::{Action, RunOutcome},
+    reporter::Reporter,
+    store::{ByteStream, RunSink, RunSource, Target},
+    Error, Result,
+};
+
+/// Whose name goes on the destination run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UserPolicy {
+    /// Keep the source run's user (`--use-src-user-id`).
+    Source,
+    /// Use this user (the Python tool's default: the user running the import).
+    Fixed(String),
+}
+
+/// How runs are transformed and moved.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Keep `mlflow.*` tags (`--import-mlflow-tags`).
+    pub import_mlflow_tags: bool,
+    /// Keep `mlflow_tools.metadata.*` tags (`--import-metadata-tags`).
+    pub import_metadata_tags: bool,
+    /// Add `mlflow_tools.metadata.*` tags describing the source (`--export-metadata-tags`).
+    pub export_metadata_tags: bool,
+    pub user: UserPolicy,
+    /// Artifact files moved at once per run.
+    pub transfers: usize,
+    /// Attempts per artifact file after a transient failure.
+    pub file_retries: u32,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        Self {
+            import_mlflow_tags: true,
+            import_metadata_tags: true,
+            export_metadata_tags: false,
+            user: UserPolicy::Source,
+            transfers: 4,
+            file_retries: 3,
+        }
+    }
+}
+
+/// Tags the Python tool writes with `--export-metadata-tags`.
+const METADATA_PREFIXES: [&str; 2] = ["mlflow_tools.metadata.", "mlflow_export_import.metadata."];
+
+/// Applies the options to a run read from the source.
+pub fn prepare(mut run: RunRecord, opts: &RunOptions, now_secs: i64) -> RunRecord {
+    // Our own identity tags describe the copy they sit on, never the next one.
+    run.tags.retain(|k, _| !k.starts_with(identity::PREFIX) || METADATA_PREFIXES.iter().any(|p| k.starts_with(p)));
+    if !opts.import_mlflow_tags {
+        run.tags.retain(|k, _| !k.starts_with("mlflow."));
+    }
+    if !opts.import_metadata_tags {
+        run.tags.retain(|k, _| !METADATA_PREFIXES.iter().any(|p| k.starts_with(p)));
+    }
+    if opts.export_metadata_tags {
+        let m = &run.meta;
+        let mut add = |k: &str, v: String| run.tags.insert(format!("mlflow_tools.metadata.{k}"), v);
+        add("timestamp", now_secs.to_string());
+        add("timestamp_nice", crate::format::run_json::utc_text(now_secs));
+        add("experiment_id", m.experiment_id.clone());
+        add("run-id", m.run_id.clone());
+        if let Some(n) = &run.origin.experiment_name {
+            add("experiment-name", n.clone());
+        }
+        if let Some(u) = &run.origin.tracking_uri {
+            add("tracking_uri", u.clone());
+        }
+    }
+    if let UserPolicy::Fixed(user) = &opts.user {
+        run.meta.user_id = Some(user.clone());
+        if run.tags.contains_key("mlflow.user") {
+            run.tags.insert("mlflow.user".into(), user.clone());
+        }
+    }
+    run
+}
+
+/// The identity a run carries at its destination.
+pub fn source_identity(run: &RunRecord) -> SourceIdentity {
+    SourceIdentity {
+        tracking_uri: run.origin.tracking_uri.as_deref().map(mlflow_client::redact),
+        run_id: run.meta.run_id.clone(),
+        experiment_id: run.meta.experiment_id.clone(),
+        experiment_name: run.origin.experiment_name.clone(),
+    }
+}
+
+/// Moves one run. Never panics on bad data; every failure becomes a `Failed` outcome that
+/// names the run and the reason.
+pub async fn transfer_run(
+    source: &dyn RunSource,
+    sink: &dyn RunSink,
+    run_id: &str,
+    opts: &RunOptions,
+    reporter: &Arc<dyn Reporter>,
+) -> RunOutcome {
+    let started = Instant::now();
+    reporter.run_started(run_id);
+    let outcome = match try_transfer(source, sink, run_id, opts, reporter, started).await {
+        Ok(o) => o,
+        Err(e) => RunOutcome::failed(run_id, e.to_string(), started.elapsed()),
+    };
+    reporter.run_finished(&outcome);
+    outcome
+}
+
+async fn try_transfer(
+    source: &dyn RunSource,
+    sink: &dyn RunSink,
+    run_id: &str,
+    opts: &RunOptions,
+    reporter: &Arc<dyn Reporter>,
+    started: Instant,
+) -> Result<RunOutcome> {
+    let run = source.read_run(run_id).await?;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_secs();
+    let run = prepare(run, opts, i64::try_from(now).unwrap_or(0));
+    let identity = source_identity(&run);
+    let target = sink.begin_run(&run, &identity).await?;
+    let mut outcome = RunOutcome {
+        source_run_id: run.meta.run_id.clone(),
+        destination: Some(target.id().to_string()),
+        action: match target {
+            Target::Created(_) => Action::Created,
+            Target::Resumed(_) => Action::Resumed,
+            Target::Complete(_) => Action::Skipped,
+        },
+        error: None,
+        params: run.params.len(),
+        tags: run.tags.len(),
+        metric_points: run.metrics.values().map(Vec::len).sum(),
+        artifact_files: 0,
+        artifact_bytes: 0,
+        elapsed: Duration::ZERO,
+    };
+    if let Target::Complete(_) = target {
+        outcome.elapsed = started.elapsed();
+        return Ok(outcome);
+    }
+    sink.write_data(&target, &run).await?;
+    let files = source.list_artifacts(&run).await?;
+    reporter.artifacts_planned(files.len(), files.iter().map(|f| f.size).sum());
+    let entries: Vec<ArtifactEntry> = stream::iter(files.iter())
+        .map(|file| copy_file(source, sink, &run, &target, file, opts.file_retries, reporter))
+        .buffer_unordered(opts.transfers.max(1))
+        .try_collect()
+        .await?;
+    let mut entries = entries;
+    entries.sort_by(|a, b| a.path.cmp(&b.path));
+    sink.finish_run(&target, &run, &entries).await?;
+    outcome.artifact_files = entries.len();
+    outcome.artifact_bytes = entries.iter().map(|e| e.size).sum();
+    outcome.elapsed = started.elapsed();
+    Ok(outcome)
+}
+
+/// Streams one file, hashing and counting on the way; retries the whole file on transient
+/// errors and on a size mismatch (a body cut short).
+async fn copy_file(
+    source: &dyn RunSource,
+    sink: &dyn RunSink,
+    run: &RunRecord,
+    target: &Target,
+    file: &ArtifactFile,
+    retries: u32,
+    reporter: &Arc<dyn Reporter>,
+) -> Result<ArtifactEntry> {
+    let mut attempt = 0;
+    loop {
+        match copy_once(source, sink, run, target, file, reporter).await {
+            Ok(entry) => return Ok(entry),
+            Err(e) if e.is_transient() && attempt < retries => {
+                attempt += 1;
+                tracing::debug!(path = %file.path, error = %e, attempt, "retrying artifact");
+                tokio::time::sleep(Duration::from_millis(250 * u64::from(attempt))).await;
+            }
+            Err(e) => {
+                return Err(match e {
+                    Error::Truncated { .. } | Error::Input(_) => e,
+                    other => Error::Input(format!("artifact {}: {other}", file.path)),
+                })
+            }
+        }
+    }
+}
+
+async fn copy_once(
+    source: &dyn RunSource,
+    sink: &dyn RunSink,
+    run: &RunRecord,
+    target: &Target,
+    file: &ArtifactFile,
+    reporter: &Arc<dyn Reporter>,
+) -> Result<ArtifactEntry> {
+    let data = source.open_artifact(run, file).await?;
+    let hasher = Arc::new(Mutex::new(Sha256::new()));
+    let count = Arc::new(AtomicU64::new(0));
+    let (h, c) = (hasher.clone(), count.clone());
+    let stream = data.stream.inspect_ok(move |chunk| {
+        h.lock().expect("poisoned").update(chunk);
+        c.fetch_add(chunk.len() as u64, Ordering::Relaxed);
+    });
+    let reporter = reporter.clone();
+    let stream = stream.inspect_ok(move |chunk| reporter.bytes_moved(chunk.len() as u64));
+    let data = ByteStream { len: data.len, stream: Box::pin(stream) };
+    sink.write_artifact(target, file, data).await?;
+    let actual = count.load(Ordering::Relaxed);
+    if actual != file.size {
+        return Err(Error::Truncated { path: file.path.clone(), expected: file.size, actual });
+    }
+    let sha256 = format!("{:x}", hasher.lock().expect("poisoned").clone().finalize());
+    Ok(ArtifactEntry { path: file.path.clone(), size: actual, sha256 })
+}

@@ -1,0 +1,144 @@
+#!/usr/bin/env python3
+"""Print, as JSON on stdout, everything about one MLflow run that a copy must preserve,
+read with the official `mlflow` client.
+
+Usage: dump_run.py --tracking-uri URL --run-id ID
+
+Output keys: info, params, tags, metrics, dataset_inputs, artifacts.
+  metrics: {key: [{"value": v, "value_hex": h, "step": s, "timestamp": t}, ...]} -- the full
+    history in the order the server returns it. NaN is written "NaN", +-inf "Infinity" /
+    "-Infinity" (the sqlite store returns +-inf as +-1.7976931348623157e308, so any value with
+    abs >= that is written as infinity). `value_hex` (float.hex(), finite values only) lets a
+    comparison be bit-exact even with a JSON parser that is not correctly rounded.
+  artifacts: [{"path", "size", "sha256"}] for every file, sorted by path.
+"""
+
+import argparse
+import hashlib
+import json
+import math
+import os
+import sys
+import tempfile
+
+MAX_DOUBLE = 1.7976931348623157e308
+
+
+def main():
+    # Keep stdout clean: anything the libraries print goes to stderr.
+    real_stdout = os.fdopen(os.dup(1), "w", encoding="utf-8")
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--tracking-uri", required=True)
+    ap.add_argument("--run-id", required=True)
+    args = ap.parse_args()
+
+    import mlflow
+    from mlflow.tracking import MlflowClient
+
+    mlflow.set_tracking_uri(args.tracking_uri)
+    client = MlflowClient(tracking_uri=args.tracking_uri)
+    run = client.get_run(args.run_id)
+    info = run.info
+
+    out = {
+        "info": {
+            "run_id": info.run_id,
+            "experiment_id": info.experiment_id,
+            "run_name": info.run_name,
+            "user_id": info.user_id,
+            "status": info.status,
+            "start_time": info.start_time,
+            "end_time": info.end_time,
+            "lifecycle_stage": info.lifecycle_stage,
+            "artifact_uri": info.artifact_uri,
+        },
+        "params": dict(run.data.params),
+        "tags": dict(run.data.tags),
+        "metrics": dump_metrics(client, run),
+        "dataset_inputs": dump_datasets(run),
+        "artifacts": dump_artifacts(client, args.tracking_uri, args.run_id),
+    }
+    json.dump(out, real_stdout, ensure_ascii=False, sort_keys=True, allow_nan=False)
+    real_stdout.write("\n")
+    real_stdout.flush()
+
+
+def norm_value(v):
+    v = float(v)
+    if math.isnan(v):
+        return "NaN", None
+    if v >= MAX_DOUBLE:
+        return "Infinity", None
+    if v <= -MAX_DOUBLE:
+        return "-Infinity", None
+    return v, v.hex()
+
+
+def dump_metrics(client, run):
+    metrics = {}
+    for key in sorted(run.data.metrics.keys()):
+        points = []
+        for m in client.get_metric_history(run.info.run_id, key):
+            value, value_hex = norm_value(m.value)
+            point = {"value": value, "step": int(m.step), "timestamp": int(m.timestamp)}
+            if value_hex is not None:
+                point["value_hex"] = value_hex
+            points.append(point)
+        metrics[key] = points
+    return metrics
+
+
+def dump_datasets(run):
+    out = []
+    inputs = getattr(run, "inputs", None)
+    for di in (inputs.dataset_inputs if inputs is not None else None) or []:
+        ds = di.dataset
+        out.append(
+            {
+                "name": ds.name,
+                "digest": ds.digest,
+                "source_type": ds.source_type,
+                "source": ds.source,
+                "schema": ds.schema,
+                "profile": ds.profile,
+                "tags": sorted(({"key": t.key, "value": t.value} for t in di.tags or []),
+                               key=lambda t: (t["key"], t["value"])),
+            }
+        )
+    out.sort(key=lambda d: (d["name"] or "", d["digest"] or "", d["source"] or ""))
+    return out
+
+
+def dump_artifacts(client, tracking_uri, run_id):
+    import mlflow.artifacts
+
+    if not client.list_artifacts(run_id):
+        return []
+    files = []
+    with tempfile.TemporaryDirectory(prefix="dump_run_") as tmp:
+        local = mlflow.artifacts.download_artifacts(
+            run_id=run_id, artifact_path="", dst_path=tmp, tracking_uri=tracking_uri
+        )
+        for dirpath, _dirs, names in os.walk(local):
+            for name in names:
+                full = os.path.join(dirpath, name)
+                rel = os.path.relpath(full, local).replace(os.sep, "/")
+                h = hashlib.sha256()
+                size = 0
+                with open(full, "rb") as f:
+                    while True:
+                        chunk = f.read(1 << 20)
+                        if not chunk:
+                            break
+                        size += len(chunk)
+                        h.update(chunk)
+                files.append({"path": rel, "size": size, "sha256": h.hexdigest()})
+    files.sort(key=lambda f: f["path"])
+    return files
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,235 @@
+#!/usr/bin/env python3
+"""Fill a real MLflow tracking server with test data using the official `mlflow` client.
+
+Usage: seed.py --tracking-uri URL --scenario NAME --experiment NAME [options]
+
+Prints exactly one JSON object on stdout: {"experiment_id": "...", "run_ids": ["..."]}.
+The experiment is created when it does not exist.
+
+Scenarios:
+  rich            one run covering the hard cases (see seed_rich). Options: --status
+                  FINISHED|FAILED|KILLED (default FINISHED), --deleted (delete the run at the end),
+                  --no-log-model (skip mlflow.pyfunc.log_model, which creates an MLflow 3
+                  logged model linked to the run).
+  big             one run: 100 metric keys x 1000 steps, 150 params, 300 tags (log_batch).
+  large-artifact  one run with a single file `large.bin` of --size-mb MB of random bytes.
+Common options: --run-name NAME.
+"""
+
+import argparse
+import json
+import math
+import os
+import random
+import shutil
+import sys
+import tempfile
+import time
+
+# Fixed times in the past (ms since epoch): 2024-01-02T03:04:05.678Z.
+BASE_TIME_MS = 1704164645678
+
+
+def main():
+    real_stdout = os.fdopen(os.dup(1), "w", encoding="utf-8")
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--tracking-uri", required=True)
+    ap.add_argument("--scenario", required=True, choices=["rich", "big", "large-artifact"])
+    ap.add_argument("--experiment", required=True)
+    ap.add_argument("--run-name", default=None)
+    ap.add_argument("--status", default="FINISHED", choices=["FINISHED", "FAILED", "KILLED"])
+    ap.add_argument("--deleted", action="store_true")
+    ap.add_argument("--no-log-model", action="store_true")
+    ap.add_argument("--size-mb", type=int, default=10)
+    args = ap.parse_args()
+
+    import mlflow
+    from mlflow.tracking import MlflowClient
+
+    mlflow.set_tracking_uri(args.tracking_uri)
+    client = MlflowClient(tracking_uri=args.tracking_uri)
+    exp = client.get_experiment_by_name(args.experiment)
+    exp_id = exp.experiment_id if exp is not None else client.create_experiment(args.experiment)
+
+    if args.scenario == "rich":
+        run_ids = [seed_rich(client, exp_id, args)]
+    elif args.scenario == "big":
+        run_ids = [seed_big(client, exp_id, args)]
+    else:
+        run_ids = [seed_large_artifact(client, exp_id, args)]
+
+    if args.deleted:
+        for rid in run_ids:
+            client.delete_run(rid)
+
+    json.dump({"experiment_id": exp_id, "run_ids": run_ids}, real_stdout)
+    real_stdout.write("\n")
+    real_stdout.flush()
+
+
+def log_batch_chunked(client, run_id, metrics=(), params=(), tags=()):
+    """log_batch within the server limits: <= 1000 entities, <= 100 params, <= 100 tags."""
+    metrics, params, tags = list(metrics), list(params), list(tags)
+    while params or tags:
+        p, params = params[:100], params[100:]
+        t, tags = tags[:100], tags[100:]
+        client.log_batch(run_id, params=p, tags=t)
+    for i in range(0, len(metrics), 1000):
+        client.log_batch(run_id, metrics=metrics[i : i + 1000])
+
+
+def seed_rich(client, exp_id, args):
+    import mlflow
+    import mlflow.data
+    import mlflow.pyfunc
+    import numpy as np
+    import pandas as pd
+    from mlflow.entities import Metric, Param, RunTag
+
+    start = BASE_TIME_MS
+    run = client.create_run(
+        exp_id,
+        start_time=start,
+        run_name=args.run_name or "rich-run ✓",
+        tags={"team": "ml-platform"},
+    )
+    rid = run.info.run_id
+
+    params = [
+        Param("alpha", "0.5"),
+        Param("long_value", "p" * 5990 + "0123456789"),  # 6000 chars, the limit
+        Param("unicode_value", "héllo wörld ✓ 日本語 🚀"),
+        Param("path/like/key", "a/b/c"),
+        Param("empty_ish", " "),
+    ]
+    tags = [
+        RunTag("long_tag", "t" * 7990 + "0123456789"),  # 8000 chars, the limit
+        RunTag("unicode_tag", "ça va? 😀 Ω"),
+        RunTag("mlflow.note.content", "A **markdown** note.\nSecond line."),
+        RunTag("multi/part/tag", "x"),
+    ]
+    t = start + 1000
+    metrics = []
+    # Plain series with distinct explicit timestamps.
+    for step in range(10):
+        metrics.append(Metric("loss", 1.0 / (step + 1), t + step * 10, step))
+    # Keys with '/', duplicate steps, negative steps.
+    metrics += [
+        Metric("train/acc", 0.1, t + 100, 0),
+        Metric("train/acc", 0.2, t + 101, 0),  # duplicate step, later timestamp
+        Metric("train/acc", 0.3, t + 102, 1),
+        Metric("eval/nested/score", -5.25, t + 200, -3),
+        Metric("eval/nested/score", -4.5, t + 201, -1),
+        Metric("eval/nested/score", 3.0e-300, t + 202, 2),
+    ]
+    # Special values.
+    metrics += [
+        Metric("special", float("nan"), t + 300, 0),
+        Metric("special", float("inf"), t + 301, 1),
+        Metric("special", float("-inf"), t + 302, 2),
+        Metric("special", 0.1 + 0.2, t + 303, 3),  # not exactly representable in short decimal
+        Metric("special", -0.0, t + 304, 4),
+        Metric("special", 123456789.123456789, t + 305, 5),
+    ]
+    metrics.append(Metric("single_point", 42.0, t + 400, 0))
+    log_batch_chunked(client, rid, metrics=metrics, params=params, tags=tags)
+
+    mlflow.start_run(run_id=rid)
+    try:
+        df = pd.DataFrame(
+            {"x": np.arange(20, dtype=np.float64), "y": np.arange(20) % 3, "name": ["a"] * 20}
+        )
+        ds = mlflow.data.from_pandas(df, name="rich-dataset", targets="y")
+        mlflow.log_input(ds, context="training")
+
+        with tempfile.TemporaryDirectory(prefix="seed_rich_") as tmp:
+            art = os.path.join(tmp, "art")
+            deep = os.path.join(art, "level1", "level2", "level3")
+            os.makedirs(deep)
+            write(os.path.join(art, "README.txt"), b"top-level file\n")
+            write(os.path.join(deep, "deep.json"), json.dumps({"deep": True}).encode())
+            write(os.path.join(art, "level1", "mid.txt"), b"middle\n")
+            write(os.path.join(art, "empty.txt"), b"")
+            write(os.path.join(art, "random.bin"), random.Random(7).randbytes(1 << 20))
+            write(os.path.join(art, "données_ünïcødé ✓.txt"), "unicode name\n".encode())
+            write(os.path.join(art, "file with spaces.txt"), b"spaces\n")
+            mlflow.log_artifacts(art)
+
+            model_dir = os.path.join(tmp, "model")
+            mlflow.pyfunc.save_model(
+                model_dir, python_model=AddN(), pip_requirements=["mlflow"]
+            )
+            mlflow.log_artifacts(model_dir, "model")
+
+        if not args.no_log_model:
+            mlflow.pyfunc.log_model(name="m", python_model=AddN(), pip_requirements=["mlflow"])
+    finally:
+        mlflow.end_run()
+
+    # Override what end_run set: explicit past end time and the requested status.
+    client.set_terminated(rid, status=args.status, end_time=start + 60_000)
+    return rid
+
+
+class _AddNBase:
+    pass
+
+
+try:
+    import mlflow.pyfunc as _pyfunc
+
+    class AddN(_pyfunc.PythonModel):
+        def predict(self, context, model_input, params=None):
+            return model_input + 1
+
+except Exception:  # pragma: no cover - mlflow import problems surface later anyway
+    AddN = _AddNBase
+
+
+def write(path, data):
+    with open(path, "wb") as f:
+        f.write(data)
+
+
+def seed_big(client, exp_id, args):
+    from mlflow.entities import Metric, Param, RunTag
+
+    start = BASE_TIME_MS
+    run = client.create_run(exp_id, start_time=start, run_name=args.run_name or "big-run")
+    rid = run.info.run_id
+    params = [Param(f"param_{i:03d}", f"value-{i}") for i in range(150)]
+    tags = [RunTag(f"tag_{i:03d}", f"tag-value-{i}") for i in range(300)]
+    metrics = []
+    for k in range(100):
+        key = f"metric_{k:03d}" if k % 2 else f"group/metric_{k:03d}"
+        for step in range(1000):
+            metrics.append(Metric(key, math.sin(k + step / 100.0), start + 1000 + step, step))
+    log_batch_chunked(client, rid, metrics=metrics, params=params, tags=tags)
+    client.set_terminated(rid, status=args.status, end_time=start + 3_600_000)
+    return rid
+
+
+def seed_large_artifact(client, exp_id, args):
+    start = BASE_TIME_MS
+    run = client.create_run(
+        exp_id, start_time=start, run_name=args.run_name or f"large-artifact-{args.size_mb}mb"
+    )
+    rid = run.info.run_id
+    tmp = tempfile.mkdtemp(prefix="seed_large_")
+    try:
+        path = os.path.join(tmp, "large.bin")
+        with open(path, "wb") as f:
+            for _ in range(args.size_mb):
+                f.write(os.urandom(1 << 20))
+        client.log_artifact(rid, path)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    client.set_terminated(rid, status=args.status, end_time=start + 60_000)
+    return rid
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Create (idempotently) the Python venv holding the official MLflow server and client
+# used by the real-server tests. Prints the venv path on stdout (and nothing else).
+#
+# Venv path: $MLFLOW_EIM_VENV, or <repo>/.venv.
+set -euo pipefail
+
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+venv="${MLFLOW_EIM_VENV:-$repo/.venv}"
+mlflow_version="3.17.2" # 3.18.0 does not install here (its mlflow-skinny pin is unavailable)
+marker="$venv/.mlflow-eim-ready"
+want="mlflow==$mlflow_version"
+
+ready() {
+    [ -x "$venv/bin/mlflow" ] || return 1
+    [ -x "$venv/bin/python" ] || return 1
+    # A venv made by hand (no marker) is accepted when its mlflow has the right version.
+    if [ -f "$marker" ] && [ "$(cat "$marker")" != "$want" ]; then return 1; fi
+    "$venv/bin/mlflow" --version 2>/dev/null | grep -q "version $mlflow_version\$"
+}
+
+if ready; then
+    echo "$venv"
+    exit 0
+fi
+
+python_bin="${MLFLOW_EIM_PYTHON:-python3}"
+echo "setup-venv: installing $want into $venv (takes a few minutes)" >&2
+if [ ! -x "$venv/bin/python" ]; then
+    "$python_bin" -m venv "$venv" >&2
+fi
+"$venv/bin/python" -m pip install --quiet --disable-pip-version-check "$want" >&2
+"$venv/bin/mlflow" --version >&2
+echo "$want" >"$marker"
+echo "$venv"

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Run the whole test suite, including the tests against real MLflow servers.
+# Extra arguments are passed to `cargo test`.
+set -euo pipefail
+
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$repo"
+export MLFLOW_EIM_VENV="${MLFLOW_EIM_VENV:-$repo/.venv}"
+scripts/setup-venv.sh >/dev/null
+
+# Plain `cargo test` (not nextest): the tests of one binary share MLflow servers through statics.
+cargo test --workspace "$@"
