@@ -36,8 +36,10 @@ def main():
         ap.error("missing command after --")
 
     stop = threading.Event()
+    reason = []
 
     def on_signal(signum, _frame):
+        reason.append(f"got signal {signum}")
         stop.set()
 
     for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
@@ -49,6 +51,7 @@ def main():
                 pass
         except OSError:
             pass
+        reason.append("stdin closed")
         stop.set()
 
     threading.Thread(target=watch_stdin, daemon=True).start()
@@ -68,10 +71,15 @@ def main():
             rc = child.poll()
             if rc is not None:
                 break
-            if stop.is_set() or os.getppid() != args.parent_pid:
+            if stop.is_set():
+                break
+            if os.getppid() != args.parent_pid:
+                reason.append(f"parent {args.parent_pid} gone")
                 break
             stop.wait(0.2)
 
+        if rc is None:
+            log.write(f"\nserve_mlflow: stopping server: {', '.join(reason)}\n".encode())
         kill_group(child)
         if rc is None:
             rc = child.returncode

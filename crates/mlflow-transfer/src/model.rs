@@ -69,3 +69,18 @@ pub struct ArtifactFile {
     pub path: String,
     pub size: u64,
 }
+
+/// An experiment's own data (its runs are moved one by one).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ExperimentRecord {
+    /// The experiment's id where it was read from.
+    pub experiment_id: String,
+    pub name: String,
+    /// `active` or `deleted`.
+    pub lifecycle_stage: String,
+    pub artifact_location: Option<String>,
+    pub creation_time: Option<i64>,
+    pub last_update_time: Option<i64>,
+    /// Includes the description (`mlflow.note.content`).
+    pub tags: BTreeMap<String, String>,
+}

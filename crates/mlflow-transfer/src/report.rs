@@ -35,15 +35,19 @@ pub struct RunOutcome {
     pub artifact_bytes: u64,
     #[serde(serialize_with = "secs")]
     pub elapsed: Duration,
+    /// Whether the failure may go away on another attempt (network, throttling, 5xx).
+    #[serde(skip)]
+    pub retryable: bool,
 }
 
 impl RunOutcome {
-    pub fn failed(source_run_id: &str, error: String, elapsed: Duration) -> Self {
+    pub fn failed(source_run_id: &str, error: &crate::Error, elapsed: Duration) -> Self {
         Self {
             source_run_id: source_run_id.to_string(),
             destination: None,
             action: Action::Failed,
-            error: Some(error),
+            error: Some(error.to_string()),
+            retryable: error.is_transient(),
             params: 0,
             tags: 0,
             metric_points: 0,

@@ -1,6 +1,7 @@
 //! Moving one run from a source to a sink: the one code path behind export, import and copy.
 
 use std::{
+    collections::HashMap,
     sync::{
         atomic::{AtomicU64, Ordering},
         Arc, Mutex,
@@ -105,22 +106,59 @@ pub fn source_identity(run: &RunRecord) -> SourceIdentity {
     }
 }
 
+/// What every run of a job shares: options, progress, and the map of ids assigned so far.
+pub struct JobContext {
+    pub opts: RunOptions,
+    pub reporter: Arc<dyn Reporter>,
+    pub ids: IdMap,
+}
+
+impl JobContext {
+    pub fn new(opts: RunOptions, reporter: Arc<dyn Reporter>) -> Self {
+        Self { opts, reporter, ids: IdMap::default() }
+    }
+}
+
+/// Source run id → destination run id, for every run done (or found complete) in this job.
+#[derive(Debug, Default)]
+pub struct IdMap(Mutex<HashMap<String, String>>);
+
+impl IdMap {
+    pub fn insert(&self, source: &str, destination: &str) {
+        self.0.lock().expect("poisoned").insert(source.to_string(), destination.to_string());
+    }
+
+    pub fn get(&self, source: &str) -> Option<String> {
+        self.0.lock().expect("poisoned").get(source).cloned()
+    }
+}
+
+/// Tags that hold run ids and must point at destination runs.
+const RUN_LINK_TAGS: [&str; 2] = ["mlflow.parentRunId", "mlflow.rootRunId"];
+
+/// Points parent and root links at the destination runs when those were moved in this job;
+/// links to runs outside the job are kept as they are.
+fn remap_links(run: &mut RunRecord, ids: &IdMap) {
+    for key in RUN_LINK_TAGS {
+        if let Some(dst) = run.tags.get(key).and_then(|src| ids.get(src)) {
+            run.tags.insert(key.to_string(), dst);
+        }
+    }
+}
+
 /// Moves one run. Never panics on bad data; every failure becomes a `Failed` outcome that
 /// names the run and the reason.
-pub async fn transfer_run(
-    source: &dyn RunSource,
-    sink: &dyn RunSink,
-    run_id: &str,
-    opts: &RunOptions,
-    reporter: &Arc<dyn Reporter>,
-) -> RunOutcome {
+pub async fn transfer_run(source: &dyn RunSource, sink: &dyn RunSink, run_id: &str, ctx: &JobContext) -> RunOutcome {
     let started = Instant::now();
-    reporter.run_started(run_id);
-    let outcome = match try_transfer(source, sink, run_id, opts, reporter, started).await {
+    ctx.reporter.run_started(run_id);
+    let outcome = match try_transfer(source, sink, run_id, ctx, started).await {
         Ok(o) => o,
-        Err(e) => RunOutcome::failed(run_id, e.to_string(), started.elapsed()),
+        Err(e) => RunOutcome::failed(run_id, &e, started.elapsed()),
     };
-    reporter.run_finished(&outcome);
+    if let (Some(dst), true) = (&outcome.destination, sink.assigns_ids()) {
+        ctx.ids.insert(&outcome.source_run_id, dst);
+    }
+    ctx.reporter.run_finished(&outcome);
     outcome
 }
 
@@ -128,13 +166,16 @@ async fn try_transfer(
     source: &dyn RunSource,
     sink: &dyn RunSink,
     run_id: &str,
-    opts: &RunOptions,
-    reporter: &Arc<dyn Reporter>,
+    ctx: &JobContext,
     started: Instant,
 ) -> Result<RunOutcome> {
+    let (opts, reporter) = (&ctx.opts, &ctx.reporter);
     let run = source.read_run(run_id).await?;
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_secs();
-    let run = prepare(run, opts, i64::try_from(now).unwrap_or(0));
+    let mut run = prepare(run, opts, i64::try_from(now).unwrap_or(0));
+    if sink.assigns_ids() {
+        remap_links(&mut run, &ctx.ids);
+    }
     let identity = source_identity(&run);
     let target = sink.begin_run(&run, &identity).await?;
     let mut outcome = RunOutcome {
@@ -152,6 +193,7 @@ async fn try_transfer(
         artifact_files: 0,
         artifact_bytes: 0,
         elapsed: Duration::ZERO,
+        retryable: false,
     };
     if let Target::Complete(_) = target {
         outcome.elapsed = started.elapsed();

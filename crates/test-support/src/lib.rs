@@ -1,1 +1,124 @@
-//! placeholder
+//! Test harness for `mlflow-export-import`: real MLflow servers (started from the project's
+//! Python venv), seeding and dumping runs with the official `mlflow` Python client, and a
+//! field-by-field comparison of two run dumps.
+//!
+//! Everything is synchronous std code, usable from `#[test]` and `#[tokio::test]` alike
+//! (inside an async test, prefer `tokio::task::spawn_blocking` for the slow calls).
+//!
+//! The venv is `$MLFLOW_EIM_VENV`, or `<repo>/.venv`; `scripts/setup-venv.sh` creates it.
+
+mod compare;
+mod server;
+
+pub use compare::{assert_runs_equal, diff_runs, IDENTITY_TAG_PREFIX};
+pub use server::{shared, ArtifactMode, MlflowServer};
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Root of the repository (the workspace directory holding `scripts/`).
+pub fn repo_root() -> PathBuf {
+    // crates/test-support -> repo root
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .nth(2)
+        .expect("test-support lives in <repo>/crates/test-support")
+        .to_path_buf()
+}
+
+/// The Python venv holding `mlflow`: `$MLFLOW_EIM_VENV` if set and non-empty, else `<repo>/.venv`.
+pub fn venv() -> PathBuf {
+    match std::env::var_os("MLFLOW_EIM_VENV") {
+        Some(v) if !v.is_empty() => PathBuf::from(v),
+        _ => repo_root().join(".venv"),
+    }
+}
+
+/// The venv's Python interpreter. Panics with a hint when the venv is missing.
+pub fn python() -> PathBuf {
+    let p = venv().join("bin").join("python");
+    if !p.exists() {
+        panic!(
+            "no Python venv at {}: run scripts/setup-venv.sh (or set MLFLOW_EIM_VENV)",
+            venv().display()
+        );
+    }
+    p
+}
+
+/// Path of a file in `<repo>/scripts`.
+pub fn script(name: &str) -> PathBuf {
+    repo_root().join("scripts").join(name)
+}
+
+/// A name unique across processes and calls: `prefix-<pid>-<counter>-<nanos>`.
+pub fn unique_name(prefix: &str) -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    format!("{prefix}-{}-{n}-{nanos}", std::process::id())
+}
+
+/// Run a Python script of `scripts/` with the venv's Python and parse its stdout as JSON.
+/// Panics with the script's stderr on failure.
+pub fn run_python_script(name: &str, args: &[&str]) -> serde_json::Value {
+    let script = script(name);
+    let out = Command::new(python())
+        .arg(&script)
+        .args(args)
+        .env("GIT_PYTHON_REFRESH", "quiet")
+        .env("PYTHONIOENCODING", "utf-8")
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", script.display()));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if !out.status.success() {
+        panic!(
+            "{name} {args:?} failed ({}); stderr tail:\n{}",
+            out.status,
+            tail(&stderr, 6000)
+        );
+    }
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "{name} {args:?}: stdout is not JSON ({e}): {}\nstderr tail:\n{}",
+            tail(&String::from_utf8_lossy(&out.stdout), 2000),
+            tail(&stderr, 4000)
+        )
+    })
+}
+
+/// Seed a server with `scripts/seed.py --tracking-uri URL <args>`; returns its JSON
+/// `{"experiment_id": "...", "run_ids": ["..."]}`.
+///
+/// Example: `seed(&srv.url, &["--scenario", "rich", "--experiment", &name])`.
+pub fn seed(server_url: &str, args: &[&str]) -> serde_json::Value {
+    let mut all = vec!["--tracking-uri", server_url];
+    all.extend_from_slice(args);
+    run_python_script("seed.py", &all)
+}
+
+/// Dump a run with `scripts/dump_run.py` (official client: info, params, tags, full metric
+/// histories, dataset inputs, artifact files with size and sha256).
+pub fn dump_run(server_url: &str, run_id: &str) -> serde_json::Value {
+    run_python_script(
+        "dump_run.py",
+        &["--tracking-uri", server_url, "--run-id", run_id],
+    )
+}
+
+/// The last `max` bytes of `s` (on a char boundary).
+pub(crate) fn tail(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut start = s.len() - max;
+    while !s.is_char_boundary(start) {
+        start += 1;
+    }
+    &s[start..]
+}

@@ -5,7 +5,7 @@ use std::{process::ExitCode, sync::Arc, time::Instant};
 use anyhow::Context;
 use mlflow_transfer::{
     store::rest::{RestSink, RestSource},
-    transfer::transfer_run,
+    transfer::{transfer_run, JobContext},
     Reporter,
 };
 
@@ -22,7 +22,8 @@ pub async fn run(args: CopyRunArgs, global: &GlobalArgs) -> anyhow::Result<ExitC
     let progress = Arc::new(Progress::new(global.quiet));
     let reporter: Arc<dyn Reporter> = progress.clone();
     let opts = settings::run_options(global, Some(&args.tags), args.export_metadata_tags);
-    let outcome = transfer_run(&source, &sink, &args.run_id, &opts, &reporter).await;
+    let ctx = JobContext::new(opts, reporter);
+    let outcome = transfer_run(&source, &sink, &args.run_id, &ctx).await;
     progress.finish();
     super::finish("copy-run", global, &[outcome], &[("source", &src), ("destination", &dst)], started)
 }

@@ -6,7 +6,7 @@ use anyhow::Context;
 use mlflow_transfer::{
     format::run_json::ExportSystem,
     store::{dir::DirSink, rest::RestSource, zip},
-    transfer::transfer_run,
+    transfer::{transfer_run, JobContext},
     Reporter,
 };
 
@@ -34,7 +34,8 @@ pub async fn run(args: ExportRunArgs, global: &GlobalArgs) -> anyhow::Result<Exi
     let progress = Arc::new(Progress::new(global.quiet));
     let reporter: Arc<dyn Reporter> = progress.clone();
     let opts = settings::run_options(global, None, args.export_metadata_tags);
-    let mut outcome = transfer_run(&source, &sink, &args.run_id, &opts, &reporter).await;
+    let ctx = JobContext::new(opts, reporter);
+    let mut outcome = transfer_run(&source, &sink, &args.run_id, &ctx).await;
     progress.finish();
     if as_zip && outcome.error.is_none() {
         zip::pack(&dir, &args.output).await.with_context(|| format!("writing {}", args.output.display()))?;

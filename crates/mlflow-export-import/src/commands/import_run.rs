@@ -5,7 +5,7 @@ use std::{process::ExitCode, sync::Arc, time::Instant};
 use anyhow::Context;
 use mlflow_transfer::{
     store::{dir::DirSource, rest::RestSink, zip},
-    transfer::transfer_run,
+    transfer::{transfer_run, JobContext},
     Reporter,
 };
 
@@ -34,7 +34,8 @@ pub async fn run(args: ImportRunArgs, global: &GlobalArgs) -> anyhow::Result<Exi
     let progress = Arc::new(Progress::new(global.quiet));
     let reporter: Arc<dyn Reporter> = progress.clone();
     let opts = settings::run_options(global, Some(&args.tags), false);
-    let outcome = transfer_run(&source, &sink, &run_id, &opts, &reporter).await;
+    let ctx = JobContext::new(opts, reporter);
+    let outcome = transfer_run(&source, &sink, &run_id, &ctx).await;
     progress.finish();
     super::finish("import-run", global, &[outcome], &[("destination", &client)], started)
 }

@@ -106,6 +106,10 @@ impl DirSink {
 
 #[async_trait]
 impl RunSink for DirSink {
+    fn assigns_ids(&self) -> bool {
+        false
+    }
+
     async fn begin_run(&self, _run: &RunRecord, source: &SourceIdentity) -> Result<Target> {
         let id = self.dir.display().to_string();
         if self.dir.join(RUN_JSON).exists() {

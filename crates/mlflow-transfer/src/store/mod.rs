@@ -50,6 +50,11 @@ impl Target {
 /// Something runs can be written to.
 #[async_trait]
 pub trait RunSink: Send + Sync {
+    /// Whether the sink gives runs new ids (a server) rather than keeping the source's (an
+    /// export folder); only then are parent links rewritten.
+    fn assigns_ids(&self) -> bool {
+        true
+    }
     /// Finds the copy of `source` or starts a new one. A complete copy of a deleted source run
     /// that is still active is deleted here, finishing an interrupted earlier attempt.
     async fn begin_run(&self, run: &RunRecord, source: &SourceIdentity) -> Result<Target>;

@@ -94,7 +94,7 @@ impl RunSource for RestSource {
     async fn read_run(&self, run_id: &str) -> Result<RunRecord> {
         let run = self.client.get_run(run_id).await.map_err(|e| {
             if e.is_not_found() {
-                Error::NotFound(format!("run {run_id} does not exist at {}", self.client.base_url()))
+                Error::NotFound(format!("no such run at {}", self.client.base_url()))
             } else {
                 e.into()
             }

@@ -1,0 +1,72 @@
+//! Running the binary and reading destinations back.
+
+use std::{path::Path, process::Output};
+
+use serde_json::Value;
+
+/// Runs `mlflow-export-import` with `args`; the environment is cleared of tracking variables
+/// so that the developer's own settings cannot leak into a test.
+pub fn run(args: &[&str], envs: &[(&str, &str)]) -> Output {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_mlflow-export-import"));
+    for var in [
+        "MLFLOW_TRACKING_URI",
+        "MLFLOW_TRACKING_USERNAME",
+        "MLFLOW_TRACKING_PASSWORD",
+        "MLFLOW_TRACKING_TOKEN",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd.args(args).envs(envs.iter().copied());
+    cmd.output().expect("binary runs")
+}
+
+/// Runs and asserts success, returning stdout.
+pub fn ok(args: &[&str]) -> String {
+    let out = run(args, &[]);
+    assert!(
+        out.status.success(),
+        "{args:?} failed ({}):\nstdout: {}\nstderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Runs and asserts failure, returning stderr.
+pub fn fails(args: &[&str], envs: &[(&str, &str)]) -> String {
+    let out = run(args, envs);
+    assert!(!out.status.success(), "{args:?} should have failed:\n{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// The destination run id printed on stdout (`<source id>\t<destination>`).
+pub fn destination(stdout: &str) -> String {
+    stdout.lines().next().and_then(|l| l.split('\t').nth(1)).expect("id line on stdout").to_string()
+}
+
+/// Every run of an experiment, active and deleted, read with the official client.
+pub fn list_runs(url: &str, experiment: &str) -> Vec<Value> {
+    let out = std::process::Command::new(test_support::python())
+        .arg(test_support::repo_root().join("scripts/list_runs.py"))
+        .args(["--tracking-uri", url, "--experiment", experiment])
+        .output()
+        .expect("python runs");
+    assert!(out.status.success(), "list_runs failed: {}", String::from_utf8_lossy(&out.stderr));
+    match serde_json::from_slice(&out.stdout).expect("JSON") {
+        Value::Array(runs) => runs,
+        other => panic!("unexpected {other}"),
+    }
+}
+
+/// Checks the identity tags a copied run must carry.
+pub fn assert_identity(dst: &Value, source_run_id: &str, source_url: &str) {
+    let tags = &dst["tags"];
+    assert_eq!(tags["mlflow_export_import.source.run_id"], source_run_id);
+    assert_eq!(tags["mlflow_export_import.source.tracking_uri"], source_url);
+    assert_eq!(tags["mlflow_export_import.complete"], "true");
+}
+
+pub fn path(p: &Path) -> &str {
+    p.to_str().expect("UTF-8 path")
+}

@@ -1,0 +1,11 @@
+//! Integration tests: the real binary against real `mlflow server` processes.
+//!
+//! Servers are started once per test binary (see `test_support::MlflowServer::shared`); tests
+//! isolate themselves with unique experiment names. What a destination holds is read back
+//! with the official Python client (`scripts/dump_run.py`, `scripts/list_runs.py`), so a bug in
+//! our own client cannot hide a bug in what we wrote.
+
+mod cli;
+mod run_errors;
+mod run_fixtures;
+mod run_roundtrip;

@@ -1,0 +1,137 @@
+//! Bad input gets a clear error, a non-zero exit, and nothing written outside the target.
+
+use std::io::Write;
+
+use test_support::{seed, unique_name, ArtifactMode, MlflowServer};
+
+use crate::cli::{fails, list_runs, ok, path};
+
+#[test]
+fn unknown_run_id() {
+    let (src, dst) = (MlflowServer::shared(ArtifactMode::Proxy), MlflowServer::shared(ArtifactMode::LocalRoot));
+    let out = tempfile::tempdir().unwrap();
+    let target = out.path().join("run");
+    let err = fails(&["export-run", "--tracking-uri", &src.url, "--run-id", "0123456789abcdef", "--output", path(&target)], &[]);
+    assert!(err.contains("0123456789abcdef") && err.contains("no such run"), "{err}");
+    assert!(!target.exists(), "nothing written for a run that does not exist");
+    let exp = unique_name("unknown");
+    let err = fails(
+        &["copy-run", "--src-uri", &src.url, "--dst-uri", &dst.url, "--run-id", "0123456789abcdef", "--experiment-name", &exp],
+        &[],
+    );
+    assert!(err.contains("no such run"), "{err}");
+    assert!(list_runs(&dst.url, &exp).is_empty());
+}
+
+#[test]
+fn export_directory_without_run_json() {
+    let dst = MlflowServer::shared(ArtifactMode::Proxy);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("artifacts")).unwrap();
+    let exp = unique_name("no-run-json");
+    let err = fails(&["import-run", "--tracking-uri", &dst.url, "--input", path(dir.path()), "--experiment-name", &exp], &[]);
+    assert!(err.contains("run.json is missing"), "{err}");
+    assert!(list_runs(&dst.url, &exp).is_empty());
+}
+
+#[test]
+fn malformed_run_json_names_the_file() {
+    let dst = MlflowServer::shared(ArtifactMode::Proxy);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("run.json");
+    std::fs::write(&file, b"{\"mlflow\": {\"info\": ").unwrap();
+    let exp = unique_name("malformed");
+    let err = fails(&["import-run", "--tracking-uri", &dst.url, "--input", path(dir.path()), "--experiment-name", &exp], &[]);
+    assert!(err.contains(path(&file)) && err.contains("malformed JSON"), "{err}");
+    std::fs::write(&file, br#"{"mlflow": {"info": {"run_id": 5}}}"#).unwrap();
+    let err = fails(&["import-run", "--tracking-uri", &dst.url, "--input", path(dir.path()), "--experiment-name", &exp], &[]);
+    assert!(err.contains(path(&file)) && err.contains("run_id"), "{err}");
+}
+
+/// Writes a zip whose only entry has the given name (and is a symlink when `link` is set).
+fn hostile_zip(path: &std::path::Path, entry: &str, link: bool) {
+    let file = std::fs::File::create(path).unwrap();
+    let mut zip = zip::ZipWriter::new(file);
+    let opts = zip::write::SimpleFileOptions::default();
+    if link {
+        zip.add_symlink(entry, "/etc/passwd", opts).unwrap();
+    } else {
+        zip.start_file(entry, opts).unwrap();
+        zip.write_all(b"owned").unwrap();
+    }
+    zip.finish().unwrap();
+}
+
+#[test]
+fn zip_with_escaping_entries_is_refused() {
+    let dst = MlflowServer::shared(ArtifactMode::Proxy);
+    let dir = tempfile::tempdir().unwrap();
+    let escaped = dir.path().join("escaped.txt");
+    for (name, entry, link) in [
+        ("dotdot.zip", "../escaped.txt", false),
+        ("nested.zip", "artifacts/../../escaped.txt", false),
+        ("absolute.zip", escaped.to_str().unwrap(), false),
+        ("symlink.zip", "artifacts/link", true),
+    ] {
+        let zip = dir.path().join("sub").join(name);
+        std::fs::create_dir_all(zip.parent().unwrap()).unwrap();
+        hostile_zip(&zip, entry, link);
+        let exp = unique_name("hostile");
+        let err = fails(&["import-run", "--tracking-uri", &dst.url, "--input", path(&zip), "--experiment-name", &exp], &[]);
+        assert!(err.contains("refusing entry"), "{name}: {err}");
+        assert!(!escaped.exists(), "{name} wrote outside the target");
+        assert!(list_runs(&dst.url, &exp).is_empty());
+    }
+    let truncated = dir.path().join("truncated.zip");
+    std::fs::write(&truncated, b"PK\x03\x04 not really a zip").unwrap();
+    let err = fails(&["import-run", "--tracking-uri", &dst.url, "--input", path(&truncated), "--experiment-name", "x"], &[]);
+    assert!(err.contains("not a readable zip file"), "{err}");
+}
+
+#[test]
+fn wrong_credentials_say_authentication_failed_and_show_no_secret() {
+    let server = MlflowServer::shared(ArtifactMode::BasicAuth);
+    let secret = "n0t-the-Passw0rd";
+    let out = tempfile::tempdir().unwrap();
+    let args = ["export-run", "--tracking-uri", &server.url, "--run-id", "abc", "--output", path(&out.path().join("r"))];
+    for envs in [
+        vec![("MLFLOW_TRACKING_USERNAME", "admin"), ("MLFLOW_TRACKING_PASSWORD", secret)],
+        vec![("MLFLOW_TRACKING_TOKEN", secret)],
+    ] {
+        let err = fails(&[&args[..], &["-vv"]].concat(), &envs);
+        assert!(err.contains("authentication failed"), "{err}");
+        assert!(!err.contains(secret), "secret printed: {err}");
+    }
+    let with_creds_in_url = server.url.replace("http://", &format!("http://admin:{secret}@"));
+    let err = fails(&["export-run", "--tracking-uri", &with_creds_in_url, "--run-id", "abc", "--output", "unused", "-vv"], &[]);
+    assert!(err.contains("authentication failed") && !err.contains(secret), "{err}");
+}
+
+#[test]
+fn right_credentials_work() {
+    let server = MlflowServer::shared(ArtifactMode::BasicAuth);
+    let (user, password) = server.credentials().expect("basic-auth server has an admin login");
+    let uri = server.url.replace("http://", &format!("http://{user}:{password}@"));
+    let run_id = seed(&uri, &["--experiment", &unique_name("auth"), "--scenario", "rich"])["run_ids"][0]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let out = tempfile::tempdir().unwrap();
+    let out = cli::run(
+        &["export-run", "--tracking-uri", &server.url, "--run-id", &run_id, "--output", path(&out.path().join("r"))],
+        &[("MLFLOW_TRACKING_USERNAME", user), ("MLFLOW_TRACKING_PASSWORD", password)],
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(!String::from_utf8_lossy(&out.stderr).contains(password));
+}
+
+#[test]
+fn bad_tracking_uri_and_missing_input() {
+    let err = fails(&["export-run", "--tracking-uri", "ftp://x", "--run-id", "a", "--output", "o"], &[]);
+    assert!(err.contains("unsupported tracking URI"), "{err}");
+    let err = fails(&["import-run", "--tracking-uri", "http://127.0.0.1:9", "--input", "/no/such/dir", "--experiment-name", "e"], &[]);
+    assert!(err.contains("/no/such/dir"), "{err}");
+    ok(&["export-run", "--help"]);
+}
+
+use crate::cli;
