@@ -8,9 +8,11 @@ pub mod format;
 pub mod model;
 mod error;
 pub mod identity;
+pub mod job;
 pub mod paths;
 pub mod report;
 pub mod reporter;
+pub mod select;
 pub mod store;
 pub mod transfer;
 

@@ -4,7 +4,11 @@ use reqwest::Method;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::{client::Idempotency, types::{Experiment, KeyValue}, MlflowClient, Result};
+use crate::{
+    client::Idempotency,
+    types::{Experiment, KeyValue, ViewType},
+    MlflowClient, Result,
+};
 
 #[derive(Deserialize)]
 struct ExperimentResponse {
@@ -37,6 +41,49 @@ impl MlflowClient {
             Err(e) if e.is_not_found() => Ok(None),
             Err(e) => Err(e),
         }
+    }
+
+    /// Every experiment matching `filter` (MLflow search syntax; empty for all), following pages.
+    pub async fn search_experiments(&self, filter: &str, view: ViewType) -> Result<Vec<Experiment>> {
+        #[derive(Deserialize)]
+        struct Page {
+            #[serde(default)]
+            experiments: Vec<Experiment>,
+            #[serde(default)]
+            next_page_token: Option<String>,
+        }
+        let mut out = Vec::new();
+        let mut token = None::<String>;
+        loop {
+            let mut body = json!({ "max_results": 1000, "filter": filter, "view_type": view });
+            if let Some(t) = &token {
+                body["page_token"] = json!(t);
+            }
+            let page: Page =
+                self.send(Method::POST, "/api/2.0/mlflow/experiments/search", &body, Idempotency::Safe).await?;
+            out.extend(page.experiments);
+            match page.next_page_token.filter(|t| !t.is_empty()) {
+                Some(t) => token = Some(t),
+                None => return Ok(out),
+            }
+        }
+    }
+
+    /// Sets (upserts) one experiment tag.
+    pub async fn set_experiment_tag(&self, experiment_id: &str, key: &str, value: &str) -> Result<()> {
+        let body = json!({ "experiment_id": experiment_id, "key": key, "value": value });
+        let _: serde_json::Value = self
+            .send(Method::POST, "/api/2.0/mlflow/experiments/set-experiment-tag", &body, Idempotency::Safe)
+            .await?;
+        Ok(())
+    }
+
+    /// Soft-deletes an experiment.
+    pub async fn delete_experiment(&self, experiment_id: &str) -> Result<()> {
+        let body = json!({ "experiment_id": experiment_id });
+        let _: serde_json::Value =
+            self.send(Method::POST, "/api/2.0/mlflow/experiments/delete", &body, Idempotency::Safe).await?;
+        Ok(())
     }
 
     /// Creates an experiment and returns its id. Not retried after an ambiguous failure:

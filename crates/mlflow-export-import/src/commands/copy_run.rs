@@ -16,7 +16,7 @@ pub async fn run(args: CopyRunArgs, global: &GlobalArgs) -> anyhow::Result<ExitC
     let src = settings::client(&args.src_uri, Some("SRC"), global)?;
     let dst = settings::client(&args.dst_uri, Some("DST"), global)?;
     let source = RestSource::new(src.clone());
-    let sink = RestSink::for_experiment(dst.clone(), &args.experiment_name)
+    let sink = RestSink::for_experiment(dst.clone(), &args.experiment_name, &Default::default())
         .await
         .with_context(|| format!("preparing experiment {:?}", args.experiment_name))?;
     let progress = Arc::new(Progress::new(global.quiet));

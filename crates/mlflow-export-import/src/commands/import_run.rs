@@ -25,10 +25,9 @@ pub async fn run(args: ImportRunArgs, global: &GlobalArgs) -> anyhow::Result<Exi
         None
     };
     let dir = unpacked.as_ref().map_or(args.input.as_path(), |t| t.path());
-    let source = DirSource::new(dir);
-    let run_id = source.read()?.run.meta.run_id;
+    let (source, run_id) = DirSource::single(dir)?;
     let client = settings::client(&args.tracking_uri, None, global)?;
-    let sink = RestSink::for_experiment(client.clone(), &args.experiment_name)
+    let sink = RestSink::for_experiment(client.clone(), &args.experiment_name, &Default::default())
         .await
         .with_context(|| format!("preparing experiment {:?}", args.experiment_name))?;
     let progress = Arc::new(Progress::new(global.quiet));

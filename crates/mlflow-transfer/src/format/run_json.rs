@@ -22,7 +22,7 @@ use serde_json::{json, Map, Number, Value};
 use crate::model::{MetricPoint, Origin, RunMeta, RunRecord};
 
 /// What the `system` block records about the export that wrote a file.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ExportSystem {
     pub package_version: String,
     /// Name of the command that wrote the file (the Python tool records its script name).

@@ -4,7 +4,11 @@
 //! `run.json` last, through a temp file and a rename, so a folder with a `run.json` is a
 //! complete export and a folder without one is an interrupted export to be finished.
 
-use std::path::{Path, PathBuf};
+use std::{
+    collections::HashMap,
+    path::{Path, PathBuf},
+    sync::Mutex,
+};
 
 use async_trait::async_trait;
 
@@ -35,60 +39,86 @@ pub fn read_run_dir(dir: &Path) -> Result<RunJson> {
     read_run_json(&bytes).map_err(|source| Error::Format { path, source })
 }
 
-/// A single exported run in a folder (`export-run` output, or one run of an experiment export).
+/// Exported runs, each in its own folder (`export-run` output, or the runs of an experiment
+/// export).
 pub struct DirSource {
-    dir: PathBuf,
+    dirs: HashMap<String, PathBuf>,
+    /// Artifact manifests seen when reading each run, to check the files against.
+    manifests: Mutex<HashMap<String, Vec<ArtifactEntry>>>,
 }
 
 impl DirSource {
-    pub fn new(dir: impl Into<PathBuf>) -> Self {
-        Self { dir: dir.into() }
+    /// The run in `dir`; returns the source and the run's id.
+    pub fn single(dir: impl Into<PathBuf>) -> Result<(Self, String)> {
+        let dir = dir.into();
+        let id = read_run_dir(&dir)?.run.meta.run_id;
+        Ok((Self::tree([(id.clone(), dir)]), id))
     }
 
-    /// Reads the folder's run. The id is the one the export recorded.
-    pub fn read(&self) -> Result<RunJson> {
-        read_run_dir(&self.dir)
+    /// Runs by id, each in its folder.
+    pub fn tree(dirs: impl IntoIterator<Item = (String, PathBuf)>) -> Self {
+        Self { dirs: dirs.into_iter().collect(), manifests: Mutex::default() }
+    }
+
+    fn dir_of(&self, run_id: &str) -> Result<&Path> {
+        self.dirs
+            .get(run_id)
+            .map(PathBuf::as_path)
+            .ok_or_else(|| Error::NotFound(format!("run {run_id} is not part of this export")))
     }
 }
 
 #[async_trait]
 impl RunSource for DirSource {
-    async fn read_run(&self, _run_id: &str) -> Result<RunRecord> {
-        Ok(self.read()?.run)
+    async fn read_run(&self, run_id: &str) -> Result<RunRecord> {
+        let dir = self.dir_of(run_id)?;
+        let json = read_run_dir(dir)?;
+        if json.run.meta.run_id != run_id {
+            return Err(Error::Input(format!(
+                "{}: expected run {run_id}, but {RUN_JSON} holds run {}",
+                dir.display(),
+                json.run.meta.run_id
+            )));
+        }
+        if let Some(m) = json.artifacts {
+            self.manifests.lock().expect("poisoned").insert(run_id.to_string(), m);
+        }
+        Ok(json.run)
     }
 
     /// The files present, checked against the manifest `run.json` carries when we wrote it:
     /// a file it lists that is missing or has another size is an error, not a silent gap.
-    async fn list_artifacts(&self, _run: &RunRecord) -> Result<Vec<ArtifactFile>> {
-        let files = local::list_files(&self.dir.join(ARTIFACTS)).await?;
-        if let Some(manifest) = self.read()?.artifacts {
-            for entry in &manifest {
-                match files.iter().find(|f| f.path == entry.path) {
-                    None => {
-                        return Err(Error::Input(format!(
-                            "{}: artifact {} listed in {RUN_JSON} is missing",
-                            self.dir.display(),
-                            entry.path
-                        )))
-                    }
-                    Some(f) if f.size != entry.size => {
-                        return Err(Error::Input(format!(
-                            "{}: artifact {} has {} bytes, {RUN_JSON} says {}",
-                            self.dir.display(),
-                            entry.path,
-                            f.size,
-                            entry.size
-                        )))
-                    }
-                    Some(_) => {}
+    async fn list_artifacts(&self, run: &RunRecord) -> Result<Vec<ArtifactFile>> {
+        let dir = self.dir_of(&run.meta.run_id)?;
+        let files = local::list_files(&dir.join(ARTIFACTS)).await?;
+        let manifest = self.manifests.lock().expect("poisoned").remove(&run.meta.run_id);
+        for entry in manifest.iter().flatten() {
+            match files.iter().find(|f| f.path == entry.path) {
+                None => {
+                    return Err(Error::Input(format!(
+                        "{}: artifact {} listed in {RUN_JSON} is missing",
+                        dir.display(),
+                        entry.path
+                    )))
                 }
+                Some(f) if f.size != entry.size => {
+                    return Err(Error::Input(format!(
+                        "{}: artifact {} has {} bytes, {RUN_JSON} says {}",
+                        dir.display(),
+                        entry.path,
+                        f.size,
+                        entry.size
+                    )))
+                }
+                Some(_) => {}
             }
         }
         Ok(files)
     }
 
-    async fn open_artifact(&self, _run: &RunRecord, file: &ArtifactFile) -> Result<ByteStream> {
-        local::open(&crate::paths::safe_join(&self.dir.join(ARTIFACTS), &file.path)?).await
+    async fn open_artifact(&self, run: &RunRecord, file: &ArtifactFile) -> Result<ByteStream> {
+        let dir = self.dir_of(&run.meta.run_id)?;
+        local::open(&crate::paths::safe_join(&dir.join(ARTIFACTS), &file.path)?).await
     }
 }
 

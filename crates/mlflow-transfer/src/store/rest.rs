@@ -7,14 +7,15 @@ use futures::{stream, StreamExt, TryStreamExt};
 use mlflow_client::{
     api::{RunCreate, SearchRuns},
     batch,
-    types::{KeyValue, Metric, Run, ViewType},
+    types::{Experiment, KeyValue, Metric, Run, ViewType},
     MlflowClient,
 };
 
 use crate::{
     format::run_json::ArtifactEntry,
     identity::{self, SourceIdentity},
-    model::{ArtifactFile, MetricPoint, Origin, RunMeta, RunRecord},
+    model::{ArtifactFile, ExperimentRecord, MetricPoint, Origin, RunMeta, RunRecord},
+    select::{ExperimentSpec, RunFilter},
     store::{local, ByteStream, RunSink, RunSource, Target},
     Error, Result,
 };
@@ -26,11 +27,87 @@ const HISTORY_CONCURRENCY: usize = 8;
 pub struct RestSource {
     client: MlflowClient,
     experiment_names: Mutex<HashMap<String, String>>,
+    /// Runs already returned by a search, so that reading them costs no second request.
+    prefetched: Mutex<HashMap<String, Run>>,
 }
 
 impl RestSource {
     pub fn new(client: MlflowClient) -> Self {
-        Self { client, experiment_names: Mutex::default() }
+        Self { client, experiment_names: Mutex::default(), prefetched: Mutex::default() }
+    }
+
+    pub fn client(&self) -> &MlflowClient {
+        &self.client
+    }
+
+    /// The experiment named `name_or_id`, or with that id.
+    pub async fn find_experiment(&self, name_or_id: &str) -> Result<ExperimentRecord> {
+        if let Some(e) = self.client.get_experiment_by_name(name_or_id).await? {
+            return Ok(experiment_record(e));
+        }
+        match self.client.get_experiment(name_or_id).await {
+            Ok(e) => Ok(experiment_record(e)),
+            Err(e) if e.is_not_found() || e.status() == Some(400) => Err(Error::NotFound(format!(
+                "experiment {name_or_id:?}: no experiment with this name or id at {}",
+                self.client.base_url()
+            ))),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Resolves `--experiments`. `all` and `prefix*` take active experiments only; a deleted
+    /// experiment is taken when named explicitly.
+    pub async fn select_experiments(&self, spec: &ExperimentSpec) -> Result<Vec<ExperimentRecord>> {
+        let found = match spec {
+            ExperimentSpec::All => self.client.search_experiments("", ViewType::ActiveOnly).await?,
+            ExperimentSpec::Prefix(p) => {
+                let filter = format!("name LIKE '{}%'", p.replace('\'', "\\'"));
+                self.client.search_experiments(&filter, ViewType::ActiveOnly).await?
+            }
+            ExperimentSpec::List(names) => {
+                let mut out = Vec::new();
+                for n in names {
+                    let e = self.find_experiment(n).await?;
+                    if !out.iter().any(|x: &ExperimentRecord| x.experiment_id == e.experiment_id) {
+                        out.push(e);
+                    }
+                }
+                return Ok(out);
+            }
+        };
+        Ok(found.into_iter().map(experiment_record).collect())
+    }
+
+    /// The runs of an experiment that `filter` selects, as (id, parent id). The search results
+    /// are kept, so reading these runs later makes no second request.
+    pub async fn plan_runs(&self, exp: &ExperimentRecord, filter: &RunFilter) -> Result<Vec<(String, Option<String>)>> {
+        let runs = self
+            .client
+            .search_runs(SearchRuns {
+                experiment_ids: vec![exp.experiment_id.clone()],
+                filter: filter.search_filter(),
+                run_view_type: if filter.include_deleted { ViewType::All } else { ViewType::ActiveOnly },
+                max_results: 50_000,
+                page_token: None,
+            })
+            .await?;
+        let links: Vec<(String, Option<String>)> = runs
+            .iter()
+            .map(|r| {
+                let parent = r.data.tags.iter().find(|t| t.key == "mlflow.parentRunId").map(|t| t.value.clone());
+                (r.info.run_id.clone(), parent)
+            })
+            .collect();
+        let chosen = filter.select(&links);
+        self.experiment_names
+            .lock()
+            .expect("poisoned")
+            .insert(exp.experiment_id.clone(), exp.name.clone());
+        let mut cache = self.prefetched.lock().expect("poisoned");
+        for r in runs.into_iter().filter(|r| chosen.contains(&r.info.run_id)) {
+            cache.insert(r.info.run_id.clone(), r);
+        }
+        Ok(links.into_iter().filter(|(id, _)| chosen.contains(id)).collect())
     }
 
     async fn experiment_name(&self, id: &str) -> Result<String> {
@@ -92,6 +169,10 @@ impl RestSource {
 #[async_trait]
 impl RunSource for RestSource {
     async fn read_run(&self, run_id: &str) -> Result<RunRecord> {
+        let cached = self.prefetched.lock().expect("poisoned").remove(run_id);
+        if let Some(run) = cached {
+            return self.record(run).await;
+        }
         let run = self.client.get_run(run_id).await.map_err(|e| {
             if e.is_not_found() {
                 Error::NotFound(format!("no such run at {}", self.client.base_url()))
@@ -155,9 +236,10 @@ pub struct RestSink {
 }
 
 impl RestSink {
-    /// A sink into the experiment `name`, created when missing.
-    pub async fn for_experiment(client: MlflowClient, name: &str) -> Result<Self> {
-        let experiment_id = ensure_experiment(&client, name).await?;
+    /// A sink into the experiment `name`, created when missing, with the source experiment's
+    /// tags (description included) added where the destination lacks them.
+    pub async fn for_experiment(client: MlflowClient, name: &str, tags: &BTreeMap<String, String>) -> Result<Self> {
+        let experiment_id = ensure_experiment(&client, name, tags).await?;
         Ok(Self { client, experiment_id, artifact_dests: Mutex::default() })
     }
 
@@ -194,25 +276,44 @@ impl RestSink {
     }
 }
 
-/// Finds or creates an experiment by name. A create that failed ambiguously, or lost a race,
-/// is reconciled by looking the name up again.
-pub async fn ensure_experiment(client: &MlflowClient, name: &str) -> Result<String> {
-    if let Some(exp) = client.get_experiment_by_name(name).await? {
-        if exp.lifecycle_stage.as_deref() == Some("deleted") {
-            return Err(Error::Input(format!(
-                "experiment {name:?} exists at {} but is deleted: restore it or choose another name",
-                client.base_url()
-            )));
-        }
-        return Ok(exp.experiment_id);
+fn experiment_record(e: Experiment) -> ExperimentRecord {
+    ExperimentRecord {
+        experiment_id: e.experiment_id,
+        name: e.name,
+        lifecycle_stage: e.lifecycle_stage.unwrap_or_else(|| "active".into()),
+        artifact_location: e.artifact_location,
+        creation_time: e.creation_time,
+        last_update_time: e.last_update_time,
+        tags: e.tags.into_iter().map(|t| (t.key, t.value)).collect(),
     }
-    match client.create_experiment(name, &[]).await {
-        Ok(id) => Ok(id),
-        Err(e) => match client.get_experiment_by_name(name).await {
-            Ok(Some(exp)) => Ok(exp.experiment_id),
-            _ => Err(e.into()),
+}
+
+/// Finds or creates an experiment by name and makes sure it has `tags` (a tag the destination
+/// lacks is added; one it has with another value is left alone). A create that failed
+/// ambiguously, or lost a race, is reconciled by looking the name up again.
+pub async fn ensure_experiment(client: &MlflowClient, name: &str, tags: &BTreeMap<String, String>) -> Result<String> {
+    let existing = match client.get_experiment_by_name(name).await? {
+        Some(exp) => exp,
+        None => match client.create_experiment(name, &kv(tags)).await {
+            Ok(id) => return Ok(id),
+            Err(e) => match client.get_experiment_by_name(name).await {
+                Ok(Some(exp)) => exp,
+                _ => return Err(e.into()),
+            },
         },
+    };
+    if existing.lifecycle_stage.as_deref() == Some("deleted") {
+        return Err(Error::Input(format!(
+            "experiment {name:?} exists at {} but is deleted: restore it or choose another name",
+            client.base_url()
+        )));
     }
+    for (k, v) in tags {
+        if !existing.tags.iter().any(|t| &t.key == k) {
+            client.set_experiment_tag(&existing.experiment_id, k, v).await?;
+        }
+    }
+    Ok(existing.experiment_id)
 }
 
 fn artifact_dest(base_url: &str, uri: &str) -> Option<ArtifactDest> {

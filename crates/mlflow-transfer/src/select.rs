@@ -1,0 +1,164 @@
+//! Which experiments and runs a job covers, as the Python tool's options describe them.
+
+use std::collections::{BTreeSet, HashMap};
+
+use crate::{Error, Result};
+
+/// `--experiments`: `all`, `prefix*`, a comma list of names or ids, or a `.txt` file of them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExperimentSpec {
+    All,
+    Prefix(String),
+    List(Vec<String>),
+}
+
+impl ExperimentSpec {
+    pub fn parse(arg: &str) -> Result<Self> {
+        let arg = arg.trim();
+        if arg.eq_ignore_ascii_case("all") {
+            return Ok(Self::All);
+        }
+        if let Some(prefix) = arg.strip_suffix('*') {
+            return Ok(Self::Prefix(prefix.to_string()));
+        }
+        if arg.ends_with(".txt") {
+            let text = std::fs::read_to_string(arg).map_err(|e| Error::io(arg, e))?;
+            let names: Vec<String> =
+                text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).map(String::from).collect();
+            if names.is_empty() {
+                return Err(Error::Input(format!("{arg}: lists no experiments")));
+            }
+            return Ok(Self::List(names));
+        }
+        let names: Vec<String> = arg.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect();
+        if names.is_empty() {
+            return Err(Error::Input("--experiments is empty".into()));
+        }
+        Ok(Self::List(names))
+    }
+}
+
+/// Which runs of an experiment to take.
+#[derive(Debug, Clone, Default)]
+pub struct RunFilter {
+    /// Only runs started after this time (epoch ms, exclusive), `--run-start-time`.
+    pub started_after: Option<i64>,
+    /// Only runs started before this time (epoch ms, exclusive), `--runs-until`.
+    pub started_before: Option<i64>,
+    /// Also deleted runs, `--export-deleted-runs`.
+    pub include_deleted: bool,
+    /// Only these runs, `--run-ids`.
+    pub run_ids: Option<Vec<String>>,
+    /// With `run_ids`: also their ancestors and descendants in the experiment.
+    pub check_nested_runs: bool,
+}
+
+impl RunFilter {
+    /// The `runs/search` filter for the time window.
+    pub fn search_filter(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some(t) = self.started_after {
+            parts.push(format!("attributes.start_time > {t}"));
+        }
+        if let Some(t) = self.started_before {
+            parts.push(format!("attributes.start_time < {t}"));
+        }
+        parts.join(" AND ")
+    }
+
+    /// Applies `run_ids` (and the nested closure) to the runs found, given as (id, parent).
+    pub fn select(&self, runs: &[(String, Option<String>)]) -> BTreeSet<String> {
+        let Some(wanted) = &self.run_ids else {
+            return runs.iter().map(|(id, _)| id.clone()).collect();
+        };
+        let known: HashMap<&str, Option<&str>> = runs.iter().map(|(id, p)| (id.as_str(), p.as_deref())).collect();
+        let mut out: BTreeSet<String> = wanted.iter().filter(|id| known.contains_key(id.as_str())).cloned().collect();
+        if self.check_nested_runs {
+            // Ancestors: follow parent links up.
+            for id in out.clone() {
+                let mut cur = known.get(id.as_str()).copied().flatten();
+                while let Some(p) = cur.filter(|p| known.contains_key(p) && !out.contains(*p)) {
+                    out.insert(p.to_string());
+                    cur = known.get(p).copied().flatten();
+                }
+            }
+            // Descendants: add children of selected runs until nothing changes.
+            loop {
+                let before = out.len();
+                for (id, parent) in runs {
+                    if parent.as_ref().is_some_and(|p| out.contains(p)) {
+                        out.insert(id.clone());
+                    }
+                }
+                if out.len() == before {
+                    break;
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Parses `--run-start-time`/`--runs-until`: `YYYY-MM-DD` or `YYYY-MM-DD HH:MM:SS` (UTC), or
+/// epoch milliseconds.
+pub fn parse_time(arg: &str) -> Result<i64> {
+    let bad = || Error::Input(format!("invalid time {arg:?}: expected YYYY-MM-DD, YYYY-MM-DD HH:MM:SS (UTC) or epoch milliseconds"));
+    let arg = arg.trim();
+    if let Ok(ms) = arg.parse::<i64>() {
+        return Ok(ms);
+    }
+    let (date, time) = arg.split_once([' ', 'T']).unwrap_or((arg, "00:00:00"));
+    let d: Vec<i64> = date.split('-').map(|p| p.parse().map_err(|_| bad())).collect::<Result<_>>()?;
+    let t: Vec<i64> = time.split(':').map(|p| p.parse().map_err(|_| bad())).collect::<Result<_>>()?;
+    let ([y, m, day], [hh, mm, ss]) = (d.as_slice(), t.as_slice()) else { return Err(bad()) };
+    if !(1..=12).contains(m) || !(1..=31).contains(day) || *hh > 23 || *mm > 59 || *ss > 60 {
+        return Err(bad());
+    }
+    Ok(((days_from_civil(*y, *m, *day) * 24 + hh) * 60 + mm) * 60_000 + ss * 1000)
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn experiment_specs() {
+        assert_eq!(ExperimentSpec::parse("all").unwrap(), ExperimentSpec::All);
+        assert_eq!(ExperimentSpec::parse("sk*").unwrap(), ExperimentSpec::Prefix("sk".into()));
+        assert_eq!(ExperimentSpec::parse("a, 2 ,b").unwrap(), ExperimentSpec::List(vec!["a".into(), "2".into(), "b".into()]));
+        let f = std::env::temp_dir().join(format!("exps-{}.txt", std::process::id()));
+        std::fs::write(&f, "one\n\n# c\ntwo\n").unwrap();
+        assert_eq!(ExperimentSpec::parse(f.to_str().unwrap()).unwrap(), ExperimentSpec::List(vec!["one".into(), "two".into()]));
+    }
+
+    #[test]
+    fn times() {
+        assert_eq!(parse_time("1970-01-02").unwrap(), 86_400_000);
+        assert_eq!(parse_time("2024-07-19 04:46:14").unwrap(), 1_721_364_374_000);
+        assert_eq!(parse_time("1721364374000").unwrap(), 1_721_364_374_000);
+        assert!(parse_time("2024-13-01").is_err() && parse_time("yesterday").is_err());
+    }
+
+    #[test]
+    fn nested_closure() {
+        let runs: Vec<(String, Option<String>)> = [("r", None), ("c", Some("r")), ("g", Some("c")), ("x", None)]
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.map(String::from)))
+            .collect();
+        let f = RunFilter { run_ids: Some(vec!["c".into()]), ..RunFilter::default() };
+        assert_eq!(f.select(&runs).into_iter().collect::<Vec<_>>(), vec!["c"]);
+        let f = RunFilter { run_ids: Some(vec!["c".into()]), check_nested_runs: true, ..RunFilter::default() };
+        assert_eq!(f.select(&runs).into_iter().collect::<Vec<_>>(), vec!["c", "g", "r"]);
+        assert_eq!(RunFilter::default().select(&runs).len(), 4);
+    }
+}
