@@ -43,9 +43,12 @@ pub struct GlobalArgs {
     /// Requests in flight at once per tracking server.
     #[arg(long, global = true, default_value_t = 16, value_name = "N")]
     pub max_requests_in_flight: usize,
-    /// Artifact files transferred at once.
+    /// Artifact files transferred at once per run.
     #[arg(long, global = true, default_value_t = 4, value_name = "N")]
     pub transfers: usize,
+    /// Runs moved at once.
+    #[arg(long, global = true, default_value_t = 8, value_name = "N")]
+    pub concurrency: usize,
 }
 
 #[derive(Debug, Subcommand)]
@@ -56,6 +59,159 @@ pub enum Command {
     ImportRun(ImportRunArgs),
     /// Copy a run from one tracking server to another, streamed without a temporary copy.
     CopyRun(CopyRunArgs),
+    /// Export an experiment and its runs to a directory.
+    ExportExperiment(ExportExperimentArgs),
+    /// Import an experiment directory made by export-experiment.
+    ImportExperiment(ImportExperimentArgs),
+    /// Copy an experiment and its runs from one tracking server to another.
+    CopyExperiment(CopyExperimentArgs),
+    /// Export several (or all) experiments to a directory.
+    ExportExperiments(ExportExperimentsArgs),
+    /// Import every experiment of a directory made by export-experiments.
+    ImportExperiments(ImportExperimentsArgs),
+}
+
+/// Which runs of an experiment to take.
+#[derive(Debug, Args)]
+pub struct RunFilterArgs {
+    /// Also take deleted runs (they are deleted again at the destination).
+    #[arg(long, value_parser = BoolishValueParser::new(), num_args = 0..=1, default_missing_value = "true", default_value = "false", value_name = "BOOL")]
+    pub export_deleted_runs: bool,
+    /// Only runs started after this time: YYYY-MM-DD, YYYY-MM-DD HH:MM:SS (UTC) or epoch ms.
+    #[arg(long, value_name = "TIME")]
+    pub run_start_time: Option<String>,
+    /// Only runs started before this time: YYYY-MM-DD, YYYY-MM-DD HH:MM:SS (UTC) or epoch ms.
+    #[arg(long, value_name = "TIME")]
+    pub runs_until: Option<String>,
+}
+
+/// Picking runs by id.
+#[derive(Debug, Args)]
+pub struct RunIdArgs {
+    /// Only these runs (comma-separated ids).
+    #[arg(long, value_delimiter = ',', value_name = "IDS")]
+    pub run_ids: Option<Vec<String>>,
+    /// With --run-ids, also take the selected runs' ancestors and descendants in the experiment.
+    #[arg(long, value_parser = BoolishValueParser::new(), num_args = 0..=1, default_missing_value = "true", default_value = "false", value_name = "BOOL")]
+    pub check_nested_runs: bool,
+}
+
+/// Accepted for compatibility with the Python tool's scripts.
+#[derive(Debug, Args)]
+pub struct CompatArgs {
+    /// Accepted for compatibility: this tool always works concurrently (see --concurrency).
+    #[arg(long, value_parser = BoolishValueParser::new(), num_args = 0..=1, default_missing_value = "true", default_value = "false", value_name = "BOOL")]
+    pub use_threads: bool,
+    /// Databricks notebook formats; accepted for compatibility, notebooks are not exported.
+    #[arg(long, value_name = "FORMATS")]
+    pub notebook_formats: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportExperimentArgs {
+    /// Tracking server to read from.
+    #[arg(long, env = "MLFLOW_TRACKING_URI", value_name = "URI")]
+    pub tracking_uri: String,
+    /// Experiment name or id.
+    #[arg(long)]
+    pub experiment: String,
+    /// Output directory.
+    #[arg(long, visible_alias = "output")]
+    pub output_dir: PathBuf,
+    #[command(flatten)]
+    pub runs: RunIdArgs,
+    #[command(flatten)]
+    pub filter: RunFilterArgs,
+    /// Add `mlflow_tools.metadata.*` tags describing each source run (auditing).
+    #[arg(long, value_parser = BoolishValueParser::new(), num_args = 0..=1, default_missing_value = "true", default_value = "false", value_name = "BOOL")]
+    pub export_metadata_tags: bool,
+    #[command(flatten)]
+    pub compat: CompatArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportExperimentArgs {
+    /// Tracking server to write to.
+    #[arg(long, env = "MLFLOW_TRACKING_URI", value_name = "URI")]
+    pub tracking_uri: String,
+    /// Input directory made by export-experiment.
+    #[arg(long, visible_alias = "input")]
+    pub input_dir: PathBuf,
+    /// Destination experiment; created when missing, reused (and missing tags added) when present.
+    #[arg(long)]
+    pub experiment_name: String,
+    #[command(flatten)]
+    pub tags: ImportTagArgs,
+    #[command(flatten)]
+    pub compat: CompatArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct CopyExperimentArgs {
+    /// Source tracking server.
+    #[arg(long, visible_alias = "src-mlflow-uri", env = "MLFLOW_TRACKING_URI", value_name = "URI")]
+    pub src_uri: String,
+    /// Destination tracking server.
+    #[arg(long, visible_alias = "dst-mlflow-uri", value_name = "URI")]
+    pub dst_uri: String,
+    /// Source experiment name or id.
+    #[arg(long)]
+    pub src_experiment: String,
+    /// Destination experiment; created when missing.
+    #[arg(long)]
+    pub dst_experiment_name: String,
+    #[command(flatten)]
+    pub runs: RunIdArgs,
+    #[command(flatten)]
+    pub filter: RunFilterArgs,
+    /// Add `mlflow_tools.metadata.*` tags describing each source run (auditing).
+    #[arg(long, value_parser = BoolishValueParser::new(), num_args = 0..=1, default_missing_value = "true", default_value = "false", value_name = "BOOL")]
+    pub export_metadata_tags: bool,
+    #[command(flatten)]
+    pub tags: ImportTagArgs,
+    #[command(flatten)]
+    pub compat: CompatArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportExperimentsArgs {
+    /// Tracking server to read from.
+    #[arg(long, env = "MLFLOW_TRACKING_URI", value_name = "URI")]
+    pub tracking_uri: String,
+    /// Experiment names or ids, comma-separated; `all`; `prefix*`; or a .txt file with one per line.
+    /// `all` and `prefix*` take active experiments; name a deleted one to export it.
+    #[arg(long)]
+    pub experiments: String,
+    /// Output directory.
+    #[arg(long, visible_alias = "output")]
+    pub output_dir: PathBuf,
+    #[command(flatten)]
+    pub filter: RunFilterArgs,
+    /// Add `mlflow_tools.metadata.*` tags describing each source run (auditing).
+    #[arg(long, value_parser = BoolishValueParser::new(), num_args = 0..=1, default_missing_value = "true", default_value = "false", value_name = "BOOL")]
+    pub export_metadata_tags: bool,
+    #[command(flatten)]
+    pub compat: CompatArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportExperimentsArgs {
+    /// Tracking server to write to.
+    #[arg(long, env = "MLFLOW_TRACKING_URI", value_name = "URI")]
+    pub tracking_uri: String,
+    /// Input directory made by export-experiments.
+    #[arg(long, visible_alias = "input")]
+    pub input_dir: PathBuf,
+    /// Prefix added to every destination experiment name.
+    #[arg(long, value_name = "PREFIX")]
+    pub experiment_name_prefix: Option<String>,
+    /// CSV file of `old_prefix,new_prefix` lines; the first matching prefix of each name is replaced.
+    #[arg(long, value_name = "FILE")]
+    pub experiment_rename_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub tags: ImportTagArgs,
+    #[command(flatten)]
+    pub compat: CompatArgs,
 }
 
 #[derive(Debug, Args)]
@@ -103,6 +259,9 @@ pub struct ImportTagArgs {
     /// Import `mlflow_tools.metadata.*` tags written by --export-metadata-tags.
     #[arg(long, value_parser = BoolishValueParser::new(), num_args = 0..=1, default_missing_value = "true", default_value = "false", value_name = "BOOL")]
     pub import_metadata_tags: bool,
+    /// Record the source run's fields and `mlflow.*` tags as `mlflow_exim.*` tags (lineage).
+    #[arg(long, value_parser = BoolishValueParser::new(), num_args = 0..=1, default_missing_value = "true", default_value = "false", value_name = "BOOL")]
+    pub import_source_tags: bool,
 }
 
 #[derive(Debug, Args)]

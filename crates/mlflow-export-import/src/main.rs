@@ -28,6 +28,11 @@ fn main() -> ExitCode {
             Command::ExportRun(a) => commands::export_run::run(a, global).await,
             Command::ImportRun(a) => commands::import_run::run(a, global).await,
             Command::CopyRun(a) => commands::copy_run::run(a, global).await,
+            Command::ExportExperiment(a) => commands::export_experiment::run(a, global).await,
+            Command::ImportExperiment(a) => commands::import_experiment::run(a, global).await,
+            Command::CopyExperiment(a) => commands::copy_experiment::run(a, global).await,
+            Command::ExportExperiments(a) => commands::export_experiments::run(a, global).await,
+            Command::ImportExperiments(a) => commands::import_experiments::run(a, global).await,
         }
     });
     match result {

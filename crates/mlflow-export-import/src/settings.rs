@@ -4,7 +4,9 @@ use anyhow::Context;
 use mlflow_client::{config::process_env, ClientConfig, MlflowClient};
 use mlflow_transfer::transfer::{RunOptions, UserPolicy};
 
-use crate::cli::{GlobalArgs, ImportTagArgs};
+use mlflow_transfer::select::{parse_time, RunFilter};
+
+use crate::cli::{GlobalArgs, ImportTagArgs, RunFilterArgs, RunIdArgs};
 
 /// A client for `uri`; `side` is `Some("SRC")`/`Some("DST")` for copy (see `--help`).
 pub fn client(uri: &str, side: Option<&str>, global: &GlobalArgs) -> anyhow::Result<MlflowClient> {
@@ -27,7 +29,36 @@ pub fn run_options(global: &GlobalArgs, tags: Option<&ImportTagArgs>, export_met
         opts.import_mlflow_tags = t.import_mlflow_tags;
         // Tags just added by --export-metadata-tags on a copy are wanted at the destination.
         opts.import_metadata_tags = t.import_metadata_tags || export_metadata_tags;
+        opts.import_source_tags = t.import_source_tags;
         opts.user = if t.use_src_user_id { UserPolicy::Source } else { UserPolicy::Fixed(local_user()) };
     }
     opts
+}
+
+pub fn run_filter(filter: &RunFilterArgs, ids: Option<&RunIdArgs>) -> anyhow::Result<RunFilter> {
+    let time = |t: &Option<String>| t.as_deref().map(parse_time).transpose();
+    Ok(RunFilter {
+        started_after: time(&filter.run_start_time).context("--run-start-time")?,
+        started_before: time(&filter.runs_until).context("--runs-until")?,
+        include_deleted: filter.export_deleted_runs,
+        run_ids: ids.and_then(|i| i.run_ids.clone()),
+        check_nested_runs: ids.is_some_and(|i| i.check_nested_runs),
+    })
+}
+
+/// The `system` block of files this run of the tool writes.
+pub async fn export_system(client: &MlflowClient, script: &str) -> mlflow_transfer::format::run_json::ExportSystem {
+    mlflow_transfer::format::run_json::ExportSystem {
+        package_version: env!("CARGO_PKG_VERSION").to_string(),
+        script: script.into(),
+        export_time: unix_now(),
+        mlflow_version: client.version().await.ok(),
+        mlflow_tracking_uri: Some(client.base_url().to_string()),
+        user: process_env("USER"),
+    }
+}
+
+pub fn unix_now() -> i64 {
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_secs();
+    i64::try_from(secs).unwrap_or(i64::MAX)
 }

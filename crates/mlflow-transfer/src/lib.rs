@@ -4,6 +4,7 @@
 //! export (server → directory), import (directory → server) and copy (server → server) are the
 //! same operation, written once. This crate never prints; progress goes through [`Reporter`].
 
+pub mod experiments;
 pub mod format;
 pub mod model;
 mod error;

@@ -5,6 +5,8 @@ use crate::report::RunOutcome;
 
 /// Receives progress as work happens. Every method has a no-op default.
 pub trait Reporter: Send + Sync {
+    /// A job will move this many runs.
+    fn runs_planned(&self, _runs: usize) {}
     /// A run is about to be read.
     fn run_started(&self, _source_run_id: &str) {}
     /// The artifacts of a run are known.

@@ -40,6 +40,8 @@ pub struct RunOptions {
     pub import_metadata_tags: bool,
     /// Add `mlflow_tools.metadata.*` tags describing the source (`--export-metadata-tags`).
     pub export_metadata_tags: bool,
+    /// Record source fields and `mlflow.*` tags as `mlflow_exim.*` tags (`--import-source-tags`).
+    pub import_source_tags: bool,
     pub user: UserPolicy,
     /// Artifact files moved at once per run.
     pub transfers: usize,
@@ -53,6 +55,7 @@ impl Default for RunOptions {
             import_mlflow_tags: true,
             import_metadata_tags: true,
             export_metadata_tags: false,
+            import_source_tags: false,
             user: UserPolicy::Source,
             transfers: 4,
             file_retries: 3,
@@ -86,6 +89,28 @@ pub fn prepare(mut run: RunRecord, opts: &RunOptions, now_secs: i64) -> RunRecor
         if let Some(u) = &run.origin.tracking_uri {
             add("tracking_uri", u.clone());
         }
+    }
+    if opts.import_source_tags {
+        let m = run.meta.clone();
+        let mut add = |k: &str, v: Option<String>| {
+            if let Some(v) = v {
+                run.tags.insert(format!("mlflow_exim.run_info.{k}"), v);
+            }
+        };
+        add("run_id", Some(m.run_id));
+        add("experiment_id", Some(m.experiment_id));
+        add("user_id", m.user_id);
+        add("status", serde_json::to_value(m.status).ok().and_then(|v| v.as_str().map(String::from)));
+        add("start_time", m.start_time.map(|t| t.to_string()));
+        add("end_time", m.end_time.map(|t| t.to_string()));
+        add("lifecycle_stage", Some(m.lifecycle_stage));
+        add("artifact_uri", m.artifact_uri);
+        let system: Vec<(String, String)> = run
+            .tags
+            .iter()
+            .filter_map(|(k, v)| k.strip_prefix("mlflow.").map(|rest| (format!("mlflow_exim.mlflow_tag.{rest}"), v.clone())))
+            .collect();
+        run.tags.extend(system);
     }
     if let UserPolicy::Fixed(user) = &opts.user {
         run.meta.user_id = Some(user.clone());

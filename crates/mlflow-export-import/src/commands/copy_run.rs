@@ -1,15 +1,15 @@
 //! `copy-run`: tracking server → tracking server, artifacts streamed from one to the other.
 
-use std::{process::ExitCode, sync::Arc, time::Instant};
+use std::{process::ExitCode, time::Instant};
 
 use anyhow::Context;
 use mlflow_transfer::{
     store::rest::{RestSink, RestSource},
-    transfer::{transfer_run, JobContext},
-    Reporter,
+    experiments::JobResult,
+    transfer::transfer_run,
 };
 
-use crate::{cli::{CopyRunArgs, GlobalArgs}, progress::Progress, settings};
+use crate::{cli::{CopyRunArgs, GlobalArgs}, settings};
 
 pub async fn run(args: CopyRunArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
@@ -19,11 +19,8 @@ pub async fn run(args: CopyRunArgs, global: &GlobalArgs) -> anyhow::Result<ExitC
     let sink = RestSink::for_experiment(dst.clone(), &args.experiment_name, &Default::default())
         .await
         .with_context(|| format!("preparing experiment {:?}", args.experiment_name))?;
-    let progress = Arc::new(Progress::new(global.quiet));
-    let reporter: Arc<dyn Reporter> = progress.clone();
-    let opts = settings::run_options(global, Some(&args.tags), args.export_metadata_tags);
-    let ctx = JobContext::new(opts, reporter);
+    let (ctx, progress) = super::job_context(global, Some(&args.tags), args.export_metadata_tags);
     let outcome = transfer_run(&source, &sink, &args.run_id, &ctx).await;
     progress.finish();
-    super::finish("copy-run", global, &[outcome], &[("source", &src), ("destination", &dst)], started)
+    super::finish_job("copy-run", global, &JobResult { experiments: Vec::new(), runs: vec![outcome] }, &[("source", &src), ("destination", &dst)], started)
 }

@@ -1,16 +1,15 @@
 //! `export-run`: tracking server → directory or zip file.
 
-use std::{process::ExitCode, sync::Arc, time::Instant};
+use std::{process::ExitCode, time::Instant};
 
 use anyhow::Context;
 use mlflow_transfer::{
-    format::run_json::ExportSystem,
     store::{dir::DirSink, rest::RestSource, zip},
-    transfer::{transfer_run, JobContext},
-    Reporter,
+    experiments::JobResult,
+    transfer::transfer_run,
 };
 
-use crate::{cli::{ExportRunArgs, GlobalArgs}, progress::Progress, settings};
+use crate::{cli::{ExportRunArgs, GlobalArgs}, settings};
 
 pub async fn run(args: ExportRunArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
@@ -18,23 +17,13 @@ pub async fn run(args: ExportRunArgs, global: &GlobalArgs) -> anyhow::Result<Exi
         tracing::warn!("--notebook-formats is accepted for compatibility; Databricks notebooks are not exported");
     }
     let client = settings::client(&args.tracking_uri, None, global)?;
-    let system = ExportSystem {
-        package_version: env!("CARGO_PKG_VERSION").to_string(),
-        script: "export_run".into(),
-        export_time: unix_now(),
-        mlflow_version: client.version().await.ok(),
-        mlflow_tracking_uri: Some(client.base_url().to_string()),
-        user: std::env::var("USER").ok(),
-    };
+    let system = settings::export_system(&client, "export_run").await;
     let as_zip = zip::is_zip(&args.output);
     // A zip is packed from a finished directory next to it, so an interrupted export resumes.
     let dir = if as_zip { staging_dir(&args.output) } else { args.output.clone() };
     let source = RestSource::new(client.clone());
     let sink = DirSink::new(&dir, system);
-    let progress = Arc::new(Progress::new(global.quiet));
-    let reporter: Arc<dyn Reporter> = progress.clone();
-    let opts = settings::run_options(global, None, args.export_metadata_tags);
-    let ctx = JobContext::new(opts, reporter);
+    let (ctx, progress) = super::job_context(global, None, args.export_metadata_tags);
     let mut outcome = transfer_run(&source, &sink, &args.run_id, &ctx).await;
     progress.finish();
     if as_zip && outcome.error.is_none() {
@@ -42,14 +31,9 @@ pub async fn run(args: ExportRunArgs, global: &GlobalArgs) -> anyhow::Result<Exi
         std::fs::remove_dir_all(&dir).with_context(|| format!("removing {}", dir.display()))?;
         outcome.destination = Some(args.output.display().to_string());
     }
-    super::finish("export-run", global, &[outcome], &[("source", &client)], started)
+    super::finish_job("export-run", global, &JobResult { experiments: Vec::new(), runs: vec![outcome] }, &[("source", &client)], started)
 }
 
 fn staging_dir(zip: &std::path::Path) -> std::path::PathBuf {
     std::path::PathBuf::from(format!("{}.partial.d", zip.display()))
-}
-
-pub fn unix_now() -> i64 {
-    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_secs();
-    i64::try_from(secs).unwrap_or(i64::MAX)
 }

@@ -1,15 +1,15 @@
 //! `import-run`: directory or zip file → tracking server.
 
-use std::{process::ExitCode, sync::Arc, time::Instant};
+use std::{process::ExitCode, time::Instant};
 
 use anyhow::Context;
 use mlflow_transfer::{
     store::{dir::DirSource, rest::RestSink, zip},
-    transfer::{transfer_run, JobContext},
-    Reporter,
+    experiments::JobResult,
+    transfer::transfer_run,
 };
 
-use crate::{cli::{GlobalArgs, ImportRunArgs}, progress::Progress, settings};
+use crate::{cli::{GlobalArgs, ImportRunArgs}, settings};
 
 pub async fn run(args: ImportRunArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
@@ -30,11 +30,8 @@ pub async fn run(args: ImportRunArgs, global: &GlobalArgs) -> anyhow::Result<Exi
     let sink = RestSink::for_experiment(client.clone(), &args.experiment_name, &Default::default())
         .await
         .with_context(|| format!("preparing experiment {:?}", args.experiment_name))?;
-    let progress = Arc::new(Progress::new(global.quiet));
-    let reporter: Arc<dyn Reporter> = progress.clone();
-    let opts = settings::run_options(global, Some(&args.tags), false);
-    let ctx = JobContext::new(opts, reporter);
+    let (ctx, progress) = super::job_context(global, Some(&args.tags), false);
     let outcome = transfer_run(&source, &sink, &run_id, &ctx).await;
     progress.finish();
-    super::finish("import-run", global, &[outcome], &[("destination", &client)], started)
+    super::finish_job("import-run", global, &JobResult { experiments: Vec::new(), runs: vec![outcome] }, &[("destination", &client)], started)
 }

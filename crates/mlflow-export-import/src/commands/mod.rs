@@ -1,47 +1,80 @@
 //! One module per subcommand; each only builds options and calls the library. What they
-//! share is here: the closing summary, the report file and the exit status.
+//! share is here: the job context with its progress display, the closing summary, the report
+//! file and the exit status.
 
+pub mod copy_experiment;
 pub mod copy_run;
+pub mod export_experiment;
+pub mod export_experiments;
 pub mod export_run;
+pub mod import_experiment;
+pub mod import_experiments;
 pub mod import_run;
 
-use std::{path::Path, process::ExitCode, time::Instant};
+use std::{
+    path::Path,
+    process::ExitCode,
+    sync::{atomic::Ordering, Arc},
+    time::Instant,
+};
 
 use anyhow::Context;
 use mlflow_client::MlflowClient;
-use mlflow_transfer::report::{RunOutcome, Summary};
+use mlflow_transfer::{experiments::JobResult, report::Summary, transfer::JobContext, Reporter};
 use serde_json::json;
 
-use crate::cli::GlobalArgs;
+use crate::{
+    cli::{GlobalArgs, ImportTagArgs},
+    progress::Progress,
+    settings,
+};
 
-/// Prints the summary to stderr, the id map to stdout, writes `--report`, and says whether
-/// everything asked for succeeded.
-pub fn finish(
+/// Options and progress for a job; `tags` is `None` for exports (nothing is filtered).
+pub fn job_context(global: &GlobalArgs, tags: Option<&ImportTagArgs>, export_metadata_tags: bool) -> (JobContext, Arc<Progress>) {
+    let progress = Arc::new(Progress::new(global.quiet));
+    let reporter: Arc<dyn Reporter> = progress.clone();
+    (JobContext::new(settings::run_options(global, tags, export_metadata_tags), reporter), progress)
+}
+
+/// Prints the stats block to stderr and the id map to stdout (`source<TAB>destination` per
+/// run), writes `--report`, and says whether everything asked for succeeded.
+pub fn finish_job(
     command: &str,
     global: &GlobalArgs,
-    outcomes: &[RunOutcome],
+    result: &JobResult,
     clients: &[(&str, &MlflowClient)],
     started: Instant,
 ) -> anyhow::Result<ExitCode> {
-    let summary = Summary::of(outcomes);
-    let requests: u64 = clients.iter().map(|(_, c)| c.stats().requests.load(std::sync::atomic::Ordering::Relaxed)).sum();
-    let retries: u64 = clients.iter().map(|(_, c)| c.stats().retries.load(std::sync::atomic::Ordering::Relaxed)).sum();
+    let summary = Summary::of(&result.runs);
+    let requests: u64 = clients.iter().map(|(_, c)| c.stats().requests.load(Ordering::Relaxed)).sum();
+    let retries: u64 = clients.iter().map(|(_, c)| c.stats().retries.load(Ordering::Relaxed)).sum();
     let elapsed = started.elapsed();
-    for o in outcomes.iter().filter(|o| o.destination.is_some()) {
+    for o in result.runs.iter().filter(|o| o.destination.is_some()) {
         println!("{}\t{}", o.source_run_id, o.destination.as_deref().unwrap_or_default());
     }
-    if !global.quiet || summary.runs_failed > 0 {
-        eprintln!(
-            "{command}: runs {} created, {} resumed, {} skipped, {} failed; {} metric points; {} artifact files ({}); {requests} requests, {retries} retries; {:.1}s",
-            summary.runs_created,
-            summary.runs_resumed,
-            summary.runs_skipped,
-            summary.runs_failed,
-            summary.metric_points,
-            summary.artifact_files,
-            indicatif::HumanBytes(summary.artifact_bytes),
-            elapsed.as_secs_f64()
+    let failed = result.failed();
+    for e in result.experiments.iter().filter(|e| e.error.is_some()) {
+        eprintln!("error: experiment {:?}: {}", e.name, e.error.as_deref().unwrap_or_default());
+    }
+    if !global.quiet || failed {
+        let mut block = format!("{command}:\n");
+        if !result.experiments.is_empty() {
+            let bad = result.experiments.iter().filter(|e| e.error.is_some()).count();
+            block += &format!("  experiments    {} done, {bad} failed\n", result.experiments.len() - bad);
+        }
+        block += &format!(
+            "  runs           {} created, {} resumed, {} skipped, {} failed\n",
+            summary.runs_created, summary.runs_resumed, summary.runs_skipped, summary.runs_failed
         );
+        block += &format!("  metric points  {}\n", summary.metric_points);
+        block += &format!(
+            "  artifacts      {} files, {}\n",
+            summary.artifact_files,
+            indicatif::HumanBytes(summary.artifact_bytes)
+        );
+        block += &format!("  requests       {requests} ({retries} retried)\n");
+        block += &format!("  elapsed        {:.1}s", elapsed.as_secs_f64());
+        eprintln!("{block}");
     }
     if let Some(path) = &global.report {
         let report = json!({
@@ -51,11 +84,13 @@ pub fn finish(
             "requests": requests,
             "retries": retries,
             "elapsed_seconds": elapsed.as_secs_f64(),
-            "runs": outcomes,
+            "experiments": result.experiments,
+            "runs": result.runs,
+            "failures": result.runs.iter().filter(|r| r.error.is_some()).map(|r| json!({"run_id": r.source_run_id, "reason": r.error})).collect::<Vec<_>>(),
         });
         write_report(path, &report)?;
     }
-    Ok(if summary.runs_failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
 }
 
 fn write_report(path: &Path, report: &serde_json::Value) -> anyhow::Result<()> {
