@@ -12,4 +12,5 @@
 //! name the field that is wrong: a user with ten thousand run folders needs to know which key
 //! of which file to fix.
 
+pub mod experiment_json;
 pub mod run_json;
