@@ -213,19 +213,18 @@ fn ini_section(text: &str, name: &str) -> Option<std::collections::HashMap<Strin
     found
 }
 
-/// Removes `user:password@` from anything URL-shaped, for messages and reports.
+/// Removes `user:password@` (or a bare `token@`) from anything URL-shaped, for messages,
+/// reports and identity tags. Edited as text so the rest stays byte-for-byte as given (a URL
+/// parser would normalise it, e.g. `http://host` into `http://host/`).
 pub fn redact(uri: &str) -> String {
-    match Url::parse(uri) {
-        Ok(mut u) if !u.username().is_empty() || u.password().is_some() => {
-            let _ = u.set_username("");
-            let _ = u.set_password(None);
-            u.to_string()
-        }
-        Ok(_) => uri.to_string(),
-        Err(_) => match uri.find("://").zip(uri.rfind('@')) {
-            Some((s, at)) if at > s => format!("{}{}", &uri[..s + 3], &uri[at + 1..]),
-            _ => uri.to_string(),
-        },
+    let Some(scheme_end) = uri.find("://").map(|i| i + 3) else {
+        return uri.to_string();
+    };
+    let rest = &uri[scheme_end..];
+    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+    match authority.rfind('@') {
+        Some(at) => format!("{}{}", &uri[..scheme_end], &rest[at + 1..]),
+        None => uri.to_string(),
     }
 }
 
@@ -278,8 +277,12 @@ mod tests {
     }
 
     #[test]
-    fn redact_strips_userinfo() {
+    fn redact_strips_userinfo_and_nothing_else() {
         assert_eq!(redact("http://u:p@h:1/x"), "http://h:1/x");
-        assert_eq!(redact("not a url://u:p@h"), "not a url://h");
+        assert_eq!(redact("https://u:p@host:5000/x?q=a@b"), "https://host:5000/x?q=a@b");
+        assert_eq!(redact("http://token@host"), "http://host");
+        assert_eq!(redact("http://host/a@b"), "http://host/a@b");
+        assert_eq!(redact("databricks://profile"), "databricks://profile");
+        assert_eq!(redact("databricks"), "databricks");
     }
 }

@@ -13,13 +13,12 @@
 //! Ids read from these files become folder names, so an id that is not a single plain path
 //! segment is refused rather than joined: a crafted `"../.."` must not reach outside the export.
 
-use std::collections::BTreeMap;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use mlflow_client::types::de_i64;
 use serde_json::{json, Map, Value};
 
+use super::json::{insert_opt, system_value, Obj};
 use super::run_json::{utc_text, ExportSystem};
 use crate::model::ExperimentRecord;
 use crate::paths::check_relative;
@@ -267,7 +266,7 @@ fn read_envelope(dir: &Path, root: &Obj, mlflow: &Obj) -> Result<ExperimentDir, 
         runs,
         failed_run_ids,
         layout,
-        tracking_uri: tracking_uri.map(|u| without_credentials(&u)),
+        tracking_uri: tracking_uri.map(|u| mlflow_client::redact(&u)),
     })
 }
 
@@ -300,7 +299,7 @@ fn read_manifest(dir: &Path, root: &Obj) -> Result<ExperimentDir, String> {
         runs,
         failed_run_ids,
         layout: ExperimentLayout::Manifest,
-        tracking_uri: tracking_uri.map(|u| without_credentials(&u)),
+        tracking_uri: tracking_uri.map(|u| mlflow_client::redact(&u)),
     })
 }
 
@@ -358,136 +357,8 @@ fn is_folder_name(id: &str) -> bool {
     !id.contains('/') && check_relative(id).is_ok()
 }
 
-fn system_value(system: &ExportSystem) -> Value {
-    let mut sys = Map::new();
-    sys.insert(
-        "package_version".into(),
-        system.package_version.clone().into(),
-    );
-    sys.insert("script".into(), system.script.clone().into());
-    sys.insert("export_file_version".into(), "2".into());
-    sys.insert("export_time".into(), system.export_time.into());
-    sys.insert("_export_time".into(), utc_text(system.export_time).into());
-    insert_opt(&mut sys, "mlflow_version", &system.mlflow_version);
-    insert_opt(&mut sys, "mlflow_tracking_uri", &system.mlflow_tracking_uri);
-    insert_opt(&mut sys, "user", &system.user);
-    Value::Object(sys)
-}
-
-fn insert_opt<T: Clone + Into<Value>>(map: &mut Map<String, Value>, key: &str, value: &Option<T>) {
-    if let Some(v) = value {
-        map.insert(key.into(), v.clone().into());
-    }
-}
-
-/// Old exports recorded the tracking URI verbatim, which may carry `user:password@`. Edited as
-/// text so the rest of the URI stays byte-for-byte as recorded (a URL parser would normalise it).
-fn without_credentials(uri: &str) -> String {
-    let Some(scheme_end) = uri.find("://").map(|i| i + 3) else {
-        return uri.to_string();
-    };
-    let rest = &uri[scheme_end..];
-    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
-    match authority.rfind('@') {
-        Some(at) => format!("{}{}", &uri[..scheme_end], &rest[at + 1..]),
-        None => uri.to_string(),
-    }
-}
-
-/// Tag values that are not strings become their JSON text, which is what MLflow stores.
-fn tag_text(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
-}
-
-/// A JSON object together with its dotted path, so every error names the offending field.
-struct Obj<'a> {
-    map: &'a Map<String, Value>,
-    path: String,
-}
-
-impl<'a> Obj<'a> {
-    fn top(v: &'a Value) -> Result<Self, String> {
-        match v {
-            Value::Object(map) => Ok(Obj {
-                map,
-                path: String::new(),
-            }),
-            _ => Err("the top level is not an object".into()),
-        }
-    }
-
-    fn at(v: &'a Value, path: String) -> Result<Self, String> {
-        match v {
-            Value::Object(map) => Ok(Obj { map, path }),
-            _ => Err(format!("`{path}` is not an object")),
-        }
-    }
-
-    fn child_path(&self, key: &str) -> String {
-        if self.path.is_empty() {
-            key.to_string()
-        } else {
-            format!("{}.{key}", self.path)
-        }
-    }
-
-    /// The field's path quoted for an error message.
-    fn path_of(&self, key: &str) -> String {
-        format!("`{}`", self.child_path(key))
-    }
-
-    fn missing(&self, key: &str) -> String {
-        format!("{} missing", self.path_of(key))
-    }
-
-    /// The field's value; `null` counts as absent, as the Python tool writes `None` for unset.
-    fn get(&self, key: &str) -> Option<&'a Value> {
-        self.map.get(key).filter(|v| !v.is_null())
-    }
-
-    fn object(&self, key: &str) -> Result<Option<Obj<'a>>, String> {
-        self.get(key)
-            .map(|v| Obj::at(v, self.child_path(key)))
-            .transpose()
-    }
-
-    fn required_object(&self, key: &str) -> Result<Obj<'a>, String> {
-        self.object(key)?.ok_or_else(|| self.missing(key))
-    }
-
-    fn list(&self, key: &str) -> Result<Option<&'a [Value]>, String> {
-        match self.get(key) {
-            None => Ok(None),
-            Some(Value::Array(items)) => Ok(Some(items)),
-            Some(_) => Err(format!("{} is not a list", self.path_of(key))),
-        }
-    }
-
-    fn opt_str(&self, key: &str) -> Result<Option<String>, String> {
-        match self.get(key) {
-            None => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s.clone())),
-            Some(_) => Err(format!("{} is not a string", self.path_of(key))),
-        }
-    }
-
-    /// An id: a string, or an integer from exports of file-store servers with numeric ids.
-    fn opt_id(&self, key: &str) -> Result<Option<String>, String> {
-        match self.get(key) {
-            Some(Value::Number(n)) if n.is_i64() || n.is_u64() => Ok(Some(n.to_string())),
-            _ => self.opt_str(key),
-        }
-    }
-
-    fn opt_int(&self, key: &str) -> Result<Option<i64>, String> {
-        self.get(key)
-            .map(|v| de_i64(v).map_err(|_| format!("{} is not an integer", self.path_of(key))))
-            .transpose()
-    }
-
+/// Experiment-export reading that [`Obj`] does not cover in general: ids become folder names.
+impl Obj<'_> {
     /// A list of ids; each must be one plain path segment, since run ids are joined onto the
     /// export folder.
     fn id_list(&self, key: &str) -> Result<Option<Vec<String>>, String> {
@@ -520,35 +391,12 @@ impl<'a> Obj<'a> {
             .collect::<Result<_, _>>()
             .map(Some)
     }
-
-    /// Experiment tags: a `{key: value}` object (what the Python tool writes from the client's
-    /// `Experiment`) or a REST `[{key, value}]` list (what raw REST responses hold).
-    fn tags(&self, key: &str) -> Result<BTreeMap<String, String>, String> {
-        match self.get(key) {
-            None => Ok(BTreeMap::new()),
-            Some(Value::Object(map)) => {
-                Ok(map.iter().map(|(k, v)| (k.clone(), tag_text(v))).collect())
-            }
-            Some(Value::Array(items)) => items
-                .iter()
-                .enumerate()
-                .map(|(i, item)| {
-                    let tag = Obj::at(item, format!("{}[{i}]", self.child_path(key)))?;
-                    let name = tag.opt_str("key")?.ok_or_else(|| tag.missing("key"))?;
-                    let value = tag.get("value").map(tag_text).unwrap_or_default();
-                    Ok((name, value))
-                })
-                .collect(),
-            Some(_) => Err(format!(
-                "{} is neither an object nor a list of {{key, value}}",
-                self.path_of(key)
-            )),
-        }
-    }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
     use super::*;
     use crate::format::run_json::{read_run_json, Layout};
 

@@ -13,4 +13,5 @@
 //! of which file to fix.
 
 pub mod experiment_json;
+mod json;
 pub mod run_json;

@@ -16,9 +16,9 @@
 use std::collections::BTreeMap;
 
 use mlflow_client::types::{de_f64, de_i64, DatasetInput, RunStatus};
-use serde::de::DeserializeOwned;
 use serde_json::{json, Map, Number, Value};
 
+use super::json::{insert_opt, list_of, system_value, Obj};
 use crate::model::{MetricPoint, Origin, RunMeta, RunRecord};
 
 /// What the `system` block records about the export that wrote a file.
@@ -98,19 +98,6 @@ pub fn write_run_json(
     system: &ExportSystem,
     artifacts: &[ArtifactEntry],
 ) -> Value {
-    let mut sys = Map::new();
-    sys.insert(
-        "package_version".into(),
-        system.package_version.clone().into(),
-    );
-    sys.insert("script".into(), system.script.clone().into());
-    sys.insert("export_file_version".into(), "2".into());
-    sys.insert("export_time".into(), system.export_time.into());
-    sys.insert("_export_time".into(), utc_text(system.export_time).into());
-    insert_opt(&mut sys, "mlflow_version", &system.mlflow_version);
-    insert_opt(&mut sys, "mlflow_tracking_uri", &system.mlflow_tracking_uri);
-    insert_opt(&mut sys, "user", &system.user);
-
     let mut info = Map::new();
     info.insert("exporter".into(), EXPORTER.into());
     insert_opt(&mut info, "experiment_name", &run.origin.experiment_name);
@@ -133,7 +120,7 @@ pub fn write_run_json(
         .collect::<Map<_, _>>();
 
     json!({
-        "system": sys,
+        "system": system_value(system),
         "info": info,
         "mlflow": {
             "info": run_info_value(&run.meta),
@@ -164,19 +151,21 @@ pub fn read_run_json(bytes: &[u8]) -> Result<RunJson, FormatError> {
             None => return Err(e.into()),
         },
     };
-    let root = Obj::top(&root)?;
+    parse_run(&root).map_err(FormatError::Shape)
+}
+
+fn parse_run(root: &Value) -> Result<RunJson, String> {
+    let root = Obj::top(root)?;
     if let Some(mlflow) = root.object("mlflow")? {
         read_envelope(&root, &mlflow)
     } else if root.get("info").is_some() {
         read_legacy(&root)
     } else {
-        Err(shape(
-            "neither `mlflow` (1.2+ envelope) nor `info` (older layouts) present",
-        ))
+        Err("neither `mlflow` (1.2+ envelope) nor `info` (older layouts) present".into())
     }
 }
 
-fn read_envelope(root: &Obj, mlflow: &Obj) -> Result<RunJson, FormatError> {
+fn read_envelope(root: &Obj, mlflow: &Obj) -> Result<RunJson, String> {
     let mut run = read_body(mlflow, MetricsShape::History)?;
     let mut layout = Layout::Envelope2023;
     match mlflow.get("inputs") {
@@ -187,19 +176,19 @@ fn read_envelope(root: &Obj, mlflow: &Obj) -> Result<RunJson, FormatError> {
         Some(v @ Value::Object(_)) => {
             layout = Layout::Envelope2025;
             let inputs = Obj::at(v, mlflow.child_path("inputs"))?;
-            run.dataset_inputs = inputs.list("dataset_inputs")?;
-            run.model_inputs = inputs.list("model_inputs")?;
+            run.dataset_inputs = inputs.list_of("dataset_inputs")?;
+            run.model_inputs = inputs.list_of("model_inputs")?;
         }
         Some(_) => {
-            return Err(shape(format!(
+            return Err(format!(
                 "{} is neither a list (2022-12 → 2025-10 layout) nor an object (2025-10+ layout)",
                 mlflow.path_of("inputs")
-            )))
+            ))
         }
     }
     if let Some(outputs) = mlflow.object("outputs")? {
         layout = Layout::Envelope2025;
-        run.model_outputs = outputs.list("model_outputs")?;
+        run.model_outputs = outputs.list_of("model_outputs")?;
     }
 
     let system = root.object("system")?;
@@ -219,7 +208,7 @@ fn read_envelope(root: &Obj, mlflow: &Obj) -> Result<RunJson, FormatError> {
     })
 }
 
-fn read_legacy(root: &Obj) -> Result<RunJson, FormatError> {
+fn read_legacy(root: &Obj) -> Result<RunJson, String> {
     let export_info = root.object("export_info")?;
     let has_history = match root.object("metrics")? {
         Some(m) => m.map.values().any(Value::is_array),
@@ -251,27 +240,23 @@ enum MetricsShape {
 }
 
 /// Reads `info`, `params`, `tags` and `metrics`, which every layout has under one parent.
-fn read_body(parent: &Obj, metrics_shape: MetricsShape) -> Result<RunRecord, FormatError> {
+fn read_body(parent: &Obj, metrics_shape: MetricsShape) -> Result<RunRecord, String> {
     let info = parent
         .object("info")?
-        .ok_or_else(|| shape(format!("{} missing", parent.path_of("info"))))?;
+        .ok_or_else(|| parent.missing("info"))?;
     let run_id = match info.opt_id("run_id")? {
         Some(id) => id,
         None => info
             .opt_id("run_uuid")?
-            .ok_or_else(|| shape(format!("{} missing", info.path_of("run_id"))))?,
+            .ok_or_else(|| info.missing("run_id"))?,
     };
     let experiment_id = info
         .opt_id("experiment_id")?
-        .ok_or_else(|| shape(format!("{} missing", info.path_of("experiment_id"))))?;
+        .ok_or_else(|| info.missing("experiment_id"))?;
     let status = match info.get("status") {
-        None => return Err(shape(format!("{} missing", info.path_of("status")))),
-        Some(v) => run_status(v).ok_or_else(|| {
-            shape(format!(
-                "{} is not a run status: {v}",
-                info.path_of("status")
-            ))
-        })?,
+        None => return Err(info.missing("status")),
+        Some(v) => run_status(v)
+            .ok_or_else(|| format!("{} is not a run status: {v}", info.path_of("status")))?,
     };
     let tags = parent.string_map("tags")?;
     let meta = RunMeta {
@@ -309,17 +294,17 @@ fn read_body(parent: &Obj, metrics_shape: MetricsShape) -> Result<RunRecord, For
     })
 }
 
-fn read_histories(metrics: &Obj) -> Result<BTreeMap<String, Vec<MetricPoint>>, FormatError> {
+fn read_histories(metrics: &Obj) -> Result<BTreeMap<String, Vec<MetricPoint>>, String> {
     let mut out = BTreeMap::new();
     for (key, points) in metrics.map {
         let Value::Array(points) = points else {
-            return Err(shape(format!("metric `{key}` is not a list of points")));
+            return Err(format!("metric `{key}` is not a list of points"));
         };
         let history = points
             .iter()
             .enumerate()
             .map(|(i, point)| {
-                read_point(point).map_err(|what| shape(format!("metric `{key}` point {i}: {what}")))
+                read_point(point).map_err(|what| format!("metric `{key}` point {i}: {what}"))
             })
             .collect::<Result<Vec<_>, _>>()?;
         out.insert(key.clone(), history);
@@ -354,11 +339,11 @@ fn read_point(point: &Value) -> Result<MetricPoint, String> {
 fn read_latest(
     metrics: &Obj,
     timestamp: i64,
-) -> Result<BTreeMap<String, Vec<MetricPoint>>, FormatError> {
+) -> Result<BTreeMap<String, Vec<MetricPoint>>, String> {
     let mut out = BTreeMap::new();
     for (key, value) in metrics.map {
         let value =
-            de_f64(value).map_err(|_| shape(format!("metric `{key}` is not a number: {value}")))?;
+            de_f64(value).map_err(|_| format!("metric `{key}` is not a number: {value}"))?;
         out.insert(
             key.clone(),
             vec![MetricPoint {
@@ -371,32 +356,27 @@ fn read_latest(
     Ok(out)
 }
 
-fn read_artifacts(info: &Obj) -> Result<Option<Vec<ArtifactEntry>>, FormatError> {
+fn read_artifacts(info: &Obj) -> Result<Option<Vec<ArtifactEntry>>, String> {
     let Some(items) = info.get("artifacts") else {
         return Ok(None);
     };
     let Value::Array(items) = items else {
-        return Err(shape(format!(
-            "{} is not a list",
-            info.path_of("artifacts")
-        )));
+        return Err(format!("{} is not a list", info.path_of("artifacts")));
     };
     let mut out = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
         let entry = Obj::at(item, format!("{}[{i}]", info.child_path("artifacts")))?;
-        let size = entry
-            .get("size")
-            .ok_or_else(|| shape(format!("{} missing", entry.path_of("size"))))?;
+        let size = entry.get("size").ok_or_else(|| entry.missing("size"))?;
         out.push(ArtifactEntry {
             path: entry
                 .opt_str("path")?
-                .ok_or_else(|| shape(format!("{} missing", entry.path_of("path"))))?,
-            size: size.as_u64().ok_or_else(|| {
-                shape(format!("{} is not a size in bytes", entry.path_of("size")))
-            })?,
+                .ok_or_else(|| entry.missing("path"))?,
+            size: size
+                .as_u64()
+                .ok_or_else(|| format!("{} is not a size in bytes", entry.path_of("size")))?,
             sha256: entry
                 .opt_str("sha256")?
-                .ok_or_else(|| shape(format!("{} missing", entry.path_of("sha256"))))?,
+                .ok_or_else(|| entry.missing("sha256"))?,
         });
     }
     Ok(Some(out))
@@ -411,22 +391,8 @@ fn origin(
     Origin {
         tracking_uri: tracking_uri
             .or_else(|| from_tags(&TRACKING_URI_TAGS))
-            .map(|u| without_credentials(&u)),
+            .map(|u| mlflow_client::redact(&u)),
         experiment_name: experiment_name.or_else(|| from_tags(&EXPERIMENT_NAME_TAGS)),
-    }
-}
-
-/// Old exports recorded the tracking URI verbatim, which may carry `user:password@`. Edited as
-/// text so the rest of the URI stays byte-for-byte as recorded (a URL parser would normalise it).
-fn without_credentials(uri: &str) -> String {
-    let Some(scheme_end) = uri.find("://").map(|i| i + 3) else {
-        return uri.to_string();
-    };
-    let rest = &uri[scheme_end..];
-    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
-    match authority.rfind('@') {
-        Some(at) => format!("{}{}", &uri[..scheme_end], &rest[at + 1..]),
-        None => uri.to_string(),
     }
 }
 
@@ -512,12 +478,6 @@ fn dataset_input_value(input: &DatasetInput) -> Value {
     json!({"dataset": dataset, "tags": tags})
 }
 
-fn insert_opt<T: Clone + Into<Value>>(map: &mut Map<String, Value>, key: &str, value: &Option<T>) {
-    if let Some(v) = value {
-        map.insert(key.into(), v.clone().into());
-    }
-}
-
 fn f64_value(v: f64) -> Value {
     match Number::from_f64(v) {
         Some(n) => Value::Number(n),
@@ -578,118 +538,6 @@ fn quote_non_finite(bytes: &[u8]) -> Option<Vec<u8>> {
         i += 1;
     }
     changed.then_some(out)
-}
-
-fn shape(what: impl Into<String>) -> FormatError {
-    FormatError::Shape(what.into())
-}
-
-fn list_of<T: DeserializeOwned>(items: &[Value], path: &str) -> Result<Vec<T>, FormatError> {
-    items
-        .iter()
-        .enumerate()
-        .map(|(i, item)| T::deserialize(item).map_err(|e| shape(format!("`{path}[{i}]`: {e}"))))
-        .collect()
-}
-
-/// A JSON object together with its dotted path, so every error names the offending field.
-struct Obj<'a> {
-    map: &'a Map<String, Value>,
-    path: String,
-}
-
-impl<'a> Obj<'a> {
-    fn top(v: &'a Value) -> Result<Self, FormatError> {
-        match v {
-            Value::Object(map) => Ok(Obj {
-                map,
-                path: String::new(),
-            }),
-            _ => Err(shape("the top level is not an object")),
-        }
-    }
-
-    fn at(v: &'a Value, path: String) -> Result<Self, FormatError> {
-        match v {
-            Value::Object(map) => Ok(Obj { map, path }),
-            _ => Err(shape(format!("`{path}` is not an object"))),
-        }
-    }
-
-    fn child_path(&self, key: &str) -> String {
-        if self.path.is_empty() {
-            key.to_string()
-        } else {
-            format!("{}.{key}", self.path)
-        }
-    }
-
-    /// The field's path quoted for an error message.
-    fn path_of(&self, key: &str) -> String {
-        format!("`{}`", self.child_path(key))
-    }
-
-    /// The field's value; `null` counts as absent, as the Python tool writes `None` for unset.
-    fn get(&self, key: &str) -> Option<&'a Value> {
-        self.map.get(key).filter(|v| !v.is_null())
-    }
-
-    fn object(&self, key: &str) -> Result<Option<Obj<'a>>, FormatError> {
-        self.get(key)
-            .map(|v| Obj::at(v, self.child_path(key)))
-            .transpose()
-    }
-
-    fn opt_str(&self, key: &str) -> Result<Option<String>, FormatError> {
-        match self.get(key) {
-            None => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s.clone())),
-            Some(_) => Err(shape(format!("{} is not a string", self.path_of(key)))),
-        }
-    }
-
-    /// An id: a string, or an integer from exports of file-store servers with numeric ids.
-    fn opt_id(&self, key: &str) -> Result<Option<String>, FormatError> {
-        match self.get(key) {
-            Some(Value::Number(n)) if n.is_i64() || n.is_u64() => Ok(Some(n.to_string())),
-            _ => self.opt_str(key),
-        }
-    }
-
-    fn opt_int(&self, key: &str) -> Result<Option<i64>, FormatError> {
-        self.get(key)
-            .map(|v| {
-                de_i64(v).map_err(|_| shape(format!("{} is not an integer", self.path_of(key))))
-            })
-            .transpose()
-    }
-
-    /// A `{key: value}` map of params or tags. Values that are not strings (old exports wrote
-    /// `…metadata.timestamp` as a number) become their JSON text, which is what MLflow stores.
-    fn string_map(&self, key: &str) -> Result<BTreeMap<String, String>, FormatError> {
-        let Some(map) = self.object(key)? else {
-            return Ok(BTreeMap::new());
-        };
-        Ok(map
-            .map
-            .iter()
-            .map(|(k, v)| {
-                let text = match v {
-                    Value::String(s) => s.clone(),
-                    other => other.to_string(),
-                };
-                (k.clone(), text)
-            })
-            .collect())
-    }
-
-    fn list<T: DeserializeOwned>(&self, key: &str) -> Result<Vec<T>, FormatError> {
-        match self.get(key) {
-            None => Ok(Vec::new()),
-            Some(Value::Array(items)) => list_of(items, &self.child_path(key)),
-            Some(_) => Err(shape(format!("{} is not a list", self.path_of(key)))),
-        }
-    }
 }
 
 #[cfg(test)]
@@ -1299,21 +1147,6 @@ mod tests {
             legacy(json!({"runs": []})),
             "unexpected run.json shape: neither `mlflow` (1.2+ envelope) nor `info` (older layouts) present"
         );
-    }
-
-    #[test]
-    fn credentials_are_removed_from_recorded_tracking_uris() {
-        assert_eq!(
-            without_credentials("https://u:p@host:5000/x?q=a@b"),
-            "https://host:5000/x?q=a@b"
-        );
-        assert_eq!(without_credentials("http://token@host"), "http://host");
-        assert_eq!(without_credentials("http://host/a@b"), "http://host/a@b");
-        assert_eq!(
-            without_credentials("databricks://profile"),
-            "databricks://profile"
-        );
-        assert_eq!(without_credentials("databricks"), "databricks");
     }
 
     #[test]
