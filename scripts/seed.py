@@ -94,7 +94,7 @@ def seed_rich(client, exp_id, args):
         exp_id,
         start_time=start,
         run_name=args.run_name or "rich-run ✓",
-        tags={"team": "ml-platform"},
+        tags={"team": "ml-platform", "mlflow.user": "seed-user"},
     )
     rid = run.info.run_id
 
@@ -160,12 +160,12 @@ def seed_rich(client, exp_id, args):
 
             model_dir = os.path.join(tmp, "model")
             mlflow.pyfunc.save_model(
-                model_dir, python_model=AddN(), pip_requirements=["mlflow"]
+                model_dir, python_model=_make_add_n(), pip_requirements=["mlflow"]
             )
             mlflow.log_artifacts(model_dir, "model")
 
         if not args.no_log_model:
-            mlflow.pyfunc.log_model(name="m", python_model=AddN(), pip_requirements=["mlflow"])
+            mlflow.pyfunc.log_model(name="m", python_model=_make_add_n(), pip_requirements=["mlflow"])
     finally:
         mlflow.end_run()
 
@@ -174,19 +174,14 @@ def seed_rich(client, exp_id, args):
     return rid
 
 
-class _AddNBase:
-    pass
+def _make_add_n():
+    import mlflow.pyfunc
 
-
-try:
-    import mlflow.pyfunc as _pyfunc
-
-    class AddN(_pyfunc.PythonModel):
+    class AddN(mlflow.pyfunc.PythonModel):
         def predict(self, context, model_input, params=None):
             return model_input + 1
 
-except Exception:  # pragma: no cover - mlflow import problems surface later anyway
-    AddN = _AddNBase
+    return AddN()
 
 
 def write(path, data):

@@ -4,6 +4,9 @@ when the process that started this launcher goes away.
 
 Usage: serve_mlflow.py --parent-pid PID --log FILE [--remove-dir DIR] -- CMD [ARGS...]
 
+--remove-dir DIR is deleted after the launcher stopped the command (not when the command exited
+by itself, so that its log can still be read), unless MLFLOW_EIM_KEEP_SERVER_DIR is set.
+
 The group is stopped (SIGTERM, then SIGKILL after a grace period) when any of these happens:
   * our parent process is gone (getppid() no longer equals --parent-pid),
   * our stdin reaches EOF (the parent closed its end of the pipe, or died),
@@ -78,14 +81,16 @@ def main():
                 break
             stop.wait(0.2)
 
-        if rc is None:
+        stopped_by_us = rc is None
+        if stopped_by_us:
             log.write(f"\nserve_mlflow: stopping server: {', '.join(reason)}\n".encode())
         kill_group(child)
         if rc is None:
             rc = child.returncode
         log.write(f"\nserve_mlflow: server exited with {rc}\n".encode())
 
-    if args.remove_dir and not os.environ.get("MLFLOW_EIM_KEEP_SERVER_DIR"):
+    # A server that died by itself keeps its dir (and log) for whoever started it to read.
+    if stopped_by_us and args.remove_dir and not os.environ.get("MLFLOW_EIM_KEEP_SERVER_DIR"):
         shutil.rmtree(args.remove_dir, ignore_errors=True)
     sys.exit(rc if isinstance(rc, int) and rc >= 0 else 0)
 

@@ -16,7 +16,8 @@ ready() {
     [ -x "$venv/bin/python" ] || return 1
     # A venv made by hand (no marker) is accepted when its mlflow has the right version.
     if [ -f "$marker" ] && [ "$(cat "$marker")" != "$want" ]; then return 1; fi
-    "$venv/bin/mlflow" --version 2>/dev/null | grep -q "version $mlflow_version\$"
+    # Same answer as `mlflow --version`, without importing mlflow (which takes seconds).
+    [ "$("$venv/bin/python" -c 'import importlib.metadata as m; print(m.version("mlflow"))' 2>/dev/null)" = "$mlflow_version" ]
 }
 
 if ready; then

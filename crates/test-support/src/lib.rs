@@ -11,7 +11,7 @@ mod compare;
 mod server;
 
 pub use compare::{assert_runs_equal, diff_runs, IDENTITY_TAG_PREFIX};
-pub use server::{shared, ArtifactMode, MlflowServer};
+pub use server::{shared, ArtifactMode, MlflowServer, BASIC_AUTH_PASSWORD, BASIC_AUTH_USER};
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -109,6 +109,65 @@ pub fn dump_run(server_url: &str, run_id: &str) -> serde_json::Value {
         "dump_run.py",
         &["--tracking-uri", server_url, "--run-id", run_id],
     )
+}
+
+/// Run Python code (`python -c CODE`) with the venv's Python; returns its stdout.
+/// Panics with stderr on failure.
+pub fn python_eval(code: &str) -> String {
+    let out = Command::new(python())
+        .arg("-c")
+        .arg(code)
+        .env("GIT_PYTHON_REFRESH", "quiet")
+        .env("PYTHONIOENCODING", "utf-8")
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run python: {e}"));
+    if !out.status.success() {
+        panic!(
+            "python code failed ({}):\n{code}\nstderr tail:\n{}",
+            out.status,
+            tail(&String::from_utf8_lossy(&out.stderr), 6000)
+        );
+    }
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Run `program args...` to completion and return its stdout and its peak resident set size
+/// in bytes (`ru_maxrss` of the child, measured by a small Python wrapper: no unsafe code).
+/// Its stderr is passed through. Panics when it fails.
+pub fn run_measuring_peak_rss(
+    program: impl AsRef<std::ffi::OsStr>,
+    args: &[&str],
+) -> (String, u64) {
+    const WRAPPER: &str = "import resource, subprocess, sys\n\
+        rc = subprocess.call(sys.argv[2:])\n\
+        open(sys.argv[1], 'w').write(str(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024))\n\
+        sys.exit(rc)\n";
+    let dir = std::env::temp_dir().join(unique_name("peak-rss"));
+    std::fs::create_dir_all(&dir).expect("create temp dir");
+    let peak_file = dir.join("peak");
+    let out = Command::new(python())
+        .arg("-c")
+        .arg(WRAPPER)
+        .arg(&peak_file)
+        .arg(program.as_ref())
+        .args(args)
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run the peak-RSS wrapper: {e}"));
+    let peak = std::fs::read_to_string(&peak_file)
+        .ok()
+        .and_then(|s| s.trim().parse().ok());
+    let _ = std::fs::remove_dir_all(&dir);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    if !out.status.success() {
+        panic!(
+            "{:?} {args:?} failed ({}); stdout:\n{}",
+            program.as_ref(),
+            out.status,
+            tail(&stdout, 4000)
+        );
+    }
+    (stdout, peak.expect("peak RSS not measured"))
 }
 
 /// The last `max` bytes of `s` (on a char boundary).

@@ -93,7 +93,8 @@ fn wrong_credentials_say_authentication_failed_and_show_no_secret() {
     let server = MlflowServer::shared(ArtifactMode::BasicAuth);
     let secret = "n0t-the-Passw0rd";
     let out = tempfile::tempdir().unwrap();
-    let args = ["export-run", "--tracking-uri", &server.url, "--run-id", "abc", "--output", path(&out.path().join("r"))];
+    let target = out.path().join("r");
+    let args = ["export-run", "--tracking-uri", &server.url, "--run-id", "abc", "--output", path(&target)];
     for envs in [
         vec![("MLFLOW_TRACKING_USERNAME", "admin"), ("MLFLOW_TRACKING_PASSWORD", secret)],
         vec![("MLFLOW_TRACKING_TOKEN", secret)],
@@ -116,9 +117,10 @@ fn right_credentials_work() {
         .as_str()
         .unwrap()
         .to_string();
-    let out = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("r");
     let out = cli::run(
-        &["export-run", "--tracking-uri", &server.url, "--run-id", &run_id, "--output", path(&out.path().join("r"))],
+        &["export-run", "--tracking-uri", &server.url, "--run-id", &run_id, "--output", path(&target)],
         &[("MLFLOW_TRACKING_USERNAME", user), ("MLFLOW_TRACKING_PASSWORD", password)],
     );
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
