@@ -38,8 +38,10 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e}");
-            for cause in e.chain().skip(1) {
+            let top = e.to_string();
+            eprintln!("error: {top}");
+            // Library errors often include their cause in their own message already.
+            for cause in e.chain().skip(1).map(ToString::to_string).filter(|c| !top.contains(c.as_str())) {
                 eprintln!("  caused by: {cause}");
             }
             ExitCode::FAILURE

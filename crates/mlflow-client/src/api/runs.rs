@@ -98,11 +98,20 @@ impl MlflowClient {
         Ok(r.run.info)
     }
 
-    /// Sets status and end time (each only if given).
-    pub async fn update_run(&self, run_id: &str, status: RunStatus, end_time: Option<i64>) -> Result<()> {
+    /// Sets status, and end time and name when given.
+    pub async fn update_run(
+        &self,
+        run_id: &str,
+        status: RunStatus,
+        end_time: Option<i64>,
+        run_name: Option<&str>,
+    ) -> Result<()> {
         let mut body = json!({ "run_id": run_id, "status": status });
         if let Some(t) = end_time {
             body["end_time"] = json!(t);
+        }
+        if let Some(n) = run_name {
+            body["run_name"] = json!(n);
         }
         let _: Empty = self.send(Method::POST, "/api/2.0/mlflow/runs/update", &body, Idempotency::Safe).await?;
         Ok(())

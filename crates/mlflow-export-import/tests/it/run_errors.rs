@@ -43,9 +43,10 @@ fn malformed_run_json_names_the_file() {
     let exp = unique_name("malformed");
     let err = fails(&["import-run", "--tracking-uri", &dst.url, "--input", path(dir.path()), "--experiment-name", &exp], &[]);
     assert!(err.contains(path(&file)) && err.contains("malformed JSON"), "{err}");
-    std::fs::write(&file, br#"{"mlflow": {"info": {"run_id": 5}}}"#).unwrap();
+    std::fs::write(&file, br#"{"mlflow": {"info": {"run_id": "a1", "experiment_id": "1", "status": "FINISHED"}, "params": [1, 2]}}"#).unwrap();
     let err = fails(&["import-run", "--tracking-uri", &dst.url, "--input", path(dir.path()), "--experiment-name", &exp], &[]);
-    assert!(err.contains(path(&file)) && err.contains("run_id"), "{err}");
+    assert!(err.contains(path(&file)) && err.contains("params"), "{err}");
+    assert!(list_runs(&dst.url, &exp).is_empty(), "nothing imported from a broken file");
 }
 
 /// Writes a zip whose only entry has the given name (and is a symlink when `link` is set).

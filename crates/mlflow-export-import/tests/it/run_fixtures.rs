@@ -69,8 +69,10 @@ fn every_historical_layout_imports() {
             }
         }
         let inputs = body["inputs"].get("dataset_inputs").unwrap_or(&body["inputs"]);
-        let want: Vec<&Value> = inputs.as_array().map(|a| a.iter().map(|i| &i["dataset"]["name"]).collect()).unwrap_or_default();
-        let have: Vec<&Value> = got["dataset_inputs"].as_array().unwrap().iter().map(|i| &i["dataset"]["name"]).collect();
+        let mut want: Vec<&str> =
+            inputs.as_array().map(|a| a.iter().filter_map(|i| i["dataset"]["name"].as_str()).collect()).unwrap_or_default();
+        want.sort_unstable();
+        let have: Vec<&str> = got["dataset_inputs"].as_array().unwrap().iter().filter_map(|i| i["name"].as_str()).collect();
         assert_eq!(have, want, "{layout} dataset inputs");
         for rel in ["model/MLmodel", "plot.txt"] {
             let bytes = std::fs::read(dir.join("artifacts").join(rel)).unwrap();

@@ -124,13 +124,25 @@ fn an_interrupted_copy_is_finished_not_doubled() {
     let (src, dst) = (MlflowServer::shared(ArtifactMode::Proxy), MlflowServer::shared(ArtifactMode::Proxy));
     let run_id = seed_run(src, &["--scenario", "rich"]);
     let exp = unique_name("resume");
-    // What a crash right after `runs/create` leaves: a run with identity tags and nothing else.
+    // What a crash after `runs/create` and the first batch leaves: a run with the source's
+    // start time, user and name, identity tags, one param, and no completion marker.
+    let source = dump_run(&src.url, &run_id);
+    let info = &source["info"];
+    let (param, value) = source["params"].as_object().unwrap().iter().next().unwrap();
+    let spec = serde_json::json!({
+        "url": dst.url, "experiment": exp, "start": info["start_time"], "name": info["run_name"],
+        "tags": {
+            "mlflow.user": info["user_id"],
+            "mlflow_export_import.source.run_id": run_id,
+            "mlflow_export_import.source.tracking_uri": src.url,
+        },
+        "param": [param, value],
+    });
     let partial = test_support::python_eval(&format!(
-        "import mlflow\nc = mlflow.MlflowClient({url:?})\ne = c.create_experiment({exp:?})\n\
-         r = c.create_run(e, tags={{'mlflow_export_import.source.run_id': {run_id:?}, \
-         'mlflow_export_import.source.tracking_uri': {src_url:?}}})\nprint(r.info.run_id)",
-        url = dst.url,
-        src_url = src.url,
+        "import json, mlflow\ns = json.loads({spec:?})\nc = mlflow.MlflowClient(s['url'])\n\
+         r = c.create_run(c.create_experiment(s['experiment']), start_time=s['start'], run_name=s['name'], tags=s['tags'])\n\
+         c.log_param(r.info.run_id, *s['param'])\nprint(r.info.run_id)",
+        spec = spec.to_string(),
     ));
     let stdout = ok(&[
         "copy-run", "--src-uri", &src.url, "--dst-uri", &dst.url, "--run-id", &run_id, "--experiment-name", &exp,
@@ -164,8 +176,8 @@ fn tag_options_filter_what_is_imported() {
     let tags = dump_run(&src.url, &id)["tags"].clone();
     assert_eq!(tags["mlflow_tools.metadata.tracking_uri"], src.url.as_str());
     let source_tags = dump_run(&src.url, &run_id)["tags"].clone();
-    assert!(source_tags.get("mlflow.source.type").is_some(), "the seed sets an mlflow.* tag");
-    assert!(tags.get("mlflow.source.type").is_none(), "--import-mlflow-tags False drops mlflow.* tags: {tags}");
+    assert!(source_tags.get("mlflow.user").is_some(), "the seed sets an mlflow.* tag");
+    assert!(tags.get("mlflow.user").is_none(), "--import-mlflow-tags False drops mlflow.* tags: {tags}");
 }
 
 #[test]

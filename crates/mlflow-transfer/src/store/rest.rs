@@ -349,8 +349,16 @@ impl RunSink for RestSink {
             return Ok(Target::Complete(done.info.run_id.clone()));
         }
         if let Some(partial) = found.iter().find(|r| !r.info.is_deleted()) {
-            self.remember(&partial.info.run_id, partial.info.artifact_uri.as_deref())?;
-            return Ok(Target::Resumed(partial.info.run_id.clone()));
+            // Start time and user can only be set at creation: a partial run that has other
+            // values (made by another user, or by hand) cannot be finished faithfully.
+            if partial.info.start_time.unwrap_or(0) == run.meta.start_time.unwrap_or(0)
+                && partial.info.user_id.as_deref().unwrap_or("") == run.meta.user_id.as_deref().unwrap_or("")
+            {
+                self.remember(&partial.info.run_id, partial.info.artifact_uri.as_deref())?;
+                return Ok(Target::Resumed(partial.info.run_id.clone()));
+            }
+            tracing::info!(run = %partial.info.run_id, "replacing an incomplete copy whose start time or user differ");
+            self.client.delete_run(&partial.info.run_id).await?;
         }
         let create = RunCreate {
             experiment_id: self.experiment_id.clone(),
@@ -409,7 +417,7 @@ impl RunSink for RestSink {
     }
 
     async fn finish_run(&self, target: &Target, run: &RunRecord, _artifacts: &[ArtifactEntry]) -> Result<()> {
-        self.client.update_run(target.id(), run.meta.status, run.meta.end_time).await?;
+        self.client.update_run(target.id(), run.meta.status, run.meta.end_time, run.meta.run_name.as_deref()).await?;
         self.client.set_tag(target.id(), identity::COMPLETE, "true").await?;
         if run.meta.is_deleted() {
             self.client.delete_run(target.id()).await?;
