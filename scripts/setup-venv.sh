@@ -9,7 +9,8 @@ repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 venv="${MLFLOW_EIM_VENV:-$repo/.venv}"
 mlflow_version="3.17.2" # 3.18.0 does not install here (its mlflow-skinny pin is unavailable)
 marker="$venv/.mlflow-eim-ready"
-want="mlflow==$mlflow_version"
+# The `auth` extra brings Flask-WTF, which the basic-auth server used by the credential tests needs.
+want="mlflow[auth]==$mlflow_version"
 
 ready() {
     [ -x "$venv/bin/mlflow" ] || return 1
@@ -17,7 +18,7 @@ ready() {
     # A venv made by hand (no marker) is accepted when its mlflow has the right version.
     if [ -f "$marker" ] && [ "$(cat "$marker")" != "$want" ]; then return 1; fi
     # Same answer as `mlflow --version`, without importing mlflow (which takes seconds).
-    [ "$("$venv/bin/python" -c 'import importlib.metadata as m; print(m.version("mlflow"))' 2>/dev/null)" = "$mlflow_version" ]
+    [ "$("$venv/bin/python" -c 'import importlib.metadata as m; m.version("flask-wtf"); print(m.version("mlflow"))' 2>/dev/null)" = "$mlflow_version" ]
 }
 
 if ready; then

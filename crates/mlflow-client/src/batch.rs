@@ -6,7 +6,10 @@
 
 use std::collections::VecDeque;
 
-use crate::{api::LogBatch, types::{KeyValue, Metric}};
+use crate::{
+    api::LogBatch,
+    types::{KeyValue, Metric},
+};
 
 pub const MAX_METRICS: usize = 1000;
 pub const MAX_PARAMS: usize = 100;

@@ -71,18 +71,14 @@ impl MlflowClient {
             builder = builder.tls_danger_accept_invalid_certs(true);
         }
         if let Some(path) = &config.ca_cert_path {
-            let pem = std::fs::read(path)
-                .map_err(|source| Error::Io { path: path.display().to_string(), source })?;
-            let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
-                Error::Config(format!("{}: not a PEM certificate bundle: {e}", path.display()))
-            })?;
+            let pem = std::fs::read(path).map_err(|source| Error::Io { path: path.display().to_string(), source })?;
+            let certs = reqwest::Certificate::from_pem_bundle(&pem)
+                .map_err(|e| Error::Config(format!("{}: not a PEM certificate bundle: {e}", path.display())))?;
             for cert in certs {
                 builder = builder.add_root_certificate(cert);
             }
         }
-        let http = builder
-            .build()
-            .map_err(|e| Error::Config(format!("cannot build HTTP client: {e}")))?;
+        let http = builder.build().map_err(|e| Error::Config(format!("cannot build HTTP client: {e}")))?;
         Ok(Self {
             inner: Arc::new(Inner {
                 http,
@@ -154,9 +150,7 @@ impl MlflowClient {
                     rb = rb.header(header::CONTENT_TYPE, "application/json").body(b.clone());
                 }
                 let resp = self.execute(name, &url, rb).await?;
-                resp.bytes()
-                    .await
-                    .map_err(|source| Error::Transport { method: name, url: url.clone(), source })
+                resp.bytes().await.map_err(|source| Error::Transport { method: name, url: url.clone(), source })
             })
             .await?;
         let text: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) { b"{}" } else { &bytes };
@@ -174,9 +168,7 @@ impl MlflowClient {
         let bytes = self
             .with_retries(Idempotency::Safe, || async {
                 let resp = self.execute("GET", &url, self.request(Method::GET, &url)).await?;
-                resp.bytes()
-                    .await
-                    .map_err(|source| Error::Transport { method: "GET", url: url.clone(), source })
+                resp.bytes().await.map_err(|source| Error::Transport { method: "GET", url: url.clone(), source })
             })
             .await?;
         Ok(String::from_utf8_lossy(&bytes).trim().to_string())
@@ -213,10 +205,7 @@ impl MlflowClient {
         let _permit = self.inner.limiter.acquire().await.expect("limiter never closes");
         self.inner.stats.requests.fetch_add(1, Ordering::Relaxed);
         tracing::trace!(method, url, "request");
-        let resp = rb
-            .send()
-            .await
-            .map_err(|source| Error::Transport { method, url: url.to_string(), source })?;
+        let resp = rb.send().await.map_err(|source| Error::Transport { method, url: url.to_string(), source })?;
         let status = resp.status();
         if status.is_success() {
             return Ok(resp);
@@ -318,7 +307,11 @@ mod tests {
 
     #[test]
     fn backoff_grows_and_is_capped() {
-        let p = RetryPolicy { max_retries: 5, initial_backoff: Duration::from_millis(100), max_backoff: Duration::from_secs(1) };
+        let p = RetryPolicy {
+            max_retries: 5,
+            initial_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_secs(1),
+        };
         assert!(backoff(&p, 0) <= Duration::from_millis(100));
         assert!(backoff(&p, 3) >= Duration::from_millis(400));
         assert!(backoff(&p, 10) <= Duration::from_secs(1));

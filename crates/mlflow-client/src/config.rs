@@ -15,7 +15,10 @@ use crate::{Error, Result};
 pub enum Auth {
     #[default]
     None,
-    Basic { username: String, password: String },
+    Basic {
+        username: String,
+        password: String,
+    },
     Bearer(String),
 }
 
@@ -39,11 +42,7 @@ pub struct RetryPolicy {
 
 impl Default for RetryPolicy {
     fn default() -> Self {
-        Self {
-            max_retries: 7,
-            initial_backoff: Duration::from_millis(500),
-            max_backoff: Duration::from_secs(30),
-        }
+        Self { max_retries: 7, initial_backoff: Duration::from_millis(500), max_backoff: Duration::from_secs(30) }
     }
 }
 
@@ -74,9 +73,7 @@ impl ClientConfig {
     ///
     /// `side` is `None` for single-server commands or `Some("SRC")`/`Some("DST")` for copy.
     pub fn resolve(uri: &str, side: Option<&str>, env: EnvLookup<'_>) -> Result<Self> {
-        let var = |name: &str| {
-            side.and_then(|s| env(&format!("{s}_{name}"))).or_else(|| env(name))
-        };
+        let var = |name: &str| side.and_then(|s| env(&format!("{s}_{name}"))).or_else(|| env(name));
         let (base_url, auth) = if uri == "databricks" || uri.starts_with("databricks://") {
             databricks(uri.strip_prefix("databricks://"), &var, env)?
         } else {
@@ -87,15 +84,14 @@ impl ClientConfig {
         let ca_cert_path = var("MLFLOW_TRACKING_SERVER_CERT_PATH").map(PathBuf::from);
         if insecure_tls && ca_cert_path.is_some() {
             return Err(Error::Config(
-                "MLFLOW_TRACKING_INSECURE_TLS and MLFLOW_TRACKING_SERVER_CERT_PATH cannot both be set"
-                    .into(),
+                "MLFLOW_TRACKING_INSECURE_TLS and MLFLOW_TRACKING_SERVER_CERT_PATH cannot both be set".into(),
             ));
         }
         let mut retry = RetryPolicy::default();
         if let Some(n) = var("MLFLOW_HTTP_REQUEST_MAX_RETRIES") {
-            retry.max_retries = n.parse().map_err(|_| {
-                Error::Config(format!("MLFLOW_HTTP_REQUEST_MAX_RETRIES is not a number: {n:?}"))
-            })?;
+            retry.max_retries = n
+                .parse()
+                .map_err(|_| Error::Config(format!("MLFLOW_HTTP_REQUEST_MAX_RETRIES is not a number: {n:?}")))?;
         }
         let timeout = match var("MLFLOW_HTTP_REQUEST_TIMEOUT") {
             Some(s) => Duration::from_secs(s.parse().map_err(|_| {
@@ -107,14 +103,8 @@ impl ClientConfig {
     }
 }
 
-fn http_uri(
-    uri: &str,
-    var: &dyn Fn(&str) -> Option<String>,
-    env: EnvLookup<'_>,
-) -> Result<(String, Auth)> {
-    let mut url = Url::parse(uri).map_err(|e| {
-        Error::Config(format!("invalid tracking URI {:?}: {e}", redact(uri)))
-    })?;
+fn http_uri(uri: &str, var: &dyn Fn(&str) -> Option<String>, env: EnvLookup<'_>) -> Result<(String, Auth)> {
+    let mut url = Url::parse(uri).map_err(|e| Error::Config(format!("invalid tracking URI {:?}: {e}", redact(uri))))?;
     if !matches!(url.scheme(), "http" | "https") {
         return Err(Error::Config(format!(
             "unsupported tracking URI {:?}: expected http://, https://, databricks or databricks://PROFILE",
@@ -142,10 +132,7 @@ fn http_uri(
 }
 
 fn decode(s: &str) -> String {
-    url::form_urlencoded::parse(format!("x={s}").as_bytes())
-        .next()
-        .map(|(_, v)| v.into_owned())
-        .unwrap_or_default()
+    url::form_urlencoded::parse(format!("x={s}").as_bytes()).next().map(|(_, v)| v.into_owned()).unwrap_or_default()
 }
 
 /// `~/.mlflow/credentials`, section `[mlflow]`, as the Python client reads it.
@@ -178,13 +165,13 @@ fn databricks(
                 .ok_or_else(|| Error::Config("cannot locate ~/.databrickscfg: HOME is not set".into()))?;
             let text = std::fs::read_to_string(&path)
                 .map_err(|source| Error::Io { path: path.display().to_string(), source })?;
-            let section = ini_section(&text, &name).ok_or_else(|| {
-                Error::Config(format!("profile [{name}] not found in {}", path.display()))
-            })?;
+            let section = ini_section(&text, &name)
+                .ok_or_else(|| Error::Config(format!("profile [{name}] not found in {}", path.display())))?;
             let get = |k: &str| {
-                section.get(k).cloned().ok_or_else(|| {
-                    Error::Config(format!("profile [{name}] in {} has no `{k}`", path.display()))
-                })
+                section
+                    .get(k)
+                    .cloned()
+                    .ok_or_else(|| Error::Config(format!("profile [{name}] in {} has no `{k}`", path.display())))
             };
             (get("host")?, get("token")?)
         }
@@ -235,8 +222,7 @@ mod tests {
     use super::*;
 
     fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> =
-            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         move |k| map.get(k).cloned()
     }
 
@@ -266,7 +252,11 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("dbcfg-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let file = dir.join("cfg");
-        std::fs::write(&file, "[DEFAULT]\nhost = https://a.example\ntoken = t1\n[prod]\nhost = b.example\ntoken = t2\n").unwrap();
+        std::fs::write(
+            &file,
+            "[DEFAULT]\nhost = https://a.example\ntoken = t1\n[prod]\nhost = b.example\ntoken = t2\n",
+        )
+        .unwrap();
         let f = file.display().to_string();
         let env = env_of(&[("DATABRICKS_CONFIG_FILE", &f)]);
         let c = ClientConfig::resolve("databricks://prod", None, &env).unwrap();

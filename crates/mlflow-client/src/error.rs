@@ -100,8 +100,7 @@ impl Error {
     }
 
     pub fn is_not_found(&self) -> bool {
-        matches!(self, Error::Api { status: 404, .. })
-            || self.error_code() == Some("RESOURCE_DOES_NOT_EXIST")
+        matches!(self, Error::Api { status: 404, .. }) || self.error_code() == Some("RESOURCE_DOES_NOT_EXIST")
     }
 
     pub fn status(&self) -> Option<u16> {

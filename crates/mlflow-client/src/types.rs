@@ -249,8 +249,7 @@ mod tests {
 
     #[test]
     fn metric_reads_special_values_and_string_ints() {
-        let m: Metric =
-            serde_json::from_str(r#"{"key":"a","value":"NaN","timestamp":"12","step":3}"#).unwrap();
+        let m: Metric = serde_json::from_str(r#"{"key":"a","value":"NaN","timestamp":"12","step":3}"#).unwrap();
         assert!(m.value.is_nan());
         assert_eq!((m.timestamp, m.step), (12, 3));
         let m: Metric = serde_json::from_str(r#"{"key":"a","value":"-Infinity","timestamp":1}"#).unwrap();
@@ -261,10 +260,7 @@ mod tests {
     #[test]
     fn metric_writes_special_values_as_strings() {
         let m = Metric { key: "k".into(), value: f64::INFINITY, timestamp: 5, step: -1 };
-        assert_eq!(
-            serde_json::to_string(&m).unwrap(),
-            r#"{"key":"k","value":"Infinity","timestamp":5,"step":-1}"#
-        );
+        assert_eq!(serde_json::to_string(&m).unwrap(), r#"{"key":"k","value":"Infinity","timestamp":5,"step":-1}"#);
         let m = Metric { key: "k".into(), value: 0.5, timestamp: 5, step: 0 };
         assert!(serde_json::to_string(&m).unwrap().contains(r#""value":0.5"#));
     }

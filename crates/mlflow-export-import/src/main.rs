@@ -56,7 +56,8 @@ fn init_logging(global: &cli::GlobalArgs) {
         (false, 1) => "debug",
         (false, _) => "trace",
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("MLFLOW_EXPORT_IMPORT_LOG")
-        .unwrap_or_else(|_| format!("warn,mlflow_client={ours},mlflow_transfer={ours},mlflow_export_import={ours}").into());
+    let filter = tracing_subscriber::EnvFilter::try_from_env("MLFLOW_EXPORT_IMPORT_LOG").unwrap_or_else(|_| {
+        format!("warn,mlflow_client={ours},mlflow_transfer={ours},mlflow_export_import={ours}").into()
+    });
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
 }

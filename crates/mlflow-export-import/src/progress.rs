@@ -53,11 +53,7 @@ impl Reporter for Progress {
             return;
         }
         let line = match o.action {
-            Action::Failed => format!(
-                "error: run {}: {}",
-                o.source_run_id,
-                o.error.as_deref().unwrap_or("failed")
-            ),
+            Action::Failed => format!("error: run {}: {}", o.source_run_id, o.error.as_deref().unwrap_or("failed")),
             action => format!(
                 "run {} -> {} ({}): {} params, {} tags, {} metric points, {} artifact files ({}) in {:.1}s",
                 o.source_run_id,

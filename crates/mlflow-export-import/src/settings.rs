@@ -17,10 +17,7 @@ pub fn client(uri: &str, side: Option<&str>, global: &GlobalArgs) -> anyhow::Res
 
 /// The user recorded on imported runs when the source user is not kept.
 fn local_user() -> String {
-    ["USER", "USERNAME", "LOGNAME"]
-        .iter()
-        .find_map(|v| process_env(v))
-        .unwrap_or_else(|| "unknown".into())
+    ["USER", "USERNAME", "LOGNAME"].iter().find_map(|v| process_env(v)).unwrap_or_else(|| "unknown".into())
 }
 
 pub fn run_options(global: &GlobalArgs, tags: Option<&ImportTagArgs>, export_metadata_tags: bool) -> RunOptions {

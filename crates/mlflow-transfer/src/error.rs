@@ -47,10 +47,9 @@ impl Error {
         match self {
             Error::Client(e) => e.is_transient(),
             Error::Truncated { .. } => true,
-            Error::Io { source, .. } => !matches!(
-                source.kind(),
-                std::io::ErrorKind::NotFound | std::io::ErrorKind::PermissionDenied
-            ),
+            Error::Io { source, .. } => {
+                !matches!(source.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::PermissionDenied)
+            }
             _ => false,
         }
     }

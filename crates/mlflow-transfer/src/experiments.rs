@@ -17,21 +17,20 @@ use serde::Serialize;
 use crate::{
     format::{
         experiment_json::{
-            read_experiment_dir, read_experiments_dir, write_experiment_json, write_experiments_json,
-            ExperimentSummary,
+            read_experiment_dir, read_experiments_dir, write_experiment_json, write_experiments_json, ExperimentSummary,
         },
         run_json::ExportSystem,
     },
     job::{transfer_all, PlannedRun},
     model::ExperimentRecord,
     report::{Action, RunOutcome},
+    select::RunFilter,
     store::{
         dir::{read_run_dir, DirSink, DirSource},
         local,
         rest::{RestSink, RestSource},
         RunSink, RunSource,
     },
-    select::RunFilter,
     transfer::JobContext,
     Error, Result,
 };
@@ -74,7 +73,13 @@ struct Planned {
 }
 
 /// Runs the planned runs and builds the per-experiment outcomes.
-async fn run_job(plans: Vec<Planned>, runs: Vec<PlannedRun>, extra: Vec<RunOutcome>, ctx: &JobContext, concurrency: usize) -> (Vec<Planned>, JobResult) {
+async fn run_job(
+    plans: Vec<Planned>,
+    runs: Vec<PlannedRun>,
+    extra: Vec<RunOutcome>,
+    ctx: &JobContext,
+    concurrency: usize,
+) -> (Vec<Planned>, JobResult) {
     ctx.reporter.runs_planned(runs.len());
     let mut outcomes = transfer_all(runs, ctx, concurrency).await;
     outcomes.extend(extra);
@@ -159,7 +164,12 @@ pub async fn export(
             .experiments
             .iter()
             .filter(|e| e.error.is_none())
-            .map(|e| ExperimentSummary { id: e.source_experiment_id.clone(), name: e.name.clone(), ok_runs: e.runs_ok, failed_runs: e.runs_failed })
+            .map(|e| ExperimentSummary {
+                id: e.source_experiment_id.clone(),
+                name: e.name.clone(),
+                ok_runs: e.runs_ok,
+                failed_runs: e.runs_failed,
+            })
             .collect();
         std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
         local::write_atomic(&out.join("experiments.json"), &pretty(&write_experiments_json(system, &summaries)))?;
@@ -210,7 +220,8 @@ pub async fn import(client: MlflowClient, items: Vec<ImportItem>, ctx: &JobConte
             }
         };
         plan.record = ExperimentRecord { name: item.name.clone(), ..exp.experiment.clone() };
-        let sink = match RestSink::for_experiment(client.clone(), &item.name, &import_tags(&exp.experiment.tags)).await {
+        let sink = match RestSink::for_experiment(client.clone(), &item.name, &import_tags(&exp.experiment.tags)).await
+        {
             Ok(s) => Arc::new(s),
             Err(e) => {
                 plan.error = Some(format!("experiment {:?}: {e}", item.name));
@@ -219,7 +230,8 @@ pub async fn import(client: MlflowClient, items: Vec<ImportItem>, ctx: &JobConte
             }
         };
         plan.destination = Some(sink.experiment_id().to_string());
-        let source: Arc<dyn RunSource> = Arc::new(DirSource::tree(exp.runs.iter().map(|r| (r.run_id.clone(), r.dir.clone()))));
+        let source: Arc<dyn RunSource> =
+            Arc::new(DirSource::tree(exp.runs.iter().map(|r| (r.run_id.clone(), r.dir.clone()))));
         for r in &exp.runs {
             plan.run_ids.push(r.run_id.clone());
             // The parent link is needed to order runs; a run whose files cannot be read is

@@ -28,8 +28,7 @@ pub struct PlannedRun {
 
 /// Groups runs so that each run's parent, when it is part of the job, is in an earlier group.
 pub fn levels(runs: Vec<PlannedRun>) -> Vec<Vec<PlannedRun>> {
-    let parents: HashMap<String, Option<String>> =
-        runs.iter().map(|r| (r.run_id.clone(), r.parent.clone())).collect();
+    let parents: HashMap<String, Option<String>> = runs.iter().map(|r| (r.run_id.clone(), r.parent.clone())).collect();
     let depth = |id: &str| {
         let mut d = 0usize;
         let mut cur = parents.get(id).cloned().flatten();

@@ -4,12 +4,12 @@
 //! export (server → directory), import (directory → server) and copy (server → server) are the
 //! same operation, written once. This crate never prints; progress goes through [`Reporter`].
 
+mod error;
 pub mod experiments;
 pub mod format;
-pub mod model;
-mod error;
 pub mod identity;
 pub mod job;
+pub mod model;
 pub mod paths;
 pub mod report;
 pub mod reporter;

@@ -23,8 +23,12 @@ impl ExperimentSpec {
         }
         if arg.ends_with(".txt") {
             let text = std::fs::read_to_string(arg).map_err(|e| Error::io(arg, e))?;
-            let names: Vec<String> =
-                text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).map(String::from).collect();
+            let names: Vec<String> = text
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                .map(String::from)
+                .collect();
             if names.is_empty() {
                 return Err(Error::Input(format!("{arg}: lists no experiments")));
             }
@@ -102,7 +106,11 @@ impl RunFilter {
 /// Parses `--run-start-time`/`--runs-until`: `YYYY-MM-DD` or `YYYY-MM-DD HH:MM:SS` (UTC), or
 /// epoch milliseconds.
 pub fn parse_time(arg: &str) -> Result<i64> {
-    let bad = || Error::Input(format!("invalid time {arg:?}: expected YYYY-MM-DD, YYYY-MM-DD HH:MM:SS (UTC) or epoch milliseconds"));
+    let bad = || {
+        Error::Input(format!(
+            "invalid time {arg:?}: expected YYYY-MM-DD, YYYY-MM-DD HH:MM:SS (UTC) or epoch milliseconds"
+        ))
+    };
     let arg = arg.trim();
     if let Ok(ms) = arg.parse::<i64>() {
         return Ok(ms);
@@ -135,10 +143,16 @@ mod tests {
     fn experiment_specs() {
         assert_eq!(ExperimentSpec::parse("all").unwrap(), ExperimentSpec::All);
         assert_eq!(ExperimentSpec::parse("sk*").unwrap(), ExperimentSpec::Prefix("sk".into()));
-        assert_eq!(ExperimentSpec::parse("a, 2 ,b").unwrap(), ExperimentSpec::List(vec!["a".into(), "2".into(), "b".into()]));
+        assert_eq!(
+            ExperimentSpec::parse("a, 2 ,b").unwrap(),
+            ExperimentSpec::List(vec!["a".into(), "2".into(), "b".into()])
+        );
         let f = std::env::temp_dir().join(format!("exps-{}.txt", std::process::id()));
         std::fs::write(&f, "one\n\n# c\ntwo\n").unwrap();
-        assert_eq!(ExperimentSpec::parse(f.to_str().unwrap()).unwrap(), ExperimentSpec::List(vec!["one".into(), "two".into()]));
+        assert_eq!(
+            ExperimentSpec::parse(f.to_str().unwrap()).unwrap(),
+            ExperimentSpec::List(vec!["one".into(), "two".into()])
+        );
     }
 
     #[test]

@@ -108,7 +108,9 @@ pub fn prepare(mut run: RunRecord, opts: &RunOptions, now_secs: i64) -> RunRecor
         let system: Vec<(String, String)> = run
             .tags
             .iter()
-            .filter_map(|(k, v)| k.strip_prefix("mlflow.").map(|rest| (format!("mlflow_exim.mlflow_tag.{rest}"), v.clone())))
+            .filter_map(|(k, v)| {
+                k.strip_prefix("mlflow.").map(|rest| (format!("mlflow_exim.mlflow_tag.{rest}"), v.clone()))
+            })
             .collect();
         run.tags.extend(system);
     }

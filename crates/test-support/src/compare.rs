@@ -11,52 +11,24 @@ pub const IDENTITY_TAG_PREFIX: &str = "mlflow_export_import.";
 /// Tags whose presence must match but whose values (run ids) differ between servers.
 const RUN_ID_TAGS: [&str; 2] = ["mlflow.parentRunId", "mlflow.rootRunId"];
 
-const INFO_FIELDS: [&str; 6] = [
-    "run_name",
-    "status",
-    "start_time",
-    "end_time",
-    "user_id",
-    "lifecycle_stage",
-];
+const INFO_FIELDS: [&str; 6] = ["run_name", "status", "start_time", "end_time", "user_id", "lifecycle_stage"];
 
-const DATASET_FIELDS: [&str; 7] = [
-    "name",
-    "digest",
-    "source_type",
-    "source",
-    "schema",
-    "profile",
-    "tags",
-];
+const DATASET_FIELDS: [&str; 7] = ["name", "digest", "source_type", "source", "schema", "profile", "tags"];
 
 /// Panics, listing every difference (each naming its field), unless the two dumps describe
 /// equal runs. See [`diff_runs`] for what "equal" means.
 pub fn assert_runs_equal(src: &Value, dst: &Value) {
     let diffs = diff_runs(src, dst);
     if !diffs.is_empty() {
-        let id = |d: &Value| {
-            d.pointer("/info/run_id")
-                .and_then(Value::as_str)
-                .unwrap_or("?")
-                .to_string()
-        };
+        let id = |d: &Value| d.pointer("/info/run_id").and_then(Value::as_str).unwrap_or("?").to_string();
         let shown: Vec<&String> = diffs.iter().take(100).collect();
-        let more = if diffs.len() > 100 {
-            format!("\n  ... and {} more", diffs.len() - 100)
-        } else {
-            String::new()
-        };
+        let more = if diffs.len() > 100 { format!("\n  ... and {} more", diffs.len() - 100) } else { String::new() };
         panic!(
             "runs differ (src {} vs dst {}): {} difference(s):\n  {}{more}",
             id(src),
             id(dst),
             diffs.len(),
-            shown
-                .iter()
-                .map(|s| s.as_str())
-                .collect::<Vec<_>>()
-                .join("\n  ")
+            shown.iter().map(|s| s.as_str()).collect::<Vec<_>>().join("\n  ")
         );
     }
 }
@@ -85,9 +57,7 @@ pub fn diff_runs(src: &Value, dst: &Value) -> Vec<String> {
         match (ps.get(k), pd.get(k)) {
             (Some(a), None) => d.push(format!("param {k:?}: missing in dst (src {})", show(a))),
             (None, Some(b)) => d.push(format!("param {k:?}: extra in dst ({})", show(b))),
-            (Some(a), Some(b)) if a != b => {
-                d.push(format!("param {k:?}: src {} != dst {}", show(a), show(b)))
-            }
+            (Some(a), Some(b)) if a != b => d.push(format!("param {k:?}: src {} != dst {}", show(a), show(b))),
             _ => {}
         }
     }
@@ -130,17 +100,9 @@ pub fn diff_runs(src: &Value, dst: &Value) -> Vec<String> {
     }
     for (i, (a, b)) in ds.iter().zip(dd.iter()).enumerate() {
         for f in DATASET_FIELDS {
-            let (x, y) = (
-                a.get(f).unwrap_or(&Value::Null),
-                b.get(f).unwrap_or(&Value::Null),
-            );
+            let (x, y) = (a.get(f).unwrap_or(&Value::Null), b.get(f).unwrap_or(&Value::Null));
             if x != y {
-                d.push(format!(
-                    "dataset_inputs[{i}] ({}).{f}: src {} != dst {}",
-                    dataset_label(a),
-                    show(x),
-                    show(y)
-                ));
+                d.push(format!("dataset_inputs[{i}] ({}).{f}: src {} != dst {}", dataset_label(a), show(x), show(y)));
             }
         }
     }
@@ -151,14 +113,8 @@ pub fn diff_runs(src: &Value, dst: &Value) -> Vec<String> {
             .iter()
             .map(|f| {
                 (
-                    f.get("path")
-                        .and_then(Value::as_str)
-                        .unwrap_or("?")
-                        .to_string(),
-                    (
-                        f.get("size").cloned().unwrap_or(Value::Null),
-                        f.get("sha256").cloned().unwrap_or(Value::Null),
-                    ),
+                    f.get("path").and_then(Value::as_str).unwrap_or("?").to_string(),
+                    (f.get("size").cloned().unwrap_or(Value::Null), f.get("sha256").cloned().unwrap_or(Value::Null)),
                 )
             })
             .collect()
@@ -188,11 +144,7 @@ fn diff_metric(key: &str, a: &Value, b: &Value, d: &mut Vec<String>) {
     let pa = a.as_array().unwrap_or(&empty);
     let pb = b.as_array().unwrap_or(&empty);
     if pa.len() != pb.len() {
-        d.push(format!(
-            "metric {key:?}: src has {} points != dst has {}",
-            pa.len(),
-            pb.len()
-        ));
+        d.push(format!("metric {key:?}: src has {} points != dst has {}", pa.len(), pb.len()));
     }
     let mut reported = 0;
     for (i, (x, y)) in pa.iter().zip(pb.iter()).enumerate() {
@@ -208,9 +160,7 @@ fn diff_metric(key: &str, a: &Value, b: &Value, d: &mut Vec<String>) {
         if !bad.is_empty() {
             reported += 1;
             if reported > 10 {
-                d.push(format!(
-                    "metric {key:?}: more points differ after point {i}"
-                ));
+                d.push(format!("metric {key:?}: more points differ after point {i}"));
                 break;
             }
             d.push(format!(
@@ -233,21 +183,9 @@ fn same_value(x: &Value, y: &Value) -> bool {
 }
 
 fn point(p: &Value) -> String {
-    let g = |f: &str| {
-        p.get(f)
-            .map(|v| v.to_string())
-            .unwrap_or_else(|| "-".into())
-    };
-    let hex = p
-        .get("value_hex")
-        .map(|v| format!(" ({})", v.as_str().unwrap_or("?")))
-        .unwrap_or_default();
-    format!(
-        "{{value {}{hex}, step {}, timestamp {}}}",
-        g("value"),
-        g("step"),
-        g("timestamp")
-    )
+    let g = |f: &str| p.get(f).map(|v| v.to_string()).unwrap_or_else(|| "-".into());
+    let hex = p.get("value_hex").map(|v| format!(" ({})", v.as_str().unwrap_or("?"))).unwrap_or_default();
+    format!("{{value {}{hex}, step {}, timestamp {}}}", g("value"), g("step"), g("timestamp"))
 }
 
 fn dataset_label(v: &Value) -> String {
@@ -260,16 +198,11 @@ fn dataset_label(v: &Value) -> String {
 
 fn obj<'a>(v: &'a Value, key: &str) -> &'a Map<String, Value> {
     static EMPTY: std::sync::OnceLock<Map<String, Value>> = std::sync::OnceLock::new();
-    v.get(key)
-        .and_then(Value::as_object)
-        .unwrap_or_else(|| EMPTY.get_or_init(Map::new))
+    v.get(key).and_then(Value::as_object).unwrap_or_else(|| EMPTY.get_or_init(Map::new))
 }
 
 fn arr<'a>(v: &'a Value, key: &str) -> &'a [Value] {
-    v.get(key)
-        .and_then(Value::as_array)
-        .map(|a| a.as_slice())
-        .unwrap_or(&[])
+    v.get(key).and_then(Value::as_array).map(|a| a.as_slice()).unwrap_or(&[])
 }
 
 fn union<'a>(a: &'a Map<String, Value>, b: &'a Map<String, Value>) -> BTreeSet<&'a String> {
@@ -378,10 +311,7 @@ mod tests {
         b["params"]["long"] = json!("y");
         assert_panics_with(&a, &b, "param \"long\"");
         let mut b = sample();
-        b["tags"]
-            .as_object_mut()
-            .unwrap()
-            .remove("mlflow.parentRunId");
+        b["tags"].as_object_mut().unwrap().remove("mlflow.parentRunId");
         assert_panics_with(&a, &b, "tag \"mlflow.parentRunId\": missing in dst");
         let mut b = sample();
         b["tags"]["t"] = json!("w");

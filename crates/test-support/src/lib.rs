@@ -40,10 +40,7 @@ pub fn venv() -> PathBuf {
 pub fn python() -> PathBuf {
     let p = venv().join("bin").join("python");
     if !p.exists() {
-        panic!(
-            "no Python venv at {}: run scripts/setup-venv.sh (or set MLFLOW_EIM_VENV)",
-            venv().display()
-        );
+        panic!("no Python venv at {}: run scripts/setup-venv.sh (or set MLFLOW_EIM_VENV)", venv().display());
     }
     p
 }
@@ -57,10 +54,7 @@ pub fn script(name: &str) -> PathBuf {
 pub fn unique_name(prefix: &str) -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
     format!("{prefix}-{}-{n}-{nanos}", std::process::id())
 }
 
@@ -77,11 +71,7 @@ pub fn run_python_script(name: &str, args: &[&str]) -> serde_json::Value {
         .unwrap_or_else(|e| panic!("cannot run {}: {e}", script.display()));
     let stderr = String::from_utf8_lossy(&out.stderr);
     if !out.status.success() {
-        panic!(
-            "{name} {args:?} failed ({}); stderr tail:\n{}",
-            out.status,
-            tail(&stderr, 6000)
-        );
+        panic!("{name} {args:?} failed ({}); stderr tail:\n{}", out.status, tail(&stderr, 6000));
     }
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
         panic!(
@@ -105,10 +95,7 @@ pub fn seed(server_url: &str, args: &[&str]) -> serde_json::Value {
 /// Dump a run with `scripts/dump_run.py` (official client: info, params, tags, full metric
 /// histories, dataset inputs, artifact files with size and sha256).
 pub fn dump_run(server_url: &str, run_id: &str) -> serde_json::Value {
-    run_python_script(
-        "dump_run.py",
-        &["--tracking-uri", server_url, "--run-id", run_id],
-    )
+    run_python_script("dump_run.py", &["--tracking-uri", server_url, "--run-id", run_id])
 }
 
 /// Run Python code (`python -c CODE`) with the venv's Python; returns its stdout.
@@ -134,10 +121,7 @@ pub fn python_eval(code: &str) -> String {
 /// Run `program args...` to completion and return its stdout and its peak resident set size
 /// in bytes (`ru_maxrss` of the child, measured by a small Python wrapper: no unsafe code).
 /// Its stderr is passed through. Panics when it fails.
-pub fn run_measuring_peak_rss(
-    program: impl AsRef<std::ffi::OsStr>,
-    args: &[&str],
-) -> (String, u64) {
+pub fn run_measuring_peak_rss(program: impl AsRef<std::ffi::OsStr>, args: &[&str]) -> (String, u64) {
     const WRAPPER: &str = "import resource, subprocess, sys\n\
         rc = subprocess.call(sys.argv[2:])\n\
         open(sys.argv[1], 'w').write(str(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024))\n\
@@ -154,18 +138,11 @@ pub fn run_measuring_peak_rss(
         .stderr(std::process::Stdio::inherit())
         .output()
         .unwrap_or_else(|e| panic!("cannot run the peak-RSS wrapper: {e}"));
-    let peak = std::fs::read_to_string(&peak_file)
-        .ok()
-        .and_then(|s| s.trim().parse().ok());
+    let peak = std::fs::read_to_string(&peak_file).ok().and_then(|s| s.trim().parse().ok());
     let _ = std::fs::remove_dir_all(&dir);
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     if !out.status.success() {
-        panic!(
-            "{:?} {args:?} failed ({}); stdout:\n{}",
-            program.as_ref(),
-            out.status,
-            tail(&stdout, 4000)
-        );
+        panic!("{:?} {args:?} failed ({}); stdout:\n{}", program.as_ref(), out.status, tail(&stdout, 4000));
     }
     (stdout, peak.expect("peak RSS not measured"))
 }

@@ -83,10 +83,7 @@ impl MlflowServer {
         let mlflow = venv.join("bin").join("mlflow");
         if !mlflow.exists() {
             return Err((
-                format!(
-                    "no mlflow at {}: run scripts/setup-venv.sh (or set MLFLOW_EIM_VENV)",
-                    mlflow.display()
-                ),
+                format!("no mlflow at {}: run scripts/setup-venv.sh (or set MLFLOW_EIM_VENV)", mlflow.display()),
                 false,
             ));
         }
@@ -134,32 +131,19 @@ impl MlflowServer {
                     .arg("--artifacts-destination")
                     .arg(&artifact_root)
             }
-            ArtifactMode::Proxy => cmd
-                .arg("--serve-artifacts")
-                .arg("--artifacts-destination")
-                .arg(&artifact_root),
-            ArtifactMode::LocalRoot => cmd
-                .arg("--no-serve-artifacts")
-                .arg("--default-artifact-root")
-                .arg(&artifact_root),
+            ArtifactMode::Proxy => cmd.arg("--serve-artifacts").arg("--artifacts-destination").arg(&artifact_root),
+            ArtifactMode::LocalRoot => {
+                cmd.arg("--no-serve-artifacts").arg("--default-artifact-root").arg(&artifact_root)
+            }
         };
-        cmd.args([
-            "--host",
-            "127.0.0.1",
-            "--port",
-            &port.to_string(),
-            "--workers",
-            "1",
-        ])
-        .env("MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "false")
-        .env("GIT_PYTHON_REFRESH", "quiet")
-        .env("PYTHONUNBUFFERED", "1")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::from(open_log(&log_path)));
-        let mut child = cmd
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start scripts/serve_mlflow.py: {e}"));
+        cmd.args(["--host", "127.0.0.1", "--port", &port.to_string(), "--workers", "1"])
+            .env("MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "false")
+            .env("GIT_PYTHON_REFRESH", "quiet")
+            .env("PYTHONUNBUFFERED", "1")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(open_log(&log_path)));
+        let mut child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start scripts/serve_mlflow.py: {e}"));
         let stdin = child.stdin.take();
         let mut server = MlflowServer {
             url,
@@ -184,10 +168,7 @@ impl MlflowServer {
             if health_ok(port) {
                 return Ok(server);
             }
-            let exited = server
-                .launcher
-                .as_mut()
-                .and_then(|c| c.try_wait().ok().flatten());
+            let exited = server.launcher.as_mut().and_then(|c| c.try_wait().ok().flatten());
             if let Some(status) = exited {
                 let log = server.log_tail(8000);
                 let retry = log.contains("ddress already in use");
@@ -222,9 +203,7 @@ impl MlflowServer {
 
     /// `(user, password)` of the admin, for [`ArtifactMode::BasicAuth`] servers.
     pub fn credentials(&self) -> Option<(&str, &str)> {
-        self.credentials
-            .as_ref()
-            .map(|(u, p)| (u.as_str(), p.as_str()))
+        self.credentials.as_ref().map(|(u, p)| (u.as_str(), p.as_str()))
     }
 
     /// The last `max_bytes` of the server log.
@@ -247,9 +226,7 @@ impl MlflowServer {
             loop {
                 match child.try_wait() {
                     Ok(Some(_)) => break,
-                    Ok(None) if Instant::now() < deadline => {
-                        std::thread::sleep(Duration::from_millis(50))
-                    }
+                    Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(50)),
                     _ => {
                         let _ = child.kill();
                         let _ = child.wait();
@@ -298,10 +275,7 @@ pub fn shared(mode: ArtifactMode) -> &'static MlflowServer {
 
 fn fresh_dir(mode: ArtifactMode) -> PathBuf {
     static N: AtomicU64 = AtomicU64::new(0);
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
     let tag = match mode {
         ArtifactMode::Proxy => "proxy",
         ArtifactMode::LocalRoot => "local",
@@ -317,18 +291,11 @@ fn fresh_dir(mode: ArtifactMode) -> PathBuf {
 }
 
 fn open_log(path: &Path) -> File {
-    OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .unwrap_or_else(|e| panic!("open {}: {e}", path.display()))
+    OpenOptions::new().create(true).append(true).open(path).unwrap_or_else(|e| panic!("open {}: {e}", path.display()))
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("find a free port")
+    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("find a free port")
 }
 
 fn health_ok(port: u16) -> bool {
@@ -338,8 +305,7 @@ fn health_ok(port: u16) -> bool {
     };
     let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
     let _ = s.set_write_timeout(Some(Duration::from_secs(5)));
-    let req =
-        format!("GET /health HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n");
+    let req = format!("GET /health HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n");
     if s.write_all(req.as_bytes()).is_err() {
         return false;
     }

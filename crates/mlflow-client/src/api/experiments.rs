@@ -22,9 +22,8 @@ struct CreateResponse {
 
 impl MlflowClient {
     pub async fn get_experiment(&self, experiment_id: &str) -> Result<Experiment> {
-        let r: ExperimentResponse = self
-            .get("/api/2.0/mlflow/experiments/get", &[("experiment_id", experiment_id.to_string())])
-            .await?;
+        let r: ExperimentResponse =
+            self.get("/api/2.0/mlflow/experiments/get", &[("experiment_id", experiment_id.to_string())]).await?;
         Ok(r.experiment)
     }
 
@@ -72,9 +71,8 @@ impl MlflowClient {
     /// Sets (upserts) one experiment tag.
     pub async fn set_experiment_tag(&self, experiment_id: &str, key: &str, value: &str) -> Result<()> {
         let body = json!({ "experiment_id": experiment_id, "key": key, "value": value });
-        let _: serde_json::Value = self
-            .send(Method::POST, "/api/2.0/mlflow/experiments/set-experiment-tag", &body, Idempotency::Safe)
-            .await?;
+        let _: serde_json::Value =
+            self.send(Method::POST, "/api/2.0/mlflow/experiments/set-experiment-tag", &body, Idempotency::Safe).await?;
         Ok(())
     }
 

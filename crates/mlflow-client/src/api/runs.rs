@@ -69,8 +69,7 @@ const HISTORY_PAGE: u32 = 25_000;
 
 impl MlflowClient {
     pub async fn get_run(&self, run_id: &str) -> Result<Run> {
-        let r: RunResponse =
-            self.get("/api/2.0/mlflow/runs/get", &[("run_id", run_id.to_string())]).await?;
+        let r: RunResponse = self.get("/api/2.0/mlflow/runs/get", &[("run_id", run_id.to_string())]).await?;
         Ok(r.run)
     }
 
@@ -78,9 +77,8 @@ impl MlflowClient {
     pub async fn search_runs(&self, mut query: SearchRuns) -> Result<Vec<Run>> {
         let mut runs = Vec::new();
         loop {
-            let page: SearchResponse = self
-                .send(Method::POST, "/api/2.0/mlflow/runs/search", &query, Idempotency::Safe)
-                .await?;
+            let page: SearchResponse =
+                self.send(Method::POST, "/api/2.0/mlflow/runs/search", &query, Idempotency::Safe).await?;
             runs.extend(page.runs);
             match page.next_page_token.filter(|t| !t.is_empty()) {
                 Some(t) => query.page_token = Some(t),
@@ -92,9 +90,7 @@ impl MlflowClient {
     /// Creates a run. Not retried after an ambiguous failure: the caller finds a run that was
     /// created anyway by its source-identity tags.
     pub async fn create_run(&self, run: &RunCreate) -> Result<RunInfo> {
-        let r: RunResponse = self
-            .send(Method::POST, "/api/2.0/mlflow/runs/create", run, Idempotency::Create)
-            .await?;
+        let r: RunResponse = self.send(Method::POST, "/api/2.0/mlflow/runs/create", run, Idempotency::Create).await?;
         Ok(r.run.info)
     }
 

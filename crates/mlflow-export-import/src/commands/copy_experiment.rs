@@ -4,7 +4,10 @@ use std::{process::ExitCode, sync::Arc, time::Instant};
 
 use mlflow_transfer::{experiments, store::rest::RestSource};
 
-use crate::{cli::{CopyExperimentArgs, GlobalArgs}, settings};
+use crate::{
+    cli::{CopyExperimentArgs, GlobalArgs},
+    settings,
+};
 
 pub async fn run(args: CopyExperimentArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
@@ -15,7 +18,13 @@ pub async fn run(args: CopyExperimentArgs, global: &GlobalArgs) -> anyhow::Resul
     let experiment = source.find_experiment(&args.src_experiment).await?;
     let (ctx, progress) = super::job_context(global, Some(&args.tags), args.export_metadata_tags);
     let result = experiments::copy(
-        source, experiment, &filter, dst.clone(), &args.dst_experiment_name, &ctx, global.concurrency,
+        source,
+        experiment,
+        &filter,
+        dst.clone(),
+        &args.dst_experiment_name,
+        &ctx,
+        global.concurrency,
     )
     .await?;
     progress.finish();

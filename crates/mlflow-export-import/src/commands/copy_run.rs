@@ -4,12 +4,15 @@ use std::{process::ExitCode, time::Instant};
 
 use anyhow::Context;
 use mlflow_transfer::{
-    store::rest::{RestSink, RestSource},
     experiments::JobResult,
+    store::rest::{RestSink, RestSource},
     transfer::transfer_run,
 };
 
-use crate::{cli::{CopyRunArgs, GlobalArgs}, settings};
+use crate::{
+    cli::{CopyRunArgs, GlobalArgs},
+    settings,
+};
 
 pub async fn run(args: CopyRunArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
@@ -22,5 +25,11 @@ pub async fn run(args: CopyRunArgs, global: &GlobalArgs) -> anyhow::Result<ExitC
     let (ctx, progress) = super::job_context(global, Some(&args.tags), args.export_metadata_tags);
     let outcome = transfer_run(&source, &sink, &args.run_id, &ctx).await;
     progress.finish();
-    super::finish_job("copy-run", global, &JobResult { experiments: Vec::new(), runs: vec![outcome] }, &[("source", &src), ("destination", &dst)], started)
+    super::finish_job(
+        "copy-run",
+        global,
+        &JobResult { experiments: Vec::new(), runs: vec![outcome] },
+        &[("source", &src), ("destination", &dst)],
+        started,
+    )
 }

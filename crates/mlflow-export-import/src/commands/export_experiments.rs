@@ -3,9 +3,15 @@
 use std::{process::ExitCode, sync::Arc, time::Instant};
 
 use mlflow_transfer::{
-    experiments::{self, ExportTarget}, select::ExperimentSpec, store::rest::RestSource};
+    experiments::{self, ExportTarget},
+    select::ExperimentSpec,
+    store::rest::RestSource,
+};
 
-use crate::{cli::{ExportExperimentsArgs, GlobalArgs}, settings};
+use crate::{
+    cli::{ExportExperimentsArgs, GlobalArgs},
+    settings,
+};
 
 pub async fn run(args: ExportExperimentsArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
@@ -20,8 +26,7 @@ pub async fn run(args: ExportExperimentsArgs, global: &GlobalArgs) -> anyhow::Re
     let system = settings::export_system(&client, "export_experiments").await;
     let target = ExportTarget { out: &args.output_dir, bulk: true, filter: &filter, system: &system };
     let (ctx, progress) = super::job_context(global, None, args.export_metadata_tags);
-    let result =
-        experiments::export(source, selected, &target, &ctx, global.concurrency).await?;
+    let result = experiments::export(source, selected, &target, &ctx, global.concurrency).await?;
     progress.finish();
     super::finish_job("export-experiments", global, &result, &[("source", &client)], started)
 }

@@ -4,12 +4,15 @@ use std::{process::ExitCode, time::Instant};
 
 use anyhow::Context;
 use mlflow_transfer::{
-    store::{dir::DirSink, rest::RestSource, zip},
     experiments::JobResult,
+    store::{dir::DirSink, rest::RestSource, zip},
     transfer::transfer_run,
 };
 
-use crate::{cli::{ExportRunArgs, GlobalArgs}, settings};
+use crate::{
+    cli::{ExportRunArgs, GlobalArgs},
+    settings,
+};
 
 pub async fn run(args: ExportRunArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
@@ -31,7 +34,13 @@ pub async fn run(args: ExportRunArgs, global: &GlobalArgs) -> anyhow::Result<Exi
         std::fs::remove_dir_all(&dir).with_context(|| format!("removing {}", dir.display()))?;
         outcome.destination = Some(args.output.display().to_string());
     }
-    super::finish_job("export-run", global, &JobResult { experiments: Vec::new(), runs: vec![outcome] }, &[("source", &client)], started)
+    super::finish_job(
+        "export-run",
+        global,
+        &JobResult { experiments: Vec::new(), runs: vec![outcome] },
+        &[("source", &client)],
+        started,
+    )
 }
 
 fn staging_dir(zip: &std::path::Path) -> std::path::PathBuf {

@@ -4,7 +4,10 @@ use std::{process::ExitCode, time::Instant};
 
 use mlflow_transfer::experiments::{self, ImportItem};
 
-use crate::{cli::{GlobalArgs, ImportExperimentArgs}, settings};
+use crate::{
+    cli::{GlobalArgs, ImportExperimentArgs},
+    settings,
+};
 
 pub async fn run(args: ImportExperimentArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();

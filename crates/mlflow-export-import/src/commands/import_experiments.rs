@@ -6,7 +6,10 @@ use std::{path::Path, process::ExitCode, time::Instant};
 use anyhow::Context;
 use mlflow_transfer::experiments;
 
-use crate::{cli::{GlobalArgs, ImportExperimentsArgs}, settings};
+use crate::{
+    cli::{GlobalArgs, ImportExperimentsArgs},
+    settings,
+};
 
 pub async fn run(args: ImportExperimentsArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();

@@ -4,12 +4,15 @@ use std::{process::ExitCode, time::Instant};
 
 use anyhow::Context;
 use mlflow_transfer::{
-    store::{dir::DirSource, rest::RestSink, zip},
     experiments::JobResult,
+    store::{dir::DirSource, rest::RestSink, zip},
     transfer::transfer_run,
 };
 
-use crate::{cli::{GlobalArgs, ImportRunArgs}, settings};
+use crate::{
+    cli::{GlobalArgs, ImportRunArgs},
+    settings,
+};
 
 pub async fn run(args: ImportRunArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
@@ -33,5 +36,11 @@ pub async fn run(args: ImportRunArgs, global: &GlobalArgs) -> anyhow::Result<Exi
     let (ctx, progress) = super::job_context(global, Some(&args.tags), false);
     let outcome = transfer_run(&source, &sink, &run_id, &ctx).await;
     progress.finish();
-    super::finish_job("import-run", global, &JobResult { experiments: Vec::new(), runs: vec![outcome] }, &[("destination", &client)], started)
+    super::finish_job(
+        "import-run",
+        global,
+        &JobResult { experiments: Vec::new(), runs: vec![outcome] },
+        &[("destination", &client)],
+        started,
+    )
 }

@@ -30,7 +30,11 @@ use crate::{
 };
 
 /// Options and progress for a job; `tags` is `None` for exports (nothing is filtered).
-pub fn job_context(global: &GlobalArgs, tags: Option<&ImportTagArgs>, export_metadata_tags: bool) -> (JobContext, Arc<Progress>) {
+pub fn job_context(
+    global: &GlobalArgs,
+    tags: Option<&ImportTagArgs>,
+    export_metadata_tags: bool,
+) -> (JobContext, Arc<Progress>) {
     let progress = Arc::new(Progress::new(global.quiet));
     let reporter: Arc<dyn Reporter> = progress.clone();
     (JobContext::new(settings::run_options(global, tags, export_metadata_tags), reporter), progress)

@@ -11,12 +11,25 @@ fn unknown_run_id() {
     let (src, dst) = (MlflowServer::shared(ArtifactMode::Proxy), MlflowServer::shared(ArtifactMode::LocalRoot));
     let out = tempfile::tempdir().unwrap();
     let target = out.path().join("run");
-    let err = fails(&["export-run", "--tracking-uri", &src.url, "--run-id", "0123456789abcdef", "--output", path(&target)], &[]);
+    let err = fails(
+        &["export-run", "--tracking-uri", &src.url, "--run-id", "0123456789abcdef", "--output", path(&target)],
+        &[],
+    );
     assert!(err.contains("0123456789abcdef") && err.contains("no such run"), "{err}");
     assert!(!target.exists(), "nothing written for a run that does not exist");
     let exp = unique_name("unknown");
     let err = fails(
-        &["copy-run", "--src-uri", &src.url, "--dst-uri", &dst.url, "--run-id", "0123456789abcdef", "--experiment-name", &exp],
+        &[
+            "copy-run",
+            "--src-uri",
+            &src.url,
+            "--dst-uri",
+            &dst.url,
+            "--run-id",
+            "0123456789abcdef",
+            "--experiment-name",
+            &exp,
+        ],
         &[],
     );
     assert!(err.contains("no such run"), "{err}");
@@ -29,7 +42,8 @@ fn export_directory_without_run_json() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir(dir.path().join("artifacts")).unwrap();
     let exp = unique_name("no-run-json");
-    let err = fails(&["import-run", "--tracking-uri", &dst.url, "--input", path(dir.path()), "--experiment-name", &exp], &[]);
+    let err =
+        fails(&["import-run", "--tracking-uri", &dst.url, "--input", path(dir.path()), "--experiment-name", &exp], &[]);
     assert!(err.contains("run.json is missing"), "{err}");
     assert!(list_runs(&dst.url, &exp).is_empty());
 }
@@ -41,10 +55,16 @@ fn malformed_run_json_names_the_file() {
     let file = dir.path().join("run.json");
     std::fs::write(&file, b"{\"mlflow\": {\"info\": ").unwrap();
     let exp = unique_name("malformed");
-    let err = fails(&["import-run", "--tracking-uri", &dst.url, "--input", path(dir.path()), "--experiment-name", &exp], &[]);
+    let err =
+        fails(&["import-run", "--tracking-uri", &dst.url, "--input", path(dir.path()), "--experiment-name", &exp], &[]);
     assert!(err.contains(path(&file)) && err.contains("malformed JSON"), "{err}");
-    std::fs::write(&file, br#"{"mlflow": {"info": {"run_id": "a1", "experiment_id": "1", "status": "FINISHED"}, "params": [1, 2]}}"#).unwrap();
-    let err = fails(&["import-run", "--tracking-uri", &dst.url, "--input", path(dir.path()), "--experiment-name", &exp], &[]);
+    std::fs::write(
+        &file,
+        br#"{"mlflow": {"info": {"run_id": "a1", "experiment_id": "1", "status": "FINISHED"}, "params": [1, 2]}}"#,
+    )
+    .unwrap();
+    let err =
+        fails(&["import-run", "--tracking-uri", &dst.url, "--input", path(dir.path()), "--experiment-name", &exp], &[]);
     assert!(err.contains(path(&file)) && err.contains("params"), "{err}");
     assert!(list_runs(&dst.url, &exp).is_empty(), "nothing imported from a broken file");
 }
@@ -78,14 +98,16 @@ fn zip_with_escaping_entries_is_refused() {
         std::fs::create_dir_all(zip.parent().unwrap()).unwrap();
         hostile_zip(&zip, entry, link);
         let exp = unique_name("hostile");
-        let err = fails(&["import-run", "--tracking-uri", &dst.url, "--input", path(&zip), "--experiment-name", &exp], &[]);
+        let err =
+            fails(&["import-run", "--tracking-uri", &dst.url, "--input", path(&zip), "--experiment-name", &exp], &[]);
         assert!(err.contains("refusing entry"), "{name}: {err}");
         assert!(!escaped.exists(), "{name} wrote outside the target");
         assert!(list_runs(&dst.url, &exp).is_empty());
     }
     let truncated = dir.path().join("truncated.zip");
     std::fs::write(&truncated, b"PK\x03\x04 not really a zip").unwrap();
-    let err = fails(&["import-run", "--tracking-uri", &dst.url, "--input", path(&truncated), "--experiment-name", "x"], &[]);
+    let err =
+        fails(&["import-run", "--tracking-uri", &dst.url, "--input", path(&truncated), "--experiment-name", "x"], &[]);
     assert!(err.contains("not a readable zip file"), "{err}");
 }
 
@@ -105,7 +127,10 @@ fn wrong_credentials_say_authentication_failed_and_show_no_secret() {
         assert!(!err.contains(secret), "secret printed: {err}");
     }
     let with_creds_in_url = server.url.replace("http://", &format!("http://admin:{secret}@"));
-    let err = fails(&["export-run", "--tracking-uri", &with_creds_in_url, "--run-id", "abc", "--output", "unused", "-vv"], &[]);
+    let err = fails(
+        &["export-run", "--tracking-uri", &with_creds_in_url, "--run-id", "abc", "--output", "unused", "-vv"],
+        &[],
+    );
     assert!(err.contains("authentication failed") && !err.contains(secret), "{err}");
 }
 
@@ -132,7 +157,10 @@ fn right_credentials_work() {
 fn bad_tracking_uri_and_missing_input() {
     let err = fails(&["export-run", "--tracking-uri", "ftp://x", "--run-id", "a", "--output", "o"], &[]);
     assert!(err.contains("unsupported tracking URI"), "{err}");
-    let err = fails(&["import-run", "--tracking-uri", "http://127.0.0.1:9", "--input", "/no/such/dir", "--experiment-name", "e"], &[]);
+    let err = fails(
+        &["import-run", "--tracking-uri", "http://127.0.0.1:9", "--input", "/no/such/dir", "--experiment-name", "e"],
+        &[],
+    );
     assert!(err.contains("/no/such/dir"), "{err}");
     ok(&["export-run", "--help"]);
 }

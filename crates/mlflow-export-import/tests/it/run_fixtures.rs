@@ -34,8 +34,15 @@ fn every_historical_layout_imports() {
         let body = file.get("mlflow").unwrap_or(&file);
         let exp = unique_name("fixture");
         let id = destination(&ok(&[
-            "import-run", "--tracking-uri", &server.url, "--input", path(&dir), "--experiment-name", &exp,
-            "--use-src-user-id", "--import-metadata-tags",
+            "import-run",
+            "--tracking-uri",
+            &server.url,
+            "--input",
+            path(&dir),
+            "--experiment-name",
+            &exp,
+            "--use-src-user-id",
+            "--import-metadata-tags",
         ]));
         let got = dump_run(&server.url, &id);
         let info = &body["info"];
@@ -69,10 +76,13 @@ fn every_historical_layout_imports() {
             }
         }
         let inputs = body["inputs"].get("dataset_inputs").unwrap_or(&body["inputs"]);
-        let mut want: Vec<&str> =
-            inputs.as_array().map(|a| a.iter().filter_map(|i| i["dataset"]["name"].as_str()).collect()).unwrap_or_default();
+        let mut want: Vec<&str> = inputs
+            .as_array()
+            .map(|a| a.iter().filter_map(|i| i["dataset"]["name"].as_str()).collect())
+            .unwrap_or_default();
         want.sort_unstable();
-        let have: Vec<&str> = got["dataset_inputs"].as_array().unwrap().iter().filter_map(|i| i["name"].as_str()).collect();
+        let have: Vec<&str> =
+            got["dataset_inputs"].as_array().unwrap().iter().filter_map(|i| i["name"].as_str()).collect();
         assert_eq!(have, want, "{layout} dataset inputs");
         for rel in ["model/MLmodel", "plot.txt"] {
             let bytes = std::fs::read(dir.join("artifacts").join(rel)).unwrap();

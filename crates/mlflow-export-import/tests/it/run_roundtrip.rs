@@ -31,7 +31,14 @@ fn export_to_directory_then_import_into_a_local_root_server() {
     assert!(dir.join("run.json").is_file() && dir.join("artifacts").is_dir());
     let exp = unique_name("imported");
     let stdout = ok(&[
-        "import-run", "--tracking-uri", &dst.url, "--input", path(&dir), "--experiment-name", &exp, "--use-src-user-id",
+        "import-run",
+        "--tracking-uri",
+        &dst.url,
+        "--input",
+        path(&dir),
+        "--experiment-name",
+        &exp,
+        "--use-src-user-id",
     ]);
     assert_copied(src, &run_id, dst, &destination(&stdout));
 }
@@ -47,8 +54,17 @@ fn export_to_zip_then_import_with_python_style_booleans() {
     assert_eq!(std::fs::read_dir(out.path()).unwrap().count(), 1, "only the zip is left behind");
     let exp = unique_name("from-zip");
     let stdout = ok(&[
-        "import-run", "--tracking-uri", &src.url, "--input-dir", path(&zip), "--experiment-name", &exp,
-        "--use-src-user-id", "True", "--import-mlflow-tags", "true",
+        "import-run",
+        "--tracking-uri",
+        &src.url,
+        "--input-dir",
+        path(&zip),
+        "--experiment-name",
+        &exp,
+        "--use-src-user-id",
+        "True",
+        "--import-mlflow-tags",
+        "true",
     ]);
     assert_copied(src, &run_id, src, &destination(&stdout));
 }
@@ -60,8 +76,16 @@ fn copy_run_between_servers_in_both_directions() {
         let run_id = seed_run(src, &["--scenario", "rich"]);
         let exp = unique_name("copied");
         let stdout = ok(&[
-            "copy-run", "--src-uri", &src.url, "--dst-uri", &dst.url, "--run-id", &run_id,
-            "--experiment-name", &exp, "--use-src-user-id",
+            "copy-run",
+            "--src-uri",
+            &src.url,
+            "--dst-uri",
+            &dst.url,
+            "--run-id",
+            &run_id,
+            "--experiment-name",
+            &exp,
+            "--use-src-user-id",
         ]);
         assert_copied(src, &run_id, dst, &destination(&stdout));
     }
@@ -73,8 +97,16 @@ fn a_big_run_round_trips_exactly() {
     let run_id = seed_run(src, &["--scenario", "big"]);
     let exp = unique_name("big");
     let stdout = ok(&[
-        "copy-run", "--src-mlflow-uri", &src.url, "--dst-mlflow-uri", &dst.url, "--src-run-id", &run_id,
-        "--dst-experiment-name", &exp, "--use-src-user-id",
+        "copy-run",
+        "--src-mlflow-uri",
+        &src.url,
+        "--dst-mlflow-uri",
+        &dst.url,
+        "--src-run-id",
+        &run_id,
+        "--dst-experiment-name",
+        &exp,
+        "--use-src-user-id",
     ]);
     let b = assert_copied(src, &run_id, dst, &destination(&stdout));
     assert_eq!(b["params"].as_object().unwrap().len(), 150);
@@ -89,7 +121,15 @@ fn deleted_and_failed_runs_keep_their_state() {
     let run_id = seed_run(src, &["--scenario", "rich", "--status", "FAILED", "--deleted"]);
     let exp = unique_name("deleted");
     let args = [
-        "copy-run", "--src-uri", &src.url, "--dst-uri", &dst.url, "--run-id", &run_id, "--experiment-name", &exp,
+        "copy-run",
+        "--src-uri",
+        &src.url,
+        "--dst-uri",
+        &dst.url,
+        "--run-id",
+        &run_id,
+        "--experiment-name",
+        &exp,
         "--use-src-user-id",
     ];
     let b = assert_copied(src, &run_id, dst, &destination(&ok(&args)));
@@ -145,7 +185,15 @@ fn an_interrupted_copy_is_finished_not_doubled() {
         spec = spec.to_string(),
     ));
     let stdout = ok(&[
-        "copy-run", "--src-uri", &src.url, "--dst-uri", &dst.url, "--run-id", &run_id, "--experiment-name", &exp,
+        "copy-run",
+        "--src-uri",
+        &src.url,
+        "--dst-uri",
+        &dst.url,
+        "--run-id",
+        &run_id,
+        "--experiment-name",
+        &exp,
         "--use-src-user-id",
     ]);
     assert_eq!(destination(&stdout), partial.trim(), "the partial run is finished in place");
@@ -159,19 +207,38 @@ fn tag_options_filter_what_is_imported() {
     let run_id = seed_run(src, &["--scenario", "rich"]);
     let out = tempfile::tempdir().unwrap();
     let dir = out.path().join("run");
-    ok(&["export-run", "--tracking-uri", &src.url, "--run-id", &run_id, "--output", path(&dir), "--export-metadata-tags"]);
+    ok(&[
+        "export-run",
+        "--tracking-uri",
+        &src.url,
+        "--run-id",
+        &run_id,
+        "--output",
+        path(&dir),
+        "--export-metadata-tags",
+    ]);
     let exported: Value = serde_json::from_slice(&std::fs::read(dir.join("run.json")).unwrap()).unwrap();
     assert_eq!(exported["mlflow"]["tags"]["mlflow_tools.metadata.run-id"], run_id.as_str());
 
     let exp = unique_name("no-meta");
-    let id = destination(&ok(&["import-run", "--tracking-uri", &src.url, "--input", path(&dir), "--experiment-name", &exp]));
+    let id =
+        destination(&ok(&["import-run", "--tracking-uri", &src.url, "--input", path(&dir), "--experiment-name", &exp]));
     let tags = dump_run(&src.url, &id)["tags"].clone();
     assert!(tags.as_object().unwrap().keys().all(|k| !k.starts_with("mlflow_tools.")), "{tags}");
 
     let exp = unique_name("meta");
     let id = destination(&ok(&[
-        "import-run", "--tracking-uri", &src.url, "--input", path(&dir), "--experiment-name", &exp,
-        "--import-metadata-tags", "True", "--import-mlflow-tags", "False",
+        "import-run",
+        "--tracking-uri",
+        &src.url,
+        "--input",
+        path(&dir),
+        "--experiment-name",
+        &exp,
+        "--import-metadata-tags",
+        "True",
+        "--import-mlflow-tags",
+        "False",
     ]));
     let tags = dump_run(&src.url, &id)["tags"].clone();
     assert_eq!(tags["mlflow_tools.metadata.tracking_uri"], src.url.as_str());
@@ -186,7 +253,15 @@ fn a_300_mb_artifact_copies_in_bounded_memory() {
     let run_id = seed_run(src, &["--scenario", "large-artifact", "--size-mb", "300"]);
     let exp = unique_name("large");
     let args = [
-        "copy-run", "--src-uri", &src.url, "--dst-uri", &dst.url, "--run-id", &run_id, "--experiment-name", &exp,
+        "copy-run",
+        "--src-uri",
+        &src.url,
+        "--dst-uri",
+        &dst.url,
+        "--run-id",
+        &run_id,
+        "--experiment-name",
+        &exp,
         "--use-src-user-id",
     ];
     let (stdout, peak) = test_support::run_measuring_peak_rss(env!("CARGO_BIN_EXE_mlflow-export-import"), &args);

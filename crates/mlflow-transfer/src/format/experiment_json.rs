@@ -88,10 +88,7 @@ pub enum ExperimentFormatError {
     #[error("{}: cannot read: {source}", path.display())]
     Io { path: PathBuf, source: io::Error },
     #[error("{}: malformed JSON: {source}", path.display())]
-    Json {
-        path: PathBuf,
-        source: serde_json::Error,
-    },
+    Json { path: PathBuf, source: serde_json::Error },
     #[error("{}: unexpected shape: {what}", path.display())]
     Shape { path: PathBuf, what: String },
     #[error("{}: not an experiment export: neither experiment.json nor manifest.json", dir.display())]
@@ -120,16 +117,8 @@ pub fn write_experiment_json(
     experiment.insert("tags".into(), json!(exp.tags));
     insert_opt(&mut experiment, "creation_time", &exp.creation_time);
     insert_opt(&mut experiment, "last_update_time", &exp.last_update_time);
-    insert_opt(
-        &mut experiment,
-        "_creation_time",
-        &exp.creation_time.map(|ms| utc_text(ms.div_euclid(1000))),
-    );
-    insert_opt(
-        &mut experiment,
-        "_last_update_time",
-        &exp.last_update_time.map(|ms| utc_text(ms.div_euclid(1000))),
-    );
+    insert_opt(&mut experiment, "_creation_time", &exp.creation_time.map(|ms| utc_text(ms.div_euclid(1000))));
+    insert_opt(&mut experiment, "_last_update_time", &exp.last_update_time.map(|ms| utc_text(ms.div_euclid(1000))));
     json!({
         "system": system_value(system),
         "info": {
@@ -151,9 +140,7 @@ pub fn read_experiment_dir(dir: &Path) -> Result<ExperimentDir, ExperimentFormat
         .iter()
         .map(|name| dir.join(name))
         .find(|p| p.is_file())
-        .ok_or_else(|| ExperimentFormatError::NotAnExperimentExport {
-            dir: dir.to_path_buf(),
-        })?;
+        .ok_or_else(|| ExperimentFormatError::NotAnExperimentExport { dir: dir.to_path_buf() })?;
     let root = read_json(&path)?;
     parse_experiment(dir, &root).map_err(|what| ExperimentFormatError::Shape { path, what })
 }
@@ -195,22 +182,14 @@ pub fn read_experiments_dir(dir: &Path) -> Result<Vec<ExperimentEntry>, Experime
     let (path, base) = candidates
         .into_iter()
         .find(|(p, _)| p.is_file())
-        .ok_or_else(|| ExperimentFormatError::NotAnExperimentsExport {
-            dir: dir.to_path_buf(),
-        })?;
+        .ok_or_else(|| ExperimentFormatError::NotAnExperimentsExport { dir: dir.to_path_buf() })?;
     let root = read_json(&path)?;
     parse_experiments(base, &root).map_err(|what| ExperimentFormatError::Shape { path, what })
 }
 
 fn read_json(path: &Path) -> Result<Value, ExperimentFormatError> {
-    let bytes = std::fs::read(path).map_err(|source| ExperimentFormatError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    serde_json::from_slice(&bytes).map_err(|source| ExperimentFormatError::Json {
-        path: path.to_path_buf(),
-        source,
-    })
+    let bytes = std::fs::read(path).map_err(|source| ExperimentFormatError::Io { path: path.to_path_buf(), source })?;
+    serde_json::from_slice(&bytes).map_err(|source| ExperimentFormatError::Json { path: path.to_path_buf(), source })
 }
 
 fn parse_experiment(dir: &Path, root: &Value) -> Result<ExperimentDir, String> {
@@ -226,9 +205,7 @@ fn parse_experiment(dir: &Path, root: &Value) -> Result<ExperimentDir, String> {
 
 fn read_envelope(dir: &Path, root: &Obj, mlflow: &Obj) -> Result<ExperimentDir, String> {
     let experiment = read_experiment(&mlflow.required_object("experiment")?)?;
-    let run_ids = mlflow
-        .id_list("runs")?
-        .ok_or_else(|| mlflow.missing("runs"))?;
+    let run_ids = mlflow.id_list("runs")?.ok_or_else(|| mlflow.missing("runs"))?;
     let failed_run_ids = match root.object("info")? {
         Some(info) => info.id_list("failed_runs")?.unwrap_or_default(),
         None => Vec::new(),
@@ -243,9 +220,7 @@ fn read_envelope(dir: &Path, root: &Obj, mlflow: &Obj) -> Result<ExperimentDir, 
     // folder at all to go by, the current layout is assumed.
     let nested = |id: &str| dir.join(RUNS_DIR).join(id);
     let flat = |id: &str| dir.join(id);
-    let layout = if !run_ids.iter().any(|id| nested(id).is_dir())
-        && run_ids.iter().any(|id| flat(id).is_dir())
-    {
+    let layout = if !run_ids.iter().any(|id| nested(id).is_dir()) && run_ids.iter().any(|id| flat(id).is_dir()) {
         ExperimentLayout::Envelope
     } else {
         ExperimentLayout::Envelope2025
@@ -253,11 +228,7 @@ fn read_envelope(dir: &Path, root: &Obj, mlflow: &Obj) -> Result<ExperimentDir, 
     let runs = run_ids
         .into_iter()
         .map(|run_id| {
-            let dir = if !nested(&run_id).is_dir() && flat(&run_id).is_dir() {
-                flat(&run_id)
-            } else {
-                nested(&run_id)
-            };
+            let dir = if !nested(&run_id).is_dir() && flat(&run_id).is_dir() { flat(&run_id) } else { nested(&run_id) };
             ExportedRun { run_id, dir }
         })
         .collect();
@@ -275,9 +246,7 @@ fn read_manifest(dir: &Path, root: &Obj) -> Result<ExperimentDir, String> {
     // The README of the time wrote `run-ids`, the code `run_ids`; both shipped.
     let run_ids = match root.id_list("run_ids")? {
         Some(ids) => ids,
-        None => root
-            .id_list("run-ids")?
-            .ok_or_else(|| "`run_ids` (or `run-ids`) missing".to_string())?,
+        None => root.id_list("run-ids")?.ok_or_else(|| "`run_ids` (or `run-ids`) missing".to_string())?,
     };
     let failed_run_ids = match root.id_list("failed_run_ids")? {
         Some(ids) => ids,
@@ -287,13 +256,7 @@ fn read_manifest(dir: &Path, root: &Obj) -> Result<ExperimentDir, String> {
         Some(info) => info.opt_str("mlflow_tracking_uri")?,
         None => None,
     };
-    let runs = run_ids
-        .into_iter()
-        .map(|run_id| ExportedRun {
-            dir: dir.join(&run_id),
-            run_id,
-        })
-        .collect();
+    let runs = run_ids.into_iter().map(|run_id| ExportedRun { dir: dir.join(&run_id), run_id }).collect();
     Ok(ExperimentDir {
         experiment,
         runs,
@@ -305,13 +268,9 @@ fn read_manifest(dir: &Path, root: &Obj) -> Result<ExperimentDir, String> {
 
 fn read_experiment(exp: &Obj) -> Result<ExperimentRecord, String> {
     Ok(ExperimentRecord {
-        experiment_id: exp
-            .opt_id("experiment_id")?
-            .ok_or_else(|| exp.missing("experiment_id"))?,
+        experiment_id: exp.opt_id("experiment_id")?.ok_or_else(|| exp.missing("experiment_id"))?,
         name: exp.opt_str("name")?.ok_or_else(|| exp.missing("name"))?,
-        lifecycle_stage: exp
-            .opt_str("lifecycle_stage")?
-            .unwrap_or_else(|| "active".into()),
+        lifecycle_stage: exp.opt_str("lifecycle_stage")?.unwrap_or_else(|| "active".into()),
         artifact_location: exp.opt_str("artifact_location")?,
         creation_time: exp.opt_int("creation_time")?,
         last_update_time: exp.opt_int("last_update_time")?,
@@ -336,19 +295,10 @@ fn parse_experiments(base: &Path, root: &Value) -> Result<Vec<ExperimentEntry>, 
             let entry = Obj::at(item, format!("{}[{i}]", parent.child_path("experiments")))?;
             let id = entry.opt_id("id")?.ok_or_else(|| entry.missing("id"))?;
             if !is_folder_name(&id) {
-                return Err(format!(
-                    "{} is not a folder name: {id:?}",
-                    entry.path_of("id")
-                ));
+                return Err(format!("{} is not a folder name: {id:?}", entry.path_of("id")));
             }
-            let name = entry
-                .opt_str("name")?
-                .ok_or_else(|| entry.missing("name"))?;
-            Ok(ExperimentEntry {
-                dir: base.join(&id),
-                id,
-                name,
-            })
+            let name = entry.opt_str("name")?.ok_or_else(|| entry.missing("name"))?;
+            Ok(ExperimentEntry { dir: base.join(&id), id, name })
         })
         .collect()
 }
@@ -372,20 +322,12 @@ impl Obj<'_> {
                 let id = match item {
                     Value::String(s) => s.clone(),
                     Value::Number(n) if n.is_i64() || n.is_u64() => n.to_string(),
-                    other => {
-                        return Err(format!(
-                            "`{}[{i}]` is not an id: {other}",
-                            self.child_path(key)
-                        ))
-                    }
+                    other => return Err(format!("`{}[{i}]` is not an id: {other}", self.child_path(key))),
                 };
                 if is_folder_name(&id) {
                     Ok(id)
                 } else {
-                    Err(format!(
-                        "`{}[{i}]` is not a folder name: {id:?}",
-                        self.child_path(key)
-                    ))
+                    Err(format!("`{}[{i}]` is not a folder name: {id:?}", self.child_path(key)))
                 }
             })
             .collect::<Result<_, _>>()
@@ -433,13 +375,7 @@ mod tests {
             assert_eq!(rj.layout, layout, "{}", path.display());
             assert_eq!(rj.run.meta.run_id, run.run_id);
             assert_eq!(rj.run.meta.experiment_id, exp.experiment.experiment_id);
-            assert!(run
-                .dir
-                .join("artifacts")
-                .read_dir()
-                .unwrap()
-                .next()
-                .is_some());
+            assert!(run.dir.join("artifacts").read_dir().unwrap().next().is_some());
         }
     }
 
@@ -497,14 +433,8 @@ mod tests {
         assert_eq!(
             exp.runs,
             vec![
-                ExportedRun {
-                    run_id: SEED_A.into(),
-                    dir: dir.join(SEED_A)
-                },
-                ExportedRun {
-                    run_id: SEED_B.into(),
-                    dir: dir.join(SEED_B)
-                },
+                ExportedRun { run_id: SEED_A.into(), dir: dir.join(SEED_A) },
+                ExportedRun { run_id: SEED_B.into(), dir: dir.join(SEED_B) },
             ]
         );
         assert!(exp.failed_run_ids.is_empty());
@@ -518,10 +448,7 @@ mod tests {
         assert_eq!(exp.layout, ExperimentLayout::Envelope);
         assert_eq!(exp.experiment.experiment_id, "3");
         assert_eq!(exp.experiment.name, "sklearn_iris");
-        assert_eq!(
-            exp.experiment.artifact_location.as_deref(),
-            Some("mlflow-artifacts:/3")
-        );
+        assert_eq!(exp.experiment.artifact_location.as_deref(), Some("mlflow-artifacts:/3"));
         assert_eq!(exp.experiment.creation_time, Some(1690270812345));
         assert_eq!(exp.experiment.last_update_time, Some(1690270812345));
         assert_eq!(
@@ -537,9 +464,7 @@ mod tests {
         assert_eq!(exp.tracking_uri.as_deref(), Some("http://127.0.0.1:5020"));
         assert_runs_readable(&exp, Layout::Envelope2023);
 
-        let child = read_run_json(&std::fs::read(dir.join(CHILD_2023).join("run.json")).unwrap())
-            .unwrap()
-            .run;
+        let child = read_run_json(&std::fs::read(dir.join(CHILD_2023).join("run.json")).unwrap()).unwrap().run;
         assert_eq!(child.tags["mlflow.parentRunId"], PARENT_2023);
         assert_eq!(child.tags["mlflow.rootRunId"], PARENT_2023);
     }
@@ -553,38 +478,21 @@ mod tests {
         assert_eq!(
             exp.experiment.tags,
             BTreeMap::from([
-                (
-                    "mlflow.note.content".into(),
-                    "Wine price regression.\nOwner: pricing team.".into()
-                ),
-                (
-                    "mlflow.experimentKind".into(),
-                    "custom_model_development".into()
-                ),
+                ("mlflow.note.content".into(), "Wine price regression.\nOwner: pricing team.".into()),
+                ("mlflow.experimentKind".into(), "custom_model_development".into()),
                 ("team".into(), "pricing".into()),
             ])
         );
         assert_eq!(run_ids(&exp), [RUN_2025_B, RUN_2025_A]);
-        assert!(exp
-            .runs
-            .iter()
-            .all(|r| r.dir == dir.join("runs").join(&r.run_id)));
+        assert!(exp.runs.iter().all(|r| r.dir == dir.join("runs").join(&r.run_id)));
         assert!(exp.failed_run_ids.is_empty());
-        assert_eq!(
-            exp.tracking_uri.as_deref(),
-            Some("http://mlflow.internal:5000")
-        );
+        assert_eq!(exp.tracking_uri.as_deref(), Some("http://mlflow.internal:5000"));
         assert_runs_readable(&exp, Layout::Envelope2025);
     }
 
     #[test]
     fn writes_the_python_tools_current_layout() {
-        let v = write_experiment_json(
-            &sample_experiment(),
-            &system(),
-            &ids(&["r1", "r2"]),
-            &ids(&["r3"]),
-        );
+        let v = write_experiment_json(&sample_experiment(), &system(), &ids(&["r1", "r2"]), &ids(&["r3"]));
         assert_eq!(
             v,
             json!({
@@ -634,15 +542,9 @@ mod tests {
     fn write_then_read_round_trips_the_current_layout() {
         let tmp = tempfile::tempdir().unwrap();
         let exp = sample_experiment();
-        let system = ExportSystem {
-            mlflow_tracking_uri: Some("https://user:secret@src:5000/path".into()),
-            ..system()
-        };
+        let system = ExportSystem { mlflow_tracking_uri: Some("https://user:secret@src:5000/path".into()), ..system() };
         let runs = ids(&["aa", "bb"]);
-        write(
-            &tmp.path().join("experiment.json"),
-            &write_experiment_json(&exp, &system, &runs, &ids(&["cc"])),
-        );
+        write(&tmp.path().join("experiment.json"), &write_experiment_json(&exp, &system, &runs, &ids(&["cc"])));
         for id in &runs {
             std::fs::create_dir_all(tmp.path().join("runs").join(id)).unwrap();
         }
@@ -653,10 +555,7 @@ mod tests {
                 experiment: exp,
                 runs: runs
                     .iter()
-                    .map(|id| ExportedRun {
-                        run_id: id.clone(),
-                        dir: tmp.path().join("runs").join(id),
-                    })
+                    .map(|id| ExportedRun { run_id: id.clone(), dir: tmp.path().join("runs").join(id) })
                     .collect(),
                 failed_run_ids: ids(&["cc"]),
                 layout: ExperimentLayout::Envelope2025,
@@ -676,14 +575,8 @@ mod tests {
         assert_eq!(
             exp.runs,
             vec![
-                ExportedRun {
-                    run_id: "here".into(),
-                    dir: tmp.path().join("here")
-                },
-                ExportedRun {
-                    run_id: "gone".into(),
-                    dir: tmp.path().join("runs/gone")
-                },
+                ExportedRun { run_id: "here".into(), dir: tmp.path().join("here") },
+                ExportedRun { run_id: "gone".into(), dir: tmp.path().join("runs/gone") },
             ]
         );
 
@@ -764,10 +657,7 @@ mod tests {
             &json!({"mlflow": {"experiment": {"experiment_id": "1", "name": "new"}, "runs": []}}),
         );
         write(&tmp.path().join("manifest.json"), &json!({}));
-        assert_eq!(
-            read_experiment_dir(tmp.path()).unwrap().experiment.name,
-            "new"
-        );
+        assert_eq!(read_experiment_dir(tmp.path()).unwrap().experiment.name, "new");
     }
 
     #[test]
@@ -785,18 +675,14 @@ mod tests {
         std::fs::write(tmp.path().join("experiments.json"), "[").unwrap();
         let err = read_experiments_dir(tmp.path()).unwrap_err().to_string();
         assert!(
-            err.starts_with(&format!(
-                "{}: malformed JSON: ",
-                tmp.path().join("experiments.json").display()
-            )),
+            err.starts_with(&format!("{}: malformed JSON: ", tmp.path().join("experiments.json").display())),
             "{err}"
         );
     }
 
     #[test]
     fn wrong_shapes_name_the_file_and_field() {
-        let envelope =
-            || json!({"mlflow": {"experiment": {"experiment_id": "1", "name": "e"}, "runs": []}});
+        let envelope = || json!({"mlflow": {"experiment": {"experiment_id": "1", "name": "e"}, "runs": []}});
         let manifest = || json!({"experiment": {"experiment_id": "1", "name": "e"}, "run-ids": []});
         let set = |mut v: Value, pointer: &str, value: Option<Value>| {
             let (parent, key) = pointer.rsplit_once('/').unwrap();
@@ -807,46 +693,18 @@ mod tests {
             };
             v
         };
-        let env = |pointer: &str, value: Option<Value>| {
-            ("experiment.json", set(envelope(), pointer, value))
-        };
-        let man = |pointer: &str, value: Option<Value>| {
-            ("manifest.json", set(manifest(), pointer, value))
-        };
+        let env = |pointer: &str, value: Option<Value>| ("experiment.json", set(envelope(), pointer, value));
+        let man = |pointer: &str, value: Option<Value>| ("manifest.json", set(manifest(), pointer, value));
         let cases = [
-            (
-                env("/mlflow/runs", Some(json!("r1"))),
-                "`mlflow.runs` is not a list",
-            ),
+            (env("/mlflow/runs", Some(json!("r1"))), "`mlflow.runs` is not a list"),
             (env("/mlflow/runs", None), "`mlflow.runs` missing"),
-            (
-                env("/mlflow/runs", Some(json!(["ok", {"id": 1}]))),
-                "`mlflow.runs[1]` is not an id: {\"id\":1}",
-            ),
-            (
-                env("/mlflow/runs", Some(json!(["../../etc"]))),
-                "`mlflow.runs[0]` is not a folder name: \"../../etc\"",
-            ),
-            (
-                env("/mlflow/runs", Some(json!([""]))),
-                "`mlflow.runs[0]` is not a folder name: \"\"",
-            ),
-            (
-                env("/mlflow/experiment", None),
-                "`mlflow.experiment` missing",
-            ),
-            (
-                env("/mlflow/experiment", Some(json!([]))),
-                "`mlflow.experiment` is not an object",
-            ),
-            (
-                env("/mlflow/experiment/name", None),
-                "`mlflow.experiment.name` missing",
-            ),
-            (
-                env("/mlflow/experiment/name", Some(json!(3))),
-                "`mlflow.experiment.name` is not a string",
-            ),
+            (env("/mlflow/runs", Some(json!(["ok", {"id": 1}]))), "`mlflow.runs[1]` is not an id: {\"id\":1}"),
+            (env("/mlflow/runs", Some(json!(["../../etc"]))), "`mlflow.runs[0]` is not a folder name: \"../../etc\""),
+            (env("/mlflow/runs", Some(json!([""]))), "`mlflow.runs[0]` is not a folder name: \"\""),
+            (env("/mlflow/experiment", None), "`mlflow.experiment` missing"),
+            (env("/mlflow/experiment", Some(json!([]))), "`mlflow.experiment` is not an object"),
+            (env("/mlflow/experiment/name", None), "`mlflow.experiment.name` missing"),
+            (env("/mlflow/experiment/name", Some(json!(3))), "`mlflow.experiment.name` is not a string"),
             (
                 env("/mlflow/experiment/experiment_id", Some(json!(1.5))),
                 "`mlflow.experiment.experiment_id` is not a string",
@@ -859,38 +717,20 @@ mod tests {
                 env("/mlflow/experiment/tags", Some(json!("t"))),
                 "`mlflow.experiment.tags` is neither an object nor a list of {key, value}",
             ),
-            (
-                env("/mlflow/experiment/tags", Some(json!([{"value": "v"}]))),
-                "`mlflow.experiment.tags[0].key` missing",
-            ),
+            (env("/mlflow/experiment/tags", Some(json!([{"value": "v"}]))), "`mlflow.experiment.tags[0].key` missing"),
             (
                 env("/mlflow/experiment/tags", Some(json!([{"key": "k"}, 1]))),
                 "`mlflow.experiment.tags[1]` is not an object",
             ),
             (env("/info", Some(json!([]))), "`info` is not an object"),
-            (
-                env("/info", Some(json!({"failed_runs": 2}))),
-                "`info.failed_runs` is not a list",
-            ),
-            (
-                env("/system", Some(json!({"mlflow_tracking_uri": 5}))),
-                "`system.mlflow_tracking_uri` is not a string",
-            ),
-            (
-                env("/mlflow", Some(json!({}))),
-                "`mlflow.experiment` missing",
-            ),
+            (env("/info", Some(json!({"failed_runs": 2}))), "`info.failed_runs` is not a list"),
+            (env("/system", Some(json!({"mlflow_tracking_uri": 5}))), "`system.mlflow_tracking_uri` is not a string"),
+            (env("/mlflow", Some(json!({}))), "`mlflow.experiment` missing"),
             (env("/mlflow", Some(json!(1))), "`mlflow` is not an object"),
             (man("/run-ids", Some(json!({}))), "`run-ids` is not a list"),
             (man("/run-ids", None), "`run_ids` (or `run-ids`) missing"),
-            (
-                man("/failed_run-ids", Some(json!("x"))),
-                "`failed_run-ids` is not a list",
-            ),
-            (
-                man("/experiment/experiment_id", None),
-                "`experiment.experiment_id` missing",
-            ),
+            (man("/failed_run-ids", Some(json!("x"))), "`failed_run-ids` is not a list"),
+            (man("/experiment/experiment_id", None), "`experiment.experiment_id` missing"),
             (
                 man("/export_info", Some(json!({"mlflow_tracking_uri": []}))),
                 "`export_info.mlflow_tracking_uri` is not a string",
@@ -899,24 +739,15 @@ mod tests {
                 ("manifest.json", json!({"info": {}, "experiments": []})),
                 "neither `mlflow` (1.2+ envelope) nor `experiment` (older manifest) present",
             ),
-            (
-                ("experiment.json", json!(["x"])),
-                "the top level is not an object",
-            ),
+            (("experiment.json", json!(["x"])), "the top level is not an object"),
         ];
         for ((file, v), want) in cases {
             let tmp = tempfile::tempdir().unwrap();
             let path = tmp.path().join(file);
             write(&path, &v);
             let err = read_experiment_dir(tmp.path()).unwrap_err();
-            assert!(
-                matches!(err, ExperimentFormatError::Shape { .. }),
-                "{err:?}"
-            );
-            assert_eq!(
-                err.to_string(),
-                format!("{}: unexpected shape: {want}", path.display())
-            );
+            assert!(matches!(err, ExperimentFormatError::Shape { .. }), "{err:?}");
+            assert_eq!(err.to_string(), format!("{}: unexpected shape: {want}", path.display()));
         }
     }
 
@@ -926,10 +757,7 @@ mod tests {
         std::fs::create_dir(tmp.path().join("experiment.json")).unwrap();
         assert_eq!(
             read_experiment_dir(tmp.path()).unwrap_err().to_string(),
-            format!(
-                "{}: not an experiment export: neither experiment.json nor manifest.json",
-                tmp.path().display()
-            )
+            format!("{}: not an experiment export: neither experiment.json nor manifest.json", tmp.path().display())
         );
         assert_eq!(
             read_experiments_dir(tmp.path()).unwrap_err().to_string(),
@@ -947,16 +775,8 @@ mod tests {
         assert_eq!(
             entries,
             vec![
-                ExperimentEntry {
-                    id: "1".into(),
-                    name: "sklearn".into(),
-                    dir: dir.join("1")
-                },
-                ExperimentEntry {
-                    id: "7".into(),
-                    name: "sparkml".into(),
-                    dir: dir.join("7")
-                },
+                ExperimentEntry { id: "1".into(), name: "sklearn".into(), dir: dir.join("1") },
+                ExperimentEntry { id: "7".into(), name: "sparkml".into(), dir: dir.join("7") },
             ]
         );
         let expected = [("sklearn", BULK_1), ("sparkml", BULK_7)];
@@ -1014,18 +834,11 @@ mod tests {
             let root = tmp.path().join(base);
             write(&root.join("experiments.json"), &v);
             // export-all's own top-level manifest must not be mistaken for a seed-era one.
-            write(
-                &tmp.path().join("manifest.json"),
-                &json!({"info": {}, "mlflow": {}}),
-            );
+            write(&tmp.path().join("manifest.json"), &json!({"info": {}, "mlflow": {}}));
             let entries = read_experiments_dir(tmp.path()).unwrap();
             let want = summaries()
                 .into_iter()
-                .map(|s| ExperimentEntry {
-                    dir: root.join(&s.id),
-                    id: s.id,
-                    name: s.name,
-                })
+                .map(|s| ExperimentEntry { dir: root.join(&s.id), id: s.id, name: s.name })
                 .collect::<Vec<_>>();
             assert_eq!(entries, want, "{base:?}");
         }
@@ -1034,16 +847,8 @@ mod tests {
     #[test]
     fn bulk_wrong_shapes_name_the_file_and_field() {
         let cases = [
-            (
-                "experiments.json",
-                json!({"mlflow": {}}),
-                "`mlflow.experiments` missing",
-            ),
-            (
-                "experiments.json",
-                json!({"mlflow": {"experiments": {}}}),
-                "`mlflow.experiments` is not a list",
-            ),
+            ("experiments.json", json!({"mlflow": {}}), "`mlflow.experiments` missing"),
+            ("experiments.json", json!({"mlflow": {"experiments": {}}}), "`mlflow.experiments` is not a list"),
             (
                 "experiments.json",
                 json!({"mlflow": {"experiments": [{"name": "n"}]}}),
@@ -1054,21 +859,13 @@ mod tests {
                 json!({"mlflow": {"experiments": [{"id": "1"}]}}),
                 "`mlflow.experiments[0].name` missing",
             ),
-            (
-                "experiments.json",
-                json!({"mlflow": {"experiments": ["1"]}}),
-                "`mlflow.experiments[0]` is not an object",
-            ),
+            ("experiments.json", json!({"mlflow": {"experiments": ["1"]}}), "`mlflow.experiments[0]` is not an object"),
             (
                 "experiments.json",
                 json!({"mlflow": {"experiments": [{"id": "a/b", "name": "n"}]}}),
                 "`mlflow.experiments[0].id` is not a folder name: \"a/b\"",
             ),
-            (
-                "manifest.json",
-                json!({"info": {}}),
-                "`experiments` missing",
-            ),
+            ("manifest.json", json!({"info": {}}), "`experiments` missing"),
             (
                 "manifest.json",
                 json!({"experiments": [{"id": "..", "name": "n"}]}),
@@ -1090,10 +887,7 @@ mod tests {
             );
         }
         let tmp = tempfile::tempdir().unwrap();
-        write(
-            &tmp.path().join("manifest.json"),
-            &json!({"experiments": [{"id": 7, "name": "n"}]}),
-        );
+        write(&tmp.path().join("manifest.json"), &json!({"experiments": [{"id": 7, "name": "n"}]}));
         assert_eq!(read_experiments_dir(tmp.path()).unwrap()[0].id, "7");
     }
 }

@@ -15,10 +15,7 @@ use super::run_json::{utc_text, ExportSystem};
 /// The `system` block the Python tool writes at the top of every export file.
 pub(super) fn system_value(system: &ExportSystem) -> Value {
     let mut sys = Map::new();
-    sys.insert(
-        "package_version".into(),
-        system.package_version.clone().into(),
-    );
+    sys.insert("package_version".into(), system.package_version.clone().into());
     sys.insert("script".into(), system.script.clone().into());
     sys.insert("export_file_version".into(), "2".into());
     sys.insert("export_time".into(), system.export_time.into());
@@ -30,11 +27,7 @@ pub(super) fn system_value(system: &ExportSystem) -> Value {
 }
 
 /// Inserts `key` only when `value` is set: the Python tool omits unset optional fields.
-pub(super) fn insert_opt<T: Clone + Into<Value>>(
-    map: &mut Map<String, Value>,
-    key: &str,
-    value: &Option<T>,
-) {
+pub(super) fn insert_opt<T: Clone + Into<Value>>(map: &mut Map<String, Value>, key: &str, value: &Option<T>) {
     if let Some(v) = value {
         map.insert(key.into(), v.clone().into());
     }
@@ -51,11 +44,7 @@ pub(super) fn tag_text(v: &Value) -> String {
 
 /// Deserializes each item of the list at `path`, naming the item that fails.
 pub(super) fn list_of<T: DeserializeOwned>(items: &[Value], path: &str) -> Result<Vec<T>, String> {
-    items
-        .iter()
-        .enumerate()
-        .map(|(i, item)| T::deserialize(item).map_err(|e| format!("`{path}[{i}]`: {e}")))
-        .collect()
+    items.iter().enumerate().map(|(i, item)| T::deserialize(item).map_err(|e| format!("`{path}[{i}]`: {e}"))).collect()
 }
 
 /// A JSON object together with its dotted path, so every error names the offending field.
@@ -67,10 +56,7 @@ pub(super) struct Obj<'a> {
 impl<'a> Obj<'a> {
     pub(super) fn top(v: &'a Value) -> Result<Self, String> {
         match v {
-            Value::Object(map) => Ok(Obj {
-                map,
-                path: String::new(),
-            }),
+            Value::Object(map) => Ok(Obj { map, path: String::new() }),
             _ => Err("the top level is not an object".into()),
         }
     }
@@ -105,9 +91,7 @@ impl<'a> Obj<'a> {
     }
 
     pub(super) fn object(&self, key: &str) -> Result<Option<Obj<'a>>, String> {
-        self.get(key)
-            .map(|v| Obj::at(v, self.child_path(key)))
-            .transpose()
+        self.get(key).map(|v| Obj::at(v, self.child_path(key))).transpose()
     }
 
     pub(super) fn required_object(&self, key: &str) -> Result<Obj<'a>, String> {
@@ -148,9 +132,7 @@ impl<'a> Obj<'a> {
     }
 
     pub(super) fn opt_int(&self, key: &str) -> Result<Option<i64>, String> {
-        self.get(key)
-            .map(|v| de_i64(v).map_err(|_| format!("{} is not an integer", self.path_of(key))))
-            .transpose()
+        self.get(key).map(|v| de_i64(v).map_err(|_| format!("{} is not an integer", self.path_of(key)))).transpose()
     }
 
     /// A `{key: value}` object of params or tags, empty when absent; values become text as
@@ -159,11 +141,7 @@ impl<'a> Obj<'a> {
         let Some(map) = self.object(key)? else {
             return Ok(BTreeMap::new());
         };
-        Ok(map
-            .map
-            .iter()
-            .map(|(k, v)| (k.clone(), tag_text(v)))
-            .collect())
+        Ok(map.map.iter().map(|(k, v)| (k.clone(), tag_text(v))).collect())
     }
 
     /// Tags as either a `{key: value}` object (what the Python tool writes from the client's
@@ -171,9 +149,7 @@ impl<'a> Obj<'a> {
     pub(super) fn tags(&self, key: &str) -> Result<BTreeMap<String, String>, String> {
         match self.get(key) {
             None => Ok(BTreeMap::new()),
-            Some(Value::Object(map)) => {
-                Ok(map.iter().map(|(k, v)| (k.clone(), tag_text(v))).collect())
-            }
+            Some(Value::Object(map)) => Ok(map.iter().map(|(k, v)| (k.clone(), tag_text(v))).collect()),
             Some(Value::Array(items)) => items
                 .iter()
                 .enumerate()
@@ -184,10 +160,7 @@ impl<'a> Obj<'a> {
                     Ok((name, value))
                 })
                 .collect(),
-            Some(_) => Err(format!(
-                "{} is neither an object nor a list of {{key, value}}",
-                self.path_of(key)
-            )),
+            Some(_) => Err(format!("{} is neither an object nor a list of {{key, value}}", self.path_of(key))),
         }
     }
 }

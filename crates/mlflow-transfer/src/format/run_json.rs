@@ -81,10 +81,8 @@ pub enum FormatError {
 const EXPORTER: &str = "mlflow-export-import (rust)";
 
 /// Tags the Python tool's `--export-metadata-tags`/`--export-source-tags` wrote, by era.
-const TRACKING_URI_TAGS: [&str; 2] = [
-    "mlflow_export_import.metadata.tracking_uri",
-    "mlflow_tools.metadata.tracking_uri",
-];
+const TRACKING_URI_TAGS: [&str; 2] =
+    ["mlflow_export_import.metadata.tracking_uri", "mlflow_tools.metadata.tracking_uri"];
 const EXPERIMENT_NAME_TAGS: [&str; 4] = [
     "mlflow_export_import.metadata.experiment_name",
     "mlflow_export_import.metadata.experiment-name",
@@ -93,18 +91,12 @@ const EXPERIMENT_NAME_TAGS: [&str; 4] = [
 ];
 
 /// Renders a run in the Python tool's current (2025-10+) layout.
-pub fn write_run_json(
-    run: &RunRecord,
-    system: &ExportSystem,
-    artifacts: &[ArtifactEntry],
-) -> Value {
+pub fn write_run_json(run: &RunRecord, system: &ExportSystem, artifacts: &[ArtifactEntry]) -> Value {
     let mut info = Map::new();
     info.insert("exporter".into(), EXPORTER.into());
     insert_opt(&mut info, "experiment_name", &run.origin.experiment_name);
-    let listing = artifacts
-        .iter()
-        .map(|a| json!({"path": a.path, "size": a.size, "sha256": a.sha256}))
-        .collect::<Vec<_>>();
+    let listing =
+        artifacts.iter().map(|a| json!({"path": a.path, "size": a.size, "sha256": a.sha256})).collect::<Vec<_>>();
     info.insert("artifacts".into(), listing.into());
 
     let metrics = run
@@ -201,11 +193,7 @@ fn read_envelope(root: &Obj, mlflow: &Obj) -> Result<RunJson, String> {
         None => (None, None),
     };
     run.origin = origin(&run.tags, tracking_uri, experiment_name);
-    Ok(RunJson {
-        run,
-        artifacts,
-        layout,
-    })
+    Ok(RunJson { run, artifacts, layout })
 }
 
 fn read_legacy(root: &Obj) -> Result<RunJson, String> {
@@ -225,11 +213,7 @@ fn read_legacy(root: &Obj) -> Result<RunJson, String> {
         None => None,
     };
     run.origin = origin(&run.tags, tracking_uri, None);
-    Ok(RunJson {
-        run,
-        artifacts: None,
-        layout,
-    })
+    Ok(RunJson { run, artifacts: None, layout })
 }
 
 /// How a layout stores metrics: full histories, or (pre-1.0) only each key's latest value.
@@ -241,57 +225,38 @@ enum MetricsShape {
 
 /// Reads `info`, `params`, `tags` and `metrics`, which every layout has under one parent.
 fn read_body(parent: &Obj, metrics_shape: MetricsShape) -> Result<RunRecord, String> {
-    let info = parent
-        .object("info")?
-        .ok_or_else(|| parent.missing("info"))?;
+    let info = parent.object("info")?.ok_or_else(|| parent.missing("info"))?;
     let run_id = match info.opt_id("run_id")? {
         Some(id) => id,
-        None => info
-            .opt_id("run_uuid")?
-            .ok_or_else(|| info.missing("run_id"))?,
+        None => info.opt_id("run_uuid")?.ok_or_else(|| info.missing("run_id"))?,
     };
-    let experiment_id = info
-        .opt_id("experiment_id")?
-        .ok_or_else(|| info.missing("experiment_id"))?;
+    let experiment_id = info.opt_id("experiment_id")?.ok_or_else(|| info.missing("experiment_id"))?;
     let status = match info.get("status") {
         None => return Err(info.missing("status")),
-        Some(v) => run_status(v)
-            .ok_or_else(|| format!("{} is not a run status: {v}", info.path_of("status")))?,
+        Some(v) => run_status(v).ok_or_else(|| format!("{} is not a run status: {v}", info.path_of("status")))?,
     };
     let tags = parent.string_map("tags")?;
     let meta = RunMeta {
         run_id,
         experiment_id,
         // Old MLflow had no `run_name` field; the server derived the name from this tag.
-        run_name: info
-            .opt_str("run_name")?
-            .or_else(|| tags.get("mlflow.runName").cloned()),
+        run_name: info.opt_str("run_name")?.or_else(|| tags.get("mlflow.runName").cloned()),
         user_id: info.opt_str("user_id")?,
         status,
         start_time: info.opt_int("start_time")?,
         end_time: info.opt_int("end_time")?,
-        lifecycle_stage: info
-            .opt_str("lifecycle_stage")?
-            .unwrap_or_else(|| "active".into()),
+        lifecycle_stage: info.opt_str("lifecycle_stage")?.unwrap_or_else(|| "active".into()),
         artifact_uri: info.opt_str("artifact_uri")?,
     };
     let metrics = match parent.object("metrics")? {
         None => BTreeMap::new(),
         Some(m) => match metrics_shape {
             MetricsShape::History => read_histories(&m)?,
-            MetricsShape::Latest => {
-                read_latest(&m, meta.end_time.or(meta.start_time).unwrap_or(0))?
-            }
+            MetricsShape::Latest => read_latest(&m, meta.end_time.or(meta.start_time).unwrap_or(0))?,
         },
     };
     let params = parent.string_map("params")?;
-    Ok(RunRecord {
-        meta,
-        params,
-        tags,
-        metrics,
-        ..RunRecord::default()
-    })
+    Ok(RunRecord { meta, params, tags, metrics, ..RunRecord::default() })
 }
 
 fn read_histories(metrics: &Obj) -> Result<BTreeMap<String, Vec<MetricPoint>>, String> {
@@ -303,9 +268,7 @@ fn read_histories(metrics: &Obj) -> Result<BTreeMap<String, Vec<MetricPoint>>, S
         let history = points
             .iter()
             .enumerate()
-            .map(|(i, point)| {
-                read_point(point).map_err(|what| format!("metric `{key}` point {i}: {what}"))
-            })
+            .map(|(i, point)| read_point(point).map_err(|what| format!("metric `{key}` point {i}: {what}")))
             .collect::<Result<Vec<_>, _>>()?;
         out.insert(key.clone(), history);
     }
@@ -327,31 +290,16 @@ fn read_point(point: &Value) -> Result<MetricPoint, String> {
         None => 0,
         Some(step) => de_i64(step).map_err(|_| "`step` is not an integer".to_string())?,
     };
-    Ok(MetricPoint {
-        value,
-        timestamp,
-        step,
-    })
+    Ok(MetricPoint { value, timestamp, step })
 }
 
 /// Pre-1.0 exports kept only each key's latest value, without its time or step; the run's end
 /// (else start) stands in for the time so the point sorts where the run logged it.
-fn read_latest(
-    metrics: &Obj,
-    timestamp: i64,
-) -> Result<BTreeMap<String, Vec<MetricPoint>>, String> {
+fn read_latest(metrics: &Obj, timestamp: i64) -> Result<BTreeMap<String, Vec<MetricPoint>>, String> {
     let mut out = BTreeMap::new();
     for (key, value) in metrics.map {
-        let value =
-            de_f64(value).map_err(|_| format!("metric `{key}` is not a number: {value}"))?;
-        out.insert(
-            key.clone(),
-            vec![MetricPoint {
-                value,
-                timestamp,
-                step: 0,
-            }],
-        );
+        let value = de_f64(value).map_err(|_| format!("metric `{key}` is not a number: {value}"))?;
+        out.insert(key.clone(), vec![MetricPoint { value, timestamp, step: 0 }]);
     }
     Ok(out)
 }
@@ -368,30 +316,18 @@ fn read_artifacts(info: &Obj) -> Result<Option<Vec<ArtifactEntry>>, String> {
         let entry = Obj::at(item, format!("{}[{i}]", info.child_path("artifacts")))?;
         let size = entry.get("size").ok_or_else(|| entry.missing("size"))?;
         out.push(ArtifactEntry {
-            path: entry
-                .opt_str("path")?
-                .ok_or_else(|| entry.missing("path"))?,
-            size: size
-                .as_u64()
-                .ok_or_else(|| format!("{} is not a size in bytes", entry.path_of("size")))?,
-            sha256: entry
-                .opt_str("sha256")?
-                .ok_or_else(|| entry.missing("sha256"))?,
+            path: entry.opt_str("path")?.ok_or_else(|| entry.missing("path"))?,
+            size: size.as_u64().ok_or_else(|| format!("{} is not a size in bytes", entry.path_of("size")))?,
+            sha256: entry.opt_str("sha256")?.ok_or_else(|| entry.missing("sha256"))?,
         });
     }
     Ok(Some(out))
 }
 
-fn origin(
-    tags: &BTreeMap<String, String>,
-    tracking_uri: Option<String>,
-    experiment_name: Option<String>,
-) -> Origin {
+fn origin(tags: &BTreeMap<String, String>, tracking_uri: Option<String>, experiment_name: Option<String>) -> Origin {
     let from_tags = |keys: &[&str]| keys.iter().find_map(|k| tags.get(*k).cloned());
     Origin {
-        tracking_uri: tracking_uri
-            .or_else(|| from_tags(&TRACKING_URI_TAGS))
-            .map(|u| mlflow_client::redact(&u)),
+        tracking_uri: tracking_uri.or_else(|| from_tags(&TRACKING_URI_TAGS)).map(|u| mlflow_client::redact(&u)),
         experiment_name: experiment_name.or_else(|| from_tags(&EXPERIMENT_NAME_TAGS)),
     }
 }
@@ -442,22 +378,11 @@ fn run_info_value(meta: &RunMeta) -> Value {
     info.insert("status".into(), status_name(meta.status).into());
     insert_opt(&mut info, "start_time", &meta.start_time);
     insert_opt(&mut info, "end_time", &meta.end_time);
-    info.insert(
-        "lifecycle_stage".into(),
-        meta.lifecycle_stage.clone().into(),
-    );
+    info.insert("lifecycle_stage".into(), meta.lifecycle_stage.clone().into());
     insert_opt(&mut info, "artifact_uri", &meta.artifact_uri);
     insert_opt(&mut info, "run_name", &meta.run_name);
-    insert_opt(
-        &mut info,
-        "_start_time",
-        &meta.start_time.map(|ms| utc_text(ms.div_euclid(1000))),
-    );
-    insert_opt(
-        &mut info,
-        "_end_time",
-        &meta.end_time.map(|ms| utc_text(ms.div_euclid(1000))),
-    );
+    insert_opt(&mut info, "_start_time", &meta.start_time.map(|ms| utc_text(ms.div_euclid(1000))));
+    insert_opt(&mut info, "_end_time", &meta.end_time.map(|ms| utc_text(ms.div_euclid(1000))));
     Value::Object(info)
 }
 
@@ -470,11 +395,7 @@ fn dataset_input_value(input: &DatasetInput) -> Value {
     dataset.insert("source".into(), d.source.clone().into());
     insert_opt(&mut dataset, "schema", &d.schema);
     insert_opt(&mut dataset, "profile", &d.profile);
-    let tags = input
-        .tags
-        .iter()
-        .map(|t| json!({"key": t.key, "value": t.value}))
-        .collect::<Vec<_>>();
+    let tags = input.tags.iter().map(|t| json!({"key": t.key, "value": t.value})).collect::<Vec<_>>();
     json!({"dataset": dataset, "tags": tags})
 }
 
@@ -500,12 +421,7 @@ pub fn utc_text(epoch_s: i64) -> String {
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}",
-        secs / 3600,
-        secs % 3600 / 60,
-        secs % 60
-    )
+    format!("{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}", secs / 3600, secs % 3600 / 60, secs % 60)
 }
 
 /// Quotes the bare `NaN`, `Infinity` and `-Infinity` tokens that Python's `json.dump` writes,
@@ -546,26 +462,17 @@ mod tests {
     use mlflow_client::types::{Dataset, KeyValue, ModelInput, ModelOutput};
 
     fn fixture(layout: &str) -> RunJson {
-        let path = format!(
-            "{}/tests/fixtures/run-json/{layout}/run.json",
-            env!("CARGO_MANIFEST_DIR")
-        );
+        let path = format!("{}/tests/fixtures/run-json/{layout}/run.json", env!("CARGO_MANIFEST_DIR"));
         let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
         read_run_json(&bytes).unwrap_or_else(|e| panic!("{path}: {e}"))
     }
 
     fn point(value: f64, timestamp: i64, step: i64) -> MetricPoint {
-        MetricPoint {
-            value,
-            timestamp,
-            step,
-        }
+        MetricPoint { value, timestamp, step }
     }
 
     fn shape_error(v: &Value) -> String {
-        read_run_json(&serde_json::to_vec(v).unwrap())
-            .unwrap_err()
-            .to_string()
+        read_run_json(&serde_json::to_vec(v).unwrap()).unwrap_err().to_string()
     }
 
     /// A valid 2025 envelope to break one field of.
@@ -587,21 +494,11 @@ mod tests {
         let bits = |r: &RunRecord| {
             r.metrics
                 .iter()
-                .map(|(k, ps)| {
-                    (
-                        k.clone(),
-                        ps.iter()
-                            .map(|p| (p.value.to_bits(), p.timestamp, p.step))
-                            .collect(),
-                    )
-                })
+                .map(|(k, ps)| (k.clone(), ps.iter().map(|p| (p.value.to_bits(), p.timestamp, p.step)).collect()))
                 .collect::<BTreeMap<String, Vec<(u64, i64, i64)>>>()
         };
         assert_eq!(bits(got), bits(want));
-        let strip = |r: &RunRecord| RunRecord {
-            metrics: BTreeMap::new(),
-            ..r.clone()
-        };
+        let strip = |r: &RunRecord| RunRecord { metrics: BTreeMap::new(), ..r.clone() };
         assert_eq!(strip(got), strip(want));
     }
 
@@ -622,34 +519,22 @@ mod tests {
                 start_time: Some(1632774882618),
                 end_time: Some(1632774885705),
                 lifecycle_stage: "active".into(),
-                artifact_uri: Some(
-                    "/opt/mlflow/server/mlruns/1/6ccadf17812d43929b093d75cca1c33f/artifacts".into()
-                ),
+                artifact_uri: Some("/opt/mlflow/server/mlruns/1/6ccadf17812d43929b093d75cca1c33f/artifacts".into()),
             }
         );
         assert_eq!(run.params.len(), 3);
         assert_eq!(run.params["max_leaf_nodes"], "32");
         assert_eq!(run.metrics.len(), 4);
-        assert_eq!(
-            run.metrics["rmse"],
-            vec![point(0.7367947360663162, 1632774885705, 0)]
-        );
+        assert_eq!(run.metrics["rmse"], vec![point(0.7367947360663162, 1632774885705, 0)]);
         let ev = &run.metrics["explained_variance"];
         assert!(ev.len() == 1 && ev[0].value.is_nan() && ev[0].timestamp == 1632774885705);
         assert_eq!(run.tags["mlflow.source.type"], "LOCAL");
         assert_eq!(run.tags["mlflow_tools.metadata.timestamp"], "1632843672");
         assert_eq!(
             run.origin,
-            Origin {
-                tracking_uri: Some("http://localhost:5000".into()),
-                experiment_name: Some("sklearn_wine".into())
-            }
+            Origin { tracking_uri: Some("http://localhost:5000".into()), experiment_name: Some("sklearn_wine".into()) }
         );
-        assert!(
-            run.dataset_inputs.is_empty()
-                && run.model_inputs.is_empty()
-                && run.model_outputs.is_empty()
-        );
+        assert!(run.dataset_inputs.is_empty() && run.model_inputs.is_empty() && run.model_outputs.is_empty());
     }
 
     #[test]
@@ -659,10 +544,7 @@ mod tests {
         let run = &rj.run;
         assert_eq!(run.meta.run_id, "f2e3f75c845d4365addbc9c0262a58a5");
         assert_eq!(run.meta.run_name.as_deref(), Some("sklearn_wine_v1"));
-        assert_eq!(
-            (run.meta.start_time, run.meta.end_time),
-            (Some(1655005376102), Some(1655005381337))
-        );
+        assert_eq!((run.meta.start_time, run.meta.end_time), (Some(1655005376102), Some(1655005381337)));
         assert_eq!(run.meta.status, RunStatus::Finished);
         assert_eq!(run.params["alpha"], "0.5");
         assert_eq!(
@@ -676,10 +558,7 @@ mod tests {
         let val_loss = &run.metrics["val_loss"];
         assert_eq!(val_loss[0], point(1.25, 1655005377200, 0));
         assert!(val_loss[1].value.is_nan() && val_loss[1].step == 1);
-        assert_eq!(
-            run.tags["mlflow_export_import.metadata.timestamp"],
-            "1655005212"
-        );
+        assert_eq!(run.tags["mlflow_export_import.metadata.timestamp"], "1655005212");
         // `export_info` wins over the metadata tag, and loses its credentials.
         assert_eq!(
             run.origin,
@@ -699,10 +578,7 @@ mod tests {
         assert_eq!(run.meta.run_id, "8a6af43e756f433da7a90fd6b4e49c3a");
         assert_eq!(run.meta.experiment_id, "3");
         assert_eq!(run.meta.status, RunStatus::Failed);
-        assert_eq!(
-            (run.meta.start_time, run.meta.end_time),
-            (Some(1690270895769), Some(1690270898938))
-        );
+        assert_eq!((run.meta.start_time, run.meta.end_time), (Some(1690270895769), Some(1690270898938)));
         assert_eq!(
             run.meta.artifact_uri.as_deref(),
             Some("mlflow-artifacts:/3/8a6af43e756f433da7a90fd6b4e49c3a/artifacts")
@@ -710,10 +586,7 @@ mod tests {
         assert_eq!(run.params["criterion"], "gini");
         assert_eq!(
             run.metrics["accuracy_score"],
-            vec![
-                point(0.9333333333333333, 1690270895838, 0),
-                point(0.9466666666666667, 1690270896838, 1)
-            ]
+            vec![point(0.9333333333333333, 1690270895838, 0), point(0.9466666666666667, 1690270896838, 1)]
         );
         assert!(run.metrics["log_loss"][0].value.is_nan());
         assert_eq!(run.tags["mlflow.user"], "andre");
@@ -721,23 +594,11 @@ mod tests {
         let train = &run.dataset_inputs[0];
         assert_eq!(train.dataset.name, "iris_train");
         assert_eq!(train.dataset.digest, "a1b2c3d4");
-        assert_eq!(
-            train.dataset.profile.as_deref(),
-            Some("{\"num_rows\": 120, \"num_elements\": 600}")
-        );
-        assert_eq!(
-            train.tags,
-            vec![KeyValue::new("mlflow.data.context", "training")]
-        );
+        assert_eq!(train.dataset.profile.as_deref(), Some("{\"num_rows\": 120, \"num_elements\": 600}"));
+        assert_eq!(train.tags, vec![KeyValue::new("mlflow.data.context", "training")]);
         assert_eq!(run.dataset_inputs[1].dataset.schema, None);
         assert!(run.model_inputs.is_empty() && run.model_outputs.is_empty());
-        assert_eq!(
-            run.origin,
-            Origin {
-                tracking_uri: Some("http://127.0.0.1:5020".into()),
-                experiment_name: None
-            }
-        );
+        assert_eq!(run.origin, Origin { tracking_uri: Some("http://127.0.0.1:5020".into()), experiment_name: None });
     }
 
     #[test]
@@ -747,44 +608,23 @@ mod tests {
         let run = &rj.run;
         assert_eq!(run.meta.run_id, "d1e2f3a4b5c647d8e9f0a1b2c3d4e5f6");
         assert_eq!(run.meta.run_name.as_deref(), Some("bright-owl-42"));
-        assert_eq!(
-            (run.meta.start_time, run.meta.end_time),
-            (Some(1762412400123), Some(1762412460456))
-        );
+        assert_eq!((run.meta.start_time, run.meta.end_time), (Some(1762412400123), Some(1762412460456)));
         assert_eq!(run.params.len(), 4);
         assert_eq!(run.params["objective"], "reg:squarederror");
         assert_eq!(
             run.metrics["rmse"],
-            vec![
-                point(0.912, 1762412410000, 0),
-                point(0.874, 1762412420000, 1),
-                point(0.851, 1762412430000, 2)
-            ]
+            vec![point(0.912, 1762412410000, 0), point(0.874, 1762412420000, 1), point(0.851, 1762412430000, 2)]
         );
         let loss = &run.metrics["train_loss"][0];
         assert!(loss.value.is_nan() && loss.step == -1);
         assert_eq!(run.dataset_inputs[0].dataset.name, "wine_train");
-        assert_eq!(
-            run.dataset_inputs[1].tags,
-            vec![KeyValue::new("mlflow.data.context", "eval")]
-        );
-        assert_eq!(
-            run.model_inputs,
-            vec![ModelInput {
-                model_id: "m-77aa88bb99cc40ddaa11bb22cc33dd44".into()
-            }]
-        );
+        assert_eq!(run.dataset_inputs[1].tags, vec![KeyValue::new("mlflow.data.context", "eval")]);
+        assert_eq!(run.model_inputs, vec![ModelInput { model_id: "m-77aa88bb99cc40ddaa11bb22cc33dd44".into() }]);
         assert_eq!(
             run.model_outputs,
-            vec![ModelOutput {
-                model_id: "m-0a1b2c3d4e5f40718293a4b5c6d7e8f9".into(),
-                step: 2
-            }]
+            vec![ModelOutput { model_id: "m-0a1b2c3d4e5f40718293a4b5c6d7e8f9".into(), step: 2 }]
         );
-        assert_eq!(
-            run.origin.tracking_uri.as_deref(),
-            Some("http://mlflow.internal:5000")
-        );
+        assert_eq!(run.origin.tracking_uri.as_deref(), Some("http://mlflow.internal:5000"));
     }
 
     fn sample_run() -> RunRecord {
@@ -834,13 +674,8 @@ mod tests {
                     profile: None,
                 },
             }],
-            model_inputs: vec![ModelInput {
-                model_id: "m-in".into(),
-            }],
-            model_outputs: vec![ModelOutput {
-                model_id: "m-out".into(),
-                step: -3,
-            }],
+            model_inputs: vec![ModelInput { model_id: "m-in".into() }],
+            model_outputs: vec![ModelOutput { model_id: "m-out".into(), step: -3 }],
             origin: Origin {
                 tracking_uri: Some("http://src:5000".into()),
                 experiment_name: Some("/Users/josé/exp".into()),
@@ -863,19 +698,10 @@ mod tests {
     fn round_trip_preserves_every_field() {
         let run = sample_run();
         let artifacts = vec![
-            ArtifactEntry {
-                path: "model/MLmodel".into(),
-                size: 412,
-                sha256: "ab".repeat(32),
-            },
-            ArtifactEntry {
-                path: "plots/ü.png".into(),
-                size: u64::MAX,
-                sha256: "cd".repeat(32),
-            },
+            ArtifactEntry { path: "model/MLmodel".into(), size: 412, sha256: "ab".repeat(32) },
+            ArtifactEntry { path: "plots/ü.png".into(), size: u64::MAX, sha256: "cd".repeat(32) },
         ];
-        let bytes =
-            serde_json::to_vec_pretty(&write_run_json(&run, &system(), &artifacts)).unwrap();
+        let bytes = serde_json::to_vec_pretty(&write_run_json(&run, &system(), &artifacts)).unwrap();
         let back = read_run_json(&bytes).unwrap();
         assert_eq!(back.layout, Layout::Envelope2025);
         assert_eq!(back.artifacts, Some(artifacts));
@@ -893,28 +719,13 @@ mod tests {
             },
             ..Default::default()
         };
-        let system = ExportSystem {
-            mlflow_version: None,
-            mlflow_tracking_uri: None,
-            user: None,
-            ..system()
-        };
+        let system = ExportSystem { mlflow_version: None, mlflow_tracking_uri: None, user: None, ..system() };
         let written = write_run_json(&run, &system, &[]);
         let info = &written["mlflow"]["info"];
-        for absent in [
-            "start_time",
-            "end_time",
-            "_start_time",
-            "_end_time",
-            "run_name",
-            "artifact_uri",
-        ] {
+        for absent in ["start_time", "end_time", "_start_time", "_end_time", "run_name", "artifact_uri"] {
             assert!(info.get(absent).is_none(), "{absent} written");
         }
-        assert!(
-            info["user_id"].is_null(),
-            "the Python importer indexes user_id"
-        );
+        assert!(info["user_id"].is_null(), "the Python importer indexes user_id");
         assert!(written["system"].get("mlflow_tracking_uri").is_none());
         assert!(written["info"].get("experiment_name").is_none());
         let back = read_run_json(&serde_json::to_vec(&written).unwrap()).unwrap();
@@ -925,11 +736,7 @@ mod tests {
     #[test]
     fn writes_the_python_tools_current_layout() {
         let run = sample_run();
-        let artifacts = [ArtifactEntry {
-            path: "a.txt".into(),
-            size: 3,
-            sha256: "00".repeat(32),
-        }];
+        let artifacts = [ArtifactEntry { path: "a.txt".into(), size: 3, sha256: "00".repeat(32) }];
         let v = write_run_json(&run, &system(), &artifacts);
         assert_eq!(
             v["system"],
@@ -969,17 +776,9 @@ mod tests {
             v["mlflow"]["inputs"]["dataset_inputs"][0]["tags"],
             json!([{"key": "mlflow.data.context", "value": "training"}])
         );
-        assert!(v["mlflow"]["inputs"]["dataset_inputs"][0]["dataset"]
-            .get("profile")
-            .is_none());
-        assert_eq!(
-            v["mlflow"]["inputs"]["model_inputs"],
-            json!([{"model_id": "m-in"}])
-        );
-        assert_eq!(
-            v["mlflow"]["outputs"],
-            json!({"model_outputs": [{"model_id": "m-out", "step": -3}]})
-        );
+        assert!(v["mlflow"]["inputs"]["dataset_inputs"][0]["dataset"].get("profile").is_none());
+        assert_eq!(v["mlflow"]["inputs"]["model_inputs"], json!([{"model_id": "m-in"}]));
+        assert_eq!(v["mlflow"]["outputs"], json!({"model_outputs": [{"model_id": "m-out", "step": -3}]}));
         // Valid JSON that strict parsers accept.
         assert!(serde_json::from_str::<Value>(&v.to_string()).is_ok());
     }
@@ -991,11 +790,7 @@ mod tests {
         let text = br#"{"info": {"run_id": "r", "experiment_id": "1", "status": "FINISHED"},
             "metrics": {"a": [{"value": 0.9333333333333333, "timestamp": 1, "step": 0}]}}"#;
         let value = read_run_json(text).unwrap().run.metrics["a"][0].value;
-        assert_eq!(
-            value.to_bits(),
-            0.9333333333333333_f64.to_bits(),
-            "serde_json needs `float_roundtrip`"
-        );
+        assert_eq!(value.to_bits(), 0.9333333333333333_f64.to_bits(), "serde_json needs `float_roundtrip`");
     }
 
     #[test]
@@ -1010,10 +805,7 @@ mod tests {
         let m = &rj.run.metrics["m"];
         assert!(m[0].value.is_nan());
         assert_eq!((m[1].value, m[2].value), (f64::INFINITY, f64::NEG_INFINITY));
-        assert_eq!(
-            rj.run.tags["note"],
-            "NaN, Infinity and \"-Infinity\" stay text"
-        );
+        assert_eq!(rj.run.tags["note"], "NaN, Infinity and \"-Infinity\" stay text");
     }
 
     #[test]
@@ -1034,11 +826,7 @@ mod tests {
         let v = json!({"info": {"run_id": "r", "experiment_id": "1", "status": "FINISHED", "start_time": 9, "end_time": null},
                        "metrics": {"acc": 0.5}});
         let rj = read_run_json(&serde_json::to_vec(&v).unwrap()).unwrap();
-        assert_eq!(
-            rj.run.metrics["acc"],
-            vec![point(0.5, 9, 0)],
-            "start time stands in for a missing end"
-        );
+        assert_eq!(rj.run.metrics["acc"], vec![point(0.5, 9, 0)], "start time stands in for a missing end");
     }
 
     #[test]
@@ -1065,20 +853,12 @@ mod tests {
         let with = |pointer: &str, value: Value| {
             let mut v = envelope();
             let (parent, key) = pointer.rsplit_once('/').unwrap();
-            v.pointer_mut(parent)
-                .unwrap()
-                .as_object_mut()
-                .unwrap()
-                .insert(key.into(), value);
+            v.pointer_mut(parent).unwrap().as_object_mut().unwrap().insert(key.into(), value);
             shape_error(&v)
         };
         let without = |parent: &str, key: &str| {
             let mut v = envelope();
-            v.pointer_mut(parent)
-                .unwrap()
-                .as_object_mut()
-                .unwrap()
-                .remove(key);
+            v.pointer_mut(parent).unwrap().as_object_mut().unwrap().remove(key);
             shape_error(&v)
         };
         let acc = |points: Value| with("/mlflow/metrics", json!({"acc": points}));
@@ -1098,7 +878,10 @@ mod tests {
                 acc(json!([ok, ok, ok, {"value": 1.0, "timestamp": "noon", "step": 3}])),
                 "metric `acc` point 3: `timestamp` is not an integer",
             ),
-            (acc(json!([{"value": "high", "timestamp": 1}])), "metric `acc` point 0: `value` is not a number: \"high\""),
+            (
+                acc(json!([{"value": "high", "timestamp": 1}])),
+                "metric `acc` point 0: `value` is not a number: \"high\"",
+            ),
             (acc(json!([{"timestamp": 1}])), "metric `acc` point 0: `value` missing"),
             (acc(json!([{"value": 1, "timestamp": 1, "step": 1.5}])), "metric `acc` point 0: `step` is not an integer"),
             (acc(json!([5])), "metric `acc` point 0: not an object"),
@@ -1108,7 +891,10 @@ mod tests {
                 "`mlflow.inputs` is neither a list (2022-12 → 2025-10 layout) nor an object (2025-10+ layout)",
             ),
             (
-                with("/mlflow/inputs/dataset_inputs", json!([{"dataset": {"name": "d", "source_type": "s", "source": "x"}}])),
+                with(
+                    "/mlflow/inputs/dataset_inputs",
+                    json!([{"dataset": {"name": "d", "source_type": "s", "source": "x"}}]),
+                ),
                 "`mlflow.inputs.dataset_inputs[0]`: missing field `digest`",
             ),
             (with("/mlflow/inputs", json!([{"tags": []}])), "`mlflow.inputs[0]`: missing field `dataset`"),
@@ -1118,9 +904,7 @@ mod tests {
         let mut v = envelope();
         v["info"] = json!({"artifacts": [{"path": "a", "size": -1, "sha256": "x"}]});
         let artifacts = shape_error(&v);
-        let cases = cases
-            .into_iter()
-            .chain([(artifacts, "`info.artifacts[0].size` is not a size in bytes")]);
+        let cases = cases.into_iter().chain([(artifacts, "`info.artifacts[0].size` is not a size in bytes")]);
         for (got, want) in cases {
             assert_eq!(got, format!("unexpected run.json shape: {want}"));
         }
@@ -1133,16 +917,11 @@ mod tests {
             "unexpected run.json shape: metric `acc` is not a number: true"
         );
         assert_eq!(
-            legacy(
-                json!({"export_info": {}, "info": {"run_id": "r", "experiment_id": "1", "status": "RUNNING"},
-                          "metrics": {"acc": 0.5}})
-            ),
+            legacy(json!({"export_info": {}, "info": {"run_id": "r", "experiment_id": "1", "status": "RUNNING"},
+                          "metrics": {"acc": 0.5}})),
             "unexpected run.json shape: metric `acc` is not a list of points"
         );
-        assert_eq!(
-            legacy(json!([1])),
-            "unexpected run.json shape: the top level is not an object"
-        );
+        assert_eq!(legacy(json!([1])), "unexpected run.json shape: the top level is not an object");
         assert_eq!(
             legacy(json!({"runs": []})),
             "unexpected run.json shape: neither `mlflow` (1.2+ envelope) nor `info` (older layouts) present"

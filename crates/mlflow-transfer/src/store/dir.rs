@@ -28,10 +28,7 @@ pub fn read_run_dir(dir: &Path) -> Result<RunJson> {
     let path = dir.join(RUN_JSON);
     let bytes = std::fs::read(&path).map_err(|e| {
         if e.kind() == std::io::ErrorKind::NotFound {
-            Error::Input(format!(
-                "{}: not a run export: {RUN_JSON} is missing",
-                dir.display()
-            ))
+            Error::Input(format!("{}: not a run export: {RUN_JSON} is missing", dir.display()))
         } else {
             Error::io(&path, e)
         }

@@ -8,12 +8,7 @@ use futures::StreamExt;
 use tokio::io::AsyncWriteExt;
 use tokio_util::io::ReaderStream;
 
-use crate::{
-    model::ArtifactFile,
-    paths::safe_join,
-    store::ByteStream,
-    Error, Result,
-};
+use crate::{model::ArtifactFile, paths::safe_join, store::ByteStream, Error, Result};
 
 /// Every regular file below `root`, with paths relative to it. Symlinks are refused: following
 /// one could read or later write outside the folder.
@@ -43,9 +38,9 @@ pub fn list_files_blocking(root: &Path) -> Result<Vec<ArtifactFile>> {
                     stack.push(path);
                 } else if !is_partial(&path) {
                     let rel = path.strip_prefix(&root).expect("below root");
-                    let rel = rel.to_str().ok_or_else(|| {
-                        Error::Input(format!("{}: file name is not UTF-8", path.display()))
-                    })?;
+                    let rel = rel
+                        .to_str()
+                        .ok_or_else(|| Error::Input(format!("{}: file name is not UTF-8", path.display())))?;
                     out.push(ArtifactFile { path: rel.replace(std::path::MAIN_SEPARATOR, "/"), size: meta.len() });
                 }
             }

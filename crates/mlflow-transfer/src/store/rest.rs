@@ -1,6 +1,10 @@
 //! A tracking server as a source and as a sink, over the REST API.
 
-use std::{collections::{BTreeMap, HashMap}, path::PathBuf, sync::Mutex};
+use std::{
+    collections::{BTreeMap, HashMap},
+    path::PathBuf,
+    sync::Mutex,
+};
 
 use async_trait::async_trait;
 use futures::{stream, StreamExt, TryStreamExt};
@@ -99,10 +103,7 @@ impl RestSource {
             })
             .collect();
         let chosen = filter.select(&links);
-        self.experiment_names
-            .lock()
-            .expect("poisoned")
-            .insert(exp.experiment_id.clone(), exp.name.clone());
+        self.experiment_names.lock().expect("poisoned").insert(exp.experiment_id.clone(), exp.name.clone());
         let mut cache = self.prefetched.lock().expect("poisoned");
         for r in runs.into_iter().filter(|r| chosen.contains(&r.info.run_id)) {
             cache.insert(r.info.run_id.clone(), r);
@@ -340,9 +341,10 @@ fn kv(map: &BTreeMap<String, String>) -> Vec<KeyValue> {
 impl RunSink for RestSink {
     async fn begin_run(&self, run: &RunRecord, source: &SourceIdentity) -> Result<Target> {
         let found = self.find(source).await?;
-        if let Some(done) = found.iter().find(|r| {
-            identity::is_complete(&r.data.tags.iter().map(|t| (t.key.clone(), t.value.clone())).collect())
-        }) {
+        if let Some(done) = found
+            .iter()
+            .find(|r| identity::is_complete(&r.data.tags.iter().map(|t| (t.key.clone(), t.value.clone())).collect()))
+        {
             if run.meta.is_deleted() && !done.info.is_deleted() {
                 self.client.delete_run(&done.info.run_id).await?;
             }
@@ -389,7 +391,12 @@ impl RunSink for RestSink {
             .metrics
             .iter()
             .flat_map(|(key, points)| {
-                points.iter().map(move |p| Metric { key: key.clone(), value: p.value, timestamp: p.timestamp, step: p.step })
+                points.iter().map(move |p| Metric {
+                    key: key.clone(),
+                    value: p.value,
+                    timestamp: p.timestamp,
+                    step: p.step,
+                })
             })
             .collect();
         for b in batch::pack(kv(&run.params), kv(&run.tags), metrics) {
@@ -433,10 +440,18 @@ mod tests {
     #[test]
     fn artifact_destinations_by_scheme() {
         let base = "http://h:5000/pre";
-        assert!(matches!(artifact_dest(base, "mlflow-artifacts:/1/abc/artifacts"), Some(ArtifactDest::Proxy(p)) if p == "1/abc/artifacts"));
-        assert!(matches!(artifact_dest(base, "mlflow-artifacts://h:5000/1/abc/artifacts"), Some(ArtifactDest::Proxy(p)) if p == "1/abc/artifacts"));
-        assert!(matches!(artifact_dest(base, "http://h:5000/pre/api/2.0/mlflow-artifacts/artifacts/x/y"), Some(ArtifactDest::Proxy(p)) if p == "x/y"));
-        assert!(matches!(artifact_dest(base, "/srv/a/1/r/artifacts"), Some(ArtifactDest::Local(p)) if p == std::path::Path::new("/srv/a/1/r/artifacts")));
+        assert!(
+            matches!(artifact_dest(base, "mlflow-artifacts:/1/abc/artifacts"), Some(ArtifactDest::Proxy(p)) if p == "1/abc/artifacts")
+        );
+        assert!(
+            matches!(artifact_dest(base, "mlflow-artifacts://h:5000/1/abc/artifacts"), Some(ArtifactDest::Proxy(p)) if p == "1/abc/artifacts")
+        );
+        assert!(
+            matches!(artifact_dest(base, "http://h:5000/pre/api/2.0/mlflow-artifacts/artifacts/x/y"), Some(ArtifactDest::Proxy(p)) if p == "x/y")
+        );
+        assert!(
+            matches!(artifact_dest(base, "/srv/a/1/r/artifacts"), Some(ArtifactDest::Local(p)) if p == std::path::Path::new("/srv/a/1/r/artifacts"))
+        );
         assert!(matches!(artifact_dest(base, "file:///srv/a"), Some(ArtifactDest::Local(_))));
         assert!(artifact_dest(base, "s3://bucket/x").is_none());
     }

@@ -24,9 +24,7 @@ pub fn is_zip(path: &Path) -> bool {
 pub async fn pack(dir: &Path, zip_path: &Path) -> Result<()> {
     let dir = dir.to_path_buf();
     let zip_path = zip_path.to_path_buf();
-    tokio::task::spawn_blocking(move || pack_blocking(&dir, &zip_path))
-        .await
-        .expect("zip task panicked")
+    tokio::task::spawn_blocking(move || pack_blocking(&dir, &zip_path)).await.expect("zip task panicked")
 }
 
 fn pack_blocking(dir: &Path, zip_path: &Path) -> Result<()> {
@@ -51,9 +49,7 @@ fn pack_blocking(dir: &Path, zip_path: &Path) -> Result<()> {
 pub async fn unpack(zip_path: &Path, dest: &Path) -> Result<()> {
     let zip_path = zip_path.to_path_buf();
     let dest = dest.to_path_buf();
-    tokio::task::spawn_blocking(move || unpack_blocking(&zip_path, &dest))
-        .await
-        .expect("unzip task panicked")
+    tokio::task::spawn_blocking(move || unpack_blocking(&zip_path, &dest)).await.expect("unzip task panicked")
 }
 
 fn unpack_blocking(zip_path: &Path, dest: &Path) -> Result<()> {
@@ -83,8 +79,9 @@ fn unpack_blocking(zip_path: &Path, dest: &Path) -> Result<()> {
             std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
         }
         let mut out = File::create(&target).map_err(|e| Error::io(&target, e))?;
-        io::copy(&mut entry, &mut out)
-            .map_err(|e| Error::Input(format!("{}: entry {name:?} is corrupt or truncated: {e}", zip_path.display())))?;
+        io::copy(&mut entry, &mut out).map_err(|e| {
+            Error::Input(format!("{}: entry {name:?} is corrupt or truncated: {e}", zip_path.display()))
+        })?;
     }
     Ok(())
 }
