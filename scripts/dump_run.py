@@ -3,6 +3,8 @@
 read with the official `mlflow` client.
 
 Usage: dump_run.py --tracking-uri URL --run-id ID
+       dump_run.py --tracking-uri URL --experiment NAME   (every run, deleted ones included,
+                                                          as {run_id: dump}; {} if no such experiment)
 
 Output keys: info, params, tags, metrics, dataset_inputs, artifacts.
   metrics: {key: [{"value": v, "value_hex": h, "step": s, "timestamp": t}, ...]} -- the full
@@ -32,18 +34,35 @@ def main():
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--tracking-uri", required=True)
-    ap.add_argument("--run-id", required=True)
+    which = ap.add_mutually_exclusive_group(required=True)
+    which.add_argument("--run-id")
+    which.add_argument("--experiment")
     args = ap.parse_args()
 
     import mlflow
+    from mlflow.entities import ViewType
     from mlflow.tracking import MlflowClient
 
     mlflow.set_tracking_uri(args.tracking_uri)
     client = MlflowClient(tracking_uri=args.tracking_uri)
-    run = client.get_run(args.run_id)
-    info = run.info
+    if args.run_id:
+        out = dump(client, args.tracking_uri, client.get_run(args.run_id))
+    else:
+        exp = client.get_experiment_by_name(args.experiment)
+        runs = (
+            client.search_runs([exp.experiment_id], run_view_type=ViewType.ALL, max_results=50000)
+            if exp is not None
+            else []
+        )
+        out = {r.info.run_id: dump(client, args.tracking_uri, r) for r in runs}
+    json.dump(out, real_stdout, ensure_ascii=False, sort_keys=True, allow_nan=False)
+    real_stdout.write("\n")
+    real_stdout.flush()
 
-    out = {
+
+def dump(client, tracking_uri, run):
+    info = run.info
+    return {
         "info": {
             "run_id": info.run_id,
             "experiment_id": info.experiment_id,
@@ -59,11 +78,8 @@ def main():
         "tags": dict(run.data.tags),
         "metrics": dump_metrics(client, run),
         "dataset_inputs": dump_datasets(run),
-        "artifacts": dump_artifacts(client, args.tracking_uri, args.run_id),
+        "artifacts": dump_artifacts(client, tracking_uri, info.run_id),
     }
-    json.dump(out, real_stdout, ensure_ascii=False, sort_keys=True, allow_nan=False)
-    real_stdout.write("\n")
-    real_stdout.flush()
 
 
 def norm_value(v):

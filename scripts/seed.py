@@ -37,13 +37,14 @@ def main():
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--tracking-uri", required=True)
-    ap.add_argument("--scenario", required=True, choices=["rich", "big", "large-artifact"])
+    ap.add_argument("--scenario", required=True, choices=["rich", "big", "large-artifact", "tree"])
     ap.add_argument("--experiment", required=True)
     ap.add_argument("--run-name", default=None)
     ap.add_argument("--status", default="FINISHED", choices=["FINISHED", "FAILED", "KILLED"])
     ap.add_argument("--deleted", action="store_true")
     ap.add_argument("--no-log-model", action="store_true")
     ap.add_argument("--size-mb", type=int, default=10)
+    ap.add_argument("--runs", type=int, default=50, help="tree: runs per experiment")
     args = ap.parse_args()
 
     import mlflow
@@ -51,6 +52,12 @@ def main():
 
     mlflow.set_tracking_uri(args.tracking_uri)
     client = MlflowClient(tracking_uri=args.tracking_uri)
+    if args.scenario == "tree":
+        out = seed_tree(client, args)
+        json.dump(out, real_stdout)
+        real_stdout.write("\n")
+        real_stdout.flush()
+        return
     exp = client.get_experiment_by_name(args.experiment)
     exp_id = exp.experiment_id if exp is not None else client.create_experiment(args.experiment)
 
@@ -68,6 +75,53 @@ def main():
     json.dump({"experiment_id": exp_id, "run_ids": run_ids}, real_stdout)
     real_stdout.write("\n")
     real_stdout.flush()
+
+
+def seed_tree(client, args):
+    """Three experiments <experiment>-a, -b, -c of --runs runs each. Runs 0-4 of -b are children
+    of runs 0-4 of -a (parent in another experiment) and runs 0-4 of -c their grandchildren.
+    Every 10 runs: one FAILED (i % 10 == 3), one KILLED (5), one deleted (7); small params,
+    tags, metric histories and one artifact file per run."""
+    from mlflow.entities import Metric, Param, RunTag
+
+    names = [f"{args.experiment}-{s}" for s in "abc"]
+    exp_ids = {}
+    for n in names:
+        tags = {"mlflow.note.content": f"description of {n}", "team": "seed"} if n.endswith("-a") else {}
+        exp_ids[n] = client.create_experiment(n, tags=tags)
+    run_ids, previous, root_of = [], None, {}
+    for level, name in enumerate(names):
+        created = []
+        for i in range(args.runs):
+            tags = {"mlflow.user": "seed-user", "kind": f"level{level}", "index": str(i)}
+            if previous is not None and i < 5:
+                tags["mlflow.parentRunId"] = previous[i]
+                tags["mlflow.rootRunId"] = root_of[previous[i]]
+            start = BASE_TIME_MS + level * 1_000_000 + i * 1000
+            run = client.create_run(exp_ids[name], start_time=start, tags=tags, run_name=f"{name}-{i}")
+            rid = run.info.run_id
+            client.log_batch(
+                rid,
+                metrics=[Metric(k, (i + 1) * 0.1 * s + (0.5 if k == "acc" else 0), start + s, s)
+                         for k in ("loss", "acc") for s in range(5)],
+                params=[Param(f"p{j}", f"{name}-{i}-{j}") for j in range(3)],
+            )
+            with tempfile.TemporaryDirectory() as tmp:
+                os.makedirs(os.path.join(tmp, "notes"))
+                write(os.path.join(tmp, "notes", "run.txt"), f"{name} run {i}\n".encode())
+                client.log_artifacts(rid, tmp)
+            status = {3: "FAILED", 5: "KILLED"}.get(i % 10, "FINISHED")
+            client.set_terminated(rid, status, end_time=start + 500)
+            if i % 10 == 7:
+                client.delete_run(rid)
+            created.append(rid)
+            run_ids.append(rid)
+        if level == 0:
+            root_of = {r: r for r in created}
+        else:
+            root_of.update({created[i]: root_of[previous[i]] for i in range(min(5, args.runs))})
+        previous = created
+    return {"experiment_id": exp_ids[names[0]], "experiments": exp_ids, "run_ids": run_ids}
 
 
 def log_batch_chunked(client, run_id, metrics=(), params=(), tags=()):

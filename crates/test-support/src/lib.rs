@@ -98,6 +98,12 @@ pub fn dump_run(server_url: &str, run_id: &str) -> serde_json::Value {
     run_python_script("dump_run.py", &["--tracking-uri", server_url, "--run-id", run_id])
 }
 
+/// Every run of an experiment (deleted ones too), read with the official client, as
+/// `{run_id: dump}` in the shape of [`dump_run`]; `{}` when the experiment does not exist.
+pub fn dump_experiment(server_url: &str, experiment: &str) -> serde_json::Value {
+    run_python_script("dump_run.py", &["--tracking-uri", server_url, "--experiment", experiment])
+}
+
 /// Run Python code (`python -c CODE`) with the venv's Python; returns its stdout.
 /// Panics with stderr on failure.
 pub fn python_eval(code: &str) -> String {
