@@ -79,7 +79,8 @@ def main():
 
 def seed_tree(client, args):
     """Three experiments <experiment>-a, -b, -c of --runs runs each. Runs 0-4 of -b are children
-    of runs 0-4 of -a (parent in another experiment) and runs 0-4 of -c their grandchildren.
+    of runs 0-4 of -a (parent in another experiment) and runs 0-4 of -c their grandchildren;
+    runs 10-14 of -a are children of runs 0-4 of -a (parent in the same experiment).
     Every 10 runs: one FAILED (i % 10 == 3), one KILLED (5), one deleted (7); small params,
     tags, metric histories and one artifact file per run."""
     from mlflow.entities import Metric, Param, RunTag
@@ -97,6 +98,8 @@ def seed_tree(client, args):
             if previous is not None and i < 5:
                 tags["mlflow.parentRunId"] = previous[i]
                 tags["mlflow.rootRunId"] = root_of[previous[i]]
+            elif level == 0 and 10 <= i < 15:
+                tags["mlflow.parentRunId"] = tags["mlflow.rootRunId"] = created[i - 10]
             start = BASE_TIME_MS + level * 1_000_000 + i * 1000
             run = client.create_run(exp_ids[name], start_time=start, tags=tags, run_name=f"{name}-{i}")
             rid = run.info.run_id

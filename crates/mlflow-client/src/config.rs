@@ -99,7 +99,7 @@ impl ClientConfig {
             })?),
             None => Duration::from_secs(120),
         };
-        Ok(Self { base_url, auth, insecure_tls, ca_cert_path, timeout, retry, max_in_flight: 16 })
+        Ok(Self { base_url, auth, insecure_tls, ca_cert_path, timeout, retry, max_in_flight: 8 })
     }
 }
 

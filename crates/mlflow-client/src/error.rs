@@ -80,20 +80,30 @@ fn transport_message(e: &reqwest::Error) -> String {
     out
 }
 
+/// Fragments of messages with which a busy MLflow SQL store answers 400 although nothing is
+/// wrong with the request.
+const OVERLOAD_MESSAGES: [&str; 2] = ["QueuePool limit", "database is locked"];
+
 impl Error {
-    /// Whether retrying the same request may succeed: 408, 429, 5xx and transport failures.
+    /// Whether retrying the same request may succeed: 408, 429, 5xx, transport failures, and
+    /// the overloaded-database answers that MLflow's SQL store reports as 400 (its connection
+    /// pool timing out, sqlite's write lock).
     pub fn is_transient(&self) -> bool {
         match self {
+            Error::Api { status: 400, message, .. } => OVERLOAD_MESSAGES.iter().any(|m| message.contains(m)),
             Error::Api { status, .. } => matches!(status, 408 | 429 | 500..=599),
             Error::Transport { .. } => true,
             _ => false,
         }
     }
 
-    /// Whether the request certainly never reached the server, so even a create may be resent.
+    /// Whether the request certainly had no effect, so even a create may be resent: it never
+    /// reached the server, was refused before being handled, or found no database connection
+    /// (the store rolls back a transaction that hit sqlite's lock).
     pub fn was_not_sent(&self) -> bool {
         match self {
             Error::Transport { source, .. } => source.is_connect(),
+            Error::Api { status: 400, message, .. } => OVERLOAD_MESSAGES.iter().any(|m| message.contains(m)),
             Error::Api { status, .. } => matches!(status, 408 | 429),
             _ => false,
         }
@@ -126,3 +136,36 @@ impl Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn api(status: u16, message: &str) -> Error {
+        Error::Api {
+            method: "GET",
+            url: "u".into(),
+            status,
+            error_code: None,
+            message: message.into(),
+            retry_after: None,
+        }
+    }
+
+    #[test]
+    fn transient_statuses_and_overloaded_database() {
+        for s in [408, 429, 500, 502, 503, 504] {
+            assert!(api(s, "").is_transient(), "{s}");
+        }
+        assert!(api(400, "QueuePool limit of size 5 overflow 10 reached, connection timed out").is_transient());
+        assert!(api(400, "(sqlite3.OperationalError) database is locked").is_transient());
+        for s in [400, 401, 403, 404] {
+            assert!(!api(s, "Invalid value").is_transient(), "{s}");
+        }
+    }
+
+    #[test]
+    fn authentication_failures_say_so() {
+        assert!(api(401, "").to_string().starts_with("authentication failed"));
+    }
+}

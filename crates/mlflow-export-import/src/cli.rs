@@ -40,8 +40,9 @@ pub struct GlobalArgs {
     /// Write a JSON report (every source and destination id, every failure) to this file.
     #[arg(long, global = true, value_name = "FILE")]
     pub report: Option<PathBuf>,
-    /// Requests in flight at once per tracking server.
-    #[arg(long, global = true, default_value_t = 16, value_name = "N")]
+    /// Requests in flight at once per tracking server. MLflow's SQL store serves 15 database
+    /// connections by default; staying below that keeps a busy server from timing out.
+    #[arg(long, global = true, default_value_t = 8, value_name = "N")]
     pub max_requests_in_flight: usize,
     /// Artifact files transferred at once per run.
     #[arg(long, global = true, default_value_t = 4, value_name = "N")]

@@ -1,16 +1,19 @@
-//! The terminal side of the engine's [`Reporter`]: a byte bar while artifacts move, and one
-//! line per finished run. Bars are drawn only when stderr is a terminal.
+//! The terminal side of the engine's [`Reporter`]: a runs bar and a bytes bar (with rates and
+//! ETA) while a job moves, and one line per finished run. Bars are drawn only when stderr is a
+//! terminal; otherwise only the lines are printed.
 
 use std::io::IsTerminal;
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use mlflow_transfer::{
     report::{Action, RunOutcome},
     Reporter,
 };
 
 pub struct Progress {
-    bar: ProgressBar,
+    bars: MultiProgress,
+    runs: ProgressBar,
+    bytes: ProgressBar,
     quiet: bool,
 }
 
@@ -21,34 +24,47 @@ impl Progress {
         } else {
             ProgressDrawTarget::stderr()
         };
-        let bar = ProgressBar::with_draw_target(Some(0), target);
-        bar.set_style(
-            ProgressStyle::with_template("{spinner} {msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} ETA {eta}")
+        let bars = MultiProgress::with_draw_target(target);
+        let runs = bars.add(ProgressBar::new(0));
+        runs.set_style(
+            ProgressStyle::with_template("runs      [{bar:30}] {pos}/{len} {per_sec} ETA {eta} {msg}")
                 .expect("valid template")
                 .progress_chars("=> "),
         );
-        Self { bar, quiet }
+        let bytes = bars.add(ProgressBar::new(0));
+        bytes.set_style(
+            ProgressStyle::with_template("artifacts [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} ETA {eta}")
+                .expect("valid template")
+                .progress_chars("=> "),
+        );
+        Self { bars, runs, bytes, quiet }
     }
 
     pub fn finish(&self) {
-        self.bar.finish_and_clear();
+        self.runs.finish_and_clear();
+        self.bytes.finish_and_clear();
     }
 }
 
 impl Reporter for Progress {
+    fn runs_planned(&self, runs: usize) {
+        self.runs.inc_length(runs as u64);
+    }
+
     fn run_started(&self, source_run_id: &str) {
-        self.bar.set_message(format!("run {source_run_id}"));
+        self.runs.set_message(source_run_id.to_string());
     }
 
     fn artifacts_planned(&self, _files: usize, bytes: u64) {
-        self.bar.inc_length(bytes);
+        self.bytes.inc_length(bytes);
     }
 
     fn bytes_moved(&self, bytes: u64) {
-        self.bar.inc(bytes);
+        self.bytes.inc(bytes);
     }
 
     fn run_finished(&self, o: &RunOutcome) {
+        self.runs.inc(1);
         if self.quiet && o.action != Action::Failed {
             return;
         }
@@ -71,6 +87,6 @@ impl Reporter for Progress {
                 o.elapsed.as_secs_f64()
             ),
         };
-        self.bar.suspend(|| eprintln!("{line}"));
+        self.bars.suspend(|| eprintln!("{line}"));
     }
 }

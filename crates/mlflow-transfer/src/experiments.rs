@@ -80,7 +80,6 @@ async fn run_job(
     ctx: &JobContext,
     concurrency: usize,
 ) -> (Vec<Planned>, JobResult) {
-    ctx.reporter.runs_planned(runs.len());
     let mut outcomes = transfer_all(runs, ctx, concurrency).await;
     outcomes.extend(extra);
     let experiments = plans

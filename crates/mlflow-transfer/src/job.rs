@@ -56,6 +56,7 @@ pub fn levels(runs: Vec<PlannedRun>) -> Vec<Vec<PlannedRun>> {
 /// Moves every planned run; never stops at a failure. Runs that failed for a reason that may
 /// be transient get one more attempt after all others are done.
 pub async fn transfer_all(runs: Vec<PlannedRun>, ctx: &JobContext, concurrency: usize) -> Vec<RunOutcome> {
+    ctx.reporter.runs_planned(runs.len());
     let mut outcomes: Vec<RunOutcome> = Vec::with_capacity(runs.len());
     let by_id: HashMap<String, PlannedRun> = runs.iter().map(|r| (r.run_id.clone(), r.clone())).collect();
     for level in levels(runs) {
@@ -68,6 +69,7 @@ pub async fn transfer_all(runs: Vec<PlannedRun>, ctx: &JobContext, concurrency: 
         .collect();
     if !retry.is_empty() {
         tracing::info!(runs = retry.len(), "retrying runs that failed transiently");
+        ctx.reporter.runs_planned(retry.len());
         let again: HashMap<String, RunOutcome> = {
             let mut done = Vec::new();
             for level in levels(retry) {

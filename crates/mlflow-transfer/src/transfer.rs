@@ -146,31 +146,48 @@ impl JobContext {
     }
 }
 
-/// Source run id → destination run id, for every run done (or found complete) in this job.
+/// Source run id → destination run id, for every run done (or found complete) in this job,
+/// and the source runs known to have no copy at the destination (`None`), so that a missing
+/// parent shared by many children is looked up once.
 #[derive(Debug, Default)]
-pub struct IdMap(Mutex<HashMap<String, String>>);
+pub struct IdMap(Mutex<HashMap<String, Option<String>>>);
 
 impl IdMap {
     pub fn insert(&self, source: &str, destination: &str) {
-        self.0.lock().expect("poisoned").insert(source.to_string(), destination.to_string());
+        self.0.lock().expect("poisoned").insert(source.to_string(), Some(destination.to_string()));
     }
 
-    pub fn get(&self, source: &str) -> Option<String> {
+    /// `Some(Some(id))`: copied; `Some(None)`: known to have no copy; `None`: not known yet.
+    pub fn get(&self, source: &str) -> Option<Option<String>> {
         self.0.lock().expect("poisoned").get(source).cloned()
+    }
+
+    fn insert_lookup(&self, source: &str, destination: Option<&String>) {
+        self.0.lock().expect("poisoned").entry(source.to_string()).or_insert_with(|| destination.cloned());
     }
 }
 
 /// Tags that hold run ids and must point at destination runs.
 const RUN_LINK_TAGS: [&str; 2] = ["mlflow.parentRunId", "mlflow.rootRunId"];
 
-/// Points parent and root links at the destination runs when those were moved in this job;
-/// links to runs outside the job are kept as they are.
-fn remap_links(run: &mut RunRecord, ids: &IdMap) {
+/// Points parent and root links at the destination runs: those moved in this job, else copies
+/// an earlier job left at the destination. Links to runs with no copy are kept as they are.
+async fn remap_links(run: &mut RunRecord, ids: &IdMap, sink: &dyn RunSink) -> Result<()> {
     for key in RUN_LINK_TAGS {
-        if let Some(dst) = run.tags.get(key).and_then(|src| ids.get(src)) {
+        let Some(src) = run.tags.get(key).cloned() else { continue };
+        let dst = match ids.get(&src) {
+            Some(known) => known,
+            None => {
+                let found = sink.find_copy(&src, run.origin.tracking_uri.as_deref()).await?;
+                ids.insert_lookup(&src, found.as_ref());
+                found
+            }
+        };
+        if let Some(dst) = dst {
             run.tags.insert(key.to_string(), dst);
         }
     }
+    Ok(())
 }
 
 /// Moves one run. Never panics on bad data; every failure becomes a `Failed` outcome that
@@ -201,7 +218,7 @@ async fn try_transfer(
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_secs();
     let mut run = prepare(run, opts, i64::try_from(now).unwrap_or(0));
     if sink.assigns_ids() {
-        remap_links(&mut run, &ctx.ids);
+        remap_links(&mut run, &ctx.ids, sink).await?;
     }
     let identity = source_identity(&run);
     let target = sink.begin_run(&run, &identity).await?;

@@ -1,13 +1,9 @@
 //! `copy-run`: tracking server → tracking server, artifacts streamed from one to the other.
 
-use std::{process::ExitCode, time::Instant};
+use std::{process::ExitCode, sync::Arc, time::Instant};
 
 use anyhow::Context;
-use mlflow_transfer::{
-    experiments::JobResult,
-    store::rest::{RestSink, RestSource},
-    transfer::transfer_run,
-};
+use mlflow_transfer::store::rest::{RestSink, RestSource};
 
 use crate::{
     cli::{CopyRunArgs, GlobalArgs},
@@ -23,13 +19,7 @@ pub async fn run(args: CopyRunArgs, global: &GlobalArgs) -> anyhow::Result<ExitC
         .await
         .with_context(|| format!("preparing experiment {:?}", args.experiment_name))?;
     let (ctx, progress) = super::job_context(global, Some(&args.tags), args.export_metadata_tags);
-    let outcome = transfer_run(&source, &sink, &args.run_id, &ctx).await;
+    let result = super::one_run(Arc::new(source), Arc::new(sink), &args.run_id, &ctx).await;
     progress.finish();
-    super::finish_job(
-        "copy-run",
-        global,
-        &JobResult { experiments: Vec::new(), runs: vec![outcome] },
-        &[("source", &src), ("destination", &dst)],
-        started,
-    )
+    super::finish_job("copy-run", global, &result, &[("source", &src), ("destination", &dst)], started)
 }

@@ -1,13 +1,9 @@
 //! `export-run`: tracking server → directory or zip file.
 
-use std::{process::ExitCode, time::Instant};
+use std::{process::ExitCode, sync::Arc, time::Instant};
 
 use anyhow::Context;
-use mlflow_transfer::{
-    experiments::JobResult,
-    store::{dir::DirSink, rest::RestSource, zip},
-    transfer::transfer_run,
-};
+use mlflow_transfer::store::{dir::DirSink, rest::RestSource, zip};
 
 use crate::{
     cli::{ExportRunArgs, GlobalArgs},
@@ -27,20 +23,16 @@ pub async fn run(args: ExportRunArgs, global: &GlobalArgs) -> anyhow::Result<Exi
     let source = RestSource::new(client.clone());
     let sink = DirSink::new(&dir, system);
     let (ctx, progress) = super::job_context(global, None, args.export_metadata_tags);
-    let mut outcome = transfer_run(&source, &sink, &args.run_id, &ctx).await;
+    let mut result = super::one_run(Arc::new(source), Arc::new(sink), &args.run_id, &ctx).await;
     progress.finish();
-    if as_zip && outcome.error.is_none() {
+    if as_zip && !result.failed() {
         zip::pack(&dir, &args.output).await.with_context(|| format!("writing {}", args.output.display()))?;
         std::fs::remove_dir_all(&dir).with_context(|| format!("removing {}", dir.display()))?;
-        outcome.destination = Some(args.output.display().to_string());
+        for outcome in &mut result.runs {
+            outcome.destination = Some(args.output.display().to_string());
+        }
     }
-    super::finish_job(
-        "export-run",
-        global,
-        &JobResult { experiments: Vec::new(), runs: vec![outcome] },
-        &[("source", &client)],
-        started,
-    )
+    super::finish_job("export-run", global, &result, &[("source", &client)], started)
 }
 
 fn staging_dir(zip: &std::path::Path) -> std::path::PathBuf {

@@ -1,13 +1,9 @@
 //! `import-run`: directory or zip file → tracking server.
 
-use std::{process::ExitCode, time::Instant};
+use std::{process::ExitCode, sync::Arc, time::Instant};
 
 use anyhow::Context;
-use mlflow_transfer::{
-    experiments::JobResult,
-    store::{dir::DirSource, rest::RestSink, zip},
-    transfer::transfer_run,
-};
+use mlflow_transfer::store::{dir::DirSource, rest::RestSink, zip};
 
 use crate::{
     cli::{GlobalArgs, ImportRunArgs},
@@ -34,13 +30,7 @@ pub async fn run(args: ImportRunArgs, global: &GlobalArgs) -> anyhow::Result<Exi
         .await
         .with_context(|| format!("preparing experiment {:?}", args.experiment_name))?;
     let (ctx, progress) = super::job_context(global, Some(&args.tags), false);
-    let outcome = transfer_run(&source, &sink, &run_id, &ctx).await;
+    let result = super::one_run(Arc::new(source), Arc::new(sink), &run_id, &ctx).await;
     progress.finish();
-    super::finish_job(
-        "import-run",
-        global,
-        &JobResult { experiments: Vec::new(), runs: vec![outcome] },
-        &[("destination", &client)],
-        started,
-    )
+    super::finish_job("import-run", global, &result, &[("destination", &client)], started)
 }

@@ -20,7 +20,14 @@ use std::{
 
 use anyhow::Context;
 use mlflow_client::MlflowClient;
-use mlflow_transfer::{experiments::JobResult, report::Summary, transfer::JobContext, Reporter};
+use mlflow_transfer::{
+    experiments::JobResult,
+    job::{transfer_all, PlannedRun},
+    report::Summary,
+    store::{RunSink, RunSource},
+    transfer::JobContext,
+    Reporter,
+};
 use serde_json::json;
 
 use crate::{
@@ -38,6 +45,12 @@ pub fn job_context(
     let progress = Arc::new(Progress::new(global.quiet));
     let reporter: Arc<dyn Reporter> = progress.clone();
     (JobContext::new(settings::run_options(global, tags, export_metadata_tags), reporter), progress)
+}
+
+/// Moves one run through the same job machinery as many (progress, retry pass).
+pub async fn one_run(source: Arc<dyn RunSource>, sink: Arc<dyn RunSink>, run_id: &str, ctx: &JobContext) -> JobResult {
+    let run = PlannedRun { run_id: run_id.to_string(), parent: None, source, sink };
+    JobResult { experiments: Vec::new(), runs: transfer_all(vec![run], ctx, 1).await }
 }
 
 /// Prints the stats block to stderr and the id map to stdout (`source<TAB>destination` per

@@ -6,6 +6,7 @@
 //! our own client cannot hide a bug in what we wrote.
 
 mod cli;
+mod experiments;
 mod run_errors;
 mod run_fixtures;
 mod run_roundtrip;

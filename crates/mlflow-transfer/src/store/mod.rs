@@ -55,6 +55,11 @@ pub trait RunSink: Send + Sync {
     fn assigns_ids(&self) -> bool {
         true
     }
+    /// The id of a complete copy of source run `run_id` anywhere at this destination (used for
+    /// links to runs moved by an earlier job).
+    async fn find_copy(&self, _run_id: &str, _source_tracking_uri: Option<&str>) -> Result<Option<String>> {
+        Ok(None)
+    }
     /// Finds the copy of `source` or starts a new one. A complete copy of a deleted source run
     /// that is still active is deleted here, finishing an interrupted earlier attempt.
     async fn begin_run(&self, run: &RunRecord, source: &SourceIdentity) -> Result<Target>;

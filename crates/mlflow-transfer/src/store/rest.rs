@@ -234,6 +234,8 @@ pub struct RestSink {
     client: MlflowClient,
     experiment_id: String,
     artifact_dests: Mutex<HashMap<String, ArtifactDest>>,
+    /// Every experiment id at the destination, listed once when a link needs a lookup.
+    all_experiments: tokio::sync::OnceCell<Vec<String>>,
 }
 
 impl RestSink {
@@ -241,7 +243,7 @@ impl RestSink {
     /// tags (description included) added where the destination lacks them.
     pub async fn for_experiment(client: MlflowClient, name: &str, tags: &BTreeMap<String, String>) -> Result<Self> {
         let experiment_id = ensure_experiment(&client, name, tags).await?;
-        Ok(Self { client, experiment_id, artifact_dests: Mutex::default() })
+        Ok(Self { client, experiment_id, artifact_dests: Mutex::default(), all_experiments: Default::default() })
     }
 
     pub fn experiment_id(&self) -> &str {
@@ -249,20 +251,21 @@ impl RestSink {
     }
 
     async fn find(&self, source: &SourceIdentity) -> Result<Vec<Run>> {
+        self.find_in(vec![self.experiment_id.clone()], source).await
+    }
+
+    async fn find_in(&self, experiment_ids: Vec<String>, source: &SourceIdentity) -> Result<Vec<Run>> {
         let runs = self
             .client
             .search_runs(SearchRuns {
-                experiment_ids: vec![self.experiment_id.clone()],
+                experiment_ids,
                 filter: format!("tags.`{}` = '{}'", identity::SOURCE_RUN_ID, source.run_id.replace('\'', "\\'")),
                 run_view_type: ViewType::All,
                 max_results: 1000,
                 page_token: None,
             })
             .await?;
-        Ok(runs
-            .into_iter()
-            .filter(|r| source.matches(&r.data.tags.iter().map(|t| (t.key.clone(), t.value.clone())).collect()))
-            .collect())
+        Ok(runs.into_iter().filter(|r| source.matches(&tag_map(r))).collect())
     }
 
     fn remember(&self, run_id: &str, artifact_uri: Option<&str>) -> Result<()> {
@@ -333,12 +336,44 @@ fn artifact_dest(base_url: &str, uri: &str) -> Option<ArtifactDest> {
     local::local_root(uri).map(ArtifactDest::Local)
 }
 
+fn tag_map(run: &Run) -> BTreeMap<String, String> {
+    run.data.tags.iter().map(|t| (t.key.clone(), t.value.clone())).collect()
+}
+
+fn is_complete_run(run: &Run) -> bool {
+    identity::is_complete(&tag_map(run))
+}
+
 fn kv(map: &BTreeMap<String, String>) -> Vec<KeyValue> {
     map.iter().map(|(k, v)| KeyValue::new(k, v)).collect()
 }
 
 #[async_trait]
 impl RunSink for RestSink {
+    async fn find_copy(&self, run_id: &str, source_tracking_uri: Option<&str>) -> Result<Option<String>> {
+        let all = self
+            .all_experiments
+            .get_or_try_init(|| async {
+                let exps = self.client.search_experiments("", ViewType::All).await?;
+                Ok::<_, Error>(exps.into_iter().map(|e| e.experiment_id).collect::<Vec<_>>())
+            })
+            .await?;
+        let source = SourceIdentity {
+            tracking_uri: source_tracking_uri.map(mlflow_client::redact),
+            run_id: run_id.to_string(),
+            experiment_id: String::new(),
+            experiment_name: None,
+        };
+        // `runs/search` takes a bounded list of experiments per call.
+        for chunk in all.chunks(100) {
+            let found = self.find_in(chunk.to_vec(), &source).await?;
+            if let Some(r) = found.iter().find(|r| is_complete_run(r)) {
+                return Ok(Some(r.info.run_id.clone()));
+            }
+        }
+        Ok(None)
+    }
+
     async fn begin_run(&self, run: &RunRecord, source: &SourceIdentity) -> Result<Target> {
         let found = self.find(source).await?;
         if let Some(done) = found

@@ -1,0 +1,343 @@
+//! Whole experiments: bulk export/import and copy compared field by field, nested links across
+//! experiments, a killed import re-run, a corrupted run in a bulk import, old layouts.
+
+use std::{
+    collections::HashMap,
+    path::{Path, PathBuf},
+    sync::OnceLock,
+    time::{Duration, Instant},
+};
+
+use serde_json::Value;
+use test_support::{assert_runs_equal, dump_experiment, seed, unique_name, ArtifactMode, MlflowServer};
+
+use crate::cli::{self, fails, list_runs, ok, path};
+
+const RUNS_PER_EXPERIMENT: usize = 50;
+
+/// One seeded tree of 3 experiments × 50 runs on the proxy server, exported once.
+struct Tree {
+    prefix: String,
+    run_ids: Vec<String>,
+    export: PathBuf,
+}
+
+impl Tree {
+    fn names(&self) -> [String; 3] {
+        ["a", "b", "c"].map(|s| format!("{}-{s}", self.prefix))
+    }
+
+    fn run(&self, experiment: usize, index: usize) -> &str {
+        &self.run_ids[experiment * RUNS_PER_EXPERIMENT + index]
+    }
+}
+
+fn tree() -> &'static Tree {
+    static TREE: OnceLock<Tree> = OnceLock::new();
+    TREE.get_or_init(|| {
+        let src = MlflowServer::shared(ArtifactMode::Proxy);
+        let prefix = unique_name("tree");
+        let out = seed(&src.url, &["--scenario", "tree", "--experiment", &prefix, "--runs", "50"]);
+        let run_ids: Vec<String> =
+            out["run_ids"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()).collect();
+        assert_eq!(run_ids.len(), 3 * RUNS_PER_EXPERIMENT);
+        let export = Path::new(env!("CARGO_TARGET_TMPDIR")).join(&prefix);
+        ok(&[
+            "export-experiments",
+            "--tracking-uri",
+            &src.url,
+            "--experiments",
+            &format!("{prefix}-*"),
+            "--output-dir",
+            path(&export),
+            "--export-deleted-runs",
+        ]);
+        Tree { prefix, run_ids, export }
+    })
+}
+
+/// Every run of the source experiments, by source id.
+fn source_runs(t: &Tree) -> HashMap<String, Value> {
+    let src = MlflowServer::shared(ArtifactMode::Proxy);
+    t.names().iter().flat_map(|n| as_map(dump_experiment(&src.url, n))).collect()
+}
+
+fn as_map(v: Value) -> HashMap<String, Value> {
+    v.as_object().unwrap().iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+}
+
+/// Checks that `dst_names` hold exactly the runs of `src_names`, each once and complete, equal
+/// field by field, with parent and root links pointing at the right destination runs.
+fn assert_copied(src: &HashMap<String, Value>, dst_url: &str, src_names: &[String], dst_names: &[String]) {
+    let mut dst: HashMap<String, Value> = HashMap::new();
+    let mut by_source: HashMap<String, String> = HashMap::new();
+    for (src_name, dst_name) in src_names.iter().zip(dst_names) {
+        let runs = as_map(dump_experiment(dst_url, dst_name));
+        let expected: Vec<&String> =
+            src.iter().filter(|(_, r)| experiment_name_of(r, src_name)).map(|(id, _)| id).collect();
+        assert_eq!(runs.len(), expected.len(), "{dst_name}: run count");
+        for (id, run) in runs {
+            let source_id = run["tags"]["mlflow_export_import.source.run_id"].as_str().unwrap().to_string();
+            assert_eq!(run["tags"]["mlflow_export_import.complete"], "true", "{id}");
+            assert!(by_source.insert(source_id.clone(), id.clone()).is_none(), "{source_id} copied twice");
+            assert!(expected.contains(&&source_id), "{dst_name} holds {source_id}, not from {src_name}");
+            dst.insert(id, run);
+        }
+    }
+    for (source_id, dst_id) in &by_source {
+        let (a, b) = (&src[source_id], &dst[dst_id]);
+        assert_runs_equal(a, b);
+        for link in ["mlflow.parentRunId", "mlflow.rootRunId"] {
+            if let Some(parent) = a["tags"][link].as_str() {
+                assert_eq!(b["tags"][link].as_str(), by_source.get(parent).map(String::as_str), "{link} of {dst_id}");
+            }
+        }
+    }
+}
+
+fn experiment_name_of(run: &Value, name: &str) -> bool {
+    run["info"]["run_name"].as_str().is_some_and(|n| n.rsplit_once('-').is_some_and(|(exp, _)| exp == name))
+}
+
+fn experiment_tags(url: &str, name: &str) -> Value {
+    let code = format!(
+        "import json, mlflow\nprint(json.dumps(mlflow.MlflowClient({url:?}).get_experiment_by_name({name:?}).tags))"
+    );
+    serde_json::from_str(&test_support::python_eval(&code)).unwrap()
+}
+
+#[test]
+fn bulk_export_then_import_matches_field_by_field_with_links_across_experiments() {
+    let t = tree();
+    let dst = MlflowServer::shared(ArtifactMode::LocalRoot);
+    let prefix = unique_name("bulk");
+    let out = cli::run(
+        &[
+            "import-experiments",
+            "--tracking-uri",
+            &dst.url,
+            "--input-dir",
+            path(&t.export),
+            "--experiment-name-prefix",
+            &format!("{prefix}-"),
+            "--use-src-user-id",
+        ],
+        &[],
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("experiments    3 done, 0 failed") && stderr.contains("150 created"), "{stderr}");
+    let dst_names = t.names().map(|n| format!("{prefix}-{n}"));
+    assert_copied(&source_runs(t), &dst.url, &t.names(), &dst_names);
+    let tags = experiment_tags(&dst.url, &dst_names[0]);
+    assert_eq!(tags["mlflow.note.content"], format!("description of {}-a", t.prefix));
+    // Again: nothing is created twice.
+    let again = cli::run(
+        &[
+            "import-experiments",
+            "--tracking-uri",
+            &dst.url,
+            "--input-dir",
+            path(&t.export),
+            "--experiment-name-prefix",
+            &format!("{prefix}-"),
+        ],
+        &[],
+    );
+    assert!(String::from_utf8_lossy(&again.stderr).contains("0 created, 0 resumed, 150 skipped"));
+}
+
+#[test]
+fn copy_experiment_one_by_one_links_to_runs_copied_earlier() {
+    let t = tree();
+    let (src, dst) = (MlflowServer::shared(ArtifactMode::Proxy), MlflowServer::shared(ArtifactMode::LocalRoot));
+    let prefix = unique_name("copy");
+    let dst_names = t.names().map(|n| format!("{prefix}-{n}"));
+    for (from, to) in t.names().iter().zip(&dst_names) {
+        ok(&[
+            "copy-experiment",
+            "--src-uri",
+            &src.url,
+            "--dst-uri",
+            &dst.url,
+            "--src-experiment",
+            from,
+            "--dst-experiment-name",
+            to,
+            "--export-deleted-runs",
+            "--use-src-user-id",
+        ]);
+    }
+    assert_copied(&source_runs(t), &dst.url, &t.names(), &dst_names);
+}
+
+#[test]
+fn check_nested_runs_pulls_in_ancestors_and_descendants() {
+    let t = tree();
+    let src = MlflowServer::shared(ArtifactMode::Proxy);
+    let out = tempfile::tempdir().unwrap();
+    let exported = |run: &str, nested: &str| {
+        let dir = out.path().join(unique_name("nested"));
+        ok(&[
+            "export-experiment",
+            "--tracking-uri",
+            &src.url,
+            "--experiment",
+            &t.names()[0],
+            "--output-dir",
+            path(&dir),
+            "--run-ids",
+            run,
+            "--check-nested-runs",
+            nested,
+        ]);
+        let mut ids: Vec<String> = std::fs::read_dir(dir.join("runs"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        ids.sort();
+        ids
+    };
+    let mut family = vec![t.run(0, 0).to_string(), t.run(0, 10).to_string()];
+    family.sort();
+    assert_eq!(exported(t.run(0, 10), "false"), vec![t.run(0, 10).to_string()]);
+    assert_eq!(exported(t.run(0, 10), "true"), family, "the parent comes along");
+    assert_eq!(exported(t.run(0, 0), "True"), family, "the child comes along");
+}
+
+#[test]
+fn a_killed_import_rerun_ends_with_exactly_the_source_runs() {
+    let t = tree();
+    let dst = MlflowServer::shared(ArtifactMode::Proxy);
+    let prefix = format!("{}-", unique_name("killed"));
+    let args = [
+        "import-experiments",
+        "--tracking-uri",
+        &dst.url,
+        "--input-dir",
+        path(&t.export),
+        "--experiment-name-prefix",
+        &prefix,
+        "--use-src-user-id",
+        "-q",
+    ];
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_mlflow-export-import"))
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Kill (SIGKILL, no clean stop) once some runs have landed.
+    let first = format!("{prefix}{}", t.names()[0]);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while list_runs(&dst.url, &first).len() < 10 {
+        assert!(Instant::now() < deadline, "import made no progress");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let before = list_runs(&dst.url, &first).len();
+    assert!(before < 3 * RUNS_PER_EXPERIMENT, "killed before the end");
+    ok(&args);
+    let dst_names = t.names().map(|n| format!("{prefix}{n}"));
+    assert_copied(&source_runs(t), &dst.url, &t.names(), &dst_names);
+}
+
+#[test]
+fn a_corrupted_run_in_a_bulk_import_is_reported_and_the_rest_imported() {
+    let t = tree();
+    let dst = MlflowServer::shared(ArtifactMode::Proxy);
+    let copy = tempfile::tempdir().unwrap();
+    copy_tree(&t.export, copy.path());
+    let bad = t.run(0, 20);
+    let exp_dirs: Vec<PathBuf> =
+        std::fs::read_dir(copy.path()).unwrap().map(|e| e.unwrap().path()).filter(|p| p.is_dir()).collect();
+    let bad_file = exp_dirs.iter().map(|d| d.join("runs").join(bad).join("run.json")).find(|p| p.exists()).unwrap();
+    std::fs::write(&bad_file, b"{ this is not json").unwrap();
+    let report = copy.path().join("report.json");
+    let prefix = format!("{}-", unique_name("corrupt"));
+    let err = fails(
+        &[
+            "import-experiments",
+            "--tracking-uri",
+            &dst.url,
+            "--input-dir",
+            path(copy.path()),
+            "--experiment-name-prefix",
+            &prefix,
+            "--report",
+            path(&report),
+        ],
+        &[],
+    );
+    assert!(err.contains("149 created") && err.contains("1 failed"), "{err}");
+    let report: Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    let failures = report["failures"].as_array().unwrap();
+    assert_eq!(failures.len(), 1, "{report}");
+    assert_eq!(failures[0]["run_id"], bad);
+    let reason = failures[0]["reason"].as_str().unwrap();
+    assert!(reason.contains(path(&bad_file)) && reason.contains("malformed JSON"), "{reason}");
+    let total: usize = t.names().iter().map(|n| list_runs(&dst.url, &format!("{prefix}{n}")).len()).sum();
+    assert_eq!(total, 149);
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            std::fs::create_dir_all(&target).unwrap();
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../mlflow-transfer/tests/fixtures").join(name)
+}
+
+#[test]
+fn old_experiment_layouts_import() {
+    let dst = MlflowServer::shared(ArtifactMode::Proxy);
+    for (layout, runs) in [("experiment/seed-era", 2), ("experiment/envelope-2023", 2), ("experiment/envelope-2025", 2)]
+    {
+        let name = unique_name("old-layout");
+        ok(&[
+            "import-experiment",
+            "--tracking-uri",
+            &dst.url,
+            "--input-dir",
+            path(&fixture(layout)),
+            "--experiment-name",
+            &name,
+        ]);
+        let got = as_map(dump_experiment(&dst.url, &name));
+        assert_eq!(got.len(), runs, "{layout}");
+        let by_source: HashMap<&str, &str> = got
+            .iter()
+            .map(|(id, r)| (r["tags"]["mlflow_export_import.source.run_id"].as_str().unwrap(), id.as_str()))
+            .collect();
+        for run in got.values() {
+            assert!(!run["params"].as_object().unwrap().is_empty(), "{layout}: params imported");
+            assert!(!run["artifacts"].as_array().unwrap().is_empty(), "{layout}: artifacts imported");
+            if let Some(parent) = run["tags"]["mlflow.parentRunId"].as_str() {
+                assert!(by_source.values().any(|id| *id == parent), "{layout}: parent link remapped to {parent}");
+            }
+        }
+    }
+    let prefix = format!("{}-", unique_name("old-bulk"));
+    ok(&[
+        "import-experiments",
+        "--tracking-uri",
+        &dst.url,
+        "--input-dir",
+        path(&fixture("experiments/seed-era")),
+        "--experiment-name-prefix",
+        &prefix,
+    ]);
+    for name in ["sklearn", "sparkml"] {
+        assert_eq!(list_runs(&dst.url, &format!("{prefix}{name}")).len(), 1, "{name}");
+    }
+}
