@@ -243,6 +243,80 @@ pub fn opt_i64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error>
     Option::<NumOrStr>::deserialize(d)?.map(to_i64).transpose()
 }
 
+/// A registered model as `registered-models/get`/`search` return it.
+///
+/// `aliases` is filled by `get` and `search`; `latest_versions` holds one version per stage.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegisteredModel {
+    pub name: String,
+    #[serde(default, deserialize_with = "opt_i64")]
+    pub creation_timestamp: Option<i64>,
+    #[serde(default, deserialize_with = "opt_i64")]
+    pub last_updated_timestamp: Option<i64>,
+    #[serde(default)]
+    pub user_id: Option<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub latest_versions: Vec<ModelVersion>,
+    #[serde(default)]
+    pub tags: Vec<KeyValue>,
+    #[serde(default)]
+    pub aliases: Vec<RegisteredModelAlias>,
+}
+
+/// One `aliases[]` entry of a registered model. `version` is a string on the wire, and must be
+/// sent as one: the server rejects a JSON number when setting an alias.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegisteredModelAlias {
+    pub alias: String,
+    #[serde(deserialize_with = "de_version")]
+    pub version: String,
+}
+
+/// A model version. `version` is a decimal string (read from a number too). `aliases` is empty
+/// in `model-versions/search` results even when the version has some: the server omits them
+/// there, so read them from `model-versions/get` or the registered model.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModelVersion {
+    pub name: String,
+    #[serde(deserialize_with = "de_version")]
+    pub version: String,
+    #[serde(default, deserialize_with = "opt_i64")]
+    pub creation_timestamp: Option<i64>,
+    #[serde(default, deserialize_with = "opt_i64")]
+    pub last_updated_timestamp: Option<i64>,
+    #[serde(default)]
+    pub user_id: Option<String>,
+    #[serde(default)]
+    pub current_stage: Option<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub source: Option<String>,
+    #[serde(default)]
+    pub run_id: Option<String>,
+    /// `PENDING_REGISTRATION`, `FAILED_REGISTRATION` or `READY`.
+    #[serde(default)]
+    pub status: Option<String>,
+    #[serde(default)]
+    pub status_message: Option<String>,
+    #[serde(default)]
+    pub tags: Vec<KeyValue>,
+    #[serde(default)]
+    pub run_link: Option<String>,
+    #[serde(default)]
+    pub aliases: Vec<String>,
+}
+
+/// Reads a model version number from a string or a bare integer, as a decimal string.
+fn de_version<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    match NumOrStr::deserialize(d)? {
+        NumOrStr::Str(s) => Ok(s),
+        other => to_i64(other).map(|i| i.to_string()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -263,5 +337,69 @@ mod tests {
         assert_eq!(serde_json::to_string(&m).unwrap(), r#"{"key":"k","value":"Infinity","timestamp":5,"step":-1}"#);
         let m = Metric { key: "k".into(), value: 0.5, timestamp: 5, step: 0 };
         assert!(serde_json::to_string(&m).unwrap().contains(r#""value":0.5"#));
+    }
+    #[test]
+    fn registered_model_reads_a_get_answer() {
+        let json = r#"{
+            "name": "churn",
+            "creation_timestamp": 1718000000000,
+            "last_updated_timestamp": "1718000005000",
+            "description": "Churn classifier",
+            "latest_versions": [{
+                "name": "churn", "version": "3", "creation_timestamp": 1718000004000,
+                "last_updated_timestamp": 1718000004500, "current_stage": "Production",
+                "source": "mlflow-artifacts:/1/abc/artifacts/model", "run_id": "abc",
+                "status": "READY", "run_link": ""
+            }],
+            "tags": [{"key": "team", "value": "risk"}],
+            "aliases": [{"alias": "champion", "version": "3"}, {"alias": "old", "version": 1}]
+        }"#;
+        let m: RegisteredModel = serde_json::from_str(json).unwrap();
+        assert_eq!(m.name, "churn");
+        assert_eq!(m.creation_timestamp, Some(1_718_000_000_000));
+        assert_eq!(m.last_updated_timestamp, Some(1_718_000_005_000));
+        assert_eq!(m.user_id, None);
+        assert_eq!(m.description.as_deref(), Some("Churn classifier"));
+        assert_eq!(m.latest_versions.len(), 1);
+        assert_eq!(m.latest_versions[0].version, "3");
+        assert_eq!(m.latest_versions[0].current_stage.as_deref(), Some("Production"));
+        assert_eq!(m.tags, vec![KeyValue::new("team", "risk")]);
+        assert_eq!(
+            m.aliases,
+            vec![
+                RegisteredModelAlias { alias: "champion".into(), version: "3".into() },
+                RegisteredModelAlias { alias: "old".into(), version: "1".into() },
+            ]
+        );
+        // A freshly created model carries only its name.
+        let bare: RegisteredModel = serde_json::from_str(r#"{"name":"x"}"#).unwrap();
+        assert!(bare.latest_versions.is_empty() && bare.tags.is_empty() && bare.aliases.is_empty());
+    }
+
+    #[test]
+    fn model_versions_read_string_and_number_versions() {
+        #[derive(Deserialize)]
+        struct Page {
+            model_versions: Vec<ModelVersion>,
+        }
+        let json = r#"{"model_versions": [
+            {"name": "churn", "version": "2", "creation_timestamp": 1718000001000,
+             "last_updated_timestamp": 1718000002000, "user_id": "ana", "current_stage": "None",
+             "description": "", "source": "mlflow-artifacts:/1/abc/artifacts/model", "run_id": "abc",
+             "status": "READY", "tags": [{"key": "k", "value": "v"}], "run_link": ""},
+            {"name": "churn", "version": 1, "creation_timestamp": "1718000000000",
+             "status": "PENDING_REGISTRATION", "status_message": "copying", "aliases": ["champion"]}
+        ], "next_page_token": ""}"#;
+        let page: Page = serde_json::from_str(json).unwrap();
+        let [a, b] = &page.model_versions[..] else { panic!("two versions") };
+        assert_eq!((a.version.as_str(), b.version.as_str()), ("2", "1"));
+        assert_eq!(a.creation_timestamp, Some(1_718_000_001_000));
+        assert_eq!(b.creation_timestamp, Some(1_718_000_000_000));
+        assert_eq!(b.last_updated_timestamp, None);
+        assert_eq!(a.tags, vec![KeyValue::new("k", "v")]);
+        assert!(a.aliases.is_empty());
+        assert_eq!(b.aliases, vec!["champion".to_string()]);
+        assert_eq!(b.status_message.as_deref(), Some("copying"));
+        assert!(serde_json::from_str::<ModelVersion>(r#"{"name":"m","version":1.5}"#).is_err());
     }
 }

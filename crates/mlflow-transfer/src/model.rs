@@ -84,3 +84,40 @@ pub struct ExperimentRecord {
     /// Includes the description (`mlflow.note.content`).
     pub tags: BTreeMap<String, String>,
 }
+
+/// A registered model with all its versions.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RegisteredModelRecord {
+    pub name: String,
+    pub description: Option<String>,
+    pub tags: BTreeMap<String, String>,
+    /// Alias → version number.
+    pub aliases: BTreeMap<String, String>,
+    pub creation_timestamp: Option<i64>,
+    pub last_updated_timestamp: Option<i64>,
+    /// In ascending version order.
+    pub versions: Vec<ModelVersionRecord>,
+}
+
+/// One version of a registered model.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ModelVersionRecord {
+    /// The version number, as the API writes it (a decimal string).
+    pub version: String,
+    pub description: Option<String>,
+    pub tags: BTreeMap<String, String>,
+    /// `None`, `Staging`, `Production` or `Archived`.
+    pub current_stage: Option<String>,
+    /// Where the model files are (`runs:/…`, `mlflow-artifacts:/…`, `models:/m-…`, a path, …).
+    pub source: String,
+    pub run_id: Option<String>,
+    pub run_link: Option<String>,
+    pub status: Option<String>,
+    pub user_id: Option<String>,
+    pub creation_timestamp: Option<i64>,
+    pub last_updated_timestamp: Option<i64>,
+    /// The artifact root of the version's run at the source, to locate `source` inside it.
+    pub run_artifact_uri: Option<String>,
+    /// Name of the experiment of the version's run at the source.
+    pub experiment_name: Option<String>,
+}

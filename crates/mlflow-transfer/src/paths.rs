@@ -32,6 +32,11 @@ pub fn check_relative(rel: &str) -> Result<String> {
     Ok(rel.to_string())
 }
 
+/// Whether `name` can be used as one folder name (ids and model names become folders).
+pub fn is_single_segment(name: &str) -> bool {
+    !name.contains('/') && check_relative(name).is_ok()
+}
+
 /// Joins a checked relative path onto `root`.
 pub fn safe_join(root: &Path, rel: &str) -> Result<PathBuf> {
     Ok(root.join(check_relative(rel)?))

@@ -2,7 +2,9 @@
 
 mod artifacts;
 mod experiments;
+mod registry;
 mod runs;
 mod server;
 
+pub use registry::{can_quote_filter_value, quote_filter_value, ModelVersionCreate};
 pub use runs::{LogBatch, RunCreate, SearchRuns};

@@ -21,7 +21,7 @@ use serde_json::{json, Map, Value};
 use super::json::{insert_opt, system_value, Obj};
 use super::run_json::{utc_text, ExportSystem};
 use crate::model::ExperimentRecord;
-use crate::paths::check_relative;
+use crate::paths::is_single_segment;
 
 const EXPERIMENT_FILE: &str = "experiment.json";
 const EXPERIMENTS_FILE: &str = "experiments.json";
@@ -294,17 +294,13 @@ fn parse_experiments(base: &Path, root: &Value) -> Result<Vec<ExperimentEntry>, 
         .map(|(i, item)| {
             let entry = Obj::at(item, format!("{}[{i}]", parent.child_path("experiments")))?;
             let id = entry.opt_id("id")?.ok_or_else(|| entry.missing("id"))?;
-            if !is_folder_name(&id) {
+            if !is_single_segment(&id) {
                 return Err(format!("{} is not a folder name: {id:?}", entry.path_of("id")));
             }
             let name = entry.opt_str("name")?.ok_or_else(|| entry.missing("name"))?;
             Ok(ExperimentEntry { dir: base.join(&id), id, name })
         })
         .collect()
-}
-
-fn is_folder_name(id: &str) -> bool {
-    !id.contains('/') && check_relative(id).is_ok()
 }
 
 /// Experiment-export reading that [`Obj`] does not cover in general: ids become folder names.
@@ -324,7 +320,7 @@ impl Obj<'_> {
                     Value::Number(n) if n.is_i64() || n.is_u64() => n.to_string(),
                     other => return Err(format!("`{}[{i}]` is not an id: {other}", self.child_path(key))),
                 };
-                if is_folder_name(&id) {
+                if is_single_segment(&id) {
                     Ok(id)
                 } else {
                     Err(format!("`{}[{i}]` is not a folder name: {id:?}", self.child_path(key)))
