@@ -70,6 +70,146 @@ pub enum Command {
     ExportExperiments(ExportExperimentsArgs),
     /// Import every experiment of a directory made by export-experiments.
     ImportExperiments(ImportExperimentsArgs),
+    /// Export a registered model, its versions and the runs behind them to a directory.
+    ExportModel(ExportModelArgs),
+    /// Import a registered model directory made by export-model.
+    ImportModel(ImportModelArgs),
+    /// Copy a registered model, its versions and their runs from one tracking server to another.
+    CopyModel(CopyModelArgs),
+    /// Copy one model version (and its run) from one tracking server to another.
+    CopyModelVersion(CopyModelVersionArgs),
+    /// List registered models: a table on stdout and `registered_models.json`.
+    ListRegisteredModels(ListRegisteredModelsArgs),
+}
+
+/// Which versions of a model to take.
+#[derive(Debug, Args)]
+pub struct VersionArgs {
+    /// Only versions in these stages (comma-separated: Production,Staging,Archived,None).
+    #[arg(long, value_delimiter = ',', value_name = "STAGES", conflicts_with = "versions")]
+    pub stages: Option<Vec<String>>,
+    /// Only these versions (comma-separated numbers).
+    #[arg(long, value_delimiter = ',', value_name = "VERSIONS")]
+    pub versions: Option<Vec<String>>,
+    /// Only the latest version of each stage.
+    #[arg(long, value_parser = BoolishValueParser::new(), num_args = 0..=1, default_missing_value = "true", default_value = "false", value_name = "BOOL")]
+    pub export_latest_versions: bool,
+}
+
+/// How versions are written.
+#[derive(Debug, Args)]
+pub struct ModelWriteArgs {
+    /// First delete the destination model and all its versions.
+    #[arg(long, value_parser = BoolishValueParser::new(), num_args = 0..=1, default_missing_value = "true", default_value = "false", value_name = "BOOL")]
+    pub delete_model: bool,
+    /// Seconds to wait for a version to become READY on servers that register asynchronously.
+    #[arg(long, default_value_t = 300, value_name = "SECONDS")]
+    pub await_creation_for: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportModelArgs {
+    /// Tracking server to read from.
+    #[arg(long, env = "MLFLOW_TRACKING_URI", value_name = "URI")]
+    pub tracking_uri: String,
+    /// Registered model name.
+    #[arg(long)]
+    pub model: String,
+    /// Output directory.
+    #[arg(long, visible_alias = "output")]
+    pub output_dir: PathBuf,
+    #[command(flatten)]
+    pub versions: VersionArgs,
+    /// Accepted for compatibility: the runs behind versions are always exported, deleted or not.
+    #[arg(long, value_parser = BoolishValueParser::new(), num_args = 0..=1, default_missing_value = "true", default_value = "false", value_name = "BOOL")]
+    pub export_deleted_runs: bool,
+    #[command(flatten)]
+    pub compat: CompatArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportModelArgs {
+    /// Tracking server to write to.
+    #[arg(long, env = "MLFLOW_TRACKING_URI", value_name = "URI")]
+    pub tracking_uri: String,
+    /// Input directory made by export-model.
+    #[arg(long, visible_alias = "input")]
+    pub input_dir: PathBuf,
+    /// Destination registered model name.
+    #[arg(long)]
+    pub model: String,
+    /// Experiment for the versions' runs; created when missing.
+    #[arg(long)]
+    pub experiment_name: String,
+    #[command(flatten)]
+    pub write: ModelWriteArgs,
+    #[command(flatten)]
+    pub tags: ImportTagArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct CopyModelArgs {
+    /// Source tracking server.
+    #[arg(long, visible_alias = "src-mlflow-uri", env = "MLFLOW_TRACKING_URI", value_name = "URI")]
+    pub src_uri: String,
+    /// Destination tracking server.
+    #[arg(long, visible_alias = "dst-mlflow-uri", value_name = "URI")]
+    pub dst_uri: String,
+    /// Source registered model name.
+    #[arg(long)]
+    pub src_model: String,
+    /// Destination registered model name (default: the source name).
+    #[arg(long)]
+    pub dst_model: Option<String>,
+    /// Experiment for the versions' runs (default: an experiment named as the run's source experiment).
+    #[arg(long)]
+    pub dst_experiment_name: Option<String>,
+    #[command(flatten)]
+    pub versions: VersionArgs,
+    #[command(flatten)]
+    pub write: ModelWriteArgs,
+    #[command(flatten)]
+    pub tags: ImportTagArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct CopyModelVersionArgs {
+    /// Source registered model name.
+    #[arg(long)]
+    pub src_model: String,
+    /// Source version number.
+    #[arg(long)]
+    pub src_version: String,
+    /// Destination registered model name; created when missing.
+    #[arg(long)]
+    pub dst_model: String,
+    /// Source tracking server.
+    #[arg(long, visible_alias = "src-uri", env = "MLFLOW_TRACKING_URI", value_name = "URI")]
+    pub src_registry_uri: String,
+    /// Destination tracking server.
+    #[arg(long, visible_alias = "dst-uri", value_name = "URI")]
+    pub dst_registry_uri: String,
+    /// Experiment for the version's run (default: named as the run's source experiment).
+    #[arg(long)]
+    pub dst_experiment_name: Option<String>,
+    /// Also copy the version's stage and the aliases pointing at it.
+    #[arg(long, value_parser = BoolishValueParser::new(), num_args = 0..=1, default_missing_value = "true", default_value = "false", value_name = "BOOL")]
+    pub copy_stages_and_aliases: bool,
+    /// Accepted for compatibility: source lineage is always recorded in `mlflow_export_import.source.*` tags.
+    #[arg(long, value_parser = BoolishValueParser::new(), num_args = 0..=1, default_missing_value = "true", default_value = "false", value_name = "BOOL")]
+    pub copy_lineage_tags: bool,
+    #[command(flatten)]
+    pub tags: ImportTagArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ListRegisteredModelsArgs {
+    /// Tracking server to read from.
+    #[arg(long, env = "MLFLOW_TRACKING_URI", value_name = "URI")]
+    pub tracking_uri: String,
+    /// Where to write the JSON listing.
+    #[arg(long, default_value = "registered_models.json", value_name = "FILE")]
+    pub output_file: PathBuf,
 }
 
 /// Which runs of an experiment to take.

@@ -33,6 +33,11 @@ fn main() -> ExitCode {
             Command::CopyExperiment(a) => commands::copy_experiment::run(a, global).await,
             Command::ExportExperiments(a) => commands::export_experiments::run(a, global).await,
             Command::ImportExperiments(a) => commands::import_experiments::run(a, global).await,
+            Command::ExportModel(a) => commands::export_model::run(a, global).await,
+            Command::ImportModel(a) => commands::import_model::run(a, global).await,
+            Command::CopyModel(a) => commands::copy_model::run(a, global).await,
+            Command::CopyModelVersion(a) => commands::copy_model_version::run(a, global).await,
+            Command::ListRegisteredModels(a) => commands::list_registered_models::run(a, global).await,
         }
     });
     match result {

@@ -53,12 +53,14 @@ pub struct ExperimentOutcome {
 pub struct JobResult {
     pub experiments: Vec<ExperimentOutcome>,
     pub runs: Vec<RunOutcome>,
+    pub models: Vec<crate::models::ModelOutcome>,
 }
 
 impl JobResult {
     pub fn failed(&self) -> bool {
         self.experiments.iter().any(|e| e.error.is_some() || e.runs_failed > 0)
             || self.runs.iter().any(|r| r.action == Action::Failed)
+            || self.models.iter().any(crate::models::ModelOutcome::failed)
     }
 }
 
@@ -96,7 +98,7 @@ async fn run_job(
             }
         })
         .collect();
-    (plans, JobResult { experiments, runs: outcomes })
+    (plans, JobResult { experiments, runs: outcomes, models: Vec::new() })
 }
 
 /// Where and how an export writes.

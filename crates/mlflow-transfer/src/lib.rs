@@ -10,6 +10,7 @@ pub mod format;
 pub mod identity;
 pub mod job;
 pub mod model;
+pub mod models;
 pub mod paths;
 pub mod report;
 pub mod reporter;

@@ -3,13 +3,18 @@
 //! file and the exit status.
 
 pub mod copy_experiment;
+pub mod copy_model;
+pub mod copy_model_version;
 pub mod copy_run;
 pub mod export_experiment;
 pub mod export_experiments;
+pub mod export_model;
 pub mod export_run;
 pub mod import_experiment;
 pub mod import_experiments;
+pub mod import_model;
 pub mod import_run;
+pub mod list_registered_models;
 
 use std::{
     path::Path,
@@ -50,7 +55,25 @@ pub fn job_context(
 /// Moves one run through the same job machinery as many (progress, retry pass).
 pub async fn one_run(source: Arc<dyn RunSource>, sink: Arc<dyn RunSink>, run_id: &str, ctx: &JobContext) -> JobResult {
     let run = PlannedRun { run_id: run_id.to_string(), parent: None, source, sink };
-    JobResult { experiments: Vec::new(), runs: transfer_all(vec![run], ctx, 1).await }
+    JobResult { experiments: Vec::new(), runs: transfer_all(vec![run], ctx, 1).await, models: Vec::new() }
+}
+
+/// `--stages`/`--versions`/`--export-latest-versions` as the library takes them.
+pub fn version_filter(args: &crate::cli::VersionArgs) -> mlflow_transfer::models::VersionFilter {
+    mlflow_transfer::models::VersionFilter {
+        stages: args.stages.clone(),
+        versions: args.versions.clone(),
+        latest_only: args.export_latest_versions,
+    }
+}
+
+/// `--delete-model`/`--await-creation-for` as the library takes them.
+pub fn model_write_options(args: &crate::cli::ModelWriteArgs) -> mlflow_transfer::models::ModelWriteOptions {
+    mlflow_transfer::models::ModelWriteOptions {
+        delete_model: args.delete_model,
+        await_creation: std::time::Duration::from_secs(args.await_creation_for),
+        ..Default::default()
+    }
 }
 
 /// Prints the stats block to stderr and the id map to stdout (`source<TAB>destination` per
@@ -73,11 +96,31 @@ pub fn finish_job(
     for e in result.experiments.iter().filter(|e| e.error.is_some()) {
         eprintln!("error: experiment {:?}: {}", e.name, e.error.as_deref().unwrap_or_default());
     }
+    for m in &result.models {
+        if let Some(e) = &m.error {
+            eprintln!("error: {e}");
+        }
+        for (version, why) in &m.failed_versions {
+            eprintln!("error: model {:?} version {version}: {why}", m.source_name);
+        }
+    }
     if !global.quiet || failed {
         let mut block = format!("{command}:\n");
         if !result.experiments.is_empty() {
             let bad = result.experiments.iter().filter(|e| e.error.is_some()).count();
             block += &format!("  experiments    {} done, {bad} failed\n", result.experiments.len() - bad);
+        }
+        if !result.models.is_empty() {
+            let versions =
+                |f: fn(&mlflow_transfer::models::ModelOutcome) -> usize| result.models.iter().map(f).sum::<usize>();
+            block += &format!(
+                "  models         {} done, {} failed; versions {} created, {} skipped, {} failed\n",
+                result.models.iter().filter(|m| !m.failed()).count(),
+                result.models.iter().filter(|m| m.failed()).count(),
+                versions(|m| m.versions_created),
+                versions(|m| m.versions_skipped),
+                versions(|m| m.failed_versions.len()),
+            );
         }
         block += &format!(
             "  runs           {} created, {} resumed, {} skipped, {} failed\n",
@@ -102,6 +145,7 @@ pub fn finish_job(
             "retries": retries,
             "elapsed_seconds": elapsed.as_secs_f64(),
             "experiments": result.experiments,
+            "models": result.models,
             "runs": result.runs,
             "failures": result.runs.iter().filter(|r| r.error.is_some()).map(|r| json!({"run_id": r.source_run_id, "reason": r.error})).collect::<Vec<_>>(),
         });

@@ -15,6 +15,14 @@ use crate::cli::{self, fails, list_runs, ok, path};
 
 const RUNS_PER_EXPERIMENT: usize = 50;
 
+/// One job of 150 runs at a time against the shared servers. A tracking server is sized for one
+/// migration at a time (sqlite serialises writes; the SQL store has 15 connections), and several
+/// concurrent jobs of other tests would measure contention, not this tool.
+fn one_job_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// One seeded tree of 3 experiments × 50 runs on the proxy server, exported once.
 struct Tree {
     prefix: String,
@@ -109,6 +117,7 @@ fn experiment_tags(url: &str, name: &str) -> Value {
 #[test]
 fn bulk_export_then_import_matches_field_by_field_with_links_across_experiments() {
     let t = tree();
+    let _one = one_job_at_a_time();
     let dst = MlflowServer::shared(ArtifactMode::LocalRoot);
     let prefix = unique_name("bulk");
     let out = cli::run(
@@ -150,6 +159,7 @@ fn bulk_export_then_import_matches_field_by_field_with_links_across_experiments(
 #[test]
 fn copy_experiment_one_by_one_links_to_runs_copied_earlier() {
     let t = tree();
+    let _one = one_job_at_a_time();
     let (src, dst) = (MlflowServer::shared(ArtifactMode::Proxy), MlflowServer::shared(ArtifactMode::LocalRoot));
     let prefix = unique_name("copy");
     let dst_names = t.names().map(|n| format!("{prefix}-{n}"));
@@ -208,6 +218,7 @@ fn check_nested_runs_pulls_in_ancestors_and_descendants() {
 #[test]
 fn a_killed_import_rerun_ends_with_exactly_the_source_runs() {
     let t = tree();
+    let _one = one_job_at_a_time();
     let dst = MlflowServer::shared(ArtifactMode::Proxy);
     let prefix = format!("{}-", unique_name("killed"));
     let args = [
@@ -246,6 +257,7 @@ fn a_killed_import_rerun_ends_with_exactly_the_source_runs() {
 #[test]
 fn a_corrupted_run_in_a_bulk_import_is_reported_and_the_rest_imported() {
     let t = tree();
+    let _one = one_job_at_a_time();
     let dst = MlflowServer::shared(ArtifactMode::Proxy);
     let copy = tempfile::tempdir().unwrap();
     copy_tree(&t.export, copy.path());

@@ -44,6 +44,20 @@ impl RestSource {
         &self.client
     }
 
+    /// Where a run keeps its artifacts and the name of its experiment, or `None` when the run
+    /// does not exist. The run is kept, so moving it later costs no second request.
+    pub async fn run_location(&self, run_id: &str) -> Result<Option<(Option<String>, String)>> {
+        let run = match self.client.get_run(run_id).await {
+            Ok(run) => run,
+            Err(e) if e.is_not_found() => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        let experiment = self.experiment_name(&run.info.experiment_id).await?;
+        let uri = run.info.artifact_uri.clone();
+        self.prefetched.lock().expect("poisoned").insert(run_id.to_string(), run);
+        Ok(Some((uri, experiment)))
+    }
+
     /// The experiment named `name_or_id`, or with that id.
     pub async fn find_experiment(&self, name_or_id: &str) -> Result<ExperimentRecord> {
         if let Some(e) = self.client.get_experiment_by_name(name_or_id).await? {

@@ -1,0 +1,31 @@
+//! `list-registered-models`: every registered model with its latest versions, as a table on
+//! stdout and as `registered_models.json` (the Python tool's file).
+
+use std::{process::ExitCode, sync::Arc};
+
+use anyhow::Context;
+use mlflow_transfer::{format::model_json::write_registered_models_json, models, store::rest::RestSource};
+
+use crate::{
+    cli::{GlobalArgs, ListRegisteredModelsArgs},
+    settings,
+};
+
+pub async fn run(args: ListRegisteredModelsArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
+    let client = settings::client(&args.tracking_uri, None, global)?;
+    let source = Arc::new(RestSource::new(client.clone()));
+    let all = models::list_models(&source).await?;
+    let json = serde_json::to_vec_pretty(&write_registered_models_json(&all)).expect("JSON values always serialize");
+    std::fs::write(&args.output_file, json).with_context(|| format!("writing {}", args.output_file.display()))?;
+    let width = all.iter().map(|m| m.name.len()).max().unwrap_or(4).max(4);
+    println!("{:width$}  {:>8}  {:<10}  aliases", "name", "versions", "latest");
+    for m in &all {
+        let latest = m.versions.last().map_or("-", |v| v.version.as_str());
+        let aliases: Vec<String> = m.aliases.iter().map(|(a, v)| format!("{a}={v}")).collect();
+        println!("{:width$}  {:>8}  {:<10}  {}", m.name, m.versions.len(), latest, aliases.join(","));
+    }
+    if !global.quiet {
+        eprintln!("{} registered models written to {}", all.len(), args.output_file.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}

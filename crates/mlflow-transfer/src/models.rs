@@ -1,0 +1,572 @@
+//! Registered models: export to a folder, import from one, copy between servers.
+//!
+//! The runs behind a model's versions move first, once each, through the same job machinery
+//! as any run (so they are idempotent and resumable); then the model and its versions are
+//! written, one model's versions strictly in order. Each version created carries
+//! source-identity tags, so a re-import finds it and only re-applies stages and aliases.
+//! When the destination model holds nothing but our copies, version numbers are kept: a gap
+//! left by a deleted source version is reproduced by creating and deleting a placeholder, which
+//! is how the registry's numbering (highest number ever used, plus one) can be steered.
+
+use std::{
+    collections::{BTreeMap, BTreeSet, HashMap},
+    path::Path,
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use mlflow_client::{
+    api::ModelVersionCreate,
+    types::{KeyValue, ModelVersion, RegisteredModel},
+    MlflowClient,
+};
+use serde::Serialize;
+
+use crate::{
+    experiments::JobResult,
+    format::{
+        model_json::{read_model_dir, write_model_json},
+        run_json::ExportSystem,
+    },
+    job::{transfer_all, PlannedRun},
+    model::{ModelVersionRecord, RegisteredModelRecord},
+    store::{
+        dir::{read_run_dir, DirSink, DirSource},
+        local,
+        rest::{RestSink, RestSource},
+        RunSink, RunSource,
+    },
+    transfer::JobContext,
+    Error, Result,
+};
+
+/// Tag on a copied version naming the source model.
+pub const SOURCE_MODEL: &str = "mlflow_export_import.source.model";
+/// Tag on a copied version naming the source version number.
+pub const SOURCE_VERSION: &str = "mlflow_export_import.source.version";
+/// Tag on a copied version naming the source server.
+pub const SOURCE_TRACKING_URI: &str = crate::identity::SOURCE_TRACKING_URI;
+/// Tag on a version created only to advance the numbering; such versions are deleted.
+pub const PLACEHOLDER: &str = "mlflow_export_import.placeholder";
+
+/// `--stages`, `--versions`, `--export-latest-versions`.
+#[derive(Debug, Clone, Default)]
+pub struct VersionFilter {
+    pub stages: Option<Vec<String>>,
+    pub versions: Option<Vec<String>>,
+    /// Only the latest version of each stage.
+    pub latest_only: bool,
+}
+
+impl VersionFilter {
+    fn apply(&self, versions: Vec<ModelVersionRecord>) -> Vec<ModelVersionRecord> {
+        let stage = |v: &ModelVersionRecord| v.current_stage.clone().unwrap_or_else(|| "None".into());
+        let mut kept: Vec<ModelVersionRecord> = versions
+            .into_iter()
+            .filter(|v| self.versions.as_ref().is_none_or(|want| want.contains(&v.version)))
+            .filter(|v| self.stages.as_ref().is_none_or(|want| want.iter().any(|s| s.eq_ignore_ascii_case(&stage(v)))))
+            .collect();
+        if self.latest_only {
+            let mut latest: BTreeMap<String, u64> = BTreeMap::new();
+            for v in &kept {
+                let n = number(&v.version);
+                latest.entry(stage(v).to_ascii_lowercase()).and_modify(|m| *m = (*m).max(n)).or_insert(n);
+            }
+            kept.retain(|v| latest.get(&stage(v).to_ascii_lowercase()) == Some(&number(&v.version)));
+        }
+        kept
+    }
+}
+
+fn number(version: &str) -> u64 {
+    version.parse().unwrap_or(0)
+}
+
+/// The result for one registered model.
+#[derive(Debug, Clone, Serialize)]
+pub struct ModelOutcome {
+    pub source_name: String,
+    pub destination: Option<String>,
+    pub versions_created: usize,
+    pub versions_skipped: usize,
+    /// Source version → destination version.
+    pub versions: BTreeMap<String, String>,
+    /// Source version → why it could not be written.
+    pub failed_versions: BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl ModelOutcome {
+    fn new(source_name: &str) -> Self {
+        Self {
+            source_name: source_name.to_string(),
+            destination: None,
+            versions_created: 0,
+            versions_skipped: 0,
+            versions: BTreeMap::new(),
+            failed_versions: BTreeMap::new(),
+            error: None,
+        }
+    }
+
+    pub fn failed(&self) -> bool {
+        self.error.is_some() || !self.failed_versions.is_empty()
+    }
+}
+
+/// Reads a model and its versions from a server; the versions' runs are located (and kept
+/// for the transfer that follows).
+pub async fn read_model(source: &RestSource, name: &str, filter: &VersionFilter) -> Result<RegisteredModelRecord> {
+    let client = source.client();
+    let Some(model) = client.get_registered_model(name).await? else {
+        return Err(Error::NotFound(format!("registered model {name:?} does not exist at {}", client.base_url())));
+    };
+    let mut versions: Vec<ModelVersionRecord> =
+        client.search_model_versions_of(name).await?.into_iter().map(version_record).collect();
+    versions.sort_by_key(|v| number(&v.version));
+    let mut versions = filter.apply(versions);
+    let mut located: HashMap<String, Option<(Option<String>, String)>> = HashMap::new();
+    for v in &mut versions {
+        let Some(run_id) = v.run_id.clone() else { continue };
+        if !located.contains_key(&run_id) {
+            located.insert(run_id.clone(), source.run_location(&run_id).await?);
+        }
+        if let Some(Some((uri, experiment))) = located.get(&run_id) {
+            v.run_artifact_uri = uri.clone();
+            v.experiment_name = Some(experiment.clone());
+        }
+    }
+    Ok(model_record(model, versions))
+}
+
+fn model_record(m: RegisteredModel, versions: Vec<ModelVersionRecord>) -> RegisteredModelRecord {
+    RegisteredModelRecord {
+        name: m.name,
+        description: m.description.filter(|d| !d.is_empty()),
+        tags: m.tags.into_iter().map(|t| (t.key, t.value)).collect(),
+        aliases: m.aliases.into_iter().map(|a| (a.alias, a.version)).collect(),
+        creation_timestamp: m.creation_timestamp,
+        last_updated_timestamp: m.last_updated_timestamp,
+        versions,
+    }
+}
+
+fn version_record(v: ModelVersion) -> ModelVersionRecord {
+    ModelVersionRecord {
+        version: v.version,
+        description: v.description.filter(|d| !d.is_empty()),
+        tags: v.tags.into_iter().map(|t| (t.key, t.value)).collect(),
+        current_stage: v.current_stage,
+        source: v.source.unwrap_or_default(),
+        run_id: v.run_id.filter(|r| !r.is_empty()),
+        run_link: v.run_link.filter(|r| !r.is_empty()),
+        status: v.status,
+        user_id: v.user_id,
+        creation_timestamp: v.creation_timestamp,
+        last_updated_timestamp: v.last_updated_timestamp,
+        run_artifact_uri: None,
+        experiment_name: None,
+    }
+}
+
+/// Every registered model with all its versions (for listings). Versions are read per model,
+/// because the registry's own `latest_versions` holds one per stage only.
+pub async fn list_models(source: &RestSource) -> Result<Vec<RegisteredModelRecord>> {
+    let client = source.client();
+    let mut out = Vec::new();
+    for m in client.search_registered_models("").await? {
+        let mut versions: Vec<ModelVersionRecord> =
+            client.search_model_versions_of(&m.name).await?.into_iter().map(version_record).collect();
+        versions.sort_by_key(|v| number(&v.version));
+        out.push(model_record(m, versions));
+    }
+    Ok(out)
+}
+
+/// Where a version's files sit inside its run's artifacts, for any way `source` may be written:
+/// `runs:/<run_id>/<path>`, or the run's artifact root (any scheme) followed by the path.
+pub fn source_path_in_run(source: &str, run_id: &str, run_artifact_uri: Option<&str>) -> Option<String> {
+    if let Some(rest) = source.strip_prefix("runs:/") {
+        let (id, path) = rest.split_once('/').unwrap_or((rest, ""));
+        return (id == run_id).then(|| path.trim_matches('/').to_string());
+    }
+    let root = run_artifact_uri?.trim_end_matches('/');
+    let relative = |s: &str| {
+        s.strip_prefix(root)
+            .filter(|rest| rest.is_empty() || rest.starts_with('/'))
+            .map(|rest| rest.trim_matches('/').to_string())
+    };
+    relative(source).or_else(|| {
+        // The same local folder written as `/x` in one place and `file:///x` in the other.
+        let (a, b) = (local::local_root(source)?, local::local_root(root)?);
+        a.strip_prefix(&b).ok().and_then(|p| p.to_str()).map(str::to_string)
+    })
+}
+
+/// How models are written.
+#[derive(Debug, Clone)]
+pub struct ModelWriteOptions {
+    /// Delete the destination model (and its versions) first, `--delete-model`.
+    pub delete_model: bool,
+    /// How long to wait for a version to leave PENDING_REGISTRATION, `--await-creation-for`.
+    pub await_creation: Duration,
+    /// Apply stages and aliases (`copy-model-version` makes this optional).
+    pub stages_and_aliases: bool,
+    /// Reproduce source version numbers (not wanted when copying single versions).
+    pub keep_numbers: bool,
+}
+
+impl Default for ModelWriteOptions {
+    fn default() -> Self {
+        Self {
+            delete_model: false,
+            await_creation: Duration::from_secs(300),
+            stages_and_aliases: true,
+            keep_numbers: true,
+        }
+    }
+}
+
+/// Writes a model and its versions to a server; the versions' runs must already be there
+/// (their destination ids in `ctx.ids`). Never stops at a bad version.
+pub async fn write_model(
+    client: &MlflowClient,
+    dst_name: &str,
+    model: &RegisteredModelRecord,
+    source_tracking_uri: Option<&str>,
+    ctx: &JobContext,
+    opts: &ModelWriteOptions,
+) -> ModelOutcome {
+    let mut outcome = ModelOutcome::new(&model.name);
+    if let Err(e) = try_write_model(client, dst_name, model, source_tracking_uri, ctx, opts, &mut outcome).await {
+        outcome.error = Some(format!("model {dst_name:?}: {e}"));
+    }
+    outcome
+}
+
+async fn try_write_model(
+    client: &MlflowClient,
+    dst_name: &str,
+    model: &RegisteredModelRecord,
+    source_tracking_uri: Option<&str>,
+    ctx: &JobContext,
+    opts: &ModelWriteOptions,
+    outcome: &mut ModelOutcome,
+) -> Result<()> {
+    if opts.delete_model {
+        client.delete_registered_model(dst_name).await?;
+    }
+    let existing = match client.get_registered_model(dst_name).await? {
+        Some(m) => Some(m),
+        None => match client.create_registered_model(dst_name, model.description.as_deref(), &kv(&model.tags)).await {
+            Ok(_) => None,
+            // A create that may have been applied: look again.
+            Err(e) => Some(client.get_registered_model(dst_name).await?.ok_or(e)?),
+        },
+    };
+    if let Some(m) = &existing {
+        for (k, v) in &model.tags {
+            if !m.tags.iter().any(|t| &t.key == k) {
+                client.set_registered_model_tag(dst_name, k, v).await?;
+            }
+        }
+        if let (Some(d), true) = (&model.description, m.description.as_deref().unwrap_or("").is_empty()) {
+            client.update_registered_model_description(dst_name, d).await?;
+        }
+    }
+    outcome.destination = Some(dst_name.to_string());
+
+    let tracking_uri = source_tracking_uri.map(mlflow_client::redact);
+    let mut ours: HashMap<String, ModelVersion> = HashMap::new();
+    let mut foreign = 0usize;
+    for v in client.search_model_versions_of(dst_name).await? {
+        let tags: BTreeMap<&str, &str> = v.tags.iter().map(|t| (t.key.as_str(), t.value.as_str())).collect();
+        if tags.contains_key(PLACEHOLDER) {
+            // Left by an interrupted earlier attempt.
+            client.delete_model_version(dst_name, &v.version).await?;
+        } else if tags.get(SOURCE_MODEL) == Some(&model.name.as_str())
+            && tracking_uri.as_deref().is_none_or(|u| tags.get(SOURCE_TRACKING_URI).is_none_or(|t| *t == u))
+        {
+            if let Some(src) = tags.get(SOURCE_VERSION) {
+                ours.insert((*src).to_string(), v.clone());
+            }
+        } else {
+            foreign += 1;
+        }
+    }
+    // Numbers can be steered only while the model holds nothing but our copies.
+    let keep_numbers = opts.keep_numbers && foreign == 0;
+    for v in &model.versions {
+        if let Some(existing) = ours.get(&v.version) {
+            outcome.versions.insert(v.version.clone(), existing.version.clone());
+            outcome.versions_skipped += 1;
+            if opts.stages_and_aliases {
+                apply_stage(client, dst_name, &existing.version, existing.current_stage.as_deref(), v).await?;
+            }
+            continue;
+        }
+        match create_version(client, dst_name, model, v, tracking_uri.as_deref(), ctx, keep_numbers, opts).await {
+            Ok(created) => {
+                outcome.versions.insert(v.version.clone(), created.clone());
+                outcome.versions_created += 1;
+            }
+            Err(e) => {
+                outcome.failed_versions.insert(v.version.clone(), e.to_string());
+            }
+        }
+    }
+    if opts.stages_and_aliases {
+        for (alias, src_version) in &model.aliases {
+            if let Some(dst_version) = outcome.versions.get(src_version) {
+                client.set_registered_model_alias(dst_name, alias, dst_version).await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Creates one version (after placeholders for a numbering gap when numbers are kept), waits
+/// until it is ready, and sets its stage. Returns the destination version number.
+#[allow(clippy::too_many_arguments)]
+async fn create_version(
+    client: &MlflowClient,
+    dst_name: &str,
+    model: &RegisteredModelRecord,
+    v: &ModelVersionRecord,
+    tracking_uri: Option<&str>,
+    ctx: &JobContext,
+    keep_numbers: bool,
+    opts: &ModelWriteOptions,
+) -> Result<String> {
+    let src_run = v.run_id.as_deref().ok_or_else(|| {
+        Error::Unsupported(format!(
+            "version {}: it has no run (source {:?}); versions without a run are not supported yet",
+            v.version, v.source
+        ))
+    })?;
+    let dst_run = ctx.ids.get(src_run).flatten().ok_or_else(|| {
+        Error::Input(format!("version {}: its run {src_run} was not copied (see the run's error)", v.version))
+    })?;
+    let path = source_path_in_run(&v.source, src_run, v.run_artifact_uri.as_deref()).ok_or_else(|| {
+        Error::Unsupported(format!(
+            "version {}: source {:?} is not inside the artifacts of its run {src_run} ({:?})",
+            v.version, v.source, v.run_artifact_uri
+        ))
+    })?;
+    let dst_root = client.get_run(&dst_run).await?.info.artifact_uri.unwrap_or_default();
+    let source = if path.is_empty() { dst_root.clone() } else { format!("{}/{path}", dst_root.trim_end_matches('/')) };
+    let mut tags = kv(&v.tags);
+    tags.push(KeyValue::new(SOURCE_MODEL, &model.name));
+    tags.push(KeyValue::new(SOURCE_VERSION, &v.version));
+    if let Some(u) = tracking_uri {
+        tags.push(KeyValue::new(SOURCE_TRACKING_URI, u));
+    }
+    let request = ModelVersionCreate {
+        name: dst_name.to_string(),
+        source,
+        run_id: Some(dst_run),
+        run_link: v.run_link.clone(),
+        description: v.description.clone(),
+        tags,
+    };
+    let want = number(&v.version);
+    let created = loop {
+        let created = client.create_model_version(&request).await?;
+        if !keep_numbers || number(&created.version) >= want {
+            break created;
+        }
+        // Too low: this number belongs to a deleted source version. Burn it.
+        client.set_model_version_tag(dst_name, &created.version, PLACEHOLDER, "true").await?;
+        client.delete_model_version(dst_name, &created.version).await?;
+    };
+    let ready = wait_ready(client, dst_name, &created, opts.await_creation).await?;
+    if opts.stages_and_aliases {
+        apply_stage(client, dst_name, &ready.version, ready.current_stage.as_deref(), v).await?;
+    }
+    Ok(ready.version)
+}
+
+/// Servers that register asynchronously answer PENDING_REGISTRATION; stages and aliases need
+/// a READY version.
+async fn wait_ready(client: &MlflowClient, name: &str, v: &ModelVersion, limit: Duration) -> Result<ModelVersion> {
+    let started = Instant::now();
+    let mut current = v.clone();
+    while current.status.as_deref() == Some("PENDING_REGISTRATION") {
+        if started.elapsed() > limit {
+            return Err(Error::Input(format!("version {} still pending after {}s", v.version, limit.as_secs())));
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        current = client.get_model_version(name, &v.version).await?.unwrap_or(current);
+    }
+    if current.status.as_deref() == Some("FAILED_REGISTRATION") {
+        return Err(Error::Input(format!(
+            "version {} failed to register: {}",
+            v.version,
+            current.status_message.as_deref().unwrap_or("")
+        )));
+    }
+    Ok(current)
+}
+
+async fn apply_stage(
+    client: &MlflowClient,
+    name: &str,
+    dst_version: &str,
+    dst_stage: Option<&str>,
+    v: &ModelVersionRecord,
+) -> Result<()> {
+    let want = v.current_stage.as_deref().unwrap_or("None");
+    if !want.eq_ignore_ascii_case(dst_stage.unwrap_or("None")) {
+        client.transition_model_version_stage(name, dst_version, want, false).await?;
+    }
+    Ok(())
+}
+
+fn kv(map: &BTreeMap<String, String>) -> Vec<KeyValue> {
+    map.iter().map(|(k, v)| KeyValue::new(k, v)).collect()
+}
+
+/// The distinct runs behind the versions, in version order.
+fn version_runs(model: &RegisteredModelRecord) -> Vec<String> {
+    let mut seen = BTreeSet::new();
+    model.versions.iter().filter_map(|v| v.run_id.clone()).filter(|r| seen.insert(r.clone())).collect()
+}
+
+/// Exports one model: `<out>/model.json` and each version's run once at `<out>/<run_id>/`.
+pub async fn export_model(
+    source: Arc<RestSource>,
+    name: &str,
+    filter: &VersionFilter,
+    out: &Path,
+    system: &ExportSystem,
+    ctx: &JobContext,
+    concurrency: usize,
+) -> Result<JobResult> {
+    let model = read_model(&source, name, filter).await?;
+    let runs = version_runs(&model)
+        .into_iter()
+        .map(|run_id| {
+            let sink: Arc<dyn RunSink> = Arc::new(DirSink::new(out.join(&run_id), system.clone()));
+            PlannedRun { run_id, parent: None, source: source.clone(), sink }
+        })
+        .collect();
+    let outcomes = transfer_all(runs, ctx, concurrency).await;
+    std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
+    let json = serde_json::to_vec_pretty(&write_model_json(&model, system)).expect("JSON values always serialize");
+    local::write_atomic(&out.join("model.json"), &json)?;
+    let mut outcome = ModelOutcome::new(name);
+    outcome.destination = Some(out.display().to_string());
+    outcome.versions = model.versions.iter().map(|v| (v.version.clone(), v.version.clone())).collect();
+    outcome.versions_created = model.versions.len();
+    Ok(JobResult { experiments: Vec::new(), runs: outcomes, models: vec![outcome] })
+}
+
+/// Imports a model folder made by `export-model`: its runs into `experiment`, then the model.
+pub async fn import_model(
+    client: MlflowClient,
+    dir: &Path,
+    dst_name: &str,
+    experiment: &str,
+    ctx: &JobContext,
+    opts: &ModelWriteOptions,
+    concurrency: usize,
+) -> Result<JobResult> {
+    let md = read_model_dir(dir).map_err(|e| Error::Input(e.to_string()))?;
+    let sink: Arc<dyn RunSink> =
+        Arc::new(RestSink::for_experiment(client.clone(), experiment, &BTreeMap::new()).await?);
+    let source: Arc<dyn RunSource> =
+        Arc::new(DirSource::tree(md.runs.iter().map(|r| (r.run_id.clone(), r.dir.clone()))));
+    let runs = md
+        .runs
+        .iter()
+        .map(|r| PlannedRun {
+            run_id: r.run_id.clone(),
+            parent: read_run_dir(&r.dir).ok().and_then(|j| j.run.tags.get("mlflow.parentRunId").cloned()),
+            source: source.clone(),
+            sink: sink.clone(),
+        })
+        .collect();
+    let outcomes = transfer_all(runs, ctx, concurrency).await;
+    let model = write_model(&client, dst_name, &md.model, md.tracking_uri.as_deref(), ctx, opts).await;
+    Ok(JobResult { experiments: Vec::new(), runs: outcomes, models: vec![model] })
+}
+
+/// Copies a model between servers: each version's run into the experiment of the same name
+/// (or `dst_experiment`), then the model.
+#[allow(clippy::too_many_arguments)]
+pub async fn copy_model(
+    source: Arc<RestSource>,
+    name: &str,
+    filter: &VersionFilter,
+    dst: MlflowClient,
+    dst_name: &str,
+    dst_experiment: Option<&str>,
+    ctx: &JobContext,
+    opts: &ModelWriteOptions,
+    concurrency: usize,
+) -> Result<JobResult> {
+    let model = read_model(&source, name, filter).await?;
+    let mut sinks: HashMap<String, Arc<dyn RunSink>> = HashMap::new();
+    let mut runs = Vec::new();
+    for run_id in version_runs(&model) {
+        let Some(v) = model.versions.iter().find(|v| v.run_id.as_deref() == Some(run_id.as_str())) else { continue };
+        let Some(experiment) = dst_experiment.map(str::to_string).or_else(|| v.experiment_name.clone()) else {
+            continue; // The run no longer exists at the source; its versions fail with that reason.
+        };
+        let sink = match sinks.get(&experiment) {
+            Some(s) => s.clone(),
+            None => {
+                let s: Arc<dyn RunSink> =
+                    Arc::new(RestSink::for_experiment(dst.clone(), &experiment, &BTreeMap::new()).await?);
+                sinks.insert(experiment, s.clone());
+                s
+            }
+        };
+        runs.push(PlannedRun { run_id, parent: None, source: source.clone(), sink });
+    }
+    let outcomes = transfer_all(runs, ctx, concurrency).await;
+    let tracking_uri = source.client().base_url().to_string();
+    let model = write_model(&dst, dst_name, &model, Some(&tracking_uri), ctx, opts).await;
+    Ok(JobResult { experiments: Vec::new(), runs: outcomes, models: vec![model] })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn version_source_inside_its_run_for_every_scheme() {
+        let id = "abc";
+        assert_eq!(source_path_in_run("runs:/abc/model", id, None).as_deref(), Some("model"));
+        assert_eq!(source_path_in_run("runs:/other/model", id, None), None);
+        let root = Some("mlflow-artifacts:/1/abc/artifacts");
+        assert_eq!(source_path_in_run("mlflow-artifacts:/1/abc/artifacts/model", id, root).as_deref(), Some("model"));
+        assert_eq!(source_path_in_run("mlflow-artifacts:/1/abc/artifacts", id, root).as_deref(), Some(""));
+        assert_eq!(source_path_in_run("mlflow-artifacts:/1/abc/artifactsX/m", id, root), None);
+        let s3 = Some("s3://bucket/1/abc/artifacts");
+        assert_eq!(source_path_in_run("s3://bucket/1/abc/artifacts/a/b", id, s3).as_deref(), Some("a/b"));
+        let local = Some("/srv/mlruns/1/abc/artifacts");
+        assert_eq!(source_path_in_run("file:///srv/mlruns/1/abc/artifacts/model", id, local).as_deref(), Some("model"));
+        let dbfs = Some("dbfs:/databricks/mlflow-tracking/1/abc/artifacts");
+        assert_eq!(
+            source_path_in_run("dbfs:/databricks/mlflow-tracking/1/abc/artifacts/model", id, dbfs).as_deref(),
+            Some("model")
+        );
+        assert_eq!(source_path_in_run("models:/m-123", id, root), None);
+    }
+
+    fn v(version: &str, stage: &str) -> ModelVersionRecord {
+        ModelVersionRecord { version: version.into(), current_stage: Some(stage.into()), ..Default::default() }
+    }
+
+    #[test]
+    fn version_filters() {
+        let all = vec![v("1", "Archived"), v("2", "Production"), v("3", "None"), v("4", "Production")];
+        let ids = |f: VersionFilter| f.apply(all.clone()).into_iter().map(|v| v.version).collect::<Vec<_>>();
+        assert_eq!(ids(VersionFilter::default()), ["1", "2", "3", "4"]);
+        assert_eq!(ids(VersionFilter { stages: Some(vec!["production".into()]), ..Default::default() }), ["2", "4"]);
+        assert_eq!(ids(VersionFilter { versions: Some(vec!["3".into()]), ..Default::default() }), ["3"]);
+        assert_eq!(ids(VersionFilter { latest_only: true, ..Default::default() }), ["1", "3", "4"]);
+    }
+}
