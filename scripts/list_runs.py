@@ -7,6 +7,7 @@ prints JSON: [{"run_id", "lifecycle_stage", "status", "tags": {...}}] ([] if the
 
 import argparse
 import json
+import time
 
 from mlflow.entities import ViewType
 from mlflow.tracking import MlflowClient
@@ -17,6 +18,19 @@ def main():
     p.add_argument("--tracking-uri", required=True)
     p.add_argument("--experiment", required=True)
     a = p.parse_args()
+    # Tests poll this while an import loads the server; a busy sqlite store answers some
+    # requests with errors, so try a few times before giving up.
+    for attempt in range(10):
+        try:
+            print(json.dumps(list_runs(a)))
+            return
+        except Exception:
+            if attempt == 9:
+                raise
+            time.sleep(1)
+
+
+def list_runs(a):
     client = MlflowClient(a.tracking_uri)
     exp = client.get_experiment_by_name(a.experiment)
     out = []
@@ -30,7 +44,7 @@ def main():
                     "tags": dict(r.data.tags),
                 }
             )
-    print(json.dumps(out))
+    return out
 
 
 if __name__ == "__main__":

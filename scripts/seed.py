@@ -37,7 +37,7 @@ def main():
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--tracking-uri", required=True)
-    ap.add_argument("--scenario", required=True, choices=["rich", "big", "large-artifact", "tree"])
+    ap.add_argument("--scenario", required=True, choices=["rich", "big", "large-artifact", "tree", "models"])
     ap.add_argument("--experiment", required=True)
     ap.add_argument("--run-name", default=None)
     ap.add_argument("--status", default="FINISHED", choices=["FINISHED", "FAILED", "KILLED"])
@@ -52,8 +52,8 @@ def main():
 
     mlflow.set_tracking_uri(args.tracking_uri)
     client = MlflowClient(tracking_uri=args.tracking_uri)
-    if args.scenario == "tree":
-        out = seed_tree(client, args)
+    if args.scenario in ("tree", "models"):
+        out = seed_tree(client, args) if args.scenario == "tree" else seed_models(client, args)
         json.dump(out, real_stdout)
         real_stdout.write("\n")
         real_stdout.flush()
@@ -125,6 +125,41 @@ def seed_tree(client, args):
             root_of.update({created[i]: root_of[previous[i]] for i in range(min(5, args.runs))})
         previous = created
     return {"experiment_id": exp_ids[names[0]], "experiments": exp_ids, "run_ids": run_ids}
+
+
+def seed_models(client, args):
+    """Three registered models <experiment>-m0..m2 of five versions each, runs in experiment
+    <experiment>: stages, aliases, model and version tags and descriptions; in each model
+    version 3 is deleted (a gap), versions 4 and 5 come from one run, and the run behind
+    version 1 is deleted afterwards."""
+    exp_id = client.create_experiment(args.experiment)
+    names, run_ids = [], []
+    for m in range(3):
+        name = f"{args.experiment}-m{m}"
+        names.append(name)
+        client.create_registered_model(name, tags={"team": "seed", "m": str(m)}, description=f"model {m}")
+        runs = []
+        for i in range(4):
+            run = client.create_run(exp_id, start_time=BASE_TIME_MS + m * 100 + i, run_name=f"{name}-r{i}")
+            with tempfile.TemporaryDirectory() as tmp:
+                os.makedirs(os.path.join(tmp, "model"))
+                write(os.path.join(tmp, "model", "MLmodel"), f"artifact_path: model\nrun: {m}-{i}\n".encode())
+                write(os.path.join(tmp, "model", "weights.bin"), os.urandom(2048))
+                client.log_artifacts(run.info.run_id, tmp)
+            client.set_terminated(run.info.run_id, "FINISHED", end_time=BASE_TIME_MS + 5000)
+            runs.append(run.info.run_id)
+            run_ids.append(run.info.run_id)
+        for v, run in enumerate([runs[0], runs[1], runs[2], runs[3], runs[3]], start=1):
+            source = f"runs:/{run}/model" if v % 2 else f"{client.get_run(run).info.artifact_uri}/model"
+            client.create_model_version(name, source, run_id=run, tags={"v": str(v)}, description=f"{name} v{v}")
+        client.delete_model_version(name, "3")
+        client.transition_model_version_stage(name, "2", "Archived")
+        client.transition_model_version_stage(name, "4", "Staging")
+        client.transition_model_version_stage(name, "5", "Production")
+        client.set_registered_model_alias(name, "champion", "5")
+        client.set_registered_model_alias(name, "first", "1")
+        client.delete_run(runs[0])
+    return {"experiment_id": exp_id, "models": names, "run_ids": run_ids}
 
 
 def log_batch_chunked(client, run_id, metrics=(), params=(), tags=()):

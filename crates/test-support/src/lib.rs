@@ -104,6 +104,12 @@ pub fn dump_experiment(server_url: &str, experiment: &str) -> serde_json::Value 
     run_python_script("dump_run.py", &["--tracking-uri", server_url, "--experiment", experiment])
 }
 
+/// A registered model with its versions and their files, read with the official client
+/// (`scripts/dump_model.py`).
+pub fn dump_model(server_url: &str, name: &str) -> serde_json::Value {
+    run_python_script("dump_model.py", &["--tracking-uri", server_url, "--model", name])
+}
+
 /// Run Python code (`python -c CODE`) with the venv's Python; returns its stdout.
 /// Panics with stderr on failure.
 pub fn python_eval(code: &str) -> String {

@@ -378,12 +378,20 @@ impl RunSink for RestSink {
             experiment_id: String::new(),
             experiment_name: None,
         };
-        // `runs/search` takes a bounded list of experiments per call.
+        // `runs/search` takes a bounded list of experiments per call. Several complete copies
+        // can exist (the same run imported into two experiments): the one in the most recently
+        // created experiment (highest id) wins, as the likeliest target of the current migration.
+        let mut best: Option<(u64, String)> = None;
         for chunk in all.chunks(100) {
-            let found = self.find_in(chunk.to_vec(), &source).await?;
-            if let Some(r) = found.iter().find(|r| is_complete_run(r)) {
-                return Ok(Some(r.info.run_id.clone()));
+            for r in self.find_in(chunk.to_vec(), &source).await?.iter().filter(|r| is_complete_run(r)) {
+                let rank = r.info.experiment_id.parse().unwrap_or(0);
+                if best.as_ref().is_none_or(|(b, _)| rank > *b) {
+                    best = Some((rank, r.info.run_id.clone()));
+                }
             }
+        }
+        if let Some((_, id)) = best {
+            return Ok(Some(id));
         }
         Ok(None)
     }

@@ -1,0 +1,113 @@
+//! Registered models: copy and export/import compared version by version (numbers, gaps,
+//! stages, aliases, tags, descriptions, files behind each version), re-import, --delete-model,
+//! list-registered-models.
+
+use serde_json::Value;
+use test_support::{dump_model, seed, unique_name, ArtifactMode, MlflowServer};
+
+use crate::cli::{ok, path};
+
+/// Three models of five versions each (see `seed.py`'s `models` scenario).
+fn seed_models(server: &MlflowServer) -> Vec<String> {
+    let out = seed(&server.url, &["--scenario", "models", "--experiment", &unique_name("models")]);
+    out["models"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()).collect()
+}
+
+fn source_run_of(url: &str, run_id: &str) -> String {
+    let code = format!(
+        "import mlflow\nprint(mlflow.MlflowClient({url:?}).get_run({run_id:?}).data.tags.get('mlflow_export_import.source.run_id'))"
+    );
+    test_support::python_eval(&code).trim().to_string()
+}
+
+/// Same model, version for version; the destination's runs are copies of the source's.
+fn assert_model_copied(src_url: &str, src_name: &str, dst_url: &str, dst_name: &str) {
+    let (a, b) = (dump_model(src_url, src_name), dump_model(dst_url, dst_name));
+    assert_eq!(b["description"], a["description"], "{dst_name}: description");
+    assert_eq!(b["tags"], a["tags"], "{dst_name}: model tags");
+    assert_eq!(b["aliases"], a["aliases"], "{dst_name}: aliases");
+    let (va, vb) = (a["versions"].as_array().unwrap(), b["versions"].as_array().unwrap());
+    let numbers = |v: &[Value]| v.iter().map(|x| x["version"].as_str().unwrap().to_string()).collect::<Vec<_>>();
+    assert_eq!(numbers(vb), numbers(va), "{dst_name}: version numbers (gaps included)");
+    for (x, y) in va.iter().zip(vb) {
+        let what = format!("{dst_name} v{}", x["version"]);
+        for field in ["current_stage", "description", "status", "files"] {
+            assert_eq!(y[field], x[field], "{what}: {field}");
+        }
+        let mut tags = y["tags"].as_object().unwrap().clone();
+        tags.retain(|k, _| !k.starts_with("mlflow_export_import."));
+        assert_eq!(Value::Object(tags), x["tags"], "{what}: tags");
+        assert_eq!(y["tags"]["mlflow_export_import.source.version"], x["version"], "{what}: identity");
+        assert_eq!(source_run_of(dst_url, y["run_id"].as_str().unwrap()), x["run_id"].as_str().unwrap(), "{what}: run");
+    }
+}
+
+#[test]
+fn copy_model_matches_version_by_version() {
+    let (src, dst) = (MlflowServer::shared(ArtifactMode::Proxy), MlflowServer::shared(ArtifactMode::LocalRoot));
+    for name in seed_models(src) {
+        ok(&["copy-model", "--src-uri", &src.url, "--dst-uri", &dst.url, "--src-model", &name, "--use-src-user-id"]);
+        assert_model_copied(&src.url, &name, &dst.url, &name);
+    }
+}
+
+#[test]
+fn export_then_import_model_then_reimport_and_delete_model() {
+    let src = MlflowServer::shared(ArtifactMode::Proxy);
+    let names = seed_models(src);
+    let name = &names[1];
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().join("model");
+    ok(&["export-model", "--tracking-uri", &src.url, "--model", name, "--output-dir", path(&dir)]);
+    let dst_name = unique_name("imported-model");
+    let experiment = unique_name("model-runs");
+    let import = [
+        "import-model",
+        "--tracking-uri",
+        &src.url,
+        "--input-dir",
+        path(&dir),
+        "--model",
+        &dst_name,
+        "--experiment-name",
+        &experiment,
+    ];
+    ok(&import);
+    assert_model_copied(&src.url, name, &src.url, &dst_name);
+    let again = crate::cli::run(&import, &[]);
+    assert!(again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("versions 0 created, 4 skipped, 0 failed"));
+    assert_model_copied(&src.url, name, &src.url, &dst_name);
+    ok(&[&import[..], &["--delete-model", "True"]].concat());
+    assert_model_copied(&src.url, name, &src.url, &dst_name);
+    assert_eq!(crate::cli::list_runs(&src.url, &experiment).len(), 4, "each version's run imported once");
+}
+
+#[test]
+fn list_registered_models_matches_the_server() {
+    let src = MlflowServer::shared(ArtifactMode::Proxy);
+    let names = seed_models(src);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("registered_models.json");
+    let stdout = ok(&["list-registered-models", "--tracking-uri", &src.url, "--output-file", path(&file)]);
+    let listed: Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    for name in &names {
+        let truth = dump_model(&src.url, name);
+        let entry = listed["registered_models"].as_array().unwrap().iter().find(|m| m["name"] == name.as_str());
+        let entry = entry.unwrap_or_else(|| panic!("{name} not listed"));
+        assert_eq!(entry["description"], truth["description"]);
+        let mut latest: Vec<(String, String)> = entry["latest_versions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| (v["current_stage"].as_str().unwrap().to_string(), v["version"].as_str().unwrap().to_string()))
+            .collect();
+        latest.sort();
+        let mut want: std::collections::BTreeMap<String, String> = Default::default();
+        for v in truth["versions"].as_array().unwrap() {
+            want.insert(v["current_stage"].as_str().unwrap().to_string(), v["version"].as_str().unwrap().to_string());
+        }
+        assert_eq!(latest, want.into_iter().collect::<Vec<_>>(), "{name}: latest version per stage");
+        assert!(stdout.lines().any(|l| l.starts_with(name.as_str()) && l.contains("champion=5")), "{stdout}");
+    }
+}
