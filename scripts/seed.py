@@ -131,7 +131,8 @@ def seed_models(client, args):
     """Three registered models <experiment>-m0..m2 of five versions each, runs in experiment
     <experiment>: stages, aliases, model and version tags and descriptions; in each model
     version 3 is deleted (a gap), versions 4 and 5 come from one run, and the run behind
-    version 1 is deleted afterwards."""
+    version 1 is deleted afterwards. Model m0 has a sixth version registered from an MLflow 3
+    logged model (`mlflow.pyfunc.log_model`), whose source is `models:/m-...`."""
     exp_id = client.create_experiment(args.experiment)
     names, run_ids = [], []
     for m in range(3):
@@ -159,6 +160,17 @@ def seed_models(client, args):
         client.set_registered_model_alias(name, "champion", "5")
         client.set_registered_model_alias(name, "first", "1")
         client.delete_run(runs[0])
+        if m == 0:
+            import mlflow
+            import mlflow.pyfunc
+
+            class Echo(mlflow.pyfunc.PythonModel):
+                def predict(self, context, model_input):
+                    return model_input
+
+            with mlflow.start_run(experiment_id=exp_id, run_name=f"{name}-logged") as run:
+                mlflow.pyfunc.log_model(name="echo", python_model=Echo(), registered_model_name=name)
+            run_ids.append(run.info.run_id)
     return {"experiment_id": exp_id, "models": names, "run_ids": run_ids}
 
 

@@ -44,6 +44,12 @@ pub struct MlflowClient {
     inner: Arc<Inner>,
 }
 
+impl std::fmt::Debug for MlflowClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MlflowClient").field("base_url", &self.inner.base).finish_non_exhaustive()
+    }
+}
+
 struct Inner {
     http: reqwest::Client,
     base: String,

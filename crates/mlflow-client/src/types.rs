@@ -403,3 +403,35 @@ mod tests {
         assert!(serde_json::from_str::<ModelVersion>(r#"{"name":"m","version":1.5}"#).is_err());
     }
 }
+
+/// An MLflow 3 logged model (`GET /api/2.0/mlflow/logged-models/{id}`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LoggedModel {
+    pub info: LoggedModelInfo,
+    #[serde(default)]
+    pub data: LoggedModelData,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LoggedModelInfo {
+    pub model_id: String,
+    pub experiment_id: String,
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub artifact_uri: Option<String>,
+    #[serde(default)]
+    pub status: Option<String>,
+    #[serde(default)]
+    pub model_type: Option<String>,
+    #[serde(default)]
+    pub source_run_id: Option<String>,
+    #[serde(default)]
+    pub tags: Vec<KeyValue>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct LoggedModelData {
+    #[serde(default)]
+    pub params: Vec<KeyValue>,
+}

@@ -215,6 +215,8 @@ pub struct ModelWriteOptions {
     pub stages_and_aliases: bool,
     /// Reproduce source version numbers (not wanted when copying single versions).
     pub keep_numbers: bool,
+    /// The source server, for versions whose files are an MLflow 3 logged model there.
+    pub logged_models: Option<MlflowClient>,
 }
 
 impl Default for ModelWriteOptions {
@@ -224,6 +226,7 @@ impl Default for ModelWriteOptions {
             await_creation: Duration::from_secs(300),
             stages_and_aliases: true,
             keep_numbers: true,
+            logged_models: None,
         }
     }
 }
@@ -348,14 +351,29 @@ async fn create_version(
     let dst_run = ctx.ids.get(src_run).flatten().ok_or_else(|| {
         Error::Input(format!("version {}: its run {src_run} was not copied (see the run's error)", v.version))
     })?;
-    let path = source_path_in_run(&v.source, src_run, v.run_artifact_uri.as_deref()).ok_or_else(|| {
-        Error::Unsupported(format!(
-            "version {}: source {:?} is not inside the artifacts of its run {src_run} ({:?})",
-            v.version, v.source, v.run_artifact_uri
-        ))
-    })?;
-    let dst_root = client.get_run(&dst_run).await?.info.artifact_uri.unwrap_or_default();
-    let source = if path.is_empty() { dst_root.clone() } else { format!("{}/{path}", dst_root.trim_end_matches('/')) };
+    let dst_run_info = client.get_run(&dst_run).await?.info;
+    let (source, model_id) = match logged_model_id(&v.source) {
+        Some(src_model) => {
+            let from = opts.logged_models.as_ref().ok_or_else(|| {
+                Error::Unsupported(format!(
+                    "version {}: its files are in MLflow 3 logged model {src_model}, which only copy commands carry so far",
+                    v.version
+                ))
+            })?;
+            let dst_model = copy_logged_model(from, client, src_model, &dst_run_info).await?;
+            (format!("models:/{dst_model}"), Some(dst_model))
+        }
+        None => {
+            let path = source_path_in_run(&v.source, src_run, v.run_artifact_uri.as_deref()).ok_or_else(|| {
+                Error::Unsupported(format!(
+                    "version {}: source {:?} is not inside the artifacts of its run {src_run} ({:?})",
+                    v.version, v.source, v.run_artifact_uri
+                ))
+            })?;
+            let root = dst_run_info.artifact_uri.clone().unwrap_or_default();
+            (if path.is_empty() { root } else { format!("{}/{path}", root.trim_end_matches('/')) }, None)
+        }
+    };
     let mut tags = kv(&v.tags);
     tags.push(KeyValue::new(SOURCE_MODEL, &model.name));
     tags.push(KeyValue::new(SOURCE_VERSION, &v.version));
@@ -369,6 +387,7 @@ async fn create_version(
         run_link: v.run_link.clone(),
         description: v.description.clone(),
         tags,
+        model_id,
     };
     let want = number(&v.version);
     let created = loop {
@@ -385,6 +404,53 @@ async fn create_version(
         apply_stage(client, dst_name, &ready.version, ready.current_stage.as_deref(), v).await?;
     }
     Ok(ready.version)
+}
+
+/// Tag on a copied logged model naming the source model id.
+pub const SOURCE_MODEL_ID: &str = "mlflow_export_import.source.model_id";
+
+/// `m-…` when a version's files are an MLflow 3 logged model (`models:/m-…`).
+fn logged_model_id(source: &str) -> Option<&str> {
+    source.strip_prefix("models:/").filter(|id| id.starts_with("m-") && !id.contains('/'))
+}
+
+/// Re-creates a logged model next to the version's copied run: same name, type, params and
+/// tags, its files streamed across, then finalized. Returns the new model id.
+async fn copy_logged_model(
+    from: &MlflowClient,
+    to: &MlflowClient,
+    model_id: &str,
+    dst_run: &mlflow_client::types::RunInfo,
+) -> Result<String> {
+    let lm = from.get_logged_model(model_id).await?;
+    // The registry writes `mlflow.modelVersions` itself when the version is created.
+    let mut tags: Vec<KeyValue> = lm.info.tags.into_iter().filter(|t| t.key != "mlflow.modelVersions").collect();
+    tags.push(KeyValue::new(SOURCE_MODEL_ID, model_id));
+    let created = to
+        .create_logged_model(
+            &dst_run.experiment_id,
+            &lm.info.name,
+            lm.info.model_type.as_deref(),
+            Some(&dst_run.run_id),
+            &lm.data.params,
+            &tags,
+        )
+        .await?;
+    let root = created.info.artifact_uri.clone().unwrap_or_default();
+    let mut dirs = vec![String::new()];
+    while let Some(dir) = dirs.pop() {
+        for f in from.list_logged_model_artifacts(model_id, &dir).await? {
+            if f.is_dir {
+                dirs.push(f.path);
+                continue;
+            }
+            let size = u64::try_from(f.file_size.unwrap_or(0)).unwrap_or(0);
+            let data = from.download_logged_model_artifact(model_id, &f.path).await?;
+            crate::store::rest::upload_artifact(to, &root, &f.path, size, data).await?;
+        }
+    }
+    to.finalize_logged_model(&created.info.model_id).await?;
+    Ok(created.info.model_id)
 }
 
 /// Servers that register asynchronously answer PENDING_REGISTRATION; stages and aliases need
@@ -527,7 +593,8 @@ pub async fn copy_model(
     }
     let outcomes = transfer_all(runs, ctx, concurrency).await;
     let tracking_uri = source.client().base_url().to_string();
-    let model = write_model(&dst, dst_name, &model, Some(&tracking_uri), ctx, opts).await;
+    let opts = ModelWriteOptions { logged_models: Some(source.client().clone()), ..opts.clone() };
+    let model = write_model(&dst, dst_name, &model, Some(&tracking_uri), ctx, &opts).await;
     Ok(JobResult { experiments: Vec::new(), runs: outcomes, models: vec![model] })
 }
 

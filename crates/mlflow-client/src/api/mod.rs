@@ -2,6 +2,7 @@
 
 mod artifacts;
 mod experiments;
+mod logged_models;
 mod registry;
 mod runs;
 mod server;

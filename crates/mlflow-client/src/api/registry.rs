@@ -30,6 +30,9 @@ pub struct ModelVersionCreate {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     pub tags: Vec<KeyValue>,
+    /// The MLflow 3 logged model holding the files (with `source = models:/<model_id>`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model_id: Option<String>,
 }
 
 /// `registered-models/search` accepts at most 1000 per page, and 0 yields a page token that
@@ -331,6 +334,7 @@ mod tests {
             run_link: None,
             description: None,
             tags: vec![KeyValue::new("k", "v")],
+            model_id: None,
         };
         assert_eq!(
             serde_json::to_value(&req).unwrap(),

@@ -334,6 +334,38 @@ pub async fn ensure_experiment(client: &MlflowClient, name: &str, tags: &BTreeMa
     Ok(existing.experiment_id)
 }
 
+/// Streams one file to `rel` below an artifact destination.
+async fn write_to(client: &MlflowClient, dest: &ArtifactDest, rel: &str, size: u64, data: ByteStream) -> Result<()> {
+    match dest {
+        ArtifactDest::Proxy(root) => {
+            let rel = crate::paths::check_relative(rel)?;
+            let path = if root.is_empty() { rel } else { format!("{root}/{rel}") };
+            client.upload_proxied_artifact(&path, size, data).await?;
+        }
+        ArtifactDest::Local(root) => {
+            local::write(root, rel, data).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Streams one file below an artifact root URI of the server `client` talks to (a logged
+/// model's `artifact_uri`, say), by the same rules as run artifacts.
+pub async fn upload_artifact(
+    client: &MlflowClient,
+    root_uri: &str,
+    rel: &str,
+    size: u64,
+    data: ByteStream,
+) -> Result<()> {
+    let dest = artifact_dest(client.base_url(), root_uri).ok_or_else(|| {
+        Error::Unsupported(format!(
+            "artifacts at {root_uri:?}: only `mlflow-artifacts:` (the server's artifact proxy) and local paths can be written"
+        ))
+    })?;
+    write_to(client, &dest, rel, size, data).await
+}
+
 fn artifact_dest(base_url: &str, uri: &str) -> Option<ArtifactDest> {
     if let Some(rest) = uri.strip_prefix("mlflow-artifacts:") {
         // `mlflow-artifacts:/p` or `mlflow-artifacts://host:port/p`.
@@ -467,17 +499,8 @@ impl RunSink for RestSink {
 
     async fn write_artifact(&self, target: &Target, file: &ArtifactFile, data: ByteStream) -> Result<()> {
         let dest = self.artifact_dests.lock().expect("poisoned").get(target.id()).cloned();
-        match dest.ok_or_else(|| Error::Input(format!("run {} was not started", target.id())))? {
-            ArtifactDest::Proxy(root) => {
-                let rel = crate::paths::check_relative(&file.path)?;
-                let path = if root.is_empty() { rel } else { format!("{root}/{rel}") };
-                self.client.upload_proxied_artifact(&path, file.size, data).await?;
-            }
-            ArtifactDest::Local(root) => {
-                local::write(&root, &file.path, data).await?;
-            }
-        }
-        Ok(())
+        let dest = dest.ok_or_else(|| Error::Input(format!("run {} was not started", target.id())))?;
+        write_to(&self.client, &dest, &file.path, file.size, data).await
     }
 
     async fn finish_run(&self, target: &Target, run: &RunRecord, _artifacts: &[ArtifactEntry]) -> Result<()> {

@@ -1,0 +1,81 @@
+//! MLflow 3 logged models: enough to carry the model behind a `models:/m-…` model version.
+
+use reqwest::Method;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::{
+    client::{ByteStream, Idempotency},
+    types::{FileInfo, KeyValue, LoggedModel},
+    MlflowClient, Result,
+};
+
+#[derive(Deserialize)]
+struct ModelResponse {
+    model: LoggedModel,
+}
+
+#[derive(Deserialize)]
+struct ListResponse {
+    #[serde(default)]
+    files: Vec<FileInfo>,
+}
+
+fn encode(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>().replace('+', "%20")
+}
+
+impl MlflowClient {
+    pub async fn get_logged_model(&self, model_id: &str) -> Result<LoggedModel> {
+        let r: ModelResponse = self.get(&format!("/api/2.0/mlflow/logged-models/{}", encode(model_id)), &[]).await?;
+        Ok(r.model)
+    }
+
+    /// Creates a logged model (status PENDING until [`Self::finalize_logged_model`]).
+    pub async fn create_logged_model(
+        &self,
+        experiment_id: &str,
+        name: &str,
+        model_type: Option<&str>,
+        source_run_id: Option<&str>,
+        params: &[KeyValue],
+        tags: &[KeyValue],
+    ) -> Result<LoggedModel> {
+        let mut body = json!({ "experiment_id": experiment_id, "name": name, "params": params, "tags": tags });
+        if let Some(t) = model_type {
+            body["model_type"] = json!(t);
+        }
+        if let Some(r) = source_run_id {
+            body["source_run_id"] = json!(r);
+        }
+        let r: ModelResponse =
+            self.send(Method::POST, "/api/2.0/mlflow/logged-models", &body, Idempotency::Create).await?;
+        Ok(r.model)
+    }
+
+    /// Marks a logged model READY once its files are uploaded.
+    pub async fn finalize_logged_model(&self, model_id: &str) -> Result<LoggedModel> {
+        // The handler checks `model_id` in the body as well as in the path.
+        let body = json!({ "model_id": model_id, "status": "LOGGED_MODEL_READY" });
+        let path = format!("/api/2.0/mlflow/logged-models/{}", encode(model_id));
+        let r: ModelResponse = self.send(Method::PATCH, &path, &body, Idempotency::Safe).await?;
+        Ok(r.model)
+    }
+
+    /// One directory level of a logged model's files; paths are relative to its root.
+    pub async fn list_logged_model_artifacts(&self, model_id: &str, dir: &str) -> Result<Vec<FileInfo>> {
+        let path = format!("/api/2.0/mlflow/logged-models/{}/artifacts/directories", encode(model_id));
+        let mut q = Vec::new();
+        if !dir.is_empty() {
+            q.push(("artifact_directory_path", dir.to_string()));
+        }
+        let r: ListResponse = self.get(&path, &q).await?;
+        Ok(r.files)
+    }
+
+    /// Streams one file of a logged model.
+    pub async fn download_logged_model_artifact(&self, model_id: &str, path: &str) -> Result<ByteStream> {
+        let route = format!("/ajax-api/2.0/mlflow/logged-models/{}/artifacts/files", encode(model_id));
+        self.get_stream(&route, &[("artifact_file_path", path.to_string())]).await
+    }
+}
