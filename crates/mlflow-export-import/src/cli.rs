@@ -80,6 +80,55 @@ pub enum Command {
     CopyModelVersion(CopyModelVersionArgs),
     /// List registered models: a table on stdout and `registered_models.json`.
     ListRegisteredModels(ListRegisteredModelsArgs),
+    /// Export several (or all) registered models with the runs behind their versions.
+    ExportModels(ExportModelsArgs),
+    /// Import a directory made by export-models: experiments and runs first, then the models.
+    ImportModels(ImportModelsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ExportModelsArgs {
+    /// Tracking server to read from.
+    #[arg(long, env = "MLFLOW_TRACKING_URI", value_name = "URI")]
+    pub tracking_uri: String,
+    /// Model names, comma-separated; `all`; `prefix*`; or a .txt file with one per line.
+    #[arg(long)]
+    pub models: String,
+    /// Output directory.
+    #[arg(long, visible_alias = "output")]
+    pub output_dir: PathBuf,
+    /// Export every run of the experiments behind the versions, not only the versions' runs.
+    #[arg(long, value_parser = BoolishValueParser::new(), num_args = 0..=1, default_missing_value = "true", default_value = "false", value_name = "BOOL")]
+    pub export_all_runs: bool,
+    #[command(flatten)]
+    pub versions: VersionArgs,
+    /// Accepted for compatibility: the runs behind versions are always exported, deleted or not.
+    #[arg(long, value_parser = BoolishValueParser::new(), num_args = 0..=1, default_missing_value = "true", default_value = "false", value_name = "BOOL")]
+    pub export_deleted_runs: bool,
+    #[command(flatten)]
+    pub compat: CompatArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportModelsArgs {
+    /// Tracking server to write to.
+    #[arg(long, env = "MLFLOW_TRACKING_URI", value_name = "URI")]
+    pub tracking_uri: String,
+    /// Input directory made by export-models.
+    #[arg(long, visible_alias = "input")]
+    pub input_dir: PathBuf,
+    /// CSV file of `old_prefix,new_prefix` lines applied to model names.
+    #[arg(long, value_name = "FILE")]
+    pub model_rename_file: Option<PathBuf>,
+    /// CSV file of `old_prefix,new_prefix` lines applied to experiment names.
+    #[arg(long, value_name = "FILE")]
+    pub experiment_rename_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub write: ModelWriteArgs,
+    #[command(flatten)]
+    pub tags: ImportTagArgs,
+    #[command(flatten)]
+    pub compat: CompatArgs,
 }
 
 /// Which versions of a model to take.

@@ -23,13 +23,14 @@ use mlflow_client::{
 use serde::Serialize;
 
 use crate::{
-    experiments::JobResult,
+    experiments::{ExportTarget, JobResult},
     format::{
-        model_json::{read_model_dir, write_model_json},
+        model_json::{read_model_dir, read_models_dir, write_model_json, write_models_json},
         run_json::ExportSystem,
     },
     job::{transfer_all, PlannedRun},
     model::{ModelVersionRecord, RegisteredModelRecord},
+    select::{ExperimentSpec, RunFilter},
     store::{
         dir::{read_run_dir, DirSink, DirSource},
         local,
@@ -596,6 +597,119 @@ pub async fn copy_model(
     let opts = ModelWriteOptions { logged_models: Some(source.client().clone()), ..opts.clone() };
     let model = write_model(&dst, dst_name, &model, Some(&tracking_uri), ctx, &opts).await;
     Ok(JobResult { experiments: Vec::new(), runs: outcomes, models: vec![model] })
+}
+
+/// Registered model names for `--models`: `all`, `prefix*`, or a list (comma or `.txt`).
+pub async fn select_models(source: &RestSource, spec: &ExperimentSpec) -> Result<Vec<String>> {
+    let client = source.client();
+    match spec {
+        ExperimentSpec::List(names) => Ok(names.clone()),
+        ExperimentSpec::All => Ok(client.search_registered_models("").await?.into_iter().map(|m| m.name).collect()),
+        ExperimentSpec::Prefix(p) => Ok(client
+            .search_registered_models("")
+            .await?
+            .into_iter()
+            .map(|m| m.name)
+            .filter(|n| n.starts_with(p.as_str()))
+            .collect()),
+    }
+}
+
+/// Exports several models the way the Python tool's `export-models` lays them out: the
+/// versions' runs once each in `<out>/experiments/` (whole experiments with `all_runs`), the
+/// models in `<out>/models/<name>/model.json`.
+#[allow(clippy::too_many_arguments)]
+pub async fn export_models(
+    source: Arc<RestSource>,
+    names: &[String],
+    filter: &VersionFilter,
+    all_runs: bool,
+    out: &Path,
+    system: &ExportSystem,
+    ctx: &JobContext,
+    concurrency: usize,
+) -> Result<JobResult> {
+    let mut models = Vec::new();
+    let mut outcomes = Vec::new();
+    for name in names {
+        match read_model(&source, name, filter).await {
+            Ok(m) => models.push(m),
+            Err(e) => {
+                let mut o = ModelOutcome::new(name);
+                o.error = Some(e.to_string());
+                outcomes.push(o);
+            }
+        }
+    }
+    let mut experiment_names: Vec<String> =
+        models.iter().flat_map(|m| m.versions.iter().filter_map(|v| v.experiment_name.clone())).collect();
+    experiment_names.sort();
+    experiment_names.dedup();
+    let mut experiments = Vec::new();
+    for n in &experiment_names {
+        experiments.push(source.find_experiment(n).await?);
+    }
+    let run_ids: Vec<String> = models.iter().flat_map(version_runs).collect();
+    let run_filter =
+        RunFilter { include_deleted: true, run_ids: (!all_runs).then_some(run_ids), ..RunFilter::default() };
+    let target = ExportTarget { out: &out.join("experiments"), bulk: true, filter: &run_filter, system };
+    let mut result = crate::experiments::export(source, experiments, &target, ctx, concurrency).await?;
+    let models_dir = out.join("models");
+    for m in &models {
+        let mut o = ModelOutcome::new(&m.name);
+        if !crate::paths::is_single_segment(&m.name) {
+            o.error = Some(format!("model {:?}: its name cannot be a folder name", m.name));
+            outcomes.push(o);
+            continue;
+        }
+        let dir = models_dir.join(&m.name);
+        std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        let json = serde_json::to_vec_pretty(&write_model_json(m, system)).expect("JSON values always serialize");
+        local::write_atomic(&dir.join("model.json"), &json)?;
+        o.destination = Some(dir.display().to_string());
+        o.versions = m.versions.iter().map(|v| (v.version.clone(), v.version.clone())).collect();
+        o.versions_created = m.versions.len();
+        outcomes.push(o);
+    }
+    let (failed, ok): (Vec<&ModelOutcome>, Vec<&ModelOutcome>) = outcomes.iter().partition(|o| o.error.is_some());
+    let names = |v: Vec<&ModelOutcome>| v.into_iter().map(|o| o.source_name.clone()).collect::<Vec<_>>();
+    let (ok, failed) = (names(ok), names(failed));
+    std::fs::create_dir_all(&models_dir).map_err(|e| Error::io(&models_dir, e))?;
+    let json =
+        serde_json::to_vec_pretty(&write_models_json(system, &ok, &failed)).expect("JSON values always serialize");
+    local::write_atomic(&models_dir.join("models.json"), &json)?;
+    result.models = outcomes;
+    Ok(result)
+}
+
+/// Imports a directory made by `export-models`: the experiments (and so every version's run)
+/// first, then each model, with names passed through `rename_model`.
+pub async fn import_models(
+    client: MlflowClient,
+    dir: &Path,
+    rename_experiment: impl Fn(&str) -> String,
+    rename_model: impl Fn(&str) -> String,
+    ctx: &JobContext,
+    opts: &ModelWriteOptions,
+    concurrency: usize,
+) -> Result<JobResult> {
+    let entries = read_models_dir(dir).map_err(|e| Error::Input(e.to_string()))?;
+    let items = crate::experiments::bulk_items(&dir.join("experiments"), rename_experiment)?;
+    let mut result = crate::experiments::import(client.clone(), items, ctx, concurrency).await;
+    for entry in entries {
+        let outcome = match read_model_dir(&entry.dir) {
+            Ok(md) => {
+                write_model(&client, &rename_model(&entry.name), &md.model, md.tracking_uri.as_deref(), ctx, opts).await
+            }
+            Err(e) => {
+                let mut o = ModelOutcome::new(&entry.name);
+                o.error = Some(e.to_string());
+                o
+            }
+        };
+        result.models.push(outcome);
+    }
+    Ok(result)
 }
 
 #[cfg(test)]

@@ -42,6 +42,40 @@ impl ExperimentSpec {
     }
 }
 
+/// `--experiment-rename-file` / `--model-rename-file`: CSV lines `old_prefix,new_prefix`, as the
+/// Python tool reads them; the first matching prefix of a name is replaced.
+#[derive(Debug, Clone, Default)]
+pub struct Renames(Vec<(String, String)>);
+
+impl Renames {
+    pub fn read(path: &std::path::Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let pairs = text
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
+            .map(|(i, l)| {
+                l.split_once(',').map(|(a, b)| (a.trim().to_string(), b.trim().to_string())).ok_or_else(|| {
+                    Error::Input(format!("{}:{}: expected `old_prefix,new_prefix`", path.display(), i + 1))
+                })
+            })
+            .collect::<Result<_>>()?;
+        Ok(Self(pairs))
+    }
+
+    /// No renames when no file is given.
+    pub fn from_option(path: Option<&std::path::Path>) -> Result<Self> {
+        path.map_or_else(|| Ok(Self::default()), Self::read)
+    }
+
+    pub fn apply(&self, name: &str) -> String {
+        self.0
+            .iter()
+            .find_map(|(old, new)| name.strip_prefix(old.as_str()).map(|rest| format!("{new}{rest}")))
+            .unwrap_or_else(|| name.to_string())
+    }
+}
+
 /// Which runs of an experiment to take.
 #[derive(Debug, Clone, Default)]
 pub struct RunFilter {
@@ -153,6 +187,18 @@ mod tests {
             ExperimentSpec::parse(f.to_str().unwrap()).unwrap(),
             ExperimentSpec::List(vec!["one".into(), "two".into()])
         );
+    }
+
+    #[test]
+    fn first_matching_prefix_is_replaced() {
+        let f = std::env::temp_dir().join(format!("renames-{}.csv", std::process::id()));
+        std::fs::write(&f, "/Users/a/,/Shared/\n/Users/,/Old/\n").unwrap();
+        let r = Renames::read(&f).unwrap();
+        assert_eq!(r.apply("/Users/a/exp"), "/Shared/exp");
+        assert_eq!(r.apply("/Users/b/exp"), "/Old/b/exp");
+        assert_eq!(r.apply("other"), "other");
+        std::fs::write(&f, "no comma here\n").unwrap();
+        assert!(Renames::read(&f).unwrap_err().to_string().contains(":1: expected"));
     }
 
     #[test]

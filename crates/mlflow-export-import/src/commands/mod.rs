@@ -9,10 +9,12 @@ pub mod copy_run;
 pub mod export_experiment;
 pub mod export_experiments;
 pub mod export_model;
+pub mod export_models;
 pub mod export_run;
 pub mod import_experiment;
 pub mod import_experiments;
 pub mod import_model;
+pub mod import_models;
 pub mod import_run;
 pub mod list_registered_models;
 

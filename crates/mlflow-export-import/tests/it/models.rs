@@ -115,3 +115,49 @@ fn list_registered_models_matches_the_server() {
         assert!(stdout.lines().any(|l| l.starts_with(name.as_str()) && l.contains("champion=5")), "{stdout}");
     }
 }
+
+#[test]
+fn bulk_export_and_import_models_with_renames() {
+    let (src, dst) = (MlflowServer::shared(ArtifactMode::Proxy), MlflowServer::shared(ArtifactMode::LocalRoot));
+    let names = seed_models(src);
+    let prefix = names[0].trim_end_matches("-m0").to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("bulk");
+    let renames = dir.path().join("renames.csv");
+    std::fs::write(&renames, format!("{prefix}-,{prefix}-renamed-\n")).unwrap();
+    // Model m0's sixth version lives in an MLflow 3 logged model, whose files exports do not
+    // carry yet: the import says so for that version, fails, and writes everything else.
+    let export = crate::cli::run(
+        &["export-models", "--tracking-uri", &src.url, "--models", &format!("{prefix}-*"), "--output-dir", path(&out)],
+        &[],
+    );
+    assert!(export.status.success(), "{}", String::from_utf8_lossy(&export.stderr));
+    let import = crate::cli::run(
+        &[
+            "import-models",
+            "--tracking-uri",
+            &dst.url,
+            "--input-dir",
+            path(&out),
+            "--model-rename-file",
+            path(&renames),
+            "--use-src-user-id",
+        ],
+        &[],
+    );
+    let stderr = String::from_utf8_lossy(&import.stderr);
+    assert!(!import.status.success(), "a version that could not be written fails the job: {stderr}");
+    assert!(stderr.contains("version 6") && stderr.contains("logged model"), "{stderr}");
+    for name in &names[1..] {
+        assert_model_copied(
+            &src.url,
+            name,
+            &dst.url,
+            &name.replace(&format!("{prefix}-"), &format!("{prefix}-renamed-")),
+        );
+    }
+    let m0 = dump_model(&dst.url, &format!("{prefix}-renamed-m0"));
+    let versions: Vec<&str> =
+        m0["versions"].as_array().unwrap().iter().map(|v| v["version"].as_str().unwrap()).collect();
+    assert_eq!(versions, ["1", "2", "4", "5"], "every other version of m0 is there");
+}
