@@ -9,6 +9,7 @@ pub mod experiments;
 pub mod format;
 pub mod identity;
 pub mod job;
+pub mod logged_models;
 pub mod model;
 pub mod models;
 pub mod paths;

@@ -29,6 +29,7 @@ use crate::{
         run_json::ExportSystem,
     },
     job::{transfer_all, PlannedRun},
+    logged_models::{copy_logged_model, export_logged_model, logged_model_id, LoggedModelSource},
     model::{ModelVersionRecord, RegisteredModelRecord},
     select::{ExperimentSpec, RunFilter},
     store::{
@@ -216,8 +217,8 @@ pub struct ModelWriteOptions {
     pub stages_and_aliases: bool,
     /// Reproduce source version numbers (not wanted when copying single versions).
     pub keep_numbers: bool,
-    /// The source server, for versions whose files are an MLflow 3 logged model there.
-    pub logged_models: Option<MlflowClient>,
+    /// Where versions registered from MLflow 3 logged models find them.
+    pub logged_models: Option<LoggedModelSource>,
 }
 
 impl Default for ModelWriteOptions {
@@ -357,7 +358,7 @@ async fn create_version(
         Some(src_model) => {
             let from = opts.logged_models.as_ref().ok_or_else(|| {
                 Error::Unsupported(format!(
-                    "version {}: its files are in MLflow 3 logged model {src_model}, which only copy commands carry so far",
+                    "version {}: its files are in MLflow 3 logged model {src_model}, which this export does not hold",
                     v.version
                 ))
             })?;
@@ -405,53 +406,6 @@ async fn create_version(
         apply_stage(client, dst_name, &ready.version, ready.current_stage.as_deref(), v).await?;
     }
     Ok(ready.version)
-}
-
-/// Tag on a copied logged model naming the source model id.
-pub const SOURCE_MODEL_ID: &str = "mlflow_export_import.source.model_id";
-
-/// `m-…` when a version's files are an MLflow 3 logged model (`models:/m-…`).
-fn logged_model_id(source: &str) -> Option<&str> {
-    source.strip_prefix("models:/").filter(|id| id.starts_with("m-") && !id.contains('/'))
-}
-
-/// Re-creates a logged model next to the version's copied run: same name, type, params and
-/// tags, its files streamed across, then finalized. Returns the new model id.
-async fn copy_logged_model(
-    from: &MlflowClient,
-    to: &MlflowClient,
-    model_id: &str,
-    dst_run: &mlflow_client::types::RunInfo,
-) -> Result<String> {
-    let lm = from.get_logged_model(model_id).await?;
-    // The registry writes `mlflow.modelVersions` itself when the version is created.
-    let mut tags: Vec<KeyValue> = lm.info.tags.into_iter().filter(|t| t.key != "mlflow.modelVersions").collect();
-    tags.push(KeyValue::new(SOURCE_MODEL_ID, model_id));
-    let created = to
-        .create_logged_model(
-            &dst_run.experiment_id,
-            &lm.info.name,
-            lm.info.model_type.as_deref(),
-            Some(&dst_run.run_id),
-            &lm.data.params,
-            &tags,
-        )
-        .await?;
-    let root = created.info.artifact_uri.clone().unwrap_or_default();
-    let mut dirs = vec![String::new()];
-    while let Some(dir) = dirs.pop() {
-        for f in from.list_logged_model_artifacts(model_id, &dir).await? {
-            if f.is_dir {
-                dirs.push(f.path);
-                continue;
-            }
-            let size = u64::try_from(f.file_size.unwrap_or(0)).unwrap_or(0);
-            let data = from.download_logged_model_artifact(model_id, &f.path).await?;
-            crate::store::rest::upload_artifact(to, &root, &f.path, size, data).await?;
-        }
-    }
-    to.finalize_logged_model(&created.info.model_id).await?;
-    Ok(created.info.model_id)
 }
 
 /// Servers that register asynchronously answer PENDING_REGISTRATION; stages and aliases need
@@ -520,13 +474,31 @@ pub async fn export_model(
         .collect();
     let outcomes = transfer_all(runs, ctx, concurrency).await;
     std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
+    let mut outcome = ModelOutcome::new(name);
+    export_logged_models(source.client(), &model, out, &mut outcome).await;
     let json = serde_json::to_vec_pretty(&write_model_json(&model, system)).expect("JSON values always serialize");
     local::write_atomic(&out.join("model.json"), &json)?;
-    let mut outcome = ModelOutcome::new(name);
     outcome.destination = Some(out.display().to_string());
     outcome.versions = model.versions.iter().map(|v| (v.version.clone(), v.version.clone())).collect();
     outcome.versions_created = model.versions.len();
     Ok(JobResult { experiments: Vec::new(), runs: outcomes, models: vec![outcome] })
+}
+
+/// Writes the logged models behind a model's versions into its export folder; a failure is
+/// recorded against the version.
+async fn export_logged_models(
+    client: &MlflowClient,
+    model: &RegisteredModelRecord,
+    dir: &Path,
+    outcome: &mut ModelOutcome,
+) {
+    for v in &model.versions {
+        if let Some(id) = logged_model_id(&v.source) {
+            if let Err(e) = export_logged_model(client, id, dir).await {
+                outcome.failed_versions.insert(v.version.clone(), format!("logged model {id}: {e}"));
+            }
+        }
+    }
 }
 
 /// Imports a model folder made by `export-model`: its runs into `experiment`, then the model.
@@ -555,7 +527,8 @@ pub async fn import_model(
         })
         .collect();
     let outcomes = transfer_all(runs, ctx, concurrency).await;
-    let model = write_model(&client, dst_name, &md.model, md.tracking_uri.as_deref(), ctx, opts).await;
+    let opts = ModelWriteOptions { logged_models: Some(LoggedModelSource::Export(dir.to_path_buf())), ..opts.clone() };
+    let model = write_model(&client, dst_name, &md.model, md.tracking_uri.as_deref(), ctx, &opts).await;
     Ok(JobResult { experiments: Vec::new(), runs: outcomes, models: vec![model] })
 }
 
@@ -594,7 +567,8 @@ pub async fn copy_model(
     }
     let outcomes = transfer_all(runs, ctx, concurrency).await;
     let tracking_uri = source.client().base_url().to_string();
-    let opts = ModelWriteOptions { logged_models: Some(source.client().clone()), ..opts.clone() };
+    let opts =
+        ModelWriteOptions { logged_models: Some(LoggedModelSource::Server(source.client().clone())), ..opts.clone() };
     let model = write_model(&dst, dst_name, &model, Some(&tracking_uri), ctx, &opts).await;
     Ok(JobResult { experiments: Vec::new(), runs: outcomes, models: vec![model] })
 }
@@ -641,6 +615,7 @@ pub async fn export_models(
             }
         }
     }
+    let client = &source.client().clone();
     let mut experiment_names: Vec<String> =
         models.iter().flat_map(|m| m.versions.iter().filter_map(|v| v.experiment_name.clone())).collect();
     experiment_names.sort();
@@ -664,6 +639,7 @@ pub async fn export_models(
         }
         let dir = models_dir.join(&m.name);
         std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        export_logged_models(client, m, &dir, &mut o).await;
         let json = serde_json::to_vec_pretty(&write_model_json(m, system)).expect("JSON values always serialize");
         local::write_atomic(&dir.join("model.json"), &json)?;
         o.destination = Some(dir.display().to_string());
@@ -699,7 +675,12 @@ pub async fn import_models(
     for entry in entries {
         let outcome = match read_model_dir(&entry.dir) {
             Ok(md) => {
-                write_model(&client, &rename_model(&entry.name), &md.model, md.tracking_uri.as_deref(), ctx, opts).await
+                let opts = ModelWriteOptions {
+                    logged_models: Some(LoggedModelSource::Export(entry.dir.clone())),
+                    ..opts.clone()
+                };
+                write_model(&client, &rename_model(&entry.name), &md.model, md.tracking_uri.as_deref(), ctx, &opts)
+                    .await
             }
             Err(e) => {
                 let mut o = ModelOutcome::new(&entry.name);

@@ -55,7 +55,8 @@ fn copy_model_matches_version_by_version() {
 fn export_then_import_model_then_reimport_and_delete_model() {
     let src = MlflowServer::shared(ArtifactMode::Proxy);
     let names = seed_models(src);
-    let name = &names[1];
+    // m0: versions 1-5 from runs, version 6 from an MLflow 3 logged model.
+    let name = &names[0];
     let out = tempfile::tempdir().unwrap();
     let dir = out.path().join("model");
     ok(&["export-model", "--tracking-uri", &src.url, "--model", name, "--output-dir", path(&dir)]);
@@ -76,14 +77,14 @@ fn export_then_import_model_then_reimport_and_delete_model() {
     assert_model_copied(&src.url, name, &src.url, &dst_name);
     let again = crate::cli::run(&import, &[]);
     assert!(again.status.success());
-    assert!(String::from_utf8_lossy(&again.stderr).contains("versions 0 created, 4 skipped, 0 failed"));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("versions 0 created, 5 skipped, 0 failed"));
     assert_model_copied(&src.url, name, &src.url, &dst_name);
     ok(&[&import[..], &["--delete-model", "True"]].concat());
     assert_model_copied(&src.url, name, &src.url, &dst_name);
     assert_eq!(
         crate::cli::list_runs(&src.url, &experiment).len(),
-        3,
-        "the runs of the 4 live versions (two share one) imported once"
+        4,
+        "the runs of the 5 live versions (two share one) imported once"
     );
 }
 
@@ -125,30 +126,18 @@ fn bulk_export_and_import_models_with_renames() {
     let out = dir.path().join("bulk");
     let renames = dir.path().join("renames.csv");
     std::fs::write(&renames, format!("{prefix}-,{prefix}-renamed-\n")).unwrap();
-    // Model m0's sixth version lives in an MLflow 3 logged model, whose files exports do not
-    // carry yet: the import says so for that version, fails, and writes everything else.
-    let export = crate::cli::run(
-        &["export-models", "--tracking-uri", &src.url, "--models", &format!("{prefix}-*"), "--output-dir", path(&out)],
-        &[],
-    );
-    assert!(export.status.success(), "{}", String::from_utf8_lossy(&export.stderr));
-    let import = crate::cli::run(
-        &[
-            "import-models",
-            "--tracking-uri",
-            &dst.url,
-            "--input-dir",
-            path(&out),
-            "--model-rename-file",
-            path(&renames),
-            "--use-src-user-id",
-        ],
-        &[],
-    );
-    let stderr = String::from_utf8_lossy(&import.stderr);
-    assert!(!import.status.success(), "a version that could not be written fails the job: {stderr}");
-    assert!(stderr.contains("version 6") && stderr.contains("logged model"), "{stderr}");
-    for name in &names[1..] {
+    ok(&["export-models", "--tracking-uri", &src.url, "--models", &format!("{prefix}-*"), "--output-dir", path(&out)]);
+    ok(&[
+        "import-models",
+        "--tracking-uri",
+        &dst.url,
+        "--input-dir",
+        path(&out),
+        "--model-rename-file",
+        path(&renames),
+        "--use-src-user-id",
+    ]);
+    for name in &names {
         assert_model_copied(
             &src.url,
             name,
@@ -156,8 +145,4 @@ fn bulk_export_and_import_models_with_renames() {
             &name.replace(&format!("{prefix}-"), &format!("{prefix}-renamed-")),
         );
     }
-    let m0 = dump_model(&dst.url, &format!("{prefix}-renamed-m0"));
-    let versions: Vec<&str> =
-        m0["versions"].as_array().unwrap().iter().map(|v| v["version"].as_str().unwrap()).collect();
-    assert_eq!(versions, ["1", "2", "4", "5"], "every other version of m0 is there");
 }
