@@ -222,14 +222,18 @@ async fn try_transfer(
     }
     let identity = source_identity(&run);
     let target = sink.begin_run(&run, &identity).await?;
+    let action = match target {
+        Target::Created(_) => Action::Created,
+        Target::Resumed(_) => Action::Resumed,
+        Target::Complete(_) => Action::Skipped,
+    };
+    if action != Action::Skipped {
+        source.complete_metrics(&mut run).await?;
+    }
     let mut outcome = RunOutcome {
         source_run_id: run.meta.run_id.clone(),
         destination: Some(target.id().to_string()),
-        action: match target {
-            Target::Created(_) => Action::Created,
-            Target::Resumed(_) => Action::Resumed,
-            Target::Complete(_) => Action::Skipped,
-        },
+        action,
         error: None,
         params: run.params.len(),
         tags: run.tags.len(),
@@ -239,7 +243,7 @@ async fn try_transfer(
         elapsed: Duration::ZERO,
         retryable: false,
     };
-    if let Target::Complete(_) = target {
+    if action == Action::Skipped {
         outcome.elapsed = started.elapsed();
         return Ok(outcome);
     }

@@ -20,8 +20,14 @@ use crate::{
 /// Something runs can be read from.
 #[async_trait]
 pub trait RunSource: Send + Sync {
-    /// The run with params, tags, full metric history and inputs.
+    /// The run with params, tags and inputs; metrics may hold only the latest points until
+    /// [`Self::complete_metrics`].
     async fn read_run(&self, run_id: &str) -> Result<RunRecord>;
+    /// Replaces the run's metrics by their full histories (a no-op where `read_run` already
+    /// read them). Called only for runs that are actually written.
+    async fn complete_metrics(&self, _run: &mut RunRecord) -> Result<()> {
+        Ok(())
+    }
     /// Every artifact file of the run, recursively, with sizes.
     async fn list_artifacts(&self, run: &RunRecord) -> Result<Vec<ArtifactFile>>;
     /// Opens one artifact file for streaming.

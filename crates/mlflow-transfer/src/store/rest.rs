@@ -134,25 +134,18 @@ impl RestSource {
         Ok(name)
     }
 
-    /// Turns a REST run into a record, fetching every metric's full history.
+    /// Turns a REST run into a record. Metrics hold only the latest point per key until
+    /// [`RunSource::complete_metrics`] fetches the histories, which a run found already copied
+    /// never needs.
     async fn record(&self, run: Run) -> Result<RunRecord> {
-        let keys: Vec<String> = run.data.metrics.iter().map(|m| m.key.clone()).collect();
-        let run_id = run.info.run_id.clone();
-        let metrics: BTreeMap<String, Vec<MetricPoint>> = stream::iter(keys)
-            .map(|key| {
-                let run_id = &run_id;
-                async move {
-                    let points = self.client.get_metric_history(run_id, &key).await?;
-                    let points = points
-                        .into_iter()
-                        .map(|m| MetricPoint { value: m.value, timestamp: m.timestamp, step: m.step })
-                        .collect();
-                    Ok::<_, Error>((key, points))
-                }
-            })
-            .buffer_unordered(HISTORY_CONCURRENCY)
-            .try_collect()
-            .await?;
+        let mut metrics: BTreeMap<String, Vec<MetricPoint>> = BTreeMap::new();
+        for m in &run.data.metrics {
+            metrics.entry(m.key.clone()).or_default().push(MetricPoint {
+                value: m.value,
+                timestamp: m.timestamp,
+                step: m.step,
+            });
+        }
         let experiment_name = self.experiment_name(&run.info.experiment_id).await?;
         let info = run.info;
         Ok(RunRecord {
@@ -183,6 +176,24 @@ impl RestSource {
 
 #[async_trait]
 impl RunSource for RestSource {
+    async fn complete_metrics(&self, run: &mut RunRecord) -> Result<()> {
+        let keys: Vec<String> = run.metrics.keys().cloned().collect();
+        let run_id = run.meta.run_id.as_str();
+        run.metrics = stream::iter(keys)
+            .map(|key| async move {
+                let points = self.client.get_metric_history(run_id, &key).await?;
+                let points = points
+                    .into_iter()
+                    .map(|m| MetricPoint { value: m.value, timestamp: m.timestamp, step: m.step })
+                    .collect();
+                Ok::<_, Error>((key, points))
+            })
+            .buffer_unordered(HISTORY_CONCURRENCY)
+            .try_collect()
+            .await?;
+        Ok(())
+    }
+
     async fn read_run(&self, run_id: &str) -> Result<RunRecord> {
         let cached = self.prefetched.lock().expect("poisoned").remove(run_id);
         if let Some(run) = cached {
