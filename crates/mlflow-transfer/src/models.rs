@@ -344,37 +344,36 @@ async fn create_version(
     keep_numbers: bool,
     opts: &ModelWriteOptions,
 ) -> Result<String> {
-    let src_run = v.run_id.as_deref().ok_or_else(|| {
-        Error::Unsupported(format!(
-            "version {}: it has no run (source {:?}); versions without a run are not supported yet",
-            v.version, v.source
-        ))
-    })?;
-    let dst_run = ctx.ids.get(src_run).flatten().ok_or_else(|| {
-        Error::Input(format!("version {}: its run {src_run} was not copied (see the run's error)", v.version))
-    })?;
-    let dst_run_info = client.get_run(&dst_run).await?.info;
-    let (source, model_id) = match logged_model_id(&v.source) {
-        Some(src_model) => {
-            let from = opts.logged_models.as_ref().ok_or_else(|| {
-                Error::Unsupported(format!(
-                    "version {}: its files are in MLflow 3 logged model {src_model}, which this export does not hold",
-                    v.version
-                ))
-            })?;
-            let dst_model = copy_logged_model(from, client, src_model, &dst_run_info).await?;
-            (format!("models:/{dst_model}"), Some(dst_model))
+    let (source, run_id, model_id) = match version_files(v, ctx) {
+        VersionFiles::InRun { src_run, dst_run } => {
+            let dst_run_info = client.get_run(&dst_run).await?.info;
+            let (source, model_id) = match logged_model_id(&v.source) {
+                Some(src_model) => {
+                    let from = opts.logged_models.as_ref().ok_or_else(|| {
+                        Error::Unsupported(format!(
+                            "version {}: its files are in MLflow 3 logged model {src_model}, which this export does not hold",
+                            v.version
+                        ))
+                    })?;
+                    let dst_model = copy_logged_model(from, client, src_model, &dst_run_info).await?;
+                    (format!("models:/{dst_model}"), Some(dst_model))
+                }
+                None => {
+                    let path =
+                        source_path_in_run(&v.source, &src_run, v.run_artifact_uri.as_deref()).ok_or_else(|| {
+                            Error::Unsupported(format!(
+                                "version {}: source {:?} is not inside the artifacts of its run {src_run} ({:?})",
+                                v.version, v.source, v.run_artifact_uri
+                            ))
+                        })?;
+                    let root = dst_run_info.artifact_uri.clone().unwrap_or_default();
+                    (if path.is_empty() { root } else { format!("{}/{path}", root.trim_end_matches('/')) }, None)
+                }
+            };
+            (source, Some(dst_run), model_id)
         }
-        None => {
-            let path = source_path_in_run(&v.source, src_run, v.run_artifact_uri.as_deref()).ok_or_else(|| {
-                Error::Unsupported(format!(
-                    "version {}: source {:?} is not inside the artifacts of its run {src_run} ({:?})",
-                    v.version, v.source, v.run_artifact_uri
-                ))
-            })?;
-            let root = dst_run_info.artifact_uri.clone().unwrap_or_default();
-            (if path.is_empty() { root } else { format!("{}/{path}", root.trim_end_matches('/')) }, None)
-        }
+        VersionFiles::Shared => (v.source.clone(), None, None),
+        VersionFiles::Unreachable(why) => return Err(Error::Unsupported(format!("version {}: {why}", v.version))),
     };
     let mut tags = kv(&v.tags);
     tags.push(KeyValue::new(SOURCE_MODEL, &model.name));
@@ -385,7 +384,7 @@ async fn create_version(
     let request = ModelVersionCreate {
         name: dst_name.to_string(),
         source,
-        run_id: Some(dst_run),
+        run_id,
         run_link: v.run_link.clone(),
         description: v.description.clone(),
         tags,
@@ -406,6 +405,36 @@ async fn create_version(
         apply_stage(client, dst_name, &ready.version, ready.current_stage.as_deref(), v).await?;
     }
     Ok(ready.version)
+}
+
+/// Where a version's files come from at the destination.
+enum VersionFiles {
+    /// In its run, copied as `dst_run`.
+    InRun {
+        src_run: String,
+        dst_run: String,
+    },
+    /// In a store both servers reach by absolute URI (`s3://…`, `dbfs:/…`): the new version
+    /// points at the same files, as the Python tool does.
+    Shared,
+    Unreachable(String),
+}
+
+/// Absolute URIs of stores outside the tracking server, which a registry accepts without a run.
+const SHARED_SCHEMES: [&str; 8] = ["s3://", "s3a://", "gs://", "wasbs://", "abfss://", "dbfs:/", "hdfs://", "oss://"];
+
+fn version_files(v: &ModelVersionRecord, ctx: &JobContext) -> VersionFiles {
+    match v.run_id.as_deref().map(|r| (r, ctx.ids.get(r).flatten())) {
+        Some((src_run, Some(dst_run))) => VersionFiles::InRun { src_run: src_run.to_string(), dst_run },
+        _ if SHARED_SCHEMES.iter().any(|s| v.source.starts_with(s)) => VersionFiles::Shared,
+        Some((src_run, None)) => VersionFiles::Unreachable(format!(
+            "its run {src_run} was not copied (see the run's error, or it no longer exists)"
+        )),
+        None => VersionFiles::Unreachable(format!(
+            "it has no run and its source {:?} is not in a store both servers reach; such versions are not supported",
+            v.source
+        )),
+    }
 }
 
 /// Servers that register asynchronously answer PENDING_REGISTRATION; stages and aliases need
@@ -720,6 +749,24 @@ mod tests {
 
     fn v(version: &str, stage: &str) -> ModelVersionRecord {
         ModelVersionRecord { version: version.into(), current_stage: Some(stage.into()), ..Default::default() }
+    }
+
+    #[test]
+    fn where_version_files_come_from() {
+        let ctx = JobContext::new(crate::transfer::RunOptions::default(), std::sync::Arc::new(crate::Silent));
+        ctx.ids.insert("copied", "dst");
+        let version = |run: Option<&str>, source: &str| ModelVersionRecord {
+            run_id: run.map(String::from),
+            source: source.into(),
+            ..Default::default()
+        };
+        assert!(
+            matches!(version_files(&version(Some("copied"), "runs:/copied/m"), &ctx), VersionFiles::InRun { dst_run, .. } if dst_run == "dst")
+        );
+        assert!(matches!(version_files(&version(None, "s3://b/m"), &ctx), VersionFiles::Shared));
+        assert!(matches!(version_files(&version(Some("gone"), "dbfs:/x/m"), &ctx), VersionFiles::Shared));
+        assert!(matches!(version_files(&version(Some("gone"), "runs:/gone/m"), &ctx), VersionFiles::Unreachable(_)));
+        assert!(matches!(version_files(&version(None, "/local/m"), &ctx), VersionFiles::Unreachable(_)));
     }
 
     #[test]
