@@ -26,6 +26,13 @@ pub enum Error {
     /// The input is not an export we can read (missing files, unsafe paths, bad zip).
     #[error("{0}")]
     Input(String),
+    /// Moving one artifact file failed (after its own retries).
+    #[error("artifact {path}: {source}")]
+    Artifact {
+        path: String,
+        #[source]
+        source: Box<Error>,
+    },
     /// An artifact arrived with a different size than listed (e.g. a body cut short).
     #[error("artifact {path}: expected {expected} bytes, got {actual}")]
     Truncated { path: String, expected: u64, actual: u64 },
@@ -47,6 +54,7 @@ impl Error {
         match self {
             Error::Client(e) => e.is_transient(),
             Error::Truncated { .. } => true,
+            Error::Artifact { source, .. } => source.is_transient(),
             Error::Io { source, .. } => {
                 !matches!(source.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::PermissionDenied)
             }

@@ -284,12 +284,8 @@ async fn copy_file(
                 tracing::debug!(path = %file.path, error = %e, attempt, "retrying artifact");
                 tokio::time::sleep(Duration::from_millis(250 * u64::from(attempt))).await;
             }
-            Err(e) => {
-                return Err(match e {
-                    Error::Truncated { .. } | Error::Input(_) => e,
-                    other => Error::Input(format!("artifact {}: {other}", file.path)),
-                })
-            }
+            Err(e @ (Error::Truncated { .. } | Error::Input(_))) => return Err(e),
+            Err(e) => return Err(Error::Artifact { path: file.path.clone(), source: Box::new(e) }),
         }
     }
 }

@@ -1,0 +1,69 @@
+#!/usr/bin/env python3
+"""Seed the benchmark's medium workload (issue 6) with the official `mlflow` client.
+
+Usage: seed_medium.py --tracking-uri URL --experiment NAME [--runs 100] [--params 10]
+                      [--metrics 10] [--steps 100] [--artifacts 3] [--threads 4]
+
+One experiment of --runs runs, each with --params params, --metrics metric keys x --steps steps
+(full histories, written with MlflowClient.log_batch) and --artifacts small files (~1-2 KB,
+one in a sub-folder), uploaded through the server's artifact proxy. Runs are FINISHED with
+fixed start/end times. Prints one JSON object on stdout: {"experiment_id": ..., "runs": N}.
+"""
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+
+BASE_TIME_MS = 1704164645678  # 2024-01-02T03:04:05.678Z
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--tracking-uri", required=True)
+    ap.add_argument("--experiment", required=True)
+    ap.add_argument("--runs", type=int, default=100)
+    ap.add_argument("--params", type=int, default=10)
+    ap.add_argument("--metrics", type=int, default=10)
+    ap.add_argument("--steps", type=int, default=100)
+    ap.add_argument("--artifacts", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=4)
+    args = ap.parse_args()
+
+    from mlflow.entities import Metric, Param
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=args.tracking_uri)
+    if client.get_experiment_by_name(args.experiment) is not None:
+        sys.exit(f"seed_medium: experiment {args.experiment!r} already exists")
+    exp_id = client.create_experiment(args.experiment, tags={"bench": "medium"})
+
+    def seed_run(i):
+        start = BASE_TIME_MS + i * 10_000
+        run = client.create_run(exp_id, start_time=start, run_name=f"medium-{i:04d}",
+                                tags={"mlflow.user": "bench-user", "index": str(i)})
+        rid = run.info.run_id
+        client.log_batch(rid, params=[Param(f"param_{j}", f"value-{i}-{j}") for j in range(args.params)])
+        metrics = [Metric(f"metric_{k}", (i + 1) * 0.001 * s + k, start + s * 10, s)
+                   for k in range(args.metrics) for s in range(args.steps)]
+        for c in range(0, len(metrics), 1000):  # server limit: 1000 metrics per log-batch
+            client.log_batch(rid, metrics=metrics[c:c + 1000])
+        with tempfile.TemporaryDirectory() as tmp:
+            for a in range(args.artifacts):
+                sub = os.path.join(tmp, "data") if a % 3 == 2 else tmp
+                os.makedirs(sub, exist_ok=True)
+                with open(os.path.join(sub, f"file_{a}.txt"), "w", encoding="utf-8") as f:
+                    f.write(f"run {i} artifact {a}\n" * (40 + 20 * a))
+            client.log_artifacts(rid, tmp)
+        client.set_terminated(rid, "FINISHED", end_time=start + args.steps * 10 + 500)
+        return rid
+
+    with ThreadPoolExecutor(max_workers=max(1, args.threads)) as pool:
+        run_ids = list(pool.map(seed_run, range(args.runs)))
+    print(json.dumps({"experiment_id": exp_id, "runs": len(run_ids)}))
+
+
+if __name__ == "__main__":
+    main()
