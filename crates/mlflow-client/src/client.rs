@@ -256,6 +256,49 @@ impl MlflowClient {
     }
 }
 
+/// One page of any list or search answer: the items sit under a name that depends on the
+/// endpoint, the token to the next page beside them.
+#[derive(serde::Deserialize)]
+#[serde(bound = "T: DeserializeOwned")]
+pub(crate) struct Page<T> {
+    #[serde(
+        default = "Vec::new",
+        alias = "runs",
+        alias = "experiments",
+        alias = "registered_models",
+        alias = "model_versions",
+        alias = "metrics",
+        alias = "files"
+    )]
+    items: Vec<T>,
+    #[serde(default)]
+    next_page_token: Option<String>,
+}
+
+/// Collects every page, following tokens until the server sends none. A server that answers a
+/// token with that same token has ignored it (OSS does on some listings) and sent the previous
+/// page again: that repeat is dropped and the loop ends instead of running forever.
+pub(crate) async fn all_pages<T, F, Fut>(mut fetch: F) -> Result<Vec<T>>
+where
+    F: FnMut(Option<String>) -> Fut,
+    Fut: std::future::Future<Output = Result<Page<T>>>,
+{
+    let mut out = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let page = fetch(token.clone()).await?;
+        let next = page.next_page_token.filter(|t| !t.is_empty());
+        if token.is_some() && next == token {
+            return Ok(out);
+        }
+        out.extend(page.items);
+        match next {
+            Some(t) => token = Some(t),
+            None => return Ok(out),
+        }
+    }
+}
+
 fn backoff(policy: &RetryPolicy, attempt: u32) -> Duration {
     let exp = policy.initial_backoff.saturating_mul(1u32 << attempt.min(16));
     let capped = exp.min(policy.max_backoff);
@@ -309,6 +352,29 @@ mod tests {
         assert_eq!(parse_error_body(br#"{"detail":"Invalid path"}"#), (None, "Invalid path".into()));
         assert_eq!(parse_error_body(b"<html>oops</html>"), (None, String::new()));
         assert_eq!(parse_error_body(b"Invalid Host header"), (None, "Invalid Host header".into()));
+    }
+
+    fn page(items: &[u32], next: Option<&str>) -> Page<u32> {
+        Page { items: items.to_vec(), next_page_token: next.map(String::from) }
+    }
+
+    #[tokio::test]
+    async fn pages_are_followed_until_no_token_or_a_repeated_one() {
+        let all = all_pages(|token| async move {
+            Ok(match token.as_deref() {
+                None => page(&[1, 2], Some("a")),
+                Some("a") => page(&[3], Some("b")),
+                _ => page(&[4], Some("")),
+            })
+        })
+        .await
+        .unwrap();
+        assert_eq!(all, [1, 2, 3, 4]);
+        // A server that ignores tokens answers the same page again: stop, do not loop.
+        let all = all_pages(|_| async { Ok(page(&[7], Some("same"))) }).await.unwrap();
+        assert_eq!(all, [7]);
+        let parsed: Page<u32> = serde_json::from_str(r#"{"runs": [5], "next_page_token": "t"}"#).unwrap();
+        assert_eq!((parsed.items, parsed.next_page_token.as_deref()), (vec![5], Some("t")));
     }
 
     #[test]

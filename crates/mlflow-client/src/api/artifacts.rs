@@ -1,39 +1,25 @@
 //! Run artifacts: listing and downloading through the tracking server, uploading through its
 //! `mlflow-artifacts` proxy.
 
-use serde::Deserialize;
 
-use crate::{client::ByteStream, types::FileInfo, MlflowClient, Result};
-
-#[derive(Deserialize)]
-struct ListResponse {
-    #[serde(default)]
-    files: Vec<FileInfo>,
-    #[serde(default)]
-    next_page_token: Option<String>,
-}
+use crate::{
+    client::{all_pages, ByteStream},
+    types::FileInfo,
+    MlflowClient, Result,
+};
 
 impl MlflowClient {
     /// One directory level of a run's artifacts; `path` is relative to the run root.
     pub async fn list_artifacts(&self, run_id: &str, path: &str) -> Result<Vec<FileInfo>> {
-        let mut files = Vec::new();
-        let mut token = None::<String>;
-        loop {
+        all_pages(|token| async move {
             let mut q = vec![("run_id", run_id.to_string())];
             if !path.is_empty() {
                 q.push(("path", path.to_string()));
             }
-            if let Some(t) = &token {
-                q.push(("page_token", t.clone()));
-            }
-            let page: ListResponse = self.get("/api/2.0/mlflow/artifacts/list", &q).await?;
-            files.extend(page.files);
-            match page.next_page_token.filter(|t| !t.is_empty()) {
-                // OSS ignores page tokens; stop if a server repeats the same one.
-                Some(t) if Some(&t) != token.as_ref() => token = Some(t),
-                _ => return Ok(files),
-            }
-        }
+            q.extend(token.map(|t| ("page_token", t)));
+            self.get("/api/2.0/mlflow/artifacts/list", &q).await
+        })
+        .await
     }
 
     /// Streams one run artifact file (`GET /get-artifact`), whatever the artifact store.

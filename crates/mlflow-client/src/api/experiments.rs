@@ -5,7 +5,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::{
-    client::Idempotency,
+    client::{all_pages, Idempotency},
     types::{Experiment, KeyValue, ViewType},
     MlflowClient, Result,
 };
@@ -44,28 +44,14 @@ impl MlflowClient {
 
     /// Every experiment matching `filter` (MLflow search syntax; empty for all), following pages.
     pub async fn search_experiments(&self, filter: &str, view: ViewType) -> Result<Vec<Experiment>> {
-        #[derive(Deserialize)]
-        struct Page {
-            #[serde(default)]
-            experiments: Vec<Experiment>,
-            #[serde(default)]
-            next_page_token: Option<String>,
-        }
-        let mut out = Vec::new();
-        let mut token = None::<String>;
-        loop {
+        all_pages(|token| async move {
             let mut body = json!({ "max_results": 1000, "filter": filter, "view_type": view });
-            if let Some(t) = &token {
+            if let Some(t) = token {
                 body["page_token"] = json!(t);
             }
-            let page: Page =
-                self.send(Method::POST, "/api/2.0/mlflow/experiments/search", &body, Idempotency::Safe).await?;
-            out.extend(page.experiments);
-            match page.next_page_token.filter(|t| !t.is_empty()) {
-                Some(t) => token = Some(t),
-                None => return Ok(out),
-            }
-        }
+            self.send(Method::POST, "/api/2.0/mlflow/experiments/search", &body, Idempotency::Safe).await
+        })
+        .await
     }
 
     /// Sets (upserts) one experiment tag.

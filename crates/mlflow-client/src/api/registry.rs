@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::{
+    client::all_pages,
     client::Idempotency,
     types::{KeyValue, ModelVersion, RegisteredModel},
     MlflowClient, Result,
@@ -81,27 +82,12 @@ impl MlflowClient {
     /// The server leaves prompts out unless the filter asks for them with
     /// ``tags.`mlflow.prompt.is_prompt` = 'true'``, so enumerating everything takes two calls.
     pub async fn search_registered_models(&self, filter: &str) -> Result<Vec<RegisteredModel>> {
-        #[derive(Deserialize)]
-        struct Page {
-            #[serde(default)]
-            registered_models: Vec<RegisteredModel>,
-            #[serde(default)]
-            next_page_token: Option<String>,
-        }
-        let mut out = Vec::new();
-        let mut token = None::<String>;
-        loop {
+        all_pages(|token| async move {
             let mut q = vec![("filter", filter.to_string()), ("max_results", MODELS_PAGE.to_string())];
-            if let Some(t) = &token {
-                q.push(("page_token", t.clone()));
-            }
-            let page: Page = self.get("/api/2.0/mlflow/registered-models/search", &q).await?;
-            out.extend(page.registered_models);
-            match page.next_page_token.filter(|t| !t.is_empty()) {
-                Some(t) => token = Some(t),
-                None => return Ok(out),
-            }
-        }
+            q.extend(token.map(|t| ("page_token", t)));
+            self.get("/api/2.0/mlflow/registered-models/search", &q).await
+        })
+        .await
     }
 
     /// The registered model with this exact name, aliases included; `None` if there is none.
@@ -180,27 +166,12 @@ impl MlflowClient {
     /// carry no `aliases`: read those from [`Self::get_registered_model`] or
     /// [`Self::get_model_version`].
     pub async fn search_model_versions(&self, filter: &str) -> Result<Vec<ModelVersion>> {
-        #[derive(Deserialize)]
-        struct Page {
-            #[serde(default)]
-            model_versions: Vec<ModelVersion>,
-            #[serde(default)]
-            next_page_token: Option<String>,
-        }
-        let mut out = Vec::new();
-        let mut token = None::<String>;
-        loop {
+        all_pages(|token| async move {
             let mut q = vec![("filter", filter.to_string()), ("max_results", VERSIONS_PAGE.to_string())];
-            if let Some(t) = &token {
-                q.push(("page_token", t.clone()));
-            }
-            let page: Page = self.get("/api/2.0/mlflow/model-versions/search", &q).await?;
-            out.extend(page.model_versions);
-            match page.next_page_token.filter(|t| !t.is_empty()) {
-                Some(t) => token = Some(t),
-                None => return Ok(out),
-            }
-        }
+            q.extend(token.map(|t| ("page_token", t)));
+            self.get("/api/2.0/mlflow/model-versions/search", &q).await
+        })
+        .await
     }
 
     /// Every live version of the model named `name`, in no particular order. Works for any

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::{
-    client::Idempotency,
+    client::{all_pages, Idempotency},
     types::{DatasetInput, KeyValue, Metric, Run, RunInfo, RunStatus, ViewType},
     MlflowClient, Result,
 };
@@ -46,22 +46,6 @@ struct RunResponse {
 }
 
 #[derive(Deserialize)]
-struct SearchResponse {
-    #[serde(default)]
-    runs: Vec<Run>,
-    #[serde(default)]
-    next_page_token: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct HistoryResponse {
-    #[serde(default)]
-    metrics: Vec<Metric>,
-    #[serde(default)]
-    next_page_token: Option<String>,
-}
-
-#[derive(Deserialize)]
 struct Empty {}
 
 /// Points per `get-history` page; the Python client uses the same.
@@ -74,17 +58,12 @@ impl MlflowClient {
     }
 
     /// Every run matching `query`, following page tokens.
-    pub async fn search_runs(&self, mut query: SearchRuns) -> Result<Vec<Run>> {
-        let mut runs = Vec::new();
-        loop {
-            let page: SearchResponse =
-                self.send(Method::POST, "/api/2.0/mlflow/runs/search", &query, Idempotency::Safe).await?;
-            runs.extend(page.runs);
-            match page.next_page_token.filter(|t| !t.is_empty()) {
-                Some(t) => query.page_token = Some(t),
-                None => return Ok(runs),
-            }
-        }
+    pub async fn search_runs(&self, query: SearchRuns) -> Result<Vec<Run>> {
+        all_pages(|page_token| {
+            let query = SearchRuns { page_token, ..query.clone() };
+            async move { self.send(Method::POST, "/api/2.0/mlflow/runs/search", &query, Idempotency::Safe).await }
+        })
+        .await
     }
 
     /// Creates a run. Not retried after an ambiguous failure: the caller finds a run that was
@@ -147,23 +126,15 @@ impl MlflowClient {
 
     /// The full history of one metric, following page tokens.
     pub async fn get_metric_history(&self, run_id: &str, key: &str) -> Result<Vec<Metric>> {
-        let mut points = Vec::new();
-        let mut token = None::<String>;
-        loop {
+        all_pages(|token| async move {
             let mut q = vec![
                 ("run_id", run_id.to_string()),
                 ("metric_key", key.to_string()),
                 ("max_results", HISTORY_PAGE.to_string()),
             ];
-            if let Some(t) = &token {
-                q.push(("page_token", t.clone()));
-            }
-            let page: HistoryResponse = self.get("/api/2.0/mlflow/metrics/get-history", &q).await?;
-            points.extend(page.metrics);
-            match page.next_page_token.filter(|t| !t.is_empty()) {
-                Some(t) => token = Some(t),
-                None => return Ok(points),
-            }
-        }
+            q.extend(token.map(|t| ("page_token", t)));
+            self.get("/api/2.0/mlflow/metrics/get-history", &q).await
+        })
+        .await
     }
 }
