@@ -1,7 +1,6 @@
 //! Run artifacts: listing and downloading through the tracking server, uploading through its
 //! `mlflow-artifacts` proxy.
 
-
 use crate::{
     client::{all_pages, ByteStream},
     types::FileInfo,

@@ -13,6 +13,22 @@ fn seed_run(server: &MlflowServer, args: &[&str]) -> String {
     out["run_ids"][0].as_str().expect("seeded run id").to_string()
 }
 
+/// `copy-run` from `src` to `dst` keeping the source user, as most tests want it.
+fn copy_args<'a>(src: &'a MlflowServer, dst: &'a MlflowServer, run_id: &'a str, exp: &'a str) -> [&'a str; 10] {
+    [
+        "copy-run",
+        "--src-uri",
+        &src.url,
+        "--dst-uri",
+        &dst.url,
+        "--run-id",
+        run_id,
+        "--experiment-name",
+        exp,
+        "--use-src-user-id",
+    ]
+}
+
 fn assert_copied(src: &MlflowServer, src_id: &str, dst: &MlflowServer, dst_id: &str) -> Value {
     let a = dump_run(&src.url, src_id);
     let b = dump_run(&dst.url, dst_id);
@@ -75,18 +91,7 @@ fn copy_run_between_servers_in_both_directions() {
     for (src, dst) in [(proxy, local), (local, proxy)] {
         let run_id = seed_run(src, &["--scenario", "rich"]);
         let exp = unique_name("copied");
-        let stdout = ok(&[
-            "copy-run",
-            "--src-uri",
-            &src.url,
-            "--dst-uri",
-            &dst.url,
-            "--run-id",
-            &run_id,
-            "--experiment-name",
-            &exp,
-            "--use-src-user-id",
-        ]);
+        let stdout = ok(&copy_args(src, dst, &run_id, &exp));
         assert_copied(src, &run_id, dst, &destination(&stdout));
     }
 }
@@ -120,18 +125,7 @@ fn deleted_and_failed_runs_keep_their_state() {
     let (src, dst) = (MlflowServer::shared(ArtifactMode::Proxy), MlflowServer::shared(ArtifactMode::LocalRoot));
     let run_id = seed_run(src, &["--scenario", "rich", "--status", "FAILED", "--deleted"]);
     let exp = unique_name("deleted");
-    let args = [
-        "copy-run",
-        "--src-uri",
-        &src.url,
-        "--dst-uri",
-        &dst.url,
-        "--run-id",
-        &run_id,
-        "--experiment-name",
-        &exp,
-        "--use-src-user-id",
-    ];
+    let args = copy_args(src, dst, &run_id, &exp);
     let b = assert_copied(src, &run_id, dst, &destination(&ok(&args)));
     assert_eq!(b["info"]["lifecycle_stage"], "deleted");
     assert_eq!(b["info"]["status"], "FAILED");
@@ -184,18 +178,7 @@ fn an_interrupted_copy_is_finished_not_doubled() {
          c.log_param(r.info.run_id, *s['param'])\nprint(r.info.run_id)",
         spec = spec.to_string(),
     ));
-    let stdout = ok(&[
-        "copy-run",
-        "--src-uri",
-        &src.url,
-        "--dst-uri",
-        &dst.url,
-        "--run-id",
-        &run_id,
-        "--experiment-name",
-        &exp,
-        "--use-src-user-id",
-    ]);
+    let stdout = ok(&copy_args(src, dst, &run_id, &exp));
     assert_eq!(destination(&stdout), partial.trim(), "the partial run is finished in place");
     assert_copied(src, &run_id, dst, partial.trim());
     assert_eq!(list_runs(&dst.url, &exp).len(), 1);
@@ -252,18 +235,7 @@ fn a_300_mb_artifact_copies_in_bounded_memory() {
     let (src, dst) = (MlflowServer::shared(ArtifactMode::Proxy), MlflowServer::shared(ArtifactMode::Proxy));
     let run_id = seed_run(src, &["--scenario", "large-artifact", "--size-mb", "300"]);
     let exp = unique_name("large");
-    let args = [
-        "copy-run",
-        "--src-uri",
-        &src.url,
-        "--dst-uri",
-        &dst.url,
-        "--run-id",
-        &run_id,
-        "--experiment-name",
-        &exp,
-        "--use-src-user-id",
-    ];
+    let args = copy_args(src, dst, &run_id, &exp);
     let (stdout, peak) = test_support::run_measuring_peak_rss(env!("CARGO_BIN_EXE_mlflow-export-import"), &args);
     eprintln!("peak RSS of copy-run with a 300 MB artifact: {} MiB", peak / (1024 * 1024));
     assert!(peak < 100 * 1024 * 1024, "peak RSS {peak} bytes");
