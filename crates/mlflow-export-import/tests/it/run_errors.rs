@@ -166,3 +166,105 @@ fn bad_tracking_uri_and_missing_input() {
 }
 
 use crate::cli;
+
+/// Every file under `dir`, recursively.
+fn files_below(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(files_below(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
+#[test]
+fn secrets_appear_in_no_output_file_or_report() {
+    let server = MlflowServer::shared(ArtifactMode::BasicAuth);
+    let (user, password) = server.credentials().expect("basic-auth server has an admin login");
+    let with_password = server.url.replace("http://", &format!("http://{user}:{password}@"));
+    let run_id = seed(&with_password, &["--experiment", &unique_name("secret"), "--scenario", "rich"])["run_ids"][0]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let (export, zip, report) = (dir.path().join("run"), dir.path().join("run.zip"), dir.path().join("report.json"));
+    let creds = [("MLFLOW_TRACKING_USERNAME", user), ("MLFLOW_TRACKING_PASSWORD", password)];
+    let token = "tok-3d7f0c2a9b";
+    let mut outputs = Vec::new();
+    for (args, envs) in [
+        // Password from the environment, at every verbosity, with a report.
+        (
+            vec![
+                "export-run",
+                "--tracking-uri",
+                &server.url,
+                "--run-id",
+                &run_id,
+                "--output",
+                path(&export),
+                "-vv",
+                "--report",
+                path(&report),
+            ],
+            creds.to_vec(),
+        ),
+        // Password inside the URI, exporting to a zip.
+        (
+            vec!["export-run", "--tracking-uri", &with_password, "--run-id", &run_id, "--output", path(&zip), "-v"],
+            vec![],
+        ),
+        // Import with the password, and a copy whose source has it in the URI.
+        (
+            vec![
+                "import-run",
+                "--tracking-uri",
+                &server.url,
+                "--input",
+                path(&export),
+                "--experiment-name",
+                "secret-import",
+                "-vv",
+            ],
+            creds.to_vec(),
+        ),
+        (
+            vec![
+                "copy-run",
+                "--src-uri",
+                &with_password,
+                "--dst-uri",
+                &server.url,
+                "--run-id",
+                &run_id,
+                "--experiment-name",
+                "secret-copy",
+                "-vv",
+            ],
+            creds.to_vec(),
+        ),
+    ] {
+        let out = cli::run(&args, &envs);
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        outputs.push(out.stdout);
+        outputs.push(out.stderr);
+    }
+    // A bearer token is refused by this server; the failure must not show it either.
+    let out = cli::run(
+        &["export-run", "--tracking-uri", &server.url, "--run-id", &run_id, "--output", "unused", "-vv"],
+        &[("MLFLOW_TRACKING_TOKEN", token)],
+    );
+    outputs.push(out.stderr);
+    for file in files_below(dir.path()) {
+        outputs.push(std::fs::read(&file).unwrap());
+    }
+    for (i, bytes) in outputs.iter().enumerate() {
+        let text = String::from_utf8_lossy(bytes);
+        assert!(!text.contains(password) && !text.contains(token), "secret found in output {i}: {text}");
+    }
+    let report = std::fs::read_to_string(&report).unwrap();
+    assert!(report.contains(&run_id), "the report was written");
+}
