@@ -84,6 +84,31 @@ pub enum Command {
     ExportModels(ExportModelsArgs),
     /// Import a directory made by export-models: experiments and runs first, then the models.
     ImportModels(ImportModelsArgs),
+    /// Compare an experiment after a migration with its source, run by run; print every
+    /// difference and exit non-zero if there is any.
+    Verify(VerifyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// Source tracking server (with --src-experiment).
+    #[arg(long, value_name = "URI", requires = "src_experiment", conflicts_with = "src_dir")]
+    pub src_uri: Option<String>,
+    /// Source experiment name or id.
+    #[arg(long)]
+    pub src_experiment: Option<String>,
+    /// Source experiment export folder (instead of a server).
+    #[arg(long, value_name = "DIR", required_unless_present = "src_uri")]
+    pub src_dir: Option<PathBuf>,
+    /// Destination tracking server (with --dst-experiment).
+    #[arg(long, value_name = "URI", requires = "dst_experiment", conflicts_with = "dst_dir")]
+    pub dst_uri: Option<String>,
+    /// Destination experiment name or id.
+    #[arg(long)]
+    pub dst_experiment: Option<String>,
+    /// Destination experiment export folder (instead of a server).
+    #[arg(long, value_name = "DIR", required_unless_present = "dst_uri")]
+    pub dst_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

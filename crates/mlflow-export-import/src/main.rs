@@ -40,6 +40,7 @@ fn main() -> ExitCode {
             Command::ListRegisteredModels(a) => commands::list_registered_models::run(a, global).await,
             Command::ExportModels(a) => commands::export_models::run(a, global).await,
             Command::ImportModels(a) => commands::import_models::run(a, global).await,
+            Command::Verify(a) => commands::verify::run(a, global).await,
         }
     });
     match result {

@@ -18,6 +18,7 @@ pub mod reporter;
 pub mod select;
 pub mod store;
 pub mod transfer;
+pub mod verify;
 
 pub use error::{Error, Result};
 pub use reporter::{Reporter, Silent};

@@ -17,6 +17,7 @@ pub mod import_model;
 pub mod import_models;
 pub mod import_run;
 pub mod list_registered_models;
+pub mod verify;
 
 use std::{
     path::Path,

@@ -138,6 +138,40 @@ fn bulk_export_then_import_matches_field_by_field_with_links_across_experiments(
     assert!(stderr.contains("experiments    3 done, 0 failed") && stderr.contains("150 created"), "{stderr}");
     let dst_names = t.names().map(|n| format!("{prefix}-{n}"));
     assert_copied(&source_runs(t), &dst.url, &t.names(), &dst_names);
+    // `verify` agrees, from the server and from the export; and it notices a wrong pairing.
+    let src = MlflowServer::shared(ArtifactMode::Proxy);
+    for (from, to) in t.names().iter().zip(&dst_names) {
+        let out = cli::run(
+            &["verify", "--src-uri", &src.url, "--src-experiment", from, "--dst-uri", &dst.url, "--dst-experiment", to],
+            &[],
+        );
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    }
+    let first_dir = std::fs::read_dir(&t.export)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| {
+            std::fs::read_to_string(p.join("experiment.json"))
+                .is_ok_and(|j| j.contains(&format!("\"{}\"", t.names()[0])))
+        })
+        .unwrap();
+    ok(&["verify", "--src-dir", path(&first_dir), "--dst-uri", &dst.url, "--dst-experiment", &dst_names[0]]);
+    let wrong = cli::run(
+        &[
+            "verify",
+            "--src-uri",
+            &src.url,
+            "--src-experiment",
+            &t.names()[0],
+            "--dst-uri",
+            &dst.url,
+            "--dst-experiment",
+            &dst_names[1],
+        ],
+        &[],
+    );
+    assert!(!wrong.status.success());
+    assert!(String::from_utf8_lossy(&wrong.stdout).contains("missing at the destination"));
     let tags = experiment_tags(&dst.url, &dst_names[0]);
     assert_eq!(tags["mlflow.note.content"], format!("description of {}-a", t.prefix));
     // Again: nothing is created twice.

@@ -1,0 +1,50 @@
+//! `verify`: what a user runs after a migration. Differences go to stdout, one per line.
+
+use std::process::ExitCode;
+
+use mlflow_transfer::{
+    store::rest::RestSource,
+    verify::{compare, export_side, server_side, Side},
+};
+
+use crate::{
+    cli::{GlobalArgs, VerifyArgs},
+    settings,
+};
+
+async fn side(
+    uri: Option<&str>,
+    experiment: Option<&str>,
+    dir: Option<&std::path::Path>,
+    prefix: &str,
+    global: &GlobalArgs,
+) -> anyhow::Result<Side> {
+    match (uri, experiment, dir) {
+        (Some(uri), Some(experiment), _) => {
+            let source = RestSource::new(settings::client(uri, Some(prefix), global)?);
+            Ok(server_side(&source, experiment).await?)
+        }
+        (_, _, Some(dir)) => Ok(export_side(dir).await?),
+        _ => anyhow::bail!("give --{0}-uri with --{0}-experiment, or --{0}-dir", prefix.to_ascii_lowercase()),
+    }
+}
+
+pub async fn run(args: VerifyArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
+    let src =
+        side(args.src_uri.as_deref(), args.src_experiment.as_deref(), args.src_dir.as_deref(), "SRC", global).await?;
+    let dst =
+        side(args.dst_uri.as_deref(), args.dst_experiment.as_deref(), args.dst_dir.as_deref(), "DST", global).await?;
+    let diffs = compare(&src, &dst);
+    for d in &diffs {
+        println!("{d}");
+    }
+    if !global.quiet || !diffs.is_empty() {
+        eprintln!(
+            "verify: {} source runs, {} destination runs, {} differences",
+            src.runs.len(),
+            dst.runs.len(),
+            diffs.len()
+        );
+    }
+    Ok(if diffs.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
