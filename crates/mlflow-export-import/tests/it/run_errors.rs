@@ -268,3 +268,28 @@ fn secrets_appear_in_no_output_file_or_report() {
     let report = std::fs::read_to_string(&report).unwrap();
     assert!(report.contains(&run_id), "the report was written");
 }
+
+#[test]
+fn an_export_missing_a_file_its_manifest_lists_is_refused() {
+    let server = MlflowServer::shared(ArtifactMode::Proxy);
+    let run_id = seed(&server.url, &["--experiment", &unique_name("manifest"), "--scenario", "rich", "--no-log-model"])
+        ["run_ids"][0]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let export = dir.path().join("run");
+    ok(&["export-run", "--tracking-uri", &server.url, "--run-id", &run_id, "--output", path(&export)]);
+    let victim = files_below(&export.join("artifacts")).into_iter().next().expect("the run has artifacts");
+    std::fs::remove_file(&victim).unwrap();
+    let exp = unique_name("manifest-import");
+    let err =
+        fails(&["import-run", "--tracking-uri", &server.url, "--input", path(&export), "--experiment-name", &exp], &[]);
+    let rel = victim.strip_prefix(export.join("artifacts")).unwrap().to_str().unwrap().to_string();
+    assert!(err.contains(&rel) && err.contains("missing"), "{err}");
+    let runs = list_runs(&server.url, &exp);
+    assert!(
+        runs.iter().all(|r| r["tags"]["mlflow_export_import.complete"].is_null()),
+        "nothing is marked complete: {runs:?}"
+    );
+}
