@@ -32,6 +32,11 @@ def main():
     ap.add_argument("--threads", type=int, default=4)
     args = ap.parse_args()
 
+    # The mlflow client prints "View run ..." lines on stdout: keep stdout for the JSON result.
+    real_stdout = os.fdopen(os.dup(1), "w", encoding="utf-8")
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+
     from mlflow.entities import Metric, Param
     from mlflow.tracking import MlflowClient
 
@@ -62,7 +67,8 @@ def main():
 
     with ThreadPoolExecutor(max_workers=max(1, args.threads)) as pool:
         run_ids = list(pool.map(seed_run, range(args.runs)))
-    print(json.dumps({"experiment_id": exp_id, "runs": len(run_ids)}))
+    real_stdout.write(json.dumps({"experiment_id": exp_id, "runs": len(run_ids)}) + "\n")
+    real_stdout.flush()
 
 
 if __name__ == "__main__":

@@ -1,0 +1,129 @@
+#!/usr/bin/env python3
+"""Turn the rows measured by bench/run.sh into the Markdown results (stdout).
+
+Rows (TSV): step, tool, wall_ms, user_s, sys_s, peak_rss_kb, src_ticks, dst_ticks, src_requests,
+dst_requests. Endpoints (TSV): step.tool, side, "METHOD path status", count.
+"""
+
+import argparse
+import json
+from collections import defaultdict
+
+TARGETS = {"export": 5.0, "import": 3.0, "copy": 6.0}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    for a in ("rows", "endpoints", "arrived", "mlflow", "pytool", "commit", "our-version", "nproc",
+              "mem-gib", "cpu", "under-load", "still-busy", "loadavg", "date"):
+        ap.add_argument("--" + a, required=True)
+    ap.add_argument("--our-args", default="")
+    ap.add_argument("--clk-tck", type=int, required=True)
+    ap.add_argument("--runs", type=int, required=True)
+    ap.add_argument("--bench-secs", type=int, required=True)
+    ap.add_argument("--total-secs", type=int, required=True)
+    args = ap.parse_args()
+
+    m = {}
+    with open(args.rows) as f:
+        for line in f:
+            step, who, wall, us, ss, rss, st, dt, sr, dr, loaded = line.rstrip("\n").split("\t")
+            m[(step, who)] = {
+                "wall": int(wall) / 1000, "cpu": float(us) + float(ss), "rss": int(rss) / 1024,
+                "srv_src": int(st) / args.clk_tck, "srv_dst": int(dt) / args.clk_tck,
+                "req_src": int(sr), "req_dst": int(dr), "loaded": loaded == "yes",
+            }
+    # The Python tool has no copy-experiment: its copy is export + import.
+    if ("export", "python") in m and ("import", "python") in m:
+        e, i = m[("export", "python")], m[("import", "python")]
+        m[("copy", "python")] = {k: (max(e[k], i[k]) if k in ("rss", "loaded") else e[k] + i[k]) for k in e}
+    arrived = json.load(open(args.arrived))
+    where = {("import", "python"): "import.python", ("import", "ours"): "import.ours",
+             ("copy", "ours"): "copy.ours", ("copy", "python"): "import.python"}
+
+    out = []
+    w = out.append
+    w(f"## Results: medium workload ({args.runs} runs x 10 params, 10 metrics x 100 steps, 3 small artifacts)")
+    w("")
+    w(f"- Date: {args.date}; machine: {args.nproc} cores ({args.cpu}), {args.mem_gib} GiB RAM")
+    w(f"- MLflow {args.mlflow} servers (sqlite, `--serve-artifacts`, `--workers 1`, job runner off), "
+      f"Python tool databricks-mlflow-export-import {args.pytool}, ours {args.our_version} at commit {args.commit}"
+      + (f", extra options `{args.our_args}`" if args.our_args else " with default options"))
+    loaded_steps = [f"{s} ({w})" for (s, w), r in m.items() if r["loaded"] and not (s == "copy" and w == "python")]
+    if loaded_steps:
+        load = ("yes, for the steps marked * (another heavy job, ci-clone or cargo test, ran at their start or end): "
+                + ", ".join(loaded_steps))
+    else:
+        load = "no (no ci-clone / cargo test process at the start or end of any step)"
+    w(f"- Measured under load: {load}; load average before -> after: {args.loadavg}")
+    w(f"- Timed steps took {args.bench_secs} s; the whole script {args.total_secs} s (venv, build, servers, seeding included)")
+    w("")
+    w("| step | tool | wall s | tool CPU s | tool peak RSS MiB | server CPU s (src + dst) | servers busy % of wall (src / dst) | HTTP requests (src + dst) | requests / run | runs arrived |")
+    w("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    labels = {("export", "python"): "Python `export-experiment`", ("export", "ours"): "ours `export-experiment`",
+              ("import", "python"): "Python `import-experiment`", ("import", "ours"): "ours `import-experiment`",
+              ("copy", "python"): "Python export + import", ("copy", "ours"): "ours `copy-experiment`"}
+    for step in ("export", "import", "copy"):
+        for who in ("python", "ours"):
+            r = m.get((step, who))
+            if r is None:
+                continue
+            srv = r["srv_src"] + r["srv_dst"]
+            req = r["req_src"] + r["req_dst"]
+            busy = f"{100 * r['srv_src'] / r['wall']:.0f} / {100 * r['srv_dst'] / r['wall']:.0f}"
+            if step == "export":
+                got = f"{arrived['source']['runs']} (source)"
+            else:
+                got = str(arrived[where[(step, who)]]["runs"])
+            star = " *" if r["loaded"] else ""
+            w(f"| {step} | {labels[(step, who)]}{star} | {r['wall']:.1f} | {r['cpu']:.1f} | {r['rss']:.0f} | "
+              f"{srv:.1f} ({r['srv_src']:.1f} + {r['srv_dst']:.1f}) | {busy} | {req} ({r['req_src']} + {r['req_dst']}) | "
+              f"{req / args.runs:.1f} | {got} |")
+    w("")
+    w("Ratios ours / Python (below 1 is better for us) and the issue's targets:")
+    w("")
+    w("| step | wall ours/Python | speed-up | target | requests ours/Python | server CPU ours/Python | tool CPU ours/Python | peak RSS ours/Python |")
+    w("|---|---:|---:|---|---:|---:|---:|---:|")
+    for step in ("export", "import", "copy"):
+        p, o = m.get((step, "python")), m.get((step, "ours"))
+        if p is None or o is None:
+            continue
+        ratio = lambda a, b: f"{a / b:.2f}" if b else "n/a"
+        speed = p["wall"] / o["wall"] if o["wall"] else float("inf")
+        target = TARGETS[step]
+        met = "met" if speed >= target else "not met"
+        req_p, req_o = p["req_src"] + p["req_dst"], o["req_src"] + o["req_dst"]
+        req_note = "" if step == "copy" else (" (target <= 0.5: met)" if req_p and req_o / req_p <= 0.5 else " (target <= 0.5: not met)")
+        w(f"| {step} | {ratio(o['wall'], p['wall'])} | {speed:.1f}x | >= {target:.0f}x: {met} | "
+          f"{ratio(req_o, req_p)}{req_note} | {ratio(o['srv_src'] + o['srv_dst'], p['srv_src'] + p['srv_dst'])} | "
+          f"{ratio(o['cpu'], p['cpu'])} | {ratio(o['rss'], p['rss'])} |")
+    w("")
+    w("What arrived (checked with the official client; params, metric points and artifact files summed over 3 runs):")
+    w("")
+    w("| experiment | runs | params | metric points | artifact files |")
+    w("|---|---:|---:|---:|---:|")
+    for k, v in arrived.items():
+        w(f"| {k} | {v.get('runs', 0)} | {v.get('params', '-')} | {v.get('points', '-')} | {v.get('files', '-')} |")
+    w("")
+
+    eps = defaultdict(list)
+    with open(args.endpoints) as f:
+        for line in f:
+            tag, side, ep, n = line.rstrip("\n").split("\t")
+            eps[tag].append((int(n), side, ep))
+    if eps:
+        w("<details><summary>HTTP requests per endpoint and step</summary>")
+        w("")
+        w("| step | server | request | count |")
+        w("|---|---|---|---:|")
+        for tag in ("export.python", "export.ours", "import.python", "import.ours", "copy.ours"):
+            for n, side, ep in sorted(eps.get(tag, []), key=lambda x: (-x[0], x[1], x[2])):
+                w(f"| {tag} | {side} | `{ep}` | {n} |")
+        w("")
+        w("</details>")
+        w("")
+    print("\n".join(out))
+
+
+if __name__ == "__main__":
+    main()
