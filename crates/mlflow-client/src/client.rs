@@ -275,6 +275,13 @@ pub(crate) struct Page<T> {
     next_page_token: Option<String>,
 }
 
+impl<T> Page<T> {
+    /// The items of a single-page answer.
+    pub(crate) fn into_items(self) -> Vec<T> {
+        self.items
+    }
+}
+
 /// Collects every page, following tokens until the server sends none. A server that answers a
 /// token with that same token has ignored it (OSS does on some listings) and sent the previous
 /// page again: that repeat is dropped and the loop ends instead of running forever.

@@ -1,5 +1,7 @@
-//! Run artifacts: listing and downloading through the tracking server, uploading through its
-//! `mlflow-artifacts` proxy.
+//! Run artifacts: listing and downloading through the tracking server, and listing,
+//! downloading and uploading through its `mlflow-artifacts` proxy. The proxy routes are the
+//! cheaper reads where a run's root is `mlflow-artifacts:`: the tracking routes load the run from
+//! the database on every call.
 
 use crate::{
     client::{all_pages, ByteStream},
@@ -29,16 +31,42 @@ impl MlflowClient {
     /// Uploads a file through the artifact proxy. `proxy_path` is the part of an
     /// `mlflow-artifacts:/…` URI after the scheme, joined with the file's relative path.
     pub async fn upload_proxied_artifact(&self, proxy_path: &str, len: u64, data: ByteStream) -> Result<()> {
-        let encoded: Vec<String> = proxy_path
-            .split('/')
-            .filter(|s| !s.is_empty())
-            .map(|s| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>().replace('+', "%20"))
-            .collect();
-        self.put_stream(
-            &format!("/api/2.0/mlflow-artifacts/artifacts/{}", encoded.join("/")),
-            len,
-            reqwest::Body::wrap_stream(data.stream),
-        )
-        .await
+        self.put_stream(&proxy_route(proxy_path), len, reqwest::Body::wrap_stream(data.stream)).await
     }
+
+    /// One directory level below a proxy path. The proxy names entries by their base name only;
+    /// the paths returned here are made relative to `proxy_path` like `artifacts/list`'s.
+    pub async fn list_proxied_artifacts(&self, proxy_path: &str, dir: &str) -> Result<Vec<FileInfo>> {
+        let full = [proxy_path.trim_matches('/'), dir.trim_matches('/')]
+            .iter()
+            .filter(|p| !p.is_empty())
+            .copied()
+            .collect::<Vec<_>>()
+            .join("/");
+        let page: crate::client::Page<FileInfo> =
+            self.get("/api/2.0/mlflow-artifacts/artifacts", &[("path", full)]).await?;
+        Ok(page
+            .into_items()
+            .into_iter()
+            .map(|f| FileInfo {
+                path: if dir.is_empty() { f.path } else { format!("{}/{}", dir.trim_matches('/'), f.path) },
+                ..f
+            })
+            .collect())
+    }
+
+    /// Streams one file through the artifact proxy.
+    pub async fn download_proxied_artifact(&self, proxy_path: &str) -> Result<ByteStream> {
+        self.get_stream(&proxy_route(proxy_path), &[]).await
+    }
+}
+
+/// The proxy route of a path, each segment percent-encoded.
+fn proxy_route(proxy_path: &str) -> String {
+    let encoded: Vec<String> = proxy_path
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .map(|s| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>().replace('+', "%20"))
+        .collect();
+    format!("/api/2.0/mlflow-artifacts/artifacts/{}", encoded.join("/"))
 }

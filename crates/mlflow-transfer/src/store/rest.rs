@@ -213,10 +213,15 @@ impl RunSource for RestSource {
         if let Some(root) = readable_local_root(run) {
             return local::list_files(&root).await;
         }
+        let proxied = proxied_root(run);
         let mut files = Vec::new();
         let mut dirs = vec![String::new()];
         while let Some(dir) = dirs.pop() {
-            for f in self.client.list_artifacts(&run.meta.run_id, &dir).await? {
+            let listed = match &proxied {
+                Some(root) => self.client.list_proxied_artifacts(root, &dir).await?,
+                None => self.client.list_artifacts(&run.meta.run_id, &dir).await?,
+            };
+            for f in listed {
                 crate::paths::check_relative(&f.path).map_err(|e| {
                     Error::Input(format!("run {}: server listed an artifact with an {e}", run.meta.run_id))
                 })?;
@@ -236,8 +241,18 @@ impl RunSource for RestSource {
         if let Some(root) = readable_local_root(run) {
             return local::open(&crate::paths::safe_join(&root, &file.path)?).await;
         }
-        Ok(self.client.download_artifact(&run.meta.run_id, &file.path).await?)
+        match proxied_root(run) {
+            Some(root) => Ok(self.client.download_proxied_artifact(&format!("{root}/{}", file.path)).await?),
+            None => Ok(self.client.download_artifact(&run.meta.run_id, &file.path).await?),
+        }
     }
+}
+
+/// The proxy path of a run's artifacts when its root is the server's own `mlflow-artifacts:/…`
+/// store: reading through the proxy routes spares the server a database lookup per request.
+fn proxied_root(run: &RunRecord) -> Option<String> {
+    let rest = run.meta.artifact_uri.as_deref()?.strip_prefix("mlflow-artifacts:/")?;
+    (!rest.starts_with('/')).then(|| rest.trim_end_matches('/').to_string())
 }
 
 /// The run's artifact folder when the server stores artifacts in a local path we can read.
