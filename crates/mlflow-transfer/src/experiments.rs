@@ -194,9 +194,10 @@ pub fn bulk_items(dir: &Path, rename: impl Fn(&str) -> String) -> Result<Vec<Imp
     Ok(entries.into_iter().map(|e| ImportItem { name: rename(&e.name), dir: e.dir }).collect())
 }
 
-/// The name an experiment folder carries (for single imports that keep the source name).
-pub fn experiment_name_of(dir: &Path) -> Result<String> {
-    Ok(read_experiment_dir(dir).map_err(|e| Error::Input(e.to_string()))?.experiment.name)
+/// Checks that a folder is a readable experiment export, so that a command can refuse it
+/// before touching its destination.
+pub fn check_experiment_dir(dir: &Path) -> Result<()> {
+    read_experiment_dir(dir).map(drop).map_err(|e| Error::Input(e.to_string()))
 }
 
 /// Imports experiment folders into a server.

@@ -46,8 +46,6 @@ use crate::{
 pub const SOURCE_MODEL: &str = "mlflow_export_import.source.model";
 /// Tag on a copied version naming the source version number.
 pub const SOURCE_VERSION: &str = "mlflow_export_import.source.version";
-/// Tag on a copied version naming the source server.
-pub const SOURCE_TRACKING_URI: &str = crate::identity::SOURCE_TRACKING_URI;
 /// Tag on a version created only to advance the numbering; such versions are deleted.
 pub const PLACEHOLDER: &str = "mlflow_export_import.placeholder";
 
@@ -291,7 +289,9 @@ async fn try_write_model(
             // Left by an interrupted earlier attempt.
             client.delete_model_version(dst_name, &v.version).await?;
         } else if tags.get(SOURCE_MODEL) == Some(&model.name.as_str())
-            && tracking_uri.as_deref().is_none_or(|u| tags.get(SOURCE_TRACKING_URI).is_none_or(|t| *t == u))
+            && tracking_uri
+                .as_deref()
+                .is_none_or(|u| tags.get(crate::identity::SOURCE_TRACKING_URI).is_none_or(|t| *t == u))
         {
             if let Some(src) = tags.get(SOURCE_VERSION) {
                 ours.insert((*src).to_string(), v.clone());
@@ -379,7 +379,7 @@ async fn create_version(
     tags.push(KeyValue::new(SOURCE_MODEL, &model.name));
     tags.push(KeyValue::new(SOURCE_VERSION, &v.version));
     if let Some(u) = tracking_uri {
-        tags.push(KeyValue::new(SOURCE_TRACKING_URI, u));
+        tags.push(KeyValue::new(crate::identity::SOURCE_TRACKING_URI, u));
     }
     let request = ModelVersionCreate {
         name: dst_name.to_string(),

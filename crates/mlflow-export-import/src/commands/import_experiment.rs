@@ -12,7 +12,7 @@ use crate::{
 pub async fn run(args: ImportExperimentArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     // Fail on an unreadable export before touching the destination.
-    experiments::experiment_name_of(&args.input_dir)?;
+    experiments::check_experiment_dir(&args.input_dir)?;
     let client = settings::client(&args.tracking_uri, None, global)?;
     let (ctx, progress) = super::job_context(global, Some(&args.tags), false);
     let items = vec![ImportItem { dir: args.input_dir.clone(), name: args.experiment_name.clone() }];
