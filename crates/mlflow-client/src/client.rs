@@ -21,6 +21,7 @@ use tokio::sync::Semaphore;
 
 use crate::{
     config::{Auth, ClientConfig, RetryPolicy},
+    pace::Pacer,
     Error, Result,
 };
 
@@ -56,6 +57,7 @@ struct Inner {
     auth: Auth,
     retry: RetryPolicy,
     limiter: Semaphore,
+    pacer: Option<Pacer>,
     stats: ClientStats,
 }
 
@@ -92,6 +94,7 @@ impl MlflowClient {
                 auth: config.auth.clone(),
                 retry: config.retry,
                 limiter: Semaphore::new(config.max_in_flight.max(1)),
+                pacer: Pacer::new(config.max_requests_per_second),
                 stats: ClientStats::default(),
             }),
         })
@@ -208,6 +211,9 @@ impl MlflowClient {
 
     /// Sends one request under the in-flight limit and maps error statuses to [`Error::Api`].
     async fn execute(&self, method: &'static str, url: &str, rb: RequestBuilder) -> Result<Response> {
+        if let Some(pacer) = &self.inner.pacer {
+            pacer.wait().await;
+        }
         let _permit = self.inner.limiter.acquire().await.expect("limiter never closes");
         self.inner.stats.requests.fetch_add(1, Ordering::Relaxed);
         tracing::trace!(method, url, "request");
@@ -225,6 +231,38 @@ impl MlflowClient {
         let body = resp.bytes().await.unwrap_or_default();
         let (error_code, message) = parse_error_body(&body);
         Err(Error::Api { method, url: url.to_string(), status: status.as_u16(), error_code, message, retry_after })
+    }
+
+    /// Creates an object whose create request is not safe to repeat blindly. After a failure
+    /// that may be transient, `find` looks for what the lost attempt may have made (by name or
+    /// by identity tags); only when it finds nothing is the create sent again, within the same
+    /// retry limits as any request.
+    pub async fn create_or_find<T, E, C, CF, F, FF>(&self, mut create: C, mut find: F) -> std::result::Result<T, E>
+    where
+        E: From<Error>,
+        C: FnMut() -> CF,
+        CF: std::future::Future<Output = Result<T>>,
+        F: FnMut() -> FF,
+        FF: std::future::Future<Output = std::result::Result<Option<T>, E>>,
+    {
+        let policy = self.inner.retry;
+        let mut attempt = 0;
+        loop {
+            match create().await {
+                Ok(v) => return Ok(v),
+                Err(e) if e.is_transient() && attempt < policy.max_retries => {
+                    if let Some(found) = find().await? {
+                        return Ok(found);
+                    }
+                    let delay = backoff(&policy, attempt).max(e.retry_after().unwrap_or_default());
+                    tracing::debug!(error = %e, attempt, ?delay, "create failed and left nothing: creating again");
+                    self.inner.stats.retries.fetch_add(1, Ordering::Relaxed);
+                    attempt += 1;
+                    tokio::time::sleep(delay).await;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
     }
 
     async fn with_retries<T, F, Fut>(&self, idempotency: Idempotency, mut op: F) -> Result<T>

@@ -58,6 +58,9 @@ pub struct ClientConfig {
     pub retry: RetryPolicy,
     /// Requests in flight at once against this server.
     pub max_in_flight: usize,
+    /// Requests started per second against this server; `None` for no limit. Hosted servers
+    /// (Databricks) throttle at a few per second: pacing below that avoids a storm of 429s.
+    pub max_requests_per_second: Option<f64>,
 }
 
 /// Environment lookup, injectable for tests.
@@ -99,7 +102,16 @@ impl ClientConfig {
             })?),
             None => Duration::from_secs(120),
         };
-        Ok(Self { base_url, auth, insecure_tls, ca_cert_path, timeout, retry, max_in_flight: 8 })
+        Ok(Self {
+            base_url,
+            auth,
+            insecure_tls,
+            ca_cert_path,
+            timeout,
+            retry,
+            max_in_flight: 8,
+            max_requests_per_second: None,
+        })
     }
 }
 

@@ -9,6 +9,7 @@ pub mod batch;
 mod client;
 pub mod config;
 mod error;
+mod pace;
 pub mod types;
 
 pub use client::{ByteStream, ClientStats, MlflowClient};

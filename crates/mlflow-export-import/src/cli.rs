@@ -44,6 +44,24 @@ pub struct GlobalArgs {
     /// connections by default; staying below that keeps a busy server from timing out.
     #[arg(long, global = true, default_value_t = 8, value_name = "N")]
     pub max_requests_in_flight: usize,
+    /// Requests started per second per tracking server, retries included; unlimited when
+    /// not given. Hosted servers throttle (Databricks at a few per second): pacing below their
+    /// limit is faster than bouncing off it with 429s.
+    #[arg(long, global = true, value_name = "RATE", value_parser = positive_rate)]
+    pub max_requests_per_second: Option<f64>,
+    /// Seconds to wait for each read of a server's answer before the request counts as
+    /// failed and is retried [env: MLFLOW_HTTP_REQUEST_TIMEOUT] [default: 120].
+    #[arg(long, global = true, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub request_timeout: Option<u64>,
+    /// Retries of one request after a transient failure (429, 5xx, timeout, broken connection),
+    /// with exponential backoff and at least the server's Retry-After
+    /// [env: MLFLOW_HTTP_REQUEST_MAX_RETRIES] [default: 7].
+    #[arg(long, global = true, value_name = "N")]
+    pub max_retries: Option<u32>,
+    /// Further passes over the runs that failed for a reason that may be transient, once all
+    /// others are done. 0 reports them failed at once.
+    #[arg(long, global = true, default_value_t = 2, value_name = "N")]
+    pub retry_passes: u32,
     /// Artifact files transferred at once per run.
     #[arg(long, global = true, default_value_t = 4, value_name = "N")]
     pub transfers: usize,
@@ -498,4 +516,11 @@ pub struct CopyRunArgs {
     pub export_metadata_tags: bool,
     #[command(flatten)]
     pub tags: ImportTagArgs,
+}
+
+fn positive_rate(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(r) if r.is_finite() && r > 0.0 => Ok(r),
+        _ => Err(format!("{s:?} is not a positive number of requests per second")),
+    }
 }

@@ -12,6 +12,13 @@ use crate::cli::{GlobalArgs, ImportTagArgs, RunFilterArgs, RunIdArgs};
 pub fn client(uri: &str, side: Option<&str>, global: &GlobalArgs) -> anyhow::Result<MlflowClient> {
     let mut config = ClientConfig::resolve(uri, side, &process_env)?;
     config.max_in_flight = global.max_requests_in_flight.max(1);
+    config.max_requests_per_second = global.max_requests_per_second;
+    if let Some(secs) = global.request_timeout {
+        config.timeout = std::time::Duration::from_secs(secs);
+    }
+    if let Some(n) = global.max_retries {
+        config.retry.max_retries = n;
+    }
     MlflowClient::new(&config).with_context(|| format!("connecting to {}", mlflow_client::redact(uri)))
 }
 
@@ -21,7 +28,12 @@ fn local_user() -> String {
 }
 
 pub fn run_options(global: &GlobalArgs, tags: Option<&ImportTagArgs>, export_metadata_tags: bool) -> RunOptions {
-    let mut opts = RunOptions { export_metadata_tags, transfers: global.transfers.max(1), ..RunOptions::default() };
+    let mut opts = RunOptions {
+        export_metadata_tags,
+        transfers: global.transfers.max(1),
+        retry_passes: global.retry_passes,
+        ..RunOptions::default()
+    };
     if let Some(t) = tags {
         opts.import_mlflow_tags = t.import_mlflow_tags;
         // Tags just added by --export-metadata-tags on a copy are wanted at the destination.

@@ -54,7 +54,7 @@ pub fn levels(runs: Vec<PlannedRun>) -> Vec<Vec<PlannedRun>> {
 }
 
 /// Moves every planned run; never stops at a failure. Runs that failed for a reason that may
-/// be transient get one more attempt after all others are done.
+/// be transient get up to `retry_passes` more attempts, each pass after all others are done.
 pub async fn transfer_all(runs: Vec<PlannedRun>, ctx: &JobContext, concurrency: usize) -> Vec<RunOutcome> {
     ctx.reporter.runs_planned(runs.len());
     let mut outcomes: Vec<RunOutcome> = Vec::with_capacity(runs.len());
@@ -62,24 +62,25 @@ pub async fn transfer_all(runs: Vec<PlannedRun>, ctx: &JobContext, concurrency: 
     for level in levels(runs) {
         outcomes.extend(run_level(level, ctx, concurrency).await);
     }
-    let retry: Vec<PlannedRun> = outcomes
-        .iter()
-        .filter(|o| o.action == Action::Failed && o.retryable)
-        .filter_map(|o| by_id.get(&o.source_run_id).cloned())
-        .collect();
-    if !retry.is_empty() {
-        tracing::info!(runs = retry.len(), "retrying runs that failed transiently");
+    for pass in 2..=ctx.opts.retry_passes.saturating_add(1) {
+        let retry: Vec<PlannedRun> = outcomes
+            .iter()
+            .filter(|o| o.action == Action::Failed && o.retryable)
+            .filter_map(|o| by_id.get(&o.source_run_id).cloned())
+            .collect();
+        if retry.is_empty() {
+            break;
+        }
+        tracing::info!(runs = retry.len(), pass, "retrying runs that failed transiently");
         ctx.reporter.runs_planned(retry.len());
-        let again: HashMap<String, RunOutcome> = {
-            let mut done = Vec::new();
-            for level in levels(retry) {
-                done.extend(run_level(level, ctx, concurrency).await);
-            }
-            done.into_iter().map(|o| (o.source_run_id.clone(), o)).collect()
-        };
+        let mut again: HashMap<String, RunOutcome> = HashMap::new();
+        for level in levels(retry) {
+            again.extend(run_level(level, ctx, concurrency).await.into_iter().map(|o| (o.source_run_id.clone(), o)));
+        }
         for o in &mut outcomes {
-            if let Some(second) = again.get(&o.source_run_id) {
-                *o = second.clone();
+            if let Some(mut next) = again.remove(&o.source_run_id) {
+                next.attempts = pass;
+                *o = next;
             }
         }
     }

@@ -262,11 +262,22 @@ async fn try_write_model(
     }
     let existing = match client.get_registered_model(dst_name).await? {
         Some(m) => Some(m),
-        None => match client.create_registered_model(dst_name, model.description.as_deref(), &kv(&model.tags)).await {
-            Ok(_) => None,
-            // A create that may have been applied: look again.
-            Err(e) => Some(client.get_registered_model(dst_name).await?.ok_or(e)?),
-        },
+        None => {
+            let tags = kv(&model.tags);
+            let created = client
+                .create_or_find(
+                    || async {
+                        client.create_registered_model(dst_name, model.description.as_deref(), &tags).await.map(drop)
+                    },
+                    || async { Ok::<_, Error>(client.get_registered_model(dst_name).await?.map(drop)) },
+                )
+                .await;
+            match created {
+                Ok(()) => None,
+                // Lost a race with another job creating the same name.
+                Err(e) => Some(client.get_registered_model(dst_name).await?.ok_or(e)?),
+            }
+        }
     };
     if let Some(m) = &existing {
         for (k, v) in &model.tags {
@@ -284,18 +295,11 @@ async fn try_write_model(
     let mut ours: HashMap<String, ModelVersion> = HashMap::new();
     let mut foreign = 0usize;
     for v in client.search_model_versions_of(dst_name).await? {
-        let tags: BTreeMap<&str, &str> = v.tags.iter().map(|t| (t.key.as_str(), t.value.as_str())).collect();
-        if tags.contains_key(PLACEHOLDER) {
+        if v.tags.iter().any(|t| t.key == PLACEHOLDER) {
             // Left by an interrupted earlier attempt.
             client.delete_model_version(dst_name, &v.version).await?;
-        } else if tags.get(SOURCE_MODEL) == Some(&model.name.as_str())
-            && tracking_uri
-                .as_deref()
-                .is_none_or(|u| tags.get(crate::identity::SOURCE_TRACKING_URI).is_none_or(|t| *t == u))
-        {
-            if let Some(src) = tags.get(SOURCE_VERSION) {
-                ours.insert((*src).to_string(), v.clone());
-            }
+        } else if let Some(src) = copied_version(&v, &model.name, tracking_uri.as_deref()) {
+            ours.insert(src.to_string(), v.clone());
         } else {
             foreign += 1;
         }
@@ -392,7 +396,12 @@ async fn create_version(
     };
     let want = number(&v.version);
     let created = loop {
-        let created = client.create_model_version(&request).await?;
+        let created = client
+            .create_or_find(
+                || client.create_model_version(&request),
+                || find_version(client, dst_name, &model.name, &v.version, tracking_uri),
+            )
+            .await?;
         if !keep_numbers || number(&created.version) >= want {
             break created;
         }
@@ -405,6 +414,29 @@ async fn create_version(
         apply_stage(client, dst_name, &ready.version, ready.current_stage.as_deref(), v).await?;
     }
     Ok(ready.version)
+}
+
+/// The newest live version of `dst_name` that is our copy of `src_version` (by its identity
+/// tags): what a create whose answer was lost has made.
+async fn find_version(
+    client: &MlflowClient,
+    dst_name: &str,
+    src_model: &str,
+    src_version: &str,
+    tracking_uri: Option<&str>,
+) -> Result<Option<ModelVersion>> {
+    let versions = client.search_model_versions_of(dst_name).await?;
+    Ok(versions
+        .into_iter()
+        .filter(|v| copied_version(v, src_model, tracking_uri) == Some(src_version))
+        .max_by_key(|v| number(&v.version)))
+}
+
+/// The source version a destination version is our copy of, by its identity tags.
+fn copied_version<'a>(v: &'a ModelVersion, src_model: &str, tracking_uri: Option<&str>) -> Option<&'a str> {
+    let tag = |k: &str| v.tags.iter().find(|t| t.key == k).map(|t| t.value.as_str());
+    let same_server = tracking_uri.is_none_or(|u| tag(crate::identity::SOURCE_TRACKING_URI).is_none_or(|t| t == u));
+    (tag(SOURCE_MODEL) == Some(src_model) && same_server).then(|| tag(SOURCE_VERSION)).flatten()
 }
 
 /// Where a version's files come from at the destination.

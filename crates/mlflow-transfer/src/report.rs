@@ -35,6 +35,8 @@ pub struct RunOutcome {
     pub artifact_bytes: u64,
     #[serde(serialize_with = "secs")]
     pub elapsed: Duration,
+    /// Passes this run took: 1, or more when a transient failure sent it to a retry pass.
+    pub attempts: u32,
     /// Whether the failure may go away on another attempt (network, throttling, 5xx).
     #[serde(skip)]
     pub retryable: bool,
@@ -54,6 +56,7 @@ impl RunOutcome {
             artifact_files: 0,
             artifact_bytes: 0,
             elapsed,
+            attempts: 1,
         }
     }
 }
@@ -65,6 +68,8 @@ pub struct Summary {
     pub runs_resumed: usize,
     pub runs_skipped: usize,
     pub runs_failed: usize,
+    /// Runs that needed more than one pass.
+    pub runs_retried: usize,
     pub metric_points: usize,
     pub artifact_files: usize,
     pub artifact_bytes: u64,
@@ -79,6 +84,9 @@ impl Summary {
                 Action::Resumed => s.runs_resumed += 1,
                 Action::Skipped => s.runs_skipped += 1,
                 Action::Failed => s.runs_failed += 1,
+            }
+            if o.attempts > 1 {
+                s.runs_retried += 1;
             }
             if matches!(o.action, Action::Created | Action::Resumed) {
                 s.metric_points += o.metric_points;

@@ -47,6 +47,8 @@ pub struct RunOptions {
     pub transfers: usize,
     /// Attempts per artifact file after a transient failure.
     pub file_retries: u32,
+    /// Passes over the runs that failed for a reason that may be transient, after all others.
+    pub retry_passes: u32,
 }
 
 impl Default for RunOptions {
@@ -59,6 +61,7 @@ impl Default for RunOptions {
             user: UserPolicy::Source,
             transfers: 4,
             file_retries: 3,
+            retry_passes: 2,
         }
     }
 }
@@ -241,6 +244,7 @@ async fn try_transfer(
         artifact_files: 0,
         artifact_bytes: 0,
         elapsed: Duration::ZERO,
+        attempts: 1,
         retryable: false,
     };
     if action == Action::Skipped {

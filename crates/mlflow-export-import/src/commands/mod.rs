@@ -136,6 +136,9 @@ pub fn finish_job(
             indicatif::HumanBytes(summary.artifact_bytes)
         );
         block += &format!("  requests       {requests} ({retries} retried)\n");
+        if summary.runs_retried > 0 {
+            block += &format!("  retry passes   {} runs needed more than one\n", summary.runs_retried);
+        }
         block += &format!("  elapsed        {:.1}s", elapsed.as_secs_f64());
         eprintln!("{block}");
     }

@@ -338,13 +338,22 @@ fn experiment_record(e: Experiment) -> ExperimentRecord {
 pub async fn ensure_experiment(client: &MlflowClient, name: &str, tags: &BTreeMap<String, String>) -> Result<String> {
     let existing = match client.get_experiment_by_name(name).await? {
         Some(exp) => exp,
-        None => match client.create_experiment(name, &kv(tags)).await {
-            Ok(id) => return Ok(id),
-            Err(e) => match client.get_experiment_by_name(name).await {
-                Ok(Some(exp)) => exp,
-                _ => return Err(e.into()),
-            },
-        },
+        None => {
+            let by_name = || async { Ok::<_, mlflow_client::Error>(client.get_experiment_by_name(name).await?) };
+            let tags = kv(tags);
+            let created = client
+                .create_or_find(
+                    || async { client.create_experiment(name, &tags).await.map(Created::New) },
+                    || async { Ok::<_, mlflow_client::Error>(by_name().await?.map(Created::Found)) },
+                )
+                .await;
+            match created {
+                Ok(Created::New(id)) => return Ok(id),
+                Ok(Created::Found(exp)) => exp,
+                // Lost a race with another job creating the same name.
+                Err(e) => by_name().await?.ok_or(e)?,
+            }
+        }
     };
     if existing.lifecycle_stage.as_deref() == Some("deleted") {
         return Err(Error::Input(format!(
@@ -358,6 +367,12 @@ pub async fn ensure_experiment(client: &MlflowClient, name: &str, tags: &BTreeMa
         }
     }
     Ok(existing.experiment_id)
+}
+
+/// What [`MlflowClient::create_or_find`] came back with.
+enum Created<N, F> {
+    New(N),
+    Found(F),
 }
 
 /// Streams one file to `rel` below an artifact destination.
@@ -484,20 +499,23 @@ impl RunSink for RestSink {
             start_time: run.meta.start_time.unwrap_or(0),
             tags: source.tags().into_iter().map(|(k, v)| KeyValue::new(k, v)).collect(),
         };
-        match self.client.create_run(&create).await {
-            Ok(info) => {
+        let created = self
+            .client
+            .create_or_find(
+                || async { self.client.create_run(&create).await.map(Created::New) },
+                || async { Ok::<_, Error>(self.find(source).await?.into_iter().next().map(|r| Created::Found(r.info))) },
+            )
+            .await?;
+        match created {
+            Created::New(info) => {
                 self.remember(&info.run_id, info.artifact_uri.as_deref())?;
                 Ok(Target::Created(info.run_id))
             }
-            // The create may have been applied before the failure: look again before giving up.
-            Err(e) if e.is_transient() => match self.find(source).await?.into_iter().next() {
-                Some(r) => {
-                    self.remember(&r.info.run_id, r.info.artifact_uri.as_deref())?;
-                    Ok(Target::Resumed(r.info.run_id))
-                }
-                None => Err(e.into()),
-            },
-            Err(e) => Err(e.into()),
+            // A lost answer to a create that was applied: the run holds its identity tags only.
+            Created::Found(info) => {
+                self.remember(&info.run_id, info.artifact_uri.as_deref())?;
+                Ok(Target::Resumed(info.run_id))
+            }
         }
     }
 
