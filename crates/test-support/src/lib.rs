@@ -8,9 +8,11 @@
 //! The venv is `$MLFLOW_EIM_VENV`, or `<repo>/.venv`; `scripts/setup-venv.sh` creates it.
 
 mod compare;
+mod fault_proxy;
 mod server;
 
 pub use compare::{assert_runs_equal, diff_runs, IDENTITY_TAG_PREFIX};
+pub use fault_proxy::{Fault, FaultCounts, FaultPlan, FaultProxy, Rewrite};
 pub use server::{shared, ArtifactMode, MlflowServer, BASIC_AUTH_PASSWORD, BASIC_AUTH_USER};
 
 use std::path::{Path, PathBuf};

@@ -18,7 +18,7 @@ const RUNS_PER_EXPERIMENT: usize = 50;
 /// One job of 150 runs at a time against the shared servers. A tracking server is sized for one
 /// migration at a time (sqlite serialises writes; the SQL store has 15 connections), and several
 /// concurrent jobs of other tests would measure contention, not this tool.
-fn one_job_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+pub(crate) fn one_job_at_a_time() -> std::sync::MutexGuard<'static, ()> {
     static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
     LOCK.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
@@ -70,13 +70,13 @@ fn source_runs(t: &Tree) -> HashMap<String, Value> {
     t.names().iter().flat_map(|n| as_map(dump_experiment(&src.url, n))).collect()
 }
 
-fn as_map(v: Value) -> HashMap<String, Value> {
+pub(crate) fn as_map(v: Value) -> HashMap<String, Value> {
     v.as_object().unwrap().iter().map(|(k, v)| (k.clone(), v.clone())).collect()
 }
 
 /// Checks that `dst_names` hold exactly the runs of `src_names`, each once and complete, equal
 /// field by field, with parent and root links pointing at the right destination runs.
-fn assert_copied(src: &HashMap<String, Value>, dst_url: &str, src_names: &[String], dst_names: &[String]) {
+pub(crate) fn assert_copied(src: &HashMap<String, Value>, dst_url: &str, src_names: &[String], dst_names: &[String]) {
     let mut dst: HashMap<String, Value> = HashMap::new();
     let mut by_source: HashMap<String, String> = HashMap::new();
     for (src_name, dst_name) in src_names.iter().zip(dst_names) {

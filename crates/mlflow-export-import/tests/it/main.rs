@@ -7,6 +7,7 @@
 
 mod cli;
 mod experiments;
+mod faults;
 mod models;
 mod run_errors;
 mod run_fixtures;

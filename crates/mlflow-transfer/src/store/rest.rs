@@ -503,7 +503,9 @@ impl RunSink for RestSink {
             .client
             .create_or_find(
                 || async { self.client.create_run(&create).await.map(Created::New) },
-                || async { Ok::<_, Error>(self.find(source).await?.into_iter().next().map(|r| Created::Found(r.info))) },
+                || async {
+                    Ok::<_, Error>(self.find(source).await?.into_iter().next().map(|r| Created::Found(r.info)))
+                },
             )
             .await?;
         match created {

@@ -1,0 +1,103 @@
+//! Reliability: 300 runs exported, imported and copied through proxies that fault 10 % of the
+//! requests (5xx, 429 with Retry-After, dropped connections before and after the server acted,
+//! bodies cut half-way, stalls past the timeout). The destination must equal the source, by the
+//! official client's reading and by `verify`, with no run twice, and the report must count the
+//! retries it took.
+
+use std::{collections::HashMap, path::Path, time::Duration};
+
+use serde_json::Value;
+use test_support::{
+    dump_experiment, seed, unique_name, ArtifactMode, FaultCounts, FaultPlan, FaultProxy, MlflowServer,
+};
+
+use crate::{
+    cli::{ok, path},
+    experiments::{as_map, assert_copied, one_job_at_a_time},
+};
+
+const FAULT_RATE: f64 = 0.1;
+/// The tool gives up on a silent answer after this long; stalls last longer.
+const TIMEOUT_SECS: &str = "3";
+const STALL: Duration = Duration::from_secs(4);
+
+fn faulty(url: &str, seed: u64) -> FaultProxy {
+    FaultProxy::start(url, FaultPlan::faults(FAULT_RATE, STALL, seed))
+}
+
+/// What a job's report says about retries: (requests retried, runs that needed another pass).
+fn retries_in(report: &Path) -> (u64, u64) {
+    let r: Value = serde_json::from_slice(&std::fs::read(report).unwrap()).unwrap();
+    assert_eq!(r["summary"]["runs_failed"], 0, "{}", r["failures"]);
+    (r["retries"].as_u64().unwrap(), r["summary"]["runs_retried"].as_u64().unwrap())
+}
+
+fn describe(step: &str, counts: &[FaultCounts], retries: (u64, u64)) {
+    let requests: u64 = counts.iter().map(|c| c.requests).sum();
+    let faulted: u64 = counts.iter().map(FaultCounts::total_faulted).sum();
+    eprintln!(
+        "{step}: {requests} requests through the proxies, {faulted} faulted; the tool retried {} requests, {} runs took another pass",
+        retries.0, retries.1
+    );
+    for c in counts {
+        eprintln!("  {:?}", c.faulted);
+    }
+    assert!(faulted > 0, "{step}: the proxies injected no fault");
+    assert!(retries.0 > 0, "{step}: the report counts no retry");
+}
+
+fn verify(src: &str, src_names: &[String], dst: &str, dst_names: &[String]) {
+    for (s, d) in src_names.iter().zip(dst_names) {
+        ok(&["verify", "--src-uri", src, "--src-experiment", s, "--dst-uri", dst, "--dst-experiment", d, "-q"]);
+    }
+}
+
+#[test]
+fn three_hundred_runs_through_a_network_that_faults_one_request_in_ten_arrive_whole() {
+    let _one = one_job_at_a_time();
+    let server = MlflowServer::shared(ArtifactMode::Proxy);
+    let dst = MlflowServer::shared(ArtifactMode::LocalRoot);
+    let prefix = unique_name("faulty");
+    let out = seed(&server.url, &["--scenario", "tree", "--experiment", &prefix, "--runs", "100"]);
+    assert_eq!(out["run_ids"].as_array().unwrap().len(), 300);
+    let names: Vec<String> = ["a", "b", "c"].iter().map(|s| format!("{prefix}-{s}")).collect();
+    let source: HashMap<String, Value> = names.iter().flat_map(|n| as_map(dump_experiment(&server.url, n))).collect();
+    let work = tempfile::tempdir().unwrap();
+    let export = work.path().join("export");
+    let net = ["--request-timeout", TIMEOUT_SECS, "-q"];
+
+    // Export and import, each through its own faulty proxy.
+    let (src_proxy, dst_proxy) = (faulty(&server.url, 1), faulty(&dst.url, 2));
+    let report = work.path().join("export.json");
+    let pattern = format!("{prefix}-*");
+    let mut args = vec!["export-experiments", "--tracking-uri", &src_proxy.url, "--experiments", &pattern];
+    args.extend(["--output-dir", path(&export), "--export-deleted-runs", "--report", path(&report)]);
+    ok(&[args.as_slice(), &net].concat());
+    let export_retries = retries_in(&report);
+    let imported: Vec<String> = names.iter().map(|n| format!("imp-{n}")).collect();
+    let report = work.path().join("import.json");
+    let mut args = vec!["import-experiments", "--tracking-uri", &dst_proxy.url, "--input-dir", path(&export)];
+    args.extend(["--experiment-name-prefix", "imp-", "--use-src-user-id", "--report", path(&report)]);
+    ok(&[args.as_slice(), &net].concat());
+    describe("export", &[src_proxy.counts()], export_retries);
+    describe("import", &[dst_proxy.counts()], retries_in(&report));
+    assert_copied(&source, &dst.url, &names, &imported);
+    verify(&server.url, &names, &dst.url, &imported);
+
+    // Copy, experiment by experiment, with faults on both sides.
+    let (src_proxy, dst_proxy) = (faulty(&server.url, 3), faulty(&dst.url, 4));
+    let copied: Vec<String> = names.iter().map(|n| format!("copy-{n}")).collect();
+    let mut retries = (0, 0);
+    for (from, to) in names.iter().zip(&copied) {
+        let report = work.path().join(format!("{to}.json"));
+        let mut args = vec!["copy-experiment", "--src-uri", &src_proxy.url, "--dst-uri", &dst_proxy.url];
+        args.extend(["--src-experiment", from, "--dst-experiment-name", to, "--export-deleted-runs"]);
+        args.extend(["--use-src-user-id", "--report", path(&report)]);
+        ok(&[args.as_slice(), &net].concat());
+        let (r, p) = retries_in(&report);
+        retries = (retries.0 + r, retries.1 + p);
+    }
+    describe("copy", &[src_proxy.counts(), dst_proxy.counts()], retries);
+    assert_copied(&source, &dst.url, &names, &copied);
+    verify(&server.url, &names, &dst.url, &copied);
+}
