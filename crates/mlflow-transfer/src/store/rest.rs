@@ -339,7 +339,7 @@ pub async fn ensure_experiment(client: &MlflowClient, name: &str, tags: &BTreeMa
     let existing = match client.get_experiment_by_name(name).await? {
         Some(exp) => exp,
         None => {
-            let by_name = || async { Ok::<_, mlflow_client::Error>(client.get_experiment_by_name(name).await?) };
+            let by_name = || client.get_experiment_by_name(name);
             let tags = kv(tags);
             let created = client
                 .create_or_find(
