@@ -1,11 +1,14 @@
 //! Registered models: copy and export/import compared version by version (numbers, gaps,
 //! stages, aliases, tags, descriptions, files behind each version), re-import, --delete-model,
-//! list-registered-models.
+//! a bulk import killed mid-way, list-registered-models.
 
 use serde_json::Value;
 use test_support::{dump_model, seed, unique_name, ArtifactMode, MlflowServer};
 
-use crate::cli::{ok, path};
+use crate::{
+    cli::{ok, path},
+    experiments::{kill_at_random_moments, kill_seed},
+};
 
 /// Three models of five versions each (see `seed.py`'s `models` scenario).
 fn seed_models(server: &MlflowServer) -> Vec<String> {
@@ -127,7 +130,7 @@ fn bulk_export_and_import_models_with_renames() {
     let renames = dir.path().join("renames.csv");
     std::fs::write(&renames, format!("{prefix}-,{prefix}-renamed-\n")).unwrap();
     ok(&["export-models", "--tracking-uri", &src.url, "--models", &format!("{prefix}-*"), "--output-dir", path(&out)]);
-    ok(&[
+    let args = [
         "import-models",
         "--tracking-uri",
         &dst.url,
@@ -136,7 +139,17 @@ fn bulk_export_and_import_models_with_renames() {
         "--model-rename-file",
         path(&renames),
         "--use-src-user-id",
-    ]);
+    ];
+    // Killed five times (paced so that the kills land before the end, the later ones among the
+    // versions), then run whole: no version may be registered twice.
+    let moments =
+        kill_at_random_moments(&[args.as_slice(), &["--max-requests-per-second", "10"]].concat(), 5, kill_seed());
+    let code = format!(
+        "import mlflow\nprint(len(mlflow.MlflowClient({:?}).search_model_versions(\"name LIKE '{prefix}-renamed-%'\")))",
+        dst.url
+    );
+    eprintln!("{} versions registered after kills at {moments:?}", test_support::python_eval(&code).trim());
+    ok(&args);
     for name in &names {
         assert_model_copied(
             &src.url,
