@@ -2,7 +2,8 @@
 
 use std::io::Write;
 
-use test_support::{seed, unique_name, ArtifactMode, MlflowServer};
+use serde_json::Value;
+use test_support::{seed, unique_name, ArtifactMode, FaultPlan, FaultProxy, MlflowServer};
 
 use crate::cli::{fails, list_runs, ok, path};
 
@@ -292,4 +293,88 @@ fn an_export_missing_a_file_its_manifest_lists_is_refused() {
         runs.iter().all(|r| r["tags"]["mlflow_export_import.complete"].is_null()),
         "nothing is marked complete: {runs:?}"
     );
+}
+
+/// A proxy in front of `server` that changes the first file of every artifact listing.
+fn lying_server(server: &MlflowServer, change: fn(&mut Value)) -> FaultProxy {
+    FaultProxy::start(
+        &server.url,
+        FaultPlan::rewriting(move |_, body| {
+            let mut listing: Value = serde_json::from_slice(body).ok()?;
+            let file = listing.get_mut("files")?.as_array_mut()?.iter_mut().find(|f| f["is_dir"] != true)?;
+            change(file);
+            serde_json::to_vec(&listing).ok()
+        }),
+    )
+}
+
+fn plain_run(server: &MlflowServer, what: &str) -> String {
+    seed(&server.url, &["--experiment", &unique_name(what), "--scenario", "rich", "--no-log-model"])["run_ids"][0]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn a_server_listing_an_artifact_outside_the_run_is_refused() {
+    let (src, dst) = (MlflowServer::shared(ArtifactMode::Proxy), MlflowServer::shared(ArtifactMode::LocalRoot));
+    let run_id = plain_run(src, "escape");
+    let proxy = lying_server(src, |f| f["path"] = "../../escaped.txt".into());
+    let dir = tempfile::tempdir().unwrap();
+    let export = dir.path().join("out").join("run");
+    let err = fails(&["export-run", "--tracking-uri", &proxy.url, "--run-id", &run_id, "--output", path(&export)], &[]);
+    assert!(err.contains(&run_id) && err.contains("unsafe path") && err.contains("escaped.txt"), "{err}");
+    let written: Vec<_> = files_below(dir.path()).into_iter().filter(|p| p.ends_with("escaped.txt")).collect();
+    assert!(written.is_empty(), "{written:?}");
+    let exp = unique_name("escape-copy");
+    let err = fails(
+        &["copy-run", "--src-uri", &proxy.url, "--dst-uri", &dst.url, "--run-id", &run_id, "--experiment-name", &exp],
+        &[],
+    );
+    assert!(err.contains("unsafe path"), "{err}");
+    assert!(list_runs(&dst.url, &exp).iter().all(|r| r["tags"]["mlflow_export_import.complete"].is_null()));
+}
+
+#[test]
+fn a_server_declaring_a_huge_artifact_size_is_refused_without_trusting_it() {
+    let src = MlflowServer::shared(ArtifactMode::Proxy);
+    let run_id = plain_run(src, "huge");
+    let proxy = lying_server(src, |f| f["file_size"] = 1_000_000_000_000_000_u64.into());
+    let dir = tempfile::tempdir().unwrap();
+    let export = dir.path().join("run");
+    let err = fails(
+        &[
+            "export-run",
+            "--tracking-uri",
+            &proxy.url,
+            "--run-id",
+            &run_id,
+            "--output",
+            path(&export),
+            "--retry-passes",
+            "0",
+        ],
+        &[],
+    );
+    assert!(err.contains(&run_id) && err.contains("1000000000000000"), "{err}");
+    let biggest = files_below(dir.path()).iter().map(|p| std::fs::metadata(p).unwrap().len()).max().unwrap_or(0);
+    assert!(biggest < 1 << 20, "no space was set aside for the declared size: {biggest} bytes");
+}
+
+#[test]
+fn names_mlflow_rejects_fail_the_run_with_the_servers_reason() {
+    let server = MlflowServer::shared(ArtifactMode::Proxy);
+    let run_id = plain_run(server, "names");
+    let dir = tempfile::tempdir().unwrap();
+    let export = dir.path().join("run");
+    ok(&["export-run", "--tracking-uri", &server.url, "--run-id", &run_id, "--output", path(&export)]);
+    let file = export.join("run.json");
+    let mut run: Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    run["mlflow"]["params"]["bad*key"] = "x".into();
+    std::fs::write(&file, serde_json::to_vec(&run).unwrap()).unwrap();
+    let exp = unique_name("names-import");
+    let err =
+        fails(&["import-run", "--tracking-uri", &server.url, "--input", path(&export), "--experiment-name", &exp], &[]);
+    assert!(err.contains(&run_id) && err.contains("bad*key") && err.contains("INVALID_PARAMETER_VALUE"), "{err}");
+    assert!(list_runs(&server.url, &exp).iter().all(|r| r["tags"]["mlflow_export_import.complete"].is_null()));
 }
