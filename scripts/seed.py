@@ -37,7 +37,7 @@ def main():
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--tracking-uri", required=True)
-    ap.add_argument("--scenario", required=True, choices=["rich", "big", "large-artifact", "tree", "models"])
+    ap.add_argument("--scenario", required=True, choices=["rich", "big", "large-artifact", "tree", "models", "histories"])
     ap.add_argument("--experiment", required=True)
     ap.add_argument("--run-name", default=None)
     ap.add_argument("--status", default="FINISHED", choices=["FINISHED", "FAILED", "KILLED"])
@@ -65,6 +65,8 @@ def main():
         run_ids = [seed_rich(client, exp_id, args)]
     elif args.scenario == "big":
         run_ids = [seed_big(client, exp_id, args)]
+    elif args.scenario == "histories":
+        run_ids = seed_histories(client, exp_id)
     else:
         run_ids = [seed_large_artifact(client, exp_id, args)]
 
@@ -309,6 +311,34 @@ def seed_big(client, exp_id, args):
     log_batch_chunked(client, rid, metrics=metrics, params=params, tags=tags)
     client.set_terminated(rid, status=args.status, end_time=start + 3_600_000)
     return rid
+
+
+def seed_histories(client, exp_id):
+    """Histories that strain a bulk reader: 30 runs sharing a key of 1,000 points (30,000 in
+    all, beyond one bulk answer of 25,000), one run with a key of 30,000 points on its own,
+    NaN and infinities, repeated steps and timestamps, and a run without metrics."""
+    from mlflow.entities import Metric
+
+    start = BASE_TIME_MS
+    run_ids = []
+    for i in range(30):
+        run = client.create_run(exp_id, start_time=start + i, run_name=f"shared-{i:02d}")
+        rid = run.info.run_id
+        metrics = [Metric("shared", i + s / 1000.0, start + s, s) for s in range(1000)]
+        metrics += [Metric("odd", v, start + 7, 0) for v in (float("nan"), float("inf"), -float("inf"), 1.5)]
+        metrics += [Metric("flat", float(s % 3), start, 0) for s in range(3)]
+        log_batch_chunked(client, rid, metrics=metrics)
+        client.set_terminated(rid, "FINISHED", end_time=start + 10_000)
+        run_ids.append(rid)
+    run = client.create_run(exp_id, start_time=start + 100, run_name="long")
+    long = [Metric("long", math.cos(s / 50.0), start + s, s) for s in range(30_000)]
+    log_batch_chunked(client, run.info.run_id, metrics=long + [Metric("shared", 0.5, start, 0)])
+    client.set_terminated(run.info.run_id, "FINISHED", end_time=start + 40_000)
+    run_ids.append(run.info.run_id)
+    run = client.create_run(exp_id, start_time=start + 200, run_name="no-metrics")
+    client.set_terminated(run.info.run_id, "FINISHED", end_time=start + 300)
+    run_ids.append(run.info.run_id)
+    return run_ids
 
 
 def seed_large_artifact(client, exp_id, args):

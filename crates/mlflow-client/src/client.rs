@@ -57,6 +57,10 @@ struct Inner {
     auth: Auth,
     retry: RetryPolicy,
     limiter: Semaphore,
+    /// Writes in flight: half the requests. MLflow's SQL store takes two pooled connections
+    /// for one `log-batch` (the run's session, then one per kind of data), so as many writes
+    /// as its pool has connections can starve each other until the pool's 30 s timeout.
+    writes: Semaphore,
     pacer: Option<Pacer>,
     stats: ClientStats,
 }
@@ -94,6 +98,7 @@ impl MlflowClient {
                 auth: config.auth.clone(),
                 retry: config.retry,
                 limiter: Semaphore::new(config.max_in_flight.max(1)),
+                writes: Semaphore::new(config.max_in_flight.div_ceil(2).max(1)),
                 pacer: Pacer::new(config.max_requests_per_second),
                 stats: ClientStats::default(),
             }),
@@ -162,13 +167,20 @@ impl MlflowClient {
                 resp.bytes().await.map_err(|source| Error::Transport { method: name, url: url.clone(), source })
             })
             .await?;
-        let text: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) { b"{}" } else { &bytes };
-        serde_json::from_slice(text).map_err(|source| Error::Decode {
-            method: name,
-            url,
-            snippet: String::from_utf8_lossy(&bytes[..bytes.len().min(200)]).into_owned(),
-            source,
-        })
+        decode(name, url, &bytes)
+    }
+
+    /// GET whose JSON answer may hold the bare `NaN`/`Infinity` tokens Python's `json` module
+    /// writes (the `ajax-api` routes): they are quoted before decoding, as the REST routes do.
+    pub(crate) async fn get_python_json<T: DeserializeOwned>(&self, path: &str, query: &[(&str, String)]) -> Result<T> {
+        let url = self.url(path);
+        let bytes = self
+            .with_retries(Idempotency::Safe, || async {
+                let resp = self.execute("GET", &url, self.request(Method::GET, &url).query(query)).await?;
+                resp.bytes().await.map_err(|source| Error::Transport { method: "GET", url: url.clone(), source })
+            })
+            .await?;
+        decode("GET", url, &crate::python_json::quote_non_finite(&bytes))
     }
 
     /// GET a plain-text body (e.g. `/version`).
@@ -214,6 +226,11 @@ impl MlflowClient {
         if let Some(pacer) = &self.inner.pacer {
             pacer.wait().await;
         }
+        // Artifact uploads (PUT) go to the artifact store, not the database.
+        let _write = match method {
+            "GET" | "PUT" => None,
+            _ => Some(self.inner.writes.acquire().await.expect("limiter never closes")),
+        };
         let _permit = self.inner.limiter.acquire().await.expect("limiter never closes");
         self.inner.stats.requests.fetch_add(1, Ordering::Relaxed);
         tracing::trace!(method, url, "request");
@@ -292,6 +309,16 @@ impl MlflowClient {
             }
         }
     }
+}
+
+fn decode<T: DeserializeOwned>(method: &'static str, url: String, bytes: &[u8]) -> Result<T> {
+    let text: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) { b"{}" } else { bytes };
+    serde_json::from_slice(text).map_err(|source| Error::Decode {
+        method,
+        url,
+        snippet: String::from_utf8_lossy(&bytes[..bytes.len().min(200)]).into_owned(),
+        source,
+    })
 }
 
 /// One page of any list or search answer: the items sit under a name that depends on the

@@ -10,6 +10,7 @@ mod client;
 pub mod config;
 mod error;
 mod pace;
+mod python_json;
 pub mod types;
 
 pub use client::{ByteStream, ClientStats, MlflowClient};

@@ -87,6 +87,14 @@ pub struct Metric {
     pub step: i64,
 }
 
+/// One point of a bulk history answer: a metric with the run it belongs to.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct MetricOfRun {
+    pub run_id: String,
+    #[serde(flatten)]
+    pub metric: Metric,
+}
+
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct RunData {
     #[serde(default)]

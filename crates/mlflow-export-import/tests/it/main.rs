@@ -8,6 +8,7 @@
 mod cli;
 mod experiments;
 mod faults;
+mod histories;
 mod models;
 mod run_errors;
 mod run_fixtures;

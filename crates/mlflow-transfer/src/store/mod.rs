@@ -3,6 +3,7 @@
 //! moves runs between any two of them without knowing which.
 
 pub mod dir;
+mod history;
 pub mod local;
 pub mod rest;
 pub mod zip;

@@ -20,7 +20,7 @@ use crate::{
     identity::{self, SourceIdentity},
     model::{ArtifactFile, ExperimentRecord, MetricPoint, Origin, RunMeta, RunRecord},
     select::{ExperimentSpec, RunFilter},
-    store::{local, ByteStream, RunSink, RunSource, Target},
+    store::{history::HistoryReader, local, ByteStream, RunSink, RunSource, Target},
     Error, Result,
 };
 
@@ -33,11 +33,17 @@ pub struct RestSource {
     experiment_names: Mutex<HashMap<String, String>>,
     /// Runs already returned by a search, so that reading them costs no second request.
     prefetched: Mutex<HashMap<String, Run>>,
+    history: HistoryReader,
 }
 
 impl RestSource {
     pub fn new(client: MlflowClient) -> Self {
-        Self { client, experiment_names: Mutex::default(), prefetched: Mutex::default() }
+        Self {
+            history: HistoryReader::new(client.clone()),
+            client,
+            experiment_names: Mutex::default(),
+            prefetched: Mutex::default(),
+        }
     }
 
     pub fn client(&self) -> &MlflowClient {
@@ -118,8 +124,10 @@ impl RestSource {
             .collect();
         let chosen = filter.select(&links);
         self.experiment_names.lock().expect("poisoned").insert(exp.experiment_id.clone(), exp.name.clone());
+        let runs: Vec<Run> = runs.into_iter().filter(|r| chosen.contains(&r.info.run_id)).collect();
+        self.history.plan(&runs.iter().collect::<Vec<_>>());
         let mut cache = self.prefetched.lock().expect("poisoned");
-        for r in runs.into_iter().filter(|r| chosen.contains(&r.info.run_id)) {
+        for r in runs {
             cache.insert(r.info.run_id.clone(), r);
         }
         Ok(links.into_iter().filter(|(id, _)| chosen.contains(id)).collect())
@@ -177,9 +185,10 @@ impl RestSource {
 #[async_trait]
 impl RunSource for RestSource {
     async fn complete_metrics(&self, run: &mut RunRecord) -> Result<()> {
-        let keys: Vec<String> = run.metrics.keys().cloned().collect();
+        let mut read = self.history.take(&run.meta.run_id).await?.unwrap_or_default();
+        let keys: Vec<String> = run.metrics.keys().filter(|k| !read.contains_key(*k)).cloned().collect();
         let run_id = run.meta.run_id.as_str();
-        run.metrics = stream::iter(keys)
+        let per_key: BTreeMap<String, Vec<MetricPoint>> = stream::iter(keys)
             .map(|key| async move {
                 let points = self.client.get_metric_history(run_id, &key).await?;
                 let points = points
@@ -191,6 +200,8 @@ impl RunSource for RestSource {
             .buffer_unordered(HISTORY_CONCURRENCY)
             .try_collect()
             .await?;
+        read.extend(per_key);
+        run.metrics = read;
         Ok(())
     }
 
