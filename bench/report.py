@@ -18,6 +18,8 @@ def main():
               "mem-gib", "cpu", "under-load", "still-busy", "loadavg", "date"):
         ap.add_argument("--" + a, required=True)
     ap.add_argument("--our-args", default="")
+    ap.add_argument("--workload", required=True)
+    ap.add_argument("--workers", required=True)
     ap.add_argument("--clk-tck", type=int, required=True)
     ap.add_argument("--runs", type=int, required=True)
     ap.add_argument("--bench-secs", type=int, required=True)
@@ -43,10 +45,10 @@ def main():
 
     out = []
     w = out.append
-    w(f"## Results: medium workload ({args.runs} runs x 10 params, 10 metrics x 100 steps, 3 small artifacts)")
+    w(f"## Results: {args.workload}")
     w("")
     w(f"- Date: {args.date}; machine: {args.nproc} cores ({args.cpu}), {args.mem_gib} GiB RAM")
-    w(f"- MLflow {args.mlflow} servers (sqlite, `--serve-artifacts`, `--workers 1`, job runner off), "
+    w(f"- MLflow {args.mlflow} servers (sqlite, `--serve-artifacts`, `--workers {args.workers}`, job runner off), "
       f"Python tool databricks-mlflow-export-import {args.pytool}, ours {args.our_version} at commit {args.commit}"
       + (f", extra options `{args.our_args}`" if args.our_args else " with default options"))
     loaded_steps = [f"{s} ({w})" for (s, w), r in m.items() if r["loaded"] and not (s == "copy" and w == "python")]

@@ -2,14 +2,20 @@
 # Benchmark: our `mlflow-export-import` against the Python tool (databricks-mlflow-export-import)
 # on the same data, side by side, on two local MLflow tracking servers (issue 6).
 #
-#   bench/run.sh
+#   bench/run.sh                                  # medium workload, one-worker servers
+#   BENCH_WORKLOAD=big-metrics bench/run.sh
+#   BENCH_WORKLOAD=large-artifacts BENCH_WORKERS=4 bench/run.sh
+#
+# Workloads (BENCH_WORKLOAD):
+#   medium           100 runs x (10 params, 10 metrics x 100 steps, 3 small artifacts)
+#   big-metrics      5 runs x (10 params, 100 metrics x 1,000 steps, 1 small artifact)
+#   large-artifacts  2 runs x (10 params, 10 metrics x 100 steps, 1 small artifact, 512 MiB file)
 #
 # 1. creates a venv (bench/.venv or $BENCH_VENV) with mlflow[auth]==3.17.2 and
 #    databricks-mlflow-export-import==1.2.1, and builds our release binary;
-# 2. starts two MLflow servers (sqlite, --serve-artifacts, --workers 1, job runner off), each in
-#    its own process group, stopped on exit;
-# 3. seeds the medium workload into the source server (bench/seed_medium.py): one experiment of
-#    100 runs x (10 params, 10 metrics x 100 steps, 3 small artifacts);
+# 2. starts two MLflow servers (sqlite, --serve-artifacts, --workers $BENCH_WORKERS (default 1),
+#    job runner off), each in its own process group, stopped on exit;
+# 3. seeds the workload into the source server (bench/seed_medium.py);
 # 4. waits until no other heavy job runs (pgrep -f ci-clone / "cargo test"; at most
 #    $BENCH_WAIT_MAX s, default 1500; BENCH_WAIT_MAX=0 skips the wait), then times
 #      export-experiment     Python vs ours
@@ -18,10 +24,11 @@
 #    measuring per step: wall time, the tool's CPU and peak RSS (/usr/bin/time -v), the servers'
 #    CPU (utime+stime of each server's process group from /proc), and the HTTP requests the tool
 #    made (lines added to the servers' uvicorn access logs);
-# 5. checks what arrived and writes a Markdown table to stdout and bench/results.md
-#    ($BENCH_RESULTS).
+# 5. checks what arrived and writes a Markdown table to stdout and
+#    bench/results/<workload>-w<workers>.md ($BENCH_RESULTS).
 #
-# Environment: BENCH_VENV, BENCH_RUNS (default 100), BENCH_RESULTS, BENCH_WAIT_MAX,
+# Environment: BENCH_WORKLOAD, BENCH_WORKERS, BENCH_VENV, BENCH_RUNS (overrides the workload's
+# run count), BENCH_RESULTS, BENCH_WAIT_MAX,
 # BENCH_KEEP=1 (keep the work directory with exports, logs and per-endpoint counts),
 # BENCH_PYTHON (python used to create the venv, default python3), BENCH_OUR_ARGS (extra global
 # options for our tool, e.g. "--max-requests-in-flight 2").
@@ -32,8 +39,18 @@ repo="$(cd "$bench/.." && pwd)"
 venv="${BENCH_VENV:-$bench/.venv}"
 mlflow_version="3.17.2"
 pytool_version="1.2.1"
-runs="${BENCH_RUNS:-100}"
-results="${BENCH_RESULTS:-$bench/results.md}"
+workload="${BENCH_WORKLOAD:-medium}"
+workers="${BENCH_WORKERS:-1}"
+case "$workload" in
+    medium) default_runs=100; seed_args=(); shape="10 params, 10 metrics x 100 steps, 3 small artifacts" ;;
+    big-metrics) default_runs=5; seed_args=(--metrics 100 --steps 1000 --artifacts 1)
+        shape="10 params, 100 metrics x 1,000 steps, 1 small artifact" ;;
+    large-artifacts) default_runs=2; seed_args=(--artifacts 1 --artifact-mb 512 --threads 1)
+        shape="10 params, 10 metrics x 100 steps, 1 small artifact, 1 file of 512 MiB" ;;
+    *) echo "bench: unknown BENCH_WORKLOAD '$workload' (medium, big-metrics, large-artifacts)" >&2; exit 2 ;;
+esac
+runs="${BENCH_RUNS:-$default_runs}"
+results="${BENCH_RESULTS:-$bench/results/$workload-w$workers.md}"
 wait_max="${BENCH_WAIT_MAX:-1500}"
 script_start=$(date +%s)
 
@@ -109,7 +126,7 @@ start_server() { # name -> sets $url, $pgid; the server runs in its own process 
     mkdir -p "$work/$name"
     MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false PYTHONUNBUFFERED=1 setsid "$venv/bin/mlflow" server \
         --backend-store-uri "sqlite:///$work/$name/mlflow.db" --serve-artifacts \
-        --artifacts-destination "$work/$name/artifacts" --host 127.0.0.1 --port "$port" --workers 1 \
+        --artifacts-destination "$work/$name/artifacts" --host 127.0.0.1 --port "$port" --workers "$workers" \
         </dev/null >"$work/$name/server.log" 2>&1 &
     pgid=$!
     pgids+=("$pgid")
@@ -134,10 +151,10 @@ log "source $src (pgid $src_pg), destination $dst (pgid $dst_pg)"
 
 # ---------------------------------------------------------------------------------------------
 # 3. seed
-exp="bench-medium"
-log "seeding $exp: $runs runs x (10 params, 10 metrics x 100 steps, 3 artifacts)"
+exp="bench-$workload"
+log "seeding $exp: $runs runs x ($shape)"
 seed_start=$(date +%s)
-"$py" "$bench/seed_medium.py" --tracking-uri "$src" --experiment "$exp" --runs "$runs" \
+"$py" "$bench/seed_medium.py" --tracking-uri "$src" --experiment "$exp" --runs "$runs" ${seed_args[@]+"${seed_args[@]}"} \
     >"$work/seed.json" 2>"$work/seed.err" || { tail -n 30 "$work/seed.err" >&2; die "seeding failed"; }
 log "seeded in $(( $(date +%s) - seed_start )) s: $(cat "$work/seed.json")"
 
@@ -308,13 +325,14 @@ if [ -n "$(cd "$repo" && git status --porcelain --untracked-files=no -- crates C
 fi
 "$py" "$bench/report.py" \
     --rows "$rows" --endpoints "$endpoints" --arrived "$work/arrived.json" --clk-tck "$clk_tck" \
-    --runs "$runs" --our-args "${BENCH_OUR_ARGS:-}" --mlflow "$mlflow_version" --pytool "$pytool_version" --commit "$commit" \
+    --runs "$runs" --workload "$workload: $runs runs x ($shape)" --workers "$workers" --our-args "${BENCH_OUR_ARGS:-}" --mlflow "$mlflow_version" --pytool "$pytool_version" --commit "$commit" \
     --our-version "$("$tool" --version 2>/dev/null || echo '?')" \
     --nproc "$(nproc)" --mem-gib "$(awk -v k="$mem_total_kb" 'BEGIN {printf "%.1f", k / 1048576}')" \
     --cpu "$cpu_model" --under-load "$under_load" --still-busy "$still_busy" \
     --loadavg "$loadavg_before -> $loadavg_after" --date "$(date -u '+%Y-%m-%d %H:%M UTC')" \
     --bench-secs "$bench_secs" --total-secs "$(( $(date +%s) - script_start ))" \
     >"$work/results.md" || die "report generation failed"
+mkdir -p "$(dirname "$results")"
 cp "$work/results.md" "$results"
 cat "$results"
 log "results written to $results (whole script: $(( $(date +%s) - script_start )) s)"

@@ -2,12 +2,14 @@
 """Seed the benchmark's medium workload (issue 6) with the official `mlflow` client.
 
 Usage: seed_medium.py --tracking-uri URL --experiment NAME [--runs 100] [--params 10]
-                      [--metrics 10] [--steps 100] [--artifacts 3] [--threads 4]
+                      [--metrics 10] [--steps 100] [--artifacts 3] [--artifact-mb 0]
+                      [--threads 4]
 
 One experiment of --runs runs, each with --params params, --metrics metric keys x --steps steps
 (full histories, written with MlflowClient.log_batch) and --artifacts small files (~1-2 KB,
 one in a sub-folder), uploaded through the server's artifact proxy. Runs are FINISHED with
-fixed start/end times. Prints one JSON object on stdout: {"experiment_id": ..., "runs": N}.
+fixed start/end times. With --artifact-mb N each run also gets one file of N MiB of random
+bytes (`large.bin`). Prints one JSON object on stdout: {"experiment_id": ..., "runs": N}.
 """
 
 import argparse
@@ -29,6 +31,7 @@ def main():
     ap.add_argument("--metrics", type=int, default=10)
     ap.add_argument("--steps", type=int, default=100)
     ap.add_argument("--artifacts", type=int, default=3)
+    ap.add_argument("--artifact-mb", type=int, default=0)
     ap.add_argument("--threads", type=int, default=4)
     args = ap.parse_args()
 
@@ -61,6 +64,10 @@ def main():
                 os.makedirs(sub, exist_ok=True)
                 with open(os.path.join(sub, f"file_{a}.txt"), "w", encoding="utf-8") as f:
                     f.write(f"run {i} artifact {a}\n" * (40 + 20 * a))
+            if args.artifact_mb:
+                with open(os.path.join(tmp, "large.bin"), "wb") as f:
+                    for _ in range(args.artifact_mb):
+                        f.write(os.urandom(1 << 20))
             client.log_artifacts(rid, tmp)
         client.set_terminated(rid, "FINISHED", end_time=start + args.steps * 10 + 500)
         return rid

@@ -249,26 +249,29 @@ fn check_nested_runs_pulls_in_ancestors_and_descendants() {
     assert_eq!(exported(t.run(0, 0), "True"), family, "the child comes along");
 }
 
-/// Starts the binary with `args` and SIGKILLs it (no clean stop) `kills` times, each at a
-/// random moment, restarting it after each kill. Returns the moments, for the failure message.
+/// Starts the binary with `args` and SIGKILLs it (no clean stop) at a random moment, up to
+/// `kills` times, restarting it after each kill, until a start runs to its end. Returns the
+/// moments of the kills that hit a running job.
 pub(crate) fn kill_at_random_moments(args: &[&str], kills: usize, seed: u64) -> Vec<Duration> {
     let mut rng = fastrand::Rng::with_seed(seed);
-    (0..kills)
-        .map(|i| {
-            let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_mlflow-export-import"))
-                .args(args)
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::null())
-                .spawn()
-                .unwrap();
-            let at = Duration::from_millis(rng.u64(1500..5000));
-            std::thread::sleep(at);
-            assert!(child.try_wait().unwrap().is_none(), "kill {i} (seed {seed}): the job ended before {at:?}");
-            child.kill().unwrap();
-            child.wait().unwrap();
-            at
-        })
-        .collect()
+    let mut moments = Vec::new();
+    for _ in 0..kills {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_mlflow-export-import"))
+            .args(args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let at = Duration::from_millis(rng.u64(1500..5000));
+        std::thread::sleep(at);
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+        moments.push(at);
+    }
+    moments
 }
 
 /// A seed that differs from run to run and is printed, so a failure can be replayed.
@@ -298,7 +301,9 @@ fn an_import_killed_five_times_then_rerun_ends_with_exactly_the_source_runs() {
         "40",
         "-q",
     ];
-    let moments = kill_at_random_moments(&args, 5, kill_seed());
+    let seed = kill_seed();
+    let moments = kill_at_random_moments(&args, 5, seed);
+    assert_eq!(moments.len(), 5, "seed {seed}: the job ended after kills at {moments:?}");
     let dst_names = t.names().map(|n| format!("{prefix}{n}"));
     let landed: usize = dst_names.iter().map(|n| list_runs(&dst.url, n).len()).sum();
     eprintln!("{landed} of {} runs landed after kills at {moments:?}", 3 * RUNS_PER_EXPERIMENT);

@@ -140,10 +140,12 @@ fn bulk_export_and_import_models_with_renames() {
         path(&renames),
         "--use-src-user-id",
     ];
-    // Killed five times (paced so that the kills land before the end, the later ones among the
-    // versions), then run whole: no version may be registered twice.
-    let moments =
-        kill_at_random_moments(&[args.as_slice(), &["--max-requests-per-second", "10"]].concat(), 5, kill_seed());
+    // Killed at random moments (paced so that the kills land before the end, the later ones
+    // among the versions) until it would finish, then run whole: no version may be twice.
+    let seed = kill_seed();
+    let paced = [args.as_slice(), &["--max-requests-per-second", "10"]].concat();
+    let moments = kill_at_random_moments(&paced, 5, seed);
+    assert!(moments.len() >= 2, "seed {seed}: the job ended after kills at {moments:?}");
     let code = format!(
         "import mlflow\nprint(len(mlflow.MlflowClient({:?}).search_model_versions(\"name LIKE '{prefix}-renamed-%'\")))",
         dst.url
