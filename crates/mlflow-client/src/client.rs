@@ -180,7 +180,7 @@ impl MlflowClient {
                 resp.bytes().await.map_err(|source| Error::Transport { method: "GET", url: url.clone(), source })
             })
             .await?;
-        decode("GET", url, &crate::python_json::quote_non_finite(&bytes))
+        decode("GET", url, &crate::quote_non_finite(&bytes).map_or(bytes, Bytes::from))
     }
 
     /// GET a plain-text body (e.g. `/version`).
@@ -271,15 +271,21 @@ impl MlflowClient {
                     if let Some(found) = find().await? {
                         return Ok(found);
                     }
-                    let delay = backoff(&policy, attempt).max(e.retry_after().unwrap_or_default());
-                    tracing::debug!(error = %e, attempt, ?delay, "create failed and left nothing: creating again");
-                    self.inner.stats.retries.fetch_add(1, Ordering::Relaxed);
+                    self.pause_before_retry(&e, attempt).await;
                     attempt += 1;
-                    tokio::time::sleep(delay).await;
                 }
                 Err(e) => return Err(e.into()),
             }
         }
+    }
+
+    /// Waits out the backoff for retry number `attempt` (at least the server's `Retry-After`)
+    /// and counts the retry.
+    async fn pause_before_retry(&self, e: &Error, attempt: u32) {
+        let delay = backoff(&self.inner.retry, attempt).max(e.retry_after().unwrap_or_default());
+        tracing::debug!(error = %e, attempt, ?delay, "retrying");
+        self.inner.stats.retries.fetch_add(1, Ordering::Relaxed);
+        tokio::time::sleep(delay).await;
     }
 
     async fn with_retries<T, F, Fut>(&self, idempotency: Idempotency, mut op: F) -> Result<T>
@@ -300,11 +306,8 @@ impl MlflowClient {
                     if !retryable || attempt >= policy.max_retries {
                         return Err(e);
                     }
-                    let delay = backoff(&policy, attempt).max(e.retry_after().unwrap_or_default());
-                    tracing::debug!(error = %e, attempt, ?delay, "retrying");
-                    self.inner.stats.retries.fetch_add(1, Ordering::Relaxed);
+                    self.pause_before_retry(&e, attempt).await;
                     attempt += 1;
-                    tokio::time::sleep(delay).await;
                 }
             }
         }

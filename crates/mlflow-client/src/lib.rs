@@ -16,3 +16,4 @@ pub mod types;
 pub use client::{ByteStream, ClientStats, MlflowClient};
 pub use config::{redact, Auth, ClientConfig, RetryPolicy};
 pub use error::{Error, Result};
+pub use python_json::quote_non_finite;

@@ -138,7 +138,7 @@ pub fn write_run_json(run: &RunRecord, system: &ExportSystem, artifacts: &[Artif
 pub fn read_run_json(bytes: &[u8]) -> Result<RunJson, FormatError> {
     let root: Value = match serde_json::from_slice(bytes) {
         Ok(v) => v,
-        Err(e) => match quote_non_finite(bytes) {
+        Err(e) => match mlflow_client::quote_non_finite(bytes) {
             Some(fixed) => serde_json::from_slice(&fixed).map_err(|_| e)?,
             None => return Err(e.into()),
         },
@@ -422,38 +422,6 @@ pub fn utc_text(epoch_s: i64) -> String {
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
     format!("{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}", secs / 3600, secs % 3600 / 60, secs % 60)
-}
-
-/// Quotes the bare `NaN`, `Infinity` and `-Infinity` tokens that Python's `json.dump` writes,
-/// leaving string contents alone. `None` when there were none, so the parse error stands.
-fn quote_non_finite(bytes: &[u8]) -> Option<Vec<u8>> {
-    const TOKENS: [&[u8]; 3] = [b"NaN", b"Infinity", b"-Infinity"];
-    let mut out = Vec::with_capacity(bytes.len() + 64);
-    let (mut in_string, mut escaped, mut changed) = (false, false, false);
-    let mut i = 0;
-    while i < bytes.len() {
-        let b = bytes[i];
-        if in_string {
-            match b {
-                _ if escaped => escaped = false,
-                b'\\' => escaped = true,
-                b'"' => in_string = false,
-                _ => {}
-            }
-        } else if b == b'"' {
-            in_string = true;
-        } else if let Some(token) = TOKENS.iter().find(|t| bytes[i..].starts_with(t)) {
-            out.push(b'"');
-            out.extend_from_slice(token);
-            out.push(b'"');
-            i += token.len();
-            changed = true;
-            continue;
-        }
-        out.push(b);
-        i += 1;
-    }
-    changed.then_some(out)
 }
 
 #[cfg(test)]
