@@ -11,7 +11,7 @@ use futures::{stream, StreamExt, TryStreamExt};
 use mlflow_client::{
     api::{RunCreate, SearchRuns},
     batch,
-    types::{Experiment, KeyValue, Metric, Run, ViewType},
+    types::{Experiment, KeyValue, Metric, Run, RunData, RunInfo, ViewType},
     MlflowClient,
 };
 
@@ -287,6 +287,9 @@ pub struct RestSink {
     artifact_dests: Mutex<HashMap<String, ArtifactDest>>,
     /// Every experiment id at the destination, listed once when a link needs a lookup.
     all_experiments: tokio::sync::OnceCell<Vec<String>>,
+    /// Our copies in the experiment by source run id, listed with one paged search when the
+    /// first run begins rather than one search per run; runs this sink makes are added.
+    copies: tokio::sync::OnceCell<Mutex<HashMap<String, Vec<Run>>>>,
 }
 
 impl RestSink {
@@ -294,11 +297,64 @@ impl RestSink {
     /// tags (description included) added where the destination lacks them.
     pub async fn for_experiment(client: MlflowClient, name: &str, tags: &BTreeMap<String, String>) -> Result<Self> {
         let experiment_id = ensure_experiment(&client, name, tags).await?;
-        Ok(Self { client, experiment_id, artifact_dests: Mutex::default(), all_experiments: Default::default() })
+        Ok(Self {
+            client,
+            experiment_id,
+            artifact_dests: Mutex::default(),
+            all_experiments: Default::default(),
+            copies: Default::default(),
+        })
     }
 
     pub fn experiment_id(&self) -> &str {
         &self.experiment_id
+    }
+
+    /// The copies of `source` in the experiment as listed when the job began, with what this
+    /// sink made since.
+    async fn known_copies(&self, source: &SourceIdentity) -> Result<Vec<Run>> {
+        let copies = self
+            .copies
+            .get_or_try_init(|| async {
+                let runs = self
+                    .client
+                    .search_runs(SearchRuns {
+                        experiment_ids: vec![self.experiment_id.clone()],
+                        filter: format!("tags.`{}` LIKE '%'", identity::SOURCE_RUN_ID),
+                        run_view_type: ViewType::All,
+                        max_results: 1000,
+                        page_token: None,
+                    })
+                    .await?;
+                let mut by_source: HashMap<String, Vec<Run>> = HashMap::new();
+                for mut run in runs {
+                    run.data.params.clear();
+                    run.data.metrics.clear();
+                    run.data.tags.retain(|t| t.key.starts_with(identity::PREFIX));
+                    if let Some(id) = tag_map(&run).remove(identity::SOURCE_RUN_ID) {
+                        by_source.entry(id).or_default().push(run);
+                    }
+                }
+                Ok::<_, Error>(Mutex::new(by_source))
+            })
+            .await?;
+        let copies = copies.lock().expect("poisoned");
+        let found = copies.get(&source.run_id).map(Vec::as_slice).unwrap_or_default();
+        Ok(found.iter().filter(|r| source.matches(&tag_map(r))).cloned().collect())
+    }
+
+    /// Records a run made for `source` (a partial copy until it is finished).
+    fn made(&self, source: &SourceIdentity, info: &RunInfo) {
+        if let Some(copies) = self.copies.get() {
+            let tags = source.tags().into_iter().map(|(k, v)| KeyValue::new(k, v)).collect();
+            let run = Run {
+                info: info.clone(),
+                data: RunData { tags, ..Default::default() },
+                inputs: Default::default(),
+                outputs: Default::default(),
+            };
+            copies.lock().expect("poisoned").insert(source.run_id.clone(), vec![run]);
+        }
     }
 
     async fn find(&self, source: &SourceIdentity) -> Result<Vec<Run>> {
@@ -481,7 +537,7 @@ impl RunSink for RestSink {
     }
 
     async fn begin_run(&self, run: &RunRecord, source: &SourceIdentity) -> Result<Target> {
-        let found = self.find(source).await?;
+        let found = self.known_copies(source).await?;
         if let Some(done) = found
             .iter()
             .find(|r| identity::is_complete(&r.data.tags.iter().map(|t| (t.key.clone(), t.value.clone())).collect()))
@@ -519,17 +575,14 @@ impl RunSink for RestSink {
                 },
             )
             .await?;
-        match created {
-            Created::New(info) => {
-                self.remember(&info.run_id, info.artifact_uri.as_deref())?;
-                Ok(Target::Created(info.run_id))
-            }
+        let (info, target): (&RunInfo, fn(String) -> Target) = match &created {
+            Created::New(info) => (info, Target::Created),
             // A lost answer to a create that was applied: the run holds its identity tags only.
-            Created::Found(info) => {
-                self.remember(&info.run_id, info.artifact_uri.as_deref())?;
-                Ok(Target::Resumed(info.run_id))
-            }
-        }
+            Created::Found(info) => (info, Target::Resumed),
+        };
+        self.made(source, info);
+        self.remember(&info.run_id, info.artifact_uri.as_deref())?;
+        Ok(target(info.run_id.clone()))
     }
 
     async fn write_data(&self, target: &Target, run: &RunRecord) -> Result<()> {
