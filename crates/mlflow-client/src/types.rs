@@ -242,7 +242,7 @@ pub fn de_i64<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
     to_i64(NumOrStr::deserialize(d)?)
 }
 
-fn de_i64_default<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+pub fn de_i64_default<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
     Ok(Option::<NumOrStr>::deserialize(d)?.map(to_i64).transpose()?.unwrap_or(0))
 }
 

@@ -15,8 +15,12 @@
 
 use std::collections::BTreeMap;
 
-use mlflow_client::types::{de_f64, de_i64, DatasetInput, RunStatus};
-use serde_json::{json, Map, Number, Value};
+use mlflow_client::types::{de_f64, de_i64, de_i64_default, DatasetInput, RunStatus};
+use serde::{
+    ser::{SerializeMap, SerializeSeq},
+    Serialize,
+};
+use serde_json::{json, value::RawValue, Map, Number, Value};
 
 use super::json::{insert_opt, list_of, system_value, Obj};
 use crate::model::{MetricPoint, Origin, RunMeta, RunRecord};
@@ -90,34 +94,29 @@ const EXPERIMENT_NAME_TAGS: [&str; 4] = [
     "mlflow_tools.metadata.experiment_name",
 ];
 
+/// A run in the Python tool's current (2025-10+) layout, ready to serialize. Metric histories
+/// are written straight from the record as the file is written: as JSON values they would
+/// take ten times their size in memory, and a run can hold millions of points.
+pub struct RunJsonDoc<'a> {
+    /// Everything but `mlflow.metrics`.
+    head: Value,
+    metrics: &'a BTreeMap<String, Vec<MetricPoint>>,
+}
+
 /// Renders a run in the Python tool's current (2025-10+) layout.
-pub fn write_run_json(run: &RunRecord, system: &ExportSystem, artifacts: &[ArtifactEntry]) -> Value {
+pub fn write_run_json<'a>(run: &'a RunRecord, system: &ExportSystem, artifacts: &[ArtifactEntry]) -> RunJsonDoc<'a> {
     let mut info = Map::new();
     info.insert("exporter".into(), EXPORTER.into());
     insert_opt(&mut info, "experiment_name", &run.origin.experiment_name);
     let listing =
         artifacts.iter().map(|a| json!({"path": a.path, "size": a.size, "sha256": a.sha256})).collect::<Vec<_>>();
     info.insert("artifacts".into(), listing.into());
-
-    let metrics = run
-        .metrics
-        .iter()
-        .map(|(key, points)| {
-            let points = points
-                .iter()
-                .map(|p| json!({"value": f64_value(p.value), "timestamp": p.timestamp, "step": p.step}))
-                .collect::<Vec<_>>();
-            (key.clone(), Value::from(points))
-        })
-        .collect::<Map<_, _>>();
-
-    json!({
+    let head = json!({
         "system": system_value(system),
         "info": info,
         "mlflow": {
             "info": run_info_value(&run.meta),
             "params": run.params,
-            "metrics": metrics,
             "tags": run.tags,
             "inputs": {
                 "dataset_inputs": run.dataset_inputs.iter().map(dataset_input_value).collect::<Vec<_>>(),
@@ -131,11 +130,79 @@ pub fn write_run_json(run: &RunRecord, system: &ExportSystem, artifacts: &[Artif
                     .collect::<Vec<_>>(),
             },
         },
-    })
+    });
+    RunJsonDoc { head, metrics: &run.metrics }
+}
+
+impl Serialize for RunJsonDoc<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        let top = self.head.as_object().expect("the head is an object");
+        let mut map = serializer.serialize_map(Some(top.len()))?;
+        for (k, v) in top {
+            match v.as_object() {
+                Some(fields) if k == "mlflow" => {
+                    map.serialize_entry(k, &WithMetrics { fields, metrics: self.metrics })?;
+                }
+                _ => map.serialize_entry(k, v)?,
+            }
+        }
+        map.end()
+    }
+}
+
+/// The `mlflow` block: its fields, and `metrics` in its sorted place.
+struct WithMetrics<'a> {
+    fields: &'a Map<String, Value>,
+    metrics: &'a BTreeMap<String, Vec<MetricPoint>>,
+}
+
+impl Serialize for WithMetrics<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.fields.len() + 1))?;
+        let mut pending = true;
+        for (k, v) in self.fields {
+            if pending && k.as_str() > "metrics" {
+                map.serialize_entry("metrics", &Histories(self.metrics))?;
+                pending = false;
+            }
+            map.serialize_entry(k, v)?;
+        }
+        if pending {
+            map.serialize_entry("metrics", &Histories(self.metrics))?;
+        }
+        map.end()
+    }
+}
+
+struct Histories<'a>(&'a BTreeMap<String, Vec<MetricPoint>>);
+
+impl Serialize for Histories<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for (key, points) in self.0 {
+            map.serialize_entry(key, &Points(points))?;
+        }
+        map.end()
+    }
+}
+
+struct Points<'a>(&'a [MetricPoint]);
+
+impl Serialize for Points<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        let mut seq = serializer.serialize_seq(Some(self.0.len()))?;
+        for p in self.0 {
+            seq.serialize_element(&json!({"value": f64_value(p.value), "timestamp": p.timestamp, "step": p.step}))?;
+        }
+        seq.end()
+    }
 }
 
 /// Reads a `run.json` of any historical layout.
 pub fn read_run_json(bytes: &[u8]) -> Result<RunJson, FormatError> {
+    if let Some(lean) = read_envelope_lean(bytes) {
+        return lean;
+    }
     let root: Value = match serde_json::from_slice(bytes) {
         Ok(v) => v,
         Err(e) => match mlflow_client::quote_non_finite(bytes) {
@@ -144,6 +211,45 @@ pub fn read_run_json(bytes: &[u8]) -> Result<RunJson, FormatError> {
         },
     };
     parse_run(&root).map_err(FormatError::Shape)
+}
+
+/// A metric point as the envelope layouts write it.
+#[derive(serde::Deserialize)]
+struct PointIn {
+    #[serde(deserialize_with = "de_f64")]
+    value: f64,
+    #[serde(deserialize_with = "de_i64")]
+    timestamp: i64,
+    #[serde(default, deserialize_with = "de_i64_default")]
+    step: i64,
+}
+
+/// Reads an envelope layout (`{system, info, mlflow: {…, metrics}}`) with its histories
+/// decoded straight into points: as a tree of JSON values they take ten times their size, and
+/// a run can hold millions. `None` when the file is not such a layout or its histories are not
+/// plain lists of points: the general reader then takes it, errors and all.
+fn read_envelope_lean(bytes: &[u8]) -> Option<Result<RunJson, FormatError>> {
+    let top: BTreeMap<String, &RawValue> = serde_json::from_slice(bytes).ok()?;
+    let mut mlflow: BTreeMap<String, &RawValue> = serde_json::from_str(top.get("mlflow")?.get()).ok()?;
+    let histories: BTreeMap<String, Vec<PointIn>> = serde_json::from_str(mlflow.remove("metrics")?.get()).ok()?;
+    let value = |raw: &RawValue| serde_json::from_str::<Value>(raw.get()).ok();
+    let mut head: Map<String, Value> =
+        mlflow.into_iter().map(|(k, raw)| Some((k, value(raw)?))).collect::<Option<_>>()?;
+    head.insert("metrics".into(), Value::Object(Map::new()));
+    let mut root: Map<String, Value> =
+        top.into_iter().filter(|(k, _)| k != "mlflow").map(|(k, raw)| Some((k, value(raw)?))).collect::<Option<_>>()?;
+    root.insert("mlflow".into(), Value::Object(head));
+    Some(parse_run(&Value::Object(root)).map_err(FormatError::Shape).map(|mut rj| {
+        rj.run.metrics = histories
+            .into_iter()
+            .map(|(key, points)| {
+                let points =
+                    points.into_iter().map(|p| MetricPoint { value: p.value, timestamp: p.timestamp, step: p.step });
+                (key, points.collect())
+            })
+            .collect();
+        rj
+    }))
 }
 
 fn parse_run(root: &Value) -> Result<RunJson, String> {
@@ -688,7 +794,7 @@ mod tests {
             ..Default::default()
         };
         let system = ExportSystem { mlflow_version: None, mlflow_tracking_uri: None, user: None, ..system() };
-        let written = write_run_json(&run, &system, &[]);
+        let written = serde_json::to_value(write_run_json(&run, &system, &[])).unwrap();
         let info = &written["mlflow"]["info"];
         for absent in ["start_time", "end_time", "_start_time", "_end_time", "run_name", "artifact_uri"] {
             assert!(info.get(absent).is_none(), "{absent} written");
@@ -705,7 +811,7 @@ mod tests {
     fn writes_the_python_tools_current_layout() {
         let run = sample_run();
         let artifacts = [ArtifactEntry { path: "a.txt".into(), size: 3, sha256: "00".repeat(32) }];
-        let v = write_run_json(&run, &system(), &artifacts);
+        let v = serde_json::to_value(write_run_json(&run, &system(), &artifacts)).unwrap();
         assert_eq!(
             v["system"],
             json!({

@@ -164,8 +164,7 @@ impl RunSink for DirSink {
     }
 
     async fn finish_run(&self, _target: &Target, run: &RunRecord, artifacts: &[ArtifactEntry]) -> Result<()> {
-        let json = write_run_json(run, &self.system, artifacts);
-        let bytes = serde_json::to_vec_pretty(&json).expect("JSON values always serialize");
-        local::write_atomic(&self.dir.join(RUN_JSON), &bytes)
+        let doc = write_run_json(run, &self.system, artifacts);
+        local::write_atomic_with(&self.dir.join(RUN_JSON), |out| serde_json::to_writer_pretty(out, &doc))
     }
 }

@@ -83,8 +83,19 @@ pub async fn write(root: &Path, rel: &str, mut data: ByteStream) -> Result<PathB
 
 /// Writes a small file atomically (temp file in the same folder, then rename).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    write_atomic_with(path, |out| std::io::Write::write_all(out, bytes))
+}
+
+/// Like [`write_atomic`], for a file written piece by piece by `write`, through a buffer.
+pub fn write_atomic_with<E: Into<std::io::Error>>(
+    path: &Path,
+    write: impl FnOnce(&mut std::io::BufWriter<std::fs::File>) -> std::result::Result<(), E>,
+) -> Result<()> {
     let tmp = PathBuf::from(format!("{}{PARTIAL}", path.display()));
-    std::fs::write(&tmp, bytes).map_err(|e| Error::io(&tmp, e))?;
+    let file = std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
+    let mut out = std::io::BufWriter::new(file);
+    write(&mut out).map_err(|e| Error::io(&tmp, e.into()))?;
+    std::io::Write::flush(&mut out).map_err(|e| Error::io(&tmp, e))?;
     std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
 }
 
