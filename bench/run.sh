@@ -27,7 +27,8 @@
 # 5. checks what arrived and writes a Markdown table to stdout and
 #    bench/results/<workload>-w<workers>.md ($BENCH_RESULTS).
 #
-# Environment: BENCH_WORKLOAD, BENCH_WORKERS, BENCH_VENV, BENCH_RUNS (overrides the workload's
+# Environment: BENCH_WORKLOAD, BENCH_WORKERS, BENCH_DIRECT_STORE=1 (our tool reads and writes
+# the servers' artifact folders directly: --artifacts-destination), BENCH_VENV, BENCH_RUNS (overrides the workload's
 # run count), BENCH_RESULTS, BENCH_WAIT_MAX,
 # BENCH_KEEP=1 (keep the work directory with exports, logs and per-endpoint counts),
 # BENCH_PYTHON (python used to create the venv, default python3), BENCH_OUR_ARGS (extra global
@@ -50,7 +51,7 @@ case "$workload" in
     *) echo "bench: unknown BENCH_WORKLOAD '$workload' (medium, big-metrics, large-artifacts)" >&2; exit 2 ;;
 esac
 runs="${BENCH_RUNS:-$default_runs}"
-results="${BENCH_RESULTS:-$bench/results/$workload-w$workers.md}"
+results="${BENCH_RESULTS:-$bench/results/$workload-w$workers${BENCH_DIRECT_STORE:+-direct}.md}"
 wait_max="${BENCH_WAIT_MAX:-1500}"
 script_start=$(date +%s)
 
@@ -268,14 +269,22 @@ export_ours="$work/export-ours"
 # export-experiment
 measure export python env MLFLOW_TRACKING_URI="$src" "$venv/bin/export-experiment" \
     --experiment "$exp" --output-dir "$export_py"
-measure export ours "$tool" ${our_args[@]+"${our_args[@]}"} export-experiment --tracking-uri "$src" --experiment "$exp" --output-dir "$export_ours"
+# BENCH_DIRECT_STORE=1: our tool reads and writes the servers' artifact folders directly.
+direct_export=(); direct_import=(); direct_copy=()
+if [ -n "${BENCH_DIRECT_STORE:-}" ]; then
+    direct_export=(--artifacts-destination "$work/source/artifacts")
+    direct_import=(--artifacts-destination "$work/destination/artifacts")
+    direct_copy=(--src-artifacts-destination "$work/source/artifacts" --dst-artifacts-destination "$work/destination/artifacts")
+fi
+measure export ours "$tool" ${our_args[@]+"${our_args[@]}"} ${direct_export[@]+"${direct_export[@]}"} \
+    export-experiment --tracking-uri "$src" --experiment "$exp" --output-dir "$export_ours"
 # import-experiment, each tool its own export, into fresh experiments
 measure import python env MLFLOW_TRACKING_URI="$dst" "$venv/bin/import-experiment" \
     --experiment-name bench-import-python --input-dir "$export_py" --use-src-user-id True
-measure import ours "$tool" ${our_args[@]+"${our_args[@]}"} import-experiment --tracking-uri "$dst" --input-dir "$export_ours" \
+measure import ours "$tool" ${our_args[@]+"${our_args[@]}"} ${direct_import[@]+"${direct_import[@]}"} import-experiment --tracking-uri "$dst" --input-dir "$export_ours" \
     --experiment-name bench-import-ours --use-src-user-id true
 # copy: ours server to server (the Python side is its export + import above)
-measure copy ours "$tool" ${our_args[@]+"${our_args[@]}"} copy-experiment --src-uri "$src" --dst-uri "$dst" --src-experiment "$exp" \
+measure copy ours "$tool" ${our_args[@]+"${our_args[@]}"} ${direct_copy[@]+"${direct_copy[@]}"} copy-experiment --src-uri "$src" --dst-uri "$dst" --src-experiment "$exp" \
     --dst-experiment-name bench-copy-ours --use-src-user-id true
 bench_secs=$(( $(date +%s) - bench_start ))
 loadavg_after="$(cut -d' ' -f1-3 /proc/loadavg)"
@@ -325,7 +334,7 @@ if [ -n "$(cd "$repo" && git status --porcelain --untracked-files=no -- crates C
 fi
 "$py" "$bench/report.py" \
     --rows "$rows" --endpoints "$endpoints" --arrived "$work/arrived.json" --clk-tck "$clk_tck" \
-    --runs "$runs" --workload "$workload: $runs runs x ($shape)" --workers "$workers" --our-args "${BENCH_OUR_ARGS:-}" --mlflow "$mlflow_version" --pytool "$pytool_version" --commit "$commit" \
+    --runs "$runs" --workload "$workload: $runs runs x ($shape)" --workers "$workers" --our-args "${BENCH_OUR_ARGS:-}${BENCH_DIRECT_STORE:+ --artifacts-destination (direct artifact folders)}" --mlflow "$mlflow_version" --pytool "$pytool_version" --commit "$commit" \
     --our-version "$("$tool" --version 2>/dev/null || echo '?')" \
     --nproc "$(nproc)" --mem-gib "$(awk -v k="$mem_total_kb" 'BEGIN {printf "%.1f", k / 1048576}')" \
     --cpu "$cpu_model" --under-load "$under_load" --still-busy "$still_busy" \

@@ -62,6 +62,7 @@ struct Inner {
     /// as its pool has connections can starve each other until the pool's 30 s timeout.
     writes: Semaphore,
     pacer: Option<Pacer>,
+    artifacts_destination: Option<std::path::PathBuf>,
     stats: ClientStats,
 }
 
@@ -100,6 +101,7 @@ impl MlflowClient {
                 limiter: Semaphore::new(config.max_in_flight.max(1)),
                 writes: Semaphore::new(config.max_in_flight.div_ceil(2).max(1)),
                 pacer: Pacer::new(config.max_requests_per_second),
+                artifacts_destination: config.artifacts_destination.clone(),
                 stats: ClientStats::default(),
             }),
         })
@@ -108,6 +110,11 @@ impl MlflowClient {
     /// The server's base URL (prefix included, no credentials).
     pub fn base_url(&self) -> &str {
         &self.inner.base
+    }
+
+    /// See [`ClientConfig::artifacts_destination`].
+    pub fn artifacts_destination(&self) -> Option<&std::path::Path> {
+        self.inner.artifacts_destination.as_deref()
     }
 
     pub fn stats(&self) -> &ClientStats {

@@ -61,6 +61,11 @@ pub struct ClientConfig {
     /// Requests started per second against this server; `None` for no limit. Hosted servers
     /// (Databricks) throttle at a few per second: pacing below that avoids a storm of 429s.
     pub max_requests_per_second: Option<f64>,
+    /// The server's `--artifacts-destination` as a folder this machine can read and write, when
+    /// it can: `mlflow-artifacts:` files are then moved there directly instead of one request
+    /// per file through the server's proxy. Not used by the client itself; carried for the
+    /// code that moves artifacts.
+    pub artifacts_destination: Option<PathBuf>,
 }
 
 /// Environment lookup, injectable for tests.
@@ -111,6 +116,7 @@ impl ClientConfig {
             retry,
             max_in_flight: 8,
             max_requests_per_second: None,
+            artifacts_destination: None,
         })
     }
 }

@@ -62,6 +62,17 @@ pub struct GlobalArgs {
     /// others are done. 0 reports them failed at once.
     #[arg(long, global = true, default_value_t = 2, value_name = "N")]
     pub retry_passes: u32,
+    /// The tracking server's `--artifacts-destination`, when this machine can read (export)
+    /// or write (import) that folder: `mlflow-artifacts:` files then move straight from or to
+    /// it, without a request per file through the server.
+    #[arg(long, global = true, value_name = "DIR", conflicts_with_all = ["src_artifacts_destination", "dst_artifacts_destination"])]
+    pub artifacts_destination: Option<PathBuf>,
+    /// For copy: the source server's `--artifacts-destination` (see --artifacts-destination).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub src_artifacts_destination: Option<PathBuf>,
+    /// For copy: the destination server's `--artifacts-destination` (see --artifacts-destination).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub dst_artifacts_destination: Option<PathBuf>,
     /// Artifact files transferred at once per run.
     #[arg(long, global = true, default_value_t = 4, value_name = "N")]
     pub transfers: usize,

@@ -19,6 +19,15 @@ pub fn client(uri: &str, side: Option<&str>, global: &GlobalArgs) -> anyhow::Res
     if let Some(n) = global.max_retries {
         config.retry.max_retries = n;
     }
+    let store = match side {
+        Some("SRC") => &global.src_artifacts_destination,
+        Some("DST") => &global.dst_artifacts_destination,
+        _ => &global.artifacts_destination,
+    };
+    if let Some(dir) = store {
+        anyhow::ensure!(dir.is_dir(), "artifacts destination {} is not a folder", dir.display());
+        config.artifacts_destination = Some(dir.clone());
+    }
     MlflowClient::new(&config).with_context(|| format!("connecting to {}", mlflow_client::redact(uri)))
 }
 

@@ -241,3 +241,60 @@ fn a_300_mb_artifact_copies_in_bounded_memory() {
     assert!(peak < 100 * 1024 * 1024, "peak RSS {peak} bytes");
     assert_copied(src, &run_id, dst, &destination(&stdout));
 }
+
+/// Every file below `dir` with its bytes, by relative path.
+fn files_with_bytes(dir: &std::path::Path) -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let rel = p.strip_prefix(dir).unwrap().to_string_lossy().into_owned();
+                out.push((rel, std::fs::read(&p).unwrap()));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+fn requests_of(report: &std::path::Path) -> u64 {
+    let r: Value = serde_json::from_slice(&std::fs::read(report).unwrap()).unwrap();
+    r["requests"].as_u64().unwrap()
+}
+
+#[test]
+fn artifacts_move_straight_from_and_to_a_servers_artifact_folder() {
+    let server = MlflowServer::shared(ArtifactMode::Proxy);
+    let store = path(&server.artifact_root);
+    let run_id = seed_run(server, &["--scenario", "rich"]);
+    let out = tempfile::tempdir().unwrap();
+    let (proxied, direct) = (out.path().join("proxied"), out.path().join("direct"));
+    let (r1, r2) = (out.path().join("r1.json"), out.path().join("r2.json"));
+    let export = ["export-run", "--tracking-uri", &server.url, "--run-id", &run_id];
+    ok(&[&export[..], &["--output", path(&proxied), "--report", path(&r1)]].concat());
+    ok(&[&export[..], &["--output", path(&direct), "--report", path(&r2), "--artifacts-destination", store]].concat());
+    let (a, b) = (files_with_bytes(&proxied.join("artifacts")), files_with_bytes(&direct.join("artifacts")));
+    assert!(!a.is_empty());
+    assert_eq!(a, b, "the same files, read from the folder");
+    assert!(requests_of(&r2) + a.len() as u64 <= requests_of(&r1), "no request per file");
+
+    let exp = unique_name("direct");
+    let stdout = ok(&[
+        "import-run",
+        "--tracking-uri",
+        &server.url,
+        "--input",
+        path(&direct),
+        "--experiment-name",
+        &exp,
+        "--use-src-user-id",
+        "--artifacts-destination",
+        store,
+    ]);
+    // Read back through the server: it serves what was written into its folder.
+    assert_copied(server, &run_id, server, &destination(&stdout));
+}

@@ -221,7 +221,7 @@ impl RunSource for RestSource {
     }
 
     async fn list_artifacts(&self, run: &RunRecord) -> Result<Vec<ArtifactFile>> {
-        if let Some(root) = readable_local_root(run) {
+        if let Some(root) = readable_local_root(run, &self.client) {
             return local::list_files(&root).await;
         }
         let proxied = proxied_root(run);
@@ -249,7 +249,7 @@ impl RunSource for RestSource {
     }
 
     async fn open_artifact(&self, run: &RunRecord, file: &ArtifactFile) -> Result<ByteStream> {
-        if let Some(root) = readable_local_root(run) {
+        if let Some(root) = readable_local_root(run, &self.client) {
             return local::open(&crate::paths::safe_join(&root, &file.path)?).await;
         }
         match proxied_root(run) {
@@ -267,8 +267,14 @@ fn proxied_root(run: &RunRecord) -> Option<String> {
 }
 
 /// The run's artifact folder when the server stores artifacts in a local path we can read.
-fn readable_local_root(run: &RunRecord) -> Option<PathBuf> {
-    local::local_root(run.meta.artifact_uri.as_deref()?).filter(|p| p.is_dir())
+fn readable_local_root(run: &RunRecord, client: &MlflowClient) -> Option<PathBuf> {
+    let uri = run.meta.artifact_uri.as_deref()?;
+    let root = match (client.artifacts_destination(), proxied_root(run)) {
+        (Some(store), Some(rel)) => crate::paths::safe_join(store, &rel).ok()?,
+        _ => local::local_root(uri)?,
+    };
+    // A run that logged nothing has no folder; the server then answers for it.
+    root.is_dir().then_some(root)
 }
 
 /// Where a destination run's artifact bytes go.
@@ -377,7 +383,14 @@ impl RestSink {
 
     fn remember(&self, run_id: &str, artifact_uri: Option<&str>) -> Result<()> {
         let uri = artifact_uri.unwrap_or_default();
-        let dest = artifact_dest(self.client.base_url(), uri).ok_or_else(|| {
+        let dest = artifact_dest(self.client.base_url(), uri);
+        let dest = match (dest, self.client.artifacts_destination()) {
+            (Some(ArtifactDest::Proxy(rel)), Some(store)) => {
+                Some(ArtifactDest::Local(crate::paths::safe_join(store, &rel)?))
+            }
+            (dest, _) => dest,
+        };
+        let dest = dest.ok_or_else(|| {
             Error::Unsupported(format!(
                 "destination run {run_id} stores artifacts at {uri:?}: only `mlflow-artifacts:` (the server's artifact proxy) and local paths can be written"
             ))
