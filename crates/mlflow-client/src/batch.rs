@@ -65,6 +65,26 @@ pub fn pack(params: Vec<KeyValue>, tags: Vec<KeyValue>, metrics: Vec<Metric>) ->
     out
 }
 
+/// Like [`pack`], with `last` in the last batch (one more batch when that one is full). The
+/// server sets a batch's tags after its params and metrics, so `last` is stored only once
+/// everything before it was: a completion mark that cannot precede the data it vouches for.
+pub fn pack_ending_with(params: Vec<KeyValue>, tags: Vec<KeyValue>, metrics: Vec<Metric>, last: KeyValue) -> Vec<LogBatch> {
+    let mut out = pack(params, tags, metrics);
+    let has_room = |b: &LogBatch| {
+        let bytes = 64
+            + b.params.iter().chain(&b.tags).map(kv_size).sum::<usize>()
+            + b.metrics.iter().map(metric_size).sum::<usize>();
+        b.tags.len() < MAX_TAGS
+            && b.params.len() + b.tags.len() + b.metrics.len() < MAX_ENTITIES
+            && bytes + kv_size(&last) <= MAX_BATCH_BYTES
+    };
+    match out.last_mut() {
+        Some(b) if has_room(b) => b.tags.push(last),
+        _ => out.push(LogBatch { tags: vec![last], ..LogBatch::default() }),
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -107,5 +127,20 @@ mod tests {
     #[test]
     fn nothing_to_log_means_no_request() {
         assert!(pack(vec![], vec![], vec![]).is_empty());
+    }
+
+    #[test]
+    fn the_last_tag_rides_in_the_last_batch_or_one_of_its_own() {
+        let done = || KeyValue::new("done", "true");
+        let last_tags = |b: &[LogBatch]| b.last().unwrap().tags.iter().map(|t| t.key.clone()).collect::<Vec<_>>();
+        let batches = pack_ending_with(kvs(3, 10), kvs(3, 10), metrics(10), done());
+        assert_eq!(batches.len(), 1);
+        assert_eq!(last_tags(&batches).last().unwrap(), "done");
+        // The last batch is full (1000 metrics): the mark gets a batch of its own, after it.
+        let batches = pack_ending_with(vec![], vec![], metrics(2000), done());
+        check(&batches);
+        assert_eq!(batches.len(), 3);
+        assert_eq!(last_tags(&batches), ["done"]);
+        assert_eq!(pack_ending_with(vec![], vec![], vec![], done()).len(), 1);
     }
 }

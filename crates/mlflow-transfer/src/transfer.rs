@@ -251,7 +251,6 @@ async fn try_transfer(
         outcome.elapsed = started.elapsed();
         return Ok(outcome);
     }
-    sink.write_data(&target, &run).await?;
     let files = source.list_artifacts(&run).await?;
     reporter.artifacts_planned(files.len(), files.iter().map(|f| f.size).sum());
     let entries: Vec<ArtifactEntry> = stream::iter(files.iter())

@@ -154,11 +154,6 @@ impl RunSink for DirSink {
         Ok(if resumed { Target::Resumed(id) } else { Target::Created(id) })
     }
 
-    async fn write_data(&self, _target: &Target, _run: &RunRecord) -> Result<()> {
-        // Everything but artifacts goes into run.json, written last by `finish_run`.
-        Ok(())
-    }
-
     async fn write_artifact(&self, _target: &Target, file: &ArtifactFile, data: ByteStream) -> Result<()> {
         local::write(&self.dir.join(ARTIFACTS), &file.path, data).await.map(drop)
     }

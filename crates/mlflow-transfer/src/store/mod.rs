@@ -70,11 +70,9 @@ pub trait RunSink: Send + Sync {
     /// Finds the copy of `source` or starts a new one. A complete copy of a deleted source run
     /// that is still active is deleted here, finishing an interrupted earlier attempt.
     async fn begin_run(&self, run: &RunRecord, source: &SourceIdentity) -> Result<Target>;
-    /// Writes params, tags, metric history and inputs.
-    async fn write_data(&self, target: &Target, run: &RunRecord) -> Result<()>;
     /// Streams one artifact file into the run.
     async fn write_artifact(&self, target: &Target, file: &ArtifactFile, data: ByteStream) -> Result<()>;
-    /// Sets final status and times, then marks the run complete (last, so that a crash before
-    /// this point leaves a run that is recognised as incomplete).
+    /// Writes params, tags, metric history, inputs, final status and times, and marks the run
+    /// complete, last, so that a crash before that point leaves a run recognised as incomplete.
     async fn finish_run(&self, target: &Target, run: &RunRecord, artifacts: &[ArtifactEntry]) -> Result<()>;
 }

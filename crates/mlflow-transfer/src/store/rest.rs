@@ -598,37 +598,30 @@ impl RunSink for RestSink {
         Ok(target(info.run_id.clone()))
     }
 
-    async fn write_data(&self, target: &Target, run: &RunRecord) -> Result<()> {
-        let metrics: Vec<Metric> = run
-            .metrics
-            .iter()
-            .flat_map(|(key, points)| {
-                points.iter().map(move |p| Metric {
-                    key: key.clone(),
-                    value: p.value,
-                    timestamp: p.timestamp,
-                    step: p.step,
-                })
-            })
-            .collect();
-        for b in batch::pack(kv(&run.params), kv(&run.tags), metrics) {
-            self.client.log_batch(target.id(), &b).await?;
-        }
-        if !run.dataset_inputs.is_empty() {
-            self.client.log_inputs(target.id(), &run.dataset_inputs).await?;
-        }
-        Ok(())
-    }
-
     async fn write_artifact(&self, target: &Target, file: &ArtifactFile, data: ByteStream) -> Result<()> {
         let dest = self.artifact_dests.lock().expect("poisoned").get(target.id()).cloned();
         let dest = dest.ok_or_else(|| Error::Input(format!("run {} was not started", target.id())))?;
         write_to(&self.client, &dest, &file.path, file.size, data).await
     }
 
+    /// Inputs, status and times first; then params, tags and metrics, the completion mark
+    /// riding in the last batch, which the server stores after the rest of that batch.
     async fn finish_run(&self, target: &Target, run: &RunRecord, _artifacts: &[ArtifactEntry]) -> Result<()> {
+        if !run.dataset_inputs.is_empty() {
+            self.client.log_inputs(target.id(), &run.dataset_inputs).await?;
+        }
         self.client.update_run(target.id(), run.meta.status, run.meta.end_time, run.meta.run_name.as_deref()).await?;
-        self.client.set_tag(target.id(), identity::COMPLETE, "true").await?;
+        let metrics: Vec<Metric> = run
+            .metrics
+            .iter()
+            .flat_map(|(key, points)| {
+                points.iter().map(move |p| Metric { key: key.clone(), value: p.value, timestamp: p.timestamp, step: p.step })
+            })
+            .collect();
+        let complete = KeyValue::new(identity::COMPLETE, "true");
+        for b in batch::pack_ending_with(kv(&run.params), kv(&run.tags), metrics, complete) {
+            self.client.log_batch(target.id(), &b).await?;
+        }
         if run.meta.is_deleted() {
             self.client.delete_run(target.id()).await?;
         }
