@@ -100,12 +100,21 @@ def main():
           f"{ratio(req_o, req_p)}{req_note} | {ratio(o['srv_src'] + o['srv_dst'], p['srv_src'] + p['srv_dst'])} | "
           f"{ratio(o['cpu'], p['cpu'])} | {ratio(o['rss'], p['rss'])} |")
     w("")
-    w("What arrived (checked with the official client; params, metric points and artifact files summed over 3 runs):")
-    w("")
-    w("| experiment | runs | params | metric points | artifact files |")
-    w("|---|---:|---:|---:|---:|")
-    for k, v in arrived.items():
-        w(f"| {k} | {v.get('runs', 0)} | {v.get('params', '-')} | {v.get('points', '-')} | {v.get('files', '-')} |")
+    if any("versions" in v for v in arrived.values()):
+        w("What arrived (checked with the official client: registered models, their versions, the runs behind them,")
+        w("versions in Production, aliases):")
+        w("")
+        w("| models of | models | versions | runs | in Production | aliases |")
+        w("|---|---:|---:|---:|---:|---:|")
+        for k, v in arrived.items():
+            w(f"| {k} | {v['models']} | {v['versions']} | {v['runs']} | {v['production']} | {v['aliases']} |")
+    else:
+        w("What arrived (checked with the official client; params, metric points and artifact files summed over 3 runs):")
+        w("")
+        w("| experiment | runs | params | metric points | artifact files |")
+        w("|---|---:|---:|---:|---:|")
+        for k, v in arrived.items():
+            w(f"| {k} | {v.get('runs', 0)} | {v.get('params', '-')} | {v.get('points', '-')} | {v.get('files', '-')} |")
     w("")
 
     eps = defaultdict(list)

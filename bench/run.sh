@@ -10,6 +10,9 @@
 #   medium           100 runs x (10 params, 10 metrics x 100 steps, 3 small artifacts)
 #   big-metrics      5 runs x (10 params, 100 metrics x 1,000 steps, 1 small artifact)
 #   large-artifacts  2 runs x (10 params, 10 metrics x 100 steps, 1 small artifact, 512 MiB file)
+#   models           50 runs as in medium, each backing one of 5 versions of 10 registered models;
+#                    export-models / import-models of all models for both tools, and our
+#                    copy-model model by model
 #
 # 1. creates a venv (bench/.venv or $BENCH_VENV) with mlflow[auth]==3.17.2 and
 #    databricks-mlflow-export-import==1.2.1, and builds our release binary;
@@ -48,7 +51,9 @@ case "$workload" in
         shape="10 params, 100 metrics x 1,000 steps, 1 small artifact" ;;
     large-artifacts) default_runs=2; seed_args=(--artifacts 1 --artifact-mb 512 --threads 1)
         shape="10 params, 10 metrics x 100 steps, 1 small artifact, 1 file of 512 MiB" ;;
-    *) echo "bench: unknown BENCH_WORKLOAD '$workload' (medium, big-metrics, large-artifacts)" >&2; exit 2 ;;
+    models) default_runs=50; seed_args=(--models 10 --versions 5)
+        shape="10 params, 10 metrics x 100 steps, 3 small artifacts, a model folder; 10 registered models x 5 versions" ;;
+    *) echo "bench: unknown BENCH_WORKLOAD '$workload' (medium, big-metrics, large-artifacts, models)" >&2; exit 2 ;;
 esac
 runs="${BENCH_RUNS:-$default_runs}"
 results="${BENCH_RESULTS:-$bench/results/$workload-w$workers${BENCH_DIRECT_STORE:+-direct}.md}"
@@ -267,8 +272,6 @@ read -r -a our_args <<<"${BENCH_OUR_ARGS:-}"
 export_py="$work/export-python"
 export_ours="$work/export-ours"
 # export-experiment
-measure export python env MLFLOW_TRACKING_URI="$src" "$venv/bin/export-experiment" \
-    --experiment "$exp" --output-dir "$export_py"
 # BENCH_DIRECT_STORE=1: our tool reads and writes the servers' artifact folders directly.
 direct_export=(); direct_import=(); direct_copy=()
 if [ -n "${BENCH_DIRECT_STORE:-}" ]; then
@@ -276,16 +279,40 @@ if [ -n "${BENCH_DIRECT_STORE:-}" ]; then
     direct_import=(--artifacts-destination "$work/destination/artifacts")
     direct_copy=(--src-artifacts-destination "$work/source/artifacts" --dst-artifacts-destination "$work/destination/artifacts")
 fi
-measure export ours "$tool" ${our_args[@]+"${our_args[@]}"} ${direct_export[@]+"${direct_export[@]}"} \
-    export-experiment --tracking-uri "$src" --experiment "$exp" --output-dir "$export_ours"
-# import-experiment, each tool its own export, into fresh experiments
-measure import python env MLFLOW_TRACKING_URI="$dst" "$venv/bin/import-experiment" \
-    --experiment-name bench-import-python --input-dir "$export_py" --use-src-user-id True
-measure import ours "$tool" ${our_args[@]+"${our_args[@]}"} ${direct_import[@]+"${direct_import[@]}"} import-experiment --tracking-uri "$dst" --input-dir "$export_ours" \
-    --experiment-name bench-import-ours --use-src-user-id true
-# copy: ours server to server (the Python side is its export + import above)
-measure copy ours "$tool" ${our_args[@]+"${our_args[@]}"} ${direct_copy[@]+"${direct_copy[@]}"} copy-experiment --src-uri "$src" --dst-uri "$dst" --src-experiment "$exp" \
-    --dst-experiment-name bench-copy-ours --use-src-user-id true
+if [ "$workload" = models ]; then
+    # Each tool imports under its own name prefix: the same names would merge into one model.
+    printf 'bench-model-,py-bench-model-\n' >"$work/py-models.csv"
+    printf 'bench-models,py-bench-models\n' >"$work/py-experiments.csv"
+    printf 'bench-model-,ours-bench-model-\n' >"$work/ours-models.csv"
+    printf 'bench-models,ours-bench-models\n' >"$work/ours-experiments.csv"
+    measure export python env MLFLOW_TRACKING_URI="$src" "$venv/bin/export-models" \
+        --models all --output-dir "$export_py"
+    measure export ours "$tool" ${our_args[@]+"${our_args[@]}"} ${direct_export[@]+"${direct_export[@]}"} \
+        export-models --tracking-uri "$src" --models all --output-dir "$export_ours"
+    measure import python env MLFLOW_TRACKING_URI="$dst" "$venv/bin/import-models" --input-dir "$export_py" \
+        --model-rename-file "$work/py-models.csv" --experiment-rename-file "$work/py-experiments.csv" --use-src-user-id True
+    measure import ours "$tool" ${our_args[@]+"${our_args[@]}"} ${direct_import[@]+"${direct_import[@]}"} \
+        import-models --tracking-uri "$dst" --input-dir "$export_ours" \
+        --model-rename-file "$work/ours-models.csv" --experiment-rename-file "$work/ours-experiments.csv" --use-src-user-id true
+    # No bulk copy of models: copy-model for each, into one destination experiment.
+    models_list="$(seq -s ' ' 0 $((10 - 1)))"
+    measure copy ours env TOOL="$tool" SRC="$src" DST="$dst" MODELS="$models_list" bash -c \
+        'for m in $MODELS; do "$TOOL" "$@" copy-model --src-uri "$SRC" --dst-uri "$DST" --src-model "bench-model-$m" --dst-model "copy-bench-model-$m" --dst-experiment-name bench-copy-ours --use-src-user-id true -q || exit 1; done' \
+        copy ${our_args[@]+"${our_args[@]}"} ${direct_copy[@]+"${direct_copy[@]}"}
+else
+    measure export python env MLFLOW_TRACKING_URI="$src" "$venv/bin/export-experiment" \
+        --experiment "$exp" --output-dir "$export_py"
+    measure export ours "$tool" ${our_args[@]+"${our_args[@]}"} ${direct_export[@]+"${direct_export[@]}"} \
+        export-experiment --tracking-uri "$src" --experiment "$exp" --output-dir "$export_ours"
+    # import-experiment, each tool its own export, into fresh experiments
+    measure import python env MLFLOW_TRACKING_URI="$dst" "$venv/bin/import-experiment" \
+        --experiment-name bench-import-python --input-dir "$export_py" --use-src-user-id True
+    measure import ours "$tool" ${our_args[@]+"${our_args[@]}"} ${direct_import[@]+"${direct_import[@]}"} import-experiment --tracking-uri "$dst" --input-dir "$export_ours" \
+        --experiment-name bench-import-ours --use-src-user-id true
+    # copy: ours server to server (the Python side is its export + import above)
+    measure copy ours "$tool" ${our_args[@]+"${our_args[@]}"} ${direct_copy[@]+"${direct_copy[@]}"} copy-experiment --src-uri "$src" --dst-uri "$dst" --src-experiment "$exp" \
+        --dst-experiment-name bench-copy-ours --use-src-user-id true
+fi
 bench_secs=$(( $(date +%s) - bench_start ))
 loadavg_after="$(cut -d' ' -f1-3 /proc/loadavg)"
 still_busy="$(heavy_jobs)"
@@ -317,6 +344,23 @@ def summary(uri, name):
                     files += 1
         out["files"] += files
     return out
+
+def models(uri, prefix):
+    c = MlflowClient(tracking_uri=uri)
+    names = [m.name for m in c.search_registered_models(max_results=1000) if m.name.startswith(prefix)]
+    versions = [v for n in names for v in c.search_model_versions(f"name = '{n}'")]
+    aliases = sum(len(c.get_registered_model(n).aliases) for n in names)
+    return {"runs": len({v.run_id for v in versions}), "models": len(names), "versions": len(versions),
+            "production": sum(v.current_stage == "Production" for v in versions), "aliases": aliases}
+
+if exp == "bench-models":
+    print(json.dumps({
+        "source": models(src, "bench-model-"),
+        "import.python": models(dst, "py-bench-model-"),
+        "import.ours": models(dst, "ours-bench-model-"),
+        "copy.ours": models(dst, "copy-bench-model-"),
+    }))
+    sys.exit(0)
 
 print(json.dumps({
     "source": summary(src, exp),

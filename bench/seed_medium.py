@@ -3,13 +3,17 @@
 
 Usage: seed_medium.py --tracking-uri URL --experiment NAME [--runs 100] [--params 10]
                       [--metrics 10] [--steps 100] [--artifacts 3] [--artifact-mb 0]
-                      [--threads 4]
+                      [--models 0] [--versions 5] [--threads 4]
 
 One experiment of --runs runs, each with --params params, --metrics metric keys x --steps steps
 (full histories, written with MlflowClient.log_batch) and --artifacts small files (~1-2 KB,
 one in a sub-folder), uploaded through the server's artifact proxy. Runs are FINISHED with
 fixed start/end times. With --artifact-mb N each run also gets one file of N MiB of random
-bytes (`large.bin`). Prints one JSON object on stdout: {"experiment_id": ..., "runs": N}.
+bytes (`large.bin`). With --models M, the first M x --versions runs also log a small model
+folder (`model/MLmodel`, `model/weights.bin`) and back versions of registered models
+`bench-model-0` .. `bench-model-<M-1>` (`runs:/<run>/model`), the last version of each in
+stage Production with alias `champion`. Prints one JSON object on stdout:
+{"experiment_id": ..., "runs": N, "models": M}.
 """
 
 import argparse
@@ -32,6 +36,8 @@ def main():
     ap.add_argument("--steps", type=int, default=100)
     ap.add_argument("--artifacts", type=int, default=3)
     ap.add_argument("--artifact-mb", type=int, default=0)
+    ap.add_argument("--models", type=int, default=0)
+    ap.add_argument("--versions", type=int, default=5)
     ap.add_argument("--threads", type=int, default=4)
     args = ap.parse_args()
 
@@ -64,6 +70,12 @@ def main():
                 os.makedirs(sub, exist_ok=True)
                 with open(os.path.join(sub, f"file_{a}.txt"), "w", encoding="utf-8") as f:
                     f.write(f"run {i} artifact {a}\n" * (40 + 20 * a))
+            if i < args.models * args.versions:
+                os.makedirs(os.path.join(tmp, "model"))
+                with open(os.path.join(tmp, "model", "MLmodel"), "w", encoding="utf-8") as f:
+                    f.write(f"artifact_path: model\nrun: {i}\n")
+                with open(os.path.join(tmp, "model", "weights.bin"), "wb") as f:
+                    f.write(os.urandom(4096))
             if args.artifact_mb:
                 with open(os.path.join(tmp, "large.bin"), "wb") as f:
                     for _ in range(args.artifact_mb):
@@ -74,7 +86,15 @@ def main():
 
     with ThreadPoolExecutor(max_workers=max(1, args.threads)) as pool:
         run_ids = list(pool.map(seed_run, range(args.runs)))
-    real_stdout.write(json.dumps({"experiment_id": exp_id, "runs": len(run_ids)}) + "\n")
+    for m in range(args.models):
+        name = f"bench-model-{m}"
+        client.create_registered_model(name, tags={"bench": "models"}, description=f"model {m}")
+        for v in range(args.versions):
+            rid = run_ids[m * args.versions + v]
+            client.create_model_version(name, f"runs:/{rid}/model", run_id=rid, tags={"v": str(v + 1)})
+        client.transition_model_version_stage(name, str(args.versions), "Production")
+        client.set_registered_model_alias(name, "champion", str(args.versions))
+    real_stdout.write(json.dumps({"experiment_id": exp_id, "runs": len(run_ids), "models": args.models}) + "\n")
     real_stdout.flush()
 
 
