@@ -62,9 +62,14 @@ def main():
     w("")
     w("| step | tool | wall s | tool CPU s | tool peak RSS MiB | server CPU s (src + dst) | servers busy % of wall (src / dst) | HTTP requests (src + dst) | requests / run | runs arrived |")
     w("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
-    labels = {("export", "python"): "Python `export-experiment`", ("export", "ours"): "ours `export-experiment`",
-              ("import", "python"): "Python `import-experiment`", ("import", "ours"): "ours `import-experiment`",
-              ("copy", "python"): "Python export + import", ("copy", "ours"): "ours `copy-experiment`"}
+    if args.workload.startswith("models"):
+        labels = {("export", "python"): "Python `export-models`", ("export", "ours"): "ours `export-models`",
+                  ("import", "python"): "Python `import-models`", ("import", "ours"): "ours `import-models`",
+                  ("copy", "python"): "Python export + import", ("copy", "ours"): "ours `copy-model` x 10"}
+    else:
+        labels = {("export", "python"): "Python `export-experiment`", ("export", "ours"): "ours `export-experiment`",
+                  ("import", "python"): "Python `import-experiment`", ("import", "ours"): "ours `import-experiment`",
+                  ("copy", "python"): "Python export + import", ("copy", "ours"): "ours `copy-experiment`"}
     for step in ("export", "import", "copy"):
         for who in ("python", "ours"):
             r = m.get((step, who))
