@@ -68,7 +68,12 @@ pub fn pack(params: Vec<KeyValue>, tags: Vec<KeyValue>, metrics: Vec<Metric>) ->
 /// Like [`pack`], with `last` in the last batch (one more batch when that one is full). The
 /// server sets a batch's tags after its params and metrics, so `last` is stored only once
 /// everything before it was: a completion mark that cannot precede the data it vouches for.
-pub fn pack_ending_with(params: Vec<KeyValue>, tags: Vec<KeyValue>, metrics: Vec<Metric>, last: KeyValue) -> Vec<LogBatch> {
+pub fn pack_ending_with(
+    params: Vec<KeyValue>,
+    tags: Vec<KeyValue>,
+    metrics: Vec<Metric>,
+    last: KeyValue,
+) -> Vec<LogBatch> {
     let mut out = pack(params, tags, metrics);
     let has_room = |b: &LogBatch| {
         let bytes = 64

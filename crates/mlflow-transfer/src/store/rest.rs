@@ -615,7 +615,12 @@ impl RunSink for RestSink {
             .metrics
             .iter()
             .flat_map(|(key, points)| {
-                points.iter().map(move |p| Metric { key: key.clone(), value: p.value, timestamp: p.timestamp, step: p.step })
+                points.iter().map(move |p| Metric {
+                    key: key.clone(),
+                    value: p.value,
+                    timestamp: p.timestamp,
+                    step: p.step,
+                })
             })
             .collect();
         let complete = KeyValue::new(identity::COMPLETE, "true");
