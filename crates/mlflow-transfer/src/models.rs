@@ -306,6 +306,18 @@ async fn try_write_model(
     }
     // Numbers can be steered only while the model holds nothing but our copies.
     let keep_numbers = opts.keep_numbers && foreign == 0;
+    if keep_numbers {
+        // A job killed between creating a version and burning its number (one that belongs to a
+        // deleted source version) left our copy under the wrong number: burn it now, and the
+        // version is made again under its own.
+        let misnumbered: Vec<String> =
+            ours.iter().filter(|(src, v)| number(&v.version) != number(src)).map(|(src, _)| src.clone()).collect();
+        for src in misnumbered {
+            if let Some(v) = ours.remove(&src) {
+                client.delete_model_version(dst_name, &v.version).await?;
+            }
+        }
+    }
     for v in &model.versions {
         if let Some(existing) = ours.get(&v.version) {
             outcome.versions.insert(v.version.clone(), existing.version.clone());

@@ -161,3 +161,30 @@ fn bulk_export_and_import_models_with_renames() {
         );
     }
 }
+
+#[test]
+fn a_copy_left_under_a_number_it_should_have_burned_is_made_again_under_its_own() {
+    let src = MlflowServer::shared(ArtifactMode::Proxy);
+    // m1: versions 1, 2, 4, 5 (3 was deleted at the source).
+    let name = &seed_models(src)[1];
+    let out = tempfile::tempdir().unwrap();
+    let (all, first_two) = (out.path().join("all"), out.path().join("first-two"));
+    let export = ["export-model", "--tracking-uri", &src.url, "--model", name];
+    ok(&[&export[..], &["--output-dir", path(&all)]].concat());
+    ok(&[&export[..], &["--output-dir", path(&first_two), "--versions", "1,2"]].concat());
+    let dst_name = unique_name("misnumbered");
+    let import = ["import-model", "--tracking-uri", &src.url, "--model", &dst_name, "--experiment-name", &dst_name];
+    ok(&[&import[..], &["--input-dir", path(&first_two)]].concat());
+    // The state a kill leaves between creating source version 4's copy, which came out as 3,
+    // and burning that number: a copy of version 4 numbered 3.
+    let code = format!(
+        "import mlflow\nc = mlflow.MlflowClient({url:?})\nv = c.get_model_version({dst:?}, '2')\n\
+         print(c.create_model_version({dst:?}, v.source, run_id=v.run_id, tags={{'mlflow_export_import.source.model': {src:?}, 'mlflow_export_import.source.version': '4'}}).version)",
+        url = src.url,
+        dst = dst_name,
+        src = name,
+    );
+    assert_eq!(test_support::python_eval(&code).trim(), "3");
+    ok(&[&import[..], &["--input-dir", path(&all)]].concat());
+    assert_model_copied(&src.url, name, &src.url, &dst_name);
+}
