@@ -13,12 +13,11 @@
 //! Ids read from these files become folder names, so an id that is not a single plain path
 //! segment is refused rather than joined: a crafted `"../.."` must not reach outside the export.
 
-use std::io;
 use std::path::{Path, PathBuf};
 
 use serde_json::{json, Map, Value};
 
-use super::json::{insert_opt, system_value, Obj};
+use super::json::{insert_opt, read_json, system_value, ExportFileError, Obj};
 use super::run_json::{utc_text, ExportSystem};
 use crate::model::ExperimentRecord;
 use crate::paths::is_single_segment;
@@ -80,26 +79,6 @@ pub struct ExperimentEntry {
     pub dir: PathBuf,
 }
 
-/// Why an export folder could not be read. Every variant names the file or folder, since a
-/// bulk import walks many of them.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum ExperimentFormatError {
-    #[error("{}: cannot read: {source}", path.display())]
-    Io { path: PathBuf, source: io::Error },
-    #[error("{}: malformed JSON: {source}", path.display())]
-    Json { path: PathBuf, source: serde_json::Error },
-    #[error("{}: unexpected shape: {what}", path.display())]
-    Shape { path: PathBuf, what: String },
-    #[error("{}: not an experiment export: neither experiment.json nor manifest.json", dir.display())]
-    NotAnExperimentExport { dir: PathBuf },
-    #[error(
-        "{}: not an experiments export: no experiments.json, experiments/experiments.json or manifest.json",
-        dir.display()
-    )]
-    NotAnExperimentsExport { dir: PathBuf },
-}
-
 /// Renders `experiment.json` in the Python tool's current layout. `run_ids` are the runs
 /// exported, to be written at `<dir>/runs/<run_id>/`; `failed_run_ids` those that were not.
 pub fn write_experiment_json(
@@ -135,14 +114,16 @@ pub fn write_experiment_json(
 }
 
 /// Reads an experiment export folder of any historical layout.
-pub fn read_experiment_dir(dir: &Path) -> Result<ExperimentDir, ExperimentFormatError> {
-    let path = [EXPERIMENT_FILE, MANIFEST_FILE]
-        .iter()
-        .map(|name| dir.join(name))
-        .find(|p| p.is_file())
-        .ok_or_else(|| ExperimentFormatError::NotAnExperimentExport { dir: dir.to_path_buf() })?;
+pub fn read_experiment_dir(dir: &Path) -> Result<ExperimentDir, ExportFileError> {
+    let path =
+        [EXPERIMENT_FILE, MANIFEST_FILE].iter().map(|name| dir.join(name)).find(|p| p.is_file()).ok_or_else(|| {
+            ExportFileError::NotAnExport {
+                dir: dir.to_path_buf(),
+                what: "an experiment export: neither experiment.json nor manifest.json",
+            }
+        })?;
     let root = read_json(&path)?;
-    parse_experiment(dir, &root).map_err(|what| ExperimentFormatError::Shape { path, what })
+    parse_experiment(dir, &root).map_err(|what| ExportFileError::Shape { path, what })
 }
 
 /// Renders `experiments.json` in the Python tool's current layout; each experiment belongs at
@@ -170,7 +151,7 @@ pub fn write_experiments_json(system: &ExportSystem, experiments: &[ExperimentSu
 
 /// Lists the experiments of a bulk export (`export-experiments`, or the `experiments/` part of
 /// `export-all`/`export-models`) of any historical layout.
-pub fn read_experiments_dir(dir: &Path) -> Result<Vec<ExperimentEntry>, ExperimentFormatError> {
+pub fn read_experiments_dir(dir: &Path) -> Result<Vec<ExperimentEntry>, ExportFileError> {
     // `export-all` also writes a top-level `manifest.json` (with an empty `mlflow`), so the
     // `experiments/` folder is looked at before the seed-era manifest.
     let nested = dir.join(EXPERIMENTS_DIR);
@@ -179,17 +160,13 @@ pub fn read_experiments_dir(dir: &Path) -> Result<Vec<ExperimentEntry>, Experime
         (nested.join(EXPERIMENTS_FILE), nested.as_path()),
         (dir.join(MANIFEST_FILE), dir),
     ];
-    let (path, base) = candidates
-        .into_iter()
-        .find(|(p, _)| p.is_file())
-        .ok_or_else(|| ExperimentFormatError::NotAnExperimentsExport { dir: dir.to_path_buf() })?;
+    let (path, base) =
+        candidates.into_iter().find(|(p, _)| p.is_file()).ok_or_else(|| ExportFileError::NotAnExport {
+            dir: dir.to_path_buf(),
+            what: "an experiments export: no experiments.json, experiments/experiments.json or manifest.json",
+        })?;
     let root = read_json(&path)?;
-    parse_experiments(base, &root).map_err(|what| ExperimentFormatError::Shape { path, what })
-}
-
-fn read_json(path: &Path) -> Result<Value, ExperimentFormatError> {
-    let bytes = std::fs::read(path).map_err(|source| ExperimentFormatError::Io { path: path.to_path_buf(), source })?;
-    serde_json::from_slice(&bytes).map_err(|source| ExperimentFormatError::Json { path: path.to_path_buf(), source })
+    parse_experiments(base, &root).map_err(|what| ExportFileError::Shape { path, what })
 }
 
 fn parse_experiment(dir: &Path, root: &Value) -> Result<ExperimentDir, String> {
@@ -663,7 +640,7 @@ mod tests {
         for bad in [&b"{\"mlflow\": "[..], b"", b"\xff\xfe"] {
             std::fs::write(&path, bad).unwrap();
             let err = read_experiment_dir(tmp.path()).unwrap_err();
-            assert!(matches!(err, ExperimentFormatError::Json { .. }), "{err:?}");
+            assert!(matches!(err, ExportFileError::Json { .. }), "{err:?}");
             let prefix = format!("{}: malformed JSON: ", path.display());
             assert!(err.to_string().starts_with(&prefix), "{err}");
         }
@@ -742,7 +719,7 @@ mod tests {
             let path = tmp.path().join(file);
             write(&path, &v);
             let err = read_experiment_dir(tmp.path()).unwrap_err();
-            assert!(matches!(err, ExperimentFormatError::Shape { .. }), "{err:?}");
+            assert!(matches!(err, ExportFileError::Shape { .. }), "{err:?}");
             assert_eq!(err.to_string(), format!("{}: unexpected shape: {want}", path.display()));
         }
     }

@@ -1,16 +1,42 @@
 //! Helpers shared by the readers and writers of `format`: a field-path-aware view of a JSON
 //! object, so every error names the offending field, and the pieces both writers emit.
 //!
-//! Errors are plain `String`s describing what is wrong and where; each file's reader wraps
-//! them in its own error type.
+//! Shape errors are plain `String`s describing what is wrong and where; the readers of export
+//! folders wrap them in [`ExportFileError`], which adds the file.
 
-use std::collections::BTreeMap;
+use std::{
+    collections::BTreeMap,
+    io,
+    path::{Path, PathBuf},
+};
 
 use mlflow_client::types::de_i64;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use super::run_json::{utc_text, ExportSystem};
+
+/// Why an experiment or model export folder could not be read. Every variant names the file or
+/// folder, since a bulk import walks many of them.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ExportFileError {
+    #[error("{}: cannot read: {source}", path.display())]
+    Io { path: PathBuf, source: io::Error },
+    #[error("{}: malformed JSON: {source}", path.display())]
+    Json { path: PathBuf, source: serde_json::Error },
+    #[error("{}: unexpected shape: {what}", path.display())]
+    Shape { path: PathBuf, what: String },
+    /// `what` says which export was expected and which files it lacks.
+    #[error("{}: not {what}", dir.display())]
+    NotAnExport { dir: PathBuf, what: &'static str },
+}
+
+/// Reads and parses one export file.
+pub(super) fn read_json(path: &Path) -> Result<Value, ExportFileError> {
+    let bytes = std::fs::read(path).map_err(|source| ExportFileError::Io { path: path.to_path_buf(), source })?;
+    serde_json::from_slice(&bytes).map_err(|source| ExportFileError::Json { path: path.to_path_buf(), source })
+}
 
 /// The `system` block the Python tool writes at the top of every export file.
 pub(super) fn system_value(system: &ExportSystem) -> Value {

@@ -16,3 +16,5 @@ pub mod experiment_json;
 mod json;
 pub mod model_json;
 pub mod run_json;
+
+pub use json::ExportFileError;

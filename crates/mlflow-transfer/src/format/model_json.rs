@@ -14,12 +14,11 @@
 //! beside `model.json`, so either is refused unless it is a single plain path segment.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io;
 use std::path::{Path, PathBuf};
 
 use serde_json::{json, Map, Value};
 
-use super::json::{insert_opt, system_value, Obj};
+use super::json::{insert_opt, read_json, system_value, ExportFileError, Obj};
 use super::run_json::ExportSystem;
 use crate::model::{ModelVersionRecord, RegisteredModelRecord};
 use crate::paths::is_single_segment;
@@ -55,23 +54,6 @@ pub struct ModelEntry {
     pub name: String,
     /// The model's export folder, to pass to [`read_model_dir`].
     pub dir: PathBuf,
-}
-
-/// Why a model export could not be read. Every variant names the file or folder, since a bulk
-/// import walks many of them.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum ModelFormatError {
-    #[error("{}: cannot read: {source}", path.display())]
-    Io { path: PathBuf, source: io::Error },
-    #[error("{}: malformed JSON: {source}", path.display())]
-    Json { path: PathBuf, source: serde_json::Error },
-    #[error("{}: unexpected shape: {what}", path.display())]
-    Shape { path: PathBuf, what: String },
-    #[error("{}: not a model export: model.json is missing", dir.display())]
-    NotAModelExport { dir: PathBuf },
-    #[error("{}: not a models export: no models.json or models/models.json", dir.display())]
-    NotAModelsExport { dir: PathBuf },
 }
 
 /// Renders `model.json` in the Python tool's current layout; each version's run belongs at
@@ -133,13 +115,16 @@ fn tags_value(tags: &BTreeMap<String, String>) -> Vec<Value> {
 }
 
 /// Reads a model export folder of any historical layout.
-pub fn read_model_dir(dir: &Path) -> Result<ModelDir, ModelFormatError> {
+pub fn read_model_dir(dir: &Path) -> Result<ModelDir, ExportFileError> {
     let path = dir.join(MODEL_FILE);
     if !path.is_file() {
-        return Err(ModelFormatError::NotAModelExport { dir: dir.to_path_buf() });
+        return Err(ExportFileError::NotAnExport {
+            dir: dir.to_path_buf(),
+            what: "a model export: model.json is missing",
+        });
     }
     let root = read_json(&path)?;
-    parse_model(dir, &root).map_err(|what| ModelFormatError::Shape { path, what })
+    parse_model(dir, &root).map_err(|what| ExportFileError::Shape { path, what })
 }
 
 /// Renders `models.json` in the Python tool's current layout; `names` are the models exported,
@@ -158,15 +143,16 @@ pub fn write_models_json(system: &ExportSystem, names: &[String], failed: &[Stri
 }
 
 /// Lists the models of a bulk export: `export-models`/`export-all` put them under `models/`.
-pub fn read_models_dir(dir: &Path) -> Result<Vec<ModelEntry>, ModelFormatError> {
+pub fn read_models_dir(dir: &Path) -> Result<Vec<ModelEntry>, ExportFileError> {
     let nested = dir.join(MODELS_DIR);
     let candidates = [(dir.join(MODELS_FILE), dir), (nested.join(MODELS_FILE), nested.as_path())];
-    let (path, base) = candidates
-        .into_iter()
-        .find(|(p, _)| p.is_file())
-        .ok_or_else(|| ModelFormatError::NotAModelsExport { dir: dir.to_path_buf() })?;
+    let (path, base) =
+        candidates.into_iter().find(|(p, _)| p.is_file()).ok_or_else(|| ExportFileError::NotAnExport {
+            dir: dir.to_path_buf(),
+            what: "a models export: no models.json or models/models.json",
+        })?;
     let root = read_json(&path)?;
-    parse_models(base, &root).map_err(|what| ModelFormatError::Shape { path, what })
+    parse_models(base, &root).map_err(|what| ExportFileError::Shape { path, what })
 }
 
 /// Renders the `registered_models.json` listing of the Python tool's `list-registered-models`:
@@ -220,11 +206,6 @@ fn rest_version_value(model_name: &str, v: &ModelVersionRecord) -> Value {
     insert_opt(&mut version, "status", &v.status);
     insert_opt(&mut version, "run_link", &v.run_link);
     Value::Object(version)
-}
-
-fn read_json(path: &Path) -> Result<Value, ModelFormatError> {
-    let bytes = std::fs::read(path).map_err(|source| ModelFormatError::Io { path: path.to_path_buf(), source })?;
-    serde_json::from_slice(&bytes).map_err(|source| ModelFormatError::Json { path: path.to_path_buf(), source })
 }
 
 fn parse_model(dir: &Path, root: &Value) -> Result<ModelDir, String> {
@@ -816,7 +797,7 @@ mod tests {
         for bad in [&b"{\"mlflow\": "[..], b"", b"\xff\xfe"] {
             std::fs::write(&path, bad).unwrap();
             let err = read_model_dir(tmp.path()).unwrap_err();
-            assert!(matches!(err, ModelFormatError::Json { .. }), "{err:?}");
+            assert!(matches!(err, ExportFileError::Json { .. }), "{err:?}");
             assert!(err.to_string().starts_with(&format!("{}: malformed JSON: ", path.display())), "{err}");
         }
         let path = tmp.path().join("models.json");
@@ -928,7 +909,7 @@ mod tests {
             let path = tmp.path().join("model.json");
             write(&path, &v);
             let err = read_model_dir(tmp.path()).unwrap_err();
-            assert!(matches!(err, ModelFormatError::Shape { .. }), "{err:?}");
+            assert!(matches!(err, ExportFileError::Shape { .. }), "{err:?}");
             assert_eq!(err.to_string(), format!("{}: unexpected shape: {want}", path.display()));
         }
     }
