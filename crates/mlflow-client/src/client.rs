@@ -136,7 +136,30 @@ impl MlflowClient {
 
     /// GET with query parameters, JSON answer.
     pub(crate) async fn get<T: DeserializeOwned>(&self, path: &str, query: &[(&str, String)]) -> Result<T> {
-        self.json(Method::GET, path, query, None::<&()>, Idempotency::Safe).await
+        let (url, bytes) = self.get_bytes(path, query).await?;
+        decode("GET", url, &bytes)
+    }
+
+    /// GET whose JSON answer may hold the bare `NaN`/`Infinity` tokens Python's `json` module
+    /// writes (the `ajax-api` routes): they are quoted before decoding, as the REST routes do.
+    pub(crate) async fn get_python_json<T: DeserializeOwned>(&self, path: &str, query: &[(&str, String)]) -> Result<T> {
+        let (url, bytes) = self.get_bytes(path, query).await?;
+        decode("GET", url, &crate::quote_non_finite(&bytes).map_or(bytes, Bytes::from))
+    }
+
+    /// GET a plain-text body (e.g. `/version`).
+    pub(crate) async fn get_text(&self, path: &str) -> Result<String> {
+        let (_, bytes) = self.get_bytes(path, &[]).await?;
+        Ok(String::from_utf8_lossy(&bytes).trim().to_string())
+    }
+
+    /// One GET, retried while that is safe: the URL (for error messages) and the whole body.
+    async fn get_bytes(&self, path: &str, query: &[(&str, String)]) -> Result<(String, Bytes)> {
+        let url = self.url(path);
+        let bytes = self
+            .with_retries(Idempotency::Safe, || self.body_of("GET", &url, self.request(Method::GET, &url).query(query)))
+            .await?;
+        Ok((url, bytes))
     }
 
     /// POST (or PATCH/DELETE) with a JSON body, JSON answer.
@@ -147,59 +170,30 @@ impl MlflowClient {
         body: &B,
         idempotency: Idempotency,
     ) -> Result<T> {
-        self.json(method, path, &[], Some(body), idempotency).await
-    }
-
-    async fn json<B: Serialize, T: DeserializeOwned>(
-        &self,
-        method: Method,
-        path: &str,
-        query: &[(&str, String)],
-        body: Option<&B>,
-        idempotency: Idempotency,
-    ) -> Result<T> {
         let url = self.url(path);
         let name = method_name(&method);
-        let body = body
-            .map(|b| serde_json::to_vec(b).map(Bytes::from))
-            .transpose()
-            .map_err(|source| Error::Decode { method: name, url: url.clone(), snippet: String::new(), source })?;
+        let body = serde_json::to_vec(body).map(Bytes::from).map_err(|source| Error::Decode {
+            method: name,
+            url: url.clone(),
+            snippet: String::new(),
+            source,
+        })?;
         let bytes = self
-            .with_retries(idempotency, || async {
-                let mut rb = self.request(method.clone(), &url).query(query);
-                if let Some(b) = &body {
-                    rb = rb.header(header::CONTENT_TYPE, "application/json").body(b.clone());
-                }
-                let resp = self.execute(name, &url, rb).await?;
-                resp.bytes().await.map_err(|source| Error::Transport { method: name, url: url.clone(), source })
+            .with_retries(idempotency, || {
+                let rb = self
+                    .request(method.clone(), &url)
+                    .header(header::CONTENT_TYPE, "application/json")
+                    .body(body.clone());
+                self.body_of(name, &url, rb)
             })
             .await?;
         decode(name, url, &bytes)
     }
 
-    /// GET whose JSON answer may hold the bare `NaN`/`Infinity` tokens Python's `json` module
-    /// writes (the `ajax-api` routes): they are quoted before decoding, as the REST routes do.
-    pub(crate) async fn get_python_json<T: DeserializeOwned>(&self, path: &str, query: &[(&str, String)]) -> Result<T> {
-        let url = self.url(path);
-        let bytes = self
-            .with_retries(Idempotency::Safe, || async {
-                let resp = self.execute("GET", &url, self.request(Method::GET, &url).query(query)).await?;
-                resp.bytes().await.map_err(|source| Error::Transport { method: "GET", url: url.clone(), source })
-            })
-            .await?;
-        decode("GET", url, &crate::quote_non_finite(&bytes).map_or(bytes, Bytes::from))
-    }
-
-    /// GET a plain-text body (e.g. `/version`).
-    pub(crate) async fn get_text(&self, path: &str) -> Result<String> {
-        let url = self.url(path);
-        let bytes = self
-            .with_retries(Idempotency::Safe, || async {
-                let resp = self.execute("GET", &url, self.request(Method::GET, &url)).await?;
-                resp.bytes().await.map_err(|source| Error::Transport { method: "GET", url: url.clone(), source })
-            })
-            .await?;
-        Ok(String::from_utf8_lossy(&bytes).trim().to_string())
+    /// Sends one request and reads its whole answer.
+    async fn body_of(&self, method: &'static str, url: &str, rb: RequestBuilder) -> Result<Bytes> {
+        let resp = self.execute(method, url, rb).await?;
+        resp.bytes().await.map_err(|source| Error::Transport { method, url: url.to_string(), source })
     }
 
     /// Opens a streamed download. Failures before the first byte are retried; a body that breaks
