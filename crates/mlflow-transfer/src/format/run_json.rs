@@ -188,11 +188,19 @@ impl Serialize for Histories<'_> {
 
 struct Points<'a>(&'a [MetricPoint]);
 
+/// One point as written; fields in the sorted order the other objects of the file have.
+#[derive(Serialize)]
+struct PointOut {
+    step: i64,
+    timestamp: i64,
+    value: Value,
+}
+
 impl Serialize for Points<'_> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
         let mut seq = serializer.serialize_seq(Some(self.0.len()))?;
         for p in self.0 {
-            seq.serialize_element(&json!({"value": f64_value(p.value), "timestamp": p.timestamp, "step": p.step}))?;
+            seq.serialize_element(&PointOut { step: p.step, timestamp: p.timestamp, value: f64_value(p.value) })?;
         }
         seq.end()
     }
