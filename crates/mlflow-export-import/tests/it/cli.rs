@@ -66,3 +66,10 @@ pub fn assert_identity(dst: &Value, source_run_id: &str, source_url: &str) {
 pub fn path(p: &Path) -> &str {
     p.to_str().expect("UTF-8 path")
 }
+
+/// The `--report` file of a job that had to move every run; asserts that none failed.
+pub fn clean_report(path: &Path) -> Value {
+    let report: Value = serde_json::from_slice(&std::fs::read(path).expect("report written")).expect("report is JSON");
+    assert_eq!(report["summary"]["runs_failed"], 0, "{}", report["failures"]);
+    report
+}

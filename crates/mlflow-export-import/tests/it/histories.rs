@@ -8,19 +8,13 @@ use serde_json::Value;
 use test_support::{assert_runs_equal, dump_experiment, seed, unique_name, ArtifactMode, MlflowServer};
 
 use crate::{
-    cli::{ok, path},
+    cli::{clean_report, ok, path},
     experiments::as_map,
 };
 
 /// Requests a per-key reader needs for the histories alone: 30 runs × 3 keys, 2 keys of the
 /// long run, one of them in 2 pages.
 const PER_KEY_HISTORY_REQUESTS: u64 = 93;
-
-fn requests_in(report: &std::path::Path) -> u64 {
-    let r: Value = serde_json::from_slice(&std::fs::read(report).unwrap()).unwrap();
-    assert_eq!(r["summary"]["runs_failed"], 0, "{}", r["failures"]);
-    r["requests"].as_u64().unwrap()
-}
 
 fn assert_same_runs(src: &HashMap<String, Value>, dst: &HashMap<String, Value>) {
     assert_eq!(dst.len(), src.len());
@@ -43,7 +37,7 @@ fn histories_read_in_bulk_arrive_point_for_point_in_few_requests() {
         .into_iter()
         .chain(["--report", path(&report)])
         .collect::<Vec<_>>());
-    let requests = requests_in(&report);
+    let requests = clean_report(&report)["requests"].as_u64().unwrap();
     eprintln!("export of the histories experiment: {requests} requests");
     // One artifact listing per run, the experiment, the search: 34 besides the histories.
     assert!(requests < 34 + PER_KEY_HISTORY_REQUESTS / 4, "{requests} requests for the export");
@@ -60,6 +54,6 @@ fn histories_read_in_bulk_arrive_point_for_point_in_few_requests() {
         .into_iter()
         .chain(["--dst-experiment-name", &copied, "--use-src-user-id", "--report", path(&report)])
         .collect::<Vec<_>>());
-    requests_in(&report);
+    clean_report(&report);
     assert_same_runs(&source, &as_map(dump_experiment(&dst.url, &copied)));
 }
