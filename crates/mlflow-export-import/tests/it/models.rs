@@ -143,7 +143,7 @@ fn bulk_export_and_import_models_with_renames() {
     // Killed at random moments (paced so that the kills land before the end, the later ones
     // among the versions) until it would finish, then run whole: no version may be twice.
     let seed = kill_seed();
-    let paced = [args.as_slice(), &["--max-requests-per-second", "10"]].concat();
+    let paced = [args.as_slice(), &["--max-requests-per-second", "6"]].concat();
     let moments = kill_at_random_moments(&paced, 5, seed);
     assert!(moments.len() >= 2, "seed {seed}: the job ended after kills at {moments:?}");
     let code = format!(
