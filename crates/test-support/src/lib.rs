@@ -13,7 +13,7 @@ mod server;
 
 pub use compare::{assert_runs_equal, diff_runs, IDENTITY_TAG_PREFIX};
 pub use fault_proxy::{Fault, FaultCounts, FaultPlan, FaultProxy, Rewrite};
-pub use server::{shared, ArtifactMode, MlflowServer, BASIC_AUTH_PASSWORD, BASIC_AUTH_USER};
+pub use server::{shared, ArtifactMode, BasicAuthConfig, MlflowServer, BASIC_AUTH_PASSWORD, BASIC_AUTH_USER};
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -25,6 +25,26 @@ pub enum ArtifactMode {
     BasicAuth,
 }
 
+/// Settings of a basic-auth server (see [`MlflowServer::start_basic_auth`]).
+#[derive(Debug, Clone)]
+pub struct BasicAuthConfig {
+    /// What a user gets on an object nobody granted them anything on: `READ` (MLflow's
+    /// default), `NO_PERMISSIONS`, `USE`, `EDIT` or `MANAGE`.
+    pub default_permission: String,
+    pub admin_user: String,
+    pub admin_password: String,
+}
+
+impl Default for BasicAuthConfig {
+    fn default() -> Self {
+        Self {
+            default_permission: "READ".into(),
+            admin_user: BASIC_AUTH_USER.into(),
+            admin_password: BASIC_AUTH_PASSWORD.into(),
+        }
+    }
+}
+
 /// Admin login of [`ArtifactMode::BasicAuth`] servers.
 pub const BASIC_AUTH_USER: &str = "admin";
 /// Admin password of [`ArtifactMode::BasicAuth`] servers.
@@ -64,9 +84,19 @@ impl MlflowServer {
 
     /// Like [`MlflowServer::start`], with the `mlflow` of another venv (e.g. an MLflow 2.x one).
     pub fn start_in_venv(mode: ArtifactMode, venv: &Path) -> MlflowServer {
+        Self::start_with(mode, venv, &BasicAuthConfig::default())
+    }
+
+    /// A private [`ArtifactMode::BasicAuth`] server with its own default permission and admin
+    /// login (e.g. `NO_PERMISSIONS`, so that a user sees only what was granted to them).
+    pub fn start_basic_auth(auth: &BasicAuthConfig) -> MlflowServer {
+        Self::start_with(ArtifactMode::BasicAuth, &venv(), auth)
+    }
+
+    fn start_with(mode: ArtifactMode, venv: &Path, auth: &BasicAuthConfig) -> MlflowServer {
         let mut last_err = String::new();
         for _attempt in 0..3 {
-            match Self::try_start(mode, venv) {
+            match Self::try_start(mode, venv, auth) {
                 Ok(s) => return s,
                 Err((msg, retry)) => {
                     if !retry {
@@ -79,7 +109,7 @@ impl MlflowServer {
         panic!("{last_err}")
     }
 
-    fn try_start(mode: ArtifactMode, venv: &Path) -> Result<MlflowServer, (String, bool)> {
+    fn try_start(mode: ArtifactMode, venv: &Path, auth: &BasicAuthConfig) -> Result<MlflowServer, (String, bool)> {
         let mlflow = venv.join("bin").join("mlflow");
         if !mlflow.exists() {
             return Err((
@@ -114,14 +144,17 @@ impl MlflowServer {
                 fs::write(
                     &ini,
                     format!(
-                        "[mlflow]\ndefault_permission = READ\ndatabase_uri = sqlite:///{}\n\
-                         admin_username = {BASIC_AUTH_USER}\nadmin_password = {BASIC_AUTH_PASSWORD}\n\
+                        "[mlflow]\ndefault_permission = {}\ndatabase_uri = sqlite:///{}\n\
+                         admin_username = {}\nadmin_password = {}\n\
                          authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n",
-                        root.join("basic_auth.db").display()
+                        auth.default_permission,
+                        root.join("basic_auth.db").display(),
+                        auth.admin_user,
+                        auth.admin_password,
                     ),
                 )
                 .expect("write basic_auth.ini");
-                credentials = Some((BASIC_AUTH_USER.to_string(), BASIC_AUTH_PASSWORD.to_string()));
+                credentials = Some((auth.admin_user.clone(), auth.admin_password.clone()));
                 cmd.env("MLFLOW_AUTH_CONFIG_PATH", &ini)
                     // The auth app's CSRF protection needs a static secret key.
                     .env("MLFLOW_FLASK_SERVER_SECRET_KEY", "mlflow-eim-test-secret")
