@@ -10,15 +10,28 @@ venv="${MLFLOW_EIM_VENV:-$repo/.venv}"
 mlflow_version="3.17.2" # 3.18.0 does not install here (its mlflow-skinny pin is unavailable)
 marker="$venv/.mlflow-eim-ready"
 # The `auth` extra brings Flask-WTF, which the basic-auth server used by the credential tests needs.
-want="mlflow[auth]==$mlflow_version"
+# The others serve production-shaped servers in tests: psycopg2 for PostgreSQL backend stores,
+# boto3 and moto (a local S3) for s3:// artifact roots, azure-storage-blob for wasbs:// ones
+# (against azurite, which .ci/run installs with npm).
+extras=(
+    "psycopg2-binary==2.9.13"
+    "boto3==1.44.8"
+    "moto[server]==5.2.5"
+    "azure-storage-blob==12.31.1"
+)
+want="mlflow[auth]==$mlflow_version ${extras[*]}"
 
 ready() {
     [ -x "$venv/bin/mlflow" ] || return 1
     [ -x "$venv/bin/python" ] || return 1
-    # A venv made by hand (no marker) is accepted when its mlflow has the right version.
+    # The marker names what was installed: a venv made for another list is upgraded. A venv made
+    # by hand (no marker) is accepted when it has the right mlflow and the extras.
     if [ -f "$marker" ] && [ "$(cat "$marker")" != "$want" ]; then return 1; fi
+    [ -x "$venv/bin/moto_server" ] || return 1
     # Same answer as `mlflow --version`, without importing mlflow (which takes seconds).
-    [ "$("$venv/bin/python" -c 'import importlib.metadata as m; m.version("flask-wtf"); print(m.version("mlflow"))' 2>/dev/null)" = "$mlflow_version" ]
+    [ "$("$venv/bin/python" -c 'import importlib.metadata as m
+for d in ("flask-wtf", "psycopg2-binary", "boto3", "moto", "azure-storage-blob"): m.version(d)
+print(m.version("mlflow"))' 2>/dev/null)" = "$mlflow_version" ]
 }
 
 if ready; then
@@ -31,7 +44,7 @@ echo "setup-venv: installing $want into $venv (takes a few minutes)" >&2
 if [ ! -x "$venv/bin/python" ]; then
     "$python_bin" -m venv "$venv" >&2
 fi
-"$venv/bin/python" -m pip install --quiet --disable-pip-version-check "$want" >&2
+"$venv/bin/python" -m pip install --quiet --disable-pip-version-check "mlflow[auth]==$mlflow_version" "${extras[@]}" >&2
 "$venv/bin/mlflow" --version >&2
 echo "$want" >"$marker"
 echo "$venv"
