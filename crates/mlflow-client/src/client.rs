@@ -63,6 +63,7 @@ struct Inner {
     writes: Semaphore,
     pacer: Option<Pacer>,
     artifacts_destination: Option<std::path::PathBuf>,
+    side: Option<String>,
     stats: ClientStats,
 }
 
@@ -102,6 +103,7 @@ impl MlflowClient {
                 writes: Semaphore::new(config.max_in_flight.div_ceil(2).max(1)),
                 pacer: Pacer::new(config.max_requests_per_second),
                 artifacts_destination: config.artifacts_destination.clone(),
+                side: config.side.clone(),
                 stats: ClientStats::default(),
             }),
         })
@@ -115,6 +117,11 @@ impl MlflowClient {
     /// See [`ClientConfig::artifacts_destination`].
     pub fn artifacts_destination(&self) -> Option<&std::path::Path> {
         self.inner.artifacts_destination.as_deref()
+    }
+
+    /// See [`ClientConfig::side`].
+    pub fn side(&self) -> Option<&str> {
+        self.inner.side.as_deref()
     }
 
     pub fn stats(&self) -> &ClientStats {

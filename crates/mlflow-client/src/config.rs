@@ -66,6 +66,10 @@ pub struct ClientConfig {
     /// per file through the server's proxy. Not used by the client itself; carried for the
     /// code that moves artifacts.
     pub artifacts_destination: Option<PathBuf>,
+    /// `SRC` or `DST` when resolved for one side of a copy: the prefix under which that side's
+    /// variables are looked up first. Not used by the client itself; carried for the code that
+    /// reads the side's object-store credentials.
+    pub side: Option<String>,
 }
 
 /// Environment lookup, injectable for tests.
@@ -117,6 +121,7 @@ impl ClientConfig {
             max_in_flight: 8,
             max_requests_per_second: None,
             artifacts_destination: None,
+            side: side.map(str::to_string),
         })
     }
 }
@@ -198,7 +203,9 @@ fn databricks(
     Ok((host.trim_end_matches('/').to_string(), Auth::Bearer(token)))
 }
 
-fn ini_section(text: &str, name: &str) -> Option<std::collections::HashMap<String, String>> {
+/// The `key = value` pairs of section `[name]` of an INI file (`~/.mlflow/credentials`,
+/// `~/.databrickscfg`, `~/.aws/credentials`), or `None` when the section is absent.
+pub fn ini_section(text: &str, name: &str) -> Option<std::collections::HashMap<String, String>> {
     let mut current = None::<String>;
     let mut found = None;
     for line in text.lines().map(str::trim) {

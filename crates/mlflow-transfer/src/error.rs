@@ -39,6 +39,10 @@ pub enum Error {
     /// The destination cannot take what we need to write.
     #[error("{0}")]
     Unsupported(String),
+    /// An object store (S3, Azure, GCS) refused or failed a request; the message names the
+    /// store and holds no credential.
+    #[error("{message}")]
+    Store { message: String, transient: bool },
     /// The object does not exist at the source.
     #[error("{0}")]
     NotFound(String),
@@ -54,6 +58,7 @@ impl Error {
         match self {
             Error::Client(e) => e.is_transient(),
             Error::Truncated { .. } => true,
+            Error::Store { transient, .. } => *transient,
             Error::Artifact { source, .. } => source.is_transient(),
             Error::Io { source, .. } => {
                 !matches!(source.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::PermissionDenied)

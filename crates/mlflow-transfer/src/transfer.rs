@@ -301,6 +301,11 @@ async fn copy_once(
     file: &ArtifactFile,
     reporter: &Arc<dyn Reporter>,
 ) -> Result<ArtifactEntry> {
+    if let Some(from) = source.locate_artifact(run, file).await {
+        if sink.copy_artifact(target, file, &from).await? {
+            return Ok(ArtifactEntry { path: file.path.clone(), size: file.size, sha256: None });
+        }
+    }
     let data = source.open_artifact(run, file).await?;
     let hasher = Arc::new(Mutex::new(Sha256::new()));
     let count = Arc::new(AtomicU64::new(0));
@@ -317,6 +322,6 @@ async fn copy_once(
     if actual != file.size {
         return Err(Error::Truncated { path: file.path.clone(), expected: file.size, actual });
     }
-    let sha256 = format!("{:x}", hasher.lock().expect("poisoned").clone().finalize());
+    let sha256 = Some(format!("{:x}", hasher.lock().expect("poisoned").clone().finalize()));
     Ok(ArtifactEntry { path: file.path.clone(), size: actual, sha256 })
 }

@@ -45,8 +45,10 @@ pub struct ArtifactEntry {
     /// Relative to the run's `artifacts/` folder, `/`-separated.
     pub path: String,
     pub size: u64,
-    /// Lowercase hex SHA-256 of the file's bytes.
-    pub sha256: String,
+    /// Lowercase hex SHA-256 of the file's bytes; `None` only for a file copied inside an
+    /// object store (server-side), whose bytes never passed through this machine. Exports
+    /// always stream, so every entry of an export has one.
+    pub sha256: Option<String>,
 }
 
 /// Which historical layout a `run.json` was written in.
@@ -432,7 +434,7 @@ fn read_artifacts(info: &Obj) -> Result<Option<Vec<ArtifactEntry>>, String> {
         out.push(ArtifactEntry {
             path: entry.opt_str("path")?.ok_or_else(|| entry.missing("path"))?,
             size: size.as_u64().ok_or_else(|| format!("{} is not a size in bytes", entry.path_of("size")))?,
-            sha256: entry.opt_str("sha256")?.ok_or_else(|| entry.missing("sha256"))?,
+            sha256: Some(entry.opt_str("sha256")?.ok_or_else(|| entry.missing("sha256"))?),
         });
     }
     Ok(Some(out))
@@ -780,8 +782,8 @@ mod tests {
     fn round_trip_preserves_every_field() {
         let run = sample_run();
         let artifacts = vec![
-            ArtifactEntry { path: "model/MLmodel".into(), size: 412, sha256: "ab".repeat(32) },
-            ArtifactEntry { path: "plots/ü.png".into(), size: u64::MAX, sha256: "cd".repeat(32) },
+            ArtifactEntry { path: "model/MLmodel".into(), size: 412, sha256: Some("ab".repeat(32)) },
+            ArtifactEntry { path: "plots/ü.png".into(), size: u64::MAX, sha256: Some("cd".repeat(32)) },
         ];
         let bytes = serde_json::to_vec_pretty(&write_run_json(&run, &system(), &artifacts)).unwrap();
         let back = read_run_json(&bytes).unwrap();
@@ -818,7 +820,7 @@ mod tests {
     #[test]
     fn writes_the_python_tools_current_layout() {
         let run = sample_run();
-        let artifacts = [ArtifactEntry { path: "a.txt".into(), size: 3, sha256: "00".repeat(32) }];
+        let artifacts = [ArtifactEntry { path: "a.txt".into(), size: 3, sha256: Some("00".repeat(32)) }];
         let v = serde_json::to_value(write_run_json(&run, &system(), &artifacts)).unwrap();
         assert_eq!(
             v["system"],

@@ -2,9 +2,11 @@
 //! ([`dir`], with [`zip`] packing and unpacking one) each implement both traits, so the engine
 //! moves runs between any two of them without knowing which.
 
+pub mod artifact_root;
 pub mod dir;
 mod history;
 pub mod local;
+pub mod object;
 pub mod rest;
 pub mod zip;
 
@@ -15,6 +17,7 @@ use crate::{
     format::run_json::ArtifactEntry,
     identity::SourceIdentity,
     model::{ArtifactFile, RunRecord},
+    store::object::ObjectLocation,
     Result,
 };
 
@@ -33,6 +36,11 @@ pub trait RunSource: Send + Sync {
     async fn list_artifacts(&self, run: &RunRecord) -> Result<Vec<ArtifactFile>>;
     /// Opens one artifact file for streaming.
     async fn open_artifact(&self, run: &RunRecord, file: &ArtifactFile) -> Result<ByteStream>;
+    /// Where the file is in a cloud object store, when it is in one this machine reaches, so
+    /// that a sink in the same store can copy it without the bytes passing through here.
+    async fn locate_artifact(&self, _run: &RunRecord, _file: &ArtifactFile) -> Option<ObjectLocation> {
+        None
+    }
 }
 
 /// What a sink found for a source run before writing.
@@ -72,6 +80,11 @@ pub trait RunSink: Send + Sync {
     async fn begin_run(&self, run: &RunRecord, source: &SourceIdentity) -> Result<Target>;
     /// Streams one artifact file into the run.
     async fn write_artifact(&self, target: &Target, file: &ArtifactFile, data: ByteStream) -> Result<()>;
+    /// Copies one artifact file from `from` inside the object store both live in; `false`
+    /// (nothing done) when the sink cannot, and the file must be streamed.
+    async fn copy_artifact(&self, _target: &Target, _file: &ArtifactFile, _from: &ObjectLocation) -> Result<bool> {
+        Ok(false)
+    }
     /// Writes params, tags, metric history, inputs, final status and times, and marks the run
     /// complete, last, so that a crash before that point leaves a run recognised as incomplete.
     async fn finish_run(&self, target: &Target, run: &RunRecord, artifacts: &[ArtifactEntry]) -> Result<()>;

@@ -2,7 +2,6 @@
 
 use std::{
     collections::{BTreeMap, HashMap},
-    path::PathBuf,
     sync::Mutex,
 };
 
@@ -20,7 +19,12 @@ use crate::{
     identity::{self, SourceIdentity},
     model::{ArtifactFile, ExperimentRecord, MetricPoint, Origin, RunMeta, RunRecord},
     select::{ExperimentSpec, RunFilter},
-    store::{history::HistoryReader, local, ByteStream, RunSink, RunSource, Target},
+    store::{
+        artifact_root::{ArtifactRoot, ArtifactRoots},
+        history::HistoryReader,
+        object::ObjectLocation,
+        ByteStream, RunSink, RunSource, Target,
+    },
     Error, Result,
 };
 
@@ -34,12 +38,14 @@ pub struct RestSource {
     /// Runs already returned by a search, so that reading them costs no second request.
     prefetched: Mutex<HashMap<String, Run>>,
     history: HistoryReader,
+    artifacts: ArtifactRoots,
 }
 
 impl RestSource {
     pub fn new(client: MlflowClient) -> Self {
         Self {
             history: HistoryReader::new(client.clone()),
+            artifacts: ArtifactRoots::new(client.clone()),
             client,
             experiment_names: Mutex::default(),
             prefetched: Mutex::default(),
@@ -221,76 +227,35 @@ impl RunSource for RestSource {
     }
 
     async fn list_artifacts(&self, run: &RunRecord) -> Result<Vec<ArtifactFile>> {
-        if let Some(root) = readable_local_root(run, &self.client) {
-            return local::list_files(&root).await;
-        }
-        let proxied = proxied_root(run);
-        let mut files = Vec::new();
-        let mut dirs = vec![String::new()];
-        while let Some(dir) = dirs.pop() {
-            let listed = match &proxied {
-                Some(root) => self.client.list_proxied_artifacts(root, &dir).await?,
-                None => self.client.list_artifacts(&run.meta.run_id, &dir).await?,
-            };
-            for f in listed {
-                crate::paths::check_relative(&f.path).map_err(|e| {
-                    Error::Input(format!("run {}: server listed an artifact with an {e}", run.meta.run_id))
-                })?;
-                if f.is_dir {
-                    dirs.push(f.path);
-                } else {
-                    let size = u64::try_from(f.file_size.unwrap_or(0)).unwrap_or(0);
-                    files.push(ArtifactFile { path: f.path, size });
-                }
-            }
-        }
-        files.sort();
-        Ok(files)
+        let root = self.read_root(run)?;
+        self.artifacts.list(&root).await.map_err(|e| match e {
+            Error::Input(m) => Error::Input(format!("run {}: {m}", run.meta.run_id)),
+            e => e,
+        })
     }
 
     async fn open_artifact(&self, run: &RunRecord, file: &ArtifactFile) -> Result<ByteStream> {
-        if let Some(root) = readable_local_root(run, &self.client) {
-            return local::open(&crate::paths::safe_join(&root, &file.path)?).await;
-        }
-        match proxied_root(run) {
-            Some(root) => Ok(self.client.download_proxied_artifact(&format!("{root}/{}", file.path)).await?),
-            None => Ok(self.client.download_artifact(&run.meta.run_id, &file.path).await?),
-        }
+        self.artifacts.open(&self.read_root(run)?, &file.path).await
+    }
+
+    async fn locate_artifact(&self, run: &RunRecord, file: &ArtifactFile) -> Option<ObjectLocation> {
+        ArtifactRoots::locate(&self.read_root(run).ok()?, &file.path)
     }
 }
 
-/// The proxy path of a run's artifacts when its root is the server's own `mlflow-artifacts:/…`
-/// store: reading through the proxy routes spares the server a database lookup per request.
-fn proxied_root(run: &RunRecord) -> Option<String> {
-    let rest = run.meta.artifact_uri.as_deref()?.strip_prefix("mlflow-artifacts:/")?;
-    (!rest.starts_with('/')).then(|| rest.trim_end_matches('/').to_string())
-}
-
-/// The run's artifact folder when the server stores artifacts in a local path we can read.
-fn readable_local_root(run: &RunRecord, client: &MlflowClient) -> Option<PathBuf> {
-    let uri = run.meta.artifact_uri.as_deref()?;
-    let root = match (client.artifacts_destination(), proxied_root(run)) {
-        (Some(store), Some(rel)) => crate::paths::safe_join(store, &rel).ok()?,
-        _ => local::local_root(uri)?,
-    };
-    // A run that logged nothing has no folder; the server then answers for it.
-    root.is_dir().then_some(root)
-}
-
-/// Where a destination run's artifact bytes go.
-#[derive(Debug, Clone)]
-enum ArtifactDest {
-    /// Through the server's `mlflow-artifacts` proxy, under this path.
-    Proxy(String),
-    /// Straight into a local folder (server with a plain local artifact root).
-    Local(PathBuf),
+impl RestSource {
+    fn read_root(&self, run: &RunRecord) -> Result<ArtifactRoot> {
+        self.artifacts.for_reading(&run.meta.run_id, run.meta.artifact_uri.as_deref())
+    }
 }
 
 /// Writes runs into one experiment of a tracking server.
 pub struct RestSink {
     client: MlflowClient,
     experiment_id: String,
-    artifact_dests: Mutex<HashMap<String, ArtifactDest>>,
+    artifacts: ArtifactRoots,
+    /// Where each run begun by this sink writes its artifacts.
+    artifact_dests: Mutex<HashMap<String, ArtifactRoot>>,
     /// Every experiment id at the destination, listed once when a link needs a lookup.
     all_experiments: tokio::sync::OnceCell<Vec<String>>,
     /// Our copies in the experiment by source run id, listed with one paged search when the
@@ -300,12 +265,22 @@ pub struct RestSink {
 
 impl RestSink {
     /// A sink into the experiment `name`, created when missing, with the source experiment's
-    /// tags (description included) added where the destination lacks them.
+    /// tags (description included) added where the destination lacks them. Fails before any
+    /// run is created when the experiment's artifact store cannot be written from here.
     pub async fn for_experiment(client: MlflowClient, name: &str, tags: &BTreeMap<String, String>) -> Result<Self> {
         let experiment_id = ensure_experiment(&client, name, tags).await?;
+        let artifacts = ArtifactRoots::new(client.clone());
+        if let Some(location) = client.get_experiment(&experiment_id).await?.artifact_location {
+            let root = artifacts.for_writing(&location).map_err(|e| match e {
+                Error::Unsupported(m) => Error::Unsupported(format!("experiment {name:?}: {m}")),
+                e => e,
+            })?;
+            ArtifactRoots::check_writable(&root).await?;
+        }
         Ok(Self {
             client,
             experiment_id,
+            artifacts,
             artifact_dests: Mutex::default(),
             all_experiments: Default::default(),
             copies: Default::default(),
@@ -383,17 +358,9 @@ impl RestSink {
 
     fn remember(&self, run_id: &str, artifact_uri: Option<&str>) -> Result<()> {
         let uri = artifact_uri.unwrap_or_default();
-        let dest = artifact_dest(self.client.base_url(), uri);
-        let dest = match (dest, self.client.artifacts_destination()) {
-            (Some(ArtifactDest::Proxy(rel)), Some(store)) => {
-                Some(ArtifactDest::Local(crate::paths::safe_join(store, &rel)?))
-            }
-            (dest, _) => dest,
-        };
-        let dest = dest.ok_or_else(|| {
-            Error::Unsupported(format!(
-                "destination run {run_id} stores artifacts at {uri:?}: only `mlflow-artifacts:` (the server's artifact proxy) and local paths can be written"
-            ))
+        let dest = self.artifacts.for_writing(uri).map_err(|e| match e {
+            Error::Unsupported(m) => Error::Unsupported(format!("destination run {run_id}: {m}")),
+            e => e,
         })?;
         self.artifact_dests.lock().expect("poisoned").insert(run_id.to_string(), dest);
         Ok(())
@@ -455,21 +422,6 @@ enum Created<N, F> {
     Found(F),
 }
 
-/// Streams one file to `rel` below an artifact destination.
-async fn write_to(client: &MlflowClient, dest: &ArtifactDest, rel: &str, size: u64, data: ByteStream) -> Result<()> {
-    match dest {
-        ArtifactDest::Proxy(root) => {
-            let rel = crate::paths::check_relative(rel)?;
-            let path = if root.is_empty() { rel } else { format!("{root}/{rel}") };
-            client.upload_proxied_artifact(&path, size, data).await?;
-        }
-        ArtifactDest::Local(root) => {
-            local::write(root, rel, data).await?;
-        }
-    }
-    Ok(())
-}
-
 /// Streams one file below an artifact root URI of the server `client` talks to (a logged
 /// model's `artifact_uri`, say), by the same rules as run artifacts.
 pub async fn upload_artifact(
@@ -479,28 +431,9 @@ pub async fn upload_artifact(
     size: u64,
     data: ByteStream,
 ) -> Result<()> {
-    let dest = artifact_dest(client.base_url(), root_uri).ok_or_else(|| {
-        Error::Unsupported(format!(
-            "artifacts at {root_uri:?}: only `mlflow-artifacts:` (the server's artifact proxy) and local paths can be written"
-        ))
-    })?;
-    write_to(client, &dest, rel, size, data).await
-}
-
-fn artifact_dest(base_url: &str, uri: &str) -> Option<ArtifactDest> {
-    if let Some(rest) = uri.strip_prefix("mlflow-artifacts:") {
-        // `mlflow-artifacts:/p` or `mlflow-artifacts://host:port/p`.
-        let path = match rest.strip_prefix("//") {
-            Some(with_host) => with_host.split_once('/').map_or("", |(_, p)| p),
-            None => rest,
-        };
-        return Some(ArtifactDest::Proxy(path.trim_matches('/').to_string()));
-    }
-    let proxy_prefix = format!("{base_url}/api/2.0/mlflow-artifacts/artifacts/");
-    if let Some(path) = uri.strip_prefix(&proxy_prefix) {
-        return Some(ArtifactDest::Proxy(path.trim_matches('/').to_string()));
-    }
-    local::local_root(uri).map(ArtifactDest::Local)
+    let roots = ArtifactRoots::new(client.clone());
+    let root = roots.for_writing(root_uri)?;
+    roots.write(&root, rel, size, data).await
 }
 
 fn tag_map(run: &Run) -> BTreeMap<String, String> {
@@ -513,6 +446,13 @@ fn is_complete_run(run: &Run) -> bool {
 
 fn kv(map: &BTreeMap<String, String>) -> Vec<KeyValue> {
     map.iter().map(|(k, v)| KeyValue::new(k, v)).collect()
+}
+
+impl RestSink {
+    fn dest(&self, target: &Target) -> Result<ArtifactRoot> {
+        let dest = self.artifact_dests.lock().expect("poisoned").get(target.id()).cloned();
+        dest.ok_or_else(|| Error::Input(format!("run {} was not started", target.id())))
+    }
 }
 
 #[async_trait]
@@ -599,9 +539,11 @@ impl RunSink for RestSink {
     }
 
     async fn write_artifact(&self, target: &Target, file: &ArtifactFile, data: ByteStream) -> Result<()> {
-        let dest = self.artifact_dests.lock().expect("poisoned").get(target.id()).cloned();
-        let dest = dest.ok_or_else(|| Error::Input(format!("run {} was not started", target.id())))?;
-        write_to(&self.client, &dest, &file.path, file.size, data).await
+        self.artifacts.write(&self.dest(target)?, &file.path, file.size, data).await
+    }
+
+    async fn copy_artifact(&self, target: &Target, file: &ArtifactFile, from: &ObjectLocation) -> Result<bool> {
+        ArtifactRoots::copy(&self.dest(target)?, from, &file.path, file.size).await
     }
 
     /// Inputs, status and times first; then params, tags and metrics, the completion mark
@@ -631,29 +573,5 @@ impl RunSink for RestSink {
             self.client.delete_run(target.id()).await?;
         }
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn artifact_destinations_by_scheme() {
-        let base = "http://h:5000/pre";
-        assert!(
-            matches!(artifact_dest(base, "mlflow-artifacts:/1/abc/artifacts"), Some(ArtifactDest::Proxy(p)) if p == "1/abc/artifacts")
-        );
-        assert!(
-            matches!(artifact_dest(base, "mlflow-artifacts://h:5000/1/abc/artifacts"), Some(ArtifactDest::Proxy(p)) if p == "1/abc/artifacts")
-        );
-        assert!(
-            matches!(artifact_dest(base, "http://h:5000/pre/api/2.0/mlflow-artifacts/artifacts/x/y"), Some(ArtifactDest::Proxy(p)) if p == "x/y")
-        );
-        assert!(
-            matches!(artifact_dest(base, "/srv/a/1/r/artifacts"), Some(ArtifactDest::Local(p)) if p == std::path::Path::new("/srv/a/1/r/artifacts"))
-        );
-        assert!(matches!(artifact_dest(base, "file:///srv/a"), Some(ArtifactDest::Local(_))));
-        assert!(artifact_dest(base, "s3://bucket/x").is_none());
     }
 }

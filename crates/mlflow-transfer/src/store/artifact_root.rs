@@ -1,0 +1,256 @@
+//! The one interface artifact bytes move through, chosen from the `artifact_uri` a tracking
+//! server gives a run or a logged model: the server's `mlflow-artifacts` proxy, a folder on
+//! this machine, a cloud object store, or (read-only) the server's own artifact routes when this
+//! machine cannot reach the store itself.
+
+use std::path::PathBuf;
+
+use mlflow_client::MlflowClient;
+
+use crate::{
+    model::ArtifactFile,
+    paths::{check_relative, safe_join},
+    store::{
+        local,
+        object::{ObjectLocation, ObjectRoot, ObjectStores, Resolved},
+        ByteStream,
+    },
+    Error, Result,
+};
+
+/// Where one run's (or logged model's) artifacts are read or written.
+#[derive(Debug, Clone)]
+pub enum ArtifactRoot {
+    /// Through the server's `mlflow-artifacts` proxy, under this path.
+    Proxy(String),
+    /// A folder on this machine (a server's plain local root, or its `--artifacts-destination`
+    /// when this machine reaches it).
+    Local(PathBuf),
+    /// A folder in S3, Azure or GCS, reached with this machine's credentials.
+    Object(ObjectRoot),
+    /// The tracking server's run artifact routes (`artifacts/list`, `get-artifact`): reads of a
+    /// store this machine has no credentials for. Read-only.
+    RunRoutes(String),
+}
+
+/// Chooses artifact roots for one tracking server (one side of a job).
+pub struct ArtifactRoots {
+    client: MlflowClient,
+    objects: ObjectStores,
+}
+
+impl ArtifactRoots {
+    pub fn new(client: MlflowClient) -> Self {
+        let objects = ObjectStores::from_process_env(client.side());
+        Self { client, objects }
+    }
+
+    /// Where to read the artifacts of run `run_id`, whose root is `uri`. Falls back to the
+    /// server's routes when the store is out of this machine's reach.
+    pub fn for_reading(&self, run_id: &str, uri: Option<&str>) -> Result<ArtifactRoot> {
+        let Some(uri) = uri else { return Ok(ArtifactRoot::RunRoutes(run_id.to_string())) };
+        if let Some(rel) = proxied_path(uri) {
+            return Ok(match self.client.artifacts_destination() {
+                Some(store) => match safe_join(store, &rel) {
+                    // A run that logged nothing has no folder; the server then answers for it.
+                    Ok(dir) if dir.is_dir() => ArtifactRoot::Local(dir),
+                    _ => ArtifactRoot::Proxy(rel),
+                },
+                None => ArtifactRoot::Proxy(rel),
+            });
+        }
+        if let Some(dir) = local::local_root(uri).filter(|d| d.is_dir()) {
+            return Ok(ArtifactRoot::Local(dir));
+        }
+        match self.objects.resolve(uri) {
+            Ok(Some(Resolved::Root(root))) => Ok(ArtifactRoot::Object(root)),
+            Ok(Some(Resolved::NoCredentials(why))) => {
+                tracing::debug!(run = run_id, "{why}; reading through the tracking server");
+                Ok(ArtifactRoot::RunRoutes(run_id.to_string()))
+            }
+            // Other schemes (and stores the tool cannot reach) are read through the server,
+            // which has its own access to them.
+            Ok(None) | Err(_) => Ok(ArtifactRoot::RunRoutes(run_id.to_string())),
+        }
+    }
+
+    /// Where to write artifacts whose root is `uri`; an error naming the missing credential
+    /// or the unsupported scheme when this machine cannot write there.
+    pub fn for_writing(&self, uri: &str) -> Result<ArtifactRoot> {
+        if let Some(rel) = proxied_path(uri).or_else(|| self.server_proxy_path(uri)) {
+            return Ok(match self.client.artifacts_destination() {
+                Some(store) => ArtifactRoot::Local(safe_join(store, &rel)?),
+                None => ArtifactRoot::Proxy(rel),
+            });
+        }
+        if let Some(dir) = local::local_root(uri) {
+            return Ok(ArtifactRoot::Local(dir));
+        }
+        match self.objects.resolve(uri)? {
+            Some(Resolved::Root(root)) => Ok(ArtifactRoot::Object(root)),
+            Some(Resolved::NoCredentials(why)) => Err(Error::Unsupported(format!(
+                "cannot write artifacts to {} at {}: {why}",
+                mlflow_client::redact(uri),
+                self.client.base_url()
+            ))),
+            None => Err(Error::Unsupported(format!(
+                "cannot write artifacts to {:?}: this artifact store is not supported",
+                mlflow_client::redact(uri)
+            ))),
+        }
+    }
+
+    /// `http(s)://<this server>/api/2.0/mlflow-artifacts/artifacts/<path>`, as some servers
+    /// spell their proxy.
+    fn server_proxy_path(&self, uri: &str) -> Option<String> {
+        let prefix = format!("{}/api/2.0/mlflow-artifacts/artifacts/", self.client.base_url());
+        uri.strip_prefix(&prefix).map(|p| p.trim_matches('/').to_string())
+    }
+
+    /// Every file below the root, recursively, with sizes; paths are checked to stay inside it.
+    pub async fn list(&self, root: &ArtifactRoot) -> Result<Vec<ArtifactFile>> {
+        match root {
+            ArtifactRoot::Local(dir) => local::list_files(dir).await,
+            ArtifactRoot::Object(o) => o.list().await,
+            ArtifactRoot::Proxy(_) | ArtifactRoot::RunRoutes(_) => {
+                let mut files = Vec::new();
+                let mut dirs = vec![String::new()];
+                while let Some(dir) = dirs.pop() {
+                    let listed = match root {
+                        ArtifactRoot::Proxy(p) => self.client.list_proxied_artifacts(p, &dir).await?,
+                        ArtifactRoot::RunRoutes(run) => self.client.list_artifacts(run, &dir).await?,
+                        _ => unreachable!("matched above"),
+                    };
+                    for f in listed {
+                        check_relative(&f.path)
+                            .map_err(|e| Error::Input(format!("the server listed an artifact with an {e}")))?;
+                        if f.is_dir {
+                            dirs.push(f.path);
+                        } else {
+                            let size = u64::try_from(f.file_size.unwrap_or(0)).unwrap_or(0);
+                            files.push(ArtifactFile { path: f.path, size });
+                        }
+                    }
+                }
+                files.sort();
+                Ok(files)
+            }
+        }
+    }
+
+    /// Opens one file for streaming.
+    pub async fn open(&self, root: &ArtifactRoot, rel: &str) -> Result<ByteStream> {
+        match root {
+            ArtifactRoot::Local(dir) => local::open(&safe_join(dir, rel)?).await,
+            ArtifactRoot::Object(o) => o.open(rel).await,
+            ArtifactRoot::Proxy(p) => {
+                Ok(self.client.download_proxied_artifact(&join(p, &check_relative(rel)?)).await?)
+            }
+            ArtifactRoot::RunRoutes(run) => Ok(self.client.download_artifact(run, rel).await?),
+        }
+    }
+
+    /// Streams one file to `rel` below the root.
+    pub async fn write(&self, root: &ArtifactRoot, rel: &str, size: u64, data: ByteStream) -> Result<()> {
+        match root {
+            ArtifactRoot::Local(dir) => local::write(dir, rel, data).await.map(drop),
+            ArtifactRoot::Object(o) => o.write(rel, size, data).await,
+            ArtifactRoot::Proxy(p) => {
+                Ok(self.client.upload_proxied_artifact(&join(p, &check_relative(rel)?), size, data).await?)
+            }
+            ArtifactRoot::RunRoutes(run) => {
+                Err(Error::Unsupported(format!("run {run}: artifacts read through the server cannot be written")))
+            }
+        }
+    }
+
+    /// Where file `rel` of `root` is in its object store, when it is in one: a sink in the same
+    /// store can then copy it server-side.
+    pub fn locate(root: &ArtifactRoot, rel: &str) -> Option<ObjectLocation> {
+        match root {
+            ArtifactRoot::Object(o) => o.locate(rel).ok(),
+            _ => None,
+        }
+    }
+
+    /// Copies `from` to `rel` below `root` inside their object store; `false` when they are not
+    /// in the same store (or the file is too large for one copy) and the bytes must be streamed.
+    pub async fn copy(root: &ArtifactRoot, from: &ObjectLocation, rel: &str, size: u64) -> Result<bool> {
+        match root {
+            ArtifactRoot::Object(o) => o.copy_from(from, rel, size).await,
+            _ => Ok(false),
+        }
+    }
+
+    /// Fails now, before anything is created, when a root this job will write to cannot be
+    /// reached with the credentials given.
+    pub async fn check_writable(root: &ArtifactRoot) -> Result<()> {
+        match root {
+            ArtifactRoot::Object(o) => o.check().await,
+            _ => Ok(()),
+        }
+    }
+}
+
+/// The proxy path of an `mlflow-artifacts:/p` or `mlflow-artifacts://host:port/p` URI.
+fn proxied_path(uri: &str) -> Option<String> {
+    let rest = uri.strip_prefix("mlflow-artifacts:")?;
+    let path = match rest.strip_prefix("//") {
+        Some(with_host) => with_host.split_once('/').map_or("", |(_, p)| p),
+        None => rest,
+    };
+    Some(path.trim_matches('/').to_string())
+}
+
+fn join(root: &str, rel: &str) -> String {
+    if root.is_empty() {
+        rel.to_string()
+    } else {
+        format!("{root}/{rel}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn roots(base: &str) -> ArtifactRoots {
+        let config = mlflow_client::ClientConfig::resolve(base, None, &|_| None).unwrap();
+        ArtifactRoots::new(MlflowClient::new(&config).unwrap())
+    }
+
+    #[test]
+    fn write_roots_by_scheme() {
+        let r = roots("http://h:5000/pre");
+        let proxy = |uri: &str| match r.for_writing(uri).unwrap() {
+            ArtifactRoot::Proxy(p) => p,
+            other => panic!("{uri}: {other:?}"),
+        };
+        assert_eq!(proxy("mlflow-artifacts:/1/abc/artifacts"), "1/abc/artifacts");
+        assert_eq!(proxy("mlflow-artifacts://h:5000/1/abc/artifacts"), "1/abc/artifacts");
+        assert_eq!(proxy("http://h:5000/pre/api/2.0/mlflow-artifacts/artifacts/x/y"), "x/y");
+        assert!(
+            matches!(r.for_writing("/srv/a/1/r/artifacts").unwrap(), ArtifactRoot::Local(p) if p == std::path::Path::new("/srv/a/1/r/artifacts"))
+        );
+        assert!(matches!(r.for_writing("file:///srv/a").unwrap(), ArtifactRoot::Local(_)));
+        let e = r.for_writing("hdfs://nn/x").unwrap_err().to_string();
+        assert!(e.contains("`hdfs:`"), "{e}");
+        let e = r.for_writing("https://elsewhere/x").unwrap_err().to_string();
+        assert!(e.contains("not supported"), "{e}");
+    }
+
+    #[test]
+    fn unreachable_stores_are_read_through_the_server() {
+        let r = roots("http://h:5000");
+        assert!(matches!(r.for_reading("r1", Some("hdfs://nn/x")).unwrap(), ArtifactRoot::RunRoutes(id) if id == "r1"));
+        assert!(matches!(r.for_reading("r1", None).unwrap(), ArtifactRoot::RunRoutes(_)));
+        assert!(
+            matches!(r.for_reading("r1", Some("mlflow-artifacts:/1/r1/artifacts")).unwrap(), ArtifactRoot::Proxy(p) if p == "1/r1/artifacts")
+        );
+        // A local path that is not a folder here belongs to the server's machine.
+        assert!(matches!(
+            r.for_reading("r1", Some("/nonexistent/mlruns/1/r1/artifacts")).unwrap(),
+            ArtifactRoot::RunRoutes(_)
+        ));
+    }
+}
