@@ -33,6 +33,9 @@ pub struct RunOutcome {
     pub metric_points: usize,
     pub artifact_files: usize,
     pub artifact_bytes: u64,
+    /// Of `artifact_bytes`, those copied inside one object store (server-side), which never
+    /// passed through this machine.
+    pub artifact_bytes_in_store: u64,
     #[serde(serialize_with = "secs")]
     pub elapsed: Duration,
     /// Passes this run took: 1, or more when a transient failure sent it to a retry pass.
@@ -55,6 +58,7 @@ impl RunOutcome {
             metric_points: 0,
             artifact_files: 0,
             artifact_bytes: 0,
+            artifact_bytes_in_store: 0,
             elapsed,
             attempts: 1,
         }
@@ -73,6 +77,7 @@ pub struct Summary {
     pub metric_points: usize,
     pub artifact_files: usize,
     pub artifact_bytes: u64,
+    pub artifact_bytes_in_store: u64,
 }
 
 impl Summary {
@@ -92,6 +97,7 @@ impl Summary {
                 s.metric_points += o.metric_points;
                 s.artifact_files += o.artifact_files;
                 s.artifact_bytes += o.artifact_bytes;
+                s.artifact_bytes_in_store += o.artifact_bytes_in_store;
             }
         }
         s

@@ -243,6 +243,7 @@ async fn try_transfer(
         metric_points: run.metrics.values().map(Vec::len).sum(),
         artifact_files: 0,
         artifact_bytes: 0,
+        artifact_bytes_in_store: 0,
         elapsed: Duration::ZERO,
         attempts: 1,
         retryable: false,
@@ -263,6 +264,7 @@ async fn try_transfer(
     sink.finish_run(&target, &run, &entries).await?;
     outcome.artifact_files = entries.len();
     outcome.artifact_bytes = entries.iter().map(|e| e.size).sum();
+    outcome.artifact_bytes_in_store = entries.iter().filter(|e| e.sha256.is_none()).map(|e| e.size).sum();
     outcome.elapsed = started.elapsed();
     Ok(outcome)
 }

@@ -131,9 +131,13 @@ pub fn finish_job(
         );
         block += &format!("  metric points  {}\n", summary.metric_points);
         block += &format!(
-            "  artifacts      {} files, {}\n",
+            "  artifacts      {} files, {}{}\n",
             summary.artifact_files,
-            indicatif::HumanBytes(summary.artifact_bytes)
+            indicatif::HumanBytes(summary.artifact_bytes),
+            match summary.artifact_bytes_in_store {
+                0 => String::new(),
+                n => format!(" ({} copied inside the object store)", indicatif::HumanBytes(n)),
+            }
         );
         block += &format!("  requests       {requests} ({retries} retried)\n");
         if summary.runs_retried > 0 {
