@@ -20,8 +20,9 @@ pub enum Error {
         /// Delay the server asked for (`Retry-After`).
         retry_after: Option<Duration>,
     },
-    /// The request did not complete: connection refused or reset, timeout, broken body.
-    #[error("{method} {url}: {}", transport_message(.source))]
+    /// The request did not complete: connection refused or reset, timeout, broken body, or a
+    /// TLS certificate we do not trust.
+    #[error("{}", transport_display(.method, .url, .source))]
     Transport {
         method: &'static str,
         url: String,
@@ -60,6 +61,39 @@ fn api_message(status: u16, code: Option<&str>, message: &str, method: &str, url
     format!("{what}: {method} {url}: HTTP {status}{code}{message}")
 }
 
+fn transport_display(method: &str, url: &str, e: &reqwest::Error) -> String {
+    if untrusted_certificate(e) {
+        return format!(
+            "TLS certificate not trusted: {method} {url}: the server's certificate is not trusted ({}); \
+             set MLFLOW_TRACKING_SERVER_CERT_PATH to a PEM file with the CA certificate that signed it \
+             (SRC_/DST_MLFLOW_TRACKING_SERVER_CERT_PATH for one side of a copy), \
+             or MLFLOW_TRACKING_INSECURE_TLS=true to skip verification",
+            cause_chain(e).trim_start_matches(": ")
+        );
+    }
+    format!("{method} {url}: {}", transport_message(e))
+}
+
+/// Whether the TLS handshake failed because the server's certificate did not verify (unknown
+/// issuer, wrong name, expired, ...): retrying cannot help, a setting must change.
+fn untrusted_certificate(e: &reqwest::Error) -> bool {
+    // rustls reports these as `invalid peer certificate: <reason>` (wrapped in an io::Error,
+    // whose `source()` skips it, so look at each level's text).
+    e.is_connect() && cause_chain(e).contains("invalid peer certificate")
+}
+
+/// `: cause: cause...` of an error, without its own text (reqwest's embeds the full URL).
+fn cause_chain(e: &reqwest::Error) -> String {
+    let mut out = String::new();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
+}
+
 fn transport_message(e: &reqwest::Error) -> String {
     // reqwest's own Display embeds the full URL; print only the cause chain.
     let mut out = if e.is_timeout() {
@@ -71,12 +105,7 @@ fn transport_message(e: &reqwest::Error) -> String {
     } else {
         "request failed".to_string()
     };
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        source = s.source();
-    }
+    out.push_str(&cause_chain(e));
     out
 }
 
@@ -92,7 +121,7 @@ impl Error {
         match self {
             Error::Api { status: 400, message, .. } => OVERLOAD_MESSAGES.iter().any(|m| message.contains(m)),
             Error::Api { status, .. } => matches!(status, 408 | 429 | 500..=599),
-            Error::Transport { .. } => true,
+            Error::Transport { source, .. } => !untrusted_certificate(source),
             _ => false,
         }
     }
@@ -102,7 +131,8 @@ impl Error {
     /// (the store rolls back a transaction that hit sqlite's lock).
     pub fn was_not_sent(&self) -> bool {
         match self {
-            Error::Transport { source, .. } => source.is_connect(),
+            // A certificate that did not verify will not verify on a resend either.
+            Error::Transport { source, .. } => source.is_connect() && !untrusted_certificate(source),
             Error::Api { status: 400, message, .. } => OVERLOAD_MESSAGES.iter().any(|m| message.contains(m)),
             Error::Api { status, .. } => matches!(status, 408 | 429),
             _ => false,
