@@ -2,7 +2,11 @@
 """Run a command (an `mlflow server ...`) in its own process group and kill the whole group
 when the process that started this launcher goes away.
 
-Usage: serve_mlflow.py --parent-pid PID --log FILE [--remove-dir DIR] -- CMD [ARGS...]
+Usage: serve_mlflow.py --parent-pid PID --log FILE [--remove-dir DIR] [--stop-signal SIG] -- CMD [ARGS...]
+
+Nothing in it is MLflow-specific: the test harness also runs PostgreSQL, moto and azurite under it.
+--stop-signal names the first signal sent to the group (default TERM; PostgreSQL wants INT, its
+fast shutdown, as TERM waits for every client to leave).
 
 --remove-dir DIR is deleted after the launcher stopped the command (not when the command exited
 by itself, so that its log can still be read), unless MLFLOW_EIM_KEEP_SERVER_DIR is set.
@@ -32,6 +36,7 @@ def main():
     ap.add_argument("--parent-pid", type=int, required=True)
     ap.add_argument("--log", required=True)
     ap.add_argument("--remove-dir", default=None)
+    ap.add_argument("--stop-signal", default="TERM")
     ap.add_argument("cmd", nargs=argparse.REMAINDER)
     args = ap.parse_args()
     cmd = args.cmd[1:] if args.cmd and args.cmd[0] == "--" else args.cmd
@@ -84,7 +89,7 @@ def main():
         stopped_by_us = rc is None
         if stopped_by_us:
             log.write(f"\nserve_mlflow: stopping server: {', '.join(reason)}\n".encode())
-        kill_group(child)
+        kill_group(child, getattr(signal, "SIG" + args.stop_signal.upper().removeprefix("SIG")))
         if rc is None:
             rc = child.returncode
         log.write(f"\nserve_mlflow: server exited with {rc}\n".encode())
@@ -105,9 +110,9 @@ def group_alive(pgid):
         return True
 
 
-def kill_group(child):
+def kill_group(child, first=signal.SIGTERM):
     pgid = child.pid
-    for sig, wait in ((signal.SIGTERM, GRACE_SECONDS), (signal.SIGKILL, GRACE_SECONDS)):
+    for sig, wait in ((first, GRACE_SECONDS), (signal.SIGKILL, GRACE_SECONDS)):
         try:
             os.killpg(pgid, sig)
         except ProcessLookupError:

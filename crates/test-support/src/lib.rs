@@ -7,14 +7,25 @@
 //!
 //! The venv is `$MLFLOW_EIM_VENV`, or `<repo>/.venv`; `scripts/setup-venv.sh` creates it.
 
+pub mod azurite;
 mod compare;
 mod fault_proxy;
+pub mod moto;
+pub mod postgres;
+mod process;
 mod server;
 
+pub use azurite::Azurite;
 pub use compare::{assert_runs_equal, diff_runs, IDENTITY_TAG_PREFIX};
 pub use fault_proxy::{Fault, FaultCounts, FaultPlan, FaultProxy, Rewrite};
-pub use server::{shared, ArtifactMode, BasicAuthConfig, MlflowServer, BASIC_AUTH_PASSWORD, BASIC_AUTH_USER};
+pub use moto::Moto;
+pub use postgres::Postgres;
+pub use server::{
+    shared, shared_spec, ArtifactMode, Backend, BasicAuthConfig, MlflowServer, ServerSpec, BASIC_AUTH_PASSWORD,
+    BASIC_AUTH_USER,
+};
 
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -63,10 +74,21 @@ pub fn unique_name(prefix: &str) -> String {
 /// Run a Python script of `scripts/` with the venv's Python and parse its stdout as JSON.
 /// Panics with the script's stderr on failure.
 pub fn run_python_script(name: &str, args: &[&str]) -> serde_json::Value {
+    run_python_script_env(name, args, &[] as &[(&str, &str)])
+}
+
+/// [`run_python_script`] with extra environment variables, e.g. a server's
+/// [`MlflowServer::client_env`] so that the official client reaches its S3 or Azure artifacts.
+pub fn run_python_script_env<K: AsRef<OsStr>, V: AsRef<OsStr>>(
+    name: &str,
+    args: &[&str],
+    env: &[(K, V)],
+) -> serde_json::Value {
     let script = script(name);
     let out = Command::new(python())
         .arg(&script)
         .args(args)
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .env("GIT_PYTHON_REFRESH", "quiet")
         .env("PYTHONIOENCODING", "utf-8")
         .output()
@@ -112,12 +134,57 @@ pub fn dump_model(server_url: &str, name: &str) -> serde_json::Value {
     run_python_script("dump_model.py", &["--tracking-uri", server_url, "--model", name])
 }
 
+/// [`seed`] with extra environment variables for the official client (e.g.
+/// [`MlflowServer::client_env`], which [`MlflowServer::seed`] passes).
+pub fn seed_env<K: AsRef<OsStr>, V: AsRef<OsStr>>(
+    server_url: &str,
+    args: &[&str],
+    env: &[(K, V)],
+) -> serde_json::Value {
+    let mut all = vec!["--tracking-uri", server_url];
+    all.extend_from_slice(args);
+    run_python_script_env("seed.py", &all, env)
+}
+
+/// [`dump_run`] with extra environment variables (see [`MlflowServer::dump_run`]).
+pub fn dump_run_env<K: AsRef<OsStr>, V: AsRef<OsStr>>(
+    server_url: &str,
+    run_id: &str,
+    env: &[(K, V)],
+) -> serde_json::Value {
+    run_python_script_env("dump_run.py", &["--tracking-uri", server_url, "--run-id", run_id], env)
+}
+
+/// [`dump_experiment`] with extra environment variables (see [`MlflowServer::dump_experiment`]).
+pub fn dump_experiment_env<K: AsRef<OsStr>, V: AsRef<OsStr>>(
+    server_url: &str,
+    experiment: &str,
+    env: &[(K, V)],
+) -> serde_json::Value {
+    run_python_script_env("dump_run.py", &["--tracking-uri", server_url, "--experiment", experiment], env)
+}
+
+/// [`dump_model`] with extra environment variables (see [`MlflowServer::dump_model`]).
+pub fn dump_model_env<K: AsRef<OsStr>, V: AsRef<OsStr>>(
+    server_url: &str,
+    name: &str,
+    env: &[(K, V)],
+) -> serde_json::Value {
+    run_python_script_env("dump_model.py", &["--tracking-uri", server_url, "--model", name], env)
+}
+
 /// Run Python code (`python -c CODE`) with the venv's Python; returns its stdout.
 /// Panics with stderr on failure.
 pub fn python_eval(code: &str) -> String {
+    python_eval_env(code, &[] as &[(&str, &str)])
+}
+
+/// [`python_eval`] with extra environment variables (e.g. [`MlflowServer::client_env`]).
+pub fn python_eval_env<K: AsRef<OsStr>, V: AsRef<OsStr>>(code: &str, env: &[(K, V)]) -> String {
     let out = Command::new(python())
         .arg("-c")
         .arg(code)
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .env("GIT_PYTHON_REFRESH", "quiet")
         .env("PYTHONIOENCODING", "utf-8")
         .output()

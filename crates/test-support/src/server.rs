@@ -1,15 +1,17 @@
 //! Real `mlflow server` processes for tests.
 
+use std::collections::HashMap;
+use std::ffi::OsStr;
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use crate::{python, script, tail, venv};
+use crate::{azurite, moto, postgres, python, script, tail, venv};
 
 /// How the server stores artifacts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -23,6 +25,55 @@ pub enum ArtifactMode {
     /// Like [`ArtifactMode::Proxy`], behind MLflow's basic-auth app (`--app-name basic-auth`,
     /// default permission READ); [`MlflowServer::credentials`] gives the admin login.
     BasicAuth,
+    /// `--no-serve-artifacts --default-artifact-root s3://BUCKET/PREFIX` on the shared moto
+    /// ([`crate::moto::shared`]): clients write S3 themselves and need
+    /// [`MlflowServer::client_env`].
+    S3,
+    /// `--serve-artifacts --artifacts-destination s3://BUCKET/PREFIX`: `mlflow-artifacts:/`
+    /// roots, the server writes S3; clients need nothing ([`MlflowServer::store_env`] reaches
+    /// the bucket).
+    S3Proxied,
+    /// `--no-serve-artifacts --default-artifact-root
+    /// wasbs://CONTAINER@devstoreaccount1.blob.core.windows.net/PREFIX` on the shared azurite
+    /// ([`crate::azurite::shared`]): clients need [`MlflowServer::client_env`].
+    Azure,
+}
+
+/// Where the server keeps tracking data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Backend {
+    /// `sqlite:///ROOT/mlflow.db`
+    Sqlite,
+    /// A fresh database of the shared PostgreSQL cluster ([`crate::postgres::shared`]).
+    Postgres,
+}
+
+/// What server to start: backend store, artifact store, uvicorn workers.
+///
+/// `ServerSpec::new(ArtifactMode::Proxy).backend(Backend::Postgres).workers(4)`
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ServerSpec {
+    pub backend: Backend,
+    pub artifacts: ArtifactMode,
+    /// `--workers`: 1 (fast on this machine) or 4 (MLflow's default, as users run it).
+    pub workers: u32,
+}
+
+impl ServerSpec {
+    /// sqlite, `artifacts`, one worker: what [`MlflowServer::start`] runs.
+    pub fn new(artifacts: ArtifactMode) -> ServerSpec {
+        ServerSpec { backend: Backend::Sqlite, artifacts, workers: 1 }
+    }
+
+    pub fn backend(mut self, backend: Backend) -> ServerSpec {
+        self.backend = backend;
+        self
+    }
+
+    pub fn workers(mut self, workers: u32) -> ServerSpec {
+        self.workers = workers;
+        self
+    }
 }
 
 /// Settings of a basic-auth server (see [`MlflowServer::start_basic_auth`]).
@@ -59,6 +110,14 @@ pub struct MlflowServer {
     pub url: String,
     pub port: u16,
     pub mode: ArtifactMode,
+    /// Backend, artifact mode (same as `mode`) and workers this server was started with.
+    pub spec: ServerSpec,
+    /// `--backend-store-uri`: `sqlite:///…` or `postgresql+psycopg2://postgres@127.0.0.1:PORT/DB`.
+    pub backend_store_uri: String,
+    /// The artifact store given to the server (`--artifacts-destination` or
+    /// `--default-artifact-root`): a local path, `s3://BUCKET/PREFIX` or `wasbs://…/PREFIX`;
+    /// unique to this server.
+    pub artifact_location: String,
     /// Temp dir holding `mlflow.db`, `artifacts/` and `server.log`; removed when the server stops
     /// (kept if `MLFLOW_EIM_KEEP_SERVER_DIR` is set).
     pub root: PathBuf,
@@ -67,12 +126,16 @@ pub struct MlflowServer {
     /// `root/server.log`: the server's and the launcher's output.
     pub log_path: PathBuf,
     credentials: Option<(String, String)>,
+    client_env: Vec<(String, String)>,
+    store_env: Vec<(String, String)>,
     launcher: Option<Child>,
     /// Our end of the launcher's stdin: closing it (drop, or process exit) stops the server.
     launcher_stdin: Option<ChildStdin>,
 }
 
 const DEFAULT_START_TIMEOUT_SECS: u64 = 60;
+/// A PostgreSQL backend starts empty: MLflow runs all its migrations first.
+const POSTGRES_START_TIMEOUT_SECS: u64 = 180;
 
 impl MlflowServer {
     /// Start a server from the venv of [`crate::venv`] and wait until `GET /health` answers.
@@ -84,19 +147,26 @@ impl MlflowServer {
 
     /// Like [`MlflowServer::start`], with the `mlflow` of another venv (e.g. an MLflow 2.x one).
     pub fn start_in_venv(mode: ArtifactMode, venv: &Path) -> MlflowServer {
-        Self::start_with(mode, venv, &BasicAuthConfig::default())
+        Self::start_with(&ServerSpec::new(mode), venv, &BasicAuthConfig::default())
+    }
+
+    /// A server with the backend, artifact store and workers of `spec` (PostgreSQL, moto and
+    /// azurite are started on first use, once per test binary). Each server gets its own
+    /// database, and its own prefix in the shared bucket or container.
+    pub fn start_spec(spec: &ServerSpec) -> MlflowServer {
+        Self::start_with(spec, &venv(), &BasicAuthConfig::default())
     }
 
     /// A private [`ArtifactMode::BasicAuth`] server with its own default permission and admin
     /// login (e.g. `NO_PERMISSIONS`, so that a user sees only what was granted to them).
     pub fn start_basic_auth(auth: &BasicAuthConfig) -> MlflowServer {
-        Self::start_with(ArtifactMode::BasicAuth, &venv(), auth)
+        Self::start_with(&ServerSpec::new(ArtifactMode::BasicAuth), &venv(), auth)
     }
 
-    fn start_with(mode: ArtifactMode, venv: &Path, auth: &BasicAuthConfig) -> MlflowServer {
+    fn start_with(spec: &ServerSpec, venv: &Path, auth: &BasicAuthConfig) -> MlflowServer {
         let mut last_err = String::new();
         for _attempt in 0..3 {
-            match Self::try_start(mode, venv, auth) {
+            match Self::try_start(spec, venv, auth) {
                 Ok(s) => return s,
                 Err((msg, retry)) => {
                     if !retry {
@@ -109,7 +179,8 @@ impl MlflowServer {
         panic!("{last_err}")
     }
 
-    fn try_start(mode: ArtifactMode, venv: &Path, auth: &BasicAuthConfig) -> Result<MlflowServer, (String, bool)> {
+    fn try_start(spec: &ServerSpec, venv: &Path, auth: &BasicAuthConfig) -> Result<MlflowServer, (String, bool)> {
+        let mode = spec.artifacts;
         let mlflow = venv.join("bin").join("mlflow");
         if !mlflow.exists() {
             return Err((
@@ -123,6 +194,29 @@ impl MlflowServer {
         let log_path = root.join("server.log");
         let port = free_port();
         let url = format!("http://127.0.0.1:{port}");
+        let backend_store_uri = match spec.backend {
+            Backend::Sqlite => format!("sqlite:///{}", root.join("mlflow.db").display()),
+            Backend::Postgres => postgres::shared().fresh_database("mlflow"),
+        };
+        // This server's own prefix in the shared bucket or container.
+        let prefix = root.file_name().and_then(OsStr::to_str).expect("UTF-8 temp dir").to_string();
+        let (artifact_location, client_env, store_env) = match mode {
+            ArtifactMode::Proxy | ArtifactMode::LocalRoot | ArtifactMode::BasicAuth => {
+                (artifact_root.display().to_string(), vec![], vec![])
+            }
+            ArtifactMode::S3 => {
+                let m = moto::shared();
+                (m.uri(&prefix), m.env(), m.env())
+            }
+            ArtifactMode::S3Proxied => {
+                let m = moto::shared();
+                (m.uri(&prefix), vec![], m.env())
+            }
+            ArtifactMode::Azure => {
+                let a = azurite::shared();
+                (a.uri(&prefix), a.env(), a.env())
+            }
+        };
 
         let mut cmd = Command::new(python());
         cmd.arg(script("serve_mlflow.py"))
@@ -136,7 +230,7 @@ impl MlflowServer {
             .arg(&mlflow)
             .arg("server")
             .arg("--backend-store-uri")
-            .arg(format!("sqlite:///{}", root.join("mlflow.db").display()));
+            .arg(&backend_store_uri);
         let mut credentials = None;
         match mode {
             ArtifactMode::BasicAuth => {
@@ -168,8 +262,15 @@ impl MlflowServer {
             ArtifactMode::LocalRoot => {
                 cmd.arg("--no-serve-artifacts").arg("--default-artifact-root").arg(&artifact_root)
             }
+            ArtifactMode::S3Proxied => {
+                cmd.arg("--serve-artifacts").arg("--artifacts-destination").arg(&artifact_location)
+            }
+            ArtifactMode::S3 | ArtifactMode::Azure => {
+                cmd.arg("--no-serve-artifacts").arg("--default-artifact-root").arg(&artifact_location)
+            }
         };
-        cmd.args(["--host", "127.0.0.1", "--port", &port.to_string(), "--workers", "1"])
+        cmd.args(["--host", "127.0.0.1", "--port", &port.to_string(), "--workers", &spec.workers.to_string()])
+            .envs(store_env.iter().map(|(k, v)| (k, v)))
             .env("MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "false")
             .env("GIT_PYTHON_REFRESH", "quiet")
             .env("PYTHONUNBUFFERED", "1")
@@ -182,19 +283,26 @@ impl MlflowServer {
             url,
             port,
             mode,
+            spec: spec.clone(),
+            backend_store_uri,
+            artifact_location,
             root,
             artifact_root,
             log_path,
             credentials,
+            client_env,
+            store_env,
             launcher: Some(child),
             launcher_stdin: stdin,
         };
 
         let timeout = Duration::from_secs(
-            std::env::var("MLFLOW_EIM_SERVER_START_TIMEOUT_SECS")
-                .ok()
-                .and_then(|s| s.parse().ok())
-                .unwrap_or(DEFAULT_START_TIMEOUT_SECS),
+            std::env::var("MLFLOW_EIM_SERVER_START_TIMEOUT_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(
+                match spec.backend {
+                    Backend::Sqlite => DEFAULT_START_TIMEOUT_SECS,
+                    Backend::Postgres => POSTGRES_START_TIMEOUT_SECS,
+                },
+            ),
         );
         let started = Instant::now();
         loop {
@@ -207,7 +315,7 @@ impl MlflowServer {
                 let retry = log.contains("ddress already in use");
                 return Err((
                     format!(
-                        "mlflow server ({mode:?}, port {port}) exited before it was healthy \
+                        "mlflow server ({spec:?}, port {port}) exited before it was healthy \
                          ({status}); log {}:\n{log}",
                         server.log_path.display()
                     ),
@@ -217,7 +325,7 @@ impl MlflowServer {
             if started.elapsed() > timeout {
                 let log = server.log_tail(8000);
                 let msg = format!(
-                    "mlflow server ({mode:?}, {}) not healthy after {:?}; log {}:\n{log}",
+                    "mlflow server ({spec:?}, {}) not healthy after {:?}; log {}:\n{log}",
                     server.url,
                     timeout,
                     server.log_path.display()
@@ -232,6 +340,54 @@ impl MlflowServer {
     /// The shared server of this mode (same as [`shared`]).
     pub fn shared(mode: ArtifactMode) -> &'static MlflowServer {
         shared(mode)
+    }
+
+    /// The shared server of this spec (same as [`shared_spec`]).
+    pub fn shared_spec(spec: &ServerSpec) -> &'static MlflowServer {
+        shared_spec(spec)
+    }
+
+    /// What a client needs in its environment to reach this server's artifact store directly:
+    /// the moto variables ([`crate::Moto::env`]) for [`ArtifactMode::S3`],
+    /// `AZURE_STORAGE_CONNECTION_STRING` for [`ArtifactMode::Azure`], nothing otherwise (proxied
+    /// and local stores). Pass it to the tool (`Command::envs`) and to the official client
+    /// ([`MlflowServer::seed`], [`crate::run_python_script_env`], …).
+    pub fn client_env(&self) -> &[(String, String)] {
+        &self.client_env
+    }
+
+    /// The store variables the server process itself got (also set for
+    /// [`ArtifactMode::S3Proxied`], whose clients need none): what reaches its bucket.
+    pub fn store_env(&self) -> &[(String, String)] {
+        &self.store_env
+    }
+
+    /// [`crate::seed`] against this server, with [`MlflowServer::client_env`].
+    pub fn seed(&self, args: &[&str]) -> serde_json::Value {
+        crate::seed_env(&self.url, args, &self.client_env)
+    }
+
+    /// [`crate::dump_run`] against this server, with [`MlflowServer::client_env`].
+    pub fn dump_run(&self, run_id: &str) -> serde_json::Value {
+        crate::dump_run_env(&self.url, run_id, &self.client_env)
+    }
+
+    /// [`crate::dump_experiment`] against this server, with [`MlflowServer::client_env`].
+    pub fn dump_experiment(&self, experiment: &str) -> serde_json::Value {
+        crate::dump_experiment_env(&self.url, experiment, &self.client_env)
+    }
+
+    /// [`crate::dump_model`] against this server, with [`MlflowServer::client_env`].
+    pub fn dump_model(&self, name: &str) -> serde_json::Value {
+        crate::dump_model_env(&self.url, name, &self.client_env)
+    }
+
+    /// [`crate::python_eval`] with [`MlflowServer::client_env`] and `MLFLOW_TRACKING_URI` set to
+    /// this server.
+    pub fn python_eval(&self, code: &str) -> String {
+        let mut env = self.client_env.clone();
+        env.push(("MLFLOW_TRACKING_URI".into(), self.url.clone()));
+        crate::python_eval_env(code, &env)
     }
 
     /// `(user, password)` of the admin, for [`ArtifactMode::BasicAuth`] servers.
@@ -284,25 +440,26 @@ impl Drop for MlflowServer {
 /// exits. Tests sharing it must isolate themselves by unique experiment/model names
 /// (see [`crate::unique_name`]). A failed start is remembered: later calls panic at once.
 pub fn shared(mode: ArtifactMode) -> &'static MlflowServer {
-    static PROXY: OnceLock<Result<MlflowServer, String>> = OnceLock::new();
-    static LOCAL: OnceLock<Result<MlflowServer, String>> = OnceLock::new();
-    static AUTH: OnceLock<Result<MlflowServer, String>> = OnceLock::new();
-    let cell = match mode {
-        ArtifactMode::Proxy => &PROXY,
-        ArtifactMode::LocalRoot => &LOCAL,
-        ArtifactMode::BasicAuth => &AUTH,
-    };
+    shared_spec(&ServerSpec::new(mode))
+}
+
+/// One server per [`ServerSpec`] per test binary, like [`shared`] (`shared(mode)` is
+/// `shared_spec(&ServerSpec::new(mode))`). Servers of different specs start concurrently.
+pub fn shared_spec(spec: &ServerSpec) -> &'static MlflowServer {
+    type Cell = OnceLock<Result<MlflowServer, String>>;
+    static CELLS: OnceLock<Mutex<HashMap<ServerSpec, &'static Cell>>> = OnceLock::new();
+    let cell: &'static Cell = *CELLS
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .entry(spec.clone())
+        .or_insert_with(|| Box::leak(Box::default()));
     let res = cell.get_or_init(|| {
-        std::panic::catch_unwind(|| MlflowServer::start(mode)).map_err(|e| {
-            e.downcast_ref::<String>()
-                .cloned()
-                .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_else(|| "unknown panic".into())
-        })
+        std::panic::catch_unwind(|| MlflowServer::start_spec(spec)).map_err(|e| crate::process::panic_message(&*e))
     });
     match res {
         Ok(s) => s,
-        Err(msg) => panic!("shared {mode:?} MLflow server failed to start: {msg}"),
+        Err(msg) => panic!("shared {spec:?} MLflow server failed to start: {msg}"),
     }
 }
 
@@ -313,6 +470,9 @@ fn fresh_dir(mode: ArtifactMode) -> PathBuf {
         ArtifactMode::Proxy => "proxy",
         ArtifactMode::LocalRoot => "local",
         ArtifactMode::BasicAuth => "auth",
+        ArtifactMode::S3 => "s3",
+        ArtifactMode::S3Proxied => "s3proxied",
+        ArtifactMode::Azure => "azure",
     };
     let dir = std::env::temp_dir().join(format!(
         "mlflow-eim-server-{tag}-{}-{}-{nanos}",
