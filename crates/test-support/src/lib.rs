@@ -14,6 +14,7 @@ pub mod moto;
 pub mod postgres;
 mod process;
 mod server;
+mod tls_proxy;
 
 pub use azurite::Azurite;
 pub use compare::{assert_runs_equal, diff_runs, IDENTITY_TAG_PREFIX};
@@ -24,6 +25,7 @@ pub use server::{
     shared, shared_spec, ArtifactMode, Backend, BasicAuthConfig, MlflowServer, ServerSpec, BASIC_AUTH_PASSWORD,
     BASIC_AUTH_USER,
 };
+pub use tls_proxy::TlsProxy;
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};

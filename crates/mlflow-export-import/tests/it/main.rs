@@ -13,3 +13,4 @@ mod models;
 mod run_errors;
 mod run_fixtures;
 mod run_roundtrip;
+mod tls;
