@@ -448,12 +448,10 @@ pub fn shared(mode: ArtifactMode) -> &'static MlflowServer {
 pub fn shared_spec(spec: &ServerSpec) -> &'static MlflowServer {
     type Cell = OnceLock<Result<MlflowServer, String>>;
     static CELLS: OnceLock<Mutex<HashMap<ServerSpec, &'static Cell>>> = OnceLock::new();
-    let cell: &'static Cell = *CELLS
-        .get_or_init(Default::default)
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .entry(spec.clone())
-        .or_insert_with(|| Box::leak(Box::default()));
+    let cell: &'static Cell = {
+        let mut cells = CELLS.get_or_init(Default::default).lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        cells.entry(spec.clone()).or_insert_with(|| Box::leak(Box::default()))
+    };
     let res = cell.get_or_init(|| {
         std::panic::catch_unwind(|| MlflowServer::start_spec(spec)).map_err(|e| crate::process::panic_message(&*e))
     });
