@@ -24,7 +24,7 @@ use crate::{
     job::{transfer_all, PlannedRun},
     model::ExperimentRecord,
     report::{Action, RunOutcome},
-    select::RunFilter,
+    select::{ExperimentSpec, RunFilter},
     store::{
         dir::{read_run_dir, DirSink, DirSource},
         local,
@@ -99,6 +99,48 @@ async fn run_job(
         })
         .collect();
     (plans, JobResult { experiments, runs: outcomes, models: Vec::new() })
+}
+
+/// Resolves `--experiments`. Experiments named one by one are looked up one by one: one that
+/// cannot be read (no such experiment, permission denied) comes back as a failed outcome naming
+/// it, and does not stop the others. Any other failure (the server unreachable, a wrong login)
+/// stops the job.
+pub async fn select(
+    source: &RestSource,
+    spec: &ExperimentSpec,
+) -> Result<(Vec<ExperimentRecord>, Vec<ExperimentOutcome>)> {
+    let ExperimentSpec::List(names) = spec else {
+        return Ok((source.select_experiments(spec).await?, Vec::new()));
+    };
+    let (mut found, mut failed) = (Vec::<ExperimentRecord>::new(), Vec::new());
+    for name in names {
+        match source.find_experiment(name).await {
+            Ok(e) => {
+                if !found.iter().any(|x| x.experiment_id == e.experiment_id) {
+                    found.push(e);
+                }
+            }
+            Err(e) if unreadable(&e) => failed.push(ExperimentOutcome {
+                source_experiment_id: String::new(),
+                name: name.clone(),
+                destination: None,
+                runs_ok: 0,
+                runs_failed: 0,
+                error: Some(e.to_string()),
+            }),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok((found, failed))
+}
+
+/// Whether a lookup failed because of the object itself, not the server or the login.
+fn unreadable(e: &Error) -> bool {
+    match e {
+        Error::NotFound(_) => true,
+        Error::Client(c) => matches!(c.status(), Some(403 | 404)),
+        _ => false,
+    }
 }
 
 /// Where and how an export writes.

@@ -19,14 +19,15 @@ pub async fn run(args: ExportExperimentsArgs, global: &GlobalArgs) -> anyhow::Re
     let filter = settings::run_filter(&args.filter, None)?;
     let spec = ExperimentSpec::parse(&args.experiments)?;
     let source = Arc::new(RestSource::new(client.clone()));
-    let selected = source.select_experiments(&spec).await?;
-    if selected.is_empty() {
+    let (selected, unreadable) = experiments::select(&source, &spec).await?;
+    if selected.is_empty() && unreadable.is_empty() {
         anyhow::bail!("--experiments {:?} matches no experiment at {}", args.experiments, client.base_url());
     }
     let system = settings::export_system(&client, "export_experiments").await;
     let target = ExportTarget { out: &args.output_dir, bulk: true, filter: &filter, system: &system };
     let (ctx, progress) = super::job_context(global, None, args.export_metadata_tags);
-    let result = experiments::export(source, selected, &target, &ctx, global.concurrency).await?;
+    let mut result = experiments::export(source, selected, &target, &ctx, global.concurrency).await?;
+    result.experiments.extend(unreadable);
     progress.finish();
     super::finish_job("export-experiments", global, &result, &[("source", &client)], started)
 }

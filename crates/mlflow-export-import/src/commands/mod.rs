@@ -157,7 +157,9 @@ pub fn finish_job(
             "experiments": result.experiments,
             "models": result.models,
             "runs": result.runs,
-            "failures": result.runs.iter().filter(|r| r.error.is_some()).map(|r| json!({"run_id": r.source_run_id, "reason": r.error})).collect::<Vec<_>>(),
+            "failures": result.experiments.iter().filter(|e| e.error.is_some()).map(|e| json!({"experiment": e.name, "reason": e.error}))
+                .chain(result.runs.iter().filter(|r| r.error.is_some()).map(|r| json!({"run_id": r.source_run_id, "reason": r.error})))
+                .collect::<Vec<_>>(),
         });
         write_report(path, &report)?;
     }
