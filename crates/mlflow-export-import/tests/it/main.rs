@@ -8,6 +8,7 @@
 mod auth;
 mod backends;
 mod cli;
+mod deployments;
 mod experiments;
 mod faults;
 mod histories;

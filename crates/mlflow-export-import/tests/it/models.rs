@@ -3,7 +3,7 @@
 //! a bulk import killed mid-way, list-registered-models.
 
 use serde_json::Value;
-use test_support::{dump_model, seed, unique_name, ArtifactMode, MlflowServer};
+use test_support::{dump_model, unique_name, ArtifactMode, MlflowServer};
 
 use crate::{
     cli::{ok, path},
@@ -11,21 +11,22 @@ use crate::{
 };
 
 /// Three models of five versions each (see `seed.py`'s `models` scenario).
-fn seed_models(server: &MlflowServer) -> Vec<String> {
-    let out = seed(&server.url, &["--scenario", "models", "--experiment", &unique_name("models")]);
+pub(crate) fn seed_models(server: &MlflowServer) -> Vec<String> {
+    let out = server.seed(&["--scenario", "models", "--experiment", &unique_name("models")]);
     out["models"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()).collect()
 }
 
-fn source_run_of(url: &str, run_id: &str) -> String {
+fn source_run_of(server: &MlflowServer, run_id: &str) -> String {
     let code = format!(
-        "import mlflow\nprint(mlflow.MlflowClient({url:?}).get_run({run_id:?}).data.tags.get('mlflow_export_import.source.run_id'))"
+        "import mlflow\nprint(mlflow.MlflowClient().get_run({run_id:?}).data.tags.get('mlflow_export_import.source.run_id'))"
     );
-    test_support::python_eval(&code).trim().to_string()
+    server.python_eval(&code).trim().to_string()
 }
 
-/// Same model, version for version; the destination's runs are copies of the source's.
-fn assert_model_copied(src_url: &str, src_name: &str, dst_url: &str, dst_name: &str) {
-    let (a, b) = (dump_model(src_url, src_name), dump_model(dst_url, dst_name));
+/// Same model, version for version; the destination's runs are copies of the source's. Read
+/// with the official client, with each server's artifact-store variables.
+pub(crate) fn assert_model_copied(src: &MlflowServer, src_name: &str, dst: &MlflowServer, dst_name: &str) {
+    let (a, b) = (src.dump_model(src_name), dst.dump_model(dst_name));
     assert_eq!(b["description"], a["description"], "{dst_name}: description");
     assert_eq!(b["tags"], a["tags"], "{dst_name}: model tags");
     assert_eq!(b["aliases"], a["aliases"], "{dst_name}: aliases");
@@ -41,7 +42,7 @@ fn assert_model_copied(src_url: &str, src_name: &str, dst_url: &str, dst_name: &
         tags.retain(|k, _| !k.starts_with("mlflow_export_import."));
         assert_eq!(Value::Object(tags), x["tags"], "{what}: tags");
         assert_eq!(y["tags"]["mlflow_export_import.source.version"], x["version"], "{what}: identity");
-        assert_eq!(source_run_of(dst_url, y["run_id"].as_str().unwrap()), x["run_id"].as_str().unwrap(), "{what}: run");
+        assert_eq!(source_run_of(dst, y["run_id"].as_str().unwrap()), x["run_id"].as_str().unwrap(), "{what}: run");
     }
 }
 
@@ -50,7 +51,7 @@ fn copy_model_matches_version_by_version() {
     let (src, dst) = (MlflowServer::shared(ArtifactMode::Proxy), MlflowServer::shared(ArtifactMode::LocalRoot));
     for name in seed_models(src) {
         ok(&["copy-model", "--src-uri", &src.url, "--dst-uri", &dst.url, "--src-model", &name, "--use-src-user-id"]);
-        assert_model_copied(&src.url, &name, &dst.url, &name);
+        assert_model_copied(src, &name, dst, &name);
     }
 }
 
@@ -77,13 +78,13 @@ fn export_then_import_model_then_reimport_and_delete_model() {
         &experiment,
     ];
     ok(&import);
-    assert_model_copied(&src.url, name, &src.url, &dst_name);
+    assert_model_copied(src, name, src, &dst_name);
     let again = crate::cli::run(&import, &[]);
     assert!(again.status.success());
     assert!(String::from_utf8_lossy(&again.stderr).contains("versions 0 created, 5 skipped, 0 failed"));
-    assert_model_copied(&src.url, name, &src.url, &dst_name);
+    assert_model_copied(src, name, src, &dst_name);
     ok(&[&import[..], &["--delete-model", "True"]].concat());
-    assert_model_copied(&src.url, name, &src.url, &dst_name);
+    assert_model_copied(src, name, src, &dst_name);
     assert_eq!(
         crate::cli::list_runs(&src.url, &experiment).len(),
         4,
@@ -153,12 +154,7 @@ fn bulk_export_and_import_models_with_renames() {
     eprintln!("{} versions registered after kills at {moments:?}", test_support::python_eval(&code).trim());
     ok(&args);
     for name in &names {
-        assert_model_copied(
-            &src.url,
-            name,
-            &dst.url,
-            &name.replace(&format!("{prefix}-"), &format!("{prefix}-renamed-")),
-        );
+        assert_model_copied(src, name, dst, &name.replace(&format!("{prefix}-"), &format!("{prefix}-renamed-")));
     }
 }
 
@@ -186,5 +182,5 @@ fn a_copy_left_under_a_number_it_should_have_burned_is_made_again_under_its_own(
     );
     assert_eq!(test_support::python_eval(&code).trim(), "3");
     ok(&[&import[..], &["--input-dir", path(&all)]].concat());
-    assert_model_copied(&src.url, name, &src.url, &dst_name);
+    assert_model_copied(src, name, src, &dst_name);
 }

@@ -17,7 +17,7 @@ use std::{
 use futures::{StreamExt, TryStreamExt};
 use object_store::{
     aws::AmazonS3Builder, azure::MicrosoftAzureBuilder, buffered::BufWriter, gcp::GoogleCloudStorageBuilder,
-    path::Path as StorePath, ClientOptions, ObjectStore, ObjectStoreExt,
+    path::Path as StorePath, BackoffConfig, ClientOptions, ObjectStore, ObjectStoreExt, RetryConfig,
 };
 use tokio::io::AsyncWriteExt;
 
@@ -276,7 +276,7 @@ impl ObjectStores {
     }
 
     fn client_options(&self, endpoint: Option<&str>, ignore_tls_var: &str) -> ClientOptions {
-        let mut opts = ClientOptions::new();
+        let mut opts = ClientOptions::new().with_connect_timeout(std::time::Duration::from_secs(10));
         if endpoint.is_some_and(|e| e.starts_with("http://")) {
             opts = opts.with_allow_http(true);
         }
@@ -307,6 +307,7 @@ impl ObjectStores {
         let mut b = AmazonS3Builder::new()
             .with_bucket_name(&loc.bucket)
             .with_region(region)
+            .with_retry(retry())
             .with_client_options(self.client_options(endpoint.as_deref(), "MLFLOW_S3_IGNORE_TLS"));
         if let Some(e) = &endpoint {
             b = b.with_endpoint(e.trim_end_matches('/'));
@@ -403,7 +404,7 @@ impl ObjectStores {
     /// `AZURE_CLIENT_SECRET`, `AZURE_TENANT_ID`) or workload identity (`AZURE_FEDERATED_TOKEN_FILE`).
     fn azure(&self, loc: &Location) -> Result<std::result::Result<BuiltStore, String>> {
         let mut account = loc.account.clone().unwrap_or_default();
-        let mut b = MicrosoftAzureBuilder::new().with_container_name(&loc.bucket);
+        let mut b = MicrosoftAzureBuilder::new().with_container_name(&loc.bucket).with_retry(retry());
         let mut endpoint = None;
         let mut secrets = Vec::new();
         if let Some(cs) = self.var("AZURE_STORAGE_CONNECTION_STRING") {
@@ -491,7 +492,7 @@ impl ObjectStores {
     /// GCS: a service-account file (`GOOGLE_APPLICATION_CREDENTIALS`) or key
     /// (`GOOGLE_SERVICE_ACCOUNT_KEY`).
     fn gcs(&self, loc: &Location) -> Result<std::result::Result<BuiltStore, String>> {
-        let mut b = GoogleCloudStorageBuilder::new().with_bucket_name(&loc.bucket);
+        let mut b = GoogleCloudStorageBuilder::new().with_bucket_name(&loc.bucket).with_retry(retry());
         let mut secrets = Vec::new();
         if let Some(path) = self.var("GOOGLE_APPLICATION_CREDENTIALS") {
             b = b.with_application_credentials(path);
@@ -520,6 +521,13 @@ fn root(built: &BuiltStore, prefix: String, uri: &str) -> ObjectRoot {
         uri: mlflow_client::redact(uri),
         secrets: built.secrets.clone(),
     }
+}
+
+/// Retries of one store request: transient failures (5xx, throttling, broken connections) a few
+/// times within a minute, so that a wrong endpoint fails in seconds rather than the crate's
+/// default three minutes; the engine retries the whole file after that.
+fn retry() -> RetryConfig {
+    RetryConfig { backoff: BackoffConfig::default(), max_retries: 4, retry_timeout: std::time::Duration::from_secs(60) }
 }
 
 fn is_true(v: &str) -> bool {
