@@ -242,6 +242,58 @@ fn postgres_and_s3_round_trips_between_like_and_unlike_shapes() {
     );
     assert_experiment_copied(lite, &imported, &[&to_pg]);
 
+    // The bulk commands: PostgreSQL + S3 -> export-experiments -> import-experiments -> sqlite + S3.
+    let bulk = work.join("bulk");
+    tool_ok(
+        &[
+            "export-experiments",
+            "--tracking-uri",
+            &pg.url,
+            "--experiments",
+            &on_pg,
+            "--output-dir",
+            path(&bulk),
+            "--export-deleted-runs",
+        ],
+        pg.client_env(),
+    );
+    let prefix = unique_name("bulk");
+    tool_ok(
+        &[
+            "import-experiments",
+            "--tracking-uri",
+            &lite.url,
+            "--input-dir",
+            path(&bulk),
+            "--experiment-name-prefix",
+            &prefix,
+            "--use-src-user-id",
+        ],
+        lite.client_env(),
+    );
+    assert_experiment_copied(lite, &format!("{prefix}{on_pg}"), &[&to_pg]);
+
+    // One run: sqlite + proxied artifacts -> PostgreSQL + S3 with copy-run.
+    let (rich_id, rich) =
+        source().runs.iter().max_by_key(|(_, r)| r["artifacts"].as_array().map_or(0, Vec::len)).expect("a source run");
+    let out = tool(
+        &[
+            "copy-run",
+            "--src-uri",
+            &proxy.url,
+            "--dst-uri",
+            &pg.url,
+            "--run-id",
+            rich_id,
+            "--experiment-name",
+            &unique_name("one-run"),
+            "--use-src-user-id",
+        ],
+        &both(proxy, pg),
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_runs_equal(rich, &pg.dump_run(&crate::cli::destination(&String::from_utf8_lossy(&out.stdout))));
+
     // PostgreSQL + S3 -> sqlite + S3 in the same bucket: copied inside the store.
     let in_store = unique_name("in-store");
     let r = copy_experiment(pg, &on_pg, lite, &in_store, &both(pg, lite), &work);
@@ -490,4 +542,43 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
         }
     }
     out
+}
+
+#[test]
+fn a_nul_character_postgresql_refuses_is_named_not_retried() {
+    let (proxy, pg) = (MlflowServer::shared(ArtifactMode::Proxy), pg_s3());
+    let code = format!(
+        "import mlflow\nc = mlflow.MlflowClient()\ne = c.create_experiment({:?})\n\
+         r = c.create_run(e, tags={{'with.nul': 'a\\x00b'}})\nc.set_terminated(r.info.run_id)\nprint(r.info.run_id)",
+        unique_name("nul")
+    );
+    // The client prints links to the run on stdout before the id.
+    let run_id = proxy.python_eval(&code).lines().last().expect("run id").trim().to_string();
+    let name = unique_name("nul-copy");
+    let out = tool(
+        &[
+            "copy-run",
+            "--src-uri",
+            &proxy.url,
+            "--dst-uri",
+            &pg.url,
+            "--run-id",
+            &run_id,
+            "--experiment-name",
+            &name,
+            "--max-retries",
+            "1",
+            "--retry-passes",
+            "0",
+        ],
+        pg.client_env(),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains("tag \"with.nul\" holds a NUL character"), "{stderr}");
+    let code = format!(
+        "import mlflow\nruns = mlflow.search_runs(experiment_names=[{name:?}], output_format='list', run_view_type=3)\n\
+         print(sum(r.data.tags.get('mlflow_export_import.complete') == 'true' for r in runs))"
+    );
+    assert_eq!(pg.python_eval(&code).trim(), "0", "a run was marked complete");
 }

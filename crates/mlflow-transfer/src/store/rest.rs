@@ -436,6 +436,24 @@ pub async fn upload_artifact(
     roots.write(&root, rel, size, data).await
 }
 
+/// A batch holding a NUL character fails on PostgreSQL (its text type cannot store one; sqlite
+/// can) with an internal error that looks transient. Name the field instead, and do not retry.
+fn explain_nul(e: mlflow_client::Error, b: &mlflow_client::api::LogBatch) -> Error {
+    let nul = b
+        .params
+        .iter()
+        .map(|p| ("param", p))
+        .chain(b.tags.iter().map(|t| ("tag", t)))
+        .find(|(_, kv)| kv.key.contains('\0') || kv.value.contains('\0'));
+    match nul {
+        Some((what, kv)) => Error::Unsupported(format!(
+            "{what} {:?} holds a NUL character, which the destination's database refused ({e})",
+            kv.key.replace('\0', "\\0")
+        )),
+        None => e.into(),
+    }
+}
+
 fn tag_map(run: &Run) -> BTreeMap<String, String> {
     run.data.tags.iter().map(|t| (t.key.clone(), t.value.clone())).collect()
 }
@@ -567,7 +585,9 @@ impl RunSink for RestSink {
             .collect();
         let complete = KeyValue::new(identity::COMPLETE, "true");
         for b in batch::pack_ending_with(kv(&run.params), kv(&run.tags), metrics, complete) {
-            self.client.log_batch(target.id(), &b).await?;
+            if let Err(e) = self.client.log_batch(target.id(), &b).await {
+                return Err(explain_nul(e, &b));
+            }
         }
         if run.meta.is_deleted() {
             self.client.delete_run(target.id()).await?;
