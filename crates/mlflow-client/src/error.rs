@@ -113,13 +113,28 @@ fn transport_message(e: &reqwest::Error) -> String {
 /// wrong with the request.
 const OVERLOAD_MESSAGES: [&str; 2] = ["QueuePool limit", "database is locked"];
 
+/// Two runs logging the same dataset into one experiment at once race in MLflow's SQL store: it
+/// looks the dataset up, then inserts it, and the loser's transaction is rolled back with an
+/// integrity error (sqlite, PostgreSQL, MySQL wordings). Resent, the request finds the dataset.
+fn dataset_insert_race(url: &str, message: &str) -> bool {
+    url.contains("/runs/log-inputs")
+        && ["IntegrityError", "UNIQUE constraint failed", "duplicate key value", "Duplicate entry"]
+            .iter()
+            .any(|m| message.contains(m))
+}
+
+/// A 400 that says nothing about the request: the store was busy or lost a race, and rolled back.
+fn rolled_back(url: &str, message: &str) -> bool {
+    OVERLOAD_MESSAGES.iter().any(|m| message.contains(m)) || dataset_insert_race(url, message)
+}
+
 impl Error {
     /// Whether retrying the same request may succeed: 408, 429, 5xx, transport failures, and
     /// the overloaded-database answers that MLflow's SQL store reports as 400 (its connection
-    /// pool timing out, sqlite's write lock).
+    /// pool timing out, sqlite's write lock, a lost race inserting a dataset).
     pub fn is_transient(&self) -> bool {
         match self {
-            Error::Api { status: 400, message, .. } => OVERLOAD_MESSAGES.iter().any(|m| message.contains(m)),
+            Error::Api { status: 400, message, url, .. } => rolled_back(url, message),
             Error::Api { status, .. } => matches!(status, 408 | 429 | 500..=599),
             Error::Transport { source, .. } => !untrusted_certificate(source),
             _ => false,
@@ -133,7 +148,7 @@ impl Error {
         match self {
             // A certificate that did not verify will not verify on a resend either.
             Error::Transport { source, .. } => source.is_connect() && !untrusted_certificate(source),
-            Error::Api { status: 400, message, .. } => OVERLOAD_MESSAGES.iter().any(|m| message.contains(m)),
+            Error::Api { status: 400, message, url, .. } => rolled_back(url, message),
             Error::Api { status, .. } => matches!(status, 408 | 429),
             _ => false,
         }
@@ -192,6 +207,21 @@ mod tests {
         for s in [400, 401, 403, 404] {
             assert!(!api(s, "Invalid value").is_transient(), "{s}");
         }
+    }
+
+    #[test]
+    fn a_lost_dataset_insert_race_is_retried() {
+        let race = |url: &str| Error::Api {
+            method: "POST",
+            url: url.into(),
+            status: 400,
+            error_code: Some("BAD_REQUEST".into()),
+            message: "(sqlite3.IntegrityError) UNIQUE constraint failed: datasets.experiment_id, datasets.name".into(),
+            retry_after: None,
+        };
+        assert!(race("http://h/api/2.0/mlflow/runs/log-inputs").is_transient());
+        assert!(race("http://h/api/2.0/mlflow/runs/log-inputs").was_not_sent());
+        assert!(!race("http://h/api/2.0/mlflow/runs/log-batch").is_transient());
     }
 
     #[test]
