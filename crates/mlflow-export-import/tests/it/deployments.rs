@@ -582,3 +582,24 @@ fn a_nul_character_postgresql_refuses_is_named_not_retried() {
     );
     assert_eq!(pg.python_eval(&code).trim(), "0", "a run was marked complete");
 }
+
+#[test]
+fn an_artifact_store_the_tool_cannot_write_is_named_before_any_run_is_created() {
+    let proxy = MlflowServer::shared(ArtifactMode::Proxy);
+    let (run_id, name) = (source().runs.keys().next().expect("a run").clone(), unique_name("dbfs-root"));
+    // The server accepts a `dbfs:` root (unlike host-addressed schemes such as `hdfs:`, which
+    // MLflow 3.17 refuses itself) but only Databricks can store there.
+    let code = format!(
+        "import mlflow\nmlflow.MlflowClient().create_experiment({name:?}, artifact_location='dbfs:/eim/{name}')"
+    );
+    proxy.python_eval(&code);
+    let args =
+        ["copy-run", "--src-uri", &proxy.url, "--dst-uri", &proxy.url, "--run-id", &run_id, "--experiment-name", &name];
+    let out = tool(&args, &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains("the `dbfs:` artifact store is not supported"), "{stderr}");
+    assert!(stderr.contains(&format!("experiment {name:?}")), "{stderr}");
+    let code = format!("import mlflow\nprint(len(mlflow.search_runs(experiment_names=[{name:?}], output_format='list', run_view_type=3)))");
+    assert_eq!(proxy.python_eval(&code).trim(), "0", "a run was created");
+}
