@@ -76,7 +76,7 @@ fn world() -> &'static World {
                 .unwrap()
                 .to_string();
         }
-        seed(&admin, &["--experiment", &hidden, "--scenario", "rich", "--no-log-model"]);
+        auth_api(&server.url, (ADMIN, ADMIN_PASSWORD), "/api/2.0/mlflow/experiments/create", &json!({"name": hidden}));
         auth_api(
             &server.url,
             (ADMIN, ADMIN_PASSWORD),
@@ -272,47 +272,45 @@ fn a_user_who_may_only_read_cannot_import_and_leaves_no_run_marked_complete() {
 
 #[test]
 fn copy_between_servers_uses_each_sides_own_login() {
+    // From the NO_PERMISSIONS server (its admin) to the shared basic-auth server (another admin
+    // with another password): neither login works on the other side.
     let w = world();
-    let src = MlflowServer::shared(ArtifactMode::BasicAuth);
-    let (src_user, src_password) = src.credentials().unwrap();
-    let src_exp = unique_name("auth-copy-src");
-    let src_admin = with_login(&src.url, src_user, src_password);
-    for _ in 0..2 {
-        seed(&src_admin, &["--experiment", &src_exp, "--scenario", "rich", "--no-log-model"]);
-    }
-    let dst_exp = unique_name("auth-copy-dst");
+    let dst = MlflowServer::shared(ArtifactMode::BasicAuth);
+    let (dst_user, dst_password) = dst.credentials().unwrap();
+    let dst_exp = unique_name("auth-copy");
     let args = [
         "copy-experiment",
         "--src-uri",
-        &src.url,
-        "--dst-uri",
         &w.server.url,
+        "--dst-uri",
+        &dst.url,
         "--src-experiment",
-        &src_exp,
+        &w.readable,
         "--dst-experiment-name",
         &dst_exp,
         "--use-src-user-id",
         "-vv",
     ];
     let dir = tempfile::tempdir().unwrap();
-    // One login for both: the destination refuses the source's.
-    let out = cli::run(&args, &[("MLFLOW_TRACKING_USERNAME", src_user), ("MLFLOW_TRACKING_PASSWORD", src_password)]);
+    // One login for both sides: the destination refuses the source's.
+    let out = cli::run(&args, &AS_ADMIN);
     let err = stderr(&out);
-    assert!(!out.status.success() && err.contains("authentication failed") && err.contains(&w.server.url), "{err}");
+    assert!(!out.status.success() && err.contains("authentication failed") && err.contains(&dst.url), "{err}");
     assert_no_password(&out, dir.path());
 
     let out = cli::run(
         &args,
         &[
-            ("SRC_MLFLOW_TRACKING_USERNAME", src_user),
-            ("SRC_MLFLOW_TRACKING_PASSWORD", src_password),
-            ("DST_MLFLOW_TRACKING_USERNAME", ADMIN),
-            ("DST_MLFLOW_TRACKING_PASSWORD", ADMIN_PASSWORD),
+            ("SRC_MLFLOW_TRACKING_USERNAME", ADMIN),
+            ("SRC_MLFLOW_TRACKING_PASSWORD", ADMIN_PASSWORD),
+            ("DST_MLFLOW_TRACKING_USERNAME", dst_user),
+            ("DST_MLFLOW_TRACKING_PASSWORD", dst_password),
         ],
     );
     assert!(out.status.success(), "{}", stderr(&out));
     assert_no_password(&out, dir.path());
-    assert_same_runs(dump_experiment(&src_admin, &src_exp), dump_experiment(&w.admin_uri(), &dst_exp));
+    let dst_admin = with_login(&dst.url, dst_user, dst_password);
+    assert_same_runs(dump_experiment(&w.admin_uri(), &w.readable), dump_experiment(&dst_admin, &dst_exp));
 }
 
 #[test]
