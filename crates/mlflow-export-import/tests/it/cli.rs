@@ -8,9 +8,17 @@ use serde_json::Value;
 /// so that the developer's own settings cannot leak into a test.
 pub fn run(args: &[&str], envs: &[(&str, &str)]) -> Output {
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_mlflow-export-import"));
-    for var in ["MLFLOW_TRACKING_URI", "MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD", "MLFLOW_TRACKING_TOKEN"]
-    {
-        cmd.env_remove(var);
+    for var in [
+        "MLFLOW_TRACKING_URI",
+        "MLFLOW_TRACKING_USERNAME",
+        "MLFLOW_TRACKING_PASSWORD",
+        "MLFLOW_TRACKING_TOKEN",
+        "MLFLOW_TRACKING_INSECURE_TLS",
+        "MLFLOW_TRACKING_SERVER_CERT_PATH",
+    ] {
+        for side in ["", "SRC_", "DST_"] {
+            cmd.env_remove(format!("{side}{var}"));
+        }
     }
     cmd.args(args).envs(envs.iter().copied());
     cmd.output().expect("binary runs")
