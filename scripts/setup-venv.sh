@@ -11,10 +11,12 @@ mlflow_version="3.17.2" # 3.18.0 does not install here (its mlflow-skinny pin is
 marker="$venv/.mlflow-eim-ready"
 # The `auth` extra brings Flask-WTF, which the basic-auth server used by the credential tests needs.
 # The others serve production-shaped servers in tests: psycopg2 for PostgreSQL backend stores,
-# boto3 and moto (a local S3) for s3:// artifact roots, azure-storage-blob for wasbs:// ones
-# (against azurite, which .ci/run installs with npm).
+# PyMySQL for MySQL/MariaDB ones (`mysql+pymysql://` URIs), boto3 and moto (a local S3) for
+# s3:// artifact roots, azure-storage-blob for wasbs:// ones (against azurite, which .ci/run
+# installs with npm).
 extras=(
     "psycopg2-binary==2.9.13"
+    "PyMySQL==1.2.4"
     "boto3==1.44.8"
     "moto[server]==5.2.5"
     "azure-storage-blob==12.31.1"
@@ -30,7 +32,7 @@ ready() {
     [ -x "$venv/bin/moto_server" ] || return 1
     # Same answer as `mlflow --version`, without importing mlflow (which takes seconds).
     [ "$("$venv/bin/python" -c 'import importlib.metadata as m
-for d in ("flask-wtf", "psycopg2-binary", "boto3", "moto", "azure-storage-blob"): m.version(d)
+for d in ("flask-wtf", "psycopg2-binary", "pymysql", "boto3", "moto", "azure-storage-blob"): m.version(d)
 print(m.version("mlflow"))' 2>/dev/null)" = "$mlflow_version" ]
 }
 

@@ -11,6 +11,7 @@ pub mod azurite;
 mod compare;
 mod fault_proxy;
 pub mod moto;
+pub mod mysql;
 pub mod postgres;
 mod process;
 mod server;
@@ -20,6 +21,7 @@ pub use azurite::Azurite;
 pub use compare::{assert_runs_equal, diff_runs, IDENTITY_TAG_PREFIX};
 pub use fault_proxy::{Fault, FaultCounts, FaultPlan, FaultProxy, Rewrite};
 pub use moto::Moto;
+pub use mysql::Mysql;
 pub use postgres::Postgres;
 pub use server::{
     shared, shared_spec, ArtifactMode, Backend, BasicAuthConfig, MlflowServer, ServerSpec, BASIC_AUTH_PASSWORD,

@@ -1,6 +1,6 @@
-//! Background services (PostgreSQL, moto, azurite) run under `scripts/serve_mlflow.py`, the
-//! generic launcher that puts a command in its own process group and kills the whole group when
-//! this test process exits (even by a kill) or when the [`Service`] is dropped.
+//! Background services (PostgreSQL, MariaDB, moto, azurite) run under `scripts/serve_mlflow.py`,
+//! the generic launcher that puts a command in its own process group and kills the whole group
+//! when this test process exits (even by a kill) or when the [`Service`] is dropped.
 
 use std::ffi::OsStr;
 use std::fs::{self, File, OpenOptions};

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use crate::{azurite, moto, postgres, python, script, tail, venv};
+use crate::{azurite, moto, mysql, postgres, python, script, tail, venv};
 
 /// How the server stores artifacts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -46,6 +46,9 @@ pub enum Backend {
     Sqlite,
     /// A fresh database of the shared PostgreSQL cluster ([`crate::postgres::shared`]).
     Postgres,
+    /// A fresh utf8mb4 database of the shared MariaDB server ([`crate::mysql::shared`]), through
+    /// PyMySQL.
+    Mysql,
 }
 
 /// What server to start: backend store, artifact store, uvicorn workers.
@@ -112,7 +115,8 @@ pub struct MlflowServer {
     pub mode: ArtifactMode,
     /// Backend, artifact mode (same as `mode`) and workers this server was started with.
     pub spec: ServerSpec,
-    /// `--backend-store-uri`: `sqlite:///…` or `postgresql+psycopg2://postgres@127.0.0.1:PORT/DB`.
+    /// `--backend-store-uri`: `sqlite:///…`, `postgresql+psycopg2://postgres@127.0.0.1:PORT/DB` or
+    /// `mysql+pymysql://mlflow:mlflow-eim@127.0.0.1:PORT/DB`.
     pub backend_store_uri: String,
     /// The artifact store given to the server (`--artifacts-destination` or
     /// `--default-artifact-root`): a local path, `s3://BUCKET/PREFIX` or `wasbs://…/PREFIX`;
@@ -134,8 +138,8 @@ pub struct MlflowServer {
 }
 
 const DEFAULT_START_TIMEOUT_SECS: u64 = 60;
-/// A PostgreSQL backend starts empty: MLflow runs all its migrations first.
-const POSTGRES_START_TIMEOUT_SECS: u64 = 180;
+/// A PostgreSQL or MySQL backend starts empty: MLflow runs all its migrations first.
+const SQL_SERVER_START_TIMEOUT_SECS: u64 = 180;
 
 impl MlflowServer {
     /// Start a server from the venv of [`crate::venv`] and wait until `GET /health` answers.
@@ -150,8 +154,8 @@ impl MlflowServer {
         Self::start_with(&ServerSpec::new(mode), venv, &BasicAuthConfig::default())
     }
 
-    /// A server with the backend, artifact store and workers of `spec` (PostgreSQL, moto and
-    /// azurite are started on first use, once per test binary). Each server gets its own
+    /// A server with the backend, artifact store and workers of `spec` (PostgreSQL, MariaDB, moto
+    /// and azurite are started on first use, once per test binary). Each server gets its own
     /// database, and its own prefix in the shared bucket or container.
     pub fn start_spec(spec: &ServerSpec) -> MlflowServer {
         Self::start_with(spec, &venv(), &BasicAuthConfig::default())
@@ -197,6 +201,7 @@ impl MlflowServer {
         let backend_store_uri = match spec.backend {
             Backend::Sqlite => format!("sqlite:///{}", root.join("mlflow.db").display()),
             Backend::Postgres => postgres::shared().fresh_database("mlflow"),
+            Backend::Mysql => mysql::shared().fresh_database("mlflow"),
         };
         // This server's own prefix in the shared bucket or container.
         let prefix = root.file_name().and_then(OsStr::to_str).expect("UTF-8 temp dir").to_string();
@@ -300,7 +305,7 @@ impl MlflowServer {
             std::env::var("MLFLOW_EIM_SERVER_START_TIMEOUT_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(
                 match spec.backend {
                     Backend::Sqlite => DEFAULT_START_TIMEOUT_SECS,
-                    Backend::Postgres => POSTGRES_START_TIMEOUT_SECS,
+                    Backend::Postgres | Backend::Mysql => SQL_SERVER_START_TIMEOUT_SECS,
                 },
             ),
         );

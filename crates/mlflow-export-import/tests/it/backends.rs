@@ -1,6 +1,6 @@
-//! What the design assumes of a tracking server's backend store, checked on a real
-//! PostgreSQL-backed MLflow (and on sqlite for contrast), and a whole-experiment round trip
-//! through PostgreSQL-backed servers with 4 workers.
+//! What the design assumes of a tracking server's backend store, checked on real PostgreSQL-
+//! and MySQL (MariaDB)-backed MLflow servers (and on sqlite for contrast), and a whole-experiment
+//! round trip through servers of each with 4 workers.
 //!
 //! MLflow 3.17.2's `SqlAlchemyStore.log_batch` is not one transaction: it writes params, then
 //! metrics, then tags, each in its own session committed before the next starts. The completion
@@ -8,21 +8,35 @@
 //! params and metrics are, and never when any part of the batch was refused. Metric points are
 //! keyed by (run, key, timestamp, step, value, is_nan), so a batch sent twice (a retry after a
 //! lost answer) stores each point once.
+//!
+//! Where the backends differ: PostgreSQL refuses a NUL character in text (sqlite and MariaDB
+//! store it); MariaDB's utf8mb4 collation makes keys and names that differ only by case, accents
+//! or trailing spaces equal, so such params or tags of one run cannot all be stored there.
 
 use std::{collections::HashMap, path::Path};
 
 use mlflow_transfer::identity::{COMPLETE, SOURCE_RUN_ID};
 use serde_json::{json, Value};
-use test_support::{assert_runs_equal, postgres, unique_name, ArtifactMode, Backend, MlflowServer, ServerSpec};
+use test_support::{assert_runs_equal, mysql, postgres, unique_name, ArtifactMode, Backend, MlflowServer, ServerSpec};
 
 use crate::{
     cli::{self, path},
     experiments::{as_map, one_job_at_a_time},
 };
 
+/// `backend`, artifacts proxied to a local folder, MLflow's default 4 workers.
+fn sql_server(backend: Backend) -> &'static MlflowServer {
+    MlflowServer::shared_spec(&ServerSpec::new(ArtifactMode::Proxy).backend(backend).workers(4))
+}
+
 /// PostgreSQL backend, artifacts proxied to a local folder, MLflow's default 4 workers.
 fn pg_server() -> &'static MlflowServer {
-    MlflowServer::shared_spec(&ServerSpec::new(ArtifactMode::Proxy).backend(Backend::Postgres).workers(4))
+    sql_server(Backend::Postgres)
+}
+
+/// MariaDB backend (utf8mb4), artifacts proxied to a local folder, 4 workers.
+fn mysql_server() -> &'static MlflowServer {
+    sql_server(Backend::Mysql)
 }
 
 fn sqlite_server() -> &'static MlflowServer {
@@ -78,11 +92,11 @@ fn send(srv: &MlflowServer, pre_params: Value, batch: Value, sends: usize) -> Se
     }
 }
 
-/// Rows of the run in the backend's `metrics` table, read from the database itself.
-fn metric_rows(srv: &MlflowServer, run_id: &str) -> u64 {
-    let sql = format!("SELECT count(*) FROM metrics WHERE run_uuid = '{run_id}'");
+/// One row of one column of `sql`, read from the server's database itself.
+fn sql_value(srv: &MlflowServer, sql: &str) -> String {
     let out = match srv.spec.backend {
-        Backend::Postgres => postgres::shared().query(&srv.backend_store_uri, &sql),
+        Backend::Postgres => postgres::shared().query(&srv.backend_store_uri, sql),
+        Backend::Mysql => mysql::shared().query(&srv.backend_store_uri, sql),
         Backend::Sqlite => {
             let db = srv.backend_store_uri.strip_prefix("sqlite:///").unwrap();
             test_support::python_eval(&format!(
@@ -90,7 +104,13 @@ fn metric_rows(srv: &MlflowServer, run_id: &str) -> u64 {
             ))
         }
     };
-    out.trim().parse().unwrap_or_else(|_| panic!("count: {out:?}"))
+    out.trim().to_string()
+}
+
+/// Rows of the run in the backend's `metrics` table, read from the database itself.
+fn metric_rows(srv: &MlflowServer, run_id: &str) -> u64 {
+    let out = sql_value(srv, &format!("SELECT count(*) FROM metrics WHERE run_uuid = '{run_id}'"));
+    out.parse().unwrap_or_else(|_| panic!("count: {out:?}"))
 }
 
 fn kv(pairs: &[(&str, &str)]) -> Value {
@@ -156,6 +176,11 @@ fn postgres_refused_log_batch_leaves_no_completion_mark() {
 }
 
 #[test]
+fn mysql_refused_log_batch_leaves_no_completion_mark() {
+    refused_params_leave_no_mark(mysql_server());
+}
+
+#[test]
 fn sqlite_refused_log_batch_leaves_no_completion_mark() {
     refused_params_leave_no_mark(sqlite_server());
 }
@@ -166,28 +191,103 @@ fn postgres_log_batch_sent_twice_stores_each_metric_point_once() {
 }
 
 #[test]
+fn mysql_log_batch_sent_twice_stores_each_metric_point_once() {
+    batch_sent_twice_stores_each_point_once(mysql_server());
+}
+
+#[test]
 fn sqlite_log_batch_sent_twice_stores_each_metric_point_once() {
     batch_sent_twice_stores_each_point_once(sqlite_server());
 }
 
-/// PostgreSQL refuses a NUL character in text, which sqlite stores. A batch whose tags part
-/// fails that way on PostgreSQL keeps its params and metrics (committed before the tags: the
-/// order the design relies on) and gets no completion mark, since the mark is one of the tags.
+/// A last batch whose tag value holds a NUL character. PostgreSQL refuses NUL in text, so the
+/// tags part fails there: the batch keeps its params and metrics (committed before the tags:
+/// the order the design relies on) and gets no completion mark, since the mark is one of the
+/// tags. sqlite and MariaDB store the value whole, NUL included.
+fn nul_in_tag_value(srv: &MlflowServer) {
+    let batch = last_batch(&[("p", "1")], &[("bad", "a\u{0}b")]);
+    let s = send(srv, json!({}), batch, 1);
+    let (status, body) = &s.answers[0];
+    match srv.spec.backend {
+        Backend::Postgres => {
+            assert!(*status >= 400, "{status} {body}");
+            assert!(s.tags.get(COMPLETE).is_none(), "{}", s.tags);
+            assert_eq!(s.params, json!({"p": "1"}), "params were committed before the tags failed");
+            assert_eq!(metric_rows(srv, &s.run_id), POINTS, "metrics were committed before the tags failed");
+        }
+        Backend::Sqlite | Backend::Mysql => {
+            assert_eq!(*status, 200, "{body}");
+            assert_eq!(s.tags[COMPLETE], "true");
+            assert_eq!(s.tags["bad"], "a\u{0}b");
+            // Backquotes: `key` is a reserved word in MariaDB; sqlite accepts them too.
+            let sql = format!("SELECT hex(value) FROM tags WHERE run_uuid = '{}' AND `key` = 'bad'", s.run_id);
+            assert_eq!(sql_value(srv, &sql), "610062", "the stored bytes");
+        }
+    }
+}
+
 #[test]
 fn postgres_failing_tags_part_keeps_params_and_metrics_but_no_mark() {
-    let batch = last_batch(&[("p", "1")], &[("bad", "a\u{0}b")]);
-    let s = send(pg_server(), json!({}), batch.clone(), 1);
-    let (status, body) = &s.answers[0];
-    assert!(*status >= 400, "{status} {body}");
-    assert!(s.tags.get(COMPLETE).is_none(), "{}", s.tags);
-    assert_eq!(s.params, json!({"p": "1"}), "params were committed before the tags failed");
-    assert_eq!(metric_rows(pg_server(), &s.run_id), POINTS, "metrics were committed before the tags failed");
+    nul_in_tag_value(pg_server());
+}
 
-    // On sqlite the same batch is stored whole.
-    let s = send(sqlite_server(), json!({}), batch, 1);
-    assert_eq!(s.answers[0].0, 200, "{}", s.answers[0].1);
-    assert_eq!(s.tags[COMPLETE], "true");
-    assert_eq!(s.tags["bad"], "a\u{0}b");
+#[test]
+fn mysql_stores_nul_in_tag_value() {
+    nul_in_tag_value(mysql_server());
+}
+
+#[test]
+fn sqlite_stores_nul_in_tag_value() {
+    nul_in_tag_value(sqlite_server());
+}
+
+/// Keys equal under MariaDB's collation (`utf8mb4_general_ci`: case, accents and trailing
+/// spaces ignored) are one key there: a batch with params `lr` and `LR` is refused whole
+/// (400, "Duplicate entry … for key 'PRIMARY'"), tags `t` and `T` fail with a 500 after MLflow's
+/// own retries, and an experiment name finds an experiment that differs only by case. sqlite
+/// keeps them apart.
+fn keys_differing_by_case(srv: &MlflowServer) {
+    let mysql = srv.spec.backend == Backend::Mysql;
+    for params in [[("lr", "1"), ("LR", "2")], [("e", "1"), ("\u{e9}", "2")], [("a", "1"), ("a ", "2")]] {
+        let s = send(srv, json!({}), json!({"params": kv(&params)}), 1);
+        let (status, body) = &s.answers[0];
+        if mysql {
+            assert_eq!(*status, 400, "{params:?}: {body}");
+            assert!(body.contains("Duplicate entry"), "{body}");
+            assert_eq!(s.params, json!({}), "{params:?}: the batch's params are refused whole");
+        } else {
+            assert_eq!(*status, 200, "{params:?}: {body}");
+            assert_eq!(s.params.as_object().unwrap().len(), 2, "{}", s.params);
+        }
+    }
+    let s = send(srv, json!({}), json!({"tags": kv(&[("t", "1"), ("T", "2")])}), 1);
+    let (status, body) = &s.answers[0];
+    if mysql {
+        assert_eq!(*status, 500, "{body}");
+        assert!(body.contains("Failed to set tags"), "{body}");
+        assert!(s.tags.get("t").is_none() && s.tags.get("T").is_none(), "{}", s.tags);
+    } else {
+        assert_eq!(*status, 200, "{body}");
+        assert_eq!((&s.tags["t"], &s.tags["T"]), (&json!("1"), &json!("2")));
+    }
+    let name = unique_name("Case");
+    let found = srv.python_eval(&format!(
+        "import mlflow\nc = mlflow.MlflowClient()\nc.create_experiment({name:?})\n\
+         e = c.get_experiment_by_name({lower:?})\nprint(e.name if e else '')",
+        lower = name.to_lowercase()
+    ));
+    let found = found.lines().last().unwrap_or_default();
+    assert_eq!(found, if mysql { name.as_str() } else { "" }, "experiment found by its lowercased name");
+}
+
+#[test]
+fn mysql_keys_differing_only_by_case_accents_or_trailing_spaces_collide() {
+    keys_differing_by_case(mysql_server());
+}
+
+#[test]
+fn sqlite_keys_differing_only_by_case_accents_or_trailing_spaces_are_distinct() {
+    keys_differing_by_case(sqlite_server());
 }
 
 /// Every run of `name` on `srv` keyed by the source run id it was copied from.
@@ -252,14 +352,14 @@ fn tool_ok(args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
-/// sqlite + proxy → `copy-experiment` → PostgreSQL + proxy, 4 workers → `export-experiment` /
-/// `import-experiment` → another PostgreSQL database; equal at every step; a second copy
+/// sqlite + proxy → `copy-experiment` → `backend` + proxy, 4 workers → `export-experiment` /
+/// `import-experiment` → another database of `backend`; equal at every step; a second copy
 /// creates nothing.
-#[test]
-fn experiment_round_trip_through_postgres_servers_with_4_workers() {
+fn experiment_round_trip(backend: Backend) {
     let _one = one_job_at_a_time();
     let src = sqlite_server();
-    let prefix = unique_name("pgtrip");
+    let tag = format!("{backend:?}").to_lowercase();
+    let prefix = unique_name(&format!("{tag}trip"));
     // Three experiments of 10 runs (FAILED, KILLED, deleted, nested, histories, one file each);
     // the rich run adds NaN/±inf, 6000-char params, unicode and deep artifacts, a dataset input
     // and a logged model.
@@ -269,14 +369,14 @@ fn experiment_round_trip_through_postgres_servers_with_4_workers() {
     let source: HashMap<String, Value> = as_map(src.dump_experiment(&name));
     assert_eq!(source.len(), 11);
 
-    let pg = pg_server();
-    let copied = unique_name("pgtrip-copy");
+    let dst = sql_server(backend);
+    let copied = unique_name(&format!("{tag}trip-copy"));
     let copy = [
         "copy-experiment",
         "--src-uri",
         &src.url,
         "--dst-uri",
-        &pg.url,
+        &dst.url,
         "--src-experiment",
         &name,
         "--dst-experiment-name",
@@ -286,45 +386,55 @@ fn experiment_round_trip_through_postgres_servers_with_4_workers() {
     ];
     let t = std::time::Instant::now();
     tool_ok(&copy);
-    eprintln!("copy-experiment into PostgreSQL (4 workers): {:?}", t.elapsed());
-    assert_same_runs(src, &source, pg, &by_source(pg, &copied));
+    eprintln!("copy-experiment into {backend:?} (4 workers): {:?}", t.elapsed());
+    assert_same_runs(src, &source, dst, &by_source(dst, &copied));
 
-    // Export from PostgreSQL, import into another PostgreSQL database.
+    // Export from that server, import into another database of the same backend.
     let export = Path::new(env!("CARGO_TARGET_TMPDIR")).join(&copied);
     tool_ok(&[
         "export-experiment",
         "--tracking-uri",
-        &pg.url,
+        &dst.url,
         "--experiment",
         &copied,
         "--output-dir",
         path(&export),
         "--export-deleted-runs",
     ]);
-    let pg2 = MlflowServer::start_spec(&ServerSpec::new(ArtifactMode::Proxy).backend(Backend::Postgres));
-    assert_ne!(pg2.backend_store_uri, pg.backend_store_uri);
-    let imported = unique_name("pgtrip-import");
+    let dst2 = MlflowServer::start_spec(&ServerSpec::new(ArtifactMode::Proxy).backend(backend));
+    assert_ne!(dst2.backend_store_uri, dst.backend_store_uri);
+    let imported = unique_name(&format!("{tag}trip-import"));
     tool_ok(&[
         "import-experiment",
         "--tracking-uri",
-        &pg2.url,
+        &dst2.url,
         "--input-dir",
         path(&export),
         "--experiment-name",
         &imported,
         "--use-src-user-id",
     ]);
-    // The import names the run it read (the PostgreSQL copy) or the original as its source.
-    let pg_ids: HashMap<String, String> = by_source(pg, &copied)
+    // The import names the run it read (the first copy) or the original as its source.
+    let dst_ids: HashMap<String, String> = by_source(dst, &copied)
         .into_iter()
         .map(|(orig, run)| (run["info"]["run_id"].as_str().unwrap().to_string(), orig))
         .collect();
     let second: HashMap<String, Value> =
-        by_source(&pg2, &imported).into_iter().map(|(s, run)| (pg_ids.get(&s).cloned().unwrap_or(s), run)).collect();
-    assert_same_runs(src, &source, &pg2, &second);
+        by_source(&dst2, &imported).into_iter().map(|(s, run)| (dst_ids.get(&s).cloned().unwrap_or(s), run)).collect();
+    assert_same_runs(src, &source, &dst2, &second);
 
     // Again: nothing is created twice.
     let stderr = tool_ok(&copy);
     assert!(stderr.contains("0 created, 0 resumed, 11 skipped"), "{stderr}");
-    assert_eq!(by_source(pg, &copied).len(), 11);
+    assert_eq!(by_source(dst, &copied).len(), 11);
+}
+
+#[test]
+fn experiment_round_trip_through_postgres_servers_with_4_workers() {
+    experiment_round_trip(Backend::Postgres);
+}
+
+#[test]
+fn experiment_round_trip_through_mysql_servers_with_4_workers() {
+    experiment_round_trip(Backend::Mysql);
 }
