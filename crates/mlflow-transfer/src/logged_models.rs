@@ -6,7 +6,10 @@
 //! In exports a logged model sits beside its model's `model.json`, at
 //! `logged_models/<model_id>/` with `logged_model.json` (written last) and `artifacts/`.
 
-use std::path::{Path, PathBuf};
+use std::{
+    path::{Path, PathBuf},
+    sync::Arc,
+};
 
 use mlflow_client::{
     types::{KeyValue, RunInfo},
@@ -17,7 +20,10 @@ use serde_json::{json, Value};
 use crate::{
     model::ArtifactFile,
     paths::{is_single_segment, safe_join},
-    store::{local, ByteStream},
+    store::{
+        artifact_root::{ArtifactRoot, ArtifactRoots},
+        local, ByteStream,
+    },
     Error, Result,
 };
 
@@ -35,20 +41,29 @@ pub fn logged_model_id(source: &str) -> Option<&str> {
 /// Where logged models are read from.
 #[derive(Debug, Clone)]
 pub enum LoggedModelSource {
-    Server(MlflowClient),
+    /// A tracking server, with the artifact roots its logged models' files are read from.
+    Server(MlflowClient, Arc<ArtifactRoots>),
     /// An exported model folder (holding `logged_models/`).
     Export(PathBuf),
 }
 
-/// What a logged model is, apart from its files.
+/// What a logged model is, and where its files are.
 struct Description {
     name: String,
     model_type: Option<String>,
     params: Vec<KeyValue>,
     tags: Vec<KeyValue>,
+    /// The model's artifact root at a server; `None` in an export.
+    root: Option<ArtifactRoot>,
 }
 
 impl LoggedModelSource {
+    /// Logged models of the server `client` talks to.
+    pub fn server(client: MlflowClient) -> Self {
+        let roots = Arc::new(ArtifactRoots::new(client.clone()));
+        Self::Server(client, roots)
+    }
+
     fn folder(dir: &Path, id: &str) -> Result<PathBuf> {
         if !is_single_segment(id) {
             return Err(Error::Input(format!("logged model id {id:?} is not a folder name")));
@@ -58,9 +73,11 @@ impl LoggedModelSource {
 
     async fn describe(&self, id: &str) -> Result<Description> {
         match self {
-            Self::Server(client) => {
+            Self::Server(client, roots) => {
                 let lm = client.get_logged_model(id).await?;
+                let routes = ArtifactRoot::ModelRoutes(id.to_string());
                 Ok(Description {
+                    root: Some(roots.for_reading(routes, lm.info.artifact_uri.as_deref())?),
                     name: lm.info.name,
                     model_type: lm.info.model_type,
                     params: lm.data.params,
@@ -96,39 +113,33 @@ impl LoggedModelSource {
                     model_type: m["model_type"].as_str().map(str::to_string),
                     params: pairs("params")?,
                     tags: pairs("tags")?,
+                    root: None,
                 })
             }
         }
     }
 
-    async fn files(&self, id: &str) -> Result<Vec<ArtifactFile>> {
-        match self {
-            Self::Server(client) => {
-                let mut out = Vec::new();
-                let mut dirs = vec![String::new()];
-                while let Some(dir) = dirs.pop() {
-                    for f in client.list_logged_model_artifacts(id, &dir).await? {
-                        crate::paths::check_relative(&f.path)?;
-                        if f.is_dir {
-                            dirs.push(f.path);
-                        } else {
-                            out.push(ArtifactFile {
-                                size: u64::try_from(f.file_size.unwrap_or(0)).unwrap_or(0),
-                                path: f.path,
-                            });
-                        }
-                    }
-                }
-                Ok(out)
-            }
-            Self::Export(dir) => local::list_files(&Self::folder(dir, id)?.join("artifacts")).await,
+    async fn files(&self, id: &str, d: &Description) -> Result<Vec<ArtifactFile>> {
+        match (self, &d.root) {
+            (Self::Server(_, roots), Some(root)) => roots.list(root).await,
+            _ => local::list_files(&Self::export_files(self, id)?).await,
         }
     }
 
-    async fn open(&self, id: &str, file: &ArtifactFile) -> Result<ByteStream> {
+    async fn open(&self, id: &str, d: &Description, file: &ArtifactFile) -> Result<ByteStream> {
+        match (self, &d.root) {
+            (Self::Server(_, roots), Some(root)) => roots.open(root, &file.path).await,
+            _ => local::open(&safe_join(&Self::export_files(self, id)?, &file.path)?).await,
+        }
+    }
+
+    /// The `artifacts/` folder of logged model `id` in an export.
+    fn export_files(&self, id: &str) -> Result<PathBuf> {
         match self {
-            Self::Server(client) => Ok(client.download_logged_model_artifact(id, &file.path).await?),
-            Self::Export(dir) => local::open(&safe_join(&Self::folder(dir, id)?.join("artifacts"), &file.path)?).await,
+            Self::Export(dir) => Ok(Self::folder(dir, id)?.join("artifacts")),
+            Self::Server(client, _) => {
+                Err(Error::Input(format!("logged model {id} at {} has no artifact root", client.base_url())))
+            }
         }
     }
 }
@@ -136,14 +147,14 @@ impl LoggedModelSource {
 /// Writes logged model `id` of a server into an exported model folder (files first, the
 /// description last, so a folder with `logged_model.json` is complete).
 pub async fn export_logged_model(client: &MlflowClient, id: &str, model_dir: &Path) -> Result<()> {
-    let from = LoggedModelSource::Server(client.clone());
+    let from = LoggedModelSource::server(client.clone());
     let folder = LoggedModelSource::folder(model_dir, id)?;
     if folder.join(FILE).exists() {
         return Ok(());
     }
     let d = from.describe(id).await?;
-    for f in from.files(id).await? {
-        let data = from.open(id, &f).await?;
+    for f in from.files(id, &d).await? {
+        let data = from.open(id, &d, &f).await?;
         local::write(&folder.join("artifacts"), &f.path, data).await?;
     }
     let map = |kv: &[KeyValue]| {
@@ -156,7 +167,8 @@ pub async fn export_logged_model(client: &MlflowClient, id: &str, model_dir: &Pa
 }
 
 /// Re-creates a logged model next to a version's copied run: same name, type, params and tags,
-/// its files streamed across, then finalized. Returns the new model id.
+/// its files streamed across (or copied inside their object store when both roots are in the
+/// same one), then finalized. Returns the new model id.
 pub async fn copy_logged_model(
     from: &LoggedModelSource,
     to: &MlflowClient,
@@ -164,8 +176,10 @@ pub async fn copy_logged_model(
     dst_run: &RunInfo,
 ) -> Result<String> {
     let d = from.describe(id).await?;
-    // The registry writes `mlflow.modelVersions` itself when the version is created.
-    let mut tags: Vec<KeyValue> = d.tags.into_iter().filter(|t| t.key != "mlflow.modelVersions").collect();
+    // The registry writes `mlflow.modelVersions` itself when the version is created; a copy of
+    // a copy names only the model it was made from.
+    let mut tags: Vec<KeyValue> =
+        d.tags.iter().filter(|t| t.key != "mlflow.modelVersions" && t.key != SOURCE_MODEL_ID).cloned().collect();
     tags.push(KeyValue::new(SOURCE_MODEL_ID, id));
     let created = to
         .create_logged_model(
@@ -177,10 +191,17 @@ pub async fn copy_logged_model(
             &tags,
         )
         .await?;
-    let root = created.info.artifact_uri.clone().unwrap_or_default();
-    for f in from.files(id).await? {
-        let data = from.open(id, &f).await?;
-        crate::store::rest::upload_artifact(to, &root, &f.path, f.size, data).await?;
+    let roots = ArtifactRoots::new(to.clone());
+    let dest = roots.for_writing(created.info.artifact_uri.as_deref().unwrap_or_default())?;
+    for f in from.files(id, &d).await? {
+        let located = d.root.as_ref().and_then(|r| ArtifactRoots::locate(r, &f.path));
+        if let Some(loc) = located {
+            if ArtifactRoots::copy(&dest, &loc, &f.path, f.size).await? {
+                continue;
+            }
+        }
+        let data = from.open(id, &d, &f).await?;
+        roots.write(&dest, &f.path, f.size, data).await?;
     }
     to.finalize_logged_model(&created.info.model_id).await?;
     Ok(created.info.model_id)

@@ -641,7 +641,7 @@ pub async fn copy_model(
     let outcomes = transfer_all(runs, ctx, concurrency).await;
     let tracking_uri = source.client().base_url().to_string();
     let opts =
-        ModelWriteOptions { logged_models: Some(LoggedModelSource::Server(source.client().clone())), ..opts.clone() };
+        ModelWriteOptions { logged_models: Some(LoggedModelSource::server(source.client().clone())), ..opts.clone() };
     let model = write_model(&dst, dst_name, &model, Some(&tracking_uri), ctx, &opts).await;
     Ok(JobResult { experiments: Vec::new(), runs: outcomes, models: vec![model] })
 }

@@ -360,25 +360,28 @@ fn s3_and_azure_with_credentials_per_side() {
 #[test]
 fn registered_models_and_logged_models_into_postgres_and_s3() {
     let _one = one_job_at_a_time();
-    let (proxy, pg) = (MlflowServer::shared(ArtifactMode::Proxy), pg_s3());
+    let (proxy, pg, lite) = (MlflowServer::shared(ArtifactMode::Proxy), pg_s3(), sqlite_s3());
     for name in seed_models(proxy) {
-        let dst_experiment = unique_name("models-on-pg");
-        tool_ok(
-            &[
-                "copy-model",
-                "--src-uri",
-                &proxy.url,
-                "--dst-uri",
-                &pg.url,
-                "--src-model",
-                &name,
-                "--dst-experiment-name",
-                &dst_experiment,
-                "--use-src-user-id",
-            ],
-            pg.client_env(),
-        );
-        assert_model_copied(proxy, &name, pg, &name);
+        // Proxied -> PostgreSQL + S3 (files streamed), then on to sqlite + S3 in the same bucket
+        // (run and logged-model files read from S3 and copied inside it).
+        for (src, dst) in [(proxy, pg), (pg, lite)] {
+            tool_ok(
+                &[
+                    "copy-model",
+                    "--src-uri",
+                    &src.url,
+                    "--dst-uri",
+                    &dst.url,
+                    "--src-model",
+                    &name,
+                    "--dst-experiment-name",
+                    &unique_name("models"),
+                    "--use-src-user-id",
+                ],
+                &both(src, dst),
+            );
+            assert_model_copied(src, &name, dst, &name);
+        }
     }
 }
 

@@ -31,6 +31,8 @@ pub enum ArtifactRoot {
     /// The tracking server's run artifact routes (`artifacts/list`, `get-artifact`): reads of a
     /// store this machine has no credentials for. Read-only.
     RunRoutes(String),
+    /// The same for a logged model (`logged-models/{id}/artifacts/...`). Read-only.
+    ModelRoutes(String),
 }
 
 /// Chooses artifact roots for one tracking server (one side of a job).
@@ -39,16 +41,22 @@ pub struct ArtifactRoots {
     objects: ObjectStores,
 }
 
+impl std::fmt::Debug for ArtifactRoots {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ArtifactRoots").field("server", &self.client.base_url()).finish_non_exhaustive()
+    }
+}
+
 impl ArtifactRoots {
     pub fn new(client: MlflowClient) -> Self {
         let objects = ObjectStores::from_process_env(client.side());
         Self { client, objects }
     }
 
-    /// Where to read the artifacts of run `run_id`, whose root is `uri`. Falls back to the
-    /// server's routes when the store is out of this machine's reach.
-    pub fn for_reading(&self, run_id: &str, uri: Option<&str>) -> Result<ArtifactRoot> {
-        let Some(uri) = uri else { return Ok(ArtifactRoot::RunRoutes(run_id.to_string())) };
+    /// Where to read artifacts whose root is `uri`. Falls back to `routes` (the server's routes
+    /// for the run or logged model) when the store is out of this machine's reach.
+    pub fn for_reading(&self, routes: ArtifactRoot, uri: Option<&str>) -> Result<ArtifactRoot> {
+        let Some(uri) = uri else { return Ok(routes) };
         if let Some(rel) = proxied_path(uri) {
             return Ok(match self.client.artifacts_destination() {
                 Some(store) => match safe_join(store, &rel) {
@@ -65,12 +73,12 @@ impl ArtifactRoots {
         match self.objects.resolve(uri) {
             Ok(Some(Resolved::Root(root))) => Ok(ArtifactRoot::Object(root)),
             Ok(Some(Resolved::NoCredentials(why))) => {
-                tracing::debug!(run = run_id, "{why}; reading through the tracking server");
-                Ok(ArtifactRoot::RunRoutes(run_id.to_string()))
+                tracing::debug!(?routes, "{why}; reading through the tracking server");
+                Ok(routes)
             }
             // Other schemes (and stores the tool cannot reach) are read through the server,
             // which has its own access to them.
-            Ok(None) | Err(_) => Ok(ArtifactRoot::RunRoutes(run_id.to_string())),
+            Ok(None) | Err(_) => Ok(routes),
         }
     }
 
@@ -112,13 +120,14 @@ impl ArtifactRoots {
         match root {
             ArtifactRoot::Local(dir) => local::list_files(dir).await,
             ArtifactRoot::Object(o) => o.list().await,
-            ArtifactRoot::Proxy(_) | ArtifactRoot::RunRoutes(_) => {
+            ArtifactRoot::Proxy(_) | ArtifactRoot::RunRoutes(_) | ArtifactRoot::ModelRoutes(_) => {
                 let mut files = Vec::new();
                 let mut dirs = vec![String::new()];
                 while let Some(dir) = dirs.pop() {
                     let listed = match root {
                         ArtifactRoot::Proxy(p) => self.client.list_proxied_artifacts(p, &dir).await?,
                         ArtifactRoot::RunRoutes(run) => self.client.list_artifacts(run, &dir).await?,
+                        ArtifactRoot::ModelRoutes(id) => self.client.list_logged_model_artifacts(id, &dir).await?,
                         _ => unreachable!("matched above"),
                     };
                     for f in listed {
@@ -147,6 +156,7 @@ impl ArtifactRoots {
                 Ok(self.client.download_proxied_artifact(&join(p, &check_relative(rel)?)).await?)
             }
             ArtifactRoot::RunRoutes(run) => Ok(self.client.download_artifact(run, rel).await?),
+            ArtifactRoot::ModelRoutes(id) => Ok(self.client.download_logged_model_artifact(id, rel).await?),
         }
     }
 
@@ -158,8 +168,8 @@ impl ArtifactRoots {
             ArtifactRoot::Proxy(p) => {
                 Ok(self.client.upload_proxied_artifact(&join(p, &check_relative(rel)?), size, data).await?)
             }
-            ArtifactRoot::RunRoutes(run) => {
-                Err(Error::Unsupported(format!("run {run}: artifacts read through the server cannot be written")))
+            ArtifactRoot::RunRoutes(id) | ArtifactRoot::ModelRoutes(id) => {
+                Err(Error::Unsupported(format!("{id}: artifacts read through the server cannot be written")))
             }
         }
     }
@@ -242,15 +252,22 @@ mod tests {
     #[test]
     fn unreachable_stores_are_read_through_the_server() {
         let r = roots("http://h:5000");
-        assert!(matches!(r.for_reading("r1", Some("hdfs://nn/x")).unwrap(), ArtifactRoot::RunRoutes(id) if id == "r1"));
-        assert!(matches!(r.for_reading("r1", None).unwrap(), ArtifactRoot::RunRoutes(_)));
+        let run = || ArtifactRoot::RunRoutes("r1".into());
         assert!(
-            matches!(r.for_reading("r1", Some("mlflow-artifacts:/1/r1/artifacts")).unwrap(), ArtifactRoot::Proxy(p) if p == "1/r1/artifacts")
+            matches!(r.for_reading(run(), Some("hdfs://nn/x")).unwrap(), ArtifactRoot::RunRoutes(id) if id == "r1")
+        );
+        assert!(matches!(r.for_reading(run(), None).unwrap(), ArtifactRoot::RunRoutes(_)));
+        assert!(
+            matches!(r.for_reading(run(), Some("mlflow-artifacts:/1/r1/artifacts")).unwrap(), ArtifactRoot::Proxy(p) if p == "1/r1/artifacts")
         );
         // A local path that is not a folder here belongs to the server's machine.
         assert!(matches!(
-            r.for_reading("r1", Some("/nonexistent/mlruns/1/r1/artifacts")).unwrap(),
+            r.for_reading(run(), Some("/nonexistent/mlruns/1/r1/artifacts")).unwrap(),
             ArtifactRoot::RunRoutes(_)
         ));
+        let model = ArtifactRoot::ModelRoutes("m-1".into());
+        assert!(
+            matches!(r.for_reading(model, Some("ftp://h/x")).unwrap(), ArtifactRoot::ModelRoutes(id) if id == "m-1")
+        );
     }
 }

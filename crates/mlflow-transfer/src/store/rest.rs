@@ -245,7 +245,7 @@ impl RunSource for RestSource {
 
 impl RestSource {
     fn read_root(&self, run: &RunRecord) -> Result<ArtifactRoot> {
-        self.artifacts.for_reading(&run.meta.run_id, run.meta.artifact_uri.as_deref())
+        self.artifacts.for_reading(ArtifactRoot::RunRoutes(run.meta.run_id.clone()), run.meta.artifact_uri.as_deref())
     }
 }
 
@@ -420,20 +420,6 @@ pub async fn ensure_experiment(client: &MlflowClient, name: &str, tags: &BTreeMa
 enum Created<N, F> {
     New(N),
     Found(F),
-}
-
-/// Streams one file below an artifact root URI of the server `client` talks to (a logged
-/// model's `artifact_uri`, say), by the same rules as run artifacts.
-pub async fn upload_artifact(
-    client: &MlflowClient,
-    root_uri: &str,
-    rel: &str,
-    size: u64,
-    data: ByteStream,
-) -> Result<()> {
-    let roots = ArtifactRoots::new(client.clone());
-    let root = roots.for_writing(root_uri)?;
-    roots.write(&root, rel, size, data).await
 }
 
 /// A batch holding a NUL character fails on PostgreSQL (its text type cannot store one; sqlite
