@@ -124,6 +124,13 @@ fn dataset_insert_race(url: &str, message: &str) -> bool {
 }
 
 /// A 400 that says nothing about the request: the store was busy or lost a race, and rolled back.
+/// A 500 of MLflow's SQL store after it retried the write itself with backoff (about 26 s):
+/// the database refuses the rows (on MySQL, say, two tag keys equal under its case-insensitive
+/// collation), and a resend would only repeat those retries.
+fn retried_by_the_server(message: &str) -> bool {
+    message.contains("Failed to set tags with given within")
+}
+
 fn rolled_back(url: &str, message: &str) -> bool {
     OVERLOAD_MESSAGES.iter().any(|m| message.contains(m)) || dataset_insert_race(url, message)
 }
@@ -135,6 +142,7 @@ impl Error {
     pub fn is_transient(&self) -> bool {
         match self {
             Error::Api { status: 400, message, url, .. } => rolled_back(url, message),
+            Error::Api { status: 500..=599, message, .. } if retried_by_the_server(message) => false,
             Error::Api { status, .. } => matches!(status, 408 | 429 | 500..=599),
             Error::Transport { source, .. } => !untrusted_certificate(source),
             _ => false,
@@ -222,6 +230,14 @@ mod tests {
         assert!(race("http://h/api/2.0/mlflow/runs/log-inputs").is_transient());
         assert!(race("http://h/api/2.0/mlflow/runs/log-inputs").was_not_sent());
         assert!(!race("http://h/api/2.0/mlflow/runs/log-batch").is_transient());
+    }
+
+    #[test]
+    fn a_write_the_server_already_retried_is_not_resent() {
+        let exhausted = api(500, "Failed to set tags with given within 3 retries. Keys: ['t', 'T']");
+        assert!(!exhausted.is_transient());
+        assert!(!exhausted.was_not_sent());
+        assert!(api(500, "Failed to set tags for another reason").is_transient());
     }
 
     #[test]

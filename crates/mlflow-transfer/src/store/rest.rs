@@ -422,22 +422,37 @@ enum Created<N, F> {
     Found(F),
 }
 
-/// A batch holding a NUL character fails on PostgreSQL (its text type cannot store one; sqlite
-/// can) with an internal error that looks transient. Name the field instead, and do not retry.
-fn explain_nul(e: mlflow_client::Error, b: &mlflow_client::api::LogBatch) -> Error {
-    let nul = b
-        .params
-        .iter()
-        .map(|p| ("param", p))
-        .chain(b.tags.iter().map(|t| ("tag", t)))
-        .find(|(_, kv)| kv.key.contains('\0') || kv.value.contains('\0'));
-    match nul {
-        Some((what, kv)) => Error::Unsupported(format!(
+/// Names what in a refused batch the destination's database could not store, where the
+/// server's answer does not: a NUL character (PostgreSQL's text type cannot hold one; sqlite and
+/// MySQL can), or two keys that differ only by case (one key under MySQL's default
+/// case-insensitive collation). Such a run is refused for good, not retried.
+fn explain_refused(e: mlflow_client::Error, b: &mlflow_client::api::LogBatch) -> Error {
+    let fields = || b.params.iter().map(|p| ("param", p)).chain(b.tags.iter().map(|t| ("tag", t)));
+    if e.status().is_none() {
+        return e.into();
+    }
+    if let Some((what, kv)) = fields().find(|(_, kv)| kv.key.contains('\0') || kv.value.contains('\0')) {
+        return Error::Unsupported(format!(
             "{what} {:?} holds a NUL character, which the destination's database refused ({e})",
             kv.key.replace('\0', "\\0")
-        )),
-        None => e.into(),
+        ));
     }
+    if e.is_transient() {
+        return e.into();
+    }
+    let mut seen: HashMap<(&str, String), &str> = HashMap::new();
+    for (what, kv) in fields() {
+        if let Some(other) = seen.insert((what, kv.key.to_lowercase()), &kv.key) {
+            if other != kv.key {
+                return Error::Unsupported(format!(
+                    "{what}s {other:?} and {:?} differ only by case, which the destination's database \
+                     (a case-insensitive collation, as MySQL's default) holds as one key ({e})",
+                    kv.key
+                ));
+            }
+        }
+    }
+    e.into()
 }
 
 fn tag_map(run: &Run) -> BTreeMap<String, String> {
@@ -572,7 +587,7 @@ impl RunSink for RestSink {
         let complete = KeyValue::new(identity::COMPLETE, "true");
         for b in batch::pack_ending_with(kv(&run.params), kv(&run.tags), metrics, complete) {
             if let Err(e) = self.client.log_batch(target.id(), &b).await {
-                return Err(explain_nul(e, &b));
+                return Err(explain_refused(e, &b));
             }
         }
         if run.meta.is_deleted() {
