@@ -385,8 +385,10 @@ def write_results(args, rows, total_bytes, upload_secs, under_load, la0, la1, mo
       "AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION=us-east-1 MLFLOW_S3_ENDPOINT_URL=<moto> "
       "AWS_ENDPOINT_URL=<moto> AWS_EC2_METADATA_DISABLED=true` (same endpoint, same key on both sides).")
     w(f"- Ours: {our_version} at commit {args.commit}, release build, default options.")
-    w(f"- Measured under load: {'yes' if under_load or any(r['loaded'] for r in rows) else 'no'} "
-      f"(ci-clone / cargo test at the start or end of a copy); load average before -> after: {la0} -> {la1}. "
+    loaded = under_load or any(r["loaded"] for r in rows)
+    w(f"- Measured under load: {'yes (rows marked *)' if loaded else 'no'}: "
+      f"{'a' if loaded else 'no'} ci-clone / cargo test process at the start or end of a copy; "
+      f"load average before -> after: {la0} -> {la1}. "
       f"Whole script {total_secs:.0f} s.")
     w("")
     w("Command (per case, a fresh destination experiment each time; the `two buckets` experiments were created with "
@@ -415,7 +417,7 @@ def write_results(args, rows, total_bytes, upload_secs, under_load, la0, la1, mo
     w("")
     w("How it is measured: wall time around `/usr/bin/time -v`; peak RSS and CPU from its output; rchar / wchar "
       "from `/proc/<tool pid>/io`, polled every 20 ms while the tool runs, last values kept (polls per run: "
-      f"{', '.join(str(r['polls']) for r in rows)}; at most the last 20 ms before exit are missed). Caveat: rchar and "
+      f"{', '.join(str(r['polls']) for r in rows)}; at most the last 20 ms before exit are missed; the constant ~1.7 MiB of rchar is the tool reading files of its own, such as the system's CA certificates, at start). Caveat: rchar and "
       "wchar count read/write/readv/writev-family calls only; bytes taken from a socket with recv/recvfrom (how the "
       "tool's HTTP stack reads responses) are not in rchar, so a download does not show there, while uploads (sent "
       "with writev) do show in wchar. Hence the TCP columns, which count every byte in and out of the tool's sockets: "
