@@ -154,10 +154,13 @@ def main():
         rep = json.load(open(args.copy_report))
         su = rep.get("summary", {})
         mib = lambda b: b / 1048576
+        in_store = su.get("artifact_bytes_in_store", 0)
         w(f"Our `copy-experiment` report (`--report`): {su.get('runs_created', 0)} runs created, "
-          f"{su.get('artifact_files', 0)} artifact files, {mib(su.get('artifact_bytes', 0)):.2f} MiB, of which "
-          f"`artifact_bytes_in_store` {mib(su.get('artifact_bytes_in_store', 0)):.2f} MiB copied inside the object store "
-          f"(server-side CopyObject, never through this machine); {rep.get('requests', '?')} requests to the MLflow servers.")
+          f"{su.get('artifact_files', 0)} artifact files, {mib(su.get('artifact_bytes', 0)):.2f} MiB, "
+          + (f"of which `artifact_bytes_in_store` {mib(in_store):.2f} MiB copied inside the object store "
+             "(server-side copies, never through this machine)" if in_store else
+             "all through this machine (`artifact_bytes_in_store` 0)")
+          + f"; {rep.get('requests', '?')} requests to the MLflow servers.")
         w("")
 
     fails = []
