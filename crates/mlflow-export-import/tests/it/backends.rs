@@ -341,15 +341,7 @@ fn assert_same_runs(
 }
 
 fn tool_ok(args: &[&str]) -> String {
-    let out = cli::run(args, &[]);
-    assert!(
-        out.status.success(),
-        "{args:?} failed ({}):\nstdout: {}\nstderr: {}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stderr).into_owned()
+    String::from_utf8_lossy(&cli::succeeded(args, cli::run(args, &[])).stderr).into_owned()
 }
 
 /// sqlite + proxy → `copy-experiment` → `backend` + proxy, 4 workers → `export-experiment` /

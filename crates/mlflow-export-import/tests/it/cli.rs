@@ -4,29 +4,53 @@ use std::{path::Path, process::Output};
 
 use serde_json::Value;
 
-/// Runs `mlflow-export-import` with `args`; the environment is cleared of tracking variables
-/// so that the developer's own settings cannot leak into a test.
-pub fn run(args: &[&str], envs: &[(&str, &str)]) -> Output {
+/// Variables of a developer's shell that must not reach the tool unless a test sets them:
+/// tracking settings and object-store credentials, unprefixed and per side.
+const CLEARED: [&str; 18] = [
+    "MLFLOW_TRACKING_URI",
+    "MLFLOW_TRACKING_USERNAME",
+    "MLFLOW_TRACKING_PASSWORD",
+    "MLFLOW_TRACKING_TOKEN",
+    "MLFLOW_TRACKING_INSECURE_TLS",
+    "MLFLOW_TRACKING_SERVER_CERT_PATH",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_PROFILE",
+    "AWS_ENDPOINT_URL",
+    "MLFLOW_S3_ENDPOINT_URL",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    "AZURE_STORAGE_CONNECTION_STRING",
+    "AZURE_STORAGE_ACCESS_KEY",
+    "AZURE_STORAGE_SAS_TOKEN",
+    "GOOGLE_APPLICATION_CREDENTIALS",
+];
+
+/// The binary with `args`, the variables above cleared, and no cloud metadata endpoint asked.
+fn command(args: &[&str]) -> std::process::Command {
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_mlflow-export-import"));
-    for var in [
-        "MLFLOW_TRACKING_URI",
-        "MLFLOW_TRACKING_USERNAME",
-        "MLFLOW_TRACKING_PASSWORD",
-        "MLFLOW_TRACKING_TOKEN",
-        "MLFLOW_TRACKING_INSECURE_TLS",
-        "MLFLOW_TRACKING_SERVER_CERT_PATH",
-    ] {
+    for var in CLEARED {
         for side in ["", "SRC_", "DST_"] {
             cmd.env_remove(format!("{side}{var}"));
         }
     }
-    cmd.args(args).envs(envs.iter().copied());
-    cmd.output().expect("binary runs")
+    cmd.env("AWS_EC2_METADATA_DISABLED", "true").args(args);
+    cmd
 }
 
-/// Runs and asserts success, returning stdout.
-pub fn ok(args: &[&str]) -> String {
-    let out = run(args, &[]);
+/// Runs `mlflow-export-import` with `args` and `envs` (see [`command`]).
+pub fn run(args: &[&str], envs: &[(&str, &str)]) -> Output {
+    command(args).envs(envs.iter().copied()).output().expect("binary runs")
+}
+
+/// [`run`] with owned variables, such as a server's `client_env()`.
+pub fn run_with(args: &[&str], envs: &[(String, String)]) -> Output {
+    command(args).envs(envs.iter().map(|(k, v)| (k, v))).output().expect("binary runs")
+}
+
+/// Asserts that `out` of `args` succeeded, showing both streams if not.
+pub fn succeeded(args: &[&str], out: Output) -> Output {
     assert!(
         out.status.success(),
         "{args:?} failed ({}):\nstdout: {}\nstderr: {}",
@@ -34,7 +58,12 @@ pub fn ok(args: &[&str]) -> String {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    out
+}
+
+/// Runs and asserts success, returning stdout.
+pub fn ok(args: &[&str]) -> String {
+    String::from_utf8_lossy(&succeeded(args, run(args, &[])).stdout).into_owned()
 }
 
 /// Runs and asserts failure, returning stderr.

@@ -14,33 +14,13 @@ use serde_json::Value;
 use test_support::{assert_runs_equal, unique_name, ArtifactMode, Backend, MlflowServer, ServerSpec};
 
 use crate::{
-    cli::{clean_report, path},
+    cli::{self, clean_report, path},
     experiments::{as_map, one_job_at_a_time},
     models::{assert_model_copied, seed_models},
 };
 
-/// Variables a developer's shell may hold that must not reach the tool unless a test sets them.
-const STORE_VARS: [&str; 16] = [
-    "MLFLOW_TRACKING_URI",
-    "MLFLOW_TRACKING_USERNAME",
-    "MLFLOW_TRACKING_PASSWORD",
-    "MLFLOW_TRACKING_TOKEN",
-    "AWS_ACCESS_KEY_ID",
-    "AWS_SECRET_ACCESS_KEY",
-    "AWS_SESSION_TOKEN",
-    "AWS_PROFILE",
-    "AWS_ENDPOINT_URL",
-    "MLFLOW_S3_ENDPOINT_URL",
-    "AWS_WEB_IDENTITY_TOKEN_FILE",
-    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
-    "AZURE_STORAGE_CONNECTION_STRING",
-    "AZURE_STORAGE_ACCESS_KEY",
-    "AZURE_STORAGE_SAS_TOKEN",
-    "GOOGLE_APPLICATION_CREDENTIALS",
-];
-
-/// Runs the tool with exactly the store variables given (HOME pointed at an empty folder, so no
-/// `~/.aws` file is read, and the instance-metadata endpoint never asked).
+/// Runs the tool with exactly the store variables given, HOME pointed at an empty folder so
+/// that no `~/.aws` file is read.
 fn tool(args: &[&str], env: &[(String, String)]) -> Output {
     static HOME: OnceLock<PathBuf> = OnceLock::new();
     let home = HOME.get_or_init(|| {
@@ -48,25 +28,13 @@ fn tool(args: &[&str], env: &[(String, String)]) -> Output {
         std::fs::create_dir_all(&h).unwrap();
         h
     });
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_mlflow-export-import"));
-    for var in STORE_VARS {
-        cmd.env_remove(var);
-    }
-    cmd.env("HOME", home).env("AWS_EC2_METADATA_DISABLED", "true");
-    cmd.args(args).envs(env.iter().map(|(k, v)| (k, v)));
-    cmd.output().expect("binary runs")
+    let mut env = env.to_vec();
+    env.push(("HOME".into(), path(home).to_string()));
+    cli::run_with(args, &env)
 }
 
-fn tool_ok(args: &[&str], env: &[(String, String)]) -> String {
-    let out = tool(args, env);
-    assert!(
-        out.status.success(),
-        "{args:?} failed ({}):\nstdout: {}\nstderr: {}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stderr).into_owned()
+fn tool_ok(args: &[&str], env: &[(String, String)]) {
+    cli::succeeded(args, tool(args, env));
 }
 
 /// The variables of both servers, unprefixed (they share the one moto and azurite).
@@ -189,6 +157,42 @@ fn copy_experiment(
     clean_report(&report_path)
 }
 
+/// `export-experiment` of `from` at `src` (deleted runs included) into `dir`, then
+/// `import-experiment` of it as `to` at `dst`, each with the store variables given.
+fn export_then_import(
+    (src, from, src_env): (&MlflowServer, &str, &[(String, String)]),
+    (dst, to, dst_env): (&MlflowServer, &str, &[(String, String)]),
+    dir: &Path,
+) {
+    let dir = path(dir);
+    tool_ok(
+        &[
+            "export-experiment",
+            "--tracking-uri",
+            &src.url,
+            "--experiment",
+            from,
+            "--output-dir",
+            dir,
+            "--export-deleted-runs",
+        ],
+        src_env,
+    );
+    tool_ok(
+        &[
+            "import-experiment",
+            "--tracking-uri",
+            &dst.url,
+            "--input-dir",
+            dir,
+            "--experiment-name",
+            to,
+            "--use-src-user-id",
+        ],
+        dst_env,
+    );
+}
+
 #[test]
 fn postgres_and_s3_round_trips_between_like_and_unlike_shapes() {
     let _one = one_job_at_a_time();
@@ -212,34 +216,8 @@ fn postgres_and_s3_round_trips_between_like_and_unlike_shapes() {
     assert_eq!(assert_experiment_copied(pg, &on_pg, &[]), to_pg, "the copies changed");
 
     // PostgreSQL + S3 -> export directory (read from the bucket) -> sqlite + S3.
-    let export = work.join("export");
-    tool_ok(
-        &[
-            "export-experiment",
-            "--tracking-uri",
-            &pg.url,
-            "--experiment",
-            &on_pg,
-            "--output-dir",
-            path(&export),
-            "--export-deleted-runs",
-        ],
-        pg.client_env(),
-    );
     let imported = unique_name("imported");
-    tool_ok(
-        &[
-            "import-experiment",
-            "--tracking-uri",
-            &lite.url,
-            "--input-dir",
-            path(&export),
-            "--experiment-name",
-            &imported,
-            "--use-src-user-id",
-        ],
-        lite.client_env(),
-    );
+    export_then_import((pg, &on_pg, pg.client_env()), (lite, &imported, lite.client_env()), &work.join("export"));
     assert_experiment_copied(lite, &imported, &[&to_pg]);
 
     // The bulk commands: PostgreSQL + S3 -> export-experiments -> import-experiments -> sqlite + S3.
@@ -326,34 +304,8 @@ fn s3_and_azure_with_credentials_per_side() {
     let to_azure = assert_experiment_copied(azure, &on_azure, &[&to_s3]);
 
     // Azure -> export directory -> sqlite + proxied artifacts.
-    let export = work.join("export");
-    tool_ok(
-        &[
-            "export-experiment",
-            "--tracking-uri",
-            &azure.url,
-            "--experiment",
-            &on_azure,
-            "--output-dir",
-            path(&export),
-            "--export-deleted-runs",
-        ],
-        azure.client_env(),
-    );
     let back = unique_name("back");
-    tool_ok(
-        &[
-            "import-experiment",
-            "--tracking-uri",
-            &proxy.url,
-            "--input-dir",
-            path(&export),
-            "--experiment-name",
-            &back,
-            "--use-src-user-id",
-        ],
-        &[],
-    );
+    export_then_import((azure, &on_azure, azure.client_env()), (proxy, &back, &[]), &work.join("export"));
     assert_experiment_copied(proxy, &back, &[&to_s3, &to_azure]);
 }
 
@@ -419,24 +371,8 @@ fn without_store_credentials_writes_fail_before_any_run_and_reads_go_through_the
     let on_s3 = unique_name("on-s3");
     copy_experiment(proxy, from, lite, &on_s3, lite.client_env(), &work);
     let to_s3 = assert_experiment_copied(lite, &on_s3, &[]);
-    let export = work.join("export");
-    let args =
-        ["export-experiment", "--tracking-uri", &lite.url, "--experiment", &on_s3, "--output-dir", path(&export)];
-    tool_ok(&[&args[..], &["--export-deleted-runs"]].concat(), &[]);
     let back = unique_name("back");
-    tool_ok(
-        &[
-            "import-experiment",
-            "--tracking-uri",
-            &proxy.url,
-            "--input-dir",
-            path(&export),
-            "--experiment-name",
-            &back,
-            "--use-src-user-id",
-        ],
-        &[],
-    );
+    export_then_import((lite, &on_s3, &[]), (proxy, &back, &[]), &work.join("export"));
     assert_experiment_copied(proxy, &back, &[&to_s3]);
 }
 

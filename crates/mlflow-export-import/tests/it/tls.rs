@@ -20,15 +20,7 @@ fn seeded_run(server: &MlflowServer) -> String {
 
 /// Runs the tool and asserts success, returning stdout.
 fn ok_with(args: &[&str], envs: &[(&str, &str)]) -> String {
-    let out = cli::run(args, envs);
-    assert!(
-        out.status.success(),
-        "{args:?} with {envs:?} failed ({}):\nstdout: {}\nstderr: {}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    String::from_utf8_lossy(&cli::succeeded(args, cli::run(args, envs)).stdout).into_owned()
 }
 
 /// `dst_id` on `dst` (read over plain HTTP with the official client) equals `src_id` on `src`,
