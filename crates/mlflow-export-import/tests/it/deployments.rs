@@ -374,6 +374,16 @@ fn without_store_credentials_writes_fail_before_any_run_and_reads_go_through_the
     let back = unique_name("back");
     export_then_import((lite, &on_s3, &[]), (proxy, &back, &[]), &work.join("export"));
     assert_experiment_copied(proxy, &back, &[&to_s3]);
+
+    // Credentials for another endpoint: the store fails to list, and the server serves the files.
+    let elsewhere: Env = lite
+        .client_env()
+        .iter()
+        .map(|(k, v)| (k.clone(), if k.ends_with("ENDPOINT_URL") { "http://127.0.0.1:9".into() } else { v.clone() }))
+        .collect();
+    let back = unique_name("back");
+    export_then_import((lite, &on_s3, &elsewhere), (proxy, &back, &[]), &work.join("export-elsewhere"));
+    assert_experiment_copied(proxy, &back, &[&to_s3]);
 }
 
 #[test]

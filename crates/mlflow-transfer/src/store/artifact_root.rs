@@ -3,7 +3,7 @@
 //! this machine, a cloud object store, or (read-only) the server's own artifact routes when this
 //! machine cannot reach the store itself.
 
-use std::path::PathBuf;
+use std::{collections::HashSet, path::PathBuf, sync::Mutex};
 
 use mlflow_client::MlflowClient;
 
@@ -12,7 +12,7 @@ use crate::{
     paths::{check_relative, safe_join},
     store::{
         local,
-        object::{ObjectLocation, ObjectRoot, ObjectStores, Resolved},
+        object::{ObjectLocation, ObjectRoot, ObjectStores, Resolved, StoreId},
         ByteStream,
     },
     Error, Result,
@@ -39,6 +39,9 @@ pub enum ArtifactRoot {
 pub struct ArtifactRoots {
     client: MlflowClient,
     objects: ObjectStores,
+    /// Stores this machine has credentials for but failed to read (another endpoint, a key
+    /// without access): read through the server from then on.
+    unreadable: Mutex<HashSet<StoreId>>,
 }
 
 impl std::fmt::Debug for ArtifactRoots {
@@ -50,7 +53,7 @@ impl std::fmt::Debug for ArtifactRoots {
 impl ArtifactRoots {
     pub fn new(client: MlflowClient) -> Self {
         let objects = ObjectStores::from_process_env(client.side());
-        Self { client, objects }
+        Self { client, objects, unreadable: Mutex::default() }
     }
 
     /// Where to read artifacts whose root is `uri`. Falls back to `routes` (the server's routes
@@ -71,6 +74,9 @@ impl ArtifactRoots {
             return Ok(ArtifactRoot::Local(dir));
         }
         match self.objects.resolve(uri) {
+            Ok(Some(Resolved::Root(root))) if self.unreadable.lock().expect("poisoned").contains(root.id()) => {
+                Ok(routes)
+            }
             Ok(Some(Resolved::Root(root))) => Ok(ArtifactRoot::Object(root)),
             Ok(Some(Resolved::NoCredentials(why))) => {
                 tracing::debug!(?routes, "{why}; reading through the tracking server");
@@ -144,6 +150,21 @@ impl ArtifactRoots {
                 files.sort();
                 Ok(files)
             }
+        }
+    }
+
+    /// [`Self::list`] of a root being read; when it is an object store this machine cannot
+    /// read after all, says so once and lists through `routes` (the server's) instead, as every
+    /// later read of that store will.
+    pub async fn list_readable(&self, root: &ArtifactRoot, routes: ArtifactRoot) -> Result<Vec<ArtifactFile>> {
+        match (self.list(root).await, root) {
+            (Err(e), ArtifactRoot::Object(o)) => {
+                if self.unreadable.lock().expect("poisoned").insert(o.id().clone()) {
+                    tracing::warn!("{e}; reading this store through the tracking server instead");
+                }
+                self.list(&routes).await
+            }
+            (listed, _) => listed,
         }
     }
 

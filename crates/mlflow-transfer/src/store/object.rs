@@ -72,6 +72,10 @@ impl ObjectRoot {
         &self.uri
     }
 
+    pub fn id(&self) -> &StoreId {
+        &self.id
+    }
+
     fn key(&self, rel: &str) -> Result<StorePath> {
         let rel = crate::paths::check_relative(rel)?;
         let key = if self.prefix.is_empty() { rel } else { format!("{}/{rel}", self.prefix) };

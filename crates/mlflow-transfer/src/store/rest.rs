@@ -227,8 +227,8 @@ impl RunSource for RestSource {
     }
 
     async fn list_artifacts(&self, run: &RunRecord) -> Result<Vec<ArtifactFile>> {
-        let root = self.read_root(run)?;
-        self.artifacts.list(&root).await.map_err(|e| match e {
+        let (root, routes) = (self.read_root(run)?, ArtifactRoot::RunRoutes(run.meta.run_id.clone()));
+        self.artifacts.list_readable(&root, routes).await.map_err(|e| match e {
             Error::Input(m) => Error::Input(format!("run {}: {m}", run.meta.run_id)),
             e => e,
         })
