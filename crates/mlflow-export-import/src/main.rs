@@ -67,5 +67,12 @@ fn init_logging(global: &cli::GlobalArgs) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("MLFLOW_EXPORT_IMPORT_LOG").unwrap_or_else(|_| {
         format!("warn,mlflow_client={ours},mlflow_transfer={ours},mlflow_export_import={ours}").into()
     });
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+    // Colours only for a person at a terminal: logs piped to a file or a CI log stay plain text.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr()) && std::env::var_os("NO_COLOR").is_none();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .with_ansi(ansi)
+        .init();
 }
