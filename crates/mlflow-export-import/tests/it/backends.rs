@@ -25,7 +25,7 @@ use crate::{
 };
 
 /// `backend`, artifacts proxied to a local folder, MLflow's default 4 workers.
-fn sql_server(backend: Backend) -> &'static MlflowServer {
+pub(crate) fn sql_server(backend: Backend) -> &'static MlflowServer {
     MlflowServer::shared_spec(&ServerSpec::new(ArtifactMode::Proxy).backend(backend).workers(4))
 }
 

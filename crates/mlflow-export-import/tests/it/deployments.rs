@@ -14,6 +14,7 @@ use serde_json::Value;
 use test_support::{assert_runs_equal, unique_name, ArtifactMode, Backend, MlflowServer, ServerSpec};
 
 use crate::{
+    backends::sql_server,
     cli::{self, clean_report, path},
     experiments::{as_map, one_job_at_a_time},
     models::{assert_model_copied, seed_models},
@@ -251,27 +252,6 @@ fn postgres_and_s3_round_trips_between_like_and_unlike_shapes() {
     );
     assert_experiment_copied(lite, &format!("{prefix}{on_pg}"), &[&to_pg]);
 
-    // One run: sqlite + proxied artifacts -> PostgreSQL + S3 with copy-run.
-    let (rich_id, rich) =
-        source().runs.iter().max_by_key(|(_, r)| r["artifacts"].as_array().map_or(0, Vec::len)).expect("a source run");
-    let out = tool(
-        &[
-            "copy-run",
-            "--src-uri",
-            &proxy.url,
-            "--dst-uri",
-            &pg.url,
-            "--run-id",
-            rich_id,
-            "--experiment-name",
-            &unique_name("one-run"),
-            "--use-src-user-id",
-        ],
-        &both(proxy, pg),
-    );
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert_runs_equal(rich, &pg.dump_run(&crate::cli::destination(&String::from_utf8_lossy(&out.stdout))));
-
     // PostgreSQL + S3 -> sqlite + S3 in the same bucket: copied inside the store.
     let in_store = unique_name("in-store");
     let r = copy_experiment(pg, &on_pg, lite, &in_store, &both(pg, lite), &work);
@@ -313,10 +293,16 @@ fn s3_and_azure_with_credentials_per_side() {
 fn registered_models_and_logged_models_into_postgres_and_s3() {
     let _one = one_job_at_a_time();
     let (proxy, pg, lite) = (MlflowServer::shared(ArtifactMode::Proxy), pg_s3(), sqlite_s3());
+    let (azure, pg_proxied) = (sqlite_azure(), sql_server(Backend::Postgres));
     for name in seed_models(proxy) {
         // Proxied -> PostgreSQL + S3 (files streamed), then on to sqlite + S3 in the same bucket
-        // (run and logged-model files read from S3 and copied inside it).
-        for (src, dst) in [(proxy, pg), (pg, lite)] {
+        // (run and logged-model files read from S3 and copied inside it); the model with a
+        // logged-model version goes on to Azure and to PostgreSQL + proxied with 4 workers.
+        let mut hops = vec![(proxy, pg), (pg, lite)];
+        if name.ends_with("-m0") {
+            hops.extend([(lite, azure), (azure, pg_proxied)]);
+        }
+        for (src, dst) in hops {
             tool_ok(
                 &[
                     "copy-model",
@@ -334,6 +320,31 @@ fn registered_models_and_logged_models_into_postgres_and_s3() {
             );
             assert_model_copied(src, &name, dst, &name);
         }
+    }
+}
+
+#[test]
+fn copy_run_onto_every_shape() {
+    let _one = one_job_at_a_time();
+    let proxy = MlflowServer::shared(ArtifactMode::Proxy);
+    let (rich_id, rich) =
+        source().runs.iter().max_by_key(|(_, r)| r["artifacts"].as_array().map_or(0, Vec::len)).expect("a source run");
+    for dst in [pg_s3(), sqlite_s3(), sqlite_azure(), sql_server(Backend::Postgres), sql_server(Backend::Mysql)] {
+        let args = [
+            "copy-run",
+            "--src-uri",
+            &proxy.url,
+            "--dst-uri",
+            &dst.url,
+            "--run-id",
+            rich_id,
+            "--experiment-name",
+            &unique_name("one-run"),
+            "--use-src-user-id",
+        ];
+        let out = cli::succeeded(&args, tool(&args, dst.client_env()));
+        let copied = dst.dump_run(&cli::destination(&String::from_utf8_lossy(&out.stdout)));
+        assert_runs_equal(rich, &copied);
     }
 }
 
