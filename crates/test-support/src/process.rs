@@ -60,14 +60,24 @@ impl Service {
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::from(open_log(l.log_path)));
-        let mut child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {} under serve_mlflow.py: {e}", l.name));
+        let child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {} under serve_mlflow.py: {e}", l.name));
+        Service::launched(l.name, l.log_path, child)
+    }
+
+    /// A launcher started by the caller (with a piped stdin, its output in `log_path`).
+    pub(crate) fn launched(name: &str, log_path: &Path, mut child: Child) -> Service {
         let stdin = child.stdin.take();
         Service {
-            name: l.name.to_string(),
-            log_path: l.log_path.to_path_buf(),
+            name: name.to_string(),
+            log_path: log_path.to_path_buf(),
             launcher: Some(child),
             launcher_stdin: stdin,
         }
+    }
+
+    /// How the launcher ended, when it has.
+    pub(crate) fn exited(&mut self) -> Option<std::process::ExitStatus> {
+        self.launcher.as_mut().and_then(|c| c.try_wait().ok().flatten())
     }
 
     /// Polls `ready` every 100 ms until it holds; fails with the log's tail when the service
@@ -78,7 +88,7 @@ impl Service {
             if ready() {
                 return Ok(());
             }
-            if let Some(status) = self.launcher.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
+            if let Some(status) = self.exited() {
                 return Err(format!(
                     "{} exited before it was ready ({status}); log {}:\n{}",
                     self.name,

@@ -2,16 +2,19 @@
 
 use std::collections::HashMap;
 use std::ffi::OsStr;
-use std::fs::{self, File, OpenOptions};
+use std::fs;
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::process::{Command, Stdio};
 use std::sync::{Mutex, OnceLock};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
-use crate::{azurite, moto, mysql, postgres, python, script, tail, venv};
+use crate::{
+    azurite, moto, mysql, postgres,
+    process::{free_port, fresh_temp_dir, open_log, Service},
+    python, script, venv,
+};
 
 /// How the server stores artifacts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -132,9 +135,8 @@ pub struct MlflowServer {
     credentials: Option<(String, String)>,
     client_env: Vec<(String, String)>,
     store_env: Vec<(String, String)>,
-    launcher: Option<Child>,
-    /// Our end of the launcher's stdin: closing it (drop, or process exit) stops the server.
-    launcher_stdin: Option<ChildStdin>,
+    /// The launcher: closing its stdin (drop, or process exit) stops the server.
+    service: Service,
 }
 
 const DEFAULT_START_TIMEOUT_SECS: u64 = 60;
@@ -282,8 +284,8 @@ impl MlflowServer {
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::from(open_log(&log_path)));
-        let mut child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start scripts/serve_mlflow.py: {e}"));
-        let stdin = child.stdin.take();
+        let child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start scripts/serve_mlflow.py: {e}"));
+        let service = Service::launched("mlflow server", &log_path, child);
         let mut server = MlflowServer {
             url,
             port,
@@ -297,8 +299,7 @@ impl MlflowServer {
             credentials,
             client_env,
             store_env,
-            launcher: Some(child),
-            launcher_stdin: stdin,
+            service,
         };
 
         let timeout = Duration::from_secs(
@@ -314,8 +315,7 @@ impl MlflowServer {
             if health_ok(port) {
                 return Ok(server);
             }
-            let exited = server.launcher.as_mut().and_then(|c| c.try_wait().ok().flatten());
-            if let Some(status) = exited {
+            if let Some(status) = server.service.exited() {
                 let log = server.log_tail(8000);
                 let retry = log.contains("ddress already in use");
                 return Err((
@@ -402,33 +402,13 @@ impl MlflowServer {
 
     /// The last `max_bytes` of the server log.
     pub fn log_tail(&self, max_bytes: usize) -> String {
-        let mut s = String::new();
-        if let Ok(mut f) = File::open(&self.log_path) {
-            let mut buf = Vec::new();
-            let _ = f.read_to_end(&mut buf);
-            s = String::from_utf8_lossy(&buf).into_owned();
-        }
-        tail(&s, max_bytes).to_string()
+        self.service.log_tail(max_bytes)
     }
 
     /// Stop the server now (also done on drop).
     pub fn stop(&mut self) {
         // EOF on its stdin tells the launcher to TERM (then KILL) the server's process group.
-        drop(self.launcher_stdin.take());
-        if let Some(mut child) = self.launcher.take() {
-            let deadline = Instant::now() + Duration::from_secs(15);
-            loop {
-                match child.try_wait() {
-                    Ok(Some(_)) => break,
-                    Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(50)),
-                    _ => {
-                        let _ = child.kill();
-                        let _ = child.wait();
-                        break;
-                    }
-                }
-            }
-        }
+        self.service.stop();
         if std::env::var_os("MLFLOW_EIM_KEEP_SERVER_DIR").is_none() {
             let _ = fs::remove_dir_all(&self.root);
         }
@@ -467,8 +447,6 @@ pub fn shared_spec(spec: &ServerSpec) -> &'static MlflowServer {
 }
 
 fn fresh_dir(mode: ArtifactMode) -> PathBuf {
-    static N: AtomicU64 = AtomicU64::new(0);
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
     let tag = match mode {
         ArtifactMode::Proxy => "proxy",
         ArtifactMode::LocalRoot => "local",
@@ -477,21 +455,7 @@ fn fresh_dir(mode: ArtifactMode) -> PathBuf {
         ArtifactMode::S3Proxied => "s3proxied",
         ArtifactMode::Azure => "azure",
     };
-    let dir = std::env::temp_dir().join(format!(
-        "mlflow-eim-server-{tag}-{}-{}-{nanos}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    ));
-    fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("create {}: {e}", dir.display()));
-    dir
-}
-
-fn open_log(path: &Path) -> File {
-    OpenOptions::new().create(true).append(true).open(path).unwrap_or_else(|e| panic!("open {}: {e}", path.display()))
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("find a free port")
+    fresh_temp_dir(&format!("server-{tag}"))
 }
 
 fn health_ok(port: u16) -> bool {
