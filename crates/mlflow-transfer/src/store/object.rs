@@ -84,17 +84,18 @@ impl ObjectRoot {
 
     fn error(&self, what: &str, e: object_store::Error) -> Error {
         let transient = matches!(e, object_store::Error::Generic { .. });
-        let mut message = format!("{what} {}: {e}", self.uri);
-        for s in self.secrets.iter() {
-            message = message.replace(s.as_str(), "***");
-        }
-        Error::Store { message, transient }
+        Error::Store { message: scrub(&self.secrets, format!("{what} {}: {e}", self.uri)), transient }
+    }
+
+    /// The root itself as a store path (`None` for a whole bucket).
+    fn prefix_path(&self) -> Option<StorePath> {
+        (!self.prefix.is_empty()).then(|| StorePath::from_iter(self.prefix.split('/')))
     }
 
     /// Every file below the root, recursively, with sizes. Folder markers (zero-byte keys
     /// ending in `/`) are skipped as MLflow skips them.
     pub async fn list(&self) -> Result<Vec<ArtifactFile>> {
-        let prefix = (!self.prefix.is_empty()).then(|| StorePath::from_iter(self.prefix.split('/')));
+        let prefix = self.prefix_path();
         let listed: Vec<object_store::ObjectMeta> =
             self.store.list(prefix.as_ref()).try_collect().await.map_err(|e| self.error("cannot list", e))?;
         let mut out = Vec::with_capacity(listed.len());
@@ -125,13 +126,7 @@ impl ObjectRoot {
         let got = self.store.get(&key).await.map_err(|e| self.error(&format!("cannot read {rel} in"), e))?;
         let len = got.meta.size;
         let secrets = self.secrets.clone();
-        let stream = got.into_stream().map_err(move |e| {
-            let mut m = e.to_string();
-            for s in secrets.iter() {
-                m = m.replace(s.as_str(), "***");
-            }
-            std::io::Error::other(m)
-        });
+        let stream = got.into_stream().map_err(move |e| std::io::Error::other(scrub(&secrets, e.to_string())));
         Ok(ByteStream { len: Some(len), stream: Box::pin(stream) })
     }
 
@@ -150,10 +145,7 @@ impl ObjectRoot {
         .await;
         if let Err(e) = written {
             let _ = out.abort().await;
-            let mut message = format!("cannot write {rel} to {}: {e}", self.uri);
-            for s in self.secrets.iter() {
-                message = message.replace(s.as_str(), "***");
-            }
+            let message = scrub(&self.secrets, format!("cannot write {rel} to {}: {e}", self.uri));
             return Err(Error::Store { message, transient: true });
         }
         Ok(())
@@ -183,7 +175,7 @@ impl ObjectRoot {
     /// Checks that the root can be reached with the credentials given (one listing call), so
     /// that a job fails before it creates anything when they are wrong.
     pub async fn check(&self) -> Result<()> {
-        let prefix = (!self.prefix.is_empty()).then(|| StorePath::from_iter(self.prefix.split('/')));
+        let prefix = self.prefix_path();
         self.store.list_with_delimiter(prefix.as_ref()).await.map_err(|e| self.error("cannot reach", e))?;
         Ok(())
     }
@@ -532,6 +524,14 @@ fn root(built: &BuiltStore, prefix: String, uri: &str) -> ObjectRoot {
 /// default three minutes; the engine retries the whole file after that.
 fn retry() -> RetryConfig {
     RetryConfig { backoff: BackoffConfig::default(), max_retries: 4, retry_timeout: std::time::Duration::from_secs(60) }
+}
+
+/// `message` with every secret of the store replaced by `***`.
+fn scrub(secrets: &[String], mut message: String) -> String {
+    for s in secrets {
+        message = message.replace(s.as_str(), "***");
+    }
+    message
 }
 
 fn is_true(v: &str) -> bool {
