@@ -268,9 +268,9 @@ impl RestSink {
     /// tags (description included) added where the destination lacks them. Fails before any
     /// run is created when the experiment's artifact store cannot be written from here.
     pub async fn for_experiment(client: MlflowClient, name: &str, tags: &BTreeMap<String, String>) -> Result<Self> {
-        let experiment_id = ensure_experiment(&client, name, tags).await?;
+        let (experiment_id, artifact_location) = ensure_experiment(&client, name, tags).await?;
         let artifacts = ArtifactRoots::new(client.clone());
-        if let Some(location) = client.get_experiment(&experiment_id).await?.artifact_location {
+        if let Some(location) = artifact_location {
             let root = artifacts.for_writing(&location).map_err(|e| match e {
                 Error::Unsupported(m) => Error::Unsupported(format!("experiment {name:?}: {m}")),
                 e => e,
@@ -381,8 +381,13 @@ fn experiment_record(e: Experiment) -> ExperimentRecord {
 
 /// Finds or creates an experiment by name and makes sure it has `tags` (a tag the destination
 /// lacks is added; one it has with another value is left alone). A create that failed
-/// ambiguously, or lost a race, is reconciled by looking the name up again.
-pub async fn ensure_experiment(client: &MlflowClient, name: &str, tags: &BTreeMap<String, String>) -> Result<String> {
+/// ambiguously, or lost a race, is reconciled by looking the name up again. Returns the
+/// experiment's id and artifact location.
+pub async fn ensure_experiment(
+    client: &MlflowClient,
+    name: &str,
+    tags: &BTreeMap<String, String>,
+) -> Result<(String, Option<String>)> {
     let existing = match client.get_experiment_by_name(name).await? {
         Some(exp) => exp,
         None => {
@@ -395,7 +400,8 @@ pub async fn ensure_experiment(client: &MlflowClient, name: &str, tags: &BTreeMa
                 )
                 .await;
             match created {
-                Ok(Created::New(id)) => return Ok(id),
+                // Only a read tells where the server put a new experiment's artifacts.
+                Ok(Created::New(id)) => return Ok((id.clone(), client.get_experiment(&id).await?.artifact_location)),
                 Ok(Created::Found(exp)) => exp,
                 // Lost a race with another job creating the same name.
                 Err(e) => by_name().await?.ok_or(e)?,
@@ -413,7 +419,7 @@ pub async fn ensure_experiment(client: &MlflowClient, name: &str, tags: &BTreeMa
             client.set_experiment_tag(&existing.experiment_id, k, v).await?;
         }
     }
-    Ok(existing.experiment_id)
+    Ok((existing.experiment_id, existing.artifact_location))
 }
 
 /// What [`MlflowClient::create_or_find`] came back with.
