@@ -65,8 +65,8 @@ pub fn run_filter(filter: &RunFilterArgs, ids: Option<&RunIdArgs>) -> anyhow::Re
 }
 
 /// The `system` block of files this run of the tool writes.
-pub async fn export_system(client: &MlflowClient, script: &str) -> mlflow_transfer::format::run_json::ExportSystem {
-    mlflow_transfer::format::run_json::ExportSystem {
+pub async fn export_system(client: &MlflowClient, script: &str) -> mlflow_transfer::format::ExportSystem {
+    mlflow_transfer::format::ExportSystem {
         package_version: env!("CARGO_PKG_VERSION").to_string(),
         script: script.into(),
         export_time: unix_now(),

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use crate::format::run_json::FormatError;
+use crate::format::FormatError;
 
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -16,13 +16,9 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
-    /// A file of an export is not what the format says it should be.
-    #[error("{}: {source}", .path.display())]
-    Format {
-        path: PathBuf,
-        #[source]
-        source: FormatError,
-    },
+    /// A file of an export is not what the format says it should be (the error names it).
+    #[error(transparent)]
+    Format(#[from] FormatError),
     /// The input is not an export we can read (missing files, unsafe paths, bad zip).
     #[error("{0}")]
     Input(String),

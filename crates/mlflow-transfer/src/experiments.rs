@@ -19,7 +19,7 @@ use crate::{
         experiment_json::{
             read_experiment_dir, read_experiments_dir, write_experiment_json, write_experiments_json, ExperimentSummary,
         },
-        run_json::ExportSystem,
+        ExportSystem,
     },
     job::{transfer_all, PlannedRun},
     model::ExperimentRecord,
@@ -232,14 +232,14 @@ pub struct ImportItem {
 
 /// The experiment folders of a bulk export, with destination names from `rename`.
 pub fn bulk_items(dir: &Path, rename: impl Fn(&str) -> String) -> Result<Vec<ImportItem>> {
-    let entries = read_experiments_dir(dir).map_err(|e| Error::Input(e.to_string()))?;
+    let entries = read_experiments_dir(dir).map_err(Error::from)?;
     Ok(entries.into_iter().map(|e| ImportItem { name: rename(&e.name), dir: e.dir }).collect())
 }
 
 /// Checks that a folder is a readable experiment export, so that a command can refuse it
 /// before touching its destination.
 pub fn check_experiment_dir(dir: &Path) -> Result<()> {
-    read_experiment_dir(dir).map(drop).map_err(|e| Error::Input(e.to_string()))
+    read_experiment_dir(dir).map(drop).map_err(Error::from)
 }
 
 /// Imports experiment folders into a server.

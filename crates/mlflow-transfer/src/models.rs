@@ -26,7 +26,7 @@ use crate::{
     experiments::{ExportTarget, JobResult},
     format::{
         model_json::{read_model_dir, read_models_dir, write_model_json, write_models_json},
-        run_json::ExportSystem,
+        ExportSystem,
     },
     job::{transfer_all, PlannedRun},
     logged_models::{copy_logged_model, export_logged_model, logged_model_id, LoggedModelSource},
@@ -584,7 +584,7 @@ pub async fn import_model(
     opts: &ModelWriteOptions,
     concurrency: usize,
 ) -> Result<JobResult> {
-    let md = read_model_dir(dir).map_err(|e| Error::Input(e.to_string()))?;
+    let md = read_model_dir(dir).map_err(Error::from)?;
     let sink: Arc<dyn RunSink> =
         Arc::new(RestSink::for_experiment(client.clone(), experiment, &BTreeMap::new()).await?);
     let source: Arc<dyn RunSource> =
@@ -742,7 +742,7 @@ pub async fn import_models(
     opts: &ModelWriteOptions,
     concurrency: usize,
 ) -> Result<JobResult> {
-    let entries = read_models_dir(dir).map_err(|e| Error::Input(e.to_string()))?;
+    let entries = read_models_dir(dir).map_err(Error::from)?;
     let items = crate::experiments::bulk_items(&dir.join("experiments"), rename_experiment)?;
     let mut result = crate::experiments::import(client.clone(), items, ctx, concurrency).await;
     for entry in entries {

@@ -83,7 +83,7 @@ pub fn prepare(mut run: RunRecord, opts: &RunOptions, now_secs: i64) -> RunRecor
         let m = &run.meta;
         let mut add = |k: &str, v: String| run.tags.insert(format!("mlflow_tools.metadata.{k}"), v);
         add("timestamp", now_secs.to_string());
-        add("timestamp_nice", crate::format::run_json::utc_text(now_secs));
+        add("timestamp_nice", crate::format::utc_text(now_secs));
         add("experiment_id", m.experiment_id.clone());
         add("run-id", m.run_id.clone());
         if let Some(n) = &run.origin.experiment_name {

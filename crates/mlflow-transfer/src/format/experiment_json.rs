@@ -17,8 +17,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{json, Map, Value};
 
-use super::json::{insert_opt, read_json, system_value, ExportFileError, Obj};
-use super::run_json::{utc_text, ExportSystem};
+use super::json::{insert_opt, read_json, system_value, utc_text, ExportSystem, FormatError, Obj};
 use crate::model::ExperimentRecord;
 use crate::paths::is_single_segment;
 
@@ -114,16 +113,16 @@ pub fn write_experiment_json(
 }
 
 /// Reads an experiment export folder of any historical layout.
-pub fn read_experiment_dir(dir: &Path) -> Result<ExperimentDir, ExportFileError> {
+pub fn read_experiment_dir(dir: &Path) -> Result<ExperimentDir, FormatError> {
     let path =
         [EXPERIMENT_FILE, MANIFEST_FILE].iter().map(|name| dir.join(name)).find(|p| p.is_file()).ok_or_else(|| {
-            ExportFileError::NotAnExport {
+            FormatError::NotAnExport {
                 dir: dir.to_path_buf(),
                 what: "an experiment export: neither experiment.json nor manifest.json",
             }
         })?;
     let root = read_json(&path)?;
-    parse_experiment(dir, &root).map_err(|what| ExportFileError::Shape { path, what })
+    parse_experiment(dir, &root).map_err(|what| FormatError::Shape { path, what })
 }
 
 /// Renders `experiments.json` in the Python tool's current layout; each experiment belongs at
@@ -151,7 +150,7 @@ pub fn write_experiments_json(system: &ExportSystem, experiments: &[ExperimentSu
 
 /// Lists the experiments of a bulk export (`export-experiments`, or the `experiments/` part of
 /// `export-all`/`export-models`) of any historical layout.
-pub fn read_experiments_dir(dir: &Path) -> Result<Vec<ExperimentEntry>, ExportFileError> {
+pub fn read_experiments_dir(dir: &Path) -> Result<Vec<ExperimentEntry>, FormatError> {
     // `export-all` also writes a top-level `manifest.json` (with an empty `mlflow`), so the
     // `experiments/` folder is looked at before the seed-era manifest.
     let nested = dir.join(EXPERIMENTS_DIR);
@@ -160,13 +159,12 @@ pub fn read_experiments_dir(dir: &Path) -> Result<Vec<ExperimentEntry>, ExportFi
         (nested.join(EXPERIMENTS_FILE), nested.as_path()),
         (dir.join(MANIFEST_FILE), dir),
     ];
-    let (path, base) =
-        candidates.into_iter().find(|(p, _)| p.is_file()).ok_or_else(|| ExportFileError::NotAnExport {
-            dir: dir.to_path_buf(),
-            what: "an experiments export: no experiments.json, experiments/experiments.json or manifest.json",
-        })?;
+    let (path, base) = candidates.into_iter().find(|(p, _)| p.is_file()).ok_or_else(|| FormatError::NotAnExport {
+        dir: dir.to_path_buf(),
+        what: "an experiments export: no experiments.json, experiments/experiments.json or manifest.json",
+    })?;
     let root = read_json(&path)?;
-    parse_experiments(base, &root).map_err(|what| ExportFileError::Shape { path, what })
+    parse_experiments(base, &root).map_err(|what| FormatError::Shape { path, what })
 }
 
 fn parse_experiment(dir: &Path, root: &Value) -> Result<ExperimentDir, String> {
@@ -344,7 +342,7 @@ mod tests {
         for run in &exp.runs {
             let path = run.dir.join("run.json");
             let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-            let rj = read_run_json(&bytes).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            let rj = read_run_json(Path::new("run.json"), &bytes).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
             assert_eq!(rj.layout, layout, "{}", path.display());
             assert_eq!(rj.run.meta.run_id, run.run_id);
             assert_eq!(rj.run.meta.experiment_id, exp.experiment.experiment_id);
@@ -437,7 +435,10 @@ mod tests {
         assert_eq!(exp.tracking_uri.as_deref(), Some("http://127.0.0.1:5020"));
         assert_runs_readable(&exp, Layout::Envelope2023);
 
-        let child = read_run_json(&std::fs::read(dir.join(CHILD_2023).join("run.json")).unwrap()).unwrap().run;
+        let child =
+            read_run_json(Path::new("run.json"), &std::fs::read(dir.join(CHILD_2023).join("run.json")).unwrap())
+                .unwrap()
+                .run;
         assert_eq!(child.tags["mlflow.parentRunId"], PARENT_2023);
         assert_eq!(child.tags["mlflow.rootRunId"], PARENT_2023);
     }
@@ -640,7 +641,7 @@ mod tests {
         for bad in [&b"{\"mlflow\": "[..], b"", b"\xff\xfe"] {
             std::fs::write(&path, bad).unwrap();
             let err = read_experiment_dir(tmp.path()).unwrap_err();
-            assert!(matches!(err, ExportFileError::Json { .. }), "{err:?}");
+            assert!(matches!(err, FormatError::Json { .. }), "{err:?}");
             let prefix = format!("{}: malformed JSON: ", path.display());
             assert!(err.to_string().starts_with(&prefix), "{err}");
         }
@@ -719,7 +720,7 @@ mod tests {
             let path = tmp.path().join(file);
             write(&path, &v);
             let err = read_experiment_dir(tmp.path()).unwrap_err();
-            assert!(matches!(err, ExportFileError::Shape { .. }), "{err:?}");
+            assert!(matches!(err, FormatError::Shape { .. }), "{err:?}");
             assert_eq!(err.to_string(), format!("{}: unexpected shape: {want}", path.display()));
         }
     }

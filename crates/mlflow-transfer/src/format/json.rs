@@ -2,7 +2,7 @@
 //! object, so every error names the offending field, and the pieces both writers emit.
 //!
 //! Shape errors are plain `String`s describing what is wrong and where; the readers of export
-//! folders wrap them in [`ExportFileError`], which adds the file.
+//! folders wrap them in [`FormatError`], which adds the file.
 
 use std::{
     collections::BTreeMap,
@@ -14,13 +14,11 @@ use mlflow_client::types::de_i64;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
-use super::run_json::{utc_text, ExportSystem};
-
-/// Why an experiment or model export folder could not be read. Every variant names the file or
+/// Why a file or folder of an export could not be read. Every variant names the file or
 /// folder, since a bulk import walks many of them.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum ExportFileError {
+pub enum FormatError {
     #[error("{}: cannot read: {source}", path.display())]
     Io { path: PathBuf, source: io::Error },
     #[error("{}: malformed JSON: {source}", path.display())]
@@ -33,9 +31,9 @@ pub enum ExportFileError {
 }
 
 /// Reads and parses one export file.
-pub(super) fn read_json(path: &Path) -> Result<Value, ExportFileError> {
-    let bytes = std::fs::read(path).map_err(|source| ExportFileError::Io { path: path.to_path_buf(), source })?;
-    serde_json::from_slice(&bytes).map_err(|source| ExportFileError::Json { path: path.to_path_buf(), source })
+pub(super) fn read_json(path: &Path) -> Result<Value, FormatError> {
+    let bytes = std::fs::read(path).map_err(|source| FormatError::Io { path: path.to_path_buf(), source })?;
+    serde_json::from_slice(&bytes).map_err(|source| FormatError::Json { path: path.to_path_buf(), source })
 }
 
 /// The `system` block the Python tool writes at the top of every export file.
@@ -189,4 +187,34 @@ impl<'a> Obj<'a> {
             Some(_) => Err(format!("{} is neither an object nor a list of {{key, value}}", self.path_of(key))),
         }
     }
+}
+
+/// What the `system` block records about the export that wrote a file.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ExportSystem {
+    pub package_version: String,
+    /// Name of the command that wrote the file (the Python tool records its script name).
+    pub script: String,
+    /// Seconds since the Unix epoch.
+    pub export_time: i64,
+    pub mlflow_version: Option<String>,
+    /// The source server, without credentials.
+    pub mlflow_tracking_uri: Option<String>,
+    pub user: Option<String>,
+}
+
+/// `YYYY-MM-DD HH:MM:SS` in UTC, the Python tool's rendering of epoch times.
+pub fn utc_text(epoch_s: i64) -> String {
+    // Howard Hinnant's days-to-civil algorithm, valid for the whole proleptic Gregorian range.
+    let (days, secs) = (epoch_s.div_euclid(86_400), epoch_s.rem_euclid(86_400));
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}", secs / 3600, secs % 3600 / 60, secs % 60)
 }

@@ -17,4 +17,4 @@ mod json;
 pub mod model_json;
 pub mod run_json;
 
-pub use json::ExportFileError;
+pub use json::{utc_text, ExportSystem, FormatError};

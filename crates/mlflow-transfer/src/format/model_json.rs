@@ -18,8 +18,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{json, Map, Value};
 
-use super::json::{insert_opt, read_json, system_value, ExportFileError, Obj};
-use super::run_json::ExportSystem;
+use super::json::{insert_opt, read_json, system_value, ExportSystem, FormatError, Obj};
 use crate::model::{ModelVersionRecord, RegisteredModelRecord};
 use crate::paths::is_single_segment;
 
@@ -115,16 +114,13 @@ fn tags_value(tags: &BTreeMap<String, String>) -> Vec<Value> {
 }
 
 /// Reads a model export folder of any historical layout.
-pub fn read_model_dir(dir: &Path) -> Result<ModelDir, ExportFileError> {
+pub fn read_model_dir(dir: &Path) -> Result<ModelDir, FormatError> {
     let path = dir.join(MODEL_FILE);
     if !path.is_file() {
-        return Err(ExportFileError::NotAnExport {
-            dir: dir.to_path_buf(),
-            what: "a model export: model.json is missing",
-        });
+        return Err(FormatError::NotAnExport { dir: dir.to_path_buf(), what: "a model export: model.json is missing" });
     }
     let root = read_json(&path)?;
-    parse_model(dir, &root).map_err(|what| ExportFileError::Shape { path, what })
+    parse_model(dir, &root).map_err(|what| FormatError::Shape { path, what })
 }
 
 /// Renders `models.json` in the Python tool's current layout; `names` are the models exported,
@@ -143,16 +139,15 @@ pub fn write_models_json(system: &ExportSystem, names: &[String], failed: &[Stri
 }
 
 /// Lists the models of a bulk export: `export-models`/`export-all` put them under `models/`.
-pub fn read_models_dir(dir: &Path) -> Result<Vec<ModelEntry>, ExportFileError> {
+pub fn read_models_dir(dir: &Path) -> Result<Vec<ModelEntry>, FormatError> {
     let nested = dir.join(MODELS_DIR);
     let candidates = [(dir.join(MODELS_FILE), dir), (nested.join(MODELS_FILE), nested.as_path())];
-    let (path, base) =
-        candidates.into_iter().find(|(p, _)| p.is_file()).ok_or_else(|| ExportFileError::NotAnExport {
-            dir: dir.to_path_buf(),
-            what: "a models export: no models.json or models/models.json",
-        })?;
+    let (path, base) = candidates.into_iter().find(|(p, _)| p.is_file()).ok_or_else(|| FormatError::NotAnExport {
+        dir: dir.to_path_buf(),
+        what: "a models export: no models.json or models/models.json",
+    })?;
     let root = read_json(&path)?;
-    parse_models(base, &root).map_err(|what| ExportFileError::Shape { path, what })
+    parse_models(base, &root).map_err(|what| FormatError::Shape { path, what })
 }
 
 /// Renders the `registered_models.json` listing of the Python tool's `list-registered-models`:
@@ -370,7 +365,7 @@ mod tests {
         for run in &md.runs {
             let path = run.dir.join("run.json");
             let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-            let rj = read_run_json(&bytes).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            let rj = read_run_json(Path::new("run.json"), &bytes).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
             assert_eq!(rj.layout, layout, "{}", path.display());
             assert_eq!(rj.run.meta.run_id, run.run_id);
             assert!(run.dir.join("artifacts").join(mlmodel).join("MLmodel").is_file(), "{}", run.dir.display());
@@ -797,7 +792,7 @@ mod tests {
         for bad in [&b"{\"mlflow\": "[..], b"", b"\xff\xfe"] {
             std::fs::write(&path, bad).unwrap();
             let err = read_model_dir(tmp.path()).unwrap_err();
-            assert!(matches!(err, ExportFileError::Json { .. }), "{err:?}");
+            assert!(matches!(err, FormatError::Json { .. }), "{err:?}");
             assert!(err.to_string().starts_with(&format!("{}: malformed JSON: ", path.display())), "{err}");
         }
         let path = tmp.path().join("models.json");
@@ -909,7 +904,7 @@ mod tests {
             let path = tmp.path().join("model.json");
             write(&path, &v);
             let err = read_model_dir(tmp.path()).unwrap_err();
-            assert!(matches!(err, ExportFileError::Shape { .. }), "{err:?}");
+            assert!(matches!(err, FormatError::Shape { .. }), "{err:?}");
             assert_eq!(err.to_string(), format!("{}: unexpected shape: {want}", path.display()));
         }
     }

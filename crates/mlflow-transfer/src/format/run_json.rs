@@ -13,7 +13,7 @@
 //! spellings the MLflow server accepts. Python's `json.dump` writes them as bare tokens, which
 //! strict parsers reject, so the reader also accepts those.
 
-use std::collections::BTreeMap;
+use std::{collections::BTreeMap, path::Path};
 
 use mlflow_client::types::{de_f64, de_i64, de_i64_default, DatasetInput, RunStatus};
 use serde::{
@@ -22,22 +22,8 @@ use serde::{
 };
 use serde_json::{json, value::RawValue, Map, Number, Value};
 
-use super::json::{insert_opt, list_of, system_value, Obj};
+use super::json::{insert_opt, list_of, system_value, utc_text, ExportSystem, FormatError, Obj};
 use crate::model::{MetricPoint, Origin, RunMeta, RunRecord};
-
-/// What the `system` block records about the export that wrote a file.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct ExportSystem {
-    pub package_version: String,
-    /// Name of the command that wrote the file (the Python tool records its script name).
-    pub script: String,
-    /// Seconds since the Unix epoch.
-    pub export_time: i64,
-    pub mlflow_version: Option<String>,
-    /// The source server, without credentials.
-    pub mlflow_tracking_uri: Option<String>,
-    pub user: Option<String>,
-}
 
 /// One exported artifact file, so an import or a verify can detect truncated or altered files.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,16 +57,6 @@ pub struct RunJson {
     /// The artifact listing, present only in files this tool wrote.
     pub artifacts: Option<Vec<ArtifactEntry>>,
     pub layout: Layout,
-}
-
-/// Why a `run.json` could not be read. The caller adds the file's path.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum FormatError {
-    #[error("malformed JSON: {0}")]
-    Json(#[from] serde_json::Error),
-    #[error("unexpected run.json shape: {0}")]
-    Shape(String),
 }
 
 /// Shown in the top-level `info` block so a reader can tell our files from the Python tool's.
@@ -209,18 +185,20 @@ impl Serialize for Points<'_> {
 }
 
 /// Reads a `run.json` of any historical layout.
-pub fn read_run_json(bytes: &[u8]) -> Result<RunJson, FormatError> {
+pub fn read_run_json(path: &Path, bytes: &[u8]) -> Result<RunJson, FormatError> {
+    let shape = |what| FormatError::Shape { path: path.to_path_buf(), what };
     if let Some(lean) = read_envelope_lean(bytes) {
-        return lean;
+        return lean.map_err(shape);
     }
+    let json = |source| FormatError::Json { path: path.to_path_buf(), source };
     let root: Value = match serde_json::from_slice(bytes) {
         Ok(v) => v,
         Err(e) => match mlflow_client::quote_non_finite(bytes) {
-            Some(fixed) => serde_json::from_slice(&fixed).map_err(|_| e)?,
-            None => return Err(e.into()),
+            Some(fixed) => serde_json::from_slice(&fixed).map_err(|_| json(e))?,
+            None => return Err(json(e)),
         },
     };
-    parse_run(&root).map_err(FormatError::Shape)
+    parse_run(&root).map_err(shape)
 }
 
 /// A metric point as the envelope layouts write it.
@@ -238,7 +216,7 @@ struct PointIn {
 /// decoded straight into points: as a tree of JSON values they take ten times their size, and
 /// a run can hold millions. `None` when the file is not such a layout or its histories are not
 /// plain lists of points: the general reader then takes it, errors and all.
-fn read_envelope_lean(bytes: &[u8]) -> Option<Result<RunJson, FormatError>> {
+fn read_envelope_lean(bytes: &[u8]) -> Option<Result<RunJson, String>> {
     let top: BTreeMap<String, &RawValue> = serde_json::from_slice(bytes).ok()?;
     let mut mlflow: BTreeMap<String, &RawValue> = serde_json::from_str(top.get("mlflow")?.get()).ok()?;
     let histories: BTreeMap<String, Vec<PointIn>> = serde_json::from_str(mlflow.remove("metrics")?.get()).ok()?;
@@ -249,7 +227,7 @@ fn read_envelope_lean(bytes: &[u8]) -> Option<Result<RunJson, FormatError>> {
     let mut root: Map<String, Value> =
         top.into_iter().filter(|(k, _)| k != "mlflow").map(|(k, raw)| Some((k, value(raw)?))).collect::<Option<_>>()?;
     root.insert("mlflow".into(), Value::Object(head));
-    Some(parse_run(&Value::Object(root)).map_err(FormatError::Shape).map(|mut rj| {
+    Some(parse_run(&Value::Object(root)).map(|mut rj| {
         rj.run.metrics = histories
             .into_iter()
             .map(|(key, points)| {
@@ -524,22 +502,6 @@ fn f64_value(v: f64) -> Value {
     }
 }
 
-/// `YYYY-MM-DD HH:MM:SS` in UTC, the Python tool's rendering of epoch times.
-pub fn utc_text(epoch_s: i64) -> String {
-    // Howard Hinnant's days-to-civil algorithm, valid for the whole proleptic Gregorian range.
-    let (days, secs) = (epoch_s.div_euclid(86_400), epoch_s.rem_euclid(86_400));
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}", secs / 3600, secs % 3600 / 60, secs % 60)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -548,7 +510,7 @@ mod tests {
     fn fixture(layout: &str) -> RunJson {
         let path = format!("{}/tests/fixtures/run-json/{layout}/run.json", env!("CARGO_MANIFEST_DIR"));
         let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-        read_run_json(&bytes).unwrap_or_else(|e| panic!("{path}: {e}"))
+        read_run_json(Path::new("run.json"), &bytes).unwrap_or_else(|e| panic!("{path}: {e}"))
     }
 
     fn point(value: f64, timestamp: i64, step: i64) -> MetricPoint {
@@ -556,7 +518,7 @@ mod tests {
     }
 
     fn shape_error(v: &Value) -> String {
-        read_run_json(&serde_json::to_vec(v).unwrap()).unwrap_err().to_string()
+        read_run_json(Path::new("run.json"), &serde_json::to_vec(v).unwrap()).unwrap_err().to_string()
     }
 
     /// A valid 2025 envelope to break one field of.
@@ -786,7 +748,7 @@ mod tests {
             ArtifactEntry { path: "plots/ü.png".into(), size: u64::MAX, sha256: Some("cd".repeat(32)) },
         ];
         let bytes = serde_json::to_vec_pretty(&write_run_json(&run, &system(), &artifacts)).unwrap();
-        let back = read_run_json(&bytes).unwrap();
+        let back = read_run_json(Path::new("run.json"), &bytes).unwrap();
         assert_eq!(back.layout, Layout::Envelope2025);
         assert_eq!(back.artifacts, Some(artifacts));
         assert_same_run(&back.run, &run);
@@ -812,7 +774,7 @@ mod tests {
         assert!(info["user_id"].is_null(), "the Python importer indexes user_id");
         assert!(written["system"].get("mlflow_tracking_uri").is_none());
         assert!(written["info"].get("experiment_name").is_none());
-        let back = read_run_json(&serde_json::to_vec(&written).unwrap()).unwrap();
+        let back = read_run_json(Path::new("run.json"), &serde_json::to_vec(&written).unwrap()).unwrap();
         assert_eq!(back.run, run);
         assert_eq!(back.artifacts, Some(Vec::new()));
     }
@@ -873,7 +835,7 @@ mod tests {
     fn metric_values_parse_to_the_nearest_double() {
         let text = br#"{"info": {"run_id": "r", "experiment_id": "1", "status": "FINISHED"},
             "metrics": {"a": [{"value": 0.9333333333333333, "timestamp": 1, "step": 0}]}}"#;
-        let value = read_run_json(text).unwrap().run.metrics["a"][0].value;
+        let value = read_run_json(Path::new("run.json"), text).unwrap().run.metrics["a"][0].value;
         assert_eq!(value.to_bits(), 0.9333333333333333_f64.to_bits(), "serde_json needs `float_roundtrip`");
     }
 
@@ -884,7 +846,7 @@ mod tests {
                               {"value": Infinity, "timestamp": 2, "step": 1},
                               {"value": -Infinity, "timestamp": 3, "step": 2}]},
             "tags": {"note": "NaN, Infinity and \"-Infinity\" stay text"}}"#;
-        let rj = read_run_json(text.as_bytes()).unwrap();
+        let rj = read_run_json(Path::new("run.json"), text.as_bytes()).unwrap();
         assert_eq!(rj.layout, Layout::V1x);
         let m = &rj.run.metrics["m"];
         assert!(m[0].value.is_nan());
@@ -898,7 +860,7 @@ mod tests {
             "info": {"run_uuid": "r", "experiment_id": 0, "status": 3},
             "metrics": {"acc": 1, "loss": "-Infinity"},
         });
-        let rj = read_run_json(&serde_json::to_vec(&v).unwrap()).unwrap();
+        let rj = read_run_json(Path::new("run.json"), &serde_json::to_vec(&v).unwrap()).unwrap();
         assert_eq!(rj.layout, Layout::Pre1_0);
         assert_eq!(rj.run.meta.status, RunStatus::Finished);
         assert_eq!(rj.run.meta.experiment_id, "0");
@@ -909,7 +871,7 @@ mod tests {
 
         let v = json!({"info": {"run_id": "r", "experiment_id": "1", "status": "FINISHED", "start_time": 9, "end_time": null},
                        "metrics": {"acc": 0.5}});
-        let rj = read_run_json(&serde_json::to_vec(&v).unwrap()).unwrap();
+        let rj = read_run_json(Path::new("run.json"), &serde_json::to_vec(&v).unwrap()).unwrap();
         assert_eq!(rj.run.metrics["acc"], vec![point(0.5, 9, 0)], "start time stands in for a missing end");
     }
 
@@ -918,7 +880,7 @@ mod tests {
         let mut v = envelope();
         v["mlflow"].as_object_mut().unwrap().remove("inputs");
         v["system"] = json!({"mlflow_version": "2.0.1", "export_time": 1670303442});
-        let rj = read_run_json(&serde_json::to_vec(&v).unwrap()).unwrap();
+        let rj = read_run_json(Path::new("run.json"), &serde_json::to_vec(&v).unwrap()).unwrap();
         assert_eq!(rj.layout, Layout::Envelope2023);
         assert_eq!(rj.run.meta.start_time, Some(5));
     }
@@ -926,9 +888,9 @@ mod tests {
     #[test]
     fn malformed_json_is_a_json_error() {
         for bad in [&b"{\"info\": "[..], b"", b"{\"a\": NaNa}", b"\xff\xfe"] {
-            let err = read_run_json(bad).unwrap_err();
-            assert!(matches!(err, FormatError::Json(_)), "{err:?}");
-            assert!(err.to_string().starts_with("malformed JSON: "), "{err}");
+            let err = read_run_json(Path::new("run.json"), bad).unwrap_err();
+            assert!(matches!(err, FormatError::Json { .. }), "{err:?}");
+            assert!(err.to_string().starts_with("run.json: malformed JSON: "), "{err}");
         }
     }
 
@@ -990,7 +952,7 @@ mod tests {
         let artifacts = shape_error(&v);
         let cases = cases.into_iter().chain([(artifacts, "`info.artifacts[0].size` is not a size in bytes")]);
         for (got, want) in cases {
-            assert_eq!(got, format!("unexpected run.json shape: {want}"));
+            assert_eq!(got, format!("run.json: unexpected shape: {want}"));
         }
 
         let legacy = |v: Value| shape_error(&v);
@@ -998,17 +960,17 @@ mod tests {
             legacy(
                 json!({"info": {"run_id": "r", "experiment_id": "1", "status": "RUNNING"}, "metrics": {"acc": true}})
             ),
-            "unexpected run.json shape: metric `acc` is not a number: true"
+            "run.json: unexpected shape: metric `acc` is not a number: true"
         );
         assert_eq!(
             legacy(json!({"export_info": {}, "info": {"run_id": "r", "experiment_id": "1", "status": "RUNNING"},
                           "metrics": {"acc": 0.5}})),
-            "unexpected run.json shape: metric `acc` is not a list of points"
+            "run.json: unexpected shape: metric `acc` is not a list of points"
         );
-        assert_eq!(legacy(json!([1])), "unexpected run.json shape: the top level is not an object");
+        assert_eq!(legacy(json!([1])), "run.json: unexpected shape: the top level is not an object");
         assert_eq!(
             legacy(json!({"runs": []})),
-            "unexpected run.json shape: neither `mlflow` (1.2+ envelope) nor `info` (older layouts) present"
+            "run.json: unexpected shape: neither `mlflow` (1.2+ envelope) nor `info` (older layouts) present"
         );
     }
 

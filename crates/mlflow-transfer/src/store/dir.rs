@@ -13,7 +13,10 @@ use std::{
 use async_trait::async_trait;
 
 use crate::{
-    format::run_json::{read_run_json, write_run_json, ArtifactEntry, ExportSystem, RunJson},
+    format::{
+        run_json::{read_run_json, write_run_json, ArtifactEntry, RunJson},
+        ExportSystem,
+    },
     identity::SourceIdentity,
     model::{ArtifactFile, RunRecord},
     store::{local, ByteStream, RunSink, RunSource, Target},
@@ -33,7 +36,7 @@ pub fn read_run_dir(dir: &Path) -> Result<RunJson> {
             Error::io(&path, e)
         }
     })?;
-    read_run_json(&bytes).map_err(|source| Error::Format { path, source })
+    Ok(read_run_json(&path, &bytes)?)
 }
 
 /// Exported runs, each in its own folder (`export-run` output, or the runs of an experiment
