@@ -344,7 +344,8 @@ pub(crate) struct Page<T> {
         alias = "registered_models",
         alias = "model_versions",
         alias = "metrics",
-        alias = "files"
+        alias = "files",
+        alias = "models"
     )]
     items: Vec<T>,
     #[serde(default)]

@@ -37,6 +37,11 @@ pub struct GlobalArgs {
     /// More detail on stderr (-v: debug, -vv: every request).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
+    /// Plan the job and print one line per step (each object and where it would go) without
+    /// writing anything: no folder, file, experiment, run or model is created. Only the
+    /// source (and an export's files) is read.
+    #[arg(long, global = true)]
+    pub dry_run: bool,
     /// Write a JSON report (every source and destination id, every failure) to this file.
     #[arg(long, global = true, value_name = "FILE")]
     pub report: Option<PathBuf>,
@@ -58,8 +63,9 @@ pub struct GlobalArgs {
     /// [env: MLFLOW_HTTP_REQUEST_MAX_RETRIES] [default: 7].
     #[arg(long, global = true, value_name = "N")]
     pub max_retries: Option<u32>,
-    /// Further passes over the runs that failed for a reason that may be transient, once all
-    /// others are done. 0 reports them failed at once.
+    /// Further passes over the objects that failed for a reason that may be transient, once
+    /// the others of their level are done (and before anything that depends on them). 0
+    /// reports them failed at once.
     #[arg(long, global = true, default_value_t = 2, value_name = "N")]
     pub retry_passes: u32,
     /// The tracking server's `--artifacts-destination`, when this machine can read (export)
@@ -76,7 +82,7 @@ pub struct GlobalArgs {
     /// Artifact files transferred at once per run.
     #[arg(long, global = true, default_value_t = 4, value_name = "N")]
     pub transfers: usize,
-    /// Runs moved at once.
+    /// Objects (runs, logged models, model versions) moved at once.
     #[arg(long, global = true, default_value_t = 8, value_name = "N")]
     pub concurrency: usize,
 }

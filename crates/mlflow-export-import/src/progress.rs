@@ -6,7 +6,7 @@ use std::io::IsTerminal;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use mlflow_transfer::{
-    report::{Action, RunOutcome},
+    job::{Action, RunOutcome},
     Reporter,
 };
 

@@ -2,7 +2,7 @@
 
 use anyhow::Context;
 use mlflow_client::{config::process_env, ClientConfig, MlflowClient};
-use mlflow_transfer::transfer::{RunOptions, UserPolicy};
+use mlflow_transfer::job::{RunOptions, UserPolicy};
 
 use mlflow_transfer::select::{parse_time, RunFilter};
 
@@ -41,6 +41,7 @@ pub fn run_options(global: &GlobalArgs, tags: Option<&ImportTagArgs>, export_met
         export_metadata_tags,
         transfers: global.transfers.max(1),
         retry_passes: global.retry_passes,
+        concurrency: global.concurrency.max(1),
         ..RunOptions::default()
     };
     if let Some(t) = tags {

@@ -21,6 +21,26 @@ pub const SOURCE_EXPERIMENT_NAME: &str = "mlflow_export_import.source.experiment
 /// Written last: the run holds everything the source had.
 pub const COMPLETE: &str = "mlflow_export_import.complete";
 
+/// Tag on a copied model version naming the source model.
+pub const SOURCE_MODEL: &str = "mlflow_export_import.source.model";
+/// Tag on a copied model version naming the source version number.
+pub const SOURCE_VERSION: &str = "mlflow_export_import.source.version";
+/// Tag on a model version created only to advance the numbering; such versions are deleted.
+pub const PLACEHOLDER: &str = "mlflow_export_import.placeholder";
+/// Tag on a copied logged model naming the source model id.
+pub const SOURCE_MODEL_ID: &str = "mlflow_export_import.source.model_id";
+
+/// The source version a destination model version is our copy of, by its identity tags.
+pub fn copied_version<'a>(
+    v: &'a mlflow_client::types::ModelVersion,
+    src_model: &str,
+    tracking_uri: Option<&str>,
+) -> Option<&'a str> {
+    let tag = |k: &str| v.tags.iter().find(|t| t.key == k).map(|t| t.value.as_str());
+    let same_server = tracking_uri.is_none_or(|u| tag(SOURCE_TRACKING_URI).is_none_or(|t| t == u));
+    (tag(SOURCE_MODEL) == Some(src_model) && same_server).then(|| tag(SOURCE_VERSION)).flatten()
+}
+
 /// Who a destination object stands for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SourceIdentity {

@@ -1,146 +1,416 @@
-//! Moving many runs: bounded concurrency, parents before children, a second pass for failures
-//! that may be transient.
-//!
-//! A child's `mlflow.parentRunId` must name its parent's *destination* id when the child is
-//! written, so runs go in levels: those whose parent is not part of the job first, then their
-//! children, and so on. Within a level runs move concurrently. Because the id map is shared
-//! across the whole job, links also resolve across experiments in a bulk import.
+//! What every mover and the executor share: the job's options, its context (progress, the id
+//! maps built as objects move), and the outcomes a job reports. No mover imports another; they
+//! meet here.
 
-use std::{collections::HashMap, sync::Arc};
-
-use futures::{stream, StreamExt};
-
-use crate::{
-    report::{Action, RunOutcome},
-    store::{RunSink, RunSource},
-    transfer::{transfer_run, JobContext},
+use std::{
+    collections::{BTreeMap, HashMap},
+    sync::{Arc, Mutex},
+    time::Duration,
 };
 
-/// One run to move and where it goes.
+use serde::Serialize;
+
+use mlflow_client::types::ModelVersion;
+
+use crate::{reporter::Reporter, store::RunSink};
+
+/// Whose name goes on the destination run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UserPolicy {
+    /// Keep the source run's user (`--use-src-user-id`).
+    Source,
+    /// Use this user (the Python tool's default: the user running the import).
+    Fixed(String),
+}
+
+/// How runs are transformed and moved.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Keep `mlflow.*` tags (`--import-mlflow-tags`).
+    pub import_mlflow_tags: bool,
+    /// Keep `mlflow_tools.metadata.*` tags (`--import-metadata-tags`).
+    pub import_metadata_tags: bool,
+    /// Add `mlflow_tools.metadata.*` tags describing the source (`--export-metadata-tags`).
+    pub export_metadata_tags: bool,
+    /// Record source fields and `mlflow.*` tags as `mlflow_exim.*` tags (`--import-source-tags`).
+    pub import_source_tags: bool,
+    pub user: UserPolicy,
+    /// Artifact files moved at once per run or logged model.
+    pub transfers: usize,
+    /// Attempts per artifact file after a transient failure.
+    pub file_retries: u32,
+    /// Passes over the objects that failed for a reason that may be transient.
+    pub retry_passes: u32,
+    /// Objects moved at once.
+    pub concurrency: usize,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        Self {
+            import_mlflow_tags: true,
+            import_metadata_tags: true,
+            export_metadata_tags: false,
+            import_source_tags: false,
+            user: UserPolicy::Source,
+            transfers: 4,
+            file_retries: 3,
+            retry_passes: 2,
+            concurrency: 4,
+        }
+    }
+}
+
+/// How registered models are written.
+#[derive(Debug, Clone)]
+pub struct ModelOptions {
+    /// Delete the destination model (and its versions) first, `--delete-model`.
+    pub delete_model: bool,
+    /// How long to wait for a version to leave PENDING_REGISTRATION, `--await-creation-for`.
+    pub await_creation: Duration,
+    /// Apply stages and aliases (`copy-model-version` makes this optional).
+    pub stages_and_aliases: bool,
+    /// Reproduce source version numbers (not wanted when copying single versions).
+    pub keep_numbers: bool,
+}
+
+impl Default for ModelOptions {
+    fn default() -> Self {
+        Self {
+            delete_model: false,
+            await_creation: Duration::from_secs(300),
+            stages_and_aliases: true,
+            keep_numbers: true,
+        }
+    }
+}
+
+/// What every step of a job shares: options, progress, and the maps of ids assigned so far.
+pub struct JobContext {
+    pub opts: RunOptions,
+    pub models: ModelOptions,
+    pub reporter: Arc<dyn Reporter>,
+    /// Source run id → destination run id.
+    pub ids: IdMap,
+}
+
+impl JobContext {
+    pub fn new(opts: RunOptions, reporter: Arc<dyn Reporter>) -> Self {
+        Self { opts, models: ModelOptions::default(), reporter, ids: IdMap::default() }
+    }
+
+    pub fn with_models(mut self, models: ModelOptions) -> Self {
+        self.models = models;
+        self
+    }
+}
+
+/// Source id → destination id, for every object done (or found complete) in this job, and the
+/// source objects known to have no copy at the destination (`None`), so that a missing parent
+/// shared by many children is looked up once.
+#[derive(Debug, Default)]
+pub struct IdMap(Mutex<HashMap<String, Option<String>>>);
+
+impl IdMap {
+    pub fn insert(&self, source: &str, destination: &str) {
+        self.0.lock().expect("poisoned").insert(source.to_string(), Some(destination.to_string()));
+    }
+
+    /// `Some(Some(id))`: copied; `Some(None)`: known to have no copy; `None`: not known yet.
+    pub fn get(&self, source: &str) -> Option<Option<String>> {
+        self.0.lock().expect("poisoned").get(source).cloned()
+    }
+
+    /// Records a lookup's answer unless the job already knows better.
+    pub fn insert_lookup(&self, source: &str, destination: Option<&String>) {
+        self.0.lock().expect("poisoned").entry(source.to_string()).or_insert_with(|| destination.cloned());
+    }
+}
+
+/// What happened to one run or logged model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    /// Written in full now.
+    Created,
+    /// An interrupted earlier attempt was finished.
+    Resumed,
+    /// A complete copy already existed.
+    Skipped,
+    /// Nothing usable was written; see `error`.
+    Failed,
+}
+
+/// The result for one run.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunOutcome {
+    pub source_run_id: String,
+    /// Destination run id, or the folder for exports.
+    pub destination: Option<String>,
+    pub action: Action,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    pub params: usize,
+    pub tags: usize,
+    pub metric_points: usize,
+    pub artifact_files: usize,
+    pub artifact_bytes: u64,
+    /// Of `artifact_bytes`, those copied inside one object store (server-side), which never
+    /// passed through this machine.
+    pub artifact_bytes_in_store: u64,
+    #[serde(serialize_with = "secs")]
+    pub elapsed: Duration,
+    /// Passes this run took: 1, or more when a transient failure sent it to a retry pass.
+    pub attempts: u32,
+    /// Whether the failure may go away on another attempt (network, throttling, 5xx).
+    #[serde(skip)]
+    pub retryable: bool,
+}
+
+impl RunOutcome {
+    pub fn failed(source_run_id: &str, error: &crate::Error, elapsed: Duration) -> Self {
+        Self {
+            source_run_id: source_run_id.to_string(),
+            destination: None,
+            action: Action::Failed,
+            error: Some(error.to_string()),
+            retryable: error.is_transient(),
+            params: 0,
+            tags: 0,
+            metric_points: 0,
+            artifact_files: 0,
+            artifact_bytes: 0,
+            artifact_bytes_in_store: 0,
+            elapsed,
+            attempts: 1,
+        }
+    }
+}
+
+/// The result for one experiment.
+#[derive(Debug, Clone, Serialize)]
+pub struct ExperimentOutcome {
+    pub source_experiment_id: String,
+    pub name: String,
+    /// Destination experiment id, or the folder for exports.
+    pub destination: Option<String>,
+    pub runs_ok: usize,
+    pub runs_failed: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// The result for one registered model.
+#[derive(Debug, Clone, Serialize)]
+pub struct ModelOutcome {
+    pub source_name: String,
+    pub destination: Option<String>,
+    pub versions_created: usize,
+    pub versions_skipped: usize,
+    /// Source version → destination version.
+    pub versions: BTreeMap<String, String>,
+    /// Source version → why it could not be written.
+    pub failed_versions: BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl ModelOutcome {
+    pub fn new(source_name: &str) -> Self {
+        Self {
+            source_name: source_name.to_string(),
+            destination: None,
+            versions_created: 0,
+            versions_skipped: 0,
+            versions: BTreeMap::new(),
+            failed_versions: BTreeMap::new(),
+            error: None,
+        }
+    }
+
+    pub fn failed(&self) -> bool {
+        self.error.is_some() || !self.failed_versions.is_empty()
+    }
+}
+
+/// The result for one MLflow 3 logged model.
+#[derive(Debug, Clone, Serialize)]
+pub struct LoggedModelOutcome {
+    pub source_model_id: String,
+    /// Destination model id, or the folder for exports.
+    pub destination: Option<String>,
+    pub action: Action,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    pub artifact_files: usize,
+    pub artifact_bytes: u64,
+    pub attempts: u32,
+    #[serde(skip)]
+    pub retryable: bool,
+}
+
+/// A failure that belongs to no run, experiment or model outcome (a destination experiment
+/// that could not be prepared, an index file that could not be written).
+#[derive(Debug, Clone, Serialize)]
+pub struct Failure {
+    pub object: String,
+    pub reason: String,
+}
+
+/// Everything a job did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct JobResult {
+    pub experiments: Vec<ExperimentOutcome>,
+    pub runs: Vec<RunOutcome>,
+    pub models: Vec<ModelOutcome>,
+    pub logged_models: Vec<LoggedModelOutcome>,
+    pub other_failures: Vec<Failure>,
+}
+
+impl JobResult {
+    pub fn failed(&self) -> bool {
+        self.experiments.iter().any(|e| e.error.is_some() || e.runs_failed > 0)
+            || self.runs.iter().any(|r| r.action == Action::Failed)
+            || self.models.iter().any(ModelOutcome::failed)
+            || self.logged_models.iter().any(|m| m.action == Action::Failed)
+            || !self.other_failures.is_empty()
+    }
+}
+
+/// Totals over a job; data counts only what was written now.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Summary {
+    pub runs_created: usize,
+    pub runs_resumed: usize,
+    pub runs_skipped: usize,
+    pub runs_failed: usize,
+    /// Runs that needed more than one pass.
+    pub runs_retried: usize,
+    pub metric_points: usize,
+    pub artifact_files: usize,
+    pub artifact_bytes: u64,
+    pub artifact_bytes_in_store: u64,
+}
+
+impl Summary {
+    pub fn of(outcomes: &[RunOutcome]) -> Self {
+        let mut s = Summary::default();
+        for o in outcomes {
+            match o.action {
+                Action::Created => s.runs_created += 1,
+                Action::Resumed => s.runs_resumed += 1,
+                Action::Skipped => s.runs_skipped += 1,
+                Action::Failed => s.runs_failed += 1,
+            }
+            if o.attempts > 1 {
+                s.runs_retried += 1;
+            }
+            if matches!(o.action, Action::Created | Action::Resumed) {
+                s.metric_points += o.metric_points;
+                s.artifact_files += o.artifact_files;
+                s.artifact_bytes += o.artifact_bytes;
+                s.artifact_bytes_in_store += o.artifact_bytes_in_store;
+            }
+        }
+        s
+    }
+}
+
+fn secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64((d.as_secs_f64() * 1000.0).round() / 1000.0)
+}
+
+/// Of a container (experiment, registered model): before its contents move, or after.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Prepare the destination (find or create it).
+    Open,
+    /// Count what its contents did; write what needs all of them (an export's JSON, aliases).
+    Close,
+}
+
+/// A destination registered model as its `Open` step found it, for the steps of its versions.
+#[derive(Debug, Clone)]
+pub struct ModelState {
+    pub dst_name: String,
+    /// Our earlier copies by source version number.
+    pub ours: HashMap<String, ModelVersion>,
+    /// Whether source version numbers are reproduced (only while the model holds nothing but
+    /// our copies).
+    pub keep_numbers: bool,
+}
+
+/// What happened to one model version.
+#[derive(Debug, Clone)]
+pub struct VersionOutcome {
+    pub version: String,
+    /// The destination version number (the same number in an export).
+    pub destination: Option<String>,
+    /// An earlier copy was found.
+    pub skipped: bool,
+    pub error: Option<String>,
+    pub retryable: bool,
+}
+
+/// What a step of a plan produced; the steps that depend on it are handed it.
 #[derive(Clone)]
-pub struct PlannedRun {
-    pub run_id: String,
-    /// The run's parent (`mlflow.parentRunId`), if any.
-    pub parent: Option<String>,
-    pub source: Arc<dyn RunSource>,
-    pub sink: Arc<dyn RunSink>,
+pub enum Outcome {
+    /// A destination experiment is ready; runs go into this sink.
+    ExperimentReady {
+        experiment_id: String,
+        sink: Arc<dyn RunSink>,
+    },
+    Experiment(ExperimentOutcome),
+    Run(RunOutcome),
+    LoggedModel(LoggedModelOutcome),
+    ModelReady(Arc<ModelState>),
+    Version(VersionOutcome),
+    Model(ModelOutcome),
+    /// A file indexing other objects was written (`experiments.json`, `models.json`).
+    Indexed,
+    /// A step with no outcome of its own failed: preparing a destination, writing an index.
+    Failed {
+        object: String,
+        error: String,
+        retryable: bool,
+    },
 }
 
-/// Groups runs so that each run's parent, when it is part of the job, is in an earlier group.
-pub fn levels(runs: Vec<PlannedRun>) -> Vec<Vec<PlannedRun>> {
-    let parents: HashMap<String, Option<String>> = runs.iter().map(|r| (r.run_id.clone(), r.parent.clone())).collect();
-    let depth = |id: &str| {
-        let mut d = 0usize;
-        let mut cur = parents.get(id).cloned().flatten();
-        // A cycle (corrupt data) must not hang the job: stop after as many steps as runs.
-        while let Some(p) = cur.filter(|p| parents.contains_key(p)) {
-            d += 1;
-            if d > parents.len() {
-                break;
-            }
-            cur = parents.get(&p).cloned().flatten();
-        }
-        d
-    };
-    let mut out: Vec<Vec<PlannedRun>> = Vec::new();
-    for run in runs {
-        let d = depth(&run.run_id);
-        if out.len() <= d {
-            out.resize_with(d + 1, Vec::new);
-        }
-        out[d].push(run);
+impl Outcome {
+    /// The error, and whether another attempt may succeed, of a failed step.
+    pub fn failure(&self) -> Option<(&str, bool)> {
+        let (error, retryable) = match self {
+            Outcome::Run(o) => (o.error.as_deref().filter(|_| o.action == Action::Failed), o.retryable),
+            Outcome::LoggedModel(o) => (o.error.as_deref().filter(|_| o.action == Action::Failed), o.retryable),
+            Outcome::Version(o) => (o.error.as_deref(), o.retryable),
+            Outcome::Failed { error, retryable, .. } => (Some(error.as_str()), *retryable),
+            Outcome::Experiment(o) => (o.error.as_deref(), false),
+            Outcome::Model(o) => (o.error.as_deref(), false),
+            Outcome::ExperimentReady { .. } | Outcome::ModelReady(_) | Outcome::Indexed => (None, false),
+        };
+        error.map(|e| (e, retryable))
     }
-    out
+
+    /// A step that failed for `error`, naming `object`.
+    pub fn failed(object: impl Into<String>, error: &crate::Error) -> Self {
+        Outcome::Failed { object: object.into(), error: error.to_string(), retryable: error.is_transient() }
+    }
 }
 
-/// Moves every planned run; never stops at a failure. Runs that failed for a reason that may
-/// be transient get up to `retry_passes` more attempts, each pass after all others are done.
-pub async fn transfer_all(runs: Vec<PlannedRun>, ctx: &JobContext, concurrency: usize) -> Vec<RunOutcome> {
-    ctx.reporter.runs_planned(runs.len());
-    let mut outcomes: Vec<RunOutcome> = Vec::with_capacity(runs.len());
-    let by_id: HashMap<String, PlannedRun> = runs.iter().map(|r| (r.run_id.clone(), r.clone())).collect();
-    for level in levels(runs) {
-        outcomes.extend(run_level(level, ctx, concurrency).await);
-    }
-    for pass in 2..=ctx.opts.retry_passes.saturating_add(1) {
-        let retry: Vec<PlannedRun> = outcomes
-            .iter()
-            .filter(|o| o.action == Action::Failed && o.retryable)
-            .filter_map(|o| by_id.get(&o.source_run_id).cloned())
-            .collect();
-        if retry.is_empty() {
-            break;
-        }
-        tracing::info!(runs = retry.len(), pass, "retrying runs that failed transiently");
-        ctx.reporter.runs_planned(retry.len());
-        let mut again: HashMap<String, RunOutcome> = HashMap::new();
-        for level in levels(retry) {
-            again.extend(run_level(level, ctx, concurrency).await.into_iter().map(|o| (o.source_run_id.clone(), o)));
-        }
-        for o in &mut outcomes {
-            if let Some(mut next) = again.remove(&o.source_run_id) {
-                next.attempts = pass;
-                *o = next;
+impl JobResult {
+    /// Collects the outcomes of a job's steps, in plan order.
+    pub fn of(outcomes: impl IntoIterator<Item = Outcome>) -> Self {
+        let mut r = JobResult::default();
+        for o in outcomes {
+            match o {
+                Outcome::Run(o) => r.runs.push(o),
+                Outcome::Experiment(o) => r.experiments.push(o),
+                Outcome::Model(o) => r.models.push(o),
+                Outcome::LoggedModel(o) => r.logged_models.push(o),
+                Outcome::Failed { object, error, .. } => r.other_failures.push(Failure { object, reason: error }),
+                Outcome::ExperimentReady { .. } | Outcome::ModelReady(_) | Outcome::Version(_) | Outcome::Indexed => {}
             }
         }
-    }
-    outcomes
-}
-
-async fn run_level(level: Vec<PlannedRun>, ctx: &JobContext, concurrency: usize) -> Vec<RunOutcome> {
-    stream::iter(level)
-        .map(|r| async move { transfer_run(r.source.as_ref(), r.sink.as_ref(), &r.run_id, ctx).await })
-        .buffer_unordered(concurrency.max(1))
-        .collect()
-        .await
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    struct Nothing;
-
-    #[async_trait::async_trait]
-    impl RunSource for Nothing {
-        async fn read_run(&self, _: &str) -> crate::Result<crate::model::RunRecord> {
-            unreachable!()
-        }
-        async fn list_artifacts(&self, _: &crate::model::RunRecord) -> crate::Result<Vec<crate::model::ArtifactFile>> {
-            unreachable!()
-        }
-        async fn open_artifact(
-            &self,
-            _: &crate::model::RunRecord,
-            _: &crate::model::ArtifactFile,
-        ) -> crate::Result<crate::store::ByteStream> {
-            unreachable!()
-        }
-    }
-
-    fn planned(id: &str, parent: Option<&str>) -> PlannedRun {
-        let sink: Arc<dyn RunSink> = Arc::new(crate::store::dir::DirSink::new("/nonexistent", Default::default()));
-        PlannedRun { run_id: id.into(), parent: parent.map(Into::into), source: Arc::new(Nothing), sink }
-    }
-
-    fn ids(levels: &[Vec<PlannedRun>]) -> Vec<Vec<&str>> {
-        levels.iter().map(|l| l.iter().map(|r| r.run_id.as_str()).collect()).collect()
-    }
-
-    #[test]
-    fn parents_come_before_children() {
-        let got = levels(vec![
-            planned("grandchild", Some("child")),
-            planned("child", Some("root")),
-            planned("root", None),
-            planned("orphan", Some("outside-the-job")),
-        ]);
-        assert_eq!(ids(&got), vec![vec!["root", "orphan"], vec!["child"], vec!["grandchild"]]);
-    }
-
-    #[test]
-    fn a_cycle_does_not_hang() {
-        let got = levels(vec![planned("a", Some("b")), planned("b", Some("a"))]);
-        assert_eq!(got.iter().map(Vec::len).sum::<usize>(), 2);
+        r
     }
 }

@@ -2,22 +2,25 @@
 //!
 //! A tracking server, an export directory and a zip file are each a source and a sink, so
 //! export (server → directory), import (directory → server) and copy (server → server) are the
-//! same operation, written once. This crate never prints; progress goes through [`Reporter`].
+//! same operation, written once. A job is planned ([`plan`]: what a command selects becomes
+//! steps with dependencies), then executed ([`execute`]: levels, bounded concurrency, retry
+//! passes), each step by the mover of its entity kind ([`movers`]) through the stores
+//! ([`store`]), the only code that knows a backend. This crate never prints; progress goes
+//! through [`Reporter`].
 
 mod error;
-pub mod experiments;
+pub mod execute;
+mod files;
 pub mod format;
 pub mod identity;
 pub mod job;
-pub mod logged_models;
 pub mod model;
-pub mod models;
+pub mod movers;
 pub mod paths;
-pub mod report;
+pub mod plan;
 pub mod reporter;
 pub mod select;
 pub mod store;
-pub mod transfer;
 pub mod verify;
 
 pub use error::{Error, Result};

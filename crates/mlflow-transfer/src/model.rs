@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use mlflow_client::types::{DatasetInput, ModelInput, ModelOutput, RunStatus};
+use mlflow_client::types::{DatasetInput, KeyValue, ModelInput, ModelOutput, RunStatus};
 
 /// One point of a metric's history.
 #[derive(Debug, Clone, PartialEq)]
@@ -120,4 +120,36 @@ pub struct ModelVersionRecord {
     pub run_artifact_uri: Option<String>,
     /// Name of the experiment of the version's run at the source.
     pub experiment_name: Option<String>,
+}
+
+impl ModelVersionRecord {
+    /// `m-…` when the version's files are an MLflow 3 logged model (`models:/m-…`).
+    pub fn logged_model_id(&self) -> Option<&str> {
+        let id = self.source.strip_prefix("models:/")?;
+        (id.starts_with("m-") && crate::paths::is_single_segment(id)).then_some(id)
+    }
+}
+
+/// An MLflow 3 logged model: what its copy is created with. Its files are listed by the
+/// source, like a run's.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct LoggedModelRecord {
+    /// `m-…`.
+    pub model_id: String,
+    pub name: String,
+    pub model_type: Option<String>,
+    pub params: BTreeMap<String, String>,
+    pub tags: BTreeMap<String, String>,
+    /// Where its files are at a server; `None` in an export.
+    pub artifact_uri: Option<String>,
+}
+
+/// A version number as the registry orders them (`"10"` after `"9"`); 0 when not a number.
+pub fn version_number(version: &str) -> u64 {
+    version.parse().unwrap_or(0)
+}
+
+/// Tags or params as the API's key/value list.
+pub fn key_values(map: &BTreeMap<String, String>) -> Vec<KeyValue> {
+    map.iter().map(|(k, v)| KeyValue::new(k, v)).collect()
 }

@@ -1,7 +1,7 @@
 //! Progress events, so that the engine never prints. The binary draws bars from them; tests
 //! and library users may ignore them.
 
-use crate::report::RunOutcome;
+use crate::job::RunOutcome;
 
 /// Receives progress as work happens. Every method has a no-op default.
 pub trait Reporter: Send + Sync {

@@ -1,8 +1,11 @@
 //! Which experiments and runs a job covers, as the Python tool's options describe them.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use crate::{Error, Result};
+use crate::{
+    model::{version_number, ModelVersionRecord},
+    Error, Result,
+};
 
 /// `--experiments`: `all`, `prefix*`, a comma list of names or ids, or a `.txt` file of them.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -73,6 +76,35 @@ impl Renames {
             .iter()
             .find_map(|(old, new)| name.strip_prefix(old.as_str()).map(|rest| format!("{new}{rest}")))
             .unwrap_or_else(|| name.to_string())
+    }
+}
+
+/// `--stages`, `--versions`, `--export-latest-versions`.
+#[derive(Debug, Clone, Default)]
+pub struct VersionFilter {
+    pub stages: Option<Vec<String>>,
+    pub versions: Option<Vec<String>>,
+    /// Only the latest version of each stage.
+    pub latest_only: bool,
+}
+
+impl VersionFilter {
+    pub fn apply(&self, versions: Vec<ModelVersionRecord>) -> Vec<ModelVersionRecord> {
+        let stage = |v: &ModelVersionRecord| v.current_stage.clone().unwrap_or_else(|| "None".into());
+        let mut kept: Vec<ModelVersionRecord> = versions
+            .into_iter()
+            .filter(|v| self.versions.as_ref().is_none_or(|want| want.contains(&v.version)))
+            .filter(|v| self.stages.as_ref().is_none_or(|want| want.iter().any(|s| s.eq_ignore_ascii_case(&stage(v)))))
+            .collect();
+        if self.latest_only {
+            let mut latest: BTreeMap<String, u64> = BTreeMap::new();
+            for v in &kept {
+                let n = version_number(&v.version);
+                latest.entry(stage(v).to_ascii_lowercase()).and_modify(|m| *m = (*m).max(n)).or_insert(n);
+            }
+            kept.retain(|v| latest.get(&stage(v).to_ascii_lowercase()) == Some(&version_number(&v.version)));
+        }
+        kept
     }
 }
 
@@ -172,6 +204,20 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn v(version: &str, stage: &str) -> ModelVersionRecord {
+        ModelVersionRecord { version: version.into(), current_stage: Some(stage.into()), ..Default::default() }
+    }
+
+    #[test]
+    fn version_filters() {
+        let all = vec![v("1", "Archived"), v("2", "Production"), v("3", "None"), v("4", "Production")];
+        let ids = |f: VersionFilter| f.apply(all.clone()).into_iter().map(|v| v.version).collect::<Vec<_>>();
+        assert_eq!(ids(VersionFilter::default()), ["1", "2", "3", "4"]);
+        assert_eq!(ids(VersionFilter { stages: Some(vec!["production".into()]), ..Default::default() }), ["2", "4"]);
+        assert_eq!(ids(VersionFilter { versions: Some(vec!["3".into()]), ..Default::default() }), ["3"]);
+        assert_eq!(ids(VersionFilter { latest_only: true, ..Default::default() }), ["1", "3", "4"]);
+    }
 
     #[test]
     fn experiment_specs() {

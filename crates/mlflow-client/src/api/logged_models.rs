@@ -5,7 +5,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::{
-    client::{ByteStream, Idempotency},
+    client::{all_pages, ByteStream, Idempotency},
     types::{FileInfo, KeyValue, LoggedModel},
     MlflowClient, Result,
 };
@@ -51,6 +51,19 @@ impl MlflowClient {
         let r: ModelResponse =
             self.send(Method::POST, "/api/2.0/mlflow/logged-models", &body, Idempotency::Create).await?;
         Ok(r.model)
+    }
+
+    /// Every logged model of an experiment, following pages (the server answers at most 100 a
+    /// page).
+    pub async fn search_logged_models(&self, experiment_id: &str) -> Result<Vec<LoggedModel>> {
+        all_pages(|token| async move {
+            let mut body = json!({ "experiment_ids": [experiment_id], "max_results": 100 });
+            if let Some(t) = token {
+                body["page_token"] = json!(t);
+            }
+            self.send(Method::POST, "/api/2.0/mlflow/logged-models/search", &body, Idempotency::Safe).await
+        })
+        .await
     }
 
     /// Marks a logged model READY once its files are uploaded.

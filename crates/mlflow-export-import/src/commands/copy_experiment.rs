@@ -2,7 +2,10 @@
 
 use std::{process::ExitCode, sync::Arc, time::Instant};
 
-use mlflow_transfer::{experiments, store::rest::RestSource};
+use mlflow_transfer::{
+    plan::{Destination, Selection, Source},
+    store::rest::RestSource,
+};
 
 use crate::{
     cli::{CopyExperimentArgs, GlobalArgs},
@@ -17,16 +20,10 @@ pub async fn run(args: CopyExperimentArgs, global: &GlobalArgs) -> anyhow::Resul
     let source = Arc::new(RestSource::new(src.clone()));
     let experiment = source.find_experiment(&args.src_experiment).await?;
     let (ctx, progress) = super::job_context(global, Some(&args.tags), args.export_metadata_tags);
-    let result = experiments::copy(
-        source,
-        experiment,
-        &filter,
-        dst.clone(),
-        &args.dst_experiment_name,
-        &ctx,
-        global.concurrency,
-    )
-    .await?;
+    let selection =
+        Selection::Experiment { experiment: Some(experiment), name: args.dst_experiment_name.clone(), filter };
+    let job = super::plan_and_run(global, &ctx, Source::Server(source), selection, Destination::Server(dst.clone()));
+    let Some(result) = job.await? else { return Ok(ExitCode::SUCCESS) };
     progress.finish();
     super::finish_job("copy-experiment", global, &result, &[("source", &src), ("destination", &dst)], started)
 }

@@ -2,7 +2,10 @@
 
 use std::{process::ExitCode, sync::Arc, time::Instant};
 
-use mlflow_transfer::{models, store::rest::RestSource};
+use mlflow_transfer::{
+    plan::{Destination, Selection, Source},
+    store::rest::RestSource,
+};
 
 use crate::{
     cli::{CopyModelArgs, GlobalArgs},
@@ -15,21 +18,15 @@ pub async fn run(args: CopyModelArgs, global: &GlobalArgs) -> anyhow::Result<Exi
     let dst = settings::client(&args.dst_uri, Some("DST"), global)?;
     let source = Arc::new(RestSource::new(src.clone()));
     let (ctx, progress) = super::job_context(global, Some(&args.tags), false);
-    let opts = super::model_write_options(&args.write);
-    let filter = super::version_filter(&args.versions);
-    let dst_model = args.dst_model.as_deref().unwrap_or(&args.src_model);
-    let result = models::copy_model(
-        source,
-        &args.src_model,
-        &filter,
-        dst.clone(),
-        dst_model,
-        args.dst_experiment_name.as_deref(),
-        &ctx,
-        &opts,
-        global.concurrency,
-    )
-    .await?;
+    let ctx = ctx.with_models(super::model_options(&args.write));
+    let selection = Selection::Model {
+        name: args.src_model.clone(),
+        versions: super::version_filter(&args.versions),
+        dst_name: args.dst_model.clone().unwrap_or_else(|| args.src_model.clone()),
+        dst_experiment: args.dst_experiment_name.clone(),
+    };
+    let job = super::plan_and_run(global, &ctx, Source::Server(source), selection, Destination::Server(dst.clone()));
+    let Some(result) = job.await? else { return Ok(ExitCode::SUCCESS) };
     progress.finish();
     super::finish_job("copy-model", global, &result, &[("source", &src), ("destination", &dst)], started)
 }

@@ -3,7 +3,9 @@
 use std::{process::ExitCode, sync::Arc, time::Instant};
 
 use mlflow_transfer::{
-    models::{self, ModelWriteOptions, VersionFilter},
+    job::ModelOptions,
+    plan::{Destination, Selection, Source},
+    select::VersionFilter,
     store::rest::RestSource,
 };
 
@@ -18,27 +20,29 @@ pub async fn run(args: CopyModelVersionArgs, global: &GlobalArgs) -> anyhow::Res
     let dst = settings::client(&args.dst_registry_uri, Some("DST"), global)?;
     let source = Arc::new(RestSource::new(src.clone()));
     let (ctx, progress) = super::job_context(global, Some(&args.tags), false);
-    let opts = ModelWriteOptions {
+    let ctx = ctx.with_models(ModelOptions {
         stages_and_aliases: args.copy_stages_and_aliases,
         keep_numbers: false,
         ..Default::default()
+    });
+    let selection = Selection::Model {
+        name: args.src_model.clone(),
+        versions: VersionFilter { versions: Some(vec![args.src_version.clone()]), ..Default::default() },
+        dst_name: args.dst_model.clone(),
+        dst_experiment: args.dst_experiment_name.clone(),
     };
-    let filter = VersionFilter { versions: Some(vec![args.src_version.clone()]), ..Default::default() };
-    let result = models::copy_model(
-        source,
-        &args.src_model,
-        &filter,
-        dst.clone(),
-        &args.dst_model,
-        args.dst_experiment_name.as_deref(),
-        &ctx,
-        &opts,
-        global.concurrency,
-    )
-    .await?;
-    progress.finish();
-    if result.models.iter().all(|m| m.versions.is_empty() && m.failed_versions.is_empty()) {
+    // A version that does not exist is a usage error, not an empty job.
+    if !source
+        .read_model(&args.src_model, &VersionFilter::default())
+        .await?
+        .versions
+        .iter()
+        .any(|v| v.version == args.src_version)
+    {
         anyhow::bail!("model {:?} has no version {}", args.src_model, args.src_version);
     }
+    let job = super::plan_and_run(global, &ctx, Source::Server(source), selection, Destination::Server(dst.clone()));
+    let Some(result) = job.await? else { return Ok(ExitCode::SUCCESS) };
+    progress.finish();
     super::finish_job("copy-model-version", global, &result, &[("source", &src), ("destination", &dst)], started)
 }

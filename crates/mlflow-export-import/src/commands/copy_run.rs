@@ -2,8 +2,10 @@
 
 use std::{process::ExitCode, sync::Arc, time::Instant};
 
-use anyhow::Context;
-use mlflow_transfer::store::rest::{RestSink, RestSource};
+use mlflow_transfer::{
+    plan::{Destination, Selection, Source},
+    store::rest::RestSource,
+};
 
 use crate::{
     cli::{CopyRunArgs, GlobalArgs},
@@ -14,12 +16,12 @@ pub async fn run(args: CopyRunArgs, global: &GlobalArgs) -> anyhow::Result<ExitC
     let started = Instant::now();
     let src = settings::client(&args.src_uri, Some("SRC"), global)?;
     let dst = settings::client(&args.dst_uri, Some("DST"), global)?;
-    let source = RestSource::new(src.clone());
-    let sink = RestSink::for_experiment(dst.clone(), &args.experiment_name, &Default::default())
-        .await
-        .with_context(|| format!("preparing experiment {:?}", args.experiment_name))?;
+    let source = Source::Server(Arc::new(RestSource::new(src.clone())));
     let (ctx, progress) = super::job_context(global, Some(&args.tags), args.export_metadata_tags);
-    let result = super::one_run(Arc::new(source), Arc::new(sink), &args.run_id, &ctx).await;
+    let selection =
+        Selection::Run { run_id: Some(args.run_id.clone()), experiment: Some(args.experiment_name.clone()) };
+    let job = super::plan_and_run(global, &ctx, source, selection, Destination::Server(dst.clone()));
+    let Some(result) = job.await? else { return Ok(ExitCode::SUCCESS) };
     progress.finish();
     super::finish_job("copy-run", global, &result, &[("source", &src), ("destination", &dst)], started)
 }

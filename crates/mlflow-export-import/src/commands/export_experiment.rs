@@ -3,7 +3,7 @@
 use std::{process::ExitCode, sync::Arc, time::Instant};
 
 use mlflow_transfer::{
-    experiments::{self, ExportTarget},
+    plan::{Destination, Selection, Source},
     store::rest::RestSource,
 };
 
@@ -19,9 +19,12 @@ pub async fn run(args: ExportExperimentArgs, global: &GlobalArgs) -> anyhow::Res
     let source = Arc::new(RestSource::new(client.clone()));
     let experiment = source.find_experiment(&args.experiment).await?;
     let system = settings::export_system(&client, "export_experiment").await;
-    let target = ExportTarget { out: &args.output_dir, bulk: false, filter: &filter, system: &system };
     let (ctx, progress) = super::job_context(global, None, args.export_metadata_tags);
-    let result = experiments::export(source, vec![experiment], &target, &ctx, global.concurrency).await?;
+    let name = experiment.name.clone();
+    let selection = Selection::Experiment { experiment: Some(experiment), name, filter };
+    let destination = Destination::Folder { out: args.output_dir.clone(), system };
+    let job = super::plan_and_run(global, &ctx, Source::Server(source), selection, destination);
+    let Some(result) = job.await? else { return Ok(ExitCode::SUCCESS) };
     progress.finish();
     super::finish_job("export-experiment", global, &result, &[("source", &client)], started)
 }

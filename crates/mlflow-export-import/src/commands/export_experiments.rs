@@ -3,8 +3,8 @@
 use std::{process::ExitCode, sync::Arc, time::Instant};
 
 use mlflow_transfer::{
-    experiments::{self, ExportTarget},
-    select::ExperimentSpec,
+    plan::{select_experiments, Destination, Selection, Source},
+    select::{ExperimentSpec, Renames},
     store::rest::RestSource,
 };
 
@@ -19,15 +19,17 @@ pub async fn run(args: ExportExperimentsArgs, global: &GlobalArgs) -> anyhow::Re
     let filter = settings::run_filter(&args.filter, None)?;
     let spec = ExperimentSpec::parse(&args.experiments)?;
     let source = Arc::new(RestSource::new(client.clone()));
-    let (selected, unreadable) = experiments::select(&source, &spec).await?;
-    if selected.is_empty() && unreadable.is_empty() {
+    let (experiments, unreadable) = select_experiments(&source, &spec).await?;
+    if experiments.is_empty() && unreadable.is_empty() {
         anyhow::bail!("--experiments {:?} matches no experiment at {}", args.experiments, client.base_url());
     }
     let system = settings::export_system(&client, "export_experiments").await;
-    let target = ExportTarget { out: &args.output_dir, bulk: true, filter: &filter, system: &system };
     let (ctx, progress) = super::job_context(global, None, args.export_metadata_tags);
-    let mut result = experiments::export(source, selected, &target, &ctx, global.concurrency).await?;
-    result.experiments.extend(unreadable);
+    let selection =
+        Selection::Experiments { experiments, unreadable, filter, rename: Renames::default(), prefix: String::new() };
+    let destination = Destination::Folder { out: args.output_dir.clone(), system };
+    let job = super::plan_and_run(global, &ctx, Source::Server(source), selection, destination);
+    let Some(result) = job.await? else { return Ok(ExitCode::SUCCESS) };
     progress.finish();
     super::finish_job("export-experiments", global, &result, &[("source", &client)], started)
 }

@@ -2,7 +2,10 @@
 
 use std::{process::ExitCode, sync::Arc, time::Instant};
 
-use mlflow_transfer::{models, store::rest::RestSource};
+use mlflow_transfer::{
+    plan::{Destination, Selection, Source},
+    store::rest::RestSource,
+};
 
 use crate::{
     cli::{ExportModelArgs, GlobalArgs},
@@ -15,9 +18,15 @@ pub async fn run(args: ExportModelArgs, global: &GlobalArgs) -> anyhow::Result<E
     let source = Arc::new(RestSource::new(client.clone()));
     let system = settings::export_system(&client, "export_model").await;
     let (ctx, progress) = super::job_context(global, None, false);
-    let filter = super::version_filter(&args.versions);
-    let result =
-        models::export_model(source, &args.model, &filter, &args.output_dir, &system, &ctx, global.concurrency).await?;
+    let selection = Selection::Model {
+        name: args.model.clone(),
+        versions: super::version_filter(&args.versions),
+        dst_name: args.model.clone(),
+        dst_experiment: None,
+    };
+    let destination = Destination::Folder { out: args.output_dir.clone(), system };
+    let job = super::plan_and_run(global, &ctx, Source::Server(source), selection, destination);
+    let Some(result) = job.await? else { return Ok(ExitCode::SUCCESS) };
     progress.finish();
     super::finish_job("export-model", global, &result, &[("source", &client)], started)
 }

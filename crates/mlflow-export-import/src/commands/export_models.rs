@@ -3,7 +3,11 @@
 
 use std::{process::ExitCode, sync::Arc, time::Instant};
 
-use mlflow_transfer::{models, select::ExperimentSpec, store::rest::RestSource};
+use mlflow_transfer::{
+    plan::{Destination, Selection, Source},
+    select::{ExperimentSpec, Renames},
+    store::rest::RestSource,
+};
 
 use crate::{
     cli::{ExportModelsArgs, GlobalArgs},
@@ -14,24 +18,22 @@ pub async fn run(args: ExportModelsArgs, global: &GlobalArgs) -> anyhow::Result<
     let started = Instant::now();
     let client = settings::client(&args.tracking_uri, None, global)?;
     let source = Arc::new(RestSource::new(client.clone()));
-    let names = models::select_models(&source, &ExperimentSpec::parse(&args.models)?).await?;
+    let names = source.select_models(&ExperimentSpec::parse(&args.models)?).await?;
     if names.is_empty() {
         anyhow::bail!("--models {:?} matches no registered model at {}", args.models, client.base_url());
     }
     let system = settings::export_system(&client, "export_models").await;
     let (ctx, progress) = super::job_context(global, None, false);
-    let filter = super::version_filter(&args.versions);
-    let result = models::export_models(
-        source,
-        &names,
-        &filter,
-        args.export_all_runs,
-        &args.output_dir,
-        &system,
-        &ctx,
-        global.concurrency,
-    )
-    .await?;
+    let selection = Selection::Models {
+        names,
+        versions: super::version_filter(&args.versions),
+        all_runs: args.export_all_runs,
+        rename_experiments: Renames::default(),
+        rename_models: Renames::default(),
+    };
+    let destination = Destination::Folder { out: args.output_dir.clone(), system };
+    let job = super::plan_and_run(global, &ctx, Source::Server(source), selection, destination);
+    let Some(result) = job.await? else { return Ok(ExitCode::SUCCESS) };
     progress.finish();
     super::finish_job("export-models", global, &result, &[("source", &client)], started)
 }

@@ -3,7 +3,10 @@
 use std::{process::ExitCode, sync::Arc, time::Instant};
 
 use anyhow::Context;
-use mlflow_transfer::store::{dir::DirSink, rest::RestSource, zip};
+use mlflow_transfer::{
+    plan::{Destination, Selection, Source},
+    store::{rest::RestSource, zip},
+};
 
 use crate::{
     cli::{ExportRunArgs, GlobalArgs},
@@ -20,10 +23,11 @@ pub async fn run(args: ExportRunArgs, global: &GlobalArgs) -> anyhow::Result<Exi
     let as_zip = zip::is_zip(&args.output);
     // A zip is packed from a finished directory next to it, so an interrupted export resumes.
     let dir = if as_zip { staging_dir(&args.output) } else { args.output.clone() };
-    let source = RestSource::new(client.clone());
-    let sink = DirSink::new(&dir, system);
+    let source = Source::Server(Arc::new(RestSource::new(client.clone())));
     let (ctx, progress) = super::job_context(global, None, args.export_metadata_tags);
-    let mut result = super::one_run(Arc::new(source), Arc::new(sink), &args.run_id, &ctx).await;
+    let selection = Selection::Run { run_id: Some(args.run_id.clone()), experiment: None };
+    let job = super::plan_and_run(global, &ctx, source, selection, Destination::Folder { out: dir.clone(), system });
+    let Some(mut result) = job.await? else { return Ok(ExitCode::SUCCESS) };
     progress.finish();
     if as_zip && !result.failed() {
         zip::pack(&dir, &args.output).await.with_context(|| format!("writing {}", args.output.display()))?;

@@ -2,7 +2,10 @@
 
 use std::{process::ExitCode, time::Instant};
 
-use mlflow_transfer::experiments::{self, ImportItem};
+use mlflow_transfer::{
+    plan::{check_experiment_dir, Destination, Selection, Source},
+    select::RunFilter,
+};
 
 use crate::{
     cli::{GlobalArgs, ImportExperimentArgs},
@@ -12,11 +15,14 @@ use crate::{
 pub async fn run(args: ImportExperimentArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     // Fail on an unreadable export before touching the destination.
-    experiments::check_experiment_dir(&args.input_dir)?;
+    check_experiment_dir(&args.input_dir)?;
     let client = settings::client(&args.tracking_uri, None, global)?;
     let (ctx, progress) = super::job_context(global, Some(&args.tags), false);
-    let items = vec![ImportItem { dir: args.input_dir.clone(), name: args.experiment_name.clone() }];
-    let result = experiments::import(client.clone(), items, &ctx, global.concurrency).await;
+    let selection =
+        Selection::Experiment { experiment: None, name: args.experiment_name.clone(), filter: RunFilter::default() };
+    let source = Source::Export(args.input_dir.clone());
+    let job = super::plan_and_run(global, &ctx, source, selection, Destination::Server(client.clone()));
+    let Some(result) = job.await? else { return Ok(ExitCode::SUCCESS) };
     progress.finish();
     super::finish_job("import-experiment", global, &result, &[("destination", &client)], started)
 }

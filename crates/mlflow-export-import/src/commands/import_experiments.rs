@@ -3,7 +3,10 @@
 
 use std::{process::ExitCode, time::Instant};
 
-use mlflow_transfer::{experiments, select::Renames};
+use mlflow_transfer::{
+    plan::{Destination, Selection, Source},
+    select::{Renames, RunFilter},
+};
 
 use crate::{
     cli::{GlobalArgs, ImportExperimentsArgs},
@@ -12,12 +15,20 @@ use crate::{
 
 pub async fn run(args: ImportExperimentsArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
-    let renames = Renames::from_option(args.experiment_rename_file.as_deref())?;
+    let rename = Renames::from_option(args.experiment_rename_file.as_deref())?;
     let prefix = args.experiment_name_prefix.clone().unwrap_or_default();
-    let items = experiments::bulk_items(&args.input_dir, |name| format!("{prefix}{}", renames.apply(name)))?;
     let client = settings::client(&args.tracking_uri, None, global)?;
     let (ctx, progress) = super::job_context(global, Some(&args.tags), false);
-    let result = experiments::import(client.clone(), items, &ctx, global.concurrency).await;
+    let selection = Selection::Experiments {
+        experiments: Vec::new(),
+        unreadable: Vec::new(),
+        filter: RunFilter::default(),
+        rename,
+        prefix,
+    };
+    let source = Source::Export(args.input_dir.clone());
+    let job = super::plan_and_run(global, &ctx, source, selection, Destination::Server(client.clone()));
+    let Some(result) = job.await? else { return Ok(ExitCode::SUCCESS) };
     progress.finish();
     super::finish_job("import-experiments", global, &result, &[("destination", &client)], started)
 }

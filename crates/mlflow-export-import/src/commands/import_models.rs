@@ -2,7 +2,10 @@
 
 use std::{process::ExitCode, time::Instant};
 
-use mlflow_transfer::{models, select::Renames};
+use mlflow_transfer::{
+    plan::{Destination, Selection, Source},
+    select::{Renames, VersionFilter},
+};
 
 use crate::{
     cli::{GlobalArgs, ImportModelsArgs},
@@ -11,21 +14,21 @@ use crate::{
 
 pub async fn run(args: ImportModelsArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
-    let experiment_renames = Renames::from_option(args.experiment_rename_file.as_deref())?;
-    let model_renames = Renames::from_option(args.model_rename_file.as_deref())?;
+    let rename_experiments = Renames::from_option(args.experiment_rename_file.as_deref())?;
+    let rename_models = Renames::from_option(args.model_rename_file.as_deref())?;
     let client = settings::client(&args.tracking_uri, None, global)?;
     let (ctx, progress) = super::job_context(global, Some(&args.tags), false);
-    let opts = super::model_write_options(&args.write);
-    let result = models::import_models(
-        client.clone(),
-        &args.input_dir,
-        |n| experiment_renames.apply(n),
-        |n| model_renames.apply(n),
-        &ctx,
-        &opts,
-        global.concurrency,
-    )
-    .await?;
+    let ctx = ctx.with_models(super::model_options(&args.write));
+    let selection = Selection::Models {
+        names: Vec::new(),
+        versions: VersionFilter::default(),
+        all_runs: false,
+        rename_experiments,
+        rename_models,
+    };
+    let source = Source::Export(args.input_dir.clone());
+    let job = super::plan_and_run(global, &ctx, source, selection, Destination::Server(client.clone()));
+    let Some(result) = job.await? else { return Ok(ExitCode::SUCCESS) };
     progress.finish();
     super::finish_job("import-models", global, &result, &[("destination", &client)], started)
 }

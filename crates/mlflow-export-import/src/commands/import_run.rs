@@ -1,9 +1,12 @@
 //! `import-run`: directory or zip file → tracking server.
 
-use std::{process::ExitCode, sync::Arc, time::Instant};
+use std::{process::ExitCode, time::Instant};
 
 use anyhow::Context;
-use mlflow_transfer::store::{dir::DirSource, rest::RestSink, zip};
+use mlflow_transfer::{
+    plan::{Destination, Selection, Source},
+    store::zip,
+};
 
 use crate::{
     cli::{GlobalArgs, ImportRunArgs},
@@ -24,13 +27,12 @@ pub async fn run(args: ImportRunArgs, global: &GlobalArgs) -> anyhow::Result<Exi
         None
     };
     let dir = unpacked.as_ref().map_or(args.input.as_path(), |t| t.path());
-    let (source, run_id) = DirSource::single(dir)?;
     let client = settings::client(&args.tracking_uri, None, global)?;
-    let sink = RestSink::for_experiment(client.clone(), &args.experiment_name, &Default::default())
-        .await
-        .with_context(|| format!("preparing experiment {:?}", args.experiment_name))?;
     let (ctx, progress) = super::job_context(global, Some(&args.tags), false);
-    let result = super::one_run(Arc::new(source), Arc::new(sink), &run_id, &ctx).await;
+    let selection = Selection::Run { run_id: None, experiment: Some(args.experiment_name.clone()) };
+    let source = Source::Export(dir.to_path_buf());
+    let job = super::plan_and_run(global, &ctx, source, selection, Destination::Server(client.clone()));
+    let Some(result) = job.await? else { return Ok(ExitCode::SUCCESS) };
     progress.finish();
     super::finish_job("import-run", global, &result, &[("destination", &client)], started)
 }

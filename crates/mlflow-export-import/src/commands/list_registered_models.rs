@@ -1,10 +1,10 @@
 //! `list-registered-models`: every registered model with its latest versions, as a table on
 //! stdout and as `registered_models.json` (the Python tool's file).
 
-use std::{process::ExitCode, sync::Arc};
+use std::process::ExitCode;
 
 use anyhow::Context;
-use mlflow_transfer::{format::model_json::write_registered_models_json, models, store::rest::RestSource};
+use mlflow_transfer::{format::model_json::write_registered_models_json, store::rest::RestSource};
 
 use crate::{
     cli::{GlobalArgs, ListRegisteredModelsArgs},
@@ -13,8 +13,7 @@ use crate::{
 
 pub async fn run(args: ListRegisteredModelsArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     let client = settings::client(&args.tracking_uri, None, global)?;
-    let source = Arc::new(RestSource::new(client.clone()));
-    let all = models::list_models(&source).await?;
+    let all = RestSource::new(client.clone()).list_models().await?;
     let json = serde_json::to_vec_pretty(&write_registered_models_json(&all)).expect("JSON values always serialize");
     std::fs::write(&args.output_file, json).with_context(|| format!("writing {}", args.output_file.display()))?;
     let width = all.iter().map(|m| m.name.len()).max().unwrap_or(4).max(4);

@@ -29,11 +29,10 @@ use std::{
 use anyhow::Context;
 use mlflow_client::MlflowClient;
 use mlflow_transfer::{
-    experiments::JobResult,
-    job::{transfer_all, PlannedRun},
-    report::Summary,
-    store::{RunSink, RunSource},
-    transfer::JobContext,
+    execute::execute,
+    job::{JobContext, JobResult, ModelOptions, ModelOutcome, Summary},
+    plan::{plan, Destination, Selection, Source},
+    select::VersionFilter,
     Reporter,
 };
 use serde_json::json;
@@ -55,15 +54,29 @@ pub fn job_context(
     (JobContext::new(settings::run_options(global, tags, export_metadata_tags), reporter), progress)
 }
 
-/// Moves one run through the same job machinery as many (progress, retry pass).
-pub async fn one_run(source: Arc<dyn RunSource>, sink: Arc<dyn RunSink>, run_id: &str, ctx: &JobContext) -> JobResult {
-    let run = PlannedRun { run_id: run_id.to_string(), parent: None, source, sink };
-    JobResult { experiments: Vec::new(), runs: transfer_all(vec![run], ctx, 1).await, models: Vec::new() }
+/// Plans the job and runs it, or with `--dry-run` prints the plan (one line per step on
+/// stdout) and writes nothing: `None` then.
+pub async fn plan_and_run(
+    global: &GlobalArgs,
+    ctx: &JobContext,
+    source: Source,
+    selection: Selection,
+    destination: Destination,
+) -> anyhow::Result<Option<JobResult>> {
+    let plan = plan(&source, selection, &destination).await?;
+    if global.dry_run {
+        for line in plan.describe() {
+            println!("{line}");
+        }
+        eprintln!("dry run: {} steps planned ({} runs); nothing was written", plan.steps.len(), plan.runs());
+        return Ok(None);
+    }
+    Ok(Some(execute(plan, ctx).await))
 }
 
 /// `--stages`/`--versions`/`--export-latest-versions` as the library takes them.
-pub fn version_filter(args: &crate::cli::VersionArgs) -> mlflow_transfer::models::VersionFilter {
-    mlflow_transfer::models::VersionFilter {
+pub fn version_filter(args: &crate::cli::VersionArgs) -> VersionFilter {
+    VersionFilter {
         stages: args.stages.clone(),
         versions: args.versions.clone(),
         latest_only: args.export_latest_versions,
@@ -71,8 +84,8 @@ pub fn version_filter(args: &crate::cli::VersionArgs) -> mlflow_transfer::models
 }
 
 /// `--delete-model`/`--await-creation-for` as the library takes them.
-pub fn model_write_options(args: &crate::cli::ModelWriteArgs) -> mlflow_transfer::models::ModelWriteOptions {
-    mlflow_transfer::models::ModelWriteOptions {
+pub fn model_options(args: &crate::cli::ModelWriteArgs) -> ModelOptions {
+    ModelOptions {
         delete_model: args.delete_model,
         await_creation: std::time::Duration::from_secs(args.await_creation_for),
         ..Default::default()
@@ -99,6 +112,14 @@ pub fn finish_job(
     for e in result.experiments.iter().filter(|e| e.error.is_some()) {
         eprintln!("error: experiment {:?}: {}", e.name, e.error.as_deref().unwrap_or_default());
     }
+    for f in &result.other_failures {
+        eprintln!("error: {}: {}", f.object, f.reason);
+    }
+    for m in &result.logged_models {
+        if let Some(e) = &m.error {
+            eprintln!("error: logged model {}: {e}", m.source_model_id);
+        }
+    }
     for m in &result.models {
         if let Some(e) = &m.error {
             eprintln!("error: {e}");
@@ -114,8 +135,7 @@ pub fn finish_job(
             block += &format!("  experiments    {} done, {bad} failed\n", result.experiments.len() - bad);
         }
         if !result.models.is_empty() {
-            let versions =
-                |f: fn(&mlflow_transfer::models::ModelOutcome) -> usize| result.models.iter().map(f).sum::<usize>();
+            let versions = |f: fn(&ModelOutcome) -> usize| result.models.iter().map(f).sum::<usize>();
             block += &format!(
                 "  models         {} done, {} failed; versions {} created, {} skipped, {} failed\n",
                 result.models.iter().filter(|m| !m.failed()).count(),
@@ -157,8 +177,13 @@ pub fn finish_job(
             "experiments": result.experiments,
             "models": result.models,
             "runs": result.runs,
+            "logged_models": result.logged_models,
             "failures": result.experiments.iter().filter(|e| e.error.is_some()).map(|e| json!({"experiment": e.name, "reason": e.error}))
                 .chain(result.runs.iter().filter(|r| r.error.is_some()).map(|r| json!({"run_id": r.source_run_id, "reason": r.error})))
+                .chain(result.logged_models.iter().filter(|m| m.error.is_some()).map(|m| json!({"logged_model": m.source_model_id, "reason": m.error})))
+                .chain(result.models.iter().filter(|m| m.error.is_some()).map(|m| json!({"model": m.source_name, "reason": m.error})))
+                .chain(result.models.iter().flat_map(|m| m.failed_versions.iter().map(|(v, why)| json!({"model": m.source_name, "version": v, "reason": why}))))
+                .chain(result.other_failures.iter().map(|f| json!({"object": f.object, "reason": f.reason})))
                 .collect::<Vec<_>>(),
         });
         write_report(path, &report)?;

@@ -14,17 +14,30 @@ use async_trait::async_trait;
 
 use crate::{
     format::{
+        logged_model_json::{read_logged_model_json, write_logged_model_json},
         run_json::{read_run_json, write_run_json, ArtifactEntry, RunJson},
         ExportSystem,
     },
     identity::SourceIdentity,
-    model::{ArtifactFile, RunRecord},
-    store::{local, ByteStream, RunSink, RunSource, Target},
+    model::{ArtifactFile, LoggedModelRecord, RunRecord},
+    paths::{is_single_segment, safe_join},
+    store::{local, ByteStream, LoggedModelSink, LoggedModelSource, RunSink, RunSource, Target},
     Error, Result,
 };
 
 pub const RUN_JSON: &str = "run.json";
 pub const ARTIFACTS: &str = "artifacts";
+/// The folder of a model export's logged models, beside `model.json`.
+pub const LOGGED_MODELS: &str = "logged_models";
+const LOGGED_MODEL_JSON: &str = "logged_model.json";
+
+/// `<model_dir>/logged_models/<id>`, refusing an id that is not a plain folder name.
+fn logged_model_dir(model_dir: &Path, id: &str) -> Result<PathBuf> {
+    if !is_single_segment(id) {
+        return Err(Error::Input(format!("logged model id {id:?} is not a folder name")));
+    }
+    Ok(model_dir.join(LOGGED_MODELS).join(id))
+}
 
 /// Reads and checks `<dir>/run.json`; errors name the file.
 pub fn read_run_dir(dir: &Path) -> Result<RunJson> {
@@ -164,5 +177,74 @@ impl RunSink for DirSink {
     async fn finish_run(&self, _target: &Target, run: &RunRecord, artifacts: &[ArtifactEntry]) -> Result<()> {
         let doc = write_run_json(run, &self.system, artifacts);
         local::write_atomic_with(&self.dir.join(RUN_JSON), |out| serde_json::to_writer_pretty(out, &doc))
+    }
+}
+
+/// The logged models of an exported model folder.
+pub struct DirLoggedModels {
+    model_dir: PathBuf,
+}
+
+impl DirLoggedModels {
+    pub fn new(model_dir: impl Into<PathBuf>) -> Self {
+        Self { model_dir: model_dir.into() }
+    }
+}
+
+#[async_trait]
+impl LoggedModelSource for DirLoggedModels {
+    async fn read_logged_model(&self, model_id: &str) -> Result<LoggedModelRecord> {
+        let path = logged_model_dir(&self.model_dir, model_id)?.join(LOGGED_MODEL_JSON);
+        let bytes = std::fs::read(&path).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                Error::Input(format!("{}: missing: the export does not hold logged model {model_id}", path.display()))
+            } else {
+                Error::io(&path, e)
+            }
+        })?;
+        let mut m = read_logged_model_json(&path, &bytes)?;
+        m.model_id = model_id.to_string();
+        Ok(m)
+    }
+
+    async fn list_model_files(&self, model: &LoggedModelRecord) -> Result<Vec<ArtifactFile>> {
+        local::list_files(&logged_model_dir(&self.model_dir, &model.model_id)?.join(ARTIFACTS)).await
+    }
+
+    async fn open_model_file(&self, model: &LoggedModelRecord, file: &ArtifactFile) -> Result<ByteStream> {
+        let root = logged_model_dir(&self.model_dir, &model.model_id)?.join(ARTIFACTS);
+        local::open(&safe_join(&root, &file.path)?).await
+    }
+}
+
+/// Writes logged models into an exported model folder: files first, `logged_model.json` last.
+pub struct DirLoggedModelSink {
+    model_dir: PathBuf,
+}
+
+impl DirLoggedModelSink {
+    pub fn new(model_dir: impl Into<PathBuf>) -> Self {
+        Self { model_dir: model_dir.into() }
+    }
+}
+
+#[async_trait]
+impl LoggedModelSink for DirLoggedModelSink {
+    async fn begin_logged_model(&self, model: &LoggedModelRecord, _: Option<&str>, _: Option<&str>) -> Result<Target> {
+        let dir = logged_model_dir(&self.model_dir, &model.model_id)?;
+        let id = dir.display().to_string();
+        if dir.join(LOGGED_MODEL_JSON).exists() {
+            return Ok(Target::Complete(id));
+        }
+        Ok(if dir.exists() { Target::Resumed(id) } else { Target::Created(id) })
+    }
+
+    async fn write_model_file(&self, target: &Target, file: &ArtifactFile, data: ByteStream) -> Result<()> {
+        local::write(&Path::new(target.id()).join(ARTIFACTS), &file.path, data).await.map(drop)
+    }
+
+    async fn finish_logged_model(&self, target: &Target, model: &LoggedModelRecord) -> Result<()> {
+        let path = Path::new(target.id()).join(LOGGED_MODEL_JSON);
+        local::write_json(&path, &write_logged_model_json(model))
     }
 }

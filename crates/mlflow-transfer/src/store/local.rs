@@ -107,3 +107,12 @@ pub fn local_root(uri: &str) -> Option<PathBuf> {
     let u = url::Url::parse(uri).ok()?;
     (u.scheme() == "file").then(|| u.to_file_path().ok()).flatten()
 }
+
+/// Writes a JSON file of an export atomically (pretty, as the Python tool writes them),
+/// creating its folder.
+pub fn write_json(path: &Path, json: &serde_json::Value) -> Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    }
+    write_atomic(path, &serde_json::to_vec_pretty(json).expect("JSON values always serialize"))
+}

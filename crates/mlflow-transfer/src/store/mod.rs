@@ -1,6 +1,8 @@
-//! Where runs come from and go to. A tracking server ([`rest`]) and an export directory
-//! ([`dir`], with [`zip`] packing and unpacking one) each implement both traits, so the engine
-//! moves runs between any two of them without knowing which.
+//! Where objects come from and go to: the only code that knows a backend. A tracking server
+//! ([`rest`]) and an export directory ([`dir`], with [`zip`] packing and unpacking one) each
+//! implement the source and sink traits of every kind they hold, so a mover moves its kind
+//! between any two of them without knowing which. Artifact bytes go through
+//! [`artifact_root`], chosen from each object's `artifact_uri`.
 
 pub mod artifact_root;
 pub mod dir;
@@ -16,7 +18,7 @@ pub use mlflow_client::ByteStream;
 use crate::{
     format::run_json::ArtifactEntry,
     identity::SourceIdentity,
-    model::{ArtifactFile, RunRecord},
+    model::{ArtifactFile, LoggedModelRecord, RunRecord},
     store::object::ObjectLocation,
     Result,
 };
@@ -88,4 +90,42 @@ pub trait RunSink: Send + Sync {
     /// Writes params, tags, metric history, inputs, final status and times, and marks the run
     /// complete, last, so that a crash before that point leaves a run recognised as incomplete.
     async fn finish_run(&self, target: &Target, run: &RunRecord, artifacts: &[ArtifactEntry]) -> Result<()>;
+}
+
+/// Something MLflow 3 logged models can be read from.
+#[async_trait]
+pub trait LoggedModelSource: Send + Sync {
+    /// The logged model's description (name, type, params, tags).
+    async fn read_logged_model(&self, model_id: &str) -> Result<LoggedModelRecord>;
+    /// Every file of the logged model, recursively, with sizes.
+    async fn list_model_files(&self, model: &LoggedModelRecord) -> Result<Vec<ArtifactFile>>;
+    /// Opens one file for streaming.
+    async fn open_model_file(&self, model: &LoggedModelRecord, file: &ArtifactFile) -> Result<ByteStream>;
+    /// Where the file is in an object store this machine reaches (see
+    /// [`RunSource::locate_artifact`]).
+    async fn locate_model_file(&self, _model: &LoggedModelRecord, _file: &ArtifactFile) -> Option<ObjectLocation> {
+        None
+    }
+}
+
+/// Something MLflow 3 logged models can be written to.
+#[async_trait]
+pub trait LoggedModelSink: Send + Sync {
+    /// Finds the copy of `model` or starts a new one, attached to destination run `dst_run`
+    /// (at a server: the copy lives in that run's experiment). A copy whose files are all
+    /// there (finalized) is `Complete`; one left pending by an interrupted attempt is resumed.
+    async fn begin_logged_model(
+        &self,
+        model: &LoggedModelRecord,
+        dst_run: Option<&str>,
+        source_tracking_uri: Option<&str>,
+    ) -> Result<Target>;
+    /// Streams one file into the copy.
+    async fn write_model_file(&self, target: &Target, file: &ArtifactFile, data: ByteStream) -> Result<()>;
+    /// Copies one file inside the object store both live in; `false` when the sink cannot.
+    async fn copy_model_file(&self, _target: &Target, _file: &ArtifactFile, _from: &ObjectLocation) -> Result<bool> {
+        Ok(false)
+    }
+    /// Marks the copy complete, last.
+    async fn finish_logged_model(&self, target: &Target, model: &LoggedModelRecord) -> Result<()>;
 }

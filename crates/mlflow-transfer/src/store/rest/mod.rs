@@ -1,4 +1,8 @@
-//! A tracking server as a source and as a sink, over the REST API.
+//! A tracking server as a source and as a sink, over the REST API: runs and experiments here,
+//! registered models and logged models in [`models`].
+
+mod models;
+pub use models::RestLoggedModelSink;
 
 use std::{
     collections::{BTreeMap, HashMap},

@@ -1,0 +1,141 @@
+//! The executor: runs any plan. Steps go in levels, each step after everything it depends on;
+//! within a level they run concurrently, bounded by `--concurrency`. A step that failed for a
+//! reason that may be transient (network, throttling, 5xx) gets up to `retry_passes` more
+//! attempts once the rest of its level is done, before anything that depends on it starts.
+//! Every step runs, whatever its dependencies did: each mover decides what a failed
+//! dependency means for its object (a version whose run failed says so), so one bad object
+//! never stops the others and every failure is reported against the object it hit.
+
+use futures::{stream, StreamExt};
+
+use crate::{
+    job::{JobContext, JobResult, Outcome},
+    plan::{Move, Plan, Step},
+};
+
+/// Runs every step of `plan`.
+pub async fn execute(plan: Plan, ctx: &JobContext) -> JobResult {
+    ctx.reporter.runs_planned(plan.runs());
+    let mut outcomes: Vec<Option<Outcome>> = vec![None; plan.steps.len()];
+    for level in levels(&plan.steps) {
+        let mut todo = level;
+        for pass in 1..=ctx.opts.retry_passes.saturating_add(1) {
+            if pass > 1 {
+                let runs = todo.iter().filter(|&&i| matches!(plan.steps[i].what, Move::Run(_))).count();
+                tracing::info!(steps = todo.len(), pass, "retrying what failed transiently");
+                ctx.reporter.runs_planned(runs);
+            }
+            let done: Vec<(usize, Outcome)> = stream::iter(todo.iter().copied())
+                .map(|i| {
+                    let deps: Vec<Outcome> = plan.steps[i].deps.iter().filter_map(|&d| outcomes[d].clone()).collect();
+                    let step = &plan.steps[i];
+                    async move { (i, run_step(step, &deps, ctx).await) }
+                })
+                .buffer_unordered(ctx.opts.concurrency.max(1))
+                .collect()
+                .await;
+            todo.clear();
+            for (i, mut outcome) in done {
+                set_attempts(&mut outcome, pass);
+                if outcome.failure().is_some_and(|(_, retryable)| retryable) {
+                    todo.push(i);
+                }
+                outcomes[i] = Some(outcome);
+            }
+            if todo.is_empty() {
+                break;
+            }
+            todo.sort_unstable();
+        }
+    }
+    JobResult::of(outcomes.into_iter().flatten())
+}
+
+async fn run_step(step: &Step, deps: &[Outcome], ctx: &JobContext) -> Outcome {
+    tracing::debug!(step = %step.label, "step");
+    match &step.what {
+        Move::Experiment(m) => m.execute(deps, ctx).await,
+        Move::ExperimentIndex(m) => m.execute(deps, ctx).await,
+        Move::Run(m) => m.execute(deps, ctx).await,
+        Move::LoggedModel(m) => m.execute(deps, ctx).await,
+        Move::Model(m) => m.execute(deps, ctx).await,
+        Move::Version(m) => m.execute(deps, ctx).await,
+        Move::ModelIndex(m) => m.execute(deps, ctx).await,
+    }
+}
+
+fn set_attempts(outcome: &mut Outcome, pass: u32) {
+    match outcome {
+        Outcome::Run(o) => o.attempts = pass,
+        Outcome::LoggedModel(o) => o.attempts = pass,
+        _ => {}
+    }
+}
+
+/// Groups steps so that each comes after every step it depends on (Kahn's algorithm, linear
+/// in steps and links). Steps caught in a dependency cycle, which the planner never makes, go
+/// last rather than hang the job.
+fn levels(steps: &[Step]) -> Vec<Vec<usize>> {
+    let mut waiting: Vec<usize> = steps.iter().map(|s| s.deps.len()).collect();
+    let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); steps.len()];
+    for (i, s) in steps.iter().enumerate() {
+        for &d in &s.deps {
+            dependents[d].push(i);
+        }
+    }
+    let mut out: Vec<Vec<usize>> = Vec::new();
+    let mut ready: Vec<usize> = (0..steps.len()).filter(|&i| waiting[i] == 0).collect();
+    let mut placed = 0;
+    while !ready.is_empty() {
+        let mut next = Vec::new();
+        for &i in &ready {
+            for &j in &dependents[i] {
+                waiting[j] -= 1;
+                if waiting[j] == 0 {
+                    next.push(j);
+                }
+            }
+        }
+        placed += ready.len();
+        next.sort_unstable();
+        out.push(std::mem::replace(&mut ready, next));
+    }
+    if placed < steps.len() {
+        out.push((0..steps.len()).filter(|&i| waiting[i] > 0).collect());
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{
+        job::Phase,
+        model::ExperimentRecord,
+        movers::experiment::{ExperimentDestination, ExperimentMove},
+    };
+
+    fn step(deps: &[usize]) -> Step {
+        let what = ExperimentMove {
+            record: ExperimentRecord::default(),
+            destination: ExperimentDestination::Folder { dir: "/nonexistent".into(), system: Default::default() },
+            phase: Phase::Open,
+            error: None,
+        };
+        Step { label: String::new(), deps: deps.to_vec(), what: Move::Experiment(what) }
+    }
+
+    #[test]
+    fn dependencies_come_first() {
+        // 0 <- 2 <- 1, 3 alone, 4 after 1 and 3.
+        let steps = vec![step(&[]), step(&[2]), step(&[0]), step(&[]), step(&[1, 3])];
+        assert_eq!(levels(&steps), vec![vec![0, 3], vec![2], vec![1], vec![4]]);
+    }
+
+    #[test]
+    fn a_cycle_does_not_hang() {
+        let steps = vec![step(&[1]), step(&[0]), step(&[])];
+        let got = levels(&steps);
+        assert_eq!(got, vec![vec![2], vec![0, 1]]);
+    }
+}

@@ -1,0 +1,75 @@
+//! `logged_model.json`: an MLflow 3 logged model in an export, beside its registered model's
+//! `model.json` at `logged_models/<model_id>/`, with its files in `artifacts/` next to it.
+//! Written last, so a folder holding it is complete.
+
+use std::path::Path;
+
+use serde_json::{json, Map, Value};
+
+use super::FormatError;
+use crate::model::LoggedModelRecord;
+
+/// Renders a logged model's description.
+pub fn write_logged_model_json(m: &LoggedModelRecord) -> Value {
+    let map = |kv: &std::collections::BTreeMap<String, String>| {
+        kv.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect::<Map<_, _>>()
+    };
+    json!({ "mlflow": {
+        "model_id": m.model_id, "name": m.name, "model_type": m.model_type, "params": map(&m.params), "tags": map(&m.tags),
+    }})
+}
+
+/// Reads a logged model's description; `path` names the file in errors. Params and tags may
+/// be an object or a list of `{key, value}`.
+pub fn read_logged_model_json(path: &Path, bytes: &[u8]) -> Result<LoggedModelRecord, FormatError> {
+    let shape = |what: String| FormatError::Shape { path: path.to_path_buf(), what };
+    let v: Value =
+        serde_json::from_slice(bytes).map_err(|source| FormatError::Json { path: path.to_path_buf(), source })?;
+    let m = v.get("mlflow").unwrap_or(&v);
+    let pairs = |key: &str| -> Result<_, FormatError> {
+        let text = |v: &Value| v.as_str().map_or_else(|| v.to_string(), str::to_string);
+        match m.get(key) {
+            None | Some(Value::Null) => Ok(Default::default()),
+            Some(Value::Object(o)) => Ok(o.iter().map(|(k, v)| (k.clone(), text(v))).collect()),
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(|i| match (i.get("key").and_then(Value::as_str), i.get("value")) {
+                    (Some(k), Some(v)) => Ok((k.to_string(), text(v))),
+                    _ => Err(shape(format!("`mlflow.{key}` is not a list of key/value pairs"))),
+                })
+                .collect(),
+            Some(_) => Err(shape(format!("`mlflow.{key}` is not an object"))),
+        }
+    };
+    Ok(LoggedModelRecord {
+        model_id: m["model_id"].as_str().unwrap_or_default().to_string(),
+        name: m["name"].as_str().ok_or_else(|| shape("`mlflow.name` missing".into()))?.to_string(),
+        model_type: m["model_type"].as_str().map(str::to_string),
+        params: pairs("params")?,
+        tags: pairs("tags")?,
+        artifact_uri: None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_list_pairs() {
+        let m = LoggedModelRecord {
+            model_id: "m-1".into(),
+            name: "model".into(),
+            model_type: Some("agent".into()),
+            params: [("a".to_string(), "1".to_string())].into(),
+            tags: [("t".to_string(), "x".to_string())].into(),
+            artifact_uri: None,
+        };
+        let bytes = serde_json::to_vec(&write_logged_model_json(&m)).unwrap();
+        assert_eq!(read_logged_model_json(Path::new("f"), &bytes).unwrap(), m);
+        let listed = br#"{"mlflow": {"name": "n", "params": [{"key": "a", "value": 1}]}}"#;
+        assert_eq!(read_logged_model_json(Path::new("f"), listed).unwrap().params["a"], "1");
+        let err = read_logged_model_json(Path::new("f"), br#"{"mlflow": {"params": 3}}"#).unwrap_err();
+        assert!(err.to_string().contains("`mlflow.name` missing") || err.to_string().contains("params"), "{err}");
+    }
+}

@@ -1,0 +1,11 @@
+//! One mover per entity kind, all siblings: each knows how to read its kind from a source,
+//! find an earlier copy by its source identity, write it to a sink, and what a failed
+//! dependency means for it. None imports another; they share only [`crate::job`] and the
+//! stores. A new kind (trace, prompt, evaluation dataset) is one more file here, one more
+//! [`crate::plan::Move`] variant, and the planner's steps for it.
+
+pub mod experiment;
+pub mod logged_model;
+pub mod model_version;
+pub mod registered_model;
+pub mod run;

@@ -1,0 +1,257 @@
+//! The run mover: one run from a source to a sink, the one code path behind export, import and
+//! copy of runs. Found again at the destination by its source identity (complete: skipped;
+//! begun: finished in place), its parent and root links pointed at the destination's runs, its
+//! files moved with per-file retries and size checks, its completion mark written last.
+
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use async_trait::async_trait;
+
+use crate::{
+    files::{copy_files, FileOptions, FileSink, FileSource},
+    identity::{self, SourceIdentity},
+    job::{Action, IdMap, JobContext, Outcome, RunOptions, RunOutcome, UserPolicy},
+    model::{ArtifactFile, RunRecord},
+    store::{object::ObjectLocation, ByteStream, RunSink, RunSource, Target},
+    Error, Result,
+};
+
+/// One run to move.
+pub struct RunMove {
+    pub run_id: String,
+    /// The run's parent (`mlflow.parentRunId`), if any: the planner moves parents first.
+    pub parent: Option<String>,
+    pub source: Arc<dyn RunSource>,
+    pub sink: RunDestination,
+}
+
+/// Where a run goes.
+pub enum RunDestination {
+    /// A sink known when planning (an export folder).
+    Ready(Arc<dyn RunSink>),
+    /// The destination experiment prepared by the step this one depends on.
+    Experiment,
+}
+
+impl RunMove {
+    /// Moves the run. Never panics on bad data; every failure becomes a `Failed` outcome that
+    /// names the run and the reason.
+    pub async fn execute(&self, deps: &[Outcome], ctx: &JobContext) -> Outcome {
+        let started = Instant::now();
+        ctx.reporter.run_started(&self.run_id);
+        let outcome = match self.sink(deps) {
+            Ok(sink) => {
+                let result = transfer(self.source.as_ref(), sink.as_ref(), &self.run_id, ctx, started).await;
+                let outcome = result.unwrap_or_else(|e| RunOutcome::failed(&self.run_id, &e, started.elapsed()));
+                if let (Some(dst), true) = (&outcome.destination, sink.assigns_ids()) {
+                    ctx.ids.insert(&outcome.source_run_id, dst);
+                }
+                outcome
+            }
+            Err(e) => RunOutcome::failed(&self.run_id, &e, started.elapsed()),
+        };
+        ctx.reporter.run_finished(&outcome);
+        Outcome::Run(outcome)
+    }
+
+    fn sink(&self, deps: &[Outcome]) -> Result<Arc<dyn RunSink>> {
+        match &self.sink {
+            RunDestination::Ready(sink) => Ok(sink.clone()),
+            RunDestination::Experiment => deps
+                .iter()
+                .find_map(|d| match d {
+                    Outcome::ExperimentReady { sink, .. } => Some(Ok(sink.clone())),
+                    Outcome::Failed { object, error, .. } => {
+                        Some(Err(Error::Unsupported(format!("{object}: {error}"))))
+                    }
+                    _ => None,
+                })
+                .unwrap_or_else(|| Err(Error::Input("no destination experiment was prepared for this run".into()))),
+        }
+    }
+}
+
+/// Tags the Python tool writes with `--export-metadata-tags`.
+const METADATA_PREFIXES: [&str; 2] = ["mlflow_tools.metadata.", "mlflow_export_import.metadata."];
+
+/// Applies the options to a run read from the source.
+pub fn prepare(mut run: RunRecord, opts: &RunOptions, now_secs: i64) -> RunRecord {
+    // Our own identity tags describe the copy they sit on, never the next one.
+    run.tags.retain(|k, _| !k.starts_with(identity::PREFIX) || METADATA_PREFIXES.iter().any(|p| k.starts_with(p)));
+    if !opts.import_mlflow_tags {
+        run.tags.retain(|k, _| !k.starts_with("mlflow."));
+    }
+    if !opts.import_metadata_tags {
+        run.tags.retain(|k, _| !METADATA_PREFIXES.iter().any(|p| k.starts_with(p)));
+    }
+    if opts.export_metadata_tags {
+        let m = &run.meta;
+        let mut add = |k: &str, v: String| run.tags.insert(format!("mlflow_tools.metadata.{k}"), v);
+        add("timestamp", now_secs.to_string());
+        add("timestamp_nice", crate::format::utc_text(now_secs));
+        add("experiment_id", m.experiment_id.clone());
+        add("run-id", m.run_id.clone());
+        if let Some(n) = &run.origin.experiment_name {
+            add("experiment-name", n.clone());
+        }
+        if let Some(u) = &run.origin.tracking_uri {
+            add("tracking_uri", u.clone());
+        }
+    }
+    if opts.import_source_tags {
+        let m = run.meta.clone();
+        let mut add = |k: &str, v: Option<String>| {
+            if let Some(v) = v {
+                run.tags.insert(format!("mlflow_exim.run_info.{k}"), v);
+            }
+        };
+        add("run_id", Some(m.run_id));
+        add("experiment_id", Some(m.experiment_id));
+        add("user_id", m.user_id);
+        add("status", serde_json::to_value(m.status).ok().and_then(|v| v.as_str().map(String::from)));
+        add("start_time", m.start_time.map(|t| t.to_string()));
+        add("end_time", m.end_time.map(|t| t.to_string()));
+        add("lifecycle_stage", Some(m.lifecycle_stage));
+        add("artifact_uri", m.artifact_uri);
+        let system: Vec<(String, String)> = run
+            .tags
+            .iter()
+            .filter_map(|(k, v)| {
+                k.strip_prefix("mlflow.").map(|rest| (format!("mlflow_exim.mlflow_tag.{rest}"), v.clone()))
+            })
+            .collect();
+        run.tags.extend(system);
+    }
+    if let UserPolicy::Fixed(user) = &opts.user {
+        run.meta.user_id = Some(user.clone());
+        if run.tags.contains_key("mlflow.user") {
+            run.tags.insert("mlflow.user".into(), user.clone());
+        }
+    }
+    run
+}
+
+/// The identity a run carries at its destination.
+pub fn source_identity(run: &RunRecord) -> SourceIdentity {
+    SourceIdentity {
+        tracking_uri: run.origin.tracking_uri.as_deref().map(mlflow_client::redact),
+        run_id: run.meta.run_id.clone(),
+        experiment_id: run.meta.experiment_id.clone(),
+        experiment_name: run.origin.experiment_name.clone(),
+    }
+}
+
+/// Tags that hold run ids and must point at destination runs.
+const RUN_LINK_TAGS: [&str; 2] = ["mlflow.parentRunId", "mlflow.rootRunId"];
+
+/// Points parent and root links at the destination runs: those moved in this job, else copies
+/// an earlier job left at the destination. Links to runs with no copy are kept as they are.
+async fn remap_links(run: &mut RunRecord, ids: &IdMap, sink: &dyn RunSink) -> Result<()> {
+    for key in RUN_LINK_TAGS {
+        let Some(src) = run.tags.get(key).cloned() else { continue };
+        let dst = match ids.get(&src) {
+            Some(known) => known,
+            None => {
+                let found = sink.find_copy(&src, run.origin.tracking_uri.as_deref()).await?;
+                ids.insert_lookup(&src, found.as_ref());
+                found
+            }
+        };
+        if let Some(dst) = dst {
+            run.tags.insert(key.to_string(), dst);
+        }
+    }
+    Ok(())
+}
+
+async fn transfer(
+    source: &dyn RunSource,
+    sink: &dyn RunSink,
+    run_id: &str,
+    ctx: &JobContext,
+    started: Instant,
+) -> Result<RunOutcome> {
+    let run = source.read_run(run_id).await?;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_secs();
+    let mut run = prepare(run, &ctx.opts, i64::try_from(now).unwrap_or(0));
+    if sink.assigns_ids() {
+        remap_links(&mut run, &ctx.ids, sink).await?;
+    }
+    let identity = source_identity(&run);
+    let target = sink.begin_run(&run, &identity).await?;
+    let action = match target {
+        Target::Created(_) => Action::Created,
+        Target::Resumed(_) => Action::Resumed,
+        Target::Complete(_) => Action::Skipped,
+    };
+    if action != Action::Skipped {
+        source.complete_metrics(&mut run).await?;
+    }
+    let mut outcome = RunOutcome {
+        source_run_id: run.meta.run_id.clone(),
+        destination: Some(target.id().to_string()),
+        action,
+        error: None,
+        params: run.params.len(),
+        tags: run.tags.len(),
+        metric_points: run.metrics.values().map(Vec::len).sum(),
+        artifact_files: 0,
+        artifact_bytes: 0,
+        artifact_bytes_in_store: 0,
+        elapsed: Duration::ZERO,
+        attempts: 1,
+        retryable: false,
+    };
+    if action == Action::Skipped {
+        outcome.elapsed = started.elapsed();
+        return Ok(outcome);
+    }
+    let files = source.list_artifacts(&run).await?;
+    let opts = FileOptions { transfers: ctx.opts.transfers, retries: ctx.opts.file_retries };
+    let from = RunFiles { source, run: &run };
+    let to = RunTarget { sink, target: &target };
+    let entries = copy_files(&from, &to, &files, opts, &ctx.reporter).await?;
+    sink.finish_run(&target, &run, &entries).await?;
+    outcome.artifact_files = entries.len();
+    outcome.artifact_bytes = entries.iter().map(|e| e.size).sum();
+    outcome.artifact_bytes_in_store = entries.iter().filter(|e| e.sha256.is_none()).map(|e| e.size).sum();
+    outcome.elapsed = started.elapsed();
+    Ok(outcome)
+}
+
+/// A run's files at its source.
+struct RunFiles<'a> {
+    source: &'a dyn RunSource,
+    run: &'a RunRecord,
+}
+
+#[async_trait]
+impl FileSource for RunFiles<'_> {
+    async fn open(&self, file: &ArtifactFile) -> Result<ByteStream> {
+        self.source.open_artifact(self.run, file).await
+    }
+
+    async fn locate(&self, file: &ArtifactFile) -> Option<ObjectLocation> {
+        self.source.locate_artifact(self.run, file).await
+    }
+}
+
+/// A run's files at its destination.
+struct RunTarget<'a> {
+    sink: &'a dyn RunSink,
+    target: &'a Target,
+}
+
+#[async_trait]
+impl FileSink for RunTarget<'_> {
+    async fn write(&self, file: &ArtifactFile, data: ByteStream) -> Result<()> {
+        self.sink.write_artifact(self.target, file, data).await
+    }
+
+    async fn copy(&self, file: &ArtifactFile, from: &ObjectLocation) -> Result<bool> {
+        self.sink.copy_artifact(self.target, file, from).await
+    }
+}

@@ -1,0 +1,705 @@
+//! The planner: turns what a command selects (one run, an experiment, a list of them, one or
+//! many registered models) into a plan: every object's move as a step, with the steps it
+//! depends on. A run depends on its destination experiment and its parent run; a logged model
+//! on its run; a model version on its model, its run or logged model and the version before
+//! it; a container's closing step (its export file, its aliases) on everything inside it.
+//!
+//! Planning only reads the source (and the export's files); it writes nothing, so a plan can be
+//! printed instead of executed (`--dry-run`). The [`crate::execute`] executor runs any plan.
+
+use std::{
+    collections::{BTreeMap, BTreeSet, HashMap},
+    path::{Path, PathBuf},
+    sync::Arc,
+};
+
+use mlflow_client::MlflowClient;
+
+use crate::{
+    format::{
+        experiment_json::{read_experiment_dir, read_experiments_dir},
+        model_json::{read_model_dir, read_models_dir},
+        ExportSystem,
+    },
+    job::Phase,
+    model::{ExperimentRecord, RegisteredModelRecord},
+    movers::{
+        experiment::{ExperimentDestination, ExperimentIndex, ExperimentMove},
+        logged_model::LoggedModelMove,
+        model_version::{VersionDestination, VersionMove},
+        registered_model::{ModelDestination, ModelIndex, ModelMove},
+        run::{RunDestination, RunMove},
+    },
+    select::{ExperimentSpec, Renames, RunFilter, VersionFilter},
+    store::{
+        dir::{read_run_dir, DirLoggedModels, DirSink, DirSource},
+        rest::{RestLoggedModelSink, RestSource},
+        LoggedModelSink, LoggedModelSource, RunSink, RunSource,
+    },
+    Error, Result,
+};
+
+/// One object's move.
+pub enum Move {
+    Experiment(ExperimentMove),
+    ExperimentIndex(ExperimentIndex),
+    Run(RunMove),
+    LoggedModel(LoggedModelMove),
+    Model(ModelMove),
+    Version(VersionMove),
+    ModelIndex(ModelIndex),
+}
+
+/// A move and the steps (indices into the plan) that must be done before it.
+pub struct Step {
+    /// What moves where, for `--dry-run` and logs.
+    pub label: String,
+    pub deps: Vec<usize>,
+    pub what: Move,
+}
+
+/// Every step of a job, in the order they were planned.
+#[derive(Default)]
+pub struct Plan {
+    pub steps: Vec<Step>,
+}
+
+impl Plan {
+    fn add(&mut self, label: String, deps: Vec<usize>, what: Move) -> usize {
+        self.steps.push(Step { label, deps, what });
+        self.steps.len() - 1
+    }
+
+    /// One line per step, for `--dry-run`.
+    pub fn describe(&self) -> Vec<String> {
+        self.steps.iter().map(|s| s.label.clone()).collect()
+    }
+
+    /// How many runs the plan moves.
+    pub fn runs(&self) -> usize {
+        self.steps.iter().filter(|s| matches!(s.what, Move::Run(_))).count()
+    }
+
+    /// Makes each run depend on its parent's step when the parent is in the plan, so parents
+    /// are written first and children link to their copies. Links that would close a cycle
+    /// (corrupt data) are left out.
+    fn link_parents(&mut self) {
+        let by_id: HashMap<String, usize> = self
+            .steps
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| if let Move::Run(r) = &s.what { Some((r.run_id.clone(), i)) } else { None })
+            .collect();
+        let parent_of = |i: usize| match &self.steps[i].what {
+            Move::Run(r) => r.parent.as_ref().and_then(|p| by_id.get(p)).copied(),
+            _ => None,
+        };
+        let depth = |i: usize| {
+            let (mut d, mut cur) = (0usize, parent_of(i));
+            while let Some(p) = cur {
+                d += 1;
+                if d > by_id.len() {
+                    break;
+                }
+                cur = parent_of(p);
+            }
+            d
+        };
+        let links: Vec<(usize, usize)> =
+            by_id.values().filter_map(|&i| parent_of(i).filter(|&p| depth(p) < depth(i)).map(|p| (i, p))).collect();
+        for (child, parent) in links {
+            self.steps[child].deps.push(parent);
+        }
+    }
+}
+
+/// What a job reads.
+pub enum Source {
+    /// A tracking server.
+    Server(Arc<RestSource>),
+    /// A folder written by an export command (a zip is unpacked into one first).
+    Export(PathBuf),
+}
+
+/// Where a job writes.
+pub enum Destination {
+    /// An export folder.
+    Folder { out: PathBuf, system: ExportSystem },
+    /// A tracking server.
+    Server(MlflowClient),
+}
+
+/// What a job covers.
+pub enum Selection {
+    /// One run (from a server: by id; from an export: the run in the folder), into
+    /// `experiment` at a server.
+    Run { run_id: Option<String>, experiment: Option<String> },
+    /// One experiment: from a server (with `filter`) or the export folder; at a server it gets
+    /// `name`, in a folder it is written to the folder itself.
+    Experiment { experiment: Option<ExperimentRecord>, name: String, filter: RunFilter },
+    /// Several experiments, each in `<out>/<id>/` of a bulk export with `experiments.json`.
+    /// From a server: `experiments` (and those that could not be read, as (name, why)); from
+    /// an export: every experiment it lists, renamed.
+    Experiments {
+        experiments: Vec<ExperimentRecord>,
+        unreadable: Vec<(String, String)>,
+        filter: RunFilter,
+        rename: Renames,
+        prefix: String,
+    },
+    /// One registered model with the runs (and logged models) behind its versions. At a
+    /// server it is named `dst_name` and its runs go to `dst_experiment` (from a server: by
+    /// default each run's experiment of the same name).
+    Model { name: String, versions: VersionFilter, dst_name: String, dst_experiment: Option<String> },
+    /// Several registered models in the `export-models` layout: the versions' runs (or every
+    /// run of their experiments with `all_runs`) in `experiments/`, the models in `models/`.
+    Models {
+        names: Vec<String>,
+        versions: VersionFilter,
+        all_runs: bool,
+        rename_experiments: Renames,
+        rename_models: Renames,
+    },
+}
+
+/// Plans a job.
+pub async fn plan(source: &Source, selection: Selection, destination: &Destination) -> Result<Plan> {
+    let mut p = Planner { plan: Plan::default(), runs: HashMap::new() };
+    match (source, selection) {
+        (Source::Server(src), Selection::Run { run_id, experiment }) => {
+            let run_id = run_id.ok_or_else(|| Error::Input("no run id given".into()))?;
+            let sink = p.run_sink(destination, experiment.as_deref(), None)?;
+            p.run(src.clone(), run_id, None, sink);
+        }
+        (Source::Export(dir), Selection::Run { experiment, .. }) => {
+            let (source, run_id) = DirSource::single(dir)?;
+            let sink = p.run_sink(destination, experiment.as_deref(), None)?;
+            p.run(Arc::new(source), run_id, None, sink);
+        }
+        (Source::Server(src), Selection::Experiment { experiment, name, filter }) => {
+            let exp = experiment.ok_or_else(|| Error::Input("no experiment given".into()))?;
+            p.server_experiment(src, exp, &filter, destination, ExperimentTarget::Single(&name)).await?;
+        }
+        (Source::Export(dir), Selection::Experiment { name, .. }) => {
+            p.exported_experiment(dir, &name, destination)?;
+        }
+        (Source::Server(src), Selection::Experiments { experiments, unreadable, filter, .. }) => {
+            let mut closes = Vec::new();
+            for exp in experiments {
+                closes.push(p.server_experiment(src, exp, &filter, destination, ExperimentTarget::Bulk).await?);
+            }
+            for (name, why) in unreadable {
+                closes.push(p.unreadable_experiment(name, why, destination));
+            }
+            p.experiment_index(destination, None, closes);
+        }
+        (Source::Export(dir), Selection::Experiments { rename, prefix, .. }) => {
+            for entry in read_experiments_dir(dir)? {
+                let name = format!("{prefix}{}", rename.apply(&entry.name));
+                p.exported_experiment(&entry.dir, &name, destination)?;
+            }
+        }
+        (Source::Server(src), Selection::Model { name, versions, dst_name, dst_experiment }) => {
+            let model = src.read_model(&name, &versions).await?;
+            p.server_model(src, model, destination, &dst_name, dst_experiment.as_deref())?;
+        }
+        (Source::Export(dir), Selection::Model { dst_name, dst_experiment, .. }) => {
+            let experiment = dst_experiment.ok_or_else(|| Error::Input("no destination experiment given".into()))?;
+            let md = read_model_dir(dir)?;
+            let source: Arc<dyn RunSource> =
+                Arc::new(DirSource::tree(md.runs.iter().map(|r| (r.run_id.clone(), r.dir.clone()))));
+            for r in &md.runs {
+                let parent = read_run_dir(&r.dir).ok().and_then(|j| j.run.tags.get("mlflow.parentRunId").cloned());
+                let dst = p.experiment_sink(destination, &experiment, ExperimentRecord::default());
+                p.run(source.clone(), r.run_id.clone(), parent, dst);
+            }
+            let models: Arc<dyn LoggedModelSource> = Arc::new(DirLoggedModels::new(dir));
+            p.model(Arc::new(md.model), models, md.tracking_uri, destination, &dst_name)?;
+        }
+        (Source::Server(src), Selection::Models { names, versions, all_runs, .. }) => {
+            p.server_models(src, &names, &versions, all_runs, destination).await?;
+        }
+        (Source::Export(dir), Selection::Models { rename_experiments, rename_models, .. }) => {
+            let entries = read_models_dir(dir)?;
+            for entry in read_experiments_dir(&dir.join("experiments"))? {
+                p.exported_experiment(&entry.dir, &rename_experiments.apply(&entry.name), destination)?;
+            }
+            for entry in entries {
+                let dst_name = rename_models.apply(&entry.name);
+                match read_model_dir(&entry.dir) {
+                    Ok(md) => {
+                        let models: Arc<dyn LoggedModelSource> = Arc::new(DirLoggedModels::new(&entry.dir));
+                        p.model(Arc::new(md.model), models, md.tracking_uri, destination, &dst_name)?;
+                    }
+                    Err(e) => {
+                        let record = RegisteredModelRecord { name: entry.name.clone(), ..Default::default() };
+                        p.failed_model(record, e.to_string(), destination, &dst_name);
+                    }
+                }
+            }
+        }
+    }
+    p.plan.link_parents();
+    Ok(p.plan)
+}
+
+/// Resolves `--experiments` at a server. Experiments named one by one are looked up one by
+/// one: one that cannot be read (no such experiment, permission denied) comes back as
+/// (name, why) and does not stop the others. Any other failure (the server unreachable, a
+/// wrong login) stops the job.
+pub async fn select_experiments(
+    source: &RestSource,
+    spec: &ExperimentSpec,
+) -> Result<(Vec<ExperimentRecord>, Vec<(String, String)>)> {
+    let ExperimentSpec::List(names) = spec else {
+        return Ok((source.select_experiments(spec).await?, Vec::new()));
+    };
+    let (mut found, mut failed) = (Vec::<ExperimentRecord>::new(), Vec::new());
+    for name in names {
+        match source.find_experiment(name).await {
+            Ok(e) => {
+                if !found.iter().any(|x| x.experiment_id == e.experiment_id) {
+                    found.push(e);
+                }
+            }
+            Err(e) if unreadable(&e) => failed.push((name.clone(), e.to_string())),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok((found, failed))
+}
+
+/// Whether a lookup failed because of the object itself, not the server or the login.
+fn unreadable(e: &Error) -> bool {
+    match e {
+        Error::NotFound(_) => true,
+        Error::Client(c) => matches!(c.status(), Some(403 | 404)),
+        _ => false,
+    }
+}
+
+/// Checks that a folder is a readable experiment export, so that a command can refuse it
+/// before touching its destination.
+pub fn check_experiment_dir(dir: &Path) -> Result<()> {
+    Ok(read_experiment_dir(dir).map(drop)?)
+}
+
+/// Where an experiment exported from a server goes in a folder.
+enum ExperimentTarget<'a> {
+    /// The folder itself, or the experiment `name` at a server.
+    Single(&'a str),
+    /// `<out>/<id>/`, or the experiment of the same name at a server.
+    Bulk,
+}
+
+struct Planner {
+    plan: Plan,
+    /// Step of each run planned, by source run id.
+    runs: HashMap<String, usize>,
+}
+
+impl Planner {
+    /// A run step; planned once however many models' versions need the run.
+    fn run(&mut self, source: Arc<dyn RunSource>, run_id: String, parent: Option<String>, dst: RunTarget) -> usize {
+        if let Some(&step) = self.runs.get(&run_id) {
+            return step;
+        }
+        let label = format!("run {run_id} -> {}", dst.label);
+        let step = self.plan.add(
+            label,
+            dst.open.into_iter().collect(),
+            Move::Run(RunMove { run_id: run_id.clone(), parent, source, sink: dst.sink }),
+        );
+        self.runs.insert(run_id, step);
+        step
+    }
+
+    /// Where single runs go: a folder, or experiment `experiment` at a server.
+    fn run_sink(
+        &mut self,
+        destination: &Destination,
+        experiment: Option<&str>,
+        dir: Option<&Path>,
+    ) -> Result<RunTarget> {
+        match destination {
+            Destination::Folder { out, system } => {
+                let dir = dir.unwrap_or(out);
+                let sink: Arc<dyn RunSink> = Arc::new(DirSink::new(dir, system.clone()));
+                Ok(RunTarget { open: None, sink: RunDestination::Ready(sink), label: dir.display().to_string() })
+            }
+            Destination::Server(_) => {
+                let name = experiment.ok_or_else(|| Error::Input("no destination experiment given".into()))?;
+                Ok(self.experiment_sink(destination, name, ExperimentRecord::default()))
+            }
+        }
+    }
+
+    /// The `Open` step of experiment `name` at a server (planned once per name), as the target
+    /// of its runs.
+    fn experiment_sink(&mut self, destination: &Destination, name: &str, source: ExperimentRecord) -> RunTarget {
+        let Destination::Server(client) = destination else { unreachable!("folders have no experiment to open") };
+        let label = format!("experiment {name:?} at {}", client.base_url());
+        let existing = self.plan.steps.iter().position(|s| match &s.what {
+            Move::Experiment(e) => {
+                e.phase == Phase::Open
+                    && matches!(&e.destination, ExperimentDestination::Server { name: n, .. } if n == name)
+            }
+            _ => false,
+        });
+        let open = existing.unwrap_or_else(|| {
+            let what = ExperimentMove {
+                record: source,
+                destination: ExperimentDestination::Server { client: client.clone(), name: name.to_string() },
+                phase: Phase::Open,
+                error: None,
+            };
+            self.plan.add(format!("{label} (find or create)"), Vec::new(), Move::Experiment(what))
+        });
+        RunTarget { open: Some(open), sink: RunDestination::Experiment, label }
+    }
+
+    /// An experiment read from a server, with its runs; returns its closing step.
+    async fn server_experiment(
+        &mut self,
+        src: &Arc<RestSource>,
+        exp: ExperimentRecord,
+        filter: &RunFilter,
+        destination: &Destination,
+        target: ExperimentTarget<'_>,
+    ) -> Result<usize> {
+        let (dst, record) = match (destination, &target) {
+            (Destination::Folder { out, system }, ExperimentTarget::Single(_)) => {
+                (ExperimentDestination::Folder { dir: out.clone(), system: system.clone() }, exp)
+            }
+            (Destination::Folder { out, system }, ExperimentTarget::Bulk) => {
+                let dir = out.join(&exp.experiment_id);
+                (ExperimentDestination::Folder { dir, system: system.clone() }, exp)
+            }
+            (Destination::Server(client), target) => {
+                let name = match target {
+                    ExperimentTarget::Single(n) => n.to_string(),
+                    ExperimentTarget::Bulk => exp.name.clone(),
+                };
+                (ExperimentDestination::Server { client: client.clone(), name }, exp)
+            }
+        };
+        let found = src.plan_runs(&record, filter).await;
+        let source: Arc<dyn RunSource> = src.clone();
+        Ok(self.experiment(record, dst, found.map_err(|e| e.to_string()), source))
+    }
+
+    /// An experiment folder of an export, imported as `name`.
+    fn exported_experiment(&mut self, dir: &Path, name: &str, destination: &Destination) -> Result<usize> {
+        let Destination::Server(client) = destination else {
+            return Err(Error::Unsupported("an export can only be imported into a server".into()));
+        };
+        let dst = ExperimentDestination::Server { client: client.clone(), name: name.to_string() };
+        let exp = match read_experiment_dir(dir) {
+            Ok(exp) => exp,
+            Err(e) => {
+                let record = ExperimentRecord { name: name.to_string(), ..ExperimentRecord::default() };
+                return Ok(self.experiment(record, dst, Err(e.to_string()), Arc::new(DirSource::tree([]))));
+            }
+        };
+        let record = ExperimentRecord { name: name.to_string(), ..exp.experiment.clone() };
+        // The parent link is needed to order runs; a run whose files cannot be read fails when
+        // its step runs, with the same error, and does not hold up the others.
+        let runs = exp
+            .runs
+            .iter()
+            .map(|r| {
+                let parent = read_run_dir(&r.dir).ok().and_then(|j| j.run.tags.get("mlflow.parentRunId").cloned());
+                (r.run_id.clone(), parent)
+            })
+            .collect();
+        let source: Arc<dyn RunSource> =
+            Arc::new(DirSource::tree(exp.runs.iter().map(|r| (r.run_id.clone(), r.dir.clone()))));
+        Ok(self.experiment(record, dst, Ok(runs), source))
+    }
+
+    /// An experiment named for a job that could not be read.
+    fn unreadable_experiment(&mut self, name: String, why: String, destination: &Destination) -> usize {
+        let record = ExperimentRecord { name: name.clone(), ..ExperimentRecord::default() };
+        let dst = match destination {
+            Destination::Folder { out, system } => {
+                ExperimentDestination::Folder { dir: out.clone(), system: system.clone() }
+            }
+            Destination::Server(client) => ExperimentDestination::Server { client: client.clone(), name },
+        };
+        self.experiment(record, dst, Err(why), Arc::new(DirSource::tree([])))
+    }
+
+    /// An experiment's steps: `Open` (at a server), its runs, `Close`. `runs` is (id, parent)
+    /// of each run, or why they could not be listed.
+    fn experiment(
+        &mut self,
+        record: ExperimentRecord,
+        dst: ExperimentDestination,
+        runs: std::result::Result<Vec<(String, Option<String>)>, String>,
+        source: Arc<dyn RunSource>,
+    ) -> usize {
+        let describe = format!("experiment {} {:?}", record.experiment_id, record.name);
+        let mut deps = Vec::new();
+        if let Ok(runs) = &runs {
+            let target = match &dst {
+                ExperimentDestination::Server { client, name } => {
+                    let t = self.experiment_sink(&Destination::Server(client.clone()), name, record.clone());
+                    deps.extend(t.open);
+                    Some(t)
+                }
+                ExperimentDestination::Folder { .. } => None,
+            };
+            for (run_id, parent) in runs {
+                let run_target = match (&target, &dst) {
+                    (Some(t), _) => {
+                        RunTarget { open: t.open, sink: RunDestination::Experiment, label: t.label.clone() }
+                    }
+                    (None, ExperimentDestination::Folder { dir, system }) => {
+                        let dir = dir.join("runs").join(run_id);
+                        let sink: Arc<dyn RunSink> = Arc::new(DirSink::new(&dir, system.clone()));
+                        RunTarget { open: None, sink: RunDestination::Ready(sink), label: dir.display().to_string() }
+                    }
+                    (None, ExperimentDestination::Server { .. }) => unreachable!("server targets are opened"),
+                };
+                deps.push(self.run(source.clone(), run_id.clone(), parent.clone(), run_target));
+            }
+        }
+        let to = match &dst {
+            ExperimentDestination::Folder { dir, .. } => dir.join("experiment.json").display().to_string(),
+            ExperimentDestination::Server { client, name } => format!("experiment {name:?} at {}", client.base_url()),
+        };
+        let what = ExperimentMove { record, destination: dst, phase: Phase::Close, error: runs.err() };
+        self.plan.add(format!("{describe} -> {to}"), deps, Move::Experiment(what))
+    }
+
+    /// `experiments.json` of a bulk export, after every experiment.
+    fn experiment_index(&mut self, destination: &Destination, dir: Option<&Path>, closes: Vec<usize>) {
+        if let Destination::Folder { out, system } = destination {
+            let out = dir.unwrap_or(out).to_path_buf();
+            let label = format!("experiments index -> {}", out.join("experiments.json").display());
+            self.plan.add(label, closes, Move::ExperimentIndex(ExperimentIndex { out, system: system.clone() }));
+        }
+    }
+
+    /// A model read from a server: the runs behind its versions, then the model.
+    fn server_model(
+        &mut self,
+        src: &Arc<RestSource>,
+        model: RegisteredModelRecord,
+        destination: &Destination,
+        dst_name: &str,
+        dst_experiment: Option<&str>,
+    ) -> Result<usize> {
+        let source: Arc<dyn RunSource> = src.clone();
+        for run_id in version_runs(&model) {
+            let Some(v) = model.versions.iter().find(|v| v.run_id.as_deref() == Some(run_id.as_str())) else {
+                continue;
+            };
+            let target = match destination {
+                Destination::Folder { out, .. } => self.run_sink(destination, None, Some(&out.join(&run_id)))?,
+                Destination::Server(_) => {
+                    let Some(experiment) = dst_experiment.map(str::to_string).or_else(|| v.experiment_name.clone())
+                    else {
+                        continue; // The run no longer exists at the source; its versions fail with that reason.
+                    };
+                    self.experiment_sink(destination, &experiment, ExperimentRecord::default())
+                }
+            };
+            self.run(source.clone(), run_id, None, target);
+        }
+        let models: Arc<dyn LoggedModelSource> = src.clone();
+        let tracking_uri = Some(src.client().base_url().to_string());
+        self.model(Arc::new(model), models, tracking_uri, destination, dst_name)
+    }
+
+    /// Several models from a server in the `export-models` layout.
+    async fn server_models(
+        &mut self,
+        src: &Arc<RestSource>,
+        names: &[String],
+        filter: &VersionFilter,
+        all_runs: bool,
+        destination: &Destination,
+    ) -> Result<()> {
+        let Destination::Folder { out, system } = destination else {
+            return Err(Error::Unsupported("several models are copied between servers one by one".into()));
+        };
+        let (mut models, mut failed) = (Vec::new(), Vec::new());
+        for name in names {
+            match src.read_model(name, filter).await {
+                Ok(m) => models.push(m),
+                Err(e) => failed.push((name.clone(), e.to_string())),
+            }
+        }
+        let mut experiment_names: Vec<String> =
+            models.iter().flat_map(|m| m.versions.iter().filter_map(|v| v.experiment_name.clone())).collect();
+        experiment_names.sort();
+        experiment_names.dedup();
+        let run_ids: Vec<String> = models.iter().flat_map(version_runs).collect();
+        let run_filter =
+            RunFilter { include_deleted: true, run_ids: (!all_runs).then_some(run_ids), ..RunFilter::default() };
+        let experiments_dir = out.join("experiments");
+        let folder = Destination::Folder { out: experiments_dir.clone(), system: system.clone() };
+        let mut closes = Vec::new();
+        for n in &experiment_names {
+            let exp = src.find_experiment(n).await?;
+            closes.push(self.server_experiment(src, exp, &run_filter, &folder, ExperimentTarget::Bulk).await?);
+        }
+        self.experiment_index(&folder, Some(&experiments_dir), closes);
+        let models_dir = out.join("models");
+        let mut model_closes = Vec::new();
+        for m in models {
+            let dst_name = m.name.clone();
+            if !crate::paths::is_single_segment(&m.name) {
+                let why = format!("model {:?}: its name cannot be a folder name", m.name);
+                model_closes.push(self.failed_model(m, why, destination, &dst_name));
+                continue;
+            }
+            let dir = models_dir.join(&m.name);
+            let to = Destination::Folder { out: dir, system: system.clone() };
+            let lms: Arc<dyn LoggedModelSource> = src.clone();
+            let tracking_uri = Some(src.client().base_url().to_string());
+            model_closes.push(self.model(Arc::new(m), lms, tracking_uri, &to, &dst_name)?);
+        }
+        for (name, why) in failed {
+            let record = RegisteredModelRecord { name: name.clone(), ..Default::default() };
+            model_closes.push(self.failed_model(record, why, destination, &name));
+        }
+        let label = format!("models index -> {}", models_dir.join("models.json").display());
+        let index = ModelIndex { dir: models_dir, system: system.clone() };
+        self.plan.add(label, model_closes, Move::ModelIndex(index));
+        Ok(())
+    }
+
+    /// A model that cannot be moved: its closing step reports why.
+    fn failed_model(
+        &mut self,
+        record: RegisteredModelRecord,
+        why: String,
+        destination: &Destination,
+        dst_name: &str,
+    ) -> usize {
+        let dst = self.model_destination(destination, dst_name, None);
+        let label = format!("registered model {:?} (cannot be moved: {why})", record.name);
+        let what = ModelMove { record: Arc::new(record), destination: dst, phase: Phase::Close, error: Some(why) };
+        self.plan.add(label, Vec::new(), Move::Model(what))
+    }
+
+    fn model_destination(
+        &self,
+        destination: &Destination,
+        dst_name: &str,
+        tracking_uri: Option<String>,
+    ) -> ModelDestination {
+        match destination {
+            Destination::Folder { out, system } => {
+                ModelDestination::Folder { dir: out.clone(), system: system.clone() }
+            }
+            Destination::Server(client) => ModelDestination::Server {
+                client: client.clone(),
+                name: dst_name.to_string(),
+                source_tracking_uri: tracking_uri,
+            },
+        }
+    }
+
+    /// A model's steps, once its runs are planned: its logged models, `Open` (at a server),
+    /// each version after the one before, `Close`. Returns the closing step.
+    fn model(
+        &mut self,
+        model: Arc<RegisteredModelRecord>,
+        logged_models: Arc<dyn LoggedModelSource>,
+        tracking_uri: Option<String>,
+        destination: &Destination,
+        dst_name: &str,
+    ) -> Result<usize> {
+        let dst = self.model_destination(destination, dst_name, tracking_uri.clone());
+        let (to, lm_sink, version_dst): (String, Arc<dyn LoggedModelSink>, VersionDestination) = match destination {
+            Destination::Folder { out, .. } => (
+                out.join("model.json").display().to_string(),
+                Arc::new(crate::store::dir::DirLoggedModelSink::new(out)),
+                VersionDestination::Folder,
+            ),
+            Destination::Server(client) => (
+                format!("{dst_name:?} at {}", client.base_url()),
+                Arc::new(RestLoggedModelSink::new(client.clone())),
+                VersionDestination::Server { client: client.clone(), source_tracking_uri: tracking_uri.clone() },
+            ),
+        };
+        let open = match &dst {
+            ModelDestination::Server { .. } => {
+                let what =
+                    ModelMove { record: model.clone(), destination: dst.clone(), phase: Phase::Open, error: None };
+                Some(self.plan.add(
+                    format!("registered model {:?} -> {to} (find or create)", model.name),
+                    Vec::new(),
+                    Move::Model(what),
+                ))
+            }
+            ModelDestination::Folder { .. } => None,
+        };
+        let mut logged: BTreeMap<String, usize> = BTreeMap::new();
+        let mut previous: Option<usize> = None;
+        let mut versions = Vec::new();
+        for v in &model.versions {
+            let mut deps: Vec<usize> = open.into_iter().chain(previous).collect();
+            let run_step = v.run_id.as_ref().and_then(|r| self.runs.get(r)).copied();
+            deps.extend(run_step);
+            if let Some(id) = v.logged_model_id() {
+                let step = match logged.get(id) {
+                    Some(&s) => s,
+                    None => {
+                        // At a server the copy joins its run's copy; in a folder it needs no run.
+                        let lm_deps = match destination {
+                            Destination::Server(_) => run_step.into_iter().collect(),
+                            Destination::Folder { .. } => Vec::new(),
+                        };
+                        let label = match destination {
+                            Destination::Folder { out, .. } => format!(
+                                "logged model {id} -> {}",
+                                out.join(crate::store::dir::LOGGED_MODELS).join(id).display()
+                            ),
+                            Destination::Server(_) => {
+                                format!("logged model {id} -> the experiment of its run's copy ({to})")
+                            }
+                        };
+                        let what = LoggedModelMove {
+                            model_id: id.to_string(),
+                            source: logged_models.clone(),
+                            sink: lm_sink.clone(),
+                            source_tracking_uri: tracking_uri.clone(),
+                        };
+                        let s = self.plan.add(label, lm_deps, Move::LoggedModel(what));
+                        logged.insert(id.to_string(), s);
+                        s
+                    }
+                };
+                deps.push(step);
+            }
+            let what = VersionMove { model: model.clone(), version: v.clone(), destination: version_dst.clone() };
+            let step = self.plan.add(
+                format!("model version {:?} {} -> {to}", model.name, v.version),
+                deps,
+                Move::Version(what),
+            );
+            versions.push(step);
+            previous = Some(step);
+        }
+        let deps: Vec<usize> = open.into_iter().chain(versions).collect();
+        let what = ModelMove { record: model.clone(), destination: dst, phase: Phase::Close, error: None };
+        Ok(self.plan.add(format!("registered model {:?} -> {to}", model.name), deps, Move::Model(what)))
+    }
+}
+
+/// Where a run goes: the step preparing its destination (if any), its sink, and a label.
+struct RunTarget {
+    open: Option<usize>,
+    sink: RunDestination,
+    label: String,
+}
+
+/// The distinct runs behind a model's versions, in version order.
+fn version_runs(model: &RegisteredModelRecord) -> Vec<String> {
+    let mut seen = BTreeSet::new();
+    model.versions.iter().filter_map(|v| v.run_id.clone()).filter(|r| seen.insert(r.clone())).collect()
+}
