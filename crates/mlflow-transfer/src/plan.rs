@@ -385,7 +385,8 @@ impl Planner {
         };
         let found = src.plan_runs(&record, filter).await;
         let source: Arc<dyn RunSource> = src.clone();
-        Ok(self.experiment(record, dst, found.map_err(|e| e.to_string()), source))
+        let label = format!("experiment {} {:?}", record.experiment_id, record.name);
+        Ok(self.experiment(label, record, dst, found.map_err(|e| e.to_string()), source))
     }
 
     /// An experiment folder of an export, imported as `name`.
@@ -398,10 +399,12 @@ impl Planner {
             Ok(exp) => exp,
             Err(e) => {
                 let record = ExperimentRecord { name: name.to_string(), ..ExperimentRecord::default() };
-                return Ok(self.experiment(record, dst, Err(e.to_string()), Arc::new(DirSource::tree([]))));
+                let label = format!("experiment {}", dir.display());
+                return Ok(self.experiment(label, record, dst, Err(e.to_string()), Arc::new(DirSource::tree([]))));
             }
         };
         let record = ExperimentRecord { name: name.to_string(), ..exp.experiment.clone() };
+        let label = format!("experiment {} {:?}", exp.experiment.experiment_id, exp.experiment.name);
         // The parent link is needed to order runs; a run whose files cannot be read fails when
         // its step runs, with the same error, and does not hold up the others.
         let runs = exp
@@ -414,11 +417,12 @@ impl Planner {
             .collect();
         let source: Arc<dyn RunSource> =
             Arc::new(DirSource::tree(exp.runs.iter().map(|r| (r.run_id.clone(), r.dir.clone()))));
-        Ok(self.experiment(record, dst, Ok(runs), source))
+        Ok(self.experiment(label, record, dst, Ok(runs), source))
     }
 
     /// An experiment named for a job that could not be read.
     fn unreadable_experiment(&mut self, name: String, why: String, destination: &Destination) -> usize {
+        let label = format!("experiment {name:?}");
         let record = ExperimentRecord { name: name.clone(), ..ExperimentRecord::default() };
         let dst = match destination {
             Destination::Folder { out, system } => {
@@ -426,19 +430,19 @@ impl Planner {
             }
             Destination::Server(client) => ExperimentDestination::Server { client: client.clone(), name },
         };
-        self.experiment(record, dst, Err(why), Arc::new(DirSource::tree([])))
+        self.experiment(label, record, dst, Err(why), Arc::new(DirSource::tree([])))
     }
 
     /// An experiment's steps: `Open` (at a server), its runs, `Close`. `runs` is (id, parent)
     /// of each run, or why they could not be listed.
     fn experiment(
         &mut self,
+        describe: String,
         record: ExperimentRecord,
         dst: ExperimentDestination,
         runs: std::result::Result<Vec<(String, Option<String>)>, String>,
         source: Arc<dyn RunSource>,
     ) -> usize {
-        let describe = format!("experiment {} {:?}", record.experiment_id, record.name);
         let mut deps = Vec::new();
         if let Ok(runs) = &runs {
             let target = match &dst {
