@@ -16,8 +16,8 @@ use sha2::{Digest, Sha256};
 
 use crate::{
     format::run_json::ArtifactEntry,
+    job::Reporter,
     model::ArtifactFile,
-    reporter::Reporter,
     store::{object::ObjectLocation, ByteStream},
     Error, Result,
 };

@@ -18,10 +18,9 @@ pub mod model;
 pub mod movers;
 pub mod paths;
 pub mod plan;
-pub mod reporter;
 pub mod select;
 pub mod store;
 pub mod verify;
 
 pub use error::{Error, Result};
-pub use reporter::{Reporter, Silent};
+pub use job::{Reporter, Silent};

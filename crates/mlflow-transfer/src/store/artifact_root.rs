@@ -7,13 +7,14 @@ use std::{collections::HashSet, path::PathBuf, sync::Mutex};
 
 use mlflow_client::MlflowClient;
 
+use mlflow_client::ByteStream;
+
 use crate::{
     model::ArtifactFile,
     paths::{check_relative, safe_join},
     store::{
         local,
         object::{ObjectLocation, ObjectRoot, ObjectStores, Resolved, StoreId},
-        ByteStream,
     },
     Error, Result,
 };

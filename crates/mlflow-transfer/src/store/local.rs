@@ -8,7 +8,9 @@ use futures::StreamExt;
 use tokio::io::AsyncWriteExt;
 use tokio_util::io::ReaderStream;
 
-use crate::{model::ArtifactFile, paths::safe_join, store::ByteStream, Error, Result};
+use mlflow_client::ByteStream;
+
+use crate::{model::ArtifactFile, paths::safe_join, Error, Result};
 
 /// Every regular file below `root`, with paths relative to it. Symlinks are refused: following
 /// one could read or later write outside the folder.

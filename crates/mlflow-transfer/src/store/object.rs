@@ -15,13 +15,14 @@ use std::{
 };
 
 use futures::{StreamExt, TryStreamExt};
+use mlflow_client::ByteStream;
 use object_store::{
     aws::AmazonS3Builder, azure::MicrosoftAzureBuilder, buffered::BufWriter, gcp::GoogleCloudStorageBuilder,
     path::Path as StorePath, BackoffConfig, ClientOptions, ObjectStore, ObjectStoreExt, RetryConfig,
 };
 use tokio::io::AsyncWriteExt;
 
-use crate::{model::ArtifactFile, store::ByteStream, Error, Result};
+use crate::{model::ArtifactFile, Error, Result};
 
 /// Which object store a root lives in, as far as a server-side copy cares: two roots with the
 /// same id can copy objects between them without the bytes passing through this machine.
