@@ -42,6 +42,12 @@ pub struct GlobalArgs {
     /// source (and an export's files) is read.
     #[arg(long, global = true)]
     pub dry_run: bool,
+    /// Do shard K of N of the job (K from 1): the runs are split by their tree (a run with its
+    /// nested children) so that N processes, on one machine or several, started with 1/N to
+    /// N/N move every run exactly once between them. For imports and copies of runs and
+    /// experiments; exports and registered models run as one job.
+    #[arg(long, global = true, value_name = "K/N", value_parser = shard)]
+    pub shard: Option<(u32, u32)>,
     /// Write a JSON report (every source and destination id, every failure) to this file.
     #[arg(long, global = true, value_name = "FILE")]
     pub report: Option<PathBuf>,
@@ -533,6 +539,16 @@ pub struct CopyRunArgs {
     pub export_metadata_tags: bool,
     #[command(flatten)]
     pub tags: ImportTagArgs,
+}
+
+fn shard(arg: &str) -> Result<(u32, u32), String> {
+    let bad = || format!("expected K/N with 1 <= K <= N, e.g. 2/4; got {arg:?}");
+    let (k, n) = arg.split_once('/').ok_or_else(bad)?;
+    let (k, n): (u32, u32) = (k.trim().parse().map_err(|_| bad())?, n.trim().parse().map_err(|_| bad())?);
+    if k == 0 || k > n {
+        return Err(bad());
+    }
+    Ok((k, n))
 }
 
 fn positive_rate(s: &str) -> Result<f64, String> {

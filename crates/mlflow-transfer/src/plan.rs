@@ -14,6 +14,7 @@ use std::{
 };
 
 use mlflow_client::MlflowClient;
+use sha2::{Digest, Sha256};
 
 use crate::{
     format::{
@@ -80,6 +81,69 @@ impl Plan {
         self.steps.iter().filter(|s| matches!(s.what, Move::Run(_))).count()
     }
 
+    /// Keeps shard `k` of `n` (1-based): the runs whose tree (a run with its parent's chain up
+    /// to the top run in the plan) hashes to `k`, so a parent and its children always land in
+    /// the same shard and links resolve; the steps every shard needs (its destination
+    /// experiments) stay in all. Independent processes (or machines) running shards 1..n of
+    /// the same job together move each run exactly once. Jobs whose other steps need every
+    /// run (an export's `experiment.json`, a registered model's versions) cannot be split.
+    pub fn shard(self, k: u32, n: u32) -> Result<Plan> {
+        if n == 0 || k == 0 || k > n {
+            return Err(Error::Input(format!("--shard {k}/{n}: expected K/N with 1 <= K <= N")));
+        }
+        let whole = |s: &Step| match &s.what {
+            Move::Run(_) => false,
+            Move::Experiment(e) => {
+                e.phase == Phase::Close && matches!(e.destination, ExperimentDestination::Folder { .. })
+            }
+            _ => true,
+        };
+        if let Some(s) = self.steps.iter().find(|s| whole(s)) {
+            return Err(Error::Input(format!(
+                "--shard splits imports and copies of runs and experiments; this job cannot be split ({})",
+                s.label
+            )));
+        }
+        let keep: Vec<bool> = {
+            let parents: HashMap<&str, Option<&str>> = self
+                .steps
+                .iter()
+                .filter_map(|s| match &s.what {
+                    Move::Run(r) => Some((r.run_id.as_str(), r.parent.as_deref())),
+                    _ => None,
+                })
+                .collect();
+            self.steps
+                .iter()
+                .map(|s| match &s.what {
+                    Move::Run(r) => {
+                        let mut top = r.run_id.as_str();
+                        for _ in 0..parents.len() {
+                            match parents.get(top).copied().flatten().filter(|p| parents.contains_key(p)) {
+                                Some(p) => top = p,
+                                None => break,
+                            }
+                        }
+                        shard_of(top, n) == k - 1
+                    }
+                    _ => true,
+                })
+                .collect()
+        };
+        let mut index = vec![usize::MAX; keep.len()];
+        let mut steps = Vec::new();
+        for (i, step) in self.steps.into_iter().enumerate() {
+            if keep[i] {
+                index[i] = steps.len();
+                steps.push(step);
+            }
+        }
+        for step in &mut steps {
+            step.deps = step.deps.iter().map(|&d| index[d]).filter(|&d| d != usize::MAX).collect();
+        }
+        Ok(Plan { steps })
+    }
+
     /// Makes each run depend on its parent's step when the parent is in the plan, so parents
     /// are written first and children link to their copies. Links that would close a cycle
     /// (corrupt data) are left out.
@@ -111,6 +175,13 @@ impl Plan {
             self.steps[child].deps.push(parent);
         }
     }
+}
+
+/// Which of `n` shards a run tree goes to: a hash that every process computes alike.
+fn shard_of(root_run_id: &str, n: u32) -> u32 {
+    let digest = Sha256::digest(root_run_id.as_bytes());
+    let head = u64::from_be_bytes(digest[..8].try_into().expect("a SHA-256 digest has 32 bytes"));
+    u32::try_from(head % u64::from(n)).expect("less than n")
 }
 
 /// What a job reads.
@@ -706,4 +777,73 @@ struct RunTarget {
 fn version_runs(model: &RegisteredModelRecord) -> Vec<String> {
     let mut seen = BTreeSet::new();
     model.versions.iter().filter_map(|v| v.run_id.clone()).filter(|r| seen.insert(r.clone())).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::dir::DirSink;
+
+    fn run(id: &str, parent: Option<&str>) -> Move {
+        let sink: Arc<dyn RunSink> = Arc::new(DirSink::new("/nonexistent", ExportSystem::default()));
+        let source: Arc<dyn RunSource> = Arc::new(DirSource::tree([]));
+        Move::Run(RunMove {
+            run_id: id.into(),
+            parent: parent.map(Into::into),
+            source,
+            sink: RunDestination::Ready(sink),
+        })
+    }
+
+    fn ids(plan: &Plan) -> Vec<String> {
+        plan.steps
+            .iter()
+            .filter_map(|s| if let Move::Run(r) = &s.what { Some(r.run_id.clone()) } else { None })
+            .collect()
+    }
+
+    fn plan_of(runs: &[(&str, Option<&str>)]) -> Plan {
+        let mut plan = Plan::default();
+        for (id, parent) in runs {
+            plan.add(format!("run {id}"), Vec::new(), run(id, *parent));
+        }
+        plan.link_parents();
+        plan
+    }
+
+    #[test]
+    fn parents_come_before_children_and_a_cycle_is_cut() {
+        let plan = plan_of(&[
+            ("grandchild", Some("child")),
+            ("child", Some("root")),
+            ("root", None),
+            ("a", Some("b")),
+            ("b", Some("a")),
+        ]);
+        assert_eq!(plan.steps[0].deps, vec![1]);
+        assert_eq!(plan.steps[1].deps, vec![2]);
+        assert!(plan.steps[3].deps.is_empty() || plan.steps[4].deps.is_empty(), "a cycle must not be closed");
+    }
+
+    #[test]
+    fn shards_split_runs_once_and_keep_trees_together() {
+        let mut runs: Vec<(String, Option<String>)> = (0..200).map(|i| (format!("r{i}"), None)).collect();
+        runs.extend((0..50).map(|i| (format!("c{i}"), Some(format!("r{i}")))));
+        let as_refs: Vec<(&str, Option<&str>)> = runs.iter().map(|(a, b)| (a.as_str(), b.as_deref())).collect();
+        let mut seen: Vec<String> = Vec::new();
+        for k in 1..=3 {
+            let shard = ids(&plan_of(&as_refs).shard(k, 3).unwrap());
+            assert!(shard.len() > 30, "shard {k} holds {} runs", shard.len());
+            for i in 0..50 {
+                let (parent, child) = (format!("r{i}"), format!("c{i}"));
+                assert_eq!(shard.contains(&parent), shard.contains(&child), "{child} apart from its parent");
+            }
+            seen.extend(shard);
+        }
+        seen.sort();
+        let mut all: Vec<String> = runs.iter().map(|(id, _)| id.clone()).collect();
+        all.sort();
+        assert_eq!(seen, all, "every run in exactly one shard");
+        assert!(plan_of(&as_refs).shard(4, 3).is_err() && plan_of(&as_refs).shard(0, 3).is_err());
+    }
 }

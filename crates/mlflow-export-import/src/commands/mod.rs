@@ -63,7 +63,10 @@ pub async fn plan_and_run(
     selection: Selection,
     destination: Destination,
 ) -> anyhow::Result<Option<JobResult>> {
-    let plan = plan(&source, selection, &destination).await?;
+    let mut plan = plan(&source, selection, &destination).await?;
+    if let Some((k, n)) = global.shard {
+        plan = plan.shard(k, n)?;
+    }
     if global.dry_run {
         for line in plan.describe() {
             println!("{line}");

@@ -28,7 +28,7 @@ const CLEARED: [&str; 18] = [
 ];
 
 /// The binary with `args`, the variables above cleared, and no cloud metadata endpoint asked.
-fn command(args: &[&str]) -> std::process::Command {
+pub fn command(args: &[&str]) -> std::process::Command {
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_mlflow-export-import"));
     for var in CLEARED {
         for side in ["", "SRC_", "DST_"] {

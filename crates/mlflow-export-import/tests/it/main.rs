@@ -18,4 +18,5 @@ mod models;
 mod run_errors;
 mod run_fixtures;
 mod run_roundtrip;
+mod shard;
 mod tls;
