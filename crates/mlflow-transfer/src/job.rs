@@ -10,9 +10,7 @@ use std::{
 
 use serde::Serialize;
 
-use mlflow_client::types::ModelVersion;
-
-use crate::store::RunSink;
+use crate::store::{ModelState, RunSink};
 
 /// Whose name goes on the destination run.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -348,17 +346,6 @@ pub enum Phase {
     Open,
     /// Count what its contents did; write what needs all of them (an export's JSON, aliases).
     Close,
-}
-
-/// A destination registered model as its `Open` step found it, for the steps of its versions.
-#[derive(Debug, Clone)]
-pub struct ModelState {
-    pub dst_name: String,
-    /// Our earlier copies by source version number.
-    pub ours: HashMap<String, ModelVersion>,
-    /// Whether source version numbers are reproduced (only while the model holds nothing but
-    /// our copies).
-    pub keep_numbers: bool,
 }
 
 /// What happened to one model version.

@@ -34,7 +34,7 @@ use crate::{
     select::{ExperimentSpec, Renames, RunFilter, VersionFilter},
     store::{
         dir::{read_run_dir, DirLoggedModels, DirSink, DirSource},
-        rest::{RestLoggedModelSink, RestSource},
+        rest::{RestLoggedModelSink, RestServer, RestSource},
         LoggedModelSink, LoggedModelSource, RunSink, RunSource,
     },
     Error, Result,
@@ -235,7 +235,11 @@ pub enum Selection {
 
 /// Plans a job.
 pub async fn plan(source: &Source, selection: Selection, destination: &Destination) -> Result<Plan> {
-    let mut p = Planner { plan: Plan::default(), runs: HashMap::new() };
+    let server = match destination {
+        Destination::Server(client) => Some((Arc::new(RestServer::new(client.clone())), client.base_url().to_string())),
+        Destination::Folder { .. } => None,
+    };
+    let mut p = Planner { plan: Plan::default(), runs: HashMap::new(), server };
     match (source, selection) {
         (Source::Server(src), Selection::Run { run_id, experiment }) => {
             let run_id = run_id.ok_or_else(|| Error::Input("no run id given".into()))?;
@@ -281,7 +285,7 @@ pub async fn plan(source: &Source, selection: Selection, destination: &Destinati
                 Arc::new(DirSource::tree(md.runs.iter().map(|r| (r.run_id.clone(), r.dir.clone()))));
             for r in &md.runs {
                 let parent = read_run_dir(&r.dir).ok().and_then(|j| j.run.tags.get("mlflow.parentRunId").cloned());
-                let dst = p.experiment_sink(destination, &experiment, ExperimentRecord::default());
+                let dst = p.experiment_sink(&experiment, ExperimentRecord::default());
                 p.run(source.clone(), r.run_id.clone(), parent, dst);
             }
             let models: Arc<dyn LoggedModelSource> = Arc::new(DirLoggedModels::new(dir));
@@ -367,6 +371,8 @@ struct Planner {
     plan: Plan,
     /// Step of each run planned, by source run id.
     runs: HashMap<String, usize>,
+    /// The destination server and its URL, for jobs that write to one.
+    server: Option<(Arc<RestServer>, String)>,
 }
 
 impl Planner {
@@ -400,16 +406,16 @@ impl Planner {
             }
             Destination::Server(_) => {
                 let name = experiment.ok_or_else(|| Error::Input("no destination experiment given".into()))?;
-                Ok(self.experiment_sink(destination, name, ExperimentRecord::default()))
+                Ok(self.experiment_sink(name, ExperimentRecord::default()))
             }
         }
     }
 
     /// The `Open` step of experiment `name` at a server (planned once per name), as the target
     /// of its runs.
-    fn experiment_sink(&mut self, destination: &Destination, name: &str, source: ExperimentRecord) -> RunTarget {
-        let Destination::Server(client) = destination else { unreachable!("folders have no experiment to open") };
-        let label = format!("experiment {name:?} at {}", client.base_url());
+    fn experiment_sink(&mut self, name: &str, source: ExperimentRecord) -> RunTarget {
+        let (server, url) = self.server.clone().expect("only a server destination has experiments to open");
+        let label = format!("experiment {name:?} at {url}");
         let existing = self.plan.steps.iter().position(|s| match &s.what {
             Move::Experiment(e) => {
                 e.phase == Phase::Open
@@ -420,13 +426,19 @@ impl Planner {
         let open = existing.unwrap_or_else(|| {
             let what = ExperimentMove {
                 record: source,
-                destination: ExperimentDestination::Server { client: client.clone(), name: name.to_string() },
+                destination: ExperimentDestination::Server { server, name: name.to_string() },
                 phase: Phase::Open,
                 error: None,
             };
             self.plan.add(format!("{label} (find or create)"), Vec::new(), Move::Experiment(what))
         });
         RunTarget { open: Some(open), sink: RunDestination::Experiment, label }
+    }
+
+    /// Experiment `name` at the destination server.
+    fn experiment_destination(&self, name: String) -> ExperimentDestination {
+        let (server, _) = self.server.clone().expect("a server destination");
+        ExperimentDestination::Server { server, name }
     }
 
     /// An experiment read from a server, with its runs; returns its closing step.
@@ -446,12 +458,12 @@ impl Planner {
                 let dir = out.join(&exp.experiment_id);
                 (ExperimentDestination::Folder { dir, system: system.clone() }, exp)
             }
-            (Destination::Server(client), target) => {
+            (Destination::Server(_), target) => {
                 let name = match target {
                     ExperimentTarget::Single(n) => n.to_string(),
                     ExperimentTarget::Bulk => exp.name.clone(),
                 };
-                (ExperimentDestination::Server { client: client.clone(), name }, exp)
+                (self.experiment_destination(name), exp)
             }
         };
         let found = src.plan_runs(&record, filter).await;
@@ -462,10 +474,10 @@ impl Planner {
 
     /// An experiment folder of an export, imported as `name`.
     fn exported_experiment(&mut self, dir: &Path, name: &str, destination: &Destination) -> Result<usize> {
-        let Destination::Server(client) = destination else {
+        let Destination::Server(_) = destination else {
             return Err(Error::Unsupported("an export can only be imported into a server".into()));
         };
-        let dst = ExperimentDestination::Server { client: client.clone(), name: name.to_string() };
+        let dst = self.experiment_destination(name.to_string());
         let exp = match read_experiment_dir(dir) {
             Ok(exp) => exp,
             Err(e) => {
@@ -499,7 +511,7 @@ impl Planner {
             Destination::Folder { out, system } => {
                 ExperimentDestination::Folder { dir: out.clone(), system: system.clone() }
             }
-            Destination::Server(client) => ExperimentDestination::Server { client: client.clone(), name },
+            Destination::Server(_) => self.experiment_destination(name),
         };
         self.experiment(label, record, dst, Err(why), Arc::new(DirSource::tree([])))
     }
@@ -517,8 +529,8 @@ impl Planner {
         let mut deps = Vec::new();
         if let Ok(runs) = &runs {
             let target = match &dst {
-                ExperimentDestination::Server { client, name } => {
-                    let t = self.experiment_sink(&Destination::Server(client.clone()), name, record.clone());
+                ExperimentDestination::Server { name, .. } => {
+                    let t = self.experiment_sink(name, record.clone());
                     deps.extend(t.open);
                     Some(t)
                 }
@@ -541,7 +553,9 @@ impl Planner {
         }
         let to = match &dst {
             ExperimentDestination::Folder { dir, .. } => dir.join("experiment.json").display().to_string(),
-            ExperimentDestination::Server { client, name } => format!("experiment {name:?} at {}", client.base_url()),
+            ExperimentDestination::Server { name, .. } => {
+                format!("experiment {name:?} at {}", self.server.as_ref().map_or("", |(_, url)| url.as_str()))
+            }
         };
         let what = ExperimentMove { record, destination: dst, phase: Phase::Close, error: runs.err() };
         self.plan.add(format!("{describe} -> {to}"), deps, Move::Experiment(what))
@@ -577,7 +591,7 @@ impl Planner {
                     else {
                         continue; // The run no longer exists at the source; its versions fail with that reason.
                     };
-                    self.experiment_sink(destination, &experiment, ExperimentRecord::default())
+                    self.experiment_sink(&experiment, ExperimentRecord::default())
                 }
             };
             self.run(source.clone(), run_id, None, target);
@@ -670,8 +684,8 @@ impl Planner {
             Destination::Folder { out, system } => {
                 ModelDestination::Folder { dir: out.clone(), system: system.clone() }
             }
-            Destination::Server(client) => ModelDestination::Server {
-                client: client.clone(),
+            Destination::Server(_) => ModelDestination::Server {
+                sink: self.server.as_ref().expect("a server destination").0.clone(),
                 name: dst_name.to_string(),
                 source_tracking_uri: tracking_uri,
             },
@@ -698,7 +712,10 @@ impl Planner {
             Destination::Server(client) => (
                 format!("{dst_name:?} at {}", client.base_url()),
                 Arc::new(RestLoggedModelSink::new(client.clone())),
-                VersionDestination::Server { client: client.clone(), source_tracking_uri: tracking_uri.clone() },
+                VersionDestination::Server {
+                    sink: self.server.as_ref().expect("a server destination").0.clone(),
+                    source_tracking_uri: tracking_uri.clone(),
+                },
             ),
         };
         let open = match &dst {

@@ -137,3 +137,15 @@ fn the_reader_sees_groups() {
     let got = paths_used("use crate::{a::{b, c::D}, e};\nlet x = crate::f::g(1);");
     assert_eq!(got, ["a::b", "a::c::D", "e", "f::g"]);
 }
+
+#[test]
+fn movers_reach_backends_only_through_store_traits() {
+    let concrete = ["store::rest", "store::dir", "store::zip", "store::object", "store::artifact_root"];
+    for (m, deps) in imports().iter().filter(|(m, _)| m.starts_with("movers::")) {
+        let found: Vec<&String> = deps.iter().filter(|d| concrete.contains(&d.as_str())).collect();
+        assert!(found.is_empty(), "{m} uses {found:?}");
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src").join(m.replace("::", "/") + ".rs");
+        let text = std::fs::read_to_string(&src).unwrap();
+        assert!(!text.contains("mlflow_client"), "{m} talks to a server itself");
+    }
+}

@@ -6,8 +6,6 @@
 
 use std::{collections::BTreeMap, path::PathBuf, sync::Arc};
 
-use mlflow_client::MlflowClient;
-
 use crate::{
     format::{
         experiment_json::{write_experiment_json, write_experiments_json, ExperimentSummary},
@@ -15,14 +13,14 @@ use crate::{
     },
     job::{Action, ExperimentOutcome, JobContext, Outcome, Phase},
     model::ExperimentRecord,
-    store::{local, rest::RestSink},
+    store::{local, ExperimentSink},
 };
 
 /// Where an experiment goes.
 #[derive(Clone)]
 pub enum ExperimentDestination {
     /// The experiment named `name` at a server.
-    Server { client: MlflowClient, name: String },
+    Server { server: Arc<dyn ExperimentSink>, name: String },
     /// An export folder (`<dir>/experiment.json`, runs under `<dir>/runs/`).
     Folder { dir: PathBuf, system: ExportSystem },
 }
@@ -39,12 +37,9 @@ pub struct ExperimentMove {
 impl ExperimentMove {
     pub async fn execute(&self, deps: &[Outcome], _ctx: &JobContext) -> Outcome {
         match (self.phase, &self.destination) {
-            (Phase::Open, ExperimentDestination::Server { client, name }) => {
-                match RestSink::for_experiment(client.clone(), name, &import_tags(&self.record.tags)).await {
-                    Ok(sink) => Outcome::ExperimentReady {
-                        experiment_id: sink.experiment_id().to_string(),
-                        sink: Arc::new(sink),
-                    },
+            (Phase::Open, ExperimentDestination::Server { server, name }) => {
+                match server.open_experiment(name, &import_tags(&self.record.tags)).await {
+                    Ok((experiment_id, sink)) => Outcome::ExperimentReady { experiment_id, sink },
                     Err(e) => Outcome::failed(format!("experiment {name:?}"), &e),
                 }
             }

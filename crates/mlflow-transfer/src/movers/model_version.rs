@@ -3,22 +3,16 @@
 //! (source model, version and server): an earlier copy gets its stage re-applied, nothing more.
 //! A new one points at the destination copy of its files: inside the copied run, the copied
 //! logged model, or (for absolute URIs of stores both servers reach) the same files. When the
-//! model's numbers are kept, a number that belongs to a deleted source version is burned by
-//! creating and deleting a placeholder, which is how the registry's numbering (highest number
-//! ever used, plus one) can be steered.
+//! model's numbers are kept, the [`ModelSink`] burns a number that belongs to a deleted source
+//! version by creating and deleting a placeholder, which is how the registry's numbering
+//! (highest number ever used, plus one) can be steered.
 
-use std::{
-    sync::Arc,
-    time::{Duration, Instant},
-};
-
-use mlflow_client::{api::ModelVersionCreate, types::KeyValue, types::ModelVersion, MlflowClient};
+use std::sync::Arc;
 
 use crate::{
-    identity::{copied_version, PLACEHOLDER, SOURCE_MODEL, SOURCE_TRACKING_URI, SOURCE_VERSION},
-    job::{Action, JobContext, ModelState, Outcome, VersionOutcome},
-    model::{key_values, version_number as number, ModelVersionRecord, RegisteredModelRecord},
-    store::local,
+    job::{Action, JobContext, Outcome, VersionOutcome},
+    model::{ModelVersionRecord, RegisteredModelRecord},
+    store::{local, ModelSink, ModelState, NewVersion},
     Error, Result,
 };
 
@@ -26,7 +20,7 @@ use crate::{
 #[derive(Clone)]
 pub enum VersionDestination {
     Server {
-        client: MlflowClient,
+        sink: Arc<dyn ModelSink>,
         source_tracking_uri: Option<String>,
     },
     /// An export: the version is written with its model's `model.json`.
@@ -51,8 +45,8 @@ impl VersionMove {
         };
         let result = match &self.destination {
             VersionDestination::Folder => logged_model_copy(v, deps).map(|_| v.version.clone()),
-            VersionDestination::Server { client, source_tracking_uri } => {
-                self.write(client, source_tracking_uri.as_deref(), deps, ctx, &mut outcome).await
+            VersionDestination::Server { sink, source_tracking_uri } => {
+                self.write(sink.as_ref(), source_tracking_uri.as_deref(), deps, ctx, &mut outcome).await
             }
         };
         match result {
@@ -67,7 +61,7 @@ impl VersionMove {
 
     async fn write(
         &self,
-        client: &MlflowClient,
+        sink: &dyn ModelSink,
         source_tracking_uri: Option<&str>,
         deps: &[Outcome],
         ctx: &JobContext,
@@ -75,19 +69,18 @@ impl VersionMove {
     ) -> Result<String> {
         let v = &self.version;
         let state = model_state(deps)?;
+        let stage = v.current_stage.as_deref().unwrap_or("None");
         if let Some(existing) = state.ours.get(&v.version) {
             outcome.skipped = true;
             if ctx.models.stages_and_aliases {
-                apply_stage(client, &state.dst_name, &existing.version, existing.current_stage.as_deref(), v).await?;
+                sink.set_stage(&state.dst_name, existing, stage).await?;
             }
             return Ok(existing.version.clone());
         }
-        let tracking_uri = source_tracking_uri.map(mlflow_client::redact);
         let (source, run_id, model_id) = match version_files(v, ctx) {
             VersionFiles::InRun { src_run, dst_run } => match logged_model_copy(v, deps)? {
                 Some(dst_model) => (format!("models:/{dst_model}"), Some(dst_run), Some(dst_model)),
                 None => {
-                    let dst_root = client.get_run(&dst_run).await?.info.artifact_uri.unwrap_or_default();
                     let path =
                         source_path_in_run(&v.source, &src_run, v.run_artifact_uri.as_deref()).ok_or_else(|| {
                             Error::Unsupported(format!(
@@ -95,6 +88,7 @@ impl VersionMove {
                                 v.version, v.source, v.run_artifact_uri
                             ))
                         })?;
+                    let dst_root = sink.run_artifact_uri(&dst_run).await?;
                     let source =
                         if path.is_empty() { dst_root } else { format!("{}/{path}", dst_root.trim_end_matches('/')) };
                     (source, Some(dst_run), None)
@@ -103,42 +97,22 @@ impl VersionMove {
             VersionFiles::Shared => (v.source.clone(), None, None),
             VersionFiles::Unreachable(why) => return Err(Error::Unsupported(format!("version {}: {why}", v.version))),
         };
-        let mut tags = key_values(&v.tags);
-        tags.push(KeyValue::new(SOURCE_MODEL, &self.model.name));
-        tags.push(KeyValue::new(SOURCE_VERSION, &v.version));
-        if let Some(u) = &tracking_uri {
-            tags.push(KeyValue::new(SOURCE_TRACKING_URI, u));
-        }
-        let dst_name = &state.dst_name;
-        let request = ModelVersionCreate {
-            name: dst_name.clone(),
+        let request = NewVersion {
             source,
             run_id,
             run_link: v.run_link.clone(),
             description: v.description.clone(),
-            tags,
+            tags: v.tags.clone(),
             model_id,
+            src_model: self.model.name.clone(),
+            src_version: v.version.clone(),
+            source_tracking_uri: source_tracking_uri.map(str::to_string),
         };
-        let want = number(&v.version);
-        let created = loop {
-            let created = client
-                .create_or_find(
-                    || client.create_model_version(&request),
-                    || find_version(client, dst_name, &self.model.name, &v.version, tracking_uri.as_deref()),
-                )
-                .await?;
-            if !state.keep_numbers || number(&created.version) >= want {
-                break created;
-            }
-            // Too low: this number belongs to a deleted source version. Burn it.
-            client.set_model_version_tag(dst_name, &created.version, PLACEHOLDER, "true").await?;
-            client.delete_model_version(dst_name, &created.version).await?;
-        };
-        let ready = wait_ready(client, dst_name, &created, ctx.models.await_creation).await?;
+        let created = sink.create_version(state, &request, ctx.models.await_creation).await?;
         if ctx.models.stages_and_aliases {
-            apply_stage(client, dst_name, &ready.version, ready.current_stage.as_deref(), v).await?;
+            sink.set_stage(&state.dst_name, &created, stage).await?;
         }
-        Ok(ready.version)
+        Ok(created.version)
     }
 }
 
@@ -171,22 +145,6 @@ fn logged_model_copy(v: &ModelVersionRecord, deps: &[Outcome]) -> Result<Option<
             v.version
         ))),
     }
-}
-
-/// The newest live version of `dst_name` that is our copy of `src_version` (by its identity
-/// tags): what a create whose answer was lost has made.
-async fn find_version(
-    client: &MlflowClient,
-    dst_name: &str,
-    src_model: &str,
-    src_version: &str,
-    tracking_uri: Option<&str>,
-) -> Result<Option<ModelVersion>> {
-    let versions = client.search_model_versions_of(dst_name).await?;
-    Ok(versions
-        .into_iter()
-        .filter(|v| copied_version(v, src_model, tracking_uri) == Some(src_version))
-        .max_by_key(|v| number(&v.version)))
 }
 
 /// Where a version's files come from at the destination.
@@ -237,42 +195,6 @@ pub fn source_path_in_run(source: &str, run_id: &str, run_artifact_uri: Option<&
         let (a, b) = (local::local_root(source)?, local::local_root(root)?);
         a.strip_prefix(&b).ok().and_then(|p| p.to_str()).map(str::to_string)
     })
-}
-
-/// Servers that register asynchronously answer PENDING_REGISTRATION; stages and aliases need
-/// a READY version.
-async fn wait_ready(client: &MlflowClient, name: &str, v: &ModelVersion, limit: Duration) -> Result<ModelVersion> {
-    let started = Instant::now();
-    let mut current = v.clone();
-    while current.status.as_deref() == Some("PENDING_REGISTRATION") {
-        if started.elapsed() > limit {
-            return Err(Error::Input(format!("version {} still pending after {}s", v.version, limit.as_secs())));
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        current = client.get_model_version(name, &v.version).await?.unwrap_or(current);
-    }
-    if current.status.as_deref() == Some("FAILED_REGISTRATION") {
-        return Err(Error::Input(format!(
-            "version {} failed to register: {}",
-            v.version,
-            current.status_message.as_deref().unwrap_or("")
-        )));
-    }
-    Ok(current)
-}
-
-async fn apply_stage(
-    client: &MlflowClient,
-    name: &str,
-    dst_version: &str,
-    dst_stage: Option<&str>,
-    v: &ModelVersionRecord,
-) -> Result<()> {
-    let want = v.current_stage.as_deref().unwrap_or("None");
-    if !want.eq_ignore_ascii_case(dst_stage.unwrap_or("None")) {
-        client.transition_model_version_stage(name, dst_version, want, false).await?;
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -6,33 +6,26 @@
 //! folder's `models/models.json` indexes the models last.
 //!
 //! When the destination model holds nothing but our copies, version numbers are kept: the
-//! version mover reproduces a numbering gap left by a deleted source version.
+//! version mover reproduces a numbering gap left by a deleted source version. The writes
+//! themselves go through the destination's [`ModelSink`].
 
-use std::{
-    collections::{BTreeMap, HashMap},
-    path::PathBuf,
-    sync::Arc,
-};
-
-use mlflow_client::{types::ModelVersion, MlflowClient};
+use std::{path::PathBuf, sync::Arc};
 
 use crate::{
     format::{
         model_json::{write_model_json, write_models_json},
         ExportSystem,
     },
-    identity::{copied_version, PLACEHOLDER},
-    job::{JobContext, ModelOutcome, ModelState, Outcome, Phase},
-    model::{key_values, version_number as number, RegisteredModelRecord},
-    store::local,
-    Error, Result,
+    job::{JobContext, ModelOutcome, Outcome, Phase},
+    model::RegisteredModelRecord,
+    store::{local, ModelSink},
 };
 
 /// Where a registered model goes.
 #[derive(Clone)]
 pub enum ModelDestination {
     /// The model named `name` at a server.
-    Server { client: MlflowClient, name: String, source_tracking_uri: Option<String> },
+    Server { sink: Arc<dyn ModelSink>, name: String, source_tracking_uri: Option<String> },
     /// An export folder holding `model.json`.
     Folder { dir: PathBuf, system: ExportSystem },
 }
@@ -48,8 +41,11 @@ pub struct ModelMove {
 impl ModelMove {
     pub async fn execute(&self, deps: &[Outcome], ctx: &JobContext) -> Outcome {
         match (self.phase, &self.destination) {
-            (Phase::Open, ModelDestination::Server { client, name, source_tracking_uri }) => {
-                match open(client, name, &self.record, source_tracking_uri.as_deref(), ctx).await {
+            (Phase::Open, ModelDestination::Server { sink, name, source_tracking_uri }) => {
+                let (delete_first, keep_numbers) = (ctx.models.delete_model, ctx.models.keep_numbers);
+                let opened =
+                    sink.open_model(name, &self.record, source_tracking_uri.as_deref(), delete_first, keep_numbers);
+                match opened.await {
                     Ok(state) => Outcome::ModelReady(Arc::new(state)),
                     Err(e) => Outcome::failed(format!("model {name:?}"), &e),
                 }
@@ -89,10 +85,16 @@ impl ModelMove {
             return outcome;
         }
         match destination {
-            ModelDestination::Server { client, name, .. } => {
+            ModelDestination::Server { sink, name, .. } => {
                 outcome.destination = Some(name.clone());
+                let aliases: Vec<(String, String)> = self
+                    .record
+                    .aliases
+                    .iter()
+                    .filter_map(|(alias, src)| outcome.versions.get(src).map(|dst| (alias.clone(), dst.clone())))
+                    .collect();
                 if ctx.models.stages_and_aliases {
-                    if let Err(e) = set_aliases(client, name, &self.record, &outcome.versions).await {
+                    if let Err(e) = sink.set_aliases(name, &aliases).await {
                         outcome.error = Some(format!("model {name:?}: {e}"));
                     }
                 }
@@ -111,90 +113,6 @@ impl ModelMove {
         }
         outcome
     }
-}
-
-async fn set_aliases(
-    client: &MlflowClient,
-    name: &str,
-    model: &RegisteredModelRecord,
-    versions: &BTreeMap<String, String>,
-) -> Result<()> {
-    for (alias, src_version) in &model.aliases {
-        if let Some(dst_version) = versions.get(src_version) {
-            client.set_registered_model_alias(name, alias, dst_version).await?;
-        }
-    }
-    Ok(())
-}
-
-/// Finds or creates the destination model and lists our earlier copies of its versions.
-async fn open(
-    client: &MlflowClient,
-    dst_name: &str,
-    model: &RegisteredModelRecord,
-    source_tracking_uri: Option<&str>,
-    ctx: &JobContext,
-) -> Result<ModelState> {
-    if ctx.models.delete_model {
-        client.delete_registered_model(dst_name).await?;
-    }
-    let existing = match client.get_registered_model(dst_name).await? {
-        Some(m) => Some(m),
-        None => {
-            let tags = key_values(&model.tags);
-            let created = client
-                .create_or_find(
-                    || async {
-                        client.create_registered_model(dst_name, model.description.as_deref(), &tags).await.map(drop)
-                    },
-                    || async { Ok::<_, Error>(client.get_registered_model(dst_name).await?.map(drop)) },
-                )
-                .await;
-            match created {
-                Ok(()) => None,
-                // Lost a race with another job creating the same name.
-                Err(e) => Some(client.get_registered_model(dst_name).await?.ok_or(e)?),
-            }
-        }
-    };
-    if let Some(m) = &existing {
-        for (k, v) in &model.tags {
-            if !m.tags.iter().any(|t| &t.key == k) {
-                client.set_registered_model_tag(dst_name, k, v).await?;
-            }
-        }
-        if let (Some(d), true) = (&model.description, m.description.as_deref().unwrap_or("").is_empty()) {
-            client.update_registered_model_description(dst_name, d).await?;
-        }
-    }
-    let tracking_uri = source_tracking_uri.map(mlflow_client::redact);
-    let mut ours: HashMap<String, ModelVersion> = HashMap::new();
-    let mut foreign = 0usize;
-    for v in client.search_model_versions_of(dst_name).await? {
-        if v.tags.iter().any(|t| t.key == PLACEHOLDER) {
-            // Left by an interrupted earlier attempt.
-            client.delete_model_version(dst_name, &v.version).await?;
-        } else if let Some(src) = copied_version(&v, &model.name, tracking_uri.as_deref()) {
-            ours.insert(src.to_string(), v.clone());
-        } else {
-            foreign += 1;
-        }
-    }
-    // Numbers can be steered only while the model holds nothing but our copies.
-    let keep_numbers = ctx.models.keep_numbers && foreign == 0;
-    if keep_numbers {
-        // A job killed between creating a version and burning its number (one that belongs to a
-        // deleted source version) left our copy under the wrong number: burn it now, and the
-        // version is made again under its own.
-        let misnumbered: Vec<String> =
-            ours.iter().filter(|(src, v)| number(&v.version) != number(src)).map(|(src, _)| src.clone()).collect();
-        for src in misnumbered {
-            if let Some(v) = ours.remove(&src) {
-                client.delete_model_version(dst_name, &v.version).await?;
-            }
-        }
-    }
-    Ok(ModelState { dst_name: dst_name.to_string(), ours, keep_numbers })
 }
 
 /// `models/models.json` of an `export-models` folder, listing the models written.

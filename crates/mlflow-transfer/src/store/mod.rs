@@ -12,13 +12,19 @@ pub mod object;
 pub mod rest;
 pub mod zip;
 
+use std::{
+    collections::{BTreeMap, HashMap},
+    sync::Arc,
+    time::Duration,
+};
+
 use async_trait::async_trait;
 pub use mlflow_client::ByteStream;
 
 use crate::{
     format::run_json::ArtifactEntry,
     identity::SourceIdentity,
-    model::{ArtifactFile, LoggedModelRecord, RunRecord},
+    model::{ArtifactFile, LoggedModelRecord, RegisteredModelRecord, RunRecord},
     store::object::ObjectLocation,
     Result,
 };
@@ -128,4 +134,71 @@ pub trait LoggedModelSink: Send + Sync {
     }
     /// Marks the copy complete, last.
     async fn finish_logged_model(&self, target: &Target, model: &LoggedModelRecord) -> Result<()>;
+}
+
+/// Where experiments are found or created; runs then go into the [`RunSink`] of each.
+#[async_trait]
+pub trait ExperimentSink: Send + Sync {
+    /// Finds experiment `name` or creates it, adding the `tags` it lacks; returns its id and
+    /// the sink its runs are written to. Fails before any run is written when its artifact
+    /// store cannot be written from here.
+    async fn open_experiment(&self, name: &str, tags: &BTreeMap<String, String>) -> Result<(String, Arc<dyn RunSink>)>;
+}
+
+/// A version at the destination.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DestinationVersion {
+    pub version: String,
+    pub stage: Option<String>,
+}
+
+/// A destination registered model as [`ModelSink::open_model`] found it, for the writes of
+/// its versions.
+#[derive(Debug, Clone)]
+pub struct ModelState {
+    pub dst_name: String,
+    /// Our earlier copies by source version number.
+    pub ours: HashMap<String, DestinationVersion>,
+    /// Whether source version numbers are reproduced (only while the model holds nothing but
+    /// our copies).
+    pub keep_numbers: bool,
+}
+
+/// A version to create, with its identity (`src_model`, `src_version`, the source server).
+#[derive(Debug, Clone)]
+pub struct NewVersion {
+    pub source: String,
+    pub run_id: Option<String>,
+    pub run_link: Option<String>,
+    pub description: Option<String>,
+    pub tags: BTreeMap<String, String>,
+    pub model_id: Option<String>,
+    pub src_model: String,
+    pub src_version: String,
+    pub source_tracking_uri: Option<String>,
+}
+
+/// Where registered models and their versions are written.
+#[async_trait]
+pub trait ModelSink: Send + Sync {
+    /// Finds model `dst_name` or creates it (deleting it first with `delete_first`), adds the
+    /// tags and description it lacks, and lists our earlier copies of `model`'s versions;
+    /// copies left by an interrupted attempt under a wrong number are removed.
+    async fn open_model(
+        &self,
+        dst_name: &str,
+        model: &RegisteredModelRecord,
+        source_tracking_uri: Option<&str>,
+        delete_first: bool,
+        keep_numbers: bool,
+    ) -> Result<ModelState>;
+    /// The artifact root of a destination run, which a version's files are inside of.
+    async fn run_artifact_uri(&self, run_id: &str) -> Result<String>;
+    /// Creates a version (found again by its identity when the answer was lost), under its
+    /// source number when `state` keeps numbers, and waits until it is ready.
+    async fn create_version(&self, state: &ModelState, v: &NewVersion, wait: Duration) -> Result<DestinationVersion>;
+    /// Moves a version to `stage` when it is elsewhere.
+    async fn set_stage(&self, dst_name: &str, v: &DestinationVersion, stage: &str) -> Result<()>;
+    /// Points each alias at its destination version.
+    async fn set_aliases(&self, dst_name: &str, aliases: &[(String, String)]) -> Result<()>;
 }

@@ -2,7 +2,7 @@
 //! registered models and logged models in [`models`].
 
 mod models;
-pub use models::RestLoggedModelSink;
+pub use models::{RestLoggedModelSink, RestServer};
 
 use std::{
     collections::{BTreeMap, HashMap},

@@ -1,23 +1,29 @@
-//! A tracking server's registry and MLflow 3 logged models: reading registered models with
-//! their versions, and logged models as a source and a sink.
+//! A tracking server's experiments, registry and MLflow 3 logged models as destinations, and
+//! reading registered models with their versions and logged models as a source.
 
-use std::{collections::HashMap, sync::Mutex};
+use std::{
+    collections::{BTreeMap, HashMap},
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
 
 use async_trait::async_trait;
 use mlflow_client::{
+    api::ModelVersionCreate,
     types::{KeyValue, LoggedModel, ModelVersion, RegisteredModel},
     MlflowClient,
 };
 
-use super::RestSource;
+use super::{RestSink, RestSource};
 use crate::{
-    identity::SOURCE_MODEL_ID,
+    identity::{copied_version, PLACEHOLDER, SOURCE_MODEL, SOURCE_MODEL_ID, SOURCE_TRACKING_URI, SOURCE_VERSION},
     model::{key_values, version_number, ArtifactFile, LoggedModelRecord, ModelVersionRecord, RegisteredModelRecord},
     select::{ExperimentSpec, VersionFilter},
     store::{
         artifact_root::{ArtifactRoot, ArtifactRoots},
         object::ObjectLocation,
-        ByteStream, LoggedModelSink, LoggedModelSource, Target,
+        ByteStream, DestinationVersion, ExperimentSink, LoggedModelSink, LoggedModelSource, ModelSink, ModelState,
+        NewVersion, RunSink, Target,
     },
     Error, Result,
 };
@@ -246,4 +252,200 @@ impl LoggedModelSink for RestLoggedModelSink {
         self.client.finalize_logged_model(target.id()).await?;
         Ok(())
     }
+}
+
+/// A tracking server as the destination of experiments and registered models.
+pub struct RestServer {
+    client: MlflowClient,
+}
+
+impl RestServer {
+    pub fn new(client: MlflowClient) -> Self {
+        Self { client }
+    }
+}
+
+#[async_trait]
+impl ExperimentSink for RestServer {
+    async fn open_experiment(&self, name: &str, tags: &BTreeMap<String, String>) -> Result<(String, Arc<dyn RunSink>)> {
+        let sink = RestSink::for_experiment(self.client.clone(), name, tags).await?;
+        Ok((sink.experiment_id().to_string(), Arc::new(sink)))
+    }
+}
+
+fn destination_version(v: &ModelVersion) -> DestinationVersion {
+    DestinationVersion { version: v.version.clone(), stage: v.current_stage.clone() }
+}
+
+#[async_trait]
+impl ModelSink for RestServer {
+    async fn open_model(
+        &self,
+        dst_name: &str,
+        model: &RegisteredModelRecord,
+        source_tracking_uri: Option<&str>,
+        delete_first: bool,
+        keep_numbers: bool,
+    ) -> Result<ModelState> {
+        let client = &self.client;
+        if delete_first {
+            client.delete_registered_model(dst_name).await?;
+        }
+        let existing = match client.get_registered_model(dst_name).await? {
+            Some(m) => Some(m),
+            None => {
+                let tags = key_values(&model.tags);
+                let created = client
+                    .create_or_find(
+                        || async {
+                            client
+                                .create_registered_model(dst_name, model.description.as_deref(), &tags)
+                                .await
+                                .map(drop)
+                        },
+                        || async { Ok::<_, Error>(client.get_registered_model(dst_name).await?.map(drop)) },
+                    )
+                    .await;
+                match created {
+                    Ok(()) => None,
+                    // Lost a race with another job creating the same name.
+                    Err(e) => Some(client.get_registered_model(dst_name).await?.ok_or(e)?),
+                }
+            }
+        };
+        if let Some(m) = &existing {
+            for (k, v) in &model.tags {
+                if !m.tags.iter().any(|t| &t.key == k) {
+                    client.set_registered_model_tag(dst_name, k, v).await?;
+                }
+            }
+            if let (Some(d), true) = (&model.description, m.description.as_deref().unwrap_or("").is_empty()) {
+                client.update_registered_model_description(dst_name, d).await?;
+            }
+        }
+        let tracking_uri = source_tracking_uri.map(mlflow_client::redact);
+        let mut ours: HashMap<String, ModelVersion> = HashMap::new();
+        let mut foreign = 0usize;
+        for v in client.search_model_versions_of(dst_name).await? {
+            if v.tags.iter().any(|t| t.key == PLACEHOLDER) {
+                // Left by an interrupted earlier attempt.
+                client.delete_model_version(dst_name, &v.version).await?;
+            } else if let Some(src) = copied_version(&v, &model.name, tracking_uri.as_deref()) {
+                ours.insert(src.to_string(), v.clone());
+            } else {
+                foreign += 1;
+            }
+        }
+        // Numbers can be steered only while the model holds nothing but our copies.
+        let keep_numbers = keep_numbers && foreign == 0;
+        if keep_numbers {
+            // A job killed between creating a version and burning its number (one that belongs
+            // to a deleted source version) left our copy under the wrong number: burn it now, and
+            // the version is made again under its own.
+            let misnumbered: Vec<String> = ours
+                .iter()
+                .filter(|(src, v)| version_number(&v.version) != version_number(src))
+                .map(|(src, _)| src.clone())
+                .collect();
+            for src in misnumbered {
+                if let Some(v) = ours.remove(&src) {
+                    client.delete_model_version(dst_name, &v.version).await?;
+                }
+            }
+        }
+        let ours = ours.iter().map(|(src, v)| (src.clone(), destination_version(v))).collect();
+        Ok(ModelState { dst_name: dst_name.to_string(), ours, keep_numbers })
+    }
+
+    async fn run_artifact_uri(&self, run_id: &str) -> Result<String> {
+        Ok(self.client.get_run(run_id).await?.info.artifact_uri.unwrap_or_default())
+    }
+
+    async fn create_version(&self, state: &ModelState, v: &NewVersion, wait: Duration) -> Result<DestinationVersion> {
+        let (client, dst_name) = (&self.client, &state.dst_name);
+        let tracking_uri = v.source_tracking_uri.as_deref().map(mlflow_client::redact);
+        let mut tags = key_values(&v.tags);
+        tags.push(KeyValue::new(SOURCE_MODEL, &v.src_model));
+        tags.push(KeyValue::new(SOURCE_VERSION, &v.src_version));
+        if let Some(u) = &tracking_uri {
+            tags.push(KeyValue::new(SOURCE_TRACKING_URI, u));
+        }
+        let request = ModelVersionCreate {
+            name: dst_name.clone(),
+            source: v.source.clone(),
+            run_id: v.run_id.clone(),
+            run_link: v.run_link.clone(),
+            description: v.description.clone(),
+            tags,
+            model_id: v.model_id.clone(),
+        };
+        let want = version_number(&v.src_version);
+        let created = loop {
+            let created = client
+                .create_or_find(
+                    || client.create_model_version(&request),
+                    || find_version(client, dst_name, &v.src_model, &v.src_version, tracking_uri.as_deref()),
+                )
+                .await?;
+            if !state.keep_numbers || version_number(&created.version) >= want {
+                break created;
+            }
+            // Too low: this number belongs to a deleted source version. Burn it.
+            client.set_model_version_tag(dst_name, &created.version, PLACEHOLDER, "true").await?;
+            client.delete_model_version(dst_name, &created.version).await?;
+        };
+        Ok(destination_version(&wait_ready(client, dst_name, &created, wait).await?))
+    }
+
+    async fn set_stage(&self, dst_name: &str, v: &DestinationVersion, stage: &str) -> Result<()> {
+        if !stage.eq_ignore_ascii_case(v.stage.as_deref().unwrap_or("None")) {
+            self.client.transition_model_version_stage(dst_name, &v.version, stage, false).await?;
+        }
+        Ok(())
+    }
+
+    async fn set_aliases(&self, dst_name: &str, aliases: &[(String, String)]) -> Result<()> {
+        for (alias, version) in aliases {
+            self.client.set_registered_model_alias(dst_name, alias, version).await?;
+        }
+        Ok(())
+    }
+}
+
+/// The newest live version of `dst_name` that is our copy of `src_version` (by its identity
+/// tags): what a create whose answer was lost has made.
+async fn find_version(
+    client: &MlflowClient,
+    dst_name: &str,
+    src_model: &str,
+    src_version: &str,
+    tracking_uri: Option<&str>,
+) -> Result<Option<ModelVersion>> {
+    let versions = client.search_model_versions_of(dst_name).await?;
+    Ok(versions
+        .into_iter()
+        .filter(|v| copied_version(v, src_model, tracking_uri) == Some(src_version))
+        .max_by_key(|v| version_number(&v.version)))
+}
+
+/// Servers that register asynchronously answer PENDING_REGISTRATION; stages and aliases need
+/// a READY version.
+async fn wait_ready(client: &MlflowClient, name: &str, v: &ModelVersion, limit: Duration) -> Result<ModelVersion> {
+    let started = Instant::now();
+    let mut current = v.clone();
+    while current.status.as_deref() == Some("PENDING_REGISTRATION") {
+        if started.elapsed() > limit {
+            return Err(Error::Input(format!("version {} still pending after {}s", v.version, limit.as_secs())));
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        current = client.get_model_version(name, &v.version).await?.unwrap_or(current);
+    }
+    if current.status.as_deref() == Some("FAILED_REGISTRATION") {
+        return Err(Error::Input(format!(
+            "version {} failed to register: {}",
+            v.version,
+            current.status_message.as_deref().unwrap_or("")
+        )));
+    }
+    Ok(current)
 }
