@@ -51,6 +51,16 @@ pub struct SourceIdentity {
 }
 
 impl SourceIdentity {
+    /// The identity a run carries at its destination (the tracking URI without credentials).
+    pub fn of_run(run: &crate::model::RunRecord) -> Self {
+        SourceIdentity {
+            tracking_uri: run.origin.tracking_uri.as_deref().map(mlflow_client::redact),
+            run_id: run.meta.run_id.clone(),
+            experiment_id: run.meta.experiment_id.clone(),
+            experiment_name: run.origin.experiment_name.clone(),
+        }
+    }
+
     pub fn tags(&self) -> Vec<(String, String)> {
         let mut t = vec![
             (SOURCE_RUN_ID.to_string(), self.run_id.clone()),

@@ -14,7 +14,7 @@ use crate::{
     files::{copy_files, FileOptions, FileSink, FileSource},
     job::{Action, JobContext, LoggedModelOutcome, Outcome},
     model::{ArtifactFile, LoggedModelRecord},
-    store::{object::ObjectLocation, ByteStream, LoggedModelSink, LoggedModelSource, Target},
+    store::{ByteStream, LoggedModelSink, LoggedModelSource, ObjectLocation, Target},
     Error, Result,
 };
 

@@ -15,7 +15,7 @@ use crate::{
     identity::{self, SourceIdentity},
     job::{Action, IdMap, JobContext, Outcome, RunOptions, RunOutcome, UserPolicy},
     model::{ArtifactFile, RunRecord},
-    store::{object::ObjectLocation, ByteStream, RunSink, RunSource, Target},
+    store::{ByteStream, ObjectLocation, RunSink, RunSource, Target},
     Error, Result,
 };
 
@@ -78,7 +78,7 @@ impl RunMove {
 const METADATA_PREFIXES: [&str; 2] = ["mlflow_tools.metadata.", "mlflow_export_import.metadata."];
 
 /// Applies the options to a run read from the source.
-pub fn prepare(mut run: RunRecord, opts: &RunOptions, now_secs: i64) -> RunRecord {
+fn prepare(mut run: RunRecord, opts: &RunOptions, now_secs: i64) -> RunRecord {
     // Our own identity tags describe the copy they sit on, never the next one.
     run.tags.retain(|k, _| !k.starts_with(identity::PREFIX) || METADATA_PREFIXES.iter().any(|p| k.starts_with(p)));
     if !opts.import_mlflow_tags {
@@ -134,16 +134,6 @@ pub fn prepare(mut run: RunRecord, opts: &RunOptions, now_secs: i64) -> RunRecor
     run
 }
 
-/// The identity a run carries at its destination.
-pub fn source_identity(run: &RunRecord) -> SourceIdentity {
-    SourceIdentity {
-        tracking_uri: run.origin.tracking_uri.as_deref().map(mlflow_client::redact),
-        run_id: run.meta.run_id.clone(),
-        experiment_id: run.meta.experiment_id.clone(),
-        experiment_name: run.origin.experiment_name.clone(),
-    }
-}
-
 /// Tags that hold run ids and must point at destination runs.
 const RUN_LINK_TAGS: [&str; 2] = ["mlflow.parentRunId", "mlflow.rootRunId"];
 
@@ -180,7 +170,7 @@ async fn transfer(
     if sink.assigns_ids() {
         remap_links(&mut run, &ctx.ids, sink).await?;
     }
-    let identity = source_identity(&run);
+    let identity = SourceIdentity::of_run(&run);
     let target = sink.begin_run(&run, &identity).await?;
     let action = match target {
         Target::Created(_) => Action::Created,

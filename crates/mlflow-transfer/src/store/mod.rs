@@ -20,12 +20,12 @@ use std::{
 
 use async_trait::async_trait;
 pub use mlflow_client::ByteStream;
+pub use object::ObjectLocation;
 
 use crate::{
     format::run_json::ArtifactEntry,
     identity::SourceIdentity,
     model::{ArtifactFile, LoggedModelRecord, RegisteredModelRecord, RunRecord},
-    store::object::ObjectLocation,
     Result,
 };
 
