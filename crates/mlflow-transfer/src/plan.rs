@@ -8,7 +8,7 @@
 //! printed instead of executed (`--dry-run`). The [`crate::execute`] executor runs any plan.
 
 use std::{
-    collections::{BTreeMap, BTreeSet, HashMap},
+    collections::{BTreeSet, HashMap},
     path::{Path, PathBuf},
     sync::Arc,
 };
@@ -239,7 +239,7 @@ pub async fn plan(source: &Source, selection: Selection, destination: &Destinati
         Destination::Server(client) => Some((Arc::new(RestServer::new(client.clone())), client.base_url().to_string())),
         Destination::Folder { .. } => None,
     };
-    let mut p = Planner { plan: Plan::default(), runs: HashMap::new(), server };
+    let mut p = Planner { plan: Plan::default(), runs: HashMap::new(), server, logged_models: HashMap::new() };
     match (source, selection) {
         (Source::Server(src), Selection::Run { run_id, experiment }) => {
             let run_id = run_id.ok_or_else(|| Error::Input("no run id given".into()))?;
@@ -373,6 +373,9 @@ struct Planner {
     runs: HashMap<String, usize>,
     /// The destination server and its URL, for jobs that write to one.
     server: Option<(Arc<RestServer>, String)>,
+    /// Step of each logged model planned, by destination and source model id: one copy
+    /// however many versions (of however many models) use it.
+    logged_models: HashMap<String, usize>,
 }
 
 impl Planner {
@@ -730,7 +733,6 @@ impl Planner {
             }
             ModelDestination::Folder { .. } => None,
         };
-        let mut logged: BTreeMap<String, usize> = BTreeMap::new();
         let mut previous: Option<usize> = None;
         let mut versions = Vec::new();
         for v in &model.versions {
@@ -738,7 +740,12 @@ impl Planner {
             let run_step = v.run_id.as_ref().and_then(|r| self.runs.get(r)).copied();
             deps.extend(run_step);
             if let Some(id) = v.logged_model_id() {
-                let step = match logged.get(id) {
+                // One copy per destination: per server, or per model folder of an export.
+                let key = match destination {
+                    Destination::Folder { out, .. } => format!("{}/{id}", out.display()),
+                    Destination::Server(_) => id.to_string(),
+                };
+                let step = match self.logged_models.get(&key) {
                     Some(&s) => s,
                     None => {
                         // At a server the copy joins its run's copy; in a folder it needs no run.
@@ -762,7 +769,7 @@ impl Planner {
                             source_tracking_uri: tracking_uri.clone(),
                         };
                         let s = self.plan.add(label, lm_deps, Move::LoggedModel(what));
-                        logged.insert(id.to_string(), s);
+                        self.logged_models.insert(key, s);
                         s
                     }
                 };

@@ -30,7 +30,7 @@ use anyhow::Context;
 use mlflow_client::MlflowClient;
 use mlflow_transfer::{
     execute::execute,
-    job::{JobContext, JobResult, ModelOptions, ModelOutcome, Summary},
+    job::{Action, JobContext, JobResult, ModelOptions, ModelOutcome, Summary},
     plan::{plan, Destination, Selection, Source},
     select::VersionFilter,
     Reporter,
@@ -146,6 +146,16 @@ pub fn finish_job(
                 versions(|m| m.versions_created),
                 versions(|m| m.versions_skipped),
                 versions(|m| m.failed_versions.len()),
+            );
+        }
+        if !result.logged_models.is_empty() {
+            let count = |a: Action| result.logged_models.iter().filter(|m| m.action == a).count();
+            block += &format!(
+                "  logged models  {} created, {} resumed, {} skipped, {} failed\n",
+                count(Action::Created),
+                count(Action::Resumed),
+                count(Action::Skipped),
+                count(Action::Failed)
             );
         }
         block += &format!(

@@ -151,11 +151,19 @@ pub struct RestLoggedModelSink {
     artifacts: ArtifactRoots,
     /// Where each copy begun by this sink writes its files.
     dests: Mutex<HashMap<String, ArtifactRoot>>,
+    /// The logged models of each destination experiment, listed once per job (one paged
+    /// search) rather than once per model.
+    listed: tokio::sync::Mutex<HashMap<String, Vec<LoggedModel>>>,
 }
 
 impl RestLoggedModelSink {
     pub fn new(client: MlflowClient) -> Self {
-        Self { artifacts: ArtifactRoots::new(client.clone()), client, dests: Mutex::default() }
+        Self {
+            artifacts: ArtifactRoots::new(client.clone()),
+            client,
+            dests: Mutex::default(),
+            listed: Default::default(),
+        }
     }
 
     fn dest(&self, target: &Target) -> Result<ArtifactRoot> {
@@ -170,13 +178,18 @@ impl RestLoggedModelSink {
     }
 
     /// Our copies of `source_id` in an experiment, by the identity tag; not those whose upload
-    /// was marked failed.
-    async fn copies(&self, experiment_id: &str, source_id: &str) -> Result<Vec<LoggedModel>> {
-        let all = self.client.search_logged_models(experiment_id).await?;
-        Ok(all
-            .into_iter()
+    /// was marked failed. `fresh` searches again (after a create whose answer was lost);
+    /// otherwise the experiment is listed once per job.
+    async fn copies(&self, experiment_id: &str, source_id: &str, fresh: bool) -> Result<Vec<LoggedModel>> {
+        let mut listed = self.listed.lock().await;
+        if fresh || !listed.contains_key(experiment_id) {
+            listed.insert(experiment_id.to_string(), self.client.search_logged_models(experiment_id).await?);
+        }
+        Ok(listed[experiment_id]
+            .iter()
             .filter(|m| m.info.tags.iter().any(|t| t.key == SOURCE_MODEL_ID && t.value == source_id))
             .filter(|m| m.info.status.as_deref() != Some("LOGGED_MODEL_UPLOAD_FAILED"))
+            .cloned()
             .collect())
     }
 }
@@ -195,7 +208,7 @@ impl LoggedModelSink for RestLoggedModelSink {
             Error::Unsupported(format!("logged model {}: its run has no copy at the destination", model.model_id))
         })?;
         let experiment_id = self.client.get_run(dst_run).await?.info.experiment_id;
-        let found = self.copies(&experiment_id, &model.model_id).await?;
+        let found = self.copies(&experiment_id, &model.model_id, false).await?;
         if let Some(done) = found.iter().find(|m| m.info.status.as_deref() == Some(READY)) {
             return Ok(Target::Complete(done.info.model_id.clone()));
         }
@@ -231,12 +244,13 @@ impl LoggedModelSink for RestLoggedModelSink {
                     Ok::<_, mlflow_client::Error>((Target::Created(m.info.model_id.clone()), m))
                 },
                 || async {
-                    let found = self.copies(&experiment_id, &model.model_id).await?;
+                    let found = self.copies(&experiment_id, &model.model_id, true).await?;
                     Ok::<_, Error>(found.into_iter().next().map(|m| (Target::Resumed(m.info.model_id.clone()), m)))
                 },
             )
             .await?;
         self.remember(&created.1)?;
+        self.listed.lock().await.entry(experiment_id).or_default().push(created.1);
         Ok(created.0)
     }
 
