@@ -15,7 +15,11 @@ pub async fn run(args: ListRegisteredModelsArgs, global: &GlobalArgs) -> anyhow:
     let client = settings::client(&args.tracking_uri, None, global)?;
     let all = RestSource::new(client.clone()).list_models().await?;
     let json = serde_json::to_vec_pretty(&write_registered_models_json(&all)).expect("JSON values always serialize");
-    std::fs::write(&args.output_file, json).with_context(|| format!("writing {}", args.output_file.display()))?;
+    if global.dry_run {
+        eprintln!("dry run: {} not written", args.output_file.display());
+    } else {
+        std::fs::write(&args.output_file, json).with_context(|| format!("writing {}", args.output_file.display()))?;
+    }
     let width = all.iter().map(|m| m.name.len()).max().unwrap_or(4).max(4);
     println!("{:width$}  {:>8}  {:<10}  aliases", "name", "versions", "latest");
     for m in &all {
@@ -23,7 +27,7 @@ pub async fn run(args: ListRegisteredModelsArgs, global: &GlobalArgs) -> anyhow:
         let aliases: Vec<String> = m.aliases.iter().map(|(a, v)| format!("{a}={v}")).collect();
         println!("{:width$}  {:>8}  {:<10}  {}", m.name, m.versions.len(), latest, aliases.join(","));
     }
-    if !global.quiet {
+    if !global.quiet && !global.dry_run {
         eprintln!("{} registered models written to {}", all.len(), args.output_file.display());
     }
     Ok(ExitCode::SUCCESS)

@@ -102,6 +102,9 @@ fn list_registered_models_matches_the_server() {
     let names = seed_models(src);
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("registered_models.json");
+    let dry = ok(&["list-registered-models", "--tracking-uri", &src.url, "--output-file", path(&file), "--dry-run"]);
+    assert!(!file.exists(), "--dry-run writes no file");
+    assert!(names.iter().all(|n| dry.lines().any(|l| l.starts_with(n.as_str()))), "{dry}");
     let stdout = ok(&["list-registered-models", "--tracking-uri", &src.url, "--output-file", path(&file)]);
     let listed: Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
     for name in &names {
