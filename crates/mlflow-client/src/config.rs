@@ -225,15 +225,17 @@ pub fn ini_section(text: &str, name: &str) -> Option<std::collections::HashMap<S
     found
 }
 
-/// Removes `user:password@` (or a bare `token@`) from anything URL-shaped, for messages,
-/// reports and identity tags. Edited as text so the rest stays byte-for-byte as given (a URL
+/// Removes `user:password@` (or a bare `token@`), and any query or fragment, from anything
+/// URL-shaped, for messages, reports and identity tags. Edited as text so the rest stays byte-for-byte as given (a URL
 /// parser would normalise it, e.g. `http://host` into `http://host/`).
 pub fn redact(uri: &str) -> String {
     let Some(scheme_end) = uri.find("://").map(|i| i + 3) else {
         return uri.to_string();
     };
+    // A query or fragment names no server; it may carry a token (`?token=…`, a SAS).
+    let uri = &uri[..uri[scheme_end..].find(['?', '#']).map_or(uri.len(), |i| scheme_end + i)];
     let rest = &uri[scheme_end..];
-    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+    let authority = &rest[..rest.find('/').unwrap_or(rest.len())];
     match authority.rfind('@') {
         Some(at) => format!("{}{}", &uri[..scheme_end], &rest[at + 1..]),
         None => uri.to_string(),
@@ -294,7 +296,9 @@ mod tests {
     #[test]
     fn redact_strips_userinfo_and_nothing_else() {
         assert_eq!(redact("http://u:p@h:1/x"), "http://h:1/x");
-        assert_eq!(redact("https://u:p@host:5000/x?q=a@b"), "https://host:5000/x?q=a@b");
+        assert_eq!(redact("https://u:p@host:5000/x?q=a@b"), "https://host:5000/x");
+        assert_eq!(redact("http://host/?token=s3cret#frag"), "http://host/");
+        assert_eq!(redact("http://host?token=s3cret"), "http://host");
         assert_eq!(redact("http://token@host"), "http://host");
         assert_eq!(redact("http://host/a@b"), "http://host/a@b");
         assert_eq!(redact("databricks://profile"), "databricks://profile");

@@ -185,7 +185,14 @@ pub fn parse_time(arg: &str) -> Result<i64> {
     let d: Vec<i64> = date.split('-').map(|p| p.parse().map_err(|_| bad())).collect::<Result<_>>()?;
     let t: Vec<i64> = time.split(':').map(|p| p.parse().map_err(|_| bad())).collect::<Result<_>>()?;
     let ([y, m, day], [hh, mm, ss]) = (d.as_slice(), t.as_slice()) else { return Err(bad()) };
-    if !(1..=12).contains(m) || !(1..=31).contains(day) || *hh > 23 || *mm > 59 || *ss > 60 {
+    let leap = y % 4 == 0 && (y % 100 != 0 || y % 400 == 0);
+    let days_in_month = match m {
+        2 if leap => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    };
+    if !(1..=12).contains(m) || !(1..=days_in_month).contains(day) || *hh > 23 || *mm > 59 || *ss > 59 {
         return Err(bad());
     }
     Ok(((days_from_civil(*y, *m, *day) * 24 + hh) * 60 + mm) * 60_000 + ss * 1000)
@@ -253,6 +260,9 @@ mod tests {
         assert_eq!(parse_time("2024-07-19 04:46:14").unwrap(), 1_721_364_374_000);
         assert_eq!(parse_time("1721364374000").unwrap(), 1_721_364_374_000);
         assert!(parse_time("2024-13-01").is_err() && parse_time("yesterday").is_err());
+        assert!(parse_time("2024-02-31").is_err() && parse_time("2023-02-29").is_err(), "no such day");
+        assert!(parse_time("2024-04-31").is_err() && parse_time("2024-01-01 00:00:60").is_err());
+        assert_eq!(parse_time("2024-02-29").unwrap(), 1_709_164_800_000);
     }
 
     #[test]
