@@ -411,3 +411,29 @@ fn old_experiment_layouts_import() {
         assert_eq!(list_runs(&dst.url, &format!("{prefix}{name}")).len(), 1, "{name}");
     }
 }
+
+#[test]
+fn an_experiment_prefix_matches_names_not_patterns() {
+    let server = MlflowServer::shared(ArtifactMode::Proxy);
+    let base = unique_name("pfx");
+    let names = [format!("{base}_a"), format!("{base}Xa"), format!("{base}%b")];
+    let code = format!("import mlflow\nc = mlflow.MlflowClient()\nfor n in {:?}:\n    c.create_experiment(n)\n", names);
+    server.python_eval(&code);
+    let out = tempfile::tempdir().unwrap();
+    let listed = |pattern: &str| {
+        let plan = ok(&[
+            "export-experiments",
+            "--tracking-uri",
+            &server.url,
+            "--experiments",
+            pattern,
+            "--output-dir",
+            path(out.path()),
+            "--dry-run",
+        ]);
+        names.iter().filter(|n| plan.lines().any(|l| l.contains(&format!("{n:?}")))).cloned().collect::<Vec<_>>()
+    };
+    assert_eq!(listed(&format!("{base}_*")), vec![names[0].clone()], "`_` is no wildcard");
+    assert_eq!(listed(&format!("{base}%*")), vec![names[2].clone()], "`%` is no wildcard");
+    assert_eq!(listed(&format!("{base}*")).len(), 3);
+}

@@ -95,8 +95,11 @@ impl RestSource {
         let found = match spec {
             ExperimentSpec::All => self.client.search_experiments("", ViewType::ActiveOnly).await?,
             ExperimentSpec::Prefix(p) => {
+                // `_` and `%` are wildcards to LIKE (and MySQL compares without case): the
+                // search is a superset, the prefix is then matched exactly.
                 let filter = format!("name LIKE '{}%'", p.replace('\'', "\\'"));
-                self.client.search_experiments(&filter, ViewType::ActiveOnly).await?
+                let found = self.client.search_experiments(&filter, ViewType::ActiveOnly).await?;
+                found.into_iter().filter(|e| e.name.starts_with(p.as_str())).collect()
             }
             ExperimentSpec::List(names) => {
                 let mut out = Vec::new();
