@@ -191,3 +191,62 @@ fn a_copy_left_under_a_number_it_should_have_burned_is_made_again_under_its_own(
     ok(&[&import[..], &["--input-dir", path(&all)]].concat());
     assert_model_copied(src, name, src, &dst_name);
 }
+
+/// A destination model whose numbering already passed the source's (versions made and deleted
+/// there by hand): the copies land above their numbers, and a re-run keeps them instead of
+/// deleting and re-creating every version at ever higher numbers.
+#[test]
+fn copies_above_their_numbers_are_kept_by_a_rerun() {
+    let (src, dst) = (MlflowServer::shared(ArtifactMode::Proxy), MlflowServer::shared(ArtifactMode::LocalRoot));
+    let name = seed_models(src).remove(1);
+    let dst_name = unique_name("renumbered");
+    let code = format!(
+        "import mlflow\nc = mlflow.MlflowClient()\nc.create_registered_model({dst_name:?})\n\
+         for _ in range(7):\n    v = c.create_model_version({dst_name:?}, 's3://nowhere/m')\n    \
+         c.delete_model_version({dst_name:?}, v.version)\n"
+    );
+    dst.python_eval(&code);
+    let dir = tempfile::tempdir().unwrap();
+    let copy = |report: &str| {
+        let report = dir.path().join(report);
+        ok(&[
+            "copy-model",
+            "--src-uri",
+            &src.url,
+            "--dst-uri",
+            &dst.url,
+            "--src-model",
+            &name,
+            "--dst-model",
+            &dst_name,
+            "--report",
+            path(&report),
+        ]);
+        let r: Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+        r["models"][0].clone()
+    };
+    let first = copy("first.json");
+    assert!(first["versions_created"].as_u64().unwrap() > 0, "{first}");
+    let numbers = |m: &Value| m["versions"].clone();
+    assert!(
+        first["versions"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .all(|(s, d)| d.as_str().unwrap().parse::<u64>().unwrap() > s.parse::<u64>().unwrap()),
+        "{first}"
+    );
+    let second = copy("second.json");
+    assert_eq!(second["versions_created"], 0, "{second}");
+    assert_eq!(numbers(&second), numbers(&first), "the re-run keeps every copy where it is");
+    let live: Vec<String> = dst.dump_model(&dst_name)["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["version"].as_str().unwrap().to_string())
+        .collect();
+    let mut want: Vec<String> =
+        first["versions"].as_object().unwrap().values().map(|v| v.as_str().unwrap().to_string()).collect();
+    want.sort_by_key(|v| v.parse::<u64>().unwrap());
+    assert_eq!(live, want, "nothing deleted or added at the destination");
+}

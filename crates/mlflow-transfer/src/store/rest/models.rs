@@ -354,11 +354,12 @@ impl ModelSink for RestServer {
         let keep_numbers = keep_numbers && foreign == 0;
         if keep_numbers {
             // A job killed between creating a version and burning its number (one that belongs
-            // to a deleted source version) left our copy under the wrong number: burn it now, and
-            // the version is made again under its own.
+            // to a deleted source version) left our copy under a number too low: burn it now, and
+            // the version is made again under its own. A copy above its number (the registry had
+            // already passed it) is what creating it again would give too: it stays.
             let misnumbered: Vec<String> = ours
                 .iter()
-                .filter(|(src, v)| version_number(&v.version) != version_number(src))
+                .filter(|(src, v)| version_number(&v.version) < version_number(src))
                 .map(|(src, _)| src.clone())
                 .collect();
             for src in misnumbered {
