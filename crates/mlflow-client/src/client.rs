@@ -65,6 +65,10 @@ struct Inner {
     artifacts_destination: Option<std::path::PathBuf>,
     side: Option<String>,
     stats: ClientStats,
+    /// Whether the server has answered at all. Until it has, a refused connection is a wrong
+    /// URI or a server that is not running, reported at once rather than retried for a minute;
+    /// retries are for servers that have answered before.
+    answered: std::sync::atomic::AtomicBool,
 }
 
 /// A streamed response body with its declared length.
@@ -105,6 +109,7 @@ impl MlflowClient {
                 artifacts_destination: config.artifacts_destination.clone(),
                 side: config.side.clone(),
                 stats: ClientStats::default(),
+                answered: Default::default(),
             }),
         })
     }
@@ -243,6 +248,7 @@ impl MlflowClient {
         self.inner.stats.requests.fetch_add(1, Ordering::Relaxed);
         tracing::trace!(method, url, "request");
         let resp = rb.send().await.map_err(|source| Error::Transport { method, url: url.to_string(), source })?;
+        self.inner.answered.store(true, Ordering::Relaxed);
         let status = resp.status();
         if status.is_success() {
             return Ok(resp);
@@ -275,7 +281,7 @@ impl MlflowClient {
         loop {
             match create().await {
                 Ok(v) => return Ok(v),
-                Err(e) if e.is_transient() && attempt < policy.max_retries => {
+                Err(e) if e.is_transient() && attempt < policy.max_retries && !self.never_answered(&e) => {
                     if let Some(found) = find().await? {
                         return Ok(found);
                     }
@@ -287,11 +293,26 @@ impl MlflowClient {
         }
     }
 
+    /// A connection refused by a server that has never answered: nothing to wait for.
+    fn never_answered(&self, e: &Error) -> bool {
+        e.is_connection_refused() && !self.inner.answered.load(Ordering::Relaxed)
+    }
+
     /// Waits out the backoff for retry number `attempt` (at least the server's `Retry-After`)
-    /// and counts the retry.
+    /// and counts the retry. A wait of more than a second is announced, so that a job never
+    /// sits silent.
     async fn pause_before_retry(&self, e: &Error, attempt: u32) {
         let delay = backoff(&self.inner.retry, attempt).max(e.retry_after().unwrap_or_default());
-        tracing::debug!(error = %e, attempt, ?delay, "retrying");
+        if delay > Duration::from_secs(1) {
+            tracing::warn!(
+                "{e}; retrying in {:.1}s (retry {} of {})",
+                delay.as_secs_f64(),
+                attempt + 1,
+                self.inner.retry.max_retries
+            );
+        } else {
+            tracing::debug!(error = %e, attempt, ?delay, "retrying");
+        }
         self.inner.stats.retries.fetch_add(1, Ordering::Relaxed);
         tokio::time::sleep(delay).await;
     }
@@ -311,7 +332,7 @@ impl MlflowClient {
                         Idempotency::Safe => e.is_transient(),
                         Idempotency::Create => e.was_not_sent(),
                     };
-                    if !retryable || attempt >= policy.max_retries {
+                    if !retryable || attempt >= policy.max_retries || self.never_answered(&e) {
                         return Err(e);
                     }
                     self.pause_before_retry(&e, attempt).await;

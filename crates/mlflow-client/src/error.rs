@@ -106,6 +106,9 @@ fn transport_message(e: &reqwest::Error) -> String {
         "request failed".to_string()
     };
     out.push_str(&cause_chain(e));
+    if e.is_connect() && out.contains("refused") {
+        out.push_str(" (is the server running, and are the tracking URI's host and port right?)");
+    }
     out
 }
 
@@ -158,6 +161,16 @@ impl Error {
             Error::Transport { source, .. } => source.is_connect() && !untrusted_certificate(source),
             Error::Api { status: 400, message, url, .. } => rolled_back(url, message),
             Error::Api { status, .. } => matches!(status, 408 | 429),
+            _ => false,
+        }
+    }
+
+    /// The connection itself was refused (nothing listens there), not a TLS failure.
+    pub fn is_connection_refused(&self) -> bool {
+        match self {
+            Error::Transport { source, .. } => {
+                source.is_connect() && !untrusted_certificate(source) && cause_chain(source).contains("refused")
+            }
             _ => false,
         }
     }

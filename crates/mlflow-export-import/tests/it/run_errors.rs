@@ -378,3 +378,20 @@ fn names_mlflow_rejects_fail_the_run_with_the_servers_reason() {
     assert!(err.contains(&run_id) && err.contains("bad*key") && err.contains("INVALID_PARAMETER_VALUE"), "{err}");
     assert!(list_runs(&server.url, &exp).iter().all(|r| r["tags"]["mlflow_export_import.complete"].is_null()));
 }
+
+/// A wrong port answers nothing: the job says so at once, instead of sitting silent through a
+/// minute of retries (retries are for servers that have answered before), and writes nothing.
+#[test]
+fn a_server_that_never_answered_fails_at_once_with_a_hint() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let url = format!("http://127.0.0.1:{port}");
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let started = std::time::Instant::now();
+    let err =
+        fails(&["export-experiment", "--tracking-uri", &url, "--experiment", "x", "--output-dir", path(&out)], &[]);
+    // Seven retries with backoff take about 49 s; one attempt takes milliseconds.
+    assert!(started.elapsed() < std::time::Duration::from_secs(10), "took {:?}: {err}", started.elapsed());
+    assert!(err.contains(&url) && err.contains("is the server running"), "{err}");
+    assert!(!out.exists());
+}
