@@ -81,6 +81,15 @@ const METADATA_PREFIXES: [&str; 2] = ["mlflow_tools.metadata.", "mlflow_export_i
 fn prepare(mut run: RunRecord, opts: &RunOptions, now_secs: i64) -> RunRecord {
     // Our own identity tags describe the copy they sit on, never the next one.
     run.tags.retain(|k, _| !k.starts_with(identity::PREFIX) || METADATA_PREFIXES.iter().any(|p| k.starts_with(p)));
+    // The source's `mlflow.*` tags as lineage, taken before `--import-mlflow-tags false` drops
+    // them from the run itself.
+    let lineage: Vec<(String, String)> = run
+        .tags
+        .iter()
+        .filter_map(|(k, v)| {
+            k.strip_prefix("mlflow.").map(|rest| (format!("mlflow_exim.mlflow_tag.{rest}"), v.clone()))
+        })
+        .collect();
     if !opts.import_mlflow_tags {
         run.tags.retain(|k, _| !k.starts_with("mlflow."));
     }
@@ -116,14 +125,7 @@ fn prepare(mut run: RunRecord, opts: &RunOptions, now_secs: i64) -> RunRecord {
         add("end_time", m.end_time.map(|t| t.to_string()));
         add("lifecycle_stage", Some(m.lifecycle_stage));
         add("artifact_uri", m.artifact_uri);
-        let system: Vec<(String, String)> = run
-            .tags
-            .iter()
-            .filter_map(|(k, v)| {
-                k.strip_prefix("mlflow.").map(|rest| (format!("mlflow_exim.mlflow_tag.{rest}"), v.clone()))
-            })
-            .collect();
-        run.tags.extend(system);
+        run.tags.extend(lineage);
     }
     if let UserPolicy::Fixed(user) = &opts.user {
         run.meta.user_id = Some(user.clone());
@@ -243,5 +245,22 @@ impl FileSink for RunTarget<'_> {
 
     async fn copy(&self, file: &ArtifactFile, from: &ObjectLocation) -> Result<bool> {
         self.sink.copy_artifact(self.target, file, from).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn source_tags_keep_the_mlflow_lineage_that_import_mlflow_tags_false_drops() {
+        let mut run = RunRecord::default();
+        run.tags.insert("mlflow.source.name".into(), "train.py".into());
+        run.tags.insert("team".into(), "a".into());
+        let opts = RunOptions { import_mlflow_tags: false, import_source_tags: true, ..RunOptions::default() };
+        let got = prepare(run, &opts, 0);
+        assert_eq!(got.tags.get("mlflow.source.name"), None);
+        assert_eq!(got.tags.get("mlflow_exim.mlflow_tag.source.name").map(String::as_str), Some("train.py"));
+        assert_eq!(got.tags.get("team").map(String::as_str), Some("a"));
     }
 }
