@@ -31,9 +31,38 @@ pub fn client(uri: &str, side: Option<&str>, global: &GlobalArgs) -> anyhow::Res
     MlflowClient::new(&config).with_context(|| format!("connecting to {}", mlflow_client::redact(uri)))
 }
 
-/// The user recorded on imported runs when the source user is not kept.
+/// The user recorded on imported runs when the source user is not kept: the local user, as
+/// the MLflow client (Python's `getpass.getuser()`) finds it: the environment first, then the
+/// account of this process's uid (containers and cron jobs often set no `USER`).
 fn local_user() -> String {
-    ["USER", "USERNAME", "LOGNAME"].iter().find_map(|v| process_env(v)).unwrap_or_else(|| "unknown".into())
+    ["LOGNAME", "USER", "LNAME", "USERNAME"]
+        .iter()
+        .find_map(|v| process_env(v))
+        .or_else(account_name)
+        .unwrap_or_else(|| "unknown".into())
+}
+
+#[cfg(unix)]
+fn account_name() -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let uid = std::fs::metadata("/proc/self").ok()?.uid();
+    user_of_uid(&std::fs::read_to_string("/etc/passwd").ok()?, uid)
+}
+
+#[cfg(not(unix))]
+fn account_name() -> Option<String> {
+    None
+}
+
+/// The name of `uid` in a passwd file (`name:x:uid:gid:...`).
+#[cfg_attr(not(unix), allow(dead_code))]
+fn user_of_uid(passwd: &str, uid: u32) -> Option<String> {
+    passwd.lines().find_map(|line| {
+        let mut fields = line.split(':');
+        let name = fields.next()?;
+        let id: u32 = fields.nth(1)?.parse().ok()?;
+        (id == uid && !name.is_empty()).then(|| name.to_string())
+    })
 }
 
 pub fn run_options(global: &GlobalArgs, tags: Option<&ImportTagArgs>, export_metadata_tags: bool) -> RunOptions {
@@ -80,4 +109,17 @@ pub async fn export_system(client: &MlflowClient, script: &str) -> mlflow_transf
 pub fn unix_now() -> i64 {
     let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_secs();
     i64::try_from(secs).unwrap_or(i64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_account_of_a_uid_is_read_from_passwd() {
+        let passwd = "root:x:0:0:root:/root:/bin/bash\n# comment\nmlops:x:1000:1000::/home/mlops:/bin/sh\n";
+        assert_eq!(user_of_uid(passwd, 1000).as_deref(), Some("mlops"));
+        assert_eq!(user_of_uid(passwd, 0).as_deref(), Some("root"));
+        assert_eq!(user_of_uid(passwd, 7), None);
+    }
 }
