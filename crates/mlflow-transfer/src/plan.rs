@@ -177,6 +177,16 @@ impl Plan {
     }
 }
 
+/// `id` when it can be a folder name (no separator, not `..`), as an export needs every id it
+/// joins into a path to be.
+fn folder_name<'a>(what: &str, id: &'a str) -> Result<&'a str> {
+    if crate::paths::is_single_segment(id) && !id.is_empty() {
+        Ok(id)
+    } else {
+        Err(Error::Input(format!("the server returned {what} {id:?}, which cannot be a folder name; refusing it")))
+    }
+}
+
 /// Which of `n` shards a run tree goes to: a hash that every process computes alike.
 fn shard_of(root_run_id: &str, n: u32) -> u32 {
     let digest = Sha256::digest(root_run_id.as_bytes());
@@ -458,7 +468,7 @@ impl Planner {
                 (ExperimentDestination::Folder { dir: out.clone(), system: system.clone() }, exp)
             }
             (Destination::Folder { out, system }, ExperimentTarget::Bulk) => {
-                let dir = out.join(&exp.experiment_id);
+                let dir = out.join(folder_name("experiment id", &exp.experiment_id)?);
                 (ExperimentDestination::Folder { dir, system: system.clone() }, exp)
             }
             (Destination::Server(_), target) => {
@@ -469,7 +479,11 @@ impl Planner {
                 (self.experiment_destination(name), exp)
             }
         };
-        let found = src.plan_runs(&record, filter).await;
+        // Run ids become folder names in an export: a server's answer is not trusted to be one.
+        let found = src.plan_runs(&record, filter).await.and_then(|runs| {
+            runs.iter().try_for_each(|(id, _)| folder_name("run id", id).map(drop))?;
+            Ok(runs)
+        });
         let source: Arc<dyn RunSource> = src.clone();
         let label = format!("experiment {} {:?}", record.experiment_id, record.name);
         Ok(self.experiment(label, record, dst, found.map_err(|e| e.to_string()), source))
@@ -588,7 +602,9 @@ impl Planner {
                 continue;
             };
             let target = match destination {
-                Destination::Folder { out, .. } => self.run_sink(destination, None, Some(&out.join(&run_id)))?,
+                Destination::Folder { out, .. } => {
+                    self.run_sink(destination, None, Some(&out.join(folder_name("run id", &run_id)?)))?
+                }
                 Destination::Server(_) => {
                     let Some(experiment) = dst_experiment.map(str::to_string).or_else(|| v.experiment_name.clone())
                     else {

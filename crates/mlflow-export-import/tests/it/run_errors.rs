@@ -395,3 +395,35 @@ fn a_server_that_never_answered_fails_at_once_with_a_hint() {
     assert!(err.contains(&url) && err.contains("is the server running"), "{err}");
     assert!(!out.exists());
 }
+
+/// A server whose search names a run `../../escaped`: the id would become a folder of the
+/// export, so the experiment is refused by name and nothing lands outside the output folder.
+#[test]
+fn a_server_returning_a_run_id_that_is_a_path_is_refused() {
+    let src = MlflowServer::shared(ArtifactMode::Proxy);
+    let experiment = unique_name("hostile-ids");
+    seed(&src.url, &["--experiment", &experiment, "--scenario", "rich", "--no-log-model"]);
+    let proxy = FaultProxy::start(
+        &src.url,
+        FaultPlan::rewriting(|path, body| {
+            if !path.contains("runs/search") {
+                return None;
+            }
+            let mut answer: Value = serde_json::from_slice(body).ok()?;
+            let info = &mut answer.get_mut("runs")?.as_array_mut()?.first_mut()?["info"];
+            info["run_id"] = "../../escaped".into();
+            info["run_uuid"] = "../../escaped".into();
+            serde_json::to_vec(&answer).ok()
+        }),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("a").join("b");
+    let report = dir.path().join("report.json");
+    let args =
+        ["export-experiment", "--tracking-uri", &proxy.url, "--experiment", &experiment, "--output-dir", path(&out)];
+    let err = fails(&[&args[..], &["--report", path(&report)]].concat(), &[]);
+    assert!(err.contains("../../escaped") && err.contains("cannot be a folder name"), "{err}");
+    assert!(!dir.path().join("escaped").exists() && !dir.path().join("a").join("escaped").exists());
+    let report: Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    assert_eq!(report["experiments"][0]["name"], experiment.as_str(), "{report}");
+}
