@@ -382,7 +382,9 @@ impl<T> Page<T> {
 
 /// Collects every page, following tokens until the server sends none. A server that answers a
 /// token with that same token has ignored it (OSS does on some listings) and sent the previous
-/// page again: that repeat is dropped and the loop ends instead of running forever.
+/// page again: that repeat is dropped and the loop ends instead of running forever. A token
+/// that leads back to any earlier page (A → B → A) would loop forever too, and can only be an
+/// error: it is reported, not followed.
 pub(crate) async fn all_pages<T, F, Fut>(mut fetch: F) -> Result<Vec<T>>
 where
     F: FnMut(Option<String>) -> Fut,
@@ -390,6 +392,7 @@ where
 {
     let mut out = Vec::new();
     let mut token: Option<String> = None;
+    let mut seen = std::collections::HashSet::new();
     loop {
         let page = fetch(token.clone()).await?;
         let next = page.next_page_token.filter(|t| !t.is_empty());
@@ -398,6 +401,11 @@ where
         }
         out.extend(page.items);
         match next {
+            Some(t) if !seen.insert(t.clone()) => {
+                return Err(Error::Protocol(format!(
+                    "the server's paging token {t:?} leads back to a page already read; stopping instead of looping"
+                )))
+            }
             Some(t) => token = Some(t),
             None => return Ok(out),
         }
@@ -478,6 +486,16 @@ mod tests {
         // A server that ignores tokens answers the same page again: stop, do not loop.
         let all = all_pages(|_| async { Ok(page(&[7], Some("same"))) }).await.unwrap();
         assert_eq!(all, [7]);
+        // A → B → A would never end.
+        let err = all_pages(|token| async move {
+            Ok(match token.as_deref() {
+                None | Some("b") => page(&[1], Some("a")),
+                _ => page(&[2], Some("b")),
+            })
+        })
+        .await
+        .unwrap_err();
+        assert!(err.to_string().contains("leads back to a page already read"), "{err}");
         let parsed: Page<u32> = serde_json::from_str(r#"{"runs": [5], "next_page_token": "t"}"#).unwrap();
         assert_eq!((parsed.items, parsed.next_page_token.as_deref()), (vec![5], Some("t")));
     }

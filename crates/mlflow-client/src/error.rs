@@ -38,6 +38,10 @@ pub enum Error {
         #[source]
         source: serde_json::Error,
     },
+    /// The server broke the API's own rules (a paging token that leads back to an earlier
+    /// page): retrying cannot help.
+    #[error("{0}")]
+    Protocol(String),
     /// The tracking URI or credentials could not be turned into a client.
     #[error("{0}")]
     Config(String),
