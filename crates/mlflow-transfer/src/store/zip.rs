@@ -79,13 +79,49 @@ fn unpack_blocking(zip_path: &Path, dest: &Path) -> Result<()> {
             std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
         }
         let mut out = File::create(&target).map_err(|e| Error::io(&target, e))?;
-        io::copy(&mut entry, &mut out).map_err(|e| {
-            Error::Input(format!("{}: entry {name:?} is corrupt or truncated: {e}", zip_path.display()))
-        })?;
+        // The reader stops an entry that inflates past its declared size (a zip bomb) or fails
+        // its checksum; what was written of it is removed.
+        if let Err(e) = io::copy(&mut entry, &mut out) {
+            drop(out);
+            let _ = std::fs::remove_file(&target);
+            return Err(Error::Input(format!("{}: entry {name:?} is corrupt or truncated: {e}", zip_path.display())));
+        }
     }
     Ok(())
 }
 
 fn zip_err(path: &Path, e: zip::result::ZipError) -> Error {
     Error::Input(format!("{}: not a readable zip file: {e}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A zip whose entry declares 10 bytes but inflates to 1 MiB.
+    fn bomb(path: &Path) {
+        let mut w = ZipWriter::new(File::create(path).unwrap());
+        w.start_file("run.json", SimpleFileOptions::default().compression_method(CompressionMethod::Deflated)).unwrap();
+        io::Write::write_all(&mut w, &vec![0u8; 1 << 20]).unwrap();
+        w.finish().unwrap();
+        let mut bytes = std::fs::read(path).unwrap();
+        let mut patch = |signature: [u8; 4], size_at: usize| {
+            let at = bytes.windows(4).position(|w| w == signature).unwrap() + size_at;
+            bytes[at..at + 4].copy_from_slice(&10u32.to_le_bytes());
+        };
+        patch([0x50, 0x4b, 0x03, 0x04], 22); // local header: uncompressed size
+        patch([0x50, 0x4b, 0x01, 0x02], 24); // central directory: uncompressed size
+        std::fs::write(path, bytes).unwrap();
+    }
+
+    #[test]
+    fn an_entry_larger_than_declared_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let zip = dir.path().join("bomb.zip");
+        bomb(&zip);
+        let out = dir.path().join("out");
+        let err = unpack_blocking(&zip, &out).unwrap_err().to_string();
+        assert!(err.contains("larger than its declared uncompressed size"), "{err}");
+        assert!(!out.join("run.json").exists());
+    }
 }
