@@ -1,6 +1,7 @@
 //! Moving an object's files, the same for every kind that has them (runs, logged models):
 //! bounded concurrency, a retry per file on transient errors, every byte hashed and counted on
-//! the way, and a size check that catches a body cut short.
+//! the way, a size check that catches a body cut short, and a checksum check where the source
+//! vouches for one (an export's manifest).
 
 use std::{
     sync::{
@@ -119,6 +120,12 @@ async fn copy_once(
     if actual != file.size {
         return Err(Error::Truncated { path: file.path.clone(), expected: file.size, actual });
     }
-    let sha256 = Some(format!("{:x}", hasher.lock().expect("poisoned").clone().finalize()));
-    Ok(ArtifactEntry { path: file.path.clone(), size: actual, sha256 })
+    let sha256 = format!("{:x}", hasher.lock().expect("poisoned").clone().finalize());
+    if let Some(expected) = file.sha256.as_deref().filter(|e| !e.eq_ignore_ascii_case(&sha256)) {
+        return Err(Error::Input(format!(
+            "artifact {}: its bytes have SHA-256 {sha256}, the source's manifest says {expected}: the file is damaged",
+            file.path
+        )));
+    }
+    Ok(ArtifactEntry { path: file.path.clone(), size: actual, sha256: Some(sha256) })
 }

@@ -64,10 +64,13 @@ pub struct Origin {
 }
 
 /// One artifact file of a run: its path relative to the run's artifact root and its size.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Default)]
 pub struct ArtifactFile {
     pub path: String,
     pub size: u64,
+    /// The SHA-256 (lowercase hex) the source vouches for, when it has one (an export's
+    /// manifest): the bytes are checked against it as they stream.
+    pub sha256: Option<String>,
 }
 
 /// An experiment's own data (its runs are moved one by one).

@@ -180,7 +180,12 @@ mod tests {
     }
 
     fn side(runs: Vec<RunRecord>) -> Side {
-        Side { runs: runs.into_iter().map(|r| (r, vec![ArtifactFile { path: "a".into(), size: 3 }])).collect() }
+        Side {
+            runs: runs
+                .into_iter()
+                .map(|r| (r, vec![ArtifactFile { path: "a".into(), size: 3, sha256: None }]))
+                .collect(),
+        }
     }
 
     #[test]

@@ -427,3 +427,27 @@ fn a_server_returning_a_run_id_that_is_a_path_is_refused() {
     let report: Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
     assert_eq!(report["experiments"][0]["name"], experiment.as_str(), "{report}");
 }
+
+/// A file of an export altered in place (same size, one byte flipped: bit rot, a bad copy):
+/// its SHA-256 no longer matches `run.json`'s manifest, so the import refuses it by name and
+/// marks nothing complete.
+#[test]
+fn an_export_file_with_other_bytes_of_the_same_size_is_refused() {
+    let server = MlflowServer::shared(ArtifactMode::Proxy);
+    let run_id = plain_run(server, "checksum");
+    let dir = tempfile::tempdir().unwrap();
+    let export = dir.path().join("run");
+    ok(&["export-run", "--tracking-uri", &server.url, "--run-id", &run_id, "--output", path(&export)]);
+    let victim = files_below(&export.join("artifacts")).into_iter().find(|p| std::fs::metadata(p).unwrap().len() > 0);
+    let victim = victim.expect("the run has a non-empty artifact");
+    let mut bytes = std::fs::read(&victim).unwrap();
+    bytes[0] ^= 0x01;
+    std::fs::write(&victim, &bytes).unwrap();
+    let exp = unique_name("checksum-import");
+    let err =
+        fails(&["import-run", "--tracking-uri", &server.url, "--input", path(&export), "--experiment-name", &exp], &[]);
+    let rel = victim.strip_prefix(export.join("artifacts")).unwrap().to_str().unwrap().to_string();
+    assert!(err.contains(&rel) && err.contains("SHA-256") && err.contains("damaged"), "{err}");
+    let runs = list_runs(&server.url, &exp);
+    assert!(runs.iter().all(|r| r["tags"]["mlflow_export_import.complete"].is_null()), "nothing complete: {runs:?}");
+}

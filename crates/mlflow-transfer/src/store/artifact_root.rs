@@ -144,7 +144,7 @@ impl ArtifactRoots {
                             dirs.push(f.path);
                         } else {
                             let size = u64::try_from(f.file_size.unwrap_or(0)).unwrap_or(0);
-                            files.push(ArtifactFile { path: f.path, size });
+                            files.push(ArtifactFile { path: f.path, size, sha256: None });
                         }
                     }
                 }

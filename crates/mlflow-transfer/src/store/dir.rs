@@ -100,13 +100,14 @@ impl RunSource for DirSource {
     }
 
     /// The files present, checked against the manifest `run.json` carries when we wrote it:
-    /// a file it lists that is missing or has another size is an error, not a silent gap.
+    /// a file it lists that is missing or has another size is an error, not a silent gap; its
+    /// SHA-256 goes with the file, for the bytes to be checked as they stream.
     async fn list_artifacts(&self, run: &RunRecord) -> Result<Vec<ArtifactFile>> {
         let dir = self.dir_of(&run.meta.run_id)?;
-        let files = local::list_files(&dir.join(ARTIFACTS)).await?;
+        let mut files = local::list_files(&dir.join(ARTIFACTS)).await?;
         let manifest = self.manifests.lock().expect("poisoned").remove(&run.meta.run_id);
         for entry in manifest.iter().flatten() {
-            match files.iter().find(|f| f.path == entry.path) {
+            match files.iter_mut().find(|f| f.path == entry.path) {
                 None => {
                     return Err(Error::Input(format!(
                         "{}: artifact {} listed in {RUN_JSON} is missing",
@@ -123,7 +124,7 @@ impl RunSource for DirSource {
                         entry.size
                     )))
                 }
-                Some(_) => {}
+                Some(f) => f.sha256.clone_from(&entry.sha256),
             }
         }
         Ok(files)

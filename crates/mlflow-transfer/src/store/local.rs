@@ -43,7 +43,11 @@ pub fn list_files_blocking(root: &Path) -> Result<Vec<ArtifactFile>> {
                     let rel = rel
                         .to_str()
                         .ok_or_else(|| Error::Input(format!("{}: file name is not UTF-8", path.display())))?;
-                    out.push(ArtifactFile { path: rel.replace(std::path::MAIN_SEPARATOR, "/"), size: meta.len() });
+                    out.push(ArtifactFile {
+                        path: rel.replace(std::path::MAIN_SEPARATOR, "/"),
+                        size: meta.len(),
+                        sha256: None,
+                    });
                 }
             }
         }

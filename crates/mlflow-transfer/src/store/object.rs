@@ -115,7 +115,7 @@ impl ObjectRoot {
             }
             crate::paths::check_relative(rel)
                 .map_err(|e| Error::Input(format!("{}: the store listed an object with an {e}", self.uri)))?;
-            out.push(ArtifactFile { path: rel.to_string(), size: meta.size });
+            out.push(ArtifactFile { path: rel.to_string(), size: meta.size, sha256: None });
         }
         out.sort();
         Ok(out)
