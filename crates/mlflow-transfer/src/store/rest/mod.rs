@@ -21,7 +21,7 @@ use mlflow_client::{
 use crate::{
     format::run_json::ArtifactEntry,
     identity::{self, SourceIdentity},
-    model::{ArtifactFile, ExperimentRecord, MetricPoint, Origin, RunMeta, RunRecord},
+    model::{key_values, ArtifactFile, ExperimentRecord, MetricPoint, Origin, RunMeta, RunRecord},
     select::{ExperimentSpec, RunFilter},
     store::{
         artifact_root::{ArtifactRoot, ArtifactRoots},
@@ -399,7 +399,7 @@ pub async fn ensure_experiment(
         Some(exp) => exp,
         None => {
             let by_name = || client.get_experiment_by_name(name);
-            let tags = kv(tags);
+            let tags = key_values(tags);
             let created = client
                 .create_or_find(
                     || async { client.create_experiment(name, &tags).await.map(Created::New) },
@@ -474,10 +474,6 @@ fn tag_map(run: &Run) -> BTreeMap<String, String> {
 
 fn is_complete_run(run: &Run) -> bool {
     identity::is_complete(&tag_map(run))
-}
-
-fn kv(map: &BTreeMap<String, String>) -> Vec<KeyValue> {
-    map.iter().map(|(k, v)| KeyValue::new(k, v)).collect()
 }
 
 impl RestSink {
@@ -598,7 +594,7 @@ impl RunSink for RestSink {
             })
             .collect();
         let complete = KeyValue::new(identity::COMPLETE, "true");
-        for b in batch::pack_ending_with(kv(&run.params), kv(&run.tags), metrics, complete) {
+        for b in batch::pack_ending_with(key_values(&run.params), key_values(&run.tags), metrics, complete) {
             if let Err(e) = self.client.log_batch(target.id(), &b).await {
                 return Err(explain_refused(e, &b));
             }
