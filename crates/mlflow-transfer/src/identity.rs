@@ -37,8 +37,31 @@ pub fn copied_version<'a>(
     tracking_uri: Option<&str>,
 ) -> Option<&'a str> {
     let tag = |k: &str| v.tags.iter().find(|t| t.key == k).map(|t| t.value.as_str());
-    let same_server = tracking_uri.is_none_or(|u| tag(SOURCE_TRACKING_URI).is_none_or(|t| t == u));
+    let same_server = tracking_uri.is_none_or(|u| tag(SOURCE_TRACKING_URI).is_none_or(|t| same_server(t, u)));
     (tag(SOURCE_MODEL) == Some(src_model) && same_server).then(|| tag(SOURCE_VERSION)).flatten()
+}
+
+/// Whether two tracking URIs name the same server, however they are spelled: a user may copy
+/// once via `http://localhost:5000/` and again via `http://127.0.0.1:5000`, and the second job
+/// must find the first one's copies. Compared on [`server_key`].
+pub fn same_server(a: &str, b: &str) -> bool {
+    a == b || server_key(a) == server_key(b)
+}
+
+/// A tracking URI reduced to what names the server: scheme and host in lower case, every
+/// loopback name as `localhost`, no default port, no credentials, query or fragment, and a path
+/// without empty segments or trailing slash. A URI that does not parse is kept as written.
+pub fn server_key(uri: &str) -> String {
+    let Ok(u) = url::Url::parse(uri.trim()) else { return uri.trim().to_string() };
+    let host = match u.host() {
+        Some(url::Host::Ipv4(ip)) if ip.is_loopback() => "localhost".to_string(),
+        Some(url::Host::Ipv6(ip)) if ip.is_loopback() => "localhost".to_string(),
+        Some(h) => h.to_string().to_ascii_lowercase(),
+        None => String::new(),
+    };
+    let port = u.port().map(|p| format!(":{p}")).unwrap_or_default();
+    let path: Vec<&str> = u.path().split('/').filter(|s| !s.is_empty()).collect();
+    format!("{}://{host}{port}/{}", u.scheme(), path.join("/"))
 }
 
 /// Who a destination object stands for.
@@ -76,11 +99,12 @@ impl SourceIdentity {
     }
 
     /// Whether a destination object's tags name this source. An unknown tracking URI on
-    /// either side matches on the run id alone (exports from old tools do not record it).
+    /// either side matches on the run id alone (exports from old tools do not record it);
+    /// known ones are compared as servers ([`same_server`]), not as strings.
     pub fn matches(&self, tags: &BTreeMap<String, String>) -> bool {
         tags.get(SOURCE_RUN_ID) == Some(&self.run_id)
             && match (&self.tracking_uri, tags.get(SOURCE_TRACKING_URI)) {
-                (Some(a), Some(b)) => a == b,
+                (Some(a), Some(b)) => same_server(a, b),
                 _ => true,
             }
     }
@@ -89,4 +113,48 @@ impl SourceIdentity {
 /// Whether the completion marker is set.
 pub fn is_complete(tags: &BTreeMap<String, String>) -> bool {
     tags.get(COMPLETE).map(String::as_str) == Some("true")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spellings_of_one_server_are_one_server() {
+        let same = [
+            ("http://localhost:5000", "http://127.0.0.1:5000/"),
+            ("http://LOCALHOST:5000/mlflow/", "http://127.0.0.1:5000//mlflow"),
+            ("http://[::1]:5000", "http://localhost:5000"),
+            ("https://Host.Example/", "https://host.example:443"),
+            ("http://user:pw@host:80/x?token=1", "http://host/x/"),
+        ];
+        for (a, b) in same {
+            assert!(same_server(a, b), "{a} vs {b}");
+        }
+        let different = [
+            ("http://localhost:5000", "http://localhost:5001"),
+            ("http://host:5000/a", "http://host:5000/b"),
+            ("http://host:5000", "https://host:5000"),
+            ("http://10.0.0.1:5000", "http://localhost:5000"),
+            ("databricks://prod", "databricks://dev"),
+        ];
+        for (a, b) in different {
+            assert!(!same_server(a, b), "{a} vs {b}");
+        }
+    }
+
+    #[test]
+    fn a_run_copied_via_another_spelling_is_found() {
+        let id = SourceIdentity {
+            tracking_uri: Some("http://127.0.0.1:5000".into()),
+            run_id: "r1".into(),
+            experiment_id: "1".into(),
+            experiment_name: None,
+        };
+        let mut tags: BTreeMap<String, String> = [(SOURCE_RUN_ID.to_string(), "r1".to_string())].into_iter().collect();
+        tags.insert(SOURCE_TRACKING_URI.into(), "http://localhost:5000/".into());
+        assert!(id.matches(&tags));
+        tags.insert(SOURCE_TRACKING_URI.into(), "http://other:5000".into());
+        assert!(!id.matches(&tags));
+    }
 }

@@ -11,7 +11,7 @@ use std::{
 use serde_json::Value;
 use test_support::{assert_runs_equal, dump_experiment, seed, unique_name, ArtifactMode, MlflowServer};
 
-use crate::cli::{self, fails, list_runs, ok, path};
+use crate::cli::{self, fails, list_runs, ok, path, run, succeeded};
 
 const RUNS_PER_EXPERIMENT: usize = 50;
 
@@ -212,6 +212,26 @@ fn copy_experiment_one_by_one_links_to_runs_copied_earlier() {
             "--use-src-user-id",
         ]);
     }
+    // The same source spelled another way (a loopback name, a trailing slash) is the same
+    // server: the copies are found, none is made twice.
+    let respelled = format!("{}/", src.url.replace("127.0.0.1", "localhost"));
+    assert_ne!(respelled, src.url);
+    let args = [
+        "copy-experiment",
+        "--src-uri",
+        &respelled,
+        "--dst-uri",
+        &dst.url,
+        "--src-experiment",
+        &t.names()[0],
+        "--dst-experiment-name",
+        &dst_names[0],
+        "--export-deleted-runs",
+        "--use-src-user-id",
+    ];
+    let again = succeeded(&args, run(&args, &[]));
+    let said = String::from_utf8_lossy(&again.stderr);
+    assert!(said.contains(" 0 created, 0 resumed"), "{said}");
     assert_copied(&source_runs(t), &dst.url, &t.names(), &dst_names);
 }
 
