@@ -74,9 +74,12 @@ pub struct GlobalArgs {
     /// reports them failed at once.
     #[arg(long, global = true, default_value_t = 2, value_name = "N")]
     pub retry_passes: u32,
-    /// The tracking server's `--artifacts-destination`, when this machine can read (export)
-    /// or write (import) that folder: `mlflow-artifacts:` files then move straight from or to
-    /// it, without a request per file through the server.
+    /// The tracking server's `--artifacts-destination` (or the folder holding its local
+    /// `--default-artifact-root`), when this machine can read (export) or write (import) that
+    /// folder: `mlflow-artifacts:` files then move straight from or to it, without a request
+    /// per file through the server. A server's local artifact root is read from disk only
+    /// inside this folder; any other local path a server names is read through the server,
+    /// so a server cannot make an export include this machine's files.
     #[arg(long, global = true, value_name = "DIR", conflicts_with_all = ["src_artifacts_destination", "dst_artifacts_destination"])]
     pub artifacts_destination: Option<PathBuf>,
     /// For copy: the source server's `--artifacts-destination` (see --artifacts-destination).

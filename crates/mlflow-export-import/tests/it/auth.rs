@@ -16,7 +16,7 @@ use test_support::{
     assert_runs_equal, dump_experiment, python_eval, seed, unique_name, ArtifactMode, BasicAuthConfig, MlflowServer,
 };
 
-use crate::cli::{self, path};
+use crate::cli::{self, files_below, path};
 
 const ADMIN: &str = "root";
 const ADMIN_PASSWORD: &str = "r00t-Adm1n-Pw-7f3c2e";
@@ -103,20 +103,6 @@ const AS_ADMIN: [(&str, &str); 2] = [("MLFLOW_TRACKING_USERNAME", ADMIN), ("MLFL
 fn passwords() -> Vec<String> {
     let shared = MlflowServer::shared(ArtifactMode::BasicAuth).credentials().expect("admin login").1;
     vec![ADMIN_PASSWORD.into(), READER_PASSWORD.into(), shared.into()]
-}
-
-/// Every file under `dir`, recursively.
-fn files_below(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let p = entry.unwrap().path();
-        if p.is_dir() {
-            out.extend(files_below(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out
 }
 
 /// No password in the outputs of a command nor in any file under `dir`.

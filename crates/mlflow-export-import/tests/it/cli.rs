@@ -110,3 +110,17 @@ pub fn clean_report(path: &Path) -> Value {
     assert_eq!(report["summary"]["runs_failed"], 0, "{}", report["failures"]);
     report
 }
+
+/// Every file under `dir`, recursively.
+pub fn files_below(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(files_below(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}

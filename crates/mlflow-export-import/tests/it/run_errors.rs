@@ -5,7 +5,7 @@ use std::io::Write;
 use serde_json::Value;
 use test_support::{seed, unique_name, ArtifactMode, FaultPlan, FaultProxy, MlflowServer};
 
-use crate::cli::{fails, list_runs, ok, path};
+use crate::cli::{fails, files_below, list_runs, ok, path};
 
 #[test]
 fn unknown_run_id() {
@@ -167,20 +167,6 @@ fn bad_tracking_uri_and_missing_input() {
 }
 
 use crate::cli;
-
-/// Every file under `dir`, recursively.
-fn files_below(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            out.extend(files_below(&path));
-        } else {
-            out.push(path);
-        }
-    }
-    out
-}
 
 #[test]
 fn secrets_appear_in_no_output_file_or_report() {
@@ -450,4 +436,35 @@ fn an_export_file_with_other_bytes_of_the_same_size_is_refused() {
     assert!(err.contains(&rel) && err.contains("SHA-256") && err.contains("damaged"), "{err}");
     let runs = list_runs(&server.url, &exp);
     assert!(runs.iter().all(|r| r["tags"]["mlflow_export_import.complete"].is_null()), "nothing complete: {runs:?}");
+}
+
+/// A server that names a folder of this machine as a run's artifact root (here one holding a
+/// private file; in the wild `/home/me/.ssh`) does not get that folder into the export: a
+/// local root is read from disk only inside `--artifacts-destination`, else through the
+/// server, which answers with the run's own files.
+#[test]
+fn a_server_naming_a_folder_of_this_machine_does_not_get_it_exported() {
+    let src = MlflowServer::shared(ArtifactMode::Proxy);
+    let run_id = plain_run(src, "local-root");
+    let dir = tempfile::tempdir().unwrap();
+    let private = dir.path().join("private");
+    std::fs::create_dir_all(&private).unwrap();
+    std::fs::write(private.join("secret.txt"), "not for export").unwrap();
+    let named = private.to_str().unwrap().to_string();
+    let proxy = FaultProxy::start(
+        &src.url,
+        FaultPlan::rewriting(move |path, body| {
+            if !path.contains("runs/get") {
+                return None;
+            }
+            let mut answer: Value = serde_json::from_slice(body).ok()?;
+            answer.get_mut("run")?.get_mut("info")?["artifact_uri"] = named.clone().into();
+            serde_json::to_vec(&answer).ok()
+        }),
+    );
+    let export = dir.path().join("out");
+    ok(&["export-run", "--tracking-uri", &proxy.url, "--run-id", &run_id, "--output", path(&export)]);
+    let exported = files_below(&export.join("artifacts"));
+    assert!(!exported.is_empty(), "the run's own files are exported");
+    assert!(!exported.iter().any(|p| p.ends_with("secret.txt")), "{exported:?}");
 }

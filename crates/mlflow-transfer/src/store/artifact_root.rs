@@ -71,8 +71,11 @@ impl ArtifactRoots {
                 None => ArtifactRoot::Proxy(rel),
             });
         }
-        if let Some(dir) = local::local_root(uri).filter(|d| d.is_dir()) {
-            return Ok(ArtifactRoot::Local(dir));
+        if let Some(dir) = local::local_root(uri) {
+            return Ok(match self.trusted_local(&dir) {
+                Some(dir) => ArtifactRoot::Local(dir),
+                None => routes,
+            });
         }
         match self.objects.resolve(uri) {
             Ok(Some(Resolved::Root(root))) if self.unreadable.lock().expect("poisoned").contains(root.id()) => {
@@ -86,6 +89,23 @@ impl ArtifactRoots {
             // Other schemes (and stores the tool cannot reach) are read through the server,
             // which has its own access to them.
             Ok(None) | Err(_) => Ok(routes),
+        }
+    }
+
+    /// `dir` (a local artifact root a server named) as a folder to read from disk, when it
+    /// exists and lies inside the folder the user named with `--artifacts-destination`. The
+    /// server's word alone is not enough: an `artifact_uri` of `/home/me/.ssh` that happens to
+    /// exist on this machine would put this machine's files into an export. Everything else is
+    /// read through the server, which answers for its own disk. Both paths are resolved
+    /// (`..`, symlinks) before the containment check.
+    fn trusted_local(&self, dir: &std::path::Path) -> Option<PathBuf> {
+        let allowed = std::fs::canonicalize(self.client.artifacts_destination()?).ok()?;
+        let dir = std::fs::canonicalize(dir).ok().filter(|d| d.is_dir())?;
+        if dir.starts_with(&allowed) {
+            Some(dir)
+        } else {
+            tracing::debug!(dir = %dir.display(), "artifact root outside --artifacts-destination; reading through the server");
+            None
         }
     }
 
