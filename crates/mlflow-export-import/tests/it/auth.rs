@@ -5,11 +5,7 @@
 //! run marked complete; a copy between two servers uses each side's own login; and no password
 //! shows up anywhere, even at `-vv`.
 
-use std::{
-    collections::HashMap,
-    path::{Path, PathBuf},
-    sync::OnceLock,
-};
+use std::{collections::HashMap, path::Path, sync::OnceLock};
 
 use serde_json::{json, Value};
 use test_support::{
