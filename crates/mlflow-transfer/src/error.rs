@@ -42,6 +42,10 @@ pub enum Error {
     /// The object does not exist at the source.
     #[error("{0}")]
     NotFound(String),
+    /// The server has not finished something in the time we wait for it (a model version
+    /// still registering). Not the user's fault, and a later pass may find it done.
+    #[error("{0}")]
+    Pending(String),
 }
 
 impl Error {
@@ -53,7 +57,7 @@ impl Error {
     pub fn is_transient(&self) -> bool {
         match self {
             Error::Client(e) => e.is_transient(),
-            Error::Truncated { .. } => true,
+            Error::Truncated { .. } | Error::Pending(_) => true,
             Error::Store { transient, .. } => *transient,
             Error::Artifact { source, .. } => source.is_transient(),
             Error::Io { source, .. } => {
@@ -65,3 +69,16 @@ impl Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A model version still registering when the wait ends is retried on a later pass, not
+    /// reported as the user's bad input.
+    #[test]
+    fn waiting_on_the_server_is_transient_bad_input_is_not() {
+        assert!(Error::Pending("version 3 of m still pending registration after 300s".into()).is_transient());
+        assert!(!Error::Input("no run.json".into()).is_transient());
+    }
+}

@@ -101,10 +101,11 @@ impl ModelMove {
             }
             ModelDestination::Folder { dir, system } => {
                 // An export holds every version selected; one whose logged model could not be
-                // written is also listed as failed.
+                // written is also listed as failed, and only the others count as written.
                 outcome.versions =
                     self.record.versions.iter().map(|v| (v.version.clone(), v.version.clone())).collect();
-                outcome.versions_created = self.record.versions.len();
+                outcome.versions_created =
+                    outcome.versions.keys().filter(|v| !outcome.failed_versions.contains_key(*v)).count();
                 match local::write_json(&dir.join("model.json"), &write_model_json(&self.record, system)) {
                     Ok(()) => outcome.destination = Some(dir.display().to_string()),
                     Err(e) => outcome.error = Some(e.to_string()),
@@ -131,5 +132,43 @@ impl ModelIndex {
             Ok(()) => Outcome::Indexed,
             Err(e) => Outcome::failed(path.display().to_string(), &e),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{job::VersionOutcome, model::ModelVersionRecord};
+
+    /// A version that failed is reported failed, not counted among those written.
+    #[tokio::test]
+    async fn an_export_counts_only_the_versions_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let version = |v: &str| ModelVersionRecord { version: v.into(), ..Default::default() };
+        let record = RegisteredModelRecord {
+            name: "m".into(),
+            versions: vec![version("1"), version("2")],
+            ..Default::default()
+        };
+        let step = ModelMove {
+            record: Arc::new(record),
+            destination: ModelDestination::Folder { dir: dir.path().to_path_buf(), system: ExportSystem::default() },
+            phase: Phase::Close,
+            error: None,
+        };
+        let outcome = |v: &str, error: Option<&str>| {
+            Outcome::Version(VersionOutcome {
+                version: v.into(),
+                destination: error.is_none().then(|| v.to_string()),
+                skipped: false,
+                error: error.map(String::from),
+                retryable: false,
+            })
+        };
+        let deps = [outcome("1", None), outcome("2", Some("its logged model could not be written"))];
+        let ctx = JobContext::new(crate::job::RunOptions::default(), Arc::new(crate::Silent));
+        let Outcome::Model(m) = step.execute(&deps, &ctx).await else { panic!("a model outcome") };
+        assert_eq!((m.versions_created, m.failed_versions.len()), (1, 1), "{m:?}");
+        assert!(dir.path().join("model.json").is_file());
     }
 }

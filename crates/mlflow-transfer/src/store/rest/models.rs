@@ -450,14 +450,18 @@ async fn wait_ready(client: &MlflowClient, name: &str, v: &ModelVersion, limit: 
     let mut current = v.clone();
     while current.status.as_deref() == Some("PENDING_REGISTRATION") {
         if started.elapsed() > limit {
-            return Err(Error::Input(format!("version {} still pending after {}s", v.version, limit.as_secs())));
+            return Err(Error::Pending(format!(
+                "version {} of {name} still pending registration after {}s",
+                v.version,
+                limit.as_secs()
+            )));
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
         current = client.get_model_version(name, &v.version).await?.unwrap_or(current);
     }
     if current.status.as_deref() == Some("FAILED_REGISTRATION") {
-        return Err(Error::Input(format!(
-            "version {} failed to register: {}",
+        return Err(Error::Unsupported(format!(
+            "version {} of {name} failed to register at the destination: {}",
             v.version,
             current.status_message.as_deref().unwrap_or("")
         )));
