@@ -18,7 +18,8 @@ pub async fn run(args: ListRegisteredModelsArgs, global: &GlobalArgs) -> anyhow:
     if global.dry_run {
         eprintln!("dry run: {} not written", args.output_file.display());
     } else {
-        std::fs::write(&args.output_file, json).with_context(|| format!("writing {}", args.output_file.display()))?;
+        mlflow_transfer::store::local::write_atomic(&args.output_file, &json)
+            .with_context(|| format!("writing {}", args.output_file.display()))?;
     }
     let width = all.iter().map(|m| m.name.len()).max().unwrap_or(4).max(4);
     println!("{:width$}  {:>8}  {:<10}  aliases", "name", "versions", "latest");

@@ -206,5 +206,6 @@ pub fn finish_job(
 
 fn write_report(path: &Path, report: &serde_json::Value) -> anyhow::Result<()> {
     let bytes = serde_json::to_vec_pretty(report).expect("JSON values always serialize");
-    std::fs::write(path, bytes).with_context(|| format!("writing report {}", path.display()))
+    mlflow_transfer::store::local::write_atomic(path, &bytes)
+        .with_context(|| format!("writing report {}", path.display()))
 }

@@ -41,8 +41,9 @@ fn pack_blocking(dir: &Path, zip_path: &Path) -> Result<()> {
         let mut input = File::open(&src).map_err(|e| Error::io(&src, e))?;
         io::copy(&mut input, &mut zip).map_err(|e| Error::io(&tmp, e))?;
     }
-    zip.finish().map_err(|e| zip_err(&tmp, e))?;
-    std::fs::rename(&tmp, zip_path).map_err(|e| Error::io(zip_path, e))
+    let file = zip.finish().map_err(|e| zip_err(&tmp, e))?.into_inner().map_err(|e| Error::io(&tmp, e.into_error()))?;
+    file.sync_all().map_err(|e| Error::io(&tmp, e))?;
+    local::persist(&tmp, zip_path)
 }
 
 /// Unpacks `zip_path` into `dest` after checking every entry.
