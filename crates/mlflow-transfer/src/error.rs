@@ -60,9 +60,15 @@ impl Error {
             Error::Truncated { .. } | Error::Pending(_) => true,
             Error::Store { transient, .. } => *transient,
             Error::Artifact { source, .. } => source.is_transient(),
-            Error::Io { source, .. } => {
-                !matches!(source.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::PermissionDenied)
-            }
+            // A full disk or a read-only one stays so however often the job tries.
+            Error::Io { source, .. } => !matches!(
+                source.kind(),
+                std::io::ErrorKind::NotFound
+                    | std::io::ErrorKind::PermissionDenied
+                    | std::io::ErrorKind::StorageFull
+                    | std::io::ErrorKind::ReadOnlyFilesystem
+                    | std::io::ErrorKind::QuotaExceeded
+            ),
             _ => false,
         }
     }

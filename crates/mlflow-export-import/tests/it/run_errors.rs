@@ -468,3 +468,36 @@ fn a_server_naming_a_folder_of_this_machine_does_not_get_it_exported() {
     assert!(!exported.is_empty(), "the run's own files are exported");
     assert!(!exported.iter().any(|p| p.ends_with("secret.txt")), "{exported:?}");
 }
+
+/// A disk that fills during an export (here the file being written is `/dev/full`) ends the
+/// job with an error naming the file and the cause, a non-zero exit, and no file under its
+/// final name claiming to be whole.
+#[test]
+fn a_disk_that_fills_during_an_export_is_a_clear_error() {
+    let src = MlflowServer::shared(ArtifactMode::Proxy);
+    let run_id = plain_run(src, "disk-full");
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    std::fs::create_dir_all(&out).unwrap();
+    std::os::unix::fs::symlink("/dev/full", out.join("run.json.mlflow-export-import.partial")).unwrap();
+    let report = dir.path().join("report.json");
+    let err = fails(
+        &[
+            "export-run",
+            "--tracking-uri",
+            &src.url,
+            "--run-id",
+            &run_id,
+            "--output",
+            path(&out),
+            "--report",
+            path(&report),
+        ],
+        &[],
+    );
+    assert!(err.contains("run.json") && err.contains("No space left on device"), "{err}");
+    assert!(!out.join("run.json").exists(), "no run.json claims the run is whole");
+    let report: Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    assert_eq!(report["summary"]["runs_failed"], 1, "{report}");
+    assert_eq!(report["runs"][0]["attempts"], 1, "a full disk is not tried again: {report}");
+}
