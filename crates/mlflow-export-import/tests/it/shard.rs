@@ -1,6 +1,7 @@
 //! `--shard K/N`: N processes started at once with 1/N .. N/N import one bulk export between
 //! them; together they move every run exactly once, nested links intact, and each does its
-//! part. A job whose other steps need every run (an export) refuses to be split.
+//! part; one of them killed mid-way and started again finishes its part. A job whose other
+//! steps need every run (an export) refuses to be split.
 
 use std::collections::HashMap;
 
@@ -12,10 +13,12 @@ use crate::{
     experiments::{as_map, assert_copied, one_job_at_a_time},
 };
 
-const SHARDS: u32 = 3;
+const SHARDS: u32 = 4;
+/// The shard killed mid-way and re-run.
+const KILLED: u32 = 2;
 
 #[test]
-fn three_shards_run_at_once_import_every_run_exactly_once() {
+fn four_shards_run_at_once_one_killed_and_rerun_import_every_run_exactly_once() {
     let _one = one_job_at_a_time();
     let src = MlflowServer::shared(ArtifactMode::Proxy);
     let dst = MlflowServer::shared(ArtifactMode::LocalRoot);
@@ -40,34 +43,46 @@ fn three_shards_run_at_once_import_every_run_exactly_once() {
     ]);
 
     let reports: Vec<_> = (1..=SHARDS).map(|k| work.path().join(format!("shard-{k}.json"))).collect();
-    let children: Vec<_> = (1..=SHARDS)
-        .map(|k| {
-            let shard = format!("{k}/{SHARDS}");
-            let args = [
-                "import-experiments",
-                "--tracking-uri",
-                &dst.url,
-                "--input-dir",
-                path(&export),
-                "--experiment-name-prefix",
-                "sharded-",
-                "--use-src-user-id",
-                "--shard",
-                &shard,
-                "--report",
-                path(&reports[k as usize - 1]),
-                "-q",
-            ];
-            cli::command(&args).spawn().expect("binary starts")
+    let shard = |k: u32| {
+        let shard = format!("{k}/{SHARDS}");
+        let args = [
+            "import-experiments",
+            "--tracking-uri",
+            &dst.url,
+            "--input-dir",
+            path(&export),
+            "--experiment-name-prefix",
+            "sharded-",
+            "--use-src-user-id",
+            "--shard",
+            &shard,
+            "--report",
+            path(&reports[k as usize - 1]),
+            "-q",
+        ];
+        cli::command(&args).spawn().expect("binary starts")
+    };
+    let mut children: Vec<_> = (1..=SHARDS).map(shard).collect();
+    std::thread::sleep(std::time::Duration::from_millis(800));
+    let killed = &mut children[KILLED as usize - 1];
+    assert!(killed.try_wait().unwrap().is_none(), "shard {KILLED} still at work when killed");
+    killed.kill().unwrap();
+    killed.wait().unwrap();
+    for (k, mut child) in (1..=SHARDS).zip(children) {
+        if k != KILLED {
+            assert!(child.wait().unwrap().success(), "shard {k} failed");
+        }
+    }
+    assert!(shard(KILLED).wait().unwrap().success(), "shard {KILLED} re-run failed");
+    let done: Vec<u64> = reports
+        .iter()
+        .map(|r| {
+            let summary = &clean_report(r)["summary"];
+            ["runs_created", "runs_resumed", "runs_skipped"].iter().map(|k| summary[k].as_u64().unwrap()).sum()
         })
         .collect();
-    for mut child in children {
-        assert!(child.wait().unwrap().success(), "a shard failed");
-    }
-    let created: Vec<u64> =
-        reports.iter().map(|r| clean_report(r)["summary"]["runs_created"].as_u64().unwrap()).collect();
-    assert_eq!(created.iter().sum::<u64>(), 60, "each run created by exactly one shard: {created:?}");
-    assert!(created.iter().all(|&c| c > 0), "every shard did a part: {created:?}");
+    assert_eq!(done.iter().sum::<u64>(), 60, "each run belongs to exactly one shard: {done:?}");
+    assert!(done.iter().all(|&c| c > 0), "every shard did a part: {done:?}");
     let dst_names: Vec<String> = names.iter().map(|n| format!("sharded-{n}")).collect();
     assert_copied(&source, &dst.url, &names, &dst_names);
 
