@@ -137,6 +137,15 @@ pub struct MlflowServer {
     store_env: Vec<(String, String)>,
     /// The launcher: closing its stdin (drop, or process exit) stops the server.
     service: Service,
+    /// How the launcher was started, to start it again after [`MlflowServer::crash_and_restart`].
+    launch: Relaunch,
+}
+
+/// The launcher's arguments and environment, as first given.
+#[derive(Debug)]
+struct Relaunch {
+    args: Vec<std::ffi::OsString>,
+    envs: Vec<(std::ffi::OsString, Option<std::ffi::OsString>)>,
 }
 
 const DEFAULT_START_TIMEOUT_SECS: u64 = 60;
@@ -284,6 +293,10 @@ impl MlflowServer {
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::from(open_log(&log_path)));
+        let launch = Relaunch {
+            args: cmd.get_args().map(OsStr::to_os_string).collect(),
+            envs: cmd.get_envs().map(|(k, v)| (k.to_os_string(), v.map(OsStr::to_os_string))).collect(),
+        };
         let child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start scripts/serve_mlflow.py: {e}"));
         let service = Service::launched("mlflow server", &log_path, child);
         let mut server = MlflowServer {
@@ -300,6 +313,7 @@ impl MlflowServer {
             client_env,
             store_env,
             service,
+            launch,
         };
 
         let timeout = Duration::from_secs(
@@ -403,6 +417,43 @@ impl MlflowServer {
     /// The last `max_bytes` of the server log.
     pub fn log_tail(&self, max_bytes: usize) -> String {
         self.service.log_tail(max_bytes)
+    }
+
+    /// Kills the server's whole process group with SIGKILL (as a crash or an OOM kill would:
+    /// requests in flight are cut), keeps it away for `down`, then starts it again on the same
+    /// port over the same database and artifacts, and returns once `/health` answers. The
+    /// launcher sees its command exit by itself and leaves the server's folder in place.
+    pub fn crash_and_restart(&mut self, down: Duration) {
+        let log = std::fs::read_to_string(&self.log_path).unwrap_or_default();
+        let pid = log
+            .lines()
+            .rev()
+            .find_map(|l| l.strip_prefix("serve_mlflow: started pid "))
+            .and_then(|p| p.trim().parse::<u32>().ok())
+            .expect("the launcher logs the server's pid");
+        let killed = Command::new("kill").args(["-KILL", "--", &format!("-{pid}")]).status().expect("kill runs");
+        assert!(killed.success(), "kill -KILL -{pid} failed");
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while self.service.exited().is_none() {
+            assert!(Instant::now() < deadline, "the launcher did not notice its server die");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        std::thread::sleep(down);
+        let mut cmd = Command::new(python());
+        cmd.args(&self.launch.args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(open_log(&self.log_path)));
+        for (k, v) in &self.launch.envs {
+            match v {
+                Some(v) => cmd.env(k, v),
+                None => cmd.env_remove(k),
+            };
+        }
+        let child = cmd.spawn().unwrap_or_else(|e| panic!("cannot restart scripts/serve_mlflow.py: {e}"));
+        self.service = Service::launched("mlflow server", &self.log_path, child);
+        let port = self.port;
+        self.service.wait_ready(Duration::from_secs(DEFAULT_START_TIMEOUT_SECS), || health_ok(port)).unwrap();
     }
 
     /// Stop the server now (also done on drop).

@@ -100,3 +100,50 @@ fn three_hundred_runs_through_a_network_that_faults_one_request_in_ten_arrive_wh
     assert_copied(&source, &dst.url, &names, &copied);
     verify(&server.url, &names, &dst.url, &copied);
 }
+
+/// The destination server dies in the middle of a copy (SIGKILL: requests in flight are cut,
+/// creates may have landed unanswered) and comes back a few seconds later on the same
+/// database: the job waits for it, saying so on stderr, resumes what was cut and ends with
+/// every run exactly once, equal to the source.
+#[test]
+fn a_destination_server_killed_and_restarted_mid_copy_ends_with_every_run_once() {
+    let src = MlflowServer::shared(ArtifactMode::Proxy);
+    let mut dst = MlflowServer::start(ArtifactMode::Proxy);
+    let prefix = unique_name("restart");
+    seed(&src.url, &["--scenario", "tree", "--experiment", &prefix, "--runs", "20"]);
+    let (from, to) = (format!("{prefix}-a"), format!("{prefix}-restarted"));
+    let work = tempfile::tempdir().unwrap();
+    let report = work.path().join("report.json");
+    let args = [
+        "copy-experiment",
+        "--src-uri",
+        &src.url,
+        "--dst-uri",
+        &dst.url,
+        "--src-experiment",
+        &from,
+        "--dst-experiment-name",
+        &to,
+        "--use-src-user-id",
+        "--export-deleted-runs",
+        "--report",
+        path(&report),
+    ];
+    let child = crate::cli::command(&args)
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("binary starts");
+    std::thread::sleep(Duration::from_millis(1500));
+    dst.crash_and_restart(Duration::from_secs(3));
+    let out = child.wait_with_output().unwrap();
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{said}");
+    assert!(said.contains("retrying in"), "the wait for the server is announced: {said}");
+    let src_runs = as_map(dump_experiment(&src.url, &from));
+    let summary = &clean_report(&report)["summary"];
+    let moved = summary["runs_created"].as_u64().unwrap() + summary["runs_resumed"].as_u64().unwrap();
+    assert_eq!(moved as usize, src_runs.len(), "{summary}");
+    verify(&src.url, std::slice::from_ref(&from), &dst.url, std::slice::from_ref(&to));
+    assert_copied(&src_runs, &dst.url, &[from], &[to]);
+}
