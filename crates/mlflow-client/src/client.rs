@@ -10,14 +10,15 @@ use std::{
         atomic::{AtomicU64, Ordering},
         Arc,
     },
+    task::{Context, Poll},
     time::Duration,
 };
 
 use bytes::Bytes;
-use futures::{Stream, TryStreamExt};
+use futures::{Stream, StreamExt, TryStreamExt};
 use reqwest::{header, Method, RequestBuilder, Response};
 use serde::{de::DeserializeOwned, Serialize};
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::{
     config::{Auth, ClientConfig, RetryPolicy},
@@ -56,11 +57,11 @@ struct Inner {
     base: String,
     auth: Auth,
     retry: RetryPolicy,
-    limiter: Semaphore,
+    limiter: Arc<Semaphore>,
     /// Writes in flight: half the requests. MLflow's SQL store takes two pooled connections
     /// for one `log-batch` (the run's session, then one per kind of data), so as many writes
     /// as its pool has connections can starve each other until the pool's 30 s timeout.
-    writes: Semaphore,
+    writes: Arc<Semaphore>,
     pacer: Option<Pacer>,
     artifacts_destination: Option<std::path::PathBuf>,
     side: Option<String>,
@@ -75,6 +76,33 @@ struct Inner {
 pub struct ByteStream {
     pub len: Option<u64>,
     pub stream: std::pin::Pin<Box<dyn Stream<Item = std::io::Result<Bytes>> + Send>>,
+}
+
+/// A request's places under the client's limits. A request is in flight until its answer has
+/// been read, not only until its headers arrive: the body is most of the work (a download can
+/// take minutes), so releasing at the headers would let bodies pile up past the limit.
+struct InFlight {
+    _slot: OwnedSemaphorePermit,
+    _write: Option<OwnedSemaphorePermit>,
+}
+
+/// A download's body that keeps its request in flight until the last byte has been read or the
+/// stream is dropped, whichever comes first.
+struct HeldBody {
+    body: std::pin::Pin<Box<dyn Stream<Item = std::io::Result<Bytes>> + Send>>,
+    in_flight: Option<InFlight>,
+}
+
+impl Stream for HeldBody {
+    type Item = std::io::Result<Bytes>;
+
+    fn poll_next(mut self: std::pin::Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let next = std::task::ready!(self.body.poll_next_unpin(cx));
+        if next.is_none() {
+            self.in_flight = None;
+        }
+        Poll::Ready(next)
+    }
 }
 
 impl MlflowClient {
@@ -103,8 +131,8 @@ impl MlflowClient {
                 base: config.base_url.clone(),
                 auth: config.auth.clone(),
                 retry: config.retry,
-                limiter: Semaphore::new(config.max_in_flight.max(1)),
-                writes: Semaphore::new(config.max_in_flight.div_ceil(2).max(1)),
+                limiter: Arc::new(Semaphore::new(config.max_in_flight.max(1))),
+                writes: Arc::new(Semaphore::new(config.max_in_flight.div_ceil(2).max(1))),
                 pacer: Pacer::new(config.max_requests_per_second),
                 artifacts_destination: config.artifacts_destination.clone(),
                 side: config.side.clone(),
@@ -204,7 +232,7 @@ impl MlflowClient {
 
     /// Sends one request and reads its whole answer.
     async fn body_of(&self, method: &'static str, url: &str, rb: RequestBuilder) -> Result<Bytes> {
-        let resp = self.execute(method, url, rb).await?;
+        let (resp, _in_flight) = self.execute(method, url, rb).await?;
         resp.bytes().await.map_err(|source| Error::Transport { method, url: url.to_string(), source })
     }
 
@@ -212,14 +240,14 @@ impl MlflowClient {
     /// later surfaces as an I/O error of the stream, for the caller to restart the file.
     pub(crate) async fn get_stream(&self, path: &str, query: &[(&str, String)]) -> Result<ByteStream> {
         let url = self.url(path);
-        let resp = self
+        let (resp, in_flight) = self
             .with_retries(Idempotency::Safe, || async {
                 self.execute("GET", &url, self.request(Method::GET, &url).query(query)).await
             })
             .await?;
         let len = resp.content_length();
-        let stream = resp.bytes_stream().map_err(std::io::Error::other);
-        Ok(ByteStream { len, stream: Box::pin(stream) })
+        let body = Box::pin(resp.bytes_stream().map_err(std::io::Error::other));
+        Ok(ByteStream { len, stream: Box::pin(HeldBody { body, in_flight: Some(in_flight) }) })
     }
 
     /// Uploads a streamed body with PUT. Not retried here: a stream cannot be replayed, so the
@@ -235,23 +263,26 @@ impl MlflowClient {
     }
 
     /// Sends one request under the in-flight limit and maps error statuses to [`Error::Api`].
-    async fn execute(&self, method: &'static str, url: &str, rb: RequestBuilder) -> Result<Response> {
+    /// The answer comes with its places under the limit, for the caller to hold while it reads
+    /// the body.
+    async fn execute(&self, method: &'static str, url: &str, rb: RequestBuilder) -> Result<(Response, InFlight)> {
         if let Some(pacer) = &self.inner.pacer {
             pacer.wait().await;
         }
         // Artifact uploads (PUT) go to the artifact store, not the database.
-        let _write = match method {
+        let write = match method {
             "GET" | "PUT" => None,
-            _ => Some(self.inner.writes.acquire().await.expect("limiter never closes")),
+            _ => Some(self.inner.writes.clone().acquire_owned().await.expect("limiter never closes")),
         };
-        let _permit = self.inner.limiter.acquire().await.expect("limiter never closes");
+        let slot = self.inner.limiter.clone().acquire_owned().await.expect("limiter never closes");
+        let in_flight = InFlight { _slot: slot, _write: write };
         self.inner.stats.requests.fetch_add(1, Ordering::Relaxed);
         tracing::trace!(method, url, "request");
         let resp = rb.send().await.map_err(|source| Error::Transport { method, url: url.to_string(), source })?;
         self.inner.answered.store(true, Ordering::Relaxed);
         let status = resp.status();
         if status.is_success() {
-            return Ok(resp);
+            return Ok((resp, in_flight));
         }
         let retry_after = resp
             .headers()

@@ -163,12 +163,41 @@ pub struct Run {
 
 /// An entry of `artifacts/list`: `path` is relative to the run's artifact root.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "WireFileInfo")]
 pub struct FileInfo {
     pub path: String,
-    #[serde(default)]
     pub is_dir: bool,
-    #[serde(default, deserialize_with = "opt_i64")]
-    pub file_size: Option<i64>,
+    /// Bytes; `None` when the listing does not say (folders, and stores whose listings carry
+    /// no sizes).
+    pub file_size: Option<u64>,
+}
+
+/// [`FileInfo`] as the server sends it. A size that is not a count of bytes (negative, not a
+/// number) is refused with the entry's path, which a decoding error of the whole listing would
+/// not name.
+#[derive(Deserialize)]
+struct WireFileInfo {
+    path: String,
+    #[serde(default)]
+    is_dir: bool,
+    #[serde(default)]
+    file_size: Option<serde_json::Value>,
+}
+
+impl TryFrom<WireFileInfo> for FileInfo {
+    type Error = String;
+
+    fn try_from(w: WireFileInfo) -> Result<Self, String> {
+        let file_size = match w.file_size {
+            None | Some(serde_json::Value::Null) => None,
+            Some(raw) => {
+                Some(opt_i64(&raw).ok().flatten().and_then(|size| u64::try_from(size).ok()).ok_or_else(|| {
+                    format!("artifact {:?}: the listing gives its size as {raw}, not a number of bytes", w.path)
+                })?)
+            }
+        };
+        Ok(Self { path: w.path, is_dir: w.is_dir, file_size })
+    }
 }
 
 /// Which lifecycle stages a search returns.
@@ -328,6 +357,19 @@ fn de_version<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn file_sizes_are_counts_of_bytes_or_unknown() {
+        let size = |json: &str| serde_json::from_str::<FileInfo>(json).map(|f| f.file_size).map_err(|e| e.to_string());
+        assert_eq!(size(r#"{"path":"a","file_size":12}"#), Ok(Some(12)));
+        assert_eq!(size(r#"{"path":"a","file_size":"12"}"#), Ok(Some(12)));
+        assert_eq!(size(r#"{"path":"a"}"#), Ok(None));
+        assert_eq!(size(r#"{"path":"a","file_size":null}"#), Ok(None));
+        for bad in [r#""-3""#, "-3", r#""12 bytes""#, "1.5", "true"] {
+            let err = size(&format!(r#"{{"path":"dir/f.bin","file_size":{bad}}}"#)).unwrap_err();
+            assert!(err.contains(r#"artifact "dir/f.bin""#) && err.contains("not a number of bytes"), "{bad}: {err}");
+        }
+    }
 
     #[test]
     fn metric_reads_special_values_and_string_ints() {

@@ -91,7 +91,8 @@ pub trait Reporter: Send + Sync {
     fn runs_planned(&self, _runs: usize) {}
     /// A run is about to be read.
     fn run_started(&self, _source_run_id: &str) {}
-    /// The artifacts of a run are known.
+    /// The artifacts of a run are known: `bytes` counts the sizes listed. A file listed without
+    /// a size adds its bytes later, once moved, with `files` 0.
     fn artifacts_planned(&self, _files: usize, _bytes: u64) {}
     /// Artifact bytes moved (called often, with small increments).
     fn bytes_moved(&self, _bytes: u64) {}

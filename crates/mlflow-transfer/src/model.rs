@@ -67,7 +67,10 @@ pub struct Origin {
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Default)]
 pub struct ArtifactFile {
     pub path: String,
-    pub size: u64,
+    /// Bytes, as the listing gives them; `None` when it does not (a server or store may omit
+    /// sizes): the file is then moved without a size check and its manifest records the bytes
+    /// actually moved.
+    pub size: Option<u64>,
     /// The SHA-256 (lowercase hex) the source vouches for, when it has one (an export's
     /// manifest): the bytes are checked against it as they stream.
     pub sha256: Option<String>,

@@ -149,13 +149,14 @@ fn compare_maps(
 }
 
 fn compare_files(a: &[ArtifactFile], b: &[ArtifactFile], at: &str, diffs: &mut Vec<String>) {
-    let a: BTreeMap<&str, u64> = a.iter().map(|f| (f.path.as_str(), f.size)).collect();
-    let b: BTreeMap<&str, u64> = b.iter().map(|f| (f.path.as_str(), f.size)).collect();
+    let a: BTreeMap<&str, Option<u64>> = a.iter().map(|f| (f.path.as_str(), f.size)).collect();
+    let b: BTreeMap<&str, Option<u64>> = b.iter().map(|f| (f.path.as_str(), f.size)).collect();
     for (p, size) in &a {
-        match b.get(p) {
-            None => diffs.push(format!("{at}: artifact {p}: missing at the destination")),
-            Some(s) if s != size => diffs.push(format!("{at}: artifact {p}: {size} bytes != {s}")),
-            Some(_) => {}
+        match (size, b.get(p)) {
+            (_, None) => diffs.push(format!("{at}: artifact {p}: missing at the destination")),
+            // A size a listing did not give cannot be said to differ.
+            (Some(size), Some(Some(s))) if s != size => diffs.push(format!("{at}: artifact {p}: {size} bytes != {s}")),
+            _ => {}
         }
     }
     for p in b.keys().filter(|p| !a.contains_key(*p)) {
@@ -183,7 +184,7 @@ mod tests {
         Side {
             runs: runs
                 .into_iter()
-                .map(|r| (r, vec![ArtifactFile { path: "a".into(), size: 3, sha256: None }]))
+                .map(|r| (r, vec![ArtifactFile { path: "a".into(), size: Some(3), sha256: None }]))
                 .collect(),
         }
     }
@@ -205,7 +206,7 @@ mod tests {
         d.metrics.get_mut("m").unwrap()[0].step = 5;
         d.params.clear();
         let mut dst = side(vec![d, run("extra", &[])]);
-        dst.runs[0].1[0].size = 2;
+        dst.runs[0].1[0].size = Some(2);
         let diffs = compare(&src, &dst);
         for want in [
             "tags.t",

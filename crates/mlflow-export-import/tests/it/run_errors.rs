@@ -347,6 +347,63 @@ fn a_server_declaring_a_huge_artifact_size_is_refused_without_trusting_it() {
     assert!(biggest < 1 << 20, "no space was set aside for the declared size: {biggest} bytes");
 }
 
+/// A listing may omit sizes (servers and object stores may): the files are moved anyway, and
+/// the manifest records the bytes that arrived, not a made-up 0.
+#[test]
+fn a_server_listing_artifacts_without_sizes_is_read_and_the_real_sizes_recorded() {
+    let src = MlflowServer::shared(ArtifactMode::Proxy);
+    let run_id = plain_run(src, "sizeless");
+    let proxy = FaultProxy::start(
+        &src.url,
+        FaultPlan::rewriting(|_, body| {
+            let mut listing: Value = serde_json::from_slice(body).ok()?;
+            for file in listing.get_mut("files")?.as_array_mut()? {
+                file.as_object_mut()?.remove("file_size");
+            }
+            serde_json::to_vec(&listing).ok()
+        }),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let export = dir.path().join("run");
+    ok(&["export-run", "--tracking-uri", &proxy.url, "--run-id", &run_id, "--output", path(&export)]);
+    let run_json: Value = serde_json::from_slice(&std::fs::read(export.join("run.json")).unwrap()).unwrap();
+    let manifest = run_json["info"]["artifacts"].as_array().expect("a manifest");
+    assert!(manifest.iter().any(|a| a["size"].as_u64() > Some(0)), "{manifest:?}");
+    for a in manifest {
+        let file = export.join("artifacts").join(a["path"].as_str().unwrap());
+        assert_eq!(a["size"].as_u64(), Some(std::fs::metadata(file).unwrap().len()), "{a}");
+        assert!(a["sha256"].is_string(), "{a}");
+    }
+    let exp = unique_name("sizeless-copy");
+    ok(&["copy-run", "--src-uri", &proxy.url, "--dst-uri", &src.url, "--run-id", &run_id, "--experiment-name", &exp]);
+    let runs = list_runs(&src.url, &exp);
+    assert!(runs.len() == 1 && runs[0]["tags"]["mlflow_export_import.complete"] == "true", "{runs:?}");
+}
+
+#[test]
+fn a_server_listing_a_negative_artifact_size_is_refused() {
+    let src = MlflowServer::shared(ArtifactMode::Proxy);
+    let run_id = plain_run(src, "negative-size");
+    let proxy = lying_server(src, |f| f["file_size"] = (-5).into());
+    let dir = tempfile::tempdir().unwrap();
+    let export = dir.path().join("run");
+    let err = fails(
+        &[
+            "export-run",
+            "--tracking-uri",
+            &proxy.url,
+            "--run-id",
+            &run_id,
+            "--output",
+            path(&export),
+            "--retry-passes",
+            "0",
+        ],
+        &[],
+    );
+    assert!(err.contains(&run_id) && err.contains("size as -5, not a number of bytes"), "{err}");
+}
+
 #[test]
 fn names_mlflow_rejects_fail_the_run_with_the_servers_reason() {
     let server = MlflowServer::shared(ArtifactMode::Proxy);

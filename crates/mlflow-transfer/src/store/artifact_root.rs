@@ -163,8 +163,7 @@ impl ArtifactRoots {
                         if f.is_dir {
                             dirs.push(f.path);
                         } else {
-                            let size = u64::try_from(f.file_size.unwrap_or(0)).unwrap_or(0);
-                            files.push(ArtifactFile { path: f.path, size, sha256: None });
+                            files.push(ArtifactFile { path: f.path, size: f.file_size, sha256: None });
                         }
                     }
                 }
@@ -202,13 +201,21 @@ impl ArtifactRoots {
         }
     }
 
-    /// Streams one file to `rel` below the root.
-    pub async fn write(&self, root: &ArtifactRoot, rel: &str, size: u64, data: ByteStream) -> Result<()> {
+    /// Streams one file to `rel` below the root; `data.len` is its size when known.
+    pub async fn write(&self, root: &ArtifactRoot, rel: &str, data: ByteStream) -> Result<()> {
         match root {
             ArtifactRoot::Local(dir) => local::write(dir, rel, data).await.map(drop),
-            ArtifactRoot::Object(o) => o.write(rel, size, data).await,
+            ArtifactRoot::Object(o) => o.write(rel, data).await,
             ArtifactRoot::Proxy(p) => {
-                Ok(self.client.upload_proxied_artifact(&join(p, &check_relative(rel)?), size, data).await?)
+                // The proxy takes a declared length; a chunked upload may be stored empty by
+                // a server that reads only `Content-Length` bytes.
+                let len = data.len.ok_or_else(|| {
+                    Error::Unsupported(format!(
+                        "artifact {rel}: its size is unknown (neither the source's listing nor its download gives it), \
+                         and the server's artifact proxy needs it to upload"
+                    ))
+                })?;
+                Ok(self.client.upload_proxied_artifact(&join(p, &check_relative(rel)?), len, data).await?)
             }
             ArtifactRoot::RunRoutes(id) | ArtifactRoot::ModelRoutes(id) => {
                 Err(Error::Unsupported(format!("{id}: artifacts read through the server cannot be written")))
@@ -226,8 +233,9 @@ impl ArtifactRoots {
     }
 
     /// Copies `from` to `rel` below `root` inside their object store; `false` when they are not
-    /// in the same store (or the file is too large for one copy) and the bytes must be streamed.
-    pub async fn copy(root: &ArtifactRoot, from: &ObjectLocation, rel: &str, size: u64) -> Result<bool> {
+    /// in the same store (or the file is too large for one copy, or of unknown size) and the
+    /// bytes must be streamed.
+    pub async fn copy(root: &ArtifactRoot, from: &ObjectLocation, rel: &str, size: Option<u64>) -> Result<bool> {
         match root {
             ArtifactRoot::Object(o) => o.copy_from(from, rel, size).await,
             _ => Ok(false),

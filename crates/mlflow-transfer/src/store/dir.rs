@@ -115,12 +115,11 @@ impl RunSource for DirSource {
                         entry.path
                     )))
                 }
-                Some(f) if f.size != entry.size => {
+                Some(ArtifactFile { size: Some(size), .. }) if *size != entry.size => {
                     return Err(Error::Input(format!(
-                        "{}: artifact {} has {} bytes, {RUN_JSON} says {}",
+                        "{}: artifact {} has {size} bytes, {RUN_JSON} says {}",
                         dir.display(),
                         entry.path,
-                        f.size,
                         entry.size
                     )))
                 }

@@ -45,7 +45,7 @@ pub fn list_files_blocking(root: &Path) -> Result<Vec<ArtifactFile>> {
                         .ok_or_else(|| Error::Input(format!("{}: file name is not UTF-8", path.display())))?;
                     out.push(ArtifactFile {
                         path: rel.replace(std::path::MAIN_SEPARATOR, "/"),
-                        size: meta.len(),
+                        size: Some(meta.len()),
                         sha256: None,
                     });
                 }

@@ -115,7 +115,7 @@ impl ObjectRoot {
             }
             crate::paths::check_relative(rel)
                 .map_err(|e| Error::Input(format!("{}: the store listed an object with an {e}", self.uri)))?;
-            out.push(ArtifactFile { path: rel.to_string(), size: meta.size, sha256: None });
+            out.push(ArtifactFile { path: rel.to_string(), size: Some(meta.size), sha256: None });
         }
         out.sort();
         Ok(out)
@@ -133,9 +133,11 @@ impl ObjectRoot {
 
     /// Streams `data` to `rel`: one PUT for small files, a multipart upload (parts uploaded
     /// two at a time, so memory stays bounded) for large ones. A failed upload is aborted.
-    pub async fn write(&self, rel: &str, size: u64, mut data: ByteStream) -> Result<()> {
+    /// Parts are sized from `data.len`; one of unknown size gets the smallest parts, which hold
+    /// up to `MAX_PARTS * PART_SIZE` bytes.
+    pub async fn write(&self, rel: &str, mut data: ByteStream) -> Result<()> {
         let key = self.key(rel)?;
-        let part = usize::try_from(size / MAX_PARTS).unwrap_or(usize::MAX).max(PART_SIZE);
+        let part = usize::try_from(data.len.unwrap_or(0) / MAX_PARTS).unwrap_or(usize::MAX).max(PART_SIZE);
         let mut out = BufWriter::with_capacity(self.store.clone(), key, part).with_max_concurrency(2);
         let written: std::io::Result<()> = async {
             while let Some(chunk) = data.stream.next().await {
@@ -159,11 +161,11 @@ impl ObjectRoot {
 
     /// Copies `from` to `rel` inside the store, when both are in this store and the file is
     /// small enough for one server-side copy; `false` when the bytes must be streamed instead.
-    /// The copy's size is checked against `size`.
-    pub async fn copy_from(&self, from: &ObjectLocation, rel: &str, size: u64) -> Result<bool> {
-        if from.id != self.id || size > MAX_SERVER_COPY {
+    /// The copy's size is checked against `size`, so a file of unknown size is streamed.
+    pub async fn copy_from(&self, from: &ObjectLocation, rel: &str, size: Option<u64>) -> Result<bool> {
+        let Some(size) = size.filter(|&s| s <= MAX_SERVER_COPY && from.id == self.id) else {
             return Ok(false);
-        }
+        };
         let key = self.key(rel)?;
         self.store.copy(&from.path, &key).await.map_err(|e| self.error(&format!("cannot copy {rel} into"), e))?;
         let meta = self.store.head(&key).await.map_err(|e| self.error(&format!("cannot check {rel} in"), e))?;

@@ -35,7 +35,9 @@ fn pack_blocking(dir: &Path, zip_path: &Path) -> Result<()> {
     for f in files {
         // Artifacts are often compressed already; JSON compresses well.
         let method = if f.path.ends_with(".json") { CompressionMethod::Deflated } else { CompressionMethod::Stored };
-        let opts = SimpleFileOptions::default().compression_method(method).large_file(f.size >= u32::MAX as u64);
+        let opts = SimpleFileOptions::default()
+            .compression_method(method)
+            .large_file(f.size.is_none_or(|s| s >= u32::MAX as u64));
         zip.start_file(f.path.as_str(), opts).map_err(|e| zip_err(&tmp, e))?;
         let src = dir.join(&f.path);
         let mut input = File::open(&src).map_err(|e| Error::io(&src, e))?;

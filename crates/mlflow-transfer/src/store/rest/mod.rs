@@ -567,7 +567,7 @@ impl RunSink for RestSink {
     }
 
     async fn write_artifact(&self, target: &Target, file: &ArtifactFile, data: ByteStream) -> Result<()> {
-        self.artifacts.write(&self.dest(target)?, &file.path, file.size, data).await
+        self.artifacts.write(&self.dest(target)?, &file.path, data).await
     }
 
     async fn copy_artifact(&self, target: &Target, file: &ArtifactFile, from: &ObjectLocation) -> Result<bool> {

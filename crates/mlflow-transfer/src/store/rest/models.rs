@@ -255,7 +255,7 @@ impl LoggedModelSink for RestLoggedModelSink {
     }
 
     async fn write_model_file(&self, target: &Target, file: &ArtifactFile, data: ByteStream) -> Result<()> {
-        self.artifacts.write(&self.dest(target)?, &file.path, file.size, data).await
+        self.artifacts.write(&self.dest(target)?, &file.path, data).await
     }
 
     async fn copy_model_file(&self, target: &Target, file: &ArtifactFile, from: &ObjectLocation) -> Result<bool> {
