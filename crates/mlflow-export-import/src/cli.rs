@@ -44,8 +44,10 @@ pub struct GlobalArgs {
     pub dry_run: bool,
     /// Do shard K of N of the job (K from 1): the runs are split by their tree (a run with its
     /// nested children) so that N processes, on one machine or several, started with 1/N to
-    /// N/N move every run exactly once between them. For imports and copies of runs and
-    /// experiments; exports and registered models run as one job.
+    /// N/N move every run exactly once between them. For exports, imports and copies of
+    /// experiments: the shards of an export write into one folder, and the shard that
+    /// finishes last completes its `experiment.json` and `experiments.json` (an import
+    /// before then finds the export incomplete). Registered models run as one job.
     #[arg(long, global = true, value_name = "K/N", value_parser = shard)]
     pub shard: Option<(u32, u32)>,
     /// Write a JSON report (every source and destination id, every failure) to this file.

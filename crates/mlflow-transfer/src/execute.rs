@@ -121,6 +121,7 @@ mod tests {
             destination: ExperimentDestination::Folder { dir: "/nonexistent".into(), system: Default::default() },
             phase: Phase::Open,
             error: None,
+            shard: None,
         };
         Step { label: String::new(), deps: deps.to_vec(), what: Move::Experiment(what) }
     }

@@ -85,22 +85,20 @@ impl Plan {
     /// to the top run in the plan) hashes to `k`, so a parent and its children always land in
     /// the same shard and links resolve; the steps every shard needs (its destination
     /// experiments) stay in all. Independent processes (or machines) running shards 1..n of
-    /// the same job together move each run exactly once. Jobs whose other steps need every
-    /// run (an export's `experiment.json`, a registered model's versions) cannot be split.
+    /// the same job together move each run exactly once. An export's files that list every
+    /// run (`experiment.json`, `experiments.json`) are written in parts, completed by the
+    /// shard that finishes last. Jobs with registered or logged models cannot be split.
     pub fn shard(self, k: u32, n: u32) -> Result<Plan> {
         if n == 0 || k == 0 || k > n {
             return Err(Error::Input(format!("--shard {k}/{n}: expected K/N with 1 <= K <= N")));
         }
-        let whole = |s: &Step| match &s.what {
-            Move::Run(_) => false,
-            Move::Experiment(e) => {
-                e.phase == Phase::Close && matches!(e.destination, ExperimentDestination::Folder { .. })
-            }
-            _ => true,
-        };
+        // Runs and experiments split; the files of an export that need every run
+        // (`experiment.json`, `experiments.json`) are written in parts and completed by the
+        // shard that finishes last. Registered models and logged models are not split yet.
+        let whole = |s: &Step| !matches!(s.what, Move::Run(_) | Move::Experiment(_) | Move::ExperimentIndex(_));
         if let Some(s) = self.steps.iter().find(|s| whole(s)) {
             return Err(Error::Input(format!(
-                "--shard splits imports and copies of runs and experiments; this job cannot be split ({})",
+                "--shard splits exports, imports and copies of runs and experiments; this job cannot be split ({})",
                 s.label
             )));
         }
@@ -140,6 +138,11 @@ impl Plan {
         }
         for step in &mut steps {
             step.deps = step.deps.iter().map(|&d| index[d]).filter(|&d| d != usize::MAX).collect();
+            match &mut step.what {
+                Move::Experiment(e) => e.shard = Some((k, n)),
+                Move::ExperimentIndex(i) => i.shard = Some((k, n)),
+                _ => {}
+            }
         }
         Ok(Plan { steps })
     }
@@ -442,6 +445,7 @@ impl Planner {
                 destination: ExperimentDestination::Server { server, name: name.to_string() },
                 phase: Phase::Open,
                 error: None,
+                shard: None,
             };
             self.plan.add(format!("{label} (find or create)"), Vec::new(), Move::Experiment(what))
         });
@@ -574,7 +578,7 @@ impl Planner {
                 format!("experiment {name:?} at {}", self.server.as_ref().map_or("", |(_, url)| url.as_str()))
             }
         };
-        let what = ExperimentMove { record, destination: dst, phase: Phase::Close, error: runs.err() };
+        let what = ExperimentMove { record, destination: dst, phase: Phase::Close, error: runs.err(), shard: None };
         self.plan.add(format!("{describe} -> {to}"), deps, Move::Experiment(what))
     }
 
@@ -583,7 +587,8 @@ impl Planner {
         if let Destination::Folder { out, system } = destination {
             let out = dir.unwrap_or(out).to_path_buf();
             let label = format!("experiments index -> {}", out.join("experiments.json").display());
-            self.plan.add(label, closes, Move::ExperimentIndex(ExperimentIndex { out, system: system.clone() }));
+            let index = ExperimentIndex { out, system: system.clone(), shard: None };
+            self.plan.add(label, closes, Move::ExperimentIndex(index));
         }
     }
 
@@ -885,5 +890,21 @@ mod tests {
         all.sort();
         assert_eq!(seen, all, "every run in exactly one shard");
         assert!(plan_of(&as_refs).shard(4, 3).is_err() && plan_of(&as_refs).shard(0, 3).is_err());
+    }
+
+    /// An export's index files are split into parts; a registered-model job is not split.
+    #[test]
+    fn export_indexes_are_written_in_parts_model_jobs_refuse_shards() {
+        let mut plan = plan_of(&[("r1", None)]);
+        let index = ExperimentIndex { out: "/nonexistent".into(), system: ExportSystem::default(), shard: None };
+        plan.add("index".into(), vec![0], Move::ExperimentIndex(index));
+        let sharded = plan.shard(2, 4).unwrap();
+        assert!(sharded.steps.iter().any(|s| matches!(&s.what, Move::ExperimentIndex(i) if i.shard == Some((2, 4)))));
+
+        let mut plan = plan_of(&[("r1", None)]);
+        let index = ModelIndex { dir: "/nonexistent".into(), system: ExportSystem::default() };
+        plan.add("models index".into(), vec![0], Move::ModelIndex(index));
+        let err = plan.shard(1, 2).err().expect("refused").to_string();
+        assert!(err.contains("cannot be split") && err.contains("models index"), "{err}");
     }
 }

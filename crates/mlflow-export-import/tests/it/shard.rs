@@ -1,7 +1,7 @@
 //! `--shard K/N`: N processes started at once with 1/N .. N/N import one bulk export between
 //! them; together they move every run exactly once, nested links intact, and each does its
-//! part; one of them killed mid-way and started again finishes its part. A job whose other
-//! steps need every run (an export) refuses to be split.
+//! part; one of them killed mid-way and started again finishes its part. Four shards of one
+//! export write one folder that imports whole.
 
 use std::collections::HashMap;
 
@@ -94,22 +94,26 @@ fn four_shards_run_at_once_one_killed_and_rerun_import_every_run_exactly_once() 
     let summary = &clean_report(&again)["summary"];
     assert_eq!((summary["runs_created"].as_u64(), summary["runs_skipped"].as_u64()), (Some(0), Some(60)), "{summary}");
 
-    let err = fails(
-        &[
-            "export-experiment",
-            "--tracking-uri",
-            &src.url,
-            "--experiment",
-            &names[0],
-            "--output-dir",
-            path(&work.path().join("x")),
-            "--shard",
-            "1/2",
-        ],
-        &[],
-    );
-    assert!(err.contains("cannot be split"), "{err}");
-    assert!(!work.path().join("x").exists(), "a refused job writes nothing");
+    // Four shards of one export at once, into one folder: its index files are completed by
+    // the last shard, and the whole export imports equal to the source.
+    let sharded = work.path().join("sharded-export");
+    let mut children: Vec<_> = (1..=SHARDS)
+        .map(|k| {
+            let shard = format!("{k}/{SHARDS}");
+            let args = ["export-experiments", "--tracking-uri", &src.url, "--experiments", &pattern];
+            let rest = ["--output-dir", path(&sharded), "--export-deleted-runs", "--shard", &shard, "-q"];
+            cli::command(&[&args[..], &rest].concat()).spawn().expect("binary starts")
+        })
+        .collect();
+    for (k, child) in (1..=SHARDS).zip(&mut children) {
+        assert!(child.wait().unwrap().success(), "export shard {k} failed");
+    }
+    assert!(sharded.join("experiments.json").is_file() && sharded.join("experiments.shard-1-of-4.json").is_file());
+    let args = ["import-experiments", "--tracking-uri", &dst.url, "--input-dir", path(&sharded)];
+    ok(&[&args[..], &["--experiment-name-prefix", "from-shards-", "--use-src-user-id", "-q"]].concat());
+    let from_shards: Vec<String> = names.iter().map(|n| format!("from-shards-{n}")).collect();
+    assert_copied(&source, &dst.url, &names, &from_shards);
+
     let err =
         fails(&["import-experiments", "--tracking-uri", &dst.url, "--input-dir", path(&export), "--shard", "3/2"], &[]);
     assert!(err.contains("expected K/N"), "{err}");

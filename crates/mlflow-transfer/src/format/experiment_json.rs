@@ -161,10 +161,24 @@ pub fn read_experiments_dir(dir: &Path) -> Result<Vec<ExperimentEntry>, FormatEr
     ];
     let (path, base) = candidates.into_iter().find(|(p, _)| p.is_file()).ok_or_else(|| FormatError::NotAnExport {
         dir: dir.to_path_buf(),
-        what: "an experiments export: no experiments.json, experiments/experiments.json or manifest.json",
+        what: if has_shard_parts(dir) {
+            "a complete export yet: its shards' parts of experiments.json are there, but not every \
+             shard has finished (the last one writes experiments.json)"
+        } else {
+            "an experiments export: no experiments.json, experiments/experiments.json or manifest.json"
+        },
     })?;
     let root = read_json(&path)?;
     parse_experiments(base, &root).map_err(|what| FormatError::Shape { path, what })
+}
+
+/// Whether `dir` holds a part of `experiments.json` written by a shard of a sharded export.
+fn has_shard_parts(dir: &Path) -> bool {
+    std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .any(|e| e.file_name().to_str().is_some_and(|n| n.starts_with("experiments.shard-") && n.ends_with(".json")))
 }
 
 fn parse_experiment(dir: &Path, root: &Value) -> Result<ExperimentDir, String> {
@@ -863,5 +877,13 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         write(&tmp.path().join("manifest.json"), &json!({"experiments": [{"id": 7, "name": "n"}]}));
         assert_eq!(read_experiments_dir(tmp.path()).unwrap()[0].id, "7");
+    }
+
+    #[test]
+    fn a_sharded_export_still_being_written_says_so() {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::write(tmp.path().join("experiments.shard-1-of-2.json"), "[]").unwrap();
+        let err = read_experiments_dir(tmp.path()).unwrap_err().to_string();
+        assert!(err.contains("not a complete export yet") && err.contains("not every shard has finished"), "{err}");
     }
 }

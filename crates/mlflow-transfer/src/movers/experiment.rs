@@ -4,7 +4,13 @@
 //! written after its runs, `experiment.json` listing which succeeded; a bulk export's
 //! `experiments.json` indexes the experiment folders last.
 
-use std::{collections::BTreeMap, path::PathBuf, sync::Arc};
+use std::{
+    collections::{BTreeMap, HashMap},
+    path::PathBuf,
+    sync::Arc,
+};
+
+use serde_json::{json, Value};
 
 use crate::{
     format::{
@@ -14,6 +20,7 @@ use crate::{
     job::{Action, ExperimentOutcome, JobContext, Outcome, Phase},
     model::ExperimentRecord,
     store::{local, ExperimentSink},
+    Error, Result,
 };
 
 /// Where an experiment goes.
@@ -32,6 +39,9 @@ pub struct ExperimentMove {
     pub phase: Phase,
     /// Why the experiment could not be planned (unreadable at the source or in the export).
     pub error: Option<String>,
+    /// `(K, N)` when this job is shard K of N of an export: `experiment.json` then lists
+    /// every shard's runs, written by the shard that finishes last.
+    pub shard: Option<(u32, u32)>,
 }
 
 impl ExperimentMove {
@@ -79,8 +89,19 @@ impl ExperimentMove {
                 }
             }
             ExperimentDestination::Folder { dir, system } => {
-                let json = write_experiment_json(&self.record, system, &ok, &failed);
-                match local::write_json(&dir.join("experiment.json"), &json) {
+                let path = dir.join("experiment.json");
+                let whole = match self.shard {
+                    None => Ok(Some((ok, failed))),
+                    Some(shard) => local::write_part(&path, shard, &json!({"ok": ok, "failed": failed}))
+                        .and_then(|parts| parts.map(|p| every_shards_runs(&p)).transpose()),
+                };
+                let written = whole.and_then(|whole| match whole {
+                    Some((ok, failed)) => {
+                        local::write_json(&path, &write_experiment_json(&self.record, system, &ok, &failed))
+                    }
+                    None => Ok(()),
+                });
+                match written {
                     Ok(()) => outcome.destination = Some(dir.display().to_string()),
                     Err(e) => outcome.error = Some(e.to_string()),
                 }
@@ -90,10 +111,33 @@ impl ExperimentMove {
     }
 }
 
+/// The runs (moved, failed) of an experiment over the parts every shard wrote.
+fn every_shards_runs(parts: &[Value]) -> Result<(Vec<String>, Vec<String>)> {
+    let (mut ok, mut failed) = (Vec::new(), Vec::new());
+    for part in parts {
+        ok.extend(string_list(part, "ok")?);
+        failed.extend(string_list(part, "failed")?);
+    }
+    Ok((ok, failed))
+}
+
+fn string_list(part: &Value, key: &str) -> Result<Vec<String>> {
+    let bad = || Error::Input(format!("a shard's part of experiment.json has no list of run ids under {key:?}"));
+    part.get(key)
+        .and_then(Value::as_array)
+        .ok_or_else(bad)?
+        .iter()
+        .map(|v| v.as_str().map(String::from).ok_or_else(bad))
+        .collect()
+}
+
 /// `experiments.json` of a bulk export, listing the experiments written.
 pub struct ExperimentIndex {
     pub out: PathBuf,
     pub system: ExportSystem,
+    /// `(K, N)` when this job is shard K of N: the index then counts every shard's runs,
+    /// written by the shard that finishes last.
+    pub shard: Option<(u32, u32)>,
 }
 
 impl ExperimentIndex {
@@ -110,14 +154,73 @@ impl ExperimentIndex {
             })
             .collect();
         let path = self.out.join("experiments.json");
-        match local::write_json(&path, &write_experiments_json(&self.system, &summaries)) {
+        let whole = match self.shard {
+            None => Ok(Some(summaries)),
+            Some(shard) => local::write_part(&path, shard, &summaries_json(&summaries))
+                .and_then(|parts| parts.map(|p| every_shards_summaries(&p)).transpose()),
+        };
+        let written = whole.and_then(|whole| match whole {
+            Some(summaries) => local::write_json(&path, &write_experiments_json(&self.system, &summaries)),
+            None => Ok(()),
+        });
+        match written {
             Ok(()) => Outcome::Indexed,
             Err(e) => Outcome::failed(path.display().to_string(), &e),
         }
     }
 }
 
+fn summaries_json(summaries: &[ExperimentSummary]) -> Value {
+    summaries
+        .iter()
+        .map(|e| json!({"id": e.id, "name": e.name, "ok_runs": e.ok_runs, "failed_runs": e.failed_runs}))
+        .collect()
+}
+
+/// Each experiment once, in the order the shards list them, with every shard's runs counted.
+fn every_shards_summaries(parts: &[Value]) -> Result<Vec<ExperimentSummary>> {
+    let bad = || Error::Input("a shard's part of experiments.json is not a list of experiments".into());
+    let mut out: Vec<ExperimentSummary> = Vec::new();
+    let mut at: HashMap<String, usize> = HashMap::new();
+    for part in parts {
+        for e in part.as_array().ok_or_else(bad)? {
+            let text = |k: &str| e.get(k).and_then(Value::as_str).map(String::from).ok_or_else(bad);
+            let count = |k: &str| e.get(k).and_then(Value::as_u64).map(|n| n as usize).ok_or_else(bad);
+            let (id, ok_runs, failed_runs) = (text("id")?, count("ok_runs")?, count("failed_runs")?);
+            match at.get(&id) {
+                Some(&i) => {
+                    out[i].ok_runs += ok_runs;
+                    out[i].failed_runs += failed_runs;
+                }
+                None => {
+                    at.insert(id.clone(), out.len());
+                    out.push(ExperimentSummary { id, name: text("name")?, ok_runs, failed_runs });
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// Experiment tags to carry over; our own bookkeeping tags are not.
 fn import_tags(tags: &BTreeMap<String, String>) -> BTreeMap<String, String> {
     tags.iter().filter(|(k, _)| !k.starts_with(crate::identity::PREFIX)).map(|(k, v)| (k.clone(), v.clone())).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shards_parts_add_up_to_each_experiment_once() {
+        let part = |ok: usize| json!([{"id": "1", "name": "a", "ok_runs": ok, "failed_runs": 0}, {"id": "2", "name": "b", "ok_runs": 1, "failed_runs": 1}]);
+        let all = every_shards_summaries(&[part(3), part(4)]).unwrap();
+        let got: Vec<_> = all.iter().map(|e| (e.id.as_str(), e.ok_runs, e.failed_runs)).collect();
+        assert_eq!(got, [("1", 7, 0), ("2", 2, 2)]);
+        assert!(every_shards_summaries(&[json!({"id": "1"})]).is_err());
+        let runs =
+            every_shards_runs(&[json!({"ok": ["a"], "failed": []}), json!({"ok": ["b"], "failed": ["c"]})]).unwrap();
+        assert_eq!(runs, (vec!["a".to_string(), "b".to_string()], vec!["c".to_string()]));
+        assert!(every_shards_runs(&[json!({"ok": [1], "failed": []})]).is_err());
+    }
 }

@@ -134,3 +134,43 @@ pub fn write_json(path: &Path, json: &serde_json::Value) -> Result<()> {
     }
     write_atomic(path, &serde_json::to_vec_pretty(json).expect("JSON values always serialize"))
 }
+
+/// Writes shard `k` of `n`'s part of a file that needs every shard's work, as
+/// `<name>.shard-K-of-N.json` beside `path`, then reads back the parts present: when all `n`
+/// are there they are returned in shard order, for the caller to write the whole file. The
+/// shard whose part lands last always finds every part, so the whole file is written by a shard
+/// that finished, and only once all have; shards finishing together write the same content.
+pub fn write_part(path: &Path, (k, n): (u32, u32), part: &serde_json::Value) -> Result<Option<Vec<serde_json::Value>>> {
+    let name = path.file_stem().and_then(|s| s.to_str()).unwrap_or("part");
+    let part_path = |i: u32| path.with_file_name(format!("{name}.shard-{i}-of-{n}.json"));
+    write_json(&part_path(k), part)?;
+    let mut parts = Vec::with_capacity(n as usize);
+    for i in 1..=n {
+        let p = part_path(i);
+        match std::fs::read(&p) {
+            Ok(bytes) => parts.push(
+                serde_json::from_slice(&bytes).map_err(|e| Error::Input(format!("{}: not JSON: {e}", p.display())))?,
+            ),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(Error::io(&p, e)),
+        }
+    }
+    Ok(Some(parts))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shard_whose_part_lands_last_gets_every_part() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("experiments.json");
+        assert_eq!(write_part(&path, (2, 2), &serde_json::json!(["b"])).unwrap(), None);
+        let parts = write_part(&path, (1, 2), &serde_json::json!(["a"])).unwrap().expect("both parts there");
+        assert_eq!(parts, [serde_json::json!(["a"]), serde_json::json!(["b"])]);
+        assert!(dir.path().join("experiments.shard-2-of-2.json").is_file());
+        std::fs::write(dir.path().join("experiments.shard-2-of-2.json"), "{").unwrap();
+        assert!(write_part(&path, (1, 2), &serde_json::json!([])).unwrap_err().to_string().contains("not JSON"));
+    }
+}
