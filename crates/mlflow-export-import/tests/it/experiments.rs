@@ -24,14 +24,14 @@ pub(crate) fn one_job_at_a_time() -> std::sync::MutexGuard<'static, ()> {
 }
 
 /// One seeded tree of 3 experiments × 50 runs on the proxy server, exported once.
-struct Tree {
+pub(crate) struct Tree {
     prefix: String,
     run_ids: Vec<String>,
     export: PathBuf,
 }
 
 impl Tree {
-    fn names(&self) -> [String; 3] {
+    pub(crate) fn names(&self) -> [String; 3] {
         ["a", "b", "c"].map(|s| format!("{}-{s}", self.prefix))
     }
 
@@ -40,7 +40,7 @@ impl Tree {
     }
 }
 
-fn tree() -> &'static Tree {
+pub(crate) fn tree() -> &'static Tree {
     static TREE: OnceLock<Tree> = OnceLock::new();
     TREE.get_or_init(|| {
         let src = MlflowServer::shared(ArtifactMode::Proxy);

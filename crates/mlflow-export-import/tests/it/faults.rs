@@ -109,9 +109,8 @@ fn three_hundred_runs_through_a_network_that_faults_one_request_in_ten_arrive_wh
 fn a_destination_server_killed_and_restarted_mid_copy_ends_with_every_run_once() {
     let src = MlflowServer::shared(ArtifactMode::Proxy);
     let mut dst = MlflowServer::start(ArtifactMode::Proxy);
-    let prefix = unique_name("restart");
-    seed(&src.url, &["--scenario", "tree", "--experiment", &prefix, "--runs", "20"]);
-    let (from, to) = (format!("{prefix}-a"), format!("{prefix}-restarted"));
+    let from = crate::experiments::tree().names()[0].clone();
+    let to = unique_name("restarted");
     let work = tempfile::tempdir().unwrap();
     let report = work.path().join("report.json");
     let args = [
