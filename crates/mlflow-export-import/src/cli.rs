@@ -155,6 +155,10 @@ pub struct VerifyArgs {
     /// Destination experiment export folder (instead of a server).
     #[arg(long, value_name = "DIR", required_unless_present = "dst_uri")]
     pub dst_dir: Option<PathBuf>,
+    /// Also compare the bytes of every artifact file by SHA-256 (read in full on both sides,
+    /// streamed), not only paths and sizes.
+    #[arg(long, value_parser = BoolishValueParser::new(), num_args = 0..=1, default_missing_value = "true", default_value = "false", value_name = "BOOL")]
+    pub checksums: bool,
 }
 
 #[derive(Debug, Args)]

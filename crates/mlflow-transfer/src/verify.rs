@@ -5,85 +5,191 @@
 //! keep ids). Everything the tool carries is compared: name, status, times, user, lifecycle,
 //! params, tags (our own bookkeeping tags aside; parent and root links through the match, when
 //! the linked run is part of the comparison),
-//! every metric point, dataset inputs, and the artifact files with their sizes.
+//! every metric point, dataset inputs, and the artifact files with their sizes; with
+//! `checksums`, also the bytes of each file by SHA-256.
+//!
+//! An experiment may hold 100,000 runs, so nothing is held for all of them but ids and the
+//! difference lines: the destination's runs are listed first with the source run each is a copy
+//! of (from the search a plan makes, or each `run.json`), then each source run is read with its
+//! copy, `concurrency` pairs at once, compared, and dropped. Artifact bytes are hashed as they
+//! stream, never held whole.
 
-use std::collections::{BTreeMap, HashMap};
+use std::{
+    collections::{BTreeMap, HashMap, HashSet},
+    path::{Path, PathBuf},
+    time::Duration,
+};
+
+use futures::{stream, StreamExt, TryStreamExt};
+use sha2::{Digest, Sha256};
 
 use crate::{
     identity,
     model::{ArtifactFile, RunRecord},
-    store::RunSource,
-    Result,
+    store::{
+        dir::{read_run_dir, DirSource},
+        rest::RestSource,
+        RunSource,
+    },
+    Error, Result,
 };
 
-/// One side of a comparison: its runs, each with its artifact files.
+/// Further reads of an artifact file after a transient failure while hashing it.
+const HASH_RETRIES: u32 = 2;
+
+/// How much is compared, and how much at once.
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    /// Run pairs read and compared at once (`--concurrency`).
+    pub concurrency: usize,
+    /// Artifact files of one pair hashed at once (`--transfers`).
+    pub transfers: usize,
+    /// Also compare artifact bytes by SHA-256, not only paths and sizes.
+    pub checksums: bool,
+}
+
+/// One side of a comparison: where its runs are read from, and their ids. The runs themselves
+/// are read only when compared.
 pub struct Side {
-    pub runs: Vec<(RunRecord, Vec<ArtifactFile>)>,
+    store: Store,
+    ids: Vec<String>,
+}
+
+enum Store {
+    Server(Box<RestSource>),
+    /// An export folder, with each run's folder.
+    Export(DirSource, HashMap<String, PathBuf>),
 }
 
 impl Side {
-    /// Reads `run_ids` from `source` completely (full metric histories, artifact listings).
-    pub async fn read(source: &dyn RunSource, run_ids: &[String]) -> Result<Self> {
-        let mut runs = Vec::with_capacity(run_ids.len());
-        for id in run_ids {
-            let mut run = source.read_run(id).await?;
-            source.complete_metrics(&mut run).await?;
-            let files = source.list_artifacts(&run).await?;
-            runs.push((run, files));
+    /// The runs of an experiment of a server (deleted ones included), listed by one search
+    /// whose results are kept for reading the runs without a request each.
+    pub async fn server(source: RestSource, experiment: &str) -> Result<Self> {
+        let exp = source.find_experiment(experiment).await?;
+        let filter = crate::select::RunFilter { include_deleted: true, ..Default::default() };
+        let ids = source.plan_runs(&exp, &filter).await?.into_iter().map(|(id, _)| id).collect();
+        Ok(Self { store: Store::Server(Box::new(source)), ids })
+    }
+
+    /// The runs of an experiment export folder.
+    pub fn export(dir: &Path) -> Result<Self> {
+        let exp = crate::format::experiment_json::read_experiment_dir(dir).map_err(|e| Error::Input(e.to_string()))?;
+        let ids = exp.runs.iter().map(|r| r.run_id.clone()).collect();
+        let dirs: HashMap<String, PathBuf> = exp.runs.into_iter().map(|r| (r.run_id, r.dir)).collect();
+        let source = DirSource::tree(dirs.iter().map(|(id, dir)| (id.clone(), dir.clone())));
+        Ok(Self { store: Store::Export(source, dirs), ids })
+    }
+
+    /// How many runs the side holds.
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+
+    fn source(&self) -> &dyn RunSource {
+        match &self.store {
+            Store::Server(s) => s.as_ref(),
+            Store::Export(s, _) => s,
         }
-        Ok(Self { runs })
+    }
+
+    /// Each run with the source run it is a copy of: its source-identity tag, or its own id
+    /// when it has none. Found without reading the runs: at a server in the listing's search
+    /// results; in an export from each `run.json`, parsed and dropped (the folder reader would
+    /// keep each run's manifest until its files are listed).
+    fn copies(&self) -> Result<Vec<(String, String)>> {
+        self.ids
+            .iter()
+            .map(|id| {
+                let tag = match &self.store {
+                    Store::Server(s) => s.searched_tag(id, identity::SOURCE_RUN_ID),
+                    Store::Export(_, dirs) => {
+                        let mut json = read_run_dir(&dirs[id])?;
+                        json.run.tags.remove(identity::SOURCE_RUN_ID)
+                    }
+                };
+                Ok((id.clone(), tag.unwrap_or_else(|| id.clone())))
+            })
+            .collect()
     }
 }
 
-/// The runs of an experiment of a server (deleted ones included), read completely.
-pub async fn server_side(source: &crate::store::rest::RestSource, experiment: &str) -> Result<Side> {
-    let exp = source.find_experiment(experiment).await?;
-    let filter = crate::select::RunFilter { include_deleted: true, ..Default::default() };
-    let ids: Vec<String> = source.plan_runs(&exp, &filter).await?.into_iter().map(|(id, _)| id).collect();
-    Side::read(source, &ids).await
+/// Every difference found, as lines a person can read; empty when the sides agree. Source
+/// runs come in their listed order, then the destination's runs that match none.
+pub async fn verify(src: &Side, dst: &Side, opts: Options) -> Result<Vec<String>> {
+    compare(src.source(), &src.ids, dst.source(), &dst.copies()?, opts).await
 }
 
-/// The runs of an experiment export folder, read completely.
-pub async fn export_side(dir: &std::path::Path) -> Result<Side> {
-    let exp =
-        crate::format::experiment_json::read_experiment_dir(dir).map_err(|e| crate::Error::Input(e.to_string()))?;
-    let source = crate::store::dir::DirSource::tree(exp.runs.iter().map(|r| (r.run_id.clone(), r.dir.clone())));
-    let ids: Vec<String> = exp.runs.into_iter().map(|r| r.run_id).collect();
-    Side::read(&source, &ids).await
-}
-
-/// Every difference found, as lines a person can read; empty when the sides agree.
-pub fn compare(src: &Side, dst: &Side) -> Vec<String> {
-    let mut diffs = Vec::new();
-    let key = |r: &RunRecord| r.tags.get(identity::SOURCE_RUN_ID).cloned().unwrap_or_else(|| r.meta.run_id.clone());
-    let mut by_source: HashMap<String, Vec<&(RunRecord, Vec<ArtifactFile>)>> = HashMap::new();
-    for d in &dst.runs {
-        by_source.entry(key(&d.0)).or_default().push(d);
+/// The comparison over any two run sources; `dst_runs` pairs each destination run id with the
+/// source run it is a copy of.
+async fn compare(
+    src: &dyn RunSource,
+    src_ids: &[String],
+    dst: &dyn RunSource,
+    dst_runs: &[(String, String)],
+    opts: Options,
+) -> Result<Vec<String>> {
+    let mut copies: HashMap<&str, Vec<&str>> = HashMap::new();
+    for (id, copy_of) in dst_runs {
+        copies.entry(copy_of.as_str()).or_default().push(id.as_str());
     }
-    let mapped: HashMap<String, String> =
-        by_source.iter().filter(|(_, v)| v.len() == 1).map(|(k, v)| (k.clone(), v[0].0.meta.run_id.clone())).collect();
-    for (s, s_files) in &src.runs {
-        let id = &s.meta.run_id;
-        match by_source.get(id).map(Vec::as_slice) {
-            None | Some([]) => diffs.push(format!("run {id}: missing at the destination")),
-            Some([(d, d_files)]) => {
-                let at = format!("run {id} -> {}", d.meta.run_id);
-                compare_run(s, d, &mapped, &at, &mut diffs);
-                compare_files(s_files, d_files, &at, &mut diffs);
+    // Source run → its one copy: what parent and root links are followed through.
+    let mapped: HashMap<&str, &str> =
+        copies.iter().filter_map(|(s, d)| if let [d] = d[..] { Some((*s, d)) } else { None }).collect();
+    let (copies, mapped) = (&copies, &mapped);
+    let mut diffs: Vec<String> = stream::iter(src_ids)
+        .map(|id| async move {
+            match copies.get(id.as_str()).map(Vec::as_slice) {
+                None | Some([]) => Ok(vec![format!("run {id}: missing at the destination")]),
+                Some([d]) => compare_pair(src, id, dst, d, mapped, opts).await,
+                Some(many) => Ok(vec![format!("run {id}: {} copies at the destination", many.len())]),
             }
-            Some(many) => diffs.push(format!("run {id}: {} copies at the destination", many.len())),
+        })
+        // In order, so the lines come out the same way every time.
+        .buffered(opts.concurrency.max(1))
+        .try_concat()
+        .await?;
+    let known: HashSet<&str> = src_ids.iter().map(String::as_str).collect();
+    for (id, copy_of) in dst_runs {
+        if !known.contains(copy_of.as_str()) {
+            diffs.push(format!("run {id}: at the destination only"));
         }
     }
-    let known: std::collections::HashSet<&str> = src.runs.iter().map(|(r, _)| r.meta.run_id.as_str()).collect();
-    for (d, _) in &dst.runs {
-        if !known.contains(key(d).as_str()) {
-            diffs.push(format!("run {}: at the destination only", d.meta.run_id));
-        }
-    }
-    diffs
+    Ok(diffs)
 }
 
-fn compare_run(s: &RunRecord, d: &RunRecord, mapped: &HashMap<String, String>, at: &str, diffs: &mut Vec<String>) {
+/// Reads a source run and its copy and compares them.
+async fn compare_pair(
+    src: &dyn RunSource,
+    src_id: &str,
+    dst: &dyn RunSource,
+    dst_id: &str,
+    mapped: &HashMap<&str, &str>,
+    opts: Options,
+) -> Result<Vec<String>> {
+    let ((s, s_files), (d, d_files)) = futures::try_join!(read(src, src_id), read(dst, dst_id))?;
+    let at = format!("run {src_id} -> {dst_id}");
+    let mut diffs = Vec::new();
+    compare_run(&s, &d, mapped, &at, &mut diffs);
+    let same = compare_files(&s_files, &d_files, &at, &mut diffs);
+    if opts.checksums {
+        diffs.extend(compare_bytes((src, &s), (dst, &d), same, opts.transfers, &at).await?);
+    }
+    Ok(diffs)
+}
+
+/// A run read completely: full metric histories, artifact listing.
+async fn read(source: &dyn RunSource, id: &str) -> Result<(RunRecord, Vec<ArtifactFile>)> {
+    let mut run = source.read_run(id).await?;
+    source.complete_metrics(&mut run).await?;
+    let files = source.list_artifacts(&run).await?;
+    Ok((run, files))
+}
+
+fn compare_run(s: &RunRecord, d: &RunRecord, mapped: &HashMap<&str, &str>, at: &str, diffs: &mut Vec<String>) {
     let mut field = |name: &str, a: String, b: String| {
         if a != b {
             diffs.push(format!("{at}: {name}: {a} != {b}"));
@@ -101,13 +207,13 @@ fn compare_run(s: &RunRecord, d: &RunRecord, mapped: &HashMap<String, String>, a
     let ours = |k: &String| k.starts_with(identity::PREFIX) && !k.starts_with("mlflow_export_import.metadata.");
     // A link to a run outside the compared experiment cannot be followed here; it is left out
     // on both sides rather than reported.
-    let outside = |k: &String, v: &String| links.contains(&k.as_str()) && !mapped.contains_key(v);
+    let outside = |k: &String, v: &String| links.contains(&k.as_str()) && !mapped.contains_key(v.as_str());
     let skipped: Vec<&String> = s.tags.iter().filter(|(k, v)| outside(k, v)).map(|(k, _)| k).collect();
     let src_tags: BTreeMap<String, String> = s
         .tags
         .iter()
         .filter(|(k, v)| !ours(k) && !outside(k, v))
-        .map(|(k, v)| (k.clone(), if links.contains(&k.as_str()) { mapped[v].clone() } else { v.clone() }))
+        .map(|(k, v)| (k.clone(), if links.contains(&k.as_str()) { mapped[v.as_str()].to_string() } else { v.clone() }))
         .collect();
     let dst_tags: BTreeMap<String, String> =
         d.tags.iter().filter(|(k, _)| !ours(k) && !skipped.contains(k)).map(|(k, v)| (k.clone(), v.clone())).collect();
@@ -148,26 +254,144 @@ fn compare_maps(
     }
 }
 
-fn compare_files(a: &[ArtifactFile], b: &[ArtifactFile], at: &str, diffs: &mut Vec<String>) {
-    let a: BTreeMap<&str, Option<u64>> = a.iter().map(|f| (f.path.as_str(), f.size)).collect();
-    let b: BTreeMap<&str, Option<u64>> = b.iter().map(|f| (f.path.as_str(), f.size)).collect();
-    for (p, size) in &a {
-        match (size, b.get(p)) {
-            (_, None) => diffs.push(format!("{at}: artifact {p}: missing at the destination")),
-            // A size a listing did not give cannot be said to differ.
-            (Some(size), Some(Some(s))) if s != size => diffs.push(format!("{at}: artifact {p}: {size} bytes != {s}")),
-            _ => {}
+/// Compares the listings by path and size. Returns the files on both sides whose sizes do
+/// not differ (a size a listing did not give cannot be said to), in path order: the ones whose
+/// bytes are worth hashing.
+fn compare_files<'a>(
+    a: &'a [ArtifactFile],
+    b: &'a [ArtifactFile],
+    at: &str,
+    diffs: &mut Vec<String>,
+) -> Vec<(&'a ArtifactFile, &'a ArtifactFile)> {
+    let a: BTreeMap<&str, &ArtifactFile> = a.iter().map(|f| (f.path.as_str(), f)).collect();
+    let b: BTreeMap<&str, &ArtifactFile> = b.iter().map(|f| (f.path.as_str(), f)).collect();
+    let mut same = Vec::new();
+    for (p, f) in &a {
+        match b.get(p) {
+            None => diffs.push(format!("{at}: artifact {p}: missing at the destination")),
+            Some(g) => match (f.size, g.size) {
+                (Some(a), Some(b)) if a != b => diffs.push(format!("{at}: artifact {p}: {a} bytes != {b}")),
+                _ => same.push((*f, *g)),
+            },
         }
     }
     for p in b.keys().filter(|p| !a.contains_key(*p)) {
         diffs.push(format!("{at}: artifact {p}: at the destination only"));
     }
+    same
+}
+
+/// Hashes both sides of each file pair, `transfers` pairs at once; a line for each pair whose
+/// bytes differ.
+async fn compare_bytes(
+    (src, s): (&dyn RunSource, &RunRecord),
+    (dst, d): (&dyn RunSource, &RunRecord),
+    files: Vec<(&ArtifactFile, &ArtifactFile)>,
+    transfers: usize,
+    at: &str,
+) -> Result<Vec<String>> {
+    stream::iter(files)
+        .map(|(a, b)| async move {
+            let (x, y) = futures::try_join!(sha256(src, s, a), sha256(dst, d, b))?;
+            Ok((x != y).then(|| format!("{at}: artifact {}: SHA-256 differs", a.path)))
+        })
+        .buffered(transfers.max(1))
+        .try_filter_map(|diff| async move { Ok(diff) })
+        .try_collect()
+        .await
+}
+
+/// The SHA-256 (lowercase hex) of one artifact file, through the same store reader a copy
+/// uses, hashed chunk by chunk as it streams. A transient failure reads it again from the
+/// start: one dropped connection should not end a verify of a whole experiment.
+async fn sha256(source: &dyn RunSource, run: &RunRecord, file: &ArtifactFile) -> Result<String> {
+    let mut attempt = 0;
+    loop {
+        let hashed = async {
+            let mut data = source.open_artifact(run, file).await?.stream;
+            let mut hasher = Sha256::new();
+            while let Some(chunk) = data.try_next().await.map_err(|e| Error::io(&file.path, e))? {
+                hasher.update(&chunk);
+            }
+            Ok::<_, Error>(format!("{:x}", hasher.finalize()))
+        }
+        .await;
+        match hashed {
+            Ok(hash) => return Ok(hash),
+            Err(e) if e.is_transient() && attempt < HASH_RETRIES => {
+                attempt += 1;
+                tracing::debug!(path = %file.path, error = %e, attempt, "reading artifact again");
+                tokio::time::sleep(Duration::from_millis(250 * u64::from(attempt))).await;
+            }
+            Err(e) => {
+                let path = format!("{} of run {}", file.path, run.meta.run_id);
+                return Err(Error::Artifact { path, source: Box::new(e) });
+            }
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use async_trait::async_trait;
+
     use super::*;
-    use crate::model::{MetricPoint, RunMeta};
+    use crate::{
+        model::{MetricPoint, RunMeta},
+        store::ByteStream,
+    };
+
+    /// Runs in memory, each with one artifact `a`; counts the reads in flight.
+    #[derive(Default)]
+    struct Memory {
+        runs: HashMap<String, (RunRecord, Vec<u8>)>,
+        ids: Vec<String>,
+        reading: AtomicUsize,
+        most_reading: AtomicUsize,
+        /// Lists files without their size, as some servers do.
+        sizes_unknown: bool,
+    }
+
+    impl Memory {
+        fn new(runs: Vec<RunRecord>) -> Self {
+            let ids = runs.iter().map(|r| r.meta.run_id.clone()).collect();
+            let runs = runs.into_iter().map(|r| (r.meta.run_id.clone(), (r, b"abc".to_vec()))).collect();
+            Self { runs, ids, ..Default::default() }
+        }
+
+        /// As `Side::copies` lists them.
+        fn copies(&self) -> Vec<(String, String)> {
+            let copy_of = |id: &String| self.runs[id].0.tags.get(identity::SOURCE_RUN_ID).unwrap_or(id).clone();
+            self.ids.iter().map(|id| (id.clone(), copy_of(id))).collect()
+        }
+    }
+
+    #[async_trait]
+    impl RunSource for Memory {
+        async fn read_run(&self, run_id: &str) -> Result<RunRecord> {
+            let now = self.reading.fetch_add(1, Ordering::SeqCst) + 1;
+            self.most_reading.fetch_max(now, Ordering::SeqCst);
+            tokio::task::yield_now().await;
+            self.reading.fetch_sub(1, Ordering::SeqCst);
+            Ok(self.runs[run_id].0.clone())
+        }
+
+        async fn list_artifacts(&self, run: &RunRecord) -> Result<Vec<ArtifactFile>> {
+            let size = self.runs[&run.meta.run_id].1.len() as u64;
+            let size = (!self.sizes_unknown).then_some(size);
+            Ok(vec![ArtifactFile { path: "a".into(), size, sha256: None }])
+        }
+
+        /// The bytes one at a time, as a stream of many chunks.
+        async fn open_artifact(&self, run: &RunRecord, _file: &ArtifactFile) -> Result<ByteStream> {
+            let bytes = self.runs[&run.meta.run_id].1.clone();
+            let chunks: Vec<std::io::Result<bytes::Bytes>> =
+                bytes.iter().map(|b| Ok(bytes::Bytes::copy_from_slice(&[*b]))).collect();
+            Ok(ByteStream { len: Some(bytes.len() as u64), stream: Box::pin(stream::iter(chunks)) })
+        }
+    }
 
     fn run(id: &str, tags: &[(&str, &str)]) -> RunRecord {
         let mut r = RunRecord {
@@ -180,43 +404,122 @@ mod tests {
         r
     }
 
-    fn side(runs: Vec<RunRecord>) -> Side {
-        Side {
-            runs: runs
-                .into_iter()
-                .map(|r| (r, vec![ArtifactFile { path: "a".into(), size: Some(3), sha256: None }]))
-                .collect(),
-        }
+    const OPTS: Options = Options { concurrency: 4, transfers: 2, checksums: false };
+
+    async fn diffs(src: &Memory, dst: &Memory, opts: Options) -> Vec<String> {
+        compare(src, &src.ids, dst, &dst.copies(), opts).await.unwrap()
     }
 
-    #[test]
-    fn equal_copies_have_no_differences_and_links_go_through_the_match() {
-        let src = side(vec![run("p", &[]), run("c", &[("mlflow.parentRunId", "p")])]);
-        let dst = side(vec![
+    #[tokio::test]
+    async fn equal_copies_have_no_differences_and_links_go_through_the_match() {
+        let src = Memory::new(vec![run("p", &[]), run("c", &[("mlflow.parentRunId", "p")])]);
+        let dst = Memory::new(vec![
             run("P", &[(identity::SOURCE_RUN_ID, "p"), (identity::COMPLETE, "true")]),
             run("C", &[(identity::SOURCE_RUN_ID, "c"), ("mlflow.parentRunId", "P")]),
         ]);
-        assert_eq!(compare(&src, &dst), Vec::<String>::new());
+        assert_eq!(diffs(&src, &dst, Options { checksums: true, ..OPTS }).await, Vec::<String>::new());
     }
 
-    #[test]
-    fn every_kind_of_difference_is_named() {
-        let src = side(vec![run("a", &[("t", "1")]), run("gone", &[])]);
+    #[tokio::test]
+    async fn every_kind_of_difference_is_named() {
+        let src = Memory::new(vec![run("a", &[("t", "1")]), run("gone", &[]), run("twice", &[])]);
         let mut d = run("A", &[(identity::SOURCE_RUN_ID, "a"), ("t", "2")]);
         d.metrics.get_mut("m").unwrap()[0].step = 5;
         d.params.clear();
-        let mut dst = side(vec![d, run("extra", &[])]);
-        dst.runs[0].1[0].size = Some(2);
-        let diffs = compare(&src, &dst);
+        let twice = |id| run(id, &[(identity::SOURCE_RUN_ID, "twice")]);
+        let mut dst = Memory::new(vec![d, run("extra", &[]), twice("T1"), twice("T2")]);
+        dst.runs.get_mut("A").unwrap().1 = b"ab".to_vec();
+        let diffs = diffs(&src, &dst, OPTS).await;
         for want in [
             "tags.t",
             "params.p",
             "metric m: point 0",
             "artifact a: 3 bytes != 2",
             "run gone: missing",
+            "run twice: 2 copies at the destination",
             "run extra: at the destination only",
         ] {
             assert!(diffs.iter().any(|d| d.contains(want)), "{want} not in {diffs:#?}");
         }
+        assert_eq!(diffs.len(), 7, "{diffs:#?}");
+    }
+
+    #[tokio::test]
+    async fn other_bytes_of_the_same_size_differ_only_by_checksum() {
+        let src = Memory::new(vec![run("a", &[])]);
+        let mut dst = Memory::new(vec![run("A", &[(identity::SOURCE_RUN_ID, "a")])]);
+        dst.runs.get_mut("A").unwrap().1 = b"abd".to_vec();
+        assert_eq!(diffs(&src, &dst, OPTS).await, Vec::<String>::new());
+        let with = diffs(&src, &dst, Options { checksums: true, ..OPTS }).await;
+        assert_eq!(with, vec!["run a -> A: artifact a: SHA-256 differs".to_string()]);
+    }
+
+    #[tokio::test]
+    async fn a_file_listed_without_a_size_is_compared_by_its_bytes_only() {
+        let src = Memory::new(vec![run("a", &[])]);
+        let mut dst = Memory::new(vec![run("A", &[(identity::SOURCE_RUN_ID, "a")])]);
+        dst.runs.get_mut("A").unwrap().1 = b"ab".to_vec();
+        dst.sizes_unknown = true;
+        assert_eq!(diffs(&src, &dst, OPTS).await, Vec::<String>::new());
+        let with = diffs(&src, &dst, Options { checksums: true, ..OPTS }).await;
+        assert_eq!(with, vec!["run a -> A: artifact a: SHA-256 differs".to_string()]);
+    }
+
+    #[tokio::test]
+    async fn runs_are_read_at_most_concurrency_at_once_and_reported_in_order() {
+        let runs = |prefix: &str, tagged: bool| {
+            (0..20)
+                .map(|i| {
+                    let src = format!("s{i:02}");
+                    let tags = if tagged { vec![(identity::SOURCE_RUN_ID, src.as_str())] } else { vec![] };
+                    run(&format!("{prefix}{i:02}"), &tags)
+                })
+                .collect::<Vec<_>>()
+        };
+        let src = Memory::new(runs("s", false));
+        let mut dst_runs = runs("d", true);
+        for r in &mut dst_runs {
+            r.params.insert("p".into(), "2".into());
+        }
+        let dst = Memory::new(dst_runs);
+        let found = diffs(&src, &dst, Options { concurrency: 3, ..OPTS }).await;
+        assert_eq!(found.len(), 20);
+        assert!(found.windows(2).all(|w| w[0] < w[1]), "in source order: {found:#?}");
+        for side in [&src, &dst] {
+            assert_eq!(side.most_reading.load(Ordering::SeqCst), 3);
+        }
+    }
+
+    fn copy_tree(from: &Path, to: &Path) {
+        std::fs::create_dir_all(to).unwrap();
+        for entry in std::fs::read_dir(from).unwrap() {
+            let entry = entry.unwrap();
+            if entry.file_type().unwrap().is_dir() {
+                copy_tree(&entry.path(), &to.join(entry.file_name()));
+            } else {
+                std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+            }
+        }
+    }
+
+    /// Through the export folder reader: a copy of an export equals it until one byte of one
+    /// file changes, which only `checksums` sees (the size still matches `run.json`'s manifest).
+    #[tokio::test]
+    async fn an_export_folder_is_hashed_through_its_reader() {
+        let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/experiment/envelope-2025");
+        let tmp = tempfile::tempdir().unwrap();
+        copy_tree(&fixture, tmp.path());
+        let (src, dst) = (Side::export(&fixture).unwrap(), Side::export(tmp.path()).unwrap());
+        assert_eq!((src.len(), dst.len()), (2, 2));
+        let checked = Options { checksums: true, ..OPTS };
+        assert_eq!(verify(&src, &dst, checked).await.unwrap(), Vec::<String>::new());
+        let run = "7359d81383e74902a03577f691db8abe";
+        let victim = tmp.path().join("runs").join(run).join("artifacts/importance.csv");
+        let mut bytes = std::fs::read(&victim).unwrap();
+        bytes[0] ^= 0x01;
+        std::fs::write(&victim, bytes).unwrap();
+        assert_eq!(verify(&src, &dst, OPTS).await.unwrap(), Vec::<String>::new());
+        let want = format!("run {run} -> {run}: artifact importance.csv: SHA-256 differs");
+        assert_eq!(verify(&src, &dst, checked).await.unwrap(), vec![want]);
     }
 }

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use mlflow_transfer::{
     store::rest::RestSource,
-    verify::{compare, export_side, server_side, Side},
+    verify::{verify, Options, Side},
 };
 
 use crate::{
@@ -22,9 +22,9 @@ async fn side(
     match (uri, experiment, dir) {
         (Some(uri), Some(experiment), _) => {
             let source = RestSource::new(settings::client(uri, Some(prefix), global)?);
-            Ok(server_side(&source, experiment).await?)
+            Ok(Side::server(source, experiment).await?)
         }
-        (_, _, Some(dir)) => Ok(export_side(dir).await?),
+        (_, _, Some(dir)) => Ok(Side::export(dir)?),
         _ => anyhow::bail!("give --{0}-uri with --{0}-experiment, or --{0}-dir", prefix.to_ascii_lowercase()),
     }
 }
@@ -34,17 +34,17 @@ pub async fn run(args: VerifyArgs, global: &GlobalArgs) -> anyhow::Result<ExitCo
         side(args.src_uri.as_deref(), args.src_experiment.as_deref(), args.src_dir.as_deref(), "SRC", global).await?;
     let dst =
         side(args.dst_uri.as_deref(), args.dst_experiment.as_deref(), args.dst_dir.as_deref(), "DST", global).await?;
-    let diffs = compare(&src, &dst);
+    let opts = Options {
+        concurrency: global.concurrency.max(1),
+        transfers: global.transfers.max(1),
+        checksums: args.checksums,
+    };
+    let diffs = verify(&src, &dst, opts).await?;
     for d in &diffs {
         println!("{d}");
     }
     if !global.quiet || !diffs.is_empty() {
-        eprintln!(
-            "verify: {} source runs, {} destination runs, {} differences",
-            src.runs.len(),
-            dst.runs.len(),
-            diffs.len()
-        );
+        eprintln!("verify: {} source runs, {} destination runs, {} differences", src.len(), dst.len(), diffs.len());
     }
     Ok(if diffs.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }

@@ -146,6 +146,14 @@ impl RestSource {
         Ok(links.into_iter().filter(|(id, _)| chosen.contains(id)).collect())
     }
 
+    /// The value of tag `key` of a run that [`Self::plan_runs`] found and that has not been
+    /// read since, without a request: `verify` matches destination runs to their source this
+    /// way before reading any of them.
+    pub fn searched_tag(&self, run_id: &str, key: &str) -> Option<String> {
+        let cache = self.prefetched.lock().expect("poisoned");
+        cache.get(run_id)?.data.tags.iter().find(|t| t.key == key).map(|t| t.value.clone())
+    }
+
     async fn experiment_name(&self, id: &str) -> Result<String> {
         if let Some(n) = self.experiment_names.lock().expect("poisoned").get(id) {
             return Ok(n.clone());
