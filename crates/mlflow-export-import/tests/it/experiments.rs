@@ -457,3 +457,50 @@ fn an_experiment_prefix_matches_names_not_patterns() {
     assert_eq!(listed(&format!("{base}%*")), vec![names[2].clone()], "`%` is no wildcard");
     assert_eq!(listed(&format!("{base}*")).len(), 3);
 }
+
+/// `verify` compares artifact paths and sizes; `--checksums` also reads the bytes on both
+/// sides. A copy whose file was altered in place (same size, one byte flipped) passes the first
+/// and is named by the second, with a non-zero exit.
+#[test]
+fn verify_with_checksums_names_a_file_with_other_bytes_of_the_same_size() {
+    let server = MlflowServer::shared(ArtifactMode::Proxy);
+    let src = fixture("experiment/envelope-2025");
+    let exp = unique_name("verify-checksums");
+    let imported = ok(&[
+        "import-experiment",
+        "--tracking-uri",
+        &server.url,
+        "--input-dir",
+        path(&src),
+        "--experiment-name",
+        &exp,
+        "--use-src-user-id",
+    ]);
+    let verify = |checksums: &str| {
+        let args = ["verify", "--src-dir", path(&src), "--dst-uri", &server.url, "--dst-experiment", &exp];
+        cli::run(&[&args[..], &["--checksums", checksums]].concat(), &[])
+    };
+    let before = verify("true");
+    assert!(before.status.success(), "{}", String::from_utf8_lossy(&before.stdout));
+
+    // The copy's file in the server's artifact store: <root>/<experiment id>/<run id>/artifacts.
+    let (src_id, dst_id) = imported.lines().next().and_then(|l| l.split_once('\t')).expect("id line on stdout");
+    let victim = std::fs::read_dir(&server.artifact_root)
+        .unwrap()
+        .map(|e| e.unwrap().path().join(dst_id).join("artifacts/importance.csv"))
+        .find(|p| p.exists())
+        .expect("the copy's artifact");
+    let mut bytes = std::fs::read(&victim).unwrap();
+    bytes[0] ^= 0x01;
+    std::fs::write(&victim, &bytes).unwrap();
+
+    let sizes = verify("false");
+    let stderr = String::from_utf8_lossy(&sizes.stderr);
+    assert!(sizes.status.success() && stderr.contains(" 0 differences"), "{stderr}");
+    let checked = verify("true");
+    let (stdout, stderr) = (String::from_utf8_lossy(&checked.stdout), String::from_utf8_lossy(&checked.stderr));
+    assert!(!checked.status.success(), "{stdout}");
+    let want = format!("run {src_id} -> {dst_id}: artifact importance.csv: SHA-256 differs");
+    assert_eq!(stdout.lines().collect::<Vec<_>>(), [want.as_str()]);
+    assert!(stderr.contains(" 1 differences"), "{stderr}");
+}
