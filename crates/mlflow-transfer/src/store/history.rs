@@ -22,7 +22,7 @@ use std::{
 use futures::{stream, StreamExt, TryStreamExt};
 use mlflow_client::{
     api::{HISTORY_BULK_POINTS, HISTORY_BULK_RUNS},
-    types::{Metric, Run},
+    types::Metric,
     MlflowClient,
 };
 
@@ -64,35 +64,36 @@ impl HistoryReader {
         Self { client, bulk_route: AtomicBool::new(true), groups: Mutex::default() }
     }
 
-    /// Groups the runs of a plan, in the order they will most likely be moved.
-    pub(crate) fn plan(&self, runs: &[&Run]) {
+    /// Groups the runs of a plan (id and latest metrics of each), in the order they will most
+    /// likely be moved.
+    pub(crate) fn plan(&self, runs: &[(&str, &[Metric])]) {
         let mut groups = self.groups.lock().expect("poisoned");
-        let mut current: Vec<&Run> = Vec::new();
+        let mut current: Vec<(&str, &[Metric])> = Vec::new();
         let mut points = 0u64;
-        let mut close = |members: &mut Vec<&Run>| {
+        let mut close = |members: &mut Vec<(&str, &[Metric])>| {
             if members.is_empty() {
                 return;
             }
             let mut keys: BTreeMap<String, Vec<(String, Metric)>> = BTreeMap::new();
-            for r in members.iter() {
-                for m in &r.data.metrics {
-                    keys.entry(m.key.clone()).or_default().push((r.info.run_id.clone(), m.clone()));
+            for (id, metrics) in members.iter() {
+                for m in *metrics {
+                    keys.entry(m.key.clone()).or_default().push((id.to_string(), m.clone()));
                 }
             }
-            let ids: Vec<String> = members.drain(..).map(|r| r.info.run_id.clone()).collect();
+            let ids: Vec<String> = members.drain(..).map(|(id, _)| id.to_string()).collect();
             let group = Arc::new(Group { members: ids, keys, fetched: tokio::sync::OnceCell::new() });
             for id in &group.members {
                 groups.of_run.insert(id.clone(), group.clone());
             }
         };
-        for run in runs.iter().filter(|r| !r.data.metrics.is_empty()) {
-            let estimate: u64 = run.data.metrics.iter().map(|m| u64::try_from(m.step).unwrap_or(0) + 1).sum();
+        for run in runs.iter().filter(|(_, metrics)| !metrics.is_empty()) {
+            let estimate: u64 = run.1.iter().map(|m| u64::try_from(m.step).unwrap_or(0) + 1).sum();
             if !current.is_empty() && (points + estimate > GROUP_POINTS || current.len() == HISTORY_BULK_RUNS) {
                 close(&mut current);
                 points = 0;
             }
             points += estimate;
-            current.push(run);
+            current.push(*run);
         }
         close(&mut current);
     }
@@ -225,26 +226,7 @@ fn same_point(p: &MetricPoint, m: &Metric) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use mlflow_client::types::{RunData, RunInfo};
-
     use super::*;
-
-    fn run(i: usize) -> Run {
-        let info = RunInfo {
-            run_id: format!("run{i:06}"),
-            run_name: None,
-            experiment_id: "1".into(),
-            user_id: None,
-            status: Default::default(),
-            start_time: None,
-            end_time: None,
-            artifact_uri: None,
-            lifecycle_stage: None,
-        };
-        let metric = Metric { key: "loss".into(), value: 0.5, timestamp: 1, step: 0 };
-        let data = RunData { metrics: vec![metric], ..RunData::default() };
-        Run { info, data, inputs: Default::default(), outputs: Default::default() }
-    }
 
     /// 100,000 runs make 1,000 groups; dropping each in turn used to scan every run of the plan
     /// (10^8 visits, tens of seconds in a debug build), now it visits its own 100 members.
@@ -252,14 +234,16 @@ mod tests {
     fn dropping_groups_of_100k_runs_touches_only_their_members() {
         let config = mlflow_client::ClientConfig::resolve("http://127.0.0.1:9", None, &|_| None).unwrap();
         let reader = HistoryReader::new(MlflowClient::new(&config).unwrap());
-        let runs: Vec<Run> = (0..100_000).map(run).collect();
-        reader.plan(&runs.iter().collect::<Vec<_>>());
+        let ids: Vec<String> = (0..100_000).map(|i| format!("run{i:06}")).collect();
+        let metric = [Metric { key: "loss".into(), value: 0.5, timestamp: 1, step: 0 }];
+        let runs: Vec<(&str, &[Metric])> = ids.iter().map(|id| (id.as_str(), &metric[..])).collect();
+        reader.plan(&runs);
         let order: Vec<Arc<Group>> = {
             let groups = reader.groups.lock().unwrap();
             assert_eq!(groups.of_run.len(), 100_000);
             let mut seen: Vec<Arc<Group>> = Vec::new();
-            for r in &runs {
-                let g = &groups.of_run[&r.info.run_id];
+            for id in &ids {
+                let g = &groups.of_run[id];
                 if !seen.last().is_some_and(|s| Arc::ptr_eq(s, g)) {
                     seen.push(g.clone());
                 }

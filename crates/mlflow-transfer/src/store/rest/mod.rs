@@ -34,13 +34,21 @@ use crate::{
 
 /// Metric histories fetched at once for one run.
 const HISTORY_CONCURRENCY: usize = 8;
+/// Runs per `runs/search` page while planning. A page is parsed and reduced to what the plan
+/// keeps before the next is asked for, so this bounds the memory of one answer (about 1 KiB
+/// per small run); MLflow's own limit is 50,000.
+const PLAN_PAGE: u32 = 10_000;
+
+/// A run kept from a search as the JSON text the server sent: about a third of the memory of
+/// the parsed [`Run`], which with 100,000 runs decides whether planning fits in 200 MiB.
+type RawRun = Box<serde_json::value::RawValue>;
 
 /// Reads runs from a tracking server.
 pub struct RestSource {
     client: MlflowClient,
     experiment_names: Mutex<HashMap<String, String>>,
     /// Runs already returned by a search, so that reading them costs no second request.
-    prefetched: Mutex<HashMap<String, Run>>,
+    prefetched: Mutex<HashMap<String, RawRun>>,
     history: HistoryReader,
     artifacts: ArtifactRoots,
 }
@@ -70,7 +78,8 @@ impl RestSource {
         };
         let experiment = self.experiment_name(&run.info.experiment_id).await?;
         let uri = run.info.artifact_uri.clone();
-        self.prefetched.lock().expect("poisoned").insert(run_id.to_string(), run);
+        let raw = serde_json::value::to_raw_value(&run).map_err(|e| Error::Input(format!("run {run_id}: {e}")))?;
+        self.prefetched.lock().expect("poisoned").insert(run_id.to_string(), raw);
         Ok(Some((uri, experiment)))
     }
 
@@ -116,34 +125,67 @@ impl RestSource {
     }
 
     /// The runs of an experiment that `filter` selects, as (id, parent id). The search results
-    /// are kept, so reading these runs later makes no second request.
+    /// are kept, so reading these runs later makes no second request. Pages are read one at a
+    /// time ([`PLAN_PAGE`] runs) and each run is kept as its JSON text ([`RawRun`]), so that
+    /// 100,000 runs are planned in bounded memory.
     pub async fn plan_runs(&self, exp: &ExperimentRecord, filter: &RunFilter) -> Result<Vec<(String, Option<String>)>> {
-        let runs = self
-            .client
-            .search_runs(SearchRuns {
-                experiment_ids: vec![exp.experiment_id.clone()],
-                filter: filter.search_filter(),
-                run_view_type: if filter.include_deleted { ViewType::All } else { ViewType::ActiveOnly },
-                max_results: 50_000,
-                page_token: None,
-            })
-            .await?;
-        let links: Vec<(String, Option<String>)> = runs
-            .iter()
-            .map(|r| {
-                let parent = r.data.tags.iter().find(|t| t.key == "mlflow.parentRunId").map(|t| t.value.clone());
-                (r.info.run_id.clone(), parent)
-            })
-            .collect();
+        let mut query = SearchRuns {
+            experiment_ids: vec![exp.experiment_id.clone()],
+            filter: filter.search_filter(),
+            run_view_type: if filter.include_deleted { ViewType::All } else { ViewType::ActiveOnly },
+            max_results: PLAN_PAGE,
+            page_token: None,
+        };
+        let mut links: Vec<(String, Option<String>)> = Vec::new();
+        let mut raws: Vec<RawRun> = Vec::new();
+        let mut metrics: Vec<Vec<Metric>> = Vec::new();
+        let mut seen_tokens = std::collections::HashSet::new();
+        loop {
+            let page = self.client.search_runs_raw_page(&query).await?;
+            let next = page.next_page_token.filter(|t| !t.is_empty());
+            if query.page_token.is_some() && next == query.page_token {
+                break; // The server ignored the token and sent the last page again.
+            }
+            for raw in page.runs {
+                let run: Run = serde_json::from_str(raw.get())
+                    .map_err(|e| Error::Client(mlflow_client::Error::Protocol(format!("a run of runs/search: {e}"))))?;
+                let parent = run.data.tags.iter().find(|t| t.key == "mlflow.parentRunId").map(|t| t.value.clone());
+                links.push((run.info.run_id, parent));
+                metrics.push(run.data.metrics);
+                raws.push(raw);
+            }
+            match next {
+                Some(t) if !seen_tokens.insert(t.clone()) => {
+                    return Err(Error::Client(mlflow_client::Error::Protocol(format!(
+                        "the server's paging token {t:?} leads back to a page already read; stopping instead of looping"
+                    ))))
+                }
+                Some(t) => query.page_token = Some(t),
+                None => break,
+            }
+        }
         let chosen = filter.select(&links);
         self.experiment_names.lock().expect("poisoned").insert(exp.experiment_id.clone(), exp.name.clone());
-        let runs: Vec<Run> = runs.into_iter().filter(|r| chosen.contains(&r.info.run_id)).collect();
-        self.history.plan(&runs.iter().collect::<Vec<_>>());
+        let keep: Vec<bool> = links.iter().map(|(id, _)| chosen.contains(id)).collect();
+        drop(chosen);
+        let for_history: Vec<(&str, &[Metric])> = links
+            .iter()
+            .zip(&metrics)
+            .zip(&keep)
+            .filter(|(_, &k)| k)
+            .map(|(((id, _), m), _)| (id.as_str(), m.as_slice()))
+            .collect();
+        self.history.plan(&for_history);
+        drop(for_history);
+        drop(metrics);
         let mut cache = self.prefetched.lock().expect("poisoned");
-        for r in runs {
-            cache.insert(r.info.run_id.clone(), r);
+        for (((id, _), raw), &k) in links.iter().zip(raws).zip(&keep) {
+            if k {
+                cache.insert(id.clone(), raw);
+            }
         }
-        Ok(links.into_iter().filter(|(id, _)| chosen.contains(id)).collect())
+        drop(cache);
+        Ok(links.into_iter().zip(keep).filter(|(_, k)| *k).map(|(l, _)| l).collect())
     }
 
     async fn experiment_name(&self, id: &str) -> Result<String> {
@@ -220,7 +262,9 @@ impl RunSource for RestSource {
 
     async fn read_run(&self, run_id: &str) -> Result<RunRecord> {
         let cached = self.prefetched.lock().expect("poisoned").remove(run_id);
-        if let Some(run) = cached {
+        if let Some(raw) = cached {
+            // The text was parsed once already while planning: it parses again.
+            let run: Run = serde_json::from_str(raw.get()).map_err(|e| Error::Input(format!("run {run_id}: {e}")))?;
             return self.record(run).await;
         }
         let run = self.client.get_run(run_id).await.map_err(|e| {
