@@ -18,8 +18,8 @@
 #      plan.export   export-experiment --dry-run            (planning time = its wall time)
 #      plan.copy     copy-experiment --dry-run to the destination
 #      export        export-experiment of all N runs into a folder
+#      plan.import   import-experiment --dry-run of that folder (reads the folder only)
 #    and, when N <= $SCALE_IMPORT_MAX (default 10000; a server takes a few ms per run created):
-#      plan.import   import-experiment --dry-run of that folder
 #      import        import-experiment of that folder into the destination
 #      verify        verify source server experiment against the destination's
 # 4. stops both servers (TERM, then KILL, by their process groups).
@@ -150,9 +150,9 @@ for n in $sizes; do
         --dst-experiment-name scale-copy --dry-run
     measure "$n" export "$tool" export-experiment --tracking-uri "$src" --experiment "$exp" \
         --output-dir "$dir/export" --report "$dir/report.export.json"
+    measure "$n" plan.import "$tool" import-experiment --tracking-uri "$dst" --input-dir "$dir/export" \
+        --experiment-name scale-import --dry-run
     if [ "$n" -le "$import_max" ]; then
-        measure "$n" plan.import "$tool" import-experiment --tracking-uri "$dst" --input-dir "$dir/export" \
-            --experiment-name scale-import --dry-run
         measure "$n" import "$tool" import-experiment --tracking-uri "$dst" --input-dir "$dir/export" \
             --experiment-name scale-import --use-src-user-id true --report "$dir/report.import.json"
         measure "$n" verify "$tool" verify --src-uri "$src" --src-experiment "$exp" --dst-uri "$dst" \

@@ -39,9 +39,32 @@ const HISTORY_CONCURRENCY: usize = 8;
 /// per small run); MLflow's own limit is 50,000.
 const PLAN_PAGE: u32 = 10_000;
 
-/// A run kept from a search as the JSON text the server sent: about a third of the memory of
-/// the parsed [`Run`], which with 100,000 runs decides whether planning fits in 200 MiB.
-type RawRun = Box<serde_json::value::RawValue>;
+/// A run kept from a search as the JSON text the server sent, without the whitespace outside
+/// strings (MLflow indents its answers: about half of the 1.3 KB of a small run). A fraction
+/// of the memory of the parsed [`Run`] (one allocation instead of one per id, key and value).
+type RawRun = Box<str>;
+
+/// `json` without whitespace outside strings: the same document, in fewer bytes.
+fn minify(json: &str) -> RawRun {
+    let mut out = String::with_capacity(json.len());
+    let (mut in_string, mut escaped) = (false, false);
+    for c in json.chars() {
+        if in_string {
+            match (escaped, c) {
+                (true, _) => escaped = false,
+                (false, '\\') => escaped = true,
+                (false, '"') => in_string = false,
+                _ => {}
+            }
+        } else if c == '"' {
+            in_string = true;
+        } else if matches!(c, ' ' | '\t' | '\n' | '\r') {
+            continue;
+        }
+        out.push(c);
+    }
+    out.into_boxed_str()
+}
 
 /// Reads runs from a tracking server.
 pub struct RestSource {
@@ -78,8 +101,8 @@ impl RestSource {
         };
         let experiment = self.experiment_name(&run.info.experiment_id).await?;
         let uri = run.info.artifact_uri.clone();
-        let raw = serde_json::value::to_raw_value(&run).map_err(|e| Error::Input(format!("run {run_id}: {e}")))?;
-        self.prefetched.lock().expect("poisoned").insert(run_id.to_string(), raw);
+        let raw = serde_json::to_string(&run).map_err(|e| Error::Input(format!("run {run_id}: {e}")))?;
+        self.prefetched.lock().expect("poisoned").insert(run_id.to_string(), raw.into_boxed_str());
         Ok(Some((uri, experiment)))
     }
 
@@ -152,7 +175,7 @@ impl RestSource {
                 let parent = run.data.tags.iter().find(|t| t.key == "mlflow.parentRunId").map(|t| t.value.clone());
                 links.push((run.info.run_id, parent));
                 metrics.push(run.data.metrics);
-                raws.push(raw);
+                raws.push(minify(raw.get()));
             }
             match next {
                 Some(t) if !seen_tokens.insert(t.clone()) => {
@@ -264,7 +287,7 @@ impl RunSource for RestSource {
         let cached = self.prefetched.lock().expect("poisoned").remove(run_id);
         if let Some(raw) = cached {
             // The text was parsed once already while planning: it parses again.
-            let run: Run = serde_json::from_str(raw.get()).map_err(|e| Error::Input(format!("run {run_id}: {e}")))?;
+            let run: Run = serde_json::from_str(&raw).map_err(|e| Error::Input(format!("run {run_id}: {e}")))?;
             return self.record(run).await;
         }
         let run = self.client.get_run(run_id).await.map_err(|e| {
@@ -647,5 +670,31 @@ impl RunSink for RestSink {
             self.client.delete_run(target.id()).await?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_minified_run_is_the_same_run() {
+        let pretty = r#"{
+          "info": {"run_id": "abc", "experiment_id": "1", "run_name": "a \"quoted\" name\\ with  spaces",
+                   "status": "FINISHED", "start_time": 1704164645678},
+          "data": {"metrics": [{"key": "loss", "value": "NaN", "timestamp": 1, "step": 0}],
+                   "params": [{"key": "p", "value": " padded\t\n value "}],
+                   "tags": [{"key": "k", "value": "é ü"}]},
+          "inputs": {}, "outputs": {}
+        }"#;
+        let small = minify(pretty);
+        assert!(small.len() < pretty.len() * 3 / 4, "{small}");
+        let a: serde_json::Value = serde_json::from_str(pretty).unwrap();
+        let b: serde_json::Value = serde_json::from_str(&small).unwrap();
+        assert_eq!(a, b);
+        let (a, b): (Run, Run) = (serde_json::from_str(pretty).unwrap(), serde_json::from_str(&small).unwrap());
+        assert_eq!(a.info, b.info);
+        assert_eq!(a.data.params, b.data.params);
+        assert!(b.data.metrics[0].value.is_nan());
     }
 }
