@@ -589,14 +589,19 @@ impl Planner {
                 }
                 ExperimentDestination::Folder { .. } => None,
             };
+            let shared_system = match &dst {
+                ExperimentDestination::Folder { system, .. } => Some(Arc::new(system.clone())),
+                ExperimentDestination::Server { .. } => None,
+            };
             for (run_id, parent) in runs {
                 let run_target = match (&target, &dst) {
                     (Some(t), _) => {
                         RunTarget { open: t.open, sink: RunDestination::Experiment, label: t.label.clone() }
                     }
-                    (None, ExperimentDestination::Folder { dir, system }) => {
+                    (None, ExperimentDestination::Folder { dir, .. }) => {
                         let dir = dir.join("runs").join(run_id);
-                        let sink: Arc<dyn RunSink> = Arc::new(DirSink::new(&dir, system.clone()));
+                        let system = shared_system.clone().expect("a folder destination");
+                        let sink: Arc<dyn RunSink> = Arc::new(DirSink::new(&dir, system));
                         RunTarget { open: None, sink: RunDestination::Ready(sink), label: dir.display().to_string() }
                     }
                     (None, ExperimentDestination::Server { .. }) => unreachable!("server targets are opened"),
