@@ -59,6 +59,12 @@ else
     cp "$target/release/mlflow-export-import" "$work/mlflow-export-import"
 fi
 tool="$work/mlflow-export-import"
+# Which code the figures are of: HEAD at the start (the binary is snapshotted now), or the
+# prebuilt binary given.
+tool_desc="commit $(cd "$repo" && git rev-parse --short HEAD)"
+[ -z "$(cd "$repo" && git status --porcelain --untracked-files=no -- crates Cargo.toml Cargo.lock)" ] \
+    || tool_desc="$tool_desc (+ uncommitted changes in crates/)"
+[ -z "${SCALE_TOOL:-}" ] || tool_desc="SCALE_TOOL=$SCALE_TOOL (HEAD at start: $tool_desc)"
 
 pgids=()
 stop_groups() { # pgid... : TERM, up to 5 s, KILL
@@ -167,7 +173,7 @@ mkdir -p "$(dirname "$results")"
 {
     echo "# bench/scale.sh $(date -u '+%Y-%m-%d %H:%M UTC')"
     echo
-    echo "commit $(cd "$repo" && git rev-parse --short HEAD), MLflow $mlflow_version, --workers $workers, $(nproc) cores, sizes: $sizes, import/verify up to N=$import_max"
+    echo "binary: $tool_desc, MLflow $mlflow_version, --workers $workers, $(nproc) cores, sizes: $sizes, import/verify up to N=$import_max"
     echo
     echo "| runs | step | wall s | ms per run | CPU user + sys s | peak RSS MiB | load avg (1 min) | exit |"
     echo "|---|---|---|---|---|---|---|---|"
