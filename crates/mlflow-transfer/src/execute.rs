@@ -122,7 +122,7 @@ mod tests {
             phase: Phase::Open,
             error: None,
         };
-        Step { label: String::new(), deps: deps.to_vec(), what: Move::Experiment(what) }
+        Step { label: String::new(), deps: deps.to_vec(), what: Move::Experiment(Box::new(what)) }
     }
 
     #[test]
