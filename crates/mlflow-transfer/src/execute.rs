@@ -123,7 +123,7 @@ mod tests {
             error: None,
             shard: None,
         };
-        Step { label: String::new(), deps: deps.to_vec(), what: Move::Experiment(what) }
+        Step { label: String::new(), deps: deps.to_vec(), what: Move::Experiment(Box::new(what)) }
     }
 
     #[test]

@@ -180,32 +180,76 @@ pub fn finish_job(
         eprintln!("{block}");
     }
     if let Some(path) = &global.report {
-        let report = json!({
-            "command": command,
-            "servers": clients.iter().map(|(role, c)| json!({"role": role, "tracking_uri": c.base_url()})).collect::<Vec<_>>(),
-            "summary": summary,
-            "requests": requests,
-            "retries": retries,
-            "elapsed_seconds": elapsed.as_secs_f64(),
-            "experiments": result.experiments,
-            "models": result.models,
-            "runs": result.runs,
-            "logged_models": result.logged_models,
-            "failures": result.experiments.iter().filter(|e| e.error.is_some()).map(|e| json!({"experiment": e.name, "reason": e.error}))
-                .chain(result.runs.iter().filter(|r| r.error.is_some()).map(|r| json!({"run_id": r.source_run_id, "reason": r.error})))
-                .chain(result.logged_models.iter().filter(|m| m.error.is_some()).map(|m| json!({"logged_model": m.source_model_id, "reason": m.error})))
-                .chain(result.models.iter().filter(|m| m.error.is_some()).map(|m| json!({"model": m.source_name, "reason": m.error})))
-                .chain(result.models.iter().flat_map(|m| m.failed_versions.iter().map(|(v, why)| json!({"model": m.source_name, "version": v, "reason": why}))))
-                .chain(result.other_failures.iter().map(|f| json!({"object": f.object, "reason": f.reason})))
-                .collect::<Vec<_>>(),
-        });
+        let failures: Vec<serde_json::Value> = result
+            .experiments
+            .iter()
+            .filter(|e| e.error.is_some())
+            .map(|e| json!({"experiment": e.name, "reason": e.error}))
+            .chain(
+                result
+                    .runs
+                    .iter()
+                    .filter(|r| r.error.is_some())
+                    .map(|r| json!({"run_id": r.source_run_id, "reason": r.error})),
+            )
+            .chain(
+                result
+                    .logged_models
+                    .iter()
+                    .filter(|m| m.error.is_some())
+                    .map(|m| json!({"logged_model": m.source_model_id, "reason": m.error})),
+            )
+            .chain(
+                result
+                    .models
+                    .iter()
+                    .filter(|m| m.error.is_some())
+                    .map(|m| json!({"model": m.source_name, "reason": m.error})),
+            )
+            .chain(result.models.iter().flat_map(|m| {
+                m.failed_versions.iter().map(|(v, why)| json!({"model": m.source_name, "version": v, "reason": why}))
+            }))
+            .chain(result.other_failures.iter().map(|f| json!({"object": f.object, "reason": f.reason})))
+            .collect();
+        let report = Report {
+            command,
+            elapsed_seconds: elapsed.as_secs_f64(),
+            experiments: &result.experiments,
+            failures,
+            logged_models: &result.logged_models,
+            models: &result.models,
+            requests,
+            retries,
+            runs: &result.runs,
+            servers: clients.iter().map(|(role, c)| json!({"role": role, "tracking_uri": c.base_url()})).collect(),
+            summary: &summary,
+        };
         write_report(path, &report)?;
     }
     Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
 }
 
-fn write_report(path: &Path, report: &serde_json::Value) -> anyhow::Result<()> {
-    let bytes = serde_json::to_vec_pretty(report).expect("JSON values always serialize");
-    mlflow_transfer::store::local::write_atomic(path, &bytes)
+/// The `--report` file, serialized straight into the file. It used to be built as one
+/// `serde_json::Value` (a tree map per run outcome) and then rendered into a buffer, so that a
+/// job of 100,000 runs held its report in memory twice over before writing it. The top-level
+/// fields are in alphabetical order, the order the `Value` wrote them in; the objects inside
+/// keep their fields' declared order (the same JSON, keys in another order).
+#[derive(serde::Serialize)]
+struct Report<'a> {
+    command: &'a str,
+    elapsed_seconds: f64,
+    experiments: &'a [mlflow_transfer::job::ExperimentOutcome],
+    failures: Vec<serde_json::Value>,
+    logged_models: &'a [mlflow_transfer::job::LoggedModelOutcome],
+    models: &'a [ModelOutcome],
+    requests: u64,
+    retries: u64,
+    runs: &'a [mlflow_transfer::job::RunOutcome],
+    servers: Vec<serde_json::Value>,
+    summary: &'a Summary,
+}
+
+fn write_report(path: &Path, report: &Report<'_>) -> anyhow::Result<()> {
+    mlflow_transfer::store::local::write_atomic_with(path, |out| serde_json::to_writer_pretty(out, report))
         .with_context(|| format!("writing report {}", path.display()))
 }

@@ -7,7 +7,7 @@
 use std::{
     collections::HashMap,
     path::{Path, PathBuf},
-    sync::Mutex,
+    sync::{Arc, Mutex},
 };
 
 use async_trait::async_trait;
@@ -138,12 +138,14 @@ impl RunSource for DirSource {
 /// Writes one run into a folder.
 pub struct DirSink {
     dir: PathBuf,
-    system: ExportSystem,
+    /// Shared by every run of an export: a copy per run (five strings) was a good part of
+    /// planning's memory at 100,000 runs.
+    system: Arc<ExportSystem>,
 }
 
 impl DirSink {
-    pub fn new(dir: impl Into<PathBuf>, system: ExportSystem) -> Self {
-        Self { dir: dir.into(), system }
+    pub fn new(dir: impl Into<PathBuf>, system: impl Into<Arc<ExportSystem>>) -> Self {
+        Self { dir: dir.into(), system: system.into() }
     }
 }
 

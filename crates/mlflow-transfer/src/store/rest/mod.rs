@@ -34,13 +34,44 @@ use crate::{
 
 /// Metric histories fetched at once for one run.
 const HISTORY_CONCURRENCY: usize = 8;
+/// Runs per `runs/search` page while planning. A page is parsed and reduced to what the plan
+/// keeps before the next is asked for, so this bounds the memory of one answer (about 1 KiB
+/// per small run); MLflow's own limit is 50,000.
+const PLAN_PAGE: u32 = 10_000;
+
+/// A run kept from a search as the JSON text the server sent, without the whitespace outside
+/// strings (MLflow indents its answers: about half of the 1.3 KB of a small run). A fraction
+/// of the memory of the parsed [`Run`] (one allocation instead of one per id, key and value).
+type RawRun = Box<str>;
+
+/// `json` without whitespace outside strings: the same document, in fewer bytes.
+fn minify(json: &str) -> RawRun {
+    let mut out = String::with_capacity(json.len());
+    let (mut in_string, mut escaped) = (false, false);
+    for c in json.chars() {
+        if in_string {
+            match (escaped, c) {
+                (true, _) => escaped = false,
+                (false, '\\') => escaped = true,
+                (false, '"') => in_string = false,
+                _ => {}
+            }
+        } else if c == '"' {
+            in_string = true;
+        } else if matches!(c, ' ' | '\t' | '\n' | '\r') {
+            continue;
+        }
+        out.push(c);
+    }
+    out.into_boxed_str()
+}
 
 /// Reads runs from a tracking server.
 pub struct RestSource {
     client: MlflowClient,
     experiment_names: Mutex<HashMap<String, String>>,
     /// Runs already returned by a search, so that reading them costs no second request.
-    prefetched: Mutex<HashMap<String, Run>>,
+    prefetched: Mutex<HashMap<String, RawRun>>,
     history: HistoryReader,
     artifacts: ArtifactRoots,
 }
@@ -70,7 +101,8 @@ impl RestSource {
         };
         let experiment = self.experiment_name(&run.info.experiment_id).await?;
         let uri = run.info.artifact_uri.clone();
-        self.prefetched.lock().expect("poisoned").insert(run_id.to_string(), run);
+        let raw = serde_json::to_string(&run).map_err(|e| Error::Input(format!("run {run_id}: {e}")))?;
+        self.prefetched.lock().expect("poisoned").insert(run_id.to_string(), raw.into_boxed_str());
         Ok(Some((uri, experiment)))
     }
 
@@ -116,42 +148,75 @@ impl RestSource {
     }
 
     /// The runs of an experiment that `filter` selects, as (id, parent id). The search results
-    /// are kept, so reading these runs later makes no second request.
+    /// are kept, so reading these runs later makes no second request. Pages are read one at a
+    /// time ([`PLAN_PAGE`] runs) and each run is kept as its JSON text ([`RawRun`]), so that
+    /// 100,000 runs are planned in bounded memory.
     pub async fn plan_runs(&self, exp: &ExperimentRecord, filter: &RunFilter) -> Result<Vec<(String, Option<String>)>> {
-        let runs = self
-            .client
-            .search_runs(SearchRuns {
-                experiment_ids: vec![exp.experiment_id.clone()],
-                filter: filter.search_filter(),
-                run_view_type: if filter.include_deleted { ViewType::All } else { ViewType::ActiveOnly },
-                max_results: 50_000,
-                page_token: None,
-            })
-            .await?;
-        let links: Vec<(String, Option<String>)> = runs
-            .iter()
-            .map(|r| {
-                let parent = r.data.tags.iter().find(|t| t.key == "mlflow.parentRunId").map(|t| t.value.clone());
-                (r.info.run_id.clone(), parent)
-            })
-            .collect();
+        let mut query = SearchRuns {
+            experiment_ids: vec![exp.experiment_id.clone()],
+            filter: filter.search_filter(),
+            run_view_type: if filter.include_deleted { ViewType::All } else { ViewType::ActiveOnly },
+            max_results: PLAN_PAGE,
+            page_token: None,
+        };
+        let mut links: Vec<(String, Option<String>)> = Vec::new();
+        let mut raws: Vec<RawRun> = Vec::new();
+        let mut metrics: Vec<Vec<Metric>> = Vec::new();
+        let mut seen_tokens = std::collections::HashSet::new();
+        loop {
+            let page = self.client.search_runs_raw_page(&query).await?;
+            let next = page.next_page_token.filter(|t| !t.is_empty());
+            if query.page_token.is_some() && next == query.page_token {
+                break; // The server ignored the token and sent the last page again.
+            }
+            for raw in page.runs {
+                let run: Run = serde_json::from_str(raw.get())
+                    .map_err(|e| Error::Client(mlflow_client::Error::Protocol(format!("a run of runs/search: {e}"))))?;
+                let parent = run.data.tags.iter().find(|t| t.key == "mlflow.parentRunId").map(|t| t.value.clone());
+                links.push((run.info.run_id, parent));
+                metrics.push(run.data.metrics);
+                raws.push(minify(raw.get()));
+            }
+            match next {
+                Some(t) if !seen_tokens.insert(t.clone()) => {
+                    return Err(Error::Client(mlflow_client::Error::Protocol(format!(
+                        "the server's paging token {t:?} leads back to a page already read; stopping instead of looping"
+                    ))))
+                }
+                Some(t) => query.page_token = Some(t),
+                None => break,
+            }
+        }
         let chosen = filter.select(&links);
         self.experiment_names.lock().expect("poisoned").insert(exp.experiment_id.clone(), exp.name.clone());
-        let runs: Vec<Run> = runs.into_iter().filter(|r| chosen.contains(&r.info.run_id)).collect();
-        self.history.plan(&runs.iter().collect::<Vec<_>>());
+        let keep: Vec<bool> = links.iter().map(|(id, _)| chosen.contains(id)).collect();
+        drop(chosen);
+        let for_history: Vec<(&str, &[Metric])> = links
+            .iter()
+            .zip(&metrics)
+            .zip(&keep)
+            .filter(|(_, &k)| k)
+            .map(|(((id, _), m), _)| (id.as_str(), m.as_slice()))
+            .collect();
+        self.history.plan(&for_history);
+        drop(for_history);
+        drop(metrics);
         let mut cache = self.prefetched.lock().expect("poisoned");
-        for r in runs {
-            cache.insert(r.info.run_id.clone(), r);
+        for (((id, _), raw), &k) in links.iter().zip(raws).zip(&keep) {
+            if k {
+                cache.insert(id.clone(), raw);
+            }
         }
-        Ok(links.into_iter().filter(|(id, _)| chosen.contains(id)).collect())
+        drop(cache);
+        Ok(links.into_iter().zip(keep).filter(|(_, k)| *k).map(|(l, _)| l).collect())
     }
 
     /// The value of tag `key` of a run that [`Self::plan_runs`] found and that has not been
     /// read since, without a request: `verify` matches destination runs to their source this
     /// way before reading any of them.
     pub fn searched_tag(&self, run_id: &str, key: &str) -> Option<String> {
-        let cache = self.prefetched.lock().expect("poisoned");
-        cache.get(run_id)?.data.tags.iter().find(|t| t.key == key).map(|t| t.value.clone())
+        let run: Run = serde_json::from_str(self.prefetched.lock().expect("poisoned").get(run_id)?).ok()?;
+        run.data.tags.into_iter().find(|t| t.key == key).map(|t| t.value)
     }
 
     async fn experiment_name(&self, id: &str) -> Result<String> {
@@ -228,7 +293,9 @@ impl RunSource for RestSource {
 
     async fn read_run(&self, run_id: &str) -> Result<RunRecord> {
         let cached = self.prefetched.lock().expect("poisoned").remove(run_id);
-        if let Some(run) = cached {
+        if let Some(raw) = cached {
+            // The text was parsed once already while planning: it parses again.
+            let run: Run = serde_json::from_str(&raw).map_err(|e| Error::Input(format!("run {run_id}: {e}")))?;
             return self.record(run).await;
         }
         let run = self.client.get_run(run_id).await.map_err(|e| {
@@ -611,5 +678,31 @@ impl RunSink for RestSink {
             self.client.delete_run(target.id()).await?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_minified_run_is_the_same_run() {
+        let pretty = r#"{
+          "info": {"run_id": "abc", "experiment_id": "1", "run_name": "a \"quoted\" name\\ with  spaces",
+                   "status": "FINISHED", "start_time": 1704164645678},
+          "data": {"metrics": [{"key": "loss", "value": "NaN", "timestamp": 1, "step": 0}],
+                   "params": [{"key": "p", "value": " padded\t\n value "}],
+                   "tags": [{"key": "k", "value": "é ü"}]},
+          "inputs": {}, "outputs": {}
+        }"#;
+        let small = minify(pretty);
+        assert!(small.len() < pretty.len() * 3 / 4, "{small}");
+        let a: serde_json::Value = serde_json::from_str(pretty).unwrap();
+        let b: serde_json::Value = serde_json::from_str(&small).unwrap();
+        assert_eq!(a, b);
+        let (a, b): (Run, Run) = (serde_json::from_str(pretty).unwrap(), serde_json::from_str(&small).unwrap());
+        assert_eq!(a.info, b.info);
+        assert_eq!(a.data.params, b.data.params);
+        assert!(b.data.metrics[0].value.is_nan());
     }
 }
