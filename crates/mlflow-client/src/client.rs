@@ -411,34 +411,54 @@ impl<T> Page<T> {
     }
 }
 
-/// Collects every page, following tokens until the server sends none. A server that answers a
-/// token with that same token has ignored it (OSS does on some listings) and sent the previous
-/// page again: that repeat is dropped and the loop ends instead of running forever. A token
-/// that leads back to any earlier page (A → B → A) would loop forever too, and can only be an
-/// error: it is reported, not followed.
-pub(crate) async fn all_pages<T, F, Fut>(mut fetch: F) -> Result<Vec<T>>
+/// Collects every page (see [`each_page`]).
+pub(crate) async fn all_pages<T, F, Fut>(fetch: F) -> Result<Vec<T>>
 where
     F: FnMut(Option<String>) -> Fut,
     Fut: std::future::Future<Output = Result<Page<T>>>,
 {
     let mut out = Vec::new();
+    each_page(fetch, |items| {
+        out.extend(items);
+        Ok::<_, Error>(())
+    })
+    .await?;
+    Ok(out)
+}
+
+/// Hands every page's items to `take` as it arrives, following tokens until the server sends
+/// none, so a caller can reduce each page before the next is read. A server that answers a
+/// token with that same token has ignored it (OSS does on some listings) and sent the previous
+/// page again: that repeat is dropped and the loop ends instead of running forever. A token
+/// that leads back to any earlier page (A → B → A) would loop forever too, and can only be an
+/// error: it is reported, not followed.
+pub(crate) async fn each_page<T, E, F, Fut>(
+    mut fetch: F,
+    mut take: impl FnMut(Vec<T>) -> Result<(), E>,
+) -> Result<(), E>
+where
+    E: From<Error>,
+    F: FnMut(Option<String>) -> Fut,
+    Fut: std::future::Future<Output = Result<Page<T>>>,
+{
     let mut token: Option<String> = None;
     let mut seen = std::collections::HashSet::new();
     loop {
         let page = fetch(token.clone()).await?;
         let next = page.next_page_token.filter(|t| !t.is_empty());
         if token.is_some() && next == token {
-            return Ok(out);
+            return Ok(());
         }
-        out.extend(page.items);
+        take(page.items)?;
         match next {
             Some(t) if !seen.insert(t.clone()) => {
                 return Err(Error::Protocol(format!(
                     "the server's paging token {t:?} leads back to a page already read; stopping instead of looping"
-                )))
+                ))
+                .into())
             }
             Some(t) => token = Some(t),
-            None => return Ok(out),
+            None => return Ok(()),
         }
     }
 }

@@ -8,4 +8,4 @@ mod runs;
 mod server;
 
 pub use registry::{can_quote_filter_value, quote_filter_value, ModelVersionCreate};
-pub use runs::{LogBatch, RawRunsPage, RunCreate, SearchRuns, HISTORY_BULK_POINTS, HISTORY_BULK_RUNS};
+pub use runs::{LogBatch, RunCreate, SearchRuns, HISTORY_BULK_POINTS, HISTORY_BULK_RUNS};

@@ -5,9 +5,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::{
-    client::{all_pages, Idempotency},
+    client::{all_pages, each_page, Idempotency},
     types::{DatasetInput, KeyValue, Metric, MetricOfRun, Run, RunInfo, RunStatus, ViewType},
-    MlflowClient, Result,
+    Error, MlflowClient, Result,
 };
 
 /// Arguments of `runs/create`. Every field is sent explicitly: an unset `start_time` is stored
@@ -38,18 +38,6 @@ pub struct LogBatch {
     pub metrics: Vec<Metric>,
     pub params: Vec<KeyValue>,
     pub tags: Vec<KeyValue>,
-}
-
-/// One page of a `runs/search` answer, each run kept as the JSON text the server sent (parse
-/// it with `serde_json::from_str::<Run>` when needed), with the token of the next page. A
-/// run's text is a fraction of the memory of its parsed [`Run`] (one allocation instead of one
-/// per id, name, key and value), which is what lets a planner hold 100,000 runs.
-#[derive(Debug, Deserialize)]
-pub struct RawRunsPage {
-    #[serde(default)]
-    pub runs: Vec<Box<serde_json::value::RawValue>>,
-    #[serde(default)]
-    pub next_page_token: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -83,10 +71,24 @@ impl MlflowClient {
         .await
     }
 
-    /// One page of `query` (its `page_token` says which), runs as JSON text. The caller
-    /// follows `next_page_token`; [`MlflowClient::search_runs`] collects parsed runs instead.
-    pub async fn search_runs_raw_page(&self, query: &SearchRuns) -> Result<RawRunsPage> {
-        self.send(Method::POST, "/api/2.0/mlflow/runs/search", query, Idempotency::Safe).await
+    /// Every run matching `query`, handed to `take` a page at a time as the JSON text the
+    /// server sent (parse it with `serde_json::from_str::<Run>` when needed). A run's text is
+    /// a fraction of the memory of its parsed [`Run`] (one allocation instead of one per id,
+    /// name, key and value), and each page can be reduced before the next is read: what lets
+    /// a planner hold 100,000 runs. [`MlflowClient::search_runs`] collects parsed runs instead.
+    pub async fn search_runs_raw<E: From<Error>>(
+        &self,
+        query: SearchRuns,
+        take: impl FnMut(Vec<Box<serde_json::value::RawValue>>) -> std::result::Result<(), E>,
+    ) -> std::result::Result<(), E> {
+        each_page(
+            |page_token| {
+                let query = SearchRuns { page_token, ..query.clone() };
+                async move { self.send(Method::POST, "/api/2.0/mlflow/runs/search", &query, Idempotency::Safe).await }
+            },
+            take,
+        )
+        .await
     }
 
     /// Creates a run. Not retried after an ambiguous failure: the caller finds a run that was

@@ -152,7 +152,7 @@ impl RestSource {
     /// time ([`PLAN_PAGE`] runs) and each run is kept as its JSON text ([`RawRun`]), so that
     /// 100,000 runs are planned in bounded memory.
     pub async fn plan_runs(&self, exp: &ExperimentRecord, filter: &RunFilter) -> Result<Vec<(String, Option<String>)>> {
-        let mut query = SearchRuns {
+        let query = SearchRuns {
             experiment_ids: vec![exp.experiment_id.clone()],
             filter: filter.search_filter(),
             run_view_type: if filter.include_deleted { ViewType::All } else { ViewType::ActiveOnly },
@@ -162,31 +162,20 @@ impl RestSource {
         let mut links: Vec<(String, Option<String>)> = Vec::new();
         let mut raws: Vec<RawRun> = Vec::new();
         let mut metrics: Vec<Vec<Metric>> = Vec::new();
-        let mut seen_tokens = std::collections::HashSet::new();
-        loop {
-            let page = self.client.search_runs_raw_page(&query).await?;
-            let next = page.next_page_token.filter(|t| !t.is_empty());
-            if query.page_token.is_some() && next == query.page_token {
-                break; // The server ignored the token and sent the last page again.
-            }
-            for raw in page.runs {
-                let run: Run = serde_json::from_str(raw.get())
-                    .map_err(|e| Error::Client(mlflow_client::Error::Protocol(format!("a run of runs/search: {e}"))))?;
-                let parent = run.data.tags.iter().find(|t| t.key == "mlflow.parentRunId").map(|t| t.value.clone());
-                links.push((run.info.run_id, parent));
-                metrics.push(run.data.metrics);
-                raws.push(minify(raw.get()));
-            }
-            match next {
-                Some(t) if !seen_tokens.insert(t.clone()) => {
-                    return Err(Error::Client(mlflow_client::Error::Protocol(format!(
-                        "the server's paging token {t:?} leads back to a page already read; stopping instead of looping"
-                    ))))
+        self.client
+            .search_runs_raw(query, |page| {
+                for raw in page {
+                    let run: Run = serde_json::from_str(raw.get()).map_err(|e| {
+                        Error::Client(mlflow_client::Error::Protocol(format!("a run of runs/search: {e}")))
+                    })?;
+                    let parent = run.data.tags.iter().find(|t| t.key == "mlflow.parentRunId").map(|t| t.value.clone());
+                    links.push((run.info.run_id, parent));
+                    metrics.push(run.data.metrics);
+                    raws.push(minify(raw.get()));
                 }
-                Some(t) => query.page_token = Some(t),
-                None => break,
-            }
-        }
+                Ok::<_, Error>(())
+            })
+            .await?;
         let chosen = filter.select(&links);
         self.experiment_names.lock().expect("poisoned").insert(exp.experiment_id.clone(), exp.name.clone());
         let keep: Vec<bool> = links.iter().map(|(id, _)| chosen.contains(id)).collect();
