@@ -82,17 +82,17 @@ pub async fn write(root: &Path, rel: &str, mut data: ByteStream) -> Result<PathB
         file.write_all(&chunk).await.map_err(|e| Error::io(&tmp, e))?;
     }
     file.flush().await.map_err(|e| Error::io(&tmp, e))?;
-    file.sync_all().await.map_err(|e| Error::io(&tmp, e))?;
-    drop(file);
+    let file = file.into_std().await;
     let (from, to) = (tmp.clone(), dest.clone());
-    tokio::task::spawn_blocking(move || persist(&from, &to)).await.expect("rename task panicked")?;
+    tokio::task::spawn_blocking(move || persist(&file, &from, &to)).await.expect("rename task panicked")?;
     Ok(dest)
 }
 
-/// Gives a written and synced temp file its final name, then syncs the folder so that the
-/// new name survives a power cut too. The one way a file of ours comes into place: an export
-/// reported complete is on the disk, not in the page cache.
-pub fn persist(tmp: &Path, dest: &Path) -> Result<()> {
+/// Syncs `file` (written in full to `tmp`), gives it its final name, then syncs the folder so
+/// that the new name survives a power cut too. The one way a file of ours comes into place: an
+/// export reported complete is on the disk, not in the page cache.
+pub fn persist(file: &std::fs::File, tmp: &Path, dest: &Path) -> Result<()> {
+    file.sync_all().map_err(|e| Error::io(tmp, e))?;
     std::fs::rename(tmp, dest).map_err(|e| Error::io(dest, e))?;
     let dir = dest.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
     std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(|e| Error::io(dir, e))
@@ -113,8 +113,7 @@ pub fn write_atomic_with<E: Into<std::io::Error>>(
     let mut out = std::io::BufWriter::new(file);
     write(&mut out).map_err(|e| Error::io(&tmp, e.into()))?;
     let file = out.into_inner().map_err(|e| Error::io(&tmp, e.into_error()))?;
-    file.sync_all().map_err(|e| Error::io(&tmp, e))?;
-    persist(&tmp, path)
+    persist(&file, &tmp, path)
 }
 
 /// A local artifact root given as `/abs/path` or `file:///abs/path`.

@@ -44,8 +44,7 @@ fn pack_blocking(dir: &Path, zip_path: &Path) -> Result<()> {
         io::copy(&mut input, &mut zip).map_err(|e| Error::io(&tmp, e))?;
     }
     let file = zip.finish().map_err(|e| zip_err(&tmp, e))?.into_inner().map_err(|e| Error::io(&tmp, e.into_error()))?;
-    file.sync_all().map_err(|e| Error::io(&tmp, e))?;
-    local::persist(&tmp, zip_path)
+    local::persist(&file, &tmp, zip_path)
 }
 
 /// Unpacks `zip_path` into `dest` after checking every entry.
