@@ -89,18 +89,14 @@ impl ExperimentMove {
                 }
             }
             ExperimentDestination::Folder { dir, system } => {
-                let path = dir.join("experiment.json");
-                let whole = match self.shard {
-                    None => Ok(Some((ok, failed))),
-                    Some(shard) => local::write_part(&path, shard, &json!({"ok": ok, "failed": failed}))
-                        .and_then(|parts| parts.map(|p| every_shards_runs(&p)).transpose()),
-                };
-                let written = whole.and_then(|whole| match whole {
-                    Some((ok, failed)) => {
-                        local::write_json(&path, &write_experiment_json(&self.record, system, &ok, &failed))
-                    }
-                    None => Ok(()),
-                });
+                let written = write_whole(
+                    &dir.join("experiment.json"),
+                    self.shard,
+                    (ok, failed),
+                    |(ok, failed)| json!({"ok": ok, "failed": failed}),
+                    every_shards_runs,
+                    |(ok, failed)| write_experiment_json(&self.record, system, &ok, &failed),
+                );
                 match written {
                     Ok(()) => outcome.destination = Some(dir.display().to_string()),
                     Err(e) => outcome.error = Some(e.to_string()),
@@ -108,6 +104,27 @@ impl ExperimentMove {
             }
         }
         outcome
+    }
+}
+
+/// Writes the file at `path` from `mine`, this job's share of it. When the job is one shard
+/// of several, `mine` is written as this shard's part (`part`), and the whole file, from every
+/// shard's part (`merge`), only by the shard that finds them all ([`local::write_part`]).
+fn write_whole<T>(
+    path: &std::path::Path,
+    shard: Option<(u32, u32)>,
+    mine: T,
+    part: impl FnOnce(&T) -> Value,
+    merge: impl FnOnce(&[Value]) -> Result<T>,
+    render: impl FnOnce(T) -> Value,
+) -> Result<()> {
+    let whole = match shard {
+        None => Some(mine),
+        Some(shard) => local::write_part(path, shard, &part(&mine))?.map(|parts| merge(&parts)).transpose()?,
+    };
+    match whole {
+        Some(whole) => local::write_json(path, &render(whole)),
+        None => Ok(()),
     }
 }
 
@@ -154,15 +171,14 @@ impl ExperimentIndex {
             })
             .collect();
         let path = self.out.join("experiments.json");
-        let whole = match self.shard {
-            None => Ok(Some(summaries)),
-            Some(shard) => local::write_part(&path, shard, &summaries_json(&summaries))
-                .and_then(|parts| parts.map(|p| every_shards_summaries(&p)).transpose()),
-        };
-        let written = whole.and_then(|whole| match whole {
-            Some(summaries) => local::write_json(&path, &write_experiments_json(&self.system, &summaries)),
-            None => Ok(()),
-        });
+        let written = write_whole(
+            &path,
+            self.shard,
+            summaries,
+            |s| summaries_json(s),
+            every_shards_summaries,
+            |s| write_experiments_json(&self.system, &s),
+        );
         match written {
             Ok(()) => Outcome::Indexed,
             Err(e) => Outcome::failed(path.display().to_string(), &e),
