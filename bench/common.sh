@@ -89,3 +89,15 @@ wait_quiet() { # sets $under_load; waits at most ${BENCH_WAIT_MAX:-1500} s (0: n
     done
     return 0
 }
+
+stop_groups() { # pgid... : TERM, up to 5 s, KILL
+    local pg
+    for pg in "$@"; do kill -TERM -- "-$pg" 2>/dev/null || true; done
+    for _ in $(seq 1 50); do
+        local alive=0
+        for pg in "$@"; do kill -0 -- "-$pg" 2>/dev/null && alive=1; done
+        [ "$alive" = 0 ] && break
+        sleep 0.1
+    done
+    for pg in "$@"; do kill -KILL -- "-$pg" 2>/dev/null || true; done
+}

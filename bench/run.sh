@@ -86,17 +86,6 @@ pgids=()   # process groups stopped first: MLflow servers, moto
 pg_pgid="" # PostgreSQL's, stopped after the servers (pg_ctl stop -m fast, then its group)
 pg_root=""
 as_pg=()   # PostgreSQL refuses to run as root: initdb and the server run as the postgres user
-stop_groups() { # pgid... : TERM, up to 5 s, KILL
-    local pg
-    for pg in "$@"; do kill -TERM -- "-$pg" 2>/dev/null || true; done
-    for _ in $(seq 1 50); do
-        local alive=0
-        for pg in "$@"; do kill -0 -- "-$pg" 2>/dev/null && alive=1; done
-        [ "$alive" = 0 ] && break
-        sleep 0.1
-    done
-    for pg in "$@"; do kill -KILL -- "-$pg" 2>/dev/null || true; done
-}
 cleanup() {
     local rc=$?
     [ "${#pgids[@]}" = 0 ] || stop_groups "${pgids[@]}"

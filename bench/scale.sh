@@ -67,17 +67,6 @@ tool_desc="commit $(cd "$repo" && git rev-parse --short HEAD)"
 [ -z "${SCALE_TOOL:-}" ] || tool_desc="SCALE_TOOL=$SCALE_TOOL (HEAD at start: $tool_desc)"
 
 pgids=()
-stop_groups() { # pgid... : TERM, up to 5 s, KILL
-    local pg
-    for pg in "$@"; do kill -TERM -- "-$pg" 2>/dev/null || true; done
-    for _ in $(seq 1 50); do
-        local alive=0
-        for pg in "$@"; do kill -0 -- "-$pg" 2>/dev/null && alive=1; done
-        [ "$alive" = 0 ] && break
-        sleep 0.1
-    done
-    for pg in "$@"; do kill -KILL -- "-$pg" 2>/dev/null || true; done
-}
 cleanup() {
     local rc=$?
     [ "${#pgids[@]}" = 0 ] || stop_groups "${pgids[@]}"
