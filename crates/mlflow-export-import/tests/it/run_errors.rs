@@ -321,27 +321,31 @@ fn a_server_listing_an_artifact_outside_the_run_is_refused() {
     assert!(list_runs(&dst.url, &exp).iter().all(|r| r["tags"]["mlflow_export_import.complete"].is_null()));
 }
 
+/// `export-run` of `run_id` through `proxy`, which must fail at once (no retry pass): its
+/// stderr, and the folder it was exporting into.
+fn failed_export(proxy: &FaultProxy, run_id: &str) -> (String, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let export = dir.path().join("run");
+    let args = [
+        "export-run",
+        "--tracking-uri",
+        &proxy.url,
+        "--run-id",
+        run_id,
+        "--output",
+        path(&export),
+        "--retry-passes",
+        "0",
+    ];
+    (fails(&args, &[]), dir)
+}
+
 #[test]
 fn a_server_declaring_a_huge_artifact_size_is_refused_without_trusting_it() {
     let src = MlflowServer::shared(ArtifactMode::Proxy);
     let run_id = plain_run(src, "huge");
     let proxy = lying_server(src, |f| f["file_size"] = 1_000_000_000_000_000_u64.into());
-    let dir = tempfile::tempdir().unwrap();
-    let export = dir.path().join("run");
-    let err = fails(
-        &[
-            "export-run",
-            "--tracking-uri",
-            &proxy.url,
-            "--run-id",
-            &run_id,
-            "--output",
-            path(&export),
-            "--retry-passes",
-            "0",
-        ],
-        &[],
-    );
+    let (err, dir) = failed_export(&proxy, &run_id);
     assert!(err.contains(&run_id) && err.contains("1000000000000000"), "{err}");
     let biggest = files_below(dir.path()).iter().map(|p| std::fs::metadata(p).unwrap().len()).max().unwrap_or(0);
     assert!(biggest < 1 << 20, "no space was set aside for the declared size: {biggest} bytes");
@@ -385,22 +389,7 @@ fn a_server_listing_a_negative_artifact_size_is_refused() {
     let src = MlflowServer::shared(ArtifactMode::Proxy);
     let run_id = plain_run(src, "negative-size");
     let proxy = lying_server(src, |f| f["file_size"] = (-5).into());
-    let dir = tempfile::tempdir().unwrap();
-    let export = dir.path().join("run");
-    let err = fails(
-        &[
-            "export-run",
-            "--tracking-uri",
-            &proxy.url,
-            "--run-id",
-            &run_id,
-            "--output",
-            path(&export),
-            "--retry-passes",
-            "0",
-        ],
-        &[],
-    );
+    let (err, _dir) = failed_export(&proxy, &run_id);
     assert!(err.contains(&run_id) && err.contains("size as -5, not a number of bytes"), "{err}");
 }
 
