@@ -8,6 +8,8 @@
 //! ([`store`]), the only code that knows a backend. This crate never prints; progress goes
 //! through [`Reporter`].
 
+#[cfg(test)]
+mod complexity;
 mod error;
 pub mod execute;
 mod files;
