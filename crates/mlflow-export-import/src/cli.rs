@@ -7,6 +7,8 @@ use std::path::PathBuf;
 
 use clap::{builder::BoolishValueParser, Args, Parser, Subcommand};
 
+use crate::events::LogFormat;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "mlflow-export-import",
@@ -19,7 +21,8 @@ import or copy again skips what is complete and finishes what an interruption le
 Credentials come from the environment: MLFLOW_TRACKING_USERNAME/MLFLOW_TRACKING_PASSWORD (basic), \
 MLFLOW_TRACKING_TOKEN (bearer), DATABRICKS_HOST/DATABRICKS_TOKEN or ~/.databrickscfg for \
 `databricks` URIs. For copy, prefix any of them with SRC_ or DST_ to give each server its own \
-(e.g. DST_MLFLOW_TRACKING_TOKEN); unprefixed variables apply to both."
+(e.g. DST_MLFLOW_TRACKING_TOKEN); unprefixed variables apply to both.",
+    after_long_help = crate::exit::HELP
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -37,6 +40,13 @@ pub struct GlobalArgs {
     /// More detail on stderr (-v: debug, -vv: every request).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
+    /// How stderr reports the job: `text`, lines for a person (colours only on a terminal
+    /// without NO_COLOR); or `json`, one JSON object per event (`timestamp`, `level`, `event`,
+    /// `message` and the event's fields: every run moved, every failure, the summary, a fatal
+    /// error with its exit status) for schedulers and log pipelines. Progress bars are drawn
+    /// only for `text` on a terminal.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text, value_name = "FORMAT", env = "MLFLOW_EXPORT_IMPORT_LOG_FORMAT")]
+    pub log_format: LogFormat,
     /// Plan the job and print one line per step (each object and where it would go) without
     /// writing anything: no folder, file, experiment, run or model is created. Only the
     /// source (and an export's files) is read.
@@ -133,6 +143,22 @@ pub enum Command {
     /// Compare an experiment after a migration with its source, run by run; print every
     /// difference and exit non-zero if there is any.
     Verify(VerifyArgs),
+    /// Print this tool's version and the MLflow version of each server given (probed with
+    /// `GET /version`); exit status 3 if a server cannot be reached.
+    Version(ServerVersionArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ServerVersionArgs {
+    /// A tracking server to probe.
+    #[arg(long, env = "MLFLOW_TRACKING_URI", value_name = "URI")]
+    pub tracking_uri: Option<String>,
+    /// The source server of a copy to probe (credentials from SRC_-prefixed variables).
+    #[arg(long, visible_alias = "src-mlflow-uri", value_name = "URI")]
+    pub src_uri: Option<String>,
+    /// The destination server of a copy to probe (credentials from DST_-prefixed variables).
+    #[arg(long, visible_alias = "dst-mlflow-uri", value_name = "URI")]
+    pub dst_uri: Option<String>,
 }
 
 #[derive(Debug, Args)]

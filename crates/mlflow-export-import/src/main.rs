@@ -3,6 +3,8 @@
 
 mod cli;
 mod commands;
+mod events;
+mod exit;
 mod progress;
 mod settings;
 
@@ -14,6 +16,7 @@ use crate::cli::{Cli, Command};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    events::init(cli.global.log_format);
     init_logging(&cli.global);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
@@ -41,18 +44,28 @@ fn main() -> ExitCode {
             Command::ExportModels(a) => commands::export_models::run(a, global).await,
             Command::ImportModels(a) => commands::import_models::run(a, global).await,
             Command::Verify(a) => commands::verify::run(a, global).await,
+            Command::Version(a) => commands::version::run(a, global).await,
         }
     });
     match result {
         Ok(code) => code,
         Err(e) => {
             let top = e.to_string();
-            eprintln!("error: {top}");
             // Library errors often include their cause in their own message already.
-            for cause in e.chain().skip(1).map(ToString::to_string).filter(|c| !top.contains(c.as_str())) {
-                eprintln!("  caused by: {cause}");
+            let causes: Vec<String> =
+                e.chain().skip(1).map(ToString::to_string).filter(|c| !top.contains(c.as_str())).collect();
+            let mut text = format!("error: {top}");
+            for cause in &causes {
+                text += &format!("\n  caused by: {cause}");
             }
-            ExitCode::FAILURE
+            let status = exit::status_of(&e);
+            events::emit(
+                events::Level::Error,
+                "error",
+                &text,
+                serde_json::json!({"error": top, "causes": causes, "exit_status": status}),
+            );
+            ExitCode::from(status)
         }
     }
 }
@@ -67,6 +80,18 @@ fn init_logging(global: &cli::GlobalArgs) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("MLFLOW_EXPORT_IMPORT_LOG").unwrap_or_else(|_| {
         format!("warn,mlflow_client={ours},mlflow_transfer={ours},mlflow_export_import={ours}").into()
     });
+    if events::json() {
+        // One JSON object per line, its fields at the top level like the tool's own events.
+        tracing_subscriber::fmt()
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .with_span_list(false)
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .init();
+        return;
+    }
     // Colours only for a person at a terminal: logs piped to a file or a CI log stay plain text.
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr()) && std::env::var_os("NO_COLOR").is_none();
     tracing_subscriber::fmt()

@@ -4,6 +4,7 @@
 
 use std::io::IsTerminal;
 
+use crate::events;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use mlflow_transfer::{
     job::{Action, RunOutcome},
@@ -19,7 +20,7 @@ pub struct Progress {
 
 impl Progress {
     pub fn new(quiet: bool) -> Self {
-        let target = if quiet || !std::io::stderr().is_terminal() {
+        let target = if quiet || crate::events::json() || !std::io::stderr().is_terminal() {
             ProgressDrawTarget::hidden()
         } else {
             ProgressDrawTarget::stderr()
@@ -87,6 +88,8 @@ impl Reporter for Progress {
                 o.elapsed.as_secs_f64()
             ),
         };
-        self.bars.suspend(|| eprintln!("{line}"));
+        let level = if o.action == Action::Failed { events::Level::Error } else { events::Level::Info };
+        let fields = serde_json::to_value(o).unwrap_or_default();
+        self.bars.suspend(|| events::emit(level, "run", &line, fields));
     }
 }

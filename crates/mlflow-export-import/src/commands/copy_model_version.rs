@@ -39,7 +39,7 @@ pub async fn run(args: CopyModelVersionArgs, global: &GlobalArgs) -> anyhow::Res
         .iter()
         .any(|v| v.version == args.src_version)
     {
-        anyhow::bail!("model {:?} has no version {}", args.src_model, args.src_version);
+        return crate::exit::usage(format!("model {:?} has no version {}", args.src_model, args.src_version));
     }
     let job = super::plan_and_run(global, &ctx, Source::Server(source), selection, Destination::Server(dst.clone()));
     let Some(result) = job.await? else { return Ok(ExitCode::SUCCESS) };

@@ -21,7 +21,11 @@ pub async fn run(args: ExportExperimentsArgs, global: &GlobalArgs) -> anyhow::Re
     let source = Arc::new(RestSource::new(client.clone()));
     let (experiments, unreadable) = select_experiments(&source, &spec).await?;
     if experiments.is_empty() && unreadable.is_empty() {
-        anyhow::bail!("--experiments {:?} matches no experiment at {}", args.experiments, client.base_url());
+        return crate::exit::usage(format!(
+            "--experiments {:?} matches no experiment at {}",
+            args.experiments,
+            client.base_url()
+        ));
     }
     let system = settings::export_system(&client, "export_experiments").await;
     let (ctx, progress) = super::job_context(global, None, args.export_metadata_tags);

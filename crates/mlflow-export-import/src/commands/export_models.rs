@@ -20,7 +20,11 @@ pub async fn run(args: ExportModelsArgs, global: &GlobalArgs) -> anyhow::Result<
     let source = Arc::new(RestSource::new(client.clone()));
     let names = source.select_models(&ExperimentSpec::parse(&args.models)?).await?;
     if names.is_empty() {
-        anyhow::bail!("--models {:?} matches no registered model at {}", args.models, client.base_url());
+        return crate::exit::usage(format!(
+            "--models {:?} matches no registered model at {}",
+            args.models,
+            client.base_url()
+        ));
     }
     let system = settings::export_system(&client, "export_models").await;
     let (ctx, progress) = super::job_context(global, None, false);

@@ -16,7 +16,7 @@ use crate::{
 pub async fn run(args: ImportRunArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     if !args.input.exists() {
-        anyhow::bail!("{}: no such file or directory", args.input.display());
+        return crate::exit::usage(format!("{}: no such file or directory", args.input.display()));
     }
     // A zip is unpacked (entries checked first) into a private folder removed on exit.
     let unpacked = if zip::is_zip(&args.input) {

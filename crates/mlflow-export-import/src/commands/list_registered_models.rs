@@ -16,7 +16,12 @@ pub async fn run(args: ListRegisteredModelsArgs, global: &GlobalArgs) -> anyhow:
     let all = RestSource::new(client.clone()).list_models().await?;
     let json = serde_json::to_vec_pretty(&write_registered_models_json(&all)).expect("JSON values always serialize");
     if global.dry_run {
-        eprintln!("dry run: {} not written", args.output_file.display());
+        crate::events::emit(
+            crate::events::Level::Info,
+            "dry_run",
+            &format!("dry run: {} not written", args.output_file.display()),
+            serde_json::json!({"file": args.output_file}),
+        );
     } else {
         mlflow_transfer::store::local::write_atomic(&args.output_file, &json)
             .with_context(|| format!("writing {}", args.output_file.display()))?;
@@ -29,7 +34,12 @@ pub async fn run(args: ListRegisteredModelsArgs, global: &GlobalArgs) -> anyhow:
         println!("{:width$}  {:>8}  {:<10}  {}", m.name, m.versions.len(), latest, aliases.join(","));
     }
     if !global.quiet && !global.dry_run {
-        eprintln!("{} registered models written to {}", all.len(), args.output_file.display());
+        crate::events::emit(
+            crate::events::Level::Info,
+            "written",
+            &format!("{} registered models written to {}", all.len(), args.output_file.display()),
+            serde_json::json!({"registered_models": all.len(), "file": args.output_file}),
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

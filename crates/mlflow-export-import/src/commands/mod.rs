@@ -18,6 +18,7 @@ pub mod import_models;
 pub mod import_run;
 pub mod list_registered_models;
 pub mod verify;
+pub mod version;
 
 use std::{
     path::Path,
@@ -39,6 +40,7 @@ use serde_json::json;
 
 use crate::{
     cli::{GlobalArgs, ImportTagArgs},
+    events,
     progress::Progress,
     settings,
 };
@@ -71,7 +73,12 @@ pub async fn plan_and_run(
         for line in plan.describe() {
             println!("{line}");
         }
-        eprintln!("dry run: {} steps planned ({} runs); nothing was written", plan.steps.len(), plan.runs());
+        events::emit(
+            events::Level::Info,
+            "dry_run",
+            &format!("dry run: {} steps planned ({} runs); nothing was written", plan.steps.len(), plan.runs()),
+            json!({"steps": plan.steps.len(), "runs": plan.runs()}),
+        );
         return Ok(None);
     }
     Ok(Some(execute(plan, ctx).await))
@@ -112,23 +119,32 @@ pub fn finish_job(
         println!("{}\t{}", o.source_run_id, o.destination.as_deref().unwrap_or_default());
     }
     let failed = result.failed();
+    let failure =
+        |text: String, fields: serde_json::Value| events::emit(events::Level::Error, "failure", &text, fields);
     for e in result.experiments.iter().filter(|e| e.error.is_some()) {
-        eprintln!("error: experiment {:?}: {}", e.name, e.error.as_deref().unwrap_or_default());
+        let reason = e.error.as_deref().unwrap_or_default();
+        failure(format!("error: experiment {:?}: {reason}", e.name), json!({"experiment": e.name, "reason": reason}));
     }
     for f in &result.other_failures {
-        eprintln!("error: {}: {}", f.object, f.reason);
+        failure(format!("error: {}: {}", f.object, f.reason), json!({"object": f.object, "reason": f.reason}));
     }
     for m in &result.logged_models {
         if let Some(e) = &m.error {
-            eprintln!("error: logged model {}: {e}", m.source_model_id);
+            failure(
+                format!("error: logged model {}: {e}", m.source_model_id),
+                json!({"logged_model": m.source_model_id, "reason": e}),
+            );
         }
     }
     for m in &result.models {
         if let Some(e) = &m.error {
-            eprintln!("error: {e}");
+            failure(format!("error: {e}"), json!({"model": m.source_name, "reason": e}));
         }
         for (version, why) in &m.failed_versions {
-            eprintln!("error: model {:?} version {version}: {why}", m.source_name);
+            failure(
+                format!("error: model {:?} version {version}: {why}", m.source_name),
+                json!({"model": m.source_name, "version": version, "reason": why}),
+            );
         }
     }
     if !global.quiet || failed {
@@ -177,7 +193,15 @@ pub fn finish_job(
             block += &format!("  retry passes   {} runs needed more than one\n", summary.runs_retried);
         }
         block += &format!("  elapsed        {:.1}s", elapsed.as_secs_f64());
-        eprintln!("{block}");
+        let mut fields = serde_json::to_value(&summary).unwrap_or_default();
+        if let Some(fields) = fields.as_object_mut() {
+            fields.insert("command".into(), json!(command));
+            fields.insert("requests".into(), json!(requests));
+            fields.insert("retries".into(), json!(retries));
+            fields.insert("elapsed_seconds".into(), json!(elapsed.as_secs_f64()));
+        }
+        let level = if failed { events::Level::Error } else { events::Level::Info };
+        events::emit(level, "summary", &block, fields);
     }
     if let Some(path) = &global.report {
         let failures: Vec<serde_json::Value> = result

@@ -9,7 +9,7 @@ use mlflow_transfer::{
 
 use crate::{
     cli::{GlobalArgs, VerifyArgs},
-    settings,
+    events, settings,
 };
 
 async fn side(
@@ -25,7 +25,10 @@ async fn side(
             Ok(Side::server(source, experiment).await?)
         }
         (_, _, Some(dir)) => Ok(Side::export(dir)?),
-        _ => anyhow::bail!("give --{0}-uri with --{0}-experiment, or --{0}-dir", prefix.to_ascii_lowercase()),
+        _ => crate::exit::usage(format!(
+            "give --{0}-uri with --{0}-experiment, or --{0}-dir",
+            prefix.to_ascii_lowercase()
+        )),
     }
 }
 
@@ -44,7 +47,13 @@ pub async fn run(args: VerifyArgs, global: &GlobalArgs) -> anyhow::Result<ExitCo
         println!("{d}");
     }
     if !global.quiet || !diffs.is_empty() {
-        eprintln!("verify: {} source runs, {} destination runs, {} differences", src.len(), dst.len(), diffs.len());
+        let level = if diffs.is_empty() { events::Level::Info } else { events::Level::Error };
+        events::emit(
+            level,
+            "verify",
+            &format!("verify: {} source runs, {} destination runs, {} differences", src.len(), dst.len(), diffs.len()),
+            serde_json::json!({"source_runs": src.len(), "destination_runs": dst.len(), "differences": diffs.len()}),
+        );
     }
     Ok(if diffs.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }

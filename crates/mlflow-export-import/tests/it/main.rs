@@ -15,6 +15,7 @@ mod faults;
 mod histories;
 mod logged_model_resume;
 mod models;
+mod output;
 mod run_errors;
 mod run_fixtures;
 mod run_roundtrip;
