@@ -119,33 +119,10 @@ pub fn finish_job(
         println!("{}\t{}", o.source_run_id, o.destination.as_deref().unwrap_or_default());
     }
     let failed = result.failed();
-    let failure =
-        |text: String, fields: serde_json::Value| events::emit(events::Level::Error, "failure", &text, fields);
-    for e in result.experiments.iter().filter(|e| e.error.is_some()) {
-        let reason = e.error.as_deref().unwrap_or_default();
-        failure(format!("error: experiment {:?}: {reason}", e.name), json!({"experiment": e.name, "reason": reason}));
-    }
-    for f in &result.other_failures {
-        failure(format!("error: {}: {}", f.object, f.reason), json!({"object": f.object, "reason": f.reason}));
-    }
-    for m in &result.logged_models {
-        if let Some(e) = &m.error {
-            failure(
-                format!("error: logged model {}: {e}", m.source_model_id),
-                json!({"logged_model": m.source_model_id, "reason": e}),
-            );
-        }
-    }
-    for m in &result.models {
-        if let Some(e) = &m.error {
-            failure(format!("error: {e}"), json!({"model": m.source_name, "reason": e}));
-        }
-        for (version, why) in &m.failed_versions {
-            failure(
-                format!("error: model {:?} version {version}: {why}", m.source_name),
-                json!({"model": m.source_name, "version": version, "reason": why}),
-            );
-        }
+    // Failed runs were reported as they finished; the other failed objects are reported here.
+    let failures = failures(result);
+    for (text, fields) in &failures {
+        events::emit(events::Level::Error, "failure", text, fields.clone());
     }
     if !global.quiet || failed {
         let mut block = format!("{command}:\n");
@@ -205,35 +182,11 @@ pub fn finish_job(
     }
     if let Some(path) = &global.report {
         let failures: Vec<serde_json::Value> = result
-            .experiments
+            .runs
             .iter()
-            .filter(|e| e.error.is_some())
-            .map(|e| json!({"experiment": e.name, "reason": e.error}))
-            .chain(
-                result
-                    .runs
-                    .iter()
-                    .filter(|r| r.error.is_some())
-                    .map(|r| json!({"run_id": r.source_run_id, "reason": r.error})),
-            )
-            .chain(
-                result
-                    .logged_models
-                    .iter()
-                    .filter(|m| m.error.is_some())
-                    .map(|m| json!({"logged_model": m.source_model_id, "reason": m.error})),
-            )
-            .chain(
-                result
-                    .models
-                    .iter()
-                    .filter(|m| m.error.is_some())
-                    .map(|m| json!({"model": m.source_name, "reason": m.error})),
-            )
-            .chain(result.models.iter().flat_map(|m| {
-                m.failed_versions.iter().map(|(v, why)| json!({"model": m.source_name, "version": v, "reason": why}))
-            }))
-            .chain(result.other_failures.iter().map(|f| json!({"object": f.object, "reason": f.reason})))
+            .filter(|r| r.error.is_some())
+            .map(|r| json!({"run_id": r.source_run_id, "reason": r.error}))
+            .chain(failures.into_iter().map(|(_, fields)| fields))
             .collect();
         let report = Report {
             command,
@@ -251,6 +204,43 @@ pub fn finish_job(
         write_report(path, &report)?;
     }
     Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+}
+
+/// Every failed object but the runs, as its line for stderr and its entry of the report's
+/// `failures` (what it is, and `reason`).
+fn failures(result: &JobResult) -> Vec<(String, serde_json::Value)> {
+    let mut out = Vec::new();
+    for e in &result.experiments {
+        if let Some(reason) = &e.error {
+            out.push((
+                format!("error: experiment {:?}: {reason}", e.name),
+                json!({"experiment": e.name, "reason": reason}),
+            ));
+        }
+    }
+    for m in &result.logged_models {
+        if let Some(reason) = &m.error {
+            out.push((
+                format!("error: logged model {}: {reason}", m.source_model_id),
+                json!({"logged_model": m.source_model_id, "reason": reason}),
+            ));
+        }
+    }
+    for m in &result.models {
+        if let Some(reason) = &m.error {
+            out.push((format!("error: {reason}"), json!({"model": m.source_name, "reason": reason})));
+        }
+        for (version, why) in &m.failed_versions {
+            out.push((
+                format!("error: model {:?} version {version}: {why}", m.source_name),
+                json!({"model": m.source_name, "version": version, "reason": why}),
+            ));
+        }
+    }
+    for f in &result.other_failures {
+        out.push((format!("error: {}: {}", f.object, f.reason), json!({"object": f.object, "reason": f.reason})));
+    }
+    out
 }
 
 /// The `--report` file, serialized straight into the file. It used to be built as one
