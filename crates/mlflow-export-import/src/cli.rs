@@ -133,6 +133,36 @@ pub enum Command {
     /// Compare an experiment after a migration with its source, run by run; print every
     /// difference and exit non-zero if there is any.
     Verify(VerifyArgs),
+    /// Print a shell completion script on stdout.
+    Completions(CompletionsArgs),
+    /// Print a man page (roff) of the whole command line on stdout: the top page, then one
+    /// page per subcommand.
+    Man,
+    /// Create links named after the Python tool's console scripts (export-run, import-experiment,
+    /// ...) pointing at this executable.
+    #[command(long_about = "Create links named after the Python tool's console scripts (export-run, \
+import-experiment, ...) pointing at this executable.\n\n\
+Invoked under one of those names, this executable behaves as `mlflow-export-import <name>`: put \
+DIR first on PATH and scripts written for the Python tool run unchanged. Only the scripts this \
+tool implements get a link. Re-running is harmless: links already in place are left alone.")]
+    Aliases(AliasesArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct AliasesArgs {
+    /// Folder to create the links in; created when missing.
+    #[arg(long, value_name = "DIR")]
+    pub dir: PathBuf,
+    /// Replace files of those names that are not already links to this executable.
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Args)]
