@@ -4,6 +4,7 @@
 mod cli;
 mod commands;
 mod console_scripts;
+mod examples;
 mod progress;
 mod settings;
 
