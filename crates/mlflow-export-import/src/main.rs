@@ -4,6 +4,8 @@
 mod cli;
 mod commands;
 mod console_scripts;
+#[cfg(test)]
+mod docs;
 mod examples;
 mod progress;
 mod settings;

@@ -1,7 +1,8 @@
 //! `man`: the man page, generated from the command-line definitions. One roff stream holds the
-//! top page followed by a page per subcommand (`mlflow-export-import-<subcommand>`), so a
-//! single `mlflow-export-import man > mlflow-export-import.1` documents every option and
-//! `man -l` shows the pages one after the other.
+//! top page followed by a page per subcommand (`mlflow-export-import-<subcommand>`; none for
+//! clap's `help`, which the top page covers), so a single `mlflow-export-import man >
+//! mlflow-export-import.1` documents every option and `man -l` shows the pages one after the
+//! other.
 
 use std::{io::Write, process::ExitCode};
 
@@ -20,7 +21,7 @@ fn write(out: &mut dyn Write) -> std::io::Result<()> {
     // Built, the subcommands carry the global options and their full names.
     cli.build();
     clap_mangen::Man::new(cli.clone()).render(out)?;
-    for sub in cli.get_subcommands() {
+    for sub in cli.get_subcommands().filter(|sub| sub.get_name() != "help") {
         let page = sub
             .clone()
             .name(format!("{}-{}", cli.get_name(), sub.get_name()))
