@@ -4,7 +4,7 @@
 use test_support::{assert_runs_equal, dump_experiment, seed, unique_name, ArtifactMode, MlflowServer};
 
 use crate::{
-    cli::{clean_environment, ok, path, succeeded},
+    cli::{clean_environment, fails, ok, path, succeeded},
     experiments::as_map,
 };
 
@@ -45,4 +45,17 @@ fn a_python_tool_script_runs_unchanged_through_the_aliases() {
         let source_id = copy["tags"]["mlflow_export_import.source.run_id"].as_str().expect("source tag");
         assert_runs_equal(&sources[source_id], copy);
     }
+}
+
+#[test]
+fn aliases_replace_another_file_only_with_force() {
+    let tmp = tempfile::tempdir().unwrap();
+    let theirs = tmp.path().join(format!("export-run{}", std::env::consts::EXE_SUFFIX));
+    std::fs::write(&theirs, "#!/bin/sh\n").unwrap();
+    let stderr = fails(&["aliases", "--dir", path(tmp.path())], &[]);
+    assert!(stderr.contains("--force") && stderr.contains("export-run"), "{stderr}");
+    assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 1, "a refused run creates nothing");
+    let created = ok(&["aliases", "--dir", path(tmp.path()), "--force"]);
+    assert!(created.contains("export-run"), "{created}");
+    assert!(theirs.symlink_metadata().unwrap().file_type().is_symlink());
 }
