@@ -3,7 +3,11 @@
 
 mod cli;
 mod commands;
+mod console_scripts;
+#[cfg(test)]
+mod docs;
 mod events;
+mod examples;
 mod exit;
 mod progress;
 mod settings;
@@ -15,7 +19,7 @@ use clap::Parser;
 use crate::cli::{Cli, Command};
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::parse_from(console_scripts::arguments(std::env::args_os().collect()));
     events::init(cli.global.log_format);
     init_logging(&cli.global);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
@@ -45,6 +49,9 @@ fn main() -> ExitCode {
             Command::ImportModels(a) => commands::import_models::run(a, global).await,
             Command::Verify(a) => commands::verify::run(a, global).await,
             Command::Version(a) => commands::version::run(a, global).await,
+            Command::Completions(a) => commands::completions::run(a),
+            Command::Man => commands::man::run(),
+            Command::Aliases(a) => commands::aliases::run(a, global),
         }
     });
     match result {
