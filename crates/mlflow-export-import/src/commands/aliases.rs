@@ -7,7 +7,7 @@ use std::{
     process::ExitCode,
 };
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 
 use crate::{
     cli::{AliasesArgs, GlobalArgs},
@@ -36,7 +36,11 @@ pub fn run(args: AliasesArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     let others: Vec<String> =
         links.iter().filter(|(_, e)| matches!(e, Existing::Other)).map(|(l, _)| l.display().to_string()).collect();
     if !others.is_empty() && !args.force {
-        bail!("not replacing files that are not links to {} (use --force): {}", exe.display(), others.join(", "));
+        return crate::exit::usage(format!(
+            "not replacing files that are not links to {} (use --force): {}",
+            exe.display(),
+            others.join(", ")
+        ));
     }
     if global.dry_run {
         for (link, _) in links.iter().filter(|(_, e)| !matches!(e, Existing::Ours)) {
