@@ -164,7 +164,7 @@ fn command_docs_match_the_command_line() {
             }
         }
         for (name, text) in &pages {
-            std::fs::write(dir.join(name), text).unwrap();
+            mlflow_transfer::store::local::write_atomic(&dir.join(name), text.as_bytes()).unwrap();
         }
         return;
     }
