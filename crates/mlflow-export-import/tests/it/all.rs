@@ -12,7 +12,7 @@ use test_support::{unique_name, ArtifactMode, MlflowServer};
 use crate::{
     cli::{clean_report, ok, path},
     experiments::{as_map, assert_runs_copied},
-    models::assert_model_copied,
+    models::assert_model_equals,
 };
 
 /// What a server holds, read with the official client: experiment names (deleted ones
@@ -47,25 +47,34 @@ fn exported_runs(dir: &Path) -> Vec<String> {
         .collect()
 }
 
+/// A whole-server job into the empty server `dst`, and the source runs each seeded experiment
+/// must hold there afterwards.
+struct Job<'a> {
+    dst: &'a MlflowServer,
+    args: &'a [&'a str],
+    expected: Vec<Vec<String>>,
+}
+
 #[test]
 fn export_import_and_copy_a_whole_server_once() {
-    let (src, imported, copied) = std::thread::scope(|s| {
-        let start = |mode| s.spawn(move || MlflowServer::start(mode));
-        let (a, b, c) = (start(ArtifactMode::Proxy), start(ArtifactMode::Proxy), start(ArtifactMode::LocalRoot));
-        (a.join().unwrap(), b.join().unwrap(), c.join().unwrap())
-    });
+    // The destinations start while the source is seeded.
+    let start = |mode| std::thread::spawn(move || MlflowServer::start(mode));
+    let (imported, copied) = (start(ArtifactMode::Proxy), start(ArtifactMode::LocalRoot));
+    let src = MlflowServer::start(ArtifactMode::Proxy);
     // Three experiments of nested runs (one deleted in each) without models; one experiment
     // of the runs behind three models (stages, aliases, a version gap, a deleted run behind
     // version 1, a version from an MLflow 3 logged model).
     let prefix = unique_name("all");
     src.seed(&["--scenario", "tree", "--experiment", &prefix, "--runs", "10"]);
-    let models: Vec<String> = src.seed(&["--scenario", "models", "--experiment", &format!("{prefix}-models")])
-        ["models"]
+    let models = src.seed(&["--scenario", "models", "--experiment", &format!("{prefix}-models")])["models"].clone();
+    let models: Vec<(String, Value)> = models
         .as_array()
         .unwrap()
         .iter()
         .map(|m| m.as_str().unwrap().to_string())
+        .map(|m| (m.clone(), src.dump_model(&m)))
         .collect();
+    let (imported, copied) = (imported.join().unwrap(), copied.join().unwrap());
     let (names, runs, versions) = contents(&src);
     assert_eq!(names.len(), 5, "Default and the seeded experiments: {names:?}");
     let seeded: Vec<String> = names.iter().filter(|n| n.starts_with(&prefix)).cloned().collect();
@@ -99,24 +108,24 @@ fn export_import_and_copy_a_whole_server_once() {
     // version (which the version needs). Each first as a dry run, which must create nothing.
     let import = ["import-all", "--tracking-uri", &imported.url, "--input-dir", path(&out), "--use-src-user-id"];
     let copy = ["copy-all", "--src-uri", &src.url, "--dst-uri", &copied.url, "--use-src-user-id"];
-    let version_runs: Vec<String> = models
+    let version_runs: Vec<&str> = models
         .iter()
-        .flat_map(|m| src.dump_model(m)["versions"].as_array().unwrap().clone())
-        .filter_map(|v| v["run_id"].as_str().map(String::from))
+        .flat_map(|(_, dump)| dump["versions"].as_array().unwrap())
+        .filter_map(|v| v["run_id"].as_str())
         .collect();
     let copied_runs = |runs: &HashMap<String, Value>| -> Vec<String> {
         runs.iter()
-            .filter(|(id, r)| r["info"]["lifecycle_stage"] == "active" || version_runs.contains(id))
+            .filter(|(id, r)| r["info"]["lifecycle_stage"] == "active" || version_runs.contains(&id.as_str()))
             .map(|(id, _)| id.clone())
             .collect()
     };
-    let jobs: [(&MlflowServer, &[&str], Vec<Vec<String>>); 2] = [
-        (&imported, &import, source.iter().map(|r| r.keys().cloned().collect()).collect()),
-        (&copied, &copy, source.iter().map(copied_runs).collect()),
+    let jobs = [
+        Job { dst: &imported, args: &import, expected: source.iter().map(|r| r.keys().cloned().collect()).collect() },
+        Job { dst: &copied, args: &copy, expected: source.iter().map(copied_runs).collect() },
     ];
     std::thread::scope(|s| {
-        for (i, (dst, args, expected)) in jobs.iter().enumerate() {
-            let (dir, src, every_run, seeded, models, names) = (dir.path(), &src, &every_run, &seeded, &models, &names);
+        for (i, Job { dst, args, expected }) in jobs.iter().enumerate() {
+            let (dir, every_run, seeded, models, names) = (dir.path(), &every_run, &seeded, &models, &names);
             s.spawn(move || {
                 let total: usize = expected.iter().map(Vec::len).sum();
                 let plan = ok(&[&["--dry-run"][..], args].concat());
@@ -126,8 +135,8 @@ fn export_import_and_copy_a_whole_server_once() {
                 let first = reported(args, &dir.join(format!("first-{i}.json")));
                 assert_eq!(first["summary"]["runs_created"].as_u64(), Some(total as u64), "{}", args[0]);
                 assert_runs_copied(every_run, &dst.url, expected, seeded);
-                for m in models {
-                    assert_model_copied(src, m, dst, m);
+                for (name, dump) in models {
+                    assert_model_equals(dump, dst, name);
                 }
                 let after = contents(dst);
                 assert_eq!(&after.0, names, "{}: the source's experiments", args[0]);

@@ -28,7 +28,13 @@ fn source_runs_of(server: &MlflowServer, run_ids: &[&str]) -> Vec<String> {
 /// Same model, version for version; the destination's runs are copies of the source's. Read
 /// with the official client, with each server's artifact-store variables.
 pub(crate) fn assert_model_copied(src: &MlflowServer, src_name: &str, dst: &MlflowServer, dst_name: &str) {
-    let (a, b) = (src.dump_model(src_name), dst.dump_model(dst_name));
+    assert_model_equals(&src.dump_model(src_name), dst, dst_name);
+}
+
+/// [`assert_model_copied`] against a source model dumped once (by [`MlflowServer::dump_model`])
+/// for several destinations.
+pub(crate) fn assert_model_equals(a: &Value, dst: &MlflowServer, dst_name: &str) {
+    let b = dst.dump_model(dst_name);
     assert_eq!(b["description"], a["description"], "{dst_name}: description");
     assert_eq!(b["tags"], a["tags"], "{dst_name}: model tags");
     assert_eq!(b["aliases"], a["aliases"], "{dst_name}: aliases");
