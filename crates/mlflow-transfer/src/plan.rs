@@ -1063,6 +1063,56 @@ mod tests {
         }
     }
 
+    /// The Python tool's `export-all` folder (informational `manifest.json`, experiments listed
+    /// by `experiments/experiments.json`, each version's run exported again beside its model):
+    /// each run is planned once, in its renamed experiment, before the version that needs it.
+    #[tokio::test]
+    async fn a_python_export_all_folder_plans_each_run_once_before_its_version() {
+        use crate::{format::model_json::write_model_json, model::ModelVersionRecord, testing};
+        let tmp = tempfile::tempdir().unwrap();
+        let out = tmp.path().join("export");
+        let write = |path: &Path, v: serde_json::Value| {
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, serde_json::to_vec(&v).unwrap()).unwrap();
+        };
+        let (run, experiment) = ("7359d81383e74902a03577f691db8abe", "/Shared/wine-pricing");
+        write(&out.join("manifest.json"), serde_json::json!({"info": {"options": {}, "status": {}}, "mlflow": {}}));
+        testing::copy_tree(&testing::fixture("experiment/envelope-2025"), &out.join("experiments/12"));
+        let experiments = serde_json::json!({"mlflow": {"experiments": [{"id": "12", "name": experiment}]}});
+        write(&out.join("experiments/experiments.json"), experiments);
+        let version = ModelVersionRecord {
+            version: "1".into(),
+            run_id: Some(run.into()),
+            source: format!("runs:/{run}/model"),
+            experiment_name: Some(experiment.into()),
+            ..Default::default()
+        };
+        let model = RegisteredModelRecord { name: "wine".into(), versions: vec![version], ..Default::default() };
+        write(&out.join("models/wine/model.json"), write_model_json(&model, &ExportSystem::default()));
+        testing::copy_tree(
+            &testing::fixture("experiment/envelope-2025/runs").join(run),
+            &out.join("models/wine").join(run),
+        );
+        write(&out.join("models/models.json"), serde_json::json!({"mlflow": {"models": ["wine"]}}));
+        let renames = tmp.path().join("renames.csv");
+        std::fs::write(&renames, "/Shared/,/Migrated/\n").unwrap();
+
+        let config = mlflow_client::ClientConfig::resolve("http://127.0.0.1:9", None, &|_| None).unwrap();
+        let selection = Selection::All {
+            versions: VersionFilter::default(),
+            filter: RunFilter::default(),
+            rename_experiments: Renames::read(&renames).unwrap(),
+            rename_models: Renames::default(),
+        };
+        let destination = Destination::Server(MlflowClient::new(&config).unwrap());
+        let plan = plan(&Source::Export(out), selection, &destination).await.unwrap();
+        assert_eq!(plan.runs(), 2, "{:#?}", plan.describe());
+        let run_step = plan.steps.iter().position(|s| matches!(&s.what, Move::Run(r) if r.run_id == run)).unwrap();
+        assert!(plan.steps[run_step].label.contains("\"/Migrated/wine-pricing\""), "{}", plan.steps[run_step].label);
+        let version = plan.steps.iter().find(|s| matches!(s.what, Move::Version(_))).expect("a version step");
+        assert!(version.deps.contains(&run_step), "{:#?}", plan.describe());
+    }
+
     /// An export's index files are split into parts; a registered-model job is not split.
     #[test]
     fn export_indexes_are_written_in_parts_model_jobs_refuse_shards() {
