@@ -1,8 +1,9 @@
 //! The planner: turns what a command selects (one run, an experiment, a list of them, one or
-//! many registered models) into a plan: every object's move as a step, with the steps it
-//! depends on. A run depends on its destination experiment and its parent run; a logged model
-//! on its run; a model version on its model, its run or logged model and the version before
-//! it; a container's closing step (its export file, its aliases) on everything inside it.
+//! many registered models, a whole server) into a plan: every object's move as a step, with
+//! the steps it depends on. A run depends on its destination experiment and its parent run;
+//! a logged model on its run; a model version on its model, its run or logged model and the
+//! version before it; a container's closing step (its export file, its aliases) on everything
+//! inside it.
 //!
 //! Planning only reads the source (and the export's files); it writes nothing, so a plan can be
 //! printed instead of executed (`--dry-run`). The [`crate::execute`] executor runs any plan.
