@@ -155,6 +155,18 @@ pub enum Command {
     /// Import a directory made by export-models: experiments and runs first, then the models.
     #[command(after_help = examples::IMPORT_MODELS)]
     ImportModels(ImportModelsArgs),
+    /// Export a whole tracking server: every registered model with its versions, and every
+    /// experiment with its runs (the runs behind the versions always).
+    #[command(after_help = examples::EXPORT_ALL)]
+    ExportAll(ExportAllArgs),
+    /// Import a directory made by export-all (or export-models): experiments and runs first,
+    /// then the models.
+    #[command(after_help = examples::IMPORT_ALL)]
+    ImportAll(ImportModelsArgs),
+    /// Copy a whole tracking server to another: every experiment with its runs, then every
+    /// registered model with its versions.
+    #[command(after_help = examples::COPY_ALL)]
+    CopyAll(CopyAllArgs),
     /// Compare an experiment after a migration with its source, run by run; print every
     /// difference and exit non-zero if there is any.
     #[command(after_help = examples::VERIFY)]
@@ -261,11 +273,57 @@ pub struct ExportModelsArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct ExportAllArgs {
+    /// Tracking server to read from.
+    #[arg(long, env = "MLFLOW_TRACKING_URI", value_name = "URI")]
+    pub tracking_uri: String,
+    /// Output directory.
+    #[arg(long, visible_alias = "output")]
+    pub output_dir: PathBuf,
+    #[command(flatten)]
+    pub versions: VersionArgs,
+    /// Which runs of each experiment to take; the runs behind the versions exported are taken
+    /// whatever these say, as each version needs its run.
+    #[command(flatten)]
+    pub filter: RunFilterArgs,
+    /// Add `mlflow_tools.metadata.*` tags describing each source run (auditing).
+    #[arg(long, value_parser = BoolishValueParser::new(), num_args = 0..=1, default_missing_value = "true", default_value = "false", value_name = "BOOL")]
+    pub export_metadata_tags: bool,
+    #[command(flatten)]
+    pub compat: CompatArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct CopyAllArgs {
+    /// Source tracking server.
+    #[arg(long, visible_alias = "src-mlflow-uri", env = "MLFLOW_TRACKING_URI", value_name = "URI")]
+    pub src_uri: String,
+    /// Destination tracking server.
+    #[arg(long, visible_alias = "dst-mlflow-uri", value_name = "URI")]
+    pub dst_uri: String,
+    #[command(flatten)]
+    pub versions: VersionArgs,
+    /// Which runs of each experiment to take; the runs behind the versions copied are taken
+    /// whatever these say, as each version needs its run.
+    #[command(flatten)]
+    pub filter: RunFilterArgs,
+    /// Add `mlflow_tools.metadata.*` tags describing each source run (auditing).
+    #[arg(long, value_parser = BoolishValueParser::new(), num_args = 0..=1, default_missing_value = "true", default_value = "false", value_name = "BOOL")]
+    pub export_metadata_tags: bool,
+    #[command(flatten)]
+    pub write: ModelWriteArgs,
+    #[command(flatten)]
+    pub tags: ImportTagArgs,
+    #[command(flatten)]
+    pub compat: CompatArgs,
+}
+
+#[derive(Debug, Args)]
 pub struct ImportModelsArgs {
     /// Tracking server to write to.
     #[arg(long, env = "MLFLOW_TRACKING_URI", value_name = "URI")]
     pub tracking_uri: String,
-    /// Input directory made by export-models.
+    /// Input directory made by export-models or export-all.
     #[arg(long, visible_alias = "input")]
     pub input_dir: PathBuf,
     /// CSV file of `old_prefix,new_prefix` lines applied to model names.

@@ -6,9 +6,9 @@
 use std::{ffi::OsString, path::Path};
 
 /// The Python tool's console scripts (its `setup.py` entry points) that this tool implements
-/// under the same name. Its other scripts (export-all, import-all, list-models, ...) get no
+/// under the same name. Its other scripts (list-models, export-prompts, ...) get no
 /// link: a link to a command that does not exist would only fail later and more obscurely.
-pub const SCRIPTS: [&str; 12] = [
+pub const SCRIPTS: [&str; 14] = [
     "export-run",
     "import-run",
     "copy-run",
@@ -20,6 +20,8 @@ pub const SCRIPTS: [&str; 12] = [
     "import-model",
     "export-models",
     "import-models",
+    "export-all",
+    "import-all",
     "copy-model-version",
 ];
 
@@ -69,7 +71,7 @@ mod tests {
 
     #[test]
     fn our_own_name_and_unknown_names_are_left_alone() {
-        for argv0 in ["mlflow-export-import", "/usr/bin/mlflow-export-import", "export-all", "verify"] {
+        for argv0 in ["mlflow-export-import", "/usr/bin/mlflow-export-import", "list-models", "verify"] {
             let given = args(&[argv0, "export-run"]);
             assert_eq!(arguments(given.clone()), given);
         }

@@ -108,6 +108,29 @@ Examples:
   mlflow-export-import import-models --tracking-uri http://new-server:5000 \\
     --input-dir out/models --use-src-user-id";
 
+pub const EXPORT_ALL: &str = "\
+Examples:
+  mlflow-export-import export-all --tracking-uri http://localhost:5000 \\
+    --output-dir out/all
+  mlflow-export-import export-all --tracking-uri http://localhost:5000 \\
+    --output-dir out/recent --run-start-time 2025-06-01 \\
+    --stages Production,Staging --export-deleted-runs";
+
+pub const IMPORT_ALL: &str = "\
+Examples:
+  mlflow-export-import import-all --tracking-uri http://new-server:5000 \\
+    --input-dir out/all --use-src-user-id
+  mlflow-export-import import-all --tracking-uri http://new-server:5000 \\
+    --input-dir out/all --model-rename-file model-renames.csv";
+
+pub const COPY_ALL: &str = "\
+Examples:
+  mlflow-export-import copy-all \\
+    --src-uri http://old-server:5000 --dst-uri http://new-server:5000
+  mlflow-export-import --report copy.json copy-all \\
+    --src-uri http://old-server:5000 --dst-uri http://new-server:5000 \\
+    --export-deleted-runs --use-src-user-id";
+
 pub const VERIFY: &str = "\
 Examples:
   mlflow-export-import verify \\

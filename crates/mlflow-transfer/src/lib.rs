@@ -22,6 +22,8 @@ pub mod paths;
 pub mod plan;
 pub mod select;
 pub mod store;
+#[cfg(test)]
+mod testing;
 pub mod verify;
 
 pub use error::{Error, Result};

@@ -1,14 +1,15 @@
 //! The planner: turns what a command selects (one run, an experiment, a list of them, one or
-//! many registered models) into a plan: every object's move as a step, with the steps it
-//! depends on. A run depends on its destination experiment and its parent run; a logged model
-//! on its run; a model version on its model, its run or logged model and the version before
-//! it; a container's closing step (its export file, its aliases) on everything inside it.
+//! many registered models, a whole server) into a plan: every object's move as a step, with
+//! the steps it depends on. A run depends on its destination experiment and its parent run;
+//! a logged model on its run; a model version on its model, its run or logged model and the
+//! version before it; a container's closing step (its export file, its aliases) on everything
+//! inside it.
 //!
 //! Planning only reads the source (and the export's files); it writes nothing, so a plan can be
 //! printed instead of executed (`--dry-run`). The [`crate::execute`] executor runs any plan.
 
 use std::{
-    collections::{BTreeSet, HashMap},
+    collections::{BTreeMap, BTreeSet, HashMap},
     path::{Path, PathBuf},
     sync::Arc,
 };
@@ -274,6 +275,22 @@ pub enum Selection {
         rename_experiments: Renames,
         rename_models: Renames,
     },
+    /// A whole server (`export-all`, `copy-all`, `import-all`): every registered model with
+    /// the versions `versions` selects, and every experiment (those behind the versions and
+    /// every active one) with the runs `filter` selects plus the runs behind the versions, in
+    /// the `export-models` layout with a top `manifest.json`. From an export: everything it
+    /// holds, renamed, experiments and runs before the models.
+    All { versions: VersionFilter, filter: RunFilter, rename_experiments: Renames, rename_models: Renames },
+}
+
+/// What a bulk model job takes along with the models.
+enum Along {
+    /// `export-models`: the runs behind the versions, or with `all_runs` every run of the
+    /// versions' experiments.
+    TheirExperiments { all_runs: bool },
+    /// `export-all`, `copy-all`: every experiment, with the runs the filter selects and the
+    /// runs behind the versions whatever it says (a version needs its run).
+    Everything(RunFilter),
 }
 
 /// Plans a job.
@@ -302,7 +319,7 @@ pub async fn plan(source: &Source, selection: Selection, destination: &Destinati
         }
         (Source::Server(src), Selection::Experiment { experiment, name, filter }) => {
             let exp = experiment.ok_or_else(|| Error::Input("no experiment given".into()))?;
-            p.server_experiment(src, exp, &filter, destination, ExperimentTarget::Single(&name)).await?;
+            p.server_experiment(src, exp, &filter, destination, ExperimentTarget::Single(&name), &[]).await?;
         }
         (Source::Export(dir), Selection::Experiment { name, .. }) => {
             p.exported_experiment(dir, &name, destination)?;
@@ -310,7 +327,7 @@ pub async fn plan(source: &Source, selection: Selection, destination: &Destinati
         (Source::Server(src), Selection::Experiments { experiments, unreadable, filter, .. }) => {
             let mut closes = Vec::new();
             for exp in experiments {
-                closes.push(p.server_experiment(src, exp, &filter, destination, ExperimentTarget::Bulk).await?);
+                closes.push(p.server_experiment(src, exp, &filter, destination, ExperimentTarget::Bulk, &[]).await?);
             }
             for (name, why) in unreadable {
                 closes.push(p.unreadable_experiment(name, why, destination));
@@ -341,9 +358,17 @@ pub async fn plan(source: &Source, selection: Selection, destination: &Destinati
             p.model(Arc::new(md.model), models, md.tracking_uri, destination, &dst_name)?;
         }
         (Source::Server(src), Selection::Models { names, versions, all_runs, .. }) => {
-            p.server_models(src, &names, &versions, all_runs, destination).await?;
+            p.server_models(src, &names, &versions, Along::TheirExperiments { all_runs }, destination).await?;
         }
-        (Source::Export(dir), Selection::Models { rename_experiments, rename_models, .. }) => {
+        (Source::Server(src), Selection::All { versions, filter, .. }) => {
+            let names = src.select_models(&ExperimentSpec::All).await?;
+            p.server_models(src, &names, &versions, Along::Everything(filter), destination).await?;
+        }
+        (
+            Source::Export(dir),
+            Selection::Models { rename_experiments, rename_models, .. }
+            | Selection::All { rename_experiments, rename_models, .. },
+        ) => {
             let entries = read_models_dir(dir)?;
             for entry in read_experiments_dir(&dir.join("experiments"))? {
                 p.exported_experiment(&entry.dir, &rename_experiments.apply(&entry.name), destination)?;
@@ -505,6 +530,7 @@ impl Planner {
         filter: &RunFilter,
         destination: &Destination,
         target: ExperimentTarget<'_>,
+        pinned: &[String],
     ) -> Result<usize> {
         let (dst, record) = match (destination, &target) {
             (Destination::Folder { out, system }, ExperimentTarget::Single(_)) => {
@@ -522,8 +548,18 @@ impl Planner {
                 (self.experiment_destination(name), exp)
             }
         };
+        // Runs `pinned` are taken whatever the filter says; reading their version located them,
+        // so their parent link is known without a request.
+        let found = src.plan_runs(&record, filter).await.map(|mut runs| {
+            for id in pinned {
+                if !runs.iter().any(|(r, _)| r == id) {
+                    runs.push((id.clone(), src.searched_tag(id, "mlflow.parentRunId")));
+                }
+            }
+            runs
+        });
         // Run ids become folder names in an export: a server's answer is not trusted to be one.
-        let found = src.plan_runs(&record, filter).await.and_then(|runs| {
+        let found = found.and_then(|runs| {
             runs.iter().try_for_each(|(id, _)| folder_name("run id", id).map(drop))?;
             Ok(runs)
         });
@@ -626,17 +662,16 @@ impl Planner {
         self.plan.add(format!("{describe} -> {to}"), deps, Move::Experiment(Box::new(what)))
     }
 
-    /// `experiments.json` of a bulk export, after every experiment.
-    fn experiment_index(&mut self, destination: &Destination, dir: Option<&Path>, closes: Vec<usize>) {
-        if let Destination::Folder { out, system } = destination {
-            let out = dir.unwrap_or(out).to_path_buf();
-            let label = format!("experiments index -> {}", out.join("experiments.json").display());
-            self.plan.add(
-                label,
-                closes,
-                Move::ExperimentIndex(Box::new(ExperimentIndex { out, system: system.clone(), shard: None })),
-            );
-        }
+    /// `experiments.json` of a bulk export, after every experiment; its step, if one is planned.
+    fn experiment_index(&mut self, destination: &Destination, dir: Option<&Path>, closes: Vec<usize>) -> Option<usize> {
+        let Destination::Folder { out, system } = destination else { return None };
+        let out = dir.unwrap_or(out).to_path_buf();
+        let label = format!("experiments index -> {}", out.join("experiments.json").display());
+        Some(self.plan.add(
+            label,
+            closes,
+            Move::ExperimentIndex(Box::new(ExperimentIndex { out, system: system.clone(), shard: None })),
+        ))
     }
 
     /// A model read from a server: the runs behind its versions, then the model.
@@ -672,18 +707,21 @@ impl Planner {
         self.model(Arc::new(model), models, tracking_uri, destination, dst_name)
     }
 
-    /// Several models from a server in the `export-models` layout.
+    /// Several models from a server with what `along` says goes with them. Into a folder: the
+    /// `export-models` layout (experiments in `experiments/`, models in `models/`, the indexes
+    /// and `manifest.json` last). Into a server (`Along::Everything` only): the experiments
+    /// with their runs, then each model after the runs of its versions.
     async fn server_models(
         &mut self,
         src: &Arc<RestSource>,
         names: &[String],
         filter: &VersionFilter,
-        all_runs: bool,
+        along: Along,
         destination: &Destination,
     ) -> Result<()> {
-        let Destination::Folder { out, system } = destination else {
+        if let (Destination::Server(_), Along::TheirExperiments { .. }) = (destination, &along) {
             return Err(Error::Unsupported("several models are copied between servers one by one".into()));
-        };
+        }
         let (mut models, mut failed) = (Vec::new(), Vec::new());
         for name in names {
             match src.read_model(name, filter).await {
@@ -691,21 +729,60 @@ impl Planner {
                 Err(e) => failed.push((name.clone(), e.to_string())),
             }
         }
-        let mut experiment_names: Vec<String> =
-            models.iter().flat_map(|m| m.versions.iter().filter_map(|v| v.experiment_name.clone())).collect();
-        experiment_names.sort();
-        experiment_names.dedup();
-        let run_ids: Vec<String> = models.iter().flat_map(version_runs).collect();
-        let run_filter =
-            RunFilter { include_deleted: true, run_ids: (!all_runs).then_some(run_ids), ..RunFilter::default() };
+        // The runs behind the versions, by the name of their experiment.
+        let mut pinned: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for m in &models {
+            for run_id in version_runs(m) {
+                let v = m.versions.iter().find(|v| v.run_id.as_deref() == Some(run_id.as_str()));
+                if let Some(experiment) = v.and_then(|v| v.experiment_name.clone()) {
+                    let runs = pinned.entry(experiment).or_default();
+                    if !runs.contains(&run_id) {
+                        runs.push(run_id);
+                    }
+                }
+            }
+        }
+        let mut experiments = Vec::new();
+        for name in pinned.keys() {
+            experiments.push(src.find_experiment(name).await?);
+        }
+        let run_filter = match along {
+            Along::TheirExperiments { all_runs } => {
+                let run_ids: Vec<String> = pinned.values().flatten().cloned().collect();
+                RunFilter { include_deleted: true, run_ids: (!all_runs).then_some(run_ids), ..RunFilter::default() }
+            }
+            Along::Everything(filter) => {
+                for e in src.select_experiments(&ExperimentSpec::All).await? {
+                    if !experiments.iter().any(|x| x.experiment_id == e.experiment_id) {
+                        experiments.push(e);
+                    }
+                }
+                filter
+            }
+        };
+        let Destination::Folder { out, system } = destination else {
+            for exp in experiments {
+                let runs = pinned.get(&exp.name).cloned().unwrap_or_default();
+                self.server_experiment(src, exp, &run_filter, destination, ExperimentTarget::Bulk, &runs).await?;
+            }
+            for m in models {
+                let name = m.name.clone();
+                self.server_model(src, m, destination, &name, None)?;
+            }
+            for (name, why) in failed {
+                let record = RegisteredModelRecord { name: name.clone(), ..Default::default() };
+                self.failed_model(record, why, destination, &name);
+            }
+            return Ok(());
+        };
         let experiments_dir = out.join("experiments");
         let folder = Destination::Folder { out: experiments_dir.clone(), system: system.clone() };
         let mut closes = Vec::new();
-        for n in &experiment_names {
-            let exp = src.find_experiment(n).await?;
-            closes.push(self.server_experiment(src, exp, &run_filter, &folder, ExperimentTarget::Bulk).await?);
+        for exp in experiments {
+            let runs = pinned.get(&exp.name).cloned().unwrap_or_default();
+            closes.push(self.server_experiment(src, exp, &run_filter, &folder, ExperimentTarget::Bulk, &runs).await?);
         }
-        self.experiment_index(&folder, Some(&experiments_dir), closes);
+        let experiments_index = self.experiment_index(&folder, Some(&experiments_dir), closes.clone());
         let models_dir = out.join("models");
         let mut model_closes = Vec::new();
         for m in models {
@@ -725,9 +802,15 @@ impl Planner {
             let record = RegisteredModelRecord { name: name.clone(), ..Default::default() };
             model_closes.push(self.failed_model(record, why, destination, &name));
         }
-        let label = format!("models index -> {}", models_dir.join("models.json").display());
-        let index = ModelIndex { dir: models_dir, system: system.clone() };
-        self.plan.add(label, model_closes, Move::ModelIndex(Box::new(index)));
+        let label = format!(
+            "models index -> {}, manifest -> {}",
+            models_dir.join("models.json").display(),
+            out.join("manifest.json").display()
+        );
+        // After the experiments too: the manifest counts them and is the export's last file.
+        let deps = model_closes.into_iter().chain(closes).chain(experiments_index).collect();
+        let index = ModelIndex { dir: models_dir, manifest: out.clone(), system: system.clone() };
+        self.plan.add(label, deps, Move::ModelIndex(Box::new(index)));
         Ok(())
     }
 
@@ -981,6 +1064,56 @@ mod tests {
         }
     }
 
+    /// The Python tool's `export-all` folder (informational `manifest.json`, experiments listed
+    /// by `experiments/experiments.json`, each version's run exported again beside its model):
+    /// each run is planned once, in its renamed experiment, before the version that needs it.
+    #[tokio::test]
+    async fn a_python_export_all_folder_plans_each_run_once_before_its_version() {
+        use crate::{format::model_json::write_model_json, model::ModelVersionRecord, testing};
+        let tmp = tempfile::tempdir().unwrap();
+        let out = tmp.path().join("export");
+        let write = |path: &Path, v: serde_json::Value| {
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, serde_json::to_vec(&v).unwrap()).unwrap();
+        };
+        let (run, experiment) = ("7359d81383e74902a03577f691db8abe", "/Shared/wine-pricing");
+        write(&out.join("manifest.json"), serde_json::json!({"info": {"options": {}, "status": {}}, "mlflow": {}}));
+        testing::copy_tree(&testing::fixture("experiment/envelope-2025"), &out.join("experiments/12"));
+        let experiments = serde_json::json!({"mlflow": {"experiments": [{"id": "12", "name": experiment}]}});
+        write(&out.join("experiments/experiments.json"), experiments);
+        let version = ModelVersionRecord {
+            version: "1".into(),
+            run_id: Some(run.into()),
+            source: format!("runs:/{run}/model"),
+            experiment_name: Some(experiment.into()),
+            ..Default::default()
+        };
+        let model = RegisteredModelRecord { name: "wine".into(), versions: vec![version], ..Default::default() };
+        write(&out.join("models/wine/model.json"), write_model_json(&model, &ExportSystem::default()));
+        testing::copy_tree(
+            &testing::fixture("experiment/envelope-2025/runs").join(run),
+            &out.join("models/wine").join(run),
+        );
+        write(&out.join("models/models.json"), serde_json::json!({"mlflow": {"models": ["wine"]}}));
+        let renames = tmp.path().join("renames.csv");
+        std::fs::write(&renames, "/Shared/,/Migrated/\n").unwrap();
+
+        let config = mlflow_client::ClientConfig::resolve("http://127.0.0.1:9", None, &|_| None).unwrap();
+        let selection = Selection::All {
+            versions: VersionFilter::default(),
+            filter: RunFilter::default(),
+            rename_experiments: Renames::read(&renames).unwrap(),
+            rename_models: Renames::default(),
+        };
+        let destination = Destination::Server(MlflowClient::new(&config).unwrap());
+        let plan = plan(&Source::Export(out), selection, &destination).await.unwrap();
+        assert_eq!(plan.runs(), 2, "{:#?}", plan.describe());
+        let run_step = plan.steps.iter().position(|s| matches!(&s.what, Move::Run(r) if r.run_id == run)).unwrap();
+        assert!(plan.steps[run_step].label.contains("\"/Migrated/wine-pricing\""), "{}", plan.steps[run_step].label);
+        let version = plan.steps.iter().find(|s| matches!(s.what, Move::Version(_))).expect("a version step");
+        assert!(version.deps.contains(&run_step), "{:#?}", plan.describe());
+    }
+
     /// An export's index files are split into parts; a registered-model job is not split.
     #[test]
     fn export_indexes_are_written_in_parts_model_jobs_refuse_shards() {
@@ -991,7 +1124,8 @@ mod tests {
         assert!(sharded.steps.iter().any(|s| matches!(&s.what, Move::ExperimentIndex(i) if i.shard == Some((2, 4)))));
 
         let mut plan = plan_of(&[("r1", None)]);
-        let index = ModelIndex { dir: "/nonexistent".into(), system: ExportSystem::default() };
+        let index =
+            ModelIndex { dir: "/nonexistent".into(), manifest: "/nonexistent".into(), system: ExportSystem::default() };
         plan.add("models index".into(), vec![0], Move::ModelIndex(Box::new(index)));
         let err = plan.shard(1, 2).err().expect("refused").to_string();
         assert!(err.contains("cannot be split") && err.contains("models index"), "{err}");

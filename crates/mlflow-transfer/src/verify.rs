@@ -490,25 +490,13 @@ mod tests {
         }
     }
 
-    fn copy_tree(from: &Path, to: &Path) {
-        std::fs::create_dir_all(to).unwrap();
-        for entry in std::fs::read_dir(from).unwrap() {
-            let entry = entry.unwrap();
-            if entry.file_type().unwrap().is_dir() {
-                copy_tree(&entry.path(), &to.join(entry.file_name()));
-            } else {
-                std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
-            }
-        }
-    }
-
     /// Through the export folder reader: a copy of an export equals it until one byte of one
     /// file changes, which only `checksums` sees (the size still matches `run.json`'s manifest).
     #[tokio::test]
     async fn an_export_folder_is_hashed_through_its_reader() {
-        let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/experiment/envelope-2025");
+        let fixture = crate::testing::fixture("experiment/envelope-2025");
         let tmp = tempfile::tempdir().unwrap();
-        copy_tree(&fixture, tmp.path());
+        crate::testing::copy_tree(&fixture, tmp.path());
         let (src, dst) = (Side::export(&fixture).unwrap(), Side::export(tmp.path()).unwrap());
         assert_eq!((src.len(), dst.len()), (2, 2));
         let checked = Options { checksums: true, ..OPTS };

@@ -1,4 +1,5 @@
-//! `import-models`: a directory made by `export-models` → tracking server.
+//! `import-models`: a directory made by `export-models` → tracking server. `import-all` is the
+//! same job over an `export-all` directory ([`import`]).
 
 use std::{process::ExitCode, time::Instant};
 
@@ -13,22 +14,34 @@ use crate::{
 };
 
 pub async fn run(args: ImportModelsArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
+    import("import-models", args, global, |rename_experiments, rename_models| Selection::Models {
+        names: Vec::new(),
+        versions: VersionFilter::default(),
+        all_runs: false,
+        rename_experiments,
+        rename_models,
+    })
+    .await
+}
+
+/// Imports a bulk export's experiments, runs and models as `command`; `selection` makes the
+/// job's selection from the experiment and model renames.
+pub async fn import(
+    command: &str,
+    args: ImportModelsArgs,
+    global: &GlobalArgs,
+    selection: impl FnOnce(Renames, Renames) -> Selection,
+) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     let rename_experiments = Renames::from_option(args.experiment_rename_file.as_deref())?;
     let rename_models = Renames::from_option(args.model_rename_file.as_deref())?;
     let client = settings::client(&args.tracking_uri, None, global)?;
     let (ctx, progress) = super::job_context(global, Some(&args.tags), false);
     let ctx = ctx.with_models(super::model_options(&args.write));
-    let selection = Selection::Models {
-        names: Vec::new(),
-        versions: VersionFilter::default(),
-        all_runs: false,
-        rename_experiments,
-        rename_models,
-    };
+    let selection = selection(rename_experiments, rename_models);
     let source = Source::Export(args.input_dir.clone());
     let job = super::plan_and_run(global, &ctx, source, selection, Destination::Server(client.clone()));
     let Some(result) = job.await? else { return Ok(ExitCode::SUCCESS) };
     progress.finish();
-    super::finish_job("import-models", global, &result, &[("destination", &client)], started)
+    super::finish_job(command, global, &result, &[("destination", &client)], started)
 }

@@ -4,15 +4,18 @@
 
 pub mod aliases;
 pub mod completions;
+pub mod copy_all;
 pub mod copy_experiment;
 pub mod copy_model;
 pub mod copy_model_version;
 pub mod copy_run;
+pub mod export_all;
 pub mod export_experiment;
 pub mod export_experiments;
 pub mod export_model;
 pub mod export_models;
 pub mod export_run;
+pub mod import_all;
 pub mod import_experiment;
 pub mod import_experiments;
 pub mod import_model;

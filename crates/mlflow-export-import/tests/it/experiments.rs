@@ -77,18 +77,31 @@ pub(crate) fn as_map(v: Value) -> HashMap<String, Value> {
 /// Checks that `dst_names` hold exactly the runs of `src_names`, each once and complete, equal
 /// field by field, with parent and root links pointing at the right destination runs.
 pub(crate) fn assert_copied(src: &HashMap<String, Value>, dst_url: &str, src_names: &[String], dst_names: &[String]) {
+    let expected: Vec<Vec<String>> = src_names
+        .iter()
+        .map(|name| src.iter().filter(|(_, r)| experiment_name_of(r, name)).map(|(id, _)| id.clone()).collect())
+        .collect();
+    assert_runs_copied(src, dst_url, &expected, dst_names);
+}
+
+/// Checks that each experiment `dst_names[i]` holds exactly the source runs `expected[i]`
+/// (ids of `src`), as [`assert_copied`] does for runs named after their experiment.
+pub(crate) fn assert_runs_copied(
+    src: &HashMap<String, Value>,
+    dst_url: &str,
+    expected: &[Vec<String>],
+    dst_names: &[String],
+) {
     let mut dst: HashMap<String, Value> = HashMap::new();
     let mut by_source: HashMap<String, String> = HashMap::new();
-    for (src_name, dst_name) in src_names.iter().zip(dst_names) {
+    for (expected, dst_name) in expected.iter().zip(dst_names) {
         let runs = as_map(dump_experiment(dst_url, dst_name));
-        let expected: Vec<&String> =
-            src.iter().filter(|(_, r)| experiment_name_of(r, src_name)).map(|(id, _)| id).collect();
         assert_eq!(runs.len(), expected.len(), "{dst_name}: run count");
         for (id, run) in runs {
             let source_id = run["tags"]["mlflow_export_import.source.run_id"].as_str().unwrap().to_string();
             assert_eq!(run["tags"]["mlflow_export_import.complete"], "true", "{id}");
             assert!(by_source.insert(source_id.clone(), id.clone()).is_none(), "{source_id} copied twice");
-            assert!(expected.contains(&&source_id), "{dst_name} holds {source_id}, not from {src_name}");
+            assert!(expected.contains(&source_id), "{dst_name} holds {source_id}, which it should not");
             dst.insert(id, run);
         }
     }

@@ -6,6 +6,7 @@
 //! our own client cannot hide a bug in what we wrote.
 
 mod aliases;
+mod all;
 mod auth;
 mod backends;
 mod cli;

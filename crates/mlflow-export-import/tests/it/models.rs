@@ -16,24 +16,34 @@ pub(crate) fn seed_models(server: &MlflowServer) -> Vec<String> {
     out["models"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()).collect()
 }
 
-fn source_run_of(server: &MlflowServer, run_id: &str) -> String {
+/// The `mlflow_export_import.source.run_id` tag of each of `run_ids`, read in one call.
+fn source_runs_of(server: &MlflowServer, run_ids: &[&str]) -> Vec<String> {
     let code = format!(
-        "import mlflow\nprint(mlflow.MlflowClient().get_run({run_id:?}).data.tags.get('mlflow_export_import.source.run_id'))"
+        "import json, mlflow\nc = mlflow.MlflowClient()\n\
+         print(json.dumps([c.get_run(r).data.tags.get('mlflow_export_import.source.run_id') for r in {run_ids:?}]))"
     );
-    server.python_eval(&code).trim().to_string()
+    serde_json::from_str(server.python_eval(&code).trim()).unwrap()
 }
 
 /// Same model, version for version; the destination's runs are copies of the source's. Read
 /// with the official client, with each server's artifact-store variables.
 pub(crate) fn assert_model_copied(src: &MlflowServer, src_name: &str, dst: &MlflowServer, dst_name: &str) {
-    let (a, b) = (src.dump_model(src_name), dst.dump_model(dst_name));
+    assert_model_equals(&src.dump_model(src_name), dst, dst_name);
+}
+
+/// [`assert_model_copied`] against a source model dumped once (by [`MlflowServer::dump_model`])
+/// for several destinations.
+pub(crate) fn assert_model_equals(a: &Value, dst: &MlflowServer, dst_name: &str) {
+    let b = dst.dump_model(dst_name);
     assert_eq!(b["description"], a["description"], "{dst_name}: description");
     assert_eq!(b["tags"], a["tags"], "{dst_name}: model tags");
     assert_eq!(b["aliases"], a["aliases"], "{dst_name}: aliases");
     let (va, vb) = (a["versions"].as_array().unwrap(), b["versions"].as_array().unwrap());
     let numbers = |v: &[Value]| v.iter().map(|x| x["version"].as_str().unwrap().to_string()).collect::<Vec<_>>();
     assert_eq!(numbers(vb), numbers(va), "{dst_name}: version numbers (gaps included)");
-    for (x, y) in va.iter().zip(vb) {
+    let dst_runs: Vec<&str> = vb.iter().map(|v| v["run_id"].as_str().unwrap()).collect();
+    let sources = source_runs_of(dst, &dst_runs);
+    for ((x, y), source_run) in va.iter().zip(vb).zip(sources) {
         let what = format!("{dst_name} v{}", x["version"]);
         for field in ["current_stage", "description", "status", "files"] {
             assert_eq!(y[field], x[field], "{what}: {field}");
@@ -46,7 +56,7 @@ pub(crate) fn assert_model_copied(src: &MlflowServer, src_name: &str, dst: &Mlfl
         };
         assert_eq!(own(y), own(x), "{what}: tags");
         assert_eq!(y["tags"]["mlflow_export_import.source.version"], x["version"], "{what}: identity");
-        assert_eq!(source_run_of(dst, y["run_id"].as_str().unwrap()), x["run_id"].as_str().unwrap(), "{what}: run");
+        assert_eq!(source_run, x["run_id"].as_str().unwrap(), "{what}: run");
     }
 }
 

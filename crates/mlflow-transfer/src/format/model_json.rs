@@ -138,6 +138,45 @@ pub fn write_models_json(system: &ExportSystem, names: &[String], failed: &[Stri
     })
 }
 
+/// What the experiments of a bulk export hold, for its `manifest.json`.
+pub struct ExperimentCounts {
+    pub experiments: usize,
+    pub ok_runs: usize,
+    pub failed_runs: usize,
+}
+
+/// Renders the top `manifest.json` of an `export-models`/`export-all` folder: what it holds, in
+/// the shape of the Python tool's `info.status` (`mlflow` is empty). Importers never read it;
+/// it is written last.
+pub fn write_manifest_json(
+    system: &ExportSystem,
+    names: &[String],
+    failed: &[String],
+    experiments: &ExperimentCounts,
+) -> Value {
+    json!({
+        "system": system_value(system),
+        "info": {
+            "status": {
+                "models": {
+                    "model_names": names,
+                    "num_total_models": names.len() + failed.len(),
+                    "num_ok_models": names.len(),
+                    "num_failed_models": failed.len(),
+                    "failed_models": failed,
+                },
+                "experiments": {
+                    "experiments": experiments.experiments,
+                    "total_runs": experiments.ok_runs + experiments.failed_runs,
+                    "ok_runs": experiments.ok_runs,
+                    "failed_runs": experiments.failed_runs,
+                },
+            },
+        },
+        "mlflow": {},
+    })
+}
+
 /// Lists the models of a bulk export: `export-models`/`export-all` put them under `models/`.
 pub fn read_models_dir(dir: &Path) -> Result<Vec<ModelEntry>, FormatError> {
     let nested = dir.join(MODELS_DIR);

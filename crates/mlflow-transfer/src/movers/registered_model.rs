@@ -3,7 +3,7 @@
 //! and description added, our earlier copies of its versions listed), and closed after them
 //! (`Close`: aliases set, the outcome counts what its versions did). In an export folder,
 //! `model.json` is written after its versions' runs and logged models; an `export-models`
-//! folder's `models/models.json` indexes the models last.
+//! folder's `models/models.json` indexes the models last, and its `manifest.json` closes it.
 //!
 //! When the destination model holds nothing but our copies, version numbers are kept: the
 //! version mover reproduces a numbering gap left by a deleted source version. The writes
@@ -13,7 +13,7 @@ use std::{path::PathBuf, sync::Arc};
 
 use crate::{
     format::{
-        model_json::{write_model_json, write_models_json},
+        model_json::{write_manifest_json, write_model_json, write_models_json, ExperimentCounts},
         ExportSystem,
     },
     job::{JobContext, ModelOutcome, Outcome, Phase},
@@ -117,8 +117,13 @@ impl ModelMove {
 }
 
 /// `models/models.json` of an `export-models` folder, listing the models written.
+/// The closing files of an `export-models`/`export-all` folder: `models/models.json`, listing
+/// the models written, then the top `manifest.json` counting models and experiments.
 pub struct ModelIndex {
+    /// The `models/` folder.
     pub dir: PathBuf,
+    /// The export's top folder, which holds `manifest.json`.
+    pub manifest: PathBuf,
     pub system: ExportSystem,
 }
 
@@ -127,11 +132,27 @@ impl ModelIndex {
         let models = deps.iter().filter_map(|d| if let Outcome::Model(m) = d { Some(m) } else { None });
         let (failed, ok): (Vec<&ModelOutcome>, Vec<&ModelOutcome>) = models.partition(|o| o.error.is_some());
         let names = |v: Vec<&ModelOutcome>| v.into_iter().map(|o| o.source_name.clone()).collect::<Vec<_>>();
-        let path = self.dir.join("models.json");
-        match local::write_json(&path, &write_models_json(&self.system, &names(ok), &names(failed))) {
-            Ok(()) => Outcome::Indexed,
-            Err(e) => Outcome::failed(path.display().to_string(), &e),
+        let (ok, failed) = (names(ok), names(failed));
+        let experiments: Vec<_> = deps
+            .iter()
+            .filter_map(|d| if let Outcome::Experiment(e) = d { Some(e) } else { None })
+            .filter(|e| e.error.is_none())
+            .collect();
+        let runs = ExperimentCounts {
+            experiments: experiments.len(),
+            ok_runs: experiments.iter().map(|e| e.runs_ok).sum(),
+            failed_runs: experiments.iter().map(|e| e.runs_failed).sum(),
+        };
+        let files = [
+            (self.dir.join("models.json"), write_models_json(&self.system, &ok, &failed)),
+            (self.manifest.join("manifest.json"), write_manifest_json(&self.system, &ok, &failed, &runs)),
+        ];
+        for (path, json) in files {
+            if let Err(e) = local::write_json(&path, &json) {
+                return Outcome::failed(path.display().to_string(), &e);
+            }
         }
+        Outcome::Indexed
     }
 }
 

@@ -1,0 +1,21 @@
+//! `import-all`: a directory made by `export-all` (ours or the Python tool's) → tracking
+//! server: every experiment and its runs, then every model.
+
+use std::process::ExitCode;
+
+use mlflow_transfer::{
+    plan::Selection,
+    select::{RunFilter, VersionFilter},
+};
+
+use crate::cli::{GlobalArgs, ImportModelsArgs};
+
+pub async fn run(args: ImportModelsArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
+    super::import_models::import("import-all", args, global, |rename_experiments, rename_models| Selection::All {
+        versions: VersionFilter::default(),
+        filter: RunFilter::default(),
+        rename_experiments,
+        rename_models,
+    })
+    .await
+}

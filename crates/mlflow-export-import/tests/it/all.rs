@@ -1,0 +1,153 @@
+//! Whole servers: `export-all` → `import-all` into an empty server, and `copy-all` into
+//! another, compared with the source field by field (experiments, runs with their nested
+//! links, models with versions, stages and aliases); `--dry-run` writes nothing, and a re-run
+//! creates nothing. The servers are this test's own: the commands take everything a server
+//! holds, and a shared server holds other tests' objects.
+
+use std::{collections::HashMap, path::Path};
+
+use serde_json::Value;
+use test_support::{unique_name, ArtifactMode, MlflowServer};
+
+use crate::{
+    cli::{clean_report, ok, path},
+    experiments::{as_map, assert_runs_copied},
+    models::assert_model_equals,
+};
+
+/// What a server holds, read with the official client: experiment names (deleted ones
+/// too), and how many runs (deleted ones too) and model versions.
+fn contents(server: &MlflowServer) -> (Vec<String>, u64, u64) {
+    let code = "import json, mlflow\nfrom mlflow.entities import ViewType\nc = mlflow.MlflowClient()\n\
+        exps = c.search_experiments(view_type=ViewType.ALL)\n\
+        runs = sum(len(c.search_runs([e.experiment_id], run_view_type=ViewType.ALL, max_results=5000)) for e in exps)\n\
+        versions = sum(len(c.search_model_versions(f\"name='{m.name}'\")) for m in c.search_registered_models())\n\
+        print(json.dumps([sorted(e.name for e in exps), runs, versions]))";
+    let v: Value = serde_json::from_str(server.python_eval(code).trim()).unwrap();
+    let names = v[0].as_array().unwrap().iter().map(|n| n.as_str().unwrap().to_string()).collect();
+    (names, v[1].as_u64().unwrap(), v[2].as_u64().unwrap())
+}
+
+/// Runs `args` with `--report` and returns the report, asserting that no run failed.
+fn reported(args: &[&str], report: &Path) -> Value {
+    ok(&[&["--report", path(report)][..], args].concat());
+    clean_report(report)
+}
+
+fn versions_created(report: &Value) -> u64 {
+    report["models"].as_array().unwrap().iter().map(|m| m["versions_created"].as_u64().unwrap()).sum()
+}
+
+/// Every run below `dir` (`<id>/runs/<run_id>/run.json`), by id, once each.
+fn exported_runs(dir: &Path) -> Vec<String> {
+    crate::cli::files_below(dir)
+        .into_iter()
+        .filter(|f| f.file_name().is_some_and(|n| n == "run.json"))
+        .map(|f| f.parent().unwrap().file_name().unwrap().to_string_lossy().into_owned())
+        .collect()
+}
+
+/// A whole-server job into the empty server `dst`, and the source runs each seeded experiment
+/// must hold there afterwards.
+struct Job<'a> {
+    dst: &'a MlflowServer,
+    args: &'a [&'a str],
+    expected: Vec<Vec<String>>,
+}
+
+#[test]
+fn export_import_and_copy_a_whole_server_once() {
+    // The destinations start while the source is seeded.
+    let start = |mode| std::thread::spawn(move || MlflowServer::start(mode));
+    let (imported, copied) = (start(ArtifactMode::Proxy), start(ArtifactMode::LocalRoot));
+    let src = MlflowServer::start(ArtifactMode::Proxy);
+    // Three experiments of nested runs (one deleted in each) without models; one experiment
+    // of the runs behind three models (stages, aliases, a version gap, a deleted run behind
+    // version 1, a version from an MLflow 3 logged model).
+    let prefix = unique_name("all");
+    src.seed(&["--scenario", "tree", "--experiment", &prefix, "--runs", "10"]);
+    let models = src.seed(&["--scenario", "models", "--experiment", &format!("{prefix}-models")])["models"].clone();
+    let models: Vec<(String, Value)> = models
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m.as_str().unwrap().to_string())
+        .map(|m| (m.clone(), src.dump_model(&m)))
+        .collect();
+    let (imported, copied) = (imported.join().unwrap(), copied.join().unwrap());
+    let (names, runs, versions) = contents(&src);
+    assert_eq!(names.len(), 5, "Default and the seeded experiments: {names:?}");
+    let seeded: Vec<String> = names.iter().filter(|n| n.starts_with(&prefix)).cloned().collect();
+    let source: Vec<HashMap<String, Value>> = seeded.iter().map(|n| as_map(src.dump_experiment(n))).collect();
+    let every_run: HashMap<String, Value> = source.iter().flatten().map(|(k, v)| (k.clone(), v.clone())).collect();
+    assert_eq!(every_run.len() as u64, runs);
+
+    let dir = tempfile::tempdir().unwrap();
+    let (out, dry_out) = (dir.path().join("all"), dir.path().join("dry"));
+    let export = ["export-all", "--tracking-uri", &src.url, "--export-deleted-runs"];
+    let plan = ok(&[&["--dry-run"][..], &export, &["--output-dir", path(&dry_out)]].concat());
+    assert!(!dry_out.exists(), "--dry-run export-all wrote {}", dry_out.display());
+    assert!(plan.lines().any(|l| l.contains("manifest.json")), "{plan}");
+    let report = reported(&[&export[..], &["--output-dir", path(&out)]].concat(), &dir.path().join("export.json"));
+    assert_eq!(report["summary"]["runs_created"].as_u64(), Some(runs), "every run exported");
+
+    // The bulk layout, each object once: runs only under experiments/, models under models/.
+    let manifest: Value = serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["info"]["status"]["models"]["num_ok_models"], 3, "{manifest}");
+    assert_eq!(manifest["info"]["status"]["experiments"]["experiments"], 5, "{manifest}");
+    let mut in_export = exported_runs(&out.join("experiments"));
+    in_export.sort();
+    let mut want: Vec<String> = every_run.keys().cloned().collect();
+    want.sort();
+    assert_eq!(in_export, want, "each source run exported once");
+    assert!(exported_runs(&out.join("models")).is_empty(), "no run exported again beside its model");
+    let index: Value = serde_json::from_slice(&std::fs::read(out.join("models/models.json")).unwrap()).unwrap();
+    assert_eq!(index["mlflow"]["models"].as_array().unwrap().len(), 3, "{index}");
+
+    // export-all → import-all, everything; copy-all without deleted runs but the one behind a
+    // version (which the version needs). Each first as a dry run, which must create nothing.
+    let import = ["import-all", "--tracking-uri", &imported.url, "--input-dir", path(&out), "--use-src-user-id"];
+    let copy = ["copy-all", "--src-uri", &src.url, "--dst-uri", &copied.url, "--use-src-user-id"];
+    let version_runs: Vec<&str> = models
+        .iter()
+        .flat_map(|(_, dump)| dump["versions"].as_array().unwrap())
+        .filter_map(|v| v["run_id"].as_str())
+        .collect();
+    let copied_runs = |runs: &HashMap<String, Value>| -> Vec<String> {
+        runs.iter()
+            .filter(|(id, r)| r["info"]["lifecycle_stage"] == "active" || version_runs.contains(&id.as_str()))
+            .map(|(id, _)| id.clone())
+            .collect()
+    };
+    let jobs = [
+        Job { dst: &imported, args: &import, expected: source.iter().map(|r| r.keys().cloned().collect()).collect() },
+        Job { dst: &copied, args: &copy, expected: source.iter().map(copied_runs).collect() },
+    ];
+    std::thread::scope(|s| {
+        for (i, Job { dst, args, expected }) in jobs.iter().enumerate() {
+            let (dir, every_run, seeded, models, names) = (dir.path(), &every_run, &seeded, &models, &names);
+            s.spawn(move || {
+                let total: usize = expected.iter().map(Vec::len).sum();
+                let plan = ok(&[&["--dry-run"][..], args].concat());
+                assert!(plan.lines().count() > total, "{plan}");
+                assert_eq!(contents(dst), (vec!["Default".to_string()], 0, 0), "{} --dry-run wrote", args[0]);
+
+                let first = reported(args, &dir.join(format!("first-{i}.json")));
+                assert_eq!(first["summary"]["runs_created"].as_u64(), Some(total as u64), "{}", args[0]);
+                assert_runs_copied(every_run, &dst.url, expected, seeded);
+                for (name, dump) in models {
+                    assert_model_equals(dump, dst, name);
+                }
+                let after = contents(dst);
+                assert_eq!(&after.0, names, "{}: the source's experiments", args[0]);
+                assert_eq!(after.2, versions, "{}: every version", args[0]);
+
+                let again = reported(args, &dir.join(format!("again-{i}.json")));
+                assert_eq!(again["summary"]["runs_created"], 0, "{}: {again}", args[0]);
+                assert_eq!(again["summary"]["runs_skipped"].as_u64(), Some(total as u64), "{}", args[0]);
+                assert_eq!(versions_created(&again), 0, "{}: {again}", args[0]);
+                assert_eq!(contents(dst), after, "{}: a re-run created nothing", args[0]);
+            });
+        }
+    });
+}
