@@ -7,6 +7,8 @@ use std::path::PathBuf;
 
 use clap::{builder::BoolishValueParser, Args, Parser, Subcommand};
 
+use crate::examples;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "mlflow-export-import",
@@ -101,38 +103,87 @@ pub struct GlobalArgs {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Export a run to a directory or a zip file.
+    #[command(after_help = examples::EXPORT_RUN)]
     ExportRun(ExportRunArgs),
     /// Import a run from a directory or a zip file into an experiment.
+    #[command(after_help = examples::IMPORT_RUN)]
     ImportRun(ImportRunArgs),
     /// Copy a run from one tracking server to another, streamed without a temporary copy.
+    #[command(after_help = examples::COPY_RUN)]
     CopyRun(CopyRunArgs),
     /// Export an experiment and its runs to a directory.
+    #[command(after_help = examples::EXPORT_EXPERIMENT)]
     ExportExperiment(ExportExperimentArgs),
     /// Import an experiment directory made by export-experiment.
+    #[command(after_help = examples::IMPORT_EXPERIMENT)]
     ImportExperiment(ImportExperimentArgs),
     /// Copy an experiment and its runs from one tracking server to another.
+    #[command(after_help = examples::COPY_EXPERIMENT)]
     CopyExperiment(CopyExperimentArgs),
     /// Export several (or all) experiments to a directory.
+    #[command(after_help = examples::EXPORT_EXPERIMENTS)]
     ExportExperiments(ExportExperimentsArgs),
     /// Import every experiment of a directory made by export-experiments.
+    #[command(after_help = examples::IMPORT_EXPERIMENTS)]
     ImportExperiments(ImportExperimentsArgs),
     /// Export a registered model, its versions and the runs behind them to a directory.
+    #[command(after_help = examples::EXPORT_MODEL)]
     ExportModel(ExportModelArgs),
     /// Import a registered model directory made by export-model.
+    #[command(after_help = examples::IMPORT_MODEL)]
     ImportModel(ImportModelArgs),
     /// Copy a registered model, its versions and their runs from one tracking server to another.
+    #[command(after_help = examples::COPY_MODEL)]
     CopyModel(CopyModelArgs),
     /// Copy one model version (and its run) from one tracking server to another.
+    #[command(after_help = examples::COPY_MODEL_VERSION)]
     CopyModelVersion(CopyModelVersionArgs),
     /// List registered models: a table on stdout and `registered_models.json`.
+    #[command(after_help = examples::LIST_REGISTERED_MODELS)]
     ListRegisteredModels(ListRegisteredModelsArgs),
     /// Export several (or all) registered models with the runs behind their versions.
+    #[command(after_help = examples::EXPORT_MODELS)]
     ExportModels(ExportModelsArgs),
     /// Import a directory made by export-models: experiments and runs first, then the models.
+    #[command(after_help = examples::IMPORT_MODELS)]
     ImportModels(ImportModelsArgs),
     /// Compare an experiment after a migration with its source, run by run; print every
     /// difference and exit non-zero if there is any.
+    #[command(after_help = examples::VERIFY)]
     Verify(VerifyArgs),
+    /// Print a shell completion script on stdout.
+    #[command(after_help = examples::COMPLETIONS)]
+    Completions(CompletionsArgs),
+    /// Print a man page (roff) of the whole command line on stdout: the top page, then one
+    /// page per subcommand.
+    #[command(after_help = examples::MAN)]
+    Man,
+    /// Create links named after the Python tool's console scripts (export-run, import-experiment,
+    /// ...) pointing at this executable.
+    #[command(long_about = "Create links named after the Python tool's console scripts (export-run, \
+import-experiment, ...) pointing at this executable.\n\n\
+Invoked under one of those names, this executable behaves as `mlflow-export-import <name>`: put \
+DIR first on PATH and scripts written for the Python tool run unchanged. Only the scripts this \
+tool implements get a link. Re-running is harmless: links already in place are left alone.")]
+    #[command(after_help = examples::ALIASES)]
+    Aliases(AliasesArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct AliasesArgs {
+    /// Folder to create the links in; created when missing.
+    #[arg(long, value_name = "DIR")]
+    pub dir: PathBuf,
+    /// Replace files of those names that are not already links to this executable.
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Args)]

@@ -3,6 +3,10 @@
 
 mod cli;
 mod commands;
+mod console_scripts;
+#[cfg(test)]
+mod docs;
+mod examples;
 mod progress;
 mod settings;
 
@@ -13,7 +17,7 @@ use clap::Parser;
 use crate::cli::{Cli, Command};
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::parse_from(console_scripts::arguments(std::env::args_os().collect()));
     init_logging(&cli.global);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
@@ -41,6 +45,9 @@ fn main() -> ExitCode {
             Command::ExportModels(a) => commands::export_models::run(a, global).await,
             Command::ImportModels(a) => commands::import_models::run(a, global).await,
             Command::Verify(a) => commands::verify::run(a, global).await,
+            Command::Completions(a) => commands::completions::run(a),
+            Command::Man => commands::man::run(),
+            Command::Aliases(a) => commands::aliases::run(a, global),
         }
     });
     match result {

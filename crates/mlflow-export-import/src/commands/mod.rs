@@ -2,6 +2,8 @@
 //! share is here: the job context with its progress display, the closing summary, the report
 //! file and the exit status.
 
+pub mod aliases;
+pub mod completions;
 pub mod copy_experiment;
 pub mod copy_model;
 pub mod copy_model_version;
@@ -17,6 +19,7 @@ pub mod import_model;
 pub mod import_models;
 pub mod import_run;
 pub mod list_registered_models;
+pub mod man;
 pub mod verify;
 
 use std::{

@@ -27,16 +27,22 @@ const CLEARED: [&str; 18] = [
     "GOOGLE_APPLICATION_CREDENTIALS",
 ];
 
-/// The binary with `args`, the variables above cleared, and no cloud metadata endpoint asked.
+/// The binary with `args`, in a [`clean_environment`].
 pub fn command(args: &[&str]) -> std::process::Command {
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_mlflow-export-import"));
+    clean_environment(&mut cmd).args(args);
+    cmd
+}
+
+/// Clears the variables above for `cmd` (and what it starts) and keeps it from asking a cloud
+/// metadata endpoint.
+pub fn clean_environment(cmd: &mut std::process::Command) -> &mut std::process::Command {
     for var in CLEARED {
         for side in ["", "SRC_", "DST_"] {
             cmd.env_remove(format!("{side}{var}"));
         }
     }
-    cmd.env("AWS_EC2_METADATA_DISABLED", "true").args(args);
-    cmd
+    cmd.env("AWS_EC2_METADATA_DISABLED", "true")
 }
 
 /// Runs `mlflow-export-import` with `args` and `envs` (see [`command`]).

@@ -5,6 +5,7 @@
 //! with the official Python client (`scripts/dump_run.py`, `scripts/list_runs.py`), so a bug in
 //! our own client cannot hide a bug in what we wrote.
 
+mod aliases;
 mod auth;
 mod backends;
 mod cli;
