@@ -17,7 +17,7 @@ cargo build --quiet --release -p mlflow-export-import
 tool="${CARGO_TARGET_DIR:-$repo/target}/release/mlflow-export-import"
 
 work="$(mktemp -d)"
-# shellcheck source=lib/servers.sh
+# shellcheck source=SCRIPTDIR/lib/servers.sh
 source "$repo/scripts/lib/servers.sh"
 cleanup() {
     servers_stop

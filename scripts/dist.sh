@@ -30,7 +30,7 @@ host="$(rustc -vV | sed -n 's/^host: //p')"
 zig_version="0.13.0" # the ziglang PyPI package; maturin --zig links the manylinux2014 wheel with it
 
 work="$(mktemp -d)"
-# shellcheck source=lib/servers.sh
+# shellcheck source=SCRIPTDIR/lib/servers.sh
 source "$repo/scripts/lib/servers.sh"
 cleanup() {
     servers_stop

@@ -1,3 +1,5 @@
+# shellcheck shell=bash
+# shellcheck disable=SC2154,SC2034 # $repo, $venv, $work come from the caller; $url and $py are for it
 # Shell shared by scripts/demo.sh and scripts/dist.sh (sourced, not run): loopback MLflow
 # tracking servers from the repo's venv, a run logged with the official client, and a copied run
 # checked against its source, read back with the official client.
