@@ -74,12 +74,13 @@ if [ "$mode" = full ]; then
     # RUSTFLAGS, would each make cargo rebuild the other's artifacts in a shared one.
     PATH="$venv/bin:$PATH" CARGO_TARGET_DIR="$CARGO_TARGET_DIR/zig" "$venv/bin/maturin" build \
         --quiet --release --locked --compatibility manylinux2014 --zig --strip --out "$out"
-    # Stripped: the release profile keeps line tables for backtraces (Cargo.toml), ~90 MB of them.
+    # Stripped: the release profile keeps line tables for backtraces (Cargo.toml), some 80 MB.
     static="$out/mlflow-export-import-$version-x86_64-linux-static"
     strip -o "$static" "$static_built"
 else
-    # Same profile and target directory as `cargo test`, so only the final binary is linked
-    # again; the wheel is tagged for this machine's glibc (no zig).
+    # Same profile and target directory as `cargo test`, so most of it is built already (only
+    # what the tests' dev-dependencies built with other features is compiled again); the wheel
+    # is tagged linux_x86_64, for this machine (no zig, no manylinux audit).
     out="$work/dist"
     "$venv/bin/maturin" build --quiet --profile dev --locked --compatibility linux --out "$out"
 fi
