@@ -13,41 +13,17 @@ repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
 export MLFLOW_EIM_VENV="${MLFLOW_EIM_VENV:-$repo/.venv}"
 venv="$(scripts/setup-venv.sh)"
-py="$venv/bin/python"
 cargo build --quiet --release -p mlflow-export-import
-tool="$repo/target/release/mlflow-export-import"
+tool="${CARGO_TARGET_DIR:-$repo/target}/release/mlflow-export-import"
 
 work="$(mktemp -d)"
-pids=()
+# shellcheck source=SCRIPTDIR/lib/servers.sh
+source "$repo/scripts/lib/servers.sh"
 cleanup() {
-    for pid in "${pids[@]}"; do kill -- "-$pid" 2>/dev/null || true; done
-    wait 2>/dev/null || true
+    servers_stop
     rm -rf "$work"
 }
 trap cleanup EXIT
-
-free_port() { "$py" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-
-start_server() { # name -> sets $url; each server runs in its own process group
-    local name="$1" port
-    port="$(free_port)"
-    mkdir -p "$work/$name"
-    MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false setsid "$venv/bin/mlflow" server \
-        --backend-store-uri "sqlite:///$work/$name/mlflow.db" --serve-artifacts \
-        --artifacts-destination "$work/$name/artifacts" --host 127.0.0.1 --port "$port" --workers 1 \
-        </dev/null >"$work/$name/server.log" 2>&1 &
-    pids+=($!)
-    url="http://127.0.0.1:$port"
-}
-
-wait_healthy() {
-    for _ in $(seq 1 120); do
-        "$py" -c "import urllib.request,sys; urllib.request.urlopen(sys.argv[1] + '/health', timeout=1)" "$1" 2>/dev/null && return 0
-        sleep 0.5
-    done
-    echo "server $1 did not start" >&2
-    exit 1
-}
 
 echo "== starting two MLflow servers"
 start_server source
@@ -60,8 +36,7 @@ echo "source:      $src"
 echo "destination: $dst"
 
 echo "== logging a run with the official mlflow client (incl. a logged model)"
-run_id="$("$py" scripts/seed.py --tracking-uri "$src" --scenario rich --experiment demo-source 2>/dev/null \
-    | "$py" -c 'import json,sys; print(json.load(sys.stdin)["run_ids"][0])')"
+run_id="$(seed_run "$src" demo-source)"
 echo "source run: $run_id"
 
 echo "== export-run to a zip"

@@ -13,13 +13,14 @@ marker="$venv/.mlflow-eim-ready"
 # The others serve production-shaped servers in tests: psycopg2 for PostgreSQL backend stores,
 # PyMySQL for MySQL/MariaDB ones (`mysql+pymysql://` URIs), boto3 and moto (a local S3) for
 # s3:// artifact roots, azure-storage-blob for wasbs:// ones (against azurite, which .ci/run
-# installs with npm).
+# installs with npm). maturin builds the pip wheel of the tool (scripts/dist.sh, which CI runs too).
 extras=(
     "psycopg2-binary==2.9.13"
     "PyMySQL==1.2.4"
     "boto3==1.44.8"
     "moto[server]==5.2.5"
     "azure-storage-blob==12.31.1"
+    "maturin==1.16.0"
 )
 want="mlflow[auth]==$mlflow_version ${extras[*]}"
 
@@ -30,9 +31,10 @@ ready() {
     # by hand (no marker) is accepted when it has the right mlflow and the extras.
     if [ -f "$marker" ] && [ "$(cat "$marker")" != "$want" ]; then return 1; fi
     [ -x "$venv/bin/moto_server" ] || return 1
+    [ -x "$venv/bin/maturin" ] || return 1
     # Same answer as `mlflow --version`, without importing mlflow (which takes seconds).
     [ "$("$venv/bin/python" -c 'import importlib.metadata as m
-for d in ("flask-wtf", "psycopg2-binary", "pymysql", "boto3", "moto", "azure-storage-blob"): m.version(d)
+for d in ("flask-wtf", "psycopg2-binary", "pymysql", "boto3", "moto", "azure-storage-blob", "maturin"): m.version(d)
 print(m.version("mlflow"))' 2>/dev/null)" = "$mlflow_version" ]
 }
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Run the whole test suite, including the tests against real MLflow servers.
-# Extra arguments are passed to `cargo test`.
+# Extra arguments are passed to `cargo test` (and then the wheel smoke test is skipped).
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -10,3 +10,9 @@ scripts/setup-venv.sh >/dev/null
 
 # Plain `cargo test` (not nextest): the tests of one binary share MLflow servers through statics.
 cargo test --workspace "$@"
+
+# The whole suite (no arguments) also builds the pip wheel from the debug build just made and
+# tests it installed in a fresh venv, with no Rust toolchain on PATH (scripts/dist.sh --ci).
+if [ $# -eq 0 ]; then
+    scripts/dist.sh --ci
+fi
