@@ -10,6 +10,7 @@ mod events;
 mod examples;
 mod exit;
 mod progress;
+mod python_options;
 mod settings;
 
 use std::process::ExitCode;
@@ -19,7 +20,15 @@ use clap::Parser;
 use crate::cli::{Cli, Command};
 
 fn main() -> ExitCode {
-    let cli = Cli::parse_from(console_scripts::arguments(std::env::args_os().collect()));
+    let args = console_scripts::arguments(std::env::args_os().collect());
+    let args = match python_options::adapt(args) {
+        Ok(args) => args,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return ExitCode::from(exit::USAGE);
+        }
+    };
+    let cli = Cli::parse_from(args);
     events::init(cli.global.log_format);
     init_logging(&cli.global);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {

@@ -1,0 +1,156 @@
+//! The Python tool's options that this tool does not have, as its scripts spell them.
+//!
+//! Scripts written for the Python tool pass them, often with an explicit `False`. Given false,
+//! such an option asks for nothing, so it is dropped and the script runs. Given true, it asks
+//! for something this tool does not do: the command is refused, saying what and why, instead
+//! of clap's bare "unexpected argument" (or, worse, doing the job without it).
+//! `--verbose True|False` (the Python tool's boolean) becomes our `--verbose` or nothing.
+
+use std::ffi::OsString;
+
+/// Options this tool lacks, and why, as the refusal says it.
+const UNSUPPORTED: [(&str, &str); 8] = [
+    ("--export-permissions", "experiment and model permissions (Databricks access control lists) are not exported"),
+    ("--import-permissions", "experiment and model permissions (Databricks access control lists) are not imported"),
+    ("--copy-permissions", "model permissions (Databricks access control lists) are not copied"),
+    (
+        "--export-version-model",
+        "the registry's own copy of a version's model is not exported (the run's artifacts, which hold the logged model, are)",
+    ),
+    (
+        "--vrm-export-version-model",
+        "the registry's own copy of a version's model is not exported (the run's artifacts, which hold the logged model, are)",
+    ),
+    ("--dst-notebook-dir", "Databricks notebooks are not imported"),
+    ("--delete-prompt", "prompts are not imported yet"),
+    ("--delete-evaluation-dataset", "evaluation datasets are not imported yet"),
+];
+
+/// `Some(value)` of a boolean literal as the Python tool's click options take it.
+fn boolean(text: &str) -> Option<bool> {
+    match text.to_ascii_lowercase().as_str() {
+        "true" | "t" | "yes" | "y" | "1" | "on" => Some(true),
+        "false" | "f" | "no" | "n" | "0" | "off" => Some(false),
+        _ => None,
+    }
+}
+
+/// `args` with the options above dropped when false and `--verbose BOOL` made ours; `Err` with
+/// the message of an option that asks for what this tool does not do.
+pub fn adapt(args: Vec<OsString>) -> Result<Vec<OsString>, String> {
+    let mut out = Vec::with_capacity(args.len());
+    let mut rest = args.into_iter().peekable();
+    while let Some(arg) = rest.next() {
+        let Some(text) = arg.to_str().map(str::to_string) else {
+            out.push(arg);
+            continue;
+        };
+        if text == "--" {
+            out.push(arg);
+            out.extend(rest);
+            break;
+        }
+        let (name, inline) = match text.split_once('=') {
+            Some((name, value)) => (name.to_string(), Some(value.to_string())),
+            None => (text.clone(), None),
+        };
+        let why = UNSUPPORTED.iter().find(|(option, _)| *option == name).map(|(_, why)| *why);
+        if why.is_none() && name != "--verbose" {
+            out.push(arg);
+            continue;
+        }
+        // The value: inline, or the next argument when it is a boolean literal.
+        let value = match inline {
+            Some(value) => Some(value),
+            None => match rest.peek().and_then(|next| next.to_str()).filter(|next| boolean(next).is_some()) {
+                Some(next) => {
+                    let next = next.to_string();
+                    rest.next();
+                    Some(next)
+                }
+                None => None,
+            },
+        };
+        let wanted = value.as_deref().map_or(Some(true), boolean);
+        match (why, wanted) {
+            (None, Some(true)) => out.push("--verbose".into()),
+            (None, Some(false)) => {}
+            (None, None) => return Err(format!("{name}: expected true or false, got {:?}", value.unwrap_or_default())),
+            (Some(_), Some(false)) => {}
+            (Some(why), _) => {
+                return Err(format!("{name} is not supported: {why}; run without it (or with {name} false)"));
+            }
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn adapted(args: &str) -> Result<String, String> {
+        let args = args.split(' ').map(OsString::from).collect();
+        adapt(args).map(|out| out.iter().map(|a| a.to_string_lossy().into_owned()).collect::<Vec<_>>().join(" "))
+    }
+
+    #[test]
+    fn false_options_are_dropped_true_ones_refused_with_why() {
+        assert_eq!(
+            adapted("eim export-experiment --experiment e --export-permissions False --output-dir d").unwrap(),
+            "eim export-experiment --experiment e --output-dir d"
+        );
+        assert_eq!(
+            adapted("eim import-all --delete-prompt=false --input-dir d").unwrap(),
+            "eim import-all --input-dir d"
+        );
+        let err = adapted("eim export-model --export-permissions True --model m").unwrap_err();
+        assert!(err.contains("--export-permissions is not supported") && err.contains("access control"), "{err}");
+        let err = adapted("eim export-model --export-version-model --model m").unwrap_err();
+        assert!(err.contains("--export-version-model"), "{err}");
+        let err = adapted("eim import-run --dst-notebook-dir /Users/me --input-dir d").unwrap_err();
+        assert!(err.contains("notebooks"), "{err}");
+    }
+
+    #[test]
+    fn the_python_tools_verbose_boolean_becomes_ours() {
+        assert_eq!(
+            adapted("eim import-models --verbose True --input-dir d").unwrap(),
+            "eim import-models --verbose --input-dir d"
+        );
+        assert_eq!(
+            adapted("eim import-models --verbose false --input-dir d").unwrap(),
+            "eim import-models --input-dir d"
+        );
+        assert_eq!(adapted("eim -vv --verbose --input-dir d").unwrap(), "eim -vv --verbose --input-dir d");
+        assert!(adapted("eim import-models --verbose=maybe").unwrap_err().contains("expected true or false"));
+    }
+
+    #[test]
+    fn nothing_after_a_double_dash_and_no_other_option_is_touched() {
+        assert_eq!(
+            adapted("eim copy-run --run-id r -- --export-permissions").unwrap(),
+            "eim copy-run --run-id r -- --export-permissions"
+        );
+        assert_eq!(
+            adapted("eim export-run --run-id 1 --output out").unwrap(),
+            "eim export-run --run-id 1 --output out"
+        );
+    }
+
+    #[test]
+    fn every_listed_option_is_one_this_tool_does_not_define() {
+        use clap::CommandFactory;
+        let cli = crate::cli::Cli::command();
+        for (option, _) in UNSUPPORTED {
+            let long = option.trim_start_matches("--");
+            for sub in cli.get_subcommands() {
+                assert!(
+                    sub.get_arguments().all(|a| a.get_long() != Some(long) && !a.get_all_aliases().unwrap_or_default().contains(&long)),
+                    "{} defines {option}",
+                    sub.get_name()
+                );
+            }
+        }
+    }
+}
