@@ -22,8 +22,9 @@ fn a_python_tool_script_runs_unchanged_through_the_aliases() {
     assert_eq!(ok(&["aliases", "--dir", path(&links)]), "", "a re-run leaves the links alone");
 
     // The Python tool's spelling: tracking server from the environment, valued booleans.
-    let script = "export-experiment --experiment \"$SRC\" --output-dir \"$OUT\" \
-        && import-experiment --experiment-name \"$DST\" --input-dir \"$OUT\" --use-src-user-id True";
+    let script = "export-experiment --experiment \"$SRC\" --output-dir \"$OUT\" --export-permissions False \
+        && import-experiment --experiment-name \"$DST\" --input-dir \"$OUT\" --use-src-user-id True \
+           --import-permissions False";
     let search_path = std::env::join_paths(
         std::iter::once(links.clone()).chain(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())),
     )
