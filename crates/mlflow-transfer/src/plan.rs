@@ -106,30 +106,25 @@ impl Plan {
             )));
         }
         let keep: Vec<bool> = {
-            let parents: HashMap<&str, Option<&str>> = self
+            // Each run goes with the top of its tree: one walk over the forest of run steps.
+            let runs: Vec<(usize, &str, Option<&str>)> = self
                 .steps
                 .iter()
-                .filter_map(|s| match &s.what {
-                    Move::Run(r) => Some((r.run_id.as_str(), r.parent.as_deref())),
+                .enumerate()
+                .filter_map(|(i, s)| match &s.what {
+                    Move::Run(r) => Some((i, r.run_id.as_str(), r.parent.as_deref())),
                     _ => None,
                 })
                 .collect();
-            self.steps
-                .iter()
-                .map(|s| match &s.what {
-                    Move::Run(r) => {
-                        let mut top = r.run_id.as_str();
-                        for _ in 0..parents.len() {
-                            match parents.get(top).copied().flatten().filter(|p| parents.contains_key(p)) {
-                                Some(p) => top = p,
-                                None => break,
-                            }
-                        }
-                        shard_of(top, n) == k - 1
-                    }
-                    _ => true,
-                })
-                .collect()
+            let position: HashMap<&str, usize> = runs.iter().enumerate().map(|(n, (_, id, _))| (*id, n)).collect();
+            let parent: Vec<Option<usize>> =
+                runs.iter().map(|(_, _, p)| p.and_then(|p| position.get(p).copied())).collect();
+            let tops = tops(&parent, |n| runs[n].1);
+            let mut keep = vec![true; self.steps.len()];
+            for (i, (step, _, _)) in runs.iter().enumerate() {
+                keep[*step] = shard_of(runs[tops[i]].1, n) == k - 1;
+            }
+            keep
         };
         let mut index = vec![usize::MAX; keep.len()];
         let mut steps = Vec::new();
@@ -209,6 +204,41 @@ fn depths(parent: &[Option<usize>]) -> Vec<usize> {
         }
     }
     depth
+}
+
+/// The top of each node's tree in the forest `parent`: the node itself when it has no parent.
+/// Nodes in a cycle (and below one) share the cycle member of least `key`, so that every
+/// process finds the same top whatever order it met the nodes in. Each node is walked over once.
+fn tops<'a>(parent: &[Option<usize>], key: impl Fn(usize) -> &'a str) -> Vec<usize> {
+    const UNSEEN: usize = usize::MAX;
+    const ON_PATH: usize = usize::MAX - 1;
+    let mut top = vec![UNSEEN; parent.len()];
+    let mut path = Vec::new();
+    for start in 0..parent.len() {
+        let mut cur = start;
+        // Walk up to a node of known top, a node without parent, or back onto this walk.
+        let found = loop {
+            match top[cur] {
+                ON_PATH => {
+                    let from = path.iter().position(|&c| c == cur).expect("a node on the path is in it");
+                    break path[from..].iter().copied().min_by_key(|&c| key(c)).expect("a cycle has a node");
+                }
+                UNSEEN => {
+                    top[cur] = ON_PATH;
+                    path.push(cur);
+                    match parent[cur] {
+                        Some(p) => cur = p,
+                        None => break cur,
+                    }
+                }
+                known => break known,
+            }
+        };
+        for c in path.drain(..) {
+            top[c] = found;
+        }
+    }
+    top
 }
 
 /// `id` when it can be a folder name (no separator, not `..`), as an export needs every id it
@@ -1020,6 +1050,49 @@ mod tests {
         all.sort();
         assert_eq!(seen, all, "every run in exactly one shard");
         assert!(plan_of(&as_refs).shard(4, 3).is_err() && plan_of(&as_refs).shard(0, 3).is_err());
+    }
+
+    #[test]
+    fn tops_of_a_forest_with_cycles() {
+        // 0 <- 1 <- 2, 3 alone, 4 <-> 5 a cycle, 6 below the cycle, 7 below 2, 8 a self-loop.
+        let parent = [None, Some(0), Some(1), None, Some(5), Some(4), Some(4), Some(2), Some(8)];
+        let keys: Vec<String> = (0..parent.len()).map(|i| format!("k{i}")).collect();
+        assert_eq!(tops(&parent, |i| keys[i].as_str()), vec![0, 0, 0, 3, 4, 4, 4, 0, 8]);
+        // The cycle's top is its least key, whichever member the walk meets first.
+        let keys: Vec<String> = (0..parent.len()).map(|i| format!("k{}", 9 - i)).collect();
+        assert_eq!(tops(&parent, |i| keys[i].as_str()), vec![0, 0, 0, 3, 5, 5, 5, 0, 8]);
+    }
+
+    /// 100,000 runs each nested in the one before, split into shards: one walk over the chain
+    /// (walking up from every run to its top was 10^10 steps), and the whole chain in one shard.
+    #[test]
+    fn a_chain_of_100k_nested_runs_shards_in_linear_time_and_stays_together() {
+        let runs: Vec<(String, Option<String>)> =
+            (0..100_000).map(|i| (format!("r{i}"), (i > 0).then(|| format!("r{}", i - 1)))).collect();
+        let sizes = crate::complexity::linear("sharding a chain of 100,000 nested runs", move || {
+            let as_refs: Vec<(&str, Option<&str>)> = runs.iter().map(|(a, b)| (a.as_str(), b.as_deref())).collect();
+            (1..=3).map(|k| plan_of(&as_refs).shard(k, 3).unwrap().runs()).collect::<Vec<_>>()
+        });
+        let mut sorted = sizes.clone();
+        sorted.sort_unstable();
+        assert_eq!(sorted, vec![0, 0, 100_000], "{sizes:?}");
+    }
+
+    #[test]
+    fn runs_in_a_cycle_of_parents_go_to_one_shard() {
+        let as_refs = [("a", Some("b")), ("b", Some("c")), ("c", Some("a")), ("d", Some("c"))];
+        let reversed: Vec<(&str, Option<&str>)> = as_refs.iter().rev().copied().collect();
+        for n in 2..=5 {
+            let shard_of_run = |plan_of_runs: &[(&str, Option<&str>)]| {
+                (1..=n)
+                    .flat_map(|k| ids(&plan_of(plan_of_runs).shard(k, n).unwrap()).into_iter().map(move |id| (id, k)))
+                    .collect::<BTreeMap<String, u32>>()
+            };
+            let shards = shard_of_run(&as_refs);
+            assert_eq!(shards.len(), 4);
+            assert!(shards.values().all(|k| *k == shards["a"]), "{n} shards: {shards:?}");
+            assert_eq!(shards, shard_of_run(&reversed), "the same shard whatever the order");
+        }
     }
 
     /// Depths by walking up from every node, as link_parents did before: the reference.
