@@ -281,16 +281,23 @@ pub struct ExportAllArgs {
     #[arg(long, visible_alias = "output")]
     pub output_dir: PathBuf,
     #[command(flatten)]
+    pub server: WholeServerArgs,
+    #[command(flatten)]
+    pub compat: CompatArgs,
+}
+
+/// What of a whole server `export-all` and `copy-all` take.
+#[derive(Debug, Args)]
+pub struct WholeServerArgs {
+    #[command(flatten)]
     pub versions: VersionArgs,
-    /// Which runs of each experiment to take; the runs behind the versions exported are taken
-    /// whatever these say, as each version needs its run.
+    /// Which runs of each experiment to take; the runs behind the versions are taken whatever
+    /// these say, as each version needs its run.
     #[command(flatten)]
     pub filter: RunFilterArgs,
     /// Add `mlflow_tools.metadata.*` tags describing each source run (auditing).
     #[arg(long, value_parser = BoolishValueParser::new(), num_args = 0..=1, default_missing_value = "true", default_value = "false", value_name = "BOOL")]
     pub export_metadata_tags: bool,
-    #[command(flatten)]
-    pub compat: CompatArgs,
 }
 
 #[derive(Debug, Args)]
@@ -302,14 +309,7 @@ pub struct CopyAllArgs {
     #[arg(long, visible_alias = "dst-mlflow-uri", value_name = "URI")]
     pub dst_uri: String,
     #[command(flatten)]
-    pub versions: VersionArgs,
-    /// Which runs of each experiment to take; the runs behind the versions copied are taken
-    /// whatever these say, as each version needs its run.
-    #[command(flatten)]
-    pub filter: RunFilterArgs,
-    /// Add `mlflow_tools.metadata.*` tags describing each source run (auditing).
-    #[arg(long, value_parser = BoolishValueParser::new(), num_args = 0..=1, default_missing_value = "true", default_value = "false", value_name = "BOOL")]
-    pub export_metadata_tags: bool,
+    pub server: WholeServerArgs,
     #[command(flatten)]
     pub write: ModelWriteArgs,
     #[command(flatten)]

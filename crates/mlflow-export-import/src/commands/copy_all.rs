@@ -4,8 +4,7 @@
 use std::{process::ExitCode, sync::Arc, time::Instant};
 
 use mlflow_transfer::{
-    plan::{Destination, Selection, Source},
-    select::Renames,
+    plan::{Destination, Source},
     store::rest::RestSource,
 };
 
@@ -16,18 +15,12 @@ use crate::{
 
 pub async fn run(args: CopyAllArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
+    let selection = super::whole_server(&args.server)?;
     let src = settings::client(&args.src_uri, Some("SRC"), global)?;
     let dst = settings::client(&args.dst_uri, Some("DST"), global)?;
-    let filter = settings::run_filter(&args.filter, None)?;
     let source = Arc::new(RestSource::new(src.clone()));
-    let (ctx, progress) = super::job_context(global, Some(&args.tags), args.export_metadata_tags);
+    let (ctx, progress) = super::job_context(global, Some(&args.tags), args.server.export_metadata_tags);
     let ctx = ctx.with_models(super::model_options(&args.write));
-    let selection = Selection::All {
-        versions: super::version_filter(&args.versions),
-        filter,
-        rename_experiments: Renames::default(),
-        rename_models: Renames::default(),
-    };
     let job = super::plan_and_run(global, &ctx, Source::Server(source), selection, Destination::Server(dst.clone()));
     let Some(result) = job.await? else { return Ok(ExitCode::SUCCESS) };
     progress.finish();

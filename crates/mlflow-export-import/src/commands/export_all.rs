@@ -4,8 +4,7 @@
 use std::{process::ExitCode, sync::Arc, time::Instant};
 
 use mlflow_transfer::{
-    plan::{Destination, Selection, Source},
-    select::Renames,
+    plan::{Destination, Source},
     store::rest::RestSource,
 };
 
@@ -16,17 +15,11 @@ use crate::{
 
 pub async fn run(args: ExportAllArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
+    let selection = super::whole_server(&args.server)?;
     let client = settings::client(&args.tracking_uri, None, global)?;
-    let filter = settings::run_filter(&args.filter, None)?;
     let source = Arc::new(RestSource::new(client.clone()));
     let system = settings::export_system(&client, "export_all").await;
-    let (ctx, progress) = super::job_context(global, None, args.export_metadata_tags);
-    let selection = Selection::All {
-        versions: super::version_filter(&args.versions),
-        filter,
-        rename_experiments: Renames::default(),
-        rename_models: Renames::default(),
-    };
+    let (ctx, progress) = super::job_context(global, None, args.server.export_metadata_tags);
     let destination = Destination::Folder { out: args.output_dir.clone(), system };
     let job = super::plan_and_run(global, &ctx, Source::Server(source), selection, destination);
     let Some(result) = job.await? else { return Ok(ExitCode::SUCCESS) };

@@ -39,7 +39,7 @@ use mlflow_transfer::{
     execute::execute,
     job::{Action, JobContext, JobResult, ModelOptions, ModelOutcome, Summary},
     plan::{plan, Destination, Selection, Source},
-    select::VersionFilter,
+    select::{Renames, VersionFilter},
     Reporter,
 };
 use serde_json::json;
@@ -97,6 +97,16 @@ pub fn version_filter(args: &crate::cli::VersionArgs) -> VersionFilter {
         versions: args.versions.clone(),
         latest_only: args.export_latest_versions,
     }
+}
+
+/// A whole server (`export-all`, `copy-all`), as the planner takes it.
+pub fn whole_server(args: &crate::cli::WholeServerArgs) -> anyhow::Result<Selection> {
+    Ok(Selection::All {
+        versions: version_filter(&args.versions),
+        filter: settings::run_filter(&args.filter, None)?,
+        rename_experiments: Renames::default(),
+        rename_models: Renames::default(),
+    })
 }
 
 /// `--delete-model`/`--await-creation-for` as the library takes them.
