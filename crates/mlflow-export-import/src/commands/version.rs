@@ -3,6 +3,7 @@
 
 use std::process::ExitCode;
 
+use serde::Serialize;
 use serde_json::json;
 
 use crate::{
@@ -10,17 +11,29 @@ use crate::{
     events, exit, settings,
 };
 
-/// One server's answer to `GET /version`.
-async fn probe(role: &str, uri: &str, side: Option<&str>, global: &GlobalArgs) -> serde_json::Value {
+/// One server's answer to `GET /version`, or why there was none.
+#[derive(Serialize)]
+struct Probe {
+    role: &'static str,
+    tracking_uri: String,
+    #[serde(flatten)]
+    answer: Answer,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "snake_case")]
+enum Answer {
+    MlflowVersion(String),
+    Error(String),
+}
+
+async fn probe(role: &'static str, uri: &str, side: Option<&str>, global: &GlobalArgs) -> Probe {
     let answer = match settings::client(uri, side, global) {
         Ok(client) => client.version().await.map_err(anyhow::Error::from),
         Err(e) => Err(e),
     };
-    let uri = mlflow_client::redact(uri);
-    match answer {
-        Ok(version) => json!({"role": role, "tracking_uri": uri, "mlflow_version": version}),
-        Err(e) => json!({"role": role, "tracking_uri": uri, "error": format!("{e:#}")}),
-    }
+    let answer = answer.map_or_else(|e| Answer::Error(format!("{e:#}")), Answer::MlflowVersion);
+    Probe { role, tracking_uri: mlflow_client::redact(uri), answer }
 }
 
 pub async fn run(args: ServerVersionArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
@@ -39,17 +52,13 @@ pub async fn run(args: ServerVersionArgs, global: &GlobalArgs) -> anyhow::Result
     } else {
         println!("mlflow-export-import {version}");
         for s in &servers {
-            let answer = match (&s["mlflow_version"], &s["error"]) {
-                (serde_json::Value::String(v), _) => format!("MLflow {v}"),
-                (_, e) => format!("unreachable: {}", e.as_str().unwrap_or_default()),
+            let answer = match &s.answer {
+                Answer::MlflowVersion(v) => format!("MLflow {v}"),
+                Answer::Error(e) => format!("unreachable: {e}"),
             };
-            println!(
-                "{:<12} {}  {answer}",
-                s["role"].as_str().unwrap_or_default(),
-                s["tracking_uri"].as_str().unwrap_or_default()
-            );
+            println!("{:<12} {}  {answer}", s.role, s.tracking_uri);
         }
     }
-    let unreachable = servers.iter().any(|s| s.get("error").is_some());
+    let unreachable = servers.iter().any(|s| matches!(s.answer, Answer::Error(_)));
     Ok(if unreachable { ExitCode::from(exit::UNREACHABLE) } else { ExitCode::SUCCESS })
 }
