@@ -6,7 +6,9 @@
 //! of clap's bare "unexpected argument" (or, worse, doing the job without it).
 //! `--verbose True|False` (the Python tool's boolean) becomes our `--verbose` or nothing.
 
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
+
+use clap::builder::{BoolishValueParser, TypedValueParser};
 
 /// Options this tool lacks, and why, as the refusal says it.
 const UNSUPPORTED: [(&str, &str); 8] = [
@@ -26,13 +28,10 @@ const UNSUPPORTED: [(&str, &str); 8] = [
     ("--delete-evaluation-dataset", "evaluation datasets are not imported yet"),
 ];
 
-/// `Some(value)` of a boolean literal as the Python tool's click options take it.
+/// `Some(value)` of a boolean literal, read by the parser of our own boolean options (which
+/// takes what the Python tool's click options take: `True`, `false`, `yes`, `0`, ...).
 fn boolean(text: &str) -> Option<bool> {
-    match text.to_ascii_lowercase().as_str() {
-        "true" | "t" | "yes" | "y" | "1" | "on" => Some(true),
-        "false" | "f" | "no" | "n" | "0" | "off" => Some(false),
-        _ => None,
-    }
+    BoolishValueParser::new().parse_ref(&clap::Command::new(env!("CARGO_BIN_NAME")), None, OsStr::new(text)).ok()
 }
 
 /// `args` with the options above dropped when false and `--verbose BOOL` made ours; `Err` with
