@@ -130,3 +130,9 @@ pub fn files_below(dir: &Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+/// A loopback URL nothing listens on (the port was free a moment ago).
+pub fn closed_port_url() -> String {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    format!("http://127.0.0.1:{port}")
+}

@@ -4,13 +4,7 @@
 use serde_json::Value;
 use test_support::{seed, unique_name, ArtifactMode, MlflowServer};
 
-use crate::cli::{path, run};
-
-/// A loopback port nothing listens on.
-fn closed_port_url() -> String {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    format!("http://127.0.0.1:{port}")
-}
+use crate::cli::{closed_port_url, path, run};
 
 /// Every stderr line of `stderr` as a JSON event, each with the fields every event has.
 fn events(stderr: &[u8]) -> Vec<Value> {

@@ -5,7 +5,7 @@ use std::io::Write;
 use serde_json::Value;
 use test_support::{seed, unique_name, ArtifactMode, FaultPlan, FaultProxy, MlflowServer};
 
-use crate::cli::{fails, files_below, list_runs, ok, path};
+use crate::cli::{closed_port_url, fails, files_below, list_runs, ok, path};
 
 #[test]
 fn unknown_run_id() {
@@ -415,8 +415,7 @@ fn names_mlflow_rejects_fail_the_run_with_the_servers_reason() {
 /// minute of retries (retries are for servers that have answered before), and writes nothing.
 #[test]
 fn a_server_that_never_answered_fails_at_once_with_a_hint() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let url = format!("http://127.0.0.1:{port}");
+    let url = closed_port_url();
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
     let started = std::time::Instant::now();
