@@ -16,14 +16,8 @@ venv="$(scripts/setup-venv.sh)"
 cargo build --quiet --release -p mlflow-export-import
 tool="${CARGO_TARGET_DIR:-$repo/target}/release/mlflow-export-import"
 
-work="$(mktemp -d)"
 # shellcheck source=SCRIPTDIR/lib/servers.sh
 source "$repo/scripts/lib/servers.sh"
-cleanup() {
-    servers_stop
-    rm -rf "$work"
-}
-trap cleanup EXIT
 
 echo "== starting two MLflow servers"
 start_server source

@@ -29,14 +29,8 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$repo/target}" # maturin builds in 
 host="$(rustc -vV | sed -n 's/^host: //p')"
 zig_version="0.13.0" # the ziglang PyPI package; maturin --zig links the manylinux2014 wheel with it
 
-work="$(mktemp -d)"
 # shellcheck source=SCRIPTDIR/lib/servers.sh
 source "$repo/scripts/lib/servers.sh"
-cleanup() {
-    servers_stop
-    rm -rf "$work"
-}
-trap cleanup EXIT
 
 # --- build ----------------------------------------------------------------------------------
 if [ "$mode" = full ]; then

@@ -1,14 +1,17 @@
 # shellcheck shell=bash
-# shellcheck disable=SC2154,SC2034 # $repo, $venv, $work come from the caller; $url and $py are for it
+# shellcheck disable=SC2154,SC2034 # $repo, $venv come from the caller; $work, $url and $py are for it
 # Shell shared by scripts/demo.sh and scripts/dist.sh (sourced, not run): loopback MLflow
 # tracking servers from the repo's venv, a run logged with the official client, and a copied run
 # checked against its source, read back with the official client.
 #
-# The caller sets $repo (the repository), $venv (the repo's venv, printed by scripts/setup-venv.sh)
-# and $work (a temporary directory it removes), and calls servers_stop from its EXIT trap.
+# The caller sets $repo (the repository) and $venv (the repo's venv, printed by
+# scripts/setup-venv.sh). Sourcing makes $work, a temporary directory, and an EXIT trap that
+# stops the servers and removes $work.
 
 py="$venv/bin/python"
 server_pids=()
+work="$(mktemp -d)"
+trap 'servers_stop; rm -rf "$work"' EXIT
 
 free_port() { "$py" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
