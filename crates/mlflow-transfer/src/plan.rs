@@ -581,8 +581,10 @@ impl Planner {
         // Runs `pinned` are taken whatever the filter says; reading their version located them,
         // so their parent link is known without a request.
         let found = src.plan_runs(&record, filter).await.map(|mut runs| {
+            // One set of the found ids, not a scan of every run per pinned one.
+            let mut have: BTreeSet<String> = runs.iter().map(|(id, _)| id.clone()).collect();
             for id in pinned {
-                if !runs.iter().any(|(r, _)| r == id) {
+                if have.insert(id.clone()) {
                     runs.push((id.clone(), src.searched_tag(id, "mlflow.parentRunId")));
                 }
             }
@@ -760,14 +762,17 @@ impl Planner {
             }
         }
         // The runs behind the versions, by the name of their experiment.
+        // A run goes under the experiment named by the first of its model's versions that has
+        // it, once per experiment; sets, not scans, so that thousands of versions stay linear.
         let mut pinned: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        let mut placed: BTreeSet<(String, String)> = BTreeSet::new();
         for m in &models {
-            for run_id in version_runs(m) {
-                let v = m.versions.iter().find(|v| v.run_id.as_deref() == Some(run_id.as_str()));
-                if let Some(experiment) = v.and_then(|v| v.experiment_name.clone()) {
-                    let runs = pinned.entry(experiment).or_default();
-                    if !runs.contains(&run_id) {
-                        runs.push(run_id);
+            let mut first_of_run = BTreeSet::new();
+            for v in &m.versions {
+                let Some(run_id) = v.run_id.as_ref().filter(|r| first_of_run.insert((*r).clone())) else { continue };
+                if let Some(experiment) = &v.experiment_name {
+                    if placed.insert((experiment.clone(), run_id.clone())) {
+                        pinned.entry(experiment.clone()).or_default().push(run_id.clone());
                     }
                 }
             }
@@ -782,8 +787,9 @@ impl Planner {
                 RunFilter { include_deleted: true, run_ids: (!all_runs).then_some(run_ids), ..RunFilter::default() }
             }
             Along::Everything(filter) => {
+                let mut have: BTreeSet<String> = experiments.iter().map(|e| e.experiment_id.clone()).collect();
                 for e in src.select_experiments(&ExperimentSpec::All).await? {
-                    if !experiments.iter().any(|x| x.experiment_id == e.experiment_id) {
+                    if have.insert(e.experiment_id.clone()) {
                         experiments.push(e);
                     }
                 }
