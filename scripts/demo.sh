@@ -19,13 +19,7 @@ tool="${CARGO_TARGET_DIR:-$repo/target}/release/mlflow-export-import"
 # shellcheck source=SCRIPTDIR/lib/servers.sh
 source "$repo/scripts/lib/servers.sh"
 
-echo "== starting two MLflow servers"
-start_server source
-src="$url"
-start_server destination
-dst="$url"
-wait_healthy "$src"
-wait_healthy "$dst"
+start_two_servers
 echo "source:      $src"
 echo "destination: $dst"
 

@@ -93,13 +93,7 @@ no_rust_path() {
 }
 bare_path="$(no_rust_path)"
 
-echo "== starting two MLflow servers"
-start_server source
-src="$url"
-start_server destination
-dst="$url"
-wait_healthy "$src"
-wait_healthy "$dst"
+start_two_servers
 src="${src/127.0.0.1/localhost}" # the tool resolves the host name (a static binary too)
 dst="${dst/127.0.0.1/localhost}"
 run_id="$(seed_run "$src" smoke-source)"

@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# shellcheck disable=SC2154,SC2034 # $repo, $venv come from the caller; $work, $url and $py are for it
+# shellcheck disable=SC2154,SC2034 # $repo, $venv come from the caller; $work, $url, $src, $dst and $py are for it
 # Shell shared by scripts/demo.sh and scripts/dist.sh (sourced, not run): loopback MLflow
 # tracking servers from the repo's venv, a run logged with the official client, and a copied run
 # checked against its source, read back with the official client.
@@ -36,6 +36,17 @@ wait_healthy() { # URL
     done
     echo "server $1 did not start" >&2
     exit 1
+}
+
+# start_two_servers: a source and a destination server, both answering; sets $src and $dst.
+start_two_servers() {
+    echo "== starting two MLflow servers"
+    start_server source
+    src="$url"
+    start_server destination
+    dst="$url"
+    wait_healthy "$src"
+    wait_healthy "$dst"
 }
 
 servers_stop() {
