@@ -26,6 +26,9 @@ use crate::{
     Error, Result,
 };
 
+/// The header that scopes a request to a workspace (mlflow/utils/workspace_utils.py).
+const WORKSPACE_HEADER: &str = "X-MLFLOW-WORKSPACE";
+
 /// Whether a request may be repeated after an ambiguous failure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Idempotency {
@@ -65,6 +68,7 @@ struct Inner {
     pacer: Option<Pacer>,
     artifacts_destination: Option<std::path::PathBuf>,
     side: Option<String>,
+    workspace: Option<String>,
     stats: ClientStats,
     /// Whether the server has answered at all. Until it has, a refused connection is a wrong
     /// URI or a server that is not running, reported at once rather than retried for a minute;
@@ -136,6 +140,7 @@ impl MlflowClient {
                 pacer: Pacer::new(config.max_requests_per_second),
                 artifacts_destination: config.artifacts_destination.clone(),
                 side: config.side.clone(),
+                workspace: config.workspace.clone(),
                 stats: ClientStats::default(),
                 answered: Default::default(),
             }),
@@ -152,6 +157,11 @@ impl MlflowClient {
         self.inner.artifacts_destination.as_deref()
     }
 
+    /// See [`ClientConfig::workspace`].
+    pub fn workspace(&self) -> Option<&str> {
+        self.inner.workspace.as_deref()
+    }
+
     /// See [`ClientConfig::side`].
     pub fn side(&self) -> Option<&str> {
         self.inner.side.as_deref()
@@ -166,7 +176,10 @@ impl MlflowClient {
     }
 
     fn request(&self, method: Method, url: &str) -> RequestBuilder {
-        let rb = self.inner.http.request(method, url);
+        let mut rb = self.inner.http.request(method, url);
+        if let Some(w) = self.inner.workspace.as_deref().filter(|_| !url.contains("/mlflow/workspaces")) {
+            rb = rb.header(WORKSPACE_HEADER, w);
+        }
         match &self.inner.auth {
             Auth::None => rb,
             Auth::Basic { username, password } => rb.basic_auth(username, Some(password)),

@@ -70,6 +70,10 @@ pub struct ClientConfig {
     /// variables are looked up first. Not used by the client itself; carried for the code that
     /// reads the side's object-store credentials.
     pub side: Option<String>,
+    /// The workspace of a server run with `--enable-workspaces` (MLflow 3.10+), sent as
+    /// `X-MLFLOW-WORKSPACE` on every request but those that manage workspaces themselves, as
+    /// the Python client does. `None` sends no header: the server's `default` workspace.
+    pub workspace: Option<String>,
 }
 
 /// Environment lookup, injectable for tests.
@@ -122,6 +126,7 @@ impl ClientConfig {
             max_requests_per_second: None,
             artifacts_destination: None,
             side: side.map(str::to_string),
+            workspace: var("MLFLOW_WORKSPACE").map(|w| w.trim().to_string()).filter(|w| !w.is_empty()),
         })
     }
 }

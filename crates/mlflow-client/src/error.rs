@@ -150,6 +150,9 @@ impl Error {
         match self {
             Error::Api { status: 400, message, url, .. } => rolled_back(url, message),
             Error::Api { status: 500..=599, message, .. } if retried_by_the_server(message) => false,
+            // A feature the server was started without (workspaces on a server without
+            // `--enable-workspaces`): a 500 that every resend repeats.
+            Error::Api { error_code: Some(code), .. } if code == "FEATURE_DISABLED" => false,
             Error::Api { status, .. } => matches!(status, 408 | 429 | 500..=599),
             Error::Transport { source, .. } => !untrusted_certificate(source),
             _ => false,
@@ -255,6 +258,19 @@ mod tests {
         assert!(!exhausted.is_transient());
         assert!(!exhausted.was_not_sent());
         assert!(api(500, "Failed to set tags for another reason").is_transient());
+    }
+
+    #[test]
+    fn a_feature_the_server_lacks_is_not_retried() {
+        let disabled = Error::Api {
+            method: "GET",
+            url: "u".into(),
+            status: 500,
+            error_code: Some("FEATURE_DISABLED".into()),
+            message: "Workspace APIs are not available: workspaces are not enabled on this server".into(),
+            retry_after: None,
+        };
+        assert!(!disabled.is_transient());
     }
 
     #[test]

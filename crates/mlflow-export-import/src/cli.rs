@@ -100,6 +100,19 @@ pub struct GlobalArgs {
     /// For copy: the destination server's `--artifacts-destination` (see --artifacts-destination).
     #[arg(long, global = true, value_name = "DIR")]
     pub dst_artifacts_destination: Option<PathBuf>,
+    /// The workspace to read or write on a server run with `--enable-workspaces` (MLflow
+    /// 3.10+): every request is scoped to it, so experiment and model names and version
+    /// numbers are those of that workspace. Unset: the server's `default` workspace
+    /// [env: MLFLOW_WORKSPACE].
+    #[arg(long, global = true, value_name = "NAME", conflicts_with_all = ["src_workspace", "dst_workspace"])]
+    pub workspace: Option<String>,
+    /// For copy: the source server's workspace (see --workspace) [env: SRC_MLFLOW_WORKSPACE].
+    #[arg(long, global = true, value_name = "NAME")]
+    pub src_workspace: Option<String>,
+    /// For copy: the destination server's workspace, which must exist (see --workspace)
+    /// [env: DST_MLFLOW_WORKSPACE].
+    #[arg(long, global = true, value_name = "NAME")]
+    pub dst_workspace: Option<String>,
     /// Artifact files transferred at once per run.
     #[arg(long, global = true, default_value_t = 4, value_name = "N")]
     pub transfers: usize,

@@ -19,6 +19,15 @@ pub fn client(uri: &str, side: Option<&str>, global: &GlobalArgs) -> anyhow::Res
     if let Some(n) = global.max_retries {
         config.retry.max_retries = n;
     }
+    let workspace = match side {
+        Some("SRC") => &global.src_workspace,
+        Some("DST") => &global.dst_workspace,
+        _ => &global.workspace,
+    };
+    if let Some(w) = workspace {
+        anyhow::ensure!(!w.trim().is_empty(), "the workspace name is empty");
+        config.workspace = Some(w.trim().to_string());
+    }
     let store = match side {
         Some("SRC") => &global.src_artifacts_destination,
         Some("DST") => &global.dst_artifacts_destination,

@@ -63,12 +63,14 @@ pub struct ServerSpec {
     pub artifacts: ArtifactMode,
     /// `--workers`: 1 (fast on this machine) or 4 (MLflow's default, as users run it).
     pub workers: u32,
+    /// `--enable-workspaces` (MLflow 3.10+): requests are scoped by `X-MLFLOW-WORKSPACE`.
+    pub workspaces: bool,
 }
 
 impl ServerSpec {
     /// sqlite, `artifacts`, one worker: what [`MlflowServer::start`] runs.
     pub fn new(artifacts: ArtifactMode) -> ServerSpec {
-        ServerSpec { backend: Backend::Sqlite, artifacts, workers: 1 }
+        ServerSpec { backend: Backend::Sqlite, artifacts, workers: 1, workspaces: false }
     }
 
     pub fn backend(mut self, backend: Backend) -> ServerSpec {
@@ -78,6 +80,11 @@ impl ServerSpec {
 
     pub fn workers(mut self, workers: u32) -> ServerSpec {
         self.workers = workers;
+        self
+    }
+
+    pub fn workspaces(mut self) -> ServerSpec {
+        self.workspaces = true;
         self
     }
 }
@@ -285,6 +292,9 @@ impl MlflowServer {
                 cmd.arg("--no-serve-artifacts").arg("--default-artifact-root").arg(&artifact_location)
             }
         };
+        if spec.workspaces {
+            cmd.arg("--enable-workspaces");
+        }
         cmd.args(["--host", "127.0.0.1", "--port", &port.to_string(), "--workers", &spec.workers.to_string()])
             .envs(store_env.iter().map(|(k, v)| (k, v)))
             .env("MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "false")
