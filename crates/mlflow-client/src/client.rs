@@ -410,7 +410,8 @@ pub(crate) struct Page<T> {
         alias = "model_versions",
         alias = "metrics",
         alias = "files",
-        alias = "models"
+        alias = "models",
+        alias = "webhooks"
     )]
     items: Vec<T>,
     #[serde(default)]

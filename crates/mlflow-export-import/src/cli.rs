@@ -175,7 +175,7 @@ pub enum Command {
     /// Import a directory made by export-all (or export-models): experiments and runs first,
     /// then the models.
     #[command(after_help = examples::IMPORT_ALL)]
-    ImportAll(ImportModelsArgs),
+    ImportAll(ImportAllArgs),
     /// Copy a whole tracking server to another: every experiment with its runs, then every
     /// registered model with its versions.
     #[command(after_help = examples::COPY_ALL)]
@@ -328,7 +328,28 @@ pub struct CopyAllArgs {
     #[command(flatten)]
     pub tags: ImportTagArgs,
     #[command(flatten)]
+    pub webhooks: WebhookSecretArgs,
+    #[command(flatten)]
     pub compat: CompatArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportAllArgs {
+    #[command(flatten)]
+    pub models: ImportModelsArgs,
+    #[command(flatten)]
+    pub webhooks: WebhookSecretArgs,
+}
+
+/// Webhook secrets, which no server hands out.
+#[derive(Debug, Args)]
+pub struct WebhookSecretArgs {
+    /// JSON file of `{"webhook name": "secret", ...}`: the secret each webhook is created with
+    /// at the destination. A server never returns a webhook's secret, so without this a copied
+    /// webhook has none (the report says, per webhook, whether it got one). Only read; secrets
+    /// are never written to an export, a report or the output.
+    #[arg(long, value_name = "FILE")]
+    pub webhook_secrets_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

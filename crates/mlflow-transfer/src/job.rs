@@ -269,6 +269,48 @@ pub struct LoggedModelOutcome {
     pub retryable: bool,
 }
 
+/// What happened to one scorer (all versions of one name) of an experiment.
+#[derive(Debug, Clone, Serialize)]
+pub struct ScorerOutcome {
+    /// The source experiment's name.
+    pub experiment: String,
+    pub name: String,
+    pub versions_created: usize,
+    pub versions_skipped: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(skip)]
+    pub retryable: bool,
+}
+
+/// What happened to one webhook.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WebhookAction {
+    Created,
+    /// A webhook of that name was made to say what the source's says.
+    Updated,
+    /// A webhook of that name already said it.
+    Unchanged,
+    Failed,
+}
+
+/// The result for one webhook.
+#[derive(Debug, Clone, Serialize)]
+pub struct WebhookOutcome {
+    pub name: String,
+    /// The destination's webhook id (none in an export).
+    pub destination: Option<String>,
+    pub action: WebhookAction,
+    /// Whether the destination got a secret: the server never hands one out, so only a
+    /// secret from `--webhook-secrets-file` can be set.
+    pub secret: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(skip)]
+    pub retryable: bool,
+}
+
 /// A failure that belongs to no run, experiment or model outcome (a destination experiment
 /// that could not be prepared, an index file that could not be written).
 #[derive(Debug, Clone, Serialize)]
@@ -284,6 +326,8 @@ pub struct JobResult {
     pub runs: Vec<RunOutcome>,
     pub models: Vec<ModelOutcome>,
     pub logged_models: Vec<LoggedModelOutcome>,
+    pub scorers: Vec<ScorerOutcome>,
+    pub webhooks: Vec<WebhookOutcome>,
     pub other_failures: Vec<Failure>,
 }
 
@@ -293,6 +337,8 @@ impl JobResult {
             || self.runs.iter().any(|r| r.action == Action::Failed)
             || self.models.iter().any(ModelOutcome::failed)
             || self.logged_models.iter().any(|m| m.action == Action::Failed)
+            || self.scorers.iter().any(|s| s.error.is_some())
+            || self.webhooks.iter().any(|w| w.action == WebhookAction::Failed)
             || !self.other_failures.is_empty()
     }
 }
@@ -375,6 +421,9 @@ pub enum Outcome {
     ModelReady(Arc<ModelState>),
     Version(VersionOutcome),
     Model(ModelOutcome),
+    /// The scorers of one experiment.
+    Scorers(Vec<ScorerOutcome>),
+    Webhooks(Vec<WebhookOutcome>),
     /// A file indexing other objects was written (`experiments.json`, `models.json`).
     Indexed,
     /// A step with no outcome of its own failed: preparing a destination, writing an index.
@@ -395,6 +444,14 @@ impl Outcome {
             Outcome::Failed { error, retryable, .. } => (Some(error.as_str()), *retryable),
             Outcome::Experiment(o) => (o.error.as_deref(), false),
             Outcome::Model(o) => (o.error.as_deref(), false),
+            Outcome::Scorers(all) => {
+                let failed = || all.iter().filter(|o| o.error.is_some());
+                (failed().find_map(|o| o.error.as_deref()), failed().any(|o| o.retryable))
+            }
+            Outcome::Webhooks(all) => {
+                let failed = || all.iter().filter(|o| o.action == WebhookAction::Failed);
+                (failed().find_map(|o| o.error.as_deref()), failed().any(|o| o.retryable))
+            }
             Outcome::ExperimentReady { .. } | Outcome::ModelReady(_) | Outcome::Indexed => (None, false),
         };
         error.map(|e| (e, retryable))
@@ -416,6 +473,8 @@ impl JobResult {
                 Outcome::Experiment(o) => r.experiments.push(o),
                 Outcome::Model(o) => r.models.push(o),
                 Outcome::LoggedModel(o) => r.logged_models.push(o),
+                Outcome::Scorers(o) => r.scorers.extend(o),
+                Outcome::Webhooks(o) => r.webhooks.extend(o),
                 Outcome::Failed { object, error, .. } => r.other_failures.push(Failure { object, reason: error }),
                 Outcome::ExperimentReady { .. } | Outcome::ModelReady(_) | Outcome::Version(_) | Outcome::Indexed => {}
             }

@@ -31,12 +31,15 @@ use crate::{
         model_version::{VersionDestination, VersionMove},
         registered_model::{ModelDestination, ModelIndex, ModelMove},
         run::{RunDestination, RunMove},
+        scorer::ScorerMove,
+        webhook::WebhookMove,
     },
     select::{ExperimentSpec, Renames, RunFilter, VersionFilter},
     store::{
         dir::{read_run_dir, DirLoggedModels, DirSink, DirSource},
+        lists::{DirScorers, DirWebhooks},
         rest::{RestLoggedModelSink, RestServer, RestSource},
-        LoggedModelSink, LoggedModelSource, RunSink, RunSource,
+        LoggedModelSink, LoggedModelSource, RunSink, RunSource, ScorerStore, WebhookStore,
     },
     Error, Result,
 };
@@ -52,6 +55,8 @@ pub enum Move {
     Model(Box<ModelMove>),
     Version(Box<VersionMove>),
     ModelIndex(Box<ModelIndex>),
+    Scorers(Box<ScorerMove>),
+    Webhooks(Box<WebhookMove>),
 }
 
 /// A move and the steps (indices into the plan) that must be done before it.
@@ -98,7 +103,9 @@ impl Plan {
         // Runs and experiments split; the files of an export that need every run
         // (`experiment.json`, `experiments.json`) are written in parts and completed by the
         // shard that finishes last. Registered models and logged models are not split yet.
-        let whole = |s: &Step| !matches!(s.what, Move::Run(_) | Move::Experiment(_) | Move::ExperimentIndex(_));
+        let whole = |s: &Step| {
+            !matches!(s.what, Move::Run(_) | Move::Experiment(_) | Move::ExperimentIndex(_) | Move::Scorers(_))
+        };
         if let Some(s) = self.steps.iter().find(|s| whole(s)) {
             return Err(Error::Input(format!(
                 "--shard splits exports, imports and copies of runs and experiments; this job cannot be split ({})",
@@ -309,8 +316,15 @@ pub enum Selection {
     /// the versions `versions` selects, and every experiment (those behind the versions and
     /// every active one) with the runs `filter` selects plus the runs behind the versions, in
     /// the `export-models` layout with a top `manifest.json`. From an export: everything it
-    /// holds, renamed, experiments and runs before the models.
-    All { versions: VersionFilter, filter: RunFilter, rename_experiments: Renames, rename_models: Renames },
+    /// holds, renamed, experiments and runs before the models. Webhooks too, created at a
+    /// server with the secrets given by name in `webhook_secrets`.
+    All {
+        versions: VersionFilter,
+        filter: RunFilter,
+        rename_experiments: Renames,
+        rename_models: Renames,
+        webhook_secrets: Arc<BTreeMap<String, String>>,
+    },
 }
 
 /// What a bulk model job takes along with the models.
@@ -333,6 +347,10 @@ pub async fn plan(source: &Source, selection: Selection, destination: &Destinati
         plan: Plan::default(),
         runs: HashMap::new(),
         server,
+        dst_client: match destination {
+            Destination::Server(client) => Some(client.clone()),
+            Destination::Folder { .. } => None,
+        },
         logged_models: HashMap::new(),
         experiment_opens: HashMap::new(),
     };
@@ -390,36 +408,70 @@ pub async fn plan(source: &Source, selection: Selection, destination: &Destinati
         (Source::Server(src), Selection::Models { names, versions, all_runs, .. }) => {
             p.server_models(src, &names, &versions, Along::TheirExperiments { all_runs }, destination).await?;
         }
-        (Source::Server(src), Selection::All { versions, filter, .. }) => {
+        (Source::Server(src), Selection::All { versions, filter, webhook_secrets, .. }) => {
             let names = src.select_models(&ExperimentSpec::All).await?;
             p.server_models(src, &names, &versions, Along::Everything(filter), destination).await?;
+            p.webhooks(Arc::new(src.client().clone()), destination, webhook_secrets);
         }
-        (
-            Source::Export(dir),
-            Selection::Models { rename_experiments, rename_models, .. }
-            | Selection::All { rename_experiments, rename_models, .. },
-        ) => {
-            let entries = read_models_dir(dir)?;
-            for entry in read_experiments_dir(&dir.join("experiments"))? {
-                p.exported_experiment(&entry.dir, &rename_experiments.apply(&entry.name), destination)?;
-            }
-            for entry in entries {
-                let dst_name = rename_models.apply(&entry.name);
-                match read_model_dir(&entry.dir) {
-                    Ok(md) => {
-                        let models: Arc<dyn LoggedModelSource> = Arc::new(DirLoggedModels::new(&entry.dir));
-                        p.model(Arc::new(md.model), models, md.tracking_uri, destination, &dst_name)?;
-                    }
-                    Err(e) => {
-                        let record = RegisteredModelRecord { name: entry.name.clone(), ..Default::default() };
-                        p.failed_model(record, e.to_string(), destination, &dst_name);
-                    }
-                }
-            }
+        (Source::Export(dir), Selection::All { rename_experiments, rename_models, webhook_secrets, .. }) => {
+            p.exported_models(dir, &rename_experiments, &rename_models, destination)?;
+            p.webhooks(Arc::new(DirWebhooks::new(dir, Arc::default())), destination, webhook_secrets);
+        }
+        (Source::Export(dir), Selection::Models { rename_experiments, rename_models, .. }) => {
+            p.exported_models(dir, &rename_experiments, &rename_models, destination)?;
         }
     }
     p.plan.link_parents();
     Ok(p.plan)
+}
+
+impl Planner {
+    /// Everything of an `export-models` (or `export-all`) folder: its experiments with their
+    /// runs, then its models.
+    fn exported_models(
+        &mut self,
+        dir: &Path,
+        rename_experiments: &Renames,
+        rename_models: &Renames,
+        destination: &Destination,
+    ) -> Result<()> {
+        let entries = read_models_dir(dir)?;
+        for entry in read_experiments_dir(&dir.join("experiments"))? {
+            self.exported_experiment(&entry.dir, &rename_experiments.apply(&entry.name), destination)?;
+        }
+        for entry in entries {
+            let dst_name = rename_models.apply(&entry.name);
+            match read_model_dir(&entry.dir) {
+                Ok(md) => {
+                    let models: Arc<dyn LoggedModelSource> = Arc::new(DirLoggedModels::new(&entry.dir));
+                    self.model(Arc::new(md.model), models, md.tracking_uri, destination, &dst_name)?;
+                }
+                Err(e) => {
+                    let record = RegisteredModelRecord { name: entry.name.clone(), ..Default::default() };
+                    self.failed_model(record, e.to_string(), destination, &dst_name);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The step moving a server's webhooks (from an export: those it holds).
+    fn webhooks(
+        &mut self,
+        source: Arc<dyn WebhookStore>,
+        destination: &Destination,
+        secrets: Arc<BTreeMap<String, String>>,
+    ) -> usize {
+        let (sink, to): (Arc<dyn WebhookStore>, String) = match destination {
+            Destination::Server(client) => (Arc::new(client.clone()), client.base_url().to_string()),
+            Destination::Folder { out, system } => (
+                Arc::new(DirWebhooks::new(out, Arc::new(system.clone()))),
+                out.join(crate::store::lists::WEBHOOKS_FILE).display().to_string(),
+            ),
+        };
+        let what = WebhookMove { source, sink, secrets };
+        self.plan.add(format!("webhooks -> {to}"), Vec::new(), Move::Webhooks(Box::new(what)))
+    }
 }
 
 /// Resolves `--experiments` at a server. Experiments named one by one are looked up one by
@@ -477,6 +529,8 @@ struct Planner {
     runs: HashMap<String, usize>,
     /// The destination server and its URL, for jobs that write to one.
     server: Option<(Arc<RestServer>, String)>,
+    /// The destination server's client, for the stores of the kinds it holds.
+    dst_client: Option<MlflowClient>,
     /// Step of each logged model planned, by destination and source model id: one copy
     /// however many versions (of however many models) use it.
     logged_models: HashMap<String, usize>,
@@ -596,8 +650,9 @@ impl Planner {
             Ok(runs)
         });
         let source: Arc<dyn RunSource> = src.clone();
+        let scorers: Arc<dyn ScorerStore> = Arc::new(src.client().clone());
         let label = format!("experiment {} {:?}", record.experiment_id, record.name);
-        Ok(self.experiment(label, record, dst, found.map_err(|e| e.to_string()), source))
+        Ok(self.experiment(label, record, dst, found.map_err(|e| e.to_string()), source, Some(scorers)))
     }
 
     /// An experiment folder of an export, imported as `name`.
@@ -611,7 +666,14 @@ impl Planner {
             Err(e) => {
                 let record = ExperimentRecord { name: name.to_string(), ..ExperimentRecord::default() };
                 let label = format!("experiment {}", dir.display());
-                return Ok(self.experiment(label, record, dst, Err(e.to_string()), Arc::new(DirSource::tree([]))));
+                return Ok(self.experiment(
+                    label,
+                    record,
+                    dst,
+                    Err(e.to_string()),
+                    Arc::new(DirSource::tree([])),
+                    None,
+                ));
             }
         };
         let record = ExperimentRecord { name: name.to_string(), ..exp.experiment.clone() };
@@ -628,7 +690,8 @@ impl Planner {
             .collect();
         let source: Arc<dyn RunSource> =
             Arc::new(DirSource::tree(exp.runs.iter().map(|r| (r.run_id.clone(), r.dir.clone()))));
-        Ok(self.experiment(label, record, dst, Ok(runs), source))
+        let scorers: Arc<dyn ScorerStore> = Arc::new(DirScorers::new(dir, Arc::default()));
+        Ok(self.experiment(label, record, dst, Ok(runs), source, Some(scorers)))
     }
 
     /// An experiment named for a job that could not be read.
@@ -641,11 +704,11 @@ impl Planner {
             }
             Destination::Server(_) => self.experiment_destination(name),
         };
-        self.experiment(label, record, dst, Err(why), Arc::new(DirSource::tree([])))
+        self.experiment(label, record, dst, Err(why), Arc::new(DirSource::tree([])), None)
     }
 
-    /// An experiment's steps: `Open` (at a server), its runs, `Close`. `runs` is (id, parent)
-    /// of each run, or why they could not be listed.
+    /// An experiment's steps: `Open` (at a server), its runs, its scorers (read from `scorers`),
+    /// `Close`. `runs` is (id, parent) of each run, or why they could not be listed.
     fn experiment(
         &mut self,
         describe: String,
@@ -653,6 +716,7 @@ impl Planner {
         dst: ExperimentDestination,
         runs: std::result::Result<Vec<(String, Option<String>)>, String>,
         source: Arc<dyn RunSource>,
+        scorers: Option<Arc<dyn ScorerStore>>,
     ) -> usize {
         let mut deps = Vec::new();
         if let Ok(runs) = &runs {
@@ -683,6 +747,9 @@ impl Planner {
                 };
                 deps.push(self.run(source.clone(), run_id.clone(), parent.clone(), run_target));
             }
+            if let Some(from) = scorers {
+                deps.push(self.scorers(&record, from, &dst, target.and_then(|t| t.open)));
+            }
         }
         let to = match &dst {
             ExperimentDestination::Folder { dir, .. } => dir.join("experiment.json").display().to_string(),
@@ -692,6 +759,33 @@ impl Planner {
         };
         let what = ExperimentMove { record, destination: dst, phase: Phase::Close, error: runs.err(), shard: None };
         self.plan.add(format!("{describe} -> {to}"), deps, Move::Experiment(Box::new(what)))
+    }
+
+    /// The step moving an experiment's scorers, after its destination is open (`open`).
+    fn scorers(
+        &mut self,
+        record: &ExperimentRecord,
+        source: Arc<dyn ScorerStore>,
+        dst: &ExperimentDestination,
+        open: Option<usize>,
+    ) -> usize {
+        let (sink, to): (Arc<dyn ScorerStore>, String) = match dst {
+            ExperimentDestination::Server { name, .. } => {
+                (Arc::new(self.dst_client.clone().expect("a server destination")), format!("experiment {name:?}"))
+            }
+            ExperimentDestination::Folder { dir, system } => (
+                Arc::new(DirScorers::new(dir, Arc::new(system.clone()))),
+                dir.join(crate::store::lists::SCORERS_FILE).display().to_string(),
+            ),
+        };
+        let what = ScorerMove {
+            experiment_id: record.experiment_id.clone(),
+            experiment_name: record.name.clone(),
+            source,
+            sink,
+        };
+        let label = format!("scorers of experiment {:?} -> {to}", record.name);
+        self.plan.add(label, open.into_iter().collect(), Move::Scorers(Box::new(what)))
     }
 
     /// `experiments.json` of a bulk export, after every experiment; its step, if one is planned.
@@ -1183,6 +1277,7 @@ mod tests {
             filter: RunFilter::default(),
             rename_experiments: Renames::read(&renames).unwrap(),
             rename_models: Renames::default(),
+            webhook_secrets: Arc::default(),
         };
         let destination = Destination::Server(MlflowClient::new(&config).unwrap());
         let plan = plan(&Source::Export(out), selection, &destination).await.unwrap();

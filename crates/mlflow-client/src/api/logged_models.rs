@@ -4,6 +4,7 @@ use reqwest::Method;
 use serde::Deserialize;
 use serde_json::json;
 
+use super::encode;
 use crate::{
     client::{all_pages, ByteStream, Idempotency},
     types::{FileInfo, KeyValue, LoggedModel},
@@ -19,10 +20,6 @@ struct ModelResponse {
 struct ListResponse {
     #[serde(default)]
     files: Vec<FileInfo>,
-}
-
-fn encode(s: &str) -> String {
-    url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>().replace('+', "%20")
 }
 
 impl MlflowClient {

@@ -5,7 +5,17 @@ mod experiments;
 mod logged_models;
 mod registry;
 mod runs;
+mod scorers;
 mod server;
+mod webhooks;
 
 pub use registry::{can_quote_filter_value, quote_filter_value, ModelVersionCreate};
 pub use runs::{LogBatch, RunCreate, SearchRuns, HISTORY_BULK_POINTS, HISTORY_BULK_RUNS};
+pub use scorers::Scorer;
+pub use webhooks::Webhook;
+
+/// `s` as one segment of a URL path (an id or name the server chose: never trusted to hold no
+/// `/` or `?`).
+fn encode(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>().replace('+', "%20")
+}

@@ -15,7 +15,7 @@ use crate::{
 
 pub async fn run(args: CopyAllArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
-    let selection = super::whole_server(&args.server)?;
+    let selection = super::whole_server(&args.server, super::webhook_secrets(&args.webhooks)?)?;
     let src = settings::client(&args.src_uri, Some("SRC"), global)?;
     let dst = settings::client(&args.dst_uri, Some("DST"), global)?;
     let source = Arc::new(RestSource::new(src.clone()));

@@ -15,7 +15,7 @@ use crate::{
 
 pub async fn run(args: ExportAllArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
-    let selection = super::whole_server(&args.server)?;
+    let selection = super::whole_server(&args.server, Default::default())?;
     let client = settings::client(&args.tracking_uri, None, global)?;
     let source = Arc::new(RestSource::new(client.clone()));
     let system = settings::export_system(&client, "export_all").await;

@@ -8,14 +8,18 @@ use mlflow_transfer::{
     select::{RunFilter, VersionFilter},
 };
 
-use crate::cli::{GlobalArgs, ImportModelsArgs};
+use crate::cli::{GlobalArgs, ImportAllArgs};
 
-pub async fn run(args: ImportModelsArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
-    super::import_models::import("import-all", args, global, |rename_experiments, rename_models| Selection::All {
-        versions: VersionFilter::default(),
-        filter: RunFilter::default(),
-        rename_experiments,
-        rename_models,
+pub async fn run(args: ImportAllArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
+    let webhook_secrets = super::webhook_secrets(&args.webhooks)?;
+    super::import_models::import("import-all", args.models, global, |rename_experiments, rename_models| {
+        Selection::All {
+            versions: VersionFilter::default(),
+            filter: RunFilter::default(),
+            rename_experiments,
+            rename_models,
+            webhook_secrets,
+        }
     })
     .await
 }

@@ -27,6 +27,7 @@ pub mod verify;
 pub mod version;
 
 use std::{
+    collections::BTreeMap,
     path::Path,
     process::ExitCode,
     sync::{atomic::Ordering, Arc},
@@ -37,7 +38,7 @@ use anyhow::Context;
 use mlflow_client::MlflowClient;
 use mlflow_transfer::{
     execute::execute,
-    job::{Action, JobContext, JobResult, ModelOptions, ModelOutcome, Summary},
+    job::{Action, JobContext, JobResult, ModelOptions, ModelOutcome, ScorerOutcome, Summary, WebhookAction},
     plan::{plan, Destination, Selection, Source},
     select::{Renames, VersionFilter},
     Reporter,
@@ -100,13 +101,33 @@ pub fn version_filter(args: &crate::cli::VersionArgs) -> VersionFilter {
 }
 
 /// A whole server (`export-all`, `copy-all`), as the planner takes it.
-pub fn whole_server(args: &crate::cli::WholeServerArgs) -> anyhow::Result<Selection> {
+pub fn whole_server(
+    args: &crate::cli::WholeServerArgs,
+    webhook_secrets: Arc<BTreeMap<String, String>>,
+) -> anyhow::Result<Selection> {
     Ok(Selection::All {
         versions: version_filter(&args.versions),
         filter: settings::run_filter(&args.filter, None)?,
         rename_experiments: Renames::default(),
         rename_models: Renames::default(),
+        webhook_secrets,
     })
+}
+
+/// The secrets of `--webhook-secrets-file`, by webhook name. An error names the file and the
+/// place in it, never a value.
+pub fn webhook_secrets(args: &crate::cli::WebhookSecretArgs) -> anyhow::Result<Arc<BTreeMap<String, String>>> {
+    let Some(path) = &args.webhook_secrets_file else { return Ok(Arc::default()) };
+    let text = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let secrets: BTreeMap<String, String> = serde_json::from_slice(&text).map_err(|e| {
+        anyhow::anyhow!(
+            "{}: expected a JSON object of webhook names to secrets (line {}, column {})",
+            path.display(),
+            e.line(),
+            e.column()
+        )
+    })?;
+    Ok(Arc::new(secrets))
 }
 
 /// `--delete-model`/`--await-creation-for` as the library takes them.
@@ -167,6 +188,26 @@ pub fn finish_job(
                 count(Action::Failed)
             );
         }
+        if !result.scorers.is_empty() {
+            let versions = |f: fn(&ScorerOutcome) -> usize| result.scorers.iter().map(f).sum::<usize>();
+            block += &format!(
+                "  scorers        {} done, {} failed; versions {} created, {} skipped\n",
+                result.scorers.iter().filter(|s| s.error.is_none()).count(),
+                result.scorers.iter().filter(|s| s.error.is_some()).count(),
+                versions(|s| s.versions_created),
+                versions(|s| s.versions_skipped),
+            );
+        }
+        if !result.webhooks.is_empty() {
+            let count = |a: WebhookAction| result.webhooks.iter().filter(|w| w.action == a).count();
+            block += &format!(
+                "  webhooks       {} created, {} updated, {} unchanged, {} failed\n",
+                count(WebhookAction::Created),
+                count(WebhookAction::Updated),
+                count(WebhookAction::Unchanged),
+                count(WebhookAction::Failed)
+            );
+        }
         block += &format!(
             "  runs           {} created, {} resumed, {} skipped, {} failed\n",
             summary.runs_created, summary.runs_resumed, summary.runs_skipped, summary.runs_failed
@@ -214,6 +255,8 @@ pub fn finish_job(
             requests,
             retries,
             runs: &result.runs,
+            scorers: &result.scorers,
+            webhooks: &result.webhooks,
             servers: clients.iter().map(|(role, c)| json!({"role": role, "tracking_uri": c.base_url()})).collect(),
             summary: &summary,
         };
@@ -253,6 +296,19 @@ fn failures(result: &JobResult) -> Vec<(String, serde_json::Value)> {
             ));
         }
     }
+    for s in &result.scorers {
+        if let Some(reason) = &s.error {
+            out.push((
+                format!("error: scorer {:?} of experiment {:?}: {reason}", s.name, s.experiment),
+                json!({"scorer": s.name, "experiment": s.experiment, "reason": reason}),
+            ));
+        }
+    }
+    for w in &result.webhooks {
+        if let Some(reason) = &w.error {
+            out.push((format!("error: webhook {:?}: {reason}", w.name), json!({"webhook": w.name, "reason": reason})));
+        }
+    }
     for f in &result.other_failures {
         out.push((format!("error: {}: {}", f.object, f.reason), json!({"object": f.object, "reason": f.reason})));
     }
@@ -275,8 +331,10 @@ struct Report<'a> {
     requests: u64,
     retries: u64,
     runs: &'a [mlflow_transfer::job::RunOutcome],
+    scorers: &'a [ScorerOutcome],
     servers: Vec<serde_json::Value>,
     summary: &'a Summary,
+    webhooks: &'a [mlflow_transfer::job::WebhookOutcome],
 }
 
 fn write_report(path: &Path, report: &Report<'_>) -> anyhow::Result<()> {

@@ -21,6 +21,7 @@ mod output;
 mod run_errors;
 mod run_fixtures;
 mod run_roundtrip;
+mod scorers;
 mod shard;
 mod tls;
 mod workspaces;

@@ -14,6 +14,7 @@
 
 pub mod experiment_json;
 mod json;
+pub mod list_json;
 pub mod logged_model_json;
 pub mod model_json;
 pub mod run_json;

@@ -9,3 +9,5 @@ pub mod logged_model;
 pub mod model_version;
 pub mod registered_model;
 pub mod run;
+pub mod scorer;
+pub mod webhook;

@@ -7,6 +7,7 @@
 pub mod artifact_root;
 pub mod dir;
 mod history;
+pub mod lists;
 pub mod local;
 pub mod object;
 pub mod rest;
@@ -19,7 +20,10 @@ use std::{
 };
 
 use async_trait::async_trait;
-pub use mlflow_client::ByteStream;
+pub use mlflow_client::{
+    api::{Scorer, Webhook},
+    ByteStream,
+};
 pub use object::ObjectLocation;
 
 use crate::{
@@ -201,4 +205,25 @@ pub trait ModelSink: Send + Sync {
     async fn set_stage(&self, dst_name: &str, v: &DestinationVersion, stage: &str) -> Result<()>;
     /// Points each alias at its destination version.
     async fn set_aliases(&self, dst_name: &str, aliases: &[(String, String)]) -> Result<()>;
+}
+
+/// Where the scorers registered on experiments are read and registered: a server, or an
+/// experiment folder of an export (whose `experiment_id` arguments are ignored).
+#[async_trait]
+pub trait ScorerStore: Send + Sync {
+    /// Every version of every scorer of the experiment, by name, oldest version first.
+    async fn scorers(&self, experiment_id: &str) -> Result<BTreeMap<String, Vec<Scorer>>>;
+    /// Adds `versions`, in order, as the next versions of scorer `name`.
+    async fn add_scorer_versions(&self, experiment_id: &str, name: &str, versions: &[Scorer]) -> Result<()>;
+}
+
+/// Where webhooks are read and written: a server, or the `webhooks/` folder of an export.
+#[async_trait]
+pub trait WebhookStore: Send + Sync {
+    async fn webhooks(&self) -> Result<Vec<Webhook>>;
+    /// Creates a webhook (with `secret` where one is known); returns its id, if it has one.
+    async fn create_webhook(&self, webhook: &Webhook, secret: Option<&str>) -> Result<Option<String>>;
+    /// Makes the webhook `existing` (as [`WebhookStore::webhooks`] listed it) say what
+    /// `webhook` says; its secret is left as it is.
+    async fn update_webhook(&self, existing: &Webhook, webhook: &Webhook) -> Result<()>;
 }

@@ -2,6 +2,8 @@
 //! registered models and logged models in [`models`].
 
 mod models;
+mod scorers;
+mod webhooks;
 pub use models::{RestLoggedModelSink, RestServer};
 
 use std::{
