@@ -298,6 +298,8 @@ impl MlflowServer {
         cmd.args(["--host", "127.0.0.1", "--port", &port.to_string(), "--workers", &spec.workers.to_string()])
             .envs(store_env.iter().map(|(k, v)| (k, v)))
             .env("MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "false")
+            // Webhook URLs are then stored without resolving their host (none resolves here).
+            .env("MLFLOW_WEBHOOK_ALLOW_PRIVATE_IPS", "true")
             .env("GIT_PYTHON_REFRESH", "quiet")
             .env("PYTHONUNBUFFERED", "1")
             .stdin(Stdio::piped())

@@ -1,7 +1,8 @@
 //! Whole servers: `export-all` → `import-all` into an empty server, and `copy-all` into
 //! another, compared with the source field by field (experiments, runs with their nested
 //! links, models with versions, stages and aliases); `--dry-run` writes nothing, and a re-run
-//! creates nothing. The servers are this test's own: the commands take everything a server
+//! creates nothing. Webhooks move too (their secrets from `--webhook-secrets-file`, never
+//! written anywhere). The servers are this test's own: the commands take everything a server
 //! holds, and a shared server holds other tests' objects.
 
 use std::{collections::HashMap, path::Path};
@@ -27,6 +28,17 @@ fn contents(server: &MlflowServer) -> (Vec<String>, u64, u64) {
     let names = v[0].as_array().unwrap().iter().map(|n| n.as_str().unwrap().to_string()).collect();
     (names, v[1].as_u64().unwrap(), v[2].as_u64().unwrap())
 }
+
+/// The server's webhooks as a copy can see them (ids, times and secrets aside), by name.
+fn webhooks(server: &MlflowServer) -> Value {
+    let code = "import json, mlflow\nhooks = mlflow.MlflowClient().list_webhooks()\n\
+        print(json.dumps(sorted(([h.name, h.url, sorted(str(e) for e in h.events), h.description, str(h.status)] \
+        for h in hooks), key=lambda h: h[0])))";
+    serde_json::from_str(server.python_eval(code).trim()).unwrap()
+}
+
+/// A secret given to the destination's webhook, which must appear nowhere else.
+const WEBHOOK_SECRET: &str = "whsec-never-printed-4d1f";
 
 /// Runs `args` with `--report` and returns the report, asserting that no run failed.
 fn reported(args: &[&str], report: &Path) -> Value {
@@ -74,6 +86,16 @@ fn export_import_and_copy_a_whole_server_once() {
         .map(|m| m.as_str().unwrap().to_string())
         .map(|m| (m.clone(), src.dump_model(&m)))
         .collect();
+    src.python_eval(
+        "import mlflow\nfrom mlflow.entities.webhook import WebhookEvent\nc = mlflow.MlflowClient()\n\
+         c.create_webhook('deploy-hook', 'https://hooks.example.test/deploy', \
+             [WebhookEvent('model_version', 'created'), WebhookEvent('model_version_alias', 'created')], \
+             description='tell CD', secret='source-secret')\n\
+         c.create_webhook('audit-hook', 'https://audit.example.test/in', \
+             [WebhookEvent('registered_model', 'created')], status='DISABLED')",
+    );
+    let source_hooks = webhooks(&src);
+    assert_eq!(source_hooks.as_array().unwrap().len(), 2, "{source_hooks}");
     let (imported, copied) = (imported.join().unwrap(), copied.join().unwrap());
     let (names, runs, versions) = contents(&src);
     assert_eq!(names.len(), 5, "Default and the seeded experiments: {names:?}");
@@ -103,11 +125,19 @@ fn export_import_and_copy_a_whole_server_once() {
     assert!(exported_runs(&out.join("models")).is_empty(), "no run exported again beside its model");
     let index: Value = serde_json::from_slice(&std::fs::read(out.join("models/models.json")).unwrap()).unwrap();
     assert_eq!(index["mlflow"]["models"].as_array().unwrap().len(), 3, "{index}");
+    let hooks: Value = serde_json::from_slice(&std::fs::read(out.join("webhooks/webhooks.json")).unwrap()).unwrap();
+    assert_eq!(hooks["mlflow"]["webhooks"].as_array().unwrap().len(), 2, "{hooks}");
+    let secrets = dir.path().join("secrets.json");
+    std::fs::write(&secrets, format!(r#"{{"deploy-hook": "{WEBHOOK_SECRET}"}}"#)).unwrap();
 
     // export-all → import-all, everything; copy-all without deleted runs but the one behind a
     // version (which the version needs). Each first as a dry run, which must create nothing.
-    let import = ["import-all", "--tracking-uri", &imported.url, "--input-dir", path(&out), "--use-src-user-id"];
-    let copy = ["copy-all", "--src-uri", &src.url, "--dst-uri", &copied.url, "--use-src-user-id"];
+    let hooks = ["--webhook-secrets-file", path(&secrets)];
+    let import =
+        [&["import-all", "--tracking-uri", &imported.url, "--input-dir", path(&out), "--use-src-user-id"][..], &hooks]
+            .concat();
+    let copy =
+        [&["copy-all", "--src-uri", &src.url, "--dst-uri", &copied.url, "--use-src-user-id"][..], &hooks].concat();
     let version_runs: Vec<&str> = models
         .iter()
         .flat_map(|(_, dump)| dump["versions"].as_array().unwrap())
@@ -126,11 +156,13 @@ fn export_import_and_copy_a_whole_server_once() {
     std::thread::scope(|s| {
         for (i, Job { dst, args, expected }) in jobs.iter().enumerate() {
             let (dir, every_run, seeded, models, names) = (dir.path(), &every_run, &seeded, &models, &names);
+            let source_hooks = &source_hooks;
             s.spawn(move || {
                 let total: usize = expected.iter().map(Vec::len).sum();
                 let plan = ok(&[&["--dry-run"][..], args].concat());
                 assert!(plan.lines().count() > total, "{plan}");
                 assert_eq!(contents(dst), (vec!["Default".to_string()], 0, 0), "{} --dry-run wrote", args[0]);
+                assert_eq!(webhooks(dst), serde_json::json!([]), "{} --dry-run wrote", args[0]);
 
                 let first = reported(args, &dir.join(format!("first-{i}.json")));
                 assert_eq!(first["summary"]["runs_created"].as_u64(), Some(total as u64), "{}", args[0]);
@@ -138,6 +170,14 @@ fn export_import_and_copy_a_whole_server_once() {
                 for (name, dump) in models {
                     assert_model_equals(dump, dst, name);
                 }
+                assert_eq!(&webhooks(dst), source_hooks, "{}: the webhooks", args[0]);
+                let secret_of = |report: &Value, name: &str| {
+                    let hooks = report["webhooks"].as_array().unwrap();
+                    hooks.iter().find(|h| h["name"] == name).unwrap()["secret"].as_str().unwrap().to_string()
+                };
+                assert!(secret_of(&first, "deploy-hook").contains("--webhook-secrets-file"), "{first}");
+                assert!(secret_of(&first, "audit-hook").starts_with("not copied"), "{first}");
+                assert!(!first.to_string().contains(WEBHOOK_SECRET), "the report holds the secret");
                 let after = contents(dst);
                 assert_eq!(&after.0, names, "{}: the source's experiments", args[0]);
                 assert_eq!(after.2, versions, "{}: every version", args[0]);
@@ -146,6 +186,8 @@ fn export_import_and_copy_a_whole_server_once() {
                 assert_eq!(again["summary"]["runs_created"], 0, "{}: {again}", args[0]);
                 assert_eq!(again["summary"]["runs_skipped"].as_u64(), Some(total as u64), "{}", args[0]);
                 assert_eq!(versions_created(&again), 0, "{}: {again}", args[0]);
+                let unchanged = again["webhooks"].as_array().unwrap().iter().all(|h| h["action"] == "unchanged");
+                assert!(unchanged, "{}: {again}", args[0]);
                 assert_eq!(contents(dst), after, "{}: a re-run created nothing", args[0]);
             });
         }
