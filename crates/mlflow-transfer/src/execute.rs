@@ -61,6 +61,8 @@ async fn run_step(step: &Step, deps: &[Outcome], ctx: &JobContext) -> Outcome {
         Move::Model(m) => m.execute(deps, ctx).await,
         Move::Version(m) => m.execute(deps, ctx).await,
         Move::ModelIndex(m) => m.execute(deps, ctx).await,
+        Move::Prompt(m) => m.execute(deps, ctx).await,
+        Move::PromptIndex(m) => m.execute(deps, ctx).await,
     }
 }
 

@@ -70,6 +70,8 @@ pub struct ModelOptions {
     pub stages_and_aliases: bool,
     /// Reproduce source version numbers (not wanted when copying single versions).
     pub keep_numbers: bool,
+    /// Delete the destination prompt (and its versions) first, `--delete-prompt`.
+    pub delete_prompt: bool,
 }
 
 impl Default for ModelOptions {
@@ -79,6 +81,7 @@ impl Default for ModelOptions {
             await_creation: Duration::from_secs(300),
             stages_and_aliases: true,
             keep_numbers: true,
+            delete_prompt: false,
         }
     }
 }
@@ -269,6 +272,23 @@ pub struct LoggedModelOutcome {
     pub retryable: bool,
 }
 
+/// The result for one prompt (prompt registry): its versions by number, its aliases.
+#[derive(Debug, Clone, Serialize)]
+pub struct PromptOutcome {
+    pub source_name: String,
+    /// The destination prompt's name, or the folder for exports.
+    pub destination: Option<String>,
+    pub versions_created: usize,
+    pub versions_skipped: usize,
+    /// Source version → destination version.
+    pub versions: BTreeMap<String, String>,
+    pub aliases: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(skip)]
+    pub retryable: bool,
+}
+
 /// A failure that belongs to no run, experiment or model outcome (a destination experiment
 /// that could not be prepared, an index file that could not be written).
 #[derive(Debug, Clone, Serialize)]
@@ -285,6 +305,7 @@ pub struct JobResult {
     pub models: Vec<ModelOutcome>,
     pub logged_models: Vec<LoggedModelOutcome>,
     pub other_failures: Vec<Failure>,
+    pub prompts: Vec<PromptOutcome>,
 }
 
 impl JobResult {
@@ -294,6 +315,7 @@ impl JobResult {
             || self.models.iter().any(ModelOutcome::failed)
             || self.logged_models.iter().any(|m| m.action == Action::Failed)
             || !self.other_failures.is_empty()
+            || self.prompts.iter().any(|p| p.error.is_some())
     }
 }
 
@@ -375,6 +397,7 @@ pub enum Outcome {
     ModelReady(Arc<ModelState>),
     Version(VersionOutcome),
     Model(ModelOutcome),
+    Prompt(PromptOutcome),
     /// A file indexing other objects was written (`experiments.json`, `models.json`).
     Indexed,
     /// A step with no outcome of its own failed: preparing a destination, writing an index.
@@ -395,6 +418,7 @@ impl Outcome {
             Outcome::Failed { error, retryable, .. } => (Some(error.as_str()), *retryable),
             Outcome::Experiment(o) => (o.error.as_deref(), false),
             Outcome::Model(o) => (o.error.as_deref(), false),
+            Outcome::Prompt(o) => (o.error.as_deref(), o.retryable),
             Outcome::ExperimentReady { .. } | Outcome::ModelReady(_) | Outcome::Indexed => (None, false),
         };
         error.map(|e| (e, retryable))
@@ -416,6 +440,7 @@ impl JobResult {
                 Outcome::Experiment(o) => r.experiments.push(o),
                 Outcome::Model(o) => r.models.push(o),
                 Outcome::LoggedModel(o) => r.logged_models.push(o),
+                Outcome::Prompt(o) => r.prompts.push(o),
                 Outcome::Failed { object, error, .. } => r.other_failures.push(Failure { object, reason: error }),
                 Outcome::ExperimentReady { .. } | Outcome::ModelReady(_) | Outcome::Version(_) | Outcome::Indexed => {}
             }

@@ -16,6 +16,7 @@ pub mod experiment_json;
 mod json;
 pub mod logged_model_json;
 pub mod model_json;
+pub mod prompt_json;
 pub mod run_json;
 
 pub use json::{utc_text, ExportSystem, FormatError};

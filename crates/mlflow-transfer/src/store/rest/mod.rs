@@ -3,6 +3,7 @@
 
 mod models;
 pub use models::{RestLoggedModelSink, RestServer};
+mod prompts;
 
 use std::{
     collections::{BTreeMap, HashMap},
