@@ -1,7 +1,7 @@
 """Seeds and reads back prompts (prompt registry) with the official MLflow client.
 
     prompts.py seed --tracking-uri URL --prefix P   -> {"prompts": [names]}
-    prompts.py dump --tracking-uri URL --name N     -> the prompt as the client sees it
+    prompts.py dump --tracking-uri URL --names A,B  -> {name: the prompt as the client sees it}
 
 `seed` makes a text prompt (versions 1, 2, 4: version 3 deleted, so numbers have a gap; a
 response format, a model config, version tags, commit messages, aliases, a description and
@@ -95,10 +95,13 @@ def main():
     parser.add_argument("action", choices=["seed", "dump"])
     parser.add_argument("--tracking-uri", required=True)
     parser.add_argument("--prefix")
-    parser.add_argument("--name")
+    parser.add_argument("--names")
     args = parser.parse_args()
     mlflow.set_tracking_uri(args.tracking_uri)
-    out = seed(args.prefix) if args.action == "seed" else dump(args.name)
+    if args.action == "seed":
+        out = seed(args.prefix)
+    else:
+        out = {name: dump(name) for name in args.names.split(",")}
     real_stdout.write(json.dumps(out, sort_keys=True) + "\n")
     real_stdout.flush()
 
