@@ -211,3 +211,27 @@ fn the_python_tools_prompt_export_imports() {
     assert_eq!(own(&v[0]["tags"]), json!({"team": "a"}).as_object().unwrap().clone());
     assert_eq!((&v[1]["template"], &v[1]["is_text"], &v[1]["commit_message"]), (&chat, &json!(false), &json!("third")));
 }
+
+/// `export-all` writes `prompts/`, `import-all` reads it, `copy-all` copies prompts; after
+/// `import-all`, `copy-all` finds every version already there. The source is this test's own:
+/// whole-server commands take everything a server holds.
+#[test]
+fn whole_server_commands_move_prompts() {
+    let src = MlflowServer::start(ArtifactMode::Proxy);
+    let dst = MlflowServer::shared(ArtifactMode::LocalRoot);
+    let names = seed_prompts(&src);
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    let dir = tempfile::tempdir().unwrap();
+    let (out, report) = (dir.path().join("all"), dir.path().join("report.json"));
+    ok(&["export-all", "--tracking-uri", &src.url, "--output-dir", path(&out)]);
+    assert!(out.join("prompts/prompts_summary.json").is_file());
+    assert!(out.join(format!("prompts/{}_v4/prompt.json", names[0])).is_file());
+    ok(&["import-all", "--tracking-uri", &dst.url, "--input-dir", path(&out), "--report", path(&report)]);
+    assert_eq!(prompt_counts(&report), (5, 0));
+    ok(&["copy-all", "--src-uri", &src.url, "--dst-uri", &dst.url, "--report", path(&report)]);
+    assert_eq!(prompt_counts(&report), (0, 5), "copy-all finds what import-all made");
+    let (source, copied) = (dump(&src, &refs), dump(dst, &refs));
+    for n in &names {
+        assert_prompt_equal(&source[n], &copied[n], n);
+    }
+}
