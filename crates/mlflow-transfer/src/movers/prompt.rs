@@ -18,7 +18,7 @@ use crate::{
         prompt_json::{version_folder, write_prompt_json, write_summary_json, PROMPT_FILE, SUMMARY_FILE},
         ExportSystem,
     },
-    identity::{copied_from, PLACEHOLDER, PREFIX, SOURCE_MODEL, SOURCE_TRACKING_URI, SOURCE_VERSION},
+    identity::{copied_from, PREFIX, SOURCE_MODEL, SOURCE_TRACKING_URI, SOURCE_VERSION},
     job::{JobContext, Outcome, PromptOutcome},
     model::{version_number, ModelVersionRecord, RegisteredModelRecord},
     store::{local, PromptSink},
@@ -93,10 +93,7 @@ impl PromptMove {
         let mut foreign = 0usize;
         for v in existing {
             let copied = copied_from(|k| v.tags.get(k).map(String::as_str), &src.name, tracking_uri.as_deref());
-            if v.tags.contains_key(PLACEHOLDER) {
-                // Left by an interrupted earlier attempt.
-                sink.delete_prompt_version(name, &v.version).await?;
-            } else if let Some(s) = copied {
+            if let Some(s) = copied {
                 if version_number(&v.version) < version_number(s) {
                     // Created by a job killed before it could burn this number: made again below.
                     sink.delete_prompt_version(name, &v.version).await?;
@@ -176,7 +173,7 @@ impl PromptMove {
             outcome.versions.insert(v.version.clone(), v.version.clone());
             outcome.versions_created += 1;
         }
-        outcome.aliases = src.aliases.len();
+        outcome.aliases = src.aliases.values().filter(|v| outcome.versions.contains_key(*v)).count();
         outcome.destination = Some(dir.display().to_string());
         Ok(())
     }
@@ -214,5 +211,90 @@ impl PromptIndex {
             Ok(()) => Outcome::Indexed,
             Err(e) => Outcome::failed(path.display().to_string(), &e),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use async_trait::async_trait;
+
+    use super::*;
+    use crate::job::RunOptions;
+
+    /// A registry's numbering in memory: the next number is one above every number ever
+    /// given, deleted ones included.
+    #[derive(Default)]
+    struct Registry {
+        versions: Mutex<Vec<(ModelVersionRecord, bool)>>,
+    }
+
+    #[async_trait]
+    impl PromptSink for Registry {
+        async fn open_prompt(&self, _: &str, _: &RegisteredModelRecord, _: bool) -> Result<Vec<ModelVersionRecord>> {
+            Ok(self.versions.lock().unwrap().iter().filter(|(_, live)| *live).map(|(v, _)| v.clone()).collect())
+        }
+        async fn create_prompt_version(&self, _: &str, v: &ModelVersionRecord) -> Result<String> {
+            let mut all = self.versions.lock().unwrap();
+            let number = (all.len() + 1).to_string();
+            all.push((ModelVersionRecord { version: number.clone(), ..v.clone() }, true));
+            Ok(number)
+        }
+        async fn delete_prompt_version(&self, _: &str, version: &str) -> Result<()> {
+            self.versions
+                .lock()
+                .unwrap()
+                .iter_mut()
+                .filter(|(v, _)| v.version == version)
+                .for_each(|(_, l)| *l = false);
+            Ok(())
+        }
+        async fn set_prompt_aliases(&self, _: &str, _: &[(String, String)]) -> Result<()> {
+            Ok(())
+        }
+    }
+
+    /// Versions 1 and 3 (2 deleted at the source): 2 is burnt, 3 kept; a re-run makes nothing;
+    /// a copy left under a wrong number by a killed job is made again under its own.
+    #[tokio::test]
+    async fn numbers_are_kept_and_a_rerun_makes_nothing() {
+        let v = |n: &str| ModelVersionRecord { version: n.into(), ..Default::default() };
+        let record = RegisteredModelRecord { name: "p".into(), versions: vec![v("1"), v("3")], ..Default::default() };
+        let sink = Arc::new(Registry::default());
+        let step = PromptMove {
+            record: Arc::new(record),
+            destination: PromptDestination::Server { sink: sink.clone(), name: "p".into(), source_tracking_uri: None },
+            error: None,
+        };
+        let ctx = JobContext::new(RunOptions::default(), Arc::new(crate::Silent));
+        let run = || async {
+            let Outcome::Prompt(p) = step.execute(&[], &ctx).await else { panic!("a prompt outcome") };
+            assert_eq!(p.error, None);
+            (p.versions_created, p.versions_skipped, p.versions.into_iter().collect::<Vec<_>>())
+        };
+        let kept = vec![("1".to_string(), "1".to_string()), ("3".to_string(), "3".to_string())];
+        assert_eq!(run().await, (2, 0, kept.clone()));
+        assert_eq!(run().await, (0, 2, kept.clone()));
+        // A job killed before burning number 2 left source version 3's copy under 2 (too low):
+        // it is deleted and made again under 3; the copy of version 1 is kept.
+        let sink2 = Registry::default();
+        let mut tags = BTreeMap::new();
+        tags.insert(SOURCE_MODEL.to_string(), "p".to_string());
+        tags.insert(SOURCE_VERSION.to_string(), "1".to_string());
+        sink2.create_prompt_version("p", &ModelVersionRecord { tags: tags.clone(), ..v("") }).await.unwrap();
+        tags.insert(SOURCE_VERSION.to_string(), "3".to_string());
+        sink2.create_prompt_version("p", &ModelVersionRecord { tags, ..v("") }).await.unwrap();
+        let step = PromptMove {
+            destination: PromptDestination::Server {
+                sink: Arc::new(sink2),
+                name: "p".into(),
+                source_tracking_uri: None,
+            },
+            record: step.record.clone(),
+            error: None,
+        };
+        let Outcome::Prompt(p) = step.execute(&[], &ctx).await else { panic!("a prompt outcome") };
+        assert_eq!((p.versions_created, p.versions_skipped, p.versions.into_iter().collect::<Vec<_>>()), (1, 1, kept));
     }
 }
