@@ -413,7 +413,12 @@ pub async fn plan(source: &Source, selection: Selection, destination: &Destinati
             let names = src.select_models(&ExperimentSpec::All).await?;
             p.server_models(src, &names, &versions, Along::Everything(filter), destination).await?;
             let prompts = src.select_prompts(&ExperimentSpec::All).await?;
-            p.server_prompts(src, &prompts, None, false, None, &prompts_destination(destination)).await?;
+            let summary = p.server_prompts(src, &prompts, None, false, None, &prompts_destination(destination)).await?;
+            // The manifest stays the export's last file.
+            let manifest = p.plan.steps.iter().rposition(|s| matches!(s.what, Move::ModelIndex(_)));
+            if let (Some(summary), Some(manifest)) = (summary, manifest) {
+                p.plan.steps[manifest].deps.push(summary);
+            }
         }
         (
             Source::Export(dir),
@@ -1016,7 +1021,8 @@ impl Planner {
 
 impl Planner {
     /// Prompts read from a server, one step each; into a bulk folder, `prompts_summary.json`
-    /// after them. A prompt that cannot be read (missing, a registered model) fails alone.
+    /// after them (its step is returned). A prompt that cannot be read (missing, a registered
+    /// model) fails alone.
     async fn server_prompts(
         &mut self,
         src: &Arc<RestSource>,
@@ -1025,7 +1031,7 @@ impl Planner {
         single: bool,
         dst_name: Option<&str>,
         destination: &Destination,
-    ) -> Result<()> {
+    ) -> Result<Option<usize>> {
         let tracking_uri = Some(src.client().base_url().to_string());
         let mut steps = Vec::new();
         for name in names {
@@ -1039,8 +1045,7 @@ impl Planner {
             let dst_name = dst_name.unwrap_or(name).to_string();
             steps.push(self.prompt(record, error, tracking_uri.clone(), destination, single, dst_name));
         }
-        self.prompt_index(destination, single, steps);
-        Ok(())
+        Ok(self.prompt_index(destination, single, steps))
     }
 
     /// The prompts of an export: the one version in `dir/prompt.json` (`single`), or every
@@ -1108,12 +1113,11 @@ impl Planner {
     }
 
     /// `prompts_summary.json` of a bulk prompts folder, after its prompts.
-    fn prompt_index(&mut self, destination: &Destination, single: bool, prompts: Vec<usize>) {
-        if let (Destination::Folder { out, system }, false) = (destination, single) {
-            let label = format!("prompts summary -> {}", out.join(SUMMARY_FILE).display());
-            let index = PromptIndex { dir: out.clone(), system: system.clone() };
-            self.plan.add(label, prompts, Move::PromptIndex(Box::new(index)));
-        }
+    fn prompt_index(&mut self, destination: &Destination, single: bool, prompts: Vec<usize>) -> Option<usize> {
+        let (Destination::Folder { out, system }, false) = (destination, single) else { return None };
+        let label = format!("prompts summary -> {}", out.join(SUMMARY_FILE).display());
+        let index = PromptIndex { dir: out.clone(), system: system.clone() };
+        Some(self.plan.add(label, prompts, Move::PromptIndex(Box::new(index))))
     }
 }
 

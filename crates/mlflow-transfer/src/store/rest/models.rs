@@ -339,6 +339,11 @@ impl ModelSink for RestServer {
             }
         };
         if let Some(m) = &existing {
+            if m.tags.iter().any(|t| t.key == prompt_tags::IS_PROMPT && t.value.eq_ignore_ascii_case("true")) {
+                return Err(Error::Input(format!(
+                    "{dst_name:?} is a prompt at the destination, not a registered model"
+                )));
+            }
             for (k, v) in &model.tags {
                 if !m.tags.iter().any(|t| &t.key == k) {
                     client.set_registered_model_tag(dst_name, k, v).await?;
