@@ -90,18 +90,16 @@ impl PromptMove {
         let existing = sink.open_prompt(name, &prompt, delete_first).await?;
         outcome.destination = Some(name.to_string());
         let mut ours: BTreeMap<String, String> = BTreeMap::new();
-        let mut foreign = 0usize;
+        let (mut foreign, mut misnumbered) = (0usize, Vec::new());
         for v in existing {
             let copied = copied_from(|k| v.tags.get(k).map(String::as_str), &src.name, tracking_uri.as_deref());
-            if let Some(s) = copied {
-                if version_number(&v.version) < version_number(s) {
-                    // Created by a job killed before it could burn this number: made again below.
-                    sink.delete_prompt_version(name, &v.version).await?;
-                } else {
+            match copied {
+                // Created by a job killed before it could burn this number: made again below.
+                Some(s) if version_number(&v.version) < version_number(s) => misnumbered.push(v.version.clone()),
+                Some(s) => {
                     ours.insert(s.to_string(), v.version.clone());
                 }
-            } else {
-                foreign += 1;
+                None => foreign += 1,
             }
         }
         let missing: Vec<&ModelVersionRecord> =
@@ -111,6 +109,9 @@ impl PromptMove {
                 "the destination prompt {name:?} has {foreign} version(s) not copied from this source, so version \
                  numbers cannot be kept; use --delete-prompt to replace it"
             )));
+        }
+        for version in misnumbered {
+            sink.delete_prompt_version(name, &version).await?;
         }
         for v in &src.versions {
             if let Some(dst) = ours.get(&v.version) {
