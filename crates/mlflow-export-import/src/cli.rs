@@ -180,6 +180,24 @@ pub enum Command {
     /// registered model with its versions.
     #[command(after_help = examples::COPY_ALL)]
     CopyAll(CopyAllArgs),
+    /// Export one version of a prompt (prompt registry) to a directory (`prompt.json`).
+    #[command(after_help = examples::EXPORT_PROMPT)]
+    ExportPrompt(ExportPromptArgs),
+    /// Import a prompt version directory made by export-prompt.
+    #[command(after_help = examples::IMPORT_PROMPT)]
+    ImportPrompt(ImportPromptArgs),
+    /// Export prompts, every version of each, to a directory (`<name>_v<version>/prompt.json`).
+    #[command(after_help = examples::EXPORT_PROMPTS)]
+    ExportPrompts(ExportPromptsArgs),
+    /// Import every prompt of a directory made by export-prompts, versions in order.
+    #[command(after_help = examples::IMPORT_PROMPTS)]
+    ImportPrompts(ImportPromptsArgs),
+    /// Copy a prompt, its versions (numbers kept) and aliases from one tracking server to another.
+    #[command(after_help = examples::COPY_PROMPT)]
+    CopyPrompt(CopyPromptArgs),
+    /// Copy several (or all) prompts from one tracking server to another.
+    #[command(after_help = examples::COPY_PROMPTS)]
+    CopyPrompts(CopyPromptsArgs),
     /// Compare an experiment after a migration with its source, run by run; print every
     /// difference and exit non-zero if there is any.
     #[command(after_help = examples::VERIFY)]
@@ -326,19 +344,13 @@ pub struct CopyAllArgs {
     #[command(flatten)]
     pub write: ModelWriteArgs,
     #[command(flatten)]
+    pub prompts: PromptWriteArgs,
+    #[command(flatten)]
     pub tags: ImportTagArgs,
     #[command(flatten)]
     pub webhooks: WebhookSecretArgs,
     #[command(flatten)]
     pub compat: CompatArgs,
-}
-
-#[derive(Debug, Args)]
-pub struct ImportAllArgs {
-    #[command(flatten)]
-    pub models: ImportModelsArgs,
-    #[command(flatten)]
-    pub webhooks: WebhookSecretArgs,
 }
 
 /// Webhook secrets, which no server hands out.
@@ -733,4 +745,127 @@ fn positive_rate(s: &str) -> Result<f64, String> {
         Ok(r) if r.is_finite() && r > 0.0 => Ok(r),
         _ => Err(format!("{s:?} is not a positive number of requests per second")),
     }
+}
+
+#[derive(Debug, Args)]
+pub struct ImportAllArgs {
+    #[command(flatten)]
+    pub models: ImportModelsArgs,
+    #[command(flatten)]
+    pub prompts: PromptWriteArgs,
+    #[command(flatten)]
+    pub webhooks: WebhookSecretArgs,
+}
+
+/// How prompts are written.
+#[derive(Debug, Args)]
+pub struct PromptWriteArgs {
+    /// First delete the destination prompt and all its versions. Without it, a prompt that
+    /// holds versions not copied from this source fails (its version numbers cannot be kept).
+    #[arg(long, value_parser = BoolishValueParser::new(), num_args = 0..=1, default_missing_value = "true", default_value = "false", value_name = "BOOL")]
+    pub delete_prompt: bool,
+}
+
+/// `--use-threads` of the prompt commands, a flag in the Python tool.
+#[derive(Debug, Args)]
+pub struct PromptThreadArgs {
+    /// Accepted for compatibility: this tool always works concurrently (see --concurrency).
+    #[arg(long)]
+    pub use_threads: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportPromptArgs {
+    /// Tracking server to read from.
+    #[arg(long, env = "MLFLOW_TRACKING_URI", value_name = "URI")]
+    pub tracking_uri: String,
+    /// Prompt name.
+    #[arg(long)]
+    pub prompt_name: String,
+    /// Version to export.
+    #[arg(long, value_name = "VERSION")]
+    pub prompt_version: String,
+    /// Output directory; `prompt.json` is written into it.
+    #[arg(long, visible_alias = "output")]
+    pub output_dir: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportPromptArgs {
+    /// Tracking server to write to.
+    #[arg(long, env = "MLFLOW_TRACKING_URI", value_name = "URI")]
+    pub tracking_uri: String,
+    /// Input directory made by export-prompt (holding `prompt.json`).
+    #[arg(long, visible_alias = "input")]
+    pub input_dir: PathBuf,
+    /// Destination prompt name (default: the exported prompt's name).
+    #[arg(long)]
+    pub prompt_name: Option<String>,
+    #[command(flatten)]
+    pub write: PromptWriteArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportPromptsArgs {
+    /// Tracking server to read from.
+    #[arg(long, env = "MLFLOW_TRACKING_URI", value_name = "URI")]
+    pub tracking_uri: String,
+    /// Prompt names, comma-separated; `all`; `prefix*`; or a .txt file with one per line.
+    /// Every version of each is exported (the Python tool takes only the latest of named ones).
+    #[arg(long)]
+    pub prompts: String,
+    /// Output directory.
+    #[arg(long, visible_alias = "output")]
+    pub output_dir: PathBuf,
+    #[command(flatten)]
+    pub threads: PromptThreadArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportPromptsArgs {
+    /// Tracking server to write to.
+    #[arg(long, env = "MLFLOW_TRACKING_URI", value_name = "URI")]
+    pub tracking_uri: String,
+    /// Input directory made by export-prompts (or the `prompts` folder of export-all).
+    #[arg(long, visible_alias = "input")]
+    pub input_dir: PathBuf,
+    #[command(flatten)]
+    pub write: PromptWriteArgs,
+    #[command(flatten)]
+    pub threads: PromptThreadArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct CopyPromptArgs {
+    /// Source tracking server.
+    #[arg(long, visible_alias = "src-mlflow-uri", env = "MLFLOW_TRACKING_URI", value_name = "URI")]
+    pub src_uri: String,
+    /// Destination tracking server.
+    #[arg(long, visible_alias = "dst-mlflow-uri", value_name = "URI")]
+    pub dst_uri: String,
+    /// Source prompt name.
+    #[arg(long)]
+    pub src_prompt: String,
+    /// Destination prompt name (default: the source name).
+    #[arg(long)]
+    pub dst_prompt: Option<String>,
+    #[command(flatten)]
+    pub write: PromptWriteArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct CopyPromptsArgs {
+    /// Source tracking server.
+    #[arg(long, visible_alias = "src-mlflow-uri", env = "MLFLOW_TRACKING_URI", value_name = "URI")]
+    pub src_uri: String,
+    /// Destination tracking server.
+    #[arg(long, visible_alias = "dst-mlflow-uri", value_name = "URI")]
+    pub dst_uri: String,
+    /// Prompt names, comma-separated; `all`; `prefix*`; or a .txt file with one per line.
+    #[arg(long)]
+    pub prompts: String,
+    #[command(flatten)]
+    pub write: PromptWriteArgs,
+    #[command(flatten)]
+    pub threads: PromptThreadArgs,
 }

@@ -161,6 +161,45 @@ Examples:
   mlflow-export-import aliases --dir ~/.local/mlflow-export-import-aliases
   mlflow-export-import aliases --dir /opt/mlflow-tools/bin --force";
 
+pub const EXPORT_PROMPT: &str = "\
+Examples:
+  mlflow-export-import export-prompt --tracking-uri http://localhost:5000 \\
+    --prompt-name greeting --prompt-version 3 --output-dir out/greeting_v3";
+
+pub const IMPORT_PROMPT: &str = "\
+Examples:
+  mlflow-export-import import-prompt --tracking-uri http://new-server:5000 \\
+    --input-dir out/greeting_v3
+  mlflow-export-import import-prompt --tracking-uri http://new-server:5000 \\
+    --input-dir out/greeting_v3 --prompt-name greeting-copy --delete-prompt";
+
+pub const EXPORT_PROMPTS: &str = "\
+Examples:
+  mlflow-export-import export-prompts --tracking-uri http://localhost:5000 \\
+    --prompts all --output-dir out/prompts
+  mlflow-export-import export-prompts --tracking-uri http://localhost:5000 \\
+    --prompts greeting,summarize --output-dir out/prompts";
+
+pub const IMPORT_PROMPTS: &str = "\
+Examples:
+  mlflow-export-import import-prompts --tracking-uri http://new-server:5000 \\
+    --input-dir out/prompts";
+
+pub const COPY_PROMPT: &str = "\
+Examples:
+  mlflow-export-import copy-prompt \\
+    --src-uri http://old-server:5000 --dst-uri http://new-server:5000 \\
+    --src-prompt greeting
+  mlflow-export-import copy-prompt \\
+    --src-uri http://old-server:5000 --dst-uri http://new-server:5000 \\
+    --src-prompt greeting --dst-prompt greeting-v2 --delete-prompt";
+
+pub const COPY_PROMPTS: &str = "\
+Examples:
+  mlflow-export-import copy-prompts \\
+    --src-uri http://old-server:5000 --dst-uri http://new-server:5000 \\
+    --prompts all";
+
 #[cfg(test)]
 mod tests {
     use clap::{CommandFactory, Parser};

@@ -63,6 +63,8 @@ async fn run_step(step: &Step, deps: &[Outcome], ctx: &JobContext) -> Outcome {
         Move::ModelIndex(m) => m.execute(deps, ctx).await,
         Move::Scorers(m) => m.execute(deps, ctx).await,
         Move::Webhooks(m) => m.execute(deps, ctx).await,
+        Move::Prompt(m) => m.execute(deps, ctx).await,
+        Move::PromptIndex(m) => m.execute(deps, ctx).await,
     }
 }
 

@@ -36,7 +36,16 @@ pub fn copied_version<'a>(
     src_model: &str,
     tracking_uri: Option<&str>,
 ) -> Option<&'a str> {
-    let tag = |k: &str| v.tags.iter().find(|t| t.key == k).map(|t| t.value.as_str());
+    copied_from(|k| v.tags.iter().find(|t| t.key == k).map(|t| t.value.as_str()), src_model, tracking_uri)
+}
+
+/// The source version an object with these tags (`tag` looks one up) is our copy of: its
+/// source model is `src_model`, from the server `tracking_uri` when both sides know it.
+pub fn copied_from<'a>(
+    tag: impl Fn(&str) -> Option<&'a str>,
+    src_model: &str,
+    tracking_uri: Option<&str>,
+) -> Option<&'a str> {
     let same_server = tracking_uri.is_none_or(|u| tag(SOURCE_TRACKING_URI).is_none_or(|t| same_server(t, u)));
     (tag(SOURCE_MODEL) == Some(src_model) && same_server).then(|| tag(SOURCE_VERSION)).flatten()
 }

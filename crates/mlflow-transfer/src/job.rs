@@ -70,6 +70,8 @@ pub struct ModelOptions {
     pub stages_and_aliases: bool,
     /// Reproduce source version numbers (not wanted when copying single versions).
     pub keep_numbers: bool,
+    /// Delete the destination prompt (and its versions) first, `--delete-prompt`.
+    pub delete_prompt: bool,
 }
 
 impl Default for ModelOptions {
@@ -79,6 +81,7 @@ impl Default for ModelOptions {
             await_creation: Duration::from_secs(300),
             stages_and_aliases: true,
             keep_numbers: true,
+            delete_prompt: false,
         }
     }
 }
@@ -311,6 +314,23 @@ pub struct WebhookOutcome {
     pub retryable: bool,
 }
 
+/// The result for one prompt (prompt registry): its versions by number, its aliases.
+#[derive(Debug, Clone, Serialize)]
+pub struct PromptOutcome {
+    pub source_name: String,
+    /// The destination prompt's name, or the folder for exports.
+    pub destination: Option<String>,
+    pub versions_created: usize,
+    pub versions_skipped: usize,
+    /// Source version → destination version.
+    pub versions: BTreeMap<String, String>,
+    pub aliases: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(skip)]
+    pub retryable: bool,
+}
+
 /// A failure that belongs to no run, experiment or model outcome (a destination experiment
 /// that could not be prepared, an index file that could not be written).
 #[derive(Debug, Clone, Serialize)]
@@ -329,6 +349,7 @@ pub struct JobResult {
     pub scorers: Vec<ScorerOutcome>,
     pub webhooks: Vec<WebhookOutcome>,
     pub other_failures: Vec<Failure>,
+    pub prompts: Vec<PromptOutcome>,
 }
 
 impl JobResult {
@@ -340,6 +361,7 @@ impl JobResult {
             || self.scorers.iter().any(|s| s.error.is_some())
             || self.webhooks.iter().any(|w| w.action == WebhookAction::Failed)
             || !self.other_failures.is_empty()
+            || self.prompts.iter().any(|p| p.error.is_some())
     }
 }
 
@@ -424,6 +446,7 @@ pub enum Outcome {
     /// The scorers of one experiment.
     Scorers(Vec<ScorerOutcome>),
     Webhooks(Vec<WebhookOutcome>),
+    Prompt(PromptOutcome),
     /// A file indexing other objects was written (`experiments.json`, `models.json`).
     Indexed,
     /// A step with no outcome of its own failed: preparing a destination, writing an index.
@@ -452,6 +475,7 @@ impl Outcome {
                 let failed = || all.iter().filter(|o| o.action == WebhookAction::Failed);
                 (failed().find_map(|o| o.error.as_deref()), failed().any(|o| o.retryable))
             }
+            Outcome::Prompt(o) => (o.error.as_deref(), o.retryable),
             Outcome::ExperimentReady { .. } | Outcome::ModelReady(_) | Outcome::Indexed => (None, false),
         };
         error.map(|e| (e, retryable))
@@ -475,6 +499,7 @@ impl JobResult {
                 Outcome::LoggedModel(o) => r.logged_models.push(o),
                 Outcome::Scorers(o) => r.scorers.extend(o),
                 Outcome::Webhooks(o) => r.webhooks.extend(o),
+                Outcome::Prompt(o) => r.prompts.push(o),
                 Outcome::Failed { object, error, .. } => r.other_failures.push(Failure { object, reason: error }),
                 Outcome::ExperimentReady { .. } | Outcome::ModelReady(_) | Outcome::Version(_) | Outcome::Indexed => {}
             }

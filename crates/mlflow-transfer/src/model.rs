@@ -159,3 +159,31 @@ pub fn version_number(version: &str) -> u64 {
 pub fn key_values(map: &BTreeMap<String, String>) -> Vec<KeyValue> {
     map.iter().map(|(k, v)| KeyValue::new(k, v)).collect()
 }
+
+/// The tags that make a registered model a prompt and a model version a prompt version
+/// holding its template (MLflow's `mlflow/prompt/constants.py`).
+pub mod prompt_tags {
+    /// `true` on a prompt and on each of its versions.
+    pub const IS_PROMPT: &str = "mlflow.prompt.is_prompt";
+    /// The template: the text, or a chat prompt's messages as JSON.
+    pub const TEXT: &str = "mlflow.prompt.text";
+    /// `text` or `chat`.
+    pub const TYPE: &str = "_mlflow_prompt_type";
+    /// JSON of the expected response structure.
+    pub const RESPONSE_FORMAT: &str = "_mlflow_prompt_response_format";
+    /// JSON of the model configuration (model name, temperature, …).
+    pub const MODEL_CONFIG: &str = "_mlflow_prompt_model_config";
+    /// The sources the server accepts for a prompt version; the first is the client's.
+    pub const SOURCES: [&str; 2] = ["dummy-source", "prompt-template"];
+
+    /// Whether a registered model's (or version's) tags make it a prompt.
+    pub fn is_prompt(tags: &std::collections::BTreeMap<String, String>) -> bool {
+        tags.get(IS_PROMPT).is_some_and(|v| v.eq_ignore_ascii_case("true"))
+    }
+
+    /// Whether a tag is the registry's own rather than a user's (`PromptVersion.tags` leaves
+    /// these out).
+    pub fn is_reserved(key: &str) -> bool {
+        [IS_PROMPT, TEXT, TYPE, RESPONSE_FORMAT, MODEL_CONFIG].contains(&key)
+    }
+}

@@ -21,6 +21,7 @@ use crate::{
     format::{
         experiment_json::{read_experiment_dir, read_experiments_dir},
         model_json::{read_model_dir, read_models_dir},
+        prompt_json::{read_prompt_dir, read_prompts_dir, SUMMARY_FILE},
         ExportSystem,
     },
     job::Phase,
@@ -29,6 +30,7 @@ use crate::{
         experiment::{ExperimentDestination, ExperimentIndex, ExperimentMove},
         logged_model::LoggedModelMove,
         model_version::{VersionDestination, VersionMove},
+        prompt::{PromptDestination, PromptIndex, PromptMove},
         registered_model::{ModelDestination, ModelIndex, ModelMove},
         run::{RunDestination, RunMove},
         scorer::ScorerMove,
@@ -57,6 +59,8 @@ pub enum Move {
     ModelIndex(Box<ModelIndex>),
     Scorers(Box<ScorerMove>),
     Webhooks(Box<WebhookMove>),
+    Prompt(Box<PromptMove>),
+    PromptIndex(Box<PromptIndex>),
 }
 
 /// A move and the steps (indices into the plan) that must be done before it.
@@ -325,6 +329,13 @@ pub enum Selection {
         rename_models: Renames,
         webhook_secrets: Arc<BTreeMap<String, String>>,
     },
+    /// Prompts (prompt registry), each with every version in order. From a server: those
+    /// `prompts` names (`all`, a prefix, a list), all versions or only `version`; into a
+    /// folder, `<out>/<name>_v<version>/prompt.json` with `prompts_summary.json`, or with
+    /// `single` the one version's `prompt.json` in `<out>` itself. From an export: the
+    /// folder's `prompt.json` (`single`) or every prompt of a bulk prompts folder. At a server
+    /// a single prompt may be renamed `dst_name`.
+    Prompts { prompts: ExperimentSpec, version: Option<String>, single: bool, dst_name: Option<String> },
 }
 
 /// What a bulk model job takes along with the models.
@@ -355,6 +366,13 @@ pub async fn plan(source: &Source, selection: Selection, destination: &Destinati
         experiment_opens: HashMap::new(),
     };
     match (source, selection) {
+        (Source::Server(src), Selection::Prompts { prompts, version, single, dst_name }) => {
+            let names = src.select_prompts(&prompts).await?;
+            p.server_prompts(src, &names, version.as_deref(), single, dst_name.as_deref(), destination).await?;
+        }
+        (Source::Export(dir), Selection::Prompts { single, dst_name, .. }) => {
+            p.exported_prompts(dir, single, dst_name.as_deref(), destination)?;
+        }
         (Source::Server(src), Selection::Run { run_id, experiment }) => {
             let run_id = run_id.ok_or_else(|| Error::Input("no run id given".into()))?;
             let sink = p.run_sink(destination, experiment.as_deref(), None)?;
@@ -412,9 +430,19 @@ pub async fn plan(source: &Source, selection: Selection, destination: &Destinati
             let names = src.select_models(&ExperimentSpec::All).await?;
             p.server_models(src, &names, &versions, Along::Everything(filter), destination).await?;
             p.webhooks(Arc::new(src.client().clone()), destination, webhook_secrets);
+            let prompts = src.select_prompts(&ExperimentSpec::All).await?;
+            let summary = p.server_prompts(src, &prompts, None, false, None, &prompts_destination(destination)).await?;
+            // The manifest stays the export's last file.
+            let manifest = p.plan.steps.iter().rposition(|s| matches!(s.what, Move::ModelIndex(_)));
+            if let (Some(summary), Some(manifest)) = (summary, manifest) {
+                p.plan.steps[manifest].deps.push(summary);
+            }
         }
         (Source::Export(dir), Selection::All { rename_experiments, rename_models, webhook_secrets, .. }) => {
             p.exported_models(dir, &rename_experiments, &rename_models, destination)?;
+            if dir.join(PROMPTS_DIR).is_dir() {
+                p.exported_prompts(&dir.join(PROMPTS_DIR), false, None, destination)?;
+            }
             p.webhooks(Arc::new(DirWebhooks::new(dir, Arc::default())), destination, webhook_secrets);
         }
         (Source::Export(dir), Selection::Models { rename_experiments, rename_models, .. }) => {
@@ -471,6 +499,19 @@ impl Planner {
         };
         let what = WebhookMove { source, sink, secrets };
         self.plan.add(format!("webhooks -> {to}"), Vec::new(), Move::Webhooks(Box::new(what)))
+    }
+}
+
+/// The folder of a bulk export (`export-all`) that holds its prompts.
+pub const PROMPTS_DIR: &str = "prompts";
+
+/// Where the prompts of a whole-server job go: `prompts/` of an export folder.
+fn prompts_destination(destination: &Destination) -> Destination {
+    match destination {
+        Destination::Folder { out, system } => {
+            Destination::Folder { out: out.join(PROMPTS_DIR), system: system.clone() }
+        }
+        Destination::Server(client) => Destination::Server(client.clone()),
     }
 }
 
@@ -1068,6 +1109,108 @@ impl Planner {
         let deps: Vec<usize> = open.into_iter().chain(versions).collect();
         let what = ModelMove { record: model.clone(), destination: dst, phase: Phase::Close, error: None };
         Ok(self.plan.add(format!("registered model {:?} -> {to}", model.name), deps, Move::Model(Box::new(what))))
+    }
+}
+
+impl Planner {
+    /// Prompts read from a server, one step each; into a bulk folder, `prompts_summary.json`
+    /// after them (its step is returned). A prompt that cannot be read (missing, a registered
+    /// model) fails alone.
+    async fn server_prompts(
+        &mut self,
+        src: &Arc<RestSource>,
+        names: &[String],
+        version: Option<&str>,
+        single: bool,
+        dst_name: Option<&str>,
+        destination: &Destination,
+    ) -> Result<Option<usize>> {
+        let tracking_uri = Some(src.client().base_url().to_string());
+        let mut steps = Vec::new();
+        for name in names {
+            let (record, error) = match src.read_prompt(name, version).await {
+                Ok(r) => (r, None),
+                Err(e) if unreadable(&e) || matches!(e, Error::Input(_)) => {
+                    (RegisteredModelRecord { name: name.clone(), ..Default::default() }, Some(e.to_string()))
+                }
+                Err(e) => return Err(e),
+            };
+            let dst_name = dst_name.unwrap_or(name).to_string();
+            steps.push(self.prompt(record, error, tracking_uri.clone(), destination, single, dst_name));
+        }
+        Ok(self.prompt_index(destination, single, steps))
+    }
+
+    /// The prompts of an export: the one version in `dir/prompt.json` (`single`), or every
+    /// prompt of a bulk prompts folder.
+    fn exported_prompts(
+        &mut self,
+        dir: &Path,
+        single: bool,
+        dst_name: Option<&str>,
+        destination: &Destination,
+    ) -> Result<()> {
+        if single {
+            let e = read_prompt_dir(dir)?;
+            let dst_name = dst_name.unwrap_or(&e.prompt.name).to_string();
+            self.prompt(e.prompt, None, e.tracking_uri, destination, true, dst_name);
+            return Ok(());
+        }
+        let mut steps = Vec::new();
+        for entry in read_prompts_dir(dir)? {
+            let step = match entry {
+                Ok(e) => {
+                    let dst_name = dst_name.unwrap_or(&e.prompt.name).to_string();
+                    self.prompt(e.prompt, None, e.tracking_uri, destination, false, dst_name)
+                }
+                Err((folder, why)) => {
+                    let record = RegisteredModelRecord { name: folder.clone(), ..Default::default() };
+                    self.prompt(record, Some(why), None, destination, false, folder)
+                }
+            };
+            steps.push(step);
+        }
+        self.prompt_index(destination, single, steps);
+        Ok(())
+    }
+
+    fn prompt(
+        &mut self,
+        record: RegisteredModelRecord,
+        error: Option<String>,
+        tracking_uri: Option<String>,
+        destination: &Destination,
+        single: bool,
+        dst_name: String,
+    ) -> usize {
+        let (to, dst) = match destination {
+            Destination::Folder { out, system } => (
+                out.display().to_string(),
+                PromptDestination::Folder { dir: out.clone(), system: system.clone(), single },
+            ),
+            Destination::Server(client) => (
+                format!("{dst_name:?} at {}", client.base_url()),
+                PromptDestination::Server {
+                    sink: self.server.as_ref().expect("a server destination").0.clone(),
+                    name: dst_name,
+                    source_tracking_uri: tracking_uri,
+                },
+            ),
+        };
+        let label = match &error {
+            Some(why) => format!("prompt {:?} (cannot be moved: {why})", record.name),
+            None => format!("prompt {:?} ({} versions) -> {to}", record.name, record.versions.len()),
+        };
+        let what = PromptMove { record: Arc::new(record), destination: dst, error };
+        self.plan.add(label, Vec::new(), Move::Prompt(Box::new(what)))
+    }
+
+    /// `prompts_summary.json` of a bulk prompts folder, after its prompts.
+    fn prompt_index(&mut self, destination: &Destination, single: bool, prompts: Vec<usize>) -> Option<usize> {
+        let (Destination::Folder { out, system }, false) = (destination, single) else { return None };
+        let label = format!("prompts summary -> {}", out.join(SUMMARY_FILE).display());
+        let index = PromptIndex { dir: out.clone(), system: system.clone() };
+        Some(self.plan.add(label, prompts, Move::PromptIndex(Box::new(index))))
     }
 }
 

@@ -1,9 +1,10 @@
 //! `copy-all`: a whole tracking server to another, streamed: every experiment with its runs,
-//! then every registered model with its versions.
+//! then every registered model with its versions, then every prompt.
 
 use std::{process::ExitCode, sync::Arc, time::Instant};
 
 use mlflow_transfer::{
+    job::ModelOptions,
     plan::{Destination, Source},
     store::rest::RestSource,
 };
@@ -20,7 +21,8 @@ pub async fn run(args: CopyAllArgs, global: &GlobalArgs) -> anyhow::Result<ExitC
     let dst = settings::client(&args.dst_uri, Some("DST"), global)?;
     let source = Arc::new(RestSource::new(src.clone()));
     let (ctx, progress) = super::job_context(global, Some(&args.tags), args.server.export_metadata_tags);
-    let ctx = ctx.with_models(super::model_options(&args.write));
+    let models = super::model_options(&args.write);
+    let ctx = ctx.with_models(ModelOptions { delete_prompt: args.prompts.delete_prompt, ..models });
     let job = super::plan_and_run(global, &ctx, Source::Server(source), selection, Destination::Server(dst.clone()));
     let Some(result) = job.await? else { return Ok(ExitCode::SUCCESS) };
     progress.finish();

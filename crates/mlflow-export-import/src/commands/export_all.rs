@@ -1,5 +1,5 @@
 //! `export-all`: a whole tracking server → directory, in the Python tool's bulk layout (that of
-//! `export-models`, with every experiment).
+//! `export-models`, with every experiment, and the prompts in `prompts/`).
 
 use std::{process::ExitCode, sync::Arc, time::Instant};
 

@@ -1,5 +1,5 @@
 //! `import-all`: a directory made by `export-all` (ours or the Python tool's) → tracking
-//! server: every experiment and its runs, then every model.
+//! server: every experiment and its runs, then every model, and the prompts of `prompts/`.
 
 use std::process::ExitCode;
 
@@ -12,14 +12,19 @@ use crate::cli::{GlobalArgs, ImportAllArgs};
 
 pub async fn run(args: ImportAllArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     let webhook_secrets = super::webhook_secrets(&args.webhooks)?;
-    super::import_models::import("import-all", args.models, global, |rename_experiments, rename_models| {
-        Selection::All {
+    let delete_prompt = args.prompts.delete_prompt;
+    super::import_models::import(
+        "import-all",
+        args.models,
+        delete_prompt,
+        global,
+        |rename_experiments, rename_models| Selection::All {
             versions: VersionFilter::default(),
             filter: RunFilter::default(),
             rename_experiments,
             rename_models,
             webhook_secrets,
-        }
-    })
+        },
+    )
     .await
 }

@@ -4,6 +4,7 @@
 use std::{process::ExitCode, time::Instant};
 
 use mlflow_transfer::{
+    job::ModelOptions,
     plan::{Destination, Selection, Source},
     select::{Renames, VersionFilter},
 };
@@ -14,7 +15,7 @@ use crate::{
 };
 
 pub async fn run(args: ImportModelsArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
-    import("import-models", args, global, |rename_experiments, rename_models| Selection::Models {
+    import("import-models", args, false, global, |rename_experiments, rename_models| Selection::Models {
         names: Vec::new(),
         versions: VersionFilter::default(),
         all_runs: false,
@@ -24,11 +25,13 @@ pub async fn run(args: ImportModelsArgs, global: &GlobalArgs) -> anyhow::Result<
     .await
 }
 
-/// Imports a bulk export's experiments, runs and models as `command`; `selection` makes the
-/// job's selection from the experiment and model renames.
+/// Imports a bulk export's experiments, runs and models (and with `import-all` its prompts,
+/// replaced first with `delete_prompt`) as `command`; `selection` makes the job's selection
+/// from the experiment and model renames.
 pub async fn import(
     command: &str,
     args: ImportModelsArgs,
+    delete_prompt: bool,
     global: &GlobalArgs,
     selection: impl FnOnce(Renames, Renames) -> Selection,
 ) -> anyhow::Result<ExitCode> {
@@ -37,7 +40,7 @@ pub async fn import(
     let rename_models = Renames::from_option(args.model_rename_file.as_deref())?;
     let client = settings::client(&args.tracking_uri, None, global)?;
     let (ctx, progress) = super::job_context(global, Some(&args.tags), false);
-    let ctx = ctx.with_models(super::model_options(&args.write));
+    let ctx = ctx.with_models(ModelOptions { delete_prompt, ..super::model_options(&args.write) });
     let selection = selection(rename_experiments, rename_models);
     let source = Source::Export(args.input_dir.clone());
     let job = super::plan_and_run(global, &ctx, source, selection, Destination::Server(client.clone()));

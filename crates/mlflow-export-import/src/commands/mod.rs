@@ -8,18 +8,24 @@ pub mod copy_all;
 pub mod copy_experiment;
 pub mod copy_model;
 pub mod copy_model_version;
+pub mod copy_prompt;
+pub mod copy_prompts;
 pub mod copy_run;
 pub mod export_all;
 pub mod export_experiment;
 pub mod export_experiments;
 pub mod export_model;
 pub mod export_models;
+pub mod export_prompt;
+pub mod export_prompts;
 pub mod export_run;
 pub mod import_all;
 pub mod import_experiment;
 pub mod import_experiments;
 pub mod import_model;
 pub mod import_models;
+pub mod import_prompt;
+pub mod import_prompts;
 pub mod import_run;
 pub mod list_registered_models;
 pub mod man;
@@ -38,7 +44,9 @@ use anyhow::Context;
 use mlflow_client::MlflowClient;
 use mlflow_transfer::{
     execute::execute,
-    job::{Action, JobContext, JobResult, ModelOptions, ModelOutcome, ScorerOutcome, Summary, WebhookAction},
+    job::{
+        Action, JobContext, JobResult, ModelOptions, ModelOutcome, PromptOutcome, ScorerOutcome, Summary, WebhookAction,
+    },
     plan::{plan, Destination, Selection, Source},
     select::{Renames, VersionFilter},
     Reporter,
@@ -208,6 +216,16 @@ pub fn finish_job(
                 count(WebhookAction::Failed)
             );
         }
+        if !result.prompts.is_empty() {
+            let versions = |f: fn(&PromptOutcome) -> usize| result.prompts.iter().map(f).sum::<usize>();
+            block += &format!(
+                "  prompts        {} done, {} failed; versions {} created, {} skipped\n",
+                result.prompts.iter().filter(|p| p.error.is_none()).count(),
+                result.prompts.iter().filter(|p| p.error.is_some()).count(),
+                versions(|p| p.versions_created),
+                versions(|p| p.versions_skipped),
+            );
+        }
         block += &format!(
             "  runs           {} created, {} resumed, {} skipped, {} failed\n",
             summary.runs_created, summary.runs_resumed, summary.runs_skipped, summary.runs_failed
@@ -252,6 +270,7 @@ pub fn finish_job(
             failures,
             logged_models: &result.logged_models,
             models: &result.models,
+            prompts: &result.prompts,
             requests,
             retries,
             runs: &result.runs,
@@ -309,6 +328,11 @@ fn failures(result: &JobResult) -> Vec<(String, serde_json::Value)> {
             out.push((format!("error: webhook {:?}: {reason}", w.name), json!({"webhook": w.name, "reason": reason})));
         }
     }
+    for p in &result.prompts {
+        if let Some(reason) = &p.error {
+            out.push((format!("error: {reason}"), json!({"prompt": p.source_name, "reason": reason})));
+        }
+    }
     for f in &result.other_failures {
         out.push((format!("error: {}: {}", f.object, f.reason), json!({"object": f.object, "reason": f.reason})));
     }
@@ -328,6 +352,7 @@ struct Report<'a> {
     failures: Vec<serde_json::Value>,
     logged_models: &'a [mlflow_transfer::job::LoggedModelOutcome],
     models: &'a [ModelOutcome],
+    prompts: &'a [PromptOutcome],
     requests: u64,
     retries: u64,
     runs: &'a [mlflow_transfer::job::RunOutcome],

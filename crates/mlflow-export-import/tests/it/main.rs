@@ -18,6 +18,7 @@ mod histories;
 mod logged_model_resume;
 mod models;
 mod output;
+mod prompts;
 mod run_errors;
 mod run_fixtures;
 mod run_roundtrip;

@@ -17,6 +17,7 @@ mod json;
 pub mod list_json;
 pub mod logged_model_json;
 pub mod model_json;
+pub mod prompt_json;
 pub mod run_json;
 
 pub use json::{utc_text, ExportSystem, FormatError};

@@ -7,6 +7,7 @@
 pub mod experiment;
 pub mod logged_model;
 pub mod model_version;
+pub mod prompt;
 pub mod registered_model;
 pub mod run;
 pub mod scorer;

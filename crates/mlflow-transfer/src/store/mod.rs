@@ -29,7 +29,7 @@ pub use object::ObjectLocation;
 use crate::{
     format::run_json::ArtifactEntry,
     identity::SourceIdentity,
-    model::{ArtifactFile, LoggedModelRecord, RegisteredModelRecord, RunRecord},
+    model::{ArtifactFile, LoggedModelRecord, ModelVersionRecord, RegisteredModelRecord, RunRecord},
     Result,
 };
 
@@ -226,4 +226,27 @@ pub trait WebhookStore: Send + Sync {
     /// Makes the webhook `existing` (as [`WebhookStore::webhooks`] listed it) say what
     /// `webhook` says; its secret is left as it is.
     async fn update_webhook(&self, existing: &Webhook, webhook: &Webhook) -> Result<()>;
+}
+
+/// Where prompts (prompt-registry entries: registered models tagged `mlflow.prompt.is_prompt`,
+/// their versions model versions holding the template in tags) are written. The prompt mover
+/// decides which versions to create and under which numbers; a sink only does the writes.
+#[async_trait]
+pub trait PromptSink: Send + Sync {
+    /// Finds prompt `dst_name` or creates it (deleting it first with `delete_first`), gives it
+    /// `prompt`'s description and tags, and lists its live versions in ascending order. Fails
+    /// when `dst_name` is a registered model, not a prompt.
+    async fn open_prompt(
+        &self,
+        dst_name: &str,
+        prompt: &RegisteredModelRecord,
+        delete_first: bool,
+    ) -> Result<Vec<ModelVersionRecord>>;
+    /// Creates the next version of `dst_name` with `v`'s tags (template, type, response format,
+    /// model config, user tags, identity) and commit message; returns its number. When the
+    /// answer was lost, the version carrying `v`'s identity tags is found instead.
+    async fn create_prompt_version(&self, dst_name: &str, v: &ModelVersionRecord) -> Result<String>;
+    async fn delete_prompt_version(&self, dst_name: &str, version: &str) -> Result<()>;
+    /// Points each alias at its destination version.
+    async fn set_prompt_aliases(&self, dst_name: &str, aliases: &[(String, String)]) -> Result<()>;
 }

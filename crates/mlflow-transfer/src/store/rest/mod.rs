@@ -5,6 +5,7 @@ mod models;
 mod scorers;
 mod webhooks;
 pub use models::{RestLoggedModelSink, RestServer};
+mod prompts;
 
 use std::{
     collections::{BTreeMap, HashMap},

@@ -17,7 +17,10 @@ use mlflow_client::{
 use super::{RestSink, RestSource};
 use crate::{
     identity::{copied_version, PLACEHOLDER, SOURCE_MODEL, SOURCE_MODEL_ID, SOURCE_TRACKING_URI, SOURCE_VERSION},
-    model::{key_values, version_number, ArtifactFile, LoggedModelRecord, ModelVersionRecord, RegisteredModelRecord},
+    model::{
+        key_values, prompt_tags, version_number, ArtifactFile, LoggedModelRecord, ModelVersionRecord,
+        RegisteredModelRecord,
+    },
     select::{ExperimentSpec, VersionFilter},
     store::{
         artifact_root::{ArtifactRoot, ArtifactRoots},
@@ -36,6 +39,14 @@ impl RestSource {
         let Some(model) = client.get_registered_model(name).await? else {
             return Err(Error::NotFound(format!("registered model {name:?} does not exist at {}", client.base_url())));
         };
+        // A prompt is a registered model to the API; moved as a model its versions (which the
+        // server hides from model searches) would be lost. The prompt mover moves it.
+        if model.tags.iter().any(|t| t.key == prompt_tags::IS_PROMPT && t.value.eq_ignore_ascii_case("true")) {
+            return Err(Error::Input(format!(
+                "{name:?} is a prompt, not a registered model: move it with export-prompt(s), import-prompt(s) or \
+                 copy-prompt(s)"
+            )));
+        }
         let mut versions: Vec<ModelVersionRecord> =
             client.search_model_versions_of(name).await?.into_iter().map(version_record).collect();
         versions.sort_by_key(|v| version_number(&v.version));
@@ -84,7 +95,7 @@ impl RestSource {
     }
 }
 
-fn model_record(m: RegisteredModel, versions: Vec<ModelVersionRecord>) -> RegisteredModelRecord {
+pub(super) fn model_record(m: RegisteredModel, versions: Vec<ModelVersionRecord>) -> RegisteredModelRecord {
     RegisteredModelRecord {
         name: m.name,
         description: m.description.filter(|d| !d.is_empty()),
@@ -96,7 +107,7 @@ fn model_record(m: RegisteredModel, versions: Vec<ModelVersionRecord>) -> Regist
     }
 }
 
-fn version_record(v: ModelVersion) -> ModelVersionRecord {
+pub(super) fn version_record(v: ModelVersion) -> ModelVersionRecord {
     ModelVersionRecord {
         version: v.version,
         description: v.description.filter(|d| !d.is_empty()),
@@ -270,7 +281,7 @@ impl LoggedModelSink for RestLoggedModelSink {
 
 /// A tracking server as the destination of experiments and registered models.
 pub struct RestServer {
-    client: MlflowClient,
+    pub(super) client: MlflowClient,
 }
 
 impl RestServer {
@@ -328,6 +339,11 @@ impl ModelSink for RestServer {
             }
         };
         if let Some(m) = &existing {
+            if m.tags.iter().any(|t| t.key == prompt_tags::IS_PROMPT && t.value.eq_ignore_ascii_case("true")) {
+                return Err(Error::Input(format!(
+                    "{dst_name:?} is a prompt at the destination, not a registered model"
+                )));
+            }
             for (k, v) in &model.tags {
                 if !m.tags.iter().any(|t| &t.key == k) {
                     client.set_registered_model_tag(dst_name, k, v).await?;
