@@ -35,7 +35,7 @@ use crate::{
     select::{ExperimentSpec, Renames, RunFilter, VersionFilter},
     store::{
         dir::{read_run_dir, DirLoggedModels, DirSink, DirSource},
-        rest::{RestLoggedModelSink, RestServer, RestSource},
+        rest::{ListedModels, RestLoggedModelSink, RestServer, RestSource},
         LoggedModelSink, LoggedModelSource, RunSink, RunSource,
     },
     Error, Result,
@@ -595,9 +595,34 @@ impl Planner {
             runs.iter().try_for_each(|(id, _)| folder_name("run id", id).map(drop))?;
             Ok(runs)
         });
+        // Every logged model of the experiment, with or without a run, and (when it has any)
+        // the links its runs have to them.
+        let found = match found {
+            Ok(runs) => match src.list_logged_models(&record.experiment_id).await {
+                Ok(records) if records.is_empty() => Ok((runs, records, Vec::new())),
+                Ok(records) => {
+                    let ids: Vec<String> = runs.iter().map(|(id, _)| id.clone()).collect();
+                    src.model_links(&ids).await.map(|links| (runs, records, links))
+                }
+                Err(e) => Err(e),
+            },
+            Err(e) => Err(e),
+        };
+        let (found, models) = match found {
+            Ok((runs, records, run_links)) => {
+                let mut links = ModelLinks::default();
+                for ((id, _), (inputs, outputs)) in runs.iter().zip(run_links) {
+                    links.add(id, inputs, outputs);
+                }
+                let source: Arc<dyn LoggedModelSource> = Arc::new(ListedModels::new(src.clone(), records.clone()));
+                let tracking_uri = Some(src.client().base_url().to_string());
+                (Ok(runs), Some(ExperimentModels { source, records, links, tracking_uri }))
+            }
+            Err(e) => (Err(e), None),
+        };
         let source: Arc<dyn RunSource> = src.clone();
         let label = format!("experiment {} {:?}", record.experiment_id, record.name);
-        Ok(self.experiment(label, record, dst, found.map_err(|e| e.to_string()), source))
+        Ok(self.experiment(label, record, dst, found.map_err(|e| e.to_string()), source, models))
     }
 
     /// An experiment folder of an export, imported as `name`.
@@ -611,24 +636,43 @@ impl Planner {
             Err(e) => {
                 let record = ExperimentRecord { name: name.to_string(), ..ExperimentRecord::default() };
                 let label = format!("experiment {}", dir.display());
-                return Ok(self.experiment(label, record, dst, Err(e.to_string()), Arc::new(DirSource::tree([]))));
+                return Ok(self.experiment(
+                    label,
+                    record,
+                    dst,
+                    Err(e.to_string()),
+                    Arc::new(DirSource::tree([])),
+                    None,
+                ));
             }
         };
         let record = ExperimentRecord { name: name.to_string(), ..exp.experiment.clone() };
         let label = format!("experiment {} {:?}", exp.experiment.experiment_id, exp.experiment.name);
         // The parent link is needed to order runs; a run whose files cannot be read fails when
         // its step runs, with the same error, and does not hold up the others.
+        let mut links = ModelLinks::default();
         let runs = exp
             .runs
             .iter()
             .map(|r| {
-                let parent = read_run_dir(&r.dir).ok().and_then(|j| j.run.tags.get("mlflow.parentRunId").cloned());
+                let run = read_run_dir(&r.dir).ok().map(|j| j.run);
+                let parent = run.as_ref().and_then(|run| run.tags.get("mlflow.parentRunId").cloned());
+                if let Some(run) = run {
+                    links.add(&r.run_id, run.model_inputs, run.model_outputs);
+                }
                 (r.run_id.clone(), parent)
             })
             .collect();
         let source: Arc<dyn RunSource> =
             Arc::new(DirSource::tree(exp.runs.iter().map(|r| (r.run_id.clone(), r.dir.clone()))));
-        Ok(self.experiment(label, record, dst, Ok(runs), source))
+        let (runs, models) = match crate::store::dir::read_logged_models(dir) {
+            Ok(records) => {
+                let source: Arc<dyn LoggedModelSource> = Arc::new(DirLoggedModels::new(dir));
+                (Ok(runs), Some(ExperimentModels { source, records, links, tracking_uri: None }))
+            }
+            Err(e) => (Err(e.to_string()), None),
+        };
+        Ok(self.experiment(label, record, dst, runs, source, models))
     }
 
     /// An experiment named for a job that could not be read.
@@ -641,7 +685,7 @@ impl Planner {
             }
             Destination::Server(_) => self.experiment_destination(name),
         };
-        self.experiment(label, record, dst, Err(why), Arc::new(DirSource::tree([])))
+        self.experiment(label, record, dst, Err(why), Arc::new(DirSource::tree([])), None)
     }
 
     /// An experiment's steps: `Open` (at a server), its runs, `Close`. `runs` is (id, parent)
@@ -653,6 +697,7 @@ impl Planner {
         dst: ExperimentDestination,
         runs: std::result::Result<Vec<(String, Option<String>)>, String>,
         source: Arc<dyn RunSource>,
+        models: Option<ExperimentModels>,
     ) -> usize {
         let mut deps = Vec::new();
         if let Ok(runs) = &runs {
@@ -682,6 +727,9 @@ impl Planner {
                     (None, ExperimentDestination::Server { .. }) => unreachable!("server targets are opened"),
                 };
                 deps.push(self.run(source.clone(), run_id.clone(), parent.clone(), run_target));
+            }
+            if let Some(models) = models {
+                deps.extend(self.experiment_models(models, &dst, target.as_ref().and_then(|t| t.open)));
             }
         }
         let to = match &dst {
@@ -954,6 +1002,8 @@ impl Planner {
                             source: logged_models.clone(),
                             sink: lm_sink.clone(),
                             source_tracking_uri: tracking_uri.clone(),
+                            inputs: Vec::new(),
+                            outputs: Vec::new(),
                         };
                         let s = self.plan.add(label, lm_deps, Move::LoggedModel(Box::new(what)));
                         self.logged_models.insert(key, s);
@@ -974,6 +1024,102 @@ impl Planner {
         let deps: Vec<usize> = open.into_iter().chain(versions).collect();
         let what = ModelMove { record: model.clone(), destination: dst, phase: Phase::Close, error: None };
         Ok(self.plan.add(format!("registered model {:?} -> {to}", model.name), deps, Move::Model(Box::new(what))))
+    }
+}
+
+impl Planner {
+    /// The steps of an experiment's logged models, after the runs they name (their own run,
+    /// the runs their metrics were logged through, the runs that take or output them) and, at a
+    /// server, the experiment's `Open` step (for a model without a run). One copy per
+    /// destination, shared with the versions that use it.
+    fn experiment_models(
+        &mut self,
+        models: ExperimentModels,
+        dst: &ExperimentDestination,
+        open: Option<usize>,
+    ) -> Vec<usize> {
+        let (sink, to): (Arc<dyn LoggedModelSink>, String) = match dst {
+            ExperimentDestination::Folder { dir, .. } => {
+                (Arc::new(crate::store::dir::DirLoggedModelSink::new(dir)), dir.display().to_string())
+            }
+            ExperimentDestination::Server { name, .. } => (
+                Arc::new(RestLoggedModelSink::in_experiment(
+                    self.server.as_ref().expect("a server destination").0.client().clone(),
+                    name.clone(),
+                )),
+                format!("experiment {name:?}"),
+            ),
+        };
+        let mut steps = Vec::new();
+        for m in models.records {
+            let key = match dst {
+                ExperimentDestination::Folder { dir, .. } => format!("{}/{}", dir.display(), m.model_id),
+                ExperimentDestination::Server { .. } => m.model_id.clone(),
+            };
+            if let Some(&s) = self.logged_models.get(&key) {
+                steps.push(s);
+                continue;
+            }
+            let inputs = models.links.inputs.get(&m.model_id).cloned().unwrap_or_default();
+            let outputs = models.links.outputs.get(&m.model_id).cloned().unwrap_or_default();
+            let mut deps: Vec<usize> = open.into_iter().collect();
+            if let ExperimentDestination::Server { .. } = dst {
+                let named = m
+                    .source_run_id
+                    .iter()
+                    .chain(m.metrics.iter().filter_map(|p| p.run_id.as_ref()))
+                    .chain(&inputs)
+                    .chain(outputs.iter().map(|(r, _)| r));
+                let mut seen = BTreeSet::new();
+                deps.extend(named.filter(|r| seen.insert(*r)).filter_map(|r| self.runs.get(r)).copied());
+            }
+            let label = format!("logged model {} -> {to}", m.model_id);
+            let what = LoggedModelMove {
+                model_id: m.model_id.clone(),
+                source: models.source.clone(),
+                sink: sink.clone(),
+                source_tracking_uri: models.tracking_uri.clone(),
+                inputs,
+                outputs,
+            };
+            let s = self.plan.add(label, deps, Move::LoggedModel(Box::new(what)));
+            self.logged_models.insert(key, s);
+            steps.push(s);
+        }
+        steps
+    }
+}
+
+/// The logged models of an experiment to plan: where they are read, their descriptions, and
+/// the links the experiment's runs have to them.
+struct ExperimentModels {
+    source: Arc<dyn LoggedModelSource>,
+    records: Vec<crate::model::LoggedModelRecord>,
+    links: ModelLinks,
+    tracking_uri: Option<String>,
+}
+
+/// The runs that take each logged model as an input, and that output it (with the step), by
+/// source model id.
+#[derive(Default)]
+struct ModelLinks {
+    inputs: HashMap<String, Vec<String>>,
+    outputs: HashMap<String, Vec<(String, i64)>>,
+}
+
+impl ModelLinks {
+    fn add(
+        &mut self,
+        run_id: &str,
+        inputs: Vec<mlflow_client::types::ModelInput>,
+        outputs: Vec<mlflow_client::types::ModelOutput>,
+    ) {
+        for i in inputs {
+            self.inputs.entry(i.model_id).or_default().push(run_id.to_string());
+        }
+        for o in outputs {
+            self.outputs.entry(o.model_id).or_default().push((run_id.to_string(), o.step));
+        }
     }
 }
 

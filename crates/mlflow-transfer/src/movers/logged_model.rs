@@ -4,11 +4,15 @@
 //! retries and size checks as a run's, and the sink marks it complete last.
 //!
 //! At a server a logged model lives in an experiment and is attached to a run: the copy is
-//! made in the destination copy of the run the step depends on.
+//! made in the destination copy of its run, or (logged without a run, or its run not moved)
+//! in the experiment its sink names. Its metric points are logged again through the copies of
+//! their runs, and the copies of the runs that take or output it are linked to the copy, all
+//! before the copy is finalized.
 
-use std::{sync::Arc, time::Instant};
+use std::{collections::HashMap, sync::Arc, time::Instant};
 
 use async_trait::async_trait;
+use mlflow_client::types::LoggedModelMetric;
 
 use crate::{
     files::{copy_files, FileOptions, FileSink, FileSource},
@@ -25,6 +29,10 @@ pub struct LoggedModelMove {
     pub sink: Arc<dyn LoggedModelSink>,
     /// The source server, recorded on the copy.
     pub source_tracking_uri: Option<String>,
+    /// Source runs that take the model as an input (their steps are among the dependencies).
+    pub inputs: Vec<String>,
+    /// Source runs that output the model, with the step of each output.
+    pub outputs: Vec<(String, i64)>,
 }
 
 impl LoggedModelMove {
@@ -54,14 +62,23 @@ impl LoggedModelMove {
     }
 
     async fn transfer(&self, deps: &[Outcome], ctx: &JobContext, outcome: &mut LoggedModelOutcome) -> Result<()> {
-        let dst_run = match deps.iter().find_map(|d| if let Outcome::Run(r) = d { Some(r) } else { None }) {
+        let model = self.source.read_logged_model(&self.model_id).await?;
+        let runs: Vec<_> = deps.iter().filter_map(|d| if let Outcome::Run(r) = d { Some(r) } else { None }).collect();
+        // The copy joins the copy of the model's own run, when the job moves it.
+        let own = model.source_run_id.as_deref().and_then(|id| runs.iter().find(|r| r.source_run_id == id));
+        let dst_run = match own {
             None => None,
             Some(r) if r.action == Action::Failed => {
                 return Err(Error::Unsupported(format!("its run {} was not copied", r.source_run_id)))
             }
             Some(r) => r.destination.clone(),
         };
-        let model = self.source.read_logged_model(&self.model_id).await?;
+        // Destination copy of each source run the job moved.
+        let copies: HashMap<&str, &str> = runs
+            .iter()
+            .filter(|r| r.action != Action::Failed)
+            .filter_map(|r| Some((r.source_run_id.as_str(), r.destination.as_deref()?)))
+            .collect();
         let target =
             self.sink.begin_logged_model(&model, dst_run.as_deref(), self.source_tracking_uri.as_deref()).await?;
         outcome.destination = Some(target.id().to_string());
@@ -74,6 +91,29 @@ impl LoggedModelMove {
         let from = ModelFiles { source: self.source.as_ref(), model: &model };
         let to = ModelTarget { sink: self.sink.as_ref(), target: &target };
         let entries = copy_files(&from, &to, &files, opts, &ctx.reporter).await?;
+        // Metrics and run links before the completion mark, so a copy found complete has them.
+        // A point logged through a run the job does not move has nowhere to go.
+        let metrics: Vec<LoggedModelMetric> = model
+            .metrics
+            .iter()
+            .filter_map(|m| {
+                let run = copies.get(m.run_id.as_deref()?)?;
+                Some(LoggedModelMetric { run_id: Some(run.to_string()), ..m.clone() })
+            })
+            .collect();
+        if metrics.len() < model.metrics.len() {
+            tracing::warn!(
+                model = %self.model_id,
+                dropped = model.metrics.len() - metrics.len(),
+                "logged model metrics whose run was not moved are not kept"
+            );
+        }
+        self.sink.log_model_metrics(&target, &metrics).await?;
+        let inputs: Vec<String> =
+            self.inputs.iter().filter_map(|r| copies.get(r.as_str()).map(|d| d.to_string())).collect();
+        let outputs: Vec<(String, i64)> =
+            self.outputs.iter().filter_map(|(r, step)| Some((copies.get(r.as_str())?.to_string(), *step))).collect();
+        self.sink.link_model_runs(&target, &inputs, &outputs).await?;
         self.sink.finish_logged_model(&target, &model).await?;
         outcome.action = if matches!(target, Target::Resumed(_)) { Action::Resumed } else { Action::Created };
         outcome.artifact_files = entries.len();

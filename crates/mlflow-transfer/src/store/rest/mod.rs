@@ -1,7 +1,9 @@
 //! A tracking server as a source and as a sink, over the REST API: runs and experiments here,
 //! registered models and logged models in [`models`].
 
+mod logged_models;
 mod models;
+pub use logged_models::ListedModels;
 pub use models::{RestLoggedModelSink, RestServer};
 
 use std::{
