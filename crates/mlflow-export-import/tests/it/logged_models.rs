@@ -117,6 +117,19 @@ fn copy_experiment_moves_every_logged_model_with_metrics_and_run_links() {
     let first = assert_copied(&before, dst, &to);
     ok(&args);
     assert_eq!(dump(dst, &to), first, "a second copy changed the destination");
+    // `verify` compares the logged models and run links too, and finds them equal.
+    let verify = [
+        "verify",
+        "--src-uri",
+        &src.url,
+        "--src-experiment",
+        experiment,
+        "--dst-uri",
+        &dst.url,
+        "--dst-experiment",
+        &to,
+    ];
+    assert_eq!(ok(&verify), "");
 }
 
 #[test]
@@ -131,6 +144,7 @@ fn export_and_import_experiment_move_every_logged_model() {
         let json = dir.join("logged_models").join(id.as_str().unwrap()).join("logged_model.json");
         assert!(json.is_file(), "{} missing", json.display());
     }
+    assert_eq!(ok(&["verify", "--src-uri", &src.url, "--src-experiment", experiment, "--dst-dir", path(&dir)]), "");
     let to = unique_name("lm-import");
     let args = ["import-experiment", "--tracking-uri", &dst.url, "--experiment-name", &to, "--input-dir", path(&dir)];
     ok(&args);
