@@ -32,6 +32,8 @@ def main():
     ap.add_argument("--experiment", required=True)
     args = ap.parse_args()
 
+    # Telemetry threads touch the environment while the client reads it (a KeyError seen once).
+    os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
     import mlflow
     from mlflow.entities import ViewType
 

@@ -83,6 +83,35 @@ fn assert_copied(src: &Value, dst_server: &MlflowServer, dst_experiment: &str) -
         assert_eq!(tags.remove(SOURCE_MODEL_ID).as_ref(), Some(source_id), "{name}");
         assert_ne!(dst["ids"][name.as_str()], *source_id, "{name} has a new id");
     }
+    // `MLmodel` names the copy and its run (`--mlmodel-fix`, on by default): with the source's
+    // ids put back, the text and its size are the source's.
+    for (name, model) in dst["models"].as_object_mut().unwrap() {
+        let Some(text) = model["mlmodel"].as_str().map(str::to_string) else { continue };
+        let (src_id, dst_id) =
+            (src["ids"][name.as_str()].as_str().unwrap(), read["ids"][name.as_str()].as_str().unwrap());
+        assert!(text.contains(&format!("model_id: {dst_id}\n")), "{text}");
+        assert!(text.contains(&format!("model_uuid: {dst_id}\n")), "{text}");
+        let restored = text
+            .replace(&format!("_id: {dst_id}"), &format!("_id: {src_id}"))
+            .replace(&format!("model_uuid: {dst_id}"), &format!("model_uuid: {src_id}"));
+        let run_line = |t: &str| t.lines().find(|l| l.starts_with("run_id: ")).map(str::to_string);
+        assert_ne!(
+            run_line(&text),
+            run_line(src["models"][name.as_str()]["mlmodel"].as_str().unwrap()),
+            "run_id rewritten"
+        );
+        let restored = match (run_line(&text), run_line(src["models"][name.as_str()]["mlmodel"].as_str().unwrap())) {
+            (Some(d), Some(s)) => restored.replace(&d, &s),
+            _ => restored,
+        };
+        assert_eq!(restored, src["models"][name.as_str()]["mlmodel"].as_str().unwrap());
+        model["mlmodel"] = Value::String(restored);
+        let src_files = src["models"][name.as_str()]["files"].as_array().unwrap();
+        let src_file = src_files.iter().find(|f| f["path"] == "MLmodel").unwrap();
+        let file = model["files"].as_array_mut().unwrap().iter_mut().find(|f| f["path"] == "MLmodel").unwrap();
+        assert_eq!(file["size"], text.len(), "the copy's size is the rewritten file's");
+        *file = src_file.clone();
+    }
     assert_eq!(dst["models"], src["models"]);
     assert_eq!(dst["runs"], src["runs"]);
     read
@@ -151,4 +180,20 @@ fn export_and_import_experiment_move_every_logged_model() {
     let first = assert_copied(&before, dst, &to);
     ok(&args);
     assert_eq!(dump(dst, &to), first, "a second import changed the destination");
+    // `--mlmodel-fix false` keeps the source's bytes.
+    let kept = unique_name("lm-kept");
+    ok(&[
+        "import-experiment",
+        "--tracking-uri",
+        &dst.url,
+        "--experiment-name",
+        &kept,
+        "--input-dir",
+        path(&dir),
+        "--mlmodel-fix",
+        "false",
+    ]);
+    let as_is = dump(dst, &kept);
+    assert_eq!(as_is["models"]["echo"]["mlmodel"], before["models"]["echo"]["mlmodel"]);
+    assert_eq!(as_is["models"]["echo"]["files"], before["models"]["echo"]["files"]);
 }

@@ -12,11 +12,14 @@
 use std::{collections::HashMap, sync::Arc, time::Instant};
 
 use async_trait::async_trait;
+use bytes::Bytes;
+use futures::TryStreamExt;
 use mlflow_client::types::LoggedModelMetric;
 
 use crate::{
     files::{copy_files, FileOptions, FileSink, FileSource},
     job::{Action, JobContext, LoggedModelOutcome, Outcome},
+    mlmodel,
     model::{ArtifactFile, LoggedModelRecord},
     store::{ByteStream, LoggedModelSink, LoggedModelSource, ObjectLocation, Target},
     Error, Result,
@@ -86,9 +89,18 @@ impl LoggedModelMove {
             outcome.action = Action::Skipped;
             return Ok(());
         }
-        let files = self.source.list_model_files(&model).await?;
+        let mut files = self.source.list_model_files(&model).await?;
+        let rewritten = if ctx.opts.mlmodel_fix && self.sink.new_ids() {
+            let mut ids: HashMap<&str, &str> = [(model.model_id.as_str(), target.id())].into();
+            if let (Some(from), Some(to)) = (model.source_run_id.as_deref(), dst_run.as_deref()) {
+                ids.insert(from, to);
+            }
+            self.rewrite_mlmodels(&model, &mut files, &ids).await?
+        } else {
+            HashMap::new()
+        };
         let opts = FileOptions { transfers: ctx.opts.transfers, retries: ctx.opts.file_retries };
-        let from = ModelFiles { source: self.source.as_ref(), model: &model };
+        let from = ModelFiles { source: self.source.as_ref(), model: &model, rewritten: &rewritten };
         let to = ModelTarget { sink: self.sink.as_ref(), target: &target };
         let entries = copy_files(&from, &to, &files, opts, &ctx.reporter).await?;
         // Metrics and run links before the completion mark, so a copy found complete has them.
@@ -122,18 +134,60 @@ impl LoggedModelMove {
     }
 }
 
+impl LoggedModelMove {
+    /// Reads each `MLmodel` file (small: a few hundred bytes) and rewrites the ids in `ids`
+    /// (source → copy); a file that changes gets the new size in `files`, which the size check
+    /// then uses, and is written from the returned bytes.
+    async fn rewrite_mlmodels(
+        &self,
+        model: &LoggedModelRecord,
+        files: &mut [ArtifactFile],
+        ids: &HashMap<&str, &str>,
+    ) -> Result<HashMap<String, Bytes>> {
+        let mut out = HashMap::new();
+        for file in files.iter_mut().filter(|f| mlmodel::is_mlmodel(&f.path)) {
+            if file.size.is_some_and(|s| s > MLMODEL_MAX) {
+                continue;
+            }
+            let data = self.source.open_model_file(model, file).await?;
+            let bytes: Vec<Bytes> = data.stream.try_collect().await.map_err(|e| Error::io(&file.path, e))?;
+            if let Some(new) = mlmodel::rewrite_ids(&bytes.concat(), ids) {
+                file.size = Some(new.len() as u64);
+                file.sha256 = None;
+                out.insert(file.path.clone(), Bytes::from(new));
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// The largest `MLmodel` file rewritten; a bigger one is not a model description and is
+/// copied as it is.
+const MLMODEL_MAX: u64 = 1 << 20;
+
 struct ModelFiles<'a> {
     source: &'a dyn LoggedModelSource,
     model: &'a LoggedModelRecord,
+    /// Files written from these bytes instead of the source's.
+    rewritten: &'a HashMap<String, Bytes>,
 }
 
 #[async_trait]
 impl FileSource for ModelFiles<'_> {
     async fn open(&self, file: &ArtifactFile) -> Result<ByteStream> {
-        self.source.open_model_file(self.model, file).await
+        match self.rewritten.get(&file.path) {
+            Some(bytes) => Ok(ByteStream {
+                len: Some(bytes.len() as u64),
+                stream: Box::pin(futures::stream::once(std::future::ready(Ok(bytes.clone())))),
+            }),
+            None => self.source.open_model_file(self.model, file).await,
+        }
     }
 
     async fn locate(&self, file: &ArtifactFile) -> Option<ObjectLocation> {
+        if self.rewritten.contains_key(&file.path) {
+            return None;
+        }
         self.source.locate_model_file(self.model, file).await
     }
 }

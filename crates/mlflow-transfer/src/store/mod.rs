@@ -147,6 +147,11 @@ pub trait LoggedModelSink: Send + Sync {
     async fn link_model_runs(&self, _target: &Target, _inputs: &[String], _outputs: &[(String, i64)]) -> Result<()> {
         Ok(())
     }
+    /// Whether the copy gets new ids, which its `MLmodel` files are then rewritten to name (an
+    /// export keeps the source's).
+    fn new_ids(&self) -> bool {
+        false
+    }
 }
 
 /// Where experiments are found or created; runs then go into the [`RunSink`] of each.

@@ -288,6 +288,10 @@ impl LoggedModelSink for RestLoggedModelSink {
         Ok(())
     }
 
+    fn new_ids(&self) -> bool {
+        true
+    }
+
     async fn log_model_metrics(&self, target: &Target, metrics: &[LoggedModelMetric]) -> Result<()> {
         let mut by_run: BTreeMap<&str, Vec<LoggedModelMetric>> = BTreeMap::new();
         for m in metrics {
