@@ -1002,6 +1002,7 @@ impl Planner {
                             source: logged_models.clone(),
                             sink: lm_sink.clone(),
                             source_tracking_uri: tracking_uri.clone(),
+                            run_id: v.run_id.clone(),
                             inputs: Vec::new(),
                             outputs: Vec::new(),
                         };
@@ -1079,6 +1080,7 @@ impl Planner {
                 source: models.source.clone(),
                 sink: sink.clone(),
                 source_tracking_uri: models.tracking_uri.clone(),
+                run_id: m.source_run_id.clone(),
                 inputs,
                 outputs,
             };

@@ -32,6 +32,10 @@ pub struct LoggedModelMove {
     pub sink: Arc<dyn LoggedModelSink>,
     /// The source server, recorded on the copy.
     pub source_tracking_uri: Option<String>,
+    /// The source run whose copy the model's copy joins: the run that logged it, or for a
+    /// model found through a version, the version's run (an export made before models recorded
+    /// their run says it only that way).
+    pub run_id: Option<String>,
     /// Source runs that take the model as an input (their steps are among the dependencies).
     pub inputs: Vec<String>,
     /// Source runs that output the model, with the step of each output.
@@ -67,8 +71,8 @@ impl LoggedModelMove {
     async fn transfer(&self, deps: &[Outcome], ctx: &JobContext, outcome: &mut LoggedModelOutcome) -> Result<()> {
         let model = self.source.read_logged_model(&self.model_id).await?;
         let runs: Vec<_> = deps.iter().filter_map(|d| if let Outcome::Run(r) = d { Some(r) } else { None }).collect();
-        // The copy joins the copy of the model's own run, when the job moves it.
-        let own = model.source_run_id.as_deref().and_then(|id| runs.iter().find(|r| r.source_run_id == id));
+        // The copy joins the copy of its run, when the job moves it.
+        let own = self.run_id.as_deref().and_then(|id| runs.iter().find(|r| r.source_run_id == id));
         let dst_run = match own {
             None => None,
             Some(r) if r.action == Action::Failed => {
@@ -92,7 +96,7 @@ impl LoggedModelMove {
         let mut files = self.source.list_model_files(&model).await?;
         let rewritten = if ctx.opts.mlmodel_fix && self.sink.new_ids() {
             let mut ids: HashMap<&str, &str> = [(model.model_id.as_str(), target.id())].into();
-            if let (Some(from), Some(to)) = (model.source_run_id.as_deref(), dst_run.as_deref()) {
+            if let (Some(from), Some(to)) = (self.run_id.as_deref(), dst_run.as_deref()) {
                 ids.insert(from, to);
             }
             self.rewrite_mlmodels(&model, &mut files, &ids).await?
