@@ -19,9 +19,14 @@ use crate::{
 const LINK_READS: usize = 8;
 
 impl RestSource {
-    /// Every logged model of experiment `experiment_id`.
+    /// Every logged model of experiment `experiment_id`; none at a server older than MLflow 3,
+    /// which answers the search with 404.
     pub async fn list_logged_models(&self, experiment_id: &str) -> Result<Vec<LoggedModelRecord>> {
-        Ok(self.client.search_logged_models(experiment_id).await?.into_iter().map(logged_model_record).collect())
+        match self.client.search_logged_models(experiment_id).await {
+            Ok(found) => Ok(found.into_iter().map(logged_model_record).collect()),
+            Err(e) if e.is_not_found() => Ok(Vec::new()),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// The model inputs and outputs of runs, in the order given. A run search answers with a
