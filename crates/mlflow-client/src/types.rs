@@ -484,4 +484,28 @@ pub struct LoggedModelInfo {
 pub struct LoggedModelData {
     #[serde(default)]
     pub params: Vec<KeyValue>,
+    #[serde(default)]
+    pub metrics: Vec<LoggedModelMetric>,
+}
+
+/// A metric point of a logged model: logged through a run's `log-batch` with `model_id`
+/// (there is no other write path), so it names the run and, when it was computed on one, the
+/// dataset.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct LoggedModelMetric {
+    pub key: String,
+    #[serde(serialize_with = "ser_f64", deserialize_with = "de_f64")]
+    pub value: f64,
+    #[serde(deserialize_with = "de_i64")]
+    pub timestamp: i64,
+    #[serde(default, deserialize_with = "de_i64_default")]
+    pub step: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dataset_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dataset_digest: Option<String>,
 }

@@ -707,6 +707,12 @@ pub struct ImportTagArgs {
     /// Record the source run's fields and `mlflow.*` tags as `mlflow_exim.*` tags (lineage).
     #[arg(long, value_parser = BoolishValueParser::new(), num_args = 0..=1, default_missing_value = "true", default_value = "false", value_name = "BOOL")]
     pub import_source_tags: bool,
+    /// In the `MLmodel` files of each MLflow 3 logged model copied to a server, replace a
+    /// top-level `run_id`, `model_id` or `model_uuid` that names the source run or model by the
+    /// destination's id (the file's size changes accordingly; nothing else in it does).
+    /// `false` copies the files byte for byte.
+    #[arg(long, value_parser = BoolishValueParser::new(), num_args = 0..=1, default_missing_value = "true", default_value = "true", value_name = "BOOL")]
+    pub mlmodel_fix: bool,
 }
 
 #[derive(Debug, Args)]

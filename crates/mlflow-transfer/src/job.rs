@@ -41,6 +41,8 @@ pub struct RunOptions {
     pub retry_passes: u32,
     /// Objects moved at once.
     pub concurrency: usize,
+    /// Rewrite the source ids in copied logged models' `MLmodel` files (`--mlmodel-fix`).
+    pub mlmodel_fix: bool,
 }
 
 impl Default for RunOptions {
@@ -55,6 +57,7 @@ impl Default for RunOptions {
             file_retries: 3,
             retry_passes: 2,
             concurrency: 4,
+            mlmodel_fix: true,
         }
     }
 }

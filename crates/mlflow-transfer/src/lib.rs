@@ -16,6 +16,7 @@ mod files;
 pub mod format;
 pub mod identity;
 pub mod job;
+pub mod mlmodel;
 pub mod model;
 pub mod movers;
 pub mod paths;

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use mlflow_client::types::{DatasetInput, KeyValue, ModelInput, ModelOutput, RunStatus};
+use mlflow_client::types::{DatasetInput, KeyValue, LoggedModelMetric, ModelInput, ModelOutput, RunStatus};
 
 /// One point of a metric's history.
 #[derive(Debug, Clone, PartialEq)]
@@ -148,6 +148,10 @@ pub struct LoggedModelRecord {
     pub tags: BTreeMap<String, String>,
     /// Where its files are at a server; `None` in an export.
     pub artifact_uri: Option<String>,
+    /// The run that logged it at the source, if any.
+    pub source_run_id: Option<String>,
+    /// Its metric points, each naming the source run it was logged through.
+    pub metrics: Vec<LoggedModelMetric>,
 }
 
 /// A version number as the registry orders them (`"10"` after `"9"`); 0 when not a number.

@@ -40,7 +40,7 @@ use crate::{
     store::{
         dir::{read_run_dir, DirLoggedModels, DirSink, DirSource},
         lists::{DirScorers, DirWebhooks},
-        rest::{RestLoggedModelSink, RestServer, RestSource},
+        rest::{ListedModels, RestLoggedModelSink, RestServer, RestSource},
         LoggedModelSink, LoggedModelSource, RunSink, RunSource, ScorerStore, WebhookStore,
     },
     Error, Result,
@@ -690,10 +690,36 @@ impl Planner {
             runs.iter().try_for_each(|(id, _)| folder_name("run id", id).map(drop))?;
             Ok(runs)
         });
+        // Every logged model of the experiment, with or without a run, and (when it has any)
+        // the links its runs have to them.
+        let found = match found {
+            Ok(runs) => match src.list_logged_models(&record.experiment_id).await {
+                Ok(records) if records.is_empty() => Ok((runs, records, Vec::new())),
+                Ok(records) => {
+                    let ids: Vec<String> = runs.iter().map(|(id, _)| id.clone()).collect();
+                    src.model_links(&ids).await.map(|links| (runs, records, links))
+                }
+                Err(e) => Err(e),
+            },
+            Err(e) => Err(e),
+        };
+        let (found, models) = match found {
+            Ok((runs, records, run_links)) => {
+                let mut links = ModelLinks::default();
+                for ((id, _), (inputs, outputs)) in runs.iter().zip(run_links) {
+                    links.add(id, inputs, outputs);
+                }
+                let source: Arc<dyn LoggedModelSource> = Arc::new(ListedModels::new(src.clone(), records.clone()));
+                let tracking_uri = Some(src.client().base_url().to_string());
+                (Ok(runs), Some(ExperimentModels { source, records, links, tracking_uri }))
+            }
+            Err(e) => (Err(e), None),
+        };
         let source: Arc<dyn RunSource> = src.clone();
         let scorers: Arc<dyn ScorerStore> = Arc::new(src.client().clone());
         let label = format!("experiment {} {:?}", record.experiment_id, record.name);
-        Ok(self.experiment(label, record, dst, found.map_err(|e| e.to_string()), source, Some(scorers)))
+        let extras = Extras { models, scorers: Some(scorers) };
+        Ok(self.experiment(label, record, dst, found.map_err(|e| e.to_string()), source, extras))
     }
 
     /// An experiment folder of an export, imported as `name`.
@@ -713,7 +739,7 @@ impl Planner {
                     dst,
                     Err(e.to_string()),
                     Arc::new(DirSource::tree([])),
-                    None,
+                    Extras::default(),
                 ));
             }
         };
@@ -721,18 +747,30 @@ impl Planner {
         let label = format!("experiment {} {:?}", exp.experiment.experiment_id, exp.experiment.name);
         // The parent link is needed to order runs; a run whose files cannot be read fails when
         // its step runs, with the same error, and does not hold up the others.
+        let mut links = ModelLinks::default();
         let runs = exp
             .runs
             .iter()
             .map(|r| {
-                let parent = read_run_dir(&r.dir).ok().and_then(|j| j.run.tags.get("mlflow.parentRunId").cloned());
+                let run = read_run_dir(&r.dir).ok().map(|j| j.run);
+                let parent = run.as_ref().and_then(|run| run.tags.get("mlflow.parentRunId").cloned());
+                if let Some(run) = run {
+                    links.add(&r.run_id, run.model_inputs, run.model_outputs);
+                }
                 (r.run_id.clone(), parent)
             })
             .collect();
         let source: Arc<dyn RunSource> =
             Arc::new(DirSource::tree(exp.runs.iter().map(|r| (r.run_id.clone(), r.dir.clone()))));
         let scorers: Arc<dyn ScorerStore> = Arc::new(DirScorers::new(dir, Arc::default()));
-        Ok(self.experiment(label, record, dst, Ok(runs), source, Some(scorers)))
+        let (runs, models) = match crate::store::dir::read_logged_models(dir) {
+            Ok(records) => {
+                let source: Arc<dyn LoggedModelSource> = Arc::new(DirLoggedModels::new(dir));
+                (Ok(runs), Some(ExperimentModels { source, records, links, tracking_uri: None }))
+            }
+            Err(e) => (Err(e.to_string()), None),
+        };
+        Ok(self.experiment(label, record, dst, runs, source, Extras { models, scorers: Some(scorers) }))
     }
 
     /// An experiment named for a job that could not be read.
@@ -745,11 +783,11 @@ impl Planner {
             }
             Destination::Server(_) => self.experiment_destination(name),
         };
-        self.experiment(label, record, dst, Err(why), Arc::new(DirSource::tree([])), None)
+        self.experiment(label, record, dst, Err(why), Arc::new(DirSource::tree([])), Extras::default())
     }
 
-    /// An experiment's steps: `Open` (at a server), its runs, its scorers (read from `scorers`),
-    /// `Close`. `runs` is (id, parent) of each run, or why they could not be listed.
+    /// An experiment's steps: `Open` (at a server), its runs, its logged models and scorers
+    /// (`Extras`), `Close`. `runs` is (id, parent) of each run, or why they could not be listed.
     fn experiment(
         &mut self,
         describe: String,
@@ -757,7 +795,7 @@ impl Planner {
         dst: ExperimentDestination,
         runs: std::result::Result<Vec<(String, Option<String>)>, String>,
         source: Arc<dyn RunSource>,
-        scorers: Option<Arc<dyn ScorerStore>>,
+        Extras { models, scorers }: Extras,
     ) -> usize {
         let mut deps = Vec::new();
         if let Ok(runs) = &runs {
@@ -787,6 +825,9 @@ impl Planner {
                     (None, ExperimentDestination::Server { .. }) => unreachable!("server targets are opened"),
                 };
                 deps.push(self.run(source.clone(), run_id.clone(), parent.clone(), run_target));
+            }
+            if let Some(models) = models {
+                deps.extend(self.experiment_models(models, &dst, target.as_ref().and_then(|t| t.open)));
             }
             if let Some(from) = scorers {
                 deps.push(self.scorers(&record, from, &dst, target.and_then(|t| t.open)));
@@ -1089,6 +1130,9 @@ impl Planner {
                             source: logged_models.clone(),
                             sink: lm_sink.clone(),
                             source_tracking_uri: tracking_uri.clone(),
+                            run_id: v.run_id.clone(),
+                            inputs: Vec::new(),
+                            outputs: Vec::new(),
                         };
                         let s = self.plan.add(label, lm_deps, Move::LoggedModel(Box::new(what)));
                         self.logged_models.insert(key, s);
@@ -1211,6 +1255,110 @@ impl Planner {
         let label = format!("prompts summary -> {}", out.join(SUMMARY_FILE).display());
         let index = PromptIndex { dir: out.clone(), system: system.clone() };
         Some(self.plan.add(label, prompts, Move::PromptIndex(Box::new(index))))
+    }
+}
+
+impl Planner {
+    /// The steps of an experiment's logged models, after the runs they name (their own run,
+    /// the runs their metrics were logged through, the runs that take or output them) and, at a
+    /// server, the experiment's `Open` step (for a model without a run). One copy per
+    /// destination, shared with the versions that use it.
+    fn experiment_models(
+        &mut self,
+        models: ExperimentModels,
+        dst: &ExperimentDestination,
+        open: Option<usize>,
+    ) -> Vec<usize> {
+        let (sink, to): (Arc<dyn LoggedModelSink>, String) = match dst {
+            ExperimentDestination::Folder { dir, .. } => {
+                (Arc::new(crate::store::dir::DirLoggedModelSink::new(dir)), dir.display().to_string())
+            }
+            ExperimentDestination::Server { name, .. } => (
+                Arc::new(RestLoggedModelSink::in_experiment(
+                    self.server.as_ref().expect("a server destination").0.client().clone(),
+                    name.clone(),
+                )),
+                format!("experiment {name:?}"),
+            ),
+        };
+        let mut steps = Vec::new();
+        for m in models.records {
+            let key = match dst {
+                ExperimentDestination::Folder { dir, .. } => format!("{}/{}", dir.display(), m.model_id),
+                ExperimentDestination::Server { .. } => m.model_id.clone(),
+            };
+            if let Some(&s) = self.logged_models.get(&key) {
+                steps.push(s);
+                continue;
+            }
+            let inputs = models.links.inputs.get(&m.model_id).cloned().unwrap_or_default();
+            let outputs = models.links.outputs.get(&m.model_id).cloned().unwrap_or_default();
+            let mut deps: Vec<usize> = open.into_iter().collect();
+            if let ExperimentDestination::Server { .. } = dst {
+                let named = m
+                    .source_run_id
+                    .iter()
+                    .chain(m.metrics.iter().filter_map(|p| p.run_id.as_ref()))
+                    .chain(&inputs)
+                    .chain(outputs.iter().map(|(r, _)| r));
+                let mut seen = BTreeSet::new();
+                deps.extend(named.filter(|r| seen.insert(*r)).filter_map(|r| self.runs.get(r)).copied());
+            }
+            let label = format!("logged model {} -> {to}", m.model_id);
+            let what = LoggedModelMove {
+                model_id: m.model_id.clone(),
+                source: models.source.clone(),
+                sink: sink.clone(),
+                source_tracking_uri: models.tracking_uri.clone(),
+                run_id: m.source_run_id.clone(),
+                inputs,
+                outputs,
+            };
+            let s = self.plan.add(label, deps, Move::LoggedModel(Box::new(what)));
+            self.logged_models.insert(key, s);
+            steps.push(s);
+        }
+        steps
+    }
+}
+
+/// What an experiment holds besides its runs, and where it is read from.
+#[derive(Default)]
+struct Extras {
+    models: Option<ExperimentModels>,
+    scorers: Option<Arc<dyn ScorerStore>>,
+}
+
+/// The logged models of an experiment to plan: where they are read, their descriptions, and
+/// the links the experiment's runs have to them.
+struct ExperimentModels {
+    source: Arc<dyn LoggedModelSource>,
+    records: Vec<crate::model::LoggedModelRecord>,
+    links: ModelLinks,
+    tracking_uri: Option<String>,
+}
+
+/// The runs that take each logged model as an input, and that output it (with the step), by
+/// source model id.
+#[derive(Default)]
+struct ModelLinks {
+    inputs: HashMap<String, Vec<String>>,
+    outputs: HashMap<String, Vec<(String, i64)>>,
+}
+
+impl ModelLinks {
+    fn add(
+        &mut self,
+        run_id: &str,
+        inputs: Vec<mlflow_client::types::ModelInput>,
+        outputs: Vec<mlflow_client::types::ModelOutput>,
+    ) {
+        for i in inputs {
+            self.inputs.entry(i.model_id).or_default().push(run_id.to_string());
+        }
+        for o in outputs {
+            self.outputs.entry(o.model_id).or_default().push((run_id.to_string(), o.step));
+        }
     }
 }
 

@@ -6,7 +6,8 @@
 //! params, tags (our own bookkeeping tags aside; parent and root links through the match, when
 //! the linked run is part of the comparison),
 //! every metric point, dataset inputs, and the artifact files with their sizes; with
-//! `checksums`, also the bytes of each file by SHA-256.
+//! `checksums`, also the bytes of each file by SHA-256. Then the experiment's MLflow 3 logged
+//! models and the runs' links to them (see [`logged_models`]).
 //!
 //! An experiment may hold 100,000 runs, so nothing is held for all of them but ids and the
 //! difference lines: the destination's runs are listed first with the source run each is a copy
@@ -34,6 +35,8 @@ use crate::{
     Error, Result,
 };
 
+mod logged_models;
+
 /// Further reads of an artifact file after a transient failure while hashing it.
 const HASH_RETRIES: u32 = 2;
 
@@ -53,6 +56,8 @@ pub struct Options {
 pub struct Side {
     store: Store,
     ids: Vec<String>,
+    /// The experiment's logged models and its runs' links to them.
+    models: logged_models::Models,
 }
 
 enum Store {
@@ -67,8 +72,9 @@ impl Side {
     pub async fn server(source: RestSource, experiment: &str) -> Result<Self> {
         let exp = source.find_experiment(experiment).await?;
         let filter = crate::select::RunFilter { include_deleted: true, ..Default::default() };
-        let ids = source.plan_runs(&exp, &filter).await?.into_iter().map(|(id, _)| id).collect();
-        Ok(Self { store: Store::Server(Box::new(source)), ids })
+        let ids: Vec<String> = source.plan_runs(&exp, &filter).await?.into_iter().map(|(id, _)| id).collect();
+        let models = logged_models::Models::server(&source, &exp.experiment_id, &ids).await?;
+        Ok(Self { store: Store::Server(Box::new(source)), ids, models })
     }
 
     /// The runs of an experiment export folder.
@@ -77,7 +83,8 @@ impl Side {
         let ids = exp.runs.iter().map(|r| r.run_id.clone()).collect();
         let dirs: HashMap<String, PathBuf> = exp.runs.into_iter().map(|r| (r.run_id, r.dir)).collect();
         let source = DirSource::tree(dirs.iter().map(|(id, dir)| (id.clone(), dir.clone())));
-        Ok(Self { store: Store::Export(source, dirs), ids })
+        let models = logged_models::Models::export(dir, &dirs)?;
+        Ok(Self { store: Store::Export(source, dirs), ids, models })
     }
 
     /// How many runs the side holds.
@@ -120,7 +127,25 @@ impl Side {
 /// Every difference found, as lines a person can read; empty when the sides agree. Source
 /// runs come in their listed order, then the destination's runs that match none.
 pub async fn verify(src: &Side, dst: &Side, opts: Options) -> Result<Vec<String>> {
-    compare(src.source(), &src.ids, dst.source(), &dst.copies()?, opts).await
+    let dst_runs = dst.copies()?;
+    let mut diffs = compare(src.source(), &src.ids, dst.source(), &dst_runs, opts).await?;
+    // Logged models follow runs through the runs' one copy each, as parent links do.
+    diffs.extend(logged_models::compare(&src.models, &dst.models, &one_copy(&copies_of(&dst_runs))));
+    Ok(diffs)
+}
+
+/// Each source run's copies, from (destination run, source run) pairs.
+fn copies_of(dst_runs: &[(String, String)]) -> HashMap<&str, Vec<&str>> {
+    let mut copies: HashMap<&str, Vec<&str>> = HashMap::new();
+    for (id, copy_of) in dst_runs {
+        copies.entry(copy_of.as_str()).or_default().push(id.as_str());
+    }
+    copies
+}
+
+/// Source run → its copy, for the runs that have exactly one.
+fn one_copy<'a>(copies: &HashMap<&'a str, Vec<&'a str>>) -> HashMap<&'a str, &'a str> {
+    copies.iter().filter_map(|(s, d)| if let [d] = d[..] { Some((*s, d)) } else { None }).collect()
 }
 
 /// The comparison over any two run sources; `dst_runs` pairs each destination run id with the
@@ -132,13 +157,9 @@ async fn compare(
     dst_runs: &[(String, String)],
     opts: Options,
 ) -> Result<Vec<String>> {
-    let mut copies: HashMap<&str, Vec<&str>> = HashMap::new();
-    for (id, copy_of) in dst_runs {
-        copies.entry(copy_of.as_str()).or_default().push(id.as_str());
-    }
+    let copies = copies_of(dst_runs);
     // Source run → its one copy: what parent and root links are followed through.
-    let mapped: HashMap<&str, &str> =
-        copies.iter().filter_map(|(s, d)| if let [d] = d[..] { Some((*s, d)) } else { None }).collect();
+    let mapped = one_copy(&copies);
     let (copies, mapped) = (&copies, &mapped);
     let mut diffs: Vec<String> = stream::iter(src_ids)
         .map(|id| async move {

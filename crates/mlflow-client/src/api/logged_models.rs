@@ -7,7 +7,7 @@ use serde_json::json;
 use super::encode;
 use crate::{
     client::{all_pages, ByteStream, Idempotency},
-    types::{FileInfo, KeyValue, LoggedModel},
+    types::{FileInfo, KeyValue, LoggedModel, LoggedModelMetric, ModelOutput},
     MlflowClient, Result,
 };
 
@@ -15,6 +15,10 @@ use crate::{
 struct ModelResponse {
     model: LoggedModel,
 }
+
+/// The empty answer of a write.
+#[derive(Deserialize)]
+struct Empty {}
 
 #[derive(Deserialize)]
 struct ListResponse {
@@ -87,5 +91,30 @@ impl MlflowClient {
     pub async fn download_logged_model_artifact(&self, model_id: &str, path: &str) -> Result<ByteStream> {
         let route = format!("/ajax-api/2.0/mlflow/logged-models/{}/artifacts/files", encode(model_id));
         self.get_stream(&route, &[("artifact_file_path", path.to_string())]).await
+    }
+
+    /// Logs a logged model's metric points through run `run_id`'s `log-batch`, each with its
+    /// `model_id` and dataset: the only way a logged model gets metrics. Safe to repeat.
+    pub async fn log_model_metrics(&self, run_id: &str, metrics: &[LoggedModelMetric]) -> Result<()> {
+        let body = json!({ "run_id": run_id, "metrics": metrics });
+        let _: Empty = self.send(Method::POST, "/api/2.0/mlflow/runs/log-batch", &body, Idempotency::Safe).await?;
+        Ok(())
+    }
+
+    /// Records logged models as inputs of a run. Not safe to repeat: the server refuses a link
+    /// it already has, so callers write only the missing ones.
+    pub async fn log_model_inputs(&self, run_id: &str, model_ids: &[String]) -> Result<()> {
+        let models: Vec<_> = model_ids.iter().map(|m| json!({ "model_id": m })).collect();
+        let body = json!({ "run_id": run_id, "datasets": [], "models": models });
+        let _: Empty = self.send(Method::POST, "/api/2.0/mlflow/runs/log-inputs", &body, Idempotency::Safe).await?;
+        Ok(())
+    }
+
+    /// Records logged models as outputs of a run (`runs/outputs`). Like inputs, written only
+    /// when missing.
+    pub async fn log_model_outputs(&self, run_id: &str, outputs: &[ModelOutput]) -> Result<()> {
+        let body = json!({ "run_id": run_id, "models": outputs });
+        let _: Empty = self.send(Method::POST, "/api/2.0/mlflow/runs/outputs", &body, Idempotency::Safe).await?;
+        Ok(())
     }
 }

@@ -16,6 +16,7 @@ mod experiments;
 mod faults;
 mod histories;
 mod logged_model_resume;
+mod logged_models;
 mod models;
 mod output;
 mod prompts;

@@ -16,6 +16,7 @@ pub fn write_logged_model_json(m: &LoggedModelRecord) -> Value {
     };
     json!({ "mlflow": {
         "model_id": m.model_id, "name": m.name, "model_type": m.model_type, "params": map(&m.params), "tags": map(&m.tags),
+        "source_run_id": m.source_run_id, "metrics": m.metrics,
     }})
 }
 
@@ -48,12 +49,19 @@ pub fn read_logged_model_json(path: &Path, bytes: &[u8]) -> Result<LoggedModelRe
         params: pairs("params")?,
         tags: pairs("tags")?,
         artifact_uri: None,
+        source_run_id: m["source_run_id"].as_str().filter(|r| !r.is_empty()).map(str::to_string),
+        metrics: match m.get("metrics") {
+            None | Some(Value::Null) => Vec::new(),
+            Some(v) => serde_json::from_value(v.clone())
+                .map_err(|e| shape(format!("`mlflow.metrics` is not a list of metrics: {e}")))?,
+        },
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use mlflow_client::types::LoggedModelMetric;
 
     #[test]
     fn round_trip_and_list_pairs() {
@@ -64,6 +72,17 @@ mod tests {
             params: [("a".to_string(), "1".to_string())].into(),
             tags: [("t".to_string(), "x".to_string())].into(),
             artifact_uri: None,
+            source_run_id: Some("r1".into()),
+            metrics: vec![LoggedModelMetric {
+                key: "acc".into(),
+                value: 0.5,
+                timestamp: 7,
+                step: 1,
+                run_id: Some("r1".into()),
+                model_id: Some("m-1".into()),
+                dataset_name: Some("d".into()),
+                dataset_digest: Some("x1".into()),
+            }],
         };
         let bytes = serde_json::to_vec(&write_logged_model_json(&m)).unwrap();
         assert_eq!(read_logged_model_json(Path::new("f"), &bytes).unwrap(), m);

@@ -4,15 +4,22 @@
 //! retries and size checks as a run's, and the sink marks it complete last.
 //!
 //! At a server a logged model lives in an experiment and is attached to a run: the copy is
-//! made in the destination copy of the run the step depends on.
+//! made in the destination copy of its run, or (logged without a run, or its run not moved)
+//! in the experiment its sink names. Its metric points are logged again through the copies of
+//! their runs, and the copies of the runs that take or output it are linked to the copy, all
+//! before the copy is finalized.
 
-use std::{sync::Arc, time::Instant};
+use std::{collections::HashMap, sync::Arc, time::Instant};
 
 use async_trait::async_trait;
+use bytes::Bytes;
+use futures::TryStreamExt;
+use mlflow_client::types::LoggedModelMetric;
 
 use crate::{
     files::{copy_files, FileOptions, FileSink, FileSource},
     job::{Action, JobContext, LoggedModelOutcome, Outcome},
+    mlmodel,
     model::{ArtifactFile, LoggedModelRecord},
     store::{ByteStream, LoggedModelSink, LoggedModelSource, ObjectLocation, Target},
     Error, Result,
@@ -25,6 +32,14 @@ pub struct LoggedModelMove {
     pub sink: Arc<dyn LoggedModelSink>,
     /// The source server, recorded on the copy.
     pub source_tracking_uri: Option<String>,
+    /// The source run whose copy the model's copy joins: the run that logged it, or for a
+    /// model found through a version, the version's run (an export made before models recorded
+    /// their run says it only that way).
+    pub run_id: Option<String>,
+    /// Source runs that take the model as an input (their steps are among the dependencies).
+    pub inputs: Vec<String>,
+    /// Source runs that output the model, with the step of each output.
+    pub outputs: Vec<(String, i64)>,
 }
 
 impl LoggedModelMove {
@@ -54,14 +69,23 @@ impl LoggedModelMove {
     }
 
     async fn transfer(&self, deps: &[Outcome], ctx: &JobContext, outcome: &mut LoggedModelOutcome) -> Result<()> {
-        let dst_run = match deps.iter().find_map(|d| if let Outcome::Run(r) = d { Some(r) } else { None }) {
+        let model = self.source.read_logged_model(&self.model_id).await?;
+        let runs: Vec<_> = deps.iter().filter_map(|d| if let Outcome::Run(r) = d { Some(r) } else { None }).collect();
+        // The copy joins the copy of its run, when the job moves it.
+        let own = self.run_id.as_deref().and_then(|id| runs.iter().find(|r| r.source_run_id == id));
+        let dst_run = match own {
             None => None,
             Some(r) if r.action == Action::Failed => {
                 return Err(Error::Unsupported(format!("its run {} was not copied", r.source_run_id)))
             }
             Some(r) => r.destination.clone(),
         };
-        let model = self.source.read_logged_model(&self.model_id).await?;
+        // Destination copy of each source run the job moved.
+        let copies: HashMap<&str, &str> = runs
+            .iter()
+            .filter(|r| r.action != Action::Failed)
+            .filter_map(|r| Some((r.source_run_id.as_str(), r.destination.as_deref()?)))
+            .collect();
         let target =
             self.sink.begin_logged_model(&model, dst_run.as_deref(), self.source_tracking_uri.as_deref()).await?;
         outcome.destination = Some(target.id().to_string());
@@ -69,11 +93,43 @@ impl LoggedModelMove {
             outcome.action = Action::Skipped;
             return Ok(());
         }
-        let files = self.source.list_model_files(&model).await?;
+        let mut files = self.source.list_model_files(&model).await?;
+        let rewritten = if ctx.opts.mlmodel_fix && self.sink.new_ids() {
+            let mut ids: HashMap<&str, &str> = [(model.model_id.as_str(), target.id())].into();
+            if let (Some(from), Some(to)) = (self.run_id.as_deref(), dst_run.as_deref()) {
+                ids.insert(from, to);
+            }
+            self.rewrite_mlmodels(&model, &mut files, &ids).await?
+        } else {
+            HashMap::new()
+        };
         let opts = FileOptions { transfers: ctx.opts.transfers, retries: ctx.opts.file_retries };
-        let from = ModelFiles { source: self.source.as_ref(), model: &model };
+        let from = ModelFiles { source: self.source.as_ref(), model: &model, rewritten: &rewritten };
         let to = ModelTarget { sink: self.sink.as_ref(), target: &target };
         let entries = copy_files(&from, &to, &files, opts, &ctx.reporter).await?;
+        // Metrics and run links before the completion mark, so a copy found complete has them.
+        // A point logged through a run the job does not move has nowhere to go.
+        let metrics: Vec<LoggedModelMetric> = model
+            .metrics
+            .iter()
+            .filter_map(|m| {
+                let run = copies.get(m.run_id.as_deref()?)?;
+                Some(LoggedModelMetric { run_id: Some(run.to_string()), ..m.clone() })
+            })
+            .collect();
+        if metrics.len() < model.metrics.len() {
+            tracing::warn!(
+                model = %self.model_id,
+                dropped = model.metrics.len() - metrics.len(),
+                "logged model metrics whose run was not moved are not kept"
+            );
+        }
+        self.sink.log_model_metrics(&target, &metrics).await?;
+        let inputs: Vec<String> =
+            self.inputs.iter().filter_map(|r| copies.get(r.as_str()).map(|d| d.to_string())).collect();
+        let outputs: Vec<(String, i64)> =
+            self.outputs.iter().filter_map(|(r, step)| Some((copies.get(r.as_str())?.to_string(), *step))).collect();
+        self.sink.link_model_runs(&target, &inputs, &outputs).await?;
         self.sink.finish_logged_model(&target, &model).await?;
         outcome.action = if matches!(target, Target::Resumed(_)) { Action::Resumed } else { Action::Created };
         outcome.artifact_files = entries.len();
@@ -82,18 +138,60 @@ impl LoggedModelMove {
     }
 }
 
+impl LoggedModelMove {
+    /// Reads each `MLmodel` file (small: a few hundred bytes) and rewrites the ids in `ids`
+    /// (source → copy); a file that changes gets the new size in `files`, which the size check
+    /// then uses, and is written from the returned bytes.
+    async fn rewrite_mlmodels(
+        &self,
+        model: &LoggedModelRecord,
+        files: &mut [ArtifactFile],
+        ids: &HashMap<&str, &str>,
+    ) -> Result<HashMap<String, Bytes>> {
+        let mut out = HashMap::new();
+        for file in files.iter_mut().filter(|f| mlmodel::is_mlmodel(&f.path)) {
+            if file.size.is_some_and(|s| s > MLMODEL_MAX) {
+                continue;
+            }
+            let data = self.source.open_model_file(model, file).await?;
+            let bytes: Vec<Bytes> = data.stream.try_collect().await.map_err(|e| Error::io(&file.path, e))?;
+            if let Some(new) = mlmodel::rewrite_ids(&bytes.concat(), ids) {
+                file.size = Some(new.len() as u64);
+                file.sha256 = None;
+                out.insert(file.path.clone(), Bytes::from(new));
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// The largest `MLmodel` file rewritten; a bigger one is not a model description and is
+/// copied as it is.
+const MLMODEL_MAX: u64 = 1 << 20;
+
 struct ModelFiles<'a> {
     source: &'a dyn LoggedModelSource,
     model: &'a LoggedModelRecord,
+    /// Files written from these bytes instead of the source's.
+    rewritten: &'a HashMap<String, Bytes>,
 }
 
 #[async_trait]
 impl FileSource for ModelFiles<'_> {
     async fn open(&self, file: &ArtifactFile) -> Result<ByteStream> {
-        self.source.open_model_file(self.model, file).await
+        match self.rewritten.get(&file.path) {
+            Some(bytes) => Ok(ByteStream {
+                len: Some(bytes.len() as u64),
+                stream: Box::pin(futures::stream::once(std::future::ready(Ok(bytes.clone())))),
+            }),
+            None => self.source.open_model_file(self.model, file).await,
+        }
     }
 
     async fn locate(&self, file: &ArtifactFile) -> Option<ObjectLocation> {
+        if self.rewritten.contains_key(&file.path) {
+            return None;
+        }
         self.source.locate_model_file(self.model, file).await
     }
 }

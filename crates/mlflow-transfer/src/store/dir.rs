@@ -219,6 +219,31 @@ impl LoggedModelSource for DirLoggedModels {
     }
 }
 
+/// The logged models in `<dir>/logged_models/`, each folder that holds a `logged_model.json`
+/// (one without is an interrupted export's), its id the folder's name.
+pub fn read_logged_models(dir: &Path) -> Result<Vec<LoggedModelRecord>> {
+    let root = dir.join(LOGGED_MODELS);
+    let entries = match std::fs::read_dir(&root) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(Error::io(&root, e)),
+    };
+    let mut out = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| Error::io(&root, e))?;
+        let Some(id) = entry.file_name().to_str().map(str::to_string) else { continue };
+        let path = logged_model_dir(dir, &id)?.join(LOGGED_MODEL_JSON);
+        let bytes = match std::fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(Error::io(&path, e)),
+        };
+        out.push(LoggedModelRecord { model_id: id, ..read_logged_model_json(&path, &bytes)? });
+    }
+    out.sort_by(|a, b| a.model_id.cmp(&b.model_id));
+    Ok(out)
+}
+
 /// Writes logged models into an exported model folder: files first, `logged_model.json` last.
 pub struct DirLoggedModelSink {
     model_dir: PathBuf,

@@ -20,6 +20,7 @@ use std::{
 };
 
 use async_trait::async_trait;
+use mlflow_client::types::LoggedModelMetric;
 pub use mlflow_client::{
     api::{Scorer, Webhook},
     ByteStream,
@@ -138,6 +139,23 @@ pub trait LoggedModelSink: Send + Sync {
     }
     /// Marks the copy complete, last.
     async fn finish_logged_model(&self, target: &Target, model: &LoggedModelRecord) -> Result<()>;
+    /// Logs the copy's metric points, each through the destination run its `run_id` names
+    /// (already mapped), before the copy is finalized. Nothing to do in a folder: the points
+    /// are in the model's description.
+    async fn log_model_metrics(&self, _target: &Target, _metrics: &[LoggedModelMetric]) -> Result<()> {
+        Ok(())
+    }
+    /// Records the copy as an input of destination runs `inputs` and an output of `outputs`
+    /// (run, step), writing only the links a run does not have yet. Nothing to do in a folder:
+    /// the links are in each run's `run.json`.
+    async fn link_model_runs(&self, _target: &Target, _inputs: &[String], _outputs: &[(String, i64)]) -> Result<()> {
+        Ok(())
+    }
+    /// Whether the copy gets new ids, which its `MLmodel` files are then rewritten to name (an
+    /// export keeps the source's).
+    fn new_ids(&self) -> bool {
+        false
+    }
 }
 
 /// Where experiments are found or created; runs then go into the [`RunSink`] of each.

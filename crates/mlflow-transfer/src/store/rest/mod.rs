@@ -1,9 +1,11 @@
 //! A tracking server as a source and as a sink, over the REST API: runs and experiments here,
 //! registered models and logged models in [`models`].
 
+mod logged_models;
 mod models;
 mod scorers;
 mod webhooks;
+pub use logged_models::ListedModels;
 pub use models::{RestLoggedModelSink, RestServer};
 mod prompts;
 

@@ -2,7 +2,7 @@
 //! reading registered models with their versions and logged models as a source.
 
 use std::{
-    collections::{BTreeMap, HashMap},
+    collections::{BTreeMap, BTreeSet, HashMap},
     sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
@@ -10,7 +10,8 @@ use std::{
 use async_trait::async_trait;
 use mlflow_client::{
     api::ModelVersionCreate,
-    types::{KeyValue, LoggedModel, ModelVersion, RegisteredModel},
+    batch::MAX_METRICS,
+    types::{KeyValue, LoggedModel, LoggedModelMetric, ModelOutput, ModelVersion, RegisteredModel},
     MlflowClient,
 };
 
@@ -125,7 +126,7 @@ pub(super) fn version_record(v: ModelVersion) -> ModelVersionRecord {
     }
 }
 
-fn logged_model_record(m: LoggedModel) -> LoggedModelRecord {
+pub(super) fn logged_model_record(m: LoggedModel) -> LoggedModelRecord {
     let pairs = |kv: Vec<KeyValue>| kv.into_iter().map(|t| (t.key, t.value)).collect();
     LoggedModelRecord {
         model_id: m.info.model_id,
@@ -134,6 +135,8 @@ fn logged_model_record(m: LoggedModel) -> LoggedModelRecord {
         params: pairs(m.data.params),
         tags: pairs(m.info.tags),
         artifact_uri: m.info.artifact_uri,
+        source_run_id: m.info.source_run_id.filter(|r| !r.is_empty()),
+        metrics: m.data.metrics,
     }
 }
 
@@ -165,6 +168,9 @@ pub struct RestLoggedModelSink {
     /// The logged models of each destination experiment, listed once per job (one paged
     /// search) rather than once per model.
     listed: tokio::sync::Mutex<HashMap<String, Vec<LoggedModel>>>,
+    /// The destination experiment (by name) of models whose run has no copy: those logged
+    /// without a run, moved with their experiment.
+    experiment: Option<String>,
 }
 
 impl RestLoggedModelSink {
@@ -174,7 +180,13 @@ impl RestLoggedModelSink {
             client,
             dests: Mutex::default(),
             listed: Default::default(),
+            experiment: None,
         }
+    }
+
+    /// A sink that puts models without a run copy into experiment `name`.
+    pub fn in_experiment(client: MlflowClient, name: String) -> Self {
+        Self { experiment: Some(name), ..Self::new(client) }
     }
 
     fn dest(&self, target: &Target) -> Result<ArtifactRoot> {
@@ -215,10 +227,19 @@ impl LoggedModelSink for RestLoggedModelSink {
         dst_run: Option<&str>,
         _source_tracking_uri: Option<&str>,
     ) -> Result<Target> {
-        let dst_run = dst_run.ok_or_else(|| {
-            Error::Unsupported(format!("logged model {}: its run has no copy at the destination", model.model_id))
-        })?;
-        let experiment_id = self.client.get_run(dst_run).await?.info.experiment_id;
+        let experiment_id = match (dst_run, &self.experiment) {
+            (Some(run), _) => self.client.get_run(run).await?.info.experiment_id,
+            (None, Some(name)) => {
+                let found = self.client.get_experiment_by_name(name).await?;
+                found.ok_or_else(|| Error::NotFound(format!("experiment {name:?} at the destination")))?.experiment_id
+            }
+            (None, None) => {
+                return Err(Error::Unsupported(format!(
+                    "logged model {}: its run has no copy at the destination",
+                    model.model_id
+                )))
+            }
+        };
         let found = self.copies(&experiment_id, &model.model_id, false).await?;
         if let Some(done) = found.iter().find(|m| m.info.status.as_deref() == Some(READY)) {
             return Ok(Target::Complete(done.info.model_id.clone()));
@@ -247,7 +268,7 @@ impl LoggedModelSink for RestLoggedModelSink {
                             &experiment_id,
                             &model.name,
                             model.model_type.as_deref(),
-                            Some(dst_run),
+                            dst_run,
                             &params,
                             &tags,
                         )
@@ -277,6 +298,49 @@ impl LoggedModelSink for RestLoggedModelSink {
         self.client.finalize_logged_model(target.id()).await?;
         Ok(())
     }
+
+    fn new_ids(&self) -> bool {
+        true
+    }
+
+    async fn log_model_metrics(&self, target: &Target, metrics: &[LoggedModelMetric]) -> Result<()> {
+        let mut by_run: BTreeMap<&str, Vec<LoggedModelMetric>> = BTreeMap::new();
+        for m in metrics {
+            let Some(run) = m.run_id.as_deref() else { continue };
+            by_run
+                .entry(run)
+                .or_default()
+                .push(LoggedModelMetric { model_id: Some(target.id().to_string()), ..m.clone() });
+        }
+        for (run, points) in by_run {
+            for chunk in points.chunks(MAX_METRICS) {
+                self.client.log_model_metrics(run, chunk).await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn link_model_runs(&self, target: &Target, inputs: &[String], outputs: &[(String, i64)]) -> Result<()> {
+        let id = target.id();
+        let runs: BTreeSet<&str> = inputs.iter().chain(outputs.iter().map(|(r, _)| r)).map(String::as_str).collect();
+        for run_id in runs {
+            let run = self.client.get_run(run_id).await?;
+            if inputs.iter().any(|r| r == run_id) && !run.inputs.model_inputs.iter().any(|m| m.model_id == id) {
+                self.client.log_model_inputs(run_id, &[id.to_string()]).await?;
+            }
+            let missing: Vec<ModelOutput> = outputs
+                .iter()
+                .filter(|(r, step)| {
+                    r == run_id && !run.outputs.model_outputs.iter().any(|o| o.model_id == id && o.step == *step)
+                })
+                .map(|(_, step)| ModelOutput { model_id: id.to_string(), step: *step })
+                .collect();
+            if !missing.is_empty() {
+                self.client.log_model_outputs(run_id, &missing).await?;
+            }
+        }
+        Ok(())
+    }
 }
 
 /// A tracking server as the destination of experiments and registered models.
@@ -287,6 +351,10 @@ pub struct RestServer {
 impl RestServer {
     pub fn new(client: MlflowClient) -> Self {
         Self { client }
+    }
+
+    pub fn client(&self) -> &MlflowClient {
+        &self.client
     }
 }
 

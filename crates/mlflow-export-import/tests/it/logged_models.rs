@@ -1,0 +1,199 @@
+//! MLflow 3 logged models moving with their experiment: every logged model of an experiment
+//! (one logged with `mlflow.pyfunc.log_model` in a run, with params, tags and metrics computed
+//! on a dataset; one made with `mlflow.initialize_logged_model` without a run), the runs'
+//! model inputs and outputs, copied server to server and exported then imported. What the
+//! destination holds is read back with the official client (`scripts/dump_logged_models.py`)
+//! and compared with the source field by field; running a job again creates nothing.
+
+use std::sync::OnceLock;
+
+use serde_json::Value;
+use test_support::{unique_name, ArtifactMode, MlflowServer};
+
+use crate::cli::{ok, path};
+
+const SOURCE_MODEL_ID: &str = "mlflow_export_import.source.model_id";
+
+/// The source experiment's name, seeded once per test binary.
+fn seeded() -> &'static str {
+    static NAME: OnceLock<String> = OnceLock::new();
+    NAME.get_or_init(|| {
+        let name = unique_name("logged-models");
+        let code = format!(
+            r#"
+import os, tempfile, mlflow, pandas
+from mlflow.entities import LoggedModelInput
+mlflow.set_experiment({name:?})
+class Echo(mlflow.pyfunc.PythonModel):
+    def predict(self, context, model_input):
+        return model_input
+data = mlflow.data.from_pandas(pandas.DataFrame({{"x": [1, 2, 3]}}), name="eval-set")
+with mlflow.start_run(run_name="train") as run:
+    info = mlflow.pyfunc.log_model(name="echo", python_model=Echo(), pip_requirements=["mlflow"],
+                                   params={{"alpha": "0.5"}}, tags={{"team": "search"}},
+                                   model_type="regressor", step=3)
+    mlflow.log_metric("accuracy", 0.75, step=1, model_id=info.model_id, dataset=data)
+    mlflow.log_metric("loss", 0.25, step=2, model_id=info.model_id)
+lm = mlflow.initialize_logged_model(name="no-run", model_type="agent", params={{"p": "1"}}, tags={{"k": "v"}})
+with tempfile.TemporaryDirectory() as d:
+    with open(os.path.join(d, "notes.txt"), "w") as f:
+        f.write("made without a run\n")
+    mlflow.MlflowClient().log_model_artifacts(lm.model_id, d)
+mlflow.finalize_logged_model(lm.model_id, "READY")
+with mlflow.start_run(run_name="evaluate") as ev:
+    mlflow.log_param("k", "v")
+mlflow.MlflowClient().log_inputs(ev.info.run_id, models=[LoggedModelInput(info.model_id), LoggedModelInput(lm.model_id)])
+print("seeded")
+"#
+        );
+        let out = source().python_eval(&code);
+        assert!(out.contains("seeded"), "{out}");
+        name
+    })
+}
+
+fn source() -> &'static MlflowServer {
+    MlflowServer::shared(ArtifactMode::Proxy)
+}
+
+fn destination() -> &'static MlflowServer {
+    MlflowServer::shared(ArtifactMode::LocalRoot)
+}
+
+fn dump(server: &MlflowServer, experiment: &str) -> Value {
+    let out = std::process::Command::new(test_support::python())
+        .arg(test_support::repo_root().join("scripts/dump_logged_models.py"))
+        .args(["--tracking-uri", &server.url, "--experiment", experiment])
+        .envs(server.client_env().iter().map(|(k, v)| (k, v)))
+        .output()
+        .expect("python runs");
+    assert!(out.status.success(), "dump_logged_models failed: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).expect("JSON")
+}
+
+/// Checks a destination experiment against the source: the same logged models, field by
+/// field, each copy naming its source model; the same run links. Returns the destination dump.
+fn assert_copied(src: &Value, dst_server: &MlflowServer, dst_experiment: &str) -> Value {
+    let read = dump(dst_server, dst_experiment);
+    let mut dst = read.clone();
+    assert_eq!(src["models"].as_object().unwrap().len(), 2, "{src}");
+    for (name, source_id) in src["ids"].as_object().unwrap() {
+        assert!(dst["models"][name.as_str()].is_object(), "{name} not copied: {dst}");
+        let tags = dst["models"][name.as_str()]["tags"].as_object_mut().unwrap();
+        assert_eq!(tags.remove(SOURCE_MODEL_ID).as_ref(), Some(source_id), "{name}");
+        assert_ne!(dst["ids"][name.as_str()], *source_id, "{name} has a new id");
+    }
+    // `MLmodel` names the copy and its run (`--mlmodel-fix`, on by default): with the source's
+    // ids put back, the text and its size are the source's.
+    for (name, model) in dst["models"].as_object_mut().unwrap() {
+        let Some(text) = model["mlmodel"].as_str().map(str::to_string) else { continue };
+        let (src_id, dst_id) =
+            (src["ids"][name.as_str()].as_str().unwrap(), read["ids"][name.as_str()].as_str().unwrap());
+        assert!(text.contains(&format!("model_id: {dst_id}\n")), "{text}");
+        assert!(text.contains(&format!("model_uuid: {dst_id}\n")), "{text}");
+        let restored = text
+            .replace(&format!("_id: {dst_id}"), &format!("_id: {src_id}"))
+            .replace(&format!("model_uuid: {dst_id}"), &format!("model_uuid: {src_id}"));
+        let run_line = |t: &str| t.lines().find(|l| l.starts_with("run_id: ")).map(str::to_string);
+        assert_ne!(
+            run_line(&text),
+            run_line(src["models"][name.as_str()]["mlmodel"].as_str().unwrap()),
+            "run_id rewritten"
+        );
+        let restored = match (run_line(&text), run_line(src["models"][name.as_str()]["mlmodel"].as_str().unwrap())) {
+            (Some(d), Some(s)) => restored.replace(&d, &s),
+            _ => restored,
+        };
+        assert_eq!(restored, src["models"][name.as_str()]["mlmodel"].as_str().unwrap());
+        model["mlmodel"] = Value::String(restored);
+        let src_files = src["models"][name.as_str()]["files"].as_array().unwrap();
+        let src_file = src_files.iter().find(|f| f["path"] == "MLmodel").unwrap();
+        let file = model["files"].as_array_mut().unwrap().iter_mut().find(|f| f["path"] == "MLmodel").unwrap();
+        assert_eq!(file["size"], text.len(), "the copy's size is the rewritten file's");
+        *file = src_file.clone();
+    }
+    assert_eq!(dst["models"], src["models"]);
+    assert_eq!(dst["runs"], src["runs"]);
+    read
+}
+
+#[test]
+fn copy_experiment_moves_every_logged_model_with_metrics_and_run_links() {
+    let (src, dst) = (source(), destination());
+    let experiment = seeded();
+    let before = dump(src, experiment);
+    // What the seed made, as the official client reads it: a sanity check of the fixture.
+    let echo = &before["models"]["echo"];
+    assert_eq!(echo["source_run"], "train");
+    assert_eq!(echo["metrics"].as_array().unwrap().len(), 2, "{echo}");
+    assert_eq!(before["models"]["no-run"]["source_run"], Value::Null);
+    assert_eq!(before["runs"]["evaluate"]["model_inputs"], serde_json::json!(["echo", "no-run"]));
+    assert_eq!(before["runs"]["train"]["model_outputs"], serde_json::json!([["echo", 3]]));
+
+    let to = unique_name("lm-copy");
+    let args = [
+        "copy-experiment",
+        "--src-uri",
+        &src.url,
+        "--dst-uri",
+        &dst.url,
+        "--src-experiment",
+        experiment,
+        "--dst-experiment-name",
+        &to,
+    ];
+    ok(&args);
+    let first = assert_copied(&before, dst, &to);
+    ok(&args);
+    assert_eq!(dump(dst, &to), first, "a second copy changed the destination");
+    // `verify` compares the logged models and run links too, and finds them equal.
+    let verify = [
+        "verify",
+        "--src-uri",
+        &src.url,
+        "--src-experiment",
+        experiment,
+        "--dst-uri",
+        &dst.url,
+        "--dst-experiment",
+        &to,
+    ];
+    assert_eq!(ok(&verify), "");
+}
+
+#[test]
+fn export_and_import_experiment_move_every_logged_model() {
+    let (src, dst) = (source(), destination());
+    let experiment = seeded();
+    let before = dump(src, experiment);
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().join("exp");
+    ok(&["export-experiment", "--tracking-uri", &src.url, "--experiment", experiment, "--output-dir", path(&dir)]);
+    for id in before["ids"].as_object().unwrap().values() {
+        let json = dir.join("logged_models").join(id.as_str().unwrap()).join("logged_model.json");
+        assert!(json.is_file(), "{} missing", json.display());
+    }
+    assert_eq!(ok(&["verify", "--src-uri", &src.url, "--src-experiment", experiment, "--dst-dir", path(&dir)]), "");
+    let to = unique_name("lm-import");
+    let args = ["import-experiment", "--tracking-uri", &dst.url, "--experiment-name", &to, "--input-dir", path(&dir)];
+    ok(&args);
+    let first = assert_copied(&before, dst, &to);
+    ok(&args);
+    assert_eq!(dump(dst, &to), first, "a second import changed the destination");
+    // `--mlmodel-fix false` keeps the source's bytes.
+    let kept = unique_name("lm-kept");
+    ok(&[
+        "import-experiment",
+        "--tracking-uri",
+        &dst.url,
+        "--experiment-name",
+        &kept,
+        "--input-dir",
+        path(&dir),
+        "--mlmodel-fix",
+        "false",
+    ]);
+    let as_is = dump(dst, &kept);
+    assert_eq!(as_is["models"]["echo"]["mlmodel"], before["models"]["echo"]["mlmodel"]);
+    assert_eq!(as_is["models"]["echo"]["files"], before["models"]["echo"]["files"]);
+}
