@@ -21,6 +21,7 @@ use crate::{
     format::{
         experiment_json::{read_experiment_dir, read_experiments_dir},
         model_json::{read_model_dir, read_models_dir},
+        trace_json::{read_trace_ids, read_trace_info},
         ExportSystem,
     },
     job::Phase,
@@ -31,11 +32,13 @@ use crate::{
         model_version::{VersionDestination, VersionMove},
         registered_model::{ModelDestination, ModelIndex, ModelMove},
         run::{RunDestination, RunMove},
+        trace::{TraceIndex, TraceMove},
     },
     select::{ExperimentSpec, Renames, RunFilter, VersionFilter},
     store::{
         dir::{read_run_dir, DirLoggedModels, DirSink, DirSource},
-        rest::{RestLoggedModelSink, RestServer, RestSource},
+        rest::{traces::RestTraces, RestLoggedModelSink, RestServer, RestSource},
+        traces::{trace_dir, DirTraces, TraceSink, TraceSource},
         LoggedModelSink, LoggedModelSource, RunSink, RunSource,
     },
     Error, Result,
@@ -52,6 +55,8 @@ pub enum Move {
     Model(Box<ModelMove>),
     Version(Box<VersionMove>),
     ModelIndex(Box<ModelIndex>),
+    Trace(Box<TraceMove>),
+    TraceIndex(Box<TraceIndex>),
 }
 
 /// A move and the steps (indices into the plan) that must be done before it.
@@ -463,6 +468,16 @@ pub fn check_experiment_dir(dir: &Path) -> Result<()> {
     Ok(read_experiment_dir(dir).map(drop)?)
 }
 
+/// The traces of an experiment, as planned: the experiment, where it goes, its traces (id and
+/// run) or why they could not be listed, where they are read.
+struct TracesOf<S> {
+    record: ExperimentRecord,
+    destination: ExperimentDestination,
+    listed: std::result::Result<Vec<(String, Option<String>)>, String>,
+    source: Arc<S>,
+    tracking_uri: Option<String>,
+}
+
 /// Where an experiment exported from a server goes in a folder.
 enum ExperimentTarget<'a> {
     /// The folder itself, or the experiment `name` at a server.
@@ -597,7 +612,14 @@ impl Planner {
         });
         let source: Arc<dyn RunSource> = src.clone();
         let label = format!("experiment {} {:?}", record.experiment_id, record.name);
-        Ok(self.experiment(label, record, dst, found.map_err(|e| e.to_string()), source))
+        let traces = Arc::new(RestTraces::new(src.client().clone()));
+        let listed = traces.list(&record.experiment_id).await.map_err(|e| e.to_string());
+        let tracking_uri = Some(src.client().base_url().to_string());
+        let planned =
+            TracesOf { record: record.clone(), destination: dst.clone(), listed, source: traces, tracking_uri };
+        let close = self.experiment(label, record, dst, found.map_err(|e| e.to_string()), source);
+        self.experiment_traces(planned)?;
+        Ok(close)
     }
 
     /// An experiment folder of an export, imported as `name`.
@@ -628,7 +650,79 @@ impl Planner {
             .collect();
         let source: Arc<dyn RunSource> =
             Arc::new(DirSource::tree(exp.runs.iter().map(|r| (r.run_id.clone(), r.dir.clone()))));
-        Ok(self.experiment(label, record, dst, Ok(runs), source))
+        // Each trace with its run, which orders it after that run; a trace whose files cannot
+        // be read fails when its step runs.
+        let listed = read_trace_ids(dir).map_err(|e| e.to_string()).map(|ids| {
+            ids.into_iter()
+                .map(|id| {
+                    let info = trace_dir(dir, &id).ok().and_then(|d| read_trace_info(&d).ok());
+                    let run = info.as_ref().and_then(|i| i.pointer("/trace_metadata/mlflow.sourceRun"));
+                    let run = run.and_then(serde_json::Value::as_str).map(str::to_string);
+                    (id, run)
+                })
+                .collect()
+        });
+        let traces = Arc::new(DirTraces::new(dir, ExportSystem::default()));
+        let planned = TracesOf {
+            record: record.clone(),
+            destination: dst.clone(),
+            listed,
+            source: traces,
+            tracking_uri: exp.tracking_uri,
+        };
+        let close = self.experiment(label, record, dst, Ok(runs), source);
+        self.experiment_traces(planned)?;
+        Ok(close)
+    }
+
+    /// A step per trace of an experiment, after the experiment's `Open` and its run; into a
+    /// folder, `traces/traces.json` after them. Traces that could not be listed are one
+    /// failure of the experiment's traces.
+    fn experiment_traces<S: TraceSource + 'static>(&mut self, of: TracesOf<S>) -> Result<()> {
+        let (ids, error) = match of.listed {
+            Ok(ids) if ids.is_empty() => return Ok(()),
+            Ok(ids) => (ids, None),
+            Err(e) => (Vec::new(), Some(e)),
+        };
+        let source: Arc<dyn TraceSource> = of.source;
+        let (sink, to_server, open, dir, system): (Arc<dyn TraceSink>, bool, _, _, _) = match &of.destination {
+            ExperimentDestination::Folder { dir, system } => {
+                (Arc::new(DirTraces::new(dir, system.clone())), false, None, Some(dir.clone()), system.clone())
+            }
+            ExperimentDestination::Server { name, .. } => {
+                let (server, _) = self.server.as_ref().expect("a server destination");
+                let sink = Arc::new(RestTraces::new(server.client().clone()));
+                (sink, true, self.experiment_opens.get(name).copied(), None, ExportSystem::default())
+            }
+        };
+        let mut steps = Vec::new();
+        for (trace_id, run) in ids {
+            let label = match &dir {
+                Some(d) => format!("trace {trace_id} -> {}", trace_dir(d, &trace_id)?.display()),
+                None => format!("trace {trace_id} -> experiment {:?}", of.record.name),
+            };
+            let deps = open.into_iter().chain(run.and_then(|r| self.runs.get(&r).copied())).collect();
+            let what = TraceMove {
+                trace_id,
+                source: source.clone(),
+                sink: sink.clone(),
+                to_server,
+                source_tracking_uri: of.tracking_uri.clone(),
+            };
+            steps.push(self.plan.add(label, deps, Move::Trace(Box::new(what))));
+        }
+        if dir.is_some() || error.is_some() {
+            let index = TraceIndex {
+                experiment_dir: dir,
+                experiment_id: of.record.experiment_id.clone(),
+                experiment_name: of.record.name.clone(),
+                system,
+                error,
+            };
+            let label = format!("traces index of experiment {:?}", of.record.name);
+            self.plan.add(label, steps, Move::TraceIndex(Box::new(index)));
+        }
+        Ok(())
     }
 
     /// An experiment named for a job that could not be read.

@@ -21,7 +21,7 @@ struct ListResponse {
     files: Vec<FileInfo>,
 }
 
-fn encode(s: &str) -> String {
+pub(super) fn encode(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>().replace('+', "%20")
 }
 

@@ -6,6 +6,7 @@ mod logged_models;
 mod registry;
 mod runs;
 mod server;
+mod traces;
 
 pub use registry::{can_quote_filter_value, quote_filter_value, ModelVersionCreate};
 pub use runs::{LogBatch, RunCreate, SearchRuns, HISTORY_BULK_POINTS, HISTORY_BULK_RUNS};

@@ -167,6 +167,16 @@ pub fn finish_job(
                 count(Action::Failed)
             );
         }
+        if !result.traces.is_empty() {
+            let count = |a: Action| result.traces.iter().filter(|t| t.action == a).count();
+            block += &format!(
+                "  traces         {} created, {} resumed, {} skipped, {} failed\n",
+                count(Action::Created),
+                count(Action::Resumed),
+                count(Action::Skipped),
+                count(Action::Failed)
+            );
+        }
         block += &format!(
             "  runs           {} created, {} resumed, {} skipped, {} failed\n",
             summary.runs_created, summary.runs_resumed, summary.runs_skipped, summary.runs_failed
@@ -216,6 +226,7 @@ pub fn finish_job(
             runs: &result.runs,
             servers: clients.iter().map(|(role, c)| json!({"role": role, "tracking_uri": c.base_url()})).collect(),
             summary: &summary,
+            traces: &result.traces,
         };
         write_report(path, &report)?;
     }
@@ -239,6 +250,14 @@ fn failures(result: &JobResult) -> Vec<(String, serde_json::Value)> {
             out.push((
                 format!("error: logged model {}: {reason}", m.source_model_id),
                 json!({"logged_model": m.source_model_id, "reason": reason}),
+            ));
+        }
+    }
+    for t in &result.traces {
+        if let Some(reason) = &t.error {
+            out.push((
+                format!("error: trace {}: {reason}", t.source_trace_id),
+                json!({"trace": t.source_trace_id, "reason": reason}),
             ));
         }
     }
@@ -277,6 +296,8 @@ struct Report<'a> {
     runs: &'a [mlflow_transfer::job::RunOutcome],
     servers: Vec<serde_json::Value>,
     summary: &'a Summary,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    traces: &'a [mlflow_transfer::job::TraceOutcome],
 }
 
 fn write_report(path: &Path, report: &Report<'_>) -> anyhow::Result<()> {

@@ -23,3 +23,4 @@ mod run_fixtures;
 mod run_roundtrip;
 mod shard;
 mod tls;
+mod traces;

@@ -9,3 +9,4 @@ pub mod logged_model;
 pub mod model_version;
 pub mod registered_model;
 pub mod run;
+pub mod trace;

@@ -10,6 +10,7 @@ mod history;
 pub mod local;
 pub mod object;
 pub mod rest;
+pub mod traces;
 pub mod zip;
 
 use std::{

@@ -2,6 +2,7 @@
 //! registered models and logged models in [`models`].
 
 mod models;
+pub mod traces;
 pub use models::{RestLoggedModelSink, RestServer};
 
 use std::{

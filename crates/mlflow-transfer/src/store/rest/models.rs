@@ -277,6 +277,10 @@ impl RestServer {
     pub fn new(client: MlflowClient) -> Self {
         Self { client }
     }
+
+    pub fn client(&self) -> &MlflowClient {
+        &self.client
+    }
 }
 
 #[async_trait]

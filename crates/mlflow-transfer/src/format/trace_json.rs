@@ -1,0 +1,168 @@
+//! MLflow 3 traces in an export, in the Python tool's layout under an experiment folder:
+//! `traces/traces.json` (the index), `traces/<trace_id>/trace.json` (`mlflow.info`: the trace
+//! info, `mlflow.data`: a summary of the spans) and `traces/<trace_id>/artifacts/traces.json`
+//! (`{"spans": [...]}`, the whole spans). `trace.json` is written last, so a folder holding it
+//! is complete.
+//!
+//! We write the info as the server's TraceInfoV3 JSON and the spans as `traces/get` gives them
+//! (OTel proto JSON), so nothing is lost. The Python tool writes its own renderings (times in
+//! ms, span attributes as an object of JSON texts); the reader turns those into ours.
+
+use std::path::Path;
+
+use serde_json::{json, Map, Value};
+
+use super::json::{read_json, system_value, utc_text, ExportSystem, FormatError};
+
+pub const TRACE_JSON: &str = "trace.json";
+pub const TRACES_JSON: &str = "traces.json";
+/// The folder of an experiment's traces, and the folder of a trace's spans file.
+pub const TRACES: &str = "traces";
+pub const ARTIFACTS: &str = "artifacts";
+
+/// `trace.json`: the trace info and the Python tool's span summary.
+pub fn write_trace_json(system: &ExportSystem, info: &Value, spans: &[Value]) -> Value {
+    let data: Vec<Value> = spans
+        .iter()
+        .map(|s| json!({"name": s["name"], "trace_id": info["trace_id"], "span_id": s["span_id"], "parent_id": s.get("parent_span_id")}))
+        .collect();
+    json!({"system": system_value(system), "mlflow": {"info": info, "data": data}})
+}
+
+/// `artifacts/traces.json`: every span.
+pub fn write_spans_json(spans: &[Value]) -> Value {
+    json!({ "spans": spans })
+}
+
+/// `traces/traces.json` of one experiment.
+pub fn write_traces_json(
+    system: &ExportSystem,
+    experiment_id: &str,
+    experiment_name: &str,
+    ok: &[String],
+    failed: &[String],
+) -> Value {
+    json!({
+        "system": system_value(system),
+        "info": {"num_total_trace": ok.len() + failed.len(), "num_ok_traces": ok.len(), "num_failed_traces": failed.len(), "failed_traces": failed},
+        "mlflow": {"experiments": [{"id": experiment_id, "name": experiment_name, "traces": ok}]},
+    })
+}
+
+/// The trace ids `traces/traces.json` lists, or the trace folders when there is no index
+/// (an export interrupted before it); none when the experiment has no `traces/` folder.
+pub fn read_trace_ids(experiment_dir: &Path) -> Result<Vec<String>, FormatError> {
+    let dir = experiment_dir.join(TRACES);
+    let index = dir.join(TRACES_JSON);
+    if index.is_file() {
+        let v = read_json(&index)?;
+        let shape = |what: &str| FormatError::Shape { path: index.clone(), what: what.to_string() };
+        let mut ids = Vec::new();
+        for e in v
+            .pointer("/mlflow/experiments")
+            .and_then(Value::as_array)
+            .ok_or_else(|| shape("`mlflow.experiments` is not a list"))?
+        {
+            for id in e.get("traces").and_then(Value::as_array).into_iter().flatten() {
+                ids.push(id.as_str().ok_or_else(|| shape("a trace id is not a string"))?.to_string());
+            }
+        }
+        return Ok(ids);
+    }
+    let Ok(entries) = std::fs::read_dir(&dir) else { return Ok(Vec::new()) };
+    let mut ids: Vec<String> = entries
+        .flatten()
+        .filter(|e| e.path().join(TRACE_JSON).is_file())
+        .filter_map(|e| e.file_name().to_str().map(str::to_string))
+        .collect();
+    ids.sort();
+    Ok(ids)
+}
+
+/// A trace folder's info (as TraceInfoV3 JSON).
+pub fn read_trace_info(dir: &Path) -> Result<Value, FormatError> {
+    let path = dir.join(TRACE_JSON);
+    let mut v = read_json(&path)?;
+    match v.pointer_mut("/mlflow/info").map(Value::take) {
+        Some(info) if info.is_object() => Ok(proto_info(&info)),
+        _ => Err(FormatError::Shape { path, what: "`mlflow.info` is missing".into() }),
+    }
+}
+
+/// A trace folder: its info (as TraceInfoV3 JSON) and spans (as OTel proto JSON).
+pub fn read_trace_dir(dir: &Path) -> Result<(Value, Vec<Value>), FormatError> {
+    let info = read_trace_info(dir)?;
+    let spans_path = dir.join(ARTIFACTS).join(TRACES_JSON);
+    let spans = if spans_path.is_file() {
+        let s = read_json(&spans_path)?;
+        let list = s
+            .get("spans")
+            .and_then(Value::as_array)
+            .ok_or_else(|| FormatError::Shape { path: spans_path.clone(), what: "`spans` is not a list".into() })?;
+        list.iter().map(proto_span).collect()
+    } else {
+        Vec::new()
+    };
+    Ok((info, spans))
+}
+
+/// A trace info in the server's JSON: the Python tool's rendering has `request_time` and
+/// `execution_duration` in milliseconds where the server has a timestamp and a duration.
+fn proto_info(info: &Value) -> Value {
+    let mut info = info.clone();
+    if let Some(ms) = info.get("request_time").and_then(Value::as_i64) {
+        let text = format!("{}.{:03}Z", utc_text(ms.div_euclid(1000)).replace(' ', "T"), ms.rem_euclid(1000));
+        info["request_time"] = json!(text);
+    }
+    if let Some(ms) = info.get("execution_duration").and_then(Value::as_i64) {
+        info["execution_duration"] = json!(format!("{}.{:03}s", ms / 1000, ms % 1000));
+    }
+    info
+}
+
+/// A span in OTel proto JSON: MLflow's `Span.to_dict()` (the Python tool's spans file) keeps
+/// attributes as an object of JSON texts, where OTel has a list of typed key/values.
+fn proto_span(span: &Value) -> Value {
+    let mut span = span.clone();
+    let as_list = |attrs: &Map<String, Value>| -> Value {
+        attrs
+            .iter()
+            .map(|(k, v)| {
+                let text = v.as_str().map_or_else(|| v.to_string(), str::to_string);
+                json!({"key": k, "value": {"string_value": text}})
+            })
+            .collect()
+    };
+    if let Some(attrs) = span.get("attributes").and_then(Value::as_object) {
+        span["attributes"] = as_list(attrs);
+    }
+    if let Some(events) = span.get_mut("events").and_then(Value::as_array_mut) {
+        for e in events {
+            if let Some(attrs) = e.get("attributes").and_then(Value::as_object) {
+                e["attributes"] = as_list(attrs);
+            }
+        }
+    }
+    span
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn python_renderings_become_the_servers() {
+        let info =
+            proto_info(&json!({"trace_id": "tr-1", "request_time": 1704164645678_i64, "execution_duration": 1500}));
+        assert_eq!(info["request_time"], "2024-01-02T03:04:05.678Z");
+        assert_eq!(info["execution_duration"], "1.500s");
+        let span = proto_span(
+            &json!({"name": "s", "attributes": {"a": "\"x\"", "n": 3}, "events": [{"name": "e", "attributes": {"k": "1"}}]}),
+        );
+        assert_eq!(
+            span["attributes"],
+            json!([{"key": "a", "value": {"string_value": "\"x\""}}, {"key": "n", "value": {"string_value": "3"}}])
+        );
+        assert_eq!(span["events"][0]["attributes"][0]["key"], "k");
+    }
+}

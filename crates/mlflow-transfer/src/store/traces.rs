@@ -1,0 +1,105 @@
+//! MLflow 3 traces at a store: what a trace is to the engine, where traces are read from and
+//! written to, and the export folder's side of it (the server's is [`super::rest::traces`]).
+//!
+//! A trace is kept as the JSON its server sent (the TraceInfoV3 and the OTel proto JSON
+//! spans): a copy then carries every field, also the ones a later server adds.
+
+use std::path::{Path, PathBuf};
+
+use async_trait::async_trait;
+use serde_json::Value;
+
+use crate::{
+    format::{
+        trace_json::{read_trace_dir, write_spans_json, write_trace_json, ARTIFACTS, TRACES, TRACES_JSON, TRACE_JSON},
+        ExportSystem,
+    },
+    store::{local, Target},
+    Error, Result,
+};
+
+/// One trace: its info (TraceInfoV3 JSON: tags, metadata, assessments…) and its spans.
+#[derive(Debug, Clone)]
+pub struct TraceRecord {
+    pub info: Value,
+    pub spans: Vec<Value>,
+}
+
+impl TraceRecord {
+    pub fn trace_id(&self) -> &str {
+        self.info["trace_id"].as_str().unwrap_or_default()
+    }
+
+    /// The trace's experiment at its store.
+    pub fn experiment_id(&self) -> Option<&str> {
+        self.info.pointer("/trace_location/mlflow_experiment/experiment_id").and_then(Value::as_str)
+    }
+
+    /// A value of the trace's metadata.
+    pub fn metadata(&self, key: &str) -> Option<&str> {
+        self.info.get("trace_metadata").and_then(|m| m.get(key)).and_then(Value::as_str)
+    }
+}
+
+/// Something traces can be read from.
+#[async_trait]
+pub trait TraceSource: Send + Sync {
+    async fn read_trace(&self, trace_id: &str) -> Result<TraceRecord>;
+}
+
+/// Something traces can be written to.
+#[async_trait]
+pub trait TraceSink: Send + Sync {
+    /// What the destination holds of trace `trace_id` copied from `source_tracking_uri`:
+    /// nothing yet (`Created`), a copy an interrupted attempt left (`Resumed`), or a complete
+    /// copy (`Complete`). A trace of that id that is not our copy is an error: its id is taken.
+    async fn find_trace(&self, trace_id: &str, source_tracking_uri: Option<&str>) -> Result<Target>;
+    /// Writes the trace (spans and info), its completion last.
+    async fn write_trace(&self, trace: &TraceRecord) -> Result<()>;
+}
+
+/// `<experiment_dir>/traces/<trace_id>`, refusing an id that is not a plain folder name.
+pub fn trace_dir(experiment_dir: &Path, trace_id: &str) -> Result<PathBuf> {
+    if trace_id.is_empty() || !crate::paths::is_single_segment(trace_id) {
+        return Err(Error::Input(format!("trace id {trace_id:?} cannot be a folder name; refusing it")));
+    }
+    Ok(experiment_dir.join(TRACES).join(trace_id))
+}
+
+/// The traces of an exported experiment folder, read or written.
+pub struct DirTraces {
+    experiment_dir: PathBuf,
+    system: ExportSystem,
+}
+
+impl DirTraces {
+    pub fn new(experiment_dir: &Path, system: ExportSystem) -> Self {
+        Self { experiment_dir: experiment_dir.to_path_buf(), system }
+    }
+}
+
+#[async_trait]
+impl TraceSource for DirTraces {
+    async fn read_trace(&self, trace_id: &str) -> Result<TraceRecord> {
+        let dir = trace_dir(&self.experiment_dir, trace_id)?;
+        let (info, spans) = tokio::task::spawn_blocking(move || read_trace_dir(&dir))
+            .await
+            .map_err(|e| Error::Input(format!("reading trace {trace_id}: {e}")))??;
+        Ok(TraceRecord { info, spans })
+    }
+}
+
+#[async_trait]
+impl TraceSink for DirTraces {
+    async fn find_trace(&self, trace_id: &str, _: Option<&str>) -> Result<Target> {
+        let dir = trace_dir(&self.experiment_dir, trace_id)?;
+        let done = dir.join(TRACE_JSON).is_file();
+        Ok(if done { Target::Complete(dir.display().to_string()) } else { Target::Created(dir.display().to_string()) })
+    }
+
+    async fn write_trace(&self, trace: &TraceRecord) -> Result<()> {
+        let dir = trace_dir(&self.experiment_dir, trace.trace_id())?;
+        local::write_json(&dir.join(ARTIFACTS).join(TRACES_JSON), &write_spans_json(&trace.spans))?;
+        local::write_json(&dir.join(TRACE_JSON), &write_trace_json(&self.system, &trace.info, &trace.spans))
+    }
+}
