@@ -2,12 +2,12 @@
 //! with attributes and events, an ERROR span and an ERROR trace, a trace of a run, tags,
 //! metadata, a feedback and an expectation), copied server to server and exported and
 //! imported, read back with the official client and compared field by field; a second copy
-//! creates nothing.
+//! creates nothing, and an interrupted one is finished.
 
 use std::{collections::HashMap, path::Path};
 
 use serde_json::Value;
-use test_support::{run_python_script, unique_name, ArtifactMode, MlflowServer};
+use test_support::{python_eval, run_python_script, unique_name, ArtifactMode, MlflowServer};
 
 use crate::{
     cli::{list_runs, ok, path},
@@ -121,6 +121,17 @@ fn traces_move_with_their_experiment() {
     ok(&copy);
     assert_eq!(actions(&report), ["skipped"; 3]);
     assert_eq!(dump_traces(&dst.url, &copied), first, "a second copy changes nothing");
+    // A copy interrupted before its completion tag is finished in place by the next job.
+    let agent_id = seeded["trace_ids"][0].as_str().unwrap();
+    python_eval(&format!(
+        "import mlflow; mlflow.MlflowClient({:?}).delete_trace_tag({agent_id:?}, 'mlflow_export_import.complete')",
+        dst.url
+    ));
+    ok(&copy);
+    let mut resumed = actions(&report);
+    resumed.sort();
+    assert_eq!(resumed, ["resumed", "skipped", "skipped"]);
+    assert_eq!(dump_traces(&dst.url, &copied), first, "the resumed copy is the same");
 
     // Export, in the Python tool's layout, and import into another server.
     let export = Path::new(env!("CARGO_TARGET_TMPDIR")).join(&name);
