@@ -162,3 +162,54 @@ fn traces_move_with_their_experiment() {
     ok(&import);
     assert_eq!(dump_traces(&other.url, &imported), back, "a second import changes nothing");
 }
+
+/// The standalone trace commands: `export-traces` and `import-traces` into a server that has
+/// none of the traces; `copy-traces` of a time window and `export-trace` / `import-trace` of
+/// the one trace before it, which together copy each trace once. Traces whose run is not
+/// copied keep their source run id.
+#[test]
+fn trace_commands_move_traces_alone() {
+    let _one = one_job_at_a_time();
+    let src = MlflowServer::shared(ArtifactMode::Proxy);
+    let name = unique_name("trace-cmds");
+    let seeded = run_python_script("seed_traces.py", &["--tracking-uri", &src.url, "--experiment", &name]);
+    let source = dump_traces(&src.url, &name);
+    let run = seeded["run_id"].as_str().unwrap().to_string();
+    let runs: HashMap<String, String> = [(run.clone(), run)].into();
+    let work = tempfile::tempdir().unwrap();
+
+    let export = work.path().join("traces");
+    let experiment_id = seeded["experiment_id"].as_str().unwrap();
+    ok(&[
+        "export-traces",
+        "--tracking-uri",
+        &src.url,
+        "--experiment-ids",
+        experiment_id,
+        "--output-dir",
+        path(&export),
+    ]);
+    let index: Value = serde_json::from_slice(&std::fs::read(export.join("traces.json")).unwrap()).unwrap();
+    assert_eq!(index["mlflow"]["experiments"][0]["name"], name.as_str());
+    assert_eq!(index["info"]["num_ok_traces"], 3);
+    let one = MlflowServer::start(ArtifactMode::Proxy);
+    ok(&["import-traces", "--tracking-uri", &one.url, "--input-dir", path(&export)]);
+    assert_traces_copied(&source, &dump_traces(&one.url, &name), &runs, &src.url);
+
+    // By time: the traces from the second one on, then the first alone.
+    let mut by_time: Vec<(i64, &String)> =
+        source.iter().map(|(id, t)| (t["info"]["request_time"].as_i64().unwrap(), id)).collect();
+    by_time.sort();
+    let two = MlflowServer::start(ArtifactMode::Proxy);
+    let from = by_time[1].0.to_string();
+    let copy = ["copy-traces", "--src-uri", &src.url, "--dst-uri", &two.url, "--experiment", &name];
+    ok(&[&copy[..], &["--trace-start-time", &from]].concat());
+    let later = dump_traces(&two.url, &name);
+    assert_eq!(later.keys().collect::<Vec<_>>().len(), 2);
+    assert!(!later.contains_key(by_time[0].1.as_str()), "the first trace is before the window");
+    let single = work.path().join("single");
+    ok(&["export-trace", "--tracking-uri", &src.url, "--request-id", by_time[0].1, "--output-dir", path(&single)]);
+    assert!(single.join("trace.json").is_file() && single.join("artifacts/traces.json").is_file());
+    ok(&["import-trace", "--tracking-uri", &two.url, "--input-dir", path(&single), "--experiment-name", &name]);
+    assert_traces_copied(&source, &dump_traces(&two.url, &name), &runs, &src.url);
+}

@@ -7,13 +7,13 @@
 //! its run (`mlflow.sourceRun`) is pointed at the destination copy of that run; a run that was
 //! not copied is kept as it was, and said so in the outcome. An export keeps the trace as read.
 
-use std::{path::PathBuf, sync::Arc};
+use std::{collections::BTreeSet, path::PathBuf, sync::Arc};
 
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::{
     format::{
-        trace_json::{write_traces_json, TRACES, TRACES_JSON},
+        trace_json::{write_traces_json, IndexedExperiment, TRACES_JSON},
         ExportSystem,
     },
     identity,
@@ -132,35 +132,43 @@ fn destination_experiment(deps: &[Outcome]) -> Result<&str> {
         .unwrap_or_else(|| Err(Error::Input("no destination experiment was prepared for this trace".into())))
 }
 
-/// After an experiment's traces: into a folder, `traces/traces.json` (which were written and
-/// which failed); anywhere, the failure to list them, when they could not be.
+/// After the traces of a job: into a folder, `traces.json` (the traces written, by
+/// experiment, and those that failed); anywhere, the failure to list them, when they could not
+/// be.
 pub struct TraceIndex {
-    /// The exported experiment's folder; `None` at a server.
-    pub experiment_dir: Option<PathBuf>,
-    pub experiment_id: String,
-    pub experiment_name: String,
+    /// The folder `traces.json` goes in; `None` at a server.
+    pub dir: Option<PathBuf>,
+    /// The experiments and the traces planned of each.
+    pub experiments: Vec<IndexedExperiment>,
     pub system: ExportSystem,
-    /// Why the experiment's traces could not be listed.
-    pub error: Option<String>,
+    /// What could not be listed, and why.
+    pub error: Option<(String, String)>,
 }
 
 impl TraceIndex {
     pub async fn execute(&self, deps: &[Outcome], _ctx: &JobContext) -> Outcome {
-        if let Some(error) = &self.error {
-            let object = format!("traces of experiment {:?}", self.experiment_name);
-            return Outcome::Failed { object, error: error.clone(), retryable: false };
+        if let Some((object, error)) = &self.error {
+            return Outcome::Failed { object: object.clone(), error: error.clone(), retryable: false };
         }
-        let Some(dir) = &self.experiment_dir else { return Outcome::Indexed };
-        let (mut ok, mut failed) = (Vec::new(), Vec::new());
-        for d in deps {
-            if let Outcome::Trace(t) = d {
-                let list = if t.action == Action::Failed { &mut failed } else { &mut ok };
-                list.push(t.source_trace_id.clone());
-            }
-        }
-        let path = dir.join(TRACES).join(TRACES_JSON);
-        let json: Value = write_traces_json(&self.system, &self.experiment_id, &self.experiment_name, &ok, &failed);
-        match local::write_json(&path, &json) {
+        let Some(dir) = &self.dir else { return Outcome::Indexed };
+        let failed: BTreeSet<&str> = deps
+            .iter()
+            .filter_map(|d| match d {
+                Outcome::Trace(t) if t.action == Action::Failed => Some(t.source_trace_id.as_str()),
+                _ => None,
+            })
+            .collect();
+        let written: Vec<IndexedExperiment> = self
+            .experiments
+            .iter()
+            .map(|e| IndexedExperiment {
+                traces: e.traces.iter().filter(|t| !failed.contains(t.as_str())).cloned().collect(),
+                ..e.clone()
+            })
+            .collect();
+        let failed: Vec<String> = failed.into_iter().map(str::to_string).collect();
+        let path = dir.join(TRACES_JSON);
+        match local::write_json(&path, &write_traces_json(&self.system, &written, &failed)) {
             Ok(()) => Outcome::Indexed,
             Err(e) => Outcome::failed(path.display().to_string(), &e),
         }

@@ -58,30 +58,47 @@ pub trait TraceSink: Send + Sync {
     async fn write_trace(&self, trace: &TraceRecord) -> Result<()>;
 }
 
-/// `<experiment_dir>/traces/<trace_id>`, refusing an id that is not a plain folder name.
-pub fn trace_dir(experiment_dir: &Path, trace_id: &str) -> Result<PathBuf> {
-    if trace_id.is_empty() || !crate::paths::is_single_segment(trace_id) {
-        return Err(Error::Input(format!("trace id {trace_id:?} cannot be a folder name; refusing it")));
-    }
-    Ok(experiment_dir.join(TRACES).join(trace_id))
-}
-
-/// The traces of an exported experiment folder, read or written.
+/// Traces in an export folder: under a root holding one folder per trace (`<root>/<trace_id>`:
+/// an experiment's `traces/`, or what `export-traces` writes), or one trace in a folder of its
+/// own (`export-trace`).
 pub struct DirTraces {
-    experiment_dir: PathBuf,
+    root: PathBuf,
+    single: bool,
     system: ExportSystem,
 }
 
 impl DirTraces {
-    pub fn new(experiment_dir: &Path, system: ExportSystem) -> Self {
-        Self { experiment_dir: experiment_dir.to_path_buf(), system }
+    /// The traces of an exported experiment folder (`<experiment_dir>/traces/`).
+    pub fn of_experiment(experiment_dir: &Path, system: ExportSystem) -> Self {
+        Self::under(&experiment_dir.join(TRACES), system)
+    }
+
+    /// Traces in `<root>/<trace_id>/`.
+    pub fn under(root: &Path, system: ExportSystem) -> Self {
+        Self { root: root.to_path_buf(), single: false, system }
+    }
+
+    /// One trace in `dir` itself.
+    pub fn single(dir: &Path, system: ExportSystem) -> Self {
+        Self { root: dir.to_path_buf(), single: true, system }
+    }
+
+    /// The folder of trace `trace_id`, refusing an id that is not a plain folder name.
+    pub fn dir_of(&self, trace_id: &str) -> Result<PathBuf> {
+        if self.single {
+            return Ok(self.root.clone());
+        }
+        if trace_id.is_empty() || !crate::paths::is_single_segment(trace_id) {
+            return Err(Error::Input(format!("trace id {trace_id:?} cannot be a folder name; refusing it")));
+        }
+        Ok(self.root.join(trace_id))
     }
 }
 
 #[async_trait]
 impl TraceSource for DirTraces {
     async fn read_trace(&self, trace_id: &str) -> Result<TraceRecord> {
-        let dir = trace_dir(&self.experiment_dir, trace_id)?;
+        let dir = self.dir_of(trace_id)?;
         let (info, spans) = tokio::task::spawn_blocking(move || read_trace_dir(&dir))
             .await
             .map_err(|e| Error::Input(format!("reading trace {trace_id}: {e}")))??;
@@ -92,13 +109,13 @@ impl TraceSource for DirTraces {
 #[async_trait]
 impl TraceSink for DirTraces {
     async fn find_trace(&self, trace_id: &str, _: Option<&str>) -> Result<Target> {
-        let dir = trace_dir(&self.experiment_dir, trace_id)?;
+        let dir = self.dir_of(trace_id)?;
         let done = dir.join(TRACE_JSON).is_file();
         Ok(if done { Target::Complete(dir.display().to_string()) } else { Target::Created(dir.display().to_string()) })
     }
 
     async fn write_trace(&self, trace: &TraceRecord) -> Result<()> {
-        let dir = trace_dir(&self.experiment_dir, trace.trace_id())?;
+        let dir = self.dir_of(trace.trace_id())?;
         local::write_json(&dir.join(ARTIFACTS).join(TRACES_JSON), &write_spans_json(&trace.spans))?;
         local::write_json(&dir.join(TRACE_JSON), &write_trace_json(&self.system, &trace.info, &trace.spans))
     }

@@ -29,25 +29,29 @@ impl RestTraces {
         Self { client }
     }
 
-    /// Each trace of an experiment as (trace id, its run), oldest first; none from a server
-    /// without MLflow 3 traces.
-    pub async fn list(&self, experiment_id: &str) -> Result<Vec<(String, Option<String>)>> {
+    /// Each trace of an experiment (that `filter` selects) as (trace id, its run), oldest
+    /// first; none from a server without MLflow 3 traces. Trace ids become folder names in an
+    /// export: one that cannot be is refused.
+    pub async fn list(&self, experiment_id: &str, filter: Option<&str>) -> Result<Vec<(String, Option<String>)>> {
         let mut out = Vec::new();
         let listed = self
             .client
-            .search_traces(experiment_id, None, |page| {
+            .search_traces(experiment_id, filter, |page| {
                 for info in page {
                     let id = info["trace_id"].as_str().unwrap_or_default().to_string();
+                    if id.is_empty() || !crate::paths::is_single_segment(&id) {
+                        return Err(Error::Input(format!("the server returned trace id {id:?}; refusing it")));
+                    }
                     let run = info.pointer("/trace_metadata/mlflow.sourceRun").and_then(Value::as_str);
                     out.push((id, run.map(str::to_string)));
                 }
-                Ok::<_, mlflow_client::Error>(())
+                Ok(())
             })
             .await;
         match listed {
             Ok(()) => Ok(out),
-            Err(e) if e.is_not_found() => Ok(Vec::new()),
-            Err(e) => Err(e.into()),
+            Err(Error::Client(e)) if e.is_not_found() => Ok(Vec::new()),
+            Err(e) => Err(e),
         }
     }
 }
