@@ -213,3 +213,60 @@ fn trace_commands_move_traces_alone() {
     ok(&["import-trace", "--tracking-uri", &two.url, "--input-dir", path(&single), "--experiment-name", &name]);
     assert_traces_copied(&source, &dump_traces(&two.url, &name), &runs, &src.url);
 }
+
+/// A copy inside one server: the source traces hold their ids, so the copies get ids of their
+/// own, carried by every span (`trace_id`, `mlflow.traceRequestId`) and assessment; the rest
+/// is equal, and a second copy finds them again and creates nothing.
+#[test]
+fn traces_copied_inside_one_server_get_ids_of_their_own() {
+    let _one = one_job_at_a_time();
+    let server = MlflowServer::shared(ArtifactMode::Proxy);
+    let name = unique_name("trace-same");
+    run_python_script("seed_traces.py", &["--tracking-uri", &server.url, "--experiment", &name]);
+    let source = dump_traces(&server.url, &name);
+    let copied = unique_name("trace-same-copy");
+    let report = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{copied}.json"));
+    let copy = [
+        "copy-experiment",
+        "--src-uri",
+        &server.url,
+        "--dst-uri",
+        &server.url,
+        "--src-experiment",
+        &name,
+        "--dst-experiment-name",
+        &copied,
+        "--report",
+        path(&report),
+    ];
+    ok(&copy);
+    let first = dump_traces(&server.url, &copied);
+    let runs = run_map(&server.url, &copied);
+    assert_eq!(first.len(), source.len());
+    for copy in first.values() {
+        let src_id = copy["info"]["tags"]["mlflow_export_import.source.trace_id"].as_str().unwrap();
+        let new_id = copy["info"]["trace_id"].as_str().unwrap();
+        assert_ne!(src_id, new_id);
+        // The source with the new id wherever the id appears is the copy.
+        let mut renamed = source[src_id].clone();
+        let mut got = copy.clone();
+        // Assessment ids are unique in a server: the copies' are new.
+        for (a, b) in assessments(&mut renamed).iter_mut().zip(assessments(&mut got)) {
+            assert_ne!(a["assessment_id"], b["assessment_id"]);
+            a["assessment_id"] = b["assessment_id"].clone();
+        }
+        let renamed = serde_json::to_string(&renamed).unwrap().replace(src_id, new_id);
+        let want = expected(&serde_json::from_str(&renamed).unwrap(), &runs);
+        drop_tags(&mut got, true);
+        assert_eq!(got, want, "copy {new_id} of {src_id}");
+    }
+    assert_eq!(dump_traces(&server.url, &name), source, "the source is untouched");
+    ok(&copy);
+    let r: Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    assert!(r["traces"].as_array().unwrap().iter().all(|t| t["action"] == "skipped"), "{}", r["traces"]);
+    assert_eq!(dump_traces(&server.url, &copied), first);
+}
+
+fn assessments(trace: &mut Value) -> &mut Vec<Value> {
+    trace["info"]["assessments"].as_array_mut().unwrap()
+}

@@ -3,13 +3,19 @@
 //! is). Its copy is found again by that id and our identity tags: complete (the completion
 //! tag, written last) is skipped, begun is written again (every trace write is an upsert).
 //!
+//! When the id is taken at the destination (by the source itself, when copying inside one
+//! server, or by a copy into another experiment), the copy gets an id derived from the source
+//! trace, its server and the destination experiment: new, and the same in every job.
+//!
 //! Into a server, the trace is moved into the destination experiment its step depends on, and
 //! its run (`mlflow.sourceRun`) is pointed at the destination copy of that run; a run that was
 //! not copied is kept as it was, and said so in the outcome. An export keeps the trace as read.
 
 use std::{collections::BTreeSet, path::PathBuf, sync::Arc};
 
-use serde_json::json;
+use base64::Engine;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
 
 use crate::{
     format::{
@@ -20,8 +26,7 @@ use crate::{
     job::{Action, JobContext, Outcome, TraceOutcome},
     store::{
         local,
-        traces::{TraceRecord, TraceSink, TraceSource},
-        Target,
+        traces::{TraceCopyOf, TraceFound, TraceRecord, TraceSink, TraceSource},
     },
     Error, Result,
 };
@@ -70,9 +75,25 @@ impl TraceMove {
 
     async fn transfer(&self, deps: &[Outcome], ctx: &JobContext, outcome: &mut TraceOutcome) -> Result<()> {
         let experiment = if self.to_server { Some(destination_experiment(deps)?) } else { None };
-        let target = self.sink.find_trace(&self.trace_id, self.source_tracking_uri.as_deref()).await?;
-        outcome.destination = Some(target.id().to_string());
-        if let Target::Complete(_) = target {
+        let of =
+            TraceCopyOf { trace_id: &self.trace_id, tracking_uri: self.source_tracking_uri.as_deref(), experiment };
+        let mut id = self.trace_id.clone();
+        let mut found = self.sink.find_trace(&id, of).await?;
+        if found == TraceFound::Taken {
+            // The source itself (a copy inside one server) or a copy into another experiment
+            // holds the id: the copy gets an id of its own, the same in every job.
+            id = renewed_id(&of);
+            found = self.sink.find_trace(&id, of).await?;
+            if found == TraceFound::Taken {
+                return Err(Error::Unsupported(format!(
+                    "trace ids {} and {id} are both taken at the destination by other traces",
+                    self.trace_id
+                )));
+            }
+            outcome.notes.push(format!("trace id {} is taken at the destination: copied as {id}", self.trace_id));
+        }
+        outcome.destination = Some(id.clone());
+        if found == TraceFound::Complete {
             outcome.action = Action::Skipped;
             return Ok(());
         }
@@ -81,11 +102,15 @@ impl TraceMove {
             return Err(Error::Input(format!("trace {} was read as trace {:?}", self.trace_id, trace.trace_id())));
         }
         if let Some(experiment) = experiment {
-            outcome.notes = self.remap(&mut trace, experiment, deps, ctx);
+            let notes = self.remap(&mut trace, experiment, deps, ctx);
+            outcome.notes.extend(notes);
+        }
+        if id != self.trace_id {
+            renew(&mut trace, &self.trace_id, &id)?;
         }
         self.sink.write_trace(&trace).await?;
         outcome.spans = trace.spans.len();
-        outcome.action = if matches!(target, Target::Resumed(_)) { Action::Resumed } else { Action::Created };
+        outcome.action = if found == TraceFound::Begun { Action::Resumed } else { Action::Created };
         Ok(())
     }
 
@@ -119,6 +144,58 @@ impl TraceMove {
         }
         notes
     }
+}
+
+/// The id a trace is copied under when its own is taken at the destination: from the source
+/// trace, its server and the destination experiment, so that every job finds the same copy.
+fn renewed_id(of: &TraceCopyOf<'_>) -> String {
+    let source = of.tracking_uri.map(identity::server_key).unwrap_or_default();
+    let key = format!("{source}\n{}\n{}", of.trace_id, of.experiment.unwrap_or_default());
+    let digest = Sha256::digest(key.as_bytes());
+    format!("tr-{}", hex_of(&digest[..16]))
+}
+
+fn hex_of(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Gives a trace the id `new`: the info, its assessments (which get ids of their own too: an
+/// assessment id is unique in a server), every span's OTel trace id (the 16 bytes `new` is
+/// the hex of) and the spans' `mlflow.traceRequestId` attribute.
+fn renew(trace: &mut TraceRecord, old: &str, new: &str) -> Result<()> {
+    let hex =
+        new.strip_prefix("tr-").filter(|h| h.len() == 32).ok_or_else(|| Error::Input(format!("bad trace id {new}")))?;
+    let bytes: Vec<u8> = (0..16)
+        .map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16))
+        .collect::<std::result::Result<_, _>>()
+        .map_err(|e| Error::Input(format!("bad trace id {new}: {e}")))?;
+    let otel_id = base64::engine::general_purpose::STANDARD.encode(bytes);
+    trace.info["trace_id"] = json!(new);
+    for a in trace.info.get_mut("assessments").and_then(Value::as_array_mut).into_iter().flatten() {
+        a["trace_id"] = json!(new);
+        if let Some(id) = a.get("assessment_id").and_then(Value::as_str) {
+            let digest = Sha256::digest(format!("{new}\n{id}").as_bytes());
+            a["assessment_id"] = json!(format!("a-{}", hex_of(&digest[..16])));
+        }
+    }
+    let quoted = |id: &str| Value::String(id.to_string()).to_string();
+    for span in &mut trace.spans {
+        span["trace_id"] = json!(otel_id);
+        for attr in span.get_mut("attributes").and_then(Value::as_array_mut).into_iter().flatten() {
+            if attr["key"] != "mlflow.traceRequestId" {
+                continue;
+            }
+            // A plain string in OTel proto JSON; a JSON text in MLflow's own span files.
+            if let Some(v) = attr.pointer_mut("/value/string_value") {
+                if v == old {
+                    *v = json!(new);
+                } else if v.as_str() == Some(quoted(old).as_str()) {
+                    *v = json!(quoted(new));
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The destination experiment the `Open` step this one depends on prepared.
@@ -172,5 +249,38 @@ impl TraceIndex {
             Ok(()) => Outcome::Indexed,
             Err(e) => Outcome::failed(path.display().to_string(), &e),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_renewed_trace_carries_its_new_id_everywhere() {
+        let of = TraceCopyOf {
+            trace_id: "tr-e1d9a9cf6efdb9d679988d187db625a6",
+            tracking_uri: Some("http://h:5000"),
+            experiment: Some("7"),
+        };
+        let new = renewed_id(&of);
+        assert_eq!(new, renewed_id(&of), "the same in every job");
+        assert_ne!(new, renewed_id(&TraceCopyOf { experiment: Some("8"), ..of }), "one per destination experiment");
+        let old = of.trace_id;
+        let mut t = TraceRecord {
+            info: json!({"trace_id": old, "assessments": [{"trace_id": old, "assessment_id": "a-1"}]}),
+            spans: vec![
+                json!({"trace_id": "4dmpz279udZ5mI0YfbYlpg==", "attributes": [{"key": "mlflow.traceRequestId", "value": {"string_value": old}}]}),
+                json!({"trace_id": "4dmpz279udZ5mI0YfbYlpg==", "attributes": [{"key": "mlflow.traceRequestId", "value": {"string_value": format!("\"{old}\"")}}]}),
+            ],
+        };
+        renew(&mut t, old, &new).unwrap();
+        assert_eq!(t.info["trace_id"], new.as_str());
+        assert_eq!(t.info["assessments"][0]["trace_id"], new.as_str());
+        assert_ne!(t.info["assessments"][0]["assessment_id"], "a-1");
+        let otel = base64::engine::general_purpose::STANDARD.decode(t.spans[0]["trace_id"].as_str().unwrap()).unwrap();
+        assert_eq!(format!("tr-{}", hex_of(&otel)), new);
+        assert_eq!(t.spans[0]["attributes"][0]["value"]["string_value"], new.as_str());
+        assert_eq!(t.spans[1]["attributes"][0]["value"]["string_value"], format!("\"{new}\""));
     }
 }

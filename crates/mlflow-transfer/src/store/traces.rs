@@ -14,7 +14,7 @@ use crate::{
         trace_json::{read_trace_dir, write_spans_json, write_trace_json, ARTIFACTS, TRACES, TRACES_JSON, TRACE_JSON},
         ExportSystem,
     },
-    store::{local, Target},
+    store::local,
     Error, Result,
 };
 
@@ -47,13 +47,33 @@ pub trait TraceSource: Send + Sync {
     async fn read_trace(&self, trace_id: &str) -> Result<TraceRecord>;
 }
 
+/// The source trace a copy stands for: its id and server, and the destination experiment
+/// the copy belongs in (at a server).
+#[derive(Debug, Clone, Copy)]
+pub struct TraceCopyOf<'a> {
+    pub trace_id: &'a str,
+    pub tracking_uri: Option<&'a str>,
+    pub experiment: Option<&'a str>,
+}
+
+/// What a destination holds under a trace id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TraceFound {
+    Nothing,
+    /// Our copy, left by an interrupted attempt.
+    Begun,
+    /// Our complete copy.
+    Complete,
+    /// Another trace (the source itself on the same server, or a copy into another
+    /// experiment): the id is taken.
+    Taken,
+}
+
 /// Something traces can be written to.
 #[async_trait]
 pub trait TraceSink: Send + Sync {
-    /// What the destination holds of trace `trace_id` copied from `source_tracking_uri`:
-    /// nothing yet (`Created`), a copy an interrupted attempt left (`Resumed`), or a complete
-    /// copy (`Complete`). A trace of that id that is not our copy is an error: its id is taken.
-    async fn find_trace(&self, trace_id: &str, source_tracking_uri: Option<&str>) -> Result<Target>;
+    /// What the destination holds under `trace_id`, judged as a copy of `of`.
+    async fn find_trace(&self, trace_id: &str, of: TraceCopyOf<'_>) -> Result<TraceFound>;
     /// Writes the trace (spans and info), its completion last.
     async fn write_trace(&self, trace: &TraceRecord) -> Result<()>;
 }
@@ -108,10 +128,9 @@ impl TraceSource for DirTraces {
 
 #[async_trait]
 impl TraceSink for DirTraces {
-    async fn find_trace(&self, trace_id: &str, _: Option<&str>) -> Result<Target> {
-        let dir = self.dir_of(trace_id)?;
-        let done = dir.join(TRACE_JSON).is_file();
-        Ok(if done { Target::Complete(dir.display().to_string()) } else { Target::Created(dir.display().to_string()) })
+    async fn find_trace(&self, trace_id: &str, _: TraceCopyOf<'_>) -> Result<TraceFound> {
+        let done = self.dir_of(trace_id)?.join(TRACE_JSON).is_file();
+        Ok(if done { TraceFound::Complete } else { TraceFound::Nothing })
     }
 
     async fn write_trace(&self, trace: &TraceRecord) -> Result<()> {

@@ -12,10 +12,7 @@ use serde_json::{Map, Value};
 
 use crate::{
     identity,
-    store::{
-        traces::{TraceRecord, TraceSink, TraceSource},
-        Target,
-    },
+    store::traces::{TraceCopyOf, TraceFound, TraceRecord, TraceSink, TraceSource},
     Error, Result,
 };
 
@@ -72,26 +69,19 @@ impl TraceSource for RestTraces {
 
 #[async_trait]
 impl TraceSink for RestTraces {
-    async fn find_trace(&self, trace_id: &str, source_tracking_uri: Option<&str>) -> Result<Target> {
-        let Some(info) = self.client.get_trace_info(trace_id).await? else {
-            return Ok(Target::Created(trace_id.to_string()));
-        };
-        let tag = |k: &str| {
-            info.pointer(&format!("/tags/{}", k.replace('~', "~0").replace('/', "~1"))).and_then(Value::as_str)
-        };
-        let same_server = match (source_tracking_uri, tag(identity::SOURCE_TRACKING_URI)) {
+    async fn find_trace(&self, trace_id: &str, of: TraceCopyOf<'_>) -> Result<TraceFound> {
+        let Some(info) = self.client.get_trace_info(trace_id).await? else { return Ok(TraceFound::Nothing) };
+        let tag = |k: &str| info.get("tags").and_then(|t| t.get(k)).and_then(Value::as_str);
+        let same_server = match (of.tracking_uri, tag(identity::SOURCE_TRACKING_URI)) {
             (Some(a), Some(b)) => identity::same_server(a, b),
             _ => true,
         };
-        if tag(identity::SOURCE_TRACE_ID) != Some(trace_id) || !same_server {
-            return Err(Error::Unsupported(format!(
-                "trace {trace_id} already exists at the destination and is not a copy of this source trace"
-            )));
-        }
-        Ok(if tag(identity::COMPLETE) == Some("true") {
-            Target::Complete(trace_id.to_string())
-        } else {
-            Target::Resumed(trace_id.to_string())
+        let experiment = info.pointer("/trace_location/mlflow_experiment/experiment_id").and_then(Value::as_str);
+        let ours = tag(identity::SOURCE_TRACE_ID) == Some(of.trace_id) && same_server;
+        Ok(match (ours, of.experiment.is_none_or(|e| experiment == Some(e))) {
+            (true, true) if tag(identity::COMPLETE) == Some("true") => TraceFound::Complete,
+            (true, true) => TraceFound::Begun,
+            _ => TraceFound::Taken,
         })
     }
 
