@@ -143,14 +143,15 @@ fn rolled_back(url: &str, message: &str) -> bool {
 }
 
 impl Error {
-    /// Whether retrying the same request may succeed: 408, 429, 5xx, transport failures, and
+    /// Whether retrying the same request may succeed: 408, 429, 5xx but 501 (a route the
+    /// server does not implement, such as OTLP spans on a file store), transport failures, and
     /// the overloaded-database answers that MLflow's SQL store reports as 400 (its connection
     /// pool timing out, sqlite's write lock, a lost race inserting a dataset).
     pub fn is_transient(&self) -> bool {
         match self {
             Error::Api { status: 400, message, url, .. } => rolled_back(url, message),
             Error::Api { status: 500..=599, message, .. } if retried_by_the_server(message) => false,
-            Error::Api { status, .. } => matches!(status, 408 | 429 | 500..=599),
+            Error::Api { status, .. } => matches!(status, 408 | 429 | 500 | 502..=599),
             Error::Transport { source, .. } => !untrusted_certificate(source),
             _ => false,
         }

@@ -81,6 +81,13 @@ impl MlflowClient {
         .map(drop)
     }
 
+    /// Deletes traces of an experiment by id.
+    pub async fn delete_traces(&self, experiment_id: &str, trace_ids: &[&str]) -> Result<()> {
+        let body = json!({"experiment_id": experiment_id, "request_ids": trace_ids});
+        let path = "/api/3.0/mlflow/traces/delete-traces";
+        self.send::<_, serde::de::IgnoredAny>(Method::POST, path, &body, Idempotency::Safe).await.map(drop)
+    }
+
     /// StartTraceV3: creates or merges (by its `trace_id`) a trace info with its tags,
     /// metadata and assessments. An upsert, so safe to repeat.
     pub async fn start_trace(&self, trace_info: &Value) -> Result<()> {

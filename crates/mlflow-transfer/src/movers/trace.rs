@@ -75,6 +75,11 @@ impl TraceMove {
 
     async fn transfer(&self, deps: &[Outcome], ctx: &JobContext, outcome: &mut TraceOutcome) -> Result<()> {
         let experiment = if self.to_server { Some(destination_experiment(deps)?) } else { None };
+        if let Some(why) = self.sink.refuses() {
+            // Said once, by the trace that found it out; the others are only counted.
+            outcome.notes.push(format!("not copied: {why}"));
+            return Ok(());
+        }
         let of =
             TraceCopyOf { trace_id: &self.trace_id, tracking_uri: self.source_tracking_uri.as_deref(), experiment };
         let mut id = self.trace_id.clone();

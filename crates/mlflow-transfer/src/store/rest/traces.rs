@@ -19,11 +19,13 @@ use crate::{
 /// Traces of a tracking server.
 pub struct RestTraces {
     client: MlflowClient,
+    /// Why the server cannot store spans, once it has said so.
+    refused: std::sync::OnceLock<String>,
 }
 
 impl RestTraces {
     pub fn new(client: MlflowClient) -> Self {
-        Self { client }
+        Self { client, refused: std::sync::OnceLock::new() }
     }
 
     /// Each trace of an experiment (that `filter` selects) as (trace id, its run), oldest
@@ -90,12 +92,19 @@ impl TraceSink for RestTraces {
         let experiment = trace.experiment_id().ok_or_else(|| Error::Input(format!("trace {id} has no experiment")))?;
         self.client.start_trace(&trace.info).await?;
         if !trace.spans.is_empty() {
-            self.client.log_spans(experiment, &otlp_request(&trace.spans)?).await.map_err(|e| match e.status() {
-                Some(404 | 405 | 501) => Error::Unsupported(format!(
-                    "the destination cannot store trace spans (needs MLflow >= 3.4 with a database backend): {e}"
-                )),
-                _ => e.into(),
-            })?;
+            match self.client.log_spans(experiment, &otlp_request(&trace.spans)?).await {
+                Ok(()) => {}
+                Err(e) if matches!(e.status(), Some(404 | 405 | 501)) => {
+                    // Nothing of the trace is left behind: a copy without spans is no copy.
+                    self.client.delete_traces(experiment, &[id]).await?;
+                    let why = format!(
+                        "the destination cannot store traces (it needs MLflow >= 3.4 with a database backend): {e}"
+                    );
+                    let _ = self.refused.set(why.clone());
+                    return Err(Error::Unsupported(why));
+                }
+                Err(e) => return Err(e.into()),
+            }
         }
         // The info once more, now with the completion tag: logging spans recomputes the
         // execution time from the root span (to the rounding of the server), and the source's
@@ -103,6 +112,10 @@ impl TraceSink for RestTraces {
         let mut info = trace.info.clone();
         info["tags"][identity::COMPLETE] = Value::String("true".into());
         Ok(self.client.start_trace(&info).await?)
+    }
+
+    fn refuses(&self) -> Option<String> {
+        self.refused.get().cloned()
     }
 }
 
