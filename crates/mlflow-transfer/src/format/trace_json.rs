@@ -129,18 +129,44 @@ pub fn read_trace_dir(dir: &Path) -> Result<(Value, Vec<Value>), FormatError> {
     Ok((info, spans))
 }
 
-/// A trace info in the server's JSON: the Python tool's rendering has `request_time` and
-/// `execution_duration` in milliseconds where the server has a timestamp and a duration.
+/// A trace info in the server's JSON. The Python tool renders the entity's attributes: times
+/// in milliseconds where the server has a timestamp and a duration, and assessments with
+/// `name`, `*_time_ms`, the expectation's bare value and the feedback's `{value, error}`.
 fn proto_info(info: &Value) -> Value {
     let mut info = info.clone();
     if let Some(ms) = info.get("request_time").and_then(Value::as_i64) {
-        let text = format!("{}.{:03}Z", utc_text(ms.div_euclid(1000)).replace(' ', "T"), ms.rem_euclid(1000));
-        info["request_time"] = json!(text);
+        info["request_time"] = json!(timestamp(ms));
     }
     if let Some(ms) = info.get("execution_duration").and_then(Value::as_i64) {
         info["execution_duration"] = json!(format!("{}.{:03}s", ms / 1000, ms % 1000));
     }
+    for a in info.get_mut("assessments").and_then(Value::as_array_mut).into_iter().flatten() {
+        let Some(o) = a.as_object_mut().filter(|o| o.contains_key("name") && !o.contains_key("assessment_name")) else {
+            continue;
+        };
+        if let Some(name) = o.remove("name") {
+            o.insert("assessment_name".into(), name);
+        }
+        for (from, to) in [("create_time_ms", "create_time"), ("last_update_time_ms", "last_update_time")] {
+            if let Some(ms) = o.remove(from).as_ref().and_then(Value::as_i64) {
+                o.insert(to.into(), json!(timestamp(ms)));
+            }
+        }
+        if let Some(value) = o.remove("expectation").filter(|v| !v.is_null()) {
+            o.insert("expectation".into(), json!({ "value": value }));
+        }
+        if let Some(Value::Object(f)) = o.get_mut("feedback") {
+            f.retain(|_, v| !v.is_null());
+        }
+        o.retain(|_, v| !v.is_null());
+        o.remove("assessment_type");
+    }
     info
+}
+
+/// Epoch milliseconds as a protobuf Timestamp (RFC 3339).
+fn timestamp(ms: i64) -> String {
+    format!("{}.{:03}Z", utc_text(ms.div_euclid(1000)).replace(' ', "T"), ms.rem_euclid(1000))
 }
 
 /// A span in OTel proto JSON: MLflow's `Span.to_dict()` (the Python tool's spans file) keeps
@@ -179,6 +205,18 @@ mod tests {
             proto_info(&json!({"trace_id": "tr-1", "request_time": 1704164645678_i64, "execution_duration": 1500}));
         assert_eq!(info["request_time"], "2024-01-02T03:04:05.678Z");
         assert_eq!(info["execution_duration"], "1.500s");
+        let python = json!({"trace_id": "tr-1", "assessments": [
+            {"assessment_type": "expectation", "name": "answer", "expectation": {"x": 1}, "create_time_ms": 1704164645678_i64, "error": null, "source": {"source_type": "HUMAN", "source_id": "bob"}},
+            {"assessment_type": "feedback", "name": "ok", "feedback": {"value": 0.5, "error": null}, "rationale": "r"}]});
+        let info = proto_info(&python);
+        assert_eq!(
+            info["assessments"][0],
+            json!({"assessment_name": "answer", "expectation": {"value": {"x": 1}}, "create_time": "2024-01-02T03:04:05.678Z", "source": {"source_type": "HUMAN", "source_id": "bob"}})
+        );
+        assert_eq!(
+            info["assessments"][1],
+            json!({"assessment_name": "ok", "feedback": {"value": 0.5}, "rationale": "r"})
+        );
         let span = proto_span(
             &json!({"name": "s", "attributes": {"a": "\"x\"", "n": 3}, "events": [{"name": "e", "attributes": {"k": "1"}}]}),
         );
