@@ -66,8 +66,14 @@ impl TraceMove {
         };
         if let Err(e) = self.transfer(deps, ctx, &mut outcome).await {
             outcome.action = Action::Failed;
-            outcome.error = Some(e.to_string());
-            outcome.retryable = e.is_transient();
+            match self.sink.refuses() {
+                // Another trace, written at the same time, has reported it.
+                Some((first, why)) if first != self.trace_id => outcome.notes.push(format!("not copied: {why}")),
+                _ => {
+                    outcome.error = Some(e.to_string());
+                    outcome.retryable = e.is_transient();
+                }
+            }
         }
         tracing::debug!(trace = %self.trace_id, action = ?outcome.action, "trace");
         Outcome::Trace(outcome)
@@ -75,7 +81,7 @@ impl TraceMove {
 
     async fn transfer(&self, deps: &[Outcome], ctx: &JobContext, outcome: &mut TraceOutcome) -> Result<()> {
         let experiment = if self.to_server { Some(destination_experiment(deps)?) } else { None };
-        if let Some(why) = self.sink.refuses() {
+        if let Some((_, why)) = self.sink.refuses() {
             // Said once, by the trace that found it out; the others are only counted.
             outcome.notes.push(format!("not copied: {why}"));
             return Ok(());

@@ -76,9 +76,9 @@ pub trait TraceSink: Send + Sync {
     async fn find_trace(&self, trace_id: &str, of: TraceCopyOf<'_>) -> Result<TraceFound>;
     /// Writes the trace (spans and info), its completion last.
     async fn write_trace(&self, trace: &TraceRecord) -> Result<()>;
-    /// Why this destination cannot store traces, once a write has shown it cannot: the traces
-    /// after that one are not tried.
-    fn refuses(&self) -> Option<String> {
+    /// Why this destination cannot store traces, once a write has shown it cannot, with the
+    /// trace whose write showed it: the others are not tried, and not reported one by one.
+    fn refuses(&self) -> Option<(String, String)> {
         None
     }
 }

@@ -19,8 +19,8 @@ use crate::{
 /// Traces of a tracking server.
 pub struct RestTraces {
     client: MlflowClient,
-    /// Why the server cannot store spans, once it has said so.
-    refused: std::sync::OnceLock<String>,
+    /// The trace whose write showed that the server cannot store spans, and why.
+    refused: std::sync::OnceLock<(String, String)>,
 }
 
 impl RestTraces {
@@ -100,7 +100,7 @@ impl TraceSink for RestTraces {
                     let why = format!(
                         "the destination cannot store traces (it needs MLflow >= 3.4 with a database backend): {e}"
                     );
-                    let _ = self.refused.set(why.clone());
+                    let _ = self.refused.set((id.to_string(), why.clone()));
                     return Err(Error::Unsupported(why));
                 }
                 Err(e) => return Err(e.into()),
@@ -114,7 +114,7 @@ impl TraceSink for RestTraces {
         Ok(self.client.start_trace(&info).await?)
     }
 
-    fn refuses(&self) -> Option<String> {
+    fn refuses(&self) -> Option<(String, String)> {
         self.refused.get().cloned()
     }
 }
