@@ -223,6 +223,18 @@ impl MlflowClient {
         body: &B,
         idempotency: Idempotency,
     ) -> Result<T> {
+        self.send_with_headers(method, path, body, idempotency, &[]).await
+    }
+
+    /// [`Self::send`] with extra request headers (the OTLP route takes its experiment in one).
+    pub(crate) async fn send_with_headers<B: Serialize, T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: &B,
+        idempotency: Idempotency,
+        headers: &[(&str, &str)],
+    ) -> Result<T> {
         let url = self.url(path);
         let name = method_name(&method);
         let body = serde_json::to_vec(body).map(Bytes::from).map_err(|source| Error::Decode {
@@ -233,10 +245,11 @@ impl MlflowClient {
         })?;
         let bytes = self
             .with_retries(idempotency, || {
-                let rb = self
-                    .request(method.clone(), &url)
-                    .header(header::CONTENT_TYPE, "application/json")
-                    .body(body.clone());
+                let rb = headers.iter().fold(
+                    self.request(method.clone(), &url).header(header::CONTENT_TYPE, "application/json"),
+                    |rb, (k, v)| rb.header(*k, *v),
+                );
+                let rb = rb.body(body.clone());
                 self.body_of(name, &url, rb)
             })
             .await?;
@@ -411,6 +424,7 @@ pub(crate) struct Page<T> {
         alias = "metrics",
         alias = "files",
         alias = "models",
+        alias = "traces",
         alias = "webhooks"
     )]
     items: Vec<T>,

@@ -143,7 +143,8 @@ fn rolled_back(url: &str, message: &str) -> bool {
 }
 
 impl Error {
-    /// Whether retrying the same request may succeed: 408, 429, 5xx, transport failures, and
+    /// Whether retrying the same request may succeed: 408, 429, 5xx but 501 (a route the
+    /// server does not implement, such as OTLP spans on a file store), transport failures, and
     /// the overloaded-database answers that MLflow's SQL store reports as 400 (its connection
     /// pool timing out, sqlite's write lock, a lost race inserting a dataset).
     pub fn is_transient(&self) -> bool {
@@ -153,7 +154,7 @@ impl Error {
             // A feature the server was started without (workspaces on a server without
             // `--enable-workspaces`): a 500 that every resend repeats.
             Error::Api { error_code: Some(code), .. } if code == "FEATURE_DISABLED" => false,
-            Error::Api { status, .. } => matches!(status, 408 | 429 | 500..=599),
+            Error::Api { status, .. } => matches!(status, 408 | 429 | 500 | 502..=599),
             Error::Transport { source, .. } => !untrusted_certificate(source),
             _ => false,
         }

@@ -198,6 +198,21 @@ pub enum Command {
     /// Copy several (or all) prompts from one tracking server to another.
     #[command(after_help = examples::COPY_PROMPTS)]
     CopyPrompts(CopyPromptsArgs),
+    /// Export one MLflow 3 trace (info, spans, assessments) to a directory.
+    #[command(after_help = examples::EXPORT_TRACE)]
+    ExportTrace(ExportTraceArgs),
+    /// Import a trace directory made by export-trace into an experiment.
+    #[command(after_help = examples::IMPORT_TRACE)]
+    ImportTrace(ImportTraceArgs),
+    /// Export the MLflow 3 traces of several (or all) experiments to a directory.
+    #[command(after_help = examples::EXPORT_TRACES)]
+    ExportTraces(ExportTracesArgs),
+    /// Import a directory made by export-traces, each trace into the experiment of its name.
+    #[command(after_help = examples::IMPORT_TRACES)]
+    ImportTraces(ImportTracesArgs),
+    /// Copy the MLflow 3 traces of an experiment from one tracking server to another.
+    #[command(after_help = examples::COPY_TRACES)]
+    CopyTraces(CopyTracesArgs),
     /// Compare an experiment after a migration with its source, run by run; print every
     /// difference and exit non-zero if there is any.
     #[command(after_help = examples::VERIFY)]
@@ -796,6 +811,30 @@ pub struct ExportPromptArgs {
     pub output_dir: PathBuf,
 }
 
+/// Picking traces by the time they started.
+#[derive(Debug, Args)]
+pub struct TraceWindowArgs {
+    /// Only traces started at or after this time: YYYY-MM-DD, YYYY-MM-DD HH:MM:SS (UTC) or epoch ms.
+    #[arg(long, value_name = "TIME")]
+    pub trace_start_time: Option<String>,
+    /// Only traces started before this time: YYYY-MM-DD, YYYY-MM-DD HH:MM:SS (UTC) or epoch ms.
+    #[arg(long, value_name = "TIME")]
+    pub traces_until: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportTraceArgs {
+    /// Tracking server to read from.
+    #[arg(long, env = "MLFLOW_TRACKING_URI", value_name = "URI")]
+    pub tracking_uri: String,
+    /// The trace id (`tr-...`).
+    #[arg(long, visible_alias = "trace-id", value_name = "ID")]
+    pub request_id: String,
+    /// Output directory: `trace.json` and `artifacts/traces.json` (the spans).
+    #[arg(long, visible_alias = "output")]
+    pub output_dir: PathBuf,
+}
+
 #[derive(Debug, Args)]
 pub struct ImportPromptArgs {
     /// Tracking server to write to.
@@ -874,4 +913,64 @@ pub struct CopyPromptsArgs {
     pub write: PromptWriteArgs,
     #[command(flatten)]
     pub threads: PromptThreadArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportTraceArgs {
+    /// Tracking server to write to (MLflow >= 3.4 with a database backend).
+    #[arg(long, env = "MLFLOW_TRACKING_URI", value_name = "URI")]
+    pub tracking_uri: String,
+    /// Input directory made by export-trace.
+    #[arg(long, visible_alias = "input")]
+    pub input_dir: PathBuf,
+    /// Destination experiment; created when missing.
+    #[arg(long)]
+    pub experiment_name: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportTracesArgs {
+    /// Tracking server to read from.
+    #[arg(long, env = "MLFLOW_TRACKING_URI", value_name = "URI")]
+    pub tracking_uri: String,
+    /// Experiment ids (or names), comma-separated, or `all` (every active experiment).
+    #[arg(long)]
+    pub experiment_ids: String,
+    /// Output directory: `traces.json` and one folder per trace.
+    #[arg(long, visible_alias = "output")]
+    pub output_dir: PathBuf,
+    #[command(flatten)]
+    pub window: TraceWindowArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportTracesArgs {
+    /// Tracking server to write to (MLflow >= 3.4 with a database backend).
+    #[arg(long, env = "MLFLOW_TRACKING_URI", value_name = "URI")]
+    pub tracking_uri: String,
+    /// Input directory made by export-traces.
+    #[arg(long, visible_alias = "input")]
+    pub input_dir: PathBuf,
+    /// Put every trace into this experiment, instead of the experiment of the name
+    /// `traces.json` gives (created when missing).
+    #[arg(long)]
+    pub experiment_name: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct CopyTracesArgs {
+    /// Source tracking server.
+    #[arg(long, visible_alias = "src-mlflow-uri", env = "MLFLOW_TRACKING_URI", value_name = "URI")]
+    pub src_uri: String,
+    /// Destination tracking server (MLflow >= 3.4 with a database backend).
+    #[arg(long, visible_alias = "dst-mlflow-uri", value_name = "URI")]
+    pub dst_uri: String,
+    /// Source experiment name or id.
+    #[arg(long)]
+    pub experiment: String,
+    /// Destination experiment; created when missing. Default: the source experiment's name.
+    #[arg(long)]
+    pub dst_experiment_name: Option<String>,
+    #[command(flatten)]
+    pub window: TraceWindowArgs,
 }

@@ -200,6 +200,41 @@ Examples:
     --src-uri http://old-server:5000 --dst-uri http://new-server:5000 \\
     --prompts all";
 
+pub const EXPORT_TRACE: &str = "\
+Examples:
+  mlflow-export-import export-trace \\
+    --tracking-uri http://localhost:5000 \\
+    --request-id tr-0123456789abcdef0123456789abcdef --output-dir out/trace";
+
+pub const IMPORT_TRACE: &str = "\
+Examples:
+  mlflow-export-import import-trace \\
+    --tracking-uri http://new-server:5000 --input-dir out/trace \\
+    --experiment-name agents";
+
+pub const EXPORT_TRACES: &str = "\
+Examples:
+  mlflow-export-import export-traces --tracking-uri http://localhost:5000 \\
+    --experiment-ids all --output-dir out/traces
+  mlflow-export-import export-traces --tracking-uri http://localhost:5000 \\
+    --experiment-ids 1,7 --output-dir out/traces \\
+    --trace-start-time 2025-01-01 --traces-until 2025-02-01";
+
+pub const IMPORT_TRACES: &str = "\
+Examples:
+  mlflow-export-import import-traces \\
+    --tracking-uri http://new-server:5000 --input-dir out/traces";
+
+pub const COPY_TRACES: &str = "\
+Examples:
+  mlflow-export-import copy-traces \\
+    --src-uri http://old-server:5000 --dst-uri http://new-server:5000 \\
+    --experiment agents
+  mlflow-export-import copy-traces \\
+    --src-uri http://old-server:5000 --dst-uri http://new-server:5000 \\
+    --experiment agents --dst-experiment-name agents-2025 \\
+    --trace-start-time 2025-01-01";
+
 #[cfg(test)]
 mod tests {
     use clap::{CommandFactory, Parser};

@@ -104,6 +104,15 @@ pub fn run_filter(filter: &RunFilterArgs, ids: Option<&RunIdArgs>) -> anyhow::Re
     })
 }
 
+/// The time window of `--trace-start-time` / `--traces-until`.
+pub fn trace_window(w: &crate::cli::TraceWindowArgs) -> anyhow::Result<mlflow_transfer::plan::TraceWindow> {
+    let time = |t: &Option<String>| t.as_deref().map(parse_time).transpose();
+    Ok(mlflow_transfer::plan::TraceWindow {
+        after: time(&w.trace_start_time).context("--trace-start-time")?,
+        before: time(&w.traces_until).context("--traces-until")?,
+    })
+}
+
 /// The `system` block of files this run of the tool writes.
 pub async fn export_system(client: &MlflowClient, script: &str) -> mlflow_transfer::format::ExportSystem {
     mlflow_transfer::format::ExportSystem {

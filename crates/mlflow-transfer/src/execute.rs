@@ -65,6 +65,8 @@ async fn run_step(step: &Step, deps: &[Outcome], ctx: &JobContext) -> Outcome {
         Move::Webhooks(m) => m.execute(deps, ctx).await,
         Move::Prompt(m) => m.execute(deps, ctx).await,
         Move::PromptIndex(m) => m.execute(deps, ctx).await,
+        Move::Trace(m) => m.execute(deps, ctx).await,
+        Move::TraceIndex(m) => m.execute(deps, ctx).await,
     }
 }
 
@@ -72,6 +74,7 @@ fn set_attempts(outcome: &mut Outcome, pass: u32) {
     match outcome {
         Outcome::Run(o) => o.attempts = pass,
         Outcome::LoggedModel(o) => o.attempts = pass,
+        Outcome::Trace(o) => o.attempts = pass,
         _ => {}
     }
 }

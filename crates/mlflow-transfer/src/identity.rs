@@ -29,6 +29,8 @@ pub const SOURCE_VERSION: &str = "mlflow_export_import.source.version";
 pub const PLACEHOLDER: &str = "mlflow_export_import.placeholder";
 /// Tag on a copied logged model naming the source model id.
 pub const SOURCE_MODEL_ID: &str = "mlflow_export_import.source.model_id";
+/// Tag on a copied trace naming the source trace id.
+pub const SOURCE_TRACE_ID: &str = "mlflow_export_import.source.trace_id";
 
 /// The source version a destination model version is our copy of, by its identity tags.
 pub fn copied_version<'a>(

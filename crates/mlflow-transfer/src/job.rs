@@ -334,6 +334,24 @@ pub struct PromptOutcome {
     pub retryable: bool,
 }
 
+/// The result for one MLflow 3 trace.
+#[derive(Debug, Clone, Serialize)]
+pub struct TraceOutcome {
+    pub source_trace_id: String,
+    /// Destination trace id, or the folder for exports.
+    pub destination: Option<String>,
+    pub action: Action,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// What the copy could not keep as it was (a run that was not copied).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+    pub spans: usize,
+    pub attempts: u32,
+    #[serde(skip)]
+    pub retryable: bool,
+}
+
 /// A failure that belongs to no run, experiment or model outcome (a destination experiment
 /// that could not be prepared, an index file that could not be written).
 #[derive(Debug, Clone, Serialize)]
@@ -353,6 +371,8 @@ pub struct JobResult {
     pub webhooks: Vec<WebhookOutcome>,
     pub other_failures: Vec<Failure>,
     pub prompts: Vec<PromptOutcome>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub traces: Vec<TraceOutcome>,
 }
 
 impl JobResult {
@@ -365,6 +385,7 @@ impl JobResult {
             || self.webhooks.iter().any(|w| w.action == WebhookAction::Failed)
             || !self.other_failures.is_empty()
             || self.prompts.iter().any(|p| p.error.is_some())
+            || self.traces.iter().any(|t| t.action == Action::Failed)
     }
 }
 
@@ -443,6 +464,7 @@ pub enum Outcome {
     Experiment(ExperimentOutcome),
     Run(RunOutcome),
     LoggedModel(LoggedModelOutcome),
+    Trace(TraceOutcome),
     ModelReady(Arc<ModelState>),
     Version(VersionOutcome),
     Model(ModelOutcome),
@@ -467,6 +489,7 @@ impl Outcome {
             Outcome::Run(o) => (o.error.as_deref().filter(|_| o.action == Action::Failed), o.retryable),
             Outcome::LoggedModel(o) => (o.error.as_deref().filter(|_| o.action == Action::Failed), o.retryable),
             Outcome::Version(o) => (o.error.as_deref(), o.retryable),
+            Outcome::Trace(o) => (o.error.as_deref().filter(|_| o.action == Action::Failed), o.retryable),
             Outcome::Failed { error, retryable, .. } => (Some(error.as_str()), *retryable),
             Outcome::Experiment(o) => (o.error.as_deref(), false),
             Outcome::Model(o) => (o.error.as_deref(), false),
@@ -503,6 +526,7 @@ impl JobResult {
                 Outcome::Scorers(o) => r.scorers.extend(o),
                 Outcome::Webhooks(o) => r.webhooks.extend(o),
                 Outcome::Prompt(o) => r.prompts.push(o),
+                Outcome::Trace(o) => r.traces.push(o),
                 Outcome::Failed { object, error, .. } => r.other_failures.push(Failure { object, reason: error }),
                 Outcome::ExperimentReady { .. } | Outcome::ModelReady(_) | Outcome::Version(_) | Outcome::Indexed => {}
             }

@@ -22,6 +22,9 @@ use crate::{
         experiment_json::{read_experiment_dir, read_experiments_dir},
         model_json::{read_model_dir, read_models_dir},
         prompt_json::{read_prompt_dir, read_prompts_dir, SUMMARY_FILE},
+        trace_json::{
+            read_trace_info, read_traces_index, read_tracking_uri, IndexedExperiment, TRACES, TRACES_JSON, TRACE_JSON,
+        },
         ExportSystem,
     },
     job::Phase,
@@ -34,13 +37,15 @@ use crate::{
         registered_model::{ModelDestination, ModelIndex, ModelMove},
         run::{RunDestination, RunMove},
         scorer::ScorerMove,
+        trace::{TraceIndex, TraceMove},
         webhook::WebhookMove,
     },
     select::{ExperimentSpec, Renames, RunFilter, VersionFilter},
     store::{
         dir::{read_run_dir, DirLoggedModels, DirSink, DirSource},
         lists::{DirScorers, DirWebhooks},
-        rest::{ListedModels, RestLoggedModelSink, RestServer, RestSource},
+        rest::{traces::RestTraces, ListedModels, RestLoggedModelSink, RestServer, RestSource},
+        traces::{DirTraces, TraceSink, TraceSource},
         LoggedModelSink, LoggedModelSource, RunSink, RunSource, ScorerStore, WebhookStore,
     },
     Error, Result,
@@ -61,6 +66,8 @@ pub enum Move {
     Webhooks(Box<WebhookMove>),
     Prompt(Box<PromptMove>),
     PromptIndex(Box<PromptIndex>),
+    Trace(Box<TraceMove>),
+    TraceIndex(Box<TraceIndex>),
 }
 
 /// A move and the steps (indices into the plan) that must be done before it.
@@ -336,6 +343,36 @@ pub enum Selection {
     /// folder's `prompt.json` (`single`) or every prompt of a bulk prompts folder. At a server
     /// a single prompt may be renamed `dst_name`.
     Prompts { prompts: ExperimentSpec, version: Option<String>, single: bool, dst_name: Option<String> },
+    /// One MLflow 3 trace (`export-trace`, `import-trace`): from a server by id, into a folder
+    /// of its own; from such a folder, into experiment `dst_experiment` at a server.
+    Trace { trace_id: Option<String>, dst_experiment: Option<String> },
+    /// The MLflow 3 traces of experiments (`export-traces`, `import-traces`, `copy-traces`):
+    /// from a server those of `experiments` that `window` selects, into `<out>/<id>/` with
+    /// `<out>/traces.json`, or into `dst_experiment` (else the experiment of the same name)
+    /// at a server; from an export, every trace it lists, into the experiment `traces.json`
+    /// names (or `dst_experiment`).
+    Traces { experiments: Vec<ExperimentRecord>, window: TraceWindow, dst_experiment: Option<String> },
+}
+
+/// Traces started (`timestamp_ms`) in `[after, before)`, epoch ms; either end open.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TraceWindow {
+    pub after: Option<i64>,
+    pub before: Option<i64>,
+}
+
+impl TraceWindow {
+    /// The `traces/search` filter of the window, if it is not the whole time.
+    pub fn filter(&self) -> Option<String> {
+        let parts: Vec<String> = [
+            self.after.map(|t| format!("trace.timestamp_ms >= {t}")),
+            self.before.map(|t| format!("trace.timestamp_ms < {t}")),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        (!parts.is_empty()).then(|| parts.join(" AND "))
+    }
 }
 
 /// What a bulk model job takes along with the models.
@@ -448,6 +485,77 @@ pub async fn plan(source: &Source, selection: Selection, destination: &Destinati
         (Source::Export(dir), Selection::Models { rename_experiments, rename_models, .. }) => {
             p.exported_models(dir, &rename_experiments, &rename_models, destination)?;
         }
+        (Source::Server(src), Selection::Trace { trace_id, dst_experiment }) => {
+            let trace_id = trace_id.ok_or_else(|| Error::Input("no trace id given".into()))?;
+            let to = match destination {
+                Destination::Folder { out, system } => {
+                    TraceTo::Folder(Arc::new(DirTraces::single(out, system.clone())))
+                }
+                Destination::Server(_) => TraceTo::Server(
+                    dst_experiment.ok_or_else(|| Error::Input("no destination experiment given".into()))?,
+                ),
+            };
+            let source: Arc<dyn TraceSource> = Arc::new(RestTraces::new(src.client().clone()));
+            let tracking_uri = Some(src.client().base_url().to_string());
+            p.trace_steps(&source, &tracking_uri, vec![(trace_id, None)], &to)?;
+        }
+        (Source::Export(dir), Selection::Trace { dst_experiment, .. }) => {
+            let experiment = dst_experiment.ok_or_else(|| Error::Input("no destination experiment given".into()))?;
+            let info = read_trace_info(dir)?;
+            let id = info["trace_id"].as_str().filter(|id| !id.is_empty());
+            let id = id.ok_or_else(|| Error::Input(format!("{}: the trace has no trace_id", dir.display())))?;
+            let source: Arc<dyn TraceSource> = Arc::new(DirTraces::single(dir, ExportSystem::default()));
+            let tracking_uri = read_tracking_uri(&dir.join(TRACE_JSON));
+            p.trace_steps(&source, &tracking_uri, vec![(id.to_string(), None)], &TraceTo::Server(experiment))?;
+        }
+        (Source::Server(src), Selection::Traces { experiments, window, dst_experiment }) => {
+            let traces = Arc::new(RestTraces::new(src.client().clone()));
+            let source: Arc<dyn TraceSource> = traces.clone();
+            let tracking_uri = Some(src.client().base_url().to_string());
+            let (mut indexed, mut steps, mut errors) = (Vec::new(), Vec::new(), Vec::new());
+            let folder = match destination {
+                Destination::Folder { out, system } => Some((out.clone(), system.clone())),
+                Destination::Server(_) => None,
+            };
+            for exp in experiments {
+                let listed = match traces.list(&exp.experiment_id, window.filter().as_deref()).await {
+                    Ok(listed) => listed,
+                    Err(e) => {
+                        errors.push(format!("experiment {:?}: {e}", exp.name));
+                        continue;
+                    }
+                };
+                let to = match &folder {
+                    Some((out, system)) => TraceTo::Folder(Arc::new(DirTraces::under(out, system.clone()))),
+                    None => TraceTo::Server(dst_experiment.clone().unwrap_or_else(|| exp.name.clone())),
+                };
+                let ids = listed.iter().map(|(id, _)| id.clone()).collect();
+                steps.extend(p.trace_steps(&source, &tracking_uri, listed, &to)?);
+                indexed.push(IndexedExperiment { id: exp.experiment_id, name: exp.name, traces: ids });
+            }
+            let error = (!errors.is_empty()).then(|| ("traces".to_string(), errors.join("; ")));
+            let (dir, system) = folder.map_or((None, ExportSystem::default()), |(out, system)| (Some(out), system));
+            p.trace_index(dir, system, indexed, steps, error);
+        }
+        (Source::Export(dir), Selection::Traces { dst_experiment, .. }) => {
+            let source = Arc::new(DirTraces::under(dir, ExportSystem::default()));
+            let tracking_uri = read_tracking_uri(&dir.join(TRACES_JSON));
+            for e in read_traces_index(dir)? {
+                let name = match (&dst_experiment, e.name.is_empty()) {
+                    (Some(name), _) => name.clone(),
+                    (None, false) => e.name.clone(),
+                    (None, true) => {
+                        return Err(Error::Input(format!(
+                            "{}: no traces.json names the experiments of these traces; give the destination experiment",
+                            dir.display()
+                        )))
+                    }
+                };
+                let listed = e.traces.iter().map(|id| (id.clone(), exported_trace_run(&source, id))).collect();
+                let dyn_source: Arc<dyn TraceSource> = source.clone();
+                p.trace_steps(&dyn_source, &tracking_uri, listed, &TraceTo::Server(name))?;
+            }
+        }
     }
     p.plan.link_parents();
     Ok(p.plan)
@@ -515,6 +623,21 @@ fn prompts_destination(destination: &Destination) -> Destination {
     }
 }
 
+/// The run of an exported trace (`mlflow.sourceRun`), which orders it after that run; a trace
+/// whose files cannot be read fails when its step runs.
+fn exported_trace_run(traces: &DirTraces, trace_id: &str) -> Option<String> {
+    let info = traces.dir_of(trace_id).ok().and_then(|d| read_trace_info(&d).ok())?;
+    info.pointer("/trace_metadata/mlflow.sourceRun").and_then(serde_json::Value::as_str).map(str::to_string)
+}
+
+/// Where planned traces go.
+enum TraceTo {
+    /// An export folder.
+    Folder(Arc<DirTraces>),
+    /// The experiment of this name at the destination server.
+    Server(String),
+}
+
 /// Resolves `--experiments` at a server. Experiments named one by one are looked up one by
 /// one: one that cannot be read (no such experiment, permission denied) comes back as
 /// (name, why) and does not stop the others. Any other failure (the server unreachable, a
@@ -554,6 +677,16 @@ fn unreadable(e: &Error) -> bool {
 /// before touching its destination.
 pub fn check_experiment_dir(dir: &Path) -> Result<()> {
     Ok(read_experiment_dir(dir).map(drop)?)
+}
+
+/// The traces of an experiment, as planned: the experiment, where it goes, its traces (id and
+/// run) or why they could not be listed, where they are read.
+struct TracesOf<S> {
+    record: ExperimentRecord,
+    destination: ExperimentDestination,
+    listed: std::result::Result<Vec<(String, Option<String>)>, String>,
+    source: Arc<S>,
+    tracking_uri: Option<String>,
 }
 
 /// Where an experiment exported from a server goes in a folder.
@@ -718,8 +851,15 @@ impl Planner {
         let source: Arc<dyn RunSource> = src.clone();
         let scorers: Arc<dyn ScorerStore> = Arc::new(src.client().clone());
         let label = format!("experiment {} {:?}", record.experiment_id, record.name);
+        let traces = Arc::new(RestTraces::new(src.client().clone()));
+        let listed = traces.list(&record.experiment_id, None).await.map_err(|e| e.to_string());
+        let tracking_uri = Some(src.client().base_url().to_string());
+        let planned =
+            TracesOf { record: record.clone(), destination: dst.clone(), listed, source: traces, tracking_uri };
         let extras = Extras { models, scorers: Some(scorers) };
-        Ok(self.experiment(label, record, dst, found.map_err(|e| e.to_string()), source, extras))
+        let close = self.experiment(label, record, dst, found.map_err(|e| e.to_string()), source, extras);
+        self.experiment_traces(planned)?;
+        Ok(close)
     }
 
     /// An experiment folder of an export, imported as `name`.
@@ -770,7 +910,107 @@ impl Planner {
             }
             Err(e) => (Err(e.to_string()), None),
         };
-        Ok(self.experiment(label, record, dst, runs, source, Extras { models, scorers: Some(scorers) }))
+        let traces = Arc::new(DirTraces::of_experiment(dir, ExportSystem::default()));
+        let listed = read_traces_index(&dir.join(TRACES)).map_err(|e| e.to_string()).map(|index| {
+            let ids = index.into_iter().flat_map(|e| e.traces);
+            ids.map(|id| {
+                let run = exported_trace_run(&traces, &id);
+                (id, run)
+            })
+            .collect()
+        });
+        let planned = TracesOf {
+            record: record.clone(),
+            destination: dst.clone(),
+            listed,
+            source: traces,
+            tracking_uri: exp.tracking_uri,
+        };
+        let close = self.experiment(label, record, dst, runs, source, Extras { models, scorers: Some(scorers) });
+        self.experiment_traces(planned)?;
+        Ok(close)
+    }
+
+    /// A step per trace of an experiment, after the experiment's `Open` and its run; into a
+    /// folder, `traces/traces.json` after them. Traces that could not be listed are one
+    /// failure of the experiment's traces.
+    fn experiment_traces<S: TraceSource + 'static>(&mut self, of: TracesOf<S>) -> Result<()> {
+        let (ids, error) = match of.listed {
+            Ok(ids) if ids.is_empty() => return Ok(()),
+            Ok(ids) => (ids, None),
+            Err(e) => (Vec::new(), Some((format!("traces of experiment {:?}", of.record.name), e))),
+        };
+        let (to, dir, system) = match &of.destination {
+            ExperimentDestination::Folder { dir, system } => (
+                TraceTo::Folder(Arc::new(DirTraces::of_experiment(dir, system.clone()))),
+                Some(dir.join(TRACES)),
+                system.clone(),
+            ),
+            ExperimentDestination::Server { name, .. } => {
+                (TraceTo::Server(name.clone()), None, ExportSystem::default())
+            }
+        };
+        let source: Arc<dyn TraceSource> = of.source;
+        let traces = ids.iter().map(|(id, _)| id.clone()).collect();
+        let steps = self.trace_steps(&source, &of.tracking_uri, ids, &to)?;
+        if dir.is_some() || error.is_some() {
+            let indexed = IndexedExperiment { id: of.record.experiment_id, name: of.record.name, traces };
+            self.trace_index(dir, system, vec![indexed], steps, error);
+        }
+        Ok(())
+    }
+
+    /// A step per trace (id, its run): into a server after the destination experiment's `Open`
+    /// and the trace's run when the job moves it.
+    fn trace_steps(
+        &mut self,
+        source: &Arc<dyn TraceSource>,
+        tracking_uri: &Option<String>,
+        traces: Vec<(String, Option<String>)>,
+        to: &TraceTo,
+    ) -> Result<Vec<usize>> {
+        let (sink, open): (Arc<dyn TraceSink>, Option<usize>) = match to {
+            TraceTo::Folder(dir) => (dir.clone(), None),
+            TraceTo::Server(name) => {
+                let (server, _) = self.server.as_ref().expect("a server destination");
+                let sink = Arc::new(RestTraces::new(server.client().clone()));
+                (sink, self.experiment_sink(name, ExperimentRecord::default()).open)
+            }
+        };
+        let mut steps = Vec::new();
+        for (trace_id, run) in traces {
+            let label = match to {
+                TraceTo::Folder(dir) => format!("trace {trace_id} -> {}", dir.dir_of(&trace_id)?.display()),
+                TraceTo::Server(name) => format!("trace {trace_id} -> experiment {name:?}"),
+            };
+            let deps = open.into_iter().chain(run.and_then(|r| self.runs.get(&r).copied())).collect();
+            let what = TraceMove {
+                trace_id,
+                source: source.clone(),
+                sink: sink.clone(),
+                to_server: matches!(to, TraceTo::Server(_)),
+                source_tracking_uri: tracking_uri.clone(),
+            };
+            steps.push(self.plan.add(label, deps, Move::Trace(Box::new(what))));
+        }
+        Ok(steps)
+    }
+
+    /// `traces.json` in `dir` after the trace `steps`, and the failure to list traces, if any.
+    fn trace_index(
+        &mut self,
+        dir: Option<PathBuf>,
+        system: ExportSystem,
+        experiments: Vec<IndexedExperiment>,
+        steps: Vec<usize>,
+        error: Option<(String, String)>,
+    ) {
+        let label = match &dir {
+            Some(d) => format!("traces index -> {}", d.join("traces.json").display()),
+            None => "traces that could not be listed".to_string(),
+        };
+        let index = TraceIndex { dir, experiments, system, error };
+        self.plan.add(label, steps, Move::TraceIndex(Box::new(index)));
     }
 
     /// An experiment named for a job that could not be read.

@@ -7,6 +7,7 @@ mod registry;
 mod runs;
 mod scorers;
 mod server;
+mod traces;
 mod webhooks;
 
 pub use registry::{can_quote_filter_value, quote_filter_value, ModelVersionCreate};

@@ -11,6 +11,7 @@ pub mod copy_model_version;
 pub mod copy_prompt;
 pub mod copy_prompts;
 pub mod copy_run;
+pub mod copy_traces;
 pub mod export_all;
 pub mod export_experiment;
 pub mod export_experiments;
@@ -19,6 +20,8 @@ pub mod export_models;
 pub mod export_prompt;
 pub mod export_prompts;
 pub mod export_run;
+pub mod export_trace;
+pub mod export_traces;
 pub mod import_all;
 pub mod import_experiment;
 pub mod import_experiments;
@@ -27,6 +30,8 @@ pub mod import_models;
 pub mod import_prompt;
 pub mod import_prompts;
 pub mod import_run;
+pub mod import_trace;
+pub mod import_traces;
 pub mod list_registered_models;
 pub mod man;
 pub mod verify;
@@ -226,6 +231,16 @@ pub fn finish_job(
                 versions(|p| p.versions_skipped),
             );
         }
+        if !result.traces.is_empty() {
+            let count = |a: Action| result.traces.iter().filter(|t| t.action == a).count();
+            block += &format!(
+                "  traces         {} created, {} resumed, {} skipped, {} failed\n",
+                count(Action::Created),
+                count(Action::Resumed),
+                count(Action::Skipped),
+                count(Action::Failed)
+            );
+        }
         block += &format!(
             "  runs           {} created, {} resumed, {} skipped, {} failed\n",
             summary.runs_created, summary.runs_resumed, summary.runs_skipped, summary.runs_failed
@@ -278,6 +293,7 @@ pub fn finish_job(
             webhooks: &result.webhooks,
             servers: clients.iter().map(|(role, c)| json!({"role": role, "tracking_uri": c.base_url()})).collect(),
             summary: &summary,
+            traces: &result.traces,
         };
         write_report(path, &report)?;
     }
@@ -301,6 +317,14 @@ fn failures(result: &JobResult) -> Vec<(String, serde_json::Value)> {
             out.push((
                 format!("error: logged model {}: {reason}", m.source_model_id),
                 json!({"logged_model": m.source_model_id, "reason": reason}),
+            ));
+        }
+    }
+    for t in &result.traces {
+        if let Some(reason) = &t.error {
+            out.push((
+                format!("error: trace {}: {reason}", t.source_trace_id),
+                json!({"trace": t.source_trace_id, "reason": reason}),
             ));
         }
     }
@@ -359,6 +383,8 @@ struct Report<'a> {
     scorers: &'a [ScorerOutcome],
     servers: Vec<serde_json::Value>,
     summary: &'a Summary,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    traces: &'a [mlflow_transfer::job::TraceOutcome],
     webhooks: &'a [mlflow_transfer::job::WebhookOutcome],
 }
 

@@ -26,4 +26,5 @@ mod run_roundtrip;
 mod scorers;
 mod shard;
 mod tls;
+mod traces;
 mod workspaces;

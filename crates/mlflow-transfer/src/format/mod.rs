@@ -19,5 +19,6 @@ pub mod logged_model_json;
 pub mod model_json;
 pub mod prompt_json;
 pub mod run_json;
+pub mod trace_json;
 
 pub use json::{utc_text, ExportSystem, FormatError};

@@ -11,4 +11,5 @@ pub mod prompt;
 pub mod registered_model;
 pub mod run;
 pub mod scorer;
+pub mod trace;
 pub mod webhook;

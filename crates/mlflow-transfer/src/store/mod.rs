@@ -11,6 +11,7 @@ pub mod lists;
 pub mod local;
 pub mod object;
 pub mod rest;
+pub mod traces;
 pub mod zip;
 
 use std::{

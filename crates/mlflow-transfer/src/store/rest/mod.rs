@@ -6,6 +6,7 @@ mod models;
 mod scorers;
 mod webhooks;
 pub use logged_models::ListedModels;
+pub mod traces;
 pub use models::{RestLoggedModelSink, RestServer};
 mod prompts;
 
