@@ -61,6 +61,7 @@ async fn run_step(step: &Step, deps: &[Outcome], ctx: &JobContext) -> Outcome {
         Move::Model(m) => m.execute(deps, ctx).await,
         Move::Version(m) => m.execute(deps, ctx).await,
         Move::ModelIndex(m) => m.execute(deps, ctx).await,
+        Move::EvaluationDataset(m) => m.execute(deps, ctx).await,
     }
 }
 
@@ -68,6 +69,7 @@ fn set_attempts(outcome: &mut Outcome, pass: u32) {
     match outcome {
         Outcome::Run(o) => o.attempts = pass,
         Outcome::LoggedModel(o) => o.attempts = pass,
+        Outcome::EvaluationDataset(o) => o.attempts = pass,
         _ => {}
     }
 }

@@ -269,6 +269,24 @@ pub struct LoggedModelOutcome {
     pub retryable: bool,
 }
 
+/// The result for one evaluation dataset.
+#[derive(Debug, Clone, Serialize)]
+pub struct EvaluationDatasetOutcome {
+    pub source_dataset_id: String,
+    /// The source dataset's name, once read.
+    pub name: Option<String>,
+    /// Destination dataset id, or the folder for exports.
+    pub destination: Option<String>,
+    pub action: Action,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Records written now.
+    pub records: usize,
+    pub attempts: u32,
+    #[serde(skip)]
+    pub retryable: bool,
+}
+
 /// A failure that belongs to no run, experiment or model outcome (a destination experiment
 /// that could not be prepared, an index file that could not be written).
 #[derive(Debug, Clone, Serialize)]
@@ -285,6 +303,8 @@ pub struct JobResult {
     pub models: Vec<ModelOutcome>,
     pub logged_models: Vec<LoggedModelOutcome>,
     pub other_failures: Vec<Failure>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub evaluation_datasets: Vec<EvaluationDatasetOutcome>,
 }
 
 impl JobResult {
@@ -294,6 +314,7 @@ impl JobResult {
             || self.models.iter().any(ModelOutcome::failed)
             || self.logged_models.iter().any(|m| m.action == Action::Failed)
             || !self.other_failures.is_empty()
+            || self.evaluation_datasets.iter().any(|d| d.action == Action::Failed)
     }
 }
 
@@ -372,6 +393,7 @@ pub enum Outcome {
     Experiment(ExperimentOutcome),
     Run(RunOutcome),
     LoggedModel(LoggedModelOutcome),
+    EvaluationDataset(EvaluationDatasetOutcome),
     ModelReady(Arc<ModelState>),
     Version(VersionOutcome),
     Model(ModelOutcome),
@@ -392,6 +414,7 @@ impl Outcome {
             Outcome::Run(o) => (o.error.as_deref().filter(|_| o.action == Action::Failed), o.retryable),
             Outcome::LoggedModel(o) => (o.error.as_deref().filter(|_| o.action == Action::Failed), o.retryable),
             Outcome::Version(o) => (o.error.as_deref(), o.retryable),
+            Outcome::EvaluationDataset(o) => (o.error.as_deref().filter(|_| o.action == Action::Failed), o.retryable),
             Outcome::Failed { error, retryable, .. } => (Some(error.as_str()), *retryable),
             Outcome::Experiment(o) => (o.error.as_deref(), false),
             Outcome::Model(o) => (o.error.as_deref(), false),
@@ -416,6 +439,7 @@ impl JobResult {
                 Outcome::Experiment(o) => r.experiments.push(o),
                 Outcome::Model(o) => r.models.push(o),
                 Outcome::LoggedModel(o) => r.logged_models.push(o),
+                Outcome::EvaluationDataset(o) => r.evaluation_datasets.push(o),
                 Outcome::Failed { object, error, .. } => r.other_failures.push(Failure { object, reason: error }),
                 Outcome::ExperimentReady { .. } | Outcome::ModelReady(_) | Outcome::Version(_) | Outcome::Indexed => {}
             }

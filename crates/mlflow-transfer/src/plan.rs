@@ -26,6 +26,7 @@ use crate::{
     job::Phase,
     model::{ExperimentRecord, RegisteredModelRecord},
     movers::{
+        evaluation_dataset::EvaluationDatasetMove,
         experiment::{ExperimentDestination, ExperimentIndex, ExperimentMove},
         logged_model::LoggedModelMove,
         model_version::{VersionDestination, VersionMove},
@@ -33,6 +34,11 @@ use crate::{
         run::{RunDestination, RunMove},
     },
     select::{ExperimentSpec, Renames, RunFilter, VersionFilter},
+    store::{
+        datasets::{EvaluationDatasetSink, EvaluationDatasetSource},
+        dir_datasets::{list_dataset_dirs, read_dataset_dir, DirDatasetSink, DirDatasets},
+        rest::RestDatasetSink,
+    },
     store::{
         dir::{read_run_dir, DirLoggedModels, DirSink, DirSource},
         rest::{RestLoggedModelSink, RestServer, RestSource},
@@ -52,6 +58,7 @@ pub enum Move {
     Model(Box<ModelMove>),
     Version(Box<VersionMove>),
     ModelIndex(Box<ModelIndex>),
+    EvaluationDataset(Box<EvaluationDatasetMove>),
 }
 
 /// A move and the steps (indices into the plan) that must be done before it.
@@ -311,6 +318,19 @@ pub enum Selection {
     /// the `export-models` layout with a top `manifest.json`. From an export: everything it
     /// holds, renamed, experiments and runs before the models.
     All { versions: VersionFilter, filter: RunFilter, rename_experiments: Renames, rename_models: Renames },
+    /// GenAI evaluation datasets. From a server: those `names` names (names or ids), or with
+    /// `None` every one (linked to one of `experiment_ids`, when given); from an export: the
+    /// dataset of the folder (`single`) or every one of the bulk folder. In a folder: the
+    /// folder itself (`single`) or `<out>/<name>_<id>/`. At a server the copy is named
+    /// `dst_name` (default: the source's name); `delete_first` replaces a dataset of that name
+    /// that is not our copy.
+    EvaluationDatasets {
+        names: Option<Vec<String>>,
+        experiment_ids: Vec<String>,
+        single: bool,
+        dst_name: Option<String>,
+        delete_first: bool,
+    },
 }
 
 /// What a bulk model job takes along with the models.
@@ -417,9 +437,61 @@ pub async fn plan(source: &Source, selection: Selection, destination: &Destinati
                 }
             }
         }
+        (
+            Source::Server(src),
+            Selection::EvaluationDatasets { names, experiment_ids, single, dst_name, delete_first },
+        ) => {
+            let ids = src.select_datasets(names.as_deref(), &experiment_ids).await?;
+            let source: Arc<dyn EvaluationDatasetSource> = src.clone();
+            let sink = dataset_sink(destination, single);
+            for id in ids {
+                p.evaluation_dataset(id, dst_name.clone(), delete_first, source.clone(), sink.clone());
+            }
+        }
+        (Source::Export(dir), Selection::EvaluationDatasets { single, dst_name, delete_first, .. }) => {
+            let dirs = if single { vec![dir.clone()] } else { list_dataset_dirs(dir)? };
+            let mut found = Vec::new();
+            for d in dirs {
+                found.push((read_dataset_dir(&d)?.dataset_id, d));
+            }
+            let source: Arc<dyn EvaluationDatasetSource> = Arc::new(DirDatasets::new(found.iter().cloned().collect()));
+            let sink = dataset_sink(destination, single);
+            for (id, _) in found {
+                p.evaluation_dataset(id, dst_name.clone(), delete_first, source.clone(), sink.clone());
+            }
+        }
     }
     p.plan.link_parents();
     Ok(p.plan)
+}
+
+/// Where evaluation datasets go: a folder (the folder itself for one dataset, a subfolder each
+/// for a bulk export), or a server.
+fn dataset_sink(destination: &Destination, single: bool) -> Arc<dyn EvaluationDatasetSink> {
+    match destination {
+        Destination::Folder { out, system } => Arc::new(DirDatasetSink::new(out, !single, system.clone())),
+        Destination::Server(client) => Arc::new(RestDatasetSink::new(client.clone())),
+    }
+}
+
+impl Planner {
+    /// One evaluation dataset's step: it depends on nothing (the experiments it is linked to
+    /// are found or created by name at the destination).
+    fn evaluation_dataset(
+        &mut self,
+        dataset_id: String,
+        dst_name: Option<String>,
+        delete_first: bool,
+        source: Arc<dyn EvaluationDatasetSource>,
+        sink: Arc<dyn EvaluationDatasetSink>,
+    ) -> usize {
+        let label = format!(
+            "evaluation dataset {dataset_id}{}",
+            dst_name.as_ref().map(|n| format!(" as {n:?}")).unwrap_or_default()
+        );
+        let what = EvaluationDatasetMove { dataset_id, dst_name, delete_first, source, sink };
+        self.plan.add(label, Vec::new(), Move::EvaluationDataset(Box::new(what)))
+    }
 }
 
 /// Resolves `--experiments` at a server. Experiments named one by one are looked up one by

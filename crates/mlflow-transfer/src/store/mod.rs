@@ -5,7 +5,9 @@
 //! [`artifact_root`], chosen from each object's `artifact_uri`.
 
 pub mod artifact_root;
+pub mod datasets;
 pub mod dir;
+pub mod dir_datasets;
 mod history;
 pub mod local;
 pub mod object;

@@ -1,7 +1,9 @@
 //! A tracking server as a source and as a sink, over the REST API: runs and experiments here,
 //! registered models and logged models in [`models`].
 
+mod datasets;
 mod models;
+pub use datasets::RestDatasetSink;
 pub use models::{RestLoggedModelSink, RestServer};
 
 use std::{

@@ -1,0 +1,91 @@
+//! GenAI evaluation datasets: what a source and a sink of them offer. A dataset's records are
+//! never held whole: a source hands them out a page at a time and a sink writes each page as
+//! it comes, so a dataset of any size moves in the memory of a few pages.
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use serde_json::{Map, Value};
+
+use crate::{store::Target, Result};
+
+/// Tag on a copied dataset naming the source dataset id (beside
+/// [`crate::identity::SOURCE_TRACKING_URI`] and, written last, [`crate::identity::COMPLETE`]).
+pub const SOURCE_DATASET_ID: &str = "mlflow_export_import.source.dataset_id";
+
+/// One record as the server and the Python tool's export spell it (`inputs`, `outputs`,
+/// `expectations`, `tags`, `source`, and the server's own ids and times).
+pub type DatasetRow = Map<String, Value>;
+
+/// An experiment a dataset is linked to: its source id, and its name where known (a Python
+/// export records ids only).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkedExperiment {
+    pub id: String,
+    pub name: Option<String>,
+}
+
+/// A dataset without its records.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EvaluationDatasetRecord {
+    pub dataset_id: String,
+    pub name: String,
+    pub tags: BTreeMap<String, String>,
+    pub experiments: Vec<LinkedExperiment>,
+    /// The server's JSON texts and digest, kept in an export; a server recomputes them.
+    pub schema: Option<String>,
+    pub profile: Option<String>,
+    pub digest: Option<String>,
+    pub created_time: Option<i64>,
+    pub last_update_time: Option<i64>,
+    pub created_by: Option<String>,
+    pub last_updated_by: Option<String>,
+    /// The server it was read from (credentials removed), recorded on copies.
+    pub tracking_uri: Option<String>,
+}
+
+/// Something evaluation datasets can be read from.
+#[async_trait]
+pub trait EvaluationDatasetSource: Send + Sync {
+    /// The dataset's description and experiment links.
+    async fn read_dataset(&self, dataset_id: &str) -> Result<EvaluationDatasetRecord>;
+    /// Its records, a page at a time.
+    async fn records(&self, dataset: &EvaluationDatasetRecord) -> Result<Box<dyn RecordReader>>;
+}
+
+/// The pages of one dataset's records.
+#[async_trait]
+pub trait RecordReader: Send {
+    /// The next page, `None` after the last.
+    async fn next_page(&mut self) -> Result<Option<Vec<DatasetRow>>>;
+}
+
+/// What a sink found for a dataset before writing.
+pub enum DatasetTarget {
+    /// A complete copy exists with this id: nothing to write.
+    Complete(String),
+    /// A copy was created (or an interrupted one found): write the records into `writer`.
+    Open { target: Target, writer: Box<dyn RecordWriter> },
+}
+
+/// Something evaluation datasets can be written to.
+#[async_trait]
+pub trait EvaluationDatasetSink: Send + Sync {
+    /// Finds the copy of `dataset` (named `dst_name`) or starts one; with `delete_first`, a
+    /// dataset of that name that is not a complete copy of this one is deleted first.
+    async fn begin_dataset(
+        &self,
+        dataset: &EvaluationDatasetRecord,
+        dst_name: &str,
+        delete_first: bool,
+    ) -> Result<DatasetTarget>;
+}
+
+/// Where one dataset's records go.
+#[async_trait]
+pub trait RecordWriter: Send {
+    /// Writes one page of records.
+    async fn write(&mut self, records: Vec<DatasetRow>) -> Result<()>;
+    /// Marks the copy complete, last.
+    async fn finish(self: Box<Self>) -> Result<()>;
+}
