@@ -9,6 +9,7 @@ pub mod copy_experiment;
 pub mod copy_model;
 pub mod copy_model_version;
 pub mod copy_run;
+pub mod evaluation_datasets;
 pub mod export_all;
 pub mod export_experiment;
 pub mod export_experiments;
@@ -167,6 +168,17 @@ pub fn finish_job(
                 count(Action::Failed)
             );
         }
+        if !result.evaluation_datasets.is_empty() {
+            let count = |a: Action| result.evaluation_datasets.iter().filter(|d| d.action == a).count();
+            block += &format!(
+                "  eval datasets  {} created, {} resumed, {} skipped, {} failed; {} records written\n",
+                count(Action::Created),
+                count(Action::Resumed),
+                count(Action::Skipped),
+                count(Action::Failed),
+                result.evaluation_datasets.iter().map(|d| d.records).sum::<usize>()
+            );
+        }
         block += &format!(
             "  runs           {} created, {} resumed, {} skipped, {} failed\n",
             summary.runs_created, summary.runs_resumed, summary.runs_skipped, summary.runs_failed
@@ -207,6 +219,7 @@ pub fn finish_job(
         let report = Report {
             command,
             elapsed_seconds: elapsed.as_secs_f64(),
+            evaluation_datasets: &result.evaluation_datasets,
             experiments: &result.experiments,
             failures,
             logged_models: &result.logged_models,
@@ -242,6 +255,14 @@ fn failures(result: &JobResult) -> Vec<(String, serde_json::Value)> {
             ));
         }
     }
+    for d in &result.evaluation_datasets {
+        if let Some(reason) = &d.error {
+            out.push((
+                format!("error: evaluation dataset {}: {reason}", d.source_dataset_id),
+                json!({"evaluation_dataset": d.source_dataset_id, "reason": reason}),
+            ));
+        }
+    }
     for m in &result.models {
         if let Some(reason) = &m.error {
             out.push((format!("error: {reason}"), json!({"model": m.source_name, "reason": reason})));
@@ -268,6 +289,8 @@ fn failures(result: &JobResult) -> Vec<(String, serde_json::Value)> {
 struct Report<'a> {
     command: &'a str,
     elapsed_seconds: f64,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    evaluation_datasets: &'a [mlflow_transfer::job::EvaluationDatasetOutcome],
     experiments: &'a [mlflow_transfer::job::ExperimentOutcome],
     failures: Vec<serde_json::Value>,
     logged_models: &'a [mlflow_transfer::job::LoggedModelOutcome],

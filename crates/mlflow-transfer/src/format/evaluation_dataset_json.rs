@@ -43,10 +43,14 @@ pub fn header(d: &EvaluationDatasetRecord, system: &ExportSystem) -> Vec<u8> {
     ds.insert("last_updated_by".into(), json!(d.last_updated_by));
     ds.insert("experiment_ids".into(), d.experiments.iter().map(|e| e.id.clone()).collect());
     ds.insert("experiment_names".into(), d.experiments.iter().map(|e| json!(e.name)).collect());
-    let top = json!({ "system": system_value(system), "mlflow": { "evaluation_dataset": ds } });
-    let mut text = serde_json::to_vec(&top).expect("JSON values always serialize");
-    // `…}}}`: reopen the innermost object for the records.
-    text.truncate(text.len() - 3);
+    // Written by hand around the two objects: the records must come last, and `serde_json`'s
+    // maps are sorted.
+    let mut text = br#"{"system":"#.to_vec();
+    serde_json::to_writer(&mut text, &system_value(system)).expect("JSON values always serialize");
+    text.extend_from_slice(br#","mlflow":{"evaluation_dataset":"#);
+    serde_json::to_writer(&mut text, &Value::Object(ds)).expect("JSON values always serialize");
+    // Reopen the dataset's object for its records.
+    text.pop();
     text.extend_from_slice(br#","records":["#);
     text
 }
@@ -281,6 +285,7 @@ mod tests {
         }
         out.extend_from_slice(TRAILER);
         let v: Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(v["system"]["script"], "export_evaluation_dataset");
         assert_eq!(v["mlflow"]["evaluation_dataset"]["records"].as_array().unwrap().len(), 3);
         let p = Path::new("f");
         assert_eq!(read_header(p, &out[..]).unwrap(), record());

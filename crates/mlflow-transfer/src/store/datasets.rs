@@ -71,8 +71,10 @@ pub enum DatasetTarget {
 /// Something evaluation datasets can be written to.
 #[async_trait]
 pub trait EvaluationDatasetSink: Send + Sync {
-    /// Finds the copy of `dataset` (named `dst_name`) or starts one; with `delete_first`, a
-    /// dataset of that name that is not a complete copy of this one is deleted first.
+    /// Finds the copy of `dataset` (named `dst_name`) or starts one. A dataset of that name
+    /// that is no copy made by this tool stands in the way: with `delete_first` it is deleted,
+    /// without, the dataset fails. (Copies of other source datasets of the same name do not:
+    /// MLflow names need not be unique.)
     async fn begin_dataset(
         &self,
         dataset: &EvaluationDatasetRecord,

@@ -195,6 +195,10 @@ impl EvaluationDatasetSink for RestDatasetSink {
             }
             return Ok(self.open(Target::Resumed(copy.dataset_id.clone())));
         }
+        // Copies of other source datasets may share the name (names are not unique in MLflow);
+        // only a dataset that is no copy of ours stands in the way.
+        let others: Vec<&Dataset> =
+            others.iter().filter(|d| !d.tag_map().is_ok_and(|t| t.contains_key(SOURCE_DATASET_ID))).collect();
         if !others.is_empty() {
             if !delete_first {
                 return Err(Error::Input(format!(
