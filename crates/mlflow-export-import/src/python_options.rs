@@ -11,7 +11,7 @@ use std::ffi::{OsStr, OsString};
 use clap::builder::{BoolishValueParser, TypedValueParser};
 
 /// Options this tool lacks, and why, as the refusal says it.
-const UNSUPPORTED: [(&str, &str); 8] = [
+const UNSUPPORTED: [(&str, &str); 7] = [
     ("--export-permissions", "experiment and model permissions (Databricks access control lists) are not exported"),
     ("--import-permissions", "experiment and model permissions (Databricks access control lists) are not imported"),
     ("--copy-permissions", "model permissions (Databricks access control lists) are not copied"),
@@ -25,7 +25,6 @@ const UNSUPPORTED: [(&str, &str); 8] = [
     ),
     ("--dst-notebook-dir", "Databricks notebooks are not imported"),
     ("--delete-prompt", "prompts are not imported yet"),
-    ("--delete-evaluation-dataset", "evaluation datasets are not imported yet"),
 ];
 
 /// `Some(value)` of a boolean literal, read by the parser of our own boolean options (which
