@@ -13,7 +13,7 @@ use test_support::{run_python_script, unique_name, ArtifactMode, MlflowServer};
 use crate::cli::{ok, path};
 
 const PREFIX: &str = "mlflow_export_import.";
-const RECORDS: usize = 1500;
+const RECORDS: usize = 1200;
 
 fn datasets(command: &str, url: &str, args: &[&str]) -> Value {
     run_python_script("datasets.py", &[&[command, "--tracking-uri", url][..], args].concat())
