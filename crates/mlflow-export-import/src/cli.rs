@@ -162,7 +162,7 @@ pub enum Command {
     /// Import a directory made by export-all (or export-models): experiments and runs first,
     /// then the models.
     #[command(after_help = examples::IMPORT_ALL)]
-    ImportAll(ImportModelsArgs),
+    ImportAll(ImportAllArgs),
     /// Copy a whole tracking server to another: every experiment with its runs, then every
     /// registered model with its versions.
     #[command(after_help = examples::COPY_ALL)]
@@ -838,4 +838,13 @@ pub struct CopyEvaluationDatasetsArgs {
     pub datasets: DatasetsPickArgs,
     #[command(flatten)]
     pub write: DatasetWriteArgs,
+}
+
+/// `import-all`: `import-models`' options, and the evaluation datasets'.
+#[derive(Debug, Args)]
+pub struct ImportAllArgs {
+    #[command(flatten)]
+    pub models: ImportModelsArgs,
+    #[command(flatten)]
+    pub datasets: DatasetWriteArgs,
 }

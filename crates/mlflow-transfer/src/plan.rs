@@ -36,7 +36,7 @@ use crate::{
     select::{ExperimentSpec, Renames, RunFilter, VersionFilter},
     store::{
         datasets::{EvaluationDatasetSink, EvaluationDatasetSource},
-        dir_datasets::{list_dataset_dirs, read_dataset_dir, DirDatasetSink, DirDatasets},
+        dir_datasets::{list_dataset_dirs, read_dataset_dir, DirDatasetSink, DirDatasets, EVALUATION_DATASETS},
         rest::RestDatasetSink,
     },
     store::{
@@ -316,8 +316,16 @@ pub enum Selection {
     /// the versions `versions` selects, and every experiment (those behind the versions and
     /// every active one) with the runs `filter` selects plus the runs behind the versions, in
     /// the `export-models` layout with a top `manifest.json`. From an export: everything it
-    /// holds, renamed, experiments and runs before the models.
-    All { versions: VersionFilter, filter: RunFilter, rename_experiments: Renames, rename_models: Renames },
+    /// holds, renamed, experiments and runs before the models. Every evaluation dataset too
+    /// (`evaluation_datasets/` of the folder), `delete_datasets` as `delete_first` of
+    /// [`Selection::EvaluationDatasets`].
+    All {
+        versions: VersionFilter,
+        filter: RunFilter,
+        rename_experiments: Renames,
+        rename_models: Renames,
+        delete_datasets: bool,
+    },
     /// GenAI evaluation datasets. From a server: those `names` names (names or ids), or with
     /// `None` every one (linked to one of `experiment_ids`, when given); from an export: the
     /// dataset of the folder (`single`) or every one of the bulk folder. In a folder: the
@@ -355,6 +363,10 @@ pub async fn plan(source: &Source, selection: Selection, destination: &Destinati
         server,
         logged_models: HashMap::new(),
         experiment_opens: HashMap::new(),
+    };
+    let all_datasets = match &selection {
+        Selection::All { delete_datasets, .. } => Some(*delete_datasets),
+        _ => None,
     };
     match (source, selection) {
         (Source::Server(src), Selection::Run { run_id, experiment }) => {
@@ -443,7 +455,7 @@ pub async fn plan(source: &Source, selection: Selection, destination: &Destinati
         ) => {
             let ids = src.select_datasets(names.as_deref(), &experiment_ids).await?;
             let source: Arc<dyn EvaluationDatasetSource> = src.clone();
-            let sink = dataset_sink(destination, single);
+            let sink = dataset_sink(destination, if single { None } else { Some("") });
             for id in ids {
                 p.evaluation_dataset(id, dst_name.clone(), delete_first, source.clone(), sink.clone());
             }
@@ -455,21 +467,27 @@ pub async fn plan(source: &Source, selection: Selection, destination: &Destinati
                 found.push((read_dataset_dir(&d)?.dataset_id, d));
             }
             let source: Arc<dyn EvaluationDatasetSource> = Arc::new(DirDatasets::new(found.iter().cloned().collect()));
-            let sink = dataset_sink(destination, single);
+            let sink = dataset_sink(destination, if single { None } else { Some("") });
             for (id, _) in found {
                 p.evaluation_dataset(id, dst_name.clone(), delete_first, source.clone(), sink.clone());
             }
         }
     }
+    if let Some(delete_first) = all_datasets {
+        p.whole_server_datasets(source, destination, delete_first).await?;
+    }
     p.plan.link_parents();
     Ok(p.plan)
 }
 
-/// Where evaluation datasets go: a folder (the folder itself for one dataset, a subfolder each
-/// for a bulk export), or a server.
-fn dataset_sink(destination: &Destination, single: bool) -> Arc<dyn EvaluationDatasetSink> {
+/// Where evaluation datasets go: a folder (the folder itself for one dataset, `None`; for a
+/// bulk export a subfolder each in `bulk` of it), or a server.
+fn dataset_sink(destination: &Destination, bulk: Option<&str>) -> Arc<dyn EvaluationDatasetSink> {
     match destination {
-        Destination::Folder { out, system } => Arc::new(DirDatasetSink::new(out, !single, system.clone())),
+        Destination::Folder { out, system } => match bulk {
+            None => Arc::new(DirDatasetSink::new(out, false, system.clone())),
+            Some(sub) => Arc::new(DirDatasetSink::new(out.join(sub), true, system.clone())),
+        },
         Destination::Server(client) => Arc::new(RestDatasetSink::new(client.clone())),
     }
 }
@@ -491,6 +509,50 @@ impl Planner {
         );
         let what = EvaluationDatasetMove { dataset_id, dst_name, delete_first, source, sink };
         self.plan.add(label, Vec::new(), Move::EvaluationDataset(Box::new(what)))
+    }
+
+    /// Every evaluation dataset of a whole-server job: from a server, all it lists (none from
+    /// one that has no datasets: a file store, MLflow before 3.4); from an export, those of its
+    /// `evaluation_datasets/` folder, when it has one.
+    async fn whole_server_datasets(
+        &mut self,
+        source: &Source,
+        destination: &Destination,
+        delete_first: bool,
+    ) -> Result<()> {
+        let sink = dataset_sink(destination, Some(EVALUATION_DATASETS));
+        match source {
+            Source::Server(src) => {
+                let ids = match src.select_datasets(None, &[]).await {
+                    Ok(ids) => ids,
+                    Err(Error::Client(e)) if e.status().is_some() => {
+                        tracing::warn!(error = %e, "the source lists no evaluation datasets; none are moved");
+                        return Ok(());
+                    }
+                    Err(e) => return Err(e),
+                };
+                let from: Arc<dyn EvaluationDatasetSource> = src.clone();
+                for id in ids {
+                    self.evaluation_dataset(id, None, delete_first, from.clone(), sink.clone());
+                }
+            }
+            Source::Export(dir) => {
+                let bulk = dir.join(EVALUATION_DATASETS);
+                if !bulk.is_dir() {
+                    return Ok(());
+                }
+                let mut found = Vec::new();
+                for d in list_dataset_dirs(&bulk)? {
+                    found.push((read_dataset_dir(&d)?.dataset_id, d));
+                }
+                let from: Arc<dyn EvaluationDatasetSource> =
+                    Arc::new(DirDatasets::new(found.iter().cloned().collect()));
+                for (id, _) in found {
+                    self.evaluation_dataset(id, None, delete_first, from.clone(), sink.clone());
+                }
+            }
+        }
+        Ok(())
     }
 }
 
@@ -1255,6 +1317,7 @@ mod tests {
             filter: RunFilter::default(),
             rename_experiments: Renames::read(&renames).unwrap(),
             rename_models: Renames::default(),
+            delete_datasets: false,
         };
         let destination = Destination::Server(MlflowClient::new(&config).unwrap());
         let plan = plan(&Source::Export(out), selection, &destination).await.unwrap();

@@ -2,9 +2,10 @@
 //! dataset) and their plural forms (several, or all). They differ only in what they select and
 //! where they write, so they share this file.
 
-use std::{process::ExitCode, sync::Arc, time::Instant};
+use std::{path::Path, process::ExitCode, sync::Arc, time::Instant};
 
 use mlflow_transfer::{
+    format::ExportSystem,
     job::{Action, JobResult},
     plan::{Destination, Selection, Source},
     select::ExperimentSpec,
@@ -104,22 +105,20 @@ pub async fn export_many(args: ExportEvaluationDatasetsArgs, global: &GlobalArgs
     let job = super::plan_and_run(global, &ctx, Source::Server(source), selection, destination);
     let Some(result) = job.await? else { return Ok(ExitCode::SUCCESS) };
     progress.finish();
-    write_summary(&args.output_dir, &system, &exported(&result), failed(&result))?;
+    write_summary_of(&args.output_dir, &system, &result)?;
     super::finish_job("export-evaluation-datasets", global, &result, &[("source", &client)], started)
 }
 
-/// (name, id) of each dataset exported, for the summary file.
-fn exported(result: &JobResult) -> Vec<(String, String)> {
-    result
+/// Writes `evaluation_datasets_summary.json` into `dir` for the datasets `result` exported.
+pub fn write_summary_of(dir: &Path, system: &ExportSystem, result: &JobResult) -> anyhow::Result<()> {
+    let exported: Vec<(String, String)> = result
         .evaluation_datasets
         .iter()
         .filter(|d| d.action != Action::Failed)
         .map(|d| (d.name.clone().unwrap_or_default(), d.source_dataset_id.clone()))
-        .collect()
-}
-
-fn failed(result: &JobResult) -> usize {
-    result.evaluation_datasets.iter().filter(|d| d.action == Action::Failed).count()
+        .collect();
+    let failed = result.evaluation_datasets.len() - exported.len();
+    Ok(write_summary(dir, system, &exported, failed)?)
 }
 
 pub async fn import_many(args: ImportEvaluationDatasetsArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {

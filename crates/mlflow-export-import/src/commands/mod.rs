@@ -107,6 +107,7 @@ pub fn whole_server(args: &crate::cli::WholeServerArgs) -> anyhow::Result<Select
         filter: settings::run_filter(&args.filter, None)?,
         rename_experiments: Renames::default(),
         rename_models: Renames::default(),
+        delete_datasets: false,
     })
 }
 

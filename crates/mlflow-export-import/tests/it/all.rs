@@ -1,16 +1,17 @@
 //! Whole servers: `export-all` → `import-all` into an empty server, and `copy-all` into
 //! another, compared with the source field by field (experiments, runs with their nested
-//! links, models with versions, stages and aliases); `--dry-run` writes nothing, and a re-run
-//! creates nothing. The servers are this test's own: the commands take everything a server
+//! links, models with versions, stages and aliases, an evaluation dataset with its records);
+//! `--dry-run` writes nothing, and a re-run creates nothing. The servers are this test's own: the commands take everything a server
 //! holds, and a shared server holds other tests' objects.
 
 use std::{collections::HashMap, path::Path};
 
-use serde_json::Value;
+use serde_json::{json, Value};
 use test_support::{unique_name, ArtifactMode, MlflowServer};
 
 use crate::{
     cli::{clean_report, ok, path},
+    evaluation_datasets::{assert_copied, datasets, dump},
     experiments::{as_map, assert_runs_copied},
     models::assert_model_equals,
 };
@@ -78,6 +79,10 @@ fn export_import_and_copy_a_whole_server_once() {
     let (names, runs, versions) = contents(&src);
     assert_eq!(names.len(), 5, "Default and the seeded experiments: {names:?}");
     let seeded: Vec<String> = names.iter().filter(|n| n.starts_with(&prefix)).cloned().collect();
+    // An evaluation dataset linked to a seeded experiment.
+    let dataset = format!("{prefix}-dataset");
+    datasets("seed", &src.url, &["--name", &dataset, "--records", "20", "--experiments", &seeded[0]]);
+    let dataset_dump = dump(&src, &dataset).remove(0);
     let source: Vec<HashMap<String, Value>> = seeded.iter().map(|n| as_map(src.dump_experiment(n))).collect();
     let every_run: HashMap<String, Value> = source.iter().flatten().map(|(k, v)| (k.clone(), v.clone())).collect();
     assert_eq!(every_run.len() as u64, runs);
@@ -103,6 +108,9 @@ fn export_import_and_copy_a_whole_server_once() {
     assert!(exported_runs(&out.join("models")).is_empty(), "no run exported again beside its model");
     let index: Value = serde_json::from_slice(&std::fs::read(out.join("models/models.json")).unwrap()).unwrap();
     assert_eq!(index["mlflow"]["models"].as_array().unwrap().len(), 3, "{index}");
+    let summary = out.join("evaluation_datasets/evaluation_datasets_summary.json");
+    let summary: Value = serde_json::from_slice(&std::fs::read(summary).unwrap()).unwrap();
+    assert_eq!(summary["mlflow"]["datasets"], json!([{"name": dataset, "dataset_id": dataset_dump["dataset_id"]}]));
 
     // export-all → import-all, everything; copy-all without deleted runs but the one behind a
     // version (which the version needs). Each first as a dry run, which must create nothing.
@@ -126,6 +134,7 @@ fn export_import_and_copy_a_whole_server_once() {
     std::thread::scope(|s| {
         for (i, Job { dst, args, expected }) in jobs.iter().enumerate() {
             let (dir, every_run, seeded, models, names) = (dir.path(), &every_run, &seeded, &models, &names);
+            let (dataset, dataset_dump) = (&dataset, &dataset_dump);
             s.spawn(move || {
                 let total: usize = expected.iter().map(Vec::len).sum();
                 let plan = ok(&[&["--dry-run"][..], args].concat());
@@ -138,6 +147,7 @@ fn export_import_and_copy_a_whole_server_once() {
                 for (name, dump) in models {
                     assert_model_equals(dump, dst, name);
                 }
+                let dataset_copy = assert_copied(dataset_dump, dst, dataset, true);
                 let after = contents(dst);
                 assert_eq!(&after.0, names, "{}: the source's experiments", args[0]);
                 assert_eq!(after.2, versions, "{}: every version", args[0]);
@@ -147,6 +157,8 @@ fn export_import_and_copy_a_whole_server_once() {
                 assert_eq!(again["summary"]["runs_skipped"].as_u64(), Some(total as u64), "{}", args[0]);
                 assert_eq!(versions_created(&again), 0, "{}: {again}", args[0]);
                 assert_eq!(contents(dst), after, "{}: a re-run created nothing", args[0]);
+                assert_eq!(again["evaluation_datasets"][0]["action"], "skipped", "{}: {again}", args[0]);
+                assert_eq!(assert_copied(dataset_dump, dst, dataset, true), dataset_copy);
             });
         }
     });
