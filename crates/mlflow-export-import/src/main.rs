@@ -64,12 +64,12 @@ fn main() -> ExitCode {
             Command::Completions(a) => commands::completions::run(a),
             Command::Man => commands::man::run(),
             Command::Aliases(a) => commands::aliases::run(a, global),
-            Command::ExportEvaluationDataset(a) => commands::evaluation_datasets::export_one(a, global).await,
-            Command::ImportEvaluationDataset(a) => commands::evaluation_datasets::import_one(a, global).await,
-            Command::CopyEvaluationDataset(a) => commands::evaluation_datasets::copy_one(a, global).await,
-            Command::ExportEvaluationDatasets(a) => commands::evaluation_datasets::export_many(a, global).await,
-            Command::ImportEvaluationDatasets(a) => commands::evaluation_datasets::import_many(a, global).await,
-            Command::CopyEvaluationDatasets(a) => commands::evaluation_datasets::copy_many(a, global).await,
+            Command::ExportEvaluationDataset(a) => commands::export_evaluation_dataset::run(a, global).await,
+            Command::ImportEvaluationDataset(a) => commands::import_evaluation_dataset::run(a, global).await,
+            Command::CopyEvaluationDataset(a) => commands::copy_evaluation_dataset::run(a, global).await,
+            Command::ExportEvaluationDatasets(a) => commands::export_evaluation_datasets::run(a, global).await,
+            Command::ImportEvaluationDatasets(a) => commands::import_evaluation_datasets::run(a, global).await,
+            Command::CopyEvaluationDatasets(a) => commands::copy_evaluation_datasets::run(a, global).await,
         }
     });
     match result {

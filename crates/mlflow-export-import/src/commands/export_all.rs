@@ -27,7 +27,7 @@ pub async fn run(args: ExportAllArgs, global: &GlobalArgs) -> anyhow::Result<Exi
     progress.finish();
     if !result.evaluation_datasets.is_empty() {
         let dir = args.output_dir.join(mlflow_transfer::store::dir_datasets::EVALUATION_DATASETS);
-        super::evaluation_datasets::write_summary_of(&dir, &system, &result)?;
+        super::export_evaluation_datasets::write_summary_of(&dir, &system, &result)?;
     }
     super::finish_job("export-all", global, &result, &[("source", &client)], started)
 }

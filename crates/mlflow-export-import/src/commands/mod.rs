@@ -5,18 +5,23 @@
 pub mod aliases;
 pub mod completions;
 pub mod copy_all;
+pub mod copy_evaluation_dataset;
+pub mod copy_evaluation_datasets;
 pub mod copy_experiment;
 pub mod copy_model;
 pub mod copy_model_version;
 pub mod copy_run;
-pub mod evaluation_datasets;
 pub mod export_all;
+pub mod export_evaluation_dataset;
+pub mod export_evaluation_datasets;
 pub mod export_experiment;
 pub mod export_experiments;
 pub mod export_model;
 pub mod export_models;
 pub mod export_run;
 pub mod import_all;
+pub mod import_evaluation_dataset;
+pub mod import_evaluation_datasets;
 pub mod import_experiment;
 pub mod import_experiments;
 pub mod import_model;
@@ -109,6 +114,35 @@ pub fn whole_server(args: &crate::cli::WholeServerArgs) -> anyhow::Result<Select
         rename_models: Renames::default(),
         delete_datasets: false,
     })
+}
+
+/// `--dataset-name` / `--dataset-id` as a selection of one name or id.
+pub fn one_dataset(pick: &crate::cli::DatasetPickArgs) -> Vec<String> {
+    pick.dataset_id.iter().chain(pick.dataset_name.iter()).cloned().collect()
+}
+
+/// `--evaluation-datasets` (with `--experiment-ids`): the names or ids, `None` for all, and the
+/// experiments `all` is filtered by.
+pub fn some_datasets(pick: &crate::cli::DatasetsPickArgs) -> anyhow::Result<(Option<Vec<String>>, Vec<String>)> {
+    use mlflow_transfer::select::ExperimentSpec;
+    let experiment_ids = pick.experiment_ids.clone().unwrap_or_default();
+    match ExperimentSpec::parse(&pick.evaluation_datasets)? {
+        ExperimentSpec::All => Ok((None, experiment_ids)),
+        ExperimentSpec::List(names) if experiment_ids.is_empty() => Ok((Some(names), Vec::new())),
+        ExperimentSpec::List(_) => crate::exit::usage("--experiment-ids filters only --evaluation-datasets all"),
+        ExperimentSpec::Prefix(_) => crate::exit::usage("--evaluation-datasets takes names, ids, `all` or a .txt file"),
+    }
+}
+
+/// An evaluation-dataset job as the planner takes it (see [`Selection::EvaluationDatasets`]).
+pub fn dataset_selection(
+    names: Option<Vec<String>>,
+    experiment_ids: Vec<String>,
+    single: bool,
+    dst_name: Option<String>,
+    delete_first: bool,
+) -> Selection {
+    Selection::EvaluationDatasets { names, experiment_ids, single, dst_name, delete_first }
 }
 
 /// `--delete-model`/`--await-creation-for` as the library takes them.
