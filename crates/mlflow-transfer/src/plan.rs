@@ -454,6 +454,15 @@ pub async fn plan(source: &Source, selection: Selection, destination: &Destinati
             Selection::EvaluationDatasets { names, experiment_ids, single, dst_name, delete_first },
         ) => {
             let ids = src.select_datasets(names.as_deref(), &experiment_ids).await?;
+            if single && ids.len() > 1 {
+                // Names need not be unique; one folder holds one dataset.
+                return Err(Error::Input(format!(
+                    "{} evaluation datasets are named {:?} ({}): choose one by id",
+                    ids.len(),
+                    names.unwrap_or_default().join(","),
+                    ids.join(", ")
+                )));
+            }
             let source: Arc<dyn EvaluationDatasetSource> = src.clone();
             let sink = dataset_sink(destination, if single { None } else { Some("") });
             for id in ids {
