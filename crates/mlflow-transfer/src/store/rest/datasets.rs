@@ -3,7 +3,7 @@
 //! each page arrives. Experiment links follow experiment names: a linked experiment the
 //! destination lacks is created there (empty), so the link is kept.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use async_trait::async_trait;
 use mlflow_client::{
@@ -123,11 +123,13 @@ impl RecordReader for ServerRecords {
 /// Writes evaluation datasets to a tracking server.
 pub struct RestDatasetSink {
     client: MlflowClient,
+    /// Destination experiment ids by name, found (or created) once for all datasets.
+    experiments: tokio::sync::Mutex<HashMap<String, String>>,
 }
 
 impl RestDatasetSink {
     pub fn new(client: MlflowClient) -> Self {
-        Self { client }
+        Self { client, experiments: Default::default() }
     }
 
     /// Our copies of `dataset` among the datasets called `dst_name`, and the others.
@@ -151,7 +153,17 @@ impl RestDatasetSink {
         let mut ids = Vec::new();
         for e in &dataset.experiments {
             match &e.name {
-                Some(name) => ids.push(ensure_experiment(&self.client, name, &BTreeMap::new()).await?.0),
+                Some(name) => {
+                    // Held across the lookup: two datasets linked to one missing experiment
+                    // create it once.
+                    let mut known = self.experiments.lock().await;
+                    let id = match known.get(name) {
+                        Some(id) => id.clone(),
+                        None => ensure_experiment(&self.client, name, &BTreeMap::new()).await?.0,
+                    };
+                    known.insert(name.clone(), id.clone());
+                    ids.push(id);
+                }
                 None => tracing::warn!(
                     dataset = %dataset.name,
                     experiment_id = %e.id,
@@ -182,11 +194,11 @@ impl EvaluationDatasetSink for RestDatasetSink {
         delete_first: bool,
     ) -> Result<DatasetTarget> {
         let (ours, others) = self.find(dataset, dst_name).await?;
-        let experiments = self.experiment_ids(dataset).await?;
         if let Some(copy) = ours.first() {
             if identity::is_complete(&copy.tag_map()?) {
                 return Ok(DatasetTarget::Complete(copy.dataset_id.clone()));
             }
+            let experiments = self.experiment_ids(dataset).await?;
             let linked: BTreeSet<String> =
                 self.client.dataset_experiment_ids(&copy.dataset_id).await?.into_iter().collect();
             let missing: Vec<String> = experiments.into_iter().filter(|e| !linked.contains(e)).collect();
@@ -212,6 +224,7 @@ impl EvaluationDatasetSink for RestDatasetSink {
                 self.client.delete_dataset(&d.dataset_id).await?;
             }
         }
+        let experiments = self.experiment_ids(dataset).await?;
         let mut tags = dataset.tags.clone();
         tags.retain(|k, _| !k.starts_with(identity::PREFIX));
         tags.insert(SOURCE_DATASET_ID.into(), dataset.dataset_id.clone());
