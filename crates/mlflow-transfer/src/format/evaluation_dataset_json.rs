@@ -23,7 +23,7 @@ use serde::{
 use serde_json::{json, Map, Value};
 
 use super::json::{system_value, tag_text, ExportSystem, FormatError};
-use crate::store::datasets::{DatasetRow, EvaluationDatasetRecord, LinkedExperiment};
+use crate::model::{DatasetRow, EvaluationDatasetRecord, LinkedExperiment};
 
 /// Everything of the file before its records, with `"records": [` opened last: the writer then
 /// appends records separated by commas, and [`TRAILER`].

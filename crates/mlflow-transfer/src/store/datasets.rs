@@ -2,47 +2,17 @@
 //! never held whole: a source hands them out a page at a time and a sink writes each page as
 //! it comes, so a dataset of any size moves in the memory of a few pages.
 
-use std::collections::BTreeMap;
-
 use async_trait::async_trait;
-use serde_json::{Map, Value};
 
-use crate::{store::Target, Result};
+use crate::{
+    model::{DatasetRow, EvaluationDatasetRecord},
+    store::Target,
+    Result,
+};
 
 /// Tag on a copied dataset naming the source dataset id (beside
 /// [`crate::identity::SOURCE_TRACKING_URI`] and, written last, [`crate::identity::COMPLETE`]).
 pub const SOURCE_DATASET_ID: &str = "mlflow_export_import.source.dataset_id";
-
-/// One record as the server and the Python tool's export spell it (`inputs`, `outputs`,
-/// `expectations`, `tags`, `source`, and the server's own ids and times).
-pub type DatasetRow = Map<String, Value>;
-
-/// An experiment a dataset is linked to: its source id, and its name where known (a Python
-/// export records ids only).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LinkedExperiment {
-    pub id: String,
-    pub name: Option<String>,
-}
-
-/// A dataset without its records.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct EvaluationDatasetRecord {
-    pub dataset_id: String,
-    pub name: String,
-    pub tags: BTreeMap<String, String>,
-    pub experiments: Vec<LinkedExperiment>,
-    /// The server's JSON texts and digest, kept in an export; a server recomputes them.
-    pub schema: Option<String>,
-    pub profile: Option<String>,
-    pub digest: Option<String>,
-    pub created_time: Option<i64>,
-    pub last_update_time: Option<i64>,
-    pub created_by: Option<String>,
-    pub last_updated_by: Option<String>,
-    /// The server it was read from (credentials removed), recorded on copies.
-    pub tracking_uri: Option<String>,
-}
 
 /// Something evaluation datasets can be read from.
 #[async_trait]

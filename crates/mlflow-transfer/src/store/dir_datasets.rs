@@ -21,12 +21,10 @@ use crate::{
         evaluation_dataset_json::{header, read_header, read_records, summary_file, write_record, TRAILER},
         ExportSystem,
     },
+    model::{DatasetRow, EvaluationDatasetRecord},
     paths::is_single_segment,
     store::{
-        datasets::{
-            DatasetRow, DatasetTarget, EvaluationDatasetRecord, EvaluationDatasetSink, EvaluationDatasetSource,
-            RecordReader, RecordWriter,
-        },
+        datasets::{DatasetTarget, EvaluationDatasetSink, EvaluationDatasetSource, RecordReader, RecordWriter},
         local, Target,
     },
     Error, Result,

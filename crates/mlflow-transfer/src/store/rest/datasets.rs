@@ -15,10 +15,11 @@ use mlflow_client::{
 use super::{ensure_experiment, RestSource};
 use crate::{
     identity::{self, same_server, SOURCE_TRACKING_URI},
+    model::{DatasetRow, EvaluationDatasetRecord, LinkedExperiment},
     store::{
         datasets::{
-            DatasetRow, DatasetTarget, EvaluationDatasetRecord, EvaluationDatasetSink, EvaluationDatasetSource,
-            LinkedExperiment, RecordReader, RecordWriter, SOURCE_DATASET_ID,
+            DatasetTarget, EvaluationDatasetSink, EvaluationDatasetSource, RecordReader, RecordWriter,
+            SOURCE_DATASET_ID,
         },
         Target,
     },
