@@ -1,6 +1,6 @@
 //! The evaluation-dataset mover: one GenAI evaluation dataset, its tags, experiment links and
-//! every record, from a source to a sink. Records move a page at a time (read a page, write
-//! it, read the next), so memory holds one page whatever the dataset's size. Its copy is found
+//! every record, from a source to a sink. Records move a page at a time (the next page is read
+//! while the last is written), so memory holds two pages whatever the dataset's size. Its copy is found
 //! again by its source id: complete, it is skipped without reading a record; interrupted, the
 //! records are sent again (the destination dedupes them on their inputs) and it is completed.
 
@@ -59,9 +59,13 @@ impl EvaluationDatasetMove {
         };
         outcome.destination = Some(target.id().to_string());
         let mut records = self.source.records(&dataset).await?;
-        while let Some(page) = records.next_page().await? {
-            outcome.records += page.len();
-            writer.write(page).await?;
+        // The next page is read while the current one is written: two pages in memory at most.
+        let mut page = records.next_page().await?;
+        while let Some(current) = page {
+            outcome.records += current.len();
+            let (next, written) = tokio::join!(records.next_page(), writer.write(current));
+            written?;
+            page = next?;
         }
         writer.finish().await?;
         outcome.action =
