@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use reqwest::Method;
-use serde::Deserialize;
+use serde::{de::IgnoredAny, Deserialize};
 use serde_json::{json, Map, Value};
 
 use crate::{
@@ -72,9 +72,6 @@ struct RecordsResponse {
     next_page_token: Option<String>,
 }
 
-#[derive(Deserialize)]
-struct Empty {}
-
 /// Records per page read: the server's own default and maximum.
 pub const RECORDS_PAGE: u32 = 1000;
 
@@ -132,20 +129,21 @@ impl MlflowClient {
     /// Sets (adds or overwrites) tags.
     pub async fn set_dataset_tags(&self, dataset_id: &str, tags: &BTreeMap<String, String>) -> Result<()> {
         let body = json!({ "dataset_id": dataset_id, "tags": tags_text(tags) });
-        let _: Empty = self.send(Method::PATCH, &path(dataset_id, "/tags"), &body, Idempotency::Safe).await?;
+        let _: IgnoredAny = self.send(Method::PATCH, &path(dataset_id, "/tags"), &body, Idempotency::Safe).await?;
         Ok(())
     }
 
     /// Links the dataset to more experiments.
     pub async fn add_dataset_experiments(&self, dataset_id: &str, experiment_ids: &[String]) -> Result<()> {
         let body = json!({ "dataset_id": dataset_id, "experiment_ids": experiment_ids });
-        let _: Empty = self.send(Method::POST, &path(dataset_id, "/add-experiments"), &body, Idempotency::Safe).await?;
+        let _: IgnoredAny =
+            self.send(Method::POST, &path(dataset_id, "/add-experiments"), &body, Idempotency::Safe).await?;
         Ok(())
     }
 
     pub async fn delete_dataset(&self, dataset_id: &str) -> Result<()> {
         let body = json!({ "dataset_id": dataset_id });
-        let _: Empty = self.send(Method::DELETE, &path(dataset_id, ""), &body, Idempotency::Safe).await?;
+        let _: IgnoredAny = self.send(Method::DELETE, &path(dataset_id, ""), &body, Idempotency::Safe).await?;
         Ok(())
     }
 
@@ -153,7 +151,7 @@ impl MlflowClient {
     /// twice is harmless). `records` is the JSON text of a list of record objects.
     pub async fn upsert_dataset_records(&self, dataset_id: &str, records: String) -> Result<()> {
         let body = json!({ "dataset_id": dataset_id, "records": records });
-        let _: Value = self.send(Method::POST, &path(dataset_id, "/records"), &body, Idempotency::Safe).await?;
+        let _: IgnoredAny = self.send(Method::POST, &path(dataset_id, "/records"), &body, Idempotency::Safe).await?;
         Ok(())
     }
 
