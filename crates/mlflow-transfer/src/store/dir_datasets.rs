@@ -200,3 +200,68 @@ pub fn write_summary(bulk: &Path, system: &ExportSystem, datasets: &[(String, St
     let doc = summary_file(system, summary);
     local::write_json(&bulk.join(SUMMARY_JSON), &doc)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::model::LinkedExperiment;
+
+    fn system() -> ExportSystem {
+        ExportSystem {
+            package_version: "1".into(),
+            script: "export_evaluation_datasets".into(),
+            export_time: 0,
+            mlflow_version: None,
+            mlflow_tracking_uri: None,
+            user: None,
+        }
+    }
+
+    /// A bulk folder written page by page reads back page by page (three pages for 2,500
+    /// records), every record in order; a second begin finds the complete file.
+    #[tokio::test]
+    async fn a_bulk_folder_round_trips_records_by_the_page() {
+        let dir = tempfile::tempdir().unwrap();
+        let dataset = EvaluationDatasetRecord {
+            dataset_id: "d-1".into(),
+            name: "qa".into(),
+            tags: BTreeMap::from([("k".into(), "v".into())]),
+            experiments: vec![LinkedExperiment { id: "3".into(), name: Some("e".into()) }],
+            ..Default::default()
+        };
+        let rows: Vec<DatasetRow> =
+            (0..2500).map(|i| serde_json::from_value(json!({"inputs": {"q": i}})).unwrap()).collect();
+        let sink = DirDatasetSink::new(dir.path(), true, system());
+        let DatasetTarget::Open { mut writer, .. } = sink.begin_dataset(&dataset, "qa", false).await.unwrap() else {
+            panic!("a new folder holds no copy")
+        };
+        for page in rows.chunks(700) {
+            writer.write(page.to_vec()).await.unwrap();
+        }
+        writer.finish().await.unwrap();
+        let folder = dataset_folder(dir.path(), "qa", "d-1");
+        assert_eq!(list_dataset_dirs(dir.path()).unwrap(), vec![folder.clone()]);
+        assert!(matches!(sink.begin_dataset(&dataset, "qa", false).await.unwrap(), DatasetTarget::Complete(_)));
+
+        let source = DirDatasets::new(HashMap::from([("d-1".to_string(), folder)]));
+        let read = source.read_dataset("d-1").await.unwrap();
+        assert_eq!(read, EvaluationDatasetRecord { tracking_uri: None, ..dataset });
+        let mut pages = source.records(&read).await.unwrap();
+        let mut sizes = Vec::new();
+        let mut back = Vec::new();
+        while let Some(page) = pages.next_page().await.unwrap() {
+            sizes.push(page.len());
+            back.extend(page);
+        }
+        assert_eq!(sizes, [PAGE, PAGE, 500]);
+        assert_eq!(back, rows);
+    }
+
+    #[test]
+    fn a_name_that_cannot_be_a_folder_name_leaves_the_id() {
+        assert_eq!(dataset_folder(Path::new("b"), "a/b", "d-1"), Path::new("b/d-1"));
+        assert_eq!(dataset_folder(Path::new("b"), "qa", "d-1"), Path::new("b/qa_d-1"));
+    }
+}
