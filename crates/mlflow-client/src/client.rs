@@ -425,7 +425,8 @@ pub(crate) struct Page<T> {
         alias = "files",
         alias = "models",
         alias = "traces",
-        alias = "webhooks"
+        alias = "webhooks",
+        alias = "datasets"
     )]
     items: Vec<T>,
     #[serde(default)]
@@ -469,24 +470,53 @@ where
     F: FnMut(Option<String>) -> Fut,
     Fut: std::future::Future<Output = Result<Page<T>>>,
 {
-    let mut token: Option<String> = None;
-    let mut seen = std::collections::HashSet::new();
+    let mut tokens = PageTokens::default();
     loop {
-        let page = fetch(token.clone()).await?;
+        let page = fetch(tokens.current()).await?;
         let next = page.next_page_token.filter(|t| !t.is_empty());
-        if token.is_some() && next == token {
+        if tokens.is_repeat(&next) {
             return Ok(());
         }
         take(page.items)?;
+        if !tokens.advance(next)? {
+            return Ok(());
+        }
+    }
+}
+
+/// The tokens of one listing, for paging loops that cannot be written as [`each_page`] (one
+/// that hands each page on with an `await`): the same rules against a server that repeats or
+/// cycles its tokens.
+#[derive(Default)]
+pub(crate) struct PageTokens {
+    token: Option<String>,
+    seen: std::collections::HashSet<String>,
+}
+
+impl PageTokens {
+    /// The token to ask the next page with (none for the first).
+    pub(crate) fn current(&self) -> Option<String> {
+        self.token.clone()
+    }
+
+    /// Whether an answer whose next token is `next` is the previous page sent again (the
+    /// server ignored the token): drop it, the listing is over.
+    pub(crate) fn is_repeat(&self, next: &Option<String>) -> bool {
+        self.token.is_some() && *next == self.token
+    }
+
+    /// Moves on to `next` (empty tokens already dropped): `false` when the listing is over; an
+    /// error when `next` leads back to a page already read.
+    pub(crate) fn advance(&mut self, next: Option<String>) -> Result<bool> {
         match next {
-            Some(t) if !seen.insert(t.clone()) => {
-                return Err(Error::Protocol(format!(
-                    "the server's paging token {t:?} leads back to a page already read; stopping instead of looping"
-                ))
-                .into())
+            Some(t) if !self.seen.insert(t.clone()) => Err(Error::Protocol(format!(
+                "the server's paging token {t:?} leads back to a page already read; stopping instead of looping"
+            ))),
+            Some(t) => {
+                self.token = Some(t);
+                Ok(true)
             }
-            Some(t) => token = Some(t),
-            None => return Ok(()),
+            None => Ok(false),
         }
     }
 }

@@ -237,6 +237,24 @@ DIR first on PATH and scripts written for the Python tool run unchanged. Only th
 tool implements get a link. Re-running is harmless: links already in place are left alone.")]
     #[command(after_help = examples::ALIASES)]
     Aliases(AliasesArgs),
+    /// Export one GenAI evaluation dataset (its records, tags and experiment links) to a directory.
+    #[command(after_help = examples::EXPORT_EVALUATION_DATASET)]
+    ExportEvaluationDataset(ExportEvaluationDatasetArgs),
+    /// Import an evaluation dataset directory made by export-evaluation-dataset.
+    #[command(after_help = examples::IMPORT_EVALUATION_DATASET)]
+    ImportEvaluationDataset(ImportEvaluationDatasetArgs),
+    /// Copy one evaluation dataset from one tracking server to another.
+    #[command(after_help = examples::COPY_EVALUATION_DATASET)]
+    CopyEvaluationDataset(CopyEvaluationDatasetArgs),
+    /// Export several (or all) evaluation datasets to a directory, one folder each.
+    #[command(after_help = examples::EXPORT_EVALUATION_DATASETS)]
+    ExportEvaluationDatasets(ExportEvaluationDatasetsArgs),
+    /// Import every evaluation dataset of a directory made by export-evaluation-datasets.
+    #[command(after_help = examples::IMPORT_EVALUATION_DATASETS)]
+    ImportEvaluationDatasets(ImportEvaluationDatasetsArgs),
+    /// Copy several (or all) evaluation datasets from one tracking server to another.
+    #[command(after_help = examples::COPY_EVALUATION_DATASETS)]
+    CopyEvaluationDatasets(CopyEvaluationDatasetsArgs),
 }
 
 #[derive(Debug, Args)]
@@ -768,6 +786,128 @@ fn positive_rate(s: &str) -> Result<f64, String> {
     }
 }
 
+/// One evaluation dataset, by name or by id.
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+pub struct DatasetPickArgs {
+    /// Name of the evaluation dataset (every dataset of that name, when several share it).
+    #[arg(long)]
+    pub dataset_name: Option<String>,
+    /// Id of the evaluation dataset (`d-...`).
+    #[arg(long)]
+    pub dataset_id: Option<String>,
+}
+
+/// Replacing an existing evaluation dataset at the destination.
+#[derive(Debug, Args)]
+pub struct DatasetWriteArgs {
+    /// Delete a destination dataset of the same name first when it is not a copy made by this
+    /// tool (our copy of this dataset is completed or skipped instead). Without it, such a
+    /// dataset fails the import of this one.
+    #[arg(long, value_parser = BoolishValueParser::new(), num_args = 0..=1, default_missing_value = "true", default_value = "false", value_name = "BOOL")]
+    pub delete_evaluation_dataset: bool,
+}
+
+/// Several evaluation datasets.
+#[derive(Debug, Args)]
+pub struct DatasetsPickArgs {
+    /// Dataset names (or ids), comma-separated; `all`; or a .txt file with one per line.
+    #[arg(long)]
+    pub evaluation_datasets: String,
+    /// With `all`: only datasets linked to one of these experiments (comma-separated ids).
+    #[arg(long, value_delimiter = ',', value_name = "IDS")]
+    pub experiment_ids: Option<Vec<String>>,
+    /// Accepted for compatibility: this tool always works concurrently (see --concurrency).
+    #[arg(long, value_parser = BoolishValueParser::new(), num_args = 0..=1, default_missing_value = "true", default_value = "false", value_name = "BOOL")]
+    pub use_threads: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportEvaluationDatasetArgs {
+    /// Tracking server to read from.
+    #[arg(long, env = "MLFLOW_TRACKING_URI", value_name = "URI")]
+    pub tracking_uri: String,
+    #[command(flatten)]
+    pub dataset: DatasetPickArgs,
+    /// Output directory (`evaluation_dataset.json` is written in it).
+    #[arg(long, visible_alias = "output")]
+    pub output_dir: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportEvaluationDatasetArgs {
+    /// Tracking server to write to.
+    #[arg(long, env = "MLFLOW_TRACKING_URI", value_name = "URI")]
+    pub tracking_uri: String,
+    /// Input directory made by export-evaluation-dataset (ours or the Python tool's).
+    #[arg(long, visible_alias = "input")]
+    pub input_dir: PathBuf,
+    /// Name of the copy (default: the exported dataset's name).
+    #[arg(long, visible_alias = "dataset-name")]
+    pub evaluation_dataset_name: Option<String>,
+    #[command(flatten)]
+    pub write: DatasetWriteArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct CopyEvaluationDatasetArgs {
+    /// Source tracking server.
+    #[arg(long, visible_alias = "src-mlflow-uri", env = "MLFLOW_TRACKING_URI", value_name = "URI")]
+    pub src_uri: String,
+    /// Destination tracking server.
+    #[arg(long, visible_alias = "dst-mlflow-uri", value_name = "URI")]
+    pub dst_uri: String,
+    #[command(flatten)]
+    pub dataset: DatasetPickArgs,
+    /// Name of the copy (default: the source dataset's name).
+    #[arg(long)]
+    pub evaluation_dataset_name: Option<String>,
+    #[command(flatten)]
+    pub write: DatasetWriteArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportEvaluationDatasetsArgs {
+    /// Tracking server to read from.
+    #[arg(long, env = "MLFLOW_TRACKING_URI", value_name = "URI")]
+    pub tracking_uri: String,
+    #[command(flatten)]
+    pub datasets: DatasetsPickArgs,
+    /// Output directory: a `<name>_<id>/` folder per dataset and `evaluation_datasets_summary.json`.
+    #[arg(long, visible_alias = "output")]
+    pub output_dir: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportEvaluationDatasetsArgs {
+    /// Tracking server to write to.
+    #[arg(long, env = "MLFLOW_TRACKING_URI", value_name = "URI")]
+    pub tracking_uri: String,
+    /// Input directory made by export-evaluation-datasets (ours or the Python tool's).
+    #[arg(long, visible_alias = "input")]
+    pub input_dir: PathBuf,
+    #[command(flatten)]
+    pub write: DatasetWriteArgs,
+    /// Accepted for compatibility: this tool always works concurrently (see --concurrency).
+    #[arg(long, value_parser = BoolishValueParser::new(), num_args = 0..=1, default_missing_value = "true", default_value = "false", value_name = "BOOL")]
+    pub use_threads: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CopyEvaluationDatasetsArgs {
+    /// Source tracking server.
+    #[arg(long, visible_alias = "src-mlflow-uri", env = "MLFLOW_TRACKING_URI", value_name = "URI")]
+    pub src_uri: String,
+    /// Destination tracking server.
+    #[arg(long, visible_alias = "dst-mlflow-uri", value_name = "URI")]
+    pub dst_uri: String,
+    #[command(flatten)]
+    pub datasets: DatasetsPickArgs,
+    #[command(flatten)]
+    pub write: DatasetWriteArgs,
+}
+
+/// `import-all`: `import-models`' options, and those of prompts, webhooks and evaluation datasets.
 #[derive(Debug, Args)]
 pub struct ImportAllArgs {
     #[command(flatten)]
@@ -776,6 +916,8 @@ pub struct ImportAllArgs {
     pub prompts: PromptWriteArgs,
     #[command(flatten)]
     pub webhooks: WebhookSecretArgs,
+    #[command(flatten)]
+    pub datasets: DatasetWriteArgs,
 }
 
 /// How prompts are written.

@@ -8,7 +8,7 @@ use std::{ffi::OsString, path::Path};
 /// The Python tool's console scripts (its `setup.py` entry points) that this tool implements
 /// under the same name. Its other scripts (list-models, export-traces, ...) get no
 /// link: a link to a command that does not exist would only fail later and more obscurely.
-pub const SCRIPTS: [&str; 22] = [
+pub const SCRIPTS: [&str; 26] = [
     "export-run",
     "import-run",
     "copy-run",
@@ -31,6 +31,10 @@ pub const SCRIPTS: [&str; 22] = [
     "import-trace",
     "export-traces",
     "import-traces",
+    "export-evaluation-dataset",
+    "import-evaluation-dataset",
+    "export-evaluation-datasets",
+    "import-evaluation-datasets",
 ];
 
 /// The arguments to parse: unchanged when invoked under our own name, otherwise with the

@@ -235,6 +235,42 @@ Examples:
     --experiment agents --dst-experiment-name agents-2025 \\
     --trace-start-time 2025-01-01";
 
+pub const EXPORT_EVALUATION_DATASET: &str = "\
+Examples:
+  mlflow-export-import export-evaluation-dataset \\
+    --tracking-uri http://localhost:5000 \\
+    --dataset-name qa-golden --output-dir out/qa-golden";
+
+pub const IMPORT_EVALUATION_DATASET: &str = "\
+Examples:
+  mlflow-export-import import-evaluation-dataset \\
+    --tracking-uri http://new-server:5000 --input-dir out/qa-golden \\
+    --evaluation-dataset-name qa-golden-copy";
+
+pub const COPY_EVALUATION_DATASET: &str = "\
+Examples:
+  mlflow-export-import copy-evaluation-dataset \\
+    --src-uri http://old:5000 --dst-uri http://new:5000 \\
+    --dataset-id d-1ae847a3888642a89efb4b406c60d0f0";
+
+pub const EXPORT_EVALUATION_DATASETS: &str = "\
+Examples:
+  mlflow-export-import export-evaluation-datasets \\
+    --tracking-uri http://localhost:5000 --evaluation-datasets all \\
+    --experiment-ids 1,2 --output-dir out/datasets";
+
+pub const IMPORT_EVALUATION_DATASETS: &str = "\
+Examples:
+  mlflow-export-import import-evaluation-datasets \\
+    --tracking-uri http://new-server:5000 --input-dir out/datasets \\
+    --delete-evaluation-dataset";
+
+pub const COPY_EVALUATION_DATASETS: &str = "\
+Examples:
+  mlflow-export-import copy-evaluation-datasets \\
+    --src-uri http://old:5000 --dst-uri http://new:5000 \\
+    --evaluation-datasets qa-golden,qa-hard";
+
 #[cfg(test)]
 mod tests {
     use clap::{CommandFactory, Parser};

@@ -75,6 +75,12 @@ fn main() -> ExitCode {
             Command::Completions(a) => commands::completions::run(a),
             Command::Man => commands::man::run(),
             Command::Aliases(a) => commands::aliases::run(a, global),
+            Command::ExportEvaluationDataset(a) => commands::export_evaluation_dataset::run(a, global).await,
+            Command::ImportEvaluationDataset(a) => commands::import_evaluation_dataset::run(a, global).await,
+            Command::CopyEvaluationDataset(a) => commands::copy_evaluation_dataset::run(a, global).await,
+            Command::ExportEvaluationDatasets(a) => commands::export_evaluation_datasets::run(a, global).await,
+            Command::ImportEvaluationDatasets(a) => commands::import_evaluation_datasets::run(a, global).await,
+            Command::CopyEvaluationDatasets(a) => commands::copy_evaluation_datasets::run(a, global).await,
         }
     });
     match result {

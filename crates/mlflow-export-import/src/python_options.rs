@@ -11,7 +11,7 @@ use std::ffi::{OsStr, OsString};
 use clap::builder::{BoolishValueParser, TypedValueParser};
 
 /// Options this tool lacks, and why, as the refusal says it.
-const UNSUPPORTED: [(&str, &str); 7] = [
+const UNSUPPORTED: [(&str, &str); 6] = [
     ("--export-permissions", "experiment and model permissions (Databricks access control lists) are not exported"),
     ("--import-permissions", "experiment and model permissions (Databricks access control lists) are not imported"),
     ("--copy-permissions", "model permissions (Databricks access control lists) are not copied"),
@@ -24,7 +24,6 @@ const UNSUPPORTED: [(&str, &str); 7] = [
         "the registry's own copy of a version's model is not exported (the run's artifacts, which hold the logged model, are)",
     ),
     ("--dst-notebook-dir", "Databricks notebooks are not imported"),
-    ("--delete-evaluation-dataset", "evaluation datasets are not imported yet"),
 ];
 
 /// `Some(value)` of a boolean literal, read by the parser of our own boolean options (which
@@ -99,7 +98,7 @@ mod tests {
             "eim export-experiment --experiment e --output-dir d"
         );
         assert_eq!(
-            adapted("eim import-all --delete-evaluation-dataset=false --input-dir d").unwrap(),
+            adapted("eim import-all --import-permissions=false --input-dir d").unwrap(),
             "eim import-all --input-dir d"
         );
         let err = adapted("eim export-model --export-permissions True --model m").unwrap_err();

@@ -67,6 +67,7 @@ async fn run_step(step: &Step, deps: &[Outcome], ctx: &JobContext) -> Outcome {
         Move::PromptIndex(m) => m.execute(deps, ctx).await,
         Move::Trace(m) => m.execute(deps, ctx).await,
         Move::TraceIndex(m) => m.execute(deps, ctx).await,
+        Move::EvaluationDataset(m) => m.execute(deps, ctx).await,
     }
 }
 
@@ -75,6 +76,7 @@ fn set_attempts(outcome: &mut Outcome, pass: u32) {
         Outcome::Run(o) => o.attempts = pass,
         Outcome::LoggedModel(o) => o.attempts = pass,
         Outcome::Trace(o) => o.attempts = pass,
+        Outcome::EvaluationDataset(o) => o.attempts = pass,
         _ => {}
     }
 }

@@ -8,6 +8,9 @@
 
 use std::collections::BTreeMap;
 
+/// A tracking URI as recorded on a copy: without credentials.
+pub use mlflow_client::redact;
+
 /// Namespace of every tag the tool itself writes.
 pub const PREFIX: &str = "mlflow_export_import.";
 /// Tracking URI of the server the object was first read from (credentials removed).

@@ -352,6 +352,24 @@ pub struct TraceOutcome {
     pub retryable: bool,
 }
 
+/// The result for one evaluation dataset.
+#[derive(Debug, Clone, Serialize)]
+pub struct EvaluationDatasetOutcome {
+    pub source_dataset_id: String,
+    /// The source dataset's name, once read.
+    pub name: Option<String>,
+    /// Destination dataset id, or the folder for exports.
+    pub destination: Option<String>,
+    pub action: Action,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Records written now.
+    pub records: usize,
+    pub attempts: u32,
+    #[serde(skip)]
+    pub retryable: bool,
+}
+
 /// A failure that belongs to no run, experiment or model outcome (a destination experiment
 /// that could not be prepared, an index file that could not be written).
 #[derive(Debug, Clone, Serialize)]
@@ -373,6 +391,8 @@ pub struct JobResult {
     pub prompts: Vec<PromptOutcome>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub traces: Vec<TraceOutcome>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub evaluation_datasets: Vec<EvaluationDatasetOutcome>,
 }
 
 impl JobResult {
@@ -386,6 +406,7 @@ impl JobResult {
             || !self.other_failures.is_empty()
             || self.prompts.iter().any(|p| p.error.is_some())
             || self.traces.iter().any(|t| t.action == Action::Failed)
+            || self.evaluation_datasets.iter().any(|d| d.action == Action::Failed)
     }
 }
 
@@ -465,6 +486,7 @@ pub enum Outcome {
     Run(RunOutcome),
     LoggedModel(LoggedModelOutcome),
     Trace(TraceOutcome),
+    EvaluationDataset(EvaluationDatasetOutcome),
     ModelReady(Arc<ModelState>),
     Version(VersionOutcome),
     Model(ModelOutcome),
@@ -490,6 +512,7 @@ impl Outcome {
             Outcome::LoggedModel(o) => (o.error.as_deref().filter(|_| o.action == Action::Failed), o.retryable),
             Outcome::Version(o) => (o.error.as_deref(), o.retryable),
             Outcome::Trace(o) => (o.error.as_deref().filter(|_| o.action == Action::Failed), o.retryable),
+            Outcome::EvaluationDataset(o) => (o.error.as_deref().filter(|_| o.action == Action::Failed), o.retryable),
             Outcome::Failed { error, retryable, .. } => (Some(error.as_str()), *retryable),
             Outcome::Experiment(o) => (o.error.as_deref(), false),
             Outcome::Model(o) => (o.error.as_deref(), false),
@@ -527,6 +550,7 @@ impl JobResult {
                 Outcome::Webhooks(o) => r.webhooks.extend(o),
                 Outcome::Prompt(o) => r.prompts.push(o),
                 Outcome::Trace(o) => r.traces.push(o),
+                Outcome::EvaluationDataset(o) => r.evaluation_datasets.push(o),
                 Outcome::Failed { object, error, .. } => r.other_failures.push(Failure { object, reason: error }),
                 Outcome::ExperimentReady { .. } | Outcome::ModelReady(_) | Outcome::Version(_) | Outcome::Indexed => {}
             }

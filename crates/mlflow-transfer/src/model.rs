@@ -191,3 +191,34 @@ pub mod prompt_tags {
         [IS_PROMPT, TEXT, TYPE, RESPONSE_FORMAT, MODEL_CONFIG].contains(&key)
     }
 }
+
+/// One record as the server and the Python tool's export spell it (`inputs`, `outputs`,
+/// `expectations`, `tags`, `source`, and the server's own ids and times).
+pub type DatasetRow = serde_json::Map<String, serde_json::Value>;
+
+/// An experiment a dataset is linked to: its source id, and its name where known (a Python
+/// export records ids only).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkedExperiment {
+    pub id: String,
+    pub name: Option<String>,
+}
+
+/// A dataset without its records.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EvaluationDatasetRecord {
+    pub dataset_id: String,
+    pub name: String,
+    pub tags: BTreeMap<String, String>,
+    pub experiments: Vec<LinkedExperiment>,
+    /// The server's JSON texts and digest, kept in an export; a server recomputes them.
+    pub schema: Option<String>,
+    pub profile: Option<String>,
+    pub digest: Option<String>,
+    pub created_time: Option<i64>,
+    pub last_update_time: Option<i64>,
+    pub created_by: Option<String>,
+    pub last_updated_by: Option<String>,
+    /// The server it was read from (credentials removed), recorded on copies.
+    pub tracking_uri: Option<String>,
+}

@@ -30,6 +30,7 @@ use crate::{
     job::Phase,
     model::{ExperimentRecord, RegisteredModelRecord},
     movers::{
+        evaluation_dataset::EvaluationDatasetMove,
         experiment::{ExperimentDestination, ExperimentIndex, ExperimentMove},
         logged_model::LoggedModelMove,
         model_version::{VersionDestination, VersionMove},
@@ -42,9 +43,11 @@ use crate::{
     },
     select::{ExperimentSpec, Renames, RunFilter, VersionFilter},
     store::{
+        datasets::{EvaluationDatasetSink, EvaluationDatasetSource},
         dir::{read_run_dir, DirLoggedModels, DirSink, DirSource},
+        dir_datasets::{list_dataset_dirs, read_dataset_dir, DirDatasetSink, DirDatasets, EVALUATION_DATASETS},
         lists::{DirScorers, DirWebhooks},
-        rest::{traces::RestTraces, ListedModels, RestLoggedModelSink, RestServer, RestSource},
+        rest::{traces::RestTraces, ListedModels, RestDatasetSink, RestLoggedModelSink, RestServer, RestSource},
         traces::{DirTraces, TraceSink, TraceSource},
         LoggedModelSink, LoggedModelSource, RunSink, RunSource, ScorerStore, WebhookStore,
     },
@@ -68,6 +71,7 @@ pub enum Move {
     PromptIndex(Box<PromptIndex>),
     Trace(Box<TraceMove>),
     TraceIndex(Box<TraceIndex>),
+    EvaluationDataset(Box<EvaluationDatasetMove>),
 }
 
 /// A move and the steps (indices into the plan) that must be done before it.
@@ -328,13 +332,29 @@ pub enum Selection {
     /// every active one) with the runs `filter` selects plus the runs behind the versions, in
     /// the `export-models` layout with a top `manifest.json`. From an export: everything it
     /// holds, renamed, experiments and runs before the models. Webhooks too, created at a
-    /// server with the secrets given by name in `webhook_secrets`.
+    /// server with the secrets given by name in `webhook_secrets`, and every evaluation dataset
+    /// (`evaluation_datasets/` of the folder), `delete_datasets` as `delete_first` of
+    /// [`Selection::EvaluationDatasets`].
     All {
         versions: VersionFilter,
         filter: RunFilter,
         rename_experiments: Renames,
         rename_models: Renames,
         webhook_secrets: Arc<BTreeMap<String, String>>,
+        delete_datasets: bool,
+    },
+    /// GenAI evaluation datasets. From a server: those `names` names (names or ids), or with
+    /// `None` every one (linked to one of `experiment_ids`, when given); from an export: the
+    /// dataset of the folder (`single`) or every one of the bulk folder. In a folder: the
+    /// folder itself (`single`) or `<out>/<name>_<id>/`. At a server the copy is named
+    /// `dst_name` (default: the source's name); `delete_first` replaces a dataset of that name
+    /// that is not our copy.
+    EvaluationDatasets {
+        names: Option<Vec<String>>,
+        experiment_ids: Vec<String>,
+        single: bool,
+        dst_name: Option<String>,
+        delete_first: bool,
     },
     /// Prompts (prompt registry), each with every version in order. From a server: those
     /// `prompts` names (`all`, a prefix, a list), all versions or only `version`; into a
@@ -401,6 +421,10 @@ pub async fn plan(source: &Source, selection: Selection, destination: &Destinati
         },
         logged_models: HashMap::new(),
         experiment_opens: HashMap::new(),
+    };
+    let all_datasets = match &selection {
+        Selection::All { delete_datasets, .. } => Some(*delete_datasets),
+        _ => None,
     };
     match (source, selection) {
         (Source::Server(src), Selection::Prompts { prompts, version, single, dst_name }) => {
@@ -556,6 +580,41 @@ pub async fn plan(source: &Source, selection: Selection, destination: &Destinati
                 p.trace_steps(&dyn_source, &tracking_uri, listed, &TraceTo::Server(name))?;
             }
         }
+        (
+            Source::Server(src),
+            Selection::EvaluationDatasets { names, experiment_ids, single, dst_name, delete_first },
+        ) => {
+            let ids = src.select_datasets(names.as_deref(), &experiment_ids).await?;
+            if single && ids.len() > 1 {
+                // Names need not be unique; one folder holds one dataset.
+                return Err(Error::Input(format!(
+                    "{} evaluation datasets are named {:?} ({}): choose one by id",
+                    ids.len(),
+                    names.unwrap_or_default().join(","),
+                    ids.join(", ")
+                )));
+            }
+            let source: Arc<dyn EvaluationDatasetSource> = src.clone();
+            let sink = dataset_sink(destination, if single { None } else { Some("") });
+            for id in ids {
+                p.evaluation_dataset(id, dst_name.clone(), delete_first, source.clone(), sink.clone());
+            }
+        }
+        (Source::Export(dir), Selection::EvaluationDatasets { single, dst_name, delete_first, .. }) => {
+            let dirs = if single { vec![dir.clone()] } else { list_dataset_dirs(dir)? };
+            let mut found = Vec::new();
+            for d in dirs {
+                found.push((read_dataset_dir(&d)?.dataset_id, d));
+            }
+            let source: Arc<dyn EvaluationDatasetSource> = Arc::new(DirDatasets::new(found.iter().cloned().collect()));
+            let sink = dataset_sink(destination, if single { None } else { Some("") });
+            for (id, _) in found {
+                p.evaluation_dataset(id, dst_name.clone(), delete_first, source.clone(), sink.clone());
+            }
+        }
+    }
+    if let Some(delete_first) = all_datasets {
+        p.whole_server_datasets(source, destination, delete_first).await?;
     }
     p.plan.link_parents();
     Ok(p.plan)
@@ -636,6 +695,82 @@ enum TraceTo {
     Folder(Arc<DirTraces>),
     /// The experiment of this name at the destination server.
     Server(String),
+}
+
+/// Where evaluation datasets go: a folder (the folder itself for one dataset, `None`; for a
+/// bulk export a subfolder each in `bulk` of it), or a server.
+fn dataset_sink(destination: &Destination, bulk: Option<&str>) -> Arc<dyn EvaluationDatasetSink> {
+    match destination {
+        Destination::Folder { out, system } => match bulk {
+            None => Arc::new(DirDatasetSink::new(out, false, system.clone())),
+            Some(sub) => Arc::new(DirDatasetSink::new(out.join(sub), true, system.clone())),
+        },
+        Destination::Server(client) => Arc::new(RestDatasetSink::new(client.clone())),
+    }
+}
+
+impl Planner {
+    /// One evaluation dataset's step: it depends on nothing (the experiments it is linked to
+    /// are found or created by name at the destination).
+    fn evaluation_dataset(
+        &mut self,
+        dataset_id: String,
+        dst_name: Option<String>,
+        delete_first: bool,
+        source: Arc<dyn EvaluationDatasetSource>,
+        sink: Arc<dyn EvaluationDatasetSink>,
+    ) -> usize {
+        let label = format!(
+            "evaluation dataset {dataset_id}{}",
+            dst_name.as_ref().map(|n| format!(" as {n:?}")).unwrap_or_default()
+        );
+        let what = EvaluationDatasetMove { dataset_id, dst_name, delete_first, source, sink };
+        self.plan.add(label, Vec::new(), Move::EvaluationDataset(Box::new(what)))
+    }
+
+    /// Every evaluation dataset of a whole-server job: from a server, all it lists (none from
+    /// one that has no datasets: a file store, MLflow before 3.4); from an export, those of its
+    /// `evaluation_datasets/` folder, when it has one.
+    async fn whole_server_datasets(
+        &mut self,
+        source: &Source,
+        destination: &Destination,
+        delete_first: bool,
+    ) -> Result<()> {
+        let sink = dataset_sink(destination, Some(EVALUATION_DATASETS));
+        match source {
+            Source::Server(src) => {
+                let ids = match src.select_datasets(None, &[]).await {
+                    Ok(ids) => ids,
+                    Err(Error::Client(e)) if e.status().is_some() => {
+                        tracing::warn!(error = %e, "the source lists no evaluation datasets; none are moved");
+                        return Ok(());
+                    }
+                    Err(e) => return Err(e),
+                };
+                let from: Arc<dyn EvaluationDatasetSource> = src.clone();
+                for id in ids {
+                    self.evaluation_dataset(id, None, delete_first, from.clone(), sink.clone());
+                }
+            }
+            Source::Export(dir) => {
+                let bulk = dir.join(EVALUATION_DATASETS);
+                if !bulk.is_dir() {
+                    return Ok(());
+                }
+                let mut found = Vec::new();
+                for d in list_dataset_dirs(&bulk)? {
+                    found.push((read_dataset_dir(&d)?.dataset_id, d));
+                }
+                let from: Arc<dyn EvaluationDatasetSource> =
+                    Arc::new(DirDatasets::new(found.iter().cloned().collect()));
+                for (id, _) in found {
+                    self.evaluation_dataset(id, None, delete_first, from.clone(), sink.clone());
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Resolves `--experiments` at a server. Experiments named one by one are looked up one by
@@ -1809,6 +1944,7 @@ mod tests {
             rename_experiments: Renames::read(&renames).unwrap(),
             rename_models: Renames::default(),
             webhook_secrets: Arc::default(),
+            delete_datasets: false,
         };
         let destination = Destination::Server(MlflowClient::new(&config).unwrap());
         let plan = plan(&Source::Export(out), selection, &destination).await.unwrap();

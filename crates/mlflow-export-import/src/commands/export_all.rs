@@ -1,5 +1,6 @@
 //! `export-all`: a whole tracking server → directory, in the Python tool's bulk layout (that of
-//! `export-models`, with every experiment, and the prompts in `prompts/`).
+//! `export-models`, with every experiment), the prompts in `prompts/`, and every evaluation
+//! dataset in `evaluation_datasets/`.
 
 use std::{process::ExitCode, sync::Arc, time::Instant};
 
@@ -20,9 +21,13 @@ pub async fn run(args: ExportAllArgs, global: &GlobalArgs) -> anyhow::Result<Exi
     let source = Arc::new(RestSource::new(client.clone()));
     let system = settings::export_system(&client, "export_all").await;
     let (ctx, progress) = super::job_context(global, None, args.server.export_metadata_tags);
-    let destination = Destination::Folder { out: args.output_dir.clone(), system };
+    let destination = Destination::Folder { out: args.output_dir.clone(), system: system.clone() };
     let job = super::plan_and_run(global, &ctx, Source::Server(source), selection, destination);
     let Some(result) = job.await? else { return Ok(ExitCode::SUCCESS) };
     progress.finish();
+    if !result.evaluation_datasets.is_empty() {
+        let dir = args.output_dir.join(mlflow_transfer::store::dir_datasets::EVALUATION_DATASETS);
+        super::export_evaluation_datasets::write_summary_of(&dir, &system, &result)?;
+    }
     super::finish_job("export-all", global, &result, &[("source", &client)], started)
 }

@@ -1,5 +1,6 @@
 //! `import-all`: a directory made by `export-all` (ours or the Python tool's) → tracking
-//! server: every experiment and its runs, then every model, and the prompts of `prompts/`.
+//! server: every experiment and its runs, then every model, the prompts of `prompts/`, and
+//! every evaluation dataset of its `evaluation_datasets/`.
 
 use std::process::ExitCode;
 
@@ -12,6 +13,7 @@ use crate::cli::{GlobalArgs, ImportAllArgs};
 
 pub async fn run(args: ImportAllArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     let webhook_secrets = super::webhook_secrets(&args.webhooks)?;
+    let delete_datasets = args.datasets.delete_evaluation_dataset;
     let delete_prompt = args.prompts.delete_prompt;
     super::import_models::import(
         "import-all",
@@ -24,6 +26,7 @@ pub async fn run(args: ImportAllArgs, global: &GlobalArgs) -> anyhow::Result<Exi
             rename_experiments,
             rename_models,
             webhook_secrets,
+            delete_datasets,
         },
     )
     .await

@@ -5,6 +5,8 @@
 pub mod aliases;
 pub mod completions;
 pub mod copy_all;
+pub mod copy_evaluation_dataset;
+pub mod copy_evaluation_datasets;
 pub mod copy_experiment;
 pub mod copy_model;
 pub mod copy_model_version;
@@ -13,6 +15,8 @@ pub mod copy_prompts;
 pub mod copy_run;
 pub mod copy_traces;
 pub mod export_all;
+pub mod export_evaluation_dataset;
+pub mod export_evaluation_datasets;
 pub mod export_experiment;
 pub mod export_experiments;
 pub mod export_model;
@@ -23,6 +27,8 @@ pub mod export_run;
 pub mod export_trace;
 pub mod export_traces;
 pub mod import_all;
+pub mod import_evaluation_dataset;
+pub mod import_evaluation_datasets;
 pub mod import_experiment;
 pub mod import_experiments;
 pub mod import_model;
@@ -124,6 +130,7 @@ pub fn whole_server(
         rename_experiments: Renames::default(),
         rename_models: Renames::default(),
         webhook_secrets,
+        delete_datasets: false,
     })
 }
 
@@ -141,6 +148,35 @@ pub fn webhook_secrets(args: &crate::cli::WebhookSecretArgs) -> anyhow::Result<A
         )
     })?;
     Ok(Arc::new(secrets))
+}
+
+/// `--dataset-name` / `--dataset-id` as a selection of one name or id.
+pub fn one_dataset(pick: &crate::cli::DatasetPickArgs) -> Vec<String> {
+    pick.dataset_id.iter().chain(pick.dataset_name.iter()).cloned().collect()
+}
+
+/// `--evaluation-datasets` (with `--experiment-ids`): the names or ids, `None` for all, and the
+/// experiments `all` is filtered by.
+pub fn some_datasets(pick: &crate::cli::DatasetsPickArgs) -> anyhow::Result<(Option<Vec<String>>, Vec<String>)> {
+    use mlflow_transfer::select::ExperimentSpec;
+    let experiment_ids = pick.experiment_ids.clone().unwrap_or_default();
+    match ExperimentSpec::parse(&pick.evaluation_datasets)? {
+        ExperimentSpec::All => Ok((None, experiment_ids)),
+        ExperimentSpec::List(names) if experiment_ids.is_empty() => Ok((Some(names), Vec::new())),
+        ExperimentSpec::List(_) => crate::exit::usage("--experiment-ids filters only --evaluation-datasets all"),
+        ExperimentSpec::Prefix(_) => crate::exit::usage("--evaluation-datasets takes names, ids, `all` or a .txt file"),
+    }
+}
+
+/// An evaluation-dataset job as the planner takes it (see [`Selection::EvaluationDatasets`]).
+pub fn dataset_selection(
+    names: Option<Vec<String>>,
+    experiment_ids: Vec<String>,
+    single: bool,
+    dst_name: Option<String>,
+    delete_first: bool,
+) -> Selection {
+    Selection::EvaluationDatasets { names, experiment_ids, single, dst_name, delete_first }
 }
 
 /// `--delete-model`/`--await-creation-for` as the library takes them.
@@ -241,6 +277,17 @@ pub fn finish_job(
                 count(Action::Failed)
             );
         }
+        if !result.evaluation_datasets.is_empty() {
+            let count = |a: Action| result.evaluation_datasets.iter().filter(|d| d.action == a).count();
+            block += &format!(
+                "  eval datasets  {} created, {} resumed, {} skipped, {} failed; {} records written\n",
+                count(Action::Created),
+                count(Action::Resumed),
+                count(Action::Skipped),
+                count(Action::Failed),
+                result.evaluation_datasets.iter().map(|d| d.records).sum::<usize>()
+            );
+        }
         block += &format!(
             "  runs           {} created, {} resumed, {} skipped, {} failed\n",
             summary.runs_created, summary.runs_resumed, summary.runs_skipped, summary.runs_failed
@@ -281,6 +328,7 @@ pub fn finish_job(
         let report = Report {
             command,
             elapsed_seconds: elapsed.as_secs_f64(),
+            evaluation_datasets: &result.evaluation_datasets,
             experiments: &result.experiments,
             failures,
             logged_models: &result.logged_models,
@@ -328,6 +376,14 @@ fn failures(result: &JobResult) -> Vec<(String, serde_json::Value)> {
             ));
         }
     }
+    for d in &result.evaluation_datasets {
+        if let Some(reason) = &d.error {
+            out.push((
+                format!("error: evaluation dataset {}: {reason}", d.source_dataset_id),
+                json!({"evaluation_dataset": d.source_dataset_id, "reason": reason}),
+            ));
+        }
+    }
     for m in &result.models {
         if let Some(reason) = &m.error {
             out.push((format!("error: {reason}"), json!({"model": m.source_name, "reason": reason})));
@@ -372,6 +428,8 @@ fn failures(result: &JobResult) -> Vec<(String, serde_json::Value)> {
 struct Report<'a> {
     command: &'a str,
     elapsed_seconds: f64,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    evaluation_datasets: &'a [mlflow_transfer::job::EvaluationDatasetOutcome],
     experiments: &'a [mlflow_transfer::job::ExperimentOutcome],
     failures: Vec<serde_json::Value>,
     logged_models: &'a [mlflow_transfer::job::LoggedModelOutcome],

@@ -1,17 +1,19 @@
 //! Whole servers: `export-all` → `import-all` into an empty server, and `copy-all` into
 //! another, compared with the source field by field (experiments, runs with their nested
-//! links, models with versions, stages and aliases); `--dry-run` writes nothing, and a re-run
-//! creates nothing. Webhooks move too (their secrets from `--webhook-secrets-file`, never
-//! written anywhere). The servers are this test's own: the commands take everything a server
+//! links, models with versions, stages and aliases, an evaluation dataset with its records);
+//! `--dry-run` writes nothing, and a re-run creates nothing. Webhooks move too (their secrets
+//! from `--webhook-secrets-file`, never written anywhere). The servers are this test's own: the
+//! commands take everything a server
 //! holds, and a shared server holds other tests' objects.
 
 use std::{collections::HashMap, path::Path};
 
-use serde_json::Value;
+use serde_json::{json, Value};
 use test_support::{unique_name, ArtifactMode, MlflowServer};
 
 use crate::{
     cli::{clean_report, ok, path},
+    evaluation_datasets::{assert_copied, datasets, dump},
     experiments::{as_map, assert_runs_copied},
     models::assert_model_equals,
 };
@@ -100,6 +102,10 @@ fn export_import_and_copy_a_whole_server_once() {
     let (names, runs, versions) = contents(&src);
     assert_eq!(names.len(), 5, "Default and the seeded experiments: {names:?}");
     let seeded: Vec<String> = names.iter().filter(|n| n.starts_with(&prefix)).cloned().collect();
+    // An evaluation dataset linked to a seeded experiment.
+    let dataset = format!("{prefix}-dataset");
+    datasets("seed", &src.url, &["--name", &dataset, "--records", "20", "--experiments", &seeded[0]]);
+    let dataset_dump = dump(&src, &dataset).remove(0);
     let source: Vec<HashMap<String, Value>> = seeded.iter().map(|n| as_map(src.dump_experiment(n))).collect();
     let every_run: HashMap<String, Value> = source.iter().flatten().map(|(k, v)| (k.clone(), v.clone())).collect();
     assert_eq!(every_run.len() as u64, runs);
@@ -129,6 +135,9 @@ fn export_import_and_copy_a_whole_server_once() {
     assert_eq!(hooks["mlflow"]["webhooks"].as_array().unwrap().len(), 2, "{hooks}");
     let secrets = dir.path().join("secrets.json");
     std::fs::write(&secrets, format!(r#"{{"deploy-hook": "{WEBHOOK_SECRET}"}}"#)).unwrap();
+    let summary = out.join("evaluation_datasets/evaluation_datasets_summary.json");
+    let summary: Value = serde_json::from_slice(&std::fs::read(summary).unwrap()).unwrap();
+    assert_eq!(summary["mlflow"]["datasets"], json!([{"name": dataset, "dataset_id": dataset_dump["dataset_id"]}]));
 
     // export-all → import-all, everything; copy-all without deleted runs but the one behind a
     // version (which the version needs). Each first as a dry run, which must create nothing.
@@ -157,6 +166,7 @@ fn export_import_and_copy_a_whole_server_once() {
         for (i, Job { dst, args, expected }) in jobs.iter().enumerate() {
             let (dir, every_run, seeded, models, names) = (dir.path(), &every_run, &seeded, &models, &names);
             let source_hooks = &source_hooks;
+            let (dataset, dataset_dump) = (&dataset, &dataset_dump);
             s.spawn(move || {
                 let total: usize = expected.iter().map(Vec::len).sum();
                 let plan = ok(&[&["--dry-run"][..], args].concat());
@@ -178,6 +188,7 @@ fn export_import_and_copy_a_whole_server_once() {
                 assert!(secret_of(&first, "deploy-hook").contains("--webhook-secrets-file"), "{first}");
                 assert!(secret_of(&first, "audit-hook").starts_with("not copied"), "{first}");
                 assert!(!first.to_string().contains(WEBHOOK_SECRET), "the report holds the secret");
+                let dataset_copy = assert_copied(dataset_dump, dst, dataset, true);
                 let after = contents(dst);
                 assert_eq!(&after.0, names, "{}: the source's experiments", args[0]);
                 assert_eq!(after.2, versions, "{}: every version", args[0]);
@@ -189,6 +200,8 @@ fn export_import_and_copy_a_whole_server_once() {
                 let unchanged = again["webhooks"].as_array().unwrap().iter().all(|h| h["action"] == "unchanged");
                 assert!(unchanged, "{}: {again}", args[0]);
                 assert_eq!(contents(dst), after, "{}: a re-run created nothing", args[0]);
+                assert_eq!(again["evaluation_datasets"][0]["action"], "skipped", "{}: {again}", args[0]);
+                assert_eq!(assert_copied(dataset_dump, dst, dataset, true), dataset_copy);
             });
         }
     });

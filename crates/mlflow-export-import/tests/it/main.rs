@@ -12,6 +12,7 @@ mod backends;
 mod cli;
 mod deployments;
 mod dry_run;
+mod evaluation_datasets;
 mod experiments;
 mod faults;
 mod histories;

@@ -12,6 +12,7 @@
 //! name the field that is wrong: a user with ten thousand run folders needs to know which key
 //! of which file to fix.
 
+pub mod evaluation_dataset_json;
 pub mod experiment_json;
 mod json;
 pub mod list_json;

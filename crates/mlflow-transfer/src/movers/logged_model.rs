@@ -14,14 +14,13 @@ use std::{collections::HashMap, sync::Arc, time::Instant};
 use async_trait::async_trait;
 use bytes::Bytes;
 use futures::TryStreamExt;
-use mlflow_client::types::LoggedModelMetric;
 
 use crate::{
     files::{copy_files, FileOptions, FileSink, FileSource},
     job::{Action, JobContext, LoggedModelOutcome, Outcome},
     mlmodel,
     model::{ArtifactFile, LoggedModelRecord},
-    store::{ByteStream, LoggedModelSink, LoggedModelSource, ObjectLocation, Target},
+    store::{ByteStream, LoggedModelMetric, LoggedModelSink, LoggedModelSource, ObjectLocation, Target},
     Error, Result,
 };
 

@@ -4,6 +4,7 @@
 //! stores. A new kind (trace, prompt, evaluation dataset) is one more file here, one more
 //! [`crate::plan::Move`] variant, and the planner's steps for it.
 
+pub mod evaluation_dataset;
 pub mod experiment;
 pub mod logged_model;
 pub mod model_version;

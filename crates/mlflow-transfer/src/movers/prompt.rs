@@ -18,7 +18,7 @@ use crate::{
         prompt_json::{version_folder, write_prompt_json, write_summary_json, PROMPT_FILE, SUMMARY_FILE},
         ExportSystem,
     },
-    identity::{copied_from, PREFIX, SOURCE_MODEL, SOURCE_TRACKING_URI, SOURCE_VERSION},
+    identity::{self, copied_from, PREFIX, SOURCE_MODEL, SOURCE_TRACKING_URI, SOURCE_VERSION},
     job::{JobContext, Outcome, PromptOutcome},
     model::{version_number, ModelVersionRecord, RegisteredModelRecord},
     store::{local, PromptSink},
@@ -85,7 +85,7 @@ impl PromptMove {
         outcome: &mut PromptOutcome,
     ) -> Result<()> {
         let src = &self.record;
-        let tracking_uri = tracking_uri.map(mlflow_client::redact);
+        let tracking_uri = tracking_uri.map(identity::redact);
         let prompt = RegisteredModelRecord { tags: link_tags_recorded(&src.tags), ..(**src).clone() };
         let existing = sink.open_prompt(name, &prompt, delete_first).await?;
         outcome.destination = Some(name.to_string());

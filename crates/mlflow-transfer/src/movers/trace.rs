@@ -151,7 +151,7 @@ impl TraceMove {
         tags.insert(identity::SOURCE_TRACE_ID.into(), json!(self.trace_id));
         tags.insert(identity::SOURCE_EXPERIMENT_ID.into(), json!(source_experiment));
         if let Some(uri) = &self.source_tracking_uri {
-            tags.insert(identity::SOURCE_TRACKING_URI.into(), json!(mlflow_client::redact(uri)));
+            tags.insert(identity::SOURCE_TRACKING_URI.into(), json!(identity::redact(uri)));
         }
         notes
     }

@@ -58,6 +58,11 @@ pub fn list_files_blocking(root: &Path) -> Result<Vec<ArtifactFile>> {
 
 const PARTIAL: &str = ".mlflow-export-import.partial";
 
+/// The temp file `dest` is written to before [`persist`] gives it its name.
+pub fn partial_path(dest: &Path) -> PathBuf {
+    PathBuf::from(format!("{}{PARTIAL}", dest.display()))
+}
+
 fn is_partial(path: &Path) -> bool {
     path.to_str().is_some_and(|p| p.ends_with(PARTIAL))
 }

@@ -5,7 +5,9 @@
 //! [`artifact_root`], chosen from each object's `artifact_uri`.
 
 pub mod artifact_root;
+pub mod datasets;
 pub mod dir;
+pub mod dir_datasets;
 mod history;
 pub mod lists;
 pub mod local;
@@ -21,7 +23,7 @@ use std::{
 };
 
 use async_trait::async_trait;
-use mlflow_client::types::LoggedModelMetric;
+pub use mlflow_client::types::LoggedModelMetric;
 pub use mlflow_client::{
     api::{Scorer, Webhook},
     ByteStream,

@@ -1,12 +1,14 @@
 //! A tracking server as a source and as a sink, over the REST API: runs and experiments here,
 //! registered models and logged models in [`models`].
 
+mod datasets;
 mod logged_models;
 mod models;
 mod scorers;
 mod webhooks;
 pub use logged_models::ListedModels;
 pub mod traces;
+pub use datasets::RestDatasetSink;
 pub use models::{RestLoggedModelSink, RestServer};
 mod prompts;
 

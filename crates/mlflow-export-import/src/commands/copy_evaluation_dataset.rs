@@ -1,0 +1,32 @@
+//! `copy-evaluation-dataset`: one evaluation dataset, server to server.
+
+use std::{process::ExitCode, sync::Arc, time::Instant};
+
+use mlflow_transfer::{
+    plan::{Destination, Source},
+    store::rest::RestSource,
+};
+
+use crate::{
+    cli::{CopyEvaluationDatasetArgs, GlobalArgs},
+    settings,
+};
+
+pub async fn run(args: CopyEvaluationDatasetArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
+    let started = Instant::now();
+    let src = settings::client(&args.src_uri, Some("SRC"), global)?;
+    let dst = settings::client(&args.dst_uri, Some("DST"), global)?;
+    let source = Arc::new(RestSource::new(src.clone()));
+    let (ctx, progress) = super::job_context(global, None, false);
+    let selection = super::dataset_selection(
+        Some(super::one_dataset(&args.dataset)),
+        Vec::new(),
+        true,
+        args.evaluation_dataset_name.clone(),
+        args.write.delete_evaluation_dataset,
+    );
+    let job = super::plan_and_run(global, &ctx, Source::Server(source), selection, Destination::Server(dst.clone()));
+    let Some(result) = job.await? else { return Ok(ExitCode::SUCCESS) };
+    progress.finish();
+    super::finish_job("copy-evaluation-dataset", global, &result, &[("source", &src), ("destination", &dst)], started)
+}
