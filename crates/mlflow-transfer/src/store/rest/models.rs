@@ -370,6 +370,35 @@ fn destination_version(v: &ModelVersion) -> DestinationVersion {
     DestinationVersion { version: v.version.clone(), stage: v.current_stage.clone() }
 }
 
+/// Registered model (or prompt) `dst_name` at the destination, when it was there already;
+/// `None` when it was created now from `record` (its tags and description). With
+/// `delete_first` an existing one is deleted first. A create whose answer was lost, or that
+/// lost a race with another job creating the same name, finds the model instead.
+pub(super) async fn find_or_create(
+    client: &MlflowClient,
+    dst_name: &str,
+    record: &RegisteredModelRecord,
+    delete_first: bool,
+) -> Result<Option<mlflow_client::types::RegisteredModel>> {
+    if delete_first {
+        client.delete_registered_model(dst_name).await?;
+    }
+    if let Some(m) = client.get_registered_model(dst_name).await? {
+        return Ok(Some(m));
+    }
+    let tags = key_values(&record.tags);
+    let created = client
+        .create_or_find(
+            || async { client.create_registered_model(dst_name, record.description.as_deref(), &tags).await.map(drop) },
+            || async { Ok::<_, Error>(client.get_registered_model(dst_name).await?.map(drop)) },
+        )
+        .await;
+    match created {
+        Ok(()) => Ok(None),
+        Err(e) => Ok(Some(client.get_registered_model(dst_name).await?.ok_or(e)?)),
+    }
+}
+
 #[async_trait]
 impl ModelSink for RestServer {
     async fn open_model(
@@ -381,31 +410,7 @@ impl ModelSink for RestServer {
         keep_numbers: bool,
     ) -> Result<ModelState> {
         let client = &self.client;
-        if delete_first {
-            client.delete_registered_model(dst_name).await?;
-        }
-        let existing = match client.get_registered_model(dst_name).await? {
-            Some(m) => Some(m),
-            None => {
-                let tags = key_values(&model.tags);
-                let created = client
-                    .create_or_find(
-                        || async {
-                            client
-                                .create_registered_model(dst_name, model.description.as_deref(), &tags)
-                                .await
-                                .map(drop)
-                        },
-                        || async { Ok::<_, Error>(client.get_registered_model(dst_name).await?.map(drop)) },
-                    )
-                    .await;
-                match created {
-                    Ok(()) => None,
-                    // Lost a race with another job creating the same name.
-                    Err(e) => Some(client.get_registered_model(dst_name).await?.ok_or(e)?),
-                }
-            }
-        };
+        let existing = find_or_create(client, dst_name, model, delete_first).await?;
         if let Some(m) = &existing {
             if m.tags.iter().any(|t| t.key == prompt_tags::IS_PROMPT && t.value.eq_ignore_ascii_case("true")) {
                 return Err(Error::Input(format!(

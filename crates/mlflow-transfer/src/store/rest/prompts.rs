@@ -80,31 +80,7 @@ impl PromptSink for RestServer {
         delete_first: bool,
     ) -> Result<Vec<ModelVersionRecord>> {
         let client = &self.client;
-        if delete_first {
-            client.delete_registered_model(dst_name).await?;
-        }
-        let existing = match client.get_registered_model(dst_name).await? {
-            Some(m) => Some(m),
-            None => {
-                let tags = key_values(&prompt.tags);
-                let created = client
-                    .create_or_find(
-                        || async {
-                            client
-                                .create_registered_model(dst_name, prompt.description.as_deref(), &tags)
-                                .await
-                                .map(drop)
-                        },
-                        || async { Ok::<_, Error>(client.get_registered_model(dst_name).await?.map(drop)) },
-                    )
-                    .await;
-                match created {
-                    Ok(()) => None,
-                    // Lost a race with another job creating the same name.
-                    Err(e) => Some(client.get_registered_model(dst_name).await?.ok_or(e)?),
-                }
-            }
-        };
+        let existing = super::models::find_or_create(client, dst_name, prompt, delete_first).await?;
         if let Some(m) = existing {
             let have: BTreeMap<String, String> = m.tags.into_iter().map(|t| (t.key, t.value)).collect();
             if !prompt_tags::is_prompt(&have) {
