@@ -22,11 +22,45 @@ impl RestSource {
     /// Every logged model of experiment `experiment_id`; none at a server older than MLflow 3,
     /// which answers the search with 404.
     pub async fn list_logged_models(&self, experiment_id: &str) -> Result<Vec<LoggedModelRecord>> {
-        match self.client.search_logged_models(experiment_id).await {
-            Ok(found) => Ok(found.into_iter().map(logged_model_record).collect()),
-            Err(e) if e.is_not_found() => Ok(Vec::new()),
-            Err(e) => Err(e.into()),
+        let found = match self.client.search_logged_models(experiment_id).await {
+            Ok(found) => found,
+            Err(e) if e.is_not_found() => return Ok(Vec::new()),
+            Err(e) => return Err(e.into()),
+        };
+        let mut records = Vec::with_capacity(found.len());
+        for m in found {
+            let mut record = logged_model_record(m);
+            self.restore_nans(&mut record).await?;
+            records.push(record);
         }
+        Ok(records)
+    }
+
+    /// MLflow keeps a logged model's metrics without the NaN flag of its run's metrics: a NaN
+    /// comes back as 0.0 (3.17.2). Re-logged as 0.0 through the run it would also add to the
+    /// run copy's history a point the source run does not have. So each 0.0 point is checked
+    /// against its run's history (one request per run and key, for such points only) and
+    /// gets its NaN back where the run has a NaN, and no 0.0, at that time and step.
+    pub(super) async fn restore_nans(&self, model: &mut LoggedModelRecord) -> Result<()> {
+        let mut histories: HashMap<(String, String), Vec<mlflow_client::types::Metric>> = HashMap::new();
+        for m in model.metrics.iter_mut().filter(|m| m.value == 0.0) {
+            let Some(run_id) = m.run_id.clone() else { continue };
+            let key = (run_id, m.key.clone());
+            if !histories.contains_key(&key) {
+                let history = match self.client.get_metric_history(&key.0, &key.1).await {
+                    Ok(h) => h,
+                    Err(e) if e.is_not_found() => Vec::new(),
+                    Err(e) => return Err(e.into()),
+                };
+                histories.insert(key.clone(), history);
+            }
+            let at = |p: &&mlflow_client::types::Metric| p.timestamp == m.timestamp && p.step == m.step;
+            let points: Vec<_> = histories[&key].iter().filter(at).collect();
+            if points.iter().any(|p| p.value.is_nan()) && !points.iter().any(|p| p.value == 0.0) {
+                m.value = f64::NAN;
+            }
+        }
+        Ok(())
     }
 
     /// The model inputs and outputs of runs, in the order given. A run search answers with a

@@ -143,7 +143,9 @@ pub(super) fn logged_model_record(m: LoggedModel) -> LoggedModelRecord {
 #[async_trait]
 impl LoggedModelSource for RestSource {
     async fn read_logged_model(&self, model_id: &str) -> Result<LoggedModelRecord> {
-        Ok(logged_model_record(self.client.get_logged_model(model_id).await?))
+        let mut record = logged_model_record(self.client.get_logged_model(model_id).await?);
+        self.restore_nans(&mut record).await?;
+        Ok(record)
     }
 
     async fn list_model_files(&self, model: &LoggedModelRecord) -> Result<Vec<ArtifactFile>> {
