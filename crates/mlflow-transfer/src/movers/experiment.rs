@@ -122,9 +122,11 @@ fn write_whole<T>(
         None => Some(mine),
         Some(shard) => local::write_part(path, shard, &part(&mine))?.map(|parts| merge(&parts)).transpose()?,
     };
-    match whole {
-        Some(whole) => local::write_json(path, &render(whole)),
-        None => Ok(()),
+    match (whole, shard) {
+        (Some(whole), None) => local::write_json(path, &render(whole)),
+        // Shards that finish together each write the whole file.
+        (Some(whole), Some(_)) => local::write_json_shared(path, &render(whole)),
+        (None, _) => Ok(()),
     }
 }
 

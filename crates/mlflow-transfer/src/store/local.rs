@@ -113,12 +113,20 @@ pub fn write_atomic_with<E: Into<std::io::Error>>(
     path: &Path,
     write: impl FnOnce(&mut std::io::BufWriter<std::fs::File>) -> std::result::Result<(), E>,
 ) -> Result<()> {
-    let tmp = PathBuf::from(format!("{}{PARTIAL}", path.display()));
-    let file = std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
+    write_through(path, &partial_path(path), write)
+}
+
+/// Writes `path` through the temp file `tmp`, then gives it its name ([`persist`]).
+fn write_through<E: Into<std::io::Error>>(
+    path: &Path,
+    tmp: &Path,
+    write: impl FnOnce(&mut std::io::BufWriter<std::fs::File>) -> std::result::Result<(), E>,
+) -> Result<()> {
+    let file = std::fs::File::create(tmp).map_err(|e| Error::io(tmp, e))?;
     let mut out = std::io::BufWriter::new(file);
-    write(&mut out).map_err(|e| Error::io(&tmp, e.into()))?;
-    let file = out.into_inner().map_err(|e| Error::io(&tmp, e.into_error()))?;
-    persist(&file, &tmp, path)
+    write(&mut out).map_err(|e| Error::io(tmp, e.into()))?;
+    let file = out.into_inner().map_err(|e| Error::io(tmp, e.into_error()))?;
+    persist(&file, tmp, path)
 }
 
 /// A local artifact root given as `/abs/path` or `file:///abs/path`.
@@ -137,6 +145,19 @@ pub fn write_json(path: &Path, json: &serde_json::Value) -> Result<()> {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     }
     write_atomic(path, &serde_json::to_vec_pretty(json).expect("JSON values always serialize"))
+}
+
+/// [`write_json`] of a file that several processes may write at once: the shards of one
+/// export that finish together each write its whole index file. Each writes through a temp
+/// file of its own (named after its process); with the one shared temp name, one shard's
+/// rename took the file from under another's, which then failed (`No such file or directory`).
+pub fn write_json_shared(path: &Path, json: &serde_json::Value) -> Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    }
+    let tmp = PathBuf::from(format!("{}.{}{PARTIAL}", path.display(), std::process::id()));
+    let bytes = serde_json::to_vec_pretty(json).expect("JSON values always serialize");
+    write_through(path, &tmp, |out| std::io::Write::write_all(out, &bytes))
 }
 
 /// Writes shard `k` of `n`'s part of a file that needs every shard's work, as
