@@ -13,7 +13,7 @@ impl ScorerStore for MlflowClient {
         let latest = match self.list_scorers(experiment_id).await {
             Ok(latest) => latest,
             // A server older than scorers (no such route) holds none.
-            Err(e) if e.is_not_found() && e.error_code() != Some("RESOURCE_DOES_NOT_EXIST") => Vec::new(),
+            Err(e) if no_scorer_routes(&e) => Vec::new(),
             Err(e) => return Err(e.into()),
         };
         let mut all = BTreeMap::new();
@@ -27,7 +27,7 @@ impl ScorerStore for MlflowClient {
     async fn add_scorer_versions(&self, experiment_id: &str, name: &str, versions: &[Scorer]) -> Result<()> {
         for v in versions {
             self.register_scorer(experiment_id, name, &v.serialized_scorer).await.map_err(|e| {
-                if e.is_not_found() && e.error_code() != Some("RESOURCE_DOES_NOT_EXIST") {
+                if no_scorer_routes(&e) {
                     Error::Unsupported(format!("the destination server has no scorers (MLflow 3.x): {e}"))
                 } else {
                     e.into()
@@ -36,4 +36,10 @@ impl ScorerStore for MlflowClient {
         }
         Ok(())
     }
+}
+
+/// A 404 that is not about a missing experiment: the server has no scorer routes (older than
+/// MLflow 3).
+fn no_scorer_routes(e: &mlflow_client::Error) -> bool {
+    e.is_not_found() && e.error_code() != Some("RESOURCE_DOES_NOT_EXIST")
 }
