@@ -198,6 +198,24 @@ pub enum Command {
     /// Copy several (or all) prompts from one tracking server to another.
     #[command(after_help = examples::COPY_PROMPTS)]
     CopyPrompts(CopyPromptsArgs),
+    /// Export one MLflow 3 logged model (description, metrics, files) to a directory.
+    #[command(after_help = examples::EXPORT_LOGGED_MODEL)]
+    ExportLoggedModel(ExportLoggedModelArgs),
+    /// Import a logged model directory made by export-logged-model into an experiment.
+    #[command(after_help = examples::IMPORT_LOGGED_MODEL)]
+    ImportLoggedModel(ImportLoggedModelArgs),
+    /// Export the MLflow 3 logged models of several (or all) experiments to a directory.
+    #[command(after_help = examples::EXPORT_LOGGED_MODELS)]
+    ExportLoggedModels(ExportLoggedModelsArgs),
+    /// Import a directory made by export-logged-models, each model into the experiment of its name.
+    #[command(after_help = examples::IMPORT_LOGGED_MODELS)]
+    ImportLoggedModels(ImportLoggedModelsArgs),
+    /// Copy one MLflow 3 logged model from one tracking server to another.
+    #[command(after_help = examples::COPY_LOGGED_MODEL)]
+    CopyLoggedModel(CopyLoggedModelArgs),
+    /// Copy the MLflow 3 logged models of several (or all) experiments from one tracking server to another.
+    #[command(after_help = examples::COPY_LOGGED_MODELS)]
+    CopyLoggedModels(CopyLoggedModelsArgs),
     /// Export one MLflow 3 trace (info, spans, assessments) to a directory.
     #[command(after_help = examples::EXPORT_TRACE)]
     ExportTrace(ExportTraceArgs),
@@ -740,6 +758,12 @@ pub struct ImportTagArgs {
     /// Record the source run's fields and `mlflow.*` tags as `mlflow_exim.*` tags (lineage).
     #[arg(long, value_parser = BoolishValueParser::new(), num_args = 0..=1, default_missing_value = "true", default_value = "false", value_name = "BOOL")]
     pub import_source_tags: bool,
+    #[command(flatten)]
+    pub fix: MlmodelFixArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct MlmodelFixArgs {
     /// In the `MLmodel` files of each MLflow 3 logged model copied to a server, replace a
     /// top-level `run_id`, `model_id` or `model_uuid` that names the source run or model by the
     /// destination's id (the file's size changes accordingly; nothing else in it does).
@@ -962,6 +986,112 @@ pub struct TraceWindowArgs {
     /// Only traces started before this time: YYYY-MM-DD, YYYY-MM-DD HH:MM:SS (UTC) or epoch ms.
     #[arg(long, value_name = "TIME")]
     pub traces_until: Option<String>,
+}
+
+/// How the logged-model commands treat runs: a logged model moves without its run. Written
+/// once, shown in the help of each.
+const LOGGED_MODEL_RUNS: &str = "\
+A logged model moves without its run. At a server, its copy joins the copy of its run that an \
+earlier job made (copy-run, copy-experiment, import-experiment, ...), and its metric points are \
+logged again through the copies of their runs; what names a run that has no copy there is not \
+kept, and the report's notes say so. Copy the runs first to keep everything.";
+
+#[derive(Debug, Args)]
+pub struct ExportLoggedModelArgs {
+    /// Tracking server to read from (MLflow >= 3.0).
+    #[arg(long, env = "MLFLOW_TRACKING_URI", value_name = "URI")]
+    pub tracking_uri: String,
+    /// The logged model id (`m-...`).
+    #[arg(long, value_name = "ID")]
+    pub model_id: String,
+    /// Output directory: `logged_model.json` and `artifacts/` (the model's files).
+    #[arg(long, visible_alias = "output")]
+    pub output_dir: PathBuf,
+}
+
+#[derive(Debug, Args)]
+#[command(after_long_help = LOGGED_MODEL_RUNS)]
+pub struct ImportLoggedModelArgs {
+    /// Tracking server to write to (MLflow >= 3.0).
+    #[arg(long, env = "MLFLOW_TRACKING_URI", value_name = "URI")]
+    pub tracking_uri: String,
+    /// Input directory made by export-logged-model.
+    #[arg(long, visible_alias = "input")]
+    pub input_dir: PathBuf,
+    /// Destination experiment; created when missing.
+    #[arg(long)]
+    pub experiment_name: String,
+    #[command(flatten)]
+    pub fix: MlmodelFixArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportLoggedModelsArgs {
+    /// Tracking server to read from (MLflow >= 3.0).
+    #[arg(long, env = "MLFLOW_TRACKING_URI", value_name = "URI")]
+    pub tracking_uri: String,
+    /// Experiment ids (or names), comma-separated, or `all` (every active experiment).
+    #[arg(long)]
+    pub experiment_ids: String,
+    /// Output directory: `logged_models.json` and one folder per model.
+    #[arg(long, visible_alias = "output")]
+    pub output_dir: PathBuf,
+}
+
+#[derive(Debug, Args)]
+#[command(after_long_help = LOGGED_MODEL_RUNS)]
+pub struct ImportLoggedModelsArgs {
+    /// Tracking server to write to (MLflow >= 3.0).
+    #[arg(long, env = "MLFLOW_TRACKING_URI", value_name = "URI")]
+    pub tracking_uri: String,
+    /// Input directory made by export-logged-models.
+    #[arg(long, visible_alias = "input")]
+    pub input_dir: PathBuf,
+    /// Put every model into this experiment, instead of the experiment of the name
+    /// `logged_models.json` gives (created when missing).
+    #[arg(long)]
+    pub experiment_name: Option<String>,
+    #[command(flatten)]
+    pub fix: MlmodelFixArgs,
+}
+
+#[derive(Debug, Args)]
+#[command(after_long_help = LOGGED_MODEL_RUNS)]
+pub struct CopyLoggedModelArgs {
+    /// Source tracking server.
+    #[arg(long, visible_alias = "src-mlflow-uri", env = "MLFLOW_TRACKING_URI", value_name = "URI")]
+    pub src_uri: String,
+    /// Destination tracking server (MLflow >= 3.0).
+    #[arg(long, visible_alias = "dst-mlflow-uri", value_name = "URI")]
+    pub dst_uri: String,
+    /// The source logged model id (`m-...`).
+    #[arg(long, value_name = "ID")]
+    pub model_id: String,
+    /// Destination experiment; created when missing. Default: the source experiment's name.
+    #[arg(long)]
+    pub dst_experiment_name: Option<String>,
+    #[command(flatten)]
+    pub fix: MlmodelFixArgs,
+}
+
+#[derive(Debug, Args)]
+#[command(after_long_help = LOGGED_MODEL_RUNS)]
+pub struct CopyLoggedModelsArgs {
+    /// Source tracking server.
+    #[arg(long, visible_alias = "src-mlflow-uri", env = "MLFLOW_TRACKING_URI", value_name = "URI")]
+    pub src_uri: String,
+    /// Destination tracking server (MLflow >= 3.0).
+    #[arg(long, visible_alias = "dst-mlflow-uri", value_name = "URI")]
+    pub dst_uri: String,
+    /// Source experiment ids (or names), comma-separated, or `all` (every active experiment).
+    #[arg(long)]
+    pub experiment_ids: String,
+    /// Put every model into this experiment (created when missing). Default: the experiment
+    /// of the source experiment's name.
+    #[arg(long)]
+    pub dst_experiment_name: Option<String>,
+    #[command(flatten)]
+    pub fix: MlmodelFixArgs,
 }
 
 #[derive(Debug, Args)]

@@ -8,7 +8,7 @@ use std::{ffi::OsString, path::Path};
 /// The Python tool's console scripts (its `setup.py` entry points) that this tool implements
 /// under the same name. Its other scripts (list-models, export-traces, ...) get no
 /// link: a link to a command that does not exist would only fail later and more obscurely.
-pub const SCRIPTS: [&str; 26] = [
+pub const SCRIPTS: [&str; 30] = [
     "export-run",
     "import-run",
     "copy-run",
@@ -27,6 +27,10 @@ pub const SCRIPTS: [&str; 26] = [
     "import-prompt",
     "export-prompts",
     "import-prompts",
+    "export-logged-model",
+    "import-logged-model",
+    "export-logged-models",
+    "import-logged-models",
     "export-trace",
     "import-trace",
     "export-traces",

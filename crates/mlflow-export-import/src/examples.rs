@@ -200,6 +200,51 @@ Examples:
     --src-uri http://old-server:5000 --dst-uri http://new-server:5000 \\
     --prompts all";
 
+pub const EXPORT_LOGGED_MODEL: &str = "\
+Examples:
+  mlflow-export-import export-logged-model \\
+    --tracking-uri http://localhost:5000 \\
+    --model-id m-0123456789abcdef0123456789abcdef --output-dir out/model";
+
+pub const IMPORT_LOGGED_MODEL: &str = "\
+Examples:
+  mlflow-export-import import-logged-model \\
+    --tracking-uri http://new-server:5000 \\
+    --input-dir out/model --experiment-name agents";
+
+pub const EXPORT_LOGGED_MODELS: &str = "\
+Examples:
+  mlflow-export-import export-logged-models \\
+    --tracking-uri http://localhost:5000 \\
+    --experiment-ids 1,2 --output-dir out/models
+  mlflow-export-import export-logged-models \\
+    --tracking-uri http://localhost:5000 \\
+    --experiment-ids all --output-dir out/models";
+
+pub const IMPORT_LOGGED_MODELS: &str = "\
+Examples:
+  mlflow-export-import import-logged-models \\
+    --tracking-uri http://new-server:5000 --input-dir out/models
+  mlflow-export-import import-logged-models \\
+    --tracking-uri http://new-server:5000 --input-dir out/models \\
+    --experiment-name models";
+
+pub const COPY_LOGGED_MODEL: &str = "\
+Examples:
+  mlflow-export-import copy-logged-model \\
+    --src-uri http://old-server:5000 --dst-uri http://new-server:5000 \\
+    --model-id m-0123456789abcdef0123456789abcdef
+  mlflow-export-import copy-logged-model \\
+    --src-uri http://old-server:5000 --dst-uri http://new-server:5000 \\
+    --model-id m-0123456789abcdef0123456789abcdef \\
+    --dst-experiment-name agents-2025 --mlmodel-fix false";
+
+pub const COPY_LOGGED_MODELS: &str = "\
+Examples:
+  mlflow-export-import copy-logged-models \\
+    --src-uri http://old-server:5000 --dst-uri http://new-server:5000 \\
+    --experiment-ids all";
+
 pub const EXPORT_TRACE: &str = "\
 Examples:
   mlflow-export-import export-trace \\

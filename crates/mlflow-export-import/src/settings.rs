@@ -87,7 +87,7 @@ pub fn run_options(global: &GlobalArgs, tags: Option<&ImportTagArgs>, export_met
         // Tags just added by --export-metadata-tags on a copy are wanted at the destination.
         opts.import_metadata_tags = t.import_metadata_tags || export_metadata_tags;
         opts.import_source_tags = t.import_source_tags;
-        opts.mlmodel_fix = t.mlmodel_fix;
+        opts.mlmodel_fix = t.fix.mlmodel_fix;
         opts.user = if t.use_src_user_id { UserPolicy::Source } else { UserPolicy::Fixed(local_user()) };
     }
     opts

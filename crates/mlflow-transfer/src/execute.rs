@@ -66,7 +66,7 @@ async fn run_step(step: &Step, deps: &[Outcome], ctx: &JobContext) -> Outcome {
         Move::Prompt(m) => m.execute(deps, ctx).await,
         Move::PromptIndex(m) => m.execute(deps, ctx).await,
         Move::Trace(m) => m.execute(deps, ctx).await,
-        Move::TraceIndex(m) => m.execute(deps, ctx).await,
+        Move::Index(m) => m.execute(deps, ctx).await,
         Move::EvaluationDataset(m) => m.execute(deps, ctx).await,
     }
 }

@@ -268,6 +268,9 @@ pub struct LoggedModelOutcome {
     pub action: Action,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// What the copy could not keep (metric points and run links whose run has no copy).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
     pub artifact_files: usize,
     pub artifact_bytes: u64,
     pub attempts: u32,

@@ -20,11 +20,10 @@ use sha2::{Digest, Sha256};
 use crate::{
     format::{
         experiment_json::{read_experiment_dir, read_experiments_dir},
+        index_json::{read_index, IndexedExperiment, LOGGED_MODELS_INDEX, TRACES_INDEX},
         model_json::{read_model_dir, read_models_dir},
         prompt_json::{read_prompt_dir, read_prompts_dir, SUMMARY_FILE},
-        trace_json::{
-            read_trace_info, read_traces_index, read_tracking_uri, IndexedExperiment, TRACES, TRACES_JSON, TRACE_JSON,
-        },
+        trace_json::{read_trace_info, read_tracking_uri, TRACES, TRACES_JSON, TRACE_JSON},
         ExportSystem,
     },
     job::Phase,
@@ -32,19 +31,20 @@ use crate::{
     movers::{
         evaluation_dataset::EvaluationDatasetMove,
         experiment::{ExperimentDestination, ExperimentIndex, ExperimentMove},
+        index::IndexMove,
         logged_model::LoggedModelMove,
         model_version::{VersionDestination, VersionMove},
         prompt::{PromptDestination, PromptIndex, PromptMove},
         registered_model::{ModelDestination, ModelIndex, ModelMove},
         run::{RunDestination, RunMove},
         scorer::ScorerMove,
-        trace::{TraceIndex, TraceMove},
+        trace::TraceMove,
         webhook::WebhookMove,
     },
     select::{ExperimentSpec, Renames, RunFilter, VersionFilter},
     store::{
         datasets::{EvaluationDatasetSink, EvaluationDatasetSource},
-        dir::{read_run_dir, DirLoggedModels, DirSink, DirSource},
+        dir::{read_run_dir, DirLoggedModelSink, DirLoggedModels, DirSink, DirSource, ModelFolders},
         dir_datasets::{list_dataset_dirs, read_dataset_dir, DirDatasetSink, DirDatasets, EVALUATION_DATASETS},
         lists::{DirScorers, DirWebhooks},
         rest::{traces::RestTraces, ListedModels, RestDatasetSink, RestLoggedModelSink, RestServer, RestSource},
@@ -70,7 +70,8 @@ pub enum Move {
     Prompt(Box<PromptMove>),
     PromptIndex(Box<PromptIndex>),
     Trace(Box<TraceMove>),
-    TraceIndex(Box<TraceIndex>),
+    /// The index of a bulk export of traces or logged models.
+    Index(Box<IndexMove>),
     EvaluationDataset(Box<EvaluationDatasetMove>),
 }
 
@@ -363,6 +364,20 @@ pub enum Selection {
     /// folder's `prompt.json` (`single`) or every prompt of a bulk prompts folder. At a server
     /// a single prompt may be renamed `dst_name`.
     Prompts { prompts: ExperimentSpec, version: Option<String>, single: bool, dst_name: Option<String> },
+    /// MLflow 3 logged models on their own (`export-logged-model(s)`, `import-logged-model(s)`,
+    /// `copy-logged-model(s)`), without their runs: at a server a copy joins the copy an
+    /// earlier job made of its run, if there is one. From a server: `model_ids`, or every
+    /// model of `experiments`; into a folder, the folder itself (`single`) or `<out>/<id>/`
+    /// with `<out>/logged_models.json`; at a server, into `dst_experiment`, else the
+    /// experiment of the source experiment's name. From an export: the folder's model
+    /// (`single`) or every model its `logged_models.json` lists, into the experiment that
+    /// names (or `dst_experiment`).
+    LoggedModels {
+        model_ids: Vec<String>,
+        experiments: Vec<ExperimentRecord>,
+        single: bool,
+        dst_experiment: Option<String>,
+    },
     /// One MLflow 3 trace (`export-trace`, `import-trace`): from a server by id, into a folder
     /// of its own; from such a folder, into experiment `dst_experiment` at a server.
     Trace { trace_id: Option<String>, dst_experiment: Option<String> },
@@ -509,6 +524,21 @@ pub async fn plan(source: &Source, selection: Selection, destination: &Destinati
         (Source::Export(dir), Selection::Models { rename_experiments, rename_models, .. }) => {
             p.exported_models(dir, &rename_experiments, &rename_models, destination)?;
         }
+        (Source::Server(src), Selection::LoggedModels { model_ids, experiments, single, dst_experiment }) => {
+            let mut groups = Vec::new();
+            for id in model_ids {
+                let (model, experiment) = src.logged_model_with_experiment(&id).await?;
+                groups.push((experiment, vec![model]));
+            }
+            for exp in experiments {
+                let models = src.list_logged_models(&exp.experiment_id).await?;
+                groups.push((exp, models));
+            }
+            p.server_logged_models(src, groups, single, dst_experiment, destination).await?;
+        }
+        (Source::Export(dir), Selection::LoggedModels { single, dst_experiment, .. }) => {
+            p.exported_logged_models(dir, single, dst_experiment).await?;
+        }
         (Source::Server(src), Selection::Trace { trace_id, dst_experiment }) => {
             let trace_id = trace_id.ok_or_else(|| Error::Input("no trace id given".into()))?;
             let to = match destination {
@@ -555,7 +585,7 @@ pub async fn plan(source: &Source, selection: Selection, destination: &Destinati
                 };
                 let ids = listed.iter().map(|(id, _)| id.clone()).collect();
                 steps.extend(p.trace_steps(&source, &tracking_uri, listed, &to)?);
-                indexed.push(IndexedExperiment { id: exp.experiment_id, name: exp.name, traces: ids });
+                indexed.push(IndexedExperiment { id: exp.experiment_id, name: exp.name, items: ids });
             }
             let error = (!errors.is_empty()).then(|| ("traces".to_string(), errors.join("; ")));
             let (dir, system) = folder.map_or((None, ExportSystem::default()), |(out, system)| (Some(out), system));
@@ -564,7 +594,7 @@ pub async fn plan(source: &Source, selection: Selection, destination: &Destinati
         (Source::Export(dir), Selection::Traces { dst_experiment, .. }) => {
             let source = Arc::new(DirTraces::under(dir, ExportSystem::default()));
             let tracking_uri = read_tracking_uri(&dir.join(TRACES_JSON));
-            for e in read_traces_index(dir)? {
+            for e in read_index(&TRACES_INDEX, dir)? {
                 let name = match (&dst_experiment, e.name.is_empty()) {
                     (Some(name), _) => name.clone(),
                     (None, false) => e.name.clone(),
@@ -575,7 +605,7 @@ pub async fn plan(source: &Source, selection: Selection, destination: &Destinati
                         )))
                     }
                 };
-                let listed = e.traces.iter().map(|id| (id.clone(), exported_trace_run(&source, id))).collect();
+                let listed = e.items.iter().map(|id| (id.clone(), exported_trace_run(&source, id))).collect();
                 let dyn_source: Arc<dyn TraceSource> = source.clone();
                 p.trace_steps(&dyn_source, &tracking_uri, listed, &TraceTo::Server(name))?;
             }
@@ -1046,8 +1076,8 @@ impl Planner {
             Err(e) => (Err(e.to_string()), None),
         };
         let traces = Arc::new(DirTraces::of_experiment(dir, ExportSystem::default()));
-        let listed = read_traces_index(&dir.join(TRACES)).map_err(|e| e.to_string()).map(|index| {
-            let ids = index.into_iter().flat_map(|e| e.traces);
+        let listed = read_index(&TRACES_INDEX, &dir.join(TRACES)).map_err(|e| e.to_string()).map(|index| {
+            let ids = index.into_iter().flat_map(|e| e.items);
             ids.map(|id| {
                 let run = exported_trace_run(&traces, &id);
                 (id, run)
@@ -1089,7 +1119,7 @@ impl Planner {
         let traces = ids.iter().map(|(id, _)| id.clone()).collect();
         let steps = self.trace_steps(&source, &of.tracking_uri, ids, &to)?;
         if dir.is_some() || error.is_some() {
-            let indexed = IndexedExperiment { id: of.record.experiment_id, name: of.record.name, traces };
+            let indexed = IndexedExperiment { id: of.record.experiment_id, name: of.record.name, items: traces };
             self.trace_index(dir, system, vec![indexed], steps, error);
         }
         Ok(())
@@ -1144,8 +1174,8 @@ impl Planner {
             Some(d) => format!("traces index -> {}", d.join("traces.json").display()),
             None => "traces that could not be listed".to_string(),
         };
-        let index = TraceIndex { dir, experiments, system, error };
-        self.plan.add(label, steps, Move::TraceIndex(Box::new(index)));
+        let index = IndexMove { kind: &TRACES_INDEX, dir, experiments, system, error };
+        self.plan.add(label, steps, Move::Index(Box::new(index)));
     }
 
     /// An experiment named for a job that could not be read.
@@ -1447,7 +1477,7 @@ impl Planner {
         let (to, lm_sink, version_dst): (String, Arc<dyn LoggedModelSink>, VersionDestination) = match destination {
             Destination::Folder { out, .. } => (
                 out.join("model.json").display().to_string(),
-                Arc::new(crate::store::dir::DirLoggedModelSink::new(out)),
+                Arc::new(DirLoggedModelSink::new(out)),
                 VersionDestination::Folder,
             ),
             Destination::Server(client) => (
@@ -1480,7 +1510,7 @@ impl Planner {
             if let Some(id) = v.logged_model_id() {
                 // One copy per destination: per server, or per model folder of an export.
                 let key = match destination {
-                    Destination::Folder { out, .. } => format!("{}/{id}", out.display()),
+                    Destination::Folder { out, .. } => ModelFolders::Beside(out.clone()).key(id),
                     Destination::Server(_) => id.to_string(),
                 };
                 let step = match self.logged_models.get(&key) {
@@ -1644,23 +1674,40 @@ impl Planner {
         dst: &ExperimentDestination,
         open: Option<usize>,
     ) -> Vec<usize> {
-        let (sink, to): (Arc<dyn LoggedModelSink>, String) = match dst {
+        match dst {
             ExperimentDestination::Folder { dir, .. } => {
-                (Arc::new(crate::store::dir::DirLoggedModelSink::new(dir)), dir.display().to_string())
+                let sink = Arc::new(DirLoggedModelSink::new(dir));
+                let to = ModelsTo::Folder(ModelFolders::Beside(dir.clone()), sink);
+                self.model_steps(models, &to, open)
             }
-            ExperimentDestination::Server { name, .. } => (
-                Arc::new(RestLoggedModelSink::in_experiment(
-                    self.server.as_ref().expect("a server destination").0.client().clone(),
-                    name.clone(),
-                )),
-                format!("experiment {name:?}"),
-            ),
+            ExperimentDestination::Server { name, .. } => {
+                let to = self.models_to_server(name);
+                self.model_steps(models, &to, open)
+            }
+        }
+    }
+
+    /// Where logged models go at the destination server: into experiment `name`.
+    fn models_to_server(&self, name: &str) -> ModelsTo {
+        let client = self.server.as_ref().expect("a server destination").0.client().clone();
+        let sink = Arc::new(RestLoggedModelSink::in_experiment(client, name.to_string()));
+        ModelsTo::Server(name.to_string(), sink)
+    }
+
+    /// A step per logged model, after the runs they name that the job moves (their own run,
+    /// the runs their metrics were logged through, the runs that take or output them) and, at
+    /// a server, after `open` (the destination experiment's step). One copy per destination,
+    /// shared with the versions that use it.
+    fn model_steps(&mut self, models: ExperimentModels, to: &ModelsTo, open: Option<usize>) -> Vec<usize> {
+        let sink: Arc<dyn LoggedModelSink> = match to {
+            ModelsTo::Folder(_, sink) => sink.clone(),
+            ModelsTo::Server(_, sink) => sink.clone(),
         };
         let mut steps = Vec::new();
         for m in models.records {
-            let key = match dst {
-                ExperimentDestination::Folder { dir, .. } => format!("{}/{}", dir.display(), m.model_id),
-                ExperimentDestination::Server { .. } => m.model_id.clone(),
+            let key = match to {
+                ModelsTo::Folder(folders, _) => folders.key(&m.model_id),
+                ModelsTo::Server(..) => m.model_id.clone(),
             };
             if let Some(&s) = self.logged_models.get(&key) {
                 steps.push(s);
@@ -1669,7 +1716,7 @@ impl Planner {
             let inputs = models.links.inputs.get(&m.model_id).cloned().unwrap_or_default();
             let outputs = models.links.outputs.get(&m.model_id).cloned().unwrap_or_default();
             let mut deps: Vec<usize> = open.into_iter().collect();
-            if let ExperimentDestination::Server { .. } = dst {
+            if let ModelsTo::Server(..) = to {
                 let named = m
                     .source_run_id
                     .iter()
@@ -1679,7 +1726,10 @@ impl Planner {
                 let mut seen = BTreeSet::new();
                 deps.extend(named.filter(|r| seen.insert(*r)).filter_map(|r| self.runs.get(r)).copied());
             }
-            let label = format!("logged model {} -> {to}", m.model_id);
+            let label = match to {
+                ModelsTo::Folder(..) => format!("logged model {} -> {key}", m.model_id),
+                ModelsTo::Server(name, _) => format!("logged model {} -> experiment {name:?}", m.model_id),
+            };
             let what = LoggedModelMove {
                 model_id: m.model_id.clone(),
                 source: models.source.clone(),
@@ -1695,6 +1745,120 @@ impl Planner {
         }
         steps
     }
+
+    /// Logged models of a server moved on their own, grouped by source experiment: into a
+    /// folder (the folder itself for `single`, else a folder each and the index), or into
+    /// `dst_experiment` (else the source experiment's name) at a server. Each model's run
+    /// links are those of the run that logged it.
+    async fn server_logged_models(
+        &mut self,
+        src: &Arc<RestSource>,
+        groups: Vec<(ExperimentRecord, Vec<crate::model::LoggedModelRecord>)>,
+        single: bool,
+        dst_experiment: Option<String>,
+        destination: &Destination,
+    ) -> Result<()> {
+        let tracking_uri = Some(src.client().base_url().to_string());
+        let source: Arc<dyn LoggedModelSource> = src.clone();
+        let (mut steps, mut indexed) = (Vec::new(), Vec::new());
+        for (exp, records) in groups {
+            let runs: Vec<String> =
+                records.iter().filter_map(|m| m.source_run_id.clone()).collect::<BTreeSet<_>>().into_iter().collect();
+            let mut links = ModelLinks::default();
+            for (run, (inputs, outputs)) in runs.iter().zip(src.model_links(&runs).await?) {
+                links.add(run, inputs, outputs);
+            }
+            indexed.push(IndexedExperiment {
+                id: exp.experiment_id.clone(),
+                name: exp.name.clone(),
+                items: records.iter().map(|m| m.model_id.clone()).collect(),
+            });
+            let models =
+                ExperimentModels { source: source.clone(), records, links, tracking_uri: tracking_uri.clone() };
+            let (to, open) = match destination {
+                Destination::Folder { out, .. } => {
+                    let folders =
+                        if single { ModelFolders::Single(out.clone()) } else { ModelFolders::Under(out.clone()) };
+                    (ModelsTo::Folder(folders.clone(), Arc::new(DirLoggedModelSink::at(folders))), None)
+                }
+                Destination::Server(_) => {
+                    let name = dst_experiment.clone().unwrap_or_else(|| exp.name.clone());
+                    let open = self.experiment_sink(&name, ExperimentRecord::default()).open;
+                    (self.models_to_server(&name), open)
+                }
+            };
+            steps.extend(self.model_steps(models, &to, open));
+        }
+        if let (Destination::Folder { out, system }, false) = (destination, single) {
+            let label = format!("logged models index -> {}", out.join(LOGGED_MODELS_INDEX.file).display());
+            let index = IndexMove {
+                kind: &LOGGED_MODELS_INDEX,
+                dir: Some(out.clone()),
+                experiments: indexed,
+                system: system.clone(),
+                error: None,
+            };
+            self.plan.add(label, steps, Move::Index(Box::new(index)));
+        }
+        Ok(())
+    }
+
+    /// Logged models of an export moved on their own into a server: the model of an
+    /// `export-logged-model` folder (`single`) or every model an `export-logged-models` folder
+    /// lists, each into `dst_experiment`, else the experiment its index names.
+    async fn exported_logged_models(&mut self, dir: &Path, single: bool, dst_experiment: Option<String>) -> Result<()> {
+        if self.server.is_none() {
+            return Err(Error::Unsupported("an export can only be imported into a server".into()));
+        }
+        let groups: Vec<(String, Vec<crate::model::LoggedModelRecord>)> = if single {
+            let name = dst_experiment.ok_or_else(|| Error::Input("no destination experiment given".into()))?;
+            vec![(name, vec![crate::store::dir::read_single_logged_model(dir)?])]
+        } else {
+            let folders = ModelFolders::Under(dir.to_path_buf());
+            let mut groups = Vec::new();
+            for e in read_index(&LOGGED_MODELS_INDEX, dir)? {
+                let name = match (&dst_experiment, e.name.is_empty()) {
+                    (Some(name), _) => name.clone(),
+                    (None, false) => e.name.clone(),
+                    (None, true) => {
+                        return Err(Error::Input(format!(
+                            "{}: no {} names the experiments of these logged models; give the destination experiment",
+                            dir.display(),
+                            LOGGED_MODELS_INDEX.file
+                        )))
+                    }
+                };
+                let source = DirLoggedModels::at(folders.clone());
+                let mut records = Vec::new();
+                for id in e.items {
+                    // A model whose files cannot be read fails when its step runs.
+                    let record = source.read_logged_model(&id).await;
+                    records
+                        .push(record.unwrap_or(crate::model::LoggedModelRecord { model_id: id, ..Default::default() }));
+                }
+                groups.push((name, records));
+            }
+            groups
+        };
+        let folders =
+            if single { ModelFolders::Single(dir.to_path_buf()) } else { ModelFolders::Under(dir.to_path_buf()) };
+        let source: Arc<dyn LoggedModelSource> = Arc::new(DirLoggedModels::at(folders));
+        for (name, records) in groups {
+            let open = self.experiment_sink(&name, ExperimentRecord::default()).open;
+            let models =
+                ExperimentModels { source: source.clone(), records, links: ModelLinks::default(), tracking_uri: None };
+            let to = self.models_to_server(&name);
+            self.model_steps(models, &to, open);
+        }
+        Ok(())
+    }
+}
+
+/// Where planned logged models go.
+enum ModelsTo {
+    Folder(ModelFolders, Arc<DirLoggedModelSink>),
+    /// Experiment `name` at the destination server.
+    Server(String, Arc<RestLoggedModelSink>),
 }
 
 /// What an experiment holds besides its runs, and where it is read from.

@@ -39,6 +39,7 @@ pub mod import_run;
 pub mod import_trace;
 pub mod import_traces;
 pub mod list_registered_models;
+pub mod logged_models;
 pub mod man;
 pub mod verify;
 pub mod version;

@@ -197,3 +197,174 @@ fn export_and_import_experiment_move_every_logged_model() {
     assert_eq!(as_is["models"]["echo"]["mlmodel"], before["models"]["echo"]["mlmodel"]);
     assert_eq!(as_is["models"]["echo"]["files"], before["models"]["echo"]["files"]);
 }
+
+/// The source id of the run named `name` in the seeded experiment.
+fn seeded_run(name: &str) -> String {
+    let code = format!(
+        "import mlflow\nr = mlflow.search_runs(experiment_names=[{:?}], filter_string=\"attributes.run_name = '{name}'\", output_format='list')\nprint(r[0].info.run_id)",
+        seeded()
+    );
+    source().python_eval(&code).trim().lines().last().unwrap().to_string()
+}
+
+/// The report's outcome of each logged model, by source model id.
+fn report_models(report: &std::path::Path) -> serde_json::Map<String, Value> {
+    let v: Value = serde_json::from_slice(&std::fs::read(report).unwrap()).unwrap();
+    let models = v["logged_models"].as_array().unwrap().iter();
+    models.map(|m| (m["source_model_id"].as_str().unwrap().to_string(), m.clone())).collect()
+}
+
+/// A copy made without its run: the same description and files (an `MLmodel` naming the copy),
+/// and the copy names its source. With `alone`, no copy of its run exists at the destination:
+/// the copy has no run and no metrics. (Without, another test may have copied its run to the
+/// shared destination, which the copy then joins.)
+fn assert_copied_alone(src: &Value, dst: &Value, alone: bool) {
+    for (name, source_id) in src["ids"].as_object().unwrap() {
+        let (s, d) = (&src["models"][name.as_str()], &dst["models"][name.as_str()]);
+        assert!(d.is_object(), "{name} not copied: {dst}");
+        for field in ["model_type", "status", "params"] {
+            assert_eq!(d[field], s[field], "{name}: {field}");
+        }
+        let mut tags = d["tags"].as_object().unwrap().clone();
+        assert_eq!(tags.remove(SOURCE_MODEL_ID).as_ref(), Some(source_id), "{name}");
+        assert_eq!(Value::Object(tags), s["tags"], "{name}: tags");
+        if alone {
+            assert_eq!(d["source_run"], Value::Null, "{name}: no run at the destination");
+            assert_eq!(d["metrics"], serde_json::json!([]), "{name}: no run to log metrics through");
+        }
+        let paths = |v: &Value| v["files"].as_array().unwrap().iter().map(|f| f["path"].clone()).collect::<Vec<_>>();
+        assert_eq!(paths(d), paths(s), "{name}: files");
+        for (f, g) in d["files"].as_array().unwrap().iter().zip(s["files"].as_array().unwrap()) {
+            if f["path"] != "MLmodel" {
+                assert_eq!(f, g, "{name}: {}", f["path"]);
+            }
+        }
+        if let Some(text) = d["mlmodel"].as_str() {
+            assert!(text.contains(&format!("model_id: {}\n", dst["ids"][name.as_str()].as_str().unwrap())), "{text}");
+        }
+    }
+}
+
+#[test]
+fn copy_logged_models_joins_a_run_copied_before_and_keeps_its_metrics() {
+    let (src, dst) = (source(), destination());
+    let experiment = seeded();
+    let mut before = dump(src, experiment);
+    let to = unique_name("lm-join");
+    let train = seeded_run("train");
+    ok(&["copy-run", "--src-uri", &src.url, "--dst-uri", &dst.url, "--run-id", &train, "--experiment-name", &to]);
+    let args = [
+        "copy-logged-models",
+        "--src-uri",
+        &src.url,
+        "--dst-uri",
+        &dst.url,
+        "--experiment-ids",
+        experiment,
+        "--dst-experiment-name",
+        &to,
+    ];
+    ok(&args);
+    // The run `evaluate` was not copied: its model inputs have nowhere to be.
+    before["runs"].as_object_mut().unwrap().remove("evaluate");
+    let first = assert_copied(&before, dst, &to);
+    let report = tempfile::tempdir().unwrap();
+    let report = report.path().join("report.json");
+    ok(&[&args[..], &["--report", path(&report)]].concat());
+    assert_eq!(dump(dst, &to), first, "a second copy changed the destination");
+    assert!(report_models(&report).values().all(|m| m["action"] == "skipped"), "{report:?}");
+}
+
+#[test]
+fn copy_logged_model_without_its_run_keeps_the_model_and_says_what_it_could_not() {
+    let (src, dst) = (source(), destination());
+    // A model of a run that no test copies.
+    let experiment = unique_name("lm-alone-src");
+    let code = format!(
+        r#"
+import os, tempfile, mlflow
+mlflow.set_experiment({experiment:?})
+with mlflow.start_run(run_name="fit") as run:
+    lm = mlflow.initialize_logged_model(name="alone", model_type="agent", params={{"p": "1"}}, tags={{"k": "v"}},
+                                        source_run_id=run.info.run_id)
+    mlflow.log_metric("score", 0.5, step=1, model_id=lm.model_id)
+with tempfile.TemporaryDirectory() as d:
+    with open(os.path.join(d, "weights.bin"), "wb") as f:
+        f.write(bytes(range(256)))
+    mlflow.MlflowClient().log_model_artifacts(lm.model_id, d)
+mlflow.finalize_logged_model(lm.model_id, "READY")
+print(lm.model_id)
+"#
+    );
+    let model_id = src.python_eval(&code).trim().lines().last().unwrap().to_string();
+    let before = dump(src, &experiment);
+    assert_eq!(before["models"]["alone"]["source_run"], "fit", "{before}");
+    assert_eq!(before["models"]["alone"]["metrics"].as_array().unwrap().len(), 1, "{before}");
+    let to = unique_name("lm-alone");
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("report.json");
+    let args = [
+        "copy-logged-model",
+        "--src-uri",
+        &src.url,
+        "--dst-uri",
+        &dst.url,
+        "--model-id",
+        &model_id,
+        "--dst-experiment-name",
+        &to,
+    ];
+    ok(&[&args[..], &["--report", path(&report)]].concat());
+    let after = dump(dst, &to);
+    assert_copied_alone(&before, &after, true);
+    let notes = report_models(&report)[&model_id]["notes"].to_string();
+    assert!(notes.contains("1 metric points not kept"), "{notes}");
+    assert!(notes.contains("has no copy at the destination"), "{notes}");
+    ok(&args);
+    assert_eq!(dump(dst, &to), after, "a second copy changed the destination");
+}
+
+#[test]
+fn export_and_import_logged_models_in_the_python_tools_layouts() {
+    let (src, dst) = (source(), destination());
+    let experiment = seeded();
+    let before = dump(src, experiment);
+    let out = tempfile::tempdir().unwrap();
+    // export-logged-models: `logged_models.json` names the experiment of each model.
+    let many = out.path().join("many");
+    ok(&[
+        "export-logged-models",
+        "--tracking-uri",
+        &src.url,
+        "--experiment-ids",
+        experiment,
+        "--output-dir",
+        path(&many),
+    ]);
+    let index: Value = serde_json::from_slice(&std::fs::read(many.join("logged_models.json")).unwrap()).unwrap();
+    assert_eq!(index["info"]["num_ok_logged_models"], 2, "{index}");
+    assert_eq!(index["mlflow"]["experiments"][0]["name"], experiment, "{index}");
+    for id in before["ids"].as_object().unwrap().values() {
+        let id = id.as_str().unwrap();
+        assert!(index["mlflow"]["experiments"][0]["logged_models"].as_array().unwrap().contains(&Value::from(id)));
+        assert!(many.join(id).join("logged_model.json").is_file(), "{id}");
+    }
+    let to = unique_name("lm-imported");
+    let import =
+        ["import-logged-models", "--tracking-uri", &dst.url, "--input-dir", path(&many), "--experiment-name", &to];
+    ok(&import);
+    let first = dump(dst, &to);
+    assert_copied_alone(&before, &first, false);
+    ok(&import);
+    assert_eq!(dump(dst, &to), first, "a second import changed the destination");
+    // export-logged-model: the folder itself holds the model.
+    let echo = before["ids"]["echo"].as_str().unwrap();
+    let one = out.path().join("one");
+    ok(&["export-logged-model", "--tracking-uri", &src.url, "--model-id", echo, "--output-dir", path(&one)]);
+    assert!(one.join("logged_model.json").is_file() && one.join("artifacts").join("MLmodel").is_file());
+    let single = unique_name("lm-single");
+    ok(&["import-logged-model", "--tracking-uri", &dst.url, "--input-dir", path(&one), "--experiment-name", &single]);
+    let mut only_echo = before.clone();
+    only_echo["ids"].as_object_mut().unwrap().retain(|k, _| k == "echo");
+    assert_copied_alone(&only_echo, &dump(dst, &single), false);
+}

@@ -14,6 +14,7 @@
 
 pub mod evaluation_dataset_json;
 pub mod experiment_json;
+pub mod index_json;
 mod json;
 pub mod list_json;
 pub mod logged_model_json;

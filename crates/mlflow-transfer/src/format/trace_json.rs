@@ -12,6 +12,7 @@ use std::path::Path;
 
 use serde_json::{json, Map, Value};
 
+pub use super::index_json::IndexedExperiment;
 use super::json::{read_json, system_value, utc_text, ExportSystem, FormatError};
 
 pub const TRACE_JSON: &str = "trace.json";
@@ -32,67 +33,6 @@ pub fn write_trace_json(system: &ExportSystem, info: &Value, spans: &[Value]) ->
 /// `artifacts/traces.json`: every span.
 pub fn write_spans_json(spans: &[Value]) -> Value {
     json!({ "spans": spans })
-}
-
-/// An experiment as `traces.json` lists it, with its traces.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct IndexedExperiment {
-    pub id: String,
-    pub name: String,
-    pub traces: Vec<String>,
-}
-
-/// `traces.json`: the experiments with the traces written of each, and the traces that failed.
-pub fn write_traces_json(system: &ExportSystem, experiments: &[IndexedExperiment], failed: &[String]) -> Value {
-    let ok: usize = experiments.iter().map(|e| e.traces.len()).sum();
-    let listed: Vec<Value> =
-        experiments.iter().map(|e| json!({"id": e.id, "name": e.name, "traces": e.traces})).collect();
-    json!({
-        "system": system_value(system),
-        "info": {"num_total_trace": ok + failed.len(), "num_ok_traces": ok, "num_failed_traces": failed.len(), "failed_traces": failed},
-        "mlflow": {"experiments": listed},
-    })
-}
-
-/// The experiments and traces `<root>/traces.json` lists; without it (an export interrupted
-/// before it was written), the trace folders, under no experiment name; none without `root`.
-pub fn read_traces_index(root: &Path) -> Result<Vec<IndexedExperiment>, FormatError> {
-    let index = root.join(TRACES_JSON);
-    if index.is_file() {
-        let v = read_json(&index)?;
-        let shape = |what: &str| FormatError::Shape { path: index.clone(), what: what.to_string() };
-        let text = |v: &Value, what: &str| match v {
-            Value::String(s) => Ok(s.clone()),
-            Value::Number(n) => Ok(n.to_string()),
-            _ => Err(shape(what)),
-        };
-        let mut out = Vec::new();
-        for e in v
-            .pointer("/mlflow/experiments")
-            .and_then(Value::as_array)
-            .ok_or_else(|| shape("`mlflow.experiments` is not a list"))?
-        {
-            let traces = e.get("traces").and_then(Value::as_array).into_iter().flatten();
-            out.push(IndexedExperiment {
-                id: text(&e["id"], "an experiment has no id")?,
-                name: text(&e["name"], "an experiment has no name")?,
-                traces: traces.map(|t| text(t, "a trace id is not a string")).collect::<Result<_, _>>()?,
-            });
-        }
-        return Ok(out);
-    }
-    let Ok(entries) = std::fs::read_dir(root) else { return Ok(Vec::new()) };
-    let mut ids: Vec<String> = entries
-        .flatten()
-        .filter(|e| e.path().join(TRACE_JSON).is_file())
-        .filter_map(|e| e.file_name().to_str().map(str::to_string))
-        .collect();
-    ids.sort();
-    Ok(if ids.is_empty() {
-        Vec::new()
-    } else {
-        vec![IndexedExperiment { id: String::new(), name: String::new(), traces: ids }]
-    })
 }
 
 /// The source server an export file (`traces.json`, `trace.json`) names in its `system`

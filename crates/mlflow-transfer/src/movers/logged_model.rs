@@ -7,9 +7,15 @@
 //! made in the destination copy of its run, or (logged without a run, or its run not moved)
 //! in the experiment its sink names. Its metric points are logged again through the copies of
 //! their runs, and the copies of the runs that take or output it are linked to the copy, all
-//! before the copy is finalized.
+//! before the copy is finalized. A run the job does not move (a logged model moved on its own)
+//! is looked for at the destination, copied there by an earlier job; what names a run that has
+//! no copy there is not kept, and the outcome's notes say so.
 
-use std::{collections::HashMap, sync::Arc, time::Instant};
+use std::{
+    collections::{BTreeSet, HashMap},
+    sync::Arc,
+    time::Instant,
+};
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -17,7 +23,7 @@ use futures::TryStreamExt;
 
 use crate::{
     files::{copy_files, FileOptions, FileSink, FileSource},
-    job::{Action, JobContext, LoggedModelOutcome, Outcome},
+    job::{Action, JobContext, LoggedModelOutcome, Outcome, RunOutcome},
     mlmodel,
     model::{ArtifactFile, LoggedModelRecord},
     store::{ByteStream, LoggedModelMetric, LoggedModelSink, LoggedModelSource, ObjectLocation, Target},
@@ -50,6 +56,7 @@ impl LoggedModelMove {
             destination: None,
             action: Action::Failed,
             error: None,
+            notes: Vec::new(),
             artifact_files: 0,
             artifact_bytes: 0,
             attempts: 1,
@@ -70,21 +77,14 @@ impl LoggedModelMove {
     async fn transfer(&self, deps: &[Outcome], ctx: &JobContext, outcome: &mut LoggedModelOutcome) -> Result<()> {
         let model = self.source.read_logged_model(&self.model_id).await?;
         let runs: Vec<_> = deps.iter().filter_map(|d| if let Outcome::Run(r) = d { Some(r) } else { None }).collect();
-        // The copy joins the copy of its run, when the job moves it.
-        let own = self.run_id.as_deref().and_then(|id| runs.iter().find(|r| r.source_run_id == id));
-        let dst_run = match own {
-            None => None,
-            Some(r) if r.action == Action::Failed => {
-                return Err(Error::Unsupported(format!("its run {} was not copied", r.source_run_id)))
+        if let Some(r) = self.run_id.as_deref().and_then(|id| runs.iter().find(|r| r.source_run_id == id)) {
+            if r.action == Action::Failed {
+                return Err(Error::Unsupported(format!("its run {} was not copied", r.source_run_id)));
             }
-            Some(r) => r.destination.clone(),
-        };
-        // Destination copy of each source run the job moved.
-        let copies: HashMap<&str, &str> = runs
-            .iter()
-            .filter(|r| r.action != Action::Failed)
-            .filter_map(|r| Some((r.source_run_id.as_str(), r.destination.as_deref()?)))
-            .collect();
+        }
+        let copies = self.run_copies(&model, &runs, deps).await?;
+        // The copy joins the copy of its run.
+        let dst_run = self.run_id.as_deref().and_then(|id| copies.get(id)).cloned();
         let target =
             self.sink.begin_logged_model(&model, dst_run.as_deref(), self.source_tracking_uri.as_deref()).await?;
         outcome.destination = Some(target.id().to_string());
@@ -107,7 +107,7 @@ impl LoggedModelMove {
         let to = ModelTarget { sink: self.sink.as_ref(), target: &target };
         let entries = copy_files(&from, &to, &files, opts, &ctx.reporter).await?;
         // Metrics and run links before the completion mark, so a copy found complete has them.
-        // A point logged through a run the job does not move has nowhere to go.
+        // A point logged through a run that has no copy has nowhere to go.
         let metrics: Vec<LoggedModelMetric> = model
             .metrics
             .iter()
@@ -116,18 +116,31 @@ impl LoggedModelMove {
                 Some(LoggedModelMetric { run_id: Some(run.to_string()), ..m.clone() })
             })
             .collect();
-        if metrics.len() < model.metrics.len() {
-            tracing::warn!(
-                model = %self.model_id,
-                dropped = model.metrics.len() - metrics.len(),
-                "logged model metrics whose run was not moved are not kept"
-            );
-        }
         self.sink.log_model_metrics(&target, &metrics).await?;
         let inputs: Vec<String> =
             self.inputs.iter().filter_map(|r| copies.get(r.as_str()).map(|d| d.to_string())).collect();
         let outputs: Vec<(String, i64)> =
             self.outputs.iter().filter_map(|(r, step)| Some((copies.get(r.as_str())?.to_string(), *step))).collect();
+        if self.sink.new_ids() {
+            let lost_points = model.metrics.len() - metrics.len();
+            if lost_points > 0 {
+                outcome.notes.push(format!(
+                    "{lost_points} metric points not kept: the runs they were logged through have no copy at the destination"
+                ));
+            }
+            let lost_links = self.inputs.len() + self.outputs.len() - inputs.len() - outputs.len();
+            if lost_links > 0 {
+                outcome.notes.push(format!(
+                    "{lost_links} run links (model inputs and outputs) not kept: those runs have no copy at the destination"
+                ));
+            }
+            if self.run_id.is_some() && dst_run.is_none() {
+                outcome.notes.push(format!(
+                    "its run {} has no copy at the destination: the copy is not attached to a run",
+                    self.run_id.as_deref().unwrap_or_default()
+                ));
+            }
+        }
         self.sink.link_model_runs(&target, &inputs, &outputs).await?;
         self.sink.finish_logged_model(&target, &model).await?;
         outcome.action = if matches!(target, Target::Resumed(_)) { Action::Resumed } else { Action::Created };
@@ -138,6 +151,42 @@ impl LoggedModelMove {
 }
 
 impl LoggedModelMove {
+    /// The destination copy of each source run the model names: those the job moved (from
+    /// their outcomes), and at a server, copies an earlier job made of the others (found by
+    /// their identity tags through the destination experiment's sink).
+    async fn run_copies(
+        &self,
+        model: &LoggedModelRecord,
+        runs: &[&RunOutcome],
+        deps: &[Outcome],
+    ) -> Result<HashMap<String, String>> {
+        let mut copies: HashMap<String, String> = runs
+            .iter()
+            .filter(|r| r.action != Action::Failed)
+            .filter_map(|r| Some((r.source_run_id.clone(), r.destination.clone()?)))
+            .collect();
+        let moved: BTreeSet<&str> = runs.iter().map(|r| r.source_run_id.as_str()).collect();
+        let Some(sink) = deps.iter().find_map(|d| match d {
+            Outcome::ExperimentReady { sink, .. } => Some(sink),
+            _ => None,
+        }) else {
+            return Ok(copies);
+        };
+        let named = (self.run_id.iter())
+            .chain(model.metrics.iter().filter_map(|m| m.run_id.as_ref()))
+            .chain(&self.inputs)
+            .chain(self.outputs.iter().map(|(r, _)| r));
+        let mut looked = BTreeSet::new();
+        for run in named.filter(|r| !moved.contains(r.as_str())) {
+            if looked.insert(run.as_str()) {
+                if let Some(copy) = sink.find_copy(run, self.source_tracking_uri.as_deref()).await? {
+                    copies.insert(run.clone(), copy);
+                }
+            }
+        }
+        Ok(copies)
+    }
+
     /// Reads each `MLmodel` file (small: a few hundred bytes) and rewrites the ids in `ids`
     /// (source → copy); a file that changes gets the new size in `files`, which the size check
     /// then uses, and is written from the returned bytes.

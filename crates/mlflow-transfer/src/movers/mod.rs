@@ -6,6 +6,7 @@
 
 pub mod evaluation_dataset;
 pub mod experiment;
+pub mod index;
 pub mod logged_model;
 pub mod model_version;
 pub mod prompt;

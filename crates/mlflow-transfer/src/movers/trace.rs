@@ -11,23 +11,16 @@
 //! its run (`mlflow.sourceRun`) is pointed at the destination copy of that run; a run that was
 //! not copied is kept as it was, and said so in the outcome. An export keeps the trace as read.
 
-use std::{collections::BTreeSet, path::PathBuf, sync::Arc};
+use std::sync::Arc;
 
 use base64::Engine;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use crate::{
-    format::{
-        trace_json::{write_traces_json, IndexedExperiment, TRACES_JSON},
-        ExportSystem,
-    },
     identity,
     job::{Action, JobContext, Outcome, TraceOutcome},
-    store::{
-        local,
-        traces::{TraceCopyOf, TraceFound, TraceRecord, TraceSink, TraceSource},
-    },
+    store::traces::{TraceCopyOf, TraceFound, TraceRecord, TraceSink, TraceSource},
     Error, Result,
 };
 
@@ -218,49 +211,6 @@ fn destination_experiment(deps: &[Outcome]) -> Result<&str> {
             _ => None,
         })
         .unwrap_or_else(|| Err(Error::Input("no destination experiment was prepared for this trace".into())))
-}
-
-/// After the traces of a job: into a folder, `traces.json` (the traces written, by
-/// experiment, and those that failed); anywhere, the failure to list them, when they could not
-/// be.
-pub struct TraceIndex {
-    /// The folder `traces.json` goes in; `None` at a server.
-    pub dir: Option<PathBuf>,
-    /// The experiments and the traces planned of each.
-    pub experiments: Vec<IndexedExperiment>,
-    pub system: ExportSystem,
-    /// What could not be listed, and why.
-    pub error: Option<(String, String)>,
-}
-
-impl TraceIndex {
-    pub async fn execute(&self, deps: &[Outcome], _ctx: &JobContext) -> Outcome {
-        if let Some((object, error)) = &self.error {
-            return Outcome::Failed { object: object.clone(), error: error.clone(), retryable: false };
-        }
-        let Some(dir) = &self.dir else { return Outcome::Indexed };
-        let failed: BTreeSet<&str> = deps
-            .iter()
-            .filter_map(|d| match d {
-                Outcome::Trace(t) if t.action == Action::Failed => Some(t.source_trace_id.as_str()),
-                _ => None,
-            })
-            .collect();
-        let written: Vec<IndexedExperiment> = self
-            .experiments
-            .iter()
-            .map(|e| IndexedExperiment {
-                traces: e.traces.iter().filter(|t| !failed.contains(t.as_str())).cloned().collect(),
-                ..e.clone()
-            })
-            .collect();
-        let failed: Vec<String> = failed.into_iter().map(str::to_string).collect();
-        let path = dir.join(TRACES_JSON);
-        match local::write_json(&path, &write_traces_json(&self.system, &written, &failed)) {
-            Ok(()) => Outcome::Indexed,
-            Err(e) => Outcome::failed(path.display().to_string(), &e),
-        }
-    }
 }
 
 #[cfg(test)]

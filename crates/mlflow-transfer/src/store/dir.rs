@@ -31,12 +31,37 @@ pub const ARTIFACTS: &str = "artifacts";
 pub const LOGGED_MODELS: &str = "logged_models";
 const LOGGED_MODEL_JSON: &str = "logged_model.json";
 
-/// `<model_dir>/logged_models/<id>`, refusing an id that is not a plain folder name.
-fn logged_model_dir(model_dir: &Path, id: &str) -> Result<PathBuf> {
-    if !is_single_segment(id) {
-        return Err(Error::Input(format!("logged model id {id:?} is not a folder name")));
+/// Where the logged models of an export live: the Python tool writes them in three layouts.
+#[derive(Debug, Clone)]
+pub enum ModelFolders {
+    /// `<dir>/logged_models/<id>/`, beside an experiment's `experiment.json` or a registered
+    /// model's `model.json`.
+    Beside(PathBuf),
+    /// `<dir>/<id>/`, an `export-logged-models` folder.
+    Under(PathBuf),
+    /// `<dir>` itself, an `export-logged-model` folder of one model.
+    Single(PathBuf),
+}
+
+impl ModelFolders {
+    /// The folder of model `id`, refusing an id that is not a plain folder name.
+    pub fn dir_of(&self, id: &str) -> Result<PathBuf> {
+        let root = match self {
+            ModelFolders::Single(dir) => return Ok(dir.clone()),
+            ModelFolders::Beside(dir) => dir.join(LOGGED_MODELS),
+            ModelFolders::Under(dir) => dir.clone(),
+        };
+        if !is_single_segment(id) {
+            return Err(Error::Input(format!("logged model id {id:?} is not a folder name")));
+        }
+        Ok(root.join(id))
     }
-    Ok(model_dir.join(LOGGED_MODELS).join(id))
+
+    /// The folder of model `id` as text, the same however it is reached: one copy per folder.
+    /// An id that is not a folder name gets a name of its own (its step fails when it runs).
+    pub fn key(&self, id: &str) -> String {
+        self.dir_of(id).map_or_else(|_| format!("{self:?}/{id}"), |d| d.display().to_string())
+    }
 }
 
 /// Reads and checks `<dir>/run.json`; errors name the file.
@@ -182,21 +207,26 @@ impl RunSink for DirSink {
     }
 }
 
-/// The logged models of an exported model folder.
+/// The logged models of an export.
 pub struct DirLoggedModels {
-    model_dir: PathBuf,
+    folders: ModelFolders,
 }
 
 impl DirLoggedModels {
+    /// The models beside an experiment's or a registered model's export.
     pub fn new(model_dir: impl Into<PathBuf>) -> Self {
-        Self { model_dir: model_dir.into() }
+        Self::at(ModelFolders::Beside(model_dir.into()))
+    }
+
+    pub fn at(folders: ModelFolders) -> Self {
+        Self { folders }
     }
 }
 
 #[async_trait]
 impl LoggedModelSource for DirLoggedModels {
     async fn read_logged_model(&self, model_id: &str) -> Result<LoggedModelRecord> {
-        let path = logged_model_dir(&self.model_dir, model_id)?.join(LOGGED_MODEL_JSON);
+        let path = self.folders.dir_of(model_id)?.join(LOGGED_MODEL_JSON);
         let bytes = std::fs::read(&path).map_err(|e| {
             if e.kind() == std::io::ErrorKind::NotFound {
                 Error::Input(format!("{}: missing: the export does not hold logged model {model_id}", path.display()))
@@ -210,17 +240,18 @@ impl LoggedModelSource for DirLoggedModels {
     }
 
     async fn list_model_files(&self, model: &LoggedModelRecord) -> Result<Vec<ArtifactFile>> {
-        local::list_files(&logged_model_dir(&self.model_dir, &model.model_id)?.join(ARTIFACTS)).await
+        local::list_files(&self.folders.dir_of(&model.model_id)?.join(ARTIFACTS)).await
     }
 
     async fn open_model_file(&self, model: &LoggedModelRecord, file: &ArtifactFile) -> Result<ByteStream> {
-        let root = logged_model_dir(&self.model_dir, &model.model_id)?.join(ARTIFACTS);
+        let root = self.folders.dir_of(&model.model_id)?.join(ARTIFACTS);
         local::open(&safe_join(&root, &file.path)?).await
     }
 }
 
 /// The logged models in `<dir>/logged_models/`, each folder that holds a `logged_model.json`
-/// (one without is an interrupted export's), its id the folder's name.
+/// (one without is an interrupted export's), its id the folder's name. Files there (the
+/// Python tool's `logged_models.json` index) are not models.
 pub fn read_logged_models(dir: &Path) -> Result<Vec<LoggedModelRecord>> {
     let root = dir.join(LOGGED_MODELS);
     let entries = match std::fs::read_dir(&root) {
@@ -228,11 +259,15 @@ pub fn read_logged_models(dir: &Path) -> Result<Vec<LoggedModelRecord>> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => return Err(Error::io(&root, e)),
     };
+    let folders = ModelFolders::Beside(dir.to_path_buf());
     let mut out = Vec::new();
     for entry in entries {
         let entry = entry.map_err(|e| Error::io(&root, e))?;
+        if !entry.file_type().map_err(|e| Error::io(entry.path(), e))?.is_dir() {
+            continue;
+        }
         let Some(id) = entry.file_name().to_str().map(str::to_string) else { continue };
-        let path = logged_model_dir(dir, &id)?.join(LOGGED_MODEL_JSON);
+        let path = folders.dir_of(&id)?.join(LOGGED_MODEL_JSON);
         let bytes = match std::fs::read(&path) {
             Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
@@ -244,21 +279,37 @@ pub fn read_logged_models(dir: &Path) -> Result<Vec<LoggedModelRecord>> {
     Ok(out)
 }
 
-/// Writes logged models into an exported model folder: files first, `logged_model.json` last.
+/// The model an `export-logged-model` folder holds (the id its `logged_model.json` gives).
+pub fn read_single_logged_model(dir: &Path) -> Result<LoggedModelRecord> {
+    let path = dir.join(LOGGED_MODEL_JSON);
+    let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
+    let m = read_logged_model_json(&path, &bytes)?;
+    if m.model_id.is_empty() {
+        return Err(Error::Input(format!("{}: `mlflow.model_id` is missing", path.display())));
+    }
+    Ok(m)
+}
+
+/// Writes logged models into an export: files first, `logged_model.json` last.
 pub struct DirLoggedModelSink {
-    model_dir: PathBuf,
+    folders: ModelFolders,
 }
 
 impl DirLoggedModelSink {
+    /// Beside an experiment's or a registered model's export.
     pub fn new(model_dir: impl Into<PathBuf>) -> Self {
-        Self { model_dir: model_dir.into() }
+        Self::at(ModelFolders::Beside(model_dir.into()))
+    }
+
+    pub fn at(folders: ModelFolders) -> Self {
+        Self { folders }
     }
 }
 
 #[async_trait]
 impl LoggedModelSink for DirLoggedModelSink {
     async fn begin_logged_model(&self, model: &LoggedModelRecord, _: Option<&str>, _: Option<&str>) -> Result<Target> {
-        let dir = logged_model_dir(&self.model_dir, &model.model_id)?;
+        let dir = self.folders.dir_of(&model.model_id)?;
         let id = dir.display().to_string();
         if dir.join(LOGGED_MODEL_JSON).exists() {
             return Ok(Target::Complete(id));

@@ -8,9 +8,9 @@ use async_trait::async_trait;
 use futures::{StreamExt, TryStreamExt};
 use mlflow_client::types::{ModelInput, ModelOutput};
 
-use super::{models::logged_model_record, RestSource};
+use super::{experiment_record, models::logged_model_record, RestSource};
 use crate::{
-    model::{ArtifactFile, LoggedModelRecord},
+    model::{ArtifactFile, ExperimentRecord, LoggedModelRecord},
     store::{ByteStream, LoggedModelSource, ObjectLocation},
     Error, Result,
 };
@@ -19,6 +19,15 @@ use crate::{
 const LINK_READS: usize = 8;
 
 impl RestSource {
+    /// Logged model `model_id` and the experiment that holds it.
+    pub async fn logged_model_with_experiment(&self, model_id: &str) -> Result<(LoggedModelRecord, ExperimentRecord)> {
+        let found = self.client.get_logged_model(model_id).await?;
+        let experiment = experiment_record(self.client.get_experiment(&found.info.experiment_id).await?);
+        let mut record = logged_model_record(found);
+        self.restore_nans(&mut record).await?;
+        Ok((record, experiment))
+    }
+
     /// Every logged model of experiment `experiment_id`; none at a server older than MLflow 3,
     /// which answers the search with 404.
     pub async fn list_logged_models(&self, experiment_id: &str) -> Result<Vec<LoggedModelRecord>> {

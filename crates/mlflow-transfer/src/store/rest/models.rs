@@ -170,8 +170,8 @@ pub struct RestLoggedModelSink {
     /// The logged models of each destination experiment, listed once per job (one paged
     /// search) rather than once per model.
     listed: tokio::sync::Mutex<HashMap<String, Vec<LoggedModel>>>,
-    /// The destination experiment (by name) of models whose run has no copy: those logged
-    /// without a run, moved with their experiment.
+    /// The destination experiment (by name) of the models: those moved with their experiment
+    /// or on their own. Without it, a model goes into the experiment of its run's copy.
     experiment: Option<String>,
 }
 
@@ -186,7 +186,7 @@ impl RestLoggedModelSink {
         }
     }
 
-    /// A sink that puts models without a run copy into experiment `name`.
+    /// A sink that puts the models into experiment `name`.
     pub fn in_experiment(client: MlflowClient, name: String) -> Self {
         Self { experiment: Some(name), ..Self::new(client) }
     }
@@ -229,9 +229,11 @@ impl LoggedModelSink for RestLoggedModelSink {
         dst_run: Option<&str>,
         _source_tracking_uri: Option<&str>,
     ) -> Result<Target> {
+        // The experiment the sink names, where it names one: a model moved on its own goes
+        // where the user said, whichever experiment holds the copy of its run.
         let experiment_id = match (dst_run, &self.experiment) {
-            (Some(run), _) => self.client.get_run(run).await?.info.experiment_id,
-            (None, Some(name)) => {
+            (Some(run), None) => self.client.get_run(run).await?.info.experiment_id,
+            (_, Some(name)) => {
                 let found = self.client.get_experiment_by_name(name).await?;
                 found.ok_or_else(|| Error::NotFound(format!("experiment {name:?} at the destination")))?.experiment_id
             }

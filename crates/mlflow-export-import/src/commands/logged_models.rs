@@ -1,0 +1,131 @@
+//! The MLflow 3 logged-model commands: `export-logged-model(s)`, `import-logged-model(s)` and
+//! `copy-logged-model(s)`. Each is one [`Selection::LoggedModels`] job; they differ only in
+//! where the models come from and go.
+
+use std::{process::ExitCode, sync::Arc, time::Instant};
+
+use mlflow_client::MlflowClient;
+use mlflow_transfer::{
+    plan::{select_experiments, Destination, Selection, Source},
+    select::ExperimentSpec,
+    store::rest::RestSource,
+};
+
+use crate::{
+    cli::{
+        CopyLoggedModelArgs, CopyLoggedModelsArgs, ExportLoggedModelArgs, ExportLoggedModelsArgs, GlobalArgs,
+        ImportLoggedModelArgs, ImportLoggedModelsArgs, MlmodelFixArgs,
+    },
+    settings,
+};
+
+pub async fn export_one(args: ExportLoggedModelArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
+    let client = settings::client(&args.tracking_uri, None, global)?;
+    let system = settings::export_system(&client, "export_logged_model").await;
+    let selection = by_id(args.model_id, true, None);
+    let destination = Destination::Folder { out: args.output_dir, system };
+    run(
+        "export-logged-model",
+        global,
+        None,
+        Source::Server(source(&client)),
+        selection,
+        destination,
+        &[("source", &client)],
+    )
+    .await
+}
+
+pub async fn export_many(args: ExportLoggedModelsArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
+    let client = settings::client(&args.tracking_uri, None, global)?;
+    let source = source(&client);
+    let selection = in_experiments(&source, &args.experiment_ids, None).await?;
+    let system = settings::export_system(&client, "export_logged_models").await;
+    let destination = Destination::Folder { out: args.output_dir, system };
+    run("export-logged-models", global, None, Source::Server(source), selection, destination, &[("source", &client)])
+        .await
+}
+
+pub async fn import_one(args: ImportLoggedModelArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
+    let client = settings::client(&args.tracking_uri, None, global)?;
+    let selection = Selection::LoggedModels {
+        model_ids: Vec::new(),
+        experiments: Vec::new(),
+        single: true,
+        dst_experiment: Some(args.experiment_name),
+    };
+    let (source, destination) = (Source::Export(args.input_dir), Destination::Server(client.clone()));
+    run("import-logged-model", global, Some(&args.fix), source, selection, destination, &[("destination", &client)])
+        .await
+}
+
+pub async fn import_many(args: ImportLoggedModelsArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
+    let client = settings::client(&args.tracking_uri, None, global)?;
+    let selection = Selection::LoggedModels {
+        model_ids: Vec::new(),
+        experiments: Vec::new(),
+        single: false,
+        dst_experiment: args.experiment_name,
+    };
+    let (source, destination) = (Source::Export(args.input_dir), Destination::Server(client.clone()));
+    run("import-logged-models", global, Some(&args.fix), source, selection, destination, &[("destination", &client)])
+        .await
+}
+
+pub async fn copy_one(args: CopyLoggedModelArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
+    let src = settings::client(&args.src_uri, Some("SRC"), global)?;
+    let dst = settings::client(&args.dst_uri, Some("DST"), global)?;
+    let selection = by_id(args.model_id, false, args.dst_experiment_name);
+    let clients = [("source", &src), ("destination", &dst)];
+    let destination = Destination::Server(dst.clone());
+    run("copy-logged-model", global, Some(&args.fix), Source::Server(source(&src)), selection, destination, &clients)
+        .await
+}
+
+pub async fn copy_many(args: CopyLoggedModelsArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
+    let src = settings::client(&args.src_uri, Some("SRC"), global)?;
+    let dst = settings::client(&args.dst_uri, Some("DST"), global)?;
+    let source = source(&src);
+    let selection = in_experiments(&source, &args.experiment_ids, args.dst_experiment_name).await?;
+    let clients = [("source", &src), ("destination", &dst)];
+    let destination = Destination::Server(dst.clone());
+    run("copy-logged-models", global, Some(&args.fix), Source::Server(source), selection, destination, &clients).await
+}
+
+fn source(client: &MlflowClient) -> Arc<RestSource> {
+    Arc::new(RestSource::new(client.clone()))
+}
+
+fn by_id(model_id: String, single: bool, dst_experiment: Option<String>) -> Selection {
+    Selection::LoggedModels { model_ids: vec![model_id], experiments: Vec::new(), single, dst_experiment }
+}
+
+/// Every logged model of the experiments `--experiment-ids` names (all of them readable).
+async fn in_experiments(source: &RestSource, ids: &str, dst_experiment: Option<String>) -> anyhow::Result<Selection> {
+    let spec = ExperimentSpec::parse(ids)?;
+    let (experiments, unreadable) = select_experiments(source, &spec).await?;
+    if let Some((name, why)) = unreadable.first() {
+        return crate::exit::usage(format!("--experiment-ids: experiment {name:?}: {why}"));
+    }
+    Ok(Selection::LoggedModels { model_ids: Vec::new(), experiments, single: false, dst_experiment })
+}
+
+async fn run(
+    command: &str,
+    global: &GlobalArgs,
+    fix: Option<&MlmodelFixArgs>,
+    source: Source,
+    selection: Selection,
+    destination: Destination,
+    clients: &[(&str, &MlflowClient)],
+) -> anyhow::Result<ExitCode> {
+    let started = Instant::now();
+    let (mut ctx, progress) = super::job_context(global, None, false);
+    if let Some(fix) = fix {
+        ctx.opts.mlmodel_fix = fix.mlmodel_fix;
+    }
+    let job = super::plan_and_run(global, &ctx, source, selection, destination);
+    let Some(result) = job.await? else { return Ok(ExitCode::SUCCESS) };
+    progress.finish();
+    super::finish_job(command, global, &result, clients, started)
+}

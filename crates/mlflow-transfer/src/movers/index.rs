@@ -1,0 +1,57 @@
+//! The index step of a bulk export of MLflow 3 objects (`traces.json`, `logged_models.json`):
+//! after the steps of the objects it lists, it writes the index of those written, by
+//! experiment, with the ids that failed. At a server there is nothing to write; the step
+//! still carries the failure to list the objects, if they could not be.
+
+use std::{collections::BTreeSet, path::PathBuf};
+
+use crate::{
+    format::{
+        index_json::{write_index, IndexKind, IndexedExperiment},
+        ExportSystem,
+    },
+    job::{Action, JobContext, Outcome},
+    store::local,
+};
+
+pub struct IndexMove {
+    pub kind: &'static IndexKind,
+    /// The folder the index goes in; `None` at a server.
+    pub dir: Option<PathBuf>,
+    /// The experiments and the objects planned of each.
+    pub experiments: Vec<IndexedExperiment>,
+    pub system: ExportSystem,
+    /// What could not be listed, and why.
+    pub error: Option<(String, String)>,
+}
+
+impl IndexMove {
+    pub async fn execute(&self, deps: &[Outcome], _ctx: &JobContext) -> Outcome {
+        if let Some((object, error)) = &self.error {
+            return Outcome::Failed { object: object.clone(), error: error.clone(), retryable: false };
+        }
+        let Some(dir) = &self.dir else { return Outcome::Indexed };
+        let failed: BTreeSet<&str> = deps
+            .iter()
+            .filter_map(|d| match d {
+                Outcome::Trace(t) if t.action == Action::Failed => Some(t.source_trace_id.as_str()),
+                Outcome::LoggedModel(m) if m.action == Action::Failed => Some(m.source_model_id.as_str()),
+                _ => None,
+            })
+            .collect();
+        let written: Vec<IndexedExperiment> = self
+            .experiments
+            .iter()
+            .map(|e| IndexedExperiment {
+                items: e.items.iter().filter(|t| !failed.contains(t.as_str())).cloned().collect(),
+                ..e.clone()
+            })
+            .collect();
+        let failed: Vec<String> = failed.into_iter().map(str::to_string).collect();
+        let path = dir.join(self.kind.file);
+        match local::write_json(&path, &write_index(self.kind, &self.system, &written, &failed)) {
+            Ok(()) => Outcome::Indexed,
+            Err(e) => Outcome::failed(path.display().to_string(), &e),
+        }
+    }
+}
