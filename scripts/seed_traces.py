@@ -8,10 +8,11 @@ Creates the experiment when missing, one run, and three traces:
     (an exception event), linked to the run (mlflow.sourceRun), with trace tags, trace
     metadata, a feedback assessment (on a span, with rationale and metadata) and an
     expectation assessment;
-  * "plain": one span, no run;
+  * "plain": one span, no run, made while logged model "plain-agent" is active (the trace
+    names it in its mlflow.modelId metadata);
   * "failing": a root span that raises, so the trace state is ERROR.
 
-Prints one JSON object on stdout: {"experiment_id", "run_id", "trace_ids": [...]}.
+Prints one JSON object on stdout: {"experiment_id", "run_id", "model_id", "trace_ids": [...]}.
 """
 
 import argparse
@@ -77,7 +78,10 @@ def main():
     def plain(x):
         return x * 2
 
+    # Made while a logged model is active: the trace names it (mlflow.modelId).
+    active = mlflow.set_active_model(name="plain-agent")
     plain(21)
+    mlflow.clear_active_model()
     trace_ids.append(mlflow.get_last_active_trace_id())
 
     @mlflow.trace(name="failing")
@@ -90,7 +94,10 @@ def main():
         pass
     trace_ids.append(mlflow.get_last_active_trace_id())
 
-    json.dump({"experiment_id": exp.experiment_id, "run_id": run.info.run_id, "trace_ids": trace_ids}, real_stdout)
+    json.dump(
+        {"experiment_id": exp.experiment_id, "run_id": run.info.run_id, "model_id": active.model_id, "trace_ids": trace_ids},
+        real_stdout,
+    )
     real_stdout.write("\n")
     real_stdout.flush()
 

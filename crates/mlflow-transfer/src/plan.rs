@@ -48,7 +48,7 @@ use crate::{
         dir_datasets::{list_dataset_dirs, read_dataset_dir, DirDatasetSink, DirDatasets, EVALUATION_DATASETS},
         lists::{DirScorers, DirWebhooks},
         rest::{traces::RestTraces, ListedModels, RestDatasetSink, RestLoggedModelSink, RestServer, RestSource},
-        traces::{DirTraces, TraceSink, TraceSource},
+        traces::{DirTraces, ListedTrace, TraceSink, TraceSource},
         LoggedModelSink, LoggedModelSource, RunSink, RunSource, ScorerStore, WebhookStore,
     },
     Error, Result,
@@ -551,7 +551,8 @@ pub async fn plan(source: &Source, selection: Selection, destination: &Destinati
             };
             let source: Arc<dyn TraceSource> = Arc::new(RestTraces::new(src.client().clone()));
             let tracking_uri = Some(src.client().base_url().to_string());
-            p.trace_steps(&source, &tracking_uri, vec![(trace_id, None)], &to)?;
+            let listed = ListedTrace { id: trace_id, ..ListedTrace::default() };
+            p.trace_steps(&source, &tracking_uri, vec![listed], &to)?;
         }
         (Source::Export(dir), Selection::Trace { dst_experiment, .. }) => {
             let experiment = dst_experiment.ok_or_else(|| Error::Input("no destination experiment given".into()))?;
@@ -560,7 +561,8 @@ pub async fn plan(source: &Source, selection: Selection, destination: &Destinati
             let id = id.ok_or_else(|| Error::Input(format!("{}: the trace has no trace_id", dir.display())))?;
             let source: Arc<dyn TraceSource> = Arc::new(DirTraces::single(dir, ExportSystem::default()));
             let tracking_uri = read_tracking_uri(&dir.join(TRACE_JSON));
-            p.trace_steps(&source, &tracking_uri, vec![(id.to_string(), None)], &TraceTo::Server(experiment))?;
+            let listed = ListedTrace::of_info(id.to_string(), &info);
+            p.trace_steps(&source, &tracking_uri, vec![listed], &TraceTo::Server(experiment))?;
         }
         (Source::Server(src), Selection::Traces { experiments, window, dst_experiment }) => {
             let traces = Arc::new(RestTraces::new(src.client().clone()));
@@ -583,7 +585,7 @@ pub async fn plan(source: &Source, selection: Selection, destination: &Destinati
                     Some((out, system)) => TraceTo::Folder(Arc::new(DirTraces::under(out, system.clone()))),
                     None => TraceTo::Server(dst_experiment.clone().unwrap_or_else(|| exp.name.clone())),
                 };
-                let ids = listed.iter().map(|(id, _)| id.clone()).collect();
+                let ids = listed.iter().map(|t| t.id.clone()).collect();
                 steps.extend(p.trace_steps(&source, &tracking_uri, listed, &to)?);
                 indexed.push(IndexedExperiment { id: exp.experiment_id, name: exp.name, items: ids });
             }
@@ -605,7 +607,7 @@ pub async fn plan(source: &Source, selection: Selection, destination: &Destinati
                         )))
                     }
                 };
-                let listed = e.items.iter().map(|id| (id.clone(), exported_trace_run(&source, id))).collect();
+                let listed = e.items.iter().map(|id| exported_trace(&source, id)).collect();
                 let dyn_source: Arc<dyn TraceSource> = source.clone();
                 p.trace_steps(&dyn_source, &tracking_uri, listed, &TraceTo::Server(name))?;
             }
@@ -712,11 +714,13 @@ fn prompts_destination(destination: &Destination) -> Destination {
     }
 }
 
-/// The run of an exported trace (`mlflow.sourceRun`), which orders it after that run; a trace
+/// An exported trace with its run and logged model, which order it after their steps; a trace
 /// whose files cannot be read fails when its step runs.
-fn exported_trace_run(traces: &DirTraces, trace_id: &str) -> Option<String> {
-    let info = traces.dir_of(trace_id).ok().and_then(|d| read_trace_info(&d).ok())?;
-    info.pointer("/trace_metadata/mlflow.sourceRun").and_then(serde_json::Value::as_str).map(str::to_string)
+fn exported_trace(traces: &DirTraces, trace_id: &str) -> ListedTrace {
+    match traces.dir_of(trace_id).ok().and_then(|d| read_trace_info(&d).ok()) {
+        Some(info) => ListedTrace::of_info(trace_id.to_string(), &info),
+        None => ListedTrace { id: trace_id.to_string(), ..ListedTrace::default() },
+    }
 }
 
 /// Where planned traces go.
@@ -849,7 +853,7 @@ pub fn check_experiment_dir(dir: &Path) -> Result<()> {
 struct TracesOf<S> {
     record: ExperimentRecord,
     destination: ExperimentDestination,
-    listed: std::result::Result<Vec<(String, Option<String>)>, String>,
+    listed: std::result::Result<Vec<ListedTrace>, String>,
     source: Arc<S>,
     tracking_uri: Option<String>,
 }
@@ -1076,14 +1080,9 @@ impl Planner {
             Err(e) => (Err(e.to_string()), None),
         };
         let traces = Arc::new(DirTraces::of_experiment(dir, ExportSystem::default()));
-        let listed = read_index(&TRACES_INDEX, &dir.join(TRACES)).map_err(|e| e.to_string()).map(|index| {
-            let ids = index.into_iter().flat_map(|e| e.items);
-            ids.map(|id| {
-                let run = exported_trace_run(&traces, &id);
-                (id, run)
-            })
-            .collect()
-        });
+        let listed = read_index(&TRACES_INDEX, &dir.join(TRACES))
+            .map_err(|e| e.to_string())
+            .map(|index| index.into_iter().flat_map(|e| e.items).map(|id| exported_trace(&traces, &id)).collect());
         let planned = TracesOf {
             record: record.clone(),
             destination: dst.clone(),
@@ -1116,7 +1115,7 @@ impl Planner {
             }
         };
         let source: Arc<dyn TraceSource> = of.source;
-        let traces = ids.iter().map(|(id, _)| id.clone()).collect();
+        let traces = ids.iter().map(|t| t.id.clone()).collect();
         let steps = self.trace_steps(&source, &of.tracking_uri, ids, &to)?;
         if dir.is_some() || error.is_some() {
             let indexed = IndexedExperiment { id: of.record.experiment_id, name: of.record.name, items: traces };
@@ -1125,13 +1124,13 @@ impl Planner {
         Ok(())
     }
 
-    /// A step per trace (id, its run): into a server after the destination experiment's `Open`
-    /// and the trace's run when the job moves it.
+    /// A step per trace: into a server after the destination experiment's `Open` and the
+    /// trace's run and logged model when the job moves them.
     fn trace_steps(
         &mut self,
         source: &Arc<dyn TraceSource>,
         tracking_uri: &Option<String>,
-        traces: Vec<(String, Option<String>)>,
+        traces: Vec<ListedTrace>,
         to: &TraceTo,
     ) -> Result<Vec<usize>> {
         let (sink, open): (Arc<dyn TraceSink>, Option<usize>) = match to {
@@ -1143,14 +1142,19 @@ impl Planner {
             }
         };
         let mut steps = Vec::new();
-        for (trace_id, run) in traces {
+        for t in traces {
             let label = match to {
-                TraceTo::Folder(dir) => format!("trace {trace_id} -> {}", dir.dir_of(&trace_id)?.display()),
-                TraceTo::Server(name) => format!("trace {trace_id} -> experiment {name:?}"),
+                TraceTo::Folder(dir) => format!("trace {} -> {}", t.id, dir.dir_of(&t.id)?.display()),
+                TraceTo::Server(name) => format!("trace {} -> experiment {name:?}", t.id),
             };
-            let deps = open.into_iter().chain(run.and_then(|r| self.runs.get(&r).copied())).collect();
+            let mut deps: Vec<usize> = open.into_iter().chain(t.run.and_then(|r| self.runs.get(&r).copied())).collect();
+            // At a server its logged model's copy is named by the copy's id (an export keeps
+            // the trace as read).
+            if let TraceTo::Server(_) = to {
+                deps.extend(t.model.and_then(|m| self.logged_models.get(&m).copied()));
+            }
             let what = TraceMove {
-                trace_id,
+                trace_id: t.id,
                 source: source.clone(),
                 sink: sink.clone(),
                 to_server: matches!(to, TraceTo::Server(_)),

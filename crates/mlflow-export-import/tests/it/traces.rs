@@ -25,24 +25,36 @@ fn dump_traces(url: &str, experiment: &str) -> serde_json::Map<String, Value> {
     }
 }
 
-/// Source run id → destination run id, by the identity tags of the copies in `experiment`.
-fn run_map(url: &str, experiment: &str) -> HashMap<String, String> {
-    list_runs(url, experiment)
+/// Source id → destination id of every run and logged model copied into `experiment`, by the
+/// identity tags of the copies.
+fn copy_map(url: &str, experiment: &str) -> HashMap<String, String> {
+    let mut ids: HashMap<String, String> = list_runs(url, experiment)
         .iter()
         .map(|r| {
             let src = r["tags"]["mlflow_export_import.source.run_id"].as_str().expect("a copied run").to_string();
             (src, r["run_id"].as_str().unwrap().to_string())
         })
-        .collect()
+        .collect();
+    let models = python_eval(&format!(
+        "import json, mlflow\nc = mlflow.MlflowClient({url:?})\ne = c.get_experiment_by_name({experiment:?})\n\
+         print(json.dumps({{m.tags['{SOURCE_MODEL_ID}']: m.model_id for m in c.search_logged_models(experiment_ids=[e.experiment_id])}}))"
+    ));
+    let models: HashMap<String, String> = serde_json::from_str(models.trim().lines().last().unwrap()).unwrap();
+    ids.extend(models);
+    ids
 }
 
-/// A trace as the destination must hold it: the source's with its run remapped, less the
-/// tags each server sets for itself.
-fn expected(src: &Value, runs: &HashMap<String, String>) -> Value {
+const SOURCE_MODEL_ID: &str = "mlflow_export_import.source.model_id";
+
+/// A trace as the destination must hold it: the source's with its run and logged model
+/// remapped (source id → copy id in `ids`), less the tags each server sets for itself.
+fn expected(src: &Value, ids: &HashMap<String, String>) -> Value {
     let mut t = src.clone();
-    let info = &mut t["info"];
-    if let Some(run) = info["trace_metadata"]["mlflow.sourceRun"].as_str() {
-        info["trace_metadata"]["mlflow.sourceRun"] = Value::String(runs[run].clone());
+    let metadata = &mut t["info"]["trace_metadata"];
+    for key in ["mlflow.sourceRun", "mlflow.modelId"] {
+        if let Some(id) = metadata[key].as_str() {
+            metadata[key] = Value::String(ids.get(id).unwrap_or_else(|| panic!("no copy of {key} {id}")).clone());
+        }
     }
     drop_tags(&mut t, false);
     t
@@ -93,6 +105,8 @@ fn traces_move_with_their_experiment() {
     assert_eq!(agent["info"]["trace_metadata"]["mlflow.sourceRun"], seeded["run_id"]);
     assert_eq!(agent["info"]["tags"]["team"], "search");
     assert_eq!(agent["info"]["assessments"].as_array().unwrap().len(), 2);
+    let plain = &source[seeded["trace_ids"][1].as_str().unwrap()];
+    assert_eq!(plain["info"]["trace_metadata"]["mlflow.modelId"], seeded["model_id"]);
 
     // Server to server, twice: the second run creates nothing and changes nothing.
     let copied = unique_name("traces-copy");
@@ -112,7 +126,7 @@ fn traces_move_with_their_experiment() {
     ];
     ok(&copy);
     let first = dump_traces(&dst.url, &copied);
-    assert_traces_copied(&source, &first, &run_map(&dst.url, &copied), &src.url);
+    assert_traces_copied(&source, &first, &copy_map(&dst.url, &copied), &src.url);
     let actions = |report: &Path| -> Vec<String> {
         let r: Value = serde_json::from_slice(&std::fs::read(report).unwrap()).unwrap();
         r["traces"].as_array().unwrap().iter().map(|t| t["action"].as_str().unwrap().to_string()).collect()
@@ -158,7 +172,7 @@ fn traces_move_with_their_experiment() {
     ];
     ok(&import);
     let back = dump_traces(&other.url, &imported);
-    assert_traces_copied(&source, &back, &run_map(&other.url, &imported), &src.url);
+    assert_traces_copied(&source, &back, &copy_map(&other.url, &imported), &src.url);
     ok(&import);
     assert_eq!(dump_traces(&other.url, &imported), back, "a second import changes nothing");
 }
@@ -174,8 +188,10 @@ fn trace_commands_move_traces_alone() {
     let name = unique_name("trace-cmds");
     let seeded = run_python_script("seed_traces.py", &["--tracking-uri", &src.url, "--experiment", &name]);
     let source = dump_traces(&src.url, &name);
+    // Neither the run nor the logged model is copied: the traces keep naming the source's.
     let run = seeded["run_id"].as_str().unwrap().to_string();
-    let runs: HashMap<String, String> = [(run.clone(), run)].into();
+    let model = seeded["model_id"].as_str().unwrap().to_string();
+    let runs: HashMap<String, String> = [(run.clone(), run), (model.clone(), model)].into();
     let work = tempfile::tempdir().unwrap();
 
     let export = work.path().join("traces");
@@ -241,7 +257,7 @@ fn traces_copied_inside_one_server_get_ids_of_their_own() {
     ];
     ok(&copy);
     let first = dump_traces(&server.url, &copied);
-    let runs = run_map(&server.url, &copied);
+    let runs = copy_map(&server.url, &copied);
     assert_eq!(first.len(), source.len());
     for copy in first.values() {
         let src_id = copy["info"]["tags"]["mlflow_export_import.source.trace_id"].as_str().unwrap();

@@ -8,8 +8,8 @@
 //! trace, its server and the destination experiment: new, and the same in every job.
 //!
 //! Into a server, the trace is moved into the destination experiment its step depends on, and
-//! its run (`mlflow.sourceRun`) is pointed at the destination copy of that run; a run that was
-//! not copied is kept as it was, and said so in the outcome. An export keeps the trace as read.
+//! its run (`mlflow.sourceRun`) and logged model (`mlflow.modelId`) are pointed at their
+//! destination copies; one that was not copied is kept as it was, and said so in the outcome. An export keeps the trace as read.
 
 use std::sync::Arc;
 
@@ -20,7 +20,7 @@ use sha2::{Digest, Sha256};
 use crate::{
     identity,
     job::{Action, JobContext, Outcome, TraceOutcome},
-    store::traces::{TraceCopyOf, TraceFound, TraceRecord, TraceSink, TraceSource},
+    store::traces::{TraceCopyOf, TraceFound, TraceRecord, TraceSink, TraceSource, MODEL_ID, SOURCE_RUN},
     Error, Result,
 };
 
@@ -31,7 +31,6 @@ const SERVER_TAGS: [&str; 4] = [
     "mlflow.trace.archiveLocation",
     "mlflow.trace.archivalFailure",
 ];
-const SOURCE_RUN: &str = "mlflow.sourceRun";
 
 /// One trace to move.
 pub struct TraceMove {
@@ -131,6 +130,19 @@ impl TraceMove {
             match copied.or_else(|| ctx.ids.get(&run).flatten()) {
                 Some(dst) => trace.info["trace_metadata"][SOURCE_RUN] = json!(dst),
                 None => notes.push(format!("its run {run} was not copied: {SOURCE_RUN} still names the source run")),
+            }
+        }
+        if let Some(model) = trace.metadata(MODEL_ID).map(str::to_string) {
+            let copied = deps.iter().find_map(|d| match d {
+                Outcome::LoggedModel(m) if m.source_model_id == model && m.action != Action::Failed => {
+                    m.destination.clone()
+                }
+                _ => None,
+            });
+            match copied {
+                Some(dst) => trace.info["trace_metadata"][MODEL_ID] = json!(dst),
+                None => notes
+                    .push(format!("its logged model {model} was not copied: {MODEL_ID} still names the source model")),
             }
         }
         let info = &mut trace.info;

@@ -18,6 +18,27 @@ use crate::{
     Error, Result,
 };
 
+/// A trace as listed for planning: its id and what it links to (trace metadata
+/// `mlflow.sourceRun`, `mlflow.modelId`), whose steps its own step follows.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListedTrace {
+    pub id: String,
+    pub run: Option<String>,
+    pub model: Option<String>,
+}
+
+impl ListedTrace {
+    /// The trace `id` whose info (TraceInfoV3 JSON) is `info`.
+    pub fn of_info(id: String, info: &Value) -> Self {
+        let metadata = |key: &str| info["trace_metadata"][key].as_str().filter(|v| !v.is_empty()).map(str::to_string);
+        Self { id, run: metadata(SOURCE_RUN), model: metadata(MODEL_ID) }
+    }
+}
+
+/// Trace metadata naming the run the trace was made in, and the logged model it was made by.
+pub const SOURCE_RUN: &str = "mlflow.sourceRun";
+pub const MODEL_ID: &str = "mlflow.modelId";
+
 /// One trace: its info (TraceInfoV3 JSON: tags, metadata, assessments…) and its spans.
 #[derive(Debug, Clone)]
 pub struct TraceRecord {

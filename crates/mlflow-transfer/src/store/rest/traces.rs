@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 
 use crate::{
     identity,
-    store::traces::{TraceCopyOf, TraceFound, TraceRecord, TraceSink, TraceSource},
+    store::traces::{ListedTrace, TraceCopyOf, TraceFound, TraceRecord, TraceSink, TraceSource},
     Error, Result,
 };
 
@@ -31,7 +31,7 @@ impl RestTraces {
     /// Each trace of an experiment (that `filter` selects) as (trace id, its run), oldest
     /// first; none from a server without MLflow 3 traces. Trace ids become folder names in an
     /// export: one that cannot be is refused.
-    pub async fn list(&self, experiment_id: &str, filter: Option<&str>) -> Result<Vec<(String, Option<String>)>> {
+    pub async fn list(&self, experiment_id: &str, filter: Option<&str>) -> Result<Vec<ListedTrace>> {
         let mut out = Vec::new();
         let listed = self
             .client
@@ -41,8 +41,7 @@ impl RestTraces {
                     if id.is_empty() || !crate::paths::is_single_segment(&id) {
                         return Err(Error::Input(format!("the server returned trace id {id:?}; refusing it")));
                     }
-                    let run = info.pointer("/trace_metadata/mlflow.sourceRun").and_then(Value::as_str);
-                    out.push((id, run.map(str::to_string)));
+                    out.push(ListedTrace::of_info(id, &info));
                 }
                 Ok(())
             })
