@@ -152,6 +152,21 @@ pub struct LoggedModelRecord {
     pub source_run_id: Option<String>,
     /// Its metric points, each naming the source run it was logged through.
     pub metrics: Vec<LoggedModelMetric>,
+    /// `LOGGED_MODEL_READY`, `LOGGED_MODEL_PENDING` or `LOGGED_MODEL_UPLOAD_FAILED`; `None`
+    /// when not known (an export that does not say), taken as ready.
+    pub status: Option<String>,
+}
+
+/// A logged model's status as the API spells it.
+pub const LOGGED_MODEL_READY: &str = "LOGGED_MODEL_READY";
+pub const LOGGED_MODEL_PENDING: &str = "LOGGED_MODEL_PENDING";
+pub const LOGGED_MODEL_UPLOAD_FAILED: &str = "LOGGED_MODEL_UPLOAD_FAILED";
+
+impl LoggedModelRecord {
+    /// The status its copy is to end with.
+    pub fn final_status(&self) -> &str {
+        self.status.as_deref().unwrap_or(LOGGED_MODEL_READY)
+    }
 }
 
 /// A version number as the registry orders them (`"10"` after `"9"`); 0 when not a number.

@@ -67,13 +67,22 @@ impl MlflowClient {
         .await
     }
 
-    /// Marks a logged model READY once its files are uploaded.
-    pub async fn finalize_logged_model(&self, model_id: &str) -> Result<LoggedModel> {
+    /// Ends a logged model's upload with `status` (`LOGGED_MODEL_READY` or
+    /// `LOGGED_MODEL_UPLOAD_FAILED`).
+    pub async fn finalize_logged_model(&self, model_id: &str, status: &str) -> Result<LoggedModel> {
         // The handler checks `model_id` in the body as well as in the path.
-        let body = json!({ "model_id": model_id, "status": "LOGGED_MODEL_READY" });
+        let body = json!({ "model_id": model_id, "status": status });
         let path = format!("/api/2.0/mlflow/logged-models/{}", encode(model_id));
         let r: ModelResponse = self.send(Method::PATCH, &path, &body, Idempotency::Safe).await?;
         Ok(r.model)
+    }
+
+    /// Sets tags on a logged model (replacing the values of keys it has).
+    pub async fn set_logged_model_tags(&self, model_id: &str, tags: &[KeyValue]) -> Result<()> {
+        let body = json!({ "model_id": model_id, "tags": tags });
+        let path = format!("/api/2.0/mlflow/logged-models/{}/tags", encode(model_id));
+        let _: Empty = self.send(Method::PATCH, &path, &body, Idempotency::Safe).await?;
+        Ok(())
     }
 
     /// One directory level of a logged model's files; paths are relative to its root.

@@ -298,6 +298,7 @@ fn kill_then_resume(
     }
     let mut want_tags = src_state["tags"].clone();
     want_tags[SOURCE_MODEL_ID] = json!(source.model_id);
+    want_tags["mlflow_export_import.complete"] = json!("true");
     assert_eq!(copy["tags"], want_tags, "tags of the copy");
     assert_eq!(copy["files"], src_state["files"], "files of the copy");
     let files = copy["files"].as_array().unwrap();

@@ -13,6 +13,7 @@ use test_support::{unique_name, ArtifactMode, MlflowServer};
 use crate::cli::{ok, path};
 
 const SOURCE_MODEL_ID: &str = "mlflow_export_import.source.model_id";
+const COMPLETE: &str = "mlflow_export_import.complete";
 
 /// The source experiment's name, seeded once per test binary.
 fn seeded() -> &'static str {
@@ -81,6 +82,7 @@ fn assert_copied(src: &Value, dst_server: &MlflowServer, dst_experiment: &str) -
         assert!(dst["models"][name.as_str()].is_object(), "{name} not copied: {dst}");
         let tags = dst["models"][name.as_str()]["tags"].as_object_mut().unwrap();
         assert_eq!(tags.remove(SOURCE_MODEL_ID).as_ref(), Some(source_id), "{name}");
+        assert_eq!(tags.remove(COMPLETE), Some(Value::from("true")), "{name}");
         assert_ne!(dst["ids"][name.as_str()], *source_id, "{name} has a new id");
     }
     // `MLmodel` names the copy and its run (`--mlmodel-fix`, on by default): with the source's
@@ -227,6 +229,7 @@ fn assert_copied_alone(src: &Value, dst: &Value, alone: bool) {
         }
         let mut tags = d["tags"].as_object().unwrap().clone();
         assert_eq!(tags.remove(SOURCE_MODEL_ID).as_ref(), Some(source_id), "{name}");
+        assert_eq!(tags.remove(COMPLETE), Some(Value::from("true")), "{name}");
         assert_eq!(Value::Object(tags), s["tags"], "{name}: tags");
         if alone {
             assert_eq!(d["source_run"], Value::Null, "{name}: no run at the destination");
@@ -293,11 +296,16 @@ with tempfile.TemporaryDirectory() as d:
         f.write(bytes(range(256)))
     mlflow.MlflowClient().log_model_artifacts(lm.model_id, d)
 mlflow.finalize_logged_model(lm.model_id, "READY")
+broken = mlflow.initialize_logged_model(name="broken", model_type="agent", tags={{"why": "upload failed"}})
+mlflow.finalize_logged_model(broken.model_id, "FAILED")
+mlflow.initialize_logged_model(name="pending", model_type="agent", params={{"q": "2"}})
 print(lm.model_id)
 "#
     );
     let model_id = src.python_eval(&code).trim().lines().last().unwrap().to_string();
-    let before = dump(src, &experiment);
+    let all = dump(src, &experiment);
+    let mut before = all.clone();
+    before["ids"].as_object_mut().unwrap().retain(|k, _| k == "alone");
     assert_eq!(before["models"]["alone"]["source_run"], "fit", "{before}");
     assert_eq!(before["models"]["alone"]["metrics"].as_array().unwrap().len(), 1, "{before}");
     let to = unique_name("lm-alone");
@@ -321,6 +329,29 @@ print(lm.model_id)
     assert!(notes.contains("1 metric points not kept"), "{notes}");
     assert!(notes.contains("has no copy at the destination"), "{notes}");
     ok(&args);
+    assert_eq!(dump(dst, &to), after, "a second copy changed the destination");
+
+    // Every model of the experiment, each ending with its source's status: a model whose upload
+    // failed stays failed and one still pending stays pending, and a second copy finds both.
+    assert_eq!(all["models"]["broken"]["status"], "FAILED", "{all}");
+    assert_eq!(all["models"]["pending"]["status"], "PENDING", "{all}");
+    let to = unique_name("lm-statuses");
+    let args = [
+        "copy-logged-models",
+        "--src-uri",
+        &src.url,
+        "--dst-uri",
+        &dst.url,
+        "--experiment-ids",
+        &experiment,
+        "--dst-experiment-name",
+        &to,
+    ];
+    ok(&args);
+    let after = dump(dst, &to);
+    assert_copied_alone(&all, &after, true);
+    ok(&[&args[..], &["--report", path(&report)]].concat());
+    assert!(report_models(&report).values().all(|m| m["action"] == "skipped"), "{report:?}");
     assert_eq!(dump(dst, &to), after, "a second copy changed the destination");
 }
 

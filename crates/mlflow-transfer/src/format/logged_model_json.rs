@@ -7,7 +7,7 @@ use std::path::Path;
 use serde_json::{json, Map, Value};
 
 use super::FormatError;
-use crate::model::LoggedModelRecord;
+use crate::model::{LoggedModelRecord, LOGGED_MODEL_UPLOAD_FAILED};
 
 /// Renders a logged model's description.
 pub fn write_logged_model_json(m: &LoggedModelRecord) -> Value {
@@ -16,8 +16,26 @@ pub fn write_logged_model_json(m: &LoggedModelRecord) -> Value {
     };
     json!({ "mlflow": {
         "model_id": m.model_id, "name": m.name, "model_type": m.model_type, "params": map(&m.params), "tags": map(&m.tags),
-        "source_run_id": m.source_run_id, "metrics": m.metrics,
+        "source_run_id": m.source_run_id, "metrics": m.metrics, "status": m.status.as_deref().map(python_status),
     }})
+}
+
+/// The Python tool writes a status as the Python client's enum value (`READY`, `PENDING`,
+/// `FAILED`), which its importer hands back to `finalize_logged_model`; the API spells them
+/// `LOGGED_MODEL_…`.
+fn python_status(api: &str) -> &str {
+    match api {
+        LOGGED_MODEL_UPLOAD_FAILED => "FAILED",
+        other => other.strip_prefix("LOGGED_MODEL_").unwrap_or(other),
+    }
+}
+
+fn api_status(python: &str) -> String {
+    match python {
+        "FAILED" | "UPLOAD_FAILED" => LOGGED_MODEL_UPLOAD_FAILED.to_string(),
+        "READY" | "PENDING" => format!("LOGGED_MODEL_{python}"),
+        other => other.to_string(),
+    }
 }
 
 /// Reads a logged model's description; `path` names the file in errors. Params and tags may
@@ -50,6 +68,7 @@ pub fn read_logged_model_json(path: &Path, bytes: &[u8]) -> Result<LoggedModelRe
         tags: pairs("tags")?,
         artifact_uri: None,
         source_run_id: m["source_run_id"].as_str().filter(|r| !r.is_empty()).map(str::to_string),
+        status: m["status"].as_str().map(api_status),
         metrics: match m.get("metrics") {
             None | Some(Value::Null) => Vec::new(),
             Some(v) => serde_json::from_value(v.clone())
@@ -83,9 +102,15 @@ mod tests {
                 dataset_name: Some("d".into()),
                 dataset_digest: Some("x1".into()),
             }],
+            status: Some(LOGGED_MODEL_UPLOAD_FAILED.into()),
         };
-        let bytes = serde_json::to_vec(&write_logged_model_json(&m)).unwrap();
+        let written = write_logged_model_json(&m);
+        assert_eq!(written["mlflow"]["status"], "FAILED", "the Python tool's spelling");
+        let bytes = serde_json::to_vec(&written).unwrap();
         assert_eq!(read_logged_model_json(Path::new("f"), &bytes).unwrap(), m);
+        let pending = br#"{"mlflow": {"name": "n", "status": "PENDING"}}"#;
+        let pending = read_logged_model_json(Path::new("f"), pending).unwrap();
+        assert_eq!(pending.status.as_deref(), Some("LOGGED_MODEL_PENDING"));
         let listed = br#"{"mlflow": {"name": "n", "params": [{"key": "a", "value": 1}]}}"#;
         assert_eq!(read_logged_model_json(Path::new("f"), listed).unwrap().params["a"], "1");
         let err = read_logged_model_json(Path::new("f"), br#"{"mlflow": {"params": 3}}"#).unwrap_err();

@@ -17,10 +17,10 @@ use mlflow_client::{
 
 use super::{RestSink, RestSource};
 use crate::{
-    identity::{copied_version, PLACEHOLDER, SOURCE_MODEL, SOURCE_MODEL_ID, SOURCE_TRACKING_URI, SOURCE_VERSION},
+    identity::{self, copied_version, PLACEHOLDER, SOURCE_MODEL, SOURCE_MODEL_ID, SOURCE_TRACKING_URI, SOURCE_VERSION},
     model::{
         key_values, prompt_tags, version_number, ArtifactFile, LoggedModelRecord, ModelVersionRecord,
-        RegisteredModelRecord,
+        RegisteredModelRecord, LOGGED_MODEL_PENDING, LOGGED_MODEL_READY, LOGGED_MODEL_UPLOAD_FAILED,
     },
     select::{ExperimentSpec, VersionFilter},
     store::{
@@ -137,6 +137,7 @@ pub(super) fn logged_model_record(m: LoggedModel) -> LoggedModelRecord {
         artifact_uri: m.info.artifact_uri,
         source_run_id: m.info.source_run_id.filter(|r| !r.is_empty()),
         metrics: m.data.metrics,
+        status: m.info.status,
     }
 }
 
@@ -213,13 +214,23 @@ impl RestLoggedModelSink {
         Ok(listed[experiment_id]
             .iter()
             .filter(|m| m.info.tags.iter().any(|t| t.key == SOURCE_MODEL_ID && t.value == source_id))
-            .filter(|m| m.info.status.as_deref() != Some("LOGGED_MODEL_UPLOAD_FAILED"))
+            .filter(|m| m.info.status.as_deref() != Some(LOGGED_MODEL_UPLOAD_FAILED) || marked_complete(m))
             .cloned()
             .collect())
     }
 }
 
-const READY: &str = "LOGGED_MODEL_READY";
+fn marked_complete(m: &LoggedModel) -> bool {
+    m.info.tags.iter().any(|t| t.key == identity::COMPLETE && t.value == "true")
+}
+
+/// Whether a copy is finished: marked complete with the status it is to end with (the mark is
+/// set before the status: a job stopped between them left the status to set), or ready (a
+/// copy made before copies were marked was finalized last).
+fn is_complete_copy(m: &LoggedModel, model: &LoggedModelRecord) -> bool {
+    let status = m.info.status.as_deref();
+    (marked_complete(m) && status == Some(model.final_status())) || status == Some(LOGGED_MODEL_READY)
+}
 
 #[async_trait]
 impl LoggedModelSink for RestLoggedModelSink {
@@ -245,7 +256,7 @@ impl LoggedModelSink for RestLoggedModelSink {
             }
         };
         let found = self.copies(&experiment_id, &model.model_id, false).await?;
-        if let Some(done) = found.iter().find(|m| m.info.status.as_deref() == Some(READY)) {
+        if let Some(done) = found.iter().find(|m| is_complete_copy(m, model)) {
             return Ok(Target::Complete(done.info.model_id.clone()));
         }
         if let Some(partial) = found.first() {
@@ -255,10 +266,10 @@ impl LoggedModelSink for RestLoggedModelSink {
             return Ok(Target::Resumed(partial.info.model_id.clone()));
         }
         // The registry writes `mlflow.modelVersions` itself when a version is created; a copy of
-        // a copy names only the model it was made from.
+        // a copy names only the model it was made from, and is not complete until it is.
         let mut tags: Vec<KeyValue> = key_values(&model.tags)
             .into_iter()
-            .filter(|t| t.key != "mlflow.modelVersions" && t.key != SOURCE_MODEL_ID)
+            .filter(|t| t.key != "mlflow.modelVersions" && t.key != SOURCE_MODEL_ID && t.key != identity::COMPLETE)
             .collect();
         tags.push(KeyValue::new(SOURCE_MODEL_ID, &model.model_id));
         let params = key_values(&model.params);
@@ -298,8 +309,14 @@ impl LoggedModelSink for RestLoggedModelSink {
         ArtifactRoots::copy(&self.dest(target)?, from, &file.path, file.size).await
     }
 
-    async fn finish_logged_model(&self, target: &Target, _model: &LoggedModelRecord) -> Result<()> {
-        self.client.finalize_logged_model(target.id()).await?;
+    /// Marks the copy complete, then gives it the source's status: ready or failed is
+    /// finalized so; a model still pending at the source stays pending.
+    async fn finish_logged_model(&self, target: &Target, model: &LoggedModelRecord) -> Result<()> {
+        let mark = [KeyValue::new(identity::COMPLETE, "true")];
+        self.client.set_logged_model_tags(target.id(), &mark).await?;
+        if model.final_status() != LOGGED_MODEL_PENDING {
+            self.client.finalize_logged_model(target.id(), model.final_status()).await?;
+        }
         Ok(())
     }
 
