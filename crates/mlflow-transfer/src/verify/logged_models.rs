@@ -119,6 +119,7 @@ fn compare_model(
     field("name", s.name.clone(), d.name.clone());
     field("model_type", format!("{:?}", s.model_type), format!("{:?}", d.model_type));
     field("params", format!("{:?}", s.params), format!("{:?}", d.params));
+    field("status", s.final_status().to_string(), d.final_status().to_string());
     // The registry writes `mlflow.modelVersions` itself as versions are made from the copy.
     let kept = |tags: &BTreeMap<String, String>| -> BTreeMap<String, String> {
         tags.iter()
@@ -187,9 +188,11 @@ mod tests {
         assert_eq!(compare(&src, &same, &runs), Vec::<String>::new());
         let mut other = model("m-2", "r2", &[("team", "b"), (identity::SOURCE_MODEL_ID, "m-1")]);
         other.metrics[0].dataset_name = None;
+        other.status = Some(crate::model::LOGGED_MODEL_PENDING.into());
         let diffs = compare(&src, &side(other, "r2", 4), &runs);
-        assert_eq!(diffs.len(), 3, "{diffs:?}");
-        assert!(diffs[0].contains("tags") && diffs[1].contains("metrics") && diffs[2].contains("model outputs"));
+        assert_eq!(diffs.len(), 4, "{diffs:?}");
+        assert!(diffs[0].contains("status: LOGGED_MODEL_READY != LOGGED_MODEL_PENDING"), "{diffs:?}");
+        assert!(diffs[1].contains("tags") && diffs[2].contains("metrics") && diffs[3].contains("model outputs"));
         let missing = compare(&src, &Models::default(), &runs);
         assert_eq!(missing, vec!["logged model m-1: missing at the destination".to_string()]);
     }
