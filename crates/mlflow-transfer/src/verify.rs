@@ -7,7 +7,7 @@
 //! the linked run is part of the comparison),
 //! every metric point, dataset inputs, and the artifact files with their sizes; with
 //! `checksums`, also the bytes of each file by SHA-256. Then the experiment's MLflow 3 logged
-//! models and the runs' links to them (see [`logged_models`]).
+//! models and the runs' links to them (see [`logged_models`]), and its traces (see [`traces`]).
 //!
 //! An experiment may hold 100,000 runs, so nothing is held for all of them but ids and the
 //! difference lines: the destination's runs are listed first with the source run each is a copy
@@ -36,6 +36,7 @@ use crate::{
 };
 
 mod logged_models;
+mod traces;
 
 /// Further reads of an artifact file after a transient failure while hashing it.
 const HASH_RETRIES: u32 = 2;
@@ -58,6 +59,8 @@ pub struct Side {
     ids: Vec<String>,
     /// The experiment's logged models and its runs' links to them.
     models: logged_models::Models,
+    /// The experiment's MLflow 3 traces.
+    traces: traces::Traces,
 }
 
 enum Store {
@@ -74,7 +77,8 @@ impl Side {
         let filter = crate::select::RunFilter { include_deleted: true, ..Default::default() };
         let ids: Vec<String> = source.plan_runs(&exp, &filter).await?.into_iter().map(|(id, _)| id).collect();
         let models = logged_models::Models::server(&source, &exp.experiment_id, &ids).await?;
-        Ok(Self { store: Store::Server(Box::new(source)), ids, models })
+        let traces = traces::Traces::server(&source, &exp.experiment_id).await?;
+        Ok(Self { store: Store::Server(Box::new(source)), ids, models, traces })
     }
 
     /// The runs of an experiment export folder.
@@ -84,7 +88,8 @@ impl Side {
         let dirs: HashMap<String, PathBuf> = exp.runs.into_iter().map(|r| (r.run_id, r.dir)).collect();
         let source = DirSource::tree(dirs.iter().map(|(id, dir)| (id.clone(), dir.clone())));
         let models = logged_models::Models::export(dir, &dirs)?;
-        Ok(Self { store: Store::Export(source, dirs), ids, models })
+        let traces = traces::Traces::export(dir)?;
+        Ok(Self { store: Store::Export(source, dirs), ids, models, traces })
     }
 
     /// How many runs the side holds.
@@ -129,8 +134,14 @@ impl Side {
 pub async fn verify(src: &Side, dst: &Side, opts: Options) -> Result<Vec<String>> {
     let dst_runs = dst.copies()?;
     let mut diffs = compare(src.source(), &src.ids, dst.source(), &dst_runs, opts).await?;
-    // Logged models follow runs through the runs' one copy each, as parent links do.
-    diffs.extend(logged_models::compare(&src.models, &dst.models, &one_copy(&copies_of(&dst_runs))));
+    // Logged models follow runs through the runs' one copy each, as parent links do; traces
+    // follow both.
+    let runs = copies_of(&dst_runs);
+    let runs = one_copy(&runs);
+    diffs.extend(logged_models::compare(&src.models, &dst.models, &runs));
+    let models = logged_models::one_copy(&src.models, &dst.models);
+    let links = traces::Links { runs: &runs, models: &models };
+    diffs.extend(traces::compare(&src.traces, &dst.traces, &links, opts.concurrency).await?);
     Ok(diffs)
 }
 

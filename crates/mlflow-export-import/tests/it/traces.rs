@@ -146,10 +146,33 @@ fn traces_move_with_their_experiment() {
     resumed.sort();
     assert_eq!(resumed, ["resumed", "skipped", "skipped"]);
     assert_eq!(dump_traces(&dst.url, &copied), first, "the resumed copy is the same");
+    // `verify` compares the traces too: equal, until a trace tag changes at the destination.
+    let verify = [
+        "verify",
+        "--src-uri",
+        &src.url,
+        "--src-experiment",
+        &name,
+        "--dst-uri",
+        &dst.url,
+        "--dst-experiment",
+        &copied,
+    ];
+    assert_eq!(ok(&verify), "");
+    python_eval(&format!(
+        "import mlflow; mlflow.MlflowClient({:?}).set_trace_tag({agent_id:?}, 'team', 'other')",
+        dst.url
+    ));
+    let changed = crate::cli::run(&verify, &[]);
+    let stdout = String::from_utf8_lossy(&changed.stdout);
+    assert!(!changed.status.success(), "{stdout}");
+    assert_eq!(stdout.lines().count(), 1, "{stdout}");
+    assert!(stdout.contains(&format!("trace {agent_id} -> {agent_id}: tags")) && stdout.contains("other"), "{stdout}");
 
     // Export, in the Python tool's layout, and import into another server.
     let export = Path::new(env!("CARGO_TARGET_TMPDIR")).join(&name);
     ok(&["export-experiment", "--tracking-uri", &src.url, "--experiment", &name, "--output-dir", path(&export)]);
+    assert_eq!(ok(&["verify", "--src-uri", &src.url, "--src-experiment", &name, "--dst-dir", path(&export)]), "");
     let index: Value = serde_json::from_slice(&std::fs::read(export.join("traces/traces.json")).unwrap()).unwrap();
     let mut listed: Vec<&str> =
         index["mlflow"]["experiments"][0]["traces"].as_array().unwrap().iter().map(|t| t.as_str().unwrap()).collect();
@@ -277,6 +300,18 @@ fn traces_copied_inside_one_server_get_ids_of_their_own() {
         assert_eq!(got, want, "copy {new_id} of {src_id}");
     }
     assert_eq!(dump_traces(&server.url, &name), source, "the source is untouched");
+    let verify = [
+        "verify",
+        "--src-uri",
+        &server.url,
+        "--src-experiment",
+        &name,
+        "--dst-uri",
+        &server.url,
+        "--dst-experiment",
+        &copied,
+    ];
+    assert_eq!(ok(&verify), "", "copies with ids of their own compare equal");
     ok(&copy);
     let r: Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
     assert!(r["traces"].as_array().unwrap().iter().all(|t| t["action"] == "skipped"), "{}", r["traces"]);

@@ -20,17 +20,9 @@ use sha2::{Digest, Sha256};
 use crate::{
     identity,
     job::{Action, JobContext, Outcome, TraceOutcome},
-    store::traces::{TraceCopyOf, TraceFound, TraceRecord, TraceSink, TraceSource, MODEL_ID, SOURCE_RUN},
+    store::traces::{TraceCopyOf, TraceFound, TraceRecord, TraceSink, TraceSource, MODEL_ID, SERVER_TAGS, SOURCE_RUN},
     Error, Result,
 };
-
-/// Trace tags a server manages itself (where it keeps the spans); it strips them on writes.
-const SERVER_TAGS: [&str; 4] = [
-    "mlflow.artifactLocation",
-    "mlflow.trace.spansLocation",
-    "mlflow.trace.archiveLocation",
-    "mlflow.trace.archivalFailure",
-];
 
 /// One trace to move.
 pub struct TraceMove {

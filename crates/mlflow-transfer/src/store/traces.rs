@@ -19,21 +19,32 @@ use crate::{
 };
 
 /// A trace as listed for planning: its id and what it links to (trace metadata
-/// `mlflow.sourceRun`, `mlflow.modelId`), whose steps its own step follows.
+/// `mlflow.sourceRun`, `mlflow.modelId`), whose steps its own step follows, and the source
+/// trace it is a copy of, if it is one.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ListedTrace {
     pub id: String,
     pub run: Option<String>,
     pub model: Option<String>,
+    pub copy_of: Option<String>,
 }
 
 impl ListedTrace {
     /// The trace `id` whose info (TraceInfoV3 JSON) is `info`.
     pub fn of_info(id: String, info: &Value) -> Self {
         let metadata = |key: &str| info["trace_metadata"][key].as_str().filter(|v| !v.is_empty()).map(str::to_string);
-        Self { id, run: metadata(SOURCE_RUN), model: metadata(MODEL_ID) }
+        let copy_of = info["tags"][crate::identity::SOURCE_TRACE_ID].as_str().map(str::to_string);
+        Self { id, run: metadata(SOURCE_RUN), model: metadata(MODEL_ID), copy_of }
     }
 }
+
+/// Trace tags a server manages itself (where it keeps the spans); it strips them on writes.
+pub const SERVER_TAGS: [&str; 4] = [
+    "mlflow.artifactLocation",
+    "mlflow.trace.spansLocation",
+    "mlflow.trace.archiveLocation",
+    "mlflow.trace.archivalFailure",
+];
 
 /// Trace metadata naming the run the trace was made in, and the logged model it was made by.
 pub const SOURCE_RUN: &str = "mlflow.sourceRun";

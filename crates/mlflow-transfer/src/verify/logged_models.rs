@@ -56,6 +56,22 @@ impl Models {
     }
 }
 
+/// Each source model with its one copy at the destination (those with none or several are
+/// left out).
+pub(super) fn one_copy(src: &Models, dst: &Models) -> HashMap<String, String> {
+    let mut copies: HashMap<&str, Vec<&str>> = HashMap::new();
+    for m in &dst.records {
+        copies.entry(Models::copy_of(m)).or_default().push(&m.model_id);
+    }
+    src.records
+        .iter()
+        .filter_map(|s| match copies.get(s.model_id.as_str()).map(Vec::as_slice) {
+            Some([d]) => Some((s.model_id.clone(), d.to_string())),
+            _ => None,
+        })
+        .collect()
+}
+
 /// Every difference between the sides' logged models and run links; `runs` maps each source
 /// run to its one copy.
 pub(super) fn compare(src: &Models, dst: &Models, runs: &HashMap<&str, &str>) -> Vec<String> {
