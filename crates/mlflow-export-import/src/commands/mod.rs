@@ -231,11 +231,13 @@ pub fn finish_job(
         if !result.logged_models.is_empty() {
             let count = |a: Action| result.logged_models.iter().filter(|m| m.action == a).count();
             block += &format!(
-                "  logged models  {} created, {} resumed, {} skipped, {} failed\n",
+                "  logged models  {} created, {} resumed, {} skipped, {} failed; {} files, {}\n",
                 count(Action::Created),
                 count(Action::Resumed),
                 count(Action::Skipped),
-                count(Action::Failed)
+                count(Action::Failed),
+                result.logged_models.iter().map(|m| m.artifact_files).sum::<usize>(),
+                indicatif::HumanBytes(result.logged_models.iter().map(|m| m.artifact_bytes).sum::<u64>())
             );
         }
         if !result.scorers.is_empty() {
