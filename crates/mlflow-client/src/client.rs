@@ -57,6 +57,11 @@ impl std::fmt::Debug for MlflowClient {
 
 struct Inner {
     http: reqwest::Client,
+    /// The client creates are sent through: the same, but waiting [`CREATE_READ_TIMEOUT`] for
+    /// an answer. A create given up on may still be applied after the tool has looked for
+    /// its result and found none, and made again: a duplicate is worse than a long wait. A
+    /// dropped connection is still seen at once.
+    http_create: reqwest::Client,
     base: String,
     auth: Auth,
     retry: RetryPolicy,
@@ -109,29 +114,39 @@ impl Stream for HeldBody {
     }
 }
 
+/// How long a create waits for its answer at least (see [`Inner::http_create`]).
+const CREATE_READ_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// An HTTP client for `config` that gives up on an answer silent for `read_timeout`.
+fn http_client(config: &ClientConfig, read_timeout: Duration) -> Result<reqwest::Client> {
+    let mut builder = reqwest::Client::builder()
+        .user_agent(concat!("mlflow-export-import/", env!("CARGO_PKG_VERSION")))
+        .connect_timeout(Duration::from_secs(30))
+        .read_timeout(read_timeout)
+        .pool_max_idle_per_host(config.max_in_flight)
+        .tcp_nodelay(true);
+    if config.insecure_tls {
+        builder = builder.tls_danger_accept_invalid_certs(true);
+    }
+    if let Some(path) = &config.ca_cert_path {
+        let pem = std::fs::read(path).map_err(|source| Error::Io { path: path.display().to_string(), source })?;
+        let certs = reqwest::Certificate::from_pem_bundle(&pem)
+            .map_err(|e| Error::Config(format!("{}: not a PEM certificate bundle: {e}", path.display())))?;
+        for cert in certs {
+            builder = builder.add_root_certificate(cert);
+        }
+    }
+    builder.build().map_err(|e| Error::Config(format!("cannot build HTTP client: {e}")))
+}
+
 impl MlflowClient {
     pub fn new(config: &ClientConfig) -> Result<Self> {
-        let mut builder = reqwest::Client::builder()
-            .user_agent(concat!("mlflow-export-import/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(Duration::from_secs(30))
-            .read_timeout(config.timeout)
-            .pool_max_idle_per_host(config.max_in_flight)
-            .tcp_nodelay(true);
-        if config.insecure_tls {
-            builder = builder.tls_danger_accept_invalid_certs(true);
-        }
-        if let Some(path) = &config.ca_cert_path {
-            let pem = std::fs::read(path).map_err(|source| Error::Io { path: path.display().to_string(), source })?;
-            let certs = reqwest::Certificate::from_pem_bundle(&pem)
-                .map_err(|e| Error::Config(format!("{}: not a PEM certificate bundle: {e}", path.display())))?;
-            for cert in certs {
-                builder = builder.add_root_certificate(cert);
-            }
-        }
-        let http = builder.build().map_err(|e| Error::Config(format!("cannot build HTTP client: {e}")))?;
+        let http = http_client(config, config.timeout)?;
+        let http_create = http_client(config, config.timeout.max(CREATE_READ_TIMEOUT))?;
         Ok(Self {
             inner: Arc::new(Inner {
                 http,
+                http_create,
                 base: config.base_url.clone(),
                 auth: config.auth.clone(),
                 retry: config.retry,
@@ -176,7 +191,11 @@ impl MlflowClient {
     }
 
     fn request(&self, method: Method, url: &str) -> RequestBuilder {
-        let mut rb = self.inner.http.request(method, url);
+        self.request_with(&self.inner.http, method, url)
+    }
+
+    fn request_with(&self, http: &reqwest::Client, method: Method, url: &str) -> RequestBuilder {
+        let mut rb = http.request(method, url);
         if let Some(w) = self.inner.workspace.as_deref().filter(|_| !url.contains("/mlflow/workspaces")) {
             rb = rb.header(WORKSPACE_HEADER, w);
         }
@@ -243,10 +262,14 @@ impl MlflowClient {
             snippet: String::new(),
             source,
         })?;
+        let http = match idempotency {
+            Idempotency::Safe => &self.inner.http,
+            Idempotency::Create => &self.inner.http_create,
+        };
         let bytes = self
             .with_retries(idempotency, || {
                 let rb = headers.iter().fold(
-                    self.request(method.clone(), &url).header(header::CONTENT_TYPE, "application/json"),
+                    self.request_with(http, method.clone(), &url).header(header::CONTENT_TYPE, "application/json"),
                     |rb, (k, v)| rb.header(*k, *v),
                 );
                 let rb = rb.body(body.clone());

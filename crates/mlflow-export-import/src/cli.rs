@@ -73,7 +73,9 @@ pub struct GlobalArgs {
     #[arg(long, global = true, value_name = "RATE", value_parser = positive_rate)]
     pub max_requests_per_second: Option<f64>,
     /// Seconds to wait for each read of a server's answer before the request counts as
-    /// failed and is retried [env: MLFLOW_HTTP_REQUEST_TIMEOUT] [default: 120].
+    /// failed and is retried [env: MLFLOW_HTTP_REQUEST_TIMEOUT] [default: 120]. A create
+    /// (experiment, run, model, version) waits at least 600 s: one given up on may still be
+    /// applied after the tool has looked for it, and be made twice.
     #[arg(long, global = true, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
     pub request_timeout: Option<u64>,
     /// Retries of one request after a transient failure (429, 5xx, timeout, broken connection),

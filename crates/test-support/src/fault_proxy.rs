@@ -70,17 +70,39 @@ pub struct FaultPlan {
     /// Seed of the choice, so a failing run can be repeated.
     pub seed: u64,
     pub rewrite: Option<Rewrite>,
+    /// The first request whose path holds this text reaches the server only after this long
+    /// (as from a queue in front of it); its answer then comes back as usual.
+    pub late: Option<(String, Duration)>,
 }
 
 impl FaultPlan {
     /// Every kind of fault on `rate` of the requests.
     pub fn faults(rate: f64, stall: Duration, seed: u64) -> Self {
-        Self { rate, faults: Fault::ALL.to_vec(), stall, seed, rewrite: None }
+        Self { rate, faults: Fault::ALL.to_vec(), stall, seed, rewrite: None, late: None }
+    }
+
+    /// No faults; the first request whose path holds `path` is passed on after `delay`.
+    pub fn late(path: &str, delay: Duration) -> Self {
+        Self {
+            rate: 0.0,
+            faults: Vec::new(),
+            stall: Duration::ZERO,
+            seed: 0,
+            rewrite: None,
+            late: Some((path.to_string(), delay)),
+        }
     }
 
     /// No faults; answers pass through `rewrite`.
     pub fn rewriting(rewrite: impl Fn(&str, &[u8]) -> Option<Vec<u8>> + Send + Sync + 'static) -> Self {
-        Self { rate: 0.0, faults: Vec::new(), stall: Duration::ZERO, seed: 0, rewrite: Some(Arc::new(rewrite)) }
+        Self {
+            rate: 0.0,
+            faults: Vec::new(),
+            stall: Duration::ZERO,
+            seed: 0,
+            rewrite: Some(Arc::new(rewrite)),
+            late: None,
+        }
     }
 }
 
@@ -107,6 +129,8 @@ impl FaultCounts {
 struct State {
     upstream: String,
     plan: FaultPlan,
+    /// Whether the late request of [`FaultPlan::late`] has been held.
+    held: std::sync::atomic::AtomicBool,
     http: reqwest::Client,
     counts: Counts,
 }
@@ -130,6 +154,7 @@ impl FaultProxy {
         let state = Arc::new(State {
             upstream: upstream.trim_end_matches('/').to_string(),
             plan,
+            held: std::sync::atomic::AtomicBool::new(false),
             http: reqwest::Client::builder().no_proxy().build().expect("HTTP client"),
             counts: Counts::default(),
         });
@@ -214,19 +239,28 @@ async fn handle(state: Arc<State>, req: Request<hyper::body::Incoming>) -> Resul
         _ => {}
     }
     let path = parts.uri.path_and_query().map_or("/", |p| p.as_str()).to_string();
+    let late = state.plan.late.as_ref().filter(|(late, _)| path.contains(late.as_str()));
+    let delay = late.filter(|_| !state.held.swap(true, Ordering::Relaxed)).map(|(_, d)| *d);
     let mut forward = state.http.request(parts.method, format!("{}{path}", state.upstream)).body(body);
     for (name, value) in &parts.headers {
         if !matches!(*name, header::HOST | header::CONNECTION | header::CONTENT_LENGTH | header::TRANSFER_ENCODING) {
             forward = forward.header(name, value);
         }
     }
-    let answer = match forward.send().await {
+    // A task of its own: a request held back still reaches the server when the client has
+    // given up on it and gone (which drops this handler).
+    let exchange = tokio::spawn(async move {
+        if let Some(d) = delay {
+            tokio::time::sleep(d).await;
+        }
+        let answer = forward.send().await?;
+        let (status, headers) = (answer.status(), answer.headers().clone());
+        Ok::<_, reqwest::Error>((status, headers, answer.bytes().await?))
+    });
+    let (status, headers, mut bytes) = match exchange.await.map_err(std::io::Error::other)? {
         Ok(a) => a,
         Err(e) => return Ok(text_answer(StatusCode::BAD_GATEWAY, format!("proxy: upstream failed: {e}"))),
     };
-    let status = answer.status();
-    let headers = answer.headers().clone();
-    let mut bytes = answer.bytes().await.map_err(std::io::Error::other)?;
     if let Some(new) = state.plan.rewrite.as_ref().and_then(|r| r(&path, &bytes)) {
         bytes = Bytes::from(new);
     }

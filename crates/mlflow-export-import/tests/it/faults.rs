@@ -148,3 +148,39 @@ fn a_destination_server_killed_and_restarted_mid_copy_ends_with_every_run_once()
     verify(&src.url, std::slice::from_ref(&from), &dst.url, std::slice::from_ref(&to));
     assert_copied(&src_runs, &dst.url, &[from], &[to]);
 }
+
+/// A run create that reaches the server only after the tool's read timeout has passed (as from
+/// a queue in front of the server) is still applied there. The tool waits for a create's
+/// answer instead of giving up, looking for the run before the server has made it, finding
+/// nothing and making it again: the destination holds one copy. (Seen in CI under load: a run
+/// twice in an import through the faulty network.)
+#[test]
+fn a_run_create_that_reaches_the_server_late_makes_one_run() {
+    let (src, dst) = (MlflowServer::shared(ArtifactMode::Proxy), MlflowServer::shared(ArtifactMode::LocalRoot));
+    let code = format!(
+        "import mlflow\nmlflow.set_experiment({:?})\nwith mlflow.start_run() as r:\n    mlflow.log_param('a', '1')\nprint(r.info.run_id)",
+        unique_name("late-src")
+    );
+    let run_id = src.python_eval(&code).trim().lines().last().unwrap().to_string();
+    let late = Duration::from_secs(5);
+    let proxy = FaultProxy::start(&dst.url, FaultPlan::late("/runs/create", late));
+    let experiment = unique_name("late");
+    let started = std::time::Instant::now();
+    let args = [
+        "copy-run",
+        "--src-uri",
+        &src.url,
+        "--dst-uri",
+        &proxy.url,
+        "--run-id",
+        &run_id,
+        "--experiment-name",
+        &experiment,
+    ];
+    ok(&[&args[..], &["--request-timeout", "2"]].concat());
+    // Whatever the tool did, the held create has reached the server by now.
+    std::thread::sleep((late + Duration::from_secs(1)).saturating_sub(started.elapsed()));
+    let runs = crate::cli::list_runs(&dst.url, &experiment);
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    assert_eq!(runs[0]["tags"]["mlflow_export_import.source.run_id"], run_id.as_str());
+}

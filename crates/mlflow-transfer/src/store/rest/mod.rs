@@ -13,7 +13,7 @@ pub use models::{RestLoggedModelSink, RestServer};
 mod prompts;
 
 use std::{
-    collections::{BTreeMap, HashMap},
+    collections::{BTreeMap, HashMap, HashSet},
     sync::Mutex,
 };
 
@@ -330,6 +330,9 @@ pub struct RestSink {
     /// Our copies in the experiment by source run id, listed with one paged search when the
     /// first run begins rather than one search per run; runs this sink makes are added.
     copies: tokio::sync::OnceCell<Mutex<HashMap<String, Vec<Run>>>>,
+    /// Source runs whose create failed in a way that may have been applied: the listing above
+    /// may not know their copy, so a later attempt searches afresh.
+    uncertain: Mutex<HashSet<String>>,
 }
 
 impl RestSink {
@@ -353,6 +356,7 @@ impl RestSink {
             artifact_dests: Mutex::default(),
             all_experiments: Default::default(),
             copies: Default::default(),
+            uncertain: Mutex::default(),
         })
     }
 
@@ -580,7 +584,11 @@ impl RunSink for RestSink {
     }
 
     async fn begin_run(&self, run: &RunRecord, source: &SourceIdentity) -> Result<Target> {
-        let found = self.known_copies(source).await?;
+        let found = if self.uncertain.lock().expect("poisoned").contains(&source.run_id) {
+            self.find(source).await?
+        } else {
+            self.known_copies(source).await?
+        };
         if let Some(done) = found
             .iter()
             .find(|r| identity::is_complete(&r.data.tags.iter().map(|t| (t.key.clone(), t.value.clone())).collect()))
@@ -617,7 +625,10 @@ impl RunSink for RestSink {
                     Ok::<_, Error>(self.find(source).await?.into_iter().next().map(|r| Created::Found(r.info)))
                 },
             )
-            .await?;
+            .await
+            .inspect_err(|_| {
+                self.uncertain.lock().expect("poisoned").insert(source.run_id.clone());
+            })?;
         let (info, target): (&RunInfo, fn(String) -> Target) = match &created {
             Created::New(info) => (info, Target::Created),
             // A lost answer to a create that was applied: the run holds its identity tags only.
