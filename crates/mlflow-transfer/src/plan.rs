@@ -20,7 +20,7 @@ use sha2::{Digest, Sha256};
 use crate::{
     format::{
         experiment_json::{read_experiment_dir, read_experiments_dir},
-        index_json::{read_index, IndexedExperiment, LOGGED_MODELS_INDEX, TRACES_INDEX},
+        index_json::{read_index, IndexKind, IndexedExperiment, LOGGED_MODELS_INDEX, TRACES_INDEX},
         model_json::{read_model_dir, read_models_dir},
         prompt_json::{read_prompt_dir, read_prompts_dir, SUMMARY_FILE},
         trace_json::{read_trace_info, read_tracking_uri, TRACES, TRACES_JSON, TRACE_JSON},
@@ -597,16 +597,7 @@ pub async fn plan(source: &Source, selection: Selection, destination: &Destinati
             let source = Arc::new(DirTraces::under(dir, ExportSystem::default()));
             let tracking_uri = read_tracking_uri(&dir.join(TRACES_JSON));
             for e in read_index(&TRACES_INDEX, dir)? {
-                let name = match (&dst_experiment, e.name.is_empty()) {
-                    (Some(name), _) => name.clone(),
-                    (None, false) => e.name.clone(),
-                    (None, true) => {
-                        return Err(Error::Input(format!(
-                            "{}: no traces.json names the experiments of these traces; give the destination experiment",
-                            dir.display()
-                        )))
-                    }
-                };
+                let name = indexed_destination(&TRACES_INDEX, dir, &e, &dst_experiment)?;
                 let listed = e.items.iter().map(|id| exported_trace(&source, id)).collect();
                 let dyn_source: Arc<dyn TraceSource> = source.clone();
                 p.trace_steps(&dyn_source, &tracking_uri, listed, &TraceTo::Server(name))?;
@@ -1814,25 +1805,16 @@ impl Planner {
         if self.server.is_none() {
             return Err(Error::Unsupported("an export can only be imported into a server".into()));
         }
+        let folders =
+            if single { ModelFolders::Single(dir.to_path_buf()) } else { ModelFolders::Under(dir.to_path_buf()) };
+        let source = Arc::new(DirLoggedModels::at(folders));
         let groups: Vec<(String, Vec<crate::model::LoggedModelRecord>)> = if single {
             let name = dst_experiment.ok_or_else(|| Error::Input("no destination experiment given".into()))?;
             vec![(name, vec![crate::store::dir::read_single_logged_model(dir)?])]
         } else {
-            let folders = ModelFolders::Under(dir.to_path_buf());
             let mut groups = Vec::new();
             for e in read_index(&LOGGED_MODELS_INDEX, dir)? {
-                let name = match (&dst_experiment, e.name.is_empty()) {
-                    (Some(name), _) => name.clone(),
-                    (None, false) => e.name.clone(),
-                    (None, true) => {
-                        return Err(Error::Input(format!(
-                            "{}: no {} names the experiments of these logged models; give the destination experiment",
-                            dir.display(),
-                            LOGGED_MODELS_INDEX.file
-                        )))
-                    }
-                };
-                let source = DirLoggedModels::at(folders.clone());
+                let name = indexed_destination(&LOGGED_MODELS_INDEX, dir, &e, &dst_experiment)?;
                 let mut records = Vec::new();
                 for id in e.items {
                     // A model whose files cannot be read fails when its step runs.
@@ -1844,9 +1826,7 @@ impl Planner {
             }
             groups
         };
-        let folders =
-            if single { ModelFolders::Single(dir.to_path_buf()) } else { ModelFolders::Under(dir.to_path_buf()) };
-        let source: Arc<dyn LoggedModelSource> = Arc::new(DirLoggedModels::at(folders));
+        let source: Arc<dyn LoggedModelSource> = source;
         for (name, records) in groups {
             let open = self.experiment_sink(&name, ExperimentRecord::default()).open;
             let models =
@@ -1855,6 +1835,27 @@ impl Planner {
             self.model_steps(models, &to, open);
         }
         Ok(())
+    }
+}
+
+/// The destination experiment of the objects an index lists under experiment `e`: the one the
+/// user named, else `e`'s name; an index that names none (read from the folders of an export
+/// interrupted before its index was written) needs the user's.
+fn indexed_destination(
+    kind: &IndexKind,
+    dir: &Path,
+    e: &IndexedExperiment,
+    dst_experiment: &Option<String>,
+) -> Result<String> {
+    match (dst_experiment, e.name.is_empty()) {
+        (Some(name), _) => Ok(name.clone()),
+        (None, false) => Ok(e.name.clone()),
+        (None, true) => Err(Error::Input(format!(
+            "{}: no {} names the experiments of these {}; give the destination experiment",
+            dir.display(),
+            kind.file,
+            kind.objects
+        ))),
     }
 }
 

@@ -25,6 +25,8 @@ pub struct IndexKind {
     pub item_file: &'static str,
     /// Each experiment's list of ids.
     pub list: &'static str,
+    /// What the objects are called in messages.
+    pub objects: &'static str,
     /// The `info` counts: total, ok, failed, and the list of failed ids.
     pub counts: [&'static str; 4],
 }
@@ -34,6 +36,7 @@ pub const TRACES_INDEX: IndexKind = IndexKind {
     file: "traces.json",
     item_file: "trace.json",
     list: "traces",
+    objects: "traces",
     counts: ["num_total_trace", "num_ok_traces", "num_failed_traces", "failed_traces"],
 };
 
@@ -42,6 +45,7 @@ pub const LOGGED_MODELS_INDEX: IndexKind = IndexKind {
     file: "logged_models.json",
     item_file: "logged_model.json",
     list: "logged_models",
+    objects: "logged models",
     counts: ["num_total_logged_models", "num_ok_logged_models", "num_failed_logged_models", "failed_logged_models"],
 };
 
