@@ -2,7 +2,7 @@
 //! `copy-logged-model(s)`. Each is one [`Selection::LoggedModels`] job; they differ only in
 //! where the models come from and go.
 
-use std::{process::ExitCode, sync::Arc, time::Instant};
+use std::{path::PathBuf, process::ExitCode, sync::Arc, time::Instant};
 
 use mlflow_client::MlflowClient;
 use mlflow_transfer::{
@@ -47,29 +47,13 @@ pub async fn export_many(args: ExportLoggedModelsArgs, global: &GlobalArgs) -> a
 }
 
 pub async fn import_one(args: ImportLoggedModelArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
-    let client = settings::client(&args.tracking_uri, None, global)?;
-    let selection = Selection::LoggedModels {
-        model_ids: Vec::new(),
-        experiments: Vec::new(),
-        single: true,
-        dst_experiment: Some(args.experiment_name),
-    };
-    let (source, destination) = (Source::Export(args.input_dir), Destination::Server(client.clone()));
-    run("import-logged-model", global, Some(&args.fix), source, selection, destination, &[("destination", &client)])
-        .await
+    let to = Some(args.experiment_name);
+    import("import-logged-model", global, &args.tracking_uri, args.input_dir, &args.fix, true, to).await
 }
 
 pub async fn import_many(args: ImportLoggedModelsArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
-    let client = settings::client(&args.tracking_uri, None, global)?;
-    let selection = Selection::LoggedModels {
-        model_ids: Vec::new(),
-        experiments: Vec::new(),
-        single: false,
-        dst_experiment: args.experiment_name,
-    };
-    let (source, destination) = (Source::Export(args.input_dir), Destination::Server(client.clone()));
-    run("import-logged-models", global, Some(&args.fix), source, selection, destination, &[("destination", &client)])
-        .await
+    let to = args.experiment_name;
+    import("import-logged-models", global, &args.tracking_uri, args.input_dir, &args.fix, false, to).await
 }
 
 pub async fn copy_one(args: CopyLoggedModelArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
@@ -90,6 +74,22 @@ pub async fn copy_many(args: CopyLoggedModelsArgs, global: &GlobalArgs) -> anyho
     let clients = [("source", &src), ("destination", &dst)];
     let destination = Destination::Server(dst.clone());
     run("copy-logged-models", global, Some(&args.fix), Source::Server(source), selection, destination, &clients).await
+}
+
+/// An `export-logged-model` folder (`single`) or an `export-logged-models` one into a server.
+async fn import(
+    command: &str,
+    global: &GlobalArgs,
+    tracking_uri: &str,
+    input_dir: PathBuf,
+    fix: &MlmodelFixArgs,
+    single: bool,
+    dst_experiment: Option<String>,
+) -> anyhow::Result<ExitCode> {
+    let client = settings::client(tracking_uri, None, global)?;
+    let selection = Selection::LoggedModels { model_ids: Vec::new(), experiments: Vec::new(), single, dst_experiment };
+    let (source, destination) = (Source::Export(input_dir), Destination::Server(client.clone()));
+    run(command, global, Some(fix), source, selection, destination, &[("destination", &client)]).await
 }
 
 fn source(client: &MlflowClient) -> Arc<RestSource> {
