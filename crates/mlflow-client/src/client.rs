@@ -117,8 +117,13 @@ impl Stream for HeldBody {
 /// How long a create waits for its answer at least (see [`Inner::http_create`]).
 const CREATE_READ_TIMEOUT: Duration = Duration::from_secs(600);
 
-/// An HTTP client for `config` that gives up on an answer silent for `read_timeout`.
-fn http_client(config: &ClientConfig, read_timeout: Duration) -> Result<reqwest::Client> {
+/// An HTTP client for `config`, trusting `certs` besides the system's, that gives up on an
+/// answer silent for `read_timeout`.
+fn http_client(
+    config: &ClientConfig,
+    certs: &[reqwest::Certificate],
+    read_timeout: Duration,
+) -> Result<reqwest::Client> {
     let mut builder = reqwest::Client::builder()
         .user_agent(concat!("mlflow-export-import/", env!("CARGO_PKG_VERSION")))
         .connect_timeout(Duration::from_secs(30))
@@ -128,21 +133,25 @@ fn http_client(config: &ClientConfig, read_timeout: Duration) -> Result<reqwest:
     if config.insecure_tls {
         builder = builder.tls_danger_accept_invalid_certs(true);
     }
-    if let Some(path) = &config.ca_cert_path {
-        let pem = std::fs::read(path).map_err(|source| Error::Io { path: path.display().to_string(), source })?;
-        let certs = reqwest::Certificate::from_pem_bundle(&pem)
-            .map_err(|e| Error::Config(format!("{}: not a PEM certificate bundle: {e}", path.display())))?;
-        for cert in certs {
-            builder = builder.add_root_certificate(cert);
-        }
+    for cert in certs {
+        builder = builder.add_root_certificate(cert.clone());
     }
     builder.build().map_err(|e| Error::Config(format!("cannot build HTTP client: {e}")))
 }
 
+/// The certificates of `config`'s CA bundle, if it names one.
+fn ca_certificates(config: &ClientConfig) -> Result<Vec<reqwest::Certificate>> {
+    let Some(path) = &config.ca_cert_path else { return Ok(Vec::new()) };
+    let pem = std::fs::read(path).map_err(|source| Error::Io { path: path.display().to_string(), source })?;
+    reqwest::Certificate::from_pem_bundle(&pem)
+        .map_err(|e| Error::Config(format!("{}: not a PEM certificate bundle: {e}", path.display())))
+}
+
 impl MlflowClient {
     pub fn new(config: &ClientConfig) -> Result<Self> {
-        let http = http_client(config, config.timeout)?;
-        let http_create = http_client(config, config.timeout.max(CREATE_READ_TIMEOUT))?;
+        let certs = ca_certificates(config)?;
+        let http = http_client(config, &certs, config.timeout)?;
+        let http_create = http_client(config, &certs, config.timeout.max(CREATE_READ_TIMEOUT))?;
         Ok(Self {
             inner: Arc::new(Inner {
                 http,
