@@ -54,19 +54,25 @@ impl Models {
     fn copy_of(m: &LoggedModelRecord) -> &str {
         m.tags.get(identity::SOURCE_MODEL_ID).unwrap_or(&m.model_id)
     }
+
+    /// The models by the source model each is a copy of.
+    fn by_source(&self) -> HashMap<&str, Vec<&LoggedModelRecord>> {
+        let mut copies: HashMap<&str, Vec<&LoggedModelRecord>> = HashMap::new();
+        for m in &self.records {
+            copies.entry(Self::copy_of(m)).or_default().push(m);
+        }
+        copies
+    }
 }
 
 /// Each source model with its one copy at the destination (those with none or several are
 /// left out).
 pub(super) fn one_copy(src: &Models, dst: &Models) -> HashMap<String, String> {
-    let mut copies: HashMap<&str, Vec<&str>> = HashMap::new();
-    for m in &dst.records {
-        copies.entry(Models::copy_of(m)).or_default().push(&m.model_id);
-    }
+    let copies = dst.by_source();
     src.records
         .iter()
         .filter_map(|s| match copies.get(s.model_id.as_str()).map(Vec::as_slice) {
-            Some([d]) => Some((s.model_id.clone(), d.to_string())),
+            Some([d]) => Some((s.model_id.clone(), d.model_id.clone())),
             _ => None,
         })
         .collect()
@@ -76,10 +82,7 @@ pub(super) fn one_copy(src: &Models, dst: &Models) -> HashMap<String, String> {
 /// run to its one copy.
 pub(super) fn compare(src: &Models, dst: &Models, runs: &HashMap<&str, &str>) -> Vec<String> {
     let mut diffs = Vec::new();
-    let mut copies: HashMap<&str, Vec<&LoggedModelRecord>> = HashMap::new();
-    for m in &dst.records {
-        copies.entry(Models::copy_of(m)).or_default().push(m);
-    }
+    let copies = dst.by_source();
     let known: BTreeSet<&str> = src.records.iter().map(|m| m.model_id.as_str()).collect();
     let mut mapped: HashMap<&str, &str> = HashMap::new();
     for s in &src.records {

@@ -99,9 +99,9 @@ pub(super) async fn compare(src: &Traces, dst: &Traces, links: &Links<'_>, concu
 
 fn compare_trace(s: &TraceRecord, d: &TraceRecord, links: &Links<'_>, at: &str) -> Vec<String> {
     let mut diffs = Vec::new();
-    let (want, have) = (comparable_info(&s.info, Some(links)), comparable_info(&d.info, None));
+    let want = comparable_info(&s.info, Some(links));
+    let mut have = comparable_info(&d.info, None);
     // A link the comparison cannot follow (a run or model outside it) is left out on both sides.
-    let mut have = have;
     for key in [SOURCE_RUN, MODEL_ID] {
         if want["trace_metadata"].get(key).is_none() {
             if let Some(m) = have.get_mut("trace_metadata").and_then(Value::as_object_mut) {
