@@ -1710,21 +1710,6 @@ impl Planner {
             }
             let inputs = models.links.inputs.get(&m.model_id).cloned().unwrap_or_default();
             let outputs = models.links.outputs.get(&m.model_id).cloned().unwrap_or_default();
-            let mut deps: Vec<usize> = open.into_iter().collect();
-            if let ModelsTo::Server(..) = to {
-                let named = m
-                    .source_run_id
-                    .iter()
-                    .chain(m.metrics.iter().filter_map(|p| p.run_id.as_ref()))
-                    .chain(&inputs)
-                    .chain(outputs.iter().map(|(r, _)| r));
-                let mut seen = BTreeSet::new();
-                deps.extend(named.filter(|r| seen.insert(*r)).filter_map(|r| self.runs.get(r)).copied());
-            }
-            let label = match to {
-                ModelsTo::Folder(..) => format!("logged model {} -> {key}", m.model_id),
-                ModelsTo::Server(name, _) => format!("logged model {} -> experiment {name:?}", m.model_id),
-            };
             let what = LoggedModelMove {
                 model_id: m.model_id.clone(),
                 source: models.source.clone(),
@@ -1733,6 +1718,14 @@ impl Planner {
                 run_id: m.source_run_id.clone(),
                 inputs,
                 outputs,
+            };
+            let mut deps: Vec<usize> = open.into_iter().collect();
+            if let ModelsTo::Server(..) = to {
+                deps.extend(what.named_runs(&m).into_iter().filter_map(|r| self.runs.get(r)).copied());
+            }
+            let label = match to {
+                ModelsTo::Folder(..) => format!("logged model {} -> {key}", m.model_id),
+                ModelsTo::Server(name, _) => format!("logged model {} -> experiment {name:?}", m.model_id),
             };
             let s = self.plan.add(label, deps, Move::LoggedModel(Box::new(what)));
             self.logged_models.insert(key, s);

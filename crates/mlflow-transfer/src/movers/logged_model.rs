@@ -172,19 +172,24 @@ impl LoggedModelMove {
         }) else {
             return Ok(copies);
         };
-        let named = (self.run_id.iter())
-            .chain(model.metrics.iter().filter_map(|m| m.run_id.as_ref()))
-            .chain(&self.inputs)
-            .chain(self.outputs.iter().map(|(r, _)| r));
-        let mut looked = BTreeSet::new();
-        for run in named.filter(|r| !moved.contains(r.as_str())) {
-            if looked.insert(run.as_str()) {
-                if let Some(copy) = sink.find_copy(run, self.source_tracking_uri.as_deref()).await? {
-                    copies.insert(run.clone(), copy);
-                }
+        for run in self.named_runs(model).into_iter().filter(|r| !moved.contains(r)) {
+            if let Some(copy) = sink.find_copy(run, self.source_tracking_uri.as_deref()).await? {
+                copies.insert(run.to_string(), copy);
             }
         }
         Ok(copies)
+    }
+
+    /// Every source run `model` names, once each: the run that logged it, the runs its metric
+    /// points were logged through, the runs that take or output it. Its step follows theirs
+    /// in the job, and their copies are what it is linked to.
+    pub fn named_runs<'a>(&'a self, model: &'a LoggedModelRecord) -> BTreeSet<&'a str> {
+        (self.run_id.iter())
+            .chain(model.metrics.iter().filter_map(|m| m.run_id.as_ref()))
+            .chain(&self.inputs)
+            .chain(self.outputs.iter().map(|(r, _)| r))
+            .map(String::as_str)
+            .collect()
     }
 
     /// Reads each `MLmodel` file (small: a few hundred bytes) and rewrites the ids in `ids`
