@@ -182,6 +182,11 @@ pub enum Command {
     /// registered model with its versions.
     #[command(after_help = examples::COPY_ALL)]
     CopyAll(CopyAllArgs),
+    /// Keep a tracking server in step with another: copy-all, where a run copied before gets
+    /// what its source gained since (params, tags, metric points, files, status), and with
+    /// --delete, copies of runs the source deleted are deleted.
+    #[command(after_help = examples::SYNC)]
+    Sync(SyncArgs),
     /// Export one version of a prompt (prompt registry) to a directory (`prompt.json`).
     #[command(after_help = examples::EXPORT_PROMPT)]
     ExportPrompt(ExportPromptArgs),
@@ -404,6 +409,22 @@ pub struct CopyAllArgs {
     pub webhooks: WebhookSecretArgs,
     #[command(flatten)]
     pub compat: CompatArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    #[command(flatten)]
+    pub copy: CopyAllArgs,
+    /// Also delete (soft-delete: restorable) each destination run copied from a run that the
+    /// source no longer has active: deleted there, or gone. Only copies this tool made from this
+    /// source server, in experiments active at the source, are candidates. Not with
+    /// --run-start-time, --runs-until or --shard, which leave runs out of the job that exist.
+    #[arg(long, value_parser = BoolishValueParser::new(), num_args = 0..=1, default_missing_value = "true", default_value = "false", value_name = "BOOL")]
+    pub delete: bool,
+    /// With --delete: delete at most N runs in the whole job. An experiment whose copies to
+    /// delete do not fit in what is left deletes none and is reported failed.
+    #[arg(long, value_name = "N", requires = "delete")]
+    pub max_delete: Option<usize>,
 }
 
 /// Webhook secrets, which no server hands out.

@@ -131,6 +131,14 @@ Examples:
     --src-uri http://old-server:5000 --dst-uri http://new-server:5000 \\
     --export-deleted-runs --use-src-user-id";
 
+pub const SYNC: &str = "\
+Examples:
+  mlflow-export-import sync \\
+    --src-uri http://primary:5000 --dst-uri http://replica:5000
+  mlflow-export-import --report sync.json sync \\
+    --src-uri http://primary:5000 --dst-uri http://replica:5000 \\
+    --use-src-user-id --delete --max-delete 100";
+
 pub const VERIFY: &str = "\
 Examples:
   mlflow-export-import verify \\

@@ -59,6 +59,7 @@ fn main() -> ExitCode {
             Command::ExportAll(a) => commands::export_all::run(a, global).await,
             Command::ImportAll(a) => commands::import_all::run(a, global).await,
             Command::CopyAll(a) => commands::copy_all::run(a, global).await,
+            Command::Sync(a) => commands::copy_all::sync(a, global).await,
             Command::ExportPrompt(a) => commands::export_prompt::run(a, global).await,
             Command::ImportPrompt(a) => commands::import_prompt::run(a, global).await,
             Command::ExportPrompts(a) => commands::export_prompts::run(a, global).await,

@@ -78,6 +78,7 @@ impl Reporter for Progress {
                 match action {
                     Action::Created => "created",
                     Action::Resumed => "resumed an interrupted copy",
+                    Action::Updated => "updated with what its source gained",
                     _ => "already complete, skipped",
                 },
                 o.params,

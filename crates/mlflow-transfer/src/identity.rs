@@ -23,6 +23,10 @@ pub const SOURCE_EXPERIMENT_ID: &str = "mlflow_export_import.source.experiment_i
 pub const SOURCE_EXPERIMENT_NAME: &str = "mlflow_export_import.source.experiment_name";
 /// Written last: the run holds everything the source had.
 pub const COMPLETE: &str = "mlflow_export_import.complete";
+/// What the source run looked like when its copy was last brought in step ([`run_state`]): a
+/// later job compares it with the source's state now, from the run-search pages both sides are
+/// read in anyway, so an unchanged run costs no request of its own.
+pub const SOURCE_STATE: &str = "mlflow_export_import.source.state";
 
 /// Tag on a copied model version naming the source model.
 pub const SOURCE_MODEL: &str = "mlflow_export_import.source.model";
@@ -124,6 +128,49 @@ impl SourceIdentity {
     }
 }
 
+/// A digest of everything about a run that can still change once it exists: name, status, end
+/// time, params, tags (other than ours), the latest point of each metric, and dataset inputs.
+/// Start time and user are fixed at creation; lifecycle (deleted or not) is followed on its
+/// own; artifacts are not in the run-search pages, so a run whose files alone changed is not
+/// seen as changed. A source that gives full metric histories (an export) and one that gives
+/// latest points (a server's search) agree: the latest point is chosen as MLflow chooses it,
+/// by step, then timestamp, then value.
+pub fn run_state(run: &crate::model::RunRecord) -> String {
+    let mut text = String::new();
+    let mut line = |parts: &[&str]| {
+        for p in parts {
+            // Lengths first: no value can make two different runs write the same text.
+            text.push_str(&format!("{}:{p};", p.len()));
+        }
+        text.push('\n');
+    };
+    let m = &run.meta;
+    let status = serde_json::to_string(&m.status).unwrap_or_default();
+    line(&[
+        "run",
+        m.run_name.as_deref().unwrap_or(""),
+        &status,
+        &m.end_time.map(|t| t.to_string()).unwrap_or_default(),
+    ]);
+    for (k, v) in &run.params {
+        line(&["param", k, v]);
+    }
+    for (k, v) in run.tags.iter().filter(|(k, _)| !k.starts_with(PREFIX)) {
+        line(&["tag", k, v]);
+    }
+    for (k, points) in &run.metrics {
+        if let Some(p) = crate::model::MetricPoint::latest(points) {
+            let (step, ts, value) = p.key();
+            line(&["metric", k, &value.to_string(), &ts.to_string(), &step.to_string()]);
+        }
+    }
+    for d in &run.dataset_inputs {
+        line(&["dataset", &d.dataset.name, &d.dataset.digest]);
+    }
+    let digest = <sha2::Sha256 as sha2::Digest>::digest(text.as_bytes());
+    format!("{digest:x}")[..32].to_string()
+}
+
 /// Whether the completion marker is set.
 pub fn is_complete(tags: &BTreeMap<String, String>) -> bool {
     tags.get(COMPLETE).map(String::as_str) == Some("true")
@@ -132,6 +179,34 @@ pub fn is_complete(tags: &BTreeMap<String, String>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::{MetricPoint, RunRecord};
+
+    fn point(value: f64, timestamp: i64, step: i64) -> MetricPoint {
+        MetricPoint { value, timestamp, step }
+    }
+
+    #[test]
+    fn a_run_state_is_the_same_from_a_full_history_and_from_its_latest_point() {
+        let mut full = RunRecord::default();
+        full.metrics.insert("loss".into(), vec![point(0.5, 9, 1), point(f64::NAN, 5, 3), point(0.1, 1, 2)]);
+        full.tags.insert("team".into(), "a".into());
+        let mut latest = full.clone();
+        latest.metrics.insert("loss".into(), vec![point(f64::NAN, 5, 3)]);
+        // Our own tags are not the source's state.
+        latest.tags.insert(COMPLETE.into(), "true".into());
+        assert_eq!(run_state(&full), run_state(&latest));
+        for change in [
+            |r: &mut RunRecord| r.metrics.get_mut("loss").unwrap().push(point(0.0, 1, 4)),
+            |r: &mut RunRecord| drop(r.tags.insert("team".into(), "b".into())),
+            |r: &mut RunRecord| drop(r.params.insert("lr".into(), "1".into())),
+            |r: &mut RunRecord| r.meta.end_time = Some(7),
+            |r: &mut RunRecord| r.meta.status = mlflow_client::types::RunStatus::Finished,
+        ] {
+            let mut changed = full.clone();
+            change(&mut changed);
+            assert_ne!(run_state(&full), run_state(&changed));
+        }
+    }
 
     #[test]
     fn spellings_of_one_server_are_one_server() {

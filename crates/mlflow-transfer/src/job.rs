@@ -118,16 +118,54 @@ pub struct JobContext {
     pub reporter: Arc<dyn Reporter>,
     /// Source run id → destination run id.
     pub ids: IdMap,
+    /// Set by `sync --delete`: copies whose source run is gone are deleted, within a bound.
+    pub deletes: Option<Arc<Deletes>>,
 }
 
 impl JobContext {
     pub fn new(opts: RunOptions, reporter: Arc<dyn Reporter>) -> Self {
-        Self { opts, models: ModelOptions::default(), reporter, ids: IdMap::default() }
+        Self { opts, models: ModelOptions::default(), reporter, ids: IdMap::default(), deletes: None }
+    }
+
+    pub fn with_deletes(mut self, deletes: Deletes) -> Self {
+        self.deletes = Some(Arc::new(deletes));
+        self
     }
 
     pub fn with_models(mut self, models: ModelOptions) -> Self {
         self.models = models;
         self
+    }
+}
+
+/// What a sync may delete at the destination: the copies, made from the source server
+/// `tracking_uri`, of runs that source no longer has active, at most `max` in the whole job.
+#[derive(Debug)]
+pub struct Deletes {
+    pub tracking_uri: String,
+    left: Mutex<usize>,
+    max: usize,
+}
+
+impl Deletes {
+    pub fn new(tracking_uri: &str, max: usize) -> Self {
+        Self { tracking_uri: crate::identity::redact(tracking_uri), left: Mutex::new(max), max }
+    }
+
+    /// Takes `n` deletions from what is left, all or none: an experiment's stale copies are
+    /// deleted together or not at all, so that a job stopped by the bound leaves no experiment
+    /// half pruned.
+    pub fn take(&self, n: usize) -> crate::Result<()> {
+        let mut left = self.left.lock().expect("poisoned");
+        if n > *left {
+            return Err(crate::Error::Input(format!(
+                "{n} copies of runs the source no longer has would be deleted, more than the {} that \
+                 --max-delete {} leaves: none deleted here (raise --max-delete to delete them)",
+                *left, self.max
+            )));
+        }
+        *left -= n;
+        Ok(())
     }
 }
 
@@ -161,6 +199,8 @@ pub enum Action {
     Created,
     /// An interrupted earlier attempt was finished.
     Resumed,
+    /// A complete copy existed; what the source gained since it was made was added to it.
+    Updated,
     /// A complete copy already existed.
     Skipped,
     /// Nothing usable was written; see `error`.
@@ -194,6 +234,16 @@ pub struct RunOutcome {
 }
 
 impl RunOutcome {
+    /// Counts the files written (and of their bytes, those copied inside an object store, for
+    /// which no checksum was taken here).
+    pub fn count_files(&mut self, entries: &[crate::format::run_json::ArtifactEntry]) {
+        self.artifact_files = entries.len();
+        self.artifact_bytes = entries.iter().map(|e| e.size).sum();
+        self.artifact_bytes_in_store = entries.iter().filter(|e| e.sha256.is_none()).map(|e| e.size).sum();
+    }
+}
+
+impl RunOutcome {
     pub fn failed(source_run_id: &str, error: &crate::Error, elapsed: Duration) -> Self {
         Self {
             source_run_id: source_run_id.to_string(),
@@ -222,6 +272,9 @@ pub struct ExperimentOutcome {
     pub destination: Option<String>,
     pub runs_ok: usize,
     pub runs_failed: usize,
+    /// Copies deleted because the source no longer has their run active (`sync --delete`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub runs_deleted: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }
@@ -418,6 +471,7 @@ impl JobResult {
 pub struct Summary {
     pub runs_created: usize,
     pub runs_resumed: usize,
+    pub runs_updated: usize,
     pub runs_skipped: usize,
     pub runs_failed: usize,
     /// Runs that needed more than one pass.
@@ -435,13 +489,14 @@ impl Summary {
             match o.action {
                 Action::Created => s.runs_created += 1,
                 Action::Resumed => s.runs_resumed += 1,
+                Action::Updated => s.runs_updated += 1,
                 Action::Skipped => s.runs_skipped += 1,
                 Action::Failed => s.runs_failed += 1,
             }
             if o.attempts > 1 {
                 s.runs_retried += 1;
             }
-            if matches!(o.action, Action::Created | Action::Resumed) {
+            if matches!(o.action, Action::Created | Action::Resumed | Action::Updated) {
                 s.metric_points += o.metric_points;
                 s.artifact_files += o.artifact_files;
                 s.artifact_bytes += o.artifact_bytes;

@@ -16,6 +16,19 @@ pub struct MetricPoint {
     pub step: i64,
 }
 
+impl MetricPoint {
+    /// The point as a comparable value: NaN equals NaN, as it does when a server stores it.
+    pub fn key(&self) -> (i64, i64, u64) {
+        (self.step, self.timestamp, self.value.to_bits())
+    }
+
+    /// The point a server reports as a metric's latest: the highest step, then timestamp, then
+    /// value.
+    pub fn latest(points: &[MetricPoint]) -> Option<&MetricPoint> {
+        points.iter().max_by(|a, b| (a.step, a.timestamp).cmp(&(b.step, b.timestamp)).then(a.value.total_cmp(&b.value)))
+    }
+}
+
 /// Run attributes that are not params, tags or metrics.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct RunMeta {

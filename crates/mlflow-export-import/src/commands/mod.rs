@@ -292,9 +292,13 @@ pub fn finish_job(
             );
         }
         block += &format!(
-            "  runs           {} created, {} resumed, {} skipped, {} failed\n",
-            summary.runs_created, summary.runs_resumed, summary.runs_skipped, summary.runs_failed
+            "  runs           {} created, {} resumed, {} updated, {} skipped, {} failed\n",
+            summary.runs_created, summary.runs_resumed, summary.runs_updated, summary.runs_skipped, summary.runs_failed
         );
+        let deleted: usize = result.experiments.iter().map(|e| e.runs_deleted.len()).sum();
+        if deleted > 0 {
+            block += &format!("  runs deleted   {deleted} (their source runs are deleted or gone)\n");
+        }
         block += &format!("  metric points  {}\n", summary.metric_points);
         block += &format!(
             "  artifacts      {} files, {}{}\n",

@@ -417,7 +417,7 @@ fn experiment_round_trip(backend: Backend) {
 
     // Again: nothing is created twice.
     let stderr = tool_ok(&copy);
-    assert!(stderr.contains("0 created, 0 resumed, 11 skipped"), "{stderr}");
+    assert!(stderr.contains("0 created, 0 resumed, 0 updated, 11 skipped"), "{stderr}");
     assert_eq!(by_source(dst, &copied).len(), 11);
 }
 

@@ -200,7 +200,7 @@ fn bulk_export_then_import_matches_field_by_field_with_links_across_experiments(
         ],
         &[],
     );
-    assert!(String::from_utf8_lossy(&again.stderr).contains("0 created, 0 resumed, 150 skipped"));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("0 created, 0 resumed, 0 updated, 150 skipped"));
 }
 
 #[test]

@@ -26,6 +26,7 @@ mod run_fixtures;
 mod run_roundtrip;
 mod scorers;
 mod shard;
+mod sync;
 mod tls;
 mod traces;
 mod workspaces;

@@ -5,7 +5,7 @@
 //! `experiments.json` indexes the experiment folders last.
 
 use std::{
-    collections::{BTreeMap, HashMap},
+    collections::{BTreeMap, HashMap, HashSet},
     path::PathBuf,
     sync::Arc,
 };
@@ -17,9 +17,9 @@ use crate::{
         experiment_json::{write_experiment_json, write_experiments_json, ExperimentSummary},
         ExportSystem,
     },
-    job::{Action, ExperimentOutcome, JobContext, Outcome, Phase},
+    job::{Action, Deletes, ExperimentOutcome, JobContext, Outcome, Phase},
     model::ExperimentRecord,
-    store::{local, ExperimentSink},
+    store::{local, ExperimentSink, RunSink},
     Error, Result,
 };
 
@@ -45,7 +45,7 @@ pub struct ExperimentMove {
 }
 
 impl ExperimentMove {
-    pub async fn execute(&self, deps: &[Outcome], _ctx: &JobContext) -> Outcome {
+    pub async fn execute(&self, deps: &[Outcome], ctx: &JobContext) -> Outcome {
         match (self.phase, &self.destination) {
             (Phase::Open, ExperimentDestination::Server { server, name }) => {
                 match server.open_experiment(name, &import_tags(&self.record.tags)).await {
@@ -54,11 +54,16 @@ impl ExperimentMove {
                 }
             }
             (Phase::Open, ExperimentDestination::Folder { .. }) => Outcome::Indexed,
-            (Phase::Close, destination) => Outcome::Experiment(self.close(destination, deps)),
+            (Phase::Close, destination) => Outcome::Experiment(self.close(destination, deps, ctx).await),
         }
     }
 
-    fn close(&self, destination: &ExperimentDestination, deps: &[Outcome]) -> ExperimentOutcome {
+    async fn close(
+        &self,
+        destination: &ExperimentDestination,
+        deps: &[Outcome],
+        ctx: &JobContext,
+    ) -> ExperimentOutcome {
         let runs = || deps.iter().filter_map(|d| if let Outcome::Run(r) = d { Some(r) } else { None });
         let (ok, failed): (Vec<String>, Vec<String>) = {
             let (ok, failed): (Vec<_>, Vec<_>) = runs().partition(|r| r.action != Action::Failed);
@@ -71,6 +76,7 @@ impl ExperimentMove {
             destination: None,
             runs_ok: ok.len(),
             runs_failed: failed.len(),
+            runs_deleted: Vec::new(),
             error: self.error.clone(),
         };
         if outcome.error.is_some() {
@@ -80,8 +86,15 @@ impl ExperimentMove {
             ExperimentDestination::Server { .. } => {
                 for d in deps {
                     match d {
-                        Outcome::ExperimentReady { experiment_id, .. } => {
-                            outcome.destination = Some(experiment_id.clone())
+                        Outcome::ExperimentReady { experiment_id, sink } => {
+                            outcome.destination = Some(experiment_id.clone());
+                            if let Some(deletes) = &ctx.deletes {
+                                let keep = ok.iter().chain(&failed).cloned().collect();
+                                match self.prune(sink.as_ref(), &keep, deletes).await {
+                                    Ok(deleted) => outcome.runs_deleted = deleted,
+                                    Err(e) => outcome.error = Some(e.to_string()),
+                                }
+                            }
                         }
                         Outcome::Failed { error, .. } => outcome.error = Some(error.clone()),
                         _ => {}
@@ -104,6 +117,27 @@ impl ExperimentMove {
             }
         }
         outcome
+    }
+}
+
+impl ExperimentMove {
+    /// Deletes the copies of the source experiment's runs that are not in `keep` (the runs
+    /// this job moved, which are all the runs the source has active): the runs the source
+    /// deleted or no longer has. An experiment deleted at the source is not pruned: only the
+    /// runs behind model versions were planned for it. Returns the deleted copies' ids.
+    async fn prune(&self, sink: &dyn RunSink, keep: &HashSet<String>, deletes: &Deletes) -> Result<Vec<String>> {
+        if self.record.lifecycle_stage != "active" {
+            return Ok(Vec::new());
+        }
+        let stale = sink.stale_copies(&self.record.experiment_id, &deletes.tracking_uri, keep).await?;
+        deletes.take(stale.len())?;
+        let mut deleted = Vec::new();
+        for (copy, source) in stale {
+            sink.delete_copy(&copy).await?;
+            tracing::info!(run = %copy, source = %source, "deleted: the source no longer has this run");
+            deleted.push(copy);
+        }
+        Ok(deleted)
     }
 }
 

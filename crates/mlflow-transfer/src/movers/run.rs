@@ -4,17 +4,20 @@
 //! files moved with per-file retries and size checks, its completion mark written last.
 
 use std::{
+    collections::{BTreeMap, HashMap, HashSet},
     sync::Arc,
     time::{Duration, Instant},
 };
 
 use async_trait::async_trait;
+use futures::{stream, StreamExt, TryStreamExt};
 
 use crate::{
     files::{copy_files, FileOptions, FileSink, FileSource},
+    format::run_json::ArtifactEntry,
     identity::{self, SourceIdentity},
     job::{Action, IdMap, JobContext, Outcome, RunOptions, RunOutcome, UserPolicy},
-    model::{ArtifactFile, RunRecord},
+    model::{ArtifactFile, MetricPoint, RunRecord},
     store::{ByteStream, ObjectLocation, RunSink, RunSource, Target},
     Error, Result,
 };
@@ -167,10 +170,13 @@ async fn transfer(
     started: Instant,
 ) -> Result<RunOutcome> {
     let run = source.read_run(run_id).await?;
+    let state = identity::run_state(&run);
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_secs();
     let mut run = prepare(run, &ctx.opts, i64::try_from(now).unwrap_or(0));
     if sink.assigns_ids() {
         remap_links(&mut run, &ctx.ids, sink).await?;
+        // A copy at a server is kept in step with its source; an export is a snapshot.
+        run.tags.insert(identity::SOURCE_STATE.into(), state);
     }
     let identity = SourceIdentity::of_run(&run);
     let target = sink.begin_run(&run, &identity).await?;
@@ -178,8 +184,9 @@ async fn transfer(
         Target::Created(_) => Action::Created,
         Target::Resumed(_) => Action::Resumed,
         Target::Complete(_) => Action::Skipped,
+        Target::Changed(_) => Action::Updated,
     };
-    if action != Action::Skipped {
+    if matches!(action, Action::Created | Action::Resumed) {
         source.complete_metrics(&mut run).await?;
     }
     let mut outcome = RunOutcome {
@@ -197,21 +204,145 @@ async fn transfer(
         attempts: 1,
         retryable: false,
     };
-    if action == Action::Skipped {
-        outcome.elapsed = started.elapsed();
-        return Ok(outcome);
+    match action {
+        Action::Skipped => {}
+        Action::Updated => update(source, sink, &target, run, ctx, &mut outcome).await?,
+        _ => {
+            let files = source.list_artifacts(&run).await?;
+            let entries = move_files(source, sink, &run, &target, &files, ctx).await?;
+            sink.finish_run(&target, &run, &entries).await?;
+            outcome.count_files(&entries);
+        }
     }
-    let files = source.list_artifacts(&run).await?;
-    let opts = FileOptions { transfers: ctx.opts.transfers, retries: ctx.opts.file_retries };
-    let from = RunFiles { source, run: &run };
-    let to = RunTarget { sink, target: &target };
-    let entries = copy_files(&from, &to, &files, opts, &ctx.reporter).await?;
-    sink.finish_run(&target, &run, &entries).await?;
-    outcome.artifact_files = entries.len();
-    outcome.artifact_bytes = entries.iter().map(|e| e.size).sum();
-    outcome.artifact_bytes_in_store = entries.iter().filter(|e| e.sha256.is_none()).map(|e| e.size).sum();
     outcome.elapsed = started.elapsed();
     Ok(outcome)
+}
+
+/// Streams `files` of `run` into the run `target` names.
+async fn move_files(
+    source: &dyn RunSource,
+    sink: &dyn RunSink,
+    run: &RunRecord,
+    target: &Target,
+    files: &[ArtifactFile],
+    ctx: &JobContext,
+) -> Result<Vec<ArtifactEntry>> {
+    let opts = FileOptions { transfers: ctx.opts.transfers, retries: ctx.opts.file_retries };
+    let from = RunFiles { source, run };
+    let to = RunTarget { sink, target };
+    copy_files(&from, &to, files, opts, &ctx.reporter).await
+}
+
+/// Brings a complete copy in step with its changed source: adds the params, tags, dataset
+/// inputs and metric points it lacks (only the histories of metrics whose latest point differs
+/// are read, on both sides), the files it lacks or holds at another size, and the source's
+/// status, end time and name. Nothing the copy holds is removed: a point, tag or file the
+/// source no longer has may have been added at the destination. A param whose value differs
+/// cannot be changed in MLflow and fails the run, naming it.
+async fn update(
+    source: &dyn RunSource,
+    sink: &dyn RunSink,
+    target: &Target,
+    mut run: RunRecord,
+    ctx: &JobContext,
+    outcome: &mut RunOutcome,
+) -> Result<()> {
+    let copy = sink.read_copy(target).await?;
+    let changed: HashSet<String> = run
+        .metrics
+        .iter()
+        .filter(|(k, points)| {
+            let theirs = copy.metrics.get(*k).and_then(|c| MetricPoint::latest(c)).map(MetricPoint::key);
+            MetricPoint::latest(points).map(MetricPoint::key) != theirs
+        })
+        .map(|(k, _)| k.clone())
+        .collect();
+    run.metrics.retain(|k, _| changed.contains(k));
+    source.complete_metrics(&mut run).await?;
+    run.metrics.retain(|k, _| changed.contains(k));
+    let held_keys = &copy.metrics;
+    let histories: Vec<(String, Vec<MetricPoint>)> = stream::iter(run.metrics.keys().cloned())
+        .map(|key| async move {
+            let have = if held_keys.contains_key(&key) { sink.copy_history(target, &key).await? } else { Vec::new() };
+            Ok::<_, Error>((key, have))
+        })
+        .buffer_unordered(8)
+        .try_collect()
+        .await?;
+    let mut metrics = BTreeMap::new();
+    for (key, have) in histories {
+        let mut held: HashMap<(i64, i64, u64), usize> = HashMap::new();
+        for p in &have {
+            *held.entry(p.key()).or_default() += 1;
+        }
+        let missing: Vec<MetricPoint> = run.metrics[&key]
+            .iter()
+            .filter(|p| match held.get_mut(&p.key()) {
+                Some(n) if *n > 0 => {
+                    *n -= 1;
+                    false
+                }
+                _ => true,
+            })
+            .cloned()
+            .collect();
+        if !missing.is_empty() {
+            metrics.insert(key, missing);
+        }
+    }
+    let mut params = BTreeMap::new();
+    for (k, v) in &run.params {
+        match copy.params.get(k) {
+            None => {
+                params.insert(k.clone(), v.clone());
+            }
+            Some(theirs) if theirs == v => {}
+            Some(theirs) => {
+                return Err(Error::Unsupported(format!(
+                    "param {k:?} is {v:?} at the source and {theirs:?} in its copy {}: MLflow params cannot be changed",
+                    target.id()
+                )))
+            }
+        }
+    }
+    let tags = run.tags.iter().filter(|(k, v)| copy.tags.get(*k) != Some(v)).map(|(k, v)| (k.clone(), v.clone()));
+    let dataset_inputs = run
+        .dataset_inputs
+        .iter()
+        .filter(|d| {
+            !copy
+                .dataset_inputs
+                .iter()
+                .any(|c| c.dataset.name == d.dataset.name && c.dataset.digest == d.dataset.digest)
+        })
+        .cloned()
+        .collect();
+    let held: HashMap<String, Option<u64>> =
+        sink.list_copy_files(target).await?.into_iter().map(|f| (f.path, f.size)).collect();
+    let files: Vec<ArtifactFile> = source
+        .list_artifacts(&run)
+        .await?
+        .into_iter()
+        .filter(|f| match held.get(&f.path) {
+            None => true,
+            Some(size) => size.is_some() && f.size.is_some() && *size != f.size,
+        })
+        .collect();
+    let entries = move_files(source, sink, &run, target, &files, ctx).await?;
+    let delta = RunRecord {
+        meta: run.meta.clone(),
+        params,
+        tags: tags.collect(),
+        metrics,
+        dataset_inputs,
+        ..RunRecord::default()
+    };
+    sink.update_run(target, &delta).await?;
+    outcome.params = delta.params.len();
+    outcome.tags = delta.tags.len();
+    outcome.metric_points = delta.metrics.values().map(Vec::len).sum();
+    outcome.count_files(&entries);
+    Ok(())
 }
 
 /// A run's files at its source.

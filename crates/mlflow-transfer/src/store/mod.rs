@@ -17,7 +17,7 @@ pub mod traces;
 pub mod zip;
 
 use std::{
-    collections::{BTreeMap, HashMap},
+    collections::{BTreeMap, HashMap, HashSet},
     sync::Arc,
     time::Duration,
 };
@@ -33,7 +33,7 @@ pub use object::ObjectLocation;
 use crate::{
     format::run_json::ArtifactEntry,
     identity::SourceIdentity,
-    model::{ArtifactFile, LoggedModelRecord, ModelVersionRecord, RegisteredModelRecord, RunRecord},
+    model::{ArtifactFile, LoggedModelRecord, MetricPoint, ModelVersionRecord, RegisteredModelRecord, RunRecord},
     Result,
 };
 
@@ -68,12 +68,15 @@ pub enum Target {
     Resumed(String),
     /// A complete copy already exists with this id.
     Complete(String),
+    /// A complete copy exists with this id, made when the source run looked different: what
+    /// the source has gained since is written into it ([`RunSink::update_run`]).
+    Changed(String),
 }
 
 impl Target {
     pub fn id(&self) -> &str {
         match self {
-            Target::Created(id) | Target::Resumed(id) | Target::Complete(id) => id,
+            Target::Created(id) | Target::Resumed(id) | Target::Complete(id) | Target::Changed(id) => id,
         }
     }
 }
@@ -104,6 +107,39 @@ pub trait RunSink: Send + Sync {
     /// Writes params, tags, metric history, inputs, final status and times, and marks the run
     /// complete, last, so that a crash before that point leaves a run recognised as incomplete.
     async fn finish_run(&self, target: &Target, run: &RunRecord, artifacts: &[ArtifactEntry]) -> Result<()>;
+    /// The copy a [`Target::Changed`] names as it is now: params, tags, inputs, status, and the
+    /// latest point of each metric. Only sinks that find changed copies are asked.
+    async fn read_copy(&self, target: &Target) -> Result<RunRecord> {
+        Err(crate::Error::Unsupported(format!("run {}: this destination does not update copies", target.id())))
+    }
+    /// The copy's full history of metric `key`.
+    async fn copy_history(&self, target: &Target, key: &str) -> Result<Vec<MetricPoint>> {
+        Err(crate::Error::Unsupported(format!("run {}: no history of {key} here", target.id())))
+    }
+    /// Every artifact file of the copy, with sizes.
+    async fn list_copy_files(&self, target: &Target) -> Result<Vec<ArtifactFile>> {
+        Err(crate::Error::Unsupported(format!("run {}: its files cannot be listed here", target.id())))
+    }
+    /// Adds `delta` to the copy: its params, tags, metric points and dataset inputs, then its
+    /// status, end time and name. The [`crate::identity::SOURCE_STATE`] tag among its tags is
+    /// written last, so that an interrupted update is found changed again and finished.
+    async fn update_run(&self, target: &Target, _delta: &RunRecord) -> Result<()> {
+        Err(crate::Error::Unsupported(format!("run {}: this destination does not update copies", target.id())))
+    }
+    /// The active copies here of runs of source experiment `experiment_id` at the server
+    /// `tracking_uri` whose source run is not in `keep`, as (destination id, source id).
+    async fn stale_copies(
+        &self,
+        _experiment_id: &str,
+        _tracking_uri: &str,
+        _keep: &HashSet<String>,
+    ) -> Result<Vec<(String, String)>> {
+        Ok(Vec::new())
+    }
+    /// Deletes (at a server: soft-deletes, restorable) the copy `run_id`.
+    async fn delete_copy(&self, run_id: &str) -> Result<()> {
+        Err(crate::Error::Unsupported(format!("run {run_id}: this destination does not delete copies")))
+    }
 }
 
 /// Something MLflow 3 logged models can be read from.

@@ -219,39 +219,45 @@ impl RestSource {
     /// [`RunSource::complete_metrics`] fetches the histories, which a run found already copied
     /// never needs.
     async fn record(&self, run: Run) -> Result<RunRecord> {
-        let mut metrics: BTreeMap<String, Vec<MetricPoint>> = BTreeMap::new();
-        for m in &run.data.metrics {
-            metrics.entry(m.key.clone()).or_default().push(MetricPoint {
-                value: m.value,
-                timestamp: m.timestamp,
-                step: m.step,
-            });
-        }
-        let experiment_name = self.experiment_name(&run.info.experiment_id).await?;
-        let info = run.info;
-        Ok(RunRecord {
-            meta: RunMeta {
-                run_id: info.run_id,
-                experiment_id: info.experiment_id,
-                run_name: info.run_name,
-                user_id: info.user_id,
-                status: info.status,
-                start_time: info.start_time,
-                end_time: info.end_time,
-                lifecycle_stage: info.lifecycle_stage.unwrap_or_else(|| "active".into()),
-                artifact_uri: info.artifact_uri,
-            },
-            params: run.data.params.into_iter().map(|p| (p.key, p.value)).collect(),
-            tags: run.data.tags.into_iter().map(|t| (t.key, t.value)).collect(),
-            metrics,
-            dataset_inputs: run.inputs.dataset_inputs,
-            model_inputs: run.inputs.model_inputs,
-            model_outputs: run.outputs.model_outputs,
-            origin: Origin {
-                tracking_uri: Some(self.client.base_url().to_string()),
-                experiment_name: Some(experiment_name),
-            },
-        })
+        let origin = Origin {
+            tracking_uri: Some(self.client.base_url().to_string()),
+            experiment_name: Some(self.experiment_name(&run.info.experiment_id).await?),
+        };
+        Ok(run_record(run, origin))
+    }
+}
+
+/// A REST run as a record: metrics hold the latest point per key, as the server's run answers
+/// give them.
+fn run_record(run: Run, origin: Origin) -> RunRecord {
+    let mut metrics: BTreeMap<String, Vec<MetricPoint>> = BTreeMap::new();
+    for m in &run.data.metrics {
+        metrics.entry(m.key.clone()).or_default().push(MetricPoint {
+            value: m.value,
+            timestamp: m.timestamp,
+            step: m.step,
+        });
+    }
+    let info = run.info;
+    RunRecord {
+        meta: RunMeta {
+            run_id: info.run_id,
+            experiment_id: info.experiment_id,
+            run_name: info.run_name,
+            user_id: info.user_id,
+            status: info.status,
+            start_time: info.start_time,
+            end_time: info.end_time,
+            lifecycle_stage: info.lifecycle_stage.unwrap_or_else(|| "active".into()),
+            artifact_uri: info.artifact_uri,
+        },
+        params: run.data.params.into_iter().map(|p| (p.key, p.value)).collect(),
+        tags: run.data.tags.into_iter().map(|t| (t.key, t.value)).collect(),
+        metrics,
+        dataset_inputs: run.inputs.dataset_inputs,
+        model_inputs: run.inputs.model_inputs,
+        model_outputs: run.outputs.model_outputs,
+        origin,
     }
 }
 
@@ -367,8 +373,15 @@ impl RestSink {
     /// The copies of `source` in the experiment as listed when the job began, with what this
     /// sink made since.
     async fn known_copies(&self, source: &SourceIdentity) -> Result<Vec<Run>> {
-        let copies = self
-            .copies
+        let copies = self.copies().await?.lock().expect("poisoned");
+        let found = copies.get(&source.run_id).map(Vec::as_slice).unwrap_or_default();
+        Ok(found.iter().filter(|r| source.matches(&tag_map(r))).cloned().collect())
+    }
+
+    /// Our copies in the experiment by source run id, listed with one paged search the first
+    /// time they are needed, keeping only their info and our tags.
+    async fn copies(&self) -> Result<&Mutex<HashMap<String, Vec<Run>>>> {
+        self.copies
             .get_or_try_init(|| async {
                 let runs = self
                     .client
@@ -391,10 +404,7 @@ impl RestSink {
                 }
                 Ok::<_, Error>(Mutex::new(by_source))
             })
-            .await?;
-        let copies = copies.lock().expect("poisoned");
-        let found = copies.get(&source.run_id).map(Vec::as_slice).unwrap_or_default();
-        Ok(found.iter().filter(|r| source.matches(&tag_map(r))).cloned().collect())
+            .await
     }
 
     /// Records a run made for `source` (a partial copy until it is finished).
@@ -596,6 +606,12 @@ impl RunSink for RestSink {
             if run.meta.is_deleted() && !done.info.is_deleted() {
                 self.client.delete_run(&done.info.run_id).await?;
             }
+            // A copy deleted at the destination stays as it is: writes to it would be refused.
+            let state = run.tags.get(identity::SOURCE_STATE);
+            if state.is_some() && !done.info.is_deleted() && state != tag_map(done).get(identity::SOURCE_STATE) {
+                self.remember(&done.info.run_id, done.info.artifact_uri.as_deref())?;
+                return Ok(Target::Changed(done.info.run_id.clone()));
+            }
             return Ok(Target::Complete(done.info.run_id.clone()));
         }
         if let Some(partial) = found.iter().find(|r| !r.info.is_deleted()) {
@@ -650,6 +666,68 @@ impl RunSink for RestSink {
     /// Inputs, status and times first; then params, tags and metrics, the completion mark
     /// riding in the last batch, which the server stores after the rest of that batch.
     async fn finish_run(&self, target: &Target, run: &RunRecord, _artifacts: &[ArtifactEntry]) -> Result<()> {
+        self.write_data(target, run, KeyValue::new(identity::COMPLETE, "true")).await?;
+        if run.meta.is_deleted() {
+            self.client.delete_run(target.id()).await?;
+        }
+        Ok(())
+    }
+
+    async fn read_copy(&self, target: &Target) -> Result<RunRecord> {
+        let run = self.client.get_run(target.id()).await?;
+        Ok(run_record(run, Origin::default()))
+    }
+
+    async fn copy_history(&self, target: &Target, key: &str) -> Result<Vec<MetricPoint>> {
+        let points = self.client.get_metric_history(target.id(), key).await?;
+        Ok(points.into_iter().map(|m| MetricPoint { value: m.value, timestamp: m.timestamp, step: m.step }).collect())
+    }
+
+    async fn list_copy_files(&self, target: &Target) -> Result<Vec<ArtifactFile>> {
+        self.artifacts.list_readable(&self.dest(target)?, ArtifactRoot::RunRoutes(target.id().to_string())).await
+    }
+
+    async fn stale_copies(
+        &self,
+        experiment_id: &str,
+        tracking_uri: &str,
+        keep: &HashSet<String>,
+    ) -> Result<Vec<(String, String)>> {
+        let copies = self.copies().await?.lock().expect("poisoned");
+        let mut stale = Vec::new();
+        for (source_run, runs) in copies.iter().filter(|(id, _)| !keep.contains(*id)) {
+            for run in runs.iter().filter(|r| !r.info.is_deleted()) {
+                let tags = tag_map(run);
+                let from = |k: &str| tags.get(k).map(String::as_str);
+                if from(identity::SOURCE_EXPERIMENT_ID) == Some(experiment_id)
+                    && from(identity::SOURCE_TRACKING_URI).is_some_and(|u| identity::same_server(u, tracking_uri))
+                {
+                    stale.push((run.info.run_id.clone(), source_run.clone()));
+                }
+            }
+        }
+        stale.sort();
+        Ok(stale)
+    }
+
+    async fn delete_copy(&self, run_id: &str) -> Result<()> {
+        Ok(self.client.delete_run(run_id).await?)
+    }
+
+    async fn update_run(&self, target: &Target, delta: &RunRecord) -> Result<()> {
+        let mut delta = delta.clone();
+        let state = delta.tags.remove(identity::SOURCE_STATE).ok_or_else(|| {
+            Error::Input(format!("run {}: an update must say which source state it brings", target.id()))
+        })?;
+        self.write_data(target, &delta, KeyValue::new(identity::SOURCE_STATE, state)).await
+    }
+}
+
+impl RestSink {
+    /// Writes a run's inputs, status, times and name, then its params, tags and metric points
+    /// in packed batches, `last` in the very last one: the server stores a batch's tags after
+    /// the rest of it, so `last` is there only if everything else is.
+    async fn write_data(&self, target: &Target, run: &RunRecord, last: KeyValue) -> Result<()> {
         if !run.dataset_inputs.is_empty() {
             self.client.log_inputs(target.id(), &run.dataset_inputs).await?;
         }
@@ -666,14 +744,10 @@ impl RunSink for RestSink {
                 })
             })
             .collect();
-        let complete = KeyValue::new(identity::COMPLETE, "true");
-        for b in batch::pack_ending_with(key_values(&run.params), key_values(&run.tags), metrics, complete) {
+        for b in batch::pack_ending_with(key_values(&run.params), key_values(&run.tags), metrics, last) {
             if let Err(e) = self.client.log_batch(target.id(), &b).await {
                 return Err(explain_refused(e, &b));
             }
-        }
-        if run.meta.is_deleted() {
-            self.client.delete_run(target.id()).await?;
         }
         Ok(())
     }
