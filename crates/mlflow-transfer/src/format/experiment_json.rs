@@ -1,14 +1,15 @@
 //! An experiment export folder (`export-experiment`) and a bulk one (`export-experiments`).
 //!
 //! Three layouts of the experiment folder exist (upstream-format.md §2.9): the seed-era
-//! `manifest.json` (`{experiment, export_info, run_ids | "run-ids", …}`, 2020-11 → 2022-12),
+//! `manifest.json` (`{experiment, export_info, run_ids | "run-ids", …}`, 2020-11 → 2022-06; the
+//! releases 1.0 and 1.1 list the runs as `export_info.ok_runs` instead, until 2022-12),
 //! the `experiment.json` envelope with runs at `<dir>/<run_id>/` (2022-12 → 2025-10) and the same
 //! envelope with runs at `<dir>/runs/<run_id>/` (2025-10 on). The last two differ only on disk,
 //! not in the file, so where each run lives is decided by looking at the folders.
 //!
-//! A bulk export lists its experiments in `experiments.json` (or the seed-era top-level
-//! `manifest.json`), each in `<dir>/<id>/`; `export-all` and `export-models` put the same tree
-//! under `<dir>/experiments/`.
+//! A bulk export lists its experiments in `experiments.json` (or, before 1.2, `manifest.json`),
+//! each in `<dir>/<id>/`; `export-all` and `export-models` put the same tree under
+//! `<dir>/experiments/`.
 //!
 //! Ids read from these files become folder names, so an id that is not a single plain path
 //! segment is refused rather than joined: a crafted `"../.."` must not reach outside the export.
@@ -151,12 +152,15 @@ pub fn write_experiments_json(system: &ExportSystem, experiments: &[ExperimentSu
 /// Lists the experiments of a bulk export (`export-experiments`, or the `experiments/` part of
 /// `export-all`/`export-models`) of any historical layout.
 pub fn read_experiments_dir(dir: &Path) -> Result<Vec<ExperimentEntry>, FormatError> {
-    // `export-all` also writes a top-level `manifest.json` (with an empty `mlflow`), so the
-    // `experiments/` folder is looked at before the seed-era manifest.
+    // `export-all` and `export-models` also write a top-level `manifest.json` that lists no
+    // experiments (1.2 on: an empty `mlflow`; 1.0 and 1.1: only `info`), so the `experiments/`
+    // folder, where 1.0 and 1.1 put their own `manifest.json`, is looked at before the seed-era
+    // manifest.
     let nested = dir.join(EXPERIMENTS_DIR);
     let candidates = [
         (dir.join(EXPERIMENTS_FILE), dir),
         (nested.join(EXPERIMENTS_FILE), nested.as_path()),
+        (nested.join(MANIFEST_FILE), nested.as_path()),
         (dir.join(MANIFEST_FILE), dir),
     ];
     let (path, base) = candidates.into_iter().find(|(p, _)| p.is_file()).ok_or_else(|| FormatError::NotAnExport {
@@ -165,7 +169,8 @@ pub fn read_experiments_dir(dir: &Path) -> Result<Vec<ExperimentEntry>, FormatEr
             "a complete export yet: its shards' parts of experiments.json are there, but not every \
              shard has finished (the last one writes experiments.json)"
         } else {
-            "an experiments export: no experiments.json, experiments/experiments.json or manifest.json"
+            "an experiments export: no experiments.json, experiments/experiments.json, \
+             experiments/manifest.json or manifest.json"
         },
     })?;
     let root = read_json(&path)?;
@@ -232,16 +237,22 @@ fn read_envelope(dir: &Path, root: &Obj, mlflow: &Obj) -> Result<ExperimentDir, 
 
 fn read_manifest(dir: &Path, root: &Obj) -> Result<ExperimentDir, String> {
     let experiment = read_experiment(&root.required_object("experiment")?)?;
-    // The README of the time wrote `run-ids`, the code `run_ids`; both shipped.
-    let run_ids = match root.id_list("run_ids")? {
-        Some(ids) => ids,
-        None => root.id_list("run-ids")?.ok_or_else(|| "`run_ids` (or `run-ids`) missing".to_string())?,
+    let export_info = root.object("export_info")?;
+    // The README of the time wrote `run-ids`, the code `run_ids`; both shipped. Releases 1.0 and
+    // 1.1 (2022-06 → 2022-12) list them in `export_info` as `ok_runs` / `failed_runs` instead.
+    let run_ids = match (root.id_list("run_ids")?, root.id_list("run-ids")?, &export_info) {
+        (Some(ids), _, _) | (None, Some(ids), _) => ids,
+        (None, None, Some(info)) => info
+            .id_list("ok_runs")?
+            .ok_or_else(|| "`run_ids` (or `run-ids`, or `export_info.ok_runs`) missing".to_string())?,
+        (None, None, None) => return Err("`run_ids` (or `run-ids`, or `export_info.ok_runs`) missing".into()),
     };
-    let failed_run_ids = match root.id_list("failed_run_ids")? {
-        Some(ids) => ids,
-        None => root.id_list("failed_run-ids")?.unwrap_or_default(),
+    let failed_run_ids = match (root.id_list("failed_run_ids")?, root.id_list("failed_run-ids")?, &export_info) {
+        (Some(ids), _, _) | (None, Some(ids), _) => ids,
+        (None, None, Some(info)) => info.id_list("failed_runs")?.unwrap_or_default(),
+        (None, None, None) => Vec::new(),
     };
-    let tracking_uri = match root.object("export_info")? {
+    let tracking_uri = match &export_info {
         Some(info) => info.opt_str("mlflow_tracking_uri")?,
         None => None,
     };

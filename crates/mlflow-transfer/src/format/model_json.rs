@@ -25,6 +25,7 @@ use crate::paths::is_single_segment;
 const MODEL_FILE: &str = "model.json";
 const MODELS_FILE: &str = "models.json";
 const MODELS_DIR: &str = "models";
+const MANIFEST_FILE: &str = "manifest.json";
 const RUN_FILE: &str = "run.json";
 /// Names of the version list, newest first: today, 1.2 and the seed era, the first builds.
 const VERSION_LISTS: [&str; 3] = ["versions", "latest_versions", "all_versions"];
@@ -177,13 +178,19 @@ pub fn write_manifest_json(
     })
 }
 
-/// Lists the models of a bulk export: `export-models`/`export-all` put them under `models/`.
+/// Lists the models of a bulk export: `export-models`/`export-all` put them under `models/`,
+/// listed by `models.json` (1.2 on) or by `manifest.json`'s `ok_models` (1.0 and 1.1, whose
+/// top-level `manifest.json` lists no models, hence only the nested one is read).
 pub fn read_models_dir(dir: &Path) -> Result<Vec<ModelEntry>, FormatError> {
     let nested = dir.join(MODELS_DIR);
-    let candidates = [(dir.join(MODELS_FILE), dir), (nested.join(MODELS_FILE), nested.as_path())];
+    let candidates = [
+        (dir.join(MODELS_FILE), dir),
+        (nested.join(MODELS_FILE), nested.as_path()),
+        (nested.join(MANIFEST_FILE), nested.as_path()),
+    ];
     let (path, base) = candidates.into_iter().find(|(p, _)| p.is_file()).ok_or_else(|| FormatError::NotAnExport {
         dir: dir.to_path_buf(),
-        what: "a models export: no models.json or models/models.json",
+        what: "a models export: no models.json, models/models.json or models/manifest.json",
     })?;
     let root = read_json(&path)?;
     parse_models(base, &root).map_err(|what| FormatError::Shape { path, what })
@@ -342,13 +349,17 @@ fn read_version(v: &Obj) -> Result<(u64, ModelVersionRecord), String> {
 
 fn parse_models(base: &Path, root: &Value) -> Result<Vec<ModelEntry>, String> {
     let root = Obj::top(root)?;
-    let mlflow = root.required_object("mlflow")?;
-    let items = mlflow.list("models")?.ok_or_else(|| mlflow.missing("models"))?;
+    let (parent, key) = match root.object("mlflow")? {
+        Some(mlflow) => (mlflow, "models"),
+        None if root.get("ok_models").is_some() => (root, "ok_models"),
+        None => return Err("neither `mlflow.models` (1.2+) nor `ok_models` (1.0, 1.1) present".into()),
+    };
+    let items = parent.list(key)?.ok_or_else(|| parent.missing(key))?;
     items
         .iter()
         .enumerate()
         .map(|(i, item)| {
-            let path = format!("{}[{i}]", mlflow.child_path("models"));
+            let path = format!("{}[{i}]", parent.child_path(key));
             match item {
                 Value::String(name) if is_single_segment(name) => {
                     Ok(ModelEntry { dir: base.join(name), name: name.clone() })
