@@ -727,7 +727,14 @@ mod tests {
             (env("/mlflow", Some(json!({}))), "`mlflow.experiment` missing"),
             (env("/mlflow", Some(json!(1))), "`mlflow` is not an object"),
             (man("/run-ids", Some(json!({}))), "`run-ids` is not a list"),
-            (man("/run-ids", None), "`run_ids` (or `run-ids`) missing"),
+            (man("/run-ids", None), "`run_ids` (or `run-ids`, or `export_info.ok_runs`) missing"),
+            (
+                (
+                    "manifest.json",
+                    json!({"experiment": {"experiment_id": "1", "name": "e"}, "export_info": {"ok_runs": ["../x"]}}),
+                ),
+                "`export_info.ok_runs[0]` is not a folder name: \"../x\"",
+            ),
             (man("/failed_run-ids", Some(json!("x"))), "`failed_run-ids` is not a list"),
             (man("/experiment/experiment_id", None), "`experiment.experiment_id` missing"),
             (
@@ -761,7 +768,8 @@ mod tests {
         assert_eq!(
             read_experiments_dir(tmp.path()).unwrap_err().to_string(),
             format!(
-                "{}: not an experiments export: no experiments.json, experiments/experiments.json or manifest.json",
+                "{}: not an experiments export: no experiments.json, experiments/experiments.json, \
+                 experiments/manifest.json or manifest.json",
                 tmp.path().display()
             )
         );
@@ -896,5 +904,77 @@ mod tests {
         std::fs::write(tmp.path().join("experiments.shard-1-of-2.json"), "[]").unwrap();
         let err = read_experiments_dir(tmp.path()).unwrap_err().to_string();
         assert!(err.contains("not a complete export yet") && err.contains("not every shard has finished"), "{err}");
+    }
+
+    /// Each release's `export-experiment` folder: the experiment, its three runs (1.0 and 1.1
+    /// list them as `export_info.ok_runs`), each run as logged, the child naming its parent.
+    #[test]
+    fn reads_the_python_corpus_experiments() {
+        use crate::format::corpus;
+        for release in corpus::RELEASES {
+            let expected = corpus::expected(release);
+            let exp = read_experiment_dir(&corpus::dir(release).join("experiment")).unwrap_or_else(|e| panic!("{e}"));
+            let layout = if corpus::is_1x(release) { ExperimentLayout::Manifest } else { ExperimentLayout::Envelope };
+            assert_eq!(exp.layout, layout, "{release}");
+            assert_eq!(exp.experiment.name, expected["experiments"][0]["name"].as_str().unwrap(), "{release}");
+            assert_eq!(exp.experiment.tags, BTreeMap::from([("purpose".into(), "corpus".into())]), "{release}");
+            assert_eq!(exp.failed_run_ids, Vec::<String>::new(), "{release}");
+            let mut got = run_ids(&exp);
+            got.sort_unstable();
+            let mut want: Vec<String> = ["parent", "child", "failed"].map(|n| corpus::run_id(&expected, n)).into();
+            want.sort_unstable();
+            assert_eq!(got, want, "{release}");
+            let rl = if corpus::is_1x(release) { Layout::V1x } else { Layout::Envelope2023 };
+            assert_runs_readable_as_logged(&exp, rl, &expected, release);
+        }
+    }
+
+    /// Every listed run's `run.json` is of `layout` and holds what the generator logged.
+    fn assert_runs_readable_as_logged(exp: &ExperimentDir, layout: Layout, expected: &Value, what: &str) {
+        use crate::format::corpus;
+        let names = expected["runs"].as_object().unwrap();
+        for run in &exp.runs {
+            let path = run.dir.join("run.json");
+            let rj = read_run_json(&path, &std::fs::read(&path).unwrap()).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(rj.layout, layout, "{what}");
+            let (name, want) = names.iter().find(|(_, r)| r["source_run_id"] == run.run_id.as_str()).unwrap();
+            corpus::assert_run_as_logged(&rj.run, want, &format!("{what} {name}"));
+            let parent = want["parent"].as_str().map(|p| corpus::run_id(expected, p));
+            assert_eq!(rj.run.tags.get("mlflow.parentRunId"), parent.as_ref(), "{what} {name}");
+        }
+    }
+
+    /// Each release's `export-experiments` folder and the experiments of its `export-all` and
+    /// `export-models` folders (1.0 and 1.1: `manifest.json` files, beside a top-level one that
+    /// lists no experiments).
+    #[test]
+    fn reads_the_python_corpus_bulk_experiments() {
+        use crate::format::corpus;
+        for release in corpus::RELEASES {
+            let expected = corpus::expected(release);
+            let names = |e: &[ExperimentEntry]| {
+                let mut n: Vec<String> = e.iter().map(|e| e.name.clone()).collect();
+                n.sort_unstable();
+                n
+            };
+            let a = expected["experiments"][0]["name"].as_str().unwrap().to_string();
+            let b = expected["experiments"][1]["name"].as_str().unwrap().to_string();
+            for (folder, want) in [
+                ("experiments", vec![a.clone(), b.clone()]),
+                ("all", vec!["Default".to_string(), a.clone(), b.clone()]),
+                ("models", vec![a.clone(), b.clone()]),
+            ] {
+                let what = format!("{release} {folder}");
+                let entries =
+                    read_experiments_dir(&corpus::dir(release).join(folder)).unwrap_or_else(|e| panic!("{e}"));
+                assert_eq!(names(&entries), want, "{what}");
+                for entry in &entries {
+                    let exp = read_experiment_dir(&entry.dir).unwrap_or_else(|e| panic!("{what}: {e}"));
+                    assert_eq!(exp.experiment.name, entry.name, "{what}");
+                    let rl = if corpus::is_1x(release) { Layout::V1x } else { Layout::Envelope2023 };
+                    assert_runs_readable_as_logged(&exp, rl, &expected, &what);
+                }
+            }
+        }
     }
 }
