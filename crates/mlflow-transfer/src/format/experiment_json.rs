@@ -240,17 +240,18 @@ fn read_manifest(dir: &Path, root: &Obj) -> Result<ExperimentDir, String> {
     let export_info = root.object("export_info")?;
     // The README of the time wrote `run-ids`, the code `run_ids`; both shipped. Releases 1.0 and
     // 1.1 (2022-06 → 2022-12) list them in `export_info` as `ok_runs` / `failed_runs` instead.
-    let run_ids = match (root.id_list("run_ids")?, root.id_list("run-ids")?, &export_info) {
-        (Some(ids), _, _) | (None, Some(ids), _) => ids,
-        (None, None, Some(info)) => info
-            .id_list("ok_runs")?
-            .ok_or_else(|| "`run_ids` (or `run-ids`, or `export_info.ok_runs`) missing".to_string())?,
-        (None, None, None) => return Err("`run_ids` (or `run-ids`, or `export_info.ok_runs`) missing".into()),
+    let info_list = |key: &str| match &export_info {
+        Some(info) => info.id_list(key),
+        None => Ok(None),
     };
-    let failed_run_ids = match (root.id_list("failed_run_ids")?, root.id_list("failed_run-ids")?, &export_info) {
-        (Some(ids), _, _) | (None, Some(ids), _) => ids,
-        (None, None, Some(info)) => info.id_list("failed_runs")?.unwrap_or_default(),
-        (None, None, None) => Vec::new(),
+    let run_ids = match (root.id_list("run_ids")?, root.id_list("run-ids")?) {
+        (Some(ids), _) | (None, Some(ids)) => ids,
+        (None, None) => info_list("ok_runs")?
+            .ok_or_else(|| "`run_ids` (or `run-ids`, or `export_info.ok_runs`) missing".to_string())?,
+    };
+    let failed_run_ids = match (root.id_list("failed_run_ids")?, root.id_list("failed_run-ids")?) {
+        (Some(ids), _) | (None, Some(ids)) => ids,
+        (None, None) => info_list("failed_runs")?.unwrap_or_default(),
     };
     let tracking_uri = match &export_info {
         Some(info) => info.opt_str("mlflow_tracking_uri")?,
