@@ -32,9 +32,15 @@ def main():
 
     mlflow.set_tracking_uri(args.tracking_uri)
     client = MlflowClient(tracking_uri=args.tracking_uri)
-    m = client.get_registered_model(args.model)
-    versions = sorted(client.search_model_versions(f"name='{args.model}'"), key=lambda v: int(v.version))
-    out = {
+    json.dump(dump(client, args.tracking_uri, args.model), real_stdout, ensure_ascii=False, sort_keys=True)
+    real_stdout.write("\n")
+    real_stdout.flush()
+
+
+def dump(client, tracking_uri, name):
+    m = client.get_registered_model(name)
+    versions = sorted(client.search_model_versions(f"name='{name}'"), key=lambda v: int(v.version))
+    return {
         "name": m.name,
         "description": m.description or "",
         "tags": dict(m.tags),
@@ -48,14 +54,11 @@ def main():
                 "run_id": v.run_id,
                 "source": v.source,
                 "status": v.status,
-                "files": files_of(args.tracking_uri, m.name, v.version),
+                "files": files_of(tracking_uri, m.name, v.version),
             }
             for v in versions
         ],
     }
-    json.dump(out, real_stdout, ensure_ascii=False, sort_keys=True)
-    real_stdout.write("\n")
-    real_stdout.flush()
 
 
 def files_of(tracking_uri, name, version):

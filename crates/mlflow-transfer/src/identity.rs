@@ -39,6 +39,20 @@ pub const SOURCE_MODEL_ID: &str = "mlflow_export_import.source.model_id";
 /// Tag on a copied trace naming the source trace id.
 pub const SOURCE_TRACE_ID: &str = "mlflow_export_import.source.trace_id";
 
+/// Prefixes inside [`PREFIX`] that are lineage, not identity: the Python tool's 1.0 and 1.1
+/// releases wrote the source's export metadata, run info and `mlflow.*` tags under them into
+/// `run.json` (`--export-source-tags`; builds of early 2022 wrote `metadata.` with
+/// `--export-metadata-tags`), and their importer logged them like any other tag. They are the
+/// export's data, to be copied, and say nothing about the copy they sit on.
+pub const LINEAGE_PREFIXES: [&str; 3] =
+    ["mlflow_export_import.metadata.", "mlflow_export_import.run_info.", "mlflow_export_import.mlflow."];
+
+/// Whether `key` is a tag this tool writes about the object it sits on (identity, completion,
+/// placeholder), as opposed to data, lineage from an old export included.
+pub fn is_own_tag(key: &str) -> bool {
+    key.starts_with(PREFIX) && !LINEAGE_PREFIXES.iter().any(|p| key.starts_with(p))
+}
+
 /// The source version a destination model version is our copy of, by its identity tags.
 pub fn copied_version<'a>(
     v: &'a mlflow_client::types::ModelVersion,

@@ -236,7 +236,7 @@ fn compare_run(s: &RunRecord, d: &RunRecord, mapped: &HashMap<&str, &str>, at: &
     field("dataset_inputs", format!("{:?}", s.dataset_inputs), format!("{:?}", d.dataset_inputs));
     compare_maps("params", &s.params, &d.params, at, diffs);
     let links = ["mlflow.parentRunId", "mlflow.rootRunId"];
-    let ours = |k: &String| k.starts_with(identity::PREFIX) && !k.starts_with("mlflow_export_import.metadata.");
+    let ours = |k: &String| identity::is_own_tag(k);
     // A link to a run outside the compared experiment cannot be followed here; it is left out
     // on both sides rather than reported.
     let outside = |k: &String, v: &String| links.contains(&k.as_str()) && !mapped.contains_key(v.as_str());

@@ -21,6 +21,7 @@ mod logged_models;
 mod models;
 mod output;
 mod prompts;
+mod python_corpus;
 mod run_errors;
 mod run_fixtures;
 mod run_roundtrip;

@@ -1,14 +1,15 @@
 //! An experiment export folder (`export-experiment`) and a bulk one (`export-experiments`).
 //!
 //! Three layouts of the experiment folder exist (upstream-format.md §2.9): the seed-era
-//! `manifest.json` (`{experiment, export_info, run_ids | "run-ids", …}`, 2020-11 → 2022-12),
+//! `manifest.json` (`{experiment, export_info, run_ids | "run-ids", …}`, 2020-11 → 2022-06; the
+//! releases 1.0 and 1.1 list the runs as `export_info.ok_runs` instead, until 2022-12),
 //! the `experiment.json` envelope with runs at `<dir>/<run_id>/` (2022-12 → 2025-10) and the same
 //! envelope with runs at `<dir>/runs/<run_id>/` (2025-10 on). The last two differ only on disk,
 //! not in the file, so where each run lives is decided by looking at the folders.
 //!
-//! A bulk export lists its experiments in `experiments.json` (or the seed-era top-level
-//! `manifest.json`), each in `<dir>/<id>/`; `export-all` and `export-models` put the same tree
-//! under `<dir>/experiments/`.
+//! A bulk export lists its experiments in `experiments.json` (or, before 1.2, `manifest.json`),
+//! each in `<dir>/<id>/`; `export-all` and `export-models` put the same tree under
+//! `<dir>/experiments/`.
 //!
 //! Ids read from these files become folder names, so an id that is not a single plain path
 //! segment is refused rather than joined: a crafted `"../.."` must not reach outside the export.
@@ -151,12 +152,15 @@ pub fn write_experiments_json(system: &ExportSystem, experiments: &[ExperimentSu
 /// Lists the experiments of a bulk export (`export-experiments`, or the `experiments/` part of
 /// `export-all`/`export-models`) of any historical layout.
 pub fn read_experiments_dir(dir: &Path) -> Result<Vec<ExperimentEntry>, FormatError> {
-    // `export-all` also writes a top-level `manifest.json` (with an empty `mlflow`), so the
-    // `experiments/` folder is looked at before the seed-era manifest.
+    // `export-all` and `export-models` also write a top-level `manifest.json` that lists no
+    // experiments (1.2 on: an empty `mlflow`; 1.0 and 1.1: only `info`), so the `experiments/`
+    // folder, where 1.0 and 1.1 put their own `manifest.json`, is looked at before the seed-era
+    // manifest.
     let nested = dir.join(EXPERIMENTS_DIR);
     let candidates = [
         (dir.join(EXPERIMENTS_FILE), dir),
         (nested.join(EXPERIMENTS_FILE), nested.as_path()),
+        (nested.join(MANIFEST_FILE), nested.as_path()),
         (dir.join(MANIFEST_FILE), dir),
     ];
     let (path, base) = candidates.into_iter().find(|(p, _)| p.is_file()).ok_or_else(|| FormatError::NotAnExport {
@@ -165,7 +169,8 @@ pub fn read_experiments_dir(dir: &Path) -> Result<Vec<ExperimentEntry>, FormatEr
             "a complete export yet: its shards' parts of experiments.json are there, but not every \
              shard has finished (the last one writes experiments.json)"
         } else {
-            "an experiments export: no experiments.json, experiments/experiments.json or manifest.json"
+            "an experiments export: no experiments.json, experiments/experiments.json, \
+             experiments/manifest.json or manifest.json"
         },
     })?;
     let root = read_json(&path)?;
@@ -232,16 +237,23 @@ fn read_envelope(dir: &Path, root: &Obj, mlflow: &Obj) -> Result<ExperimentDir, 
 
 fn read_manifest(dir: &Path, root: &Obj) -> Result<ExperimentDir, String> {
     let experiment = read_experiment(&root.required_object("experiment")?)?;
-    // The README of the time wrote `run-ids`, the code `run_ids`; both shipped.
-    let run_ids = match root.id_list("run_ids")? {
-        Some(ids) => ids,
-        None => root.id_list("run-ids")?.ok_or_else(|| "`run_ids` (or `run-ids`) missing".to_string())?,
+    let export_info = root.object("export_info")?;
+    // The README of the time wrote `run-ids`, the code `run_ids`; both shipped. Releases 1.0 and
+    // 1.1 (2022-06 → 2022-12) list them in `export_info` as `ok_runs` / `failed_runs` instead.
+    let info_list = |key: &str| match &export_info {
+        Some(info) => info.id_list(key),
+        None => Ok(None),
     };
-    let failed_run_ids = match root.id_list("failed_run_ids")? {
-        Some(ids) => ids,
-        None => root.id_list("failed_run-ids")?.unwrap_or_default(),
+    let run_ids = match (root.id_list("run_ids")?, root.id_list("run-ids")?) {
+        (Some(ids), _) | (None, Some(ids)) => ids,
+        (None, None) => info_list("ok_runs")?
+            .ok_or_else(|| "`run_ids` (or `run-ids`, or `export_info.ok_runs`) missing".to_string())?,
     };
-    let tracking_uri = match root.object("export_info")? {
+    let failed_run_ids = match (root.id_list("failed_run_ids")?, root.id_list("failed_run-ids")?) {
+        (Some(ids), _) | (None, Some(ids)) => ids,
+        (None, None) => info_list("failed_runs")?.unwrap_or_default(),
+    };
+    let tracking_uri = match &export_info {
         Some(info) => info.opt_str("mlflow_tracking_uri")?,
         None => None,
     };
@@ -716,7 +728,14 @@ mod tests {
             (env("/mlflow", Some(json!({}))), "`mlflow.experiment` missing"),
             (env("/mlflow", Some(json!(1))), "`mlflow` is not an object"),
             (man("/run-ids", Some(json!({}))), "`run-ids` is not a list"),
-            (man("/run-ids", None), "`run_ids` (or `run-ids`) missing"),
+            (man("/run-ids", None), "`run_ids` (or `run-ids`, or `export_info.ok_runs`) missing"),
+            (
+                (
+                    "manifest.json",
+                    json!({"experiment": {"experiment_id": "1", "name": "e"}, "export_info": {"ok_runs": ["../x"]}}),
+                ),
+                "`export_info.ok_runs[0]` is not a folder name: \"../x\"",
+            ),
             (man("/failed_run-ids", Some(json!("x"))), "`failed_run-ids` is not a list"),
             (man("/experiment/experiment_id", None), "`experiment.experiment_id` missing"),
             (
@@ -750,7 +769,8 @@ mod tests {
         assert_eq!(
             read_experiments_dir(tmp.path()).unwrap_err().to_string(),
             format!(
-                "{}: not an experiments export: no experiments.json, experiments/experiments.json or manifest.json",
+                "{}: not an experiments export: no experiments.json, experiments/experiments.json, \
+                 experiments/manifest.json or manifest.json",
                 tmp.path().display()
             )
         );
@@ -885,5 +905,77 @@ mod tests {
         std::fs::write(tmp.path().join("experiments.shard-1-of-2.json"), "[]").unwrap();
         let err = read_experiments_dir(tmp.path()).unwrap_err().to_string();
         assert!(err.contains("not a complete export yet") && err.contains("not every shard has finished"), "{err}");
+    }
+
+    /// Each release's `export-experiment` folder: the experiment, its three runs (1.0 and 1.1
+    /// list them as `export_info.ok_runs`), each run as logged, the child naming its parent.
+    #[test]
+    fn reads_the_python_corpus_experiments() {
+        use crate::format::corpus;
+        for release in corpus::RELEASES {
+            let expected = corpus::expected(release);
+            let exp = read_experiment_dir(&corpus::dir(release).join("experiment")).unwrap_or_else(|e| panic!("{e}"));
+            let layout = if corpus::is_1x(release) { ExperimentLayout::Manifest } else { ExperimentLayout::Envelope };
+            assert_eq!(exp.layout, layout, "{release}");
+            assert_eq!(exp.experiment.name, expected["experiments"][0]["name"].as_str().unwrap(), "{release}");
+            assert_eq!(exp.experiment.tags, BTreeMap::from([("purpose".into(), "corpus".into())]), "{release}");
+            assert_eq!(exp.failed_run_ids, Vec::<String>::new(), "{release}");
+            let mut got = run_ids(&exp);
+            got.sort_unstable();
+            let mut want: Vec<String> = ["parent", "child", "failed"].map(|n| corpus::run_id(&expected, n)).into();
+            want.sort_unstable();
+            assert_eq!(got, want, "{release}");
+            let rl = if corpus::is_1x(release) { Layout::V1x } else { Layout::Envelope2023 };
+            assert_runs_readable_as_logged(&exp, rl, &expected, release);
+        }
+    }
+
+    /// Every listed run's `run.json` is of `layout` and holds what the generator logged.
+    fn assert_runs_readable_as_logged(exp: &ExperimentDir, layout: Layout, expected: &Value, what: &str) {
+        use crate::format::corpus;
+        let names = expected["runs"].as_object().unwrap();
+        for run in &exp.runs {
+            let path = run.dir.join("run.json");
+            let rj = read_run_json(&path, &std::fs::read(&path).unwrap()).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(rj.layout, layout, "{what}");
+            let (name, want) = names.iter().find(|(_, r)| r["source_run_id"] == run.run_id.as_str()).unwrap();
+            corpus::assert_run_as_logged(&rj.run, want, &format!("{what} {name}"));
+            let parent = want["parent"].as_str().map(|p| corpus::run_id(expected, p));
+            assert_eq!(rj.run.tags.get("mlflow.parentRunId"), parent.as_ref(), "{what} {name}");
+        }
+    }
+
+    /// Each release's `export-experiments` folder and the experiments of its `export-all` and
+    /// `export-models` folders (1.0 and 1.1: `manifest.json` files, beside a top-level one that
+    /// lists no experiments).
+    #[test]
+    fn reads_the_python_corpus_bulk_experiments() {
+        use crate::format::corpus;
+        for release in corpus::RELEASES {
+            let expected = corpus::expected(release);
+            let names = |e: &[ExperimentEntry]| {
+                let mut n: Vec<String> = e.iter().map(|e| e.name.clone()).collect();
+                n.sort_unstable();
+                n
+            };
+            let a = expected["experiments"][0]["name"].as_str().unwrap().to_string();
+            let b = expected["experiments"][1]["name"].as_str().unwrap().to_string();
+            for (folder, want) in [
+                ("experiments", vec![a.clone(), b.clone()]),
+                ("all", vec!["Default".to_string(), a.clone(), b.clone()]),
+                ("models", vec![a.clone(), b.clone()]),
+            ] {
+                let what = format!("{release} {folder}");
+                let entries =
+                    read_experiments_dir(&corpus::dir(release).join(folder)).unwrap_or_else(|e| panic!("{e}"));
+                assert_eq!(names(&entries), want, "{what}");
+                for entry in &entries {
+                    let exp = read_experiment_dir(&entry.dir).unwrap_or_else(|e| panic!("{what}: {e}"));
+                    assert_eq!(exp.experiment.name, entry.name, "{what}");
+                    let rl = if corpus::is_1x(release) { Layout::V1x } else { Layout::Envelope2023 };
+                    assert_runs_readable_as_logged(&exp, rl, &expected, &what);
+                }
+            }
+        }
     }
 }

@@ -25,6 +25,7 @@ use crate::paths::is_single_segment;
 const MODEL_FILE: &str = "model.json";
 const MODELS_FILE: &str = "models.json";
 const MODELS_DIR: &str = "models";
+const MANIFEST_FILE: &str = "manifest.json";
 const RUN_FILE: &str = "run.json";
 /// Names of the version list, newest first: today, 1.2 and the seed era, the first builds.
 const VERSION_LISTS: [&str; 3] = ["versions", "latest_versions", "all_versions"];
@@ -177,13 +178,19 @@ pub fn write_manifest_json(
     })
 }
 
-/// Lists the models of a bulk export: `export-models`/`export-all` put them under `models/`.
+/// Lists the models of a bulk export: `export-models`/`export-all` put them under `models/`,
+/// listed by `models.json` (1.2 on) or by `manifest.json`'s `ok_models` (1.0 and 1.1, whose
+/// top-level `manifest.json` lists no models, hence only the nested one is read).
 pub fn read_models_dir(dir: &Path) -> Result<Vec<ModelEntry>, FormatError> {
     let nested = dir.join(MODELS_DIR);
-    let candidates = [(dir.join(MODELS_FILE), dir), (nested.join(MODELS_FILE), nested.as_path())];
+    let candidates = [
+        (dir.join(MODELS_FILE), dir),
+        (nested.join(MODELS_FILE), nested.as_path()),
+        (nested.join(MANIFEST_FILE), nested.as_path()),
+    ];
     let (path, base) = candidates.into_iter().find(|(p, _)| p.is_file()).ok_or_else(|| FormatError::NotAnExport {
         dir: dir.to_path_buf(),
-        what: "a models export: no models.json or models/models.json",
+        what: "a models export: no models.json, models/models.json or models/manifest.json",
     })?;
     let root = read_json(&path)?;
     parse_models(base, &root).map_err(|what| FormatError::Shape { path, what })
@@ -342,13 +349,17 @@ fn read_version(v: &Obj) -> Result<(u64, ModelVersionRecord), String> {
 
 fn parse_models(base: &Path, root: &Value) -> Result<Vec<ModelEntry>, String> {
     let root = Obj::top(root)?;
-    let mlflow = root.required_object("mlflow")?;
-    let items = mlflow.list("models")?.ok_or_else(|| mlflow.missing("models"))?;
+    let (parent, key) = match root.object("mlflow")? {
+        Some(mlflow) => (mlflow, "models"),
+        None if root.get("ok_models").is_some() => (root, "ok_models"),
+        None => return Err("neither `mlflow.models` (1.2+) nor `ok_models` (1.0, 1.1) present".into()),
+    };
+    let items = parent.list(key)?.ok_or_else(|| parent.missing(key))?;
     items
         .iter()
         .enumerate()
         .map(|(i, item)| {
-            let path = format!("{}[{i}]", mlflow.child_path("models"));
+            let path = format!("{}[{i}]", parent.child_path(key));
             match item {
                 Value::String(name) if is_single_segment(name) => {
                     Ok(ModelEntry { dir: base.join(name), name: name.clone() })
@@ -951,7 +962,9 @@ mod tests {
     #[test]
     fn bulk_wrong_shapes_name_the_file_and_field() {
         let cases = [
-            (json!({"info": {}}), "`mlflow` missing"),
+            (json!({"info": {}}), "neither `mlflow.models` (1.2+) nor `ok_models` (1.0, 1.1) present"),
+            (json!({"ok_models": "m"}), "`ok_models` is not a list"),
+            (json!({"ok_models": ["../m"]}), "`ok_models[0]` is not a folder name: \"../m\""),
             (json!({"mlflow": {}}), "`mlflow.models` missing"),
             (json!({"mlflow": {"models": "m"}}), "`mlflow.models` is not a list"),
             (
@@ -980,7 +993,60 @@ mod tests {
         );
         assert_eq!(
             read_models_dir(tmp.path()).unwrap_err().to_string(),
-            format!("{}: not a models export: no models.json or models/models.json", tmp.path().display())
+            format!(
+                "{}: not a models export: no models.json, models/models.json or models/manifest.json",
+                tmp.path().display()
+            )
         );
+    }
+
+    /// The model as the generator of the corpus registered it: description, tag, and each
+    /// version's stage, description, tags and run.
+    fn assert_model_as_logged(model: &RegisteredModelRecord, expected: &Value, what: &str) {
+        let want = &expected["models"][0];
+        assert_eq!(model.name, want["name"].as_str().unwrap(), "{what}");
+        assert_eq!(model.description.as_deref(), want["description"].as_str(), "{what}");
+        let tags: BTreeMap<String, String> = serde_json::from_value(want["tags"].clone()).unwrap();
+        assert_eq!(model.tags, tags, "{what}");
+        let versions = want["versions"].as_array().unwrap();
+        assert_eq!(model.versions.len(), versions.len(), "{what}");
+        for (got, v) in model.versions.iter().zip(versions) {
+            let at = format!("{what} v{}", got.version);
+            assert_eq!(got.version, v["version"].as_str().unwrap(), "{at}");
+            assert_eq!(got.current_stage.as_deref(), v["stage"].as_str(), "{at}");
+            assert_eq!(got.description.as_deref(), v["description"].as_str(), "{at}");
+            let tags: BTreeMap<String, String> = serde_json::from_value(v["tags"].clone()).unwrap();
+            assert_eq!(got.tags, tags, "{at}");
+            let run = expected["runs"][v["run"].as_str().unwrap()]["source_run_id"].as_str();
+            assert_eq!(got.run_id.as_deref(), run, "{at}");
+        }
+    }
+
+    /// Each release's `export-model` folder (with both versions' runs beside `model.json`) and
+    /// the models of its `export-models` and `export-all` folders (1.0 and 1.1 list them in
+    /// `models/manifest.json` as `ok_models`).
+    #[test]
+    fn reads_the_python_corpus_models() {
+        use crate::format::corpus;
+        for release in corpus::RELEASES {
+            let expected = corpus::expected(release);
+            let md = read_model_dir(&corpus::dir(release).join("model")).unwrap_or_else(|e| panic!("{e}"));
+            assert_model_as_logged(&md.model, &expected, release);
+            let mut runs: Vec<&str> = md.runs.iter().map(|r| r.run_id.as_str()).collect();
+            runs.sort_unstable();
+            let mut want = [corpus::run_id(&expected, "parent"), corpus::run_id(&expected, "solo")];
+            want.sort_unstable();
+            assert_eq!(runs, want, "{release}");
+            for folder in ["models", "all"] {
+                let what = format!("{release} {folder}");
+                let entries = read_models_dir(&corpus::dir(release).join(folder)).unwrap_or_else(|e| panic!("{e}"));
+                assert_eq!(entries.len(), 1, "{what}");
+                let md = read_model_dir(&entries[0].dir).unwrap_or_else(|e| panic!("{what}: {e}"));
+                assert_eq!(entries[0].name, md.model.name, "{what}");
+                assert_model_as_logged(&md.model, &expected, &what);
+                // A bulk export puts the runs under `experiments/`, not beside the model.
+                assert_eq!(md.runs, Vec::new(), "{what}");
+            }
+        }
     }
 }

@@ -981,4 +981,30 @@ mod tests {
         assert_eq!(utc_text(951_782_400), "2000-02-29 00:00:00");
         assert_eq!(utc_text(1_670_303_442), "2022-12-06 05:10:42");
     }
+
+    /// `run.json` of each release's `export-run`, with the lineage tags of 1.0 and 1.1.
+    #[test]
+    fn reads_the_python_corpus_runs() {
+        use crate::format::corpus;
+        for release in corpus::RELEASES {
+            let path = corpus::dir(release).join("run/run.json");
+            let rj = read_run_json(&path, &std::fs::read(&path).unwrap()).unwrap_or_else(|e| panic!("{e}"));
+            let expected = corpus::expected(release);
+            let parent = corpus::run_id(&expected, "parent");
+            assert_eq!(rj.layout, if corpus::is_1x(release) { Layout::V1x } else { Layout::Envelope2023 }, "{release}");
+            assert_eq!(rj.run.meta.run_id, parent, "{release}");
+            assert_eq!(rj.run.meta.run_name.as_deref(), Some("parent"), "{release}");
+            corpus::assert_run_as_logged(&rj.run, &expected["runs"]["parent"], release);
+            let tag = |k: &str| rj.run.tags.get(k).map(String::as_str);
+            if corpus::is_1x(release) {
+                assert_eq!(tag("mlflow_export_import.run_info.run_id"), Some(parent.as_str()), "{release}");
+                assert_eq!(tag("mlflow_export_import.run_info.status"), Some("FINISHED"), "{release}");
+                assert_eq!(tag("mlflow_export_import.mlflow.runName"), Some("parent"), "{release}");
+                let exp = expected["experiments"][0]["name"].as_str();
+                assert_eq!(tag("mlflow_export_import.metadata.experiment_name"), exp, "{release}");
+            } else {
+                assert!(!rj.run.tags.keys().any(|k| k.starts_with("mlflow_export_import.")), "{release}");
+            }
+        }
+    }
 }

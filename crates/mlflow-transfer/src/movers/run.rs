@@ -77,13 +77,15 @@ impl RunMove {
     }
 }
 
-/// Tags the Python tool writes with `--export-metadata-tags`.
-const METADATA_PREFIXES: [&str; 2] = ["mlflow_tools.metadata.", "mlflow_export_import.metadata."];
+/// Tags the seed-era Python tool wrote with `--export-metadata-tags`, and its importer kept only
+/// with `--import-metadata-tags`. The `mlflow_export_import.*` lineage of later releases
+/// ([`identity::LINEAGE_PREFIXES`]) is not gated: their importers had no such option and kept it.
+const METADATA_PREFIX: &str = "mlflow_tools.metadata.";
 
 /// Applies the options to a run read from the source.
 fn prepare(mut run: RunRecord, opts: &RunOptions, now_secs: i64) -> RunRecord {
     // Our own identity tags describe the copy they sit on, never the next one.
-    run.tags.retain(|k, _| !k.starts_with(identity::PREFIX) || METADATA_PREFIXES.iter().any(|p| k.starts_with(p)));
+    run.tags.retain(|k, _| !identity::is_own_tag(k));
     // The source's `mlflow.*` tags as lineage, taken before `--import-mlflow-tags false` drops
     // them from the run itself.
     let lineage: Vec<(String, String)> = run
@@ -97,7 +99,7 @@ fn prepare(mut run: RunRecord, opts: &RunOptions, now_secs: i64) -> RunRecord {
         run.tags.retain(|k, _| !k.starts_with("mlflow."));
     }
     if !opts.import_metadata_tags {
-        run.tags.retain(|k, _| !METADATA_PREFIXES.iter().any(|p| k.starts_with(p)));
+        run.tags.retain(|k, _| !k.starts_with(METADATA_PREFIX));
     }
     if opts.export_metadata_tags {
         let m = &run.meta;
@@ -393,5 +395,33 @@ mod tests {
         assert_eq!(got.tags.get("mlflow.source.name"), None);
         assert_eq!(got.tags.get("mlflow_exim.mlflow_tag.source.name").map(String::as_str), Some("train.py"));
         assert_eq!(got.tags.get("team").map(String::as_str), Some("a"));
+    }
+
+    /// The lineage of a 1.0/1.1 export is kept as their importer kept it, whatever the options;
+    /// the seed era's metadata tags follow `--import-metadata-tags`; our identity never passes.
+    #[test]
+    fn old_lineage_tags_are_kept_and_identity_is_not() {
+        let mut run = RunRecord::default();
+        for key in [
+            "mlflow_export_import.metadata.experiment_name",
+            "mlflow_export_import.run_info.start_time",
+            "mlflow_export_import.mlflow.runName",
+            "mlflow_tools.metadata.run-id",
+            identity::SOURCE_RUN_ID,
+            identity::COMPLETE,
+        ] {
+            run.tags.insert(key.into(), "v".into());
+        }
+        let opts = RunOptions { import_metadata_tags: false, import_mlflow_tags: false, ..RunOptions::default() };
+        let got = prepare(run, &opts, 0);
+        let keys: Vec<&str> = got.tags.keys().map(String::as_str).collect();
+        assert_eq!(
+            keys,
+            [
+                "mlflow_export_import.metadata.experiment_name",
+                "mlflow_export_import.mlflow.runName",
+                "mlflow_export_import.run_info.start_time",
+            ]
+        );
     }
 }
