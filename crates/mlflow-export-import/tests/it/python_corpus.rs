@@ -255,7 +255,7 @@ fn release_imports(release: &str) {
         let again = import(&i.args);
         let runs: usize = i.experiments.iter().map(|(_, names)| names.len()).sum();
         let what = format!("{release} {} again:\n{again}", i.args[0]);
-        assert!(again.contains(&format!(" 0 created, 0 resumed, {runs} skipped, 0 failed")), "{what}");
+        assert!(again.contains(&format!(" 0 created, 0 resumed, 0 updated, {runs} skipped, 0 failed")), "{what}");
         if i.model.is_some() {
             assert!(again.contains("versions 0 created, 2 skipped, 0 failed"), "{what}");
         }
