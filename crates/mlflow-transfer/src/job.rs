@@ -285,6 +285,7 @@ pub struct ModelOutcome {
     pub source_name: String,
     pub destination: Option<String>,
     pub versions_created: usize,
+    pub versions_updated: usize,
     pub versions_skipped: usize,
     /// Source version → destination version.
     pub versions: BTreeMap<String, String>,
@@ -300,6 +301,7 @@ impl ModelOutcome {
             source_name: source_name.to_string(),
             destination: None,
             versions_created: 0,
+            versions_updated: 0,
             versions_skipped: 0,
             versions: BTreeMap::new(),
             failed_versions: BTreeMap::new(),
@@ -526,8 +528,10 @@ pub struct VersionOutcome {
     pub version: String,
     /// The destination version number (the same number in an export).
     pub destination: Option<String>,
-    /// An earlier copy was found.
+    /// An earlier copy was found, in step with the source.
     pub skipped: bool,
+    /// An earlier copy was found and brought in step (description, tags, stage).
+    pub updated: bool,
     pub error: Option<String>,
     pub retryable: bool,
 }

@@ -220,10 +220,11 @@ pub fn finish_job(
         if !result.models.is_empty() {
             let versions = |f: fn(&ModelOutcome) -> usize| result.models.iter().map(f).sum::<usize>();
             block += &format!(
-                "  models         {} done, {} failed; versions {} created, {} skipped, {} failed\n",
+                "  models         {} done, {} failed; versions {} created, {} updated, {} skipped, {} failed\n",
                 result.models.iter().filter(|m| !m.failed()).count(),
                 result.models.iter().filter(|m| m.failed()).count(),
                 versions(|m| m.versions_created),
+                versions(|m| m.versions_updated),
                 versions(|m| m.versions_skipped),
                 versions(|m| m.failed_versions.len()),
             );

@@ -106,7 +106,7 @@ fn export_then_import_model_then_reimport_and_delete_model() {
     assert_model_copied(src, name, src, &dst_name);
     let again = crate::cli::run(&import, &[]);
     assert!(again.status.success());
-    assert!(String::from_utf8_lossy(&again.stderr).contains("versions 0 created, 5 skipped, 0 failed"));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("versions 0 created, 0 updated, 5 skipped, 0 failed"));
     assert_model_copied(src, name, src, &dst_name);
     ok(&[&import[..], &["--delete-model", "True"]].concat());
     assert_model_copied(src, name, src, &dst_name);

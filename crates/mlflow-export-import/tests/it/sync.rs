@@ -1,6 +1,7 @@
 //! `sync`: a server kept in step with another. A second sync brings each copied run up to what
-//! its source gained (metric points, a param, tags, files, a finished status), creates the new
-//! runs, and with `--delete` deletes the copy of a run the source deleted, within
+//! its source gained (metric points, a param, tags, files, a finished status) and each copied
+//! model version and model up to their new description, tags and stage, creates the new runs
+//! and versions, and with `--delete` deletes the copy of a run the source deleted, within
 //! `--max-delete`. A sync with nothing to do makes no request per run. The servers are this
 //! test's own: `sync` takes everything a server holds.
 
@@ -9,7 +10,10 @@ use std::path::Path;
 use serde_json::Value;
 use test_support::{assert_runs_equal, dump_experiment, dump_run, unique_name, ArtifactMode, MlflowServer};
 
-use crate::cli::{fails, ok, path};
+use crate::{
+    cli::{fails, ok, path},
+    models::assert_model_equals,
+};
 
 /// Runs `sync` from `src` to `dst` with `extra` options and returns its report.
 fn sync(src: &MlflowServer, dst: &MlflowServer, extra: &[&str]) -> Value {
@@ -54,6 +58,8 @@ fn a_second_sync_brings_changed_runs_in_step_and_deletes_what_the_source_deleted
          [c.log_metric(live, 'loss', 1.0 / (s + 1), timestamp=1000 + s, step=s) for s in range(2)]\n\
          c.log_text(live, 'short', 'live.txt')\n\
          doomed = c.create_run(e, run_name='doomed').info.run_id\nc.set_terminated(doomed)\n\
+         c.create_registered_model({name:?}, description='first', tags={{'owner': 'a'}})\n\
+         c.create_model_version({name:?}, c.get_run(done).info.artifact_uri + '/notes', run_id=done)\n\
          print(json.dumps([done, live, doomed]))"
     ));
     let ids: Vec<String> = serde_json::from_str(seeded.lines().last().unwrap()).unwrap();
@@ -71,6 +77,10 @@ fn a_second_sync_brings_changed_runs_in_step_and_deletes_what_the_source_deleted
          c.log_param(live, 'epochs', '5')\nc.set_tag(live, 'phase', 'trained')\n\
          c.log_text(live, 'a longer text than before', 'live.txt')\nc.log_text(live, 'new', 'more/b.txt')\n\
          c.set_terminated(live)\nc.set_tag(done, 'team', 'b')\nc.delete_run(doomed)\n\
+         m = {name:?}\nc.update_registered_model(m, 'second')\nc.set_registered_model_tag(m, 'owner', 'b')\n\
+         c.update_model_version(m, '1', 'checked')\nc.set_model_version_tag(m, '1', 'ok', 'yes')\n\
+         c.transition_model_version_stage(m, '1', 'Staging')\n\
+         c.create_model_version(m, c.get_run(live).info.artifact_uri + '/more', run_id=live)\n\
          e = c.get_experiment_by_name({name:?}).experiment_id\n\
          new = c.create_run(e, run_name='new').info.run_id\nc.set_terminated(new)\nprint(json.dumps(new))"
     );
@@ -83,6 +93,8 @@ fn a_second_sync_brings_changed_runs_in_step_and_deletes_what_the_source_deleted
     );
     assert!(bounded.contains("1 copies of runs the source no longer has would be deleted"), "{bounded}");
     assert!(bounded.contains("1 created, 0 resumed, 2 updated, 0 skipped, 0 failed"), "{bounded}");
+    assert!(bounded.contains("versions 1 created, 1 updated, 0 skipped, 0 failed"), "{bounded}");
+    assert_model_equals(&src.dump_model(&name), &dst, &name);
     assert_eq!(dump_run(&dst.url, &copy[doomed.as_str()])["info"]["lifecycle_stage"], "active");
 
     let second = sync(&src, &dst, &["--delete", "--max-delete", "1"]);
@@ -105,6 +117,8 @@ fn a_second_sync_brings_changed_runs_in_step_and_deletes_what_the_source_deleted
         "{idle}"
     );
     assert!(deleted(&idle).is_empty(), "{idle}");
+    let versions = &idle["models"][0];
+    assert_eq!((&versions["versions_updated"], &versions["versions_skipped"]), (&0.into(), &2.into()), "{idle}");
     let more = format!(
         "import mlflow\nc = mlflow.MlflowClient()\ne = c.get_experiment_by_name({name:?}).experiment_id\n\
          [c.set_terminated(c.create_run(e).info.run_id) for _ in range(10)]"

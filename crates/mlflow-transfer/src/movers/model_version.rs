@@ -40,6 +40,7 @@ impl VersionMove {
             version: v.version.clone(),
             destination: None,
             skipped: false,
+            updated: false,
             error: None,
             retryable: false,
         };
@@ -71,10 +72,11 @@ impl VersionMove {
         let state = model_state(deps)?;
         let stage = v.current_stage.as_deref().unwrap_or("None");
         if let Some(existing) = state.ours.get(&v.version) {
-            outcome.skipped = true;
+            let mut changed = sink.update_version(&state.dst_name, existing, v.description.as_deref(), &v.tags).await?;
             if ctx.models.stages_and_aliases {
-                sink.set_stage(&state.dst_name, existing, stage).await?;
+                changed |= sink.set_stage(&state.dst_name, existing, stage).await?;
             }
+            (outcome.skipped, outcome.updated) = (!changed, changed);
             return Ok(existing.version.clone());
         }
         let (source, run_id, model_id) = match version_files(v, ctx) {

@@ -69,7 +69,9 @@ impl ModelMove {
                     }
                     (None, Some(dst)) => {
                         outcome.versions.insert(v.version.clone(), dst.clone());
-                        if v.skipped {
+                        if v.updated {
+                            outcome.versions_updated += 1;
+                        } else if v.skipped {
                             outcome.versions_skipped += 1;
                         } else {
                             outcome.versions_created += 1;
@@ -182,6 +184,7 @@ mod tests {
                 version: v.into(),
                 destination: error.is_none().then(|| v.to_string()),
                 skipped: false,
+                updated: false,
                 error: error.map(String::from),
                 retryable: false,
             })

@@ -211,6 +211,9 @@ pub trait ExperimentSink: Send + Sync {
 pub struct DestinationVersion {
     pub version: String,
     pub stage: Option<String>,
+    /// What the destination holds, to bring a copy in step with a source version changed since.
+    pub description: Option<String>,
+    pub tags: BTreeMap<String, String>,
 }
 
 /// A destination registered model as [`ModelSink::open_model`] found it, for the writes of
@@ -258,8 +261,17 @@ pub trait ModelSink: Send + Sync {
     /// Creates a version (found again by its identity when the answer was lost), under its
     /// source number when `state` keeps numbers, and waits until it is ready.
     async fn create_version(&self, state: &ModelState, v: &NewVersion, wait: Duration) -> Result<DestinationVersion>;
-    /// Moves a version to `stage` when it is elsewhere.
-    async fn set_stage(&self, dst_name: &str, v: &DestinationVersion, stage: &str) -> Result<()>;
+    /// Moves a version to `stage` when it is elsewhere; says whether it did.
+    async fn set_stage(&self, dst_name: &str, v: &DestinationVersion, stage: &str) -> Result<bool>;
+    /// Gives an earlier copy `v` the source version's `description` and `tags` where they
+    /// differ (tags the copy holds and the source does not are kept); says whether it did.
+    async fn update_version(
+        &self,
+        dst_name: &str,
+        v: &DestinationVersion,
+        description: Option<&str>,
+        tags: &BTreeMap<String, String>,
+    ) -> Result<bool>;
     /// Points each alias at its destination version.
     async fn set_aliases(&self, dst_name: &str, aliases: &[(String, String)]) -> Result<()>;
 }

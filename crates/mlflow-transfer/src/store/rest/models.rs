@@ -388,7 +388,12 @@ impl ExperimentSink for RestServer {
 }
 
 fn destination_version(v: &ModelVersion) -> DestinationVersion {
-    DestinationVersion { version: v.version.clone(), stage: v.current_stage.clone() }
+    DestinationVersion {
+        version: v.version.clone(),
+        stage: v.current_stage.clone(),
+        description: v.description.clone(),
+        tags: v.tags.iter().map(|t| (t.key.clone(), t.value.clone())).collect(),
+    }
 }
 
 /// Registered model (or prompt) `dst_name` at the destination, when it was there already;
@@ -438,13 +443,16 @@ impl ModelSink for RestServer {
                     "{dst_name:?} is a prompt at the destination, not a registered model"
                 )));
             }
-            for (k, v) in &model.tags {
-                if !m.tags.iter().any(|t| &t.key == k) {
+            // Brought in step with the source: a tag or description changed there since an
+            // earlier copy changes here too; tags only the destination has are kept.
+            for (k, v) in model.tags.iter().filter(|(k, _)| !k.starts_with(identity::PREFIX)) {
+                if !m.tags.iter().any(|t| &t.key == k && &t.value == v) {
                     client.set_registered_model_tag(dst_name, k, v).await?;
                 }
             }
-            if let (Some(d), true) = (&model.description, m.description.as_deref().unwrap_or("").is_empty()) {
-                client.update_registered_model_description(dst_name, d).await?;
+            let description = model.description.as_deref().unwrap_or_default();
+            if description != m.description.as_deref().unwrap_or_default() {
+                client.update_registered_model_description(dst_name, description).await?;
             }
         }
         let tracking_uri = source_tracking_uri.map(mlflow_client::redact);
@@ -522,11 +530,35 @@ impl ModelSink for RestServer {
         Ok(destination_version(&wait_ready(client, dst_name, &created, wait).await?))
     }
 
-    async fn set_stage(&self, dst_name: &str, v: &DestinationVersion, stage: &str) -> Result<()> {
-        if !stage.eq_ignore_ascii_case(v.stage.as_deref().unwrap_or("None")) {
-            self.client.transition_model_version_stage(dst_name, &v.version, stage, false).await?;
+    async fn set_stage(&self, dst_name: &str, v: &DestinationVersion, stage: &str) -> Result<bool> {
+        if stage.eq_ignore_ascii_case(v.stage.as_deref().unwrap_or("None")) {
+            return Ok(false);
         }
-        Ok(())
+        self.client.transition_model_version_stage(dst_name, &v.version, stage, false).await?;
+        Ok(true)
+    }
+
+    async fn update_version(
+        &self,
+        dst_name: &str,
+        v: &DestinationVersion,
+        description: Option<&str>,
+        tags: &BTreeMap<String, String>,
+    ) -> Result<bool> {
+        let mut changed = false;
+        let description = description.unwrap_or_default();
+        if description != v.description.as_deref().unwrap_or_default() {
+            self.client.update_model_version_description(dst_name, &v.version, description).await?;
+            changed = true;
+        }
+        // A source that is itself a copy carries identity tags of its own: the copy keeps ours.
+        for (k, value) in tags.iter().filter(|(k, _)| !k.starts_with(identity::PREFIX)) {
+            if v.tags.get(k) != Some(value) {
+                self.client.set_model_version_tag(dst_name, &v.version, k, value).await?;
+                changed = true;
+            }
+        }
+        Ok(changed)
     }
 
     async fn set_aliases(&self, dst_name: &str, aliases: &[(String, String)]) -> Result<()> {
