@@ -13,9 +13,9 @@ use test_support::{assert_runs_equal, dump_experiment, seed, unique_name, Artifa
 
 use crate::cli::{self, fails, list_runs, ok, path, run, succeeded};
 
-const RUNS_PER_EXPERIMENT: usize = 50;
+const RUNS_PER_EXPERIMENT: usize = 20;
 
-/// One job of 150 runs at a time against the shared servers. A tracking server is sized for one
+/// One job of 60 runs at a time against the shared servers. A tracking server is sized for one
 /// migration at a time (sqlite serialises writes; the SQL store has 15 connections), and several
 /// concurrent jobs of other tests would measure contention, not this tool.
 pub(crate) fn one_job_at_a_time() -> std::sync::MutexGuard<'static, ()> {
@@ -23,7 +23,7 @@ pub(crate) fn one_job_at_a_time() -> std::sync::MutexGuard<'static, ()> {
     LOCK.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// One seeded tree of 3 experiments × 50 runs on the proxy server, exported once.
+/// One seeded tree of 3 experiments × 20 runs on the proxy server, exported once.
 pub(crate) struct Tree {
     prefix: String,
     run_ids: Vec<String>,
@@ -45,7 +45,7 @@ pub(crate) fn tree() -> &'static Tree {
     TREE.get_or_init(|| {
         let src = MlflowServer::shared(ArtifactMode::Proxy);
         let prefix = unique_name("tree");
-        let out = seed(&src.url, &["--scenario", "tree", "--experiment", &prefix, "--runs", "50"]);
+        let out = seed(&src.url, &["--scenario", "tree", "--experiment", &prefix, "--runs", "20"]);
         let run_ids: Vec<String> =
             out["run_ids"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()).collect();
         assert_eq!(run_ids.len(), 3 * RUNS_PER_EXPERIMENT);
@@ -148,7 +148,7 @@ fn bulk_export_then_import_matches_field_by_field_with_links_across_experiments(
     );
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("experiments    3 done, 0 failed") && stderr.contains("150 created"), "{stderr}");
+    assert!(stderr.contains("experiments    3 done, 0 failed") && stderr.contains("60 created"), "{stderr}");
     let dst_names = t.names().map(|n| format!("{prefix}-{n}"));
     assert_copied(&source_runs(t), &dst.url, &t.names(), &dst_names);
     // `verify` agrees, from the server and from the export; and it notices a wrong pairing.
@@ -200,7 +200,7 @@ fn bulk_export_then_import_matches_field_by_field_with_links_across_experiments(
         ],
         &[],
     );
-    assert!(String::from_utf8_lossy(&again.stderr).contains("0 created, 0 resumed, 0 updated, 150 skipped"));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("0 created, 0 resumed, 0 updated, 60 skipped"));
 }
 
 #[test]
@@ -333,8 +333,8 @@ fn an_import_killed_five_times_then_rerun_ends_with_exactly_the_source_runs() {
     ];
     let seed = kill_seed();
     // Paced so that five kills a few seconds apart all land before the job could finish (about
-    // 4 requests a run: at 15 per second the whole job takes some 40 s); the last run is not.
-    let paced = [args.as_slice(), &["--max-requests-per-second", "15"]].concat();
+    // 4 requests a run: at 6 per second the whole job takes some 40 s); the last run is not.
+    let paced = [args.as_slice(), &["--max-requests-per-second", "6"]].concat();
     let moments = kill_at_random_moments(&paced, 5, seed);
     assert_eq!(moments.len(), 5, "seed {seed}: the job ended after kills at {moments:?}");
     let dst_names = t.names().map(|n| format!("{prefix}{n}"));

@@ -129,6 +129,9 @@ fn a_destination_server_killed_and_restarted_mid_copy_ends_with_every_run_once()
         "--export-deleted-runs",
         "--report",
         path(&report),
+        // Paced (some 6 requests a run, 20 runs) so that the crash lands mid-job.
+        "--max-requests-per-second",
+        "20",
     ];
     let child = crate::cli::command(&args)
         .stderr(std::process::Stdio::piped())
