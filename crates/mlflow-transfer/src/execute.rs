@@ -15,11 +15,23 @@ use crate::{
 
 /// Runs every step of `plan`.
 pub async fn execute(plan: Plan, ctx: &JobContext) -> JobResult {
+    run(plan, ctx, false).await
+}
+
+/// What `plan` would do, writing nothing (`--dry-run` into a server): each run is looked up at
+/// the destination and comes out created, resumed, updated or skipped; the copies `--delete`
+/// would delete are listed. Other objects are not looked up. One pass, no retries.
+pub async fn probe(plan: Plan, ctx: &JobContext) -> JobResult {
+    run(plan, ctx, true).await
+}
+
+async fn run(plan: Plan, ctx: &JobContext, probing: bool) -> JobResult {
     ctx.reporter.runs_planned(plan.runs());
+    let passes = if probing { 1 } else { ctx.opts.retry_passes.saturating_add(1) };
     let mut outcomes: Vec<Option<Outcome>> = vec![None; plan.steps.len()];
     for level in levels(&plan.steps) {
         let mut todo = level;
-        for pass in 1..=ctx.opts.retry_passes.saturating_add(1) {
+        for pass in 1..=passes {
             if pass > 1 {
                 let runs = todo.iter().filter(|&&i| matches!(plan.steps[i].what, Move::Run(_))).count();
                 tracing::info!(steps = todo.len(), pass, "retrying what failed transiently");
@@ -29,7 +41,15 @@ pub async fn execute(plan: Plan, ctx: &JobContext) -> JobResult {
                 .map(|i| {
                     let deps: Vec<Outcome> = plan.steps[i].deps.iter().filter_map(|&d| outcomes[d].clone()).collect();
                     let step = &plan.steps[i];
-                    async move { (i, run_step(step, &deps, ctx).await) }
+                    async move {
+                        let outcome = match &step.what {
+                            Move::Experiment(m) if probing => m.probe(&deps, ctx).await,
+                            Move::Run(m) if probing => m.probe(&deps, ctx).await,
+                            _ if probing => Outcome::Indexed,
+                            _ => run_step(step, &deps, ctx).await,
+                        };
+                        (i, outcome)
+                    }
                 })
                 .buffer_unordered(ctx.opts.concurrency.max(1))
                 .collect()

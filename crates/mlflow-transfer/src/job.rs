@@ -246,11 +246,20 @@ impl RunOutcome {
 impl RunOutcome {
     pub fn failed(source_run_id: &str, error: &crate::Error, elapsed: Duration) -> Self {
         Self {
-            source_run_id: source_run_id.to_string(),
-            destination: None,
-            action: Action::Failed,
             error: Some(error.to_string()),
             retryable: error.is_transient(),
+            ..Self::probed(source_run_id, Action::Failed, None, elapsed)
+        }
+    }
+
+    /// What a dry run found a run would get: `action`, at `destination` when a copy exists.
+    pub fn probed(source_run_id: &str, action: Action, destination: Option<String>, elapsed: Duration) -> Self {
+        Self {
+            source_run_id: source_run_id.to_string(),
+            destination,
+            action,
+            error: None,
+            retryable: false,
             params: 0,
             tags: 0,
             metric_points: 0,

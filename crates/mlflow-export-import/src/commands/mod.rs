@@ -55,7 +55,7 @@ use std::{
 use anyhow::Context;
 use mlflow_client::MlflowClient;
 use mlflow_transfer::{
-    execute::execute,
+    execute::{execute, probe},
     job::{
         Action, JobContext, JobResult, ModelOptions, ModelOutcome, PromptOutcome, ScorerOutcome, Summary, WebhookAction,
     },
@@ -84,7 +84,8 @@ pub fn job_context(
 }
 
 /// Plans the job and runs it, or with `--dry-run` prints the plan (one line per step on
-/// stdout) and writes nothing: `None` then.
+/// stdout) and writes nothing: `None` then. Into a server, a dry run also looks each run up
+/// there and says what it would get ([`dry_run_counts`]).
 pub async fn plan_and_run(
     global: &GlobalArgs,
     ctx: &JobContext,
@@ -100,15 +101,51 @@ pub async fn plan_and_run(
         for line in plan.describe() {
             println!("{line}");
         }
-        events::emit(
-            events::Level::Info,
-            "dry_run",
-            &format!("dry run: {} steps planned ({} runs); nothing was written", plan.steps.len(), plan.runs()),
-            json!({"steps": plan.steps.len(), "runs": plan.runs()}),
-        );
+        let (steps, runs) = (plan.steps.len(), plan.runs());
+        let mut fields = json!({"steps": steps, "runs": runs});
+        let mut text = format!("dry run: {steps} steps planned ({runs} runs); nothing was written");
+        if let Destination::Server(_) = destination {
+            let result = probe(plan, ctx).await;
+            let (line, counts) = dry_run_counts(&result);
+            text += &format!("\n{line}");
+            fields["would"] = counts;
+            if let Some(path) = &global.report {
+                let report = json!({"dry_run": true, "would": fields["would"], "runs": result.runs, "experiments": result.experiments});
+                mlflow_transfer::store::local::write_atomic_with(path, |out| {
+                    serde_json::to_writer_pretty(out, &report)
+                })
+                .with_context(|| format!("writing report {}", path.display()))?;
+            }
+        }
+        events::emit(events::Level::Info, "dry_run", &text, fields);
         return Ok(None);
     }
     Ok(Some(execute(plan, ctx).await))
+}
+
+/// What a dry run found the runs would get, as a line for stderr and as counts. A run that
+/// could not be looked up is counted as failed.
+fn dry_run_counts(result: &JobResult) -> (String, serde_json::Value) {
+    let count = |a: Action| result.runs.iter().filter(|r| r.action == a).count();
+    let deleted: usize = result.experiments.iter().map(|e| e.runs_deleted.len()).sum();
+    let refused: Vec<&str> = result.experiments.iter().filter_map(|e| e.error.as_deref()).collect();
+    let (created, resumed, updated, skipped, failed) = (
+        count(Action::Created),
+        count(Action::Resumed),
+        count(Action::Updated),
+        count(Action::Skipped),
+        count(Action::Failed),
+    );
+    let mut line = format!(
+        "runs would be: {created} created, {resumed} resumed, {updated} updated, {skipped} skipped, \
+         {deleted} deleted ({failed} could not be looked up); other objects are not looked up"
+    );
+    for why in &refused {
+        line += &format!("\n  {why}");
+    }
+    let counts = json!({"created": created, "resumed": resumed, "updated": updated, "skipped": skipped,
+        "deleted": deleted, "failed": failed, "errors": refused});
+    (line, counts)
 }
 
 /// `--stages`/`--versions`/`--export-latest-versions` as the library takes them.

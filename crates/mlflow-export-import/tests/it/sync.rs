@@ -2,7 +2,8 @@
 //! its source gained (metric points, a param, tags, files, a finished status) and each copied
 //! model version and model up to their new description, tags and stage, creates the new runs
 //! and versions, and with `--delete` deletes the copy of a run the source deleted, within
-//! `--max-delete`. A sync with nothing to do makes no request per run. The servers are this
+//! `--max-delete`. `--dry-run` says all that before it is done. A sync with nothing to do makes
+//! no request per run. The servers are this
 //! test's own: `sync` takes everything a server holds.
 
 use std::path::Path;
@@ -85,6 +86,15 @@ fn a_second_sync_brings_changed_runs_in_step_and_deletes_what_the_source_deleted
          new = c.create_run(e, run_name='new').info.run_id\nc.set_terminated(new)\nprint(json.dumps(new))"
     );
     let new: String = serde_json::from_str(src.python_eval(&code).lines().last().unwrap()).unwrap();
+
+    // A dry run says what the sync would do, and does none of it (the sync after it still finds
+    // everything to do).
+    let plan = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{}.json", unique_name("sync-dry")));
+    let dry = ["--dry-run", "--report", path(&plan), "sync", "--src-uri", &src.url, "--dst-uri", &dst.url, "--delete"];
+    let said = String::from_utf8_lossy(&crate::cli::run(&dry, &[]).stderr).into_owned();
+    assert!(said.contains("runs would be: 1 created, 0 resumed, 2 updated, 0 skipped, 1 deleted"), "{said}");
+    let would: Value = serde_json::from_slice(&std::fs::read(&plan).unwrap()).unwrap();
+    assert_eq!(would["would"]["deleted"], 1, "{would}");
 
     // Not more deletes than allowed: that experiment deletes nothing and says why.
     let bounded = fails(

@@ -46,7 +46,25 @@ pub struct ExperimentMove {
 
 impl ExperimentMove {
     pub async fn execute(&self, deps: &[Outcome], ctx: &JobContext) -> Outcome {
+        self.run(deps, ctx, false).await
+    }
+
+    /// What [`Self::execute`] would do, writing nothing: an existing destination experiment is
+    /// found (its runs are then probed against it), and the copies `--delete` would delete are
+    /// listed.
+    pub async fn probe(&self, deps: &[Outcome], ctx: &JobContext) -> Outcome {
+        self.run(deps, ctx, true).await
+    }
+
+    async fn run(&self, deps: &[Outcome], ctx: &JobContext, probing: bool) -> Outcome {
         match (self.phase, &self.destination) {
+            (Phase::Open, ExperimentDestination::Server { server, name }) if probing => {
+                match server.find_experiment(name).await {
+                    Ok(Some((experiment_id, sink))) => Outcome::ExperimentReady { experiment_id, sink },
+                    Ok(None) => Outcome::Indexed,
+                    Err(e) => Outcome::failed(format!("experiment {name:?}"), &e),
+                }
+            }
             (Phase::Open, ExperimentDestination::Server { server, name }) => {
                 match server.open_experiment(name, &import_tags(&self.record.tags)).await {
                     Ok((experiment_id, sink)) => Outcome::ExperimentReady { experiment_id, sink },
@@ -54,7 +72,7 @@ impl ExperimentMove {
                 }
             }
             (Phase::Open, ExperimentDestination::Folder { .. }) => Outcome::Indexed,
-            (Phase::Close, destination) => Outcome::Experiment(self.close(destination, deps, ctx).await),
+            (Phase::Close, destination) => Outcome::Experiment(self.close(destination, deps, ctx, probing).await),
         }
     }
 
@@ -63,6 +81,7 @@ impl ExperimentMove {
         destination: &ExperimentDestination,
         deps: &[Outcome],
         ctx: &JobContext,
+        probing: bool,
     ) -> ExperimentOutcome {
         let runs = || deps.iter().filter_map(|d| if let Outcome::Run(r) = d { Some(r) } else { None });
         let (ok, failed): (Vec<String>, Vec<String>) = {
@@ -90,7 +109,7 @@ impl ExperimentMove {
                             outcome.destination = Some(experiment_id.clone());
                             if let Some(deletes) = &ctx.deletes {
                                 let keep = ok.iter().chain(&failed).cloned().collect();
-                                match self.prune(sink.as_ref(), &keep, deletes).await {
+                                match self.prune(sink.as_ref(), &keep, deletes, probing).await {
                                     Ok(deleted) => outcome.runs_deleted = deleted,
                                     Err(e) => outcome.error = Some(e.to_string()),
                                 }
@@ -100,6 +119,9 @@ impl ExperimentMove {
                         _ => {}
                     }
                 }
+            }
+            ExperimentDestination::Folder { dir, .. } if probing => {
+                outcome.destination = Some(dir.display().to_string());
             }
             ExperimentDestination::Folder { dir, system } => {
                 let written = write_whole(
@@ -124,8 +146,15 @@ impl ExperimentMove {
     /// Deletes the copies of the source experiment's runs that are not in `keep` (the runs
     /// this job moved, which are all the runs the source has active): the runs the source
     /// deleted or no longer has. An experiment deleted at the source is not pruned: only the
-    /// runs behind model versions were planned for it. Returns the deleted copies' ids.
-    async fn prune(&self, sink: &dyn RunSink, keep: &HashSet<String>, deletes: &Deletes) -> Result<Vec<String>> {
+    /// runs behind model versions were planned for it. Returns the deleted copies' ids (when
+    /// `probing`, those it would delete).
+    async fn prune(
+        &self,
+        sink: &dyn RunSink,
+        keep: &HashSet<String>,
+        deletes: &Deletes,
+        probing: bool,
+    ) -> Result<Vec<String>> {
         if self.record.lifecycle_stage != "active" {
             return Ok(Vec::new());
         }
@@ -133,6 +162,10 @@ impl ExperimentMove {
         deletes.take(stale.len())?;
         let mut deleted = Vec::new();
         for (copy, source) in stale {
+            if probing {
+                deleted.push(copy);
+                continue;
+            }
             sink.delete_copy(&copy).await?;
             tracing::info!(run = %copy, source = %source, "deleted: the source no longer has this run");
             deleted.push(copy);

@@ -40,6 +40,35 @@ pub enum RunDestination {
 }
 
 impl RunMove {
+    /// What [`Self::execute`] would do, writing nothing: created (also when the destination
+    /// experiment does not exist yet), resumed, updated or skipped.
+    pub async fn probe(&self, deps: &[Outcome], ctx: &JobContext) -> Outcome {
+        let started = Instant::now();
+        let absent = matches!(self.sink, RunDestination::Experiment)
+            && !deps.iter().any(|d| matches!(d, Outcome::ExperimentReady { .. } | Outcome::Failed { .. }));
+        let probed = async {
+            if absent {
+                return Ok(None);
+            }
+            let sink = self.sink(deps)?;
+            let run = read_prepared(self.source.as_ref(), sink.as_ref(), &self.run_id, ctx).await?;
+            sink.probe_run(&run, &SourceIdentity::of_run(&run)).await
+        };
+        let outcome = match probed.await {
+            Ok(target) => {
+                let action = match &target {
+                    None => Action::Created,
+                    Some(Target::Resumed(_)) => Action::Resumed,
+                    Some(Target::Changed(_)) => Action::Updated,
+                    Some(_) => Action::Skipped,
+                };
+                RunOutcome::probed(&self.run_id, action, target.map(|t| t.id().to_string()), started.elapsed())
+            }
+            Err(e) => RunOutcome::failed(&self.run_id, &e, started.elapsed()),
+        };
+        Outcome::Run(outcome)
+    }
+
     /// Moves the run. Never panics on bad data; every failure becomes a `Failed` outcome that
     /// names the run and the reason.
     pub async fn execute(&self, deps: &[Outcome], ctx: &JobContext) -> Outcome {
@@ -171,14 +200,9 @@ async fn transfer(
     ctx: &JobContext,
     started: Instant,
 ) -> Result<RunOutcome> {
-    let run = source.read_run(run_id).await?;
-    let state = identity::run_state(&run);
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_secs();
-    let mut run = prepare(run, &ctx.opts, i64::try_from(now).unwrap_or(0));
+    let mut run = read_prepared(source, sink, run_id, ctx).await?;
     if sink.assigns_ids() {
         remap_links(&mut run, &ctx.ids, sink).await?;
-        // A copy at a server is kept in step with its source; an export is a snapshot.
-        run.tags.insert(identity::SOURCE_STATE.into(), state);
     }
     let identity = SourceIdentity::of_run(&run);
     let target = sink.begin_run(&run, &identity).await?;
@@ -218,6 +242,24 @@ async fn transfer(
     }
     outcome.elapsed = started.elapsed();
     Ok(outcome)
+}
+
+/// The run as the source has it, with the job's options applied. A copy at a server records
+/// the source's state, to be kept in step with it; an export is a snapshot.
+async fn read_prepared(
+    source: &dyn RunSource,
+    sink: &dyn RunSink,
+    run_id: &str,
+    ctx: &JobContext,
+) -> Result<RunRecord> {
+    let run = source.read_run(run_id).await?;
+    let state = identity::run_state(&run);
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_secs();
+    let mut run = prepare(run, &ctx.opts, i64::try_from(now).unwrap_or(0));
+    if sink.assigns_ids() {
+        run.tags.insert(identity::SOURCE_STATE.into(), state);
+    }
+    Ok(run)
 }
 
 /// Streams `files` of `run` into the run `target` names.

@@ -97,6 +97,11 @@ pub trait RunSink: Send + Sync {
     /// Finds the copy of `source` or starts a new one. A complete copy of a deleted source run
     /// that is still active is deleted here, finishing an interrupted earlier attempt.
     async fn begin_run(&self, run: &RunRecord, source: &SourceIdentity) -> Result<Target>;
+    /// What [`Self::begin_run`] would find, without writing anything: the copy's target, or
+    /// `None` when a run would be created.
+    async fn probe_run(&self, _run: &RunRecord, _source: &SourceIdentity) -> Result<Option<Target>> {
+        Ok(None)
+    }
     /// Streams one artifact file into the run.
     async fn write_artifact(&self, target: &Target, file: &ArtifactFile, data: ByteStream) -> Result<()>;
     /// Copies one artifact file from `from` inside the object store both live in; `false`
@@ -204,6 +209,9 @@ pub trait ExperimentSink: Send + Sync {
     /// the sink its runs are written to. Fails before any run is written when its artifact
     /// store cannot be written from here.
     async fn open_experiment(&self, name: &str, tags: &BTreeMap<String, String>) -> Result<(String, Arc<dyn RunSink>)>;
+    /// The experiment `name` and the sink of its runs, if it exists; nothing is written (a
+    /// dry run's look at the destination).
+    async fn find_experiment(&self, name: &str) -> Result<Option<(String, Arc<dyn RunSink>)>>;
 }
 
 /// A version at the destination.

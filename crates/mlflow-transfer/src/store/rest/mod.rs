@@ -366,8 +366,43 @@ impl RestSink {
         })
     }
 
+    /// A sink into the experiment `name` if it exists, for looking only: nothing is created
+    /// and its artifact store is not checked.
+    pub async fn existing(client: MlflowClient, name: &str) -> Result<Option<Self>> {
+        let Some(exp) = client.get_experiment_by_name(name).await? else { return Ok(None) };
+        Ok(Some(Self {
+            artifacts: ArtifactRoots::new(client.clone()),
+            client,
+            experiment_id: exp.experiment_id,
+            artifact_dests: Mutex::default(),
+            all_experiments: Default::default(),
+            copies: Default::default(),
+            uncertain: Mutex::default(),
+        }))
+    }
+
     pub fn experiment_id(&self) -> &str {
         &self.experiment_id
+    }
+
+    /// What is at the destination for `run`: its complete copy (changed since, or not), an
+    /// incomplete one, or nothing.
+    fn classify(&self, found: &[Run], run: &RunRecord) -> Option<Found> {
+        if let Some(done) = found.iter().find(|r| is_complete_run(r)) {
+            // A copy deleted at the destination stays as it is: writes to it would be refused.
+            let state = run.tags.get(identity::SOURCE_STATE);
+            let changed = state.is_some()
+                && !done.info.is_deleted()
+                && !run.meta.is_deleted()
+                && state != tag_map(done).get(identity::SOURCE_STATE);
+            return Some(if changed { Found::Changed(done.clone()) } else { Found::Complete(done.clone()) });
+        }
+        let partial = found.iter().find(|r| !r.info.is_deleted())?;
+        // Start time and user can only be set at creation: a partial run that has other values
+        // (made by another user, or by hand) cannot be finished faithfully.
+        let same = partial.info.start_time.unwrap_or(0) == run.meta.start_time.unwrap_or(0)
+            && partial.info.user_id.as_deref().unwrap_or("") == run.meta.user_id.as_deref().unwrap_or("");
+        Some(if same { Found::Resumable(partial.clone()) } else { Found::Unusable(partial.clone()) })
     }
 
     /// The copies of `source` in the experiment as listed when the job began, with what this
@@ -505,6 +540,18 @@ pub async fn ensure_experiment(
     Ok((existing.experiment_id, existing.artifact_location))
 }
 
+/// An earlier copy of a run at the destination, as [`RestSink::classify`] sees it.
+enum Found {
+    /// Complete, and its source unchanged since.
+    Complete(Run),
+    /// Complete, and its source changed since.
+    Changed(Run),
+    /// Incomplete, and can be finished.
+    Resumable(Run),
+    /// Incomplete with another start time or user: replaced.
+    Unusable(Run),
+}
+
 /// What [`MlflowClient::create_or_find`] came back with.
 enum Created<N, F> {
     New(N),
@@ -599,32 +646,26 @@ impl RunSink for RestSink {
         } else {
             self.known_copies(source).await?
         };
-        if let Some(done) = found
-            .iter()
-            .find(|r| identity::is_complete(&r.data.tags.iter().map(|t| (t.key.clone(), t.value.clone())).collect()))
-        {
-            if run.meta.is_deleted() && !done.info.is_deleted() {
-                self.client.delete_run(&done.info.run_id).await?;
+        match self.classify(&found, run) {
+            Some(Found::Complete(done)) => {
+                if run.meta.is_deleted() && !done.info.is_deleted() {
+                    self.client.delete_run(&done.info.run_id).await?;
+                }
+                return Ok(Target::Complete(done.info.run_id));
             }
-            // A copy deleted at the destination stays as it is: writes to it would be refused.
-            let state = run.tags.get(identity::SOURCE_STATE);
-            if state.is_some() && !done.info.is_deleted() && state != tag_map(done).get(identity::SOURCE_STATE) {
+            Some(Found::Changed(done)) => {
                 self.remember(&done.info.run_id, done.info.artifact_uri.as_deref())?;
-                return Ok(Target::Changed(done.info.run_id.clone()));
+                return Ok(Target::Changed(done.info.run_id));
             }
-            return Ok(Target::Complete(done.info.run_id.clone()));
-        }
-        if let Some(partial) = found.iter().find(|r| !r.info.is_deleted()) {
-            // Start time and user can only be set at creation: a partial run that has other
-            // values (made by another user, or by hand) cannot be finished faithfully.
-            if partial.info.start_time.unwrap_or(0) == run.meta.start_time.unwrap_or(0)
-                && partial.info.user_id.as_deref().unwrap_or("") == run.meta.user_id.as_deref().unwrap_or("")
-            {
+            Some(Found::Resumable(partial)) => {
                 self.remember(&partial.info.run_id, partial.info.artifact_uri.as_deref())?;
-                return Ok(Target::Resumed(partial.info.run_id.clone()));
+                return Ok(Target::Resumed(partial.info.run_id));
             }
-            tracing::info!(run = %partial.info.run_id, "replacing an incomplete copy whose start time or user differ");
-            self.client.delete_run(&partial.info.run_id).await?;
+            Some(Found::Unusable(partial)) => {
+                tracing::info!(run = %partial.info.run_id, "replacing an incomplete copy whose start time or user differ");
+                self.client.delete_run(&partial.info.run_id).await?;
+            }
+            None => {}
         }
         let create = RunCreate {
             experiment_id: self.experiment_id.clone(),
@@ -653,6 +694,16 @@ impl RunSink for RestSink {
         self.made(source, info);
         self.remember(&info.run_id, info.artifact_uri.as_deref())?;
         Ok(target(info.run_id.clone()))
+    }
+
+    async fn probe_run(&self, run: &RunRecord, source: &SourceIdentity) -> Result<Option<Target>> {
+        let found = self.known_copies(source).await?;
+        Ok(match self.classify(&found, run) {
+            Some(Found::Complete(r)) => Some(Target::Complete(r.info.run_id)),
+            Some(Found::Changed(r)) => Some(Target::Changed(r.info.run_id)),
+            Some(Found::Resumable(r)) => Some(Target::Resumed(r.info.run_id)),
+            Some(Found::Unusable(_)) | None => None,
+        })
     }
 
     async fn write_artifact(&self, target: &Target, file: &ArtifactFile, data: ByteStream) -> Result<()> {

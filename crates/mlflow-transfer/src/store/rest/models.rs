@@ -385,6 +385,11 @@ impl ExperimentSink for RestServer {
         let sink = RestSink::for_experiment(self.client.clone(), name, tags).await?;
         Ok((sink.experiment_id().to_string(), Arc::new(sink)))
     }
+
+    async fn find_experiment(&self, name: &str) -> Result<Option<(String, Arc<dyn RunSink>)>> {
+        let sink = RestSink::existing(self.client.clone(), name).await?;
+        Ok(sink.map(|s| (s.experiment_id().to_string(), Arc::new(s) as Arc<dyn RunSink>)))
+    }
 }
 
 fn destination_version(v: &ModelVersion) -> DestinationVersion {
