@@ -161,6 +161,10 @@ pub enum Command {
     /// Copy one model version (and its run) from one tracking server to another.
     #[command(after_help = examples::COPY_MODEL_VERSION)]
     CopyModelVersion(CopyModelVersionArgs),
+    /// Copy several (or all) registered models, their versions and the runs behind them from
+    /// one tracking server to another.
+    #[command(after_help = examples::COPY_MODELS)]
+    CopyModels(CopyModelsArgs),
     /// List registered models: a table on stdout and `registered_models.json`.
     #[command(after_help = examples::LIST_REGISTERED_MODELS)]
     ListRegisteredModels(ListRegisteredModelsArgs),
@@ -542,6 +546,29 @@ pub struct CopyModelArgs {
     /// Experiment for the versions' runs (default: an experiment named as the run's source experiment).
     #[arg(long)]
     pub dst_experiment_name: Option<String>,
+    #[command(flatten)]
+    pub versions: VersionArgs,
+    #[command(flatten)]
+    pub write: ModelWriteArgs,
+    #[command(flatten)]
+    pub tags: ImportTagArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct CopyModelsArgs {
+    /// Source tracking server.
+    #[arg(long, visible_alias = "src-mlflow-uri", env = "MLFLOW_TRACKING_URI", value_name = "URI")]
+    pub src_uri: String,
+    /// Destination tracking server.
+    #[arg(long, visible_alias = "dst-mlflow-uri", value_name = "URI")]
+    pub dst_uri: String,
+    /// Model names, comma-separated; `all`; `prefix*`; or a .txt file with one per line. Each
+    /// keeps its name; the runs go into experiments named as their source experiments.
+    #[arg(long)]
+    pub models: String,
+    /// Copy every run of the experiments behind the versions, not only the versions' runs.
+    #[arg(long, visible_alias = "export-all-runs", value_parser = BoolishValueParser::new(), num_args = 0..=1, default_missing_value = "true", default_value = "false", value_name = "BOOL")]
+    pub all_runs: bool,
     #[command(flatten)]
     pub versions: VersionArgs,
     #[command(flatten)]

@@ -131,6 +131,14 @@ Examples:
     --src-uri http://old-server:5000 --dst-uri http://new-server:5000 \\
     --export-deleted-runs --use-src-user-id";
 
+pub const COPY_MODELS: &str = "\
+Examples:
+  mlflow-export-import copy-models --models all \\
+    --src-uri http://old-server:5000 --dst-uri http://new-server:5000
+  mlflow-export-import copy-models --models 'churn*' --stages Production \\
+    --src-uri http://old-server:5000 --dst-uri http://new-server:5000 \\
+    --use-src-user-id";
+
 pub const SYNC: &str = "\
 Examples:
   mlflow-export-import sync \\

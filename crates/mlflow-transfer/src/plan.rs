@@ -1327,9 +1327,6 @@ impl Planner {
         along: Along,
         destination: &Destination,
     ) -> Result<()> {
-        if let (Destination::Server(_), Along::TheirExperiments { .. }) = (destination, &along) {
-            return Err(Error::Unsupported("several models are copied between servers one by one".into()));
-        }
         let (mut models, mut failed) = (Vec::new(), Vec::new());
         for name in names {
             match src.read_model(name, filter).await {

@@ -10,6 +10,7 @@ pub mod copy_evaluation_datasets;
 pub mod copy_experiment;
 pub mod copy_model;
 pub mod copy_model_version;
+pub mod copy_models;
 pub mod copy_prompt;
 pub mod copy_prompts;
 pub mod copy_run;

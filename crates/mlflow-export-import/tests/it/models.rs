@@ -74,10 +74,20 @@ pub(crate) fn assert_model_equals(a: &Value, dst: &MlflowServer, dst_name: &str)
 #[test]
 fn copy_model_matches_version_by_version() {
     let (src, dst) = (MlflowServer::shared(ArtifactMode::Proxy), MlflowServer::shared(ArtifactMode::LocalRoot));
-    for name in seed_models(src) {
-        ok(&["copy-model", "--src-uri", &src.url, "--dst-uri", &dst.url, "--src-model", &name, "--use-src-user-id"]);
-        assert_model_copied(src, &name, dst, &name);
+    let names = seed_models(src);
+    // The first model alone, the others in one copy-models job.
+    ok(&["copy-model", "--src-uri", &src.url, "--dst-uri", &dst.url, "--src-model", &names[0], "--use-src-user-id"]);
+    let rest = names[1..].join(",");
+    let copy_models =
+        ["copy-models", "--src-uri", &src.url, "--dst-uri", &dst.url, "--models", &rest, "--use-src-user-id"];
+    ok(&copy_models);
+    for name in &names {
+        assert_model_copied(src, name, dst, name);
     }
+    let again = crate::cli::run(&copy_models, &[]);
+    let said = String::from_utf8_lossy(&again.stderr);
+    assert!(again.status.success() && said.contains("models         2 done, 0 failed; versions 0 created"), "{said}");
+    assert!(said.contains("runs           0 created, 0 resumed, 0 updated"), "{said}");
 }
 
 #[test]

@@ -1,0 +1,43 @@
+//! `copy-models`: several (or all) registered models, server to server, streamed: the runs
+//! behind their versions (or every run of those experiments) once each, then the models.
+
+use std::{process::ExitCode, sync::Arc, time::Instant};
+
+use mlflow_transfer::{
+    plan::{Destination, Selection, Source},
+    select::{ExperimentSpec, Renames},
+    store::rest::RestSource,
+};
+
+use crate::{
+    cli::{CopyModelsArgs, GlobalArgs},
+    settings,
+};
+
+pub async fn run(args: CopyModelsArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
+    let started = Instant::now();
+    let src = settings::client(&args.src_uri, Some("SRC"), global)?;
+    let dst = settings::client(&args.dst_uri, Some("DST"), global)?;
+    let source = Arc::new(RestSource::new(src.clone()));
+    let names = source.select_models(&ExperimentSpec::parse(&args.models)?).await?;
+    if names.is_empty() {
+        return crate::exit::usage(format!(
+            "--models {:?} matches no registered model at {}",
+            args.models,
+            src.base_url()
+        ));
+    }
+    let (ctx, progress) = super::job_context(global, Some(&args.tags), false);
+    let ctx = ctx.with_models(super::model_options(&args.write));
+    let selection = Selection::Models {
+        names,
+        versions: super::version_filter(&args.versions),
+        all_runs: args.all_runs,
+        rename_experiments: Renames::default(),
+        rename_models: Renames::default(),
+    };
+    let job = super::plan_and_run(global, &ctx, Source::Server(source), selection, Destination::Server(dst.clone()));
+    let Some(result) = job.await? else { return Ok(ExitCode::SUCCESS) };
+    progress.finish();
+    super::finish_job("copy-models", global, &result, &[("source", &src), ("destination", &dst)], started)
+}
