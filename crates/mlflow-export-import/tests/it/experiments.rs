@@ -120,7 +120,7 @@ fn experiment_name_of(run: &Value, name: &str) -> bool {
     run["info"]["run_name"].as_str().is_some_and(|n| n.rsplit_once('-').is_some_and(|(exp, _)| exp == name))
 }
 
-fn experiment_tags(url: &str, name: &str) -> Value {
+pub(crate) fn experiment_tags(url: &str, name: &str) -> Value {
     let code = format!(
         "import json, mlflow\nprint(json.dumps(mlflow.MlflowClient({url:?}).get_experiment_by_name({name:?}).tags))"
     );

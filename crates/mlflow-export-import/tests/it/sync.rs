@@ -1,6 +1,7 @@
 //! `sync`: a server kept in step with another. A second sync brings each copied run up to what
 //! its source gained (metric points, a param, tags, files, a finished status) and each copied
-//! model version and model up to their new description, tags and stage, creates the new runs
+//! model version, model and experiment up to their new description, tags and stage, creates
+//! the new runs
 //! and versions, and with `--delete` deletes the copy of a run the source deleted, within
 //! `--max-delete`. `--dry-run` says all that before it is done. A sync with nothing to do makes
 //! no request per run. The servers are this
@@ -13,6 +14,7 @@ use test_support::{assert_runs_equal, dump_experiment, dump_run, unique_name, Ar
 
 use crate::{
     cli::{fails, ok, path},
+    experiments::experiment_tags,
     models::assert_model_equals,
 };
 
@@ -52,7 +54,7 @@ fn a_second_sync_brings_changed_runs_in_step_and_deletes_what_the_source_deleted
     let name = unique_name("sync");
     // A finished run, a run still going (two points, one file), a run to be deleted later.
     let seeded = src.python_eval(&format!(
-        "import json, mlflow\nc = mlflow.MlflowClient()\ne = c.create_experiment({name:?})\n\
+        "import json, mlflow\nc = mlflow.MlflowClient()\ne = c.create_experiment({name:?}, tags={{'stage': 'one'}})\n\
          done = c.create_run(e, run_name='done', tags={{'team': 'a'}}).info.run_id\n\
          c.log_param(done, 'lr', '0.1')\nc.log_text(done, 'first', 'notes/a.txt')\nc.set_terminated(done)\n\
          live = c.create_run(e, run_name='live').info.run_id\n\
@@ -82,7 +84,7 @@ fn a_second_sync_brings_changed_runs_in_step_and_deletes_what_the_source_deleted
          c.update_model_version(m, '1', 'checked')\nc.set_model_version_tag(m, '1', 'ok', 'yes')\n\
          c.transition_model_version_stage(m, '1', 'Staging')\n\
          c.create_model_version(m, c.get_run(live).info.artifact_uri + '/more', run_id=live)\n\
-         e = c.get_experiment_by_name({name:?}).experiment_id\n\
+         e = c.get_experiment_by_name({name:?}).experiment_id\nc.set_experiment_tag(e, 'stage', 'two')\n\
          new = c.create_run(e, run_name='new').info.run_id\nc.set_terminated(new)\nprint(json.dumps(new))"
     );
     let new: String = serde_json::from_str(src.python_eval(&code).lines().last().unwrap()).unwrap();
@@ -105,6 +107,7 @@ fn a_second_sync_brings_changed_runs_in_step_and_deletes_what_the_source_deleted
     assert!(bounded.contains("1 created, 0 resumed, 2 updated, 0 skipped, 0 failed"), "{bounded}");
     assert!(bounded.contains("versions 1 created, 1 updated, 0 skipped, 0 failed"), "{bounded}");
     assert_model_equals(&src.dump_model(&name), &dst, &name);
+    assert_eq!(experiment_tags(&dst.url, &name)["stage"], "two");
     assert_eq!(dump_run(&dst.url, &copy[doomed.as_str()])["info"]["lifecycle_stage"], "active");
 
     let second = sync(&src, &dst, &["--delete", "--max-delete", "1"]);

@@ -497,8 +497,9 @@ fn experiment_record(e: Experiment) -> ExperimentRecord {
     }
 }
 
-/// Finds or creates an experiment by name and makes sure it has `tags` (a tag the destination
-/// lacks is added; one it has with another value is left alone). A create that failed
+/// Finds or creates an experiment by name and makes sure it has `tags`: a tag the destination
+/// lacks or holds with another value (the source's changed since an earlier copy) is set; tags
+/// only the destination has are kept. A create that failed
 /// ambiguously, or lost a race, is reconciled by looking the name up again. Returns the
 /// experiment's id and artifact location.
 pub async fn ensure_experiment(
@@ -533,7 +534,7 @@ pub async fn ensure_experiment(
         )));
     }
     for (k, v) in tags {
-        if !existing.tags.iter().any(|t| &t.key == k) {
+        if !existing.tags.iter().any(|t| &t.key == k && &t.value == v) {
             client.set_experiment_tag(&existing.experiment_id, k, v).await?;
         }
     }
