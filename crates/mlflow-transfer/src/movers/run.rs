@@ -56,12 +56,7 @@ impl RunMove {
         };
         let outcome = match probed.await {
             Ok(target) => {
-                let action = match &target {
-                    None => Action::Created,
-                    Some(Target::Resumed(_)) => Action::Resumed,
-                    Some(Target::Changed(_)) => Action::Updated,
-                    Some(_) => Action::Skipped,
-                };
+                let action = target.as_ref().map_or(Action::Created, action);
                 RunOutcome::probed(&self.run_id, action, target.map(|t| t.id().to_string()), started.elapsed())
             }
             Err(e) => RunOutcome::failed(&self.run_id, &e, started.elapsed()),
@@ -206,12 +201,7 @@ async fn transfer(
     }
     let identity = SourceIdentity::of_run(&run);
     let target = sink.begin_run(&run, &identity).await?;
-    let action = match target {
-        Target::Created(_) => Action::Created,
-        Target::Resumed(_) => Action::Resumed,
-        Target::Complete(_) => Action::Skipped,
-        Target::Changed(_) => Action::Updated,
-    };
+    let action = action(&target);
     if matches!(action, Action::Created | Action::Resumed) {
         source.complete_metrics(&mut run).await?;
     }
@@ -242,6 +232,36 @@ async fn transfer(
     }
     outcome.elapsed = started.elapsed();
     Ok(outcome)
+}
+
+/// The points of `source` that `held` lacks, counted as a multiset: a point logged twice at the
+/// source and once at the destination is missing once.
+fn missing_points(source: &[MetricPoint], held: &[MetricPoint]) -> Vec<MetricPoint> {
+    let mut count: HashMap<(i64, i64, u64), usize> = HashMap::new();
+    for p in held {
+        *count.entry(p.key()).or_default() += 1;
+    }
+    source
+        .iter()
+        .filter(|p| match count.get_mut(&p.key()) {
+            Some(n) if *n > 0 => {
+                *n -= 1;
+                false
+            }
+            _ => true,
+        })
+        .cloned()
+        .collect()
+}
+
+/// What is done to a run the sink found as `target`.
+fn action(target: &Target) -> Action {
+    match target {
+        Target::Created(_) => Action::Created,
+        Target::Resumed(_) => Action::Resumed,
+        Target::Complete(_) => Action::Skipped,
+        Target::Changed(_) => Action::Updated,
+    }
 }
 
 /// The run as the source has it, with the job's options applied. A copy at a server records
@@ -315,21 +335,7 @@ async fn update(
         .await?;
     let mut metrics = BTreeMap::new();
     for (key, have) in histories {
-        let mut held: HashMap<(i64, i64, u64), usize> = HashMap::new();
-        for p in &have {
-            *held.entry(p.key()).or_default() += 1;
-        }
-        let missing: Vec<MetricPoint> = run.metrics[&key]
-            .iter()
-            .filter(|p| match held.get_mut(&p.key()) {
-                Some(n) if *n > 0 => {
-                    *n -= 1;
-                    false
-                }
-                _ => true,
-            })
-            .cloned()
-            .collect();
+        let missing = missing_points(&run.metrics[&key], &have);
         if !missing.is_empty() {
             metrics.insert(key, missing);
         }
@@ -426,6 +432,16 @@ impl FileSink for RunTarget<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn missing_points_are_counted_as_a_multiset_with_nan_equal_to_nan() {
+        let p = |value: f64, step: i64| MetricPoint { value, timestamp: 5, step };
+        let source = [p(1.0, 0), p(1.0, 0), p(f64::NAN, 1), p(2.0, 2)];
+        let held = [p(1.0, 0), p(f64::NAN, 1), p(9.0, 7)];
+        let keys = |v: Vec<MetricPoint>| v.iter().map(MetricPoint::key).collect::<Vec<_>>();
+        assert_eq!(keys(missing_points(&source, &held)), keys(vec![p(1.0, 0), p(2.0, 2)]));
+        assert!(missing_points(&held[..2], &source).is_empty());
+    }
 
     #[test]
     fn source_tags_keep_the_mlflow_lineage_that_import_mlflow_tags_false_drops() {
