@@ -161,6 +161,12 @@ pub enum Command {
     /// Copy one model version (and its run) from one tracking server to another.
     #[command(after_help = examples::COPY_MODEL_VERSION)]
     CopyModelVersion(CopyModelVersionArgs),
+    /// Export one registered model version and its run to a directory.
+    #[command(after_help = examples::EXPORT_MODEL_VERSION)]
+    ExportModelVersion(ExportModelVersionArgs),
+    /// Import a model version directory made by export-model-version (its run first).
+    #[command(after_help = examples::IMPORT_MODEL_VERSION)]
+    ImportModelVersion(ImportModelVersionArgs),
     /// List registered models: a table on stdout and `registered_models.json`.
     #[command(after_help = examples::LIST_REGISTERED_MODELS)]
     ListRegisteredModels(ListRegisteredModelsArgs),
@@ -576,6 +582,49 @@ pub struct CopyModelVersionArgs {
     /// Accepted for compatibility: source lineage is always recorded in `mlflow_export_import.source.*` tags.
     #[arg(long, value_parser = BoolishValueParser::new(), num_args = 0..=1, default_missing_value = "true", default_value = "false", value_name = "BOOL")]
     pub copy_lineage_tags: bool,
+    #[command(flatten)]
+    pub tags: ImportTagArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportModelVersionArgs {
+    /// Tracking server to read from.
+    #[arg(long, env = "MLFLOW_TRACKING_URI", value_name = "URI")]
+    pub tracking_uri: String,
+    /// Registered model name.
+    #[arg(long)]
+    pub model: String,
+    /// Version number.
+    #[arg(long)]
+    pub version: String,
+    /// Output directory: `model.json`, `version.json` and the version's run in `run/`.
+    #[arg(long, visible_alias = "output")]
+    pub output_dir: PathBuf,
+    #[command(flatten)]
+    pub compat: CompatArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportModelVersionArgs {
+    /// Tracking server to write to.
+    #[arg(long, env = "MLFLOW_TRACKING_URI", value_name = "URI")]
+    pub tracking_uri: String,
+    /// Input directory made by export-model-version (or by the Python tool's).
+    #[arg(long, visible_alias = "input")]
+    pub input_dir: PathBuf,
+    /// Destination registered model name. It must exist unless --create-model is given.
+    #[arg(long)]
+    pub model: String,
+    /// Experiment for the version's run; created when missing.
+    #[arg(long)]
+    pub experiment_name: String,
+    /// Create the destination model when it does not exist, with the exported model's
+    /// description and tags.
+    #[arg(long, value_parser = BoolishValueParser::new(), num_args = 0..=1, default_missing_value = "true", default_value = "false", value_name = "BOOL")]
+    pub create_model: bool,
+    /// Also set the version's stage and the aliases pointing at it.
+    #[arg(long, value_parser = BoolishValueParser::new(), num_args = 0..=1, default_missing_value = "true", default_value = "false", value_name = "BOOL")]
+    pub import_stages_and_aliases: bool,
     #[command(flatten)]
     pub tags: ImportTagArgs,
 }

@@ -21,7 +21,7 @@ use crate::{
     format::{
         experiment_json::{read_experiment_dir, read_experiments_dir},
         index_json::{read_index, IndexKind, IndexedExperiment, LOGGED_MODELS_INDEX, TRACES_INDEX},
-        model_json::{read_model_dir, read_models_dir},
+        model_json::{read_model_dir, read_models_dir, VERSION_RUN_DIR},
         prompt_json::{read_prompt_dir, read_prompts_dir, SUMMARY_FILE},
         trace_json::{read_trace_info, read_tracking_uri, TRACES, TRACES_JSON, TRACE_JSON},
         ExportSystem,
@@ -319,6 +319,10 @@ pub enum Selection {
     /// server it is named `dst_name` and its runs go to `dst_experiment` (from a server: by
     /// default each run's experiment of the same name).
     Model { name: String, versions: VersionFilter, dst_name: String, dst_experiment: Option<String> },
+    /// One version of a registered model from a server into a folder in the
+    /// `export-model-version` layout: `model.json`, `version.json` and the version's run in
+    /// `run/`. (Such a folder is imported as a [`Selection::Model`], which reads either layout.)
+    ModelVersion { name: String, version: String },
     /// Several registered models in the `export-models` layout: the versions' runs (or every
     /// run of their experiments with `all_runs`) in `experiments/`, the models in `models/`.
     Models {
@@ -498,6 +502,17 @@ pub async fn plan(source: &Source, selection: Selection, destination: &Destinati
             }
             let models: Arc<dyn LoggedModelSource> = Arc::new(DirLoggedModels::new(dir));
             p.model(Arc::new(md.model), models, md.tracking_uri, destination, &dst_name)?;
+        }
+        (Source::Server(src), Selection::ModelVersion { name, version }) => {
+            let filter = VersionFilter { versions: Some(vec![version.clone()]), ..Default::default() };
+            let model = src.read_model(&name, &filter).await?;
+            if model.versions.is_empty() {
+                return Err(Error::Input(format!("model {name:?} has no version {version}")));
+            }
+            p.server_model_version(src, model, destination)?;
+        }
+        (Source::Export(_), Selection::ModelVersion { .. }) => {
+            return Err(Error::Unsupported("a version export is imported as a model (Selection::Model)".into()));
         }
         (Source::Server(src), Selection::Models { names, versions, all_runs, .. }) => {
             p.server_models(src, &names, &versions, Along::TheirExperiments { all_runs }, destination).await?;
@@ -1315,6 +1330,31 @@ impl Planner {
         self.model(Arc::new(model), models, tracking_uri, destination, dst_name)
     }
 
+    /// The one version of `model` into a folder in the `export-model-version` layout: its run
+    /// in `<out>/run/`, then `model.json` and `version.json`. Returns the closing step.
+    fn server_model_version(
+        &mut self,
+        src: &Arc<RestSource>,
+        model: RegisteredModelRecord,
+        destination: &Destination,
+    ) -> Result<usize> {
+        let Destination::Folder { out, system } = destination else {
+            return Err(Error::Unsupported("a model version alone is exported to a folder".into()));
+        };
+        let source: Arc<dyn RunSource> = src.clone();
+        for run_id in version_runs(&model) {
+            let target = self.run_sink(destination, None, Some(&out.join(VERSION_RUN_DIR)))?;
+            self.run(source.clone(), run_id, None, target);
+        }
+        let models: Arc<dyn LoggedModelSource> = src.clone();
+        let tracking_uri = Some(src.client().base_url().to_string());
+        let close = self.model(Arc::new(model), models, tracking_uri, destination, "")?;
+        if let Move::Model(m) = &mut self.plan.steps[close].what {
+            m.destination = ModelDestination::VersionFolder { dir: out.clone(), system: system.clone() };
+        }
+        Ok(close)
+    }
+
     /// Several models from a server with what `along` says goes with them. Into a folder: the
     /// `export-models` layout (experiments in `experiments/`, models in `models/`, the indexes
     /// and `manifest.json` last). Into a server (`Along::Everything` only): the experiments
@@ -1494,7 +1534,7 @@ impl Planner {
                     Move::Model(Box::new(what)),
                 ))
             }
-            ModelDestination::Folder { .. } => None,
+            ModelDestination::Folder { .. } | ModelDestination::VersionFolder { .. } => None,
         };
         let mut previous: Option<usize> = None;
         let mut versions = Vec::new();

@@ -1,0 +1,96 @@
+//! One model version on its own: `export-model-version` writes the Python tool's layout
+//! (`model.json`, `version.json`, the run in `run/`), `import-model-version` reads it back into
+//! an existing model or (`--create-model`) a new one; read back with the official client, and
+//! re-run to create nothing.
+
+use serde_json::Value;
+use test_support::{unique_name, ArtifactMode, MlflowServer};
+
+use crate::{
+    cli::{fails, ok, path},
+    models::{seed_models, source_runs_of},
+};
+
+fn read_json(p: &std::path::Path) -> Value {
+    serde_json::from_slice(&std::fs::read(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))).unwrap()
+}
+
+#[test]
+fn export_then_import_one_model_version_and_again_creates_nothing() {
+    let (src, dst) = (MlflowServer::shared(ArtifactMode::Proxy), MlflowServer::shared(ArtifactMode::LocalRoot));
+    // m1, version 5: Production, alias `champion`, a run shared with version 4.
+    let name = &seed_models(src)[1];
+    let source = src.dump_model(name);
+    let v5 = source["versions"].as_array().unwrap().iter().find(|v| v["version"] == "5").unwrap().clone();
+
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().join("v5");
+    ok(&[
+        "export-model-version",
+        "--tracking-uri",
+        &src.url,
+        "--model",
+        name,
+        "--version",
+        "5",
+        "--output-dir",
+        path(&dir),
+    ]);
+    let version = read_json(&dir.join("version.json"));
+    let v = &version["mlflow"]["model_version"];
+    assert_eq!(v["name"], name.as_str());
+    assert_eq!(v["version"], "5");
+    assert_eq!(v["run_id"], v5["run_id"]);
+    assert_eq!(v["current_stage"], "Production");
+    assert_eq!(v["description"], v5["description"]);
+    assert_eq!(v["tags"], v5["tags"]);
+    assert_eq!(v["aliases"], serde_json::json!(["champion"]));
+    assert_eq!(read_json(&dir.join("model.json"))["mlflow"]["registered_model"]["description"], "model 1");
+    let run = read_json(&dir.join("run").join("run.json"));
+    assert_eq!(run["mlflow"]["info"]["run_id"], v5["run_id"], "the version's run in run/");
+    assert!(!dir.join(v5["run_id"].as_str().unwrap()).exists(), "no export-model run folder");
+
+    let dst_name = unique_name("imported-version");
+    let experiment = unique_name("version-runs");
+    let import = [
+        "import-model-version",
+        "--tracking-uri",
+        &dst.url,
+        "--input-dir",
+        path(&dir),
+        "--model",
+        &dst_name,
+        "--experiment-name",
+        &experiment,
+        "--import-stages-and-aliases",
+    ];
+    // As the Python tool: without --create-model the model must exist.
+    let refused = fails(&import, &[]);
+    assert!(refused.contains("pass --create-model"), "{refused}");
+    let import = [&import[..], &["--create-model"]].concat();
+    ok(&import);
+    let check = || {
+        let copy = dst.dump_model(&dst_name);
+        assert_eq!(copy["description"], source["description"]);
+        assert_eq!(copy["tags"], source["tags"]);
+        assert_eq!(copy["aliases"], serde_json::json!({"champion": "1"}), "only this version's alias, renumbered");
+        let versions = copy["versions"].as_array().unwrap();
+        assert_eq!(versions.len(), 1, "{copy}");
+        let c = &versions[0];
+        assert_eq!(c["version"], "1");
+        for field in ["current_stage", "description", "status", "files"] {
+            assert_eq!(c[field], v5[field], "{field}");
+        }
+        assert_eq!(c["tags"]["v"], "5");
+        assert_eq!(c["tags"]["mlflow_export_import.source.version"], "5");
+        let run = c["run_id"].as_str().unwrap();
+        assert_eq!(source_runs_of(dst, &[run]), vec![v5["run_id"].as_str().unwrap().to_string()]);
+    };
+    check();
+    let again = crate::cli::run(&import, &[]);
+    assert!(again.status.success());
+    let stderr = String::from_utf8_lossy(&again.stderr);
+    assert!(stderr.contains("versions 0 created, 1 skipped, 0 failed"), "{stderr}");
+    check();
+    assert_eq!(crate::cli::list_runs(&dst.url, &experiment).len(), 1, "the run imported once");
+}
