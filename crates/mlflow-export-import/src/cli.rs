@@ -579,7 +579,11 @@ pub struct CopyModelVersionArgs {
     /// Also copy the version's stage and the aliases pointing at it.
     #[arg(long, value_parser = BoolishValueParser::new(), num_args = 0..=1, default_missing_value = "true", default_value = "false", value_name = "BOOL")]
     pub copy_stages_and_aliases: bool,
-    /// Accepted for compatibility: source lineage is always recorded in `mlflow_export_import.source.*` tags.
+    /// Also tag the new version as the Python tool does: `mlflow_exim.src_version.{name,version,run_id}`,
+    /// `mlflow_exim.src_client.tracking_uri`, `mlflow_exim.mlflow_exim.dst_client.tracking_uri`
+    /// (sic) and the source run's `mlflow.user` and Databricks workspace tags as
+    /// `mlflow_exim.src_run.<tag>`. (The `mlflow_export_import.source.*` identity tags are
+    /// always written.)
     #[arg(long, value_parser = BoolishValueParser::new(), num_args = 0..=1, default_missing_value = "true", default_value = "false", value_name = "BOOL")]
     pub copy_lineage_tags: bool,
     #[command(flatten)]

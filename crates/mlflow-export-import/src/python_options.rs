@@ -11,7 +11,7 @@ use std::ffi::{OsStr, OsString};
 use clap::builder::{BoolishValueParser, TypedValueParser};
 
 /// Options this tool lacks, and why, as the refusal says it.
-const UNSUPPORTED: [(&str, &str); 7] = [
+const UNSUPPORTED: [(&str, &str); 8] = [
     ("--export-permissions", "experiment and model permissions (Databricks access control lists) are not exported"),
     ("--import-permissions", "experiment and model permissions (Databricks access control lists) are not imported"),
     ("--copy-permissions", "model permissions (Databricks access control lists) are not copied"),
@@ -27,6 +27,10 @@ const UNSUPPORTED: [(&str, &str); 7] = [
     (
         "--skip-download-run-artifacts",
         "a version's run is always exported with its artifacts, which hold the version's model",
+    ),
+    (
+        "--import-metadata",
+        "an experiment's metadata is not read from experiment.json (a model made by --create-model always gets the exported description and tags)",
     ),
 ];
 

@@ -1,7 +1,7 @@
 //! One model version on its own: `export-model-version` writes the Python tool's layout
 //! (`model.json`, `version.json`, the run in `run/`), `import-model-version` reads it back into
 //! an existing model or (`--create-model`) a new one; read back with the official client, and
-//! re-run to create nothing.
+//! re-run to create nothing; `copy-model-version --copy-lineage-tags`.
 
 use serde_json::Value;
 use test_support::{unique_name, ArtifactMode, MlflowServer};
@@ -11,6 +11,12 @@ use crate::{
     models::{seed_models, source_runs_of},
 };
 
+/// The models `seed.py` made at the shared proxied server, once for this file's tests.
+fn seeded(src: &MlflowServer) -> &'static [String] {
+    static SEEDED: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    SEEDED.get_or_init(|| seed_models(src))
+}
+
 fn read_json(p: &std::path::Path) -> Value {
     serde_json::from_slice(&std::fs::read(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))).unwrap()
 }
@@ -19,7 +25,7 @@ fn read_json(p: &std::path::Path) -> Value {
 fn export_then_import_one_model_version_and_again_creates_nothing() {
     let (src, dst) = (MlflowServer::shared(ArtifactMode::Proxy), MlflowServer::shared(ArtifactMode::LocalRoot));
     // m1, version 5: Production, alias `champion`, a run shared with version 4.
-    let name = &seed_models(src)[1];
+    let name = &seeded(src)[1];
     let source = src.dump_model(name);
     let v5 = source["versions"].as_array().unwrap().iter().find(|v| v["version"] == "5").unwrap().clone();
 
@@ -93,4 +99,49 @@ fn export_then_import_one_model_version_and_again_creates_nothing() {
     assert!(stderr.contains("versions 0 created, 1 skipped, 0 failed"), "{stderr}");
     check();
     assert_eq!(crate::cli::list_runs(&dst.url, &experiment).len(), 1, "the run imported once");
+}
+
+#[test]
+fn copy_model_version_with_lineage_tags_writes_the_python_tools() {
+    let (src, dst) = (MlflowServer::shared(ArtifactMode::Proxy), MlflowServer::shared(ArtifactMode::LocalRoot));
+    let name = &seeded(src)[2];
+    let source = src.dump_model(name);
+    let v2 = source["versions"].as_array().unwrap().iter().find(|v| v["version"] == "2").unwrap().clone();
+    let run_id = v2["run_id"].as_str().unwrap();
+    let user = src.python_eval(&format!(
+        "import mlflow\nprint(mlflow.MlflowClient().get_run('{run_id}').data.tags.get('mlflow.user', ''))"
+    ));
+    let dst_name = unique_name("lineage");
+    let copy = [
+        "copy-model-version",
+        "--src-registry-uri",
+        &src.url,
+        "--dst-registry-uri",
+        &dst.url,
+        "--src-model",
+        name,
+        "--src-version",
+        "2",
+        "--dst-model",
+        &dst_name,
+        "--dst-experiment-name",
+        &unique_name("lineage-runs"),
+        "--copy-lineage-tags",
+    ];
+    ok(&copy);
+    let copied = dst.dump_model(&dst_name);
+    let tags = copied["versions"][0]["tags"].as_object().unwrap().clone();
+    assert_eq!(tags["mlflow_exim.src_version.name"], name.as_str());
+    assert_eq!(tags["mlflow_exim.src_version.version"], "2");
+    assert_eq!(tags["mlflow_exim.src_version.run_id"], run_id);
+    assert_eq!(tags["mlflow_exim.src_client.tracking_uri"], src.url.trim_end_matches('/'));
+    assert_eq!(tags["mlflow_exim.mlflow_exim.dst_client.tracking_uri"], dst.url.trim_end_matches('/'));
+    match user.trim() {
+        "" => assert!(!tags.contains_key("mlflow_exim.src_run.mlflow.user")),
+        user => assert_eq!(tags["mlflow_exim.src_run.mlflow.user"], user),
+    }
+    assert_eq!(tags["v"], "2", "the version's own tags kept");
+    // Once copied, the version is found again: nothing new.
+    ok(&copy);
+    assert_eq!(dst.dump_model(&dst_name)["versions"].as_array().unwrap().len(), 1);
 }

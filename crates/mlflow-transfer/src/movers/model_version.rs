@@ -102,7 +102,7 @@ impl VersionMove {
             run_id,
             run_link: v.run_link.clone(),
             description: v.description.clone(),
-            tags: v.tags.clone(),
+            tags: v.tags.iter().chain(&ctx.models.version_tags).map(|(k, x)| (k.clone(), x.clone())).collect(),
             model_id,
             src_model: self.model.name.clone(),
             src_version: v.version.clone(),
