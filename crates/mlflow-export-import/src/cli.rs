@@ -831,7 +831,9 @@ pub struct ImportTagArgs {
     /// Import `mlflow_tools.metadata.*` tags written by --export-metadata-tags.
     #[arg(long, value_parser = BoolishValueParser::new(), num_args = 0..=1, default_missing_value = "true", default_value = "false", value_name = "BOOL")]
     pub import_metadata_tags: bool,
-    /// Record the source run's fields and `mlflow.*` tags as `mlflow_exim.*` tags (lineage).
+    /// Record the source run's fields and `mlflow.*` tags as `mlflow_exim.*` tags (lineage), and
+    /// as the Python tool does, an experiment's (created or found for a source experiment) and
+    /// each new model version's fields as `mlflow_exim.field.*` tags.
     #[arg(long, value_parser = BoolishValueParser::new(), num_args = 0..=1, default_missing_value = "true", default_value = "false", value_name = "BOOL")]
     pub import_source_tags: bool,
     #[command(flatten)]

@@ -1,7 +1,8 @@
 //! One model version on its own: `export-model-version` writes the Python tool's layout
 //! (`model.json`, `version.json`, the run in `run/`), `import-model-version` reads it back into
 //! an existing model or (`--create-model`) a new one; read back with the official client, and
-//! re-run to create nothing; `copy-model-version --copy-lineage-tags`.
+//! re-run to create nothing; `copy-model-version --copy-lineage-tags`; `--import-source-tags`
+//! on versions and experiments.
 
 use serde_json::Value;
 use test_support::{unique_name, ArtifactMode, MlflowServer};
@@ -69,6 +70,7 @@ fn export_then_import_one_model_version_and_again_creates_nothing() {
         "--experiment-name",
         &experiment,
         "--import-stages-and-aliases",
+        "--import-source-tags",
     ];
     // As the Python tool: without --create-model the model must exist.
     let refused = fails(&import, &[]);
@@ -89,6 +91,13 @@ fn export_then_import_one_model_version_and_again_creates_nothing() {
         }
         assert_eq!(c["tags"]["v"], "5");
         assert_eq!(c["tags"]["mlflow_export_import.source.version"], "5");
+        // --import-source-tags: the source version's fields, as the Python tool tags them.
+        assert_eq!(c["tags"]["mlflow_exim.field.name"], name.as_str());
+        assert_eq!(c["tags"]["mlflow_exim.field.version"], "5");
+        assert_eq!(c["tags"]["mlflow_exim.field.current_stage"], "Production");
+        assert_eq!(c["tags"]["mlflow_exim.field.run_id"], v5["run_id"]);
+        assert_eq!(c["tags"]["mlflow_exim.field.source"], v5["source"]);
+        assert!(c["tags"]["mlflow_exim.field._creation_timestamp"].as_str().is_some_and(|t| t.len() == 19));
         let run = c["run_id"].as_str().unwrap();
         assert_eq!(source_runs_of(dst, &[run]), vec![v5["run_id"].as_str().unwrap().to_string()]);
     };
@@ -144,4 +153,44 @@ fn copy_model_version_with_lineage_tags_writes_the_python_tools() {
     // Once copied, the version is found again: nothing new.
     ok(&copy);
     assert_eq!(dst.dump_model(&dst_name)["versions"].as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn import_source_tags_tag_the_experiment_with_its_source_fields() {
+    let (src, dst) = (MlflowServer::shared(ArtifactMode::Proxy), MlflowServer::shared(ArtifactMode::LocalRoot));
+    let name = unique_name("source-tags");
+    let id = src.python_eval(&format!(
+        "import mlflow\nc = mlflow.MlflowClient()\n\
+         e = c.create_experiment('{name}', tags={{'mlflow.note.content': 'about', 'team': 'a'}})\n\
+         c.set_terminated(c.create_run(e).info.run_id)\nprint(e)"
+    ));
+    let dst_name = unique_name("source-tags-copy");
+    let copy = [
+        "copy-experiment",
+        "--src-uri",
+        &src.url,
+        "--dst-uri",
+        &dst.url,
+        "--src-experiment",
+        &name,
+        "--dst-experiment-name",
+        &dst_name,
+        "--import-source-tags",
+    ];
+    ok(&copy);
+    let read = |server: &MlflowServer, name: &str| -> Value {
+        let code = format!(
+            "import json, mlflow\ne = mlflow.MlflowClient().get_experiment_by_name('{name}')\n\
+             print(json.dumps({{'tags': e.tags, 'creation_time': e.creation_time}}))"
+        );
+        serde_json::from_str(server.python_eval(&code).trim()).unwrap()
+    };
+    let (source, copied) = (read(src, &name), read(dst, &dst_name));
+    let tags = &copied["tags"];
+    assert_eq!(tags["team"], "a");
+    assert_eq!(tags["mlflow_exim.field.experiment_id"], id.trim().lines().last().unwrap());
+    assert_eq!(tags["mlflow_exim.field.name"], name.as_str());
+    assert_eq!(tags["mlflow_exim.field.lifecycle_stage"], "active");
+    assert_eq!(tags["mlflow_exim.field.creation_time"], source["creation_time"].to_string().as_str());
+    assert_eq!(tags["mlflow_exim.mlflow_tag.note.content"], "about");
 }
