@@ -355,14 +355,15 @@ pub struct ExportModelsArgs {
     /// Output directory.
     #[arg(long, visible_alias = "output")]
     pub output_dir: PathBuf,
-    /// Export every run of the experiments behind the versions, not only the versions' runs.
+    /// Export every run of the experiments behind the versions, not only the versions' runs;
+    /// --run-start-time, --runs-until and --export-deleted-runs select which (the versions'
+    /// own runs are exported whatever they say: a version needs its run).
     #[arg(long, value_parser = BoolishValueParser::new(), num_args = 0..=1, default_missing_value = "true", default_value = "false", value_name = "BOOL")]
     pub export_all_runs: bool,
     #[command(flatten)]
     pub versions: VersionArgs,
-    /// Accepted for compatibility: the runs behind versions are always exported, deleted or not.
-    #[arg(long, value_parser = BoolishValueParser::new(), num_args = 0..=1, default_missing_value = "true", default_value = "false", value_name = "BOOL")]
-    pub export_deleted_runs: bool,
+    #[command(flatten)]
+    pub filter: RunFilterArgs,
     #[command(flatten)]
     pub compat: CompatArgs,
 }
@@ -504,9 +505,11 @@ pub struct ExportModelArgs {
     pub output_dir: PathBuf,
     #[command(flatten)]
     pub versions: VersionArgs,
-    /// Accepted for compatibility: the runs behind versions are always exported, deleted or not.
-    #[arg(long, value_parser = BoolishValueParser::new(), num_args = 0..=1, default_missing_value = "true", default_value = "false", value_name = "BOOL")]
-    pub export_deleted_runs: bool,
+    /// The runs behind the versions are exported deleted or not (a version needs its run), so
+    /// `true` is what this tool always does; `false` (the Python tool's leaving out of versions
+    /// whose run is deleted) is refused.
+    #[arg(long, value_parser = BoolishValueParser::new(), num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub export_deleted_runs: Option<bool>,
     #[command(flatten)]
     pub compat: CompatArgs,
 }

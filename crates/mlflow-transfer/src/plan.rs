@@ -329,6 +329,9 @@ pub enum Selection {
         names: Vec<String>,
         versions: VersionFilter,
         all_runs: bool,
+        /// With `all_runs`: which of the experiments' other runs (`--run-start-time`,
+        /// `--runs-until`, `--export-deleted-runs`); the versions' runs are taken whatever it says.
+        filter: RunFilter,
         rename_experiments: Renames,
         rename_models: Renames,
     },
@@ -418,7 +421,7 @@ impl TraceWindow {
 enum Along {
     /// `export-models`: the runs behind the versions, or with `all_runs` every run of the
     /// versions' experiments.
-    TheirExperiments { all_runs: bool },
+    TheirExperiments { all_runs: bool, filter: RunFilter },
     /// `export-all`, `copy-all`: every experiment, with the runs the filter selects and the
     /// runs behind the versions whatever it says (a version needs its run).
     Everything(RunFilter),
@@ -514,8 +517,8 @@ pub async fn plan(source: &Source, selection: Selection, destination: &Destinati
         (Source::Export(_), Selection::ModelVersion { .. }) => {
             return Err(Error::Unsupported("a version export is imported as a model (Selection::Model)".into()));
         }
-        (Source::Server(src), Selection::Models { names, versions, all_runs, .. }) => {
-            p.server_models(src, &names, &versions, Along::TheirExperiments { all_runs }, destination).await?;
+        (Source::Server(src), Selection::Models { names, versions, all_runs, filter, .. }) => {
+            p.server_models(src, &names, &versions, Along::TheirExperiments { all_runs, filter }, destination).await?;
         }
         (Source::Server(src), Selection::All { versions, filter, webhook_secrets, .. }) => {
             let names = src.select_models(&ExperimentSpec::All).await?;
@@ -1398,9 +1401,11 @@ impl Planner {
             experiments.push(src.find_experiment(name).await?);
         }
         let run_filter = match along {
-            Along::TheirExperiments { all_runs } => {
+            // The versions' runs come `pinned`, so the filter only picks the others.
+            Along::TheirExperiments { all_runs: true, filter } => filter,
+            Along::TheirExperiments { all_runs: false, .. } => {
                 let run_ids: Vec<String> = pinned.values().flatten().cloned().collect();
-                RunFilter { include_deleted: true, run_ids: (!all_runs).then_some(run_ids), ..RunFilter::default() }
+                RunFilter { include_deleted: true, run_ids: Some(run_ids), ..RunFilter::default() }
             }
             Along::Everything(filter) => {
                 let mut have: BTreeSet<String> = experiments.iter().map(|e| e.experiment_id.clone()).collect();

@@ -2,7 +2,7 @@
 //! (`model.json`, `version.json`, the run in `run/`), `import-model-version` reads it back into
 //! an existing model or (`--create-model`) a new one; read back with the official client, and
 //! re-run to create nothing; `copy-model-version --copy-lineage-tags`; `--import-source-tags`
-//! on versions and experiments.
+//! on versions and experiments; `export-models --export-all-runs` with a time window.
 
 use serde_json::Value;
 use test_support::{unique_name, ArtifactMode, MlflowServer};
@@ -193,4 +193,38 @@ fn import_source_tags_tag_the_experiment_with_its_source_fields() {
     assert_eq!(tags["mlflow_exim.field.lifecycle_stage"], "active");
     assert_eq!(tags["mlflow_exim.field.creation_time"], source["creation_time"].to_string().as_str());
     assert_eq!(tags["mlflow_exim.mlflow_tag.note.content"], "about");
+}
+
+/// The run names of every `run.json` under `dir`.
+fn exported_run_names(dir: &std::path::Path) -> std::collections::BTreeSet<String> {
+    let mut names = std::collections::BTreeSet::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            names.extend(exported_run_names(&path));
+        } else if path.file_name().is_some_and(|n| n == "run.json") {
+            names.insert(read_json(&path)["mlflow"]["info"]["run_name"].as_str().unwrap().to_string());
+        }
+    }
+    names
+}
+
+#[test]
+fn export_models_all_runs_takes_the_window_and_every_version_run() {
+    let src = MlflowServer::shared(ArtifactMode::Proxy);
+    let names = seeded(src);
+    let m1 = &names[1];
+    let out = tempfile::tempdir().unwrap();
+    // seed.py starts run i of model m at BASE_TIME_MS + m*100 + i; run 0 of each is deleted.
+    let until = (1704164645678_i64 + 200).to_string();
+    let export = ["export-models", "--tracking-uri", &src.url, "--models", m1, "--output-dir", path(out.path())];
+    let refused = fails(&[&export[..], &["--runs-until", &until]].concat(), &[]);
+    assert!(refused.contains("--export-all-runs"), "{refused}");
+    ok(&[&export[..], &["--export-all-runs", "--runs-until", &until]].concat());
+    let got = exported_run_names(&out.path().join("experiments"));
+    let run = |m: usize, i: usize| format!("{}-r{i}", names[m]);
+    // m0's and m1's live runs by the window; m1's deleted r0 because version 1 needs it; not
+    // m2's (too late), nor m0's deleted r0.
+    let expected = [run(0, 1), run(0, 2), run(0, 3), run(1, 0), run(1, 1), run(1, 2), run(1, 3)];
+    assert_eq!(got, expected.into_iter().collect());
 }
