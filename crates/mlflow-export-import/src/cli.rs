@@ -677,8 +677,9 @@ pub struct CompatArgs {
     /// Accepted for compatibility: this tool always works concurrently (see --concurrency).
     #[arg(long, value_parser = BoolishValueParser::new(), num_args = 0..=1, default_missing_value = "true", default_value = "false", value_name = "BOOL")]
     pub use_threads: bool,
-    /// Databricks notebook formats; accepted for compatibility, notebooks are not exported.
-    #[arg(long, value_name = "FORMATS")]
+    /// Databricks notebook formats: only an empty value is accepted, since Databricks
+    /// notebooks are not exported (any format is refused, saying so).
+    #[arg(long, value_name = "FORMATS", value_parser = no_notebook_formats)]
     pub notebook_formats: Option<String>,
 }
 
@@ -803,8 +804,9 @@ pub struct ExportRunArgs {
     /// Add `mlflow_tools.metadata.*` tags describing the source run (auditing).
     #[arg(long, value_parser = BoolishValueParser::new(), num_args = 0..=1, default_missing_value = "true", default_value = "false", value_name = "BOOL")]
     pub export_metadata_tags: bool,
-    /// Databricks notebook formats; accepted for compatibility, notebooks are not exported.
-    #[arg(long, value_name = "FORMATS")]
+    /// Databricks notebook formats: only an empty value is accepted, since Databricks
+    /// notebooks are not exported (any format is refused, saying so).
+    #[arg(long, value_name = "FORMATS", value_parser = no_notebook_formats)]
     pub notebook_formats: Option<String>,
 }
 
@@ -882,6 +884,15 @@ fn shard(arg: &str) -> Result<(u32, u32), String> {
         return Err(bad());
     }
     Ok((k, n))
+}
+
+/// `--notebook-formats`: the Python tool's scripts pass it empty; a format asks for what this
+/// tool does not do, so it is refused rather than ignored.
+fn no_notebook_formats(s: &str) -> Result<String, String> {
+    match s.trim() {
+        "" => Ok(String::new()),
+        _ => Err("Databricks notebooks are not exported, in any format; leave the option out".into()),
+    }
 }
 
 fn positive_rate(s: &str) -> Result<f64, String> {
@@ -1326,4 +1337,34 @@ pub struct CopyTracesArgs {
     pub dst_experiment_name: Option<String>,
     #[command(flatten)]
     pub window: TraceWindowArgs,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[test]
+    fn a_notebook_format_is_refused_saying_why_and_an_empty_one_accepted() {
+        let args = |formats: &str| {
+            Cli::try_parse_from([
+                "mlflow-export-import",
+                "export-model-version",
+                "--tracking-uri",
+                "http://x",
+                "--model",
+                "m",
+                "--version",
+                "1",
+                "--output-dir",
+                "out",
+                "--notebook-formats",
+                formats,
+            ])
+        };
+        let refused = args("SOURCE,HTML").unwrap_err().to_string();
+        assert!(refused.contains("Databricks notebooks are not exported"), "{refused}");
+        assert!(args("").is_ok());
+    }
 }
