@@ -576,7 +576,11 @@ pub struct CopyModelVersionArgs {
     /// Destination tracking server.
     #[arg(long, visible_alias = "dst-uri", value_name = "URI")]
     pub dst_registry_uri: String,
-    /// Experiment for the version's run (default: named as the run's source experiment).
+    /// Experiment for the version's copied run. Without it, at the same server (source and
+    /// destination URIs equal), the new version points at the source run and nothing else is
+    /// copied (shallow, as the Python tool); between servers the run is copied into an
+    /// experiment named as its source experiment (a version cannot point at another server's
+    /// run), as is the run of a version registered from an MLflow 3 logged model.
     #[arg(long)]
     pub dst_experiment_name: Option<String>,
     /// Also copy the version's stage and the aliases pointing at it.

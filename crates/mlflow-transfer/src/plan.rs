@@ -319,10 +319,12 @@ pub enum Selection {
     /// server it is named `dst_name` and its runs go to `dst_experiment` (from a server: by
     /// default each run's experiment of the same name).
     Model { name: String, versions: VersionFilter, dst_name: String, dst_experiment: Option<String> },
-    /// One version of a registered model from a server into a folder in the
-    /// `export-model-version` layout: `model.json`, `version.json` and the version's run in
-    /// `run/`. (Such a folder is imported as a [`Selection::Model`], which reads either layout.)
-    ModelVersion { name: String, version: String },
+    /// One version of a registered model from a server. Into a folder: the `export-model-version`
+    /// layout, `model.json`, `version.json` and the version's run in `run/` (such a folder is
+    /// imported as a [`Selection::Model`], which reads either layout). At the same server: a new
+    /// version of `dst_name` that points at the source version's own run, nothing else copied
+    /// (`copy-model-version`'s shallow mode; the job's id map must send the run to itself).
+    ModelVersion { name: String, version: String, dst_name: String },
     /// Several registered models in the `export-models` layout: the versions' runs (or every
     /// run of their experiments with `all_runs`) in `experiments/`, the models in `models/`.
     Models {
@@ -506,13 +508,16 @@ pub async fn plan(source: &Source, selection: Selection, destination: &Destinati
             let models: Arc<dyn LoggedModelSource> = Arc::new(DirLoggedModels::new(dir));
             p.model(Arc::new(md.model), models, md.tracking_uri, destination, &dst_name)?;
         }
-        (Source::Server(src), Selection::ModelVersion { name, version }) => {
+        (Source::Server(src), Selection::ModelVersion { name, version, dst_name }) => {
             let filter = VersionFilter { versions: Some(vec![version.clone()]), ..Default::default() };
             let model = src.read_model(&name, &filter).await?;
             if model.versions.is_empty() {
                 return Err(Error::Input(format!("model {name:?} has no version {version}")));
             }
-            p.server_model_version(src, model, destination)?;
+            match destination {
+                Destination::Folder { .. } => p.server_model_version(src, model, destination)?,
+                Destination::Server(_) => p.shallow_version(src, model, destination, &dst_name)?,
+            };
         }
         (Source::Export(_), Selection::ModelVersion { .. }) => {
             return Err(Error::Unsupported("a version export is imported as a model (Selection::Model)".into()));
@@ -1356,6 +1361,33 @@ impl Planner {
             m.destination = ModelDestination::VersionFolder { dir: out.clone(), system: system.clone() };
         }
         Ok(close)
+    }
+
+    /// The one version of `model` as a new version of `dst_name` at its own server, pointing at
+    /// the source version's run: no run step, so the version's files are found in the run itself.
+    fn shallow_version(
+        &mut self,
+        src: &Arc<RestSource>,
+        model: RegisteredModelRecord,
+        destination: &Destination,
+        dst_name: &str,
+    ) -> Result<usize> {
+        let Destination::Server(dst) = destination else {
+            return Err(Error::Unsupported("a shallow version copy goes to a server".into()));
+        };
+        if dst.base_url() != src.client().base_url() {
+            return Err(Error::Unsupported(
+                "a version can share its source run only at the same server: copy the run too".into(),
+            ));
+        }
+        if model.versions.iter().any(|v| v.logged_model_id().is_some()) {
+            return Err(Error::Unsupported(
+                "a version registered from an MLflow 3 logged model is not copied shallow: copy its run too".into(),
+            ));
+        }
+        let models: Arc<dyn LoggedModelSource> = src.clone();
+        let tracking_uri = Some(src.client().base_url().to_string());
+        self.model(Arc::new(model), models, tracking_uri, destination, dst_name)
     }
 
     /// Several models from a server with what `along` says goes with them. Into a folder: the

@@ -1,4 +1,5 @@
-//! `copy-model-version`: one version and its run, server to server.
+//! `copy-model-version`: one version and its run, server to server; at one server without
+//! `--dst-experiment-name`, the version alone, pointing at the source run (shallow).
 
 use std::{collections::BTreeMap, process::ExitCode, sync::Arc, time::Instant};
 
@@ -22,12 +23,6 @@ pub async fn run(args: CopyModelVersionArgs, global: &GlobalArgs) -> anyhow::Res
     let dst = settings::client(&args.dst_registry_uri, Some("DST"), global)?;
     let source = Arc::new(RestSource::new(src.clone()));
     let (ctx, progress) = super::job_context(global, Some(&args.tags), false);
-    let selection = Selection::Model {
-        name: args.src_model.clone(),
-        versions: VersionFilter { versions: Some(vec![args.src_version.clone()]), ..Default::default() },
-        dst_name: args.dst_model.clone(),
-        dst_experiment: args.dst_experiment_name.clone(),
-    };
     // A version that does not exist is a usage error, not an empty job.
     let model = source.read_model(&args.src_model, &VersionFilter::default()).await?;
     let Some(version) = model.versions.iter().find(|v| v.version == args.src_version) else {
@@ -48,6 +43,28 @@ pub async fn run(args: CopyModelVersionArgs, global: &GlobalArgs) -> anyhow::Res
         version_tags,
         ..Default::default()
     });
+    // The Python tool's shallow mode (no --dst-experiment-name): at the same server the new
+    // version points at the source run itself. Between servers the run has to be copied, into
+    // an experiment named as its source's; so is one registered from a logged model.
+    let shallow =
+        args.dst_experiment_name.is_none() && src.base_url() == dst.base_url() && version.logged_model_id().is_none();
+    let selection = if shallow {
+        if let Some(run_id) = &version.run_id {
+            ctx.ids.insert(run_id, run_id);
+        }
+        Selection::ModelVersion {
+            name: args.src_model.clone(),
+            version: args.src_version.clone(),
+            dst_name: args.dst_model.clone(),
+        }
+    } else {
+        Selection::Model {
+            name: args.src_model.clone(),
+            versions: VersionFilter { versions: Some(vec![args.src_version.clone()]), ..Default::default() },
+            dst_name: args.dst_model.clone(),
+            dst_experiment: args.dst_experiment_name.clone(),
+        }
+    };
     let job = super::plan_and_run(global, &ctx, Source::Server(source), selection, Destination::Server(dst.clone()));
     let Some(result) = job.await? else { return Ok(ExitCode::SUCCESS) };
     progress.finish();

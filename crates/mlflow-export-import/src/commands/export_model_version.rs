@@ -19,7 +19,11 @@ pub async fn run(args: ExportModelVersionArgs, global: &GlobalArgs) -> anyhow::R
     let source = Arc::new(RestSource::new(client.clone()));
     let system = settings::export_system(&client, "export_model_version").await;
     let (ctx, progress) = super::job_context(global, None, false);
-    let selection = Selection::ModelVersion { name: args.model.clone(), version: args.version.clone() };
+    let selection = Selection::ModelVersion {
+        name: args.model.clone(),
+        version: args.version.clone(),
+        dst_name: args.model.clone(),
+    };
     let destination = Destination::Folder { out: args.output_dir.clone(), system };
     let job = super::plan_and_run(global, &ctx, Source::Server(source), selection, destination);
     let Some(result) = job.await? else { return Ok(ExitCode::SUCCESS) };

@@ -2,7 +2,8 @@
 //! (`model.json`, `version.json`, the run in `run/`), `import-model-version` reads it back into
 //! an existing model or (`--create-model`) a new one; read back with the official client, and
 //! re-run to create nothing; `copy-model-version --copy-lineage-tags`; `--import-source-tags`
-//! on versions and experiments; `export-models --export-all-runs` with a time window.
+//! on versions and experiments; `export-models --export-all-runs` with a time window;
+//! `copy-model-version` shallow at one server.
 
 use serde_json::Value;
 use test_support::{unique_name, ArtifactMode, MlflowServer};
@@ -227,4 +228,47 @@ fn export_models_all_runs_takes_the_window_and_every_version_run() {
     // m2's (too late), nor m0's deleted r0.
     let expected = [run(0, 1), run(0, 2), run(0, 3), run(1, 0), run(1, 1), run(1, 2), run(1, 3)];
     assert_eq!(got, expected.into_iter().collect());
+}
+
+#[test]
+fn copy_model_version_at_one_server_without_an_experiment_points_at_the_source_run() {
+    let src = MlflowServer::shared(ArtifactMode::Proxy);
+    let name = &seeded(src)[2];
+    let v4 = src.dump_model(name)["versions"].as_array().unwrap().iter().find(|v| v["version"] == "4").unwrap().clone();
+    // seed.py names its models `<experiment>-m<i>`; the versions' runs are in `<experiment>`.
+    let experiment = name.strip_suffix("-m2").unwrap();
+    let runs_before = crate::cli::list_runs(&src.url, experiment).len();
+    let dst_name = unique_name("shallow");
+    let copy = [
+        "copy-model-version",
+        "--src-registry-uri",
+        &src.url,
+        "--dst-registry-uri",
+        &src.url,
+        "--src-model",
+        name,
+        "--src-version",
+        "4",
+        "--dst-model",
+        &dst_name,
+        "--copy-stages-and-aliases",
+    ];
+    let out = ok(&copy);
+    assert_eq!(out.trim(), "", "no run copied: {out}");
+    let check = || {
+        let copied = src.dump_model(&dst_name);
+        let versions = copied["versions"].as_array().unwrap();
+        assert_eq!(versions.len(), 1, "{copied}");
+        let c = &versions[0];
+        assert_eq!(c["run_id"], v4["run_id"], "the source run itself");
+        for field in ["current_stage", "description", "status", "files"] {
+            assert_eq!(c[field], v4[field], "{field}");
+        }
+        assert_eq!(c["tags"]["v"], "4");
+        assert_eq!(c["tags"]["mlflow_export_import.source.version"], "4");
+    };
+    check();
+    ok(&copy);
+    check();
+    assert_eq!(crate::cli::list_runs(&src.url, experiment).len(), runs_before, "no run copied");
 }
