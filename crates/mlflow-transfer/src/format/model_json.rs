@@ -777,6 +777,39 @@ mod tests {
     }
 
     #[test]
+    fn a_python_tool_version_folder_is_read() {
+        // upstream-format.md §2.6, `samples/databricks/single/versions/sklearn_wine`.
+        let tmp = tempfile::tempdir().unwrap();
+        let run = "6222162b4c7f47c2820a7e5b520f65a9";
+        write(
+            &tmp.path().join(VERSION_FILE),
+            &json!({"system": {"package_version": "1.2.0", "mlflow_tracking_uri": "databricks://e2"},
+                "mlflow": {"model_version": {
+                "name": "cat.ml.sklearn_wine", "version": "15", "creation_timestamp": 1717552439516_i64,
+                "description": "white_2", "user_id": "andre", "current_stage": null,
+                "source": format!("dbfs:/databricks/mlflow-tracking/0828/{run}/artifacts/model"),
+                "run_id": run, "run_link": null, "status": "READY", "status_message": "",
+                "tags": {"alias": "white_2"}, "aliases": ["white_2"]}}}),
+        );
+        write(
+            &tmp.path().join("model.json"),
+            &json!({"mlflow": {"registered_model": {"name": "cat.ml.sklearn_wine", "description": "wine",
+                "tags": [{"key": "k", "value": "v"}],
+                "aliases": [{"alias": "white_2", "version": "15"}, {"alias": "old", "version": "3"}]}}}),
+        );
+        write(&tmp.path().join("run").join("run.json"), &json!({}));
+        let md = read_model_dir(tmp.path()).unwrap();
+        assert_eq!((md.model.name.as_str(), md.model.description.as_deref()), ("cat.ml.sklearn_wine", Some("wine")));
+        assert_eq!(md.model.tags, map(&[("k", "v")]));
+        assert_eq!(md.model.aliases, map(&[("white_2", "15")]));
+        let v = &md.model.versions[..];
+        assert_eq!((v.len(), v[0].version.as_str(), v[0].current_stage.as_deref()), (1, "15", None));
+        assert_eq!(v[0].tags, map(&[("alias", "white_2")]));
+        assert_eq!(md.runs, vec![ExportedModelRun { run_id: run.into(), dir: tmp.path().join("run") }]);
+        assert_eq!(md.tracking_uri.as_deref(), Some("databricks://e2"));
+    }
+
+    #[test]
     fn older_envelopes_and_version_lists() {
         // 1.2: the REST response inside the envelope, versions still called `latest_versions`,
         // written in string order ("10" before "9"), tags as REST lists, no model-level aliases.
