@@ -165,6 +165,12 @@ pub enum Command {
     /// one tracking server to another.
     #[command(after_help = examples::COPY_MODELS)]
     CopyModels(CopyModelsArgs),
+    /// Export one registered model version and its run to a directory.
+    #[command(after_help = examples::EXPORT_MODEL_VERSION)]
+    ExportModelVersion(ExportModelVersionArgs),
+    /// Import a model version directory made by export-model-version (its run first).
+    #[command(after_help = examples::IMPORT_MODEL_VERSION)]
+    ImportModelVersion(ImportModelVersionArgs),
     /// List registered models: a table on stdout and `registered_models.json`.
     #[command(after_help = examples::LIST_REGISTERED_MODELS)]
     ListRegisteredModels(ListRegisteredModelsArgs),
@@ -353,14 +359,15 @@ pub struct ExportModelsArgs {
     /// Output directory.
     #[arg(long, visible_alias = "output")]
     pub output_dir: PathBuf,
-    /// Export every run of the experiments behind the versions, not only the versions' runs.
+    /// Export every run of the experiments behind the versions, not only the versions' runs;
+    /// --run-start-time, --runs-until and --export-deleted-runs select which (the versions'
+    /// own runs are exported whatever they say: a version needs its run).
     #[arg(long, value_parser = BoolishValueParser::new(), num_args = 0..=1, default_missing_value = "true", default_value = "false", value_name = "BOOL")]
     pub export_all_runs: bool,
     #[command(flatten)]
     pub versions: VersionArgs,
-    /// Accepted for compatibility: the runs behind versions are always exported, deleted or not.
-    #[arg(long, value_parser = BoolishValueParser::new(), num_args = 0..=1, default_missing_value = "true", default_value = "false", value_name = "BOOL")]
-    pub export_deleted_runs: bool,
+    #[command(flatten)]
+    pub filter: RunFilterArgs,
     #[command(flatten)]
     pub compat: CompatArgs,
 }
@@ -502,9 +509,11 @@ pub struct ExportModelArgs {
     pub output_dir: PathBuf,
     #[command(flatten)]
     pub versions: VersionArgs,
-    /// Accepted for compatibility: the runs behind versions are always exported, deleted or not.
-    #[arg(long, value_parser = BoolishValueParser::new(), num_args = 0..=1, default_missing_value = "true", default_value = "false", value_name = "BOOL")]
-    pub export_deleted_runs: bool,
+    /// The runs behind the versions are exported deleted or not (a version needs its run), so
+    /// `true` is what this tool always does; `false` (the Python tool's leaving out of versions
+    /// whose run is deleted) is refused.
+    #[arg(long, value_parser = BoolishValueParser::new(), num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub export_deleted_runs: Option<bool>,
     #[command(flatten)]
     pub compat: CompatArgs,
 }
@@ -594,15 +603,66 @@ pub struct CopyModelVersionArgs {
     /// Destination tracking server.
     #[arg(long, visible_alias = "dst-uri", value_name = "URI")]
     pub dst_registry_uri: String,
-    /// Experiment for the version's run (default: named as the run's source experiment).
+    /// Experiment for the version's copied run. Without it, at the same server (source and
+    /// destination URIs equal), the new version points at the source run and nothing else is
+    /// copied (shallow, as the Python tool); between servers the run is copied into an
+    /// experiment named as its source experiment (a version cannot point at another server's
+    /// run), as is the run of a version registered from an MLflow 3 logged model.
     #[arg(long)]
     pub dst_experiment_name: Option<String>,
     /// Also copy the version's stage and the aliases pointing at it.
     #[arg(long, value_parser = BoolishValueParser::new(), num_args = 0..=1, default_missing_value = "true", default_value = "false", value_name = "BOOL")]
     pub copy_stages_and_aliases: bool,
-    /// Accepted for compatibility: source lineage is always recorded in `mlflow_export_import.source.*` tags.
+    /// Also tag the new version as the Python tool does: `mlflow_exim.src_version.{name,version,run_id}`,
+    /// `mlflow_exim.src_client.tracking_uri`, `mlflow_exim.mlflow_exim.dst_client.tracking_uri`
+    /// (sic) and the source run's `mlflow.user` and Databricks workspace tags as
+    /// `mlflow_exim.src_run.<tag>`. (The `mlflow_export_import.source.*` identity tags are
+    /// always written.)
     #[arg(long, value_parser = BoolishValueParser::new(), num_args = 0..=1, default_missing_value = "true", default_value = "false", value_name = "BOOL")]
     pub copy_lineage_tags: bool,
+    #[command(flatten)]
+    pub tags: ImportTagArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportModelVersionArgs {
+    /// Tracking server to read from.
+    #[arg(long, env = "MLFLOW_TRACKING_URI", value_name = "URI")]
+    pub tracking_uri: String,
+    /// Registered model name.
+    #[arg(long)]
+    pub model: String,
+    /// Version number.
+    #[arg(long)]
+    pub version: String,
+    /// Output directory: `model.json`, `version.json` and the version's run in `run/`.
+    #[arg(long, visible_alias = "output")]
+    pub output_dir: PathBuf,
+    #[command(flatten)]
+    pub compat: CompatArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportModelVersionArgs {
+    /// Tracking server to write to.
+    #[arg(long, env = "MLFLOW_TRACKING_URI", value_name = "URI")]
+    pub tracking_uri: String,
+    /// Input directory made by export-model-version (or by the Python tool's).
+    #[arg(long, visible_alias = "input")]
+    pub input_dir: PathBuf,
+    /// Destination registered model name. It must exist unless --create-model is given.
+    #[arg(long)]
+    pub model: String,
+    /// Experiment for the version's run; created when missing.
+    #[arg(long)]
+    pub experiment_name: String,
+    /// Create the destination model when it does not exist, with the exported model's
+    /// description and tags.
+    #[arg(long, value_parser = BoolishValueParser::new(), num_args = 0..=1, default_missing_value = "true", default_value = "false", value_name = "BOOL")]
+    pub create_model: bool,
+    /// Also set the version's stage and the aliases pointing at it.
+    #[arg(long, value_parser = BoolishValueParser::new(), num_args = 0..=1, default_missing_value = "true", default_value = "false", value_name = "BOOL")]
+    pub import_stages_and_aliases: bool,
     #[command(flatten)]
     pub tags: ImportTagArgs,
 }
@@ -648,8 +708,9 @@ pub struct CompatArgs {
     /// Accepted for compatibility: this tool always works concurrently (see --concurrency).
     #[arg(long, value_parser = BoolishValueParser::new(), num_args = 0..=1, default_missing_value = "true", default_value = "false", value_name = "BOOL")]
     pub use_threads: bool,
-    /// Databricks notebook formats; accepted for compatibility, notebooks are not exported.
-    #[arg(long, value_name = "FORMATS")]
+    /// Databricks notebook formats: only an empty value is accepted, since Databricks
+    /// notebooks are not exported (any format is refused, saying so).
+    #[arg(long, value_name = "FORMATS", value_parser = no_notebook_formats)]
     pub notebook_formats: Option<String>,
 }
 
@@ -774,8 +835,9 @@ pub struct ExportRunArgs {
     /// Add `mlflow_tools.metadata.*` tags describing the source run (auditing).
     #[arg(long, value_parser = BoolishValueParser::new(), num_args = 0..=1, default_missing_value = "true", default_value = "false", value_name = "BOOL")]
     pub export_metadata_tags: bool,
-    /// Databricks notebook formats; accepted for compatibility, notebooks are not exported.
-    #[arg(long, value_name = "FORMATS")]
+    /// Databricks notebook formats: only an empty value is accepted, since Databricks
+    /// notebooks are not exported (any format is refused, saying so).
+    #[arg(long, value_name = "FORMATS", value_parser = no_notebook_formats)]
     pub notebook_formats: Option<String>,
 }
 
@@ -805,7 +867,9 @@ pub struct ImportTagArgs {
     /// Import `mlflow_tools.metadata.*` tags written by --export-metadata-tags.
     #[arg(long, value_parser = BoolishValueParser::new(), num_args = 0..=1, default_missing_value = "true", default_value = "false", value_name = "BOOL")]
     pub import_metadata_tags: bool,
-    /// Record the source run's fields and `mlflow.*` tags as `mlflow_exim.*` tags (lineage).
+    /// Record the source run's fields and `mlflow.*` tags as `mlflow_exim.*` tags (lineage), and
+    /// as the Python tool does, an experiment's (created or found for a source experiment) and
+    /// each new model version's fields as `mlflow_exim.field.*` tags.
     #[arg(long, value_parser = BoolishValueParser::new(), num_args = 0..=1, default_missing_value = "true", default_value = "false", value_name = "BOOL")]
     pub import_source_tags: bool,
     #[command(flatten)]
@@ -851,6 +915,15 @@ fn shard(arg: &str) -> Result<(u32, u32), String> {
         return Err(bad());
     }
     Ok((k, n))
+}
+
+/// `--notebook-formats`: the Python tool's scripts pass it empty; a format asks for what this
+/// tool does not do, so it is refused rather than ignored.
+fn no_notebook_formats(s: &str) -> Result<String, String> {
+    match s.trim() {
+        "" => Ok(String::new()),
+        _ => Err("Databricks notebooks are not exported, in any format; leave the option out".into()),
+    }
 }
 
 fn positive_rate(s: &str) -> Result<f64, String> {
@@ -1295,4 +1368,34 @@ pub struct CopyTracesArgs {
     pub dst_experiment_name: Option<String>,
     #[command(flatten)]
     pub window: TraceWindowArgs,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[test]
+    fn a_notebook_format_is_refused_saying_why_and_an_empty_one_accepted() {
+        let args = |formats: &str| {
+            Cli::try_parse_from([
+                "mlflow-export-import",
+                "export-model-version",
+                "--tracking-uri",
+                "http://x",
+                "--model",
+                "m",
+                "--version",
+                "1",
+                "--output-dir",
+                "out",
+                "--notebook-formats",
+                formats,
+            ])
+        };
+        let refused = args("SOURCE,HTML").unwrap_err().to_string();
+        assert!(refused.contains("Databricks notebooks are not exported"), "{refused}");
+        assert!(args("").is_ok());
+    }
 }

@@ -8,7 +8,7 @@ use std::{ffi::OsString, path::Path};
 /// The Python tool's console scripts (its `setup.py` entry points) that this tool implements
 /// under the same name. Its other scripts (list-models, export-traces, ...) get no
 /// link: a link to a command that does not exist would only fail later and more obscurely.
-pub const SCRIPTS: [&str; 30] = [
+pub const SCRIPTS: [&str; 32] = [
     "export-run",
     "import-run",
     "copy-run",
@@ -23,6 +23,8 @@ pub const SCRIPTS: [&str; 30] = [
     "export-all",
     "import-all",
     "copy-model-version",
+    "export-model-version",
+    "import-model-version",
     "export-prompt",
     "import-prompt",
     "export-prompts",

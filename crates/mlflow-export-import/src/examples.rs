@@ -88,6 +88,23 @@ Examples:
     --src-model sklearn-wine --src-version 3 --dst-model sklearn-wine \\
     --copy-stages-and-aliases";
 
+pub const EXPORT_MODEL_VERSION: &str = "\
+Examples:
+  mlflow-export-import export-model-version \\
+    --tracking-uri http://localhost:5000 \\
+    --model sklearn-wine --version 3 --output-dir out/sklearn-wine-v3";
+
+pub const IMPORT_MODEL_VERSION: &str = "\
+Examples:
+  mlflow-export-import import-model-version \\
+    --tracking-uri http://new-server:5000 \\
+    --input-dir out/sklearn-wine-v3 --model sklearn-wine \\
+    --experiment-name sklearn-wine-versions --create-model
+  mlflow-export-import import-model-version \\
+    --tracking-uri http://new-server:5000 \\
+    --input-dir out/sklearn-wine-v3 --model sklearn-wine \\
+    --experiment-name sklearn-wine-versions --import-stages-and-aliases";
+
 pub const LIST_REGISTERED_MODELS: &str = "\
 Examples:
   mlflow-export-import list-registered-models \\

@@ -54,6 +54,8 @@ fn main() -> ExitCode {
             Command::CopyModel(a) => commands::copy_model::run(a, global).await,
             Command::CopyModelVersion(a) => commands::copy_model_version::run(a, global).await,
             Command::CopyModels(a) => commands::copy_models::run(a, global).await,
+            Command::ExportModelVersion(a) => commands::export_model_version::run(a, global).await,
+            Command::ImportModelVersion(a) => commands::import_model_version::run(a, global).await,
             Command::ListRegisteredModels(a) => commands::list_registered_models::run(a, global).await,
             Command::ExportModels(a) => commands::export_models::run(a, global).await,
             Command::ImportModels(a) => commands::import_models::run(a, global).await,

@@ -11,7 +11,7 @@ use std::ffi::{OsStr, OsString};
 use clap::builder::{BoolishValueParser, TypedValueParser};
 
 /// Options this tool lacks, and why, as the refusal says it.
-const UNSUPPORTED: [(&str, &str); 6] = [
+const UNSUPPORTED: [(&str, &str); 8] = [
     ("--export-permissions", "experiment and model permissions (Databricks access control lists) are not exported"),
     ("--import-permissions", "experiment and model permissions (Databricks access control lists) are not imported"),
     ("--copy-permissions", "model permissions (Databricks access control lists) are not copied"),
@@ -24,6 +24,14 @@ const UNSUPPORTED: [(&str, &str); 6] = [
         "the registry's own copy of a version's model is not exported (the run's artifacts, which hold the logged model, are)",
     ),
     ("--dst-notebook-dir", "Databricks notebooks are not imported"),
+    (
+        "--skip-download-run-artifacts",
+        "a version's run is always exported with its artifacts, which hold the version's model",
+    ),
+    (
+        "--import-metadata",
+        "an experiment's metadata is not read from experiment.json (a model made by --create-model always gets the exported description and tags)",
+    ),
 ];
 
 /// `Some(value)` of a boolean literal, read by the parser of our own boolean options (which

@@ -47,6 +47,28 @@ pub const SOURCE_TRACE_ID: &str = "mlflow_export_import.source.trace_id";
 pub const LINEAGE_PREFIXES: [&str; 3] =
     ["mlflow_export_import.metadata.", "mlflow_export_import.run_info.", "mlflow_export_import.mlflow."];
 
+/// The Python tool's `--import-source-tags` namespace for an object's source fields.
+const SOURCE_FIELD: &str = "mlflow_exim.field";
+
+/// `--import-source-tags` as the Python tool writes it on experiments and model versions:
+/// each source field as `mlflow_exim.field.<name>`, and each epoch-ms timestamp both as is and
+/// as UTC text under `mlflow_exim.field._<name>`. An absent field is left out (the Python tool
+/// writes the text `None`).
+pub fn source_field_tags(
+    fields: &[(&str, Option<String>)],
+    timestamps: &[(&str, Option<i64>)],
+) -> BTreeMap<String, String> {
+    let mut tags: BTreeMap<String, String> =
+        fields.iter().filter_map(|(k, v)| Some((format!("{SOURCE_FIELD}.{k}"), v.clone()?))).collect();
+    for (k, ms) in timestamps {
+        if let Some(ms) = ms {
+            tags.insert(format!("{SOURCE_FIELD}.{k}"), ms.to_string());
+            tags.insert(format!("{SOURCE_FIELD}._{k}"), crate::format::utc_text(ms.div_euclid(1000)));
+        }
+    }
+    tags
+}
+
 /// Whether `key` is a tag this tool writes about the object it sits on (identity, completion,
 /// placeholder), as opposed to data, lineage from an old export included.
 pub fn is_own_tag(key: &str) -> bool {

@@ -75,6 +75,9 @@ pub struct ModelOptions {
     pub keep_numbers: bool,
     /// Delete the destination prompt (and its versions) first, `--delete-prompt`.
     pub delete_prompt: bool,
+    /// Tags added to each version created, over its own (`copy-model-version
+    /// --copy-lineage-tags`).
+    pub version_tags: BTreeMap<String, String>,
 }
 
 impl Default for ModelOptions {
@@ -85,6 +88,7 @@ impl Default for ModelOptions {
             stages_and_aliases: true,
             keep_numbers: true,
             delete_prompt: false,
+            version_tags: BTreeMap::new(),
         }
     }
 }

@@ -21,7 +21,7 @@ use crate::{
     format::{
         experiment_json::{read_experiment_dir, read_experiments_dir},
         index_json::{read_index, IndexKind, IndexedExperiment, LOGGED_MODELS_INDEX, TRACES_INDEX},
-        model_json::{read_model_dir, read_models_dir},
+        model_json::{read_model_dir, read_models_dir, VERSION_RUN_DIR},
         prompt_json::{read_prompt_dir, read_prompts_dir, SUMMARY_FILE},
         trace_json::{read_trace_info, read_tracking_uri, TRACES, TRACES_JSON, TRACE_JSON},
         ExportSystem,
@@ -319,12 +319,21 @@ pub enum Selection {
     /// server it is named `dst_name` and its runs go to `dst_experiment` (from a server: by
     /// default each run's experiment of the same name).
     Model { name: String, versions: VersionFilter, dst_name: String, dst_experiment: Option<String> },
+    /// One version of a registered model from a server. Into a folder: the `export-model-version`
+    /// layout, `model.json`, `version.json` and the version's run in `run/` (such a folder is
+    /// imported as a [`Selection::Model`], which reads either layout). At the same server: a new
+    /// version of `dst_name` that points at the source version's own run, nothing else copied
+    /// (`copy-model-version`'s shallow mode; the job's id map must send the run to itself).
+    ModelVersion { name: String, version: String, dst_name: String },
     /// Several registered models in the `export-models` layout: the versions' runs (or every
     /// run of their experiments with `all_runs`) in `experiments/`, the models in `models/`.
     Models {
         names: Vec<String>,
         versions: VersionFilter,
         all_runs: bool,
+        /// With `all_runs`: which of the experiments' other runs (`--run-start-time`,
+        /// `--runs-until`, `--export-deleted-runs`); the versions' runs are taken whatever it says.
+        filter: RunFilter,
         rename_experiments: Renames,
         rename_models: Renames,
     },
@@ -414,7 +423,7 @@ impl TraceWindow {
 enum Along {
     /// `export-models`: the runs behind the versions, or with `all_runs` every run of the
     /// versions' experiments.
-    TheirExperiments { all_runs: bool },
+    TheirExperiments { all_runs: bool, filter: RunFilter },
     /// `export-all`, `copy-all`: every experiment, with the runs the filter selects and the
     /// runs behind the versions whatever it says (a version needs its run).
     Everything(RunFilter),
@@ -499,8 +508,22 @@ pub async fn plan(source: &Source, selection: Selection, destination: &Destinati
             let models: Arc<dyn LoggedModelSource> = Arc::new(DirLoggedModels::new(dir));
             p.model(Arc::new(md.model), models, md.tracking_uri, destination, &dst_name)?;
         }
-        (Source::Server(src), Selection::Models { names, versions, all_runs, .. }) => {
-            p.server_models(src, &names, &versions, Along::TheirExperiments { all_runs }, destination).await?;
+        (Source::Server(src), Selection::ModelVersion { name, version, dst_name }) => {
+            let filter = VersionFilter { versions: Some(vec![version.clone()]), ..Default::default() };
+            let model = src.read_model(&name, &filter).await?;
+            if model.versions.is_empty() {
+                return Err(Error::Input(format!("model {name:?} has no version {version}")));
+            }
+            match destination {
+                Destination::Folder { .. } => p.server_model_version(src, model, destination)?,
+                Destination::Server(_) => p.shallow_version(src, model, destination, &dst_name)?,
+            };
+        }
+        (Source::Export(_), Selection::ModelVersion { .. }) => {
+            return Err(Error::Unsupported("a version export is imported as a model (Selection::Model)".into()));
+        }
+        (Source::Server(src), Selection::Models { names, versions, all_runs, filter, .. }) => {
+            p.server_models(src, &names, &versions, Along::TheirExperiments { all_runs, filter }, destination).await?;
         }
         (Source::Server(src), Selection::All { versions, filter, webhook_secrets, .. }) => {
             let names = src.select_models(&ExperimentSpec::All).await?;
@@ -1315,6 +1338,58 @@ impl Planner {
         self.model(Arc::new(model), models, tracking_uri, destination, dst_name)
     }
 
+    /// The one version of `model` into a folder in the `export-model-version` layout: its run
+    /// in `<out>/run/`, then `model.json` and `version.json`. Returns the closing step.
+    fn server_model_version(
+        &mut self,
+        src: &Arc<RestSource>,
+        model: RegisteredModelRecord,
+        destination: &Destination,
+    ) -> Result<usize> {
+        let Destination::Folder { out, system } = destination else {
+            return Err(Error::Unsupported("a model version alone is exported to a folder".into()));
+        };
+        let source: Arc<dyn RunSource> = src.clone();
+        for run_id in version_runs(&model) {
+            let target = self.run_sink(destination, None, Some(&out.join(VERSION_RUN_DIR)))?;
+            self.run(source.clone(), run_id, None, target);
+        }
+        let models: Arc<dyn LoggedModelSource> = src.clone();
+        let tracking_uri = Some(src.client().base_url().to_string());
+        let close = self.model(Arc::new(model), models, tracking_uri, destination, "")?;
+        if let Move::Model(m) = &mut self.plan.steps[close].what {
+            m.destination = ModelDestination::VersionFolder { dir: out.clone(), system: system.clone() };
+        }
+        Ok(close)
+    }
+
+    /// The one version of `model` as a new version of `dst_name` at its own server, pointing at
+    /// the source version's run: no run step, so the version's files are found in the run itself.
+    fn shallow_version(
+        &mut self,
+        src: &Arc<RestSource>,
+        model: RegisteredModelRecord,
+        destination: &Destination,
+        dst_name: &str,
+    ) -> Result<usize> {
+        let Destination::Server(dst) = destination else {
+            return Err(Error::Unsupported("a shallow version copy goes to a server".into()));
+        };
+        if dst.base_url() != src.client().base_url() {
+            return Err(Error::Unsupported(
+                "a version can share its source run only at the same server: copy the run too".into(),
+            ));
+        }
+        if model.versions.iter().any(|v| v.logged_model_id().is_some()) {
+            return Err(Error::Unsupported(
+                "a version registered from an MLflow 3 logged model is not copied shallow: copy its run too".into(),
+            ));
+        }
+        let models: Arc<dyn LoggedModelSource> = src.clone();
+        let tracking_uri = Some(src.client().base_url().to_string());
+        self.model(Arc::new(model), models, tracking_uri, destination, dst_name)
+    }
+
     /// Several models from a server with what `along` says goes with them. Into a folder: the
     /// `export-models` layout (experiments in `experiments/`, models in `models/`, the indexes
     /// and `manifest.json` last). Into a server (`Along::Everything` only): the experiments
@@ -1355,9 +1430,11 @@ impl Planner {
             experiments.push(src.find_experiment(name).await?);
         }
         let run_filter = match along {
-            Along::TheirExperiments { all_runs } => {
+            // The versions' runs come `pinned`, so the filter only picks the others.
+            Along::TheirExperiments { all_runs: true, filter } => filter,
+            Along::TheirExperiments { all_runs: false, .. } => {
                 let run_ids: Vec<String> = pinned.values().flatten().cloned().collect();
-                RunFilter { include_deleted: true, run_ids: (!all_runs).then_some(run_ids), ..RunFilter::default() }
+                RunFilter { include_deleted: true, run_ids: Some(run_ids), ..RunFilter::default() }
             }
             Along::Everything(filter) => {
                 let mut have: BTreeSet<String> = experiments.iter().map(|e| e.experiment_id.clone()).collect();
@@ -1491,7 +1568,7 @@ impl Planner {
                     Move::Model(Box::new(what)),
                 ))
             }
-            ModelDestination::Folder { .. } => None,
+            ModelDestination::Folder { .. } | ModelDestination::VersionFolder { .. } => None,
         };
         let mut previous: Option<usize> = None;
         let mut versions = Vec::new();

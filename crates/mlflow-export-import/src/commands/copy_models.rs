@@ -5,7 +5,7 @@ use std::{process::ExitCode, sync::Arc, time::Instant};
 
 use mlflow_transfer::{
     plan::{Destination, Selection, Source},
-    select::{ExperimentSpec, Renames},
+    select::{ExperimentSpec, Renames, RunFilter},
     store::rest::RestSource,
 };
 
@@ -33,6 +33,7 @@ pub async fn run(args: CopyModelsArgs, global: &GlobalArgs) -> anyhow::Result<Ex
         names,
         versions: super::version_filter(&args.versions),
         all_runs: args.all_runs,
+        filter: RunFilter::default(),
         rename_experiments: Renames::default(),
         rename_models: Renames::default(),
     };

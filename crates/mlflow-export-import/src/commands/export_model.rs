@@ -14,6 +14,12 @@ use crate::{
 
 pub async fn run(args: ExportModelArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
+    if args.export_deleted_runs == Some(false) {
+        return crate::exit::usage(
+            "--export-deleted-runs false is not supported: a version's run is exported even when deleted, since the \
+             version needs it (leave the option out)",
+        );
+    }
     let client = settings::client(&args.tracking_uri, None, global)?;
     let source = Arc::new(RestSource::new(client.clone()));
     let system = settings::export_system(&client, "export_model").await;

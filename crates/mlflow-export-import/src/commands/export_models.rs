@@ -26,12 +26,20 @@ pub async fn run(args: ExportModelsArgs, global: &GlobalArgs) -> anyhow::Result<
             client.base_url()
         ));
     }
+    let filter = settings::run_filter(&args.filter, None)?;
+    if !args.export_all_runs && (filter.started_after.is_some() || filter.started_before.is_some()) {
+        return crate::exit::usage(
+            "--run-start-time and --runs-until select the other runs that --export-all-runs adds; the runs behind \
+             the versions are always exported (a version needs its run)",
+        );
+    }
     let system = settings::export_system(&client, "export_models").await;
     let (ctx, progress) = super::job_context(global, None, false);
     let selection = Selection::Models {
         names,
         versions: super::version_filter(&args.versions),
         all_runs: args.export_all_runs,
+        filter,
         rename_experiments: Renames::default(),
         rename_models: Renames::default(),
     };

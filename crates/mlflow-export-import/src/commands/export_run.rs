@@ -15,9 +15,6 @@ use crate::{
 
 pub async fn run(args: ExportRunArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
-    if args.notebook_formats.is_some() {
-        tracing::warn!("--notebook-formats is accepted for compatibility; Databricks notebooks are not exported");
-    }
     let client = settings::client(&args.tracking_uri, None, global)?;
     let system = settings::export_system(&client, "export_run").await;
     let as_zip = zip::is_zip(&args.output);

@@ -6,7 +6,7 @@ use std::{process::ExitCode, time::Instant};
 use mlflow_transfer::{
     job::ModelOptions,
     plan::{Destination, Selection, Source},
-    select::{Renames, VersionFilter},
+    select::{Renames, RunFilter, VersionFilter},
 };
 
 use crate::{
@@ -19,6 +19,7 @@ pub async fn run(args: ImportModelsArgs, global: &GlobalArgs) -> anyhow::Result<
         names: Vec::new(),
         versions: VersionFilter::default(),
         all_runs: false,
+        filter: RunFilter::default(),
         rename_experiments,
         rename_models,
     })

@@ -18,6 +18,7 @@ mod faults;
 mod histories;
 mod logged_model_resume;
 mod logged_models;
+mod model_versions;
 mod models;
 mod output;
 mod prompts;

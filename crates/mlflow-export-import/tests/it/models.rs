@@ -17,7 +17,7 @@ pub(crate) fn seed_models(server: &MlflowServer) -> Vec<String> {
 }
 
 /// The `mlflow_export_import.source.run_id` tag of each of `run_ids`, read in one call.
-fn source_runs_of(server: &MlflowServer, run_ids: &[&str]) -> Vec<String> {
+pub(crate) fn source_runs_of(server: &MlflowServer, run_ids: &[&str]) -> Vec<String> {
     let code = format!(
         "import json, mlflow\nc = mlflow.MlflowClient()\n\
          print(json.dumps([c.get_run(r).data.tags.get('mlflow_export_import.source.run_id') for r in {run_ids:?}]))"

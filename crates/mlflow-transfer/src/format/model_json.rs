@@ -27,6 +27,10 @@ const MODELS_FILE: &str = "models.json";
 const MODELS_DIR: &str = "models";
 const MANIFEST_FILE: &str = "manifest.json";
 const RUN_FILE: &str = "run.json";
+/// The version file of an `export-model-version` folder, written after `model.json`.
+pub const VERSION_FILE: &str = "version.json";
+/// The folder of an `export-model-version` export that holds the version's run.
+pub const VERSION_RUN_DIR: &str = "run";
 /// Names of the version list, newest first: today, 1.2 and the seed era, the first builds.
 const VERSION_LISTS: [&str; 3] = ["versions", "latest_versions", "all_versions"];
 
@@ -114,8 +118,28 @@ fn tags_value(tags: &BTreeMap<String, String>) -> Vec<Value> {
     tags.iter().map(|(key, value)| json!({"key": key, "value": value})).collect()
 }
 
-/// Reads a model export folder of any historical layout.
+/// Renders `version.json` of an `export-model-version` folder: the one version, as in
+/// `model.json`, with its aliases (its run belongs at `<dir>/run/`).
+pub fn write_version_json(model: &RegisteredModelRecord, v: &ModelVersionRecord, system: &ExportSystem) -> Value {
+    json!({
+        "system": system_value(system),
+        "info": {},
+        "mlflow": {"model_version": version_value(model, v)},
+    })
+}
+
+/// Reads a model export folder of any historical layout, or an `export-model-version` folder
+/// (`version.json`, which wins over the `model.json` beside it).
 pub fn read_model_dir(dir: &Path) -> Result<ModelDir, FormatError> {
+    let path = dir.join(VERSION_FILE);
+    if path.is_file() {
+        let root = read_json(&path)?;
+        let model = match dir.join(MODEL_FILE) {
+            m if m.is_file() => Some(read_json(&m)?),
+            _ => None,
+        };
+        return parse_version_dir(dir, &root, model.as_ref()).map_err(|what| FormatError::Shape { path, what });
+    }
     let path = dir.join(MODEL_FILE);
     if !path.is_file() {
         return Err(FormatError::NotAnExport { dir: dir.to_path_buf(), what: "a model export: model.json is missing" });
@@ -274,6 +298,38 @@ fn parse_model(dir: &Path, root: &Value) -> Result<ModelDir, String> {
         .filter(|run| run.dir.join(RUN_FILE).is_file())
         .collect();
     Ok(ModelDir { model, runs, tracking_uri: tracking_uri.map(|u| mlflow_client::redact(&u)) })
+}
+
+/// An `export-model-version` folder as a model of one version: the model's fields from
+/// `model.json` when there is one (else only the version's name), its aliases those of this
+/// version only, and the run in `run/`.
+fn parse_version_dir(dir: &Path, root: &Value, model: Option<&Value>) -> Result<ModelDir, String> {
+    let top = Obj::top(root)?;
+    let mlflow = top.object("mlflow")?.ok_or_else(|| top.missing("mlflow"))?;
+    let v = mlflow.required_object("model_version")?;
+    let (_, version) = read_version(&v)?;
+    let mut record = match model {
+        Some(m) => parse_model(dir, m)?.model,
+        None => {
+            RegisteredModelRecord { name: v.opt_str("name")?.ok_or_else(|| v.missing("name"))?, ..Default::default() }
+        }
+    };
+    record.aliases.retain(|_, number| *number == version.version);
+    for alias in v.string_list("aliases")? {
+        record.aliases.insert(alias, version.version.clone());
+    }
+    let runs = match &version.run_id {
+        Some(run_id) if dir.join(VERSION_RUN_DIR).join(RUN_FILE).is_file() => {
+            vec![ExportedModelRun { run_id: run_id.clone(), dir: dir.join(VERSION_RUN_DIR) }]
+        }
+        _ => Vec::new(),
+    };
+    record.versions = vec![version];
+    let tracking_uri = match top.object("system")? {
+        Some(system) => system.opt_str("mlflow_tracking_uri")?,
+        None => None,
+    };
+    Ok(ModelDir { model: record, runs, tracking_uri: tracking_uri.map(|u| mlflow_client::redact(&u)) })
 }
 
 fn read_model(m: &Obj) -> Result<RegisteredModelRecord, String> {
@@ -690,6 +746,67 @@ mod tests {
                 tracking_uri: Some("https://src:5000/path".into()),
             }
         );
+    }
+
+    #[test]
+    fn a_version_folder_reads_as_a_model_of_that_version_with_its_aliases_only() {
+        let tmp = tempfile::tempdir().unwrap();
+        let model = sample_model();
+        let v9 = model.versions[1].clone();
+        write(&tmp.path().join("model.json"), &write_model_json(&model, &system()));
+        write(&tmp.path().join(VERSION_FILE), &write_version_json(&model, &v9, &system()));
+        // `model.json` lists other versions, whose runs are not in the folder: `run/` is read.
+        write(&tmp.path().join(VERSION_RUN_DIR).join("run.json"), &json!({}));
+        let back = read_model_dir(tmp.path()).unwrap();
+        let expected =
+            RegisteredModelRecord { aliases: map(&[("champion", "9")]), versions: vec![v9.clone()], ..model.clone() };
+        assert_eq!(
+            back,
+            ModelDir {
+                model: expected,
+                runs: vec![ExportedModelRun { run_id: "r9".into(), dir: tmp.path().join(VERSION_RUN_DIR) }],
+                tracking_uri: Some("http://src:5000".into()),
+            }
+        );
+        // The Python tool's older folders have no `model.json`: the version's name is the model's.
+        std::fs::remove_file(tmp.path().join("model.json")).unwrap();
+        let back = read_model_dir(tmp.path()).unwrap();
+        assert_eq!(back.model.name, model.name);
+        assert_eq!(back.model.aliases, map(&[("champion", "9")]));
+        assert_eq!(back.model.versions, vec![v9]);
+    }
+
+    #[test]
+    fn a_python_tool_version_folder_is_read() {
+        // upstream-format.md §2.6, `samples/databricks/single/versions/sklearn_wine`.
+        let tmp = tempfile::tempdir().unwrap();
+        let run = "6222162b4c7f47c2820a7e5b520f65a9";
+        write(
+            &tmp.path().join(VERSION_FILE),
+            &json!({"system": {"package_version": "1.2.0", "mlflow_tracking_uri": "databricks://e2"},
+                "mlflow": {"model_version": {
+                "name": "cat.ml.sklearn_wine", "version": "15", "creation_timestamp": 1717552439516_i64,
+                "description": "white_2", "user_id": "andre", "current_stage": null,
+                "source": format!("dbfs:/databricks/mlflow-tracking/0828/{run}/artifacts/model"),
+                "run_id": run, "run_link": null, "status": "READY", "status_message": "",
+                "tags": {"alias": "white_2"}, "aliases": ["white_2"]}}}),
+        );
+        write(
+            &tmp.path().join("model.json"),
+            &json!({"mlflow": {"registered_model": {"name": "cat.ml.sklearn_wine", "description": "wine",
+                "tags": [{"key": "k", "value": "v"}],
+                "aliases": [{"alias": "white_2", "version": "15"}, {"alias": "old", "version": "3"}]}}}),
+        );
+        write(&tmp.path().join("run").join("run.json"), &json!({}));
+        let md = read_model_dir(tmp.path()).unwrap();
+        assert_eq!((md.model.name.as_str(), md.model.description.as_deref()), ("cat.ml.sklearn_wine", Some("wine")));
+        assert_eq!(md.model.tags, map(&[("k", "v")]));
+        assert_eq!(md.model.aliases, map(&[("white_2", "15")]));
+        let v = &md.model.versions[..];
+        assert_eq!((v.len(), v[0].version.as_str(), v[0].current_stage.as_deref()), (1, "15", None));
+        assert_eq!(v[0].tags, map(&[("alias", "white_2")]));
+        assert_eq!(md.runs, vec![ExportedModelRun { run_id: run.into(), dir: tmp.path().join("run") }]);
+        assert_eq!(md.tracking_uri.as_deref(), Some("databricks://e2"));
     }
 
     #[test]

@@ -66,7 +66,12 @@ impl ExperimentMove {
                 }
             }
             (Phase::Open, ExperimentDestination::Server { server, name }) => {
-                match server.open_experiment(name, &import_tags(&self.record.tags)).await {
+                let mut tags = import_tags(&self.record.tags);
+                // Only an experiment read from a source (not one named for an import's runs).
+                if ctx.opts.import_source_tags && !self.record.experiment_id.is_empty() {
+                    tags.extend(source_tags(&self.record));
+                }
+                match server.open_experiment(name, &tags).await {
                     Ok((experiment_id, sink)) => Outcome::ExperimentReady { experiment_id, sink },
                     Err(e) => Outcome::failed(format!("experiment {name:?}"), &e),
                 }
@@ -287,6 +292,25 @@ fn every_shards_summaries(parts: &[Value]) -> Result<Vec<ExperimentSummary>> {
     Ok(out)
 }
 
+/// `--import-source-tags` on an experiment, as the Python tool writes them: its fields, and
+/// its `mlflow.*` tags as `mlflow_exim.mlflow_tag.*`.
+fn source_tags(e: &ExperimentRecord) -> BTreeMap<String, String> {
+    let fields = [
+        ("experiment_id", Some(e.experiment_id.clone())),
+        ("name", Some(e.name.clone())),
+        ("artifact_location", e.artifact_location.clone()),
+        ("lifecycle_stage", Some(e.lifecycle_stage.clone()).filter(|s| !s.is_empty())),
+    ];
+    let times = [("creation_time", e.creation_time), ("last_update_time", e.last_update_time)];
+    let mut tags = crate::identity::source_field_tags(&fields, &times);
+    for (k, v) in &e.tags {
+        if let Some(rest) = k.strip_prefix("mlflow.") {
+            tags.insert(format!("mlflow_exim.mlflow_tag.{rest}"), v.clone());
+        }
+    }
+    tags
+}
+
 /// Experiment tags to carry over; our own bookkeeping tags are not.
 fn import_tags(tags: &BTreeMap<String, String>) -> BTreeMap<String, String> {
     tags.iter().filter(|(k, _)| !k.starts_with(crate::identity::PREFIX)).map(|(k, v)| (k.clone(), v.clone())).collect()
@@ -295,6 +319,29 @@ fn import_tags(tags: &BTreeMap<String, String>) -> BTreeMap<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn source_tags_are_the_python_tools() {
+        let e = ExperimentRecord {
+            experiment_id: "7".into(),
+            name: "wine".into(),
+            lifecycle_stage: "active".into(),
+            artifact_location: None,
+            creation_time: Some(1721364374123),
+            last_update_time: None,
+            tags: BTreeMap::from([("mlflow.note.content".into(), "hi".into()), ("team".into(), "a".into())]),
+        };
+        let expected = [
+            ("mlflow_exim.field._creation_time", "2024-07-19 04:46:14"),
+            ("mlflow_exim.field.creation_time", "1721364374123"),
+            ("mlflow_exim.field.experiment_id", "7"),
+            ("mlflow_exim.field.lifecycle_stage", "active"),
+            ("mlflow_exim.field.name", "wine"),
+            ("mlflow_exim.mlflow_tag.note.content", "hi"),
+        ];
+        let expected: BTreeMap<String, String> = expected.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        assert_eq!(source_tags(&e), expected);
+    }
 
     #[test]
     fn shards_parts_add_up_to_each_experiment_once() {

@@ -7,7 +7,7 @@
 //! version by creating and deleting a placeholder, which is how the registry's numbering
 //! (highest number ever used, plus one) can be steered.
 
-use std::sync::Arc;
+use std::{collections::BTreeMap, sync::Arc};
 
 use crate::{
     job::{Action, JobContext, Outcome, VersionOutcome},
@@ -104,7 +104,7 @@ impl VersionMove {
             run_id,
             run_link: v.run_link.clone(),
             description: v.description.clone(),
-            tags: v.tags.clone(),
+            tags: self.tags(ctx),
             model_id,
             src_model: self.model.name.clone(),
             src_version: v.version.clone(),
@@ -115,6 +115,33 @@ impl VersionMove {
             sink.set_stage(&state.dst_name, &created, stage).await?;
         }
         Ok(created.version)
+    }
+}
+
+impl VersionMove {
+    /// The new version's tags: its own, `--copy-lineage-tags`' and `--import-source-tags`'
+    /// (the version's fields, as the Python tool writes them).
+    fn tags(&self, ctx: &JobContext) -> BTreeMap<String, String> {
+        let v = &self.version;
+        let mut tags = v.tags.clone();
+        tags.extend(ctx.models.version_tags.clone());
+        if ctx.opts.import_source_tags {
+            let fields = [
+                ("name", Some(self.model.name.clone())),
+                ("version", Some(v.version.clone())),
+                ("current_stage", v.current_stage.clone()),
+                ("description", v.description.clone()),
+                ("user_id", v.user_id.clone()),
+                ("source", Some(v.source.clone())),
+                ("run_id", v.run_id.clone()),
+                ("run_link", v.run_link.clone()),
+                ("status", v.status.clone()),
+            ];
+            let times =
+                [("creation_timestamp", v.creation_timestamp), ("last_updated_timestamp", v.last_updated_timestamp)];
+            tags.extend(crate::identity::source_field_tags(&fields, &times));
+        }
+        tags
     }
 }
 

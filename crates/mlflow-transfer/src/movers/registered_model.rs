@@ -13,7 +13,10 @@ use std::{path::PathBuf, sync::Arc};
 
 use crate::{
     format::{
-        model_json::{write_manifest_json, write_model_json, write_models_json, ExperimentCounts},
+        model_json::{
+            write_manifest_json, write_model_json, write_models_json, write_version_json, ExperimentCounts,
+            VERSION_FILE,
+        },
         ExportSystem,
     },
     job::{JobContext, ModelOutcome, Outcome, Phase},
@@ -28,6 +31,8 @@ pub enum ModelDestination {
     Server { sink: Arc<dyn ModelSink>, name: String, source_tracking_uri: Option<String> },
     /// An export folder holding `model.json`.
     Folder { dir: PathBuf, system: ExportSystem },
+    /// An `export-model-version` folder: `model.json`, then the one version's `version.json`.
+    VersionFolder { dir: PathBuf, system: ExportSystem },
 }
 
 pub struct ModelMove {
@@ -50,7 +55,7 @@ impl ModelMove {
                     Err(e) => Outcome::failed(format!("model {name:?}"), &e),
                 }
             }
-            (Phase::Open, ModelDestination::Folder { .. }) => Outcome::Indexed,
+            (Phase::Open, ModelDestination::Folder { .. } | ModelDestination::VersionFolder { .. }) => Outcome::Indexed,
             (Phase::Close, destination) => Outcome::Model(self.close(destination, deps, ctx).await),
         }
     }
@@ -101,14 +106,20 @@ impl ModelMove {
                     }
                 }
             }
-            ModelDestination::Folder { dir, system } => {
+            ModelDestination::Folder { dir, system } | ModelDestination::VersionFolder { dir, system } => {
                 // An export holds every version selected; one whose logged model could not be
                 // written is also listed as failed, and only the others count as written.
                 outcome.versions =
                     self.record.versions.iter().map(|v| (v.version.clone(), v.version.clone())).collect();
                 outcome.versions_created =
                     outcome.versions.keys().filter(|v| !outcome.failed_versions.contains_key(*v)).count();
-                match local::write_json(&dir.join("model.json"), &write_model_json(&self.record, system)) {
+                let mut written = local::write_json(&dir.join("model.json"), &write_model_json(&self.record, system));
+                if let (Ok(()), ModelDestination::VersionFolder { .. }, [v]) =
+                    (&written, destination, self.record.versions.as_slice())
+                {
+                    written = local::write_json(&dir.join(VERSION_FILE), &write_version_json(&self.record, v, system));
+                }
+                match written {
                     Ok(()) => outcome.destination = Some(dir.display().to_string()),
                     Err(e) => outcome.error = Some(e.to_string()),
                 }
