@@ -22,6 +22,9 @@
 #    and, when N <= $SCALE_IMPORT_MAX (default 10000; a server takes a few ms per run created):
 #      import        import-experiment of that folder into the destination
 #      verify        verify source server experiment against the destination's
+#      sync.first    sync of the whole source server into the destination (creates N runs)
+#      sync.idle     the same sync again, with --delete: nothing to do; the requests it made
+#                    are listed under the table (they must not grow with N)
 # 4. stops both servers (TERM, then KILL, by their process groups).
 # Every row records the 1-minute load average before and after the step (the machine may be
 # shared). Rows go to stdout and to $SCALE_RESULTS (default bench/results/scale-raw.md).
@@ -101,6 +104,8 @@ start_server() { # dir -> sets $url, $pgid (own process group); the sqlite file 
 
 rows="$work/rows.md"
 : >"$rows"
+notes="$work/notes.md"
+: >"$notes"
 load1() { cut -d' ' -f1 /proc/loadavg; }
 measure() { # n step cmd... : one table row; a failing step is recorded (exit code), not fatal
     local n="$1" step="$2"; shift 2
@@ -152,6 +157,13 @@ for n in $sizes; do
             --experiment-name scale-import --use-src-user-id true --report "$dir/report.import.json"
         measure "$n" verify "$tool" verify --src-uri "$src" --src-experiment "$exp" --dst-uri "$dst" \
             --dst-experiment scale-import
+        measure "$n" sync.first "$tool" sync --src-uri "$src" --dst-uri "$dst" --use-src-user-id true \
+            --report "$dir/report.sync.first.json"
+        measure "$n" sync.idle "$tool" sync --src-uri "$src" --dst-uri "$dst" --use-src-user-id true --delete \
+            --report "$dir/report.sync.idle.json"
+        requests=$("$py" -c 'import json,sys; r=json.load(open(sys.argv[1])); s=r["summary"]; print(r["requests"], s["runs_skipped"], s["runs_created"] + s["runs_updated"])' \
+            "$dir/report.sync.idle.json")
+        echo "- N=$n: the idle sync made ${requests%% *} requests (runs skipped, written: ${requests#* })" >>"$notes"
     fi
     stop_groups "$src_pg" "$dst_pg"
     pgids=()
@@ -167,5 +179,7 @@ mkdir -p "$(dirname "$results")"
     echo "| runs | step | wall s | ms per run | CPU user + sys s | peak RSS MiB | load avg (1 min) | exit |"
     echo "|---|---|---|---|---|---|---|---|"
     cat "$rows"
+    echo
+    cat "$notes"
 } >"$results"
 cat "$results"
