@@ -16,6 +16,12 @@ pub struct MetricPoint {
     pub step: i64,
 }
 
+impl From<&mlflow_client::types::Metric> for MetricPoint {
+    fn from(m: &mlflow_client::types::Metric) -> Self {
+        MetricPoint { value: m.value, timestamp: m.timestamp, step: m.step }
+    }
+}
+
 impl MetricPoint {
     /// The point as a comparable value: NaN equals NaN, as it does when a server stores it.
     pub fn key(&self) -> (i64, i64, u64) {

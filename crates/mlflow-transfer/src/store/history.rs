@@ -183,7 +183,7 @@ impl HistoryReader {
             let cut = (points.len() >= HISTORY_BULK_POINTS).then(|| points.last().map(|p| p.run_id.clone())).flatten();
             let mut got: HashMap<String, Vec<MetricPoint>> = HashMap::new();
             for p in points {
-                got.entry(p.run_id).or_default().push(point(&p.metric));
+                got.entry(p.run_id).or_default().push(MetricPoint::from(&p.metric));
             }
             let mut again = Vec::new();
             for id in chunk {
@@ -196,7 +196,7 @@ impl HistoryReader {
                     (false, Some(partial)) if partial.len() >= HISTORY_BULK_POINTS => {
                         // This run alone filled the answer: asking again cannot help; page it.
                         let history = self.client.get_metric_history(&id, key).await?;
-                        out.insert(id, history.iter().map(point).collect());
+                        out.insert(id, history.iter().map(MetricPoint::from).collect());
                     }
                     (false, _) => again.push(id),
                 }
@@ -214,10 +214,6 @@ impl HistoryReader {
         });
         Ok(out)
     }
-}
-
-fn point(m: &Metric) -> MetricPoint {
-    MetricPoint { value: m.value, timestamp: m.timestamp, step: m.step }
 }
 
 fn same_point(p: &MetricPoint, m: &Metric) -> bool {

@@ -232,11 +232,7 @@ impl RestSource {
 fn run_record(run: Run, origin: Origin) -> RunRecord {
     let mut metrics: BTreeMap<String, Vec<MetricPoint>> = BTreeMap::new();
     for m in &run.data.metrics {
-        metrics.entry(m.key.clone()).or_default().push(MetricPoint {
-            value: m.value,
-            timestamp: m.timestamp,
-            step: m.step,
-        });
+        metrics.entry(m.key.clone()).or_default().push(MetricPoint::from(m));
     }
     let info = run.info;
     RunRecord {
@@ -270,10 +266,7 @@ impl RunSource for RestSource {
         let per_key: BTreeMap<String, Vec<MetricPoint>> = stream::iter(keys)
             .map(|key| async move {
                 let points = self.client.get_metric_history(run_id, &key).await?;
-                let points = points
-                    .into_iter()
-                    .map(|m| MetricPoint { value: m.value, timestamp: m.timestamp, step: m.step })
-                    .collect();
+                let points = points.iter().map(MetricPoint::from).collect();
                 Ok::<_, Error>((key, points))
             })
             .buffer_unordered(HISTORY_CONCURRENCY)
@@ -355,7 +348,19 @@ impl RestSink {
             })?;
             ArtifactRoots::check_writable(&root).await?;
         }
-        Ok(Self {
+        Ok(Self::in_experiment(client, experiment_id, artifacts))
+    }
+
+    /// A sink into the experiment `name` if it exists, for looking only: nothing is created
+    /// and its artifact store is not checked.
+    pub async fn existing(client: MlflowClient, name: &str) -> Result<Option<Self>> {
+        let Some(exp) = client.get_experiment_by_name(name).await? else { return Ok(None) };
+        let artifacts = ArtifactRoots::new(client.clone());
+        Ok(Some(Self::in_experiment(client, exp.experiment_id, artifacts)))
+    }
+
+    fn in_experiment(client: MlflowClient, experiment_id: String, artifacts: ArtifactRoots) -> Self {
+        Self {
             client,
             experiment_id,
             artifacts,
@@ -363,22 +368,7 @@ impl RestSink {
             all_experiments: Default::default(),
             copies: Default::default(),
             uncertain: Mutex::default(),
-        })
-    }
-
-    /// A sink into the experiment `name` if it exists, for looking only: nothing is created
-    /// and its artifact store is not checked.
-    pub async fn existing(client: MlflowClient, name: &str) -> Result<Option<Self>> {
-        let Some(exp) = client.get_experiment_by_name(name).await? else { return Ok(None) };
-        Ok(Some(Self {
-            artifacts: ArtifactRoots::new(client.clone()),
-            client,
-            experiment_id: exp.experiment_id,
-            artifact_dests: Mutex::default(),
-            all_experiments: Default::default(),
-            copies: Default::default(),
-            uncertain: Mutex::default(),
-        }))
+        }
     }
 
     pub fn experiment_id(&self) -> &str {
@@ -732,7 +722,7 @@ impl RunSink for RestSink {
 
     async fn copy_history(&self, target: &Target, key: &str) -> Result<Vec<MetricPoint>> {
         let points = self.client.get_metric_history(target.id(), key).await?;
-        Ok(points.into_iter().map(|m| MetricPoint { value: m.value, timestamp: m.timestamp, step: m.step }).collect())
+        Ok(points.iter().map(MetricPoint::from).collect())
     }
 
     async fn list_copy_files(&self, target: &Target) -> Result<Vec<ArtifactFile>> {
