@@ -467,6 +467,11 @@ pub struct JobResult {
 }
 
 impl JobResult {
+    /// Runs deleted (or, in a dry run, to be deleted) because their source is no longer active.
+    pub fn runs_deleted(&self) -> usize {
+        self.experiments.iter().map(|e| e.runs_deleted.len()).sum()
+    }
+
     pub fn failed(&self) -> bool {
         self.experiments.iter().any(|e| e.error.is_some() || e.runs_failed > 0)
             || self.runs.iter().any(|r| r.action == Action::Failed)

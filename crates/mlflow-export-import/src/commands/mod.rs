@@ -129,16 +129,11 @@ pub async fn plan_and_run(
 /// What a dry run found the runs would get, as a line for stderr and as counts. A run that
 /// could not be looked up is counted as failed.
 fn dry_run_counts(result: &JobResult) -> (String, serde_json::Value) {
-    let count = |a: Action| result.runs.iter().filter(|r| r.action == a).count();
-    let deleted: usize = result.experiments.iter().map(|e| e.runs_deleted.len()).sum();
+    let s = Summary::of(&result.runs);
+    let deleted = result.runs_deleted();
     let refused: Vec<&str> = result.experiments.iter().filter_map(|e| e.error.as_deref()).collect();
-    let (created, resumed, updated, skipped, failed) = (
-        count(Action::Created),
-        count(Action::Resumed),
-        count(Action::Updated),
-        count(Action::Skipped),
-        count(Action::Failed),
-    );
+    let (created, resumed, updated, skipped, failed) =
+        (s.runs_created, s.runs_resumed, s.runs_updated, s.runs_skipped, s.runs_failed);
     let mut line = format!(
         "runs would be: {created} created, {resumed} resumed, {updated} updated, {skipped} skipped, \
          {deleted} deleted ({failed} could not be looked up); other objects are not looked up"
@@ -336,7 +331,7 @@ pub fn finish_job(
             "  runs           {} created, {} resumed, {} updated, {} skipped, {} failed\n",
             summary.runs_created, summary.runs_resumed, summary.runs_updated, summary.runs_skipped, summary.runs_failed
         );
-        let deleted: usize = result.experiments.iter().map(|e| e.runs_deleted.len()).sum();
+        let deleted = result.runs_deleted();
         if deleted > 0 {
             block += &format!("  runs deleted   {deleted} (their source runs are deleted or gone)\n");
         }
