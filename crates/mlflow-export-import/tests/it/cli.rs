@@ -110,6 +110,11 @@ pub fn path(p: &Path) -> &str {
     p.to_str().expect("UTF-8 path")
 }
 
+/// The JSON document in file `p`.
+pub fn read_json(p: &Path) -> Value {
+    serde_json::from_slice(&std::fs::read(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))).unwrap()
+}
+
 /// The `--report` file of a job that had to move every run; asserts that none failed.
 pub fn clean_report(path: &Path) -> Value {
     let report: Value = serde_json::from_slice(&std::fs::read(path).expect("report written")).expect("report is JSON");

@@ -9,7 +9,7 @@ use serde_json::Value;
 use test_support::{unique_name, ArtifactMode, MlflowServer};
 
 use crate::{
-    cli::{fails, ok, path},
+    cli::{fails, ok, path, read_json},
     models::{seed_models, source_runs_of},
 };
 
@@ -17,10 +17,6 @@ use crate::{
 fn seeded(src: &MlflowServer) -> &'static [String] {
     static SEEDED: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
     SEEDED.get_or_init(|| seed_models(src))
-}
-
-fn read_json(p: &std::path::Path) -> Value {
-    serde_json::from_slice(&std::fs::read(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))).unwrap()
 }
 
 #[test]

@@ -13,7 +13,7 @@ use serde_json::Value;
 use test_support::{assert_runs_equal, dump_experiment, dump_run, unique_name, ArtifactMode, MlflowServer};
 
 use crate::{
-    cli::{fails, ok, path},
+    cli::{fails, ok, path, read_json},
     experiments::experiment_tags,
     models::assert_model_equals,
 };
@@ -23,7 +23,7 @@ fn sync(src: &MlflowServer, dst: &MlflowServer, extra: &[&str]) -> Value {
     let report = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{}.json", unique_name("sync")));
     let args = [&["--report", path(&report), "sync", "--src-uri", &src.url, "--dst-uri", &dst.url][..], extra].concat();
     ok(&[&args[..], &["--use-src-user-id"]].concat());
-    serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap()
+    read_json(&report)
 }
 
 /// Destination run id of each source run in a report.
@@ -95,7 +95,7 @@ fn a_second_sync_brings_changed_runs_in_step_and_deletes_what_the_source_deleted
     let dry = ["--dry-run", "--report", path(&plan), "sync", "--src-uri", &src.url, "--dst-uri", &dst.url, "--delete"];
     let said = String::from_utf8_lossy(&crate::cli::run(&dry, &[]).stderr).into_owned();
     assert!(said.contains("runs would be: 1 created, 0 resumed, 2 updated, 0 skipped, 1 deleted"), "{said}");
-    let would: Value = serde_json::from_slice(&std::fs::read(&plan).unwrap()).unwrap();
+    let would = read_json(&plan);
     assert_eq!(would["would"]["deleted"], 1, "{would}");
 
     // Not more deletes than allowed: that experiment deletes nothing and says why.
