@@ -49,6 +49,7 @@ use crate::{
         lists::{DirScorers, DirWebhooks},
         rest::{traces::RestTraces, ListedModels, RestDatasetSink, RestLoggedModelSink, RestServer, RestSource},
         traces::{DirTraces, ListedTrace, TraceSink, TraceSource},
+        tracking::TrackingSource,
         LoggedModelSink, LoggedModelSource, RunSink, RunSource, ScorerStore, WebhookStore,
     },
     Error, Result,
@@ -284,7 +285,7 @@ fn shard_of(root_run_id: &str, n: u32) -> u32 {
 /// What a job reads.
 pub enum Source {
     /// A tracking server.
-    Server(Arc<RestSource>),
+    Server(Arc<dyn TrackingSource>),
     /// A folder written by an export command (a zip is unpacked into one first).
     Export(PathBuf),
 }
@@ -528,7 +529,7 @@ pub async fn plan(source: &Source, selection: Selection, destination: &Destinati
         (Source::Server(src), Selection::All { versions, filter, webhook_secrets, .. }) => {
             let names = src.select_models(&ExperimentSpec::All).await?;
             p.server_models(src, &names, &versions, Along::Everything(filter), destination).await?;
-            p.webhooks(Arc::new(src.client().clone()), destination, webhook_secrets);
+            p.webhooks(src.webhooks(), destination, webhook_secrets);
             let prompts = src.select_prompts(&ExperimentSpec::All).await?;
             let summary = p.server_prompts(src, &prompts, None, false, None, &prompts_destination(destination)).await?;
             // The manifest stays the export's last file.
@@ -572,8 +573,8 @@ pub async fn plan(source: &Source, selection: Selection, destination: &Destinati
                     dst_experiment.ok_or_else(|| Error::Input("no destination experiment given".into()))?,
                 ),
             };
-            let source: Arc<dyn TraceSource> = Arc::new(RestTraces::new(src.client().clone()));
-            let tracking_uri = Some(src.client().base_url().to_string());
+            let source = src.traces();
+            let tracking_uri = Some(src.tracking_uri());
             let listed = ListedTrace { id: trace_id, ..ListedTrace::default() };
             p.trace_steps(&source, &tracking_uri, vec![listed], &to)?;
         }
@@ -588,16 +589,15 @@ pub async fn plan(source: &Source, selection: Selection, destination: &Destinati
             p.trace_steps(&source, &tracking_uri, vec![listed], &TraceTo::Server(experiment))?;
         }
         (Source::Server(src), Selection::Traces { experiments, window, dst_experiment }) => {
-            let traces = Arc::new(RestTraces::new(src.client().clone()));
-            let source: Arc<dyn TraceSource> = traces.clone();
-            let tracking_uri = Some(src.client().base_url().to_string());
+            let source = src.traces();
+            let tracking_uri = Some(src.tracking_uri());
             let (mut indexed, mut steps, mut errors) = (Vec::new(), Vec::new(), Vec::new());
             let folder = match destination {
                 Destination::Folder { out, system } => Some((out.clone(), system.clone())),
                 Destination::Server(_) => None,
             };
             for exp in experiments {
-                let listed = match traces.list(&exp.experiment_id, window.filter().as_deref()).await {
+                let listed = match src.list_traces(&exp.experiment_id, window.filter().as_deref()).await {
                     Ok(listed) => listed,
                     Err(e) => {
                         errors.push(format!("experiment {:?}: {e}", exp.name));
@@ -864,11 +864,11 @@ pub fn check_experiment_dir(dir: &Path) -> Result<()> {
 
 /// The traces of an experiment, as planned: the experiment, where it goes, its traces (id and
 /// run) or why they could not be listed, where they are read.
-struct TracesOf<S> {
+struct TracesOf {
     record: ExperimentRecord,
     destination: ExperimentDestination,
     listed: std::result::Result<Vec<ListedTrace>, String>,
-    source: Arc<S>,
+    source: Arc<dyn TraceSource>,
     tracking_uri: Option<String>,
 }
 
@@ -966,7 +966,7 @@ impl Planner {
     /// An experiment read from a server, with its runs; returns its closing step.
     async fn server_experiment(
         &mut self,
-        src: &Arc<RestSource>,
+        src: &Arc<dyn TrackingSource>,
         exp: ExperimentRecord,
         filter: &RunFilter,
         destination: &Destination,
@@ -1026,17 +1026,17 @@ impl Planner {
                     links.add(id, inputs, outputs);
                 }
                 let source: Arc<dyn LoggedModelSource> = Arc::new(ListedModels::new(src.clone(), records.clone()));
-                let tracking_uri = Some(src.client().base_url().to_string());
+                let tracking_uri = Some(src.tracking_uri());
                 (Ok(runs), Some(ExperimentModels { source, records, links, tracking_uri }))
             }
             Err(e) => (Err(e), None),
         };
         let source: Arc<dyn RunSource> = src.clone();
-        let scorers: Arc<dyn ScorerStore> = Arc::new(src.client().clone());
+        let scorers = src.scorers();
         let label = format!("experiment {} {:?}", record.experiment_id, record.name);
-        let traces = Arc::new(RestTraces::new(src.client().clone()));
-        let listed = traces.list(&record.experiment_id, None).await.map_err(|e| e.to_string());
-        let tracking_uri = Some(src.client().base_url().to_string());
+        let traces = src.traces();
+        let listed = src.list_traces(&record.experiment_id, None).await.map_err(|e| e.to_string());
+        let tracking_uri = Some(src.tracking_uri());
         let planned =
             TracesOf { record: record.clone(), destination: dst.clone(), listed, source: traces, tracking_uri };
         let extras = Extras { models, scorers: Some(scorers) };
@@ -1112,7 +1112,7 @@ impl Planner {
     /// A step per trace of an experiment, after the experiment's `Open` and its run; into a
     /// folder, `traces/traces.json` after them. Traces that could not be listed are one
     /// failure of the experiment's traces.
-    fn experiment_traces<S: TraceSource + 'static>(&mut self, of: TracesOf<S>) -> Result<()> {
+    fn experiment_traces(&mut self, of: TracesOf) -> Result<()> {
         let (ids, error) = match of.listed {
             Ok(ids) if ids.is_empty() => return Ok(()),
             Ok(ids) => (ids, None),
@@ -1128,7 +1128,7 @@ impl Planner {
                 (TraceTo::Server(name.clone()), None, ExportSystem::default())
             }
         };
-        let source: Arc<dyn TraceSource> = of.source;
+        let source = of.source;
         let traces = ids.iter().map(|t| t.id.clone()).collect();
         let steps = self.trace_steps(&source, &of.tracking_uri, ids, &to)?;
         if dir.is_some() || error.is_some() {
@@ -1308,7 +1308,7 @@ impl Planner {
     /// A model read from a server: the runs behind its versions, then the model.
     fn server_model(
         &mut self,
-        src: &Arc<RestSource>,
+        src: &Arc<dyn TrackingSource>,
         model: RegisteredModelRecord,
         destination: &Destination,
         dst_name: &str,
@@ -1334,7 +1334,7 @@ impl Planner {
             self.run(source.clone(), run_id, None, target);
         }
         let models: Arc<dyn LoggedModelSource> = src.clone();
-        let tracking_uri = Some(src.client().base_url().to_string());
+        let tracking_uri = Some(src.tracking_uri());
         self.model(Arc::new(model), models, tracking_uri, destination, dst_name)
     }
 
@@ -1342,7 +1342,7 @@ impl Planner {
     /// in `<out>/run/`, then `model.json` and `version.json`. Returns the closing step.
     fn server_model_version(
         &mut self,
-        src: &Arc<RestSource>,
+        src: &Arc<dyn TrackingSource>,
         model: RegisteredModelRecord,
         destination: &Destination,
     ) -> Result<usize> {
@@ -1355,7 +1355,7 @@ impl Planner {
             self.run(source.clone(), run_id, None, target);
         }
         let models: Arc<dyn LoggedModelSource> = src.clone();
-        let tracking_uri = Some(src.client().base_url().to_string());
+        let tracking_uri = Some(src.tracking_uri());
         let close = self.model(Arc::new(model), models, tracking_uri, destination, "")?;
         if let Move::Model(m) = &mut self.plan.steps[close].what {
             m.destination = ModelDestination::VersionFolder { dir: out.clone(), system: system.clone() };
@@ -1367,7 +1367,7 @@ impl Planner {
     /// the source version's run: no run step, so the version's files are found in the run itself.
     fn shallow_version(
         &mut self,
-        src: &Arc<RestSource>,
+        src: &Arc<dyn TrackingSource>,
         model: RegisteredModelRecord,
         destination: &Destination,
         dst_name: &str,
@@ -1375,7 +1375,7 @@ impl Planner {
         let Destination::Server(dst) = destination else {
             return Err(Error::Unsupported("a shallow version copy goes to a server".into()));
         };
-        if dst.base_url() != src.client().base_url() {
+        if dst.base_url() != src.tracking_uri() {
             return Err(Error::Unsupported(
                 "a version can share its source run only at the same server: copy the run too".into(),
             ));
@@ -1386,7 +1386,7 @@ impl Planner {
             ));
         }
         let models: Arc<dyn LoggedModelSource> = src.clone();
-        let tracking_uri = Some(src.client().base_url().to_string());
+        let tracking_uri = Some(src.tracking_uri());
         self.model(Arc::new(model), models, tracking_uri, destination, dst_name)
     }
 
@@ -1396,7 +1396,7 @@ impl Planner {
     /// with their runs, then each model after the runs of its versions.
     async fn server_models(
         &mut self,
-        src: &Arc<RestSource>,
+        src: &Arc<dyn TrackingSource>,
         names: &[String],
         filter: &VersionFilter,
         along: Along,
@@ -1481,7 +1481,7 @@ impl Planner {
             let dir = models_dir.join(&m.name);
             let to = Destination::Folder { out: dir, system: system.clone() };
             let lms: Arc<dyn LoggedModelSource> = src.clone();
-            let tracking_uri = Some(src.client().base_url().to_string());
+            let tracking_uri = Some(src.tracking_uri());
             model_closes.push(self.model(Arc::new(m), lms, tracking_uri, &to, &dst_name)?);
         }
         for (name, why) in failed {
@@ -1636,14 +1636,14 @@ impl Planner {
     /// model) fails alone.
     async fn server_prompts(
         &mut self,
-        src: &Arc<RestSource>,
+        src: &Arc<dyn TrackingSource>,
         names: &[String],
         version: Option<&str>,
         single: bool,
         dst_name: Option<&str>,
         destination: &Destination,
     ) -> Result<Option<usize>> {
-        let tracking_uri = Some(src.client().base_url().to_string());
+        let tracking_uri = Some(src.tracking_uri());
         let mut steps = Vec::new();
         for name in names {
             let (record, error) = match src.read_prompt(name, version).await {
@@ -1814,13 +1814,13 @@ impl Planner {
     /// links are those of the run that logged it.
     async fn server_logged_models(
         &mut self,
-        src: &Arc<RestSource>,
+        src: &Arc<dyn TrackingSource>,
         groups: Vec<(ExperimentRecord, Vec<crate::model::LoggedModelRecord>)>,
         single: bool,
         dst_experiment: Option<String>,
         destination: &Destination,
     ) -> Result<()> {
-        let tracking_uri = Some(src.client().base_url().to_string());
+        let tracking_uri = Some(src.tracking_uri());
         let source: Arc<dyn LoggedModelSource> = src.clone();
         let (mut steps, mut indexed) = (Vec::new(), Vec::new());
         for (exp, records) in groups {

@@ -18,6 +18,7 @@
 use std::{
     collections::{BTreeMap, HashMap, HashSet},
     path::{Path, PathBuf},
+    sync::Arc,
     time::Duration,
 };
 
@@ -29,7 +30,7 @@ use crate::{
     model::{ArtifactFile, RunRecord},
     store::{
         dir::{read_run_dir, DirSource},
-        rest::RestSource,
+        tracking::TrackingSource,
         RunSource,
     },
     Error, Result,
@@ -64,7 +65,7 @@ pub struct Side {
 }
 
 enum Store {
-    Server(Box<RestSource>),
+    Server(Arc<dyn TrackingSource>),
     /// An export folder, with each run's folder.
     Export(DirSource, HashMap<String, PathBuf>),
 }
@@ -72,13 +73,13 @@ enum Store {
 impl Side {
     /// The runs of an experiment of a server (deleted ones included), listed by one search
     /// whose results are kept for reading the runs without a request each.
-    pub async fn server(source: RestSource, experiment: &str) -> Result<Self> {
+    pub async fn server(source: Arc<dyn TrackingSource>, experiment: &str) -> Result<Self> {
         let exp = source.find_experiment(experiment).await?;
         let filter = crate::select::RunFilter { include_deleted: true, ..Default::default() };
         let ids: Vec<String> = source.plan_runs(&exp, &filter).await?.into_iter().map(|(id, _)| id).collect();
-        let models = logged_models::Models::server(&source, &exp.experiment_id, &ids).await?;
-        let traces = traces::Traces::server(&source, &exp.experiment_id).await?;
-        Ok(Self { store: Store::Server(Box::new(source)), ids, models, traces })
+        let models = logged_models::Models::server(source.as_ref(), &exp.experiment_id, &ids).await?;
+        let traces = traces::Traces::server(source.as_ref(), &exp.experiment_id).await?;
+        Ok(Self { store: Store::Server(source), ids, models, traces })
     }
 
     /// The runs of an experiment export folder.

@@ -21,7 +21,7 @@ async fn side(
 ) -> anyhow::Result<Side> {
     match (uri, experiment, dir) {
         (Some(uri), Some(experiment), _) => {
-            let source = RestSource::new(settings::client(uri, Some(prefix), global)?);
+            let source = std::sync::Arc::new(RestSource::new(settings::client(uri, Some(prefix), global)?));
             Ok(Side::server(source, experiment).await?)
         }
         (_, _, Some(dir)) => Ok(Side::export(dir)?),

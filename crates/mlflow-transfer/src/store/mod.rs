@@ -14,6 +14,7 @@ pub mod local;
 pub mod object;
 pub mod rest;
 pub mod traces;
+pub mod tracking;
 pub mod zip;
 
 use std::{

@@ -14,7 +14,7 @@ use crate::{
     model::LoggedModelRecord,
     store::{
         dir::{read_logged_models, read_run_dir},
-        rest::RestSource,
+        tracking::TrackingSource,
     },
     Result,
 };
@@ -28,7 +28,7 @@ pub(super) struct Models {
 }
 
 impl Models {
-    pub(super) async fn server(source: &RestSource, experiment_id: &str, run_ids: &[String]) -> Result<Self> {
+    pub(super) async fn server(source: &dyn TrackingSource, experiment_id: &str, run_ids: &[String]) -> Result<Self> {
         let records = source.list_logged_models(experiment_id).await?;
         if records.is_empty() {
             return Ok(Self::default());

@@ -23,8 +23,8 @@ use crate::{
     },
     identity,
     store::{
-        rest::{traces::RestTraces, RestSource},
         traces::{DirTraces, ListedTrace, TraceRecord, TraceSource, MODEL_ID, SERVER_TAGS, SOURCE_RUN},
+        tracking::TrackingSource,
     },
     Result,
 };
@@ -37,10 +37,9 @@ pub(super) struct Traces {
 
 impl Traces {
     /// The traces of a server's experiment; none at a server without traces (404).
-    pub(super) async fn server(source: &RestSource, experiment_id: &str) -> Result<Self> {
-        let traces = Arc::new(RestTraces::new(source.client().clone()));
-        let listed = traces.list(experiment_id, None).await?;
-        Ok(Self { source: traces, listed })
+    pub(super) async fn server(source: &dyn TrackingSource, experiment_id: &str) -> Result<Self> {
+        let listed = source.list_traces(experiment_id, None).await?;
+        Ok(Self { source: source.traces(), listed })
     }
 
     /// The traces of an experiment export folder (`traces/`).

@@ -77,11 +77,11 @@ impl RestSource {
     /// answer replaces the search's, so that moving the run (its `run.json` in an export)
     /// keeps its inputs and costs no second request.
     pub async fn model_links(&self, run_ids: &[String]) -> Result<Vec<(Vec<ModelInput>, Vec<ModelOutput>)>> {
-        futures::stream::iter(run_ids)
+        futures::stream::iter(run_ids.iter().cloned())
             .map(|id| async move {
-                let run = self.client.get_run(id).await?;
+                let run = self.client.get_run(&id).await?;
                 let raw = serde_json::to_string(&run).map_err(|e| Error::Input(format!("run {id}: {e}")))?;
-                self.prefetched.lock().expect("poisoned").insert(id.clone(), raw.into_boxed_str());
+                self.prefetched.lock().expect("poisoned").insert(id, raw.into_boxed_str());
                 Ok::<_, Error>((run.inputs.model_inputs, run.outputs.model_outputs))
             })
             .buffered(LINK_READS)
@@ -93,12 +93,12 @@ impl RestSource {
 /// Logged models already read by a search, handed out once each; any other is read from the
 /// server.
 pub struct ListedModels {
-    source: Arc<RestSource>,
+    source: Arc<dyn LoggedModelSource>,
     listed: Mutex<HashMap<String, LoggedModelRecord>>,
 }
 
 impl ListedModels {
-    pub fn new(source: Arc<RestSource>, listed: impl IntoIterator<Item = LoggedModelRecord>) -> Self {
+    pub fn new(source: Arc<dyn LoggedModelSource>, listed: impl IntoIterator<Item = LoggedModelRecord>) -> Self {
         let listed = listed.into_iter().map(|m| (m.model_id.clone(), m)).collect();
         Self { source, listed: Mutex::new(listed) }
     }

@@ -5,6 +5,7 @@ mod datasets;
 mod logged_models;
 mod models;
 mod scorers;
+mod tracking;
 mod webhooks;
 pub use logged_models::ListedModels;
 pub mod traces;
