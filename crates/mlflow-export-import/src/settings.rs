@@ -2,7 +2,14 @@
 
 use anyhow::Context;
 use mlflow_client::{config::process_env, ClientConfig, MlflowClient};
+use std::sync::Arc;
+
 use mlflow_transfer::job::{RunOptions, UserPolicy};
+use mlflow_transfer::store::{
+    rest::RestSource,
+    sql::{is_database_uri, SqlSource},
+    tracking::TrackingSource,
+};
 
 use mlflow_transfer::select::{parse_time, RunFilter};
 
@@ -38,6 +45,38 @@ pub fn client(uri: &str, side: Option<&str>, global: &GlobalArgs) -> anyhow::Res
         config.artifacts_destination = Some(dir.clone());
     }
     MlflowClient::new(&config).with_context(|| format!("connecting to {}", mlflow_client::redact(uri)))
+}
+
+/// Where a job reads: a tracking server (with its client, for the request counts of the
+/// summary), or MLflow's backend database read directly (`sqlite:///…`, `postgresql://…`,
+/// `mysql://…`, as the server's `--backend-store-uri` names it).
+pub struct SourceSide {
+    pub source: Arc<dyn TrackingSource>,
+    pub client: Option<MlflowClient>,
+}
+
+impl SourceSide {
+    /// The source's client under `label`, for [`crate::commands::finish_job`]'s request counts.
+    pub fn named(&self, label: &'static str) -> Vec<(&'static str, &MlflowClient)> {
+        self.client.iter().map(|c| (label, c)).collect()
+    }
+}
+
+/// The source `uri` names; `side` as for [`client`]. A database is given the server's
+/// artifacts destination (`--artifacts-destination`, or `--src-artifacts-destination` for
+/// copies), a folder or an object-store URI, to read proxied (`mlflow-artifacts:`) files.
+pub async fn source(uri: &str, side: Option<&str>, global: &GlobalArgs) -> anyhow::Result<SourceSide> {
+    if !is_database_uri(uri) {
+        let client = self::client(uri, side, global)?;
+        return Ok(SourceSide { source: Arc::new(RestSource::new(client.clone())), client: Some(client) });
+    }
+    let dest = match side {
+        Some("SRC") => &global.src_artifacts_destination,
+        _ => &global.artifacts_destination,
+    };
+    let dest = dest.as_ref().map(|d| d.to_string_lossy().into_owned());
+    let source = SqlSource::open(uri, dest, side).await?;
+    Ok(SourceSide { source: Arc::new(source), client: None })
 }
 
 /// The user recorded on imported runs when the source user is not kept: the local user, as
@@ -114,13 +153,17 @@ pub fn trace_window(w: &crate::cli::TraceWindowArgs) -> anyhow::Result<mlflow_tr
 }
 
 /// The `system` block of files this run of the tool writes.
-pub async fn export_system(client: &MlflowClient, script: &str) -> mlflow_transfer::format::ExportSystem {
+pub async fn export_system(from: &SourceSide, script: &str) -> mlflow_transfer::format::ExportSystem {
+    let mlflow_version = match &from.client {
+        Some(client) => client.version().await.ok(),
+        None => None,
+    };
     mlflow_transfer::format::ExportSystem {
         package_version: env!("CARGO_PKG_VERSION").to_string(),
         script: script.into(),
         export_time: unix_now(),
-        mlflow_version: client.version().await.ok(),
-        mlflow_tracking_uri: Some(client.base_url().to_string()),
+        mlflow_version,
+        mlflow_tracking_uri: Some(from.source.tracking_uri()),
         user: process_env("USER"),
     }
 }

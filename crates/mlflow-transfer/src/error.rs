@@ -39,6 +39,10 @@ pub enum Error {
     /// store and holds no credential.
     #[error("{message}")]
     Store { message: String, transient: bool },
+    /// MLflow's backend database, read directly, failed a query; the message names the
+    /// database without its password.
+    #[error("{message}")]
+    Database { message: String, transient: bool },
     /// The object does not exist at the source.
     #[error("{0}")]
     NotFound(String),
@@ -58,7 +62,7 @@ impl Error {
         match self {
             Error::Client(e) => e.is_transient(),
             Error::Truncated { .. } | Error::Pending(_) => true,
-            Error::Store { transient, .. } => *transient,
+            Error::Store { transient, .. } | Error::Database { transient, .. } => *transient,
             Error::Artifact { source, .. } => source.is_transient(),
             // A full disk or a read-only one stays so however often the job tries.
             Error::Io { source, .. } => !matches!(

@@ -47,7 +47,7 @@ use crate::{
         dir::{read_run_dir, DirLoggedModelSink, DirLoggedModels, DirSink, DirSource, ModelFolders},
         dir_datasets::{list_dataset_dirs, read_dataset_dir, DirDatasetSink, DirDatasets, EVALUATION_DATASETS},
         lists::{DirScorers, DirWebhooks},
-        rest::{traces::RestTraces, ListedModels, RestDatasetSink, RestLoggedModelSink, RestServer, RestSource},
+        rest::{traces::RestTraces, ListedModels, RestDatasetSink, RestLoggedModelSink, RestServer},
         traces::{DirTraces, ListedTrace, TraceSink, TraceSource},
         tracking::TrackingSource,
         LoggedModelSink, LoggedModelSource, RunSink, RunSource, ScorerStore, WebhookStore,
@@ -826,7 +826,7 @@ impl Planner {
 /// (name, why) and does not stop the others. Any other failure (the server unreachable, a
 /// wrong login) stops the job.
 pub async fn select_experiments(
-    source: &RestSource,
+    source: &dyn TrackingSource,
     spec: &ExperimentSpec,
 ) -> Result<(Vec<ExperimentRecord>, Vec<(String, String)>)> {
     let ExperimentSpec::List(names) = spec else {

@@ -2,12 +2,11 @@
 //! then every registered model with its versions, then every prompt. `sync` is the same job,
 //! optionally deleting the copies of runs the source no longer has.
 
-use std::{process::ExitCode, sync::Arc, time::Instant};
+use std::{process::ExitCode, time::Instant};
 
 use mlflow_transfer::{
     job::{Deletes, ModelOptions},
     plan::{Destination, Source},
-    store::rest::RestSource,
 };
 
 use crate::{
@@ -43,9 +42,9 @@ async fn job(
 ) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     let selection = super::whole_server(&args.server, super::webhook_secrets(&args.webhooks)?)?;
-    let src = settings::client(&args.src_uri, Some("SRC"), global)?;
+    let from = settings::source(&args.src_uri, Some("SRC"), global).await?;
     let dst = settings::client(&args.dst_uri, Some("DST"), global)?;
-    let source = Arc::new(RestSource::new(src.clone()));
+    let source = from.source.clone();
     let (ctx, progress) = super::job_context(global, Some(&args.tags), args.server.export_metadata_tags);
     let models = super::model_options(&args.write);
     let mut ctx = ctx.with_models(ModelOptions { delete_prompt: args.prompts.delete_prompt, ..models });
@@ -55,5 +54,5 @@ async fn job(
     let job = super::plan_and_run(global, &ctx, Source::Server(source), selection, Destination::Server(dst.clone()));
     let Some(result) = job.await? else { return Ok(ExitCode::SUCCESS) };
     progress.finish();
-    super::finish_job(command, global, &result, &[("source", &src), ("destination", &dst)], started)
+    super::finish_job(command, global, &result, &[from.named("source"), vec![("destination", &dst)]].concat(), started)
 }

@@ -1,11 +1,8 @@
 //! `copy-evaluation-dataset`: one evaluation dataset, server to server.
 
-use std::{process::ExitCode, sync::Arc, time::Instant};
+use std::{process::ExitCode, time::Instant};
 
-use mlflow_transfer::{
-    plan::{Destination, Source},
-    store::rest::RestSource,
-};
+use mlflow_transfer::plan::{Destination, Source};
 
 use crate::{
     cli::{CopyEvaluationDatasetArgs, GlobalArgs},
@@ -14,9 +11,9 @@ use crate::{
 
 pub async fn run(args: CopyEvaluationDatasetArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
-    let src = settings::client(&args.src_uri, Some("SRC"), global)?;
+    let from = settings::source(&args.src_uri, Some("SRC"), global).await?;
     let dst = settings::client(&args.dst_uri, Some("DST"), global)?;
-    let source = Arc::new(RestSource::new(src.clone()));
+    let source = from.source.clone();
     let (ctx, progress) = super::job_context(global, None, false);
     let selection = super::dataset_selection(
         Some(super::one_dataset(&args.dataset)),
@@ -28,5 +25,11 @@ pub async fn run(args: CopyEvaluationDatasetArgs, global: &GlobalArgs) -> anyhow
     let job = super::plan_and_run(global, &ctx, Source::Server(source), selection, Destination::Server(dst.clone()));
     let Some(result) = job.await? else { return Ok(ExitCode::SUCCESS) };
     progress.finish();
-    super::finish_job("copy-evaluation-dataset", global, &result, &[("source", &src), ("destination", &dst)], started)
+    super::finish_job(
+        "copy-evaluation-dataset",
+        global,
+        &result,
+        &[from.named("source"), vec![("destination", &dst)]].concat(),
+        started,
+    )
 }

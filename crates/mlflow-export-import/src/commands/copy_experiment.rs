@@ -1,11 +1,8 @@
 //! `copy-experiment`: one experiment from a tracking server to another, streamed.
 
-use std::{process::ExitCode, sync::Arc, time::Instant};
+use std::{process::ExitCode, time::Instant};
 
-use mlflow_transfer::{
-    plan::{Destination, Selection, Source},
-    store::rest::RestSource,
-};
+use mlflow_transfer::plan::{Destination, Selection, Source};
 
 use crate::{
     cli::{CopyExperimentArgs, GlobalArgs},
@@ -14,10 +11,10 @@ use crate::{
 
 pub async fn run(args: CopyExperimentArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
-    let src = settings::client(&args.src_uri, Some("SRC"), global)?;
+    let from = settings::source(&args.src_uri, Some("SRC"), global).await?;
     let dst = settings::client(&args.dst_uri, Some("DST"), global)?;
     let filter = settings::run_filter(&args.filter, Some(&args.runs))?;
-    let source = Arc::new(RestSource::new(src.clone()));
+    let source = from.source.clone();
     let experiment = source.find_experiment(&args.src_experiment).await?;
     let (ctx, progress) = super::job_context(global, Some(&args.tags), args.export_metadata_tags);
     let selection =
@@ -25,5 +22,11 @@ pub async fn run(args: CopyExperimentArgs, global: &GlobalArgs) -> anyhow::Resul
     let job = super::plan_and_run(global, &ctx, Source::Server(source), selection, Destination::Server(dst.clone()));
     let Some(result) = job.await? else { return Ok(ExitCode::SUCCESS) };
     progress.finish();
-    super::finish_job("copy-experiment", global, &result, &[("source", &src), ("destination", &dst)], started)
+    super::finish_job(
+        "copy-experiment",
+        global,
+        &result,
+        &[from.named("source"), vec![("destination", &dst)]].concat(),
+        started,
+    )
 }

@@ -1,12 +1,11 @@
 //! `copy-models`: several (or all) registered models, server to server, streamed: the runs
 //! behind their versions (or every run of those experiments) once each, then the models.
 
-use std::{process::ExitCode, sync::Arc, time::Instant};
+use std::{process::ExitCode, time::Instant};
 
 use mlflow_transfer::{
     plan::{Destination, Selection, Source},
     select::{ExperimentSpec, Renames, RunFilter},
-    store::rest::RestSource,
 };
 
 use crate::{
@@ -16,15 +15,15 @@ use crate::{
 
 pub async fn run(args: CopyModelsArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
-    let src = settings::client(&args.src_uri, Some("SRC"), global)?;
+    let from = settings::source(&args.src_uri, Some("SRC"), global).await?;
     let dst = settings::client(&args.dst_uri, Some("DST"), global)?;
-    let source = Arc::new(RestSource::new(src.clone()));
+    let source = from.source.clone();
     let names = source.select_models(&ExperimentSpec::parse(&args.models)?).await?;
     if names.is_empty() {
         return crate::exit::usage(format!(
             "--models {:?} matches no registered model at {}",
             args.models,
-            src.base_url()
+            from.source.tracking_uri()
         ));
     }
     let (ctx, progress) = super::job_context(global, Some(&args.tags), false);
@@ -40,5 +39,11 @@ pub async fn run(args: CopyModelsArgs, global: &GlobalArgs) -> anyhow::Result<Ex
     let job = super::plan_and_run(global, &ctx, Source::Server(source), selection, Destination::Server(dst.clone()));
     let Some(result) = job.await? else { return Ok(ExitCode::SUCCESS) };
     progress.finish();
-    super::finish_job("copy-models", global, &result, &[("source", &src), ("destination", &dst)], started)
+    super::finish_job(
+        "copy-models",
+        global,
+        &result,
+        &[from.named("source"), vec![("destination", &dst)]].concat(),
+        started,
+    )
 }

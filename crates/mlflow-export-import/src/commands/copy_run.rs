@@ -1,11 +1,8 @@
 //! `copy-run`: tracking server → tracking server, artifacts streamed from one to the other.
 
-use std::{process::ExitCode, sync::Arc, time::Instant};
+use std::{process::ExitCode, time::Instant};
 
-use mlflow_transfer::{
-    plan::{Destination, Selection, Source},
-    store::rest::RestSource,
-};
+use mlflow_transfer::plan::{Destination, Selection, Source};
 
 use crate::{
     cli::{CopyRunArgs, GlobalArgs},
@@ -14,14 +11,20 @@ use crate::{
 
 pub async fn run(args: CopyRunArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
-    let src = settings::client(&args.src_uri, Some("SRC"), global)?;
+    let from = settings::source(&args.src_uri, Some("SRC"), global).await?;
     let dst = settings::client(&args.dst_uri, Some("DST"), global)?;
-    let source = Source::Server(Arc::new(RestSource::new(src.clone())));
+    let source = Source::Server(from.source.clone());
     let (ctx, progress) = super::job_context(global, Some(&args.tags), args.export_metadata_tags);
     let selection =
         Selection::Run { run_id: Some(args.run_id.clone()), experiment: Some(args.experiment_name.clone()) };
     let job = super::plan_and_run(global, &ctx, source, selection, Destination::Server(dst.clone()));
     let Some(result) = job.await? else { return Ok(ExitCode::SUCCESS) };
     progress.finish();
-    super::finish_job("copy-run", global, &result, &[("source", &src), ("destination", &dst)], started)
+    super::finish_job(
+        "copy-run",
+        global,
+        &result,
+        &[from.named("source"), vec![("destination", &dst)]].concat(),
+        started,
+    )
 }

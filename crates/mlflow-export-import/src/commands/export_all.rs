@@ -2,12 +2,9 @@
 //! `export-models`, with every experiment), the prompts in `prompts/`, and every evaluation
 //! dataset in `evaluation_datasets/`.
 
-use std::{process::ExitCode, sync::Arc, time::Instant};
+use std::{process::ExitCode, time::Instant};
 
-use mlflow_transfer::{
-    plan::{Destination, Source},
-    store::rest::RestSource,
-};
+use mlflow_transfer::plan::{Destination, Source};
 
 use crate::{
     cli::{ExportAllArgs, GlobalArgs},
@@ -17,9 +14,9 @@ use crate::{
 pub async fn run(args: ExportAllArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     let selection = super::whole_server(&args.server, Default::default())?;
-    let client = settings::client(&args.tracking_uri, None, global)?;
-    let source = Arc::new(RestSource::new(client.clone()));
-    let system = settings::export_system(&client, "export_all").await;
+    let from = settings::source(&args.tracking_uri, None, global).await?;
+    let source = from.source.clone();
+    let system = settings::export_system(&from, "export_all").await;
     let (ctx, progress) = super::job_context(global, None, args.server.export_metadata_tags);
     let destination = Destination::Folder { out: args.output_dir.clone(), system: system.clone() };
     let job = super::plan_and_run(global, &ctx, Source::Server(source), selection, destination);
@@ -29,5 +26,5 @@ pub async fn run(args: ExportAllArgs, global: &GlobalArgs) -> anyhow::Result<Exi
         let dir = args.output_dir.join(mlflow_transfer::store::dir_datasets::EVALUATION_DATASETS);
         super::export_evaluation_datasets::write_summary_of(&dir, &system, &result)?;
     }
-    super::finish_job("export-all", global, &result, &[("source", &client)], started)
+    super::finish_job("export-all", global, &result, &from.named("source"), started)
 }

@@ -1,13 +1,13 @@
 //! `export-evaluation-datasets`: several (or all) evaluation datasets → directory, a
 //! `<name>_<id>/` folder each and `evaluation_datasets_summary.json`.
 
-use std::{path::Path, process::ExitCode, sync::Arc, time::Instant};
+use std::{path::Path, process::ExitCode, time::Instant};
 
 use mlflow_transfer::{
     format::ExportSystem,
     job::{Action, JobResult},
     plan::{Destination, Source},
-    store::{dir_datasets::write_summary, rest::RestSource},
+    store::dir_datasets::write_summary,
 };
 
 use crate::{
@@ -18,9 +18,9 @@ use crate::{
 pub async fn run(args: ExportEvaluationDatasetsArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     let (names, experiment_ids) = super::some_datasets(&args.datasets)?;
-    let client = settings::client(&args.tracking_uri, None, global)?;
-    let source = Arc::new(RestSource::new(client.clone()));
-    let system = settings::export_system(&client, "export_evaluation_datasets").await;
+    let from = settings::source(&args.tracking_uri, None, global).await?;
+    let source = from.source.clone();
+    let system = settings::export_system(&from, "export_evaluation_datasets").await;
     let (ctx, progress) = super::job_context(global, None, false);
     let destination = Destination::Folder { out: args.output_dir.clone(), system: system.clone() };
     let selection = super::dataset_selection(names, experiment_ids, false, None, false);
@@ -28,7 +28,7 @@ pub async fn run(args: ExportEvaluationDatasetsArgs, global: &GlobalArgs) -> any
     let Some(result) = job.await? else { return Ok(ExitCode::SUCCESS) };
     progress.finish();
     write_summary_of(&args.output_dir, &system, &result)?;
-    super::finish_job("export-evaluation-datasets", global, &result, &[("source", &client)], started)
+    super::finish_job("export-evaluation-datasets", global, &result, &from.named("source"), started)
 }
 
 /// Writes `evaluation_datasets_summary.json` into `dir` for the datasets `result` exported.

@@ -1,11 +1,8 @@
 //! `export-experiment`: one experiment of a tracking server → directory.
 
-use std::{process::ExitCode, sync::Arc, time::Instant};
+use std::{process::ExitCode, time::Instant};
 
-use mlflow_transfer::{
-    plan::{Destination, Selection, Source},
-    store::rest::RestSource,
-};
+use mlflow_transfer::plan::{Destination, Selection, Source};
 
 use crate::{
     cli::{ExportExperimentArgs, GlobalArgs},
@@ -14,11 +11,11 @@ use crate::{
 
 pub async fn run(args: ExportExperimentArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
-    let client = settings::client(&args.tracking_uri, None, global)?;
+    let from = settings::source(&args.tracking_uri, None, global).await?;
     let filter = settings::run_filter(&args.filter, Some(&args.runs))?;
-    let source = Arc::new(RestSource::new(client.clone()));
+    let source = from.source.clone();
     let experiment = source.find_experiment(&args.experiment).await?;
-    let system = settings::export_system(&client, "export_experiment").await;
+    let system = settings::export_system(&from, "export_experiment").await;
     let (ctx, progress) = super::job_context(global, None, args.export_metadata_tags);
     let name = experiment.name.clone();
     let selection = Selection::Experiment { experiment: Some(experiment), name, filter };
@@ -26,5 +23,5 @@ pub async fn run(args: ExportExperimentArgs, global: &GlobalArgs) -> anyhow::Res
     let job = super::plan_and_run(global, &ctx, Source::Server(source), selection, destination);
     let Some(result) = job.await? else { return Ok(ExitCode::SUCCESS) };
     progress.finish();
-    super::finish_job("export-experiment", global, &result, &[("source", &client)], started)
+    super::finish_job("export-experiment", global, &result, &from.named("source"), started)
 }

@@ -1,11 +1,10 @@
 //! `export-experiments`: several (or all) experiments of a tracking server → directory.
 
-use std::{process::ExitCode, sync::Arc, time::Instant};
+use std::{process::ExitCode, time::Instant};
 
 use mlflow_transfer::{
     plan::{select_experiments, Destination, Selection, Source},
     select::{ExperimentSpec, Renames},
-    store::rest::RestSource,
 };
 
 use crate::{
@@ -15,19 +14,19 @@ use crate::{
 
 pub async fn run(args: ExportExperimentsArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
-    let client = settings::client(&args.tracking_uri, None, global)?;
+    let from = settings::source(&args.tracking_uri, None, global).await?;
     let filter = settings::run_filter(&args.filter, None)?;
     let spec = ExperimentSpec::parse(&args.experiments)?;
-    let source = Arc::new(RestSource::new(client.clone()));
-    let (experiments, unreadable) = select_experiments(&source, &spec).await?;
+    let source = from.source.clone();
+    let (experiments, unreadable) = select_experiments(source.as_ref(), &spec).await?;
     if experiments.is_empty() && unreadable.is_empty() {
         return crate::exit::usage(format!(
             "--experiments {:?} matches no experiment at {}",
             args.experiments,
-            client.base_url()
+            from.source.tracking_uri()
         ));
     }
-    let system = settings::export_system(&client, "export_experiments").await;
+    let system = settings::export_system(&from, "export_experiments").await;
     let (ctx, progress) = super::job_context(global, None, args.export_metadata_tags);
     let selection =
         Selection::Experiments { experiments, unreadable, filter, rename: Renames::default(), prefix: String::new() };
@@ -35,5 +34,5 @@ pub async fn run(args: ExportExperimentsArgs, global: &GlobalArgs) -> anyhow::Re
     let job = super::plan_and_run(global, &ctx, Source::Server(source), selection, destination);
     let Some(result) = job.await? else { return Ok(ExitCode::SUCCESS) };
     progress.finish();
-    super::finish_job("export-experiments", global, &result, &[("source", &client)], started)
+    super::finish_job("export-experiments", global, &result, &from.named("source"), started)
 }

@@ -1,11 +1,8 @@
 //! `export-model`: a registered model, its versions and their runs → directory.
 
-use std::{process::ExitCode, sync::Arc, time::Instant};
+use std::{process::ExitCode, time::Instant};
 
-use mlflow_transfer::{
-    plan::{Destination, Selection, Source},
-    store::rest::RestSource,
-};
+use mlflow_transfer::plan::{Destination, Selection, Source};
 
 use crate::{
     cli::{ExportModelArgs, GlobalArgs},
@@ -20,9 +17,9 @@ pub async fn run(args: ExportModelArgs, global: &GlobalArgs) -> anyhow::Result<E
              version needs it (leave the option out)",
         );
     }
-    let client = settings::client(&args.tracking_uri, None, global)?;
-    let source = Arc::new(RestSource::new(client.clone()));
-    let system = settings::export_system(&client, "export_model").await;
+    let from = settings::source(&args.tracking_uri, None, global).await?;
+    let source = from.source.clone();
+    let system = settings::export_system(&from, "export_model").await;
     let (ctx, progress) = super::job_context(global, None, false);
     let selection = Selection::Model {
         name: args.model.clone(),
@@ -34,5 +31,5 @@ pub async fn run(args: ExportModelArgs, global: &GlobalArgs) -> anyhow::Result<E
     let job = super::plan_and_run(global, &ctx, Source::Server(source), selection, destination);
     let Some(result) = job.await? else { return Ok(ExitCode::SUCCESS) };
     progress.finish();
-    super::finish_job("export-model", global, &result, &[("source", &client)], started)
+    super::finish_job("export-model", global, &result, &from.named("source"), started)
 }

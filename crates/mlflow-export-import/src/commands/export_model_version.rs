@@ -1,12 +1,9 @@
 //! `export-model-version`: one registered model version and its run → directory, in the
 //! Python tool's layout (`model.json`, `version.json`, the run in `run/`).
 
-use std::{process::ExitCode, sync::Arc, time::Instant};
+use std::{process::ExitCode, time::Instant};
 
-use mlflow_transfer::{
-    plan::{Destination, Selection, Source},
-    store::rest::RestSource,
-};
+use mlflow_transfer::plan::{Destination, Selection, Source};
 
 use crate::{
     cli::{ExportModelVersionArgs, GlobalArgs},
@@ -15,9 +12,9 @@ use crate::{
 
 pub async fn run(args: ExportModelVersionArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
-    let client = settings::client(&args.tracking_uri, None, global)?;
-    let source = Arc::new(RestSource::new(client.clone()));
-    let system = settings::export_system(&client, "export_model_version").await;
+    let from = settings::source(&args.tracking_uri, None, global).await?;
+    let source = from.source.clone();
+    let system = settings::export_system(&from, "export_model_version").await;
     let (ctx, progress) = super::job_context(global, None, false);
     let selection = Selection::ModelVersion {
         name: args.model.clone(),
@@ -28,5 +25,5 @@ pub async fn run(args: ExportModelVersionArgs, global: &GlobalArgs) -> anyhow::R
     let job = super::plan_and_run(global, &ctx, Source::Server(source), selection, destination);
     let Some(result) = job.await? else { return Ok(ExitCode::SUCCESS) };
     progress.finish();
-    super::finish_job("export-model-version", global, &result, &[("source", &client)], started)
+    super::finish_job("export-model-version", global, &result, &from.named("source"), started)
 }

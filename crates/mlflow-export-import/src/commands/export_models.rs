@@ -1,12 +1,11 @@
 //! `export-models`: several (or all) registered models, the runs behind their versions once
 //! each, in the Python tool's `export-models` layout.
 
-use std::{process::ExitCode, sync::Arc, time::Instant};
+use std::{process::ExitCode, time::Instant};
 
 use mlflow_transfer::{
     plan::{Destination, Selection, Source},
     select::{ExperimentSpec, Renames},
-    store::rest::RestSource,
 };
 
 use crate::{
@@ -16,14 +15,14 @@ use crate::{
 
 pub async fn run(args: ExportModelsArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
-    let client = settings::client(&args.tracking_uri, None, global)?;
-    let source = Arc::new(RestSource::new(client.clone()));
+    let from = settings::source(&args.tracking_uri, None, global).await?;
+    let source = from.source.clone();
     let names = source.select_models(&ExperimentSpec::parse(&args.models)?).await?;
     if names.is_empty() {
         return crate::exit::usage(format!(
             "--models {:?} matches no registered model at {}",
             args.models,
-            client.base_url()
+            from.source.tracking_uri()
         ));
     }
     let filter = settings::run_filter(&args.filter, None)?;
@@ -33,7 +32,7 @@ pub async fn run(args: ExportModelsArgs, global: &GlobalArgs) -> anyhow::Result<
              the versions are always exported (a version needs its run)",
         );
     }
-    let system = settings::export_system(&client, "export_models").await;
+    let system = settings::export_system(&from, "export_models").await;
     let (ctx, progress) = super::job_context(global, None, false);
     let selection = Selection::Models {
         names,
@@ -47,5 +46,5 @@ pub async fn run(args: ExportModelsArgs, global: &GlobalArgs) -> anyhow::Result<
     let job = super::plan_and_run(global, &ctx, Source::Server(source), selection, destination);
     let Some(result) = job.await? else { return Ok(ExitCode::SUCCESS) };
     progress.finish();
-    super::finish_job("export-models", global, &result, &[("source", &client)], started)
+    super::finish_job("export-models", global, &result, &from.named("source"), started)
 }

@@ -2,12 +2,11 @@
 //! tool's layout with what it leaves out (aliases, response format, model config, the
 //! prompt's own description and tags) in added fields.
 
-use std::{process::ExitCode, sync::Arc, time::Instant};
+use std::{process::ExitCode, time::Instant};
 
 use mlflow_transfer::{
     plan::{Destination, Selection, Source},
     select::ExperimentSpec,
-    store::rest::RestSource,
 };
 
 use crate::{
@@ -17,9 +16,9 @@ use crate::{
 
 pub async fn run(args: ExportPromptArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
-    let client = settings::client(&args.tracking_uri, None, global)?;
-    let source = Arc::new(RestSource::new(client.clone()));
-    let system = settings::export_system(&client, "export_prompt").await;
+    let from = settings::source(&args.tracking_uri, None, global).await?;
+    let source = from.source.clone();
+    let system = settings::export_system(&from, "export_prompt").await;
     let (ctx, progress) = super::job_context(global, None, false);
     let selection = Selection::Prompts {
         prompts: ExperimentSpec::List(vec![args.prompt_name.clone()]),
@@ -31,5 +30,5 @@ pub async fn run(args: ExportPromptArgs, global: &GlobalArgs) -> anyhow::Result<
     let job = super::plan_and_run(global, &ctx, Source::Server(source), selection, destination);
     let Some(result) = job.await? else { return Ok(ExitCode::SUCCESS) };
     progress.finish();
-    super::finish_job("export-prompt", global, &result, &[("source", &client)], started)
+    super::finish_job("export-prompt", global, &result, &from.named("source"), started)
 }

@@ -1,12 +1,11 @@
 //! `export-prompts`: prompts, every version of each, → `<out>/<name>_v<version>/prompt.json`
 //! and `<out>/prompts_summary.json`, the Python tool's layout.
 
-use std::{process::ExitCode, sync::Arc, time::Instant};
+use std::{process::ExitCode, time::Instant};
 
 use mlflow_transfer::{
     plan::{Destination, Selection, Source},
     select::ExperimentSpec,
-    store::rest::RestSource,
 };
 
 use crate::{
@@ -16,9 +15,9 @@ use crate::{
 
 pub async fn run(args: ExportPromptsArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
-    let client = settings::client(&args.tracking_uri, None, global)?;
-    let source = Arc::new(RestSource::new(client.clone()));
-    let system = settings::export_system(&client, "export_prompts").await;
+    let from = settings::source(&args.tracking_uri, None, global).await?;
+    let source = from.source.clone();
+    let system = settings::export_system(&from, "export_prompts").await;
     let (ctx, progress) = super::job_context(global, None, false);
     let selection = Selection::Prompts {
         prompts: ExperimentSpec::parse(&args.prompts)?,
@@ -30,5 +29,5 @@ pub async fn run(args: ExportPromptsArgs, global: &GlobalArgs) -> anyhow::Result
     let job = super::plan_and_run(global, &ctx, Source::Server(source), selection, destination);
     let Some(result) = job.await? else { return Ok(ExitCode::SUCCESS) };
     progress.finish();
-    super::finish_job("export-prompts", global, &result, &[("source", &client)], started)
+    super::finish_job("export-prompts", global, &result, &from.named("source"), started)
 }

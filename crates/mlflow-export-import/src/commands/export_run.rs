@@ -1,11 +1,11 @@
 //! `export-run`: tracking server → directory or zip file.
 
-use std::{process::ExitCode, sync::Arc, time::Instant};
+use std::{process::ExitCode, time::Instant};
 
 use anyhow::Context;
 use mlflow_transfer::{
     plan::{Destination, Selection, Source},
-    store::{rest::RestSource, zip},
+    store::zip,
 };
 
 use crate::{
@@ -15,12 +15,12 @@ use crate::{
 
 pub async fn run(args: ExportRunArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
-    let client = settings::client(&args.tracking_uri, None, global)?;
-    let system = settings::export_system(&client, "export_run").await;
+    let from = settings::source(&args.tracking_uri, None, global).await?;
+    let system = settings::export_system(&from, "export_run").await;
     let as_zip = zip::is_zip(&args.output);
     // A zip is packed from a finished directory next to it, so an interrupted export resumes.
     let dir = if as_zip { staging_dir(&args.output) } else { args.output.clone() };
-    let source = Source::Server(Arc::new(RestSource::new(client.clone())));
+    let source = Source::Server(from.source.clone());
     let (ctx, progress) = super::job_context(global, None, args.export_metadata_tags);
     let selection = Selection::Run { run_id: Some(args.run_id.clone()), experiment: None };
     let job = super::plan_and_run(global, &ctx, source, selection, Destination::Folder { out: dir.clone(), system });
@@ -33,7 +33,7 @@ pub async fn run(args: ExportRunArgs, global: &GlobalArgs) -> anyhow::Result<Exi
             outcome.destination = Some(args.output.display().to_string());
         }
     }
-    super::finish_job("export-run", global, &result, &[("source", &client)], started)
+    super::finish_job("export-run", global, &result, &from.named("source"), started)
 }
 
 fn staging_dir(zip: &std::path::Path) -> std::path::PathBuf {

@@ -2,13 +2,13 @@
 //! `copy-logged-model(s)`. Each is one [`Selection::LoggedModels`] job; they differ only in
 //! where the models come from and go.
 
-use std::{path::PathBuf, process::ExitCode, sync::Arc, time::Instant};
+use std::{path::PathBuf, process::ExitCode, time::Instant};
 
 use mlflow_client::MlflowClient;
 use mlflow_transfer::{
     plan::{select_experiments, Destination, Selection, Source},
     select::ExperimentSpec,
-    store::rest::RestSource,
+    store::tracking::TrackingSource,
 };
 
 use crate::{
@@ -20,30 +20,21 @@ use crate::{
 };
 
 pub async fn export_one(args: ExportLoggedModelArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
-    let client = settings::client(&args.tracking_uri, None, global)?;
-    let system = settings::export_system(&client, "export_logged_model").await;
+    let from = settings::source(&args.tracking_uri, None, global).await?;
+    let system = settings::export_system(&from, "export_logged_model").await;
     let selection = by_id(args.model_id, true, None);
     let destination = Destination::Folder { out: args.output_dir, system };
-    run(
-        "export-logged-model",
-        global,
-        None,
-        Source::Server(source(&client)),
-        selection,
-        destination,
-        &[("source", &client)],
-    )
-    .await
+    let source = Source::Server(from.source.clone());
+    run("export-logged-model", global, None, source, selection, destination, &from.named("source")).await
 }
 
 pub async fn export_many(args: ExportLoggedModelsArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
-    let client = settings::client(&args.tracking_uri, None, global)?;
-    let source = source(&client);
-    let selection = in_experiments(&source, &args.experiment_ids, None).await?;
-    let system = settings::export_system(&client, "export_logged_models").await;
+    let from = settings::source(&args.tracking_uri, None, global).await?;
+    let selection = in_experiments(from.source.as_ref(), &args.experiment_ids, None).await?;
+    let system = settings::export_system(&from, "export_logged_models").await;
     let destination = Destination::Folder { out: args.output_dir, system };
-    run("export-logged-models", global, None, Source::Server(source), selection, destination, &[("source", &client)])
-        .await
+    let source = Source::Server(from.source.clone());
+    run("export-logged-models", global, None, source, selection, destination, &from.named("source")).await
 }
 
 pub async fn import_one(args: ImportLoggedModelArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
@@ -57,23 +48,23 @@ pub async fn import_many(args: ImportLoggedModelsArgs, global: &GlobalArgs) -> a
 }
 
 pub async fn copy_one(args: CopyLoggedModelArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
-    let src = settings::client(&args.src_uri, Some("SRC"), global)?;
+    let from = settings::source(&args.src_uri, Some("SRC"), global).await?;
     let dst = settings::client(&args.dst_uri, Some("DST"), global)?;
     let selection = by_id(args.model_id, false, args.dst_experiment_name);
-    let clients = [("source", &src), ("destination", &dst)];
+    let clients = [from.named("source"), vec![("destination", &dst)]].concat();
     let destination = Destination::Server(dst.clone());
-    run("copy-logged-model", global, Some(&args.fix), Source::Server(source(&src)), selection, destination, &clients)
-        .await
+    let source = Source::Server(from.source.clone());
+    run("copy-logged-model", global, Some(&args.fix), source, selection, destination, &clients).await
 }
 
 pub async fn copy_many(args: CopyLoggedModelsArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
-    let src = settings::client(&args.src_uri, Some("SRC"), global)?;
+    let from = settings::source(&args.src_uri, Some("SRC"), global).await?;
     let dst = settings::client(&args.dst_uri, Some("DST"), global)?;
-    let source = source(&src);
-    let selection = in_experiments(&source, &args.experiment_ids, args.dst_experiment_name).await?;
-    let clients = [("source", &src), ("destination", &dst)];
+    let selection = in_experiments(from.source.as_ref(), &args.experiment_ids, args.dst_experiment_name).await?;
+    let clients = [from.named("source"), vec![("destination", &dst)]].concat();
     let destination = Destination::Server(dst.clone());
-    run("copy-logged-models", global, Some(&args.fix), Source::Server(source), selection, destination, &clients).await
+    let source = Source::Server(from.source.clone());
+    run("copy-logged-models", global, Some(&args.fix), source, selection, destination, &clients).await
 }
 
 /// An `export-logged-model` folder (`single`) or an `export-logged-models` one into a server.
@@ -92,16 +83,16 @@ async fn import(
     run(command, global, Some(fix), source, selection, destination, &[("destination", &client)]).await
 }
 
-fn source(client: &MlflowClient) -> Arc<RestSource> {
-    Arc::new(RestSource::new(client.clone()))
-}
-
 fn by_id(model_id: String, single: bool, dst_experiment: Option<String>) -> Selection {
     Selection::LoggedModels { model_ids: vec![model_id], experiments: Vec::new(), single, dst_experiment }
 }
 
 /// Every logged model of the experiments `--experiment-ids` names (all of them readable).
-async fn in_experiments(source: &RestSource, ids: &str, dst_experiment: Option<String>) -> anyhow::Result<Selection> {
+async fn in_experiments(
+    source: &dyn TrackingSource,
+    ids: &str,
+    dst_experiment: Option<String>,
+) -> anyhow::Result<Selection> {
     let spec = ExperimentSpec::parse(ids)?;
     let (experiments, unreadable) = select_experiments(source, &spec).await?;
     if let Some((name, why)) = unreadable.first() {

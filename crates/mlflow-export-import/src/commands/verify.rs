@@ -2,10 +2,7 @@
 
 use std::process::ExitCode;
 
-use mlflow_transfer::{
-    store::rest::RestSource,
-    verify::{verify, Options, Side},
-};
+use mlflow_transfer::verify::{verify, Options, Side};
 
 use crate::{
     cli::{GlobalArgs, VerifyArgs},
@@ -21,8 +18,8 @@ async fn side(
 ) -> anyhow::Result<Side> {
     match (uri, experiment, dir) {
         (Some(uri), Some(experiment), _) => {
-            let source = std::sync::Arc::new(RestSource::new(settings::client(uri, Some(prefix), global)?));
-            Ok(Side::server(source, experiment).await?)
+            let from = settings::source(uri, Some(prefix), global).await?;
+            Ok(Side::server(from.source, experiment).await?)
         }
         (_, _, Some(dir)) => Ok(Side::export(dir)?),
         _ => crate::exit::usage(format!(

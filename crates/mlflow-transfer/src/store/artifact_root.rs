@@ -36,6 +36,28 @@ pub enum ArtifactRoot {
     ModelRoutes(String),
 }
 
+impl ArtifactRoot {
+    /// [`ArtifactRoots::list`] of a root in a store this machine reaches itself (a folder or a
+    /// cloud object store), without a tracking server: how a source read directly from MLflow's
+    /// database lists its runs' files.
+    pub async fn list_stored(&self) -> Result<Vec<ArtifactFile>> {
+        match self {
+            ArtifactRoot::Local(dir) => local::list_files(dir).await,
+            ArtifactRoot::Object(o) => o.list().await,
+            _ => Err(Error::Unsupported(format!("{self:?} is read through a tracking server"))),
+        }
+    }
+
+    /// [`ArtifactRoots::open`] of a file of such a root.
+    pub async fn open_stored(&self, rel: &str) -> Result<ByteStream> {
+        match self {
+            ArtifactRoot::Local(dir) => local::open(&safe_join(dir, rel)?).await,
+            ArtifactRoot::Object(o) => o.open(rel).await,
+            _ => Err(Error::Unsupported(format!("{self:?} is read through a tracking server"))),
+        }
+    }
+}
+
 /// Chooses artifact roots for one tracking server (one side of a job).
 pub struct ArtifactRoots {
     client: MlflowClient,
@@ -145,8 +167,7 @@ impl ArtifactRoots {
     /// Every file below the root, recursively, with sizes; paths are checked to stay inside it.
     pub async fn list(&self, root: &ArtifactRoot) -> Result<Vec<ArtifactFile>> {
         match root {
-            ArtifactRoot::Local(dir) => local::list_files(dir).await,
-            ArtifactRoot::Object(o) => o.list().await,
+            ArtifactRoot::Local(_) | ArtifactRoot::Object(_) => root.list_stored().await,
             ArtifactRoot::Proxy(_) | ArtifactRoot::RunRoutes(_) | ArtifactRoot::ModelRoutes(_) => {
                 let mut files = Vec::new();
                 let mut dirs = vec![String::new()];
@@ -191,8 +212,7 @@ impl ArtifactRoots {
     /// Opens one file for streaming.
     pub async fn open(&self, root: &ArtifactRoot, rel: &str) -> Result<ByteStream> {
         match root {
-            ArtifactRoot::Local(dir) => local::open(&safe_join(dir, rel)?).await,
-            ArtifactRoot::Object(o) => o.open(rel).await,
+            ArtifactRoot::Local(_) | ArtifactRoot::Object(_) => root.open_stored(rel).await,
             ArtifactRoot::Proxy(p) => {
                 Ok(self.client.download_proxied_artifact(&join(p, &check_relative(rel)?)).await?)
             }
@@ -253,7 +273,7 @@ impl ArtifactRoots {
 }
 
 /// The proxy path of an `mlflow-artifacts:/p` or `mlflow-artifacts://host:port/p` URI.
-fn proxied_path(uri: &str) -> Option<String> {
+pub(crate) fn proxied_path(uri: &str) -> Option<String> {
     let rest = uri.strip_prefix("mlflow-artifacts:")?;
     let path = match rest.strip_prefix("//") {
         Some(with_host) => with_host.split_once('/').map_or("", |(_, p)| p),
@@ -262,7 +282,7 @@ fn proxied_path(uri: &str) -> Option<String> {
     Some(path.trim_matches('/').to_string())
 }
 
-fn join(root: &str, rel: &str) -> String {
+pub(crate) fn join(root: &str, rel: &str) -> String {
     if root.is_empty() {
         rel.to_string()
     } else {

@@ -13,6 +13,7 @@ pub mod lists;
 pub mod local;
 pub mod object;
 pub mod rest;
+pub mod sql;
 pub mod traces;
 pub mod tracking;
 pub mod zip;
