@@ -62,19 +62,21 @@ impl SourceSide {
     }
 }
 
-/// The source `uri` names; `side` as for [`client`]. A database is given the server's
-/// artifacts destination (`--artifacts-destination`, or `--src-artifacts-destination` for
-/// copies), a folder or an object-store URI, to read proxied (`mlflow-artifacts:`) files.
+/// The source `uri` names; `side` as for [`client`] (`verify` reads both sides as sources). A
+/// database is given the server's artifacts destination (`--src-`/`--dst-artifacts-destination`
+/// for its side, else `--artifacts-destination`), a folder or an object-store URI, to read
+/// proxied (`mlflow-artifacts:`) files.
 pub async fn source(uri: &str, side: Option<&str>, global: &GlobalArgs) -> anyhow::Result<SourceSide> {
     if !is_database_uri(uri) {
         let client = self::client(uri, side, global)?;
         return Ok(SourceSide { source: Arc::new(RestSource::new(client.clone())), client: Some(client) });
     }
     let dest = match side {
-        Some("SRC") => &global.src_artifacts_destination,
-        _ => &global.artifacts_destination,
+        Some("SRC") => global.src_artifacts_destination.as_ref(),
+        Some("DST") => global.dst_artifacts_destination.as_ref(),
+        _ => None,
     };
-    let dest = dest.as_ref().map(|d| d.to_string_lossy().into_owned());
+    let dest = dest.or(global.artifacts_destination.as_ref()).map(|d| d.to_string_lossy().into_owned());
     let source = SqlSource::open(uri, dest, side).await?;
     Ok(SourceSide { source: Arc::new(source), client: None })
 }

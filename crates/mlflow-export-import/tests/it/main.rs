@@ -10,6 +10,7 @@ mod all;
 mod auth;
 mod backends;
 mod cli;
+mod database_source;
 mod deployments;
 mod dry_run;
 mod evaluation_datasets;

@@ -195,9 +195,19 @@ pub fn text(row: &AnyRow, i: usize) -> Result<String> {
     Ok(opt_text(row, i)?.unwrap_or_default())
 }
 
+/// MySQL hands some text columns over as bytes (a binary collation): those are decoded as
+/// UTF-8.
 pub fn opt_text(row: &AnyRow, i: usize) -> Result<Option<String>> {
     use sqlx::Row;
-    row.try_get::<Option<String>, _>(i).map_err(decode)
+    match row.try_get::<Option<String>, _>(i) {
+        Ok(v) => Ok(v),
+        Err(e) => match row.try_get::<Option<Vec<u8>>, _>(i) {
+            Ok(bytes) => {
+                bytes.map(|b| String::from_utf8(b).map_err(|u| decode(sqlx::Error::Decode(Box::new(u))))).transpose()
+            }
+            Err(_) => Err(decode(e)),
+        },
+    }
 }
 
 pub fn opt_int(row: &AnyRow, i: usize) -> Result<Option<i64>> {

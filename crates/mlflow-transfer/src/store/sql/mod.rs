@@ -196,8 +196,9 @@ impl SqlSource {
             Some(rel) => {
                 let dest = self.artifacts_destination.as_deref().ok_or_else(|| {
                     Error::Input(format!(
-                        "{what}: its artifacts are kept by the tracking server ({uri}); give the server's \
-                         --artifacts-destination as --src-artifacts-destination to read them from here"
+                        "{what}: its artifacts are kept by the tracking server ({uri}); pass the server's \
+                         --artifacts-destination (a folder or object-store URI) with --artifacts-destination, or \
+                         --src-artifacts-destination / --dst-artifacts-destination for one side, to read them from here"
                     ))
                 })?;
                 join(dest.trim_end_matches('/'), &rel)
