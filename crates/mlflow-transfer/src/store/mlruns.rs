@@ -1,0 +1,578 @@
+//! MLflow's file store (`mlruns` folders) read directly, without MLflow.
+//!
+//! MLflow 3.13+ refuses to open file stores, and users still hold them (rsync'd from HPC
+//! clusters, or left from local work). The layout (`shared/docs/backend-stores.md` §11, as
+//! MLflow 2.22 and 3.12 write it):
+//! - `<root>/<exp_id>/meta.yaml` and `tags/<key>` per experiment; deleted experiments are
+//!   moved whole under `<root>/.trash/`;
+//! - `<root>/<exp_id>/<run_id>/meta.yaml`, `params/<key>`, `tags/<key>` (raw values),
+//!   `metrics/<key>` (one `<timestamp> <value> <step>` line per point), `inputs/<id>/meta.yaml`
+//!   naming a dataset under `<root>/<exp_id>/datasets/<id>/meta.yaml`; deleted runs stay in place;
+//! - `<root>/models/<name>/meta.yaml`, `tags/`, `aliases/<alias>` and `version-<n>/` for the
+//!   registry.
+//!
+//! Keys with a `/` are nested folders. Nothing read is trusted: every folder name used as an
+//! id is one plain path segment, each `meta.yaml` must agree with the folder it is in, and
+//! symlinks are refused (following one could read files outside the store).
+//!
+//! Plain blocking file reads: callers on an async runtime run these on a blocking thread.
+
+use std::{
+    collections::BTreeMap,
+    fs,
+    path::{Path, PathBuf},
+};
+
+use mlflow_client::types::{Dataset, DatasetInput, KeyValue, RunStatus};
+use serde_norway::{Mapping, Value};
+
+use crate::{
+    model::{ExperimentRecord, MetricPoint, ModelVersionRecord, Origin, RegisteredModelRecord, RunMeta, RunRecord},
+    paths::is_single_segment,
+    store::local::local_root,
+    Error, Result,
+};
+
+/// Where deleted experiments are moved.
+const TRASH: &str = ".trash";
+/// The registry's folder at the root.
+const MODELS: &str = "models";
+/// Folders of an experiment that are not runs (3.x keeps logged models under `models/`).
+const EXPERIMENT_FOLDERS: [&str; 4] = ["tags", "datasets", "traces", "models"];
+/// The stage the registry gives a deleted model version, which it keeps on disk.
+const DELETED_VERSION_STAGE: &str = "Deleted_Internal";
+const PARENT_RUN_TAG: &str = "mlflow.parentRunId";
+
+/// An `mlruns` folder opened for reading.
+#[derive(Debug, Clone)]
+pub struct Mlruns {
+    root: PathBuf,
+}
+
+/// A run as [`Mlruns::runs`] lists it: its meta and parent, without params, tags or metrics.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunEntry {
+    pub meta: RunMeta,
+    /// The `mlflow.parentRunId` tag, for nested runs.
+    pub parent_run_id: Option<String>,
+}
+
+impl Mlruns {
+    /// Opens the store at `location`: a path or a `file://` URI. Refuses anything that is not
+    /// an mlruns root (a folder holding an experiment folder with a `meta.yaml`, `.trash` or
+    /// `models/`), naming the path and what is missing.
+    pub fn open(location: &str) -> Result<Self> {
+        let path = match local_root(location) {
+            Some(p) => p,
+            None if location.contains("://") => {
+                return Err(Error::Input(format!("{location}: not a file store (expected a path or a file:// URI)")))
+            }
+            None => PathBuf::from(location),
+        };
+        if !path.is_dir() {
+            return Err(Error::Input(format!("{}: no such mlruns folder", path.display())));
+        }
+        let root = fs::canonicalize(&path).map_err(|e| Error::io(&path, e))?;
+        let store = Mlruns { root };
+        let marked = store.root.join(TRASH).is_dir()
+            || store.root.join(MODELS).is_dir()
+            || subfolders(&store.root)?
+                .iter()
+                .any(|(name, dir)| !is_reserved_root(name) && dir.join("meta.yaml").is_file());
+        if !marked {
+            return Err(Error::Input(format!(
+                "{}: not an mlruns folder (no experiment folder with a meta.yaml, no .trash, no models/)",
+                path.display()
+            )));
+        }
+        Ok(store)
+    }
+
+    /// The store's folder (resolved).
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The store as a tracking URI (`file:///…`), recorded as the runs' origin.
+    pub fn uri(&self) -> String {
+        url::Url::from_file_path(&self.root).map(String::from).unwrap_or_else(|_| self.root.display().to_string())
+    }
+
+    /// Every experiment, by id; the deleted ones (under `.trash`) too when asked.
+    pub fn experiments(&self, include_deleted: bool) -> Result<Vec<ExperimentRecord>> {
+        let mut out = Vec::new();
+        let mut parents = vec![self.root.clone()];
+        if include_deleted {
+            parents.push(self.root.join(TRASH));
+        }
+        for parent in parents {
+            if !parent.is_dir() {
+                continue;
+            }
+            for (name, dir) in subfolders(&parent)? {
+                if parent == self.root && is_reserved_root(&name) {
+                    continue;
+                }
+                if let Some(e) = read_experiment(&dir, &name)? {
+                    out.push(e);
+                }
+            }
+        }
+        out.sort_by(|a, b| a.experiment_id.cmp(&b.experiment_id));
+        Ok(out)
+    }
+
+    /// One experiment, active or deleted.
+    pub fn experiment(&self, experiment_id: &str) -> Result<ExperimentRecord> {
+        let dir = self.experiment_dir(experiment_id)?;
+        read_experiment(&dir, experiment_id)?
+            .ok_or_else(|| Error::Input(format!("{}: experiment folder without meta.yaml", dir.display())))
+    }
+
+    /// The runs of an experiment (the deleted ones too when asked), read from their
+    /// `meta.yaml` and parent tag only. Sorted by start time, then id. Folders without a
+    /// `meta.yaml` are skipped with a warning, as MLflow skips them.
+    pub fn runs(&self, experiment_id: &str, include_deleted: bool) -> Result<Vec<RunEntry>> {
+        let exp_dir = self.experiment_dir(experiment_id)?;
+        let mut out = Vec::new();
+        for (name, dir) in subfolders(&exp_dir)? {
+            if EXPERIMENT_FOLDERS.contains(&name.as_str()) {
+                continue;
+            }
+            if !dir.join("meta.yaml").is_file() {
+                tracing::warn!(dir = %dir.display(), "run folder without meta.yaml; skipped");
+                continue;
+            }
+            let meta = read_run_meta(&dir, experiment_id, &name)?;
+            if meta.is_deleted() && !include_deleted {
+                continue;
+            }
+            let parent_run_id = read_value(&dir.join("tags").join(PARENT_RUN_TAG))?;
+            out.push(RunEntry { meta, parent_run_id });
+        }
+        out.sort_by(|a, b| (a.meta.start_time, &a.meta.run_id).cmp(&(b.meta.start_time, &b.meta.run_id)));
+        Ok(out)
+    }
+
+    /// A run with params, tags, full metric histories (in file order) and dataset inputs.
+    pub fn read_run(&self, run_id: &str) -> Result<RunRecord> {
+        let (exp_dir, experiment_id, dir) = self.locate_run(run_id)?;
+        let meta = read_run_meta(&dir, &experiment_id, run_id)?;
+        let tags = read_key_values(&dir.join("tags"))?;
+        let meta = RunMeta { run_name: meta.run_name.clone().or_else(|| tags.get("mlflow.runName").cloned()), ..meta };
+        let experiment = read_experiment(&exp_dir, &experiment_id)?;
+        Ok(RunRecord {
+            params: read_key_values(&dir.join("params"))?,
+            tags,
+            metrics: read_metrics(&dir.join("metrics"))?,
+            dataset_inputs: read_dataset_inputs(&dir.join("inputs"), &exp_dir.join("datasets"))?,
+            model_inputs: Vec::new(),
+            model_outputs: Vec::new(),
+            origin: Origin { tracking_uri: Some(self.uri()), experiment_name: experiment.map(|e| e.name) },
+            meta,
+        })
+    }
+
+    /// The folder holding the run's artifacts, or `None` when its `artifact_uri` is not on
+    /// this machine's file system (an object store: read it from there).
+    ///
+    /// The `artifact_uri` (`file://…` or a plain path) is absolute and names the machine the
+    /// run was logged on. A store copied elsewhere (rsync'd from an HPC cluster) keeps those
+    /// old paths, which then lead nowhere; its artifacts came along in
+    /// `<root>/<exp>/<run>/artifacts` when they lived inside the store (MLflow's default). So
+    /// a path outside the root that does not exist falls back to that folder when it exists.
+    /// The path may not exist at all: a run that logged nothing has no folder.
+    pub fn artifact_dir(&self, run: &RunMeta) -> Option<PathBuf> {
+        let in_store = self.locate_run(&run.run_id).ok().map(|(_, _, dir)| dir.join("artifacts"));
+        let Some(uri) = run.artifact_uri.as_deref() else { return in_store };
+        let dir = local_root(uri)?;
+        if dir.exists() || dir.starts_with(&self.root) {
+            return Some(dir);
+        }
+        match in_store {
+            Some(local) if local.is_dir() => Some(local),
+            _ => Some(dir),
+        }
+    }
+
+    /// Every registered model with its versions in ascending order. Deleted versions (kept on
+    /// disk as `Deleted_Internal`) are left out, as the registry's API leaves them out. Each
+    /// version whose run is in this store gets that run's artifact root and experiment name.
+    pub fn registered_models(&self) -> Result<Vec<RegisteredModelRecord>> {
+        let models_dir = self.root.join(MODELS);
+        if !models_dir.is_dir() {
+            return Ok(Vec::new());
+        }
+        let mut out = Vec::new();
+        for (name, dir) in subfolders(&models_dir)? {
+            let yaml = Yaml::read(&dir.join("meta.yaml"))?;
+            let declared = yaml.string("name")?;
+            if declared.as_deref() != Some(name.as_str()) {
+                return Err(mismatch(&dir, "name", declared.as_deref()));
+            }
+            let mut versions = Vec::new();
+            for (folder, vdir) in subfolders(&dir)? {
+                let Some(number) = folder.strip_prefix("version-") else { continue };
+                if let Some(v) = self.read_version(&vdir, number)? {
+                    versions.push(v);
+                }
+            }
+            versions.sort_by_key(|v| crate::model::version_number(&v.version));
+            out.push(RegisteredModelRecord {
+                name,
+                description: yaml.string("description")?.filter(|d| !d.is_empty()),
+                tags: read_key_values(&dir.join("tags"))?,
+                aliases: read_key_values(&dir.join("aliases"))?,
+                creation_timestamp: yaml.int("creation_timestamp")?,
+                last_updated_timestamp: yaml.int("last_updated_timestamp")?,
+                versions,
+            });
+        }
+        Ok(out)
+    }
+
+    fn read_version(&self, dir: &Path, number: &str) -> Result<Option<ModelVersionRecord>> {
+        let yaml = Yaml::read(&dir.join("meta.yaml"))?;
+        let version = yaml.string("version")?;
+        if version.as_deref() != Some(number) {
+            return Err(mismatch(dir, "version", version.as_deref()));
+        }
+        let current_stage = yaml.string("current_stage")?;
+        if current_stage.as_deref() == Some(DELETED_VERSION_STAGE) {
+            return Ok(None);
+        }
+        let run_id = yaml.string("run_id")?.filter(|r| !r.is_empty());
+        let (run_artifact_uri, experiment_name) = match run_id.as_deref().map(|id| self.locate_run(id)) {
+            Some(Ok((exp_dir, experiment_id, run_dir))) => (
+                read_run_meta(&run_dir, &experiment_id, run_id.as_deref().unwrap_or_default())?.artifact_uri,
+                read_experiment(&exp_dir, &experiment_id)?.map(|e| e.name),
+            ),
+            _ => (None, None),
+        };
+        Ok(Some(ModelVersionRecord {
+            version: number.to_string(),
+            description: yaml.string("description")?.filter(|d| !d.is_empty()),
+            tags: read_key_values(&dir.join("tags"))?,
+            current_stage,
+            source: yaml.string("source")?.unwrap_or_default(),
+            run_id,
+            run_link: yaml.string("run_link")?.filter(|r| !r.is_empty()),
+            status: yaml.string("status")?,
+            user_id: yaml.string("user_id")?,
+            creation_timestamp: yaml.int("creation_timestamp")?,
+            last_updated_timestamp: yaml.int("last_updated_timestamp")?,
+            run_artifact_uri,
+            experiment_name,
+        }))
+    }
+
+    /// The folder of an experiment, active or in `.trash`.
+    fn experiment_dir(&self, experiment_id: &str) -> Result<PathBuf> {
+        check_id("experiment id", experiment_id)?;
+        if is_reserved_root(experiment_id) {
+            return Err(Error::Input(format!("{experiment_id:?} is not an experiment id")));
+        }
+        [self.root.join(experiment_id), self.root.join(TRASH).join(experiment_id)]
+            .into_iter()
+            .find(|d| d.is_dir())
+            .ok_or_else(|| Error::NotFound(format!("experiment {experiment_id} is not in {}", self.root.display())))
+    }
+
+    /// The folders of a run: its experiment's, the experiment id, and its own.
+    fn locate_run(&self, run_id: &str) -> Result<(PathBuf, String, PathBuf)> {
+        check_id("run id", run_id)?;
+        if EXPERIMENT_FOLDERS.contains(&run_id) {
+            return Err(Error::Input(format!("{run_id:?} is not a run id")));
+        }
+        for parent in [self.root.clone(), self.root.join(TRASH)] {
+            if !parent.is_dir() {
+                continue;
+            }
+            for (name, exp_dir) in subfolders(&parent)? {
+                if parent == self.root && is_reserved_root(&name) {
+                    continue;
+                }
+                let dir = exp_dir.join(run_id);
+                if dir.join("meta.yaml").is_file() {
+                    return Ok((exp_dir, name, dir));
+                }
+            }
+        }
+        Err(Error::NotFound(format!("run {run_id} is not in {}", self.root.display())))
+    }
+}
+
+fn is_reserved_root(name: &str) -> bool {
+    name == TRASH || name == MODELS
+}
+
+fn check_id(what: &str, id: &str) -> Result<()> {
+    if is_single_segment(id) {
+        Ok(())
+    } else {
+        Err(Error::Input(format!("unsafe {what} {id:?}: not a single folder name")))
+    }
+}
+
+fn mismatch(dir: &Path, field: &str, found: Option<&str>) -> Error {
+    Error::Input(format!("{}: meta.yaml has {field} {found:?}, which is not its folder's name", dir.display()))
+}
+
+/// The sub-folders of `dir` (name, path), sorted by name. Names that cannot be ids (not UTF-8,
+/// not one plain segment, hidden files) are skipped, except `.trash`; symlinks are refused.
+fn subfolders(dir: &Path) -> Result<Vec<(String, PathBuf)>> {
+    let mut out = Vec::new();
+    for entry in fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
+        let entry = entry.map_err(|e| Error::io(dir, e))?;
+        let kind = entry.file_type().map_err(|e| Error::io(entry.path(), e))?;
+        if kind.is_symlink() {
+            return Err(Error::Input(format!(
+                "{}: symlinks are not allowed in an mlruns folder",
+                entry.path().display()
+            )));
+        }
+        let Some(name) = entry.file_name().to_str().map(str::to_string) else { continue };
+        if kind.is_dir() && (name == TRASH || (!name.starts_with('.') && is_single_segment(&name))) {
+            out.push((name, entry.path()));
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// An experiment from its folder; `None` (with a warning) when the folder has no `meta.yaml`,
+/// which MLflow skips the same way.
+fn read_experiment(dir: &Path, folder: &str) -> Result<Option<ExperimentRecord>> {
+    let path = dir.join("meta.yaml");
+    if !path.is_file() {
+        tracing::warn!(dir = %dir.display(), "experiment folder without meta.yaml; skipped");
+        return Ok(None);
+    }
+    let yaml = Yaml::read(&path)?;
+    let id = yaml.string("experiment_id")?;
+    if id.as_deref() != Some(folder) {
+        return Err(mismatch(dir, "experiment_id", id.as_deref()));
+    }
+    Ok(Some(ExperimentRecord {
+        experiment_id: folder.to_string(),
+        name: yaml.string("name")?.unwrap_or_default(),
+        lifecycle_stage: yaml.string("lifecycle_stage")?.unwrap_or_else(|| "active".into()),
+        artifact_location: yaml.string("artifact_location")?,
+        creation_time: yaml.int("creation_time")?,
+        last_update_time: yaml.int("last_update_time")?,
+        tags: read_key_values(&dir.join("tags"))?,
+    }))
+}
+
+/// A run's `meta.yaml`, checked against its folder (`run_id`, `run_uuid`) and experiment.
+fn read_run_meta(dir: &Path, experiment_id: &str, folder: &str) -> Result<RunMeta> {
+    let yaml = Yaml::read(&dir.join("meta.yaml"))?;
+    for field in ["run_id", "run_uuid"] {
+        let id = yaml.string(field)?;
+        if id.as_deref().is_some_and(|id| id != folder) || (field == "run_id" && id.is_none()) {
+            // 1.x stores may lack `run_id`; `run_uuid` then names the run.
+            if !(field == "run_id" && id.is_none() && yaml.string("run_uuid")?.as_deref() == Some(folder)) {
+                return Err(mismatch(dir, field, id.as_deref()));
+            }
+        }
+    }
+    let declared = yaml.string("experiment_id")?;
+    if declared.as_deref() != Some(experiment_id) {
+        return Err(Error::Input(format!(
+            "{}: meta.yaml has experiment_id {declared:?}, but the run is in experiment folder {experiment_id}",
+            dir.display()
+        )));
+    }
+    Ok(RunMeta {
+        run_id: folder.to_string(),
+        experiment_id: experiment_id.to_string(),
+        run_name: yaml.string("run_name")?.filter(|n| !n.is_empty()),
+        user_id: yaml.string("user_id")?,
+        status: yaml.status()?,
+        start_time: yaml.int("start_time")?,
+        end_time: yaml.int("end_time")?,
+        lifecycle_stage: yaml.string("lifecycle_stage")?.unwrap_or_else(|| "active".into()),
+        artifact_uri: yaml.string("artifact_uri")?,
+    })
+}
+
+/// Every file below `dir` as key (its path relative to `dir`, `/`-separated: MLflow makes a
+/// key with `/` into folders) and raw content. A missing folder is empty.
+fn read_key_values(dir: &Path) -> Result<BTreeMap<String, String>> {
+    let mut out = BTreeMap::new();
+    for (key, path) in files_below(dir)? {
+        let value = fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+        out.insert(key, value);
+    }
+    Ok(out)
+}
+
+/// One raw value file, `None` when absent.
+fn read_value(path: &Path) -> Result<Option<String>> {
+    match fs::read_to_string(path) {
+        Ok(v) => Ok(Some(v)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::io(path, e)),
+    }
+}
+
+/// The files below `dir` with their `/`-separated relative paths, sorted; symlinks refused.
+fn files_below(dir: &Path) -> Result<Vec<(String, PathBuf)>> {
+    let mut out = Vec::new();
+    if !dir.is_dir() {
+        return Ok(out);
+    }
+    let mut stack = vec![(String::new(), dir.to_path_buf())];
+    while let Some((prefix, d)) = stack.pop() {
+        for entry in fs::read_dir(&d).map_err(|e| Error::io(&d, e))? {
+            let entry = entry.map_err(|e| Error::io(&d, e))?;
+            let path = entry.path();
+            let kind = entry.file_type().map_err(|e| Error::io(&path, e))?;
+            let name = entry
+                .file_name()
+                .into_string()
+                .map_err(|_| Error::Input(format!("{}: file name is not UTF-8", path.display())))?;
+            let key = if prefix.is_empty() { name } else { format!("{prefix}/{name}") };
+            if kind.is_symlink() {
+                return Err(Error::Input(format!("{}: symlinks are not allowed in an mlruns folder", path.display())));
+            } else if kind.is_dir() {
+                stack.push((key, path));
+            } else {
+                out.push((key, path));
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Every metric's full history, in file order.
+fn read_metrics(dir: &Path) -> Result<BTreeMap<String, Vec<MetricPoint>>> {
+    let mut out = BTreeMap::new();
+    for (key, path) in files_below(dir)? {
+        let text = fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+        let points = text
+            .lines()
+            .enumerate()
+            .filter(|(_, line)| !line.trim().is_empty())
+            .map(|(i, line)| {
+                parse_metric_line(line)
+                    .ok_or_else(|| Error::Input(format!("{}:{}: not a metric line: {line:?}", path.display(), i + 1)))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        out.insert(key, points);
+    }
+    Ok(out)
+}
+
+/// `<timestamp> <value> [<step>]`: the value as Python's `str` writes a float (`nan`, `inf`,
+/// `-inf` included); old files have no step (0).
+fn parse_metric_line(line: &str) -> Option<MetricPoint> {
+    let mut parts = line.split_whitespace();
+    let timestamp = parts.next()?.parse().ok()?;
+    let value = parts.next()?.parse().ok()?;
+    let step = match parts.next() {
+        Some(s) => s.parse().ok()?,
+        None => 0,
+    };
+    parts.next().is_none().then_some(MetricPoint { value, timestamp, step })
+}
+
+/// The run's dataset inputs (`inputs/<input_id>/meta.yaml`, each naming a dataset of the
+/// experiment), in input-id order. Inputs of other kinds are left out.
+fn read_dataset_inputs(inputs: &Path, datasets: &Path) -> Result<Vec<DatasetInput>> {
+    let mut out = Vec::new();
+    if !inputs.is_dir() {
+        return Ok(out);
+    }
+    for (_, dir) in subfolders(inputs)? {
+        let yaml = Yaml::read(&dir.join("meta.yaml"))?;
+        if yaml.string("source_type")?.as_deref() != Some("DATASET") {
+            continue;
+        }
+        let Some(dataset_id) = yaml.string("source_id")? else {
+            return Err(Error::Input(format!("{}: input without source_id", dir.display())));
+        };
+        check_id("dataset id", &dataset_id)?;
+        let tags = match yaml.0.get("tags") {
+            Some(Value::Mapping(m)) => m
+                .iter()
+                .map(|(k, v)| {
+                    Ok(KeyValue::new(scalar(k, &dir)?.unwrap_or_default(), scalar(v, &dir)?.unwrap_or_default()))
+                })
+                .collect::<Result<Vec<_>>>()?,
+            _ => Vec::new(),
+        };
+        let d = Yaml::read(&datasets.join(&dataset_id).join("meta.yaml"))?;
+        let field = |k: &str| -> Result<String> { Ok(d.string(k)?.unwrap_or_default()) };
+        out.push(DatasetInput {
+            tags,
+            dataset: Dataset {
+                name: field("name")?,
+                digest: field("digest")?,
+                source_type: field("source_type")?,
+                source: field("source")?,
+                schema: d.string("schema")?,
+                profile: d.string("profile")?,
+            },
+        });
+    }
+    Ok(out)
+}
+
+/// A `meta.yaml` file as a mapping, read loosely: MLflow versions differ in whether ids are
+/// quoted and whether statuses are numbers.
+struct Yaml(Mapping, PathBuf);
+
+impl Yaml {
+    fn read(path: &Path) -> Result<Self> {
+        let text = fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        match serde_norway::from_str(&text) {
+            Ok(Value::Mapping(m)) => Ok(Yaml(m, path.to_path_buf())),
+            Ok(_) => Err(Error::Input(format!("{}: not a YAML mapping", path.display()))),
+            Err(e) => Err(Error::Input(format!("{}: {e}", path.display()))),
+        }
+    }
+
+    /// A string or number field as text; `None` when absent or null.
+    fn string(&self, key: &str) -> Result<Option<String>> {
+        self.0.get(key).map_or(Ok(None), |v| scalar(v, &self.1))
+    }
+
+    /// An integer field (written as a number, or a string of one).
+    fn int(&self, key: &str) -> Result<Option<i64>> {
+        match self.0.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Number(n)) if n.as_i64().is_some() => Ok(n.as_i64()),
+            Some(Value::String(s)) if s.parse::<i64>().is_ok() => Ok(s.parse().ok()),
+            Some(v) => Err(Error::Input(format!("{}: {key} is not an integer: {v:?}", self.1.display()))),
+        }
+    }
+
+    /// The run `status`: a number (RUNNING 1 … KILLED 5, as the file store writes it) or a name.
+    fn status(&self) -> Result<RunStatus> {
+        let status = self.string("status")?.unwrap_or_default();
+        Ok(match status.as_str() {
+            "1" | "RUNNING" => RunStatus::Running,
+            "2" | "SCHEDULED" => RunStatus::Scheduled,
+            "3" | "FINISHED" => RunStatus::Finished,
+            "4" | "FAILED" => RunStatus::Failed,
+            "5" | "KILLED" => RunStatus::Killed,
+            _ => return Err(Error::Input(format!("{}: unknown run status {status:?}", self.1.display()))),
+        })
+    }
+}
+
+/// A YAML scalar as text (`None` for null); lists and mappings are errors naming `path`.
+fn scalar(v: &Value, path: &Path) -> Result<Option<String>> {
+    match v {
+        Value::Null => Ok(None),
+        Value::String(s) => Ok(Some(s.clone())),
+        Value::Number(n) => Ok(Some(n.to_string())),
+        Value::Bool(b) => Ok(Some(b.to_string())),
+        other => Err(Error::Input(format!("{}: expected a plain value, found {other:?}", path.display()))),
+    }
+}
+
+#[cfg(test)]
+mod tests;
