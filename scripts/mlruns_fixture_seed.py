@@ -13,7 +13,8 @@ key with a `/`, a dataset input, artifacts in folders), its nested child, and a 
 experiment `fixture-b` with one run, then deleted (so it lies in `.trash`); registered model
 `fixture-model` (description, tag, alias `champion`) with version 1 (Production, from the
 parent run, tagged) and version 2 (None, from the child), plus a third version that is deleted
-(the file store keeps it as `Deleted_Internal`; no client lists it).
+(the file store keeps it as `Deleted_Internal`; no client lists it). With MLflow 3, also a
+logged model (output of the parent, input of the child) and a metric point naming a dataset.
 """
 
 import argparse
@@ -81,6 +82,17 @@ def seed(client, mlflow):
     client.log_param(child, "fold", "1")
     client.log_metric(child, "loss", 0.4, timestamp=T0 + 2000, step=0)
     client.log_text(child, "child artifact\n", "out/child.txt")
+    if hasattr(client, "log_outputs"):
+        # MLflow 3: a logged model, output of the parent and input of the child; a metric point
+        # naming a dataset (a 5-field line). Step 0, because MLflow reads 5-field lines as step 0.
+        from mlflow.entities import LoggedModelInput, LoggedModelOutput
+
+        lm = client.create_logged_model(exp_a, name="lm", source_run_id=parent)
+        client.log_outputs(parent, [LoggedModelOutput(lm.model_id, 3)])
+        client.log_inputs(child, models=[LoggedModelInput(lm.model_id)])
+        client.log_metric(
+            child, "val", 0.5, timestamp=T0 + 2500, step=0, dataset_name="train", dataset_digest=dataset.digest
+        )
     client.set_terminated(child, "FAILED", end_time=T0 + 30_000)
 
     gone = run(exp_a, "deleted-run", T0 + 2000)
@@ -160,6 +172,11 @@ def dump(client, mlflow):
                             },
                         }
                         for d in r.inputs.dataset_inputs
+                    ],
+                    "model_inputs": [m.model_id for m in getattr(r.inputs, "model_inputs", None) or []],
+                    "model_outputs": [
+                        {"model_id": m.model_id, "step": m.step}
+                        for m in getattr(getattr(r, "outputs", None), "model_outputs", None) or []
                     ],
                     "artifacts": sorted(
                         f.path for f in _walk(client, i.run_id, None)

@@ -18,12 +18,12 @@
 //! Plain blocking file reads: callers on an async runtime run these on a blocking thread.
 
 use std::{
-    collections::BTreeMap,
+    collections::{BTreeMap, HashMap},
     fs,
     path::{Path, PathBuf},
 };
 
-use mlflow_client::types::{Dataset, DatasetInput, KeyValue, RunStatus};
+use mlflow_client::types::{Dataset, DatasetInput, KeyValue, ModelInput, ModelOutput, RunStatus};
 use serde_norway::{Mapping, Value};
 
 use crate::{
@@ -42,6 +42,9 @@ const EXPERIMENT_FOLDERS: [&str; 4] = ["tags", "datasets", "traces", "models"];
 /// The stage the registry gives a deleted model version, which it keeps on disk.
 const DELETED_VERSION_STAGE: &str = "Deleted_Internal";
 const PARENT_RUN_TAG: &str = "mlflow.parentRunId";
+
+/// A run's artifact root and experiment name, as a model version records them.
+type RunPlace = (Option<String>, Option<String>);
 
 /// An `mlruns` folder opened for reading.
 #[derive(Debug, Clone)]
@@ -154,20 +157,22 @@ impl Mlruns {
         Ok(out)
     }
 
-    /// A run with params, tags, full metric histories (in file order) and dataset inputs.
+    /// A run with params, tags, full metric histories (in file order), dataset and logged-model
+    /// inputs and logged-model outputs.
     pub fn read_run(&self, run_id: &str) -> Result<RunRecord> {
         let (exp_dir, experiment_id, dir) = self.locate_run(run_id)?;
         let meta = read_run_meta(&dir, &experiment_id, run_id)?;
         let tags = read_key_values(&dir.join("tags"))?;
         let meta = RunMeta { run_name: meta.run_name.clone().or_else(|| tags.get("mlflow.runName").cloned()), ..meta };
         let experiment = read_experiment(&exp_dir, &experiment_id)?;
+        let (dataset_inputs, model_inputs) = read_inputs(&dir.join("inputs"), &exp_dir.join("datasets"))?;
         Ok(RunRecord {
             params: read_key_values(&dir.join("params"))?,
             tags,
             metrics: read_metrics(&dir.join("metrics"))?,
-            dataset_inputs: read_dataset_inputs(&dir.join("inputs"), &exp_dir.join("datasets"))?,
-            model_inputs: Vec::new(),
-            model_outputs: Vec::new(),
+            dataset_inputs,
+            model_inputs,
+            model_outputs: read_outputs(&dir.join("outputs"))?,
             origin: Origin { tracking_uri: Some(self.uri()), experiment_name: experiment.map(|e| e.name) },
             meta,
         })
@@ -183,13 +188,13 @@ impl Mlruns {
     /// a path outside the root that does not exist falls back to that folder when it exists.
     /// The path may not exist at all: a run that logged nothing has no folder.
     pub fn artifact_dir(&self, run: &RunMeta) -> Option<PathBuf> {
-        let in_store = self.locate_run(&run.run_id).ok().map(|(_, _, dir)| dir.join("artifacts"));
-        let Some(uri) = run.artifact_uri.as_deref() else { return in_store };
+        let in_store = || self.locate_run(&run.run_id).ok().map(|(_, _, dir)| dir.join("artifacts"));
+        let Some(uri) = run.artifact_uri.as_deref() else { return in_store() };
         let dir = local_root(uri)?;
         if dir.exists() || dir.starts_with(&self.root) {
             return Some(dir);
         }
-        match in_store {
+        match in_store() {
             Some(local) if local.is_dir() => Some(local),
             _ => Some(dir),
         }
@@ -204,6 +209,7 @@ impl Mlruns {
             return Ok(Vec::new());
         }
         let mut out = Vec::new();
+        let mut runs = HashMap::new();
         for (name, dir) in subfolders(&models_dir)? {
             let yaml = Yaml::read(&dir.join("meta.yaml"))?;
             let declared = yaml.string("name")?;
@@ -213,7 +219,7 @@ impl Mlruns {
             let mut versions = Vec::new();
             for (folder, vdir) in subfolders(&dir)? {
                 let Some(number) = folder.strip_prefix("version-") else { continue };
-                if let Some(v) = self.read_version(&vdir, number)? {
+                if let Some(v) = self.read_version(&vdir, number, &mut runs)? {
                     versions.push(v);
                 }
             }
@@ -231,7 +237,14 @@ impl Mlruns {
         Ok(out)
     }
 
-    fn read_version(&self, dir: &Path, number: &str) -> Result<Option<ModelVersionRecord>> {
+    /// A model version; `None` when deleted. `runs` keeps the artifact root and experiment name
+    /// of each run already located.
+    fn read_version(
+        &self,
+        dir: &Path,
+        number: &str,
+        runs: &mut HashMap<String, RunPlace>,
+    ) -> Result<Option<ModelVersionRecord>> {
         let yaml = Yaml::read(&dir.join("meta.yaml"))?;
         let version = yaml.string("version")?;
         if version.as_deref() != Some(number) {
@@ -242,12 +255,22 @@ impl Mlruns {
             return Ok(None);
         }
         let run_id = yaml.string("run_id")?.filter(|r| !r.is_empty());
-        let (run_artifact_uri, experiment_name) = match run_id.as_deref().map(|id| self.locate_run(id)) {
-            Some(Ok((exp_dir, experiment_id, run_dir))) => (
-                read_run_meta(&run_dir, &experiment_id, run_id.as_deref().unwrap_or_default())?.artifact_uri,
-                read_experiment(&exp_dir, &experiment_id)?.map(|e| e.name),
-            ),
-            _ => (None, None),
+        let (run_artifact_uri, experiment_name) = match &run_id {
+            Some(id) => match runs.get(id) {
+                Some(place) => place.clone(),
+                None => {
+                    let place = match self.locate_run(id) {
+                        Ok((exp_dir, experiment_id, run_dir)) => (
+                            read_run_meta(&run_dir, &experiment_id, id)?.artifact_uri,
+                            read_experiment(&exp_dir, &experiment_id)?.map(|e| e.name),
+                        ),
+                        Err(_) => (None, None),
+                    };
+                    runs.insert(id.clone(), place.clone());
+                    place
+                }
+            },
+            None => (None, None),
         };
         Ok(Some(ModelVersionRecord {
             version: number.to_string(),
@@ -367,14 +390,15 @@ fn read_experiment(dir: &Path, folder: &str) -> Result<Option<ExperimentRecord>>
 /// A run's `meta.yaml`, checked against its folder (`run_id`, `run_uuid`) and experiment.
 fn read_run_meta(dir: &Path, experiment_id: &str, folder: &str) -> Result<RunMeta> {
     let yaml = Yaml::read(&dir.join("meta.yaml"))?;
-    for field in ["run_id", "run_uuid"] {
-        let id = yaml.string(field)?;
-        if id.as_deref().is_some_and(|id| id != folder) || (field == "run_id" && id.is_none()) {
-            // 1.x stores may lack `run_id`; `run_uuid` then names the run.
-            if !(field == "run_id" && id.is_none() && yaml.string("run_uuid")?.as_deref() == Some(folder)) {
-                return Err(mismatch(dir, field, id.as_deref()));
-            }
+    // Both name the run; 1.x stores may have only `run_uuid`.
+    let ids = [("run_id", yaml.string("run_id")?), ("run_uuid", yaml.string("run_uuid")?)];
+    for (field, id) in &ids {
+        if id.as_deref().is_some_and(|id| id != folder) {
+            return Err(mismatch(dir, field, id.as_deref()));
         }
+    }
+    if ids.iter().all(|(_, id)| id.is_none()) {
+        return Err(mismatch(dir, "run_id", None));
     }
     let declared = yaml.string("experiment_id")?;
     if declared.as_deref() != Some(experiment_id) {
@@ -465,35 +489,49 @@ fn read_metrics(dir: &Path) -> Result<BTreeMap<String, Vec<MetricPoint>>> {
     Ok(out)
 }
 
-/// `<timestamp> <value> [<step>]`: the value as Python's `str` writes a float (`nan`, `inf`,
-/// `-inf` included); old files have no step (0).
+/// `<timestamp> <value> [<step> [<dataset name> <dataset digest>]]`: the value as Python's
+/// `str` writes a float (`nan`, `inf`, `-inf` included); old files have no step (0). MLflow 3
+/// adds the dataset a point was computed on, which a [`MetricPoint`] does not hold. (MLflow's
+/// own reader takes the step of such a line as 0; the step written is kept here.)
 fn parse_metric_line(line: &str) -> Option<MetricPoint> {
-    let mut parts = line.split_whitespace();
-    let timestamp = parts.next()?.parse().ok()?;
-    let value = parts.next()?.parse().ok()?;
-    let step = match parts.next() {
+    let parts: Vec<&str> = line.split_whitespace().collect();
+    if ![2, 3, 5].contains(&parts.len()) {
+        return None;
+    }
+    let step = match parts.get(2) {
         Some(s) => s.parse().ok()?,
         None => 0,
     };
-    parts.next().is_none().then_some(MetricPoint { value, timestamp, step })
+    Some(MetricPoint { timestamp: parts[0].parse().ok()?, value: parts[1].parse().ok()?, step })
 }
 
-/// The run's dataset inputs (`inputs/<input_id>/meta.yaml`, each naming a dataset of the
-/// experiment), in input-id order. Inputs of other kinds are left out.
-fn read_dataset_inputs(inputs: &Path, datasets: &Path) -> Result<Vec<DatasetInput>> {
-    let mut out = Vec::new();
+/// The run's inputs (`inputs/<input_id>/meta.yaml`, in input-id order): datasets, each
+/// naming a dataset of the experiment, and (MLflow 3) logged models. A dataset that is not
+/// there is skipped with a warning, as MLflow skips it.
+fn read_inputs(inputs: &Path, datasets: &Path) -> Result<(Vec<DatasetInput>, Vec<ModelInput>)> {
+    let (mut out, mut models) = (Vec::new(), Vec::new());
     if !inputs.is_dir() {
-        return Ok(out);
+        return Ok((out, models));
     }
     for (_, dir) in subfolders(inputs)? {
         let yaml = Yaml::read(&dir.join("meta.yaml"))?;
-        if yaml.string("source_type")?.as_deref() != Some("DATASET") {
-            continue;
-        }
-        let Some(dataset_id) = yaml.string("source_id")? else {
+        let Some(source_id) = yaml.string("source_id")? else {
             return Err(Error::Input(format!("{}: input without source_id", dir.display())));
         };
-        check_id("dataset id", &dataset_id)?;
+        match yaml.string("source_type")?.as_deref() {
+            Some("DATASET") => {}
+            Some("MODEL") => {
+                models.push(ModelInput { model_id: source_id });
+                continue;
+            }
+            _ => continue,
+        }
+        check_id("dataset id", &source_id)?;
+        let meta = datasets.join(&source_id).join("meta.yaml");
+        if !meta.is_file() {
+            tracing::warn!(input = %dir.display(), "the input's dataset {source_id} is not in the store; skipped");
+            continue;
+        }
         let tags = match yaml.0.get("tags") {
             Some(Value::Mapping(m)) => m
                 .iter()
@@ -503,7 +541,7 @@ fn read_dataset_inputs(inputs: &Path, datasets: &Path) -> Result<Vec<DatasetInpu
                 .collect::<Result<Vec<_>>>()?,
             _ => Vec::new(),
         };
-        let d = Yaml::read(&datasets.join(&dataset_id).join("meta.yaml"))?;
+        let d = Yaml::read(&meta)?;
         let field = |k: &str| -> Result<String> { Ok(d.string(k)?.unwrap_or_default()) };
         out.push(DatasetInput {
             tags,
@@ -516,6 +554,21 @@ fn read_dataset_inputs(inputs: &Path, datasets: &Path) -> Result<Vec<DatasetInpu
                 profile: d.string("profile")?,
             },
         });
+    }
+    Ok((out, models))
+}
+
+/// The logged models a run output (MLflow 3: `outputs/<model_id>/meta.yaml` with the step).
+fn read_outputs(outputs: &Path) -> Result<Vec<ModelOutput>> {
+    let mut out = Vec::new();
+    if !outputs.is_dir() {
+        return Ok(out);
+    }
+    for (model_id, dir) in subfolders(outputs)? {
+        let yaml = Yaml::read(&dir.join("meta.yaml"))?;
+        if yaml.string("destination_type")?.as_deref() == Some("MODEL_OUTPUT") {
+            out.push(ModelOutput { model_id, step: yaml.int("step")?.unwrap_or(0) });
+        }
     }
     Ok(out)
 }

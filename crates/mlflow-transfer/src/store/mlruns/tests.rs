@@ -134,6 +134,15 @@ fn runs_match_the_official_client() {
                 })
                 .collect();
             assert_eq!(run.dataset_inputs, inputs, "{}", meta.run_id);
+            let models: Vec<ModelInput> = w["model_inputs"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|m| ModelInput { model_id: m.as_str().unwrap().into() })
+                .collect();
+            assert_eq!(run.model_inputs, models, "{}", meta.run_id);
+            let outputs: Vec<ModelOutput> = serde_json::from_value(w["model_outputs"].clone()).unwrap();
+            assert_eq!(run.model_outputs, outputs, "{}", meta.run_id);
 
             let mut files: Vec<String> = match store.artifact_dir(&run.meta) {
                 Some(dir) => {
@@ -150,6 +159,11 @@ fn runs_match_the_official_client() {
         let loss = &parent["metrics"]["loss"];
         assert!(loss.as_array().unwrap().iter().any(|p| p["value"] == "NaN"), "the fixture has a NaN point");
         assert!(!parent["dataset_inputs"].as_array().unwrap().is_empty(), "the fixture has a dataset input");
+        if want.iter().any(|w| !w["model_outputs"].as_array().unwrap().is_empty()) {
+            let child = want.iter().find(|w| w["run_name"] == "child").unwrap();
+            assert!(!child["model_inputs"].as_array().unwrap().is_empty(), "a 3.x fixture has a model input");
+            assert!(!child["metrics"]["val"].is_null(), "a 3.x fixture has a metric point naming a dataset");
+        }
     }
 }
 
@@ -263,7 +277,8 @@ fn metric_lines_as_mlflow_writes_them() {
     assert_eq!(parse_metric_line("5 inf 1").unwrap().value, f64::INFINITY);
     assert_eq!(parse_metric_line("5 -inf 1").unwrap().value, f64::NEG_INFINITY);
     assert_eq!(parse_metric_line("5 1e-05").unwrap(), MetricPoint { value: 1e-5, timestamp: 5, step: 0 });
-    for bad in ["5", "x 1 2", "5 1 2 3", "5 1 2.5"] {
+    assert_eq!(parse_metric_line("5 0.5 7 train b064d295").unwrap(), MetricPoint { value: 0.5, timestamp: 5, step: 7 });
+    for bad in ["5", "x 1 2", "5 1 2 3", "5 1 2.5", "5 1 2 a b c"] {
         assert!(parse_metric_line(bad).is_none(), "{bad}");
     }
 }
