@@ -62,8 +62,8 @@ pub struct RunEntry {
 
 impl Mlruns {
     /// Opens the store at `location`: a path or a `file://` URI. Refuses anything that is not
-    /// an mlruns root (a folder holding an experiment folder with a `meta.yaml`, `.trash` or
-    /// `models/`), naming the path and what is missing.
+    /// an mlruns root (a folder holding an experiment folder with a `meta.yaml`, `.trash` or a
+    /// registered model), naming the path and what is missing.
     pub fn open(location: &str) -> Result<Self> {
         let path = match local_root(location) {
             Some(p) => p,
@@ -77,14 +77,16 @@ impl Mlruns {
         }
         let root = fs::canonicalize(&path).map_err(|e| Error::io(&path, e))?;
         let store = Mlruns { root };
-        let marked = store.root.join(TRASH).is_dir()
-            || store.root.join(MODELS).is_dir()
-            || subfolders(&store.root)?
-                .iter()
-                .any(|(name, dir)| !is_reserved_root(name) && dir.join("meta.yaml").is_file());
+        // `.trash` is made by MLflow when it opens a store, even an empty one; a `models/`
+        // folder counts only with a registered model in it (projects have `models/` folders).
+        let has_meta = |dir: &Path| -> Result<bool> {
+            Ok(dir.is_dir()
+                && subfolders(dir)?.iter().any(|(name, d)| !is_reserved_root(name) && d.join("meta.yaml").is_file()))
+        };
+        let marked = store.root.join(TRASH).is_dir() || has_meta(&store.root)? || has_meta(&store.root.join(MODELS))?;
         if !marked {
             return Err(Error::Input(format!(
-                "{}: not an mlruns folder (no experiment folder with a meta.yaml, no .trash, no models/)",
+                "{}: not an mlruns folder (no experiment folder with a meta.yaml, no .trash, no models/<name>/meta.yaml)",
                 path.display()
             )));
         }
@@ -338,7 +340,10 @@ fn check_id(what: &str, id: &str) -> Result<()> {
 }
 
 fn mismatch(dir: &Path, field: &str, found: Option<&str>) -> Error {
-    Error::Input(format!("{}: meta.yaml has {field} {found:?}, which is not its folder's name", dir.display()))
+    Error::Input(match found {
+        Some(found) => format!("{}: meta.yaml has {field} {found:?}, which is not its folder's name", dir.display()),
+        None => format!("{}: meta.yaml has no {field}", dir.display()),
+    })
 }
 
 /// The sub-folders of `dir` (name, path), sorted by name. Names that cannot be ids (not UTF-8,
@@ -403,8 +408,9 @@ fn read_run_meta(dir: &Path, experiment_id: &str, folder: &str) -> Result<RunMet
     let declared = yaml.string("experiment_id")?;
     if declared.as_deref() != Some(experiment_id) {
         return Err(Error::Input(format!(
-            "{}: meta.yaml has experiment_id {declared:?}, but the run is in experiment folder {experiment_id}",
-            dir.display()
+            "{}: meta.yaml has experiment_id {}, but the run is in experiment folder {experiment_id}",
+            dir.display(),
+            declared.as_deref().unwrap_or("(none)")
         )));
     }
     Ok(RunMeta {

@@ -240,6 +240,10 @@ fn refuses_what_is_not_an_mlruns_folder() {
     let err = Mlruns::open(empty.path().to_str().unwrap()).unwrap_err().to_string();
     assert!(err.starts_with(&format!("{}: not an mlruns folder", empty.path().display())), "{err}");
     assert!(err.contains("meta.yaml"), "{err}");
+    fs::create_dir_all(empty.path().join("models/m")).unwrap();
+    assert!(Mlruns::open(empty.path().to_str().unwrap()).is_err(), "a models/ folder alone is no registry");
+    fs::write(empty.path().join("models/m/meta.yaml"), "name: m\n").unwrap();
+    assert!(Mlruns::open(empty.path().to_str().unwrap()).is_ok(), "a registry-only store");
     let err = Mlruns::open("s3://bucket/mlruns").unwrap_err().to_string();
     assert!(err.contains("not a file store"), "{err}");
 }
@@ -252,6 +256,13 @@ fn a_run_whose_meta_names_another_run_is_an_error() {
     assert!(err.contains(RUN) && err.contains("fedcba9876543210fedcba9876543210"), "{err}");
     assert!(err.contains("not its folder's name"), "{err}");
     assert!(store.runs("1", true).is_err());
+
+    let moved = tiny_store(RUN);
+    fs::write(moved.path().join("1/meta.yaml"), "experiment_id: '2'\nname: e\n").unwrap();
+    let store = Mlruns::open(moved.path().to_str().unwrap()).unwrap();
+    let err = store.experiments(false).unwrap_err().to_string();
+    assert!(err.contains("experiment_id \"2\"") && err.contains("not its folder's name"), "{err}");
+    assert!(store.read_run(RUN).is_err(), "the run's experiment_id is not its folder's either");
 
     let good = tiny_store(RUN);
     let store = Mlruns::open(good.path().to_str().unwrap()).unwrap();
@@ -296,4 +307,16 @@ fn falls_back_to_the_run_folder_when_the_artifact_uri_leads_nowhere() {
     assert_eq!(store.artifact_dir(&meta), Some(store.root().to_path_buf()), "an existing path is used as it is");
     meta.artifact_uri = Some("s3://bucket/a".into());
     assert_eq!(store.artifact_dir(&meta), None);
+}
+
+#[test]
+fn refuses_symlinks() {
+    let tmp = tiny_store(RUN);
+    let outside = tempfile::tempdir().unwrap();
+    fs::write(outside.path().join("secret"), "s").unwrap();
+    fs::create_dir_all(tmp.path().join("1").join(RUN).join("params")).unwrap();
+    std::os::unix::fs::symlink(outside.path().join("secret"), tmp.path().join("1").join(RUN).join("params/p")).unwrap();
+    let store = Mlruns::open(tmp.path().to_str().unwrap()).unwrap();
+    let err = store.read_run(RUN).unwrap_err().to_string();
+    assert!(err.contains("symlinks are not allowed"), "{err}");
 }
