@@ -21,6 +21,7 @@ use std::{
     collections::{BTreeMap, HashMap},
     fs,
     path::{Path, PathBuf},
+    sync::Mutex,
 };
 
 use mlflow_client::types::{Dataset, DatasetInput, KeyValue, ModelInput, ModelOutput, RunStatus};
@@ -47,9 +48,12 @@ const PARENT_RUN_TAG: &str = "mlflow.parentRunId";
 type RunPlace = (Option<String>, Option<String>);
 
 /// An `mlruns` folder opened for reading.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Mlruns {
     root: PathBuf,
+    /// Run id → its experiment's folder and id, built at the first look-up by id: finding a
+    /// run otherwise means a look into every experiment folder, for every run.
+    run_index: Mutex<HashMap<String, (PathBuf, String)>>,
 }
 
 /// A run as [`Mlruns::runs`] lists it: its meta and parent, without params, tags or metrics.
@@ -76,7 +80,7 @@ impl Mlruns {
             return Err(Error::Input(format!("{}: no such mlruns folder", path.display())));
         }
         let root = fs::canonicalize(&path).map_err(|e| Error::io(&path, e))?;
-        let store = Mlruns { root };
+        let store = Mlruns { root, run_index: Mutex::default() };
         // `.trash` is made by MLflow when it opens a store, even an empty one; a `models/`
         // folder counts only with a registered model in it (projects have `models/` folders).
         let has_meta = |dir: &Path| -> Result<bool> {
@@ -106,21 +110,9 @@ impl Mlruns {
     /// Every experiment, by id; the deleted ones (under `.trash`) too when asked.
     pub fn experiments(&self, include_deleted: bool) -> Result<Vec<ExperimentRecord>> {
         let mut out = Vec::new();
-        let mut parents = vec![self.root.clone()];
-        if include_deleted {
-            parents.push(self.root.join(TRASH));
-        }
-        for parent in parents {
-            if !parent.is_dir() {
-                continue;
-            }
-            for (name, dir) in subfolders(&parent)? {
-                if parent == self.root && is_reserved_root(&name) {
-                    continue;
-                }
-                if let Some(e) = read_experiment(&dir, &name)? {
-                    out.push(e);
-                }
+        for (name, dir) in self.experiment_dirs(include_deleted)? {
+            if let Some(e) = read_experiment(&dir, &name)? {
+                out.push(e);
             }
         }
         out.sort_by(|a, b| a.experiment_id.cmp(&b.experiment_id));
@@ -266,7 +258,9 @@ impl Mlruns {
                             read_run_meta(&run_dir, &experiment_id, id)?.artifact_uri,
                             read_experiment(&exp_dir, &experiment_id)?.map(|e| e.name),
                         ),
-                        Err(_) => (None, None),
+                        // A version may outlive its run, or name one of another store.
+                        Err(Error::NotFound(_)) => (None, None),
+                        Err(e) => return Err(e),
                     };
                     runs.insert(id.clone(), place.clone());
                     place
@@ -303,27 +297,42 @@ impl Mlruns {
             .ok_or_else(|| Error::NotFound(format!("experiment {experiment_id} is not in {}", self.root.display())))
     }
 
-    /// The folders of a run: its experiment's, the experiment id, and its own.
+    /// The experiment folders (id, path): the active ones, and those in `.trash` when asked.
+    fn experiment_dirs(&self, include_deleted: bool) -> Result<Vec<(String, PathBuf)>> {
+        let mut out: Vec<_> = subfolders(&self.root)?.into_iter().filter(|(name, _)| !is_reserved_root(name)).collect();
+        let trash = self.root.join(TRASH);
+        if include_deleted && trash.is_dir() {
+            out.extend(subfolders(&trash)?);
+        }
+        Ok(out)
+    }
+
+    /// The folders of a run: its experiment's, the experiment id, and its own. A run not in
+    /// the index has the index rebuilt once: it may be new, or have moved to `.trash` with
+    /// its experiment.
     fn locate_run(&self, run_id: &str) -> Result<(PathBuf, String, PathBuf)> {
         check_id("run id", run_id)?;
         if EXPERIMENT_FOLDERS.contains(&run_id) {
             return Err(Error::Input(format!("{run_id:?} is not a run id")));
         }
-        for parent in [self.root.clone(), self.root.join(TRASH)] {
-            if !parent.is_dir() {
-                continue;
-            }
-            for (name, exp_dir) in subfolders(&parent)? {
-                if parent == self.root && is_reserved_root(&name) {
-                    continue;
-                }
-                let dir = exp_dir.join(run_id);
-                if dir.join("meta.yaml").is_file() {
-                    return Ok((exp_dir, name, dir));
+        let found = |index: &HashMap<String, (PathBuf, String)>| {
+            let (exp_dir, experiment_id) = index.get(run_id)?;
+            let dir = exp_dir.join(run_id);
+            dir.join("meta.yaml").is_file().then(|| (exp_dir.clone(), experiment_id.clone(), dir))
+        };
+        let mut index = self.run_index.lock().expect("poisoned");
+        if let Some(hit) = found(&index) {
+            return Ok(hit);
+        }
+        index.clear();
+        for (experiment_id, exp_dir) in self.experiment_dirs(true)? {
+            for (name, _) in subfolders(&exp_dir)? {
+                if !EXPERIMENT_FOLDERS.contains(&name.as_str()) {
+                    index.insert(name, (exp_dir.clone(), experiment_id.clone()));
                 }
             }
         }
-        Err(Error::NotFound(format!("run {run_id} is not in {}", self.root.display())))
+        found(&index).ok_or_else(|| Error::NotFound(format!("run {run_id} is not in {}", self.root.display())))
     }
 }
 
@@ -906,6 +915,11 @@ mod tests {
         let good = tiny_store(RUN);
         let store = Mlruns::open(good.path().to_str().unwrap()).unwrap();
         assert_eq!(store.read_run(RUN).unwrap().meta.status, RunStatus::Finished);
+        // Deleting the experiment moves it, with its runs, to .trash: still found by id.
+        fs::create_dir_all(good.path().join(TRASH)).unwrap();
+        fs::rename(good.path().join("1"), good.path().join(TRASH).join("1")).unwrap();
+        assert_eq!(store.read_run(RUN).unwrap().meta.run_id, RUN);
+        assert!(matches!(store.read_run(&RUN.replace('0', "f")), Err(Error::NotFound(_))));
     }
 
     #[test]
