@@ -11,6 +11,7 @@ pub mod dir_datasets;
 mod history;
 pub mod lists;
 pub mod local;
+pub mod mlruns;
 pub mod object;
 pub mod rest;
 pub mod sql;
