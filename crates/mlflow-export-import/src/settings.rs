@@ -6,8 +6,9 @@ use std::sync::Arc;
 
 use mlflow_transfer::job::{RunOptions, UserPolicy};
 use mlflow_transfer::store::{
+    mlruns_source::{self, is_mlruns_uri},
     rest::RestSource,
-    sql::{is_database_uri, SqlSource},
+    sql::{self, is_database_uri},
     tracking::TrackingSource,
 };
 
@@ -48,8 +49,9 @@ pub fn client(uri: &str, side: Option<&str>, global: &GlobalArgs) -> anyhow::Res
 }
 
 /// Where a job reads: a tracking server (with its client, for the request counts of the
-/// summary), or MLflow's backend database read directly (`sqlite:///…`, `postgresql://…`,
-/// `mysql://…`, as the server's `--backend-store-uri` names it).
+/// summary), or a store read directly: MLflow's backend database (`sqlite:///…`,
+/// `postgresql://…`, `mysql://…`, as the server's `--backend-store-uri` names it) or an
+/// `mlruns` folder (a path or `file:///…`).
 pub struct SourceSide {
     pub source: Arc<dyn TrackingSource>,
     pub client: Option<MlflowClient>,
@@ -67,6 +69,9 @@ impl SourceSide {
 /// for its side, else `--artifacts-destination`), a folder or an object-store URI, to read
 /// proxied (`mlflow-artifacts:`) files.
 pub async fn source(uri: &str, side: Option<&str>, global: &GlobalArgs) -> anyhow::Result<SourceSide> {
+    if is_mlruns_uri(uri) {
+        return Ok(SourceSide { source: Arc::new(mlruns_source::open(uri, side)?), client: None });
+    }
     if !is_database_uri(uri) {
         let client = self::client(uri, side, global)?;
         return Ok(SourceSide { source: Arc::new(RestSource::new(client.clone())), client: Some(client) });
@@ -77,7 +82,7 @@ pub async fn source(uri: &str, side: Option<&str>, global: &GlobalArgs) -> anyho
         _ => None,
     };
     let dest = dest.or(global.artifacts_destination.as_ref()).map(|d| d.to_string_lossy().into_owned());
-    let source = SqlSource::open(uri, dest, side).await?;
+    let source = sql::open(uri, dest, side).await?;
     Ok(SourceSide { source: Arc::new(source), client: None })
 }
 

@@ -23,9 +23,18 @@ impl From<&mlflow_client::types::Metric> for MetricPoint {
 }
 
 impl MetricPoint {
-    /// The point as a comparable value: NaN equals NaN, as it does when a server stores it.
+    /// The point as a comparable value: NaN equals NaN, as it does when a server stores it, and
+    /// ±∞ equals ±`f64::MAX`, which is what a database-backed MLflow stores for it (a file store
+    /// keeps ∞): a copy from an `mlruns` folder into a server is the same point.
     pub fn key(&self) -> (i64, i64, u64) {
-        (self.step, self.timestamp, self.value.to_bits())
+        let value = if self.value.is_nan() {
+            f64::NAN
+        } else if self.value.is_infinite() {
+            f64::MAX.copysign(self.value)
+        } else {
+            self.value
+        };
+        (self.step, self.timestamp, value.to_bits())
     }
 
     /// The point a server reports as a metric's latest: the highest step, then timestamp, then

@@ -27,7 +27,7 @@ use sha2::{Digest, Sha256};
 
 use crate::{
     identity,
-    model::{ArtifactFile, RunRecord},
+    model::{ArtifactFile, MetricPoint, RunRecord},
     store::{
         dir::{read_run_dir, DirSource},
         tracking::TrackingSource,
@@ -258,11 +258,14 @@ fn compare_run(s: &RunRecord, d: &RunRecord, mapped: &HashMap<&str, &str>, at: &
             diffs.push(format!("{at}: metric {key}: {} points != {}", a.len(), b.len()));
             continue;
         }
-        if let Some(i) = a.iter().zip(b).position(|(x, y)| {
-            x.step != y.step
-                || x.timestamp != y.timestamp
-                || !(x.value == y.value || x.value.is_nan() && y.value.is_nan())
-        }) {
+        // A history is a multiset: two points at one step and time may come in either order.
+        let sorted = |points: &[MetricPoint]| {
+            let mut points = points.to_vec();
+            points.sort_by_key(MetricPoint::key);
+            points
+        };
+        let (a, b) = (sorted(a), sorted(b));
+        if let Some(i) = a.iter().zip(&b).position(|(x, y)| x.key() != y.key()) {
             diffs.push(format!("{at}: metric {key}: point {i}: {:?} != {:?}", a[i], b[i]));
         }
     }

@@ -19,6 +19,7 @@ mod faults;
 mod histories;
 mod logged_model_resume;
 mod logged_models;
+mod mlruns_source;
 mod model_versions;
 mod models;
 mod output;

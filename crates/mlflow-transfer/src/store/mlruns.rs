@@ -28,7 +28,10 @@ use mlflow_client::types::{Dataset, DatasetInput, KeyValue, ModelInput, ModelOut
 use serde_norway::{Mapping, Value};
 
 use crate::{
-    model::{ExperimentRecord, MetricPoint, ModelVersionRecord, Origin, RegisteredModelRecord, RunMeta, RunRecord},
+    model::{
+        ExperimentRecord, LoggedModelRecord, MetricPoint, ModelVersionRecord, Origin, RegisteredModelRecord, RunMeta,
+        RunRecord, LOGGED_MODEL_PENDING, LOGGED_MODEL_READY, LOGGED_MODEL_UPLOAD_FAILED,
+    },
     paths::is_single_segment,
     store::local::local_root,
     Error, Result,
@@ -229,6 +232,67 @@ impl Mlruns {
             });
         }
         Ok(out)
+    }
+
+    /// The active MLflow 3 logged models of an experiment (`<exp>/models/m-…/meta.yaml`, with
+    /// `params/` and `tags/`), oldest first. Their files are in `artifact_location`, or where an
+    /// rsync'd store keeps them (see [`Self::artifact_dir`]). A model with metric points is
+    /// refused: their file layout is not one this reader has seen MLflow write.
+    pub fn logged_models(&self, experiment_id: &str) -> Result<Vec<LoggedModelRecord>> {
+        let dir = self.experiment_dir(experiment_id)?.join(MODELS);
+        if !dir.is_dir() {
+            return Ok(Vec::new());
+        }
+        let mut out = Vec::new();
+        for (name, mdir) in subfolders(&dir)? {
+            if !name.starts_with("m-") {
+                continue;
+            }
+            let yaml = Yaml::read(&mdir.join("meta.yaml"))?;
+            let declared = yaml.string("model_id")?;
+            if declared.as_deref() != Some(name.as_str()) {
+                return Err(mismatch(&mdir, "model_id", declared.as_deref()));
+            }
+            if yaml.string("lifecycle_stage")?.as_deref() == Some("deleted") {
+                continue;
+            }
+            if !read_key_values(&mdir.join("metrics"))?.is_empty() {
+                return Err(Error::Unsupported(format!(
+                    "{}: logged model metrics in a file store are not read yet; copy it from a tracking server",
+                    mdir.display()
+                )));
+            }
+            let status = match yaml.int("status")? {
+                Some(1) => Some(LOGGED_MODEL_PENDING.to_string()),
+                Some(2) => Some(LOGGED_MODEL_READY.to_string()),
+                Some(3) => Some(LOGGED_MODEL_UPLOAD_FAILED.to_string()),
+                _ => None,
+            };
+            let in_store = mdir.join("artifacts");
+            let artifact_uri = yaml.string("artifact_location")?;
+            let artifact_uri = match artifact_uri.as_deref().and_then(local_root) {
+                Some(p) if !p.exists() && !p.starts_with(&self.root) && in_store.is_dir() => {
+                    Some(in_store.display().to_string())
+                }
+                _ => artifact_uri,
+            };
+            out.push((
+                yaml.int("creation_timestamp")?,
+                LoggedModelRecord {
+                    name: yaml.string("name")?.unwrap_or_default(),
+                    model_type: yaml.string("model_type")?,
+                    params: read_key_values(&mdir.join("params"))?,
+                    tags: read_key_values(&mdir.join("tags"))?,
+                    artifact_uri,
+                    source_run_id: yaml.string("source_run_id")?.filter(|r| !r.is_empty()),
+                    metrics: Vec::new(),
+                    status,
+                    model_id: name,
+                },
+            ));
+        }
+        out.sort_by(|a, b| (a.0, &a.1.model_id).cmp(&(b.0, &b.1.model_id)));
+        Ok(out.into_iter().map(|(_, m)| m).collect())
     }
 
     /// A model version; `None` when deleted. `runs` keeps the artifact root and experiment name

@@ -136,7 +136,9 @@ fn compare_model(
         }
     };
     field("name", s.name.clone(), d.name.clone());
-    field("model_type", format!("{:?}", s.model_type), format!("{:?}", d.model_type));
+    // A server answers "" for a model without a type; a file store holds none.
+    let model_type = |m: &LoggedModelRecord| m.model_type.clone().unwrap_or_default();
+    field("model_type", model_type(s), model_type(d));
     field("params", format!("{:?}", s.params), format!("{:?}", d.params));
     field("status", s.final_status().to_string(), d.final_status().to_string());
     // The registry writes `mlflow.modelVersions` itself as versions are made from the copy.
