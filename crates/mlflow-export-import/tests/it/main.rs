@@ -10,6 +10,7 @@ mod all;
 mod auth;
 mod backends;
 mod cli;
+mod databricks;
 mod deployments;
 mod dry_run;
 mod evaluation_datasets;

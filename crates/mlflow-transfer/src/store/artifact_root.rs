@@ -34,6 +34,10 @@ pub enum ArtifactRoot {
     RunRoutes(String),
     /// The same for a logged model (`logged-models/{id}/artifacts/...`). Read-only.
     ModelRoutes(String),
+    /// A run on a Databricks workspace (`dbfs:/databricks/mlflow-tracking/<exp>/<run>/artifacts`,
+    /// or any run of a `databricks` server): listed with `artifacts/list`, read and written
+    /// through the signed URLs of its credentials routes. Holds the run id.
+    DatabricksRun(String),
 }
 
 /// Chooses artifact roots for one tracking server (one side of a job).
@@ -60,7 +64,15 @@ impl ArtifactRoots {
     /// Where to read artifacts whose root is `uri`. Falls back to `routes` (the server's routes
     /// for the run or logged model) when the store is out of this machine's reach.
     pub fn for_reading(&self, routes: ArtifactRoot, uri: Option<&str>) -> Result<ArtifactRoot> {
+        // A workspace has no `get-artifact` route: its own run routes are the credentials ones.
+        let routes = match routes {
+            ArtifactRoot::RunRoutes(run) if self.client.is_databricks() => ArtifactRoot::DatabricksRun(run),
+            routes => routes,
+        };
         let Some(uri) = uri else { return Ok(routes) };
+        if let Some(run) = databricks_run(uri) {
+            return Ok(ArtifactRoot::DatabricksRun(run));
+        }
         if let Some(rel) = proxied_path(uri) {
             return Ok(match self.client.artifacts_destination() {
                 Some(store) => match safe_join(store, &rel) {
@@ -112,6 +124,9 @@ impl ArtifactRoots {
     /// Where to write artifacts whose root is `uri`; an error naming the missing credential
     /// or the unsupported scheme when this machine cannot write there.
     pub fn for_writing(&self, uri: &str) -> Result<ArtifactRoot> {
+        if let Some(run) = databricks_run(uri) {
+            return Ok(ArtifactRoot::DatabricksRun(run));
+        }
         if let Some(rel) = proxied_path(uri).or_else(|| self.server_proxy_path(uri)) {
             return Ok(match self.client.artifacts_destination() {
                 Some(store) => ArtifactRoot::Local(safe_join(store, &rel)?),
@@ -147,13 +162,18 @@ impl ArtifactRoots {
         match root {
             ArtifactRoot::Local(dir) => local::list_files(dir).await,
             ArtifactRoot::Object(o) => o.list().await,
-            ArtifactRoot::Proxy(_) | ArtifactRoot::RunRoutes(_) | ArtifactRoot::ModelRoutes(_) => {
+            ArtifactRoot::Proxy(_)
+            | ArtifactRoot::RunRoutes(_)
+            | ArtifactRoot::ModelRoutes(_)
+            | ArtifactRoot::DatabricksRun(_) => {
                 let mut files = Vec::new();
                 let mut dirs = vec![String::new()];
                 while let Some(dir) = dirs.pop() {
                     let listed = match root {
                         ArtifactRoot::Proxy(p) => self.client.list_proxied_artifacts(p, &dir).await?,
-                        ArtifactRoot::RunRoutes(run) => self.client.list_artifacts(run, &dir).await?,
+                        ArtifactRoot::RunRoutes(run) | ArtifactRoot::DatabricksRun(run) => {
+                            self.client.list_artifacts(run, &dir).await?
+                        }
                         ArtifactRoot::ModelRoutes(id) => self.client.list_logged_model_artifacts(id, &dir).await?,
                         _ => unreachable!("matched above"),
                     };
@@ -198,6 +218,19 @@ impl ArtifactRoots {
             }
             ArtifactRoot::RunRoutes(run) => Ok(self.client.download_artifact(run, rel).await?),
             ArtifactRoot::ModelRoutes(id) => Ok(self.client.download_logged_model_artifact(id, rel).await?),
+            ArtifactRoot::DatabricksRun(run) => {
+                let paths = [check_relative(rel)?.to_string()];
+                let credential = self.client.credentials_for_read(run, &paths).await?.remove(0);
+                match self.client.download_signed(&credential).await {
+                    // A signed URL that expired or was refused: once more with a fresh one
+                    // (databricks-rest.md §2.10).
+                    Err(e) if matches!(e.status(), Some(401 | 403)) => {
+                        let credential = self.client.credentials_for_read(run, &paths).await?.remove(0);
+                        Ok(self.client.download_signed(&credential).await?)
+                    }
+                    other => Ok(other?),
+                }
+            }
         }
     }
 
@@ -219,6 +252,15 @@ impl ArtifactRoots {
             }
             ArtifactRoot::RunRoutes(id) | ArtifactRoot::ModelRoutes(id) => {
                 Err(Error::Unsupported(format!("{id}: artifacts read through the server cannot be written")))
+            }
+            ArtifactRoot::DatabricksRun(run) => {
+                // A signed PUT takes a declared length, as the proxy does.
+                let len = data.len.ok_or_else(|| {
+                    Error::Unsupported(format!("artifact {rel}: its size is unknown, and a signed upload needs it"))
+                })?;
+                let paths = [check_relative(rel)?.to_string()];
+                let credential = self.client.credentials_for_write(run, &paths).await?.remove(0);
+                Ok(self.client.upload_signed(&credential, len, data).await?)
             }
         }
     }
@@ -250,6 +292,22 @@ impl ArtifactRoots {
             _ => Ok(()),
         }
     }
+}
+
+/// Whether `uri` lies in a Databricks workspace's MLflow artifact area (an experiment's or a
+/// run's root), whose files only the credentials routes reach.
+pub fn is_databricks_tracking(uri: &str) -> bool {
+    uri.starts_with("dbfs:/databricks/mlflow-tracking/")
+}
+
+/// The run id of a Databricks run root, `dbfs:/databricks/mlflow-tracking/<exp>/<run>/artifacts`
+/// (databricks-rest.md §2.1; MLflow's `databricks_run_artifact_repo.py` pattern). Both ids are
+/// checked to be plain ids: the run id goes into requests and the report.
+fn databricks_run(uri: &str) -> Option<String> {
+    let rest = uri.strip_prefix("dbfs:/databricks/mlflow-tracking/")?.trim_end_matches('/');
+    let [exp, run, "artifacts"] = rest.split('/').collect::<Vec<_>>()[..] else { return None };
+    let id = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    (id(exp) && id(run)).then(|| run.to_string())
 }
 
 /// The proxy path of an `mlflow-artifacts:/p` or `mlflow-artifacts://host:port/p` URI.
@@ -297,6 +355,36 @@ mod tests {
         assert!(e.contains("`hdfs:`"), "{e}");
         let e = r.for_writing("https://elsewhere/x").unwrap_err().to_string();
         assert!(e.contains("not supported"), "{e}");
+    }
+
+    #[test]
+    fn databricks_run_roots_use_the_credentials_routes() {
+        let r = roots("http://h:5000");
+        let dbx = |root: Result<ArtifactRoot>| match root.unwrap() {
+            ArtifactRoot::DatabricksRun(run) => run,
+            other => panic!("{other:?}"),
+        };
+        let uri = "dbfs:/databricks/mlflow-tracking/123/abc/artifacts";
+        assert_eq!(dbx(r.for_writing(uri)), "abc");
+        assert_eq!(dbx(r.for_reading(ArtifactRoot::RunRoutes("abc".into()), Some(uri))), "abc");
+        assert_eq!(databricks_run("dbfs:/databricks/mlflow-tracking/1/r/artifacts/"), Some("r".into()));
+        for other in [
+            "dbfs:/databricks/mlflow-tracking/1/r/artifacts/sub",
+            "dbfs:/databricks/mlflow-tracking/1/../artifacts",
+            "dbfs:/databricks/mlflow-tracking/1/logged_models/m-1/artifacts",
+        ] {
+            assert_eq!(databricks_run(other), None, "{other}");
+        }
+        // A Databricks server's runs are read through the credentials routes whatever the root.
+        let config = mlflow_client::ClientConfig::resolve("databricks", None, &|k| {
+            [("DATABRICKS_HOST", "http://w"), ("DATABRICKS_TOKEN", "t")]
+                .iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.to_string())
+        })
+        .unwrap();
+        let r = ArtifactRoots::new(MlflowClient::new(&config).unwrap());
+        assert_eq!(dbx(r.for_reading(ArtifactRoot::RunRoutes("x".into()), Some("dbfs:/Volumes/a/b/c"))), "x");
     }
 
     #[test]
