@@ -384,17 +384,31 @@ impl MlflowClient {
         };
         let slot = self.inner.limiter.clone().acquire_owned().await.expect("limiter never closes");
         let in_flight = InFlight { _slot: slot, _write: write };
-        // The workspace's token goes to the workspace only, never to a signed storage URL.
-        let rb = match &self.inner.oauth {
-            Some(oauth) if url.strip_prefix(self.inner.base.as_str()).is_some_and(|p| p.starts_with('/')) => {
-                rb.bearer_auth(oauth.token().await?)
-            }
-            _ => rb,
+        let send = |rb: RequestBuilder| async move {
+            self.inner.stats.requests.fetch_add(1, Ordering::Relaxed);
+            tracing::trace!(method, url, "request");
+            let resp = rb.send().await.map_err(|source| Error::Transport { method, url: url.to_string(), source })?;
+            self.inner.answered.store(true, Ordering::Relaxed);
+            Ok::<_, Error>(resp)
         };
-        self.inner.stats.requests.fetch_add(1, Ordering::Relaxed);
-        tracing::trace!(method, url, "request");
-        let resp = rb.send().await.map_err(|source| Error::Transport { method, url: url.to_string(), source })?;
-        self.inner.answered.store(true, Ordering::Relaxed);
+        // The workspace's token goes to the workspace only, never to a signed storage URL.
+        let resp = match &self.inner.oauth {
+            Some(oauth) if url.strip_prefix(self.inner.base.as_str()).is_some_and(|p| p.starts_with('/')) => {
+                // A token the workspace refuses (revoked, or expired early) is replaced once and
+                // the request sent again: a 401 was not applied, creates included.
+                let again = rb.try_clone();
+                let token = oauth.token().await?;
+                let resp = send(rb.bearer_auth(&token)).await?;
+                match again {
+                    Some(again) if resp.status() == reqwest::StatusCode::UNAUTHORIZED => {
+                        oauth.refused(&token).await;
+                        send(again.bearer_auth(oauth.token().await?)).await?
+                    }
+                    _ => resp,
+                }
+            }
+            _ => send(rb).await?,
+        };
         let status = resp.status();
         if status.is_success() {
             return Ok((resp, in_flight));
@@ -470,19 +484,9 @@ impl MlflowClient {
     {
         let policy = self.inner.retry;
         let mut attempt = 0;
-        let mut refreshed = false;
         loop {
-            let sent = std::time::Instant::now();
             match op().await {
                 Ok(v) => return Ok(v),
-                // An OAuth token the workspace no longer takes (revoked, or expired early):
-                // one fresh token and one more try; a 401 is never applied, creates included.
-                Err(Error::Api { status: 401, .. }) if !refreshed && self.inner.oauth.is_some() => {
-                    refreshed = true;
-                    if let Some(oauth) = &self.inner.oauth {
-                        oauth.refused(sent).await;
-                    }
-                }
                 Err(e) => {
                     let retryable = match idempotency {
                         Idempotency::Safe => e.is_transient(),

@@ -15,10 +15,9 @@ use tokio::sync::Mutex;
 
 use crate::{Error, Result};
 
-/// A cached token and when it was received.
+/// A cached token and when to replace it.
 struct Cached {
     token: String,
-    received: Instant,
     refresh_at: Instant,
 }
 
@@ -56,11 +55,11 @@ impl TokenSource {
         Ok(token)
     }
 
-    /// Drops the cached token if it was received before `sent` (the request the workspace
-    /// refused carried it); a token received since is already a fresh one.
-    pub(crate) async fn refused(&self, sent: Instant) {
+    /// Drops the cached token if it is `token`, which the workspace refused; another worker
+    /// may have replaced it already.
+    pub(crate) async fn refused(&self, token: &str) {
         let mut cached = self.cached.lock().await;
-        if cached.as_ref().is_some_and(|c| c.received <= sent) {
+        if cached.as_ref().is_some_and(|c| c.token == token) {
             *cached = None;
         }
     }
@@ -148,7 +147,7 @@ impl TokenSource {
             source,
         })?;
         let ttl = Duration::from_secs(token.expires_in.unwrap_or(3600));
-        Ok(Cached { token: token.access_token, received, refresh_at: received + ttl - refresh_margin(ttl) })
+        Ok(Cached { token: token.access_token, refresh_at: received + ttl - refresh_margin(ttl) })
     }
 }
 

@@ -48,6 +48,9 @@ pub struct FakeOptions {
     pub client: Option<(String, String)>,
     /// Lifetime of the OAuth tokens issued, in seconds.
     pub expires_in: u64,
+    /// The first OAuth token issued is refused from its first use, as a revoked one would be:
+    /// the client must ask for a fresh token on a 401, not only before expiry.
+    pub revoke_first_token: bool,
     /// Entries per `artifacts/list` page (tiny, so that clients must follow `next_page_token`).
     pub page_size: usize,
     /// The first `n` requests whose path holds this text are answered 429
@@ -57,7 +60,14 @@ pub struct FakeOptions {
 
 impl Default for FakeOptions {
     fn default() -> Self {
-        Self { tokens: Vec::new(), client: None, expires_in: 3600, page_size: 2, throttle: None }
+        Self {
+            tokens: Vec::new(),
+            client: None,
+            expires_in: 3600,
+            revoke_first_token: false,
+            page_size: 2,
+            throttle: None,
+        }
     }
 }
 
@@ -66,7 +76,7 @@ impl Default for FakeOptions {
 pub struct FakeCounts {
     /// OAuth tokens issued.
     pub tokens_issued: AtomicU64,
-    /// Requests refused because their OAuth token had expired.
+    /// Requests refused because their OAuth token had expired (or was revoked).
     pub expired_refused: AtomicU64,
     /// Requests answered 429 by [`FakeOptions::throttle`].
     pub throttled: AtomicU64,
@@ -316,7 +326,11 @@ fn token(state: &State, headers: &hyper::HeaderMap, body: &[u8]) -> Response<Bod
     }
     let n = state.counts.tokens_issued.fetch_add(1, Ordering::Relaxed);
     let access = format!("oauth-{}-{n}", crate::unique_name("tok"));
-    let expiry = Instant::now() + Duration::from_secs(state.options.expires_in);
+    let expiry = if n == 0 && state.options.revoke_first_token {
+        Instant::now()
+    } else {
+        Instant::now() + Duration::from_secs(state.options.expires_in)
+    };
     state.issued.lock().expect("poisoned").insert(access.clone(), expiry);
     json_answer(
         StatusCode::OK,

@@ -174,6 +174,7 @@ fn copy_with_oauth_tokens_that_expire_mid_job_from_a_profile() {
     let ws = workspace(FakeOptions {
         client: Some((CLIENT_ID.into(), CLIENT_SECRET.into())),
         expires_in: 2,
+        revoke_first_token: true,
         ..FakeOptions::default()
     });
     let dir = tempfile::tempdir().unwrap();
@@ -192,6 +193,8 @@ fn copy_with_oauth_tokens_that_expire_mid_job_from_a_profile() {
     let issued = ws.counts().tokens_issued.load(std::sync::atomic::Ordering::Relaxed);
     // Four jobs, each longer than a token's life: every job asks again before expiry.
     assert!(issued > 4, "tokens refreshed mid-job: {issued} issued");
+    let refused = ws.counts().expired_refused.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(refused >= 1, "the revoked first token was refused, and replaced");
     assert!(said.iter().all(|s| !s.contains(CLIENT_SECRET)), "the secret is never printed");
 
     // The environment's client credentials, with a wrong secret: one clear line, no secret.
