@@ -114,15 +114,20 @@ impl DatabricksFake {
     /// Starts a workspace on a free loopback port in front of the MLflow server at `upstream`,
     /// keeping artifacts in `moto` under a prefix of its own.
     pub fn start(upstream: &str, moto: &Moto, options: FakeOptions) -> DatabricksFake {
+        Self::start_on(upstream, &moto.endpoint_url, &moto.bucket, options)
+    }
+
+    /// [`Self::start`] with the S3 endpoint and bucket given.
+    fn start_on(upstream: &str, s3_endpoint: &str, bucket: &str, options: FakeOptions) -> DatabricksFake {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
         listener.set_nonblocking(true).expect("non-blocking listener");
         let url = format!("http://{}", listener.local_addr().expect("local address"));
         let s3 = object_store::aws::AmazonS3Builder::new()
-            .with_bucket_name(&moto.bucket)
+            .with_bucket_name(bucket)
             .with_region(MOTO_REGION)
             .with_access_key_id(MOTO_ACCESS_KEY)
             .with_secret_access_key(MOTO_ACCESS_KEY)
-            .with_endpoint(&moto.endpoint_url)
+            .with_endpoint(s3_endpoint)
             .with_allow_http(true)
             .with_virtual_hosted_style_request(false)
             .build()
@@ -517,4 +522,58 @@ fn is_relative(p: &str) -> bool {
 fn base64_decode(s: &str) -> Option<Vec<u8>> {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.decode(s).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The routes that answer without the MLflow server or S3 behind.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn auth_refusals_missing_routes_and_wrong_shapes() {
+        let options = FakeOptions {
+            tokens: vec!["pat".into()],
+            client: Some(("id".into(), "secret".into())),
+            expires_in: 1,
+            ..FakeOptions::default()
+        };
+        let ws = tokio::task::spawn_blocking(move || {
+            DatabricksFake::start_on("http://127.0.0.1:9", "http://127.0.0.1:9", "b", options)
+        })
+        .await
+        .unwrap();
+        let http = reqwest::Client::new();
+        let code = |r: reqwest::Response| async move {
+            let org = r.headers().get("x-databricks-org-id").map(|v| v.to_str().unwrap().to_string());
+            assert_eq!(org.as_deref(), Some(ORG_ID));
+            let status = r.status().as_u16();
+            let body: Value = r.json().await.unwrap();
+            (status, body["error_code"].as_str().or(body["error"].as_str()).unwrap_or_default().to_string())
+        };
+        let search = format!("{}/api/2.0/mlflow/experiments/search", ws.url);
+        assert_eq!(code(http.get(&search).send().await.unwrap()).await, (401, "UNAUTHENTICATED".into()));
+        let proxy = format!("{}/api/2.0/mlflow-artifacts/artifacts", ws.url);
+        let got = http.get(&proxy).bearer_auth("pat").send().await.unwrap();
+        assert_eq!(code(got).await, (404, "ENDPOINT_NOT_FOUND".into()));
+        let token = |secret: &'static str| {
+            http.post(format!("{}/oidc/v1/token", ws.url))
+                .basic_auth("id", Some(secret))
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .body("grant_type=client_credentials&scope=all-apis")
+                .send()
+        };
+        assert_eq!(code(token("wrong").await.unwrap()).await, (401, "invalid_client".into()));
+        let issued: Value = token("secret").await.unwrap().json().await.unwrap();
+        let access = issued["access_token"].as_str().unwrap();
+        assert_eq!(issued["expires_in"], 1);
+        let got = http.get(&proxy).bearer_auth(access).send().await.unwrap();
+        assert_eq!(code(got).await.0, 404, "an issued token is accepted");
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        assert_eq!(code(http.get(&proxy).bearer_auth(access).send().await.unwrap()).await.0, 401, "expired");
+        let creds = format!("{}/api/2.0/mlflow/artifacts/credentials-for-read", ws.url);
+        let got = http.post(&creds).bearer_auth("pat").json(&json!({"run_id": "r", "path": "a.txt"})).send().await;
+        assert_eq!(code(got.unwrap()).await, (400, "INVALID_PARAMETER_VALUE".into()));
+        assert_eq!(ws.violations().len(), 1, "{:?}", ws.violations());
+        tokio::task::spawn_blocking(move || drop(ws)).await.unwrap();
+    }
 }
