@@ -147,6 +147,9 @@ fn round_trip(ws: &DatabricksFake, ws_uri: &str, to_ws: &[(&str, &str)], from_ws
         // Out again: everything, files included, read back with the official client.
         assert_runs_equal(original, &back_runs[ws_id]);
     }
+    // Reads ask for credentials once per run, not once per file.
+    let reads = ws.counts().read_credentials.load(std::sync::atomic::Ordering::Relaxed);
+    assert_eq!(reads, src_runs.len() as u64, "credentials-for-read calls");
     assert_eq!(ws.violations(), Vec::<String>::new());
     said
 }

@@ -3,9 +3,14 @@
 //! this machine, a cloud object store, or (read-only) the server's own artifact routes when this
 //! machine cannot reach the store itself.
 
-use std::{collections::HashSet, path::PathBuf, sync::Mutex};
+use std::{
+    collections::{HashMap, HashSet},
+    path::PathBuf,
+    sync::Mutex,
+    time::{Duration, Instant},
+};
 
-use mlflow_client::MlflowClient;
+use mlflow_client::{api::ArtifactCredential, MlflowClient};
 
 use mlflow_client::ByteStream;
 
@@ -47,6 +52,22 @@ pub struct ArtifactRoots {
     /// Stores this machine has credentials for but failed to read (another endpoint, a key
     /// without access): read through the server from then on.
     unreadable: Mutex<HashSet<StoreId>>,
+    /// Read credentials of Databricks runs, asked for many files at a time.
+    databricks_reads: tokio::sync::Mutex<DatabricksReads>,
+}
+
+/// How long a read credential asked for ahead of its download is used. The signed URLs'
+/// lifetime is not documented (databricks-rest.md §2.10); one refused is asked for again.
+const CREDENTIAL_REUSE: Duration = Duration::from_secs(600);
+
+/// Read credentials asked for ahead: one `credentials-for-read` call serves up to
+/// [`mlflow_client::api::MAX_CREDENTIAL_PATHS`] files of a listed run instead of one call each.
+#[derive(Default)]
+struct DatabricksReads {
+    /// Files of each listed run whose credentials have not been asked for yet.
+    listed: HashMap<String, Vec<String>>,
+    /// Credentials asked for, by run and path, with when.
+    ready: HashMap<(String, String), (ArtifactCredential, Instant)>,
 }
 
 impl std::fmt::Debug for ArtifactRoots {
@@ -58,7 +79,7 @@ impl std::fmt::Debug for ArtifactRoots {
 impl ArtifactRoots {
     pub fn new(client: MlflowClient) -> Self {
         let objects = ObjectStores::from_process_env(client.side());
-        Self { client, objects, unreadable: Mutex::default() }
+        Self { client, objects, unreadable: Mutex::default(), databricks_reads: Default::default() }
     }
 
     /// Where to read artifacts whose root is `uri`. Falls back to `routes` (the server's routes
@@ -188,6 +209,10 @@ impl ArtifactRoots {
                     }
                 }
                 files.sort();
+                if let ArtifactRoot::DatabricksRun(run) = root {
+                    let paths = files.iter().map(|f| f.path.clone()).collect();
+                    self.databricks_reads.lock().await.listed.insert(run.clone(), paths);
+                }
                 Ok(files)
             }
         }
@@ -219,19 +244,48 @@ impl ArtifactRoots {
             ArtifactRoot::RunRoutes(run) => Ok(self.client.download_artifact(run, rel).await?),
             ArtifactRoot::ModelRoutes(id) => Ok(self.client.download_logged_model_artifact(id, rel).await?),
             ArtifactRoot::DatabricksRun(run) => {
-                let paths = [check_relative(rel)?.to_string()];
-                let credential = self.client.credentials_for_read(run, &paths).await?.remove(0);
+                let rel = check_relative(rel)?;
+                let credential = self.read_credential(run, &rel).await?;
                 match self.client.download_signed(&credential).await {
                     // A signed URL that expired or was refused: once more with a fresh one
                     // (databricks-rest.md §2.10).
                     Err(e) if matches!(e.status(), Some(401 | 403)) => {
-                        let credential = self.client.credentials_for_read(run, &paths).await?.remove(0);
+                        let credential = self.client.credentials_for_read(run, &[rel.to_string()]).await?.remove(0);
                         Ok(self.client.download_signed(&credential).await?)
                     }
                     other => Ok(other?),
                 }
             }
         }
+    }
+
+    /// The read credential of file `rel` of Databricks run `run`: one asked for ahead if still
+    /// fresh, else asked for now together with the run's other listed files not yet asked for.
+    async fn read_credential(&self, run: &str, rel: &str) -> Result<ArtifactCredential> {
+        let mut reads = self.databricks_reads.lock().await;
+        if let Some((credential, at)) = reads.ready.remove(&(run.to_string(), rel.to_string())) {
+            if at.elapsed() < CREDENTIAL_REUSE {
+                return Ok(credential);
+            }
+        }
+        let mut batch = vec![rel.to_string()];
+        if let Some(rest) = reads.listed.get_mut(run) {
+            rest.retain(|p| p != rel);
+            let take = rest.len().min(mlflow_client::api::MAX_CREDENTIAL_PATHS - 1);
+            batch.extend(rest.drain(..take));
+            if rest.is_empty() {
+                reads.listed.remove(run);
+            }
+        }
+        // One credential per path, in order (checked by the client).
+        let mut credentials = self.client.credentials_for_read(run, &batch).await?.into_iter();
+        let first =
+            credentials.next().ok_or_else(|| Error::Input(format!("run {run}: no read credential for {rel}")))?;
+        let now = Instant::now();
+        for c in credentials {
+            reads.ready.insert((run.to_string(), c.path.clone()), (c, now));
+        }
+        Ok(first)
     }
 
     /// Streams one file to `rel` below the root; `data.len` is its size when known.
