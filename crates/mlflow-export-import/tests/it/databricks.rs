@@ -200,7 +200,8 @@ fn copy_with_oauth_tokens_that_expire_mid_job_from_a_profile() {
     assert!(refused >= 1, "the revoked first token was refused, and replaced");
     assert!(said.iter().all(|s| !s.contains(CLIENT_SECRET)), "the secret is never printed");
 
-    // The environment's client credentials, with a wrong secret: one clear line, no secret.
+    // The environment's client credentials, with a wrong secret: one clear line, and no secret
+    // even in the most verbose log.
     let report = dir.path().join("report.json");
     let wrong = "wrong-secret-5555";
     let out = cli::run(
@@ -216,6 +217,7 @@ fn copy_with_oauth_tokens_that_expire_mid_job_from_a_profile() {
             &unique_name("dbx-never"),
             "--report",
             path(&report),
+            "-vvv",
         ],
         &[
             ("SRC_DATABRICKS_HOST", &ws.url),
@@ -225,8 +227,9 @@ fn copy_with_oauth_tokens_that_expire_mid_job_from_a_profile() {
     );
     let err = stderr(&out);
     assert!(!out.status.success(), "{err}");
-    let lines: Vec<&str> = err.lines().filter(|l| l.contains("invalid_client")).collect();
+    let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
     assert_eq!(lines.len(), 1, "one line says why: {err}");
+    assert!(lines[0].contains("invalid_client"), "{err}");
     assert!(lines[0].contains("authentication failed") && lines[0].contains(CLIENT_ID), "{err}");
     let report = std::fs::read_to_string(&report).unwrap_or_default();
     for text in [&err, &String::from_utf8_lossy(&out.stdout).into_owned(), &report] {
