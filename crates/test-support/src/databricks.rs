@@ -31,7 +31,7 @@ use std::{
 use bytes::Bytes;
 use http_body_util::{combinators::BoxBody, BodyExt, Full};
 use hyper::{header, Method, Request, Response, StatusCode};
-use object_store::{aws::AmazonS3, path::Path as StorePath, signer::Signer, ObjectStore};
+use object_store::{aws::AmazonS3, path::Path as StorePath, signer::Signer, ObjectStore, ObjectStoreExt};
 use serde_json::{json, Value};
 
 use crate::moto::{Moto, MOTO_ACCESS_KEY, MOTO_REGION};
@@ -275,6 +275,11 @@ async fn handle(state: &State, req: Request<hyper::body::Incoming>) -> Response<
         _ if path.starts_with("/api/2.0/mlflow-artifacts") || path.ends_with("/get-artifact") => {
             error(StatusCode::NOT_FOUND, "ENDPOINT_NOT_FOUND", &format!("no API found for '{path}'"))
         }
+        (&Method::POST, "/api/2.0/mlflow/experiments/create") if !workspace_path(&body) => error(
+            StatusCode::BAD_REQUEST,
+            "INVALID_PARAMETER_VALUE",
+            "fake workspace: an experiment name is an absolute workspace path, such as /Users/<user>/<name>",
+        ),
         _ if path.starts_with("/api/2.0/mlflow/") => forward(state, parts, body).await,
         _ => error(StatusCode::NOT_FOUND, "ENDPOINT_NOT_FOUND", &format!("no API found for '{path}'")),
     }
@@ -392,6 +397,12 @@ async fn list_artifacts(state: &State, query: &HashMap<String, String>) -> Respo
         .chain(listed.objects.iter().map(|o| json!({"path": rel(&o.location), "is_dir": false, "file_size": o.size})))
         .collect();
     entries.sort_by(|a, b| a["path"].as_str().cmp(&b["path"].as_str()));
+    // A file's path lists that one file (databricks-rest.md §2.2, "single-file quirk").
+    if entries.is_empty() && !dir.is_empty() {
+        if let Ok(meta) = state.s3.head(&StorePath::parse(prefix.as_str()).unwrap_or_default()).await {
+            entries.push(json!({"path": dir, "is_dir": false, "file_size": meta.size}));
+        }
+    }
     let start: usize = query.get("page_token").and_then(|t| t.parse().ok()).unwrap_or(0);
     let end = (start + state.options.page_size.max(1)).min(entries.len());
     let mut answer = json!({"root_uri": format!("dbfs:/databricks/mlflow-tracking/0/{run_id}/artifacts"), "files": entries.get(start..end).unwrap_or_default()});
@@ -511,6 +522,12 @@ fn rewrite_locations(v: &mut Value) {
     }
 }
 
+/// Whether an `experiments/create` body names its experiment by an absolute workspace path
+/// (databricks-rest.md §6; the Python tool refuses other names for Databricks).
+fn workspace_path(body: &[u8]) -> bool {
+    serde_json::from_slice::<Value>(body).is_ok_and(|b| b["name"].as_str().is_some_and(|n| n.starts_with('/')))
+}
+
 fn is_id(s: &str) -> bool {
     !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
 }
@@ -574,6 +591,9 @@ mod tests {
         let got = http.post(&creds).bearer_auth("pat").json(&json!({"run_id": "r", "path": "a.txt"})).send().await;
         assert_eq!(code(got.unwrap()).await, (400, "INVALID_PARAMETER_VALUE".into()));
         assert_eq!(ws.violations().len(), 1, "{:?}", ws.violations());
+        let create = format!("{}/api/2.0/mlflow/experiments/create", ws.url);
+        let got = http.post(&create).bearer_auth("pat").json(&json!({"name": "no-folder"})).send().await;
+        assert_eq!(code(got.unwrap()).await, (400, "INVALID_PARAMETER_VALUE".into()));
         tokio::task::spawn_blocking(move || drop(ws)).await.unwrap();
     }
 }
