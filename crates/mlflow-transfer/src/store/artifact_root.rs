@@ -52,22 +52,34 @@ pub struct ArtifactRoots {
     /// Stores this machine has credentials for but failed to read (another endpoint, a key
     /// without access): read through the server from then on.
     unreadable: Mutex<HashSet<StoreId>>,
-    /// Read credentials of Databricks runs, asked for many files at a time.
-    databricks_reads: tokio::sync::Mutex<DatabricksReads>,
+    /// Read and write credentials of Databricks runs, asked for many files at a time.
+    databricks_reads: tokio::sync::Mutex<Prefetched>,
+    databricks_writes: tokio::sync::Mutex<Prefetched>,
 }
 
-/// How long a read credential asked for ahead of its download is used. The signed URLs'
-/// lifetime is not documented (databricks-rest.md §2.10); one refused is asked for again.
+/// How long a credential asked for ahead of its transfer is used. The signed URLs' lifetime is
+/// not documented (databricks-rest.md §2.10); one refused is asked for again.
 const CREDENTIAL_REUSE: Duration = Duration::from_secs(600);
 
-/// Read credentials asked for ahead: one `credentials-for-read` call serves up to
-/// [`mlflow_client::api::MAX_CREDENTIAL_PATHS`] files of a listed run instead of one call each.
+/// Files per credentials call: well under the 2,000 MLflow allows, so that the last file of a
+/// batch is moved while its credential is still fresh.
+const CREDENTIAL_BATCH: usize = 500;
+
+/// Credentials asked for ahead: one `credentials-for-read` (or `-write`) call serves a batch of
+/// files of a run listed (or about to be written) instead of one call each.
 #[derive(Default)]
-struct DatabricksReads {
-    /// Files of each listed run whose credentials have not been asked for yet.
-    listed: HashMap<String, Vec<String>>,
+struct Prefetched {
+    /// Files of each run whose credentials have not been asked for yet.
+    pending: HashMap<String, Vec<String>>,
     /// Credentials asked for, by run and path, with when.
     ready: HashMap<(String, String), (ArtifactCredential, Instant)>,
+}
+
+/// Which credentials of a Databricks run.
+#[derive(Clone, Copy)]
+enum Access {
+    Read,
+    Write,
 }
 
 impl std::fmt::Debug for ArtifactRoots {
@@ -79,7 +91,13 @@ impl std::fmt::Debug for ArtifactRoots {
 impl ArtifactRoots {
     pub fn new(client: MlflowClient) -> Self {
         let objects = ObjectStores::from_process_env(client.side());
-        Self { client, objects, unreadable: Mutex::default(), databricks_reads: Default::default() }
+        Self {
+            client,
+            objects,
+            unreadable: Mutex::default(),
+            databricks_reads: Default::default(),
+            databricks_writes: Default::default(),
+        }
     }
 
     /// Where to read artifacts whose root is `uri`. Falls back to `routes` (the server's routes
@@ -211,7 +229,7 @@ impl ArtifactRoots {
                 files.sort();
                 if let ArtifactRoot::DatabricksRun(run) = root {
                     let paths = files.iter().map(|f| f.path.clone()).collect();
-                    self.databricks_reads.lock().await.listed.insert(run.clone(), paths);
+                    self.databricks_reads.lock().await.pending.insert(run.clone(), paths);
                 }
                 Ok(files)
             }
@@ -245,7 +263,7 @@ impl ArtifactRoots {
             ArtifactRoot::ModelRoutes(id) => Ok(self.client.download_logged_model_artifact(id, rel).await?),
             ArtifactRoot::DatabricksRun(run) => {
                 let rel = check_relative(rel)?;
-                let credential = self.read_credential(run, &rel).await?;
+                let credential = self.credential(Access::Read, run, &rel).await?;
                 match self.client.download_signed(&credential).await {
                     // A signed URL that expired or was refused: once more with a fresh one
                     // (databricks-rest.md §2.10).
@@ -259,31 +277,46 @@ impl ArtifactRoots {
         }
     }
 
-    /// The read credential of file `rel` of Databricks run `run`: one asked for ahead if still
-    /// fresh, else asked for now together with the run's other listed files not yet asked for.
-    async fn read_credential(&self, run: &str, rel: &str) -> Result<ArtifactCredential> {
-        let mut reads = self.databricks_reads.lock().await;
-        if let Some((credential, at)) = reads.ready.remove(&(run.to_string(), rel.to_string())) {
+    /// The files about to be written below `root`: when it is a Databricks run, their write
+    /// credentials are then asked for in batches.
+    pub async fn expect_writes(&self, root: &ArtifactRoot, files: &[ArtifactFile]) {
+        if let ArtifactRoot::DatabricksRun(run) = root {
+            let paths = files.iter().map(|f| f.path.clone()).collect();
+            self.databricks_writes.lock().await.pending.insert(run.clone(), paths);
+        }
+    }
+
+    /// The credential of file `rel` of Databricks run `run`: one asked for ahead if still
+    /// fresh, else asked for now together with the next of the run's files not yet asked for.
+    async fn credential(&self, access: Access, run: &str, rel: &str) -> Result<ArtifactCredential> {
+        let mut cache = match access {
+            Access::Read => self.databricks_reads.lock().await,
+            Access::Write => self.databricks_writes.lock().await,
+        };
+        if let Some((credential, at)) = cache.ready.remove(&(run.to_string(), rel.to_string())) {
             if at.elapsed() < CREDENTIAL_REUSE {
                 return Ok(credential);
             }
         }
         let mut batch = vec![rel.to_string()];
-        if let Some(rest) = reads.listed.get_mut(run) {
+        if let Some(rest) = cache.pending.get_mut(run) {
             rest.retain(|p| p != rel);
-            let take = rest.len().min(mlflow_client::api::MAX_CREDENTIAL_PATHS - 1);
+            let take = rest.len().min(CREDENTIAL_BATCH - 1);
             batch.extend(rest.drain(..take));
             if rest.is_empty() {
-                reads.listed.remove(run);
+                cache.pending.remove(run);
             }
         }
         // One credential per path, in order (checked by the client).
-        let mut credentials = self.client.credentials_for_read(run, &batch).await?.into_iter();
-        let first =
-            credentials.next().ok_or_else(|| Error::Input(format!("run {run}: no read credential for {rel}")))?;
+        let credentials = match access {
+            Access::Read => self.client.credentials_for_read(run, &batch).await?,
+            Access::Write => self.client.credentials_for_write(run, &batch).await?,
+        };
+        let mut credentials = credentials.into_iter();
+        let first = credentials.next().ok_or_else(|| Error::Input(format!("run {run}: no credential for {rel}")))?;
         let now = Instant::now();
         for c in credentials {
-            reads.ready.insert((run.to_string(), c.path.clone()), (c, now));
+            cache.ready.insert((run.to_string(), c.path.clone()), (c, now));
         }
         Ok(first)
     }
@@ -312,8 +345,7 @@ impl ArtifactRoots {
                 let len = data.len.ok_or_else(|| {
                     Error::Unsupported(format!("artifact {rel}: its size is unknown, and a signed upload needs it"))
                 })?;
-                let paths = [check_relative(rel)?.to_string()];
-                let credential = self.client.credentials_for_write(run, &paths).await?.remove(0);
+                let credential = self.credential(Access::Write, run, &check_relative(rel)?).await?;
                 Ok(self.client.upload_signed(&credential, len, data).await?)
             }
         }

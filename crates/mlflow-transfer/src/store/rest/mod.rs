@@ -698,6 +698,14 @@ impl RunSink for RestSink {
         })
     }
 
+    async fn expect_artifacts(&self, target: &Target, files: &[ArtifactFile]) -> Result<()> {
+        // A target without a destination fails on its first write, with the reason.
+        if let Ok(dest) = self.dest(target) {
+            self.artifacts.expect_writes(&dest, files).await;
+        }
+        Ok(())
+    }
+
     async fn write_artifact(&self, target: &Target, file: &ArtifactFile, data: ByteStream) -> Result<()> {
         self.artifacts.write(&self.dest(target)?, &file.path, data).await
     }
