@@ -374,7 +374,9 @@ impl MlflowClient {
     /// The answer comes with its places under the limit, for the caller to hold while it reads
     /// the body.
     async fn execute(&self, method: &'static str, url: &str, rb: RequestBuilder) -> Result<(Response, InFlight)> {
-        if let Some(pacer) = &self.inner.pacer {
+        // The pace is the server's; a signed storage URL is another service's.
+        let on_server = url.strip_prefix(self.inner.base.as_str()).is_some_and(|p| p.starts_with('/'));
+        if let Some(pacer) = self.inner.pacer.as_ref().filter(|_| on_server) {
             pacer.wait().await;
         }
         // Artifact uploads (PUT) go to the artifact store, not the database.
@@ -393,7 +395,7 @@ impl MlflowClient {
         };
         // The workspace's token goes to the workspace only, never to a signed storage URL.
         let resp = match &self.inner.oauth {
-            Some(oauth) if url.strip_prefix(self.inner.base.as_str()).is_some_and(|p| p.starts_with('/')) => {
+            Some(oauth) if on_server => {
                 // A token the workspace refuses (revoked, or expired early) is replaced once and
                 // the request sent again: a 401 was not applied, creates included.
                 let again = rb.try_clone();
