@@ -71,9 +71,12 @@ struct Inner {
     /// as its pool has connections can starve each other until the pool's 30 s timeout.
     writes: Arc<Semaphore>,
     pacer: Option<Pacer>,
+    /// The OAuth token source of a Databricks service principal ([`Auth::OAuthM2m`]).
+    oauth: Option<crate::oauth::TokenSource>,
     artifacts_destination: Option<std::path::PathBuf>,
     side: Option<String>,
     workspace: Option<String>,
+    databricks: bool,
     stats: ClientStats,
     /// Whether the server has answered at all. Until it has, a refused connection is a wrong
     /// URI or a server that is not running, reported at once rather than retried for a minute;
@@ -152,6 +155,12 @@ impl MlflowClient {
         let certs = ca_certificates(config)?;
         let http = http_client(config, &certs, config.timeout)?;
         let http_create = http_client(config, &certs, config.timeout.max(CREATE_READ_TIMEOUT))?;
+        let oauth = match &config.auth {
+            Auth::OAuthM2m { client_id, client_secret } => {
+                Some(crate::oauth::TokenSource::new(&config.base_url, client_id, client_secret, http.clone()))
+            }
+            _ => None,
+        };
         Ok(Self {
             inner: Arc::new(Inner {
                 http,
@@ -162,9 +171,11 @@ impl MlflowClient {
                 limiter: Arc::new(Semaphore::new(config.max_in_flight.max(1))),
                 writes: Arc::new(Semaphore::new(config.max_in_flight.div_ceil(2).max(1))),
                 pacer: Pacer::new(config.max_requests_per_second),
+                oauth,
                 artifacts_destination: config.artifacts_destination.clone(),
                 side: config.side.clone(),
                 workspace: config.workspace.clone(),
+                databricks: config.databricks,
                 stats: ClientStats::default(),
                 answered: Default::default(),
             }),
@@ -184,6 +195,11 @@ impl MlflowClient {
     /// See [`ClientConfig::workspace`].
     pub fn workspace(&self) -> Option<&str> {
         self.inner.workspace.as_deref()
+    }
+
+    /// See [`ClientConfig::databricks`].
+    pub fn is_databricks(&self) -> bool {
+        self.inner.databricks
     }
 
     /// See [`ClientConfig::side`].
@@ -209,7 +225,8 @@ impl MlflowClient {
             rb = rb.header(WORKSPACE_HEADER, w);
         }
         match &self.inner.auth {
-            Auth::None => rb,
+            // Added by `execute`, which may have to wait for a fresh token.
+            Auth::None | Auth::OAuthM2m { .. } => rb,
             Auth::Basic { username, password } => rb.basic_auth(username, Some(password)),
             Auth::Bearer(token) => rb.bearer_auth(token),
         }
@@ -320,11 +337,46 @@ impl MlflowClient {
         self.execute("PUT", &url, rb).await.map(drop)
     }
 
+    /// Opens a streamed download of a signed storage URL (a Databricks artifact credential),
+    /// sending the credential's headers and no credential of the tracking server. Messages
+    /// name the URL without its query, which holds the signature.
+    pub(crate) async fn get_signed(&self, url: &str, headers: &[(String, String)]) -> Result<ByteStream> {
+        let shown = crate::redact(url);
+        let (resp, in_flight) = self
+            .with_retries(Idempotency::Safe, || async {
+                let rb = headers.iter().fold(self.inner.http.get(url), |rb, (k, v)| rb.header(k, v));
+                self.execute("GET", &shown, rb).await
+            })
+            .await?;
+        let len = resp.content_length();
+        let body = Box::pin(resp.bytes_stream().map_err(std::io::Error::other));
+        Ok(ByteStream { len, stream: Box::pin(HeldBody { body, in_flight: Some(in_flight) }) })
+    }
+
+    /// Uploads a streamed body to a signed storage URL with PUT and the credential's headers.
+    /// Not retried here, as [`Self::put_stream`].
+    pub(crate) async fn put_signed(
+        &self,
+        url: &str,
+        headers: &[(String, String)],
+        len: u64,
+        body: reqwest::Body,
+    ) -> Result<()> {
+        let rb = headers
+            .iter()
+            .fold(self.inner.http.put(url), |rb, (k, v)| rb.header(k, v))
+            .header(header::CONTENT_LENGTH, len)
+            .body(body);
+        self.execute("PUT", &crate::redact(url), rb).await.map(drop)
+    }
+
     /// Sends one request under the in-flight limit and maps error statuses to [`Error::Api`].
     /// The answer comes with its places under the limit, for the caller to hold while it reads
     /// the body.
     async fn execute(&self, method: &'static str, url: &str, rb: RequestBuilder) -> Result<(Response, InFlight)> {
-        if let Some(pacer) = &self.inner.pacer {
+        // The pace is the server's; a signed storage URL is another service's.
+        let on_server = url.strip_prefix(self.inner.base.as_str()).is_some_and(|p| p.starts_with('/'));
+        if let Some(pacer) = self.inner.pacer.as_ref().filter(|_| on_server) {
             pacer.wait().await;
         }
         // Artifact uploads (PUT) go to the artifact store, not the database.
@@ -334,10 +386,31 @@ impl MlflowClient {
         };
         let slot = self.inner.limiter.clone().acquire_owned().await.expect("limiter never closes");
         let in_flight = InFlight { _slot: slot, _write: write };
-        self.inner.stats.requests.fetch_add(1, Ordering::Relaxed);
-        tracing::trace!(method, url, "request");
-        let resp = rb.send().await.map_err(|source| Error::Transport { method, url: url.to_string(), source })?;
-        self.inner.answered.store(true, Ordering::Relaxed);
+        let send = |rb: RequestBuilder| async move {
+            self.inner.stats.requests.fetch_add(1, Ordering::Relaxed);
+            tracing::trace!(method, url, "request");
+            let resp = rb.send().await.map_err(|source| Error::Transport { method, url: url.to_string(), source })?;
+            self.inner.answered.store(true, Ordering::Relaxed);
+            Ok::<_, Error>(resp)
+        };
+        // The workspace's token goes to the workspace only, never to a signed storage URL.
+        let resp = match &self.inner.oauth {
+            Some(oauth) if on_server => {
+                // A token the workspace refuses (revoked, or expired early) is replaced once and
+                // the request sent again: a 401 was not applied, creates included.
+                let again = rb.try_clone();
+                let token = oauth.token().await?;
+                let resp = send(rb.bearer_auth(&token)).await?;
+                match again {
+                    Some(again) if resp.status() == reqwest::StatusCode::UNAUTHORIZED => {
+                        oauth.refused(&token).await;
+                        send(again.bearer_auth(oauth.token().await?)).await?
+                    }
+                    _ => resp,
+                }
+            }
+            _ => send(rb).await?,
+        };
         let status = resp.status();
         if status.is_success() {
             return Ok((resp, in_flight));

@@ -20,6 +20,12 @@ pub enum Auth {
         password: String,
     },
     Bearer(String),
+    /// A Databricks service principal: OAuth machine-to-machine tokens asked for at the
+    /// workspace's token endpoint with this client id and secret, refreshed before they expire.
+    OAuthM2m {
+        client_id: String,
+        client_secret: String,
+    },
 }
 
 impl fmt::Debug for Auth {
@@ -28,6 +34,7 @@ impl fmt::Debug for Auth {
             Auth::None => f.write_str("None"),
             Auth::Basic { username, .. } => write!(f, "Basic({username}, ***)"),
             Auth::Bearer(_) => f.write_str("Bearer(***)"),
+            Auth::OAuthM2m { client_id, .. } => write!(f, "OAuthM2m({client_id}, ***)"),
         }
     }
 }
@@ -74,6 +81,9 @@ pub struct ClientConfig {
     /// `X-MLFLOW-WORKSPACE` on every request but those that manage workspaces themselves, as
     /// the Python client does. `None` sends no header: the server's `default` workspace.
     pub workspace: Option<String>,
+    /// Whether the server is a Databricks workspace (`databricks`, `databricks://PROFILE`): its
+    /// run artifacts move through the credentials routes, not the open-source ones.
+    pub databricks: bool,
 }
 
 /// Environment lookup, injectable for tests.
@@ -90,7 +100,8 @@ impl ClientConfig {
     /// `side` is `None` for single-server commands or `Some("SRC")`/`Some("DST")` for copy.
     pub fn resolve(uri: &str, side: Option<&str>, env: EnvLookup<'_>) -> Result<Self> {
         let var = |name: &str| side.and_then(|s| env(&format!("{s}_{name}"))).or_else(|| env(name));
-        let (base_url, auth) = if uri == "databricks" || uri.starts_with("databricks://") {
+        let is_databricks = uri == "databricks" || uri.starts_with("databricks://");
+        let (base_url, auth) = if is_databricks {
             databricks(uri.strip_prefix("databricks://"), &var, env)?
         } else {
             http_uri(uri, &var, env)?
@@ -127,6 +138,7 @@ impl ClientConfig {
             artifacts_destination: None,
             side: side.map(str::to_string),
             workspace: var("MLFLOW_WORKSPACE").map(|w| w.trim().to_string()).filter(|w| !w.is_empty()),
+            databricks: is_databricks,
         })
     }
 }
@@ -174,14 +186,23 @@ fn mlflow_credentials_file(env: EnvLookup<'_>) -> Option<Auth> {
     })
 }
 
+/// The fields of one Databricks configuration (a profile, or the environment) by key.
+type Fields<'a> = Box<dyn Fn(&str) -> Option<String> + 'a>;
+
+/// A Databricks workspace's host and credentials, as the Databricks SDK reads them
+/// (databricks-rest.md §1.3–1.5): `DATABRICKS_HOST` with `DATABRICKS_TOKEN` or
+/// `DATABRICKS_CLIENT_ID`/`DATABRICKS_CLIENT_SECRET` when no profile is named, else the profile's
+/// `host`, `token`, `client_id`, `client_secret` and `auth_type` in `~/.databrickscfg`.
 fn databricks(
     profile: Option<&str>,
     var: &dyn Fn(&str) -> Option<String>,
     env: EnvLookup<'_>,
 ) -> Result<(String, Auth)> {
     let profile = profile.filter(|p| !p.is_empty());
-    let (host, token) = match (profile, var("DATABRICKS_HOST"), var("DATABRICKS_TOKEN")) {
-        (None, Some(h), Some(t)) => (h, t),
+    let from_env = |k: &str| var(&format!("DATABRICKS_{}", k.to_ascii_uppercase()));
+    let env_has_auth = from_env("token").is_some() || from_env("client_id").is_some();
+    let (host, field, origin): (String, Fields<'_>, String) = match (profile, from_env("host")) {
+        (None, Some(h)) if env_has_auth => (h, Box::new(from_env), "the DATABRICKS_* variables".into()),
         _ => {
             let name = profile
                 .map(str::to_string)
@@ -195,17 +216,44 @@ fn databricks(
                 .map_err(|source| Error::Io { path: path.display().to_string(), source })?;
             let section = ini_section(&text, &name)
                 .ok_or_else(|| Error::Config(format!("profile [{name}] not found in {}", path.display())))?;
-            let get = |k: &str| {
-                section
-                    .get(k)
-                    .cloned()
-                    .ok_or_else(|| Error::Config(format!("profile [{name}] in {} has no `{k}`", path.display())))
-            };
-            (get("host")?, get("token")?)
+            let origin = format!("profile [{name}] in {}", path.display());
+            let host = section.get("host").cloned().ok_or_else(|| Error::Config(format!("{origin} has no `host`")))?;
+            (host, Box::new(move |k: &str| section.get(k).cloned().filter(|v| !v.is_empty())), origin)
         }
     };
+    let auth = databricks_auth(&*field, &origin)?;
     let host = if host.starts_with("http") { host } else { format!("https://{host}") };
-    Ok((host.trim_end_matches('/').to_string(), Auth::Bearer(token)))
+    Ok((host.trim_end_matches('/').to_string(), auth))
+}
+
+/// The one authentication method of a Databricks configuration: `auth_type` chooses when
+/// given; otherwise a token and a client id together are refused, as the SDK refuses them
+/// ("more than one authorization method configured").
+fn databricks_auth(field: &dyn Fn(&str) -> Option<String>, origin: &str) -> Result<Auth> {
+    let token = field("token");
+    let client = field("client_id").zip(field("client_secret"));
+    let m2m = |client: Option<(String, String)>| {
+        client
+            .map(|(client_id, client_secret)| Auth::OAuthM2m { client_id, client_secret })
+            .ok_or_else(|| Error::Config(format!("{origin}: auth_type oauth-m2m needs client_id and client_secret")))
+    };
+    match field("auth_type").as_deref() {
+        Some("pat") => {
+            token.map(Auth::Bearer).ok_or_else(|| Error::Config(format!("{origin}: auth_type pat needs a token")))
+        }
+        Some("oauth-m2m") => m2m(client),
+        Some(other) => {
+            Err(Error::Config(format!("{origin}: auth_type {other:?} is not supported (use pat or oauth-m2m)")))
+        }
+        None => match (token, client) {
+            (Some(_), Some(_)) => Err(Error::Config(format!(
+                "{origin}: more than one authorization method configured (token and client_id); set auth_type"
+            ))),
+            (Some(t), None) => Ok(Auth::Bearer(t)),
+            (None, Some(c)) => m2m(Some(c)),
+            (None, None) => Err(Error::Config(format!("{origin} has no `token`, nor `client_id` and `client_secret`"))),
+        },
+    }
 }
 
 /// The `key = value` pairs of section `[name]` of an INI file (`~/.mlflow/credentials`,
@@ -296,6 +344,36 @@ mod tests {
         assert!(matches!(c.auth, Auth::Bearer(ref t) if t == "t2"));
         let c = ClientConfig::resolve("databricks", None, &env).unwrap();
         assert_eq!(c.base_url, "https://a.example");
+    }
+
+    #[test]
+    fn databricks_oauth_from_profile_and_environment() {
+        let dir = std::env::temp_dir().join(format!("dbcfg-m2m-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("cfg");
+        std::fs::write(
+            &file,
+            "[sp]\nhost = https://w.example\nclient_id = cid\nclient_secret = s3cret\nauth_type = oauth-m2m\n\
+             [both]\nhost = h\ntoken = t\nclient_id = c\nclient_secret = s\n",
+        )
+        .unwrap();
+        let f = file.display().to_string();
+        let env = env_of(&[("DATABRICKS_CONFIG_FILE", &f)]);
+        let c = ClientConfig::resolve("databricks://sp", None, &env).unwrap();
+        assert!(
+            matches!(c.auth, Auth::OAuthM2m { ref client_id, ref client_secret } if client_id == "cid" && client_secret == "s3cret")
+        );
+        assert!(!format!("{c:?}").contains("s3cret"));
+        let e = ClientConfig::resolve("databricks://both", None, &env).unwrap_err().to_string();
+        assert!(e.contains("more than one authorization method"), "{e}");
+        let env = env_of(&[
+            ("DST_DATABRICKS_HOST", "http://127.0.0.1:9"),
+            ("DST_DATABRICKS_CLIENT_ID", "a"),
+            ("DST_DATABRICKS_CLIENT_SECRET", "b"),
+        ]);
+        let c = ClientConfig::resolve("databricks", Some("DST"), &env).unwrap();
+        assert_eq!(c.base_url, "http://127.0.0.1:9");
+        assert!(matches!(c.auth, Auth::OAuthM2m { .. }));
     }
 
     #[test]

@@ -9,6 +9,7 @@ pub mod batch;
 mod client;
 pub mod config;
 mod error;
+mod oauth;
 mod pace;
 mod python_json;
 pub mod types;

@@ -19,8 +19,9 @@ Every run written to a tracking server carries `mlflow_export_import.source.*` t
 run it came from and an `mlflow_export_import.complete` tag written last, so running the same \
 import or copy again skips what is complete and finishes what an interruption left half done.\n\n\
 Credentials come from the environment: MLFLOW_TRACKING_USERNAME/MLFLOW_TRACKING_PASSWORD (basic), \
-MLFLOW_TRACKING_TOKEN (bearer), DATABRICKS_HOST/DATABRICKS_TOKEN or ~/.databrickscfg for \
-`databricks` URIs. For copy, prefix any of them with SRC_ or DST_ to give each server its own \
+MLFLOW_TRACKING_TOKEN (bearer), DATABRICKS_HOST with DATABRICKS_TOKEN (personal access token) or \
+DATABRICKS_CLIENT_ID/DATABRICKS_CLIENT_SECRET (OAuth machine-to-machine), or a ~/.databrickscfg \
+profile (host, token or client_id/client_secret, auth_type), for `databricks` URIs. For copy, prefix any of them with SRC_ or DST_ to give each server its own \
 (e.g. DST_MLFLOW_TRACKING_TOKEN); unprefixed variables apply to both.",
     after_long_help = crate::exit::HELP
 )]

@@ -9,6 +9,7 @@
 
 pub mod azurite;
 mod compare;
+pub mod databricks;
 mod fault_proxy;
 pub mod moto;
 pub mod mysql;
@@ -19,6 +20,7 @@ mod tls_proxy;
 
 pub use azurite::Azurite;
 pub use compare::{assert_runs_equal, diff_runs, IDENTITY_TAG_PREFIX};
+pub use databricks::{DatabricksFake, FakeOptions};
 pub use fault_proxy::{Fault, FaultCounts, FaultPlan, FaultProxy, Rewrite};
 pub use moto::Moto;
 pub use mysql::Mysql;

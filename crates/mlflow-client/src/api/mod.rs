@@ -1,6 +1,7 @@
 //! One module per area of the REST API, each adding methods to [`crate::MlflowClient`].
 
 mod artifacts;
+mod databricks_artifacts;
 mod datasets;
 mod experiments;
 mod logged_models;
@@ -11,6 +12,7 @@ mod server;
 mod traces;
 mod webhooks;
 
+pub use databricks_artifacts::{ArtifactCredential, CredentialHeader, MAX_CREDENTIAL_PATHS};
 pub use datasets::{Dataset, RecordPages};
 pub use registry::{can_quote_filter_value, quote_filter_value, ModelVersionCreate};
 pub use runs::{LogBatch, RunCreate, SearchRuns, HISTORY_BULK_POINTS, HISTORY_BULK_RUNS};

@@ -11,6 +11,7 @@ mod auth;
 mod backends;
 mod cli;
 mod database_source;
+mod databricks;
 mod deployments;
 mod dry_run;
 mod evaluation_datasets;

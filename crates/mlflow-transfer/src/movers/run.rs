@@ -225,6 +225,7 @@ async fn transfer(
         Action::Updated => update(source, sink, &target, run, ctx, &mut outcome).await?,
         _ => {
             let files = source.list_artifacts(&run).await?;
+            sink.expect_artifacts(&target, &files).await?;
             let entries = move_files(source, sink, &run, &target, &files, ctx).await?;
             sink.finish_run(&target, &run, &entries).await?;
             outcome.count_files(&entries);
@@ -378,6 +379,7 @@ async fn update(
             Some(size) => size.is_some() && f.size.is_some() && *size != f.size,
         })
         .collect();
+    sink.expect_artifacts(target, &files).await?;
     let entries = move_files(source, sink, &run, target, &files, ctx).await?;
     let delta = RunRecord {
         meta: run.meta.clone(),

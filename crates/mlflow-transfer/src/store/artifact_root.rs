@@ -3,9 +3,14 @@
 //! this machine, a cloud object store, or (read-only) the server's own artifact routes when this
 //! machine cannot reach the store itself.
 
-use std::{collections::HashSet, path::PathBuf, sync::Mutex};
+use std::{
+    collections::{HashMap, HashSet},
+    path::PathBuf,
+    sync::Mutex,
+    time::{Duration, Instant},
+};
 
-use mlflow_client::MlflowClient;
+use mlflow_client::{api::ArtifactCredential, MlflowClient};
 
 use mlflow_client::ByteStream;
 
@@ -34,6 +39,10 @@ pub enum ArtifactRoot {
     RunRoutes(String),
     /// The same for a logged model (`logged-models/{id}/artifacts/...`). Read-only.
     ModelRoutes(String),
+    /// A run on a Databricks workspace (`dbfs:/databricks/mlflow-tracking/<exp>/<run>/artifacts`,
+    /// or any run of a `databricks` server): listed with `artifacts/list`, read and written
+    /// through the signed URLs of its credentials routes. Holds the run id.
+    DatabricksRun(String),
 }
 
 impl ArtifactRoot {
@@ -65,6 +74,34 @@ pub struct ArtifactRoots {
     /// Stores this machine has credentials for but failed to read (another endpoint, a key
     /// without access): read through the server from then on.
     unreadable: Mutex<HashSet<StoreId>>,
+    /// Read and write credentials of Databricks runs, asked for many files at a time.
+    databricks_reads: tokio::sync::Mutex<Prefetched>,
+    databricks_writes: tokio::sync::Mutex<Prefetched>,
+}
+
+/// How long a credential asked for ahead of its transfer is used. The signed URLs' lifetime is
+/// not documented (databricks-rest.md §2.10); one refused is asked for again.
+const CREDENTIAL_REUSE: Duration = Duration::from_secs(600);
+
+/// Files per credentials call: well under the 2,000 MLflow allows, so that the last file of a
+/// batch is moved while its credential is still fresh.
+const CREDENTIAL_BATCH: usize = 500;
+
+/// Credentials asked for ahead: one `credentials-for-read` (or `-write`) call serves a batch of
+/// files of a run listed (or about to be written) instead of one call each.
+#[derive(Default)]
+struct Prefetched {
+    /// Files of each run whose credentials have not been asked for yet.
+    pending: HashMap<String, Vec<String>>,
+    /// Credentials asked for, by run and path, with when.
+    ready: HashMap<(String, String), (ArtifactCredential, Instant)>,
+}
+
+/// Which credentials of a Databricks run.
+#[derive(Clone, Copy)]
+enum Access {
+    Read,
+    Write,
 }
 
 impl std::fmt::Debug for ArtifactRoots {
@@ -76,13 +113,27 @@ impl std::fmt::Debug for ArtifactRoots {
 impl ArtifactRoots {
     pub fn new(client: MlflowClient) -> Self {
         let objects = ObjectStores::from_process_env(client.side());
-        Self { client, objects, unreadable: Mutex::default() }
+        Self {
+            client,
+            objects,
+            unreadable: Mutex::default(),
+            databricks_reads: Default::default(),
+            databricks_writes: Default::default(),
+        }
     }
 
     /// Where to read artifacts whose root is `uri`. Falls back to `routes` (the server's routes
     /// for the run or logged model) when the store is out of this machine's reach.
     pub fn for_reading(&self, routes: ArtifactRoot, uri: Option<&str>) -> Result<ArtifactRoot> {
+        // A workspace has no `get-artifact` route: its own run routes are the credentials ones.
+        let routes = match routes {
+            ArtifactRoot::RunRoutes(run) if self.client.is_databricks() => ArtifactRoot::DatabricksRun(run),
+            routes => routes,
+        };
         let Some(uri) = uri else { return Ok(routes) };
+        if let Some(run) = databricks_run(uri) {
+            return Ok(ArtifactRoot::DatabricksRun(run));
+        }
         if let Some(rel) = proxied_path(uri) {
             return Ok(match self.client.artifacts_destination() {
                 Some(store) => match safe_join(store, &rel) {
@@ -134,6 +185,9 @@ impl ArtifactRoots {
     /// Where to write artifacts whose root is `uri`; an error naming the missing credential
     /// or the unsupported scheme when this machine cannot write there.
     pub fn for_writing(&self, uri: &str) -> Result<ArtifactRoot> {
+        if let Some(run) = databricks_run(uri) {
+            return Ok(ArtifactRoot::DatabricksRun(run));
+        }
         if let Some(rel) = proxied_path(uri).or_else(|| self.server_proxy_path(uri)) {
             return Ok(match self.client.artifacts_destination() {
                 Some(store) => ArtifactRoot::Local(safe_join(store, &rel)?),
@@ -168,13 +222,18 @@ impl ArtifactRoots {
     pub async fn list(&self, root: &ArtifactRoot) -> Result<Vec<ArtifactFile>> {
         match root {
             ArtifactRoot::Local(_) | ArtifactRoot::Object(_) => root.list_stored().await,
-            ArtifactRoot::Proxy(_) | ArtifactRoot::RunRoutes(_) | ArtifactRoot::ModelRoutes(_) => {
+            ArtifactRoot::Proxy(_)
+            | ArtifactRoot::RunRoutes(_)
+            | ArtifactRoot::ModelRoutes(_)
+            | ArtifactRoot::DatabricksRun(_) => {
                 let mut files = Vec::new();
                 let mut dirs = vec![String::new()];
                 while let Some(dir) = dirs.pop() {
                     let listed = match root {
                         ArtifactRoot::Proxy(p) => self.client.list_proxied_artifacts(p, &dir).await?,
-                        ArtifactRoot::RunRoutes(run) => self.client.list_artifacts(run, &dir).await?,
+                        ArtifactRoot::RunRoutes(run) | ArtifactRoot::DatabricksRun(run) => {
+                            self.client.list_artifacts(run, &dir).await?
+                        }
                         ArtifactRoot::ModelRoutes(id) => self.client.list_logged_model_artifacts(id, &dir).await?,
                         _ => unreachable!("matched above"),
                     };
@@ -189,6 +248,10 @@ impl ArtifactRoots {
                     }
                 }
                 files.sort();
+                if let ArtifactRoot::DatabricksRun(run) = root {
+                    let paths = files.iter().map(|f| f.path.clone()).collect();
+                    self.databricks_reads.lock().await.pending.insert(run.clone(), paths);
+                }
                 Ok(files)
             }
         }
@@ -218,7 +281,64 @@ impl ArtifactRoots {
             }
             ArtifactRoot::RunRoutes(run) => Ok(self.client.download_artifact(run, rel).await?),
             ArtifactRoot::ModelRoutes(id) => Ok(self.client.download_logged_model_artifact(id, rel).await?),
+            ArtifactRoot::DatabricksRun(run) => {
+                let rel = check_relative(rel)?;
+                let credential = self.credential(Access::Read, run, &rel).await?;
+                match self.client.download_signed(&credential).await {
+                    // A signed URL that expired or was refused: once more with a fresh one
+                    // (databricks-rest.md §2.10).
+                    Err(e) if matches!(e.status(), Some(401 | 403)) => {
+                        let credential = self.client.credentials_for_read(run, &[rel.to_string()]).await?.remove(0);
+                        Ok(self.client.download_signed(&credential).await?)
+                    }
+                    other => Ok(other?),
+                }
+            }
         }
+    }
+
+    /// The files about to be written below `root`: when it is a Databricks run, their write
+    /// credentials are then asked for in batches.
+    pub async fn expect_writes(&self, root: &ArtifactRoot, files: &[ArtifactFile]) {
+        if let ArtifactRoot::DatabricksRun(run) = root {
+            let paths = files.iter().map(|f| f.path.clone()).collect();
+            self.databricks_writes.lock().await.pending.insert(run.clone(), paths);
+        }
+    }
+
+    /// The credential of file `rel` of Databricks run `run`: one asked for ahead if still
+    /// fresh, else asked for now together with the next of the run's files not yet asked for.
+    async fn credential(&self, access: Access, run: &str, rel: &str) -> Result<ArtifactCredential> {
+        let mut cache = match access {
+            Access::Read => self.databricks_reads.lock().await,
+            Access::Write => self.databricks_writes.lock().await,
+        };
+        if let Some((credential, at)) = cache.ready.remove(&(run.to_string(), rel.to_string())) {
+            if at.elapsed() < CREDENTIAL_REUSE {
+                return Ok(credential);
+            }
+        }
+        let mut batch = vec![rel.to_string()];
+        if let Some(rest) = cache.pending.get_mut(run) {
+            rest.retain(|p| p != rel);
+            let take = rest.len().min(CREDENTIAL_BATCH - 1);
+            batch.extend(rest.drain(..take));
+            if rest.is_empty() {
+                cache.pending.remove(run);
+            }
+        }
+        // One credential per path, in order (checked by the client).
+        let credentials = match access {
+            Access::Read => self.client.credentials_for_read(run, &batch).await?,
+            Access::Write => self.client.credentials_for_write(run, &batch).await?,
+        };
+        let mut credentials = credentials.into_iter();
+        let first = credentials.next().ok_or_else(|| Error::Input(format!("run {run}: no credential for {rel}")))?;
+        let now = Instant::now();
+        for c in credentials {
+            cache.ready.insert((run.to_string(), c.path.clone()), (c, now));
+        }
+        Ok(first)
     }
 
     /// Streams one file to `rel` below the root; `data.len` is its size when known.
@@ -239,6 +359,14 @@ impl ArtifactRoots {
             }
             ArtifactRoot::RunRoutes(id) | ArtifactRoot::ModelRoutes(id) => {
                 Err(Error::Unsupported(format!("{id}: artifacts read through the server cannot be written")))
+            }
+            ArtifactRoot::DatabricksRun(run) => {
+                // A signed PUT takes a declared length, as the proxy does.
+                let len = data.len.ok_or_else(|| {
+                    Error::Unsupported(format!("artifact {rel}: its size is unknown, and a signed upload needs it"))
+                })?;
+                let credential = self.credential(Access::Write, run, &check_relative(rel)?).await?;
+                Ok(self.client.upload_signed(&credential, len, data).await?)
             }
         }
     }
@@ -270,6 +398,22 @@ impl ArtifactRoots {
             _ => Ok(()),
         }
     }
+}
+
+/// Whether `uri` lies in a Databricks workspace's MLflow artifact area (an experiment's or a
+/// run's root), whose files only the credentials routes reach.
+pub fn is_databricks_tracking(uri: &str) -> bool {
+    uri.starts_with("dbfs:/databricks/mlflow-tracking/")
+}
+
+/// The run id of a Databricks run root, `dbfs:/databricks/mlflow-tracking/<exp>/<run>/artifacts`
+/// (databricks-rest.md §2.1; MLflow's `databricks_run_artifact_repo.py` pattern). Both ids are
+/// checked to be plain ids: the run id goes into requests and the report.
+fn databricks_run(uri: &str) -> Option<String> {
+    let rest = uri.strip_prefix("dbfs:/databricks/mlflow-tracking/")?.trim_end_matches('/');
+    let [exp, run, "artifacts"] = rest.split('/').collect::<Vec<_>>()[..] else { return None };
+    let id = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    (id(exp) && id(run)).then(|| run.to_string())
 }
 
 /// The proxy path of an `mlflow-artifacts:/p` or `mlflow-artifacts://host:port/p` URI.
@@ -317,6 +461,36 @@ mod tests {
         assert!(e.contains("`hdfs:`"), "{e}");
         let e = r.for_writing("https://elsewhere/x").unwrap_err().to_string();
         assert!(e.contains("not supported"), "{e}");
+    }
+
+    #[test]
+    fn databricks_run_roots_use_the_credentials_routes() {
+        let r = roots("http://h:5000");
+        let dbx = |root: Result<ArtifactRoot>| match root.unwrap() {
+            ArtifactRoot::DatabricksRun(run) => run,
+            other => panic!("{other:?}"),
+        };
+        let uri = "dbfs:/databricks/mlflow-tracking/123/abc/artifacts";
+        assert_eq!(dbx(r.for_writing(uri)), "abc");
+        assert_eq!(dbx(r.for_reading(ArtifactRoot::RunRoutes("abc".into()), Some(uri))), "abc");
+        assert_eq!(databricks_run("dbfs:/databricks/mlflow-tracking/1/r/artifacts/"), Some("r".into()));
+        for other in [
+            "dbfs:/databricks/mlflow-tracking/1/r/artifacts/sub",
+            "dbfs:/databricks/mlflow-tracking/1/../artifacts",
+            "dbfs:/databricks/mlflow-tracking/1/logged_models/m-1/artifacts",
+        ] {
+            assert_eq!(databricks_run(other), None, "{other}");
+        }
+        // A Databricks server's runs are read through the credentials routes whatever the root.
+        let config = mlflow_client::ClientConfig::resolve("databricks", None, &|k| {
+            [("DATABRICKS_HOST", "http://w"), ("DATABRICKS_TOKEN", "t")]
+                .iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.to_string())
+        })
+        .unwrap();
+        let r = ArtifactRoots::new(MlflowClient::new(&config).unwrap());
+        assert_eq!(dbx(r.for_reading(ArtifactRoot::RunRoutes("x".into()), Some("dbfs:/Volumes/a/b/c"))), "x");
     }
 
     #[test]

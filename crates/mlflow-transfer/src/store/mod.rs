@@ -107,6 +107,11 @@ pub trait RunSink: Send + Sync {
     async fn probe_run(&self, _run: &RunRecord, _source: &SourceIdentity) -> Result<Option<Target>> {
         Ok(None)
     }
+    /// The files about to be written into the run, before the first: a sink whose uploads need
+    /// a credential per file (Databricks) asks for them in batches instead of one by one.
+    async fn expect_artifacts(&self, _target: &Target, _files: &[ArtifactFile]) -> Result<()> {
+        Ok(())
+    }
     /// Streams one artifact file into the run.
     async fn write_artifact(&self, target: &Target, file: &ArtifactFile, data: ByteStream) -> Result<()>;
     /// Copies one artifact file from `from` inside the object store both live in; `false`

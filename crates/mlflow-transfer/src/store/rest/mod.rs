@@ -33,7 +33,7 @@ use crate::{
     model::{key_values, ArtifactFile, ExperimentRecord, MetricPoint, Origin, RunMeta, RunRecord},
     select::{ExperimentSpec, RunFilter},
     store::{
-        artifact_root::{ArtifactRoot, ArtifactRoots},
+        artifact_root::{self, ArtifactRoot, ArtifactRoots},
         history::HistoryReader,
         object::ObjectLocation,
         ByteStream, RunSink, RunSource, Target,
@@ -342,7 +342,8 @@ impl RestSink {
     pub async fn for_experiment(client: MlflowClient, name: &str, tags: &BTreeMap<String, String>) -> Result<Self> {
         let (experiment_id, artifact_location) = ensure_experiment(&client, name, tags).await?;
         let artifacts = ArtifactRoots::new(client.clone());
-        if let Some(location) = artifact_location {
+        // A workspace's runs are written through their own credentials: nothing to check here.
+        if let Some(location) = artifact_location.filter(|l| !artifact_root::is_databricks_tracking(l)) {
             let root = artifacts.for_writing(&location).map_err(|e| match e {
                 Error::Unsupported(m) => Error::Unsupported(format!("experiment {name:?}: {m}")),
                 e => e,
@@ -696,6 +697,14 @@ impl RunSink for RestSink {
             Some(Found::Resumable(r)) => Some(Target::Resumed(r.info.run_id)),
             Some(Found::Unusable(_)) | None => None,
         })
+    }
+
+    async fn expect_artifacts(&self, target: &Target, files: &[ArtifactFile]) -> Result<()> {
+        // A target without a destination fails on its first write, with the reason.
+        if let Ok(dest) = self.dest(target) {
+            self.artifacts.expect_writes(&dest, files).await;
+        }
+        Ok(())
     }
 
     async fn write_artifact(&self, target: &Target, file: &ArtifactFile, data: ByteStream) -> Result<()> {

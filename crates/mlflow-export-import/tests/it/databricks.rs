@@ -1,0 +1,239 @@
+//! Databricks workspaces, against the in-repo fake (`test_support::databricks`): a workspace
+//! in front of a real MLflow server whose run artifacts live in moto behind signed URLs.
+//!
+//! `copy-experiment` from an open-source server into the workspace and back out to another
+//! open-source server keeps every field (read back with the official client on the open
+//! sides) and every byte (read back from moto on the workspace side); a second run creates
+//! nothing. Personal access tokens, OAuth machine-to-machine (tokens that expire mid-job) and
+//! `~/.databrickscfg` profiles authenticate; a wrong secret ends in one clear line and no
+//! secret is ever printed.
+
+use std::collections::HashMap;
+
+use serde_json::Value;
+use test_support::{
+    assert_runs_equal, databricks::FakeOptions, moto, unique_name, ArtifactMode, DatabricksFake, MlflowServer,
+};
+
+use crate::cli::{self, path};
+
+const PAT: &str = "dapi-fake-pat-0123456789";
+const CLIENT_ID: &str = "sp-0000-fake";
+const CLIENT_SECRET: &str = "dose-fake-client-secret-9876";
+
+/// A source experiment of two runs (params, metrics, tags, a dataset, files in nested folders,
+/// a 0-byte file) on the shared proxy server, seeded once per test binary.
+fn source() -> &'static (String, HashMap<String, Value>) {
+    static SOURCE: std::sync::OnceLock<(String, HashMap<String, Value>)> = std::sync::OnceLock::new();
+    SOURCE.get_or_init(|| {
+        let src = MlflowServer::shared(ArtifactMode::Proxy);
+        let name = unique_name("dbx-src");
+        for run in ["a", "b"] {
+            src.seed(&["--scenario", "rich", "--experiment", &name, "--run-name", run, "--no-log-model"]);
+        }
+        let runs = src.dump_experiment(&name).as_object().unwrap().clone().into_iter().collect();
+        (name, runs)
+    })
+}
+
+/// A workspace in front of the shared local-root server, its artifacts in the shared moto.
+fn workspace(options: FakeOptions) -> DatabricksFake {
+    DatabricksFake::start(&MlflowServer::shared(ArtifactMode::LocalRoot).url, moto::shared(), options)
+}
+
+/// Every run of `dump` by the source run id its identity tags name.
+fn by_source(dump: Value) -> HashMap<String, Value> {
+    dump.as_object()
+        .unwrap()
+        .values()
+        .map(|r| {
+            assert_eq!(r["tags"]["mlflow_export_import.complete"], "true", "{r}");
+            (r["tags"]["mlflow_export_import.source.run_id"].as_str().unwrap().to_string(), r.clone())
+        })
+        .collect()
+}
+
+/// `[{path, size, sha256}]` of one run's files in moto, read with boto3: what the workspace
+/// really stores, byte for byte.
+fn files_in_moto(ws: &DatabricksFake, run_id: &str) -> Value {
+    let m = moto::shared();
+    let prefix = ws.key(run_id, "");
+    let code = format!(
+        "import boto3, hashlib, json\n\
+         s3 = boto3.client('s3')\n\
+         out = []\n\
+         for page in s3.get_paginator('list_objects_v2').paginate(Bucket={bucket:?}, Prefix={prefix:?}):\n\
+         \x20   for o in page.get('Contents', []):\n\
+         \x20       body = s3.get_object(Bucket={bucket:?}, Key=o['Key'])['Body'].read()\n\
+         \x20       head = s3.head_object(Bucket={bucket:?}, Key=o['Key'])\n\
+         \x20       assert head.get('ServerSideEncryption') == 'AES256', (o['Key'], head)\n\
+         \x20       out.append({{'path': o['Key'][len({prefix:?}):], 'size': len(body), 'sha256': hashlib.sha256(body).hexdigest()}})\n\
+         print(json.dumps(sorted(out, key=lambda f: f['path'])))",
+        bucket = m.bucket
+    );
+    serde_json::from_str(&test_support::python_eval_env(&code, &m.env())).unwrap()
+}
+
+fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn run_ok(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+    cli::succeeded(args, cli::run(args, env))
+}
+
+/// Copies the source into `ws` as `ws_name`, then out to the shared local-root server as
+/// `back_name`, asserting fields, bytes and that a second run creates nothing. `to_ws` and
+/// `from_ws` are the environments of each copy; `dst_uri`/`src_uri` name the workspace.
+fn round_trip(ws: &DatabricksFake, ws_uri: &str, to_ws: &[(&str, &str)], from_ws: &[(&str, &str)]) -> Vec<String> {
+    let (src_name, src_runs) = source();
+    let src = MlflowServer::shared(ArtifactMode::Proxy);
+    let back = MlflowServer::shared(ArtifactMode::LocalRoot);
+    let ws_name = format!("/Users/me@example.com/{}", unique_name("dbx"));
+    let back_name = unique_name("dbx-back");
+    let mut said = Vec::new();
+    let into = [
+        "copy-experiment",
+        "--src-uri",
+        &src.url,
+        "--dst-uri",
+        ws_uri,
+        "--src-experiment",
+        src_name,
+        "--dst-experiment-name",
+        &ws_name,
+        "--use-src-user-id",
+    ];
+    let out_of = [
+        "copy-experiment",
+        "--src-uri",
+        ws_uri,
+        "--dst-uri",
+        &back.url,
+        "--src-experiment",
+        &ws_name,
+        "--dst-experiment-name",
+        &back_name,
+        "--use-src-user-id",
+    ];
+    for pass in 0..2 {
+        for (args, env) in [(&into, to_ws), (&out_of, from_ws)] {
+            let out = run_ok(args, env);
+            let err = stderr(&out);
+            if pass == 1 {
+                assert!(err.contains(" 0 created, 0 resumed"), "a second copy creates nothing: {err}");
+            }
+            said.push(format!("{}{err}", String::from_utf8_lossy(&out.stdout)));
+        }
+    }
+    // The workspace side: fields through the MLflow server behind the fake (the official
+    // client cannot speak the fake's artifact routes), bytes from moto.
+    let ws_runs = by_source(back.dump_experiment(&ws_name));
+    let back_runs = by_source(back.dump_experiment(&back_name));
+    assert_eq!(ws_runs.len(), src_runs.len());
+    assert_eq!(back_runs.len(), src_runs.len());
+    for (src_id, original) in src_runs {
+        let in_ws = &ws_runs[src_id];
+        let ws_id = in_ws["info"]["run_id"].as_str().unwrap();
+        let mut no_files = original.clone();
+        no_files["artifacts"] = in_ws["artifacts"].clone();
+        assert_runs_equal(&no_files, in_ws);
+        assert_eq!(files_in_moto(ws, ws_id), original["artifacts"], "files of {src_id} in the workspace");
+        let files = original["artifacts"].as_array().unwrap();
+        assert!(
+            files.iter().any(|f| f["size"] == 0)
+                && files.iter().any(|f| f["path"].as_str().unwrap().contains("/level2/"))
+        );
+        // Out again: everything, files included, read back with the official client.
+        assert_runs_equal(original, &back_runs[ws_id]);
+    }
+    // Reads ask for credentials once per run, not once per file.
+    let reads = ws.counts().read_credentials.load(std::sync::atomic::Ordering::Relaxed);
+    assert_eq!(reads, src_runs.len() as u64, "credentials-for-read calls");
+    assert_eq!(ws.violations(), Vec::<String>::new());
+    said
+}
+
+#[test]
+fn copy_into_a_workspace_and_back_with_a_personal_access_token() {
+    let ws = workspace(FakeOptions {
+        tokens: vec![PAT.into()],
+        // One throttled credentials call: honoured, not a failure.
+        throttle: Some(("credentials-for-write".into(), 1)),
+        ..FakeOptions::default()
+    });
+    let said = round_trip(
+        &ws,
+        "databricks",
+        &[("DST_DATABRICKS_HOST", &ws.url), ("DST_DATABRICKS_TOKEN", PAT)],
+        &[("SRC_DATABRICKS_HOST", &ws.url), ("SRC_DATABRICKS_TOKEN", PAT)],
+    );
+    assert!(ws.counts().throttled.load(std::sync::atomic::Ordering::Relaxed) >= 2, "the 429 was met");
+    assert!(said.iter().all(|s| !s.contains(PAT)), "the token is never printed");
+}
+
+#[test]
+fn copy_with_oauth_tokens_that_expire_mid_job_from_a_profile() {
+    let ws = workspace(FakeOptions {
+        client: Some((CLIENT_ID.into(), CLIENT_SECRET.into())),
+        expires_in: 2,
+        revoke_first_token: true,
+        ..FakeOptions::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("databrickscfg");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[DEFAULT]\nhost = http://127.0.0.1:9\ntoken = unused\n\n[ws]\nhost = {}\nclient_id = {CLIENT_ID}\n\
+             client_secret = {CLIENT_SECRET}\nauth_type = oauth-m2m\n",
+            ws.url
+        ),
+    )
+    .unwrap();
+    let cfg_env = [("DATABRICKS_CONFIG_FILE", path(&cfg))];
+    let said = round_trip(&ws, "databricks://ws", &cfg_env, &cfg_env);
+    let issued = ws.counts().tokens_issued.load(std::sync::atomic::Ordering::Relaxed);
+    // Four jobs, each longer than a token's life: every job asks again before expiry.
+    assert!(issued > 4, "tokens refreshed mid-job: {issued} issued");
+    let refused = ws.counts().expired_refused.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(refused >= 1, "the revoked first token was refused, and replaced");
+    assert!(said.iter().all(|s| !s.contains(CLIENT_SECRET)), "the secret is never printed");
+
+    // The environment's client credentials, with a wrong secret: one clear line, and no secret
+    // even in the most verbose log.
+    let report = dir.path().join("report.json");
+    let wrong = "wrong-secret-5555";
+    let out = cli::run(
+        &[
+            "copy-experiment",
+            "--src-uri",
+            "databricks",
+            "--dst-uri",
+            &MlflowServer::shared(ArtifactMode::LocalRoot).url,
+            "--src-experiment",
+            "/Users/me@example.com/anything",
+            "--dst-experiment-name",
+            &unique_name("dbx-never"),
+            "--report",
+            path(&report),
+            "-vvv",
+        ],
+        &[
+            ("SRC_DATABRICKS_HOST", &ws.url),
+            ("SRC_DATABRICKS_CLIENT_ID", CLIENT_ID),
+            ("SRC_DATABRICKS_CLIENT_SECRET", wrong),
+        ],
+    );
+    let err = stderr(&out);
+    assert!(!out.status.success(), "{err}");
+    let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "one line says why: {err}");
+    assert!(lines[0].contains("invalid_client"), "{err}");
+    assert!(lines[0].contains("authentication failed") && lines[0].contains(CLIENT_ID), "{err}");
+    let report = std::fs::read_to_string(&report).unwrap_or_default();
+    for text in [&err, &String::from_utf8_lossy(&out.stdout).into_owned(), &report] {
+        assert!(!text.contains(wrong) && !text.contains(CLIENT_SECRET), "{text}");
+    }
+    assert_eq!(ws.violations(), Vec::<String>::new());
+}

@@ -1,0 +1,599 @@
+//! A fake Databricks workspace: the routes in which a workspace differs from an open-source
+//! MLflow server (`/work/shared/docs/databricks-rest.md` §9), in front of a real `mlflow server`.
+//!
+//! Tracking and registry routes (`/api/2.0/mlflow/*`) are passed to the real server: the fake
+//! is a front, not a model of MLflow. What Databricks changes, it changes:
+//! - every route but the OAuth discovery and token routes needs `Authorization: Bearer <token>`
+//!   (a configured personal access token, or an OAuth token it issued that has not expired);
+//! - runs' `artifact_uri` (and experiments' `artifact_location`) are rewritten to
+//!   `dbfs:/databricks/mlflow-tracking/<exp>/<run>/artifacts` in every answer;
+//! - the open-source artifact routes (`mlflow-artifacts`, `get-artifact`) do not exist;
+//! - artifacts are listed by the fake itself and moved through credentials whose signed URLs
+//!   are real SigV4 presigned URLs into the shared moto S3, so the bytes really move;
+//! - every answer carries `x-databricks-org-id`, and one route can be made to answer 429.
+//!
+//! Each request shape the fake checks is cited to the Databricks REST reference. A request of
+//! the wrong shape is answered 400 and recorded ([`DatabricksFake::violations`]), so a test
+//! asserts there were none.
+//!
+//! The fake runs its own tokio runtime on a background thread and stops when dropped.
+
+use std::{
+    collections::HashMap,
+    convert::Infallible,
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        Arc, Mutex,
+    },
+    time::{Duration, Instant},
+};
+
+use bytes::Bytes;
+use http_body_util::{combinators::BoxBody, BodyExt, Full};
+use hyper::{header, Method, Request, Response, StatusCode};
+use object_store::{aws::AmazonS3, path::Path as StorePath, signer::Signer, ObjectStore, ObjectStoreExt};
+use serde_json::{json, Value};
+
+use crate::moto::{Moto, MOTO_ACCESS_KEY, MOTO_REGION};
+
+/// The workspace id the fake answers in `x-databricks-org-id`.
+pub const ORG_ID: &str = "1234567890123456";
+
+/// How a fake workspace behaves.
+#[derive(Debug, Clone)]
+pub struct FakeOptions {
+    /// Personal access tokens accepted as `Bearer`.
+    pub tokens: Vec<String>,
+    /// The OAuth service principal `(client_id, client_secret)` the token route accepts.
+    pub client: Option<(String, String)>,
+    /// Lifetime of the OAuth tokens issued, in seconds.
+    pub expires_in: u64,
+    /// The first OAuth token issued is refused from its first use, as a revoked one would be:
+    /// the client must ask for a fresh token on a 401, not only before expiry.
+    pub revoke_first_token: bool,
+    /// Entries per `artifacts/list` page (tiny, so that clients must follow `next_page_token`).
+    pub page_size: usize,
+    /// The first `n` requests whose path holds this text are answered 429
+    /// `REQUEST_LIMIT_EXCEEDED` with `Retry-After: 1`.
+    pub throttle: Option<(String, u64)>,
+}
+
+impl Default for FakeOptions {
+    fn default() -> Self {
+        Self {
+            tokens: Vec::new(),
+            client: None,
+            expires_in: 3600,
+            revoke_first_token: false,
+            page_size: 2,
+            throttle: None,
+        }
+    }
+}
+
+/// Counters a test can assert on.
+#[derive(Debug, Default)]
+pub struct FakeCounts {
+    /// OAuth tokens issued.
+    pub tokens_issued: AtomicU64,
+    /// Requests refused because their OAuth token had expired (or was revoked).
+    pub expired_refused: AtomicU64,
+    /// Requests answered 429 by [`FakeOptions::throttle`].
+    pub throttled: AtomicU64,
+    /// `credentials-for-read` and `credentials-for-write` calls.
+    pub read_credentials: AtomicU64,
+    pub write_credentials: AtomicU64,
+}
+
+struct State {
+    url: String,
+    upstream: String,
+    options: FakeOptions,
+    http: reqwest::Client,
+    s3: AmazonS3,
+    /// Key prefix of this workspace's artifacts in the moto bucket.
+    prefix: String,
+    issued: Mutex<HashMap<String, Instant>>,
+    violations: Mutex<Vec<String>>,
+    counts: FakeCounts,
+}
+
+/// A running fake workspace; `url` is its host (`DATABRICKS_HOST`).
+pub struct DatabricksFake {
+    pub url: String,
+    /// Where run `R`'s artifacts are in moto: `<prefix>/<R>/artifacts/<path>` of [`Moto::bucket`].
+    pub prefix: String,
+    state: Arc<State>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+type Body = BoxBody<Bytes, std::io::Error>;
+
+impl DatabricksFake {
+    /// Starts a workspace on a free loopback port in front of the MLflow server at `upstream`,
+    /// keeping artifacts in `moto` under a prefix of its own.
+    pub fn start(upstream: &str, moto: &Moto, options: FakeOptions) -> DatabricksFake {
+        Self::start_on(upstream, &moto.endpoint_url, &moto.bucket, options)
+    }
+
+    /// [`Self::start`] with the S3 endpoint and bucket given.
+    fn start_on(upstream: &str, s3_endpoint: &str, bucket: &str, options: FakeOptions) -> DatabricksFake {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
+        listener.set_nonblocking(true).expect("non-blocking listener");
+        let url = format!("http://{}", listener.local_addr().expect("local address"));
+        let s3 = object_store::aws::AmazonS3Builder::new()
+            .with_bucket_name(bucket)
+            .with_region(MOTO_REGION)
+            .with_access_key_id(MOTO_ACCESS_KEY)
+            .with_secret_access_key(MOTO_ACCESS_KEY)
+            .with_endpoint(s3_endpoint)
+            .with_allow_http(true)
+            .with_virtual_hosted_style_request(false)
+            .build()
+            .expect("an S3 client for moto");
+        let prefix = crate::unique_name("dbx");
+        let state = Arc::new(State {
+            url: url.clone(),
+            upstream: upstream.trim_end_matches('/').to_string(),
+            options,
+            http: reqwest::Client::builder().no_proxy().build().expect("HTTP client"),
+            s3,
+            prefix: prefix.clone(),
+            issued: Mutex::default(),
+            violations: Mutex::default(),
+            counts: FakeCounts::default(),
+        });
+        let (stop, stopped) = tokio::sync::oneshot::channel();
+        let serving = state.clone();
+        let thread = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("fake workspace runtime");
+            rt.block_on(serve(listener, serving, stopped));
+        });
+        DatabricksFake { url, prefix, state, stop: Some(stop), thread: Some(thread) }
+    }
+
+    /// Requests whose shape broke the reference, one line each; empty when all were right.
+    pub fn violations(&self) -> Vec<String> {
+        self.state.violations.lock().expect("poisoned").clone()
+    }
+
+    pub fn counts(&self) -> &FakeCounts {
+        &self.state.counts
+    }
+
+    /// The moto key of file `path` of run `run_id`.
+    pub fn key(&self, run_id: &str, path: &str) -> String {
+        format!("{}/{run_id}/artifacts/{path}", self.prefix)
+    }
+}
+
+impl Drop for DatabricksFake {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+async fn serve(listener: std::net::TcpListener, state: Arc<State>, mut stopped: tokio::sync::oneshot::Receiver<()>) {
+    let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
+    loop {
+        tokio::select! {
+            _ = &mut stopped => return,
+            accepted = listener.accept() => {
+                let Ok((stream, _)) = accepted else { continue };
+                let state = state.clone();
+                tokio::spawn(async move {
+                    let service = hyper::service::service_fn(move |req| {
+                        let state = state.clone();
+                        async move {
+                            let mut answer = handle(&state, req).await;
+                            // Every workspace answer names the workspace (databricks-rest.md §0,
+                            // "Workspace id"; mlflow `_unity_catalog/lineage/constants.py`).
+                            answer.headers_mut().insert("x-databricks-org-id", header::HeaderValue::from_static(ORG_ID));
+                            Ok::<_, Infallible>(answer)
+                        }
+                    });
+                    let io = hyper_util::rt::TokioIo::new(stream);
+                    let _ = hyper::server::conn::http1::Builder::new().serve_connection(io, service).await;
+                });
+            }
+        }
+    }
+}
+
+/// The error body of every Databricks route (databricks-rest.md §0 "Error body", §8).
+fn error(status: StatusCode, code: &str, message: &str) -> Response<Body> {
+    json_answer(status, &json!({"error_code": code, "message": message}))
+}
+
+fn json_answer(status: StatusCode, body: &Value) -> Response<Body> {
+    Response::builder()
+        .status(status)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(full(Bytes::from(body.to_string())))
+        .expect("a valid answer")
+}
+
+fn full(bytes: Bytes) -> Body {
+    BodyExt::boxed(Full::new(bytes).map_err(|never: Infallible| match never {}))
+}
+
+impl State {
+    /// Records a request that broke the reference and answers it 400.
+    fn violation(&self, what: String) -> Response<Body> {
+        self.violations.lock().expect("poisoned").push(what.clone());
+        error(StatusCode::BAD_REQUEST, "INVALID_PARAMETER_VALUE", &format!("fake workspace: {what}"))
+    }
+}
+
+async fn handle(state: &State, req: Request<hyper::body::Incoming>) -> Response<Body> {
+    let (parts, body) = req.into_parts();
+    let Ok(body) = body.collect().await.map(|b| b.to_bytes()) else {
+        return error(StatusCode::BAD_REQUEST, "BAD_REQUEST", "unreadable body");
+    };
+    let path = parts.uri.path().to_string();
+    let query: HashMap<String, String> =
+        parts.uri.query().map(|q| url::form_urlencoded::parse(q.as_bytes()).into_owned().collect()).unwrap_or_default();
+    match (&parts.method, path.as_str()) {
+        (&Method::GET, "/.well-known/databricks-config") => return host_metadata(state),
+        (&Method::GET, "/oidc/.well-known/oauth-authorization-server") => return oidc_discovery(state),
+        (&Method::POST, "/oidc/v1/token") => return token(state, &parts.headers, &body),
+        _ => {}
+    }
+    if let Some(refused) = authenticate(state, &parts.headers) {
+        return refused;
+    }
+    if let Some((route, n)) = &state.options.throttle {
+        if path.contains(route.as_str()) && state.counts.throttled.fetch_add(1, Ordering::Relaxed) < *n {
+            // databricks-rest.md §8: 429 `REQUEST_LIMIT_EXCEEDED`, retry after `Retry-After`.
+            let mut r = error(StatusCode::TOO_MANY_REQUESTS, "REQUEST_LIMIT_EXCEEDED", "fake workspace: throttled");
+            r.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+            return r;
+        }
+    }
+    match (&parts.method, path.as_str()) {
+        (&Method::GET, "/api/2.0/mlflow/artifacts/list") => list_artifacts(state, &query).await,
+        (&Method::POST, "/api/2.0/mlflow/artifacts/credentials-for-read") => {
+            state.counts.read_credentials.fetch_add(1, Ordering::Relaxed);
+            credentials(state, &body, Method::GET).await
+        }
+        (&Method::POST, "/api/2.0/mlflow/artifacts/credentials-for-write") => {
+            state.counts.write_credentials.fetch_add(1, Ordering::Relaxed);
+            credentials(state, &body, Method::PUT).await
+        }
+        // The open-source artifact routes are not part of the workspace API (databricks-rest.md
+        // §2.1: Databricks documents only the credentials routes for run artifacts).
+        _ if path.starts_with("/api/2.0/mlflow-artifacts") || path.ends_with("/get-artifact") => {
+            error(StatusCode::NOT_FOUND, "ENDPOINT_NOT_FOUND", &format!("no API found for '{path}'"))
+        }
+        (&Method::POST, "/api/2.0/mlflow/experiments/create") if !workspace_path(&body) => error(
+            StatusCode::BAD_REQUEST,
+            "INVALID_PARAMETER_VALUE",
+            "fake workspace: an experiment name is an absolute workspace path, such as /Users/<user>/<name>",
+        ),
+        _ if path.starts_with("/api/2.0/mlflow/") => forward(state, parts, body).await,
+        _ => error(StatusCode::NOT_FOUND, "ENDPOINT_NOT_FOUND", &format!("no API found for '{path}'")),
+    }
+}
+
+/// `GET /.well-known/databricks-config` (databricks-rest.md §1.2 step 1, databricks-sdk
+/// `config.py` `_resolve_host_metadata`).
+fn host_metadata(state: &State) -> Response<Body> {
+    json_answer(StatusCode::OK, &json!({"oidc_endpoint": format!("{}/oidc", state.url), "workspace_id": ORG_ID}))
+}
+
+/// `GET {host}/oidc/.well-known/oauth-authorization-server` (databricks-rest.md §1.2 step 2,
+/// docs `/aws/en/dev-tools/auth/oauth-m2m`).
+fn oidc_discovery(state: &State) -> Response<Body> {
+    json_answer(
+        StatusCode::OK,
+        &json!({
+            "authorization_endpoint": format!("{}/oidc/v1/authorize", state.url),
+            "token_endpoint": format!("{}/oidc/v1/token", state.url),
+        }),
+    )
+}
+
+/// `POST /oidc/v1/token`: form body `grant_type=client_credentials&scope=all-apis`, client id
+/// and secret as Basic auth (databricks-rest.md §1.2 step 3, docs
+/// `/aws/en/dev-tools/auth/oauth-m2m`, databricks-sdk `oauth.py` `ClientCredentials`).
+fn token(state: &State, headers: &hyper::HeaderMap, body: &[u8]) -> Response<Body> {
+    let form: HashMap<String, String> = url::form_urlencoded::parse(body).into_owned().collect();
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    if !content_type.starts_with("application/x-www-form-urlencoded") {
+        return state.violation(format!("token request with Content-Type {content_type:?}"));
+    }
+    if form.get("grant_type").map(String::as_str) != Some("client_credentials") {
+        return state.violation(format!("token request without grant_type=client_credentials: {form:?}"));
+    }
+    if form.get("scope").is_none_or(|s| s.is_empty()) {
+        return state.violation("token request without a scope".into());
+    }
+    let basic = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Basic "))
+        .and_then(|b| base64_decode(b.trim()))
+        .and_then(|b| String::from_utf8(b).ok());
+    let Some((id, secret)) = basic.as_deref().and_then(|b| b.split_once(':')) else {
+        return state.violation("token request without Basic client credentials".into());
+    };
+    let accepted = state.options.client.as_ref().is_some_and(|(i, s)| i == id && s == secret);
+    if !accepted {
+        return json_answer(
+            StatusCode::UNAUTHORIZED,
+            &json!({"error": "invalid_client", "error_description": "Client authentication failed"}),
+        );
+    }
+    let n = state.counts.tokens_issued.fetch_add(1, Ordering::Relaxed);
+    let access = format!("oauth-{}-{n}", crate::unique_name("tok"));
+    let expiry = if n == 0 && state.options.revoke_first_token {
+        Instant::now()
+    } else {
+        Instant::now() + Duration::from_secs(state.options.expires_in)
+    };
+    state.issued.lock().expect("poisoned").insert(access.clone(), expiry);
+    json_answer(
+        StatusCode::OK,
+        &json!({"access_token": access, "token_type": "Bearer", "expires_in": state.options.expires_in, "scope": "all-apis"}),
+    )
+}
+
+/// `Authorization: Bearer <token>` on every workspace call (databricks-rest.md §1.1, §9.1):
+/// `None` when the token is a known PAT or an unexpired OAuth token, else the 401 answer.
+fn authenticate(state: &State, headers: &hyper::HeaderMap) -> Option<Response<Body>> {
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    let refuse = |why: &str| Some(error(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED", why));
+    let Some(token) = bearer else { return refuse("Credential was not sent or was of an unsupported type") };
+    if state.options.tokens.iter().any(|t| t == token) {
+        return None;
+    }
+    match state.issued.lock().expect("poisoned").get(token) {
+        Some(expiry) if *expiry > Instant::now() => None,
+        Some(_) => {
+            state.counts.expired_refused.fetch_add(1, Ordering::Relaxed);
+            refuse("Token expired")
+        }
+        None => refuse("Invalid access token"),
+    }
+}
+
+/// `GET /api/2.0/mlflow/artifacts/list` with `run_id` (required), `path`, `page_token`
+/// (databricks-rest.md §2.2; docs `/api/workspace/experiments/listartifacts`). Entries are
+/// root-relative; pages hold [`FakeOptions::page_size`] entries.
+async fn list_artifacts(state: &State, query: &HashMap<String, String>) -> Response<Body> {
+    let Some(run_id) = query.get("run_id").filter(|r| is_id(r)) else {
+        return state.violation(format!("artifacts/list without a run_id: {query:?}"));
+    };
+    let dir = query.get("path").map(|p| p.trim_matches('/').to_string()).unwrap_or_default();
+    if !is_relative(&dir) {
+        return state.violation(format!("artifacts/list of a path outside the run: {dir:?}"));
+    }
+    let root = format!("{}/{run_id}/artifacts", state.prefix);
+    let prefix = if dir.is_empty() { root.clone() } else { format!("{root}/{dir}") };
+    let listed = match state.s3.list_with_delimiter(Some(&StorePath::parse(prefix.as_str()).unwrap_or_default())).await
+    {
+        Ok(l) => l,
+        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL_ERROR", &e.to_string()),
+    };
+    let rel = |p: &StorePath| p.as_ref().strip_prefix(&format!("{root}/")).unwrap_or_default().to_string();
+    let mut entries: Vec<Value> = listed
+        .common_prefixes
+        .iter()
+        .map(|p| json!({"path": rel(p), "is_dir": true}))
+        .chain(listed.objects.iter().map(|o| json!({"path": rel(&o.location), "is_dir": false, "file_size": o.size})))
+        .collect();
+    entries.sort_by(|a, b| a["path"].as_str().cmp(&b["path"].as_str()));
+    // A file's path lists that one file (databricks-rest.md §2.2, "single-file quirk").
+    if entries.is_empty() && !dir.is_empty() {
+        if let Ok(meta) = state.s3.head(&StorePath::parse(prefix.as_str()).unwrap_or_default()).await {
+            entries.push(json!({"path": dir, "is_dir": false, "file_size": meta.size}));
+        }
+    }
+    let start: usize = query.get("page_token").and_then(|t| t.parse().ok()).unwrap_or(0);
+    let end = (start + state.options.page_size.max(1)).min(entries.len());
+    let mut answer = json!({"root_uri": format!("dbfs:/databricks/mlflow-tracking/0/{run_id}/artifacts"), "files": entries.get(start..end).unwrap_or_default()});
+    if end < entries.len() {
+        answer["next_page_token"] = json!(end.to_string());
+    }
+    json_answer(StatusCode::OK, &answer)
+}
+
+/// `POST /api/2.0/mlflow/artifacts/credentials-for-read|write`: `{"run_id", "path": [..],
+/// "page_token"}` → one `ArtifactCredentialInfo` per path, in request order
+/// (databricks-rest.md §2.3, `mlflow/protos/databricks_artifacts_pb2.py`
+/// `GetCredentialsForRead`/`GetCredentialsForWrite`; docs
+/// `/api/workspace/experiments/getcredentialsforread`). Signed URLs are SigV4 presigned URLs
+/// into moto; write credentials carry a header the client must send (§2.3 "Headers").
+async fn credentials(state: &State, body: &[u8], method: Method) -> Response<Body> {
+    let Ok(req) = serde_json::from_slice::<Value>(body) else {
+        return state.violation("credentials request body is not JSON".into());
+    };
+    let Some(run_id) = req["run_id"].as_str().filter(|r| is_id(r)) else {
+        return state.violation(format!("credentials request without run_id: {req}"));
+    };
+    let Some(paths) = req["path"].as_array() else {
+        return state.violation(format!("credentials request without a `path` list: {req}"));
+    };
+    if paths.is_empty() || paths.len() > 2000 {
+        return state.violation(format!("credentials request for {} paths (1 to 2000)", paths.len()));
+    }
+    let mut infos = Vec::new();
+    for p in paths {
+        let Some(path) = p.as_str().filter(|p| is_relative(p) && !p.is_empty()) else {
+            return state.violation(format!("credentials request for path {p}"));
+        };
+        // `parse`, not `from`: the key is the path as given, not percent-encoded once more.
+        let Ok(key) = StorePath::parse(format!("{}/{run_id}/artifacts/{path}", state.prefix)) else {
+            return state.violation(format!("credentials request for path {path:?}"));
+        };
+        let mut headers = Vec::new();
+        let mut opts = object_store::signer::SignedUrlOptions::default();
+        if method == Method::PUT {
+            headers.push(json!({"name": "x-amz-server-side-encryption", "value": "AES256"}));
+            opts = opts.with_signed_header(
+                header::HeaderName::from_static("x-amz-server-side-encryption"),
+                header::HeaderValue::from_static("AES256"),
+            );
+        }
+        let url = match state.s3.signed_url_opts(method.clone(), &key, Duration::from_secs(900), &opts).await {
+            Ok(u) => u,
+            Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL_ERROR", &e.to_string()),
+        };
+        infos.push(json!({
+            "run_id": run_id, "path": path, "signed_uri": url.to_string(),
+            "headers": headers, "type": "AWS_PRESIGNED_URL",
+        }));
+    }
+    json_answer(StatusCode::OK, &json!({"credential_infos": infos}))
+}
+
+/// Passes a tracking or registry call to the real server and rewrites artifact locations in
+/// its answer the way a workspace spells them (databricks-rest.md §6, §9.2).
+async fn forward(state: &State, parts: hyper::http::request::Parts, body: Bytes) -> Response<Body> {
+    let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+    let mut out = state.http.request(parts.method.clone(), format!("{}{path}", state.upstream)).body(body);
+    for (name, value) in &parts.headers {
+        // The real server behind is open: the workspace's credentials stop here.
+        if !matches!(
+            *name,
+            header::HOST
+                | header::CONNECTION
+                | header::CONTENT_LENGTH
+                | header::TRANSFER_ENCODING
+                | header::AUTHORIZATION
+        ) {
+            out = out.header(name, value);
+        }
+    }
+    let answer = match out.send().await {
+        Ok(a) => a,
+        Err(e) => return error(StatusCode::BAD_GATEWAY, "TEMPORARILY_UNAVAILABLE", &e.to_string()),
+    };
+    let status = answer.status();
+    let bytes = answer.bytes().await.unwrap_or_default();
+    let bytes = match serde_json::from_slice::<Value>(&bytes) {
+        Ok(mut v) => {
+            rewrite_locations(&mut v);
+            Bytes::from(v.to_string())
+        }
+        Err(_) => bytes,
+    };
+    Response::builder()
+        .status(status)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(full(bytes))
+        .expect("a valid answer")
+}
+
+/// Sets `artifact_uri` of every run info and `artifact_location` of every experiment to the
+/// workspace's `dbfs:/databricks/mlflow-tracking/...` form.
+fn rewrite_locations(v: &mut Value) {
+    match v {
+        Value::Object(map) => {
+            let exp = map.get("experiment_id").and_then(Value::as_str).map(str::to_string);
+            let run = map.get("run_id").or_else(|| map.get("run_uuid")).and_then(Value::as_str).map(str::to_string);
+            if let (Some(exp), Some(run), true) = (&exp, &run, map.contains_key("artifact_uri")) {
+                map.insert(
+                    "artifact_uri".into(),
+                    json!(format!("dbfs:/databricks/mlflow-tracking/{exp}/{run}/artifacts")),
+                );
+            }
+            if let (Some(exp), true) = (&exp, map.contains_key("artifact_location")) {
+                map.insert("artifact_location".into(), json!(format!("dbfs:/databricks/mlflow-tracking/{exp}")));
+            }
+            map.values_mut().for_each(rewrite_locations);
+        }
+        Value::Array(items) => items.iter_mut().for_each(rewrite_locations),
+        _ => {}
+    }
+}
+
+/// Whether an `experiments/create` body names its experiment by an absolute workspace path
+/// (databricks-rest.md §6; the Python tool refuses other names for Databricks).
+fn workspace_path(body: &[u8]) -> bool {
+    serde_json::from_slice::<Value>(body).is_ok_and(|b| b["name"].as_str().is_some_and(|n| n.starts_with('/')))
+}
+
+fn is_id(s: &str) -> bool {
+    !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+}
+
+fn is_relative(p: &str) -> bool {
+    !p.starts_with('/') && p.split('/').all(|s| s != ".." && s != ".")
+}
+
+fn base64_decode(s: &str) -> Option<Vec<u8>> {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.decode(s).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The routes that answer without the MLflow server or S3 behind.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn auth_refusals_missing_routes_and_wrong_shapes() {
+        let options = FakeOptions {
+            tokens: vec!["pat".into()],
+            client: Some(("id".into(), "secret".into())),
+            expires_in: 1,
+            ..FakeOptions::default()
+        };
+        let ws = tokio::task::spawn_blocking(move || {
+            DatabricksFake::start_on("http://127.0.0.1:9", "http://127.0.0.1:9", "b", options)
+        })
+        .await
+        .unwrap();
+        let http = reqwest::Client::new();
+        let code = |r: reqwest::Response| async move {
+            let org = r.headers().get("x-databricks-org-id").map(|v| v.to_str().unwrap().to_string());
+            assert_eq!(org.as_deref(), Some(ORG_ID));
+            let status = r.status().as_u16();
+            let body: Value = r.json().await.unwrap();
+            (status, body["error_code"].as_str().or(body["error"].as_str()).unwrap_or_default().to_string())
+        };
+        let search = format!("{}/api/2.0/mlflow/experiments/search", ws.url);
+        assert_eq!(code(http.get(&search).send().await.unwrap()).await, (401, "UNAUTHENTICATED".into()));
+        let proxy = format!("{}/api/2.0/mlflow-artifacts/artifacts", ws.url);
+        let got = http.get(&proxy).bearer_auth("pat").send().await.unwrap();
+        assert_eq!(code(got).await, (404, "ENDPOINT_NOT_FOUND".into()));
+        let token = |secret: &'static str| {
+            http.post(format!("{}/oidc/v1/token", ws.url))
+                .basic_auth("id", Some(secret))
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .body("grant_type=client_credentials&scope=all-apis")
+                .send()
+        };
+        assert_eq!(code(token("wrong").await.unwrap()).await, (401, "invalid_client".into()));
+        let issued: Value = token("secret").await.unwrap().json().await.unwrap();
+        let access = issued["access_token"].as_str().unwrap();
+        assert_eq!(issued["expires_in"], 1);
+        let got = http.get(&proxy).bearer_auth(access).send().await.unwrap();
+        assert_eq!(code(got).await.0, 404, "an issued token is accepted");
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        assert_eq!(code(http.get(&proxy).bearer_auth(access).send().await.unwrap()).await.0, 401, "expired");
+        let creds = format!("{}/api/2.0/mlflow/artifacts/credentials-for-read", ws.url);
+        let got = http.post(&creds).bearer_auth("pat").json(&json!({"run_id": "r", "path": "a.txt"})).send().await;
+        assert_eq!(code(got.unwrap()).await, (400, "INVALID_PARAMETER_VALUE".into()));
+        assert_eq!(ws.violations().len(), 1, "{:?}", ws.violations());
+        let create = format!("{}/api/2.0/mlflow/experiments/create", ws.url);
+        let got = http.post(&create).bearer_auth("pat").json(&json!({"name": "no-folder"})).send().await;
+        assert_eq!(code(got.unwrap()).await, (400, "INVALID_PARAMETER_VALUE".into()));
+        tokio::task::spawn_blocking(move || drop(ws)).await.unwrap();
+    }
+}
