@@ -94,7 +94,9 @@ pub struct GlobalArgs {
     /// folder: `mlflow-artifacts:` files then move straight from or to it, without a request
     /// per file through the server. A server's local artifact root is read from disk only
     /// inside this folder; any other local path a server names is read through the server,
-    /// so a server cannot make an export include this machine's files.
+    /// so a server cannot make an export include this machine's files. For a source read from
+    /// the server's database, its `--artifacts-destination` as it is: a folder here, or an
+    /// object-store URI (`s3://…`, `gs://…`, `wasbs://…`) read with this machine's credentials.
     #[arg(long, global = true, value_name = "DIR", conflicts_with_all = ["src_artifacts_destination", "dst_artifacts_destination"])]
     pub artifacts_destination: Option<PathBuf>,
     /// For copy: the source server's `--artifacts-destination` (see --artifacts-destination).
@@ -325,7 +327,8 @@ pub struct ServerVersionArgs {
 
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
-    /// Source tracking server (with --src-experiment).
+    /// Source tracking server (with --src-experiment), or its database or `mlruns` folder read
+    /// directly (see export-experiment's --tracking-uri).
     #[arg(long, value_name = "URI", requires = "src_experiment", conflicts_with = "src_dir")]
     pub src_uri: Option<String>,
     /// Source experiment name or id.
@@ -334,7 +337,8 @@ pub struct VerifyArgs {
     /// Source experiment export folder (instead of a server).
     #[arg(long, value_name = "DIR", required_unless_present = "src_uri")]
     pub src_dir: Option<PathBuf>,
-    /// Destination tracking server (with --dst-experiment).
+    /// Destination tracking server (with --dst-experiment), or its database or `mlruns` folder
+    /// read directly.
     #[arg(long, value_name = "URI", requires = "dst_experiment", conflicts_with = "dst_dir")]
     pub dst_uri: Option<String>,
     /// Destination experiment name or id.
@@ -351,7 +355,13 @@ pub struct VerifyArgs {
 
 #[derive(Debug, Args)]
 pub struct ExportModelsArgs {
-    /// Tracking server to read from.
+    /// Tracking server to read from, or a store read directly, without loading its server:
+    /// its backend database (`sqlite:///mlflow.db`, `postgresql://…`, `mysql://…`, as the
+    /// server's `--backend-store-uri`; opened read-only) or an `mlruns` folder (a path or
+    /// `file:///…`). Give a database source the server's artifacts folder or object-store URI
+    /// with --artifacts-destination (--src-artifacts-destination in a copy) when the server
+    /// proxies artifacts. Traces, scorers, evaluation datasets and webhooks are read from a
+    /// server only.
     #[arg(long, env = "MLFLOW_TRACKING_URI", value_name = "URI")]
     pub tracking_uri: String,
     /// Model names, comma-separated; `all`; `prefix*`; or a .txt file with one per line.
@@ -375,7 +385,13 @@ pub struct ExportModelsArgs {
 
 #[derive(Debug, Args)]
 pub struct ExportAllArgs {
-    /// Tracking server to read from.
+    /// Tracking server to read from, or a store read directly, without loading its server:
+    /// its backend database (`sqlite:///mlflow.db`, `postgresql://…`, `mysql://…`, as the
+    /// server's `--backend-store-uri`; opened read-only) or an `mlruns` folder (a path or
+    /// `file:///…`). Give a database source the server's artifacts folder or object-store URI
+    /// with --artifacts-destination (--src-artifacts-destination in a copy) when the server
+    /// proxies artifacts. Traces, scorers, evaluation datasets and webhooks are read from a
+    /// server only.
     #[arg(long, env = "MLFLOW_TRACKING_URI", value_name = "URI")]
     pub tracking_uri: String,
     /// Output directory.
@@ -403,7 +419,13 @@ pub struct WholeServerArgs {
 
 #[derive(Debug, Args)]
 pub struct CopyAllArgs {
-    /// Source tracking server.
+    /// Source tracking server, or a store read directly, without loading its server:
+    /// its backend database (`sqlite:///mlflow.db`, `postgresql://…`, `mysql://…`, as the
+    /// server's `--backend-store-uri`; opened read-only) or an `mlruns` folder (a path or
+    /// `file:///…`). Give a database source the server's artifacts folder or object-store URI
+    /// with --artifacts-destination (--src-artifacts-destination in a copy) when the server
+    /// proxies artifacts. Traces, scorers, evaluation datasets and webhooks are read from a
+    /// server only.
     #[arg(long, visible_alias = "src-mlflow-uri", env = "MLFLOW_TRACKING_URI", value_name = "URI")]
     pub src_uri: String,
     /// Destination tracking server.
@@ -499,7 +521,13 @@ pub struct ModelWriteArgs {
 
 #[derive(Debug, Args)]
 pub struct ExportModelArgs {
-    /// Tracking server to read from.
+    /// Tracking server to read from, or a store read directly, without loading its server:
+    /// its backend database (`sqlite:///mlflow.db`, `postgresql://…`, `mysql://…`, as the
+    /// server's `--backend-store-uri`; opened read-only) or an `mlruns` folder (a path or
+    /// `file:///…`). Give a database source the server's artifacts folder or object-store URI
+    /// with --artifacts-destination (--src-artifacts-destination in a copy) when the server
+    /// proxies artifacts. Traces, scorers, evaluation datasets and webhooks are read from a
+    /// server only.
     #[arg(long, env = "MLFLOW_TRACKING_URI", value_name = "URI")]
     pub tracking_uri: String,
     /// Registered model name.
@@ -541,7 +569,13 @@ pub struct ImportModelArgs {
 
 #[derive(Debug, Args)]
 pub struct CopyModelArgs {
-    /// Source tracking server.
+    /// Source tracking server, or a store read directly, without loading its server:
+    /// its backend database (`sqlite:///mlflow.db`, `postgresql://…`, `mysql://…`, as the
+    /// server's `--backend-store-uri`; opened read-only) or an `mlruns` folder (a path or
+    /// `file:///…`). Give a database source the server's artifacts folder or object-store URI
+    /// with --artifacts-destination (--src-artifacts-destination in a copy) when the server
+    /// proxies artifacts. Traces, scorers, evaluation datasets and webhooks are read from a
+    /// server only.
     #[arg(long, visible_alias = "src-mlflow-uri", env = "MLFLOW_TRACKING_URI", value_name = "URI")]
     pub src_uri: String,
     /// Destination tracking server.
@@ -566,7 +600,13 @@ pub struct CopyModelArgs {
 
 #[derive(Debug, Args)]
 pub struct CopyModelsArgs {
-    /// Source tracking server.
+    /// Source tracking server, or a store read directly, without loading its server:
+    /// its backend database (`sqlite:///mlflow.db`, `postgresql://…`, `mysql://…`, as the
+    /// server's `--backend-store-uri`; opened read-only) or an `mlruns` folder (a path or
+    /// `file:///…`). Give a database source the server's artifacts folder or object-store URI
+    /// with --artifacts-destination (--src-artifacts-destination in a copy) when the server
+    /// proxies artifacts. Traces, scorers, evaluation datasets and webhooks are read from a
+    /// server only.
     #[arg(long, visible_alias = "src-mlflow-uri", env = "MLFLOW_TRACKING_URI", value_name = "URI")]
     pub src_uri: String,
     /// Destination tracking server.
@@ -627,7 +667,13 @@ pub struct CopyModelVersionArgs {
 
 #[derive(Debug, Args)]
 pub struct ExportModelVersionArgs {
-    /// Tracking server to read from.
+    /// Tracking server to read from, or a store read directly, without loading its server:
+    /// its backend database (`sqlite:///mlflow.db`, `postgresql://…`, `mysql://…`, as the
+    /// server's `--backend-store-uri`; opened read-only) or an `mlruns` folder (a path or
+    /// `file:///…`). Give a database source the server's artifacts folder or object-store URI
+    /// with --artifacts-destination (--src-artifacts-destination in a copy) when the server
+    /// proxies artifacts. Traces, scorers, evaluation datasets and webhooks are read from a
+    /// server only.
     #[arg(long, env = "MLFLOW_TRACKING_URI", value_name = "URI")]
     pub tracking_uri: String,
     /// Registered model name.
@@ -670,7 +716,13 @@ pub struct ImportModelVersionArgs {
 
 #[derive(Debug, Args)]
 pub struct ListRegisteredModelsArgs {
-    /// Tracking server to read from.
+    /// Tracking server to read from, or a store read directly, without loading its server:
+    /// its backend database (`sqlite:///mlflow.db`, `postgresql://…`, `mysql://…`, as the
+    /// server's `--backend-store-uri`; opened read-only) or an `mlruns` folder (a path or
+    /// `file:///…`). Give a database source the server's artifacts folder or object-store URI
+    /// with --artifacts-destination (--src-artifacts-destination in a copy) when the server
+    /// proxies artifacts. Traces, scorers, evaluation datasets and webhooks are read from a
+    /// server only.
     #[arg(long, env = "MLFLOW_TRACKING_URI", value_name = "URI")]
     pub tracking_uri: String,
     /// Where to write the JSON listing.
@@ -717,7 +769,13 @@ pub struct CompatArgs {
 
 #[derive(Debug, Args)]
 pub struct ExportExperimentArgs {
-    /// Tracking server to read from.
+    /// Tracking server to read from, or a store read directly, without loading its server:
+    /// its backend database (`sqlite:///mlflow.db`, `postgresql://…`, `mysql://…`, as the
+    /// server's `--backend-store-uri`; opened read-only) or an `mlruns` folder (a path or
+    /// `file:///…`). Give a database source the server's artifacts folder or object-store URI
+    /// with --artifacts-destination (--src-artifacts-destination in a copy) when the server
+    /// proxies artifacts. Traces, scorers, evaluation datasets and webhooks are read from a
+    /// server only.
     #[arg(long, env = "MLFLOW_TRACKING_URI", value_name = "URI")]
     pub tracking_uri: String,
     /// Experiment name or id.
@@ -756,7 +814,13 @@ pub struct ImportExperimentArgs {
 
 #[derive(Debug, Args)]
 pub struct CopyExperimentArgs {
-    /// Source tracking server.
+    /// Source tracking server, or a store read directly, without loading its server:
+    /// its backend database (`sqlite:///mlflow.db`, `postgresql://…`, `mysql://…`, as the
+    /// server's `--backend-store-uri`; opened read-only) or an `mlruns` folder (a path or
+    /// `file:///…`). Give a database source the server's artifacts folder or object-store URI
+    /// with --artifacts-destination (--src-artifacts-destination in a copy) when the server
+    /// proxies artifacts. Traces, scorers, evaluation datasets and webhooks are read from a
+    /// server only.
     #[arg(long, visible_alias = "src-mlflow-uri", env = "MLFLOW_TRACKING_URI", value_name = "URI")]
     pub src_uri: String,
     /// Destination tracking server.
@@ -783,7 +847,13 @@ pub struct CopyExperimentArgs {
 
 #[derive(Debug, Args)]
 pub struct ExportExperimentsArgs {
-    /// Tracking server to read from.
+    /// Tracking server to read from, or a store read directly, without loading its server:
+    /// its backend database (`sqlite:///mlflow.db`, `postgresql://…`, `mysql://…`, as the
+    /// server's `--backend-store-uri`; opened read-only) or an `mlruns` folder (a path or
+    /// `file:///…`). Give a database source the server's artifacts folder or object-store URI
+    /// with --artifacts-destination (--src-artifacts-destination in a copy) when the server
+    /// proxies artifacts. Traces, scorers, evaluation datasets and webhooks are read from a
+    /// server only.
     #[arg(long, env = "MLFLOW_TRACKING_URI", value_name = "URI")]
     pub tracking_uri: String,
     /// Experiment names or ids, comma-separated; `all`; `prefix*`; or a .txt file with one per line.
@@ -824,7 +894,13 @@ pub struct ImportExperimentsArgs {
 
 #[derive(Debug, Args)]
 pub struct ExportRunArgs {
-    /// Tracking server to read from.
+    /// Tracking server to read from, or a store read directly, without loading its server:
+    /// its backend database (`sqlite:///mlflow.db`, `postgresql://…`, `mysql://…`, as the
+    /// server's `--backend-store-uri`; opened read-only) or an `mlruns` folder (a path or
+    /// `file:///…`). Give a database source the server's artifacts folder or object-store URI
+    /// with --artifacts-destination (--src-artifacts-destination in a copy) when the server
+    /// proxies artifacts. Traces, scorers, evaluation datasets and webhooks are read from a
+    /// server only.
     #[arg(long, env = "MLFLOW_TRACKING_URI", value_name = "URI")]
     pub tracking_uri: String,
     /// Run ID.
@@ -889,7 +965,13 @@ pub struct MlmodelFixArgs {
 
 #[derive(Debug, Args)]
 pub struct CopyRunArgs {
-    /// Source tracking server.
+    /// Source tracking server, or a store read directly, without loading its server:
+    /// its backend database (`sqlite:///mlflow.db`, `postgresql://…`, `mysql://…`, as the
+    /// server's `--backend-store-uri`; opened read-only) or an `mlruns` folder (a path or
+    /// `file:///…`). Give a database source the server's artifacts folder or object-store URI
+    /// with --artifacts-destination (--src-artifacts-destination in a copy) when the server
+    /// proxies artifacts. Traces, scorers, evaluation datasets and webhooks are read from a
+    /// server only.
     #[arg(long, visible_alias = "src-mlflow-uri", env = "MLFLOW_TRACKING_URI", value_name = "URI")]
     pub src_uri: String,
     /// Destination tracking server.
@@ -972,7 +1054,13 @@ pub struct DatasetsPickArgs {
 
 #[derive(Debug, Args)]
 pub struct ExportEvaluationDatasetArgs {
-    /// Tracking server to read from.
+    /// Tracking server to read from, or a store read directly, without loading its server:
+    /// its backend database (`sqlite:///mlflow.db`, `postgresql://…`, `mysql://…`, as the
+    /// server's `--backend-store-uri`; opened read-only) or an `mlruns` folder (a path or
+    /// `file:///…`). Give a database source the server's artifacts folder or object-store URI
+    /// with --artifacts-destination (--src-artifacts-destination in a copy) when the server
+    /// proxies artifacts. Traces, scorers, evaluation datasets and webhooks are read from a
+    /// server only.
     #[arg(long, env = "MLFLOW_TRACKING_URI", value_name = "URI")]
     pub tracking_uri: String,
     #[command(flatten)]
@@ -999,7 +1087,13 @@ pub struct ImportEvaluationDatasetArgs {
 
 #[derive(Debug, Args)]
 pub struct CopyEvaluationDatasetArgs {
-    /// Source tracking server.
+    /// Source tracking server, or a store read directly, without loading its server:
+    /// its backend database (`sqlite:///mlflow.db`, `postgresql://…`, `mysql://…`, as the
+    /// server's `--backend-store-uri`; opened read-only) or an `mlruns` folder (a path or
+    /// `file:///…`). Give a database source the server's artifacts folder or object-store URI
+    /// with --artifacts-destination (--src-artifacts-destination in a copy) when the server
+    /// proxies artifacts. Traces, scorers, evaluation datasets and webhooks are read from a
+    /// server only.
     #[arg(long, visible_alias = "src-mlflow-uri", env = "MLFLOW_TRACKING_URI", value_name = "URI")]
     pub src_uri: String,
     /// Destination tracking server.
@@ -1016,7 +1110,13 @@ pub struct CopyEvaluationDatasetArgs {
 
 #[derive(Debug, Args)]
 pub struct ExportEvaluationDatasetsArgs {
-    /// Tracking server to read from.
+    /// Tracking server to read from, or a store read directly, without loading its server:
+    /// its backend database (`sqlite:///mlflow.db`, `postgresql://…`, `mysql://…`, as the
+    /// server's `--backend-store-uri`; opened read-only) or an `mlruns` folder (a path or
+    /// `file:///…`). Give a database source the server's artifacts folder or object-store URI
+    /// with --artifacts-destination (--src-artifacts-destination in a copy) when the server
+    /// proxies artifacts. Traces, scorers, evaluation datasets and webhooks are read from a
+    /// server only.
     #[arg(long, env = "MLFLOW_TRACKING_URI", value_name = "URI")]
     pub tracking_uri: String,
     #[command(flatten)]
@@ -1043,7 +1143,13 @@ pub struct ImportEvaluationDatasetsArgs {
 
 #[derive(Debug, Args)]
 pub struct CopyEvaluationDatasetsArgs {
-    /// Source tracking server.
+    /// Source tracking server, or a store read directly, without loading its server:
+    /// its backend database (`sqlite:///mlflow.db`, `postgresql://…`, `mysql://…`, as the
+    /// server's `--backend-store-uri`; opened read-only) or an `mlruns` folder (a path or
+    /// `file:///…`). Give a database source the server's artifacts folder or object-store URI
+    /// with --artifacts-destination (--src-artifacts-destination in a copy) when the server
+    /// proxies artifacts. Traces, scorers, evaluation datasets and webhooks are read from a
+    /// server only.
     #[arg(long, visible_alias = "src-mlflow-uri", env = "MLFLOW_TRACKING_URI", value_name = "URI")]
     pub src_uri: String,
     /// Destination tracking server.
@@ -1087,7 +1193,13 @@ pub struct PromptThreadArgs {
 
 #[derive(Debug, Args)]
 pub struct ExportPromptArgs {
-    /// Tracking server to read from.
+    /// Tracking server to read from, or a store read directly, without loading its server:
+    /// its backend database (`sqlite:///mlflow.db`, `postgresql://…`, `mysql://…`, as the
+    /// server's `--backend-store-uri`; opened read-only) or an `mlruns` folder (a path or
+    /// `file:///…`). Give a database source the server's artifacts folder or object-store URI
+    /// with --artifacts-destination (--src-artifacts-destination in a copy) when the server
+    /// proxies artifacts. Traces, scorers, evaluation datasets and webhooks are read from a
+    /// server only.
     #[arg(long, env = "MLFLOW_TRACKING_URI", value_name = "URI")]
     pub tracking_uri: String,
     /// Prompt name.
@@ -1182,7 +1294,13 @@ pub struct ImportLoggedModelsArgs {
 #[derive(Debug, Args)]
 #[command(after_long_help = LOGGED_MODEL_RUNS)]
 pub struct CopyLoggedModelArgs {
-    /// Source tracking server.
+    /// Source tracking server, or a store read directly, without loading its server:
+    /// its backend database (`sqlite:///mlflow.db`, `postgresql://…`, `mysql://…`, as the
+    /// server's `--backend-store-uri`; opened read-only) or an `mlruns` folder (a path or
+    /// `file:///…`). Give a database source the server's artifacts folder or object-store URI
+    /// with --artifacts-destination (--src-artifacts-destination in a copy) when the server
+    /// proxies artifacts. Traces, scorers, evaluation datasets and webhooks are read from a
+    /// server only.
     #[arg(long, visible_alias = "src-mlflow-uri", env = "MLFLOW_TRACKING_URI", value_name = "URI")]
     pub src_uri: String,
     /// Destination tracking server (MLflow >= 3.0).
@@ -1201,7 +1319,13 @@ pub struct CopyLoggedModelArgs {
 #[derive(Debug, Args)]
 #[command(after_long_help = LOGGED_MODEL_RUNS)]
 pub struct CopyLoggedModelsArgs {
-    /// Source tracking server.
+    /// Source tracking server, or a store read directly, without loading its server:
+    /// its backend database (`sqlite:///mlflow.db`, `postgresql://…`, `mysql://…`, as the
+    /// server's `--backend-store-uri`; opened read-only) or an `mlruns` folder (a path or
+    /// `file:///…`). Give a database source the server's artifacts folder or object-store URI
+    /// with --artifacts-destination (--src-artifacts-destination in a copy) when the server
+    /// proxies artifacts. Traces, scorers, evaluation datasets and webhooks are read from a
+    /// server only.
     #[arg(long, visible_alias = "src-mlflow-uri", env = "MLFLOW_TRACKING_URI", value_name = "URI")]
     pub src_uri: String,
     /// Destination tracking server (MLflow >= 3.0).
@@ -1220,7 +1344,13 @@ pub struct CopyLoggedModelsArgs {
 
 #[derive(Debug, Args)]
 pub struct ExportTraceArgs {
-    /// Tracking server to read from.
+    /// Tracking server to read from, or a store read directly, without loading its server:
+    /// its backend database (`sqlite:///mlflow.db`, `postgresql://…`, `mysql://…`, as the
+    /// server's `--backend-store-uri`; opened read-only) or an `mlruns` folder (a path or
+    /// `file:///…`). Give a database source the server's artifacts folder or object-store URI
+    /// with --artifacts-destination (--src-artifacts-destination in a copy) when the server
+    /// proxies artifacts. Traces, scorers, evaluation datasets and webhooks are read from a
+    /// server only.
     #[arg(long, env = "MLFLOW_TRACKING_URI", value_name = "URI")]
     pub tracking_uri: String,
     /// The trace id (`tr-...`).
@@ -1248,7 +1378,13 @@ pub struct ImportPromptArgs {
 
 #[derive(Debug, Args)]
 pub struct ExportPromptsArgs {
-    /// Tracking server to read from.
+    /// Tracking server to read from, or a store read directly, without loading its server:
+    /// its backend database (`sqlite:///mlflow.db`, `postgresql://…`, `mysql://…`, as the
+    /// server's `--backend-store-uri`; opened read-only) or an `mlruns` folder (a path or
+    /// `file:///…`). Give a database source the server's artifacts folder or object-store URI
+    /// with --artifacts-destination (--src-artifacts-destination in a copy) when the server
+    /// proxies artifacts. Traces, scorers, evaluation datasets and webhooks are read from a
+    /// server only.
     #[arg(long, env = "MLFLOW_TRACKING_URI", value_name = "URI")]
     pub tracking_uri: String,
     /// Prompt names, comma-separated; `all`; `prefix*`; or a .txt file with one per line.
@@ -1278,7 +1414,13 @@ pub struct ImportPromptsArgs {
 
 #[derive(Debug, Args)]
 pub struct CopyPromptArgs {
-    /// Source tracking server.
+    /// Source tracking server, or a store read directly, without loading its server:
+    /// its backend database (`sqlite:///mlflow.db`, `postgresql://…`, `mysql://…`, as the
+    /// server's `--backend-store-uri`; opened read-only) or an `mlruns` folder (a path or
+    /// `file:///…`). Give a database source the server's artifacts folder or object-store URI
+    /// with --artifacts-destination (--src-artifacts-destination in a copy) when the server
+    /// proxies artifacts. Traces, scorers, evaluation datasets and webhooks are read from a
+    /// server only.
     #[arg(long, visible_alias = "src-mlflow-uri", env = "MLFLOW_TRACKING_URI", value_name = "URI")]
     pub src_uri: String,
     /// Destination tracking server.
@@ -1296,7 +1438,13 @@ pub struct CopyPromptArgs {
 
 #[derive(Debug, Args)]
 pub struct CopyPromptsArgs {
-    /// Source tracking server.
+    /// Source tracking server, or a store read directly, without loading its server:
+    /// its backend database (`sqlite:///mlflow.db`, `postgresql://…`, `mysql://…`, as the
+    /// server's `--backend-store-uri`; opened read-only) or an `mlruns` folder (a path or
+    /// `file:///…`). Give a database source the server's artifacts folder or object-store URI
+    /// with --artifacts-destination (--src-artifacts-destination in a copy) when the server
+    /// proxies artifacts. Traces, scorers, evaluation datasets and webhooks are read from a
+    /// server only.
     #[arg(long, visible_alias = "src-mlflow-uri", env = "MLFLOW_TRACKING_URI", value_name = "URI")]
     pub src_uri: String,
     /// Destination tracking server.
@@ -1326,7 +1474,13 @@ pub struct ImportTraceArgs {
 
 #[derive(Debug, Args)]
 pub struct ExportTracesArgs {
-    /// Tracking server to read from.
+    /// Tracking server to read from, or a store read directly, without loading its server:
+    /// its backend database (`sqlite:///mlflow.db`, `postgresql://…`, `mysql://…`, as the
+    /// server's `--backend-store-uri`; opened read-only) or an `mlruns` folder (a path or
+    /// `file:///…`). Give a database source the server's artifacts folder or object-store URI
+    /// with --artifacts-destination (--src-artifacts-destination in a copy) when the server
+    /// proxies artifacts. Traces, scorers, evaluation datasets and webhooks are read from a
+    /// server only.
     #[arg(long, env = "MLFLOW_TRACKING_URI", value_name = "URI")]
     pub tracking_uri: String,
     /// Experiment ids (or names), comma-separated, or `all` (every active experiment).
@@ -1355,7 +1509,13 @@ pub struct ImportTracesArgs {
 
 #[derive(Debug, Args)]
 pub struct CopyTracesArgs {
-    /// Source tracking server.
+    /// Source tracking server, or a store read directly, without loading its server:
+    /// its backend database (`sqlite:///mlflow.db`, `postgresql://…`, `mysql://…`, as the
+    /// server's `--backend-store-uri`; opened read-only) or an `mlruns` folder (a path or
+    /// `file:///…`). Give a database source the server's artifacts folder or object-store URI
+    /// with --artifacts-destination (--src-artifacts-destination in a copy) when the server
+    /// proxies artifacts. Traces, scorers, evaluation datasets and webhooks are read from a
+    /// server only.
     #[arg(long, visible_alias = "src-mlflow-uri", env = "MLFLOW_TRACKING_URI", value_name = "URI")]
     pub src_uri: String,
     /// Destination tracking server (MLflow >= 3.4 with a database backend).

@@ -1,12 +1,11 @@
 //! `copy-prompt`: a prompt with every version (numbers kept) and its aliases, server to server.
 
-use std::{process::ExitCode, sync::Arc, time::Instant};
+use std::{process::ExitCode, time::Instant};
 
 use mlflow_transfer::{
     job::ModelOptions,
     plan::{Destination, Selection, Source},
     select::ExperimentSpec,
-    store::rest::RestSource,
 };
 
 use crate::{
@@ -34,13 +33,13 @@ pub async fn copy(
     global: &GlobalArgs,
 ) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
-    let src = settings::client(src_uri, Some("SRC"), global)?;
+    let from = settings::source(src_uri, Some("SRC"), global).await?;
     let dst = settings::client(dst_uri, Some("DST"), global)?;
-    let source = Arc::new(RestSource::new(src.clone()));
+    let source = from.source.clone();
     let (ctx, progress) = super::job_context(global, None, false);
     let ctx = ctx.with_models(ModelOptions { delete_prompt, ..Default::default() });
     let job = super::plan_and_run(global, &ctx, Source::Server(source), selection, Destination::Server(dst.clone()));
     let Some(result) = job.await? else { return Ok(ExitCode::SUCCESS) };
     progress.finish();
-    super::finish_job(command, global, &result, &[("source", &src), ("destination", &dst)], started)
+    super::finish_job(command, global, &result, &[from.named("source"), vec![("destination", &dst)]].concat(), started)
 }

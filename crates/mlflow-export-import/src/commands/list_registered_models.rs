@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use anyhow::Context;
-use mlflow_transfer::{format::model_json::write_registered_models_json, store::rest::RestSource};
+use mlflow_transfer::format::model_json::write_registered_models_json;
 
 use crate::{
     cli::{GlobalArgs, ListRegisteredModelsArgs},
@@ -12,8 +12,8 @@ use crate::{
 };
 
 pub async fn run(args: ListRegisteredModelsArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
-    let client = settings::client(&args.tracking_uri, None, global)?;
-    let all = RestSource::new(client.clone()).list_models().await?;
+    let from = settings::source(&args.tracking_uri, None, global).await?;
+    let all = from.source.list_models().await?;
     let json = serde_json::to_vec_pretty(&write_registered_models_json(&all)).expect("JSON values always serialize");
     if global.dry_run {
         crate::events::emit(
