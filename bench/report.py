@@ -13,6 +13,8 @@ import os
 from collections import defaultdict
 
 TARGETS = {"export": 5.0, "import": 3.0, "copy": 6.0}
+# With the source read from its database (issue 15): export at least 20x; copy as above.
+DB_TARGETS = {"export": 20.0, "copy": 6.0}
 
 
 def main():
@@ -53,7 +55,7 @@ def main():
         m[("copy", "python")] = {k: (max(e[k], i[k]) if k in ("rss", "loaded", "rc") else e[k] + i[k]) for k in e}
     arrived = json.load(open(args.arrived))
     where = {("import", "python"): "import.python", ("import", "ours"): "import.ours",
-             ("copy", "ours"): "copy.ours", ("copy", "python"): "import.python"}
+             ("copy", "ours"): "copy.ours", ("copy", "python"): "import.python", ("copy", "ours-db"): "copy.ours-db"}
 
     out = []
     w = out.append
@@ -86,9 +88,11 @@ def main():
     else:
         labels = {("export", "python"): "Python `export-experiment`", ("export", "ours"): "ours `export-experiment`",
                   ("import", "python"): "Python `import-experiment`", ("import", "ours"): "ours `import-experiment`",
-                  ("copy", "python"): "Python export + import", ("copy", "ours"): "ours `copy-experiment`"}
+                  ("copy", "python"): "Python export + import", ("copy", "ours"): "ours `copy-experiment`",
+                  ("export", "ours-db"): "ours `export-experiment` from the source's database",
+                  ("copy", "ours-db"): "ours `copy-experiment` from the source's database"}
     for step in ("export", "import", "copy"):
-        for who in ("python", "ours"):
+        for who in ("python", "ours", "ours-db"):
             r = m.get((step, who))
             if r is None:
                 continue
@@ -115,20 +119,22 @@ def main():
     else:
         w("| step | wall ours/Python | speed-up | target | requests ours/Python | server CPU ours/Python | tool CPU ours/Python | peak RSS ours/Python |")
         w("|---|---:|---:|---|---:|---:|---:|---:|")
-    for step in ("export", "import", "copy"):
-        p, o = m.get((step, "python")), m.get((step, "ours"))
+    for step, who in (("export", "ours"), ("import", "ours"), ("copy", "ours"), ("export", "ours-db"), ("copy", "ours-db")):
+        p, o = m.get((step, "python")), m.get((step, who))
         if p is None or o is None:
             continue
+        name = step if who == "ours" else f"{step} (database source)"
         if p["rc"] or o["rc"]:
-            w(f"| {step} | n/a: {'the Python tool' if p['rc'] else 'our tool'} failed | | | | | | |" + (" | |" if stores else ""))
+            w(f"| {name} | n/a: {'the Python tool' if p['rc'] else 'our tool'} failed | | | | | | |" + (" | |" if stores else ""))
             continue
         ratio = lambda a, b: f"{a / b:.2f}" if b else "n/a"
         speed = p["wall"] / o["wall"] if o["wall"] else float("inf")
-        target = TARGETS[step]
+        # Issue 15: an export from the database at least 20x the Python tool's.
+        target = TARGETS[step] if who == "ours" else DB_TARGETS[step]
         met = "met" if speed >= target else "not met"
         req_p, req_o = p["req_src"] + p["req_dst"], o["req_src"] + o["req_dst"]
         req_note = "" if step == "copy" else (" (target <= 0.5: met)" if req_p and req_o / req_p <= 0.5 else " (target <= 0.5: not met)")
-        w(f"| {step} | {ratio(o['wall'], p['wall'])} | {speed:.1f}x | >= {target:.0f}x: {met} | "
+        w(f"| {name} | {ratio(o['wall'], p['wall'])} | {speed:.1f}x | >= {target:.0f}x: {met} | "
           f"{ratio(req_o, req_p)}{req_note} | {ratio(o['srv_src'] + o['srv_dst'], p['srv_src'] + p['srv_dst'])} | "
           f"{ratio(o['cpu'], p['cpu'])} | {ratio(o['rss'], p['rss'])} |"
           + (f" {ratio(o['req_s3'], p['req_s3'])} | {ratio(o['srv_db'] + o['srv_s3'], p['srv_db'] + p['srv_s3'])} |" if stores else ""))

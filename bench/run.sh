@@ -330,6 +330,23 @@ else
     # copy: ours server to server (the Python side is its export + import above)
     measure copy ours "$tool" ${our_args[@]+"${our_args[@]}"} ${direct_copy[@]+"${direct_copy[@]}"} copy-experiment --src-uri "$src" --dst-uri "$dst" --src-experiment "$exp" \
         --dst-experiment-name bench-copy-ours --use-src-user-id true --report "$work/report.copy.ours.json"
+    # BENCH_SOURCE_DB=1: ours again, reading the source server's database directly (and its
+    # artifacts from where the server keeps them) instead of its REST API.
+    if [ -n "${BENCH_SOURCE_DB:-}" ]; then
+        src_artifacts=()
+        if [ "$store" = pg-s3 ]; then
+            src_db="postgresql://postgres@127.0.0.1:$pg_port/mlflow_source"
+        else
+            src_db="sqlite:///$work/source/mlflow.db"
+            src_artifacts=(--src-artifacts-destination "$work/source/artifacts")
+        fi
+        measure export ours-db "$tool" ${our_args[@]+"${our_args[@]}"} \
+            ${src_artifacts[@]+--artifacts-destination "${src_artifacts[1]}"} \
+            export-experiment --tracking-uri "$src_db" --experiment "$exp" --output-dir "$work/export-ours-db"
+        measure copy ours-db "$tool" ${our_args[@]+"${our_args[@]}"} ${src_artifacts[@]+"${src_artifacts[@]}"} \
+            copy-experiment --src-uri "$src_db" --dst-uri "$dst" --src-experiment "$exp" \
+            --dst-experiment-name bench-copy-ours-db --use-src-user-id true
+    fi
 fi
 bench_secs=$(( $(date +%s) - bench_start ))
 loadavg_after="$(cut -d' ' -f1-3 /proc/loadavg)"
@@ -385,6 +402,7 @@ print(json.dumps({
     "import.python": summary(dst, "bench-import-python"),
     "import.ours": summary(dst, "bench-import-ours"),
     "copy.ours": summary(dst, "bench-copy-ours"),
+    "copy.ours-db": summary(dst, "bench-copy-ours-db"),
 }))
 PY
 
