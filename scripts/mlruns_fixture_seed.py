@@ -5,7 +5,8 @@ official client reads back from it as `expected.json`.
 Used by `scripts/mlruns-fixture.sh`, run inside a venv with MLflow 2.22 or a 3.x that still
 writes file stores (3.12 and earlier; 3.13 refuses them). Sticks to client calls both have.
 
-Usage: mlruns_fixture_seed.py --store DIR --out expected.json
+Usage: mlruns_fixture_seed.py (--store DIR | --tracking-uri URL) --out expected.json
+(`--tracking-uri`: the same content through a server, for a database store's fixture.)
 
 Content: experiment `fixture-a` (tagged, with a description) holding a parent run (params, tags
 with a multi-line value, metric histories of several points incl. NaN and +/-inf, a metric
@@ -226,14 +227,16 @@ def _walk(client, run_id, path):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--store", required=True)
+    where = ap.add_mutually_exclusive_group(required=True)
+    where.add_argument("--store", help="an mlruns folder to write")
+    where.add_argument("--tracking-uri", help="a tracking server to write through instead")
     ap.add_argument("--out", required=True)
     args = ap.parse_args()
 
     import mlflow
     from mlflow.tracking import MlflowClient
 
-    uri = "file://" + os.path.abspath(args.store)
+    uri = args.tracking_uri or "file://" + os.path.abspath(args.store)
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)

@@ -244,3 +244,16 @@ fn a_database_source_is_read_only_and_refuses_what_it_cannot_read() {
     assert!(!e.contains("wrong-secret"), "the password is shown: {e}");
     assert_eq!(e.trim().lines().count(), 1, "{e}");
 }
+
+/// A database written by an MLflow 2.22.5 server (artifacts proxied to its
+/// `--artifacts-destination`; `scripts/mlruns-fixture.sh --database`) copies into a 3.17.2 server
+/// as the official 2.22.5 client read it.
+#[test]
+fn a_database_written_by_mlflow_2_22_copies_as_it_was_written() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../mlflow-transfer/tests/fixtures/sqlite/2.22.5");
+    let dir = dir.canonicalize().unwrap();
+    let uri = format!("sqlite:///{}", dir.join("mlflow.db").display());
+    let artifacts = dir.join("artifacts");
+    let source = [uri.as_str(), "--src-artifacts-destination", path(&artifacts)];
+    crate::mlruns_source::copy_and_compare(&source, &uri, &dir.join("expected.json"));
+}

@@ -49,15 +49,18 @@ fn assert_copied(expected: &Value, name: &str, dst: &HashMap<String, Value>) {
         let metrics = got["metrics"].as_object().unwrap();
         assert_eq!(metrics.len(), run["metrics"].as_object().unwrap().len(), "{id}: metric keys");
         for (key, points) in run["metrics"].as_object().unwrap() {
-            // NaN and ±inf are strings, spelt `nan`/`inf` by the fixture script, `NaN`/`Infinity` by
-            // the dump: compared as numbers.
+            // NaN and ±inf are strings, spelt `NaN`/`inf` by the fixture script, `NaN`/`Infinity`
+            // by the dump: compared as numbers.
             let number = |v: &Value| match v.as_str().map(str::to_ascii_lowercase).as_deref() {
                 Some("nan") => f64::NAN,
                 Some("inf" | "infinity") => f64::INFINITY,
                 Some("-inf" | "-infinity") => f64::NEG_INFINITY,
                 _ => v.as_f64().unwrap(),
             };
-            let key_of = |p: &Value| (p["step"].as_i64(), p["timestamp"].as_i64(), number(&p["value"]).to_bits());
+            // A database-backed server stores ±inf as ±f64::MAX (and 3.17 reads it back as ±inf).
+            let stored = |x: f64| if x.is_infinite() { f64::MAX.copysign(x) } else { x };
+            let key_of =
+                |p: &Value| (p["step"].as_i64(), p["timestamp"].as_i64(), stored(number(&p["value"])).to_bits());
             let mut a: Vec<_> = points.as_array().unwrap().iter().map(key_of).collect();
             let mut b: Vec<_> = metrics[key].as_array().unwrap().iter().map(key_of).collect();
             a.sort();
@@ -73,12 +76,21 @@ fn assert_copied(expected: &Value, name: &str, dst: &HashMap<String, Value>) {
 }
 
 fn copies_as_written(version: &str) {
-    let srv = MlflowServer::shared(ArtifactMode::Proxy);
     let store = fixture(version).join("mlruns");
-    let expected = read_json(&fixture(version).join("expected.json"));
-    let store_arg = store.to_str().unwrap();
-    let dst_name = unique_name(&format!("mlruns{}", version.replace('.', "")));
-    let copy = [
+    let uri = format!("file://{}", store.canonicalize().unwrap().display());
+    copy_and_compare(&[store.to_str().unwrap()], &uri, &fixture(version).join("expected.json"));
+}
+
+/// Copies experiment `fixture-a` and model `fixture-model` from the store `source` names (its
+/// URI, then any options it needs; `model_uri` spells it for the model copy) into the shared
+/// server, and checks them against `expected` (what the official client read when the store
+/// was written), then with `verify`, and that a second copy creates nothing.
+pub(crate) fn copy_and_compare(source: &[&str], model_uri: &str, expected: &std::path::Path) {
+    let srv = MlflowServer::shared(ArtifactMode::Proxy);
+    let expected = read_json(expected);
+    let (store_arg, options) = (source[0], &source[1..]);
+    let dst_name = unique_name("fixturecopy");
+    let mut copy = vec![
         "copy-experiment",
         "--src-uri",
         store_arg,
@@ -91,9 +103,10 @@ fn copies_as_written(version: &str) {
         "--export-deleted-runs",
         "--use-src-user-id",
     ];
+    copy.extend(options);
     cli::ok(&copy);
     assert_copied(&expected, "fixture-a", &as_map(srv.dump_experiment(&dst_name)));
-    let verify = [
+    let mut verify = vec![
         "verify",
         "--src-uri",
         store_arg,
@@ -105,26 +118,20 @@ fn copies_as_written(version: &str) {
         &dst_name,
         "--checksums",
     ];
+    verify.extend(options);
     cli::ok(&verify);
     let again = cli::succeeded(&copy, cli::run(&copy, &[]));
     let stderr = String::from_utf8_lossy(&again.stderr);
     assert!(stderr.contains(" 0 created, 0 resumed, 0 updated, 3 skipped"), "{stderr}");
 
     // The registry: versions in order, stage, alias, tags and description, each version's run
-    // copied with it (a file:// URI spelling of the store this time).
-    let model = unique_name(&format!("mlrunsmodel{}", version.replace('.', "")));
-    let uri = format!("file://{}", store.canonicalize().unwrap().display());
-    cli::ok(&[
-        "copy-model",
-        "--src-uri",
-        &uri,
-        "--dst-uri",
-        &srv.url,
-        "--src-model",
-        "fixture-model",
-        "--dst-model",
-        &model,
-    ]);
+    // copied with it.
+    let model = unique_name("fixturemodel");
+    let uri = model_uri.to_string();
+    let mut copy_model = vec!["copy-model", "--src-uri", &uri, "--dst-uri", &srv.url, "--src-model", "fixture-model"];
+    copy_model.extend(["--dst-model", &model]);
+    copy_model.extend(options);
+    cli::ok(&copy_model);
     let got = srv.dump_model(&model);
     let want = &expected["models"][0];
     assert_eq!(got["description"], want["description"]);

@@ -122,11 +122,33 @@ impl DirectSource {
         }
     }
 
-    /// The artifact root `uri` names (of `what`, for messages), read by this machine.
+    /// The artifact root `uri` names (of `what`, for messages), read by this machine, unless
+    /// the store names the `folder` itself.
+    ///
+    /// A folder the URI names that is missing is a run (or model) that logged no files, when
+    /// the folder above it (the experiment's, or the run's) is here; when that is missing too,
+    /// the files are on another machine, and saying "no files" would lose them.
     fn stored_root(&self, what: &str, uri: Option<&str>, folder: Option<PathBuf>) -> Result<ArtifactRoot> {
         if let Some(dir) = folder {
             return Ok(ArtifactRoot::Local(dir));
         }
+        let (root, proxied) = self.uri_root(what, uri)?;
+        if let (ArtifactRoot::Local(dir), false) = (&root, proxied) {
+            let here = |d: Option<&std::path::Path>| d.is_some_and(std::path::Path::is_dir);
+            if !dir.exists() && !here(dir.parent()) && !here(dir.parent().and_then(std::path::Path::parent)) {
+                return Err(Error::Input(format!(
+                    "{what}: its files are in {}, which is not on this machine; read the store where its \
+                     artifacts are, or through its tracking server",
+                    dir.display()
+                )));
+            }
+        }
+        Ok(root)
+    }
+
+    /// The root `uri` names, and whether it is below the server's artifacts destination (where
+    /// a run that logged nothing has no folder, nor need its experiment).
+    fn uri_root(&self, what: &str, uri: Option<&str>) -> Result<(ArtifactRoot, bool)> {
         let uri =
             uri.filter(|u| !u.is_empty()).ok_or_else(|| Error::Input(format!("{what} has no artifact location")))?;
         let uri = match proxied_path(uri) {
@@ -138,15 +160,20 @@ impl DirectSource {
                          --src-artifacts-destination / --dst-artifacts-destination for one side, to read them from here"
                     ))
                 })?;
-                join(dest.trim_end_matches('/'), &rel)
+                let local = local::local_root(dest).or_else(|| (!dest.contains(':')).then(|| dest.into()));
+                if local.is_some_and(|d: PathBuf| !d.is_dir()) {
+                    return Err(Error::Input(format!("artifacts destination {dest} is not a folder here")));
+                }
+                (join(dest.trim_end_matches('/'), &rel), true)
             }
-            None => uri.to_string(),
+            None => (uri.to_string(), false),
         };
+        let (uri, proxied) = uri;
         if let Some(dir) = local::local_root(&uri).or_else(|| (!uri.contains(':')).then(|| uri.clone().into())) {
-            return Ok(ArtifactRoot::Local(dir));
+            return Ok((ArtifactRoot::Local(dir), proxied));
         }
         match self.objects.resolve(&uri)? {
-            Some(Resolved::Root(root)) => Ok(ArtifactRoot::Object(root)),
+            Some(Resolved::Root(root)) => Ok((ArtifactRoot::Object(root), proxied)),
             Some(Resolved::NoCredentials(why)) => {
                 Err(Error::Unsupported(format!("{what}: cannot read {}: {why}", mlflow_client::redact(&uri))))
             }

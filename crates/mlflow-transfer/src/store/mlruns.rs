@@ -271,9 +271,9 @@ impl Mlruns {
             let in_store = mdir.join("artifacts");
             let artifact_uri = yaml.string("artifact_location")?;
             let artifact_uri = match artifact_uri.as_deref().and_then(local_root) {
-                Some(p) if !p.exists() && !p.starts_with(&self.root) && in_store.is_dir() => {
-                    Some(in_store.display().to_string())
-                }
+                // A path that leads nowhere (a store copied from elsewhere): the model's own
+                // folder here, where its files are if it has any.
+                Some(p) if !p.exists() && !p.starts_with(&self.root) => Some(in_store.display().to_string()),
                 _ => artifact_uri,
             };
             out.push((
