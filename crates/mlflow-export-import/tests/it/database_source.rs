@@ -100,7 +100,7 @@ fn reads_as_its_server_does(backend: Backend) {
     // Nested, FAILED, KILLED and deleted runs with histories and a file each; a rich run with
     // NaN/±inf, long params, unicode, deep artifacts, a dataset input and a logged model; and
     // registered models with versions, stages and aliases.
-    seed(&srv.url, &["--scenario", "tree", "--experiment", &name, "--runs", "6"]);
+    seed(&srv.url, &["--scenario", "tree", "--experiment", &name, "--runs", "3"]);
     let exp = format!("{name}-a");
     seed(&srv.url, &["--scenario", "rich", "--experiment", &exp]);
     seed(&srv.url, &["--scenario", "models", "--experiment", &name]);
