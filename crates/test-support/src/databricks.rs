@@ -34,7 +34,10 @@ use hyper::{header, Method, Request, Response, StatusCode};
 use object_store::{aws::AmazonS3, path::Path as StorePath, signer::Signer, ObjectStore, ObjectStoreExt};
 use serde_json::{json, Value};
 
-use crate::moto::{Moto, MOTO_ACCESS_KEY, MOTO_REGION};
+use crate::{
+    background::{accept_until, Background},
+    moto::{Moto, MOTO_ACCESS_KEY, MOTO_REGION},
+};
 
 /// The workspace id the fake answers in `x-databricks-org-id`.
 pub const ORG_ID: &str = "1234567890123456";
@@ -104,8 +107,7 @@ pub struct DatabricksFake {
     /// Where run `R`'s artifacts are in moto: `<prefix>/<R>/artifacts/<path>` of [`Moto::bucket`].
     pub prefix: String,
     state: Arc<State>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    _serving: Background,
 }
 
 type Body = BoxBody<Bytes, std::io::Error>;
@@ -144,17 +146,9 @@ impl DatabricksFake {
             violations: Mutex::default(),
             counts: FakeCounts::default(),
         });
-        let (stop, stopped) = tokio::sync::oneshot::channel();
         let serving = state.clone();
-        let thread = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .expect("fake workspace runtime");
-            rt.block_on(serve(listener, serving, stopped));
-        });
-        DatabricksFake { url, prefix, state, stop: Some(stop), thread: Some(thread) }
+        let _serving = Background::spawn(move |stopped| serve(listener, serving, stopped));
+        DatabricksFake { url, prefix, state, _serving }
     }
 
     /// Requests whose shape broke the reference, one line each; empty when all were right.
@@ -172,42 +166,25 @@ impl DatabricksFake {
     }
 }
 
-impl Drop for DatabricksFake {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-async fn serve(listener: std::net::TcpListener, state: Arc<State>, mut stopped: tokio::sync::oneshot::Receiver<()>) {
-    let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
-    loop {
-        tokio::select! {
-            _ = &mut stopped => return,
-            accepted = listener.accept() => {
-                let Ok((stream, _)) = accepted else { continue };
+async fn serve(listener: std::net::TcpListener, state: Arc<State>, stopped: tokio::sync::oneshot::Receiver<()>) {
+    accept_until(listener, stopped, move |stream| {
+        let state = state.clone();
+        async move {
+            let service = hyper::service::service_fn(move |req| {
                 let state = state.clone();
-                tokio::spawn(async move {
-                    let service = hyper::service::service_fn(move |req| {
-                        let state = state.clone();
-                        async move {
-                            let mut answer = handle(&state, req).await;
-                            // Every workspace answer names the workspace (databricks-rest.md §0,
-                            // "Workspace id"; mlflow `_unity_catalog/lineage/constants.py`).
-                            answer.headers_mut().insert("x-databricks-org-id", header::HeaderValue::from_static(ORG_ID));
-                            Ok::<_, Infallible>(answer)
-                        }
-                    });
-                    let io = hyper_util::rt::TokioIo::new(stream);
-                    let _ = hyper::server::conn::http1::Builder::new().serve_connection(io, service).await;
-                });
-            }
+                async move {
+                    let mut answer = handle(&state, req).await;
+                    // Every workspace answer names the workspace (databricks-rest.md §0,
+                    // "Workspace id"; mlflow `_unity_catalog/lineage/constants.py`).
+                    answer.headers_mut().insert("x-databricks-org-id", header::HeaderValue::from_static(ORG_ID));
+                    Ok::<_, Infallible>(answer)
+                }
+            });
+            let io = hyper_util::rt::TokioIo::new(stream);
+            let _ = hyper::server::conn::http1::Builder::new().serve_connection(io, service).await;
         }
-    }
+    })
+    .await;
 }
 
 /// The error body of every Databricks route (databricks-rest.md §0 "Error body", §8).

@@ -10,6 +10,7 @@
 //! The proxy runs its own tokio runtime on a background thread, so synchronous tests use it
 //! like a server process; it stops when dropped.
 
+use crate::background::{accept_until, Background};
 use std::{
     convert::Infallible,
     sync::{
@@ -139,8 +140,7 @@ struct State {
 pub struct FaultProxy {
     pub url: String,
     state: Arc<State>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    _serving: Background,
 }
 
 type Body = BoxBody<Bytes, std::io::Error>;
@@ -158,17 +158,9 @@ impl FaultProxy {
             http: reqwest::Client::builder().no_proxy().build().expect("HTTP client"),
             counts: Counts::default(),
         });
-        let (stop, stopped) = tokio::sync::oneshot::channel();
         let serving = state.clone();
-        let thread = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .expect("proxy runtime");
-            rt.block_on(serve(listener, serving, stopped));
-        });
-        FaultProxy { url, state, stop: Some(stop), thread: Some(thread) }
+        let _serving = Background::spawn(move |stopped| serve(listener, serving, stopped));
+        FaultProxy { url, state, _serving }
     }
 
     pub fn counts(&self) -> FaultCounts {
@@ -180,33 +172,16 @@ impl FaultProxy {
     }
 }
 
-impl Drop for FaultProxy {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
+async fn serve(listener: std::net::TcpListener, state: Arc<State>, stopped: tokio::sync::oneshot::Receiver<()>) {
+    accept_until(listener, stopped, move |stream| {
+        let state = state.clone();
+        async move {
+            let service = hyper::service::service_fn(move |req| handle(state.clone(), req));
+            let io = hyper_util::rt::TokioIo::new(stream);
+            let _ = hyper::server::conn::http1::Builder::new().serve_connection(io, service).await;
         }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-async fn serve(listener: std::net::TcpListener, state: Arc<State>, mut stopped: tokio::sync::oneshot::Receiver<()>) {
-    let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
-    loop {
-        tokio::select! {
-            _ = &mut stopped => return,
-            accepted = listener.accept() => {
-                let Ok((stream, _)) = accepted else { continue };
-                let state = state.clone();
-                tokio::spawn(async move {
-                    let service = hyper::service::service_fn(move |req| handle(state.clone(), req));
-                    let io = hyper_util::rt::TokioIo::new(stream);
-                    let _ = hyper::server::conn::http1::Builder::new().serve_connection(io, service).await;
-                });
-            }
-        }
-    }
+    })
+    .await;
 }
 
 /// An error returned by the service makes hyper close the connection without an answer.

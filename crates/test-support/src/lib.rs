@@ -8,6 +8,7 @@
 //! The venv is `$MLFLOW_EIM_VENV`, or `<repo>/.venv`; `scripts/setup-venv.sh` creates it.
 
 pub mod azurite;
+mod background;
 mod compare;
 pub mod databricks;
 mod fault_proxy;

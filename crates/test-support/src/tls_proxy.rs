@@ -7,6 +7,7 @@
 //! accepts on `https://127.0.0.1:PORT`, once the TLS handshake is done, byte for byte to the
 //! upstream server: HTTP keep-alive, streaming and the `Host` header pass through untouched.
 
+use crate::background::{accept_until, Background};
 use std::{
     path::PathBuf,
     sync::{
@@ -34,8 +35,7 @@ pub struct TlsProxy {
     /// TLS handshakes that failed (e.g. a client that does not trust the CA).
     handshakes_failed: Arc<AtomicU64>,
     dir: PathBuf,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    serving: Option<Background>,
 }
 
 impl std::fmt::Debug for TlsProxy {
@@ -76,23 +76,14 @@ impl TlsProxy {
         let port = listener.local_addr().expect("local address").port();
         let handshakes_failed = Arc::new(AtomicU64::new(0));
         let failed = handshakes_failed.clone();
-        let (stop, stopped) = tokio::sync::oneshot::channel();
-        let thread = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .expect("proxy runtime");
-            rt.block_on(serve(listener, acceptor, upstream_addr, failed, stopped));
-        });
+        let serving = Background::spawn(move |stopped| serve(listener, acceptor, upstream_addr, failed, stopped));
         TlsProxy {
             url: format!("https://127.0.0.1:{port}"),
             port,
             ca_pem_path,
             handshakes_failed,
             dir,
-            stop: Some(stop),
-            thread: Some(thread),
+            serving: Some(serving),
         }
     }
 
@@ -104,12 +95,8 @@ impl TlsProxy {
 
 impl Drop for TlsProxy {
     fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
+        // Stopped before its certificates are removed.
+        drop(self.serving.take());
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
@@ -142,29 +129,23 @@ async fn serve(
     acceptor: TlsAcceptor,
     upstream: String,
     handshakes_failed: Arc<AtomicU64>,
-    mut stopped: tokio::sync::oneshot::Receiver<()>,
+    stopped: tokio::sync::oneshot::Receiver<()>,
 ) {
-    let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
-    loop {
-        tokio::select! {
-            _ = &mut stopped => return,
-            accepted = listener.accept() => {
-                let Ok((stream, _)) = accepted else { continue };
-                let (acceptor, upstream, failed) = (acceptor.clone(), upstream.clone(), handshakes_failed.clone());
-                tokio::spawn(async move {
-                    let _ = stream.set_nodelay(true);
-                    let mut tls = match acceptor.accept(stream).await {
-                        Ok(tls) => tls,
-                        Err(_) => {
-                            failed.fetch_add(1, Ordering::Relaxed);
-                            return;
-                        }
-                    };
-                    let Ok(mut backend) = tokio::net::TcpStream::connect(&upstream).await else { return };
-                    let _ = backend.set_nodelay(true);
-                    let _ = tokio::io::copy_bidirectional(&mut tls, &mut backend).await;
-                });
-            }
+    accept_until(listener, stopped, move |stream| {
+        let (acceptor, upstream, failed) = (acceptor.clone(), upstream.clone(), handshakes_failed.clone());
+        async move {
+            let _ = stream.set_nodelay(true);
+            let mut tls = match acceptor.accept(stream).await {
+                Ok(tls) => tls,
+                Err(_) => {
+                    failed.fetch_add(1, Ordering::Relaxed);
+                    return;
+                }
+            };
+            let Ok(mut backend) = tokio::net::TcpStream::connect(&upstream).await else { return };
+            let _ = backend.set_nodelay(true);
+            let _ = tokio::io::copy_bidirectional(&mut tls, &mut backend).await;
         }
-    }
+    })
+    .await;
 }

@@ -123,7 +123,7 @@ fn stderr(out: &std::process::Output) -> String {
 
 /// Runs of a dump by their source run id (`mlflow_export_import.source.run_id`), each marked
 /// complete.
-fn by_source(dump: Value) -> HashMap<String, Value> {
+pub(crate) fn by_source(dump: Value) -> HashMap<String, Value> {
     dump.as_object()
         .unwrap()
         .values()

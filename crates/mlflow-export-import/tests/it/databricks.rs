@@ -15,7 +15,10 @@ use test_support::{
     assert_runs_equal, databricks::FakeOptions, moto, unique_name, ArtifactMode, DatabricksFake, MlflowServer,
 };
 
-use crate::cli::{self, path};
+use crate::{
+    auth::by_source,
+    cli::{self, path},
+};
 
 const PAT: &str = "dapi-fake-pat-0123456789";
 const CLIENT_ID: &str = "sp-0000-fake";
@@ -39,18 +42,6 @@ fn source() -> &'static (String, HashMap<String, Value>) {
 /// A workspace in front of the shared local-root server, its artifacts in the shared moto.
 fn workspace(options: FakeOptions) -> DatabricksFake {
     DatabricksFake::start(&MlflowServer::shared(ArtifactMode::LocalRoot).url, moto::shared(), options)
-}
-
-/// Every run of `dump` by the source run id its identity tags name.
-fn by_source(dump: Value) -> HashMap<String, Value> {
-    dump.as_object()
-        .unwrap()
-        .values()
-        .map(|r| {
-            assert_eq!(r["tags"]["mlflow_export_import.complete"], "true", "{r}");
-            (r["tags"]["mlflow_export_import.source.run_id"].as_str().unwrap().to_string(), r.clone())
-        })
-        .collect()
 }
 
 /// `[{path, size, sha256}]` of one run's files in moto, read with boto3: what the workspace
