@@ -124,7 +124,9 @@ fn init_logging(global: &cli::GlobalArgs) {
         (false, _) => "trace",
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("MLFLOW_EXPORT_IMPORT_LOG").unwrap_or_else(|_| {
-        format!("warn,mlflow_client={ours},mlflow_transfer={ours},mlflow_export_import={ours}").into()
+        // sqlx warns of every query over a second (reading 100,000 runs of a source database is
+        // one): its statements are the tool's own business, not the user's.
+        format!("warn,sqlx=error,mlflow_client={ours},mlflow_transfer={ours},mlflow_export_import={ours}").into()
     });
     if events::json() {
         // One JSON object per line, its fields at the top level like the tool's own events.

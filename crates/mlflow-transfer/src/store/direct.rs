@@ -122,22 +122,22 @@ impl DirectSource {
         }
     }
 
-    /// The artifact root `uri` names (of `what`, for messages), read by this machine, unless
-    /// the store names the `folder` itself.
+    /// The artifact root `uri` names, read by this machine, unless the store names the
+    /// `folder` itself. (Messages do not name the run or model: the mover's do.)
     ///
     /// A folder the URI names that is missing is a run (or model) that logged no files, when
     /// the folder above it (the experiment's, or the run's) is here; when that is missing too,
     /// the files are on another machine, and saying "no files" would lose them.
-    fn stored_root(&self, what: &str, uri: Option<&str>, folder: Option<PathBuf>) -> Result<ArtifactRoot> {
+    fn stored_root(&self, uri: Option<&str>, folder: Option<PathBuf>) -> Result<ArtifactRoot> {
         if let Some(dir) = folder {
             return Ok(ArtifactRoot::Local(dir));
         }
-        let (root, proxied) = self.uri_root(what, uri)?;
+        let (root, proxied) = self.uri_root(uri)?;
         if let (ArtifactRoot::Local(dir), false) = (&root, proxied) {
             let here = |d: Option<&std::path::Path>| d.is_some_and(std::path::Path::is_dir);
             if !dir.exists() && !here(dir.parent()) && !here(dir.parent().and_then(std::path::Path::parent)) {
                 return Err(Error::Input(format!(
-                    "{what}: its files are in {}, which is not on this machine; read the store where its \
+                    "its files are in {}, which is not on this machine; read the store where its \
                      artifacts are, or through its tracking server",
                     dir.display()
                 )));
@@ -148,14 +148,13 @@ impl DirectSource {
 
     /// The root `uri` names, and whether it is below the server's artifacts destination (where
     /// a run that logged nothing has no folder, nor need its experiment).
-    fn uri_root(&self, what: &str, uri: Option<&str>) -> Result<(ArtifactRoot, bool)> {
-        let uri =
-            uri.filter(|u| !u.is_empty()).ok_or_else(|| Error::Input(format!("{what} has no artifact location")))?;
+    fn uri_root(&self, uri: Option<&str>) -> Result<(ArtifactRoot, bool)> {
+        let uri = uri.filter(|u| !u.is_empty()).ok_or_else(|| Error::Input("no artifact location".into()))?;
         let uri = match proxied_path(uri) {
             Some(rel) => {
                 let dest = self.artifacts_destination.as_deref().ok_or_else(|| {
                     Error::Input(format!(
-                        "{what}: its artifacts are kept by the tracking server ({uri}); pass the server's \
+                        "its artifacts are kept by the tracking server ({uri}); pass the server's \
                          --artifacts-destination (a folder or object-store URI) with --artifacts-destination, or \
                          --src-artifacts-destination / --dst-artifacts-destination for one side, to read them from here"
                     ))
@@ -175,22 +174,20 @@ impl DirectSource {
         match self.objects.resolve(&uri)? {
             Some(Resolved::Root(root)) => Ok((ArtifactRoot::Object(root), proxied)),
             Some(Resolved::NoCredentials(why)) => {
-                Err(Error::Unsupported(format!("{what}: cannot read {}: {why}", mlflow_client::redact(&uri))))
+                Err(Error::Unsupported(format!("cannot read {}: {why}", mlflow_client::redact(&uri))))
             }
-            None => Err(Error::Unsupported(format!(
-                "{what}: artifact store {:?} is not supported",
-                mlflow_client::redact(&uri)
-            ))),
+            None => {
+                Err(Error::Unsupported(format!("artifact store {:?} is not supported", mlflow_client::redact(&uri))))
+            }
         }
     }
 
     fn run_root(&self, run: &RunRecord) -> Result<ArtifactRoot> {
-        let what = format!("run {}", run.meta.run_id);
-        self.stored_root(&what, run.meta.artifact_uri.as_deref(), self.catalog.artifact_folder(&run.meta))
+        self.stored_root(run.meta.artifact_uri.as_deref(), self.catalog.artifact_folder(&run.meta))
     }
 
     fn model_root(&self, model: &LoggedModelRecord) -> Result<ArtifactRoot> {
-        self.stored_root(&format!("logged model {}", model.model_id), model.artifact_uri.as_deref(), None)
+        self.stored_root(model.artifact_uri.as_deref(), None)
     }
 
     async fn names(&self, spec: &ExperimentSpec, prompts: bool) -> Result<Vec<String>> {
