@@ -5,10 +5,11 @@ use mlflow_client::{config::process_env, ClientConfig, MlflowClient};
 use std::sync::Arc;
 
 use mlflow_transfer::job::{RunOptions, UserPolicy};
+use mlflow_transfer::plan::Destination;
 use mlflow_transfer::store::{
     mlruns_source::{self, is_mlruns_uri},
     rest::RestSource,
-    sql::{self, is_database_uri},
+    sql::{self, is_database_uri, SqlSink},
     tracking::TrackingSource,
 };
 
@@ -84,6 +85,22 @@ pub async fn source(uri: &str, side: Option<&str>, global: &GlobalArgs) -> anyho
     let dest = dest.or(global.artifacts_destination.as_ref()).map(|d| d.to_string_lossy().into_owned());
     let source = sql::open(uri, dest, side).await?;
     Ok(SourceSide { source: Arc::new(source), client: None })
+}
+
+/// Where runs are written: the server `client`, or with `--dst-backend-store-uri` its database
+/// directly (checked now: a schema revision this tool does not know, a database that takes no
+/// writes or a wrong password fail before anything is planned). Proxied files are written
+/// into `--dst-artifacts-destination` (else `--artifacts-destination`).
+pub async fn destination(
+    client: &MlflowClient,
+    database: &crate::cli::DstDatabaseArgs,
+    global: &GlobalArgs,
+) -> anyhow::Result<Destination> {
+    let Some(uri) = &database.dst_backend_store_uri else { return Ok(Destination::Server(client.clone())) };
+    let dest = global.dst_artifacts_destination.as_ref().or(global.artifacts_destination.as_ref());
+    let dest = dest.map(|d| d.to_string_lossy().into_owned());
+    let sink = SqlSink::open(uri, database.dst_artifact_root.clone(), dest, Some("DST")).await?;
+    Ok(Destination::Database(Arc::new(sink)))
 }
 
 /// The user recorded on imported runs when the source user is not kept: the local user, as

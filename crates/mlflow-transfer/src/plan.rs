@@ -48,9 +48,10 @@ use crate::{
         dir_datasets::{list_dataset_dirs, read_dataset_dir, DirDatasetSink, DirDatasets, EVALUATION_DATASETS},
         lists::{DirScorers, DirWebhooks},
         rest::{traces::RestTraces, ListedModels, RestDatasetSink, RestLoggedModelSink, RestServer},
+        sql::SqlSink,
         traces::{DirTraces, ListedTrace, TraceSink, TraceSource},
         tracking::TrackingSource,
-        LoggedModelSink, LoggedModelSource, RunSink, RunSource, ScorerStore, WebhookStore,
+        ExperimentSink, LoggedModelSink, LoggedModelSource, RunSink, RunSource, ScorerStore, WebhookStore,
     },
     Error, Result,
 };
@@ -296,6 +297,9 @@ pub enum Destination {
     Folder { out: PathBuf, system: ExportSystem },
     /// A tracking server.
     Server(MlflowClient),
+    /// A tracking server's database, written directly (`--dst-backend-store-uri`): runs and
+    /// experiments only for now; a selection holding other kinds is refused at planning.
+    Database(Arc<SqlSink>),
 }
 
 /// What a job covers.
@@ -432,9 +436,18 @@ enum Along {
 
 /// Plans a job.
 pub async fn plan(source: &Source, selection: Selection, destination: &Destination) -> Result<Plan> {
+    if let Destination::Database(db) = destination {
+        if !matches!(selection, Selection::Run { .. } | Selection::Experiment { .. } | Selection::Experiments { .. }) {
+            return Err(Error::Unsupported(format!(
+                "{}: a database destination (--dst-backend-store-uri) takes runs and experiments only for now; \
+                 copy the rest through the tracking server",
+                db.uri()
+            )));
+        }
+    }
     let server = match destination {
         Destination::Server(client) => Some((Arc::new(RestServer::new(client.clone())), client.base_url().to_string())),
-        Destination::Folder { .. } => None,
+        Destination::Folder { .. } | Destination::Database(_) => None,
     };
     let mut p = Planner {
         plan: Plan::default(),
@@ -442,7 +455,11 @@ pub async fn plan(source: &Source, selection: Selection, destination: &Destinati
         server,
         dst_client: match destination {
             Destination::Server(client) => Some(client.clone()),
-            Destination::Folder { .. } => None,
+            Destination::Folder { .. } | Destination::Database(_) => None,
+        },
+        database: match destination {
+            Destination::Database(db) => Some(db.clone()),
+            _ => None,
         },
         logged_models: HashMap::new(),
         experiment_opens: HashMap::new(),
@@ -517,7 +534,9 @@ pub async fn plan(source: &Source, selection: Selection, destination: &Destinati
             }
             match destination {
                 Destination::Folder { .. } => p.server_model_version(src, model, destination)?,
-                Destination::Server(_) => p.shallow_version(src, model, destination, &dst_name)?,
+                Destination::Server(_) | Destination::Database(_) => {
+                    p.shallow_version(src, model, destination, &dst_name)?
+                }
             };
         }
         (Source::Export(_), Selection::ModelVersion { .. }) => {
@@ -569,7 +588,7 @@ pub async fn plan(source: &Source, selection: Selection, destination: &Destinati
                 Destination::Folder { out, system } => {
                     TraceTo::Folder(Arc::new(DirTraces::single(out, system.clone())))
                 }
-                Destination::Server(_) => TraceTo::Server(
+                Destination::Server(_) | Destination::Database(_) => TraceTo::Server(
                     dst_experiment.ok_or_else(|| Error::Input("no destination experiment given".into()))?,
                 ),
             };
@@ -594,7 +613,7 @@ pub async fn plan(source: &Source, selection: Selection, destination: &Destinati
             let (mut indexed, mut steps, mut errors) = (Vec::new(), Vec::new(), Vec::new());
             let folder = match destination {
                 Destination::Folder { out, system } => Some((out.clone(), system.clone())),
-                Destination::Server(_) => None,
+                Destination::Server(_) | Destination::Database(_) => None,
             };
             for exp in experiments {
                 let listed = match src.list_traces(&exp.experiment_id, window.filter().as_deref()).await {
@@ -705,6 +724,9 @@ impl Planner {
     ) -> usize {
         let (sink, to): (Arc<dyn WebhookStore>, String) = match destination {
             Destination::Server(client) => (Arc::new(client.clone()), client.base_url().to_string()),
+            Destination::Database(_) => {
+                unreachable!("a database destination takes runs and experiments only (refused in plan)")
+            }
             Destination::Folder { out, system } => (
                 Arc::new(DirWebhooks::new(out, Arc::new(system.clone()))),
                 out.join(crate::store::lists::WEBHOOKS_FILE).display().to_string(),
@@ -725,6 +747,7 @@ fn prompts_destination(destination: &Destination) -> Destination {
             Destination::Folder { out: out.join(PROMPTS_DIR), system: system.clone() }
         }
         Destination::Server(client) => Destination::Server(client.clone()),
+        Destination::Database(db) => Destination::Database(db.clone()),
     }
 }
 
@@ -754,6 +777,9 @@ fn dataset_sink(destination: &Destination, bulk: Option<&str>) -> Arc<dyn Evalua
             Some(sub) => Arc::new(DirDatasetSink::new(out.join(sub), true, system.clone())),
         },
         Destination::Server(client) => Arc::new(RestDatasetSink::new(client.clone())),
+        Destination::Database(_) => {
+            unreachable!("a database destination takes runs and experiments only (refused in plan)")
+        }
     }
 }
 
@@ -895,6 +921,8 @@ struct Planner {
     /// every step made planning quadratic (once per run of a model's versions, once per
     /// experiment of a bulk job).
     experiment_opens: HashMap<String, usize>,
+    /// The destination database, for jobs that write into one directly.
+    database: Option<Arc<SqlSink>>,
 }
 
 impl Planner {
@@ -926,7 +954,7 @@ impl Planner {
                 let sink: Arc<dyn RunSink> = Arc::new(DirSink::new(dir, system.clone()));
                 Ok(RunTarget { open: None, sink: RunDestination::Ready(sink), label: dir.display().to_string() })
             }
-            Destination::Server(_) => {
+            Destination::Server(_) | Destination::Database(_) => {
                 let name = experiment.ok_or_else(|| Error::Input("no destination experiment given".into()))?;
                 Ok(self.experiment_sink(name, ExperimentRecord::default()))
             }
@@ -936,7 +964,7 @@ impl Planner {
     /// The `Open` step of experiment `name` at a server (planned once per name), as the target
     /// of its runs.
     fn experiment_sink(&mut self, name: &str, source: ExperimentRecord) -> RunTarget {
-        let (server, url) = self.server.clone().expect("only a server destination has experiments to open");
+        let (server, url) = self.experiment_store();
         let label = format!("experiment {name:?} at {url}");
         let open = match self.experiment_opens.get(name) {
             Some(&step) => step,
@@ -959,8 +987,39 @@ impl Planner {
 
     /// Experiment `name` at the destination server.
     fn experiment_destination(&self, name: String) -> ExperimentDestination {
-        let (server, _) = self.server.clone().expect("a server destination");
+        let (server, _) = self.experiment_store();
         ExperimentDestination::Server { server, name }
+    }
+
+    /// Where experiments are found or created: the destination database, or server.
+    fn experiment_store(&self) -> (Arc<dyn ExperimentSink>, String) {
+        if let Some(db) = &self.database {
+            return (db.clone(), db.uri().to_string());
+        }
+        let (server, url) = self.server.clone().expect("only a server destination has experiments to open");
+        (server, url)
+    }
+
+    /// A database destination takes an experiment's runs only: one with logged models or
+    /// traces (or whose traces cannot be listed) is refused before anything is written.
+    fn runs_only(
+        &self,
+        name: &str,
+        models: &mut Option<ExperimentModels>,
+        traces: &std::result::Result<Vec<ListedTrace>, String>,
+    ) -> Result<()> {
+        let Some(db) = &self.database else { return Ok(()) };
+        let logged_models = models.as_ref().map_or(0, |m| m.records.len());
+        let traces = traces.as_ref().map_err(|e| Error::Input(format!("experiment {name:?}: {e}")))?.len();
+        if logged_models + traces > 0 {
+            return Err(Error::Unsupported(format!(
+                "experiment {name:?} has {logged_models} logged models and {traces} traces: a database destination \
+                 ({}) takes runs only for now; copy the experiment through the tracking server",
+                db.uri()
+            )));
+        }
+        *models = None;
+        Ok(())
     }
 
     /// An experiment read from a server, with its runs; returns its closing step.
@@ -981,7 +1040,7 @@ impl Planner {
                 let dir = out.join(folder_name("experiment id", &exp.experiment_id)?);
                 (ExperimentDestination::Folder { dir, system: system.clone() }, exp)
             }
-            (Destination::Server(_), target) => {
+            (Destination::Server(_) | Destination::Database(_), target) => {
                 let name = match target {
                     ExperimentTarget::Single(n) => n.to_string(),
                     ExperimentTarget::Bulk => exp.name.clone(),
@@ -1036,6 +1095,8 @@ impl Planner {
         let label = format!("experiment {} {:?}", record.experiment_id, record.name);
         let traces = src.traces();
         let listed = src.list_traces(&record.experiment_id, None).await.map_err(|e| e.to_string());
+        let mut models = models;
+        self.runs_only(&record.name, &mut models, &listed)?;
         let tracking_uri = Some(src.tracking_uri());
         let planned =
             TracesOf { record: record.clone(), destination: dst.clone(), listed, source: traces, tracking_uri };
@@ -1047,7 +1108,7 @@ impl Planner {
 
     /// An experiment folder of an export, imported as `name`.
     fn exported_experiment(&mut self, dir: &Path, name: &str, destination: &Destination) -> Result<usize> {
-        let Destination::Server(_) = destination else {
+        let (Destination::Server(_) | Destination::Database(_)) = destination else {
             return Err(Error::Unsupported("an export can only be imported into a server".into()));
         };
         let dst = self.experiment_destination(name.to_string());
@@ -1097,6 +1158,8 @@ impl Planner {
         let listed = read_index(&TRACES_INDEX, &dir.join(TRACES))
             .map_err(|e| e.to_string())
             .map(|index| index.into_iter().flat_map(|e| e.items).map(|id| exported_trace(&traces, &id)).collect());
+        let mut models = models;
+        self.runs_only(name, &mut models, &listed)?;
         let planned = TracesOf {
             record: record.clone(),
             destination: dst.clone(),
@@ -1204,7 +1267,7 @@ impl Planner {
             Destination::Folder { out, system } => {
                 ExperimentDestination::Folder { dir: out.clone(), system: system.clone() }
             }
-            Destination::Server(_) => self.experiment_destination(name),
+            Destination::Server(_) | Destination::Database(_) => self.experiment_destination(name),
         };
         self.experiment(label, record, dst, Err(why), Arc::new(DirSource::tree([])), Extras::default())
     }
@@ -1259,7 +1322,9 @@ impl Planner {
         let to = match &dst {
             ExperimentDestination::Folder { dir, .. } => dir.join("experiment.json").display().to_string(),
             ExperimentDestination::Server { name, .. } => {
-                format!("experiment {name:?} at {}", self.server.as_ref().map_or("", |(_, url)| url.as_str()))
+                let at =
+                    self.database.as_ref().map(|db| db.uri()).or(self.server.as_ref().map(|(_, url)| url.as_str()));
+                format!("experiment {name:?} at {}", at.unwrap_or(""))
             }
         };
         let what = ExperimentMove { record, destination: dst, phase: Phase::Close, error: runs.err(), shard: None };
@@ -1275,6 +1340,9 @@ impl Planner {
         open: Option<usize>,
     ) -> usize {
         let (sink, to): (Arc<dyn ScorerStore>, String) = match dst {
+            ExperimentDestination::Server { name, .. } if self.database.is_some() => {
+                (self.database.clone().expect("a database destination"), format!("experiment {name:?}"))
+            }
             ExperimentDestination::Server { name, .. } => {
                 (Arc::new(self.dst_client.clone().expect("a server destination")), format!("experiment {name:?}"))
             }
@@ -1323,7 +1391,7 @@ impl Planner {
                 Destination::Folder { out, .. } => {
                     self.run_sink(destination, None, Some(&out.join(folder_name("run id", &run_id)?)))?
                 }
-                Destination::Server(_) => {
+                Destination::Server(_) | Destination::Database(_) => {
                     let Some(experiment) = dst_experiment.map(str::to_string).or_else(|| v.experiment_name.clone())
                     else {
                         continue; // The run no longer exists at the source; its versions fail with that reason.
@@ -1524,7 +1592,7 @@ impl Planner {
             Destination::Folder { out, system } => {
                 ModelDestination::Folder { dir: out.clone(), system: system.clone() }
             }
-            Destination::Server(_) => ModelDestination::Server {
+            Destination::Server(_) | Destination::Database(_) => ModelDestination::Server {
                 sink: self.server.as_ref().expect("a server destination").0.clone(),
                 name: dst_name.to_string(),
                 source_tracking_uri: tracking_uri,
@@ -1557,6 +1625,9 @@ impl Planner {
                     source_tracking_uri: tracking_uri.clone(),
                 },
             ),
+            Destination::Database(_) => {
+                unreachable!("a database destination takes runs and experiments only (refused in plan)")
+            }
         };
         let open = match &dst {
             ModelDestination::Server { .. } => {
@@ -1580,14 +1651,14 @@ impl Planner {
                 // One copy per destination: per server, or per model folder of an export.
                 let key = match destination {
                     Destination::Folder { out, .. } => ModelFolders::Beside(out.clone()).key(id),
-                    Destination::Server(_) => id.to_string(),
+                    Destination::Server(_) | Destination::Database(_) => id.to_string(),
                 };
                 let step = match self.logged_models.get(&key) {
                     Some(&s) => s,
                     None => {
                         // At a server the copy joins its run's copy; in a folder it needs no run.
                         let lm_deps = match destination {
-                            Destination::Server(_) => run_step.into_iter().collect(),
+                            Destination::Server(_) | Destination::Database(_) => run_step.into_iter().collect(),
                             Destination::Folder { .. } => Vec::new(),
                         };
                         let label = match destination {
@@ -1595,7 +1666,7 @@ impl Planner {
                                 "logged model {id} -> {}",
                                 out.join(crate::store::dir::LOGGED_MODELS).join(id).display()
                             ),
-                            Destination::Server(_) => {
+                            Destination::Server(_) | Destination::Database(_) => {
                                 format!("logged model {id} -> the experiment of its run's copy ({to})")
                             }
                         };
@@ -1714,6 +1785,9 @@ impl Planner {
                     source_tracking_uri: tracking_uri,
                 },
             ),
+            Destination::Database(_) => {
+                unreachable!("a database destination takes runs and experiments only (refused in plan)")
+            }
         };
         let label = match &error {
             Some(why) => format!("prompt {:?} (cannot be moved: {why})", record.name),
@@ -1843,7 +1917,7 @@ impl Planner {
                         if single { ModelFolders::Single(out.clone()) } else { ModelFolders::Under(out.clone()) };
                     (ModelsTo::Folder(folders.clone(), Arc::new(DirLoggedModelSink::at(folders))), None)
                 }
-                Destination::Server(_) => {
+                Destination::Server(_) | Destination::Database(_) => {
                     let name = dst_experiment.clone().unwrap_or_else(|| exp.name.clone());
                     let open = self.experiment_sink(&name, ExperimentRecord::default()).open;
                     (self.models_to_server(&name), open)

@@ -2,7 +2,7 @@
 
 use std::{process::ExitCode, time::Instant};
 
-use mlflow_transfer::plan::{Destination, Selection, Source};
+use mlflow_transfer::plan::{Selection, Source};
 
 use crate::{
     cli::{CopyExperimentArgs, GlobalArgs},
@@ -19,7 +19,8 @@ pub async fn run(args: CopyExperimentArgs, global: &GlobalArgs) -> anyhow::Resul
     let (ctx, progress) = super::job_context(global, Some(&args.tags), args.export_metadata_tags);
     let selection =
         Selection::Experiment { experiment: Some(experiment), name: args.dst_experiment_name.clone(), filter };
-    let job = super::plan_and_run(global, &ctx, Source::Server(source), selection, Destination::Server(dst.clone()));
+    let destination = settings::destination(&dst, &args.database, global).await?;
+    let job = super::plan_and_run(global, &ctx, Source::Server(source), selection, destination);
     let Some(result) = job.await? else { return Ok(ExitCode::SUCCESS) };
     progress.finish();
     super::finish_job(

@@ -3,7 +3,7 @@
 use std::{process::ExitCode, time::Instant};
 
 use mlflow_transfer::{
-    plan::{check_experiment_dir, Destination, Selection, Source},
+    plan::{check_experiment_dir, Selection, Source},
     select::RunFilter,
 };
 
@@ -21,7 +21,8 @@ pub async fn run(args: ImportExperimentArgs, global: &GlobalArgs) -> anyhow::Res
     let selection =
         Selection::Experiment { experiment: None, name: args.experiment_name.clone(), filter: RunFilter::default() };
     let source = Source::Export(args.input_dir.clone());
-    let job = super::plan_and_run(global, &ctx, source, selection, Destination::Server(client.clone()));
+    let destination = settings::destination(&client, &args.database, global).await?;
+    let job = super::plan_and_run(global, &ctx, source, selection, destination);
     let Some(result) = job.await? else { return Ok(ExitCode::SUCCESS) };
     progress.finish();
     super::finish_job("import-experiment", global, &result, &[("destination", &client)], started)

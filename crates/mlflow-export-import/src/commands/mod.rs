@@ -107,7 +107,7 @@ pub async fn plan_and_run(
         let (steps, runs) = (plan.steps.len(), plan.runs());
         let mut fields = json!({"steps": steps, "runs": runs});
         let mut text = format!("dry run: {steps} steps planned ({runs} runs); nothing was written");
-        if let Destination::Server(_) = destination {
+        if let Destination::Server(_) | Destination::Database(_) = destination {
             let result = probe(plan, ctx).await;
             let (line, counts) = dry_run_counts(&result);
             text += &format!("\n{line}");

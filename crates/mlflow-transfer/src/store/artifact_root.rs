@@ -57,6 +57,15 @@ impl ArtifactRoot {
         }
     }
 
+    /// [`ArtifactRoots::write`] into such a root: how the database sink writes its runs' files.
+    pub async fn write_stored(&self, rel: &str, data: ByteStream) -> Result<()> {
+        match self {
+            ArtifactRoot::Local(dir) => local::write(dir, rel, data).await.map(drop),
+            ArtifactRoot::Object(o) => o.write(rel, data).await,
+            _ => Err(Error::Unsupported(format!("{self:?} is written through a tracking server"))),
+        }
+    }
+
     /// [`ArtifactRoots::open`] of a file of such a root.
     pub async fn open_stored(&self, rel: &str) -> Result<ByteStream> {
         match self {

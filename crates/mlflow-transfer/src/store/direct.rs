@@ -149,37 +149,7 @@ impl DirectSource {
     /// The root `uri` names, and whether it is below the server's artifacts destination (where
     /// a run that logged nothing has no folder, nor need its experiment).
     fn uri_root(&self, uri: Option<&str>) -> Result<(ArtifactRoot, bool)> {
-        let uri = uri.filter(|u| !u.is_empty()).ok_or_else(|| Error::Input("no artifact location".into()))?;
-        let uri = match proxied_path(uri) {
-            Some(rel) => {
-                let dest = self.artifacts_destination.as_deref().ok_or_else(|| {
-                    Error::Input(format!(
-                        "its artifacts are kept by the tracking server ({uri}); pass the server's \
-                         --artifacts-destination (a folder or object-store URI) with --artifacts-destination, or \
-                         --src-artifacts-destination / --dst-artifacts-destination for one side, to read them from here"
-                    ))
-                })?;
-                let local = local::local_root(dest).or_else(|| (!dest.contains(':')).then(|| dest.into()));
-                if local.is_some_and(|d: PathBuf| !d.is_dir()) {
-                    return Err(Error::Input(format!("artifacts destination {dest} is not a folder here")));
-                }
-                (join(dest.trim_end_matches('/'), &rel), true)
-            }
-            None => (uri.to_string(), false),
-        };
-        let (uri, proxied) = uri;
-        if let Some(dir) = local::local_root(&uri).or_else(|| (!uri.contains(':')).then(|| uri.clone().into())) {
-            return Ok((ArtifactRoot::Local(dir), proxied));
-        }
-        match self.objects.resolve(&uri)? {
-            Some(Resolved::Root(root)) => Ok((ArtifactRoot::Object(root), proxied)),
-            Some(Resolved::NoCredentials(why)) => {
-                Err(Error::Unsupported(format!("cannot read {}: {why}", mlflow_client::redact(&uri))))
-            }
-            None => {
-                Err(Error::Unsupported(format!("artifact store {:?} is not supported", mlflow_client::redact(&uri))))
-            }
-        }
+        uri_root(&self.objects, self.artifacts_destination.as_deref(), uri)
     }
 
     fn run_root(&self, run: &RunRecord) -> Result<ArtifactRoot> {
@@ -441,5 +411,46 @@ impl WebhookStore for Refusing {
 
     async fn update_webhook(&self, _existing: &Webhook, _webhook: &Webhook) -> Result<()> {
         Err(Error::Unsupported("a direct source is read-only".into()))
+    }
+}
+
+/// The root `uri` names in a store this machine reaches (files a server proxies are in its
+/// `artifacts_destination`), and whether it is below that destination: how direct sources read
+/// and the database sink writes.
+pub(crate) fn uri_root(
+    objects: &ObjectStores,
+    artifacts_destination: Option<&str>,
+    uri: Option<&str>,
+) -> Result<(ArtifactRoot, bool)> {
+    let uri = uri.filter(|u| !u.is_empty()).ok_or_else(|| Error::Input("no artifact location".into()))?;
+    let uri = match proxied_path(uri) {
+        Some(rel) => {
+            let dest = artifacts_destination.ok_or_else(|| {
+                Error::Input(format!(
+                    "its artifacts are kept by the tracking server ({uri}); pass the server's \
+                     --artifacts-destination (a folder or object-store URI) with --artifacts-destination, or \
+                     --src-artifacts-destination / --dst-artifacts-destination for one side, to read them from here"
+                ))
+            })?;
+            let local = local::local_root(dest).or_else(|| (!dest.contains(':')).then(|| dest.into()));
+            if local.is_some_and(|d: PathBuf| !d.is_dir()) {
+                return Err(Error::Input(format!("artifacts destination {dest} is not a folder here")));
+            }
+            (join(dest.trim_end_matches('/'), &rel), true)
+        }
+        None => (uri.to_string(), false),
+    };
+    let (uri, proxied) = uri;
+    if let Some(dir) = local::local_root(&uri).or_else(|| (!uri.contains(':')).then(|| uri.clone().into())) {
+        return Ok((ArtifactRoot::Local(dir), proxied));
+    }
+    match objects.resolve(&uri)? {
+        Some(Resolved::Root(root)) => Ok((ArtifactRoot::Object(root), proxied)),
+        Some(Resolved::NoCredentials(why)) => {
+            Err(Error::Unsupported(format!("cannot read {}: {why}", mlflow_client::redact(&uri))))
+        }
+        None => {
+            Err(Error::Unsupported(format!("artifact store {:?} is not supported", mlflow_client::redact(&uri))))
+        }
     }
 }

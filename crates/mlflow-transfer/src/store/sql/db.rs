@@ -1,12 +1,13 @@
-//! A read-only connection to MLflow's backend database (SQLite, PostgreSQL or MySQL, as the
-//! tracking server's `--backend-store-uri` names it), and the few spelling differences between
-//! the three dialects that the queries need.
+//! A connection to MLflow's backend database (SQLite, PostgreSQL or MySQL, as the tracking
+//! server's `--backend-store-uri` names it): read-only for a source, writable (in transactions)
+//! for the opt-in sink; and the few spelling differences between the three dialects that the
+//! queries need.
 
 use std::{collections::HashSet, path::PathBuf};
 
 use sqlx::{
-    any::{install_default_drivers, AnyPoolOptions, AnyRow},
-    AnyPool, Executor,
+    any::{install_default_drivers, AnyPoolOptions, AnyQueryResult, AnyRow},
+    Any, AnyPool, Executor,
 };
 
 use crate::{Error, Result};
@@ -22,12 +23,18 @@ pub enum Dialect {
 }
 
 /// A value bound to a query's `?`.
+#[derive(Clone, Copy)]
 pub enum Bind<'a> {
     Text(&'a str),
     Int(i64),
+    /// Writes only.
+    Float(f64),
+    Bool(bool),
+    OptText(Option<&'a str>),
+    OptInt(Option<i64>),
 }
 
-/// MLflow's database, opened read-only.
+/// MLflow's database, opened read-only (or, for the sink, writable).
 pub struct Db {
     pool: AnyPool,
     dialect: Dialect,
@@ -50,7 +57,7 @@ pub fn is_database_uri(uri: &str) -> bool {
 /// The sqlx URL of a SQLAlchemy database URI, and its dialect. SQLAlchemy's
 /// `sqlite:///rel.db` is relative to the working folder and `sqlite:////abs.db` absolute;
 /// driver suffixes (`postgresql+psycopg2`, `mysql+pymysql`) are dropped.
-fn connect_url(uri: &str) -> Result<(Dialect, String)> {
+fn connect_url(uri: &str, writable: bool) -> Result<(Dialect, String)> {
     let (scheme, rest) = uri.split_once("://").ok_or_else(|| Error::Input(format!("{uri:?} is not a database URI")))?;
     let base = scheme.split('+').next().unwrap_or("").to_ascii_lowercase();
     match base.as_str() {
@@ -67,8 +74,10 @@ fn connect_url(uri: &str) -> Result<(Dialect, String)> {
                 return Err(Error::Input(format!("{uri}: {shown:?} is not a database file this tool can open")));
             }
             // Read-only: a running server's database is only read, and never converted (sqlx
-            // would otherwise create a missing file, or switch its journal mode).
-            Ok((Dialect::Sqlite, format!("sqlite://{shown}?mode=ro")))
+            // would otherwise create a missing file, or switch its journal mode). A sink's
+            // `rw` never creates one either.
+            let mode = if writable { "rw" } else { "ro" };
+            Ok((Dialect::Sqlite, format!("sqlite://{shown}?mode={mode}")))
         }
         "postgresql" | "postgres" => Ok((Dialect::Postgres, format!("postgres://{rest}"))),
         "mysql" => Ok((Dialect::MySql, format!("mysql://{rest}"))),
@@ -84,16 +93,28 @@ impl Db {
     /// Connects to `uri` read-only and reads which tables it has. A wrong password or host is
     /// one line naming the database without the password.
     pub async fn open(uri: &str) -> Result<Self> {
-        let (dialect, url) = connect_url(uri)?;
+        Self::connect(uri, false).await
+    }
+
+    /// Connects to `uri` for writing (the sink). SQLite takes one writer at a time: its
+    /// transactions go through one connection, rather than failing busy on each other.
+    pub async fn open_writable(uri: &str) -> Result<Self> {
+        Self::connect(uri, true).await
+    }
+
+    async fn connect(uri: &str, writable: bool) -> Result<Self> {
+        let (dialect, url) = connect_url(uri, writable)?;
         let shown = mlflow_client::redact(uri);
         install_default_drivers();
         let read_only = match dialect {
+            _ if writable => "",
             Dialect::Postgres => "SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY",
             Dialect::MySql => "SET SESSION TRANSACTION READ ONLY",
             Dialect::Sqlite => "",
         };
+        let connections = if writable && dialect == Dialect::Sqlite { 1 } else { CONNECTIONS };
         let pool = AnyPoolOptions::new()
-            .max_connections(CONNECTIONS)
+            .max_connections(connections)
             .after_connect(move |conn, _| {
                 Box::pin(async move {
                     if !read_only.is_empty() {
@@ -131,6 +152,28 @@ impl Db {
         &self.uri
     }
 
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+
+    /// Whether tables have MLflow 3.10's `workspace` column.
+    pub fn has_workspaces(&self) -> bool {
+        self.workspaces
+    }
+
+    /// Starts a transaction: what it writes is seen by the server only once committed.
+    pub async fn begin(&self) -> Result<Tx<'_>> {
+        let tx = self.pool.begin().await.map_err(|e| self.error(&e))?;
+        Ok(Tx { db: self, tx })
+    }
+
+    fn error(&self, e: &sqlx::Error) -> Error {
+        Error::Database {
+            message: format!("{}: {}", self.uri, describe(e)),
+            transient: matches!(e, sqlx::Error::PoolTimedOut | sqlx::Error::Io(_)),
+        }
+    }
+
     pub fn has_table(&self, name: &str) -> bool {
         self.tables.contains(name)
     }
@@ -148,17 +191,7 @@ impl Db {
     /// `CAST(… AS BIGINT)`, in this database's dialect.
     pub async fn rows(&self, query: &str, binds: &[Bind<'_>]) -> Result<Vec<AnyRow>> {
         let sql = self.dialect_of(query);
-        let mut q = sqlx::query(&sql);
-        for b in binds {
-            q = match b {
-                Bind::Text(t) => q.bind(*t),
-                Bind::Int(i) => q.bind(*i),
-            };
-        }
-        q.fetch_all(&self.pool).await.map_err(|e| Error::Database {
-            message: format!("{}: {}", self.uri, describe(&e)),
-            transient: matches!(e, sqlx::Error::PoolTimedOut | sqlx::Error::Io(_)),
-        })
+        bound(&sql, binds).fetch_all(&self.pool).await.map_err(|e| self.error(&e))
     }
 
     fn dialect_of(&self, query: &str) -> String {
@@ -179,6 +212,45 @@ impl Db {
                 out
             }
         }
+    }
+}
+
+/// `sql` with `binds` bound to its placeholders in order.
+fn bound<'q>(sql: &'q str, binds: &'q [Bind<'q>]) -> sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>> {
+    let mut q = sqlx::query(sql);
+    for b in binds {
+        q = match b {
+            Bind::Text(t) => q.bind(*t),
+            Bind::Int(i) => q.bind(*i),
+            Bind::Float(f) => q.bind(*f),
+            Bind::Bool(b) => q.bind(*b),
+            Bind::OptText(t) => q.bind(*t),
+            Bind::OptInt(i) => q.bind(*i),
+        };
+    }
+    q
+}
+
+/// A transaction of the sink: dropped without [`Tx::commit`], it is rolled back.
+pub struct Tx<'a> {
+    db: &'a Db,
+    tx: sqlx::Transaction<'static, Any>,
+}
+
+impl Tx<'_> {
+    /// Runs one statement written as for [`Db::rows`].
+    pub async fn execute(&mut self, query: &str, binds: &[Bind<'_>]) -> Result<AnyQueryResult> {
+        let sql = self.db.dialect_of(query);
+        bound(&sql, binds).execute(&mut *self.tx).await.map_err(|e| self.db.error(&e))
+    }
+
+    pub async fn rows(&mut self, query: &str, binds: &[Bind<'_>]) -> Result<Vec<AnyRow>> {
+        let sql = self.db.dialect_of(query);
+        bound(&sql, binds).fetch_all(&mut *self.tx).await.map_err(|e| self.db.error(&e))
+    }
+
+    pub async fn commit(self) -> Result<()> {
+        self.tx.commit().await.map_err(|e| self.db.error(&e))
     }
 }
 
@@ -237,20 +309,20 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("mlflow.db");
         std::fs::write(&db, b"").unwrap();
-        let (d, url) = connect_url(&format!("sqlite:///{}", db.display())).unwrap();
+        let (d, url) = connect_url(&format!("sqlite:///{}", db.display()), false).unwrap();
         assert_eq!(d, Dialect::Sqlite);
         assert_eq!(url, format!("sqlite://{}?mode=ro", std::fs::canonicalize(&db).unwrap().display()));
-        let e = connect_url("sqlite:////nonexistent/x.db").unwrap_err().to_string();
+        let e = connect_url("sqlite:////nonexistent/x.db", false).unwrap_err().to_string();
         assert!(e.contains("no database file"), "{e}");
         assert_eq!(
-            connect_url("postgresql+psycopg2://u:p@h/db").unwrap(),
+            connect_url("postgresql+psycopg2://u:p@h/db", false).unwrap(),
             (Dialect::Postgres, "postgres://u:p@h/db".into())
         );
         assert_eq!(
-            connect_url("mysql+pymysql://u:p@h:3306/db").unwrap(),
+            connect_url("mysql+pymysql://u:p@h:3306/db", false).unwrap(),
             (Dialect::MySql, "mysql://u:p@h:3306/db".into())
         );
-        let e = connect_url("mssql+pyodbc://u:secret@h/db").unwrap_err().to_string();
+        let e = connect_url("mssql+pyodbc://u:secret@h/db", false).unwrap_err().to_string();
         assert!(e.contains("SQL Server") && !e.contains("secret"), "{e}");
         assert!(is_database_uri("postgresql://h/db") && is_database_uri("sqlite:///x.db"));
         assert!(!is_database_uri("http://h:5000") && !is_database_uri("databricks://p") && !is_database_uri("/tmp/x"));

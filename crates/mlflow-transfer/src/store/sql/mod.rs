@@ -3,8 +3,10 @@
 //! models, registered models, versions, aliases and prompts a tracking server gives over REST,
 //! without loading the server (a search of 100,000 runs is one query here, minutes of a
 //! server's CPU there). The database is opened read-only. [`super::direct`] makes it a source.
+//! [`SqlSink`] is the opt-in writer of a destination server's database.
 
 mod db;
+mod sink;
 
 use std::{collections::BTreeMap, sync::Arc};
 
@@ -12,6 +14,7 @@ use async_trait::async_trait;
 pub use db::is_database_uri;
 use db::{float, int, opt_int, opt_text, text, Bind, Db};
 use mlflow_client::types::{Dataset, DatasetInput, KeyValue, LoggedModelMetric, ModelInput, ModelOutput, RunStatus};
+pub use sink::{SqlSink, KNOWN_REVISIONS};
 
 use crate::{
     model::{
