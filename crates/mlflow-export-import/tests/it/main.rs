@@ -10,6 +10,7 @@ mod all;
 mod auth;
 mod backends;
 mod cli;
+mod database_sink;
 mod database_source;
 mod databricks;
 mod deployments;

@@ -120,13 +120,13 @@ impl SqlSink {
         let binds = [Bind::Text(name), Bind::Int(now), Bind::Int(now)];
         let mut tx = self.db.begin().await?;
         let id = match self.db.dialect() {
-            Dialect::Postgres => {
+            Dialect::Postgres | Dialect::Sqlite => {
                 match tx.rows(&format!("{insert} RETURNING CAST(experiment_id AS BIGINT)"), &binds).await {
                     Ok(rows) => rows.first().map(|r| int(r, 0)).transpose()?,
                     Err(_) => return Ok(None),
                 }
             }
-            Dialect::Sqlite | Dialect::MySql => match tx.execute(&insert, &binds).await {
+            Dialect::MySql => match tx.execute(&insert, &binds).await {
                 Ok(done) => done.last_insert_id(),
                 Err(_) => return Ok(None),
             },
