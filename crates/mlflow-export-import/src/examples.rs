@@ -40,7 +40,13 @@ Examples:
     --src-experiment sklearn-wine --dst-experiment-name sklearn-wine
   mlflow-export-import --shard 1/2 copy-experiment \\
     --src-uri http://old-server:5000 --dst-uri http://new-server:5000 \\
-    --src-experiment 3 --dst-experiment-name big-experiment";
+    --src-experiment 3 --dst-experiment-name big-experiment
+  mlflow-export-import copy-experiment \\
+    --src-uri http://old-server:5000 --dst-uri http://new-server:5000 \\
+    --src-experiment 3 --dst-experiment-name big-experiment \\
+    --dst-backend-store-uri postgresql://mlflow@db-host/mlflow \\
+    --dst-artifact-root mlflow-artifacts:/ \\
+    --dst-artifacts-destination /srv/mlflow/artifacts";
 
 pub const EXPORT_EXPERIMENTS: &str = "\
 Examples:
