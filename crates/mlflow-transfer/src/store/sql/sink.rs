@@ -101,8 +101,8 @@ impl SqlSink {
     }
 
     /// Creates experiment `name` as MLflow does: its artifact location is the server's default
-    /// artifact root joined with its new id. `None` when another writer created it first.
-    async fn create_experiment(&self, name: &str, tags: &BTreeMap<String, String>) -> Result<Option<i64>> {
+    /// artifact root joined with its new id.
+    async fn create_experiment(&self, name: &str, tags: &BTreeMap<String, String>) -> Result<()> {
         let root = self.artifact_root.as_deref().ok_or_else(|| {
             Error::Input(format!(
                 "experiment {name:?} does not exist in {}: give --dst-artifact-root, the server's default artifact \
@@ -121,15 +121,10 @@ impl SqlSink {
         let mut tx = self.db.begin().await?;
         let id = match self.db.dialect() {
             Dialect::Postgres | Dialect::Sqlite => {
-                match tx.rows(&format!("{insert} RETURNING CAST(experiment_id AS BIGINT)"), &binds).await {
-                    Ok(rows) => rows.first().map(|r| int(r, 0)).transpose()?,
-                    Err(_) => return Ok(None),
-                }
+                let rows = tx.rows(&format!("{insert} RETURNING CAST(experiment_id AS BIGINT)"), &binds).await?;
+                rows.first().map(|r| int(r, 0)).transpose()?
             }
-            Dialect::MySql => match tx.execute(&insert, &binds).await {
-                Ok(done) => done.last_insert_id(),
-                Err(_) => return Ok(None),
-            },
+            Dialect::MySql => tx.execute(&insert, &binds).await?.last_insert_id(),
         };
         let id = id.ok_or_else(|| Error::Database {
             message: format!("{}: the new experiment's id was not returned", self.db.uri()),
@@ -148,8 +143,7 @@ impl SqlSink {
             )
             .await?;
         }
-        tx.commit().await?;
-        Ok(Some(id))
+        tx.commit().await
     }
 
     /// Gives experiment `id` the `tags` it lacks or holds with another value.
@@ -245,14 +239,17 @@ fn uuid4_hex() -> String {
 impl ExperimentSink for SqlSink {
     async fn open_experiment(&self, name: &str, tags: &BTreeMap<String, String>) -> Result<(String, Arc<dyn RunSink>)> {
         let mut found = self.experiment(name).await?;
-        if found.is_none() && self.create_experiment(name, tags).await?.is_some() {
+        if found.is_none() {
+            let created = self.create_experiment(name, tags).await;
+            // A create that failed because another writer (the server) made the experiment
+            // meanwhile finds it now.
             found = self.experiment(name).await?;
-        } else if found.is_none() {
-            // Another writer (the server) created it meanwhile.
-            found = self.experiment(name).await?;
+            if found.is_none() {
+                created?;
+            }
         }
         let (id, location, stage) =
-            found.ok_or_else(|| Error::NotFound(format!("experiment {name:?} could not be created")))?;
+            found.ok_or_else(|| Error::NotFound(format!("experiment {name:?} was created but cannot be found")))?;
         if stage == "deleted" {
             return Err(Error::Input(format!(
                 "experiment {name:?} exists in {} but is deleted: restore it or choose another name",
