@@ -449,8 +449,6 @@ pub(crate) fn uri_root(
         Some(Resolved::NoCredentials(why)) => {
             Err(Error::Unsupported(format!("cannot read {}: {why}", mlflow_client::redact(&uri))))
         }
-        None => {
-            Err(Error::Unsupported(format!("artifact store {:?} is not supported", mlflow_client::redact(&uri))))
-        }
+        None => Err(Error::Unsupported(format!("artifact store {:?} is not supported", mlflow_client::redact(&uri)))),
     }
 }
