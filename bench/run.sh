@@ -330,6 +330,19 @@ else
     # copy: ours server to server (the Python side is its export + import above)
     measure copy ours "$tool" ${our_args[@]+"${our_args[@]}"} ${direct_copy[@]+"${direct_copy[@]}"} copy-experiment --src-uri "$src" --dst-uri "$dst" --src-experiment "$exp" \
         --dst-experiment-name bench-copy-ours --use-src-user-id true --report "$work/report.copy.ours.json"
+    # BENCH_DST_DB=1: ours again, importing our export straight into the destination server's
+    # database (--dst-backend-store-uri, one transaction per run) instead of through its REST API.
+    if [ -n "${BENCH_DST_DB:-}" ]; then
+        if [ "$store" = pg-s3 ]; then
+            dst_db=(--dst-backend-store-uri "postgresql://postgres@127.0.0.1:$pg_port/mlflow_destination"
+                --dst-artifact-root "s3://$bucket/destination")
+        else
+            dst_db=(--dst-backend-store-uri "sqlite:///$work/destination/mlflow.db" --dst-artifact-root mlflow-artifacts:/
+                --dst-artifacts-destination "$work/destination/artifacts")
+        fi
+        measure import ours-db "$tool" ${our_args[@]+"${our_args[@]}"} import-experiment --tracking-uri "$dst" \
+            --input-dir "$export_ours" --experiment-name bench-import-ours-db --use-src-user-id true "${dst_db[@]}"
+    fi
     # BENCH_SOURCE_DB=1: ours again, reading the source server's database directly (and its
     # artifacts from where the server keeps them) instead of its REST API.
     if [ -n "${BENCH_SOURCE_DB:-}" ]; then
@@ -403,6 +416,7 @@ print(json.dumps({
     "import.ours": summary(dst, "bench-import-ours"),
     "copy.ours": summary(dst, "bench-copy-ours"),
     "copy.ours-db": summary(dst, "bench-copy-ours-db"),
+    "import.ours-db": summary(dst, "bench-import-ours-db"),
 }))
 PY
 
