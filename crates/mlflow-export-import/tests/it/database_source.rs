@@ -1,9 +1,9 @@
 //! MLflow's backend database as a source (`--tracking-uri sqlite:///…`, `postgresql://…`,
 //! `mysql://…`, as the server's `--backend-store-uri` names it): what it gives is what the
 //! server gives over REST, checked on real servers of each backend. Exports made both ways are
-//! the same files (apart from the fields naming where they were read), a copy from the database
-//! verifies with 0 differences against it, and `verify` finds the server and its own database
-//! equal.
+//! the same files (apart from the fields naming where they were read), `verify` finds the
+//! server and its own database equal, and (on SQLite) a model exports the same both ways and a
+//! copy from the database verifies with 0 differences against it.
 
 use std::path::{Path, PathBuf};
 
@@ -103,7 +103,13 @@ fn reads_as_its_server_does(backend: Backend) {
     seed(&srv.url, &["--scenario", "tree", "--experiment", &name, "--runs", "3"]);
     let exp = format!("{name}-a");
     seed(&srv.url, &["--scenario", "rich", "--experiment", &exp]);
-    seed(&srv.url, &["--scenario", "models", "--experiment", &name]);
+    // The model export and the copy back into the server are checked on SQLite only: what
+    // differs between the backends is how rows are read, which the experiment export and the
+    // verify of the server against its database cover (and CI time is bounded).
+    let whole = backend == Backend::Sqlite;
+    if whole {
+        seed(&srv.url, &["--scenario", "models", "--experiment", &name]);
+    }
 
     let (rest, direct) = (tmp(&format!("{name}-rest")), tmp(&format!("{name}-db")));
     for (dir, from_database) in [(&rest, false), (&direct, true)] {
@@ -115,6 +121,26 @@ fn reads_as_its_server_does(backend: Backend) {
         );
     }
     assert_same_export(&rest, &direct);
+    // The server and its own database are the same experiment.
+    let db = srv.backend_store_uri.as_str();
+    let art = path(&srv.artifact_root);
+    cli::ok(&[
+        "verify",
+        "--src-uri",
+        &srv.url,
+        "--src-experiment",
+        &exp,
+        "--dst-uri",
+        db,
+        "--dst-experiment",
+        &exp,
+        "--dst-artifacts-destination",
+        art,
+        "--checksums",
+    ]);
+    if !whole {
+        return;
+    }
 
     let model = format!("{name}-m0");
     let (rest, direct) = (tmp(&format!("{name}-model-rest")), tmp(&format!("{name}-model-db")));
@@ -126,8 +152,6 @@ fn reads_as_its_server_does(backend: Backend) {
     // Copied from the database into the server itself: equal to the database, file bytes
     // included; a second copy creates nothing.
     let copied = format!("{exp}-copy");
-    let db = srv.backend_store_uri.as_str();
-    let art = path(&srv.artifact_root);
     let copy = [
         "copy-experiment",
         "--src-uri",
@@ -162,21 +186,6 @@ fn reads_as_its_server_does(backend: Backend) {
     let again = cli::succeeded(&copy, cli::run(&copy, &[]));
     let stderr = String::from_utf8_lossy(&again.stderr);
     assert!(stderr.contains(" 0 created, 0 resumed, 0 updated,"), "{stderr}");
-    // The server and its own database are the same experiment.
-    cli::ok(&[
-        "verify",
-        "--src-uri",
-        &srv.url,
-        "--src-experiment",
-        &exp,
-        "--dst-uri",
-        db,
-        "--dst-experiment",
-        &exp,
-        "--dst-artifacts-destination",
-        art,
-        "--checksums",
-    ]);
 }
 
 #[test]
