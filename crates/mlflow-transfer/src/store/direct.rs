@@ -93,6 +93,25 @@ pub trait Catalog: Send + Sync + 'static {
     async fn count_unread(&self, kind: Unread, experiment_id: Option<&str>) -> Result<u64>;
 }
 
+/// Fails when `catalog` holds objects of `kind` (see [`Unread`]).
+async fn refuse_unread(catalog: &dyn Catalog, kind: Unread, experiment_id: Option<&str>) -> Result<()> {
+    match catalog.count_unread(kind, experiment_id).await? {
+        0 => Ok(()),
+        n => {
+            let (what, how) = kind.describe();
+            let scope = experiment_id.map(|id| format!(" of experiment {id}")).unwrap_or_default();
+            Err(Error::Unsupported(format!(
+                "{n} {what}{scope} in {}: a direct source does not read them yet; {how}",
+                catalog.uri()
+            )))
+        }
+    }
+}
+
+fn unsupported<T>(catalog: &dyn Catalog, what: &str) -> Result<T> {
+    Err(Error::Unsupported(format!("{what}: not read from {} yet; use the tracking server's URI", catalog.uri())))
+}
+
 /// A [`Catalog`] as the planner's source.
 pub struct DirectSource {
     catalog: Arc<dyn Catalog>,
@@ -105,21 +124,6 @@ pub struct DirectSource {
 impl DirectSource {
     pub fn new(catalog: Arc<dyn Catalog>, artifacts_destination: Option<String>, side: Option<&str>) -> Self {
         Self { catalog, artifacts_destination, objects: ObjectStores::from_process_env(side) }
-    }
-
-    /// Fails when the store holds objects of `kind` (see [`Unread`]).
-    async fn refuse_unread(&self, kind: Unread, experiment_id: Option<&str>) -> Result<()> {
-        match self.catalog.count_unread(kind, experiment_id).await? {
-            0 => Ok(()),
-            n => {
-                let (what, how) = kind.describe();
-                let scope = experiment_id.map(|id| format!(" of experiment {id}")).unwrap_or_default();
-                Err(Error::Unsupported(format!(
-                    "{n} {what}{scope} in {}: a direct source does not read them yet; {how}",
-                    self.catalog.uri()
-                )))
-            }
-        }
     }
 
     /// The artifact root `uri` names, read by this machine, unless the store names the
@@ -169,13 +173,6 @@ impl DirectSource {
             }
         }
     }
-
-    fn unsupported<T>(&self, what: &str) -> Result<T> {
-        Err(Error::Unsupported(format!(
-            "{what}: not read from {} yet; use the tracking server's URI",
-            self.catalog.uri()
-        )))
-    }
 }
 
 #[async_trait]
@@ -218,11 +215,11 @@ impl LoggedModelSource for DirectSource {
 #[async_trait]
 impl EvaluationDatasetSource for DirectSource {
     async fn read_dataset(&self, dataset_id: &str) -> Result<EvaluationDatasetRecord> {
-        self.unsupported(&format!("evaluation dataset {dataset_id}"))
+        unsupported(self.catalog.as_ref(), &format!("evaluation dataset {dataset_id}"))
     }
 
     async fn records(&self, dataset: &EvaluationDatasetRecord) -> Result<Box<dyn RecordReader>> {
-        self.unsupported(&format!("evaluation dataset {}", dataset.dataset_id))
+        unsupported(self.catalog.as_ref(), &format!("evaluation dataset {}", dataset.dataset_id))
     }
 }
 
@@ -322,9 +319,9 @@ impl TrackingSource for DirectSource {
 
     async fn select_datasets(&self, names: Option<&[String]>, _experiment_ids: &[String]) -> Result<Vec<String>> {
         if names.is_some() {
-            return self.unsupported("evaluation datasets");
+            return unsupported(self.catalog.as_ref(), "evaluation datasets");
         }
-        self.refuse_unread(Unread::EvaluationDatasets, None).await?;
+        refuse_unread(self.catalog.as_ref(), Unread::EvaluationDatasets, None).await?;
         Ok(Vec::new())
     }
 
@@ -352,44 +349,38 @@ impl TrackingSource for DirectSource {
     }
 
     async fn list_traces(&self, experiment_id: &str, _filter: Option<&str>) -> Result<Vec<ListedTrace>> {
-        self.refuse_unread(Unread::Traces, Some(experiment_id)).await?;
+        refuse_unread(self.catalog.as_ref(), Unread::Traces, Some(experiment_id)).await?;
         Ok(Vec::new())
     }
 
     fn traces(&self) -> Arc<dyn TraceSource> {
-        Arc::new(Refusing(self.clone_handle()))
+        Arc::new(Refusing(self.catalog.clone()))
     }
 
     fn scorers(&self) -> Arc<dyn ScorerStore> {
-        Arc::new(Refusing(self.clone_handle()))
+        Arc::new(Refusing(self.catalog.clone()))
     }
 
     fn webhooks(&self) -> Arc<dyn WebhookStore> {
-        Arc::new(Refusing(self.clone_handle()))
-    }
-}
-
-impl DirectSource {
-    fn clone_handle(&self) -> DirectSource {
-        DirectSource::new(self.catalog.clone(), None, None)
+        Arc::new(Refusing(self.catalog.clone()))
     }
 }
 
 /// The MLflow 3 kinds a direct source does not read yet: empty where the store holds none, an
 /// error naming the count where it holds some.
-struct Refusing(DirectSource);
+struct Refusing(Arc<dyn Catalog>);
 
 #[async_trait]
 impl TraceSource for Refusing {
     async fn read_trace(&self, trace_id: &str) -> Result<TraceRecord> {
-        self.0.unsupported(&format!("trace {trace_id}"))
+        unsupported(self.0.as_ref(), &format!("trace {trace_id}"))
     }
 }
 
 #[async_trait]
 impl ScorerStore for Refusing {
     async fn scorers(&self, experiment_id: &str) -> Result<BTreeMap<String, Vec<Scorer>>> {
-        self.0.refuse_unread(Unread::Scorers, Some(experiment_id)).await?;
+        refuse_unread(self.0.as_ref(), Unread::Scorers, Some(experiment_id)).await?;
         Ok(BTreeMap::new())
     }
 
@@ -401,7 +392,7 @@ impl ScorerStore for Refusing {
 #[async_trait]
 impl WebhookStore for Refusing {
     async fn webhooks(&self) -> Result<Vec<Webhook>> {
-        self.0.refuse_unread(Unread::Webhooks, None).await?;
+        refuse_unread(self.0.as_ref(), Unread::Webhooks, None).await?;
         Ok(Vec::new())
     }
 
