@@ -129,29 +129,34 @@ def dump_datasets(run):
 
 
 def dump_artifacts(client, tracking_uri, run_id):
+    """Every file, downloaded one at a time and removed once hashed: the disk holds at most one
+    artifact, however large the run (a run with a 300 MB file is compared on CI machines with
+    little free disk)."""
     import mlflow.artifacts
 
-    if not client.list_artifacts(run_id):
-        return []
     files = []
+    pending = [None]
     with tempfile.TemporaryDirectory(prefix="dump_run_") as tmp:
-        local = mlflow.artifacts.download_artifacts(
-            run_id=run_id, artifact_path="", dst_path=tmp, tracking_uri=tracking_uri
-        )
-        for dirpath, _dirs, names in os.walk(local):
-            for name in names:
-                full = os.path.join(dirpath, name)
-                rel = os.path.relpath(full, local).replace(os.sep, "/")
+        while pending:
+            folder = pending.pop()
+            for entry in client.list_artifacts(run_id, folder):
+                if entry.is_dir:
+                    pending.append(entry.path)
+                    continue
+                local = mlflow.artifacts.download_artifacts(
+                    run_id=run_id, artifact_path=entry.path, dst_path=tmp, tracking_uri=tracking_uri
+                )
                 h = hashlib.sha256()
                 size = 0
-                with open(full, "rb") as f:
+                with open(local, "rb") as f:
                     while True:
                         chunk = f.read(1 << 20)
                         if not chunk:
                             break
                         size += len(chunk)
                         h.update(chunk)
-                files.append({"path": rel, "size": size, "sha256": h.hexdigest()})
+                os.remove(local)
+                files.append({"path": entry.path, "size": size, "sha256": h.hexdigest()})
     files.sort(key=lambda f: f["path"])
     return files
 

@@ -468,6 +468,19 @@ impl MlflowServer {
         self.service.wait_ready(Duration::from_secs(DEFAULT_START_TIMEOUT_SECS), || health_ok(port)).unwrap();
     }
 
+    /// Remove a run's files from this server's artifact folder (proxied and local-root servers):
+    /// a test that stored hundreds of MB gives the disk back to the rest of the suite, which
+    /// shares the server until the test binary exits.
+    pub fn remove_run_artifacts(&self, run_id: &str) {
+        assert!(!run_id.is_empty() && !run_id.contains(['/', '.']), "not a run id: {run_id:?}");
+        for experiment in fs::read_dir(&self.artifact_root).expect("read the artifact folder") {
+            let run = experiment.expect("read the artifact folder").path().join(run_id);
+            if run.is_dir() {
+                fs::remove_dir_all(&run).unwrap_or_else(|e| panic!("remove {}: {e}", run.display()));
+            }
+        }
+    }
+
     /// Stop the server now (also done on drop).
     pub fn stop(&mut self) {
         // EOF on its stdin tells the launcher to TERM (then KILL) the server's process group.

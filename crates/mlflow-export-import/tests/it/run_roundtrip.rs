@@ -239,7 +239,10 @@ fn a_300_mb_artifact_copies_in_bounded_memory() {
     let (stdout, peak) = test_support::run_measuring_peak_rss(env!("CARGO_BIN_EXE_mlflow-export-import"), &args);
     eprintln!("peak RSS of copy-run with a 300 MB artifact: {} MiB", peak / (1024 * 1024));
     assert!(peak < 100 * 1024 * 1024, "peak RSS {peak} bytes");
-    assert_copied(src, &run_id, dst, &destination(&stdout));
+    let copy = destination(&stdout);
+    assert_copied(src, &run_id, dst, &copy);
+    src.remove_run_artifacts(&run_id);
+    dst.remove_run_artifacts(&copy);
 }
 
 /// Every file below `dir` with its bytes, by relative path.
