@@ -39,6 +39,36 @@ pub const SOURCE_MODEL_ID: &str = "mlflow_export_import.source.model_id";
 /// Tag on a copied trace naming the source trace id.
 pub const SOURCE_TRACE_ID: &str = "mlflow_export_import.source.trace_id";
 
+/// A tag the destination refused to store (Databricks forbids `mlflow.user`, …): the copy keeps
+/// its value under this prefix and the key, so that nothing is lost and a later copy to a
+/// destination that takes the tag puts it back ([`restore_refused`]).
+pub const REFUSED_TAG: &str = "mlflow_export_import.refused_tag.";
+
+/// Moves each of `keys` present in `tags` to a [`REFUSED_TAG`] tag; returns the keys moved.
+pub fn refuse_tags(tags: &mut BTreeMap<String, String>, keys: &[&str]) -> Vec<String> {
+    let mut refused = Vec::new();
+    for key in keys {
+        if let Some(value) = tags.remove(*key) {
+            tags.insert(format!("{REFUSED_TAG}{key}"), value);
+            refused.push((*key).to_string());
+        }
+    }
+    refused
+}
+
+/// Puts each [`REFUSED_TAG`] tag back under its own key and removes the refused tags: they
+/// describe the copy they sit on, not the next one. The kept value wins over one under the key:
+/// a destination that refuses a tag may set it itself (a workspace's `mlflow.user` is the
+/// token's user), and the source's value is the one to copy on.
+pub fn restore_refused(tags: &mut BTreeMap<String, String>) {
+    let refused: Vec<(String, String)> =
+        tags.iter().filter_map(|(k, v)| Some((k.strip_prefix(REFUSED_TAG)?.to_string(), v.clone()))).collect();
+    for (key, value) in refused {
+        tags.remove(&format!("{REFUSED_TAG}{key}"));
+        tags.insert(key, value);
+    }
+}
+
 /// Prefixes inside [`PREFIX`] that are lineage, not identity: the Python tool's 1.0 and 1.1
 /// releases wrote the source's export metadata, run info and `mlflow.*` tags under them into
 /// `run.json` (`--export-source-tags`; builds of early 2022 wrote `metadata.` with
@@ -219,6 +249,26 @@ mod tests {
 
     fn point(value: f64, timestamp: i64, step: i64) -> MetricPoint {
         MetricPoint { value, timestamp, step }
+    }
+
+    #[test]
+    fn refused_tags_are_kept_aside_and_put_back_by_the_next_copy() {
+        let tags_of = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
+            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        };
+        let original = tags_of(&[("mlflow.user", "ann"), ("team", "a")]);
+        let mut tags = original.clone();
+        assert_eq!(refuse_tags(&mut tags, &["mlflow.user", "mlflow.rootRunId"]), ["mlflow.user"]);
+        assert_eq!(tags.get("mlflow.user"), None);
+        assert_eq!(tags["mlflow_export_import.refused_tag.mlflow.user"], "ann");
+        assert!(is_own_tag("mlflow_export_import.refused_tag.mlflow.user"), "not copied as data");
+        restore_refused(&mut tags);
+        assert_eq!(tags, original);
+        // The destination's own value under the key gives way to the source's.
+        let mut set_there = tags_of(&[("mlflow.user", "token-user"), ("team", "a")]);
+        set_there.insert("mlflow_export_import.refused_tag.mlflow.user".into(), "ann".into());
+        restore_refused(&mut set_there);
+        assert_eq!(set_there, original);
     }
 
     #[test]

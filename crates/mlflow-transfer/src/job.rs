@@ -222,6 +222,10 @@ pub struct RunOutcome {
     pub error: Option<String>,
     pub params: usize,
     pub tags: usize,
+    /// Tags the destination refuses (Databricks: `mlflow.user`, …), kept on the copy as
+    /// [`crate::identity::REFUSED_TAG`] tags.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tags_refused: Vec<String>,
     pub metric_points: usize,
     pub artifact_files: usize,
     pub artifact_bytes: u64,
@@ -266,6 +270,7 @@ impl RunOutcome {
             retryable: false,
             params: 0,
             tags: 0,
+            tags_refused: Vec::new(),
             metric_points: 0,
             artifact_files: 0,
             artifact_bytes: 0,
@@ -288,6 +293,10 @@ pub struct ExperimentOutcome {
     /// Copies deleted because the source no longer has their run active (`sync --delete`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub runs_deleted: Vec<String>,
+    /// Experiment tags the destination refuses, kept on it as
+    /// [`crate::identity::REFUSED_TAG`] tags.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tags_refused: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }

@@ -10,7 +10,9 @@
 //! - the open-source artifact routes (`mlflow-artifacts`, `get-artifact`) do not exist;
 //! - artifacts are listed by the fake itself and moved through credentials whose signed URLs
 //!   are real SigV4 presigned URLs into the shared moto S3, so the bytes really move;
-//! - every answer carries `x-databricks-org-id`, and one route can be made to answer 429.
+//! - every answer carries `x-databricks-org-id`, and one route can be made to answer 429;
+//! - experiments are named by absolute workspace paths whose folder must exist (made with
+//!   `workspace/mkdirs`), and the tags a workspace sets itself may not be set by a client.
 //!
 //! Each request shape the fake checks is cited to the Databricks REST reference. A request of
 //! the wrong shape is answered 400 and recorded ([`DatabricksFake::violations`]), so a test
@@ -19,7 +21,7 @@
 //! The fake runs its own tokio runtime on a background thread and stops when dropped.
 
 use std::{
-    collections::HashMap,
+    collections::{BTreeSet, HashMap},
     convert::Infallible,
     sync::{
         atomic::{AtomicU64, Ordering},
@@ -41,6 +43,19 @@ use crate::{
 
 /// The workspace id the fake answers in `x-databricks-org-id`.
 pub const ORG_ID: &str = "1234567890123456";
+
+/// The user whose home folder (`/Users/<USER>`) the workspace starts with.
+pub const USER: &str = "me@example.com";
+
+/// Tags a client may not set in a workspace, on runs or experiments (databricks-rest.md §6,
+/// "Tags the Python tool drops when the target is Databricks"): setting one is a violation.
+const SYSTEM_TAGS: [&str; 5] = [
+    "mlflow.user",
+    "mlflow.log-model.history",
+    "mlflow.rootRunId",
+    "mlflow.experiment.sourceType",
+    "mlflow.experiment.sourceId",
+];
 
 /// How a fake workspace behaves.
 #[derive(Debug, Clone)]
@@ -97,6 +112,8 @@ struct State {
     /// Key prefix of this workspace's artifacts in the moto bucket.
     prefix: String,
     issued: Mutex<HashMap<String, Instant>>,
+    /// The workspace's folders (databricks-rest.md §5.1).
+    folders: Mutex<BTreeSet<String>>,
     violations: Mutex<Vec<String>>,
     counts: FakeCounts,
 }
@@ -143,6 +160,7 @@ impl DatabricksFake {
             s3,
             prefix: prefix.clone(),
             issued: Mutex::default(),
+            folders: Mutex::new(["/", "/Users", "/Shared", &format!("/Users/{USER}")].map(String::from).into()),
             violations: Mutex::default(),
             counts: FakeCounts::default(),
         });
@@ -252,12 +270,12 @@ async fn handle(state: &State, req: Request<hyper::body::Incoming>) -> Response<
         _ if path.starts_with("/api/2.0/mlflow-artifacts") || path.ends_with("/get-artifact") => {
             error(StatusCode::NOT_FOUND, "ENDPOINT_NOT_FOUND", &format!("no API found for '{path}'"))
         }
-        (&Method::POST, "/api/2.0/mlflow/experiments/create") if !workspace_path(&body) => error(
-            StatusCode::BAD_REQUEST,
-            "INVALID_PARAMETER_VALUE",
-            "fake workspace: an experiment name is an absolute workspace path, such as /Users/<user>/<name>",
-        ),
-        _ if path.starts_with("/api/2.0/mlflow/") => forward(state, parts, body).await,
+        (&Method::POST, "/api/2.0/workspace/mkdirs") => mkdirs(state, &body),
+        (&Method::POST, "/api/2.0/mlflow/experiments/create") => match missing_folder(state, &body) {
+            Some(refused) => refused,
+            None => checked_forward(state, parts, body).await,
+        },
+        _ if path.starts_with("/api/2.0/mlflow/") => checked_forward(state, parts, body).await,
         _ => error(StatusCode::NOT_FOUND, "ENDPOINT_NOT_FOUND", &format!("no API found for '{path}'")),
     }
 }
@@ -438,6 +456,60 @@ async fn credentials(state: &State, body: &[u8], method: Method) -> Response<Bod
     json_answer(StatusCode::OK, &json!({"credential_infos": infos}))
 }
 
+/// `POST /api/2.0/workspace/mkdirs {"path"}` (databricks-rest.md §5.1): creates the folder
+/// and its parents; an existing folder is fine.
+fn mkdirs(state: &State, body: &[u8]) -> Response<Body> {
+    let path = serde_json::from_slice::<Value>(body).ok().and_then(|b| b["path"].as_str().map(str::to_string));
+    let Some(path) = path.filter(|p| p.starts_with('/') && !p.split('/').any(|s| s == "." || s == "..")) else {
+        return state
+            .violation(format!("workspace/mkdirs needs an absolute \"path\": {}", String::from_utf8_lossy(body)));
+    };
+    let mut folders = state.folders.lock().expect("poisoned");
+    let mut at = String::new();
+    for segment in path.split('/').filter(|s| !s.is_empty()) {
+        at = format!("{at}/{segment}");
+        folders.insert(at.clone());
+    }
+    json_answer(StatusCode::OK, &json!({}))
+}
+
+/// Refuses an `experiments/create` whose name is not an absolute workspace path or whose
+/// folder does not exist (databricks-rest.md §6: the Python tool calls `workspace/mkdirs` on
+/// the name's folder first).
+fn missing_folder(state: &State, body: &[u8]) -> Option<Response<Body>> {
+    let name = serde_json::from_slice::<Value>(body).ok().and_then(|b| b["name"].as_str().map(str::to_string));
+    let Some(name) = name.filter(|n| n.starts_with('/')) else {
+        return Some(error(
+            StatusCode::BAD_REQUEST,
+            "INVALID_PARAMETER_VALUE",
+            "fake workspace: an experiment name is an absolute workspace path, such as /Users/<user>/<name>",
+        ));
+    };
+    let folder = name.rsplit_once('/').map_or("/", |(f, _)| if f.is_empty() { "/" } else { f });
+    if state.folders.lock().expect("poisoned").contains(folder) {
+        return None;
+    }
+    Some(error(
+        StatusCode::NOT_FOUND,
+        "RESOURCE_DOES_NOT_EXIST",
+        &format!("fake workspace: parent folder {folder} of experiment {name} does not exist"),
+    ))
+}
+
+/// [`forward`], after checking that the call sets none of the tags a workspace sets itself.
+async fn checked_forward(state: &State, parts: hyper::http::request::Parts, body: Bytes) -> Response<Body> {
+    let request = serde_json::from_slice::<Value>(&body).unwrap_or(Value::Null);
+    let mut keys: Vec<&str> =
+        request["tags"].as_array().into_iter().flatten().filter_map(|t| t["key"].as_str()).collect();
+    if parts.uri.path().ends_with("/set-tag") || parts.uri.path().ends_with("/set-experiment-tag") {
+        keys.extend(request["key"].as_str());
+    }
+    if let Some(key) = keys.into_iter().find(|k| SYSTEM_TAGS.contains(k)) {
+        return state.violation(format!("{} sets the workspace's own tag {key}", parts.uri.path()));
+    }
+    forward(state, parts, body).await
+}
+
 /// Passes a tracking or registry call to the real server and rewrites artifact locations in
 /// its answer the way a workspace spells them (databricks-rest.md §6, §9.2).
 async fn forward(state: &State, parts: hyper::http::request::Parts, body: Bytes) -> Response<Body> {
@@ -497,12 +569,6 @@ fn rewrite_locations(v: &mut Value) {
         Value::Array(items) => items.iter_mut().for_each(rewrite_locations),
         _ => {}
     }
-}
-
-/// Whether an `experiments/create` body names its experiment by an absolute workspace path
-/// (databricks-rest.md §6; the Python tool refuses other names for Databricks).
-fn workspace_path(body: &[u8]) -> bool {
-    serde_json::from_slice::<Value>(body).is_ok_and(|b| b["name"].as_str().is_some_and(|n| n.starts_with('/')))
 }
 
 fn is_id(s: &str) -> bool {

@@ -11,6 +11,7 @@ mod scorers;
 mod server;
 mod traces;
 mod webhooks;
+mod workspace;
 
 pub use databricks_artifacts::{ArtifactCredential, CredentialHeader, MAX_CREDENTIAL_PATHS};
 pub use datasets::{Dataset, RecordPages};

@@ -4,7 +4,8 @@
 //! `copy-experiment` from an open-source server into the workspace and back out to another
 //! open-source server keeps every field (read back with the official client on the open
 //! sides) and every byte (read back from moto on the workspace side); a second run creates
-//! nothing. Personal access tokens, OAuth machine-to-machine (tokens that expire mid-job) and
+//! nothing. The tags a workspace sets itself are kept aside on the copy there, reported, and put
+//! back by the copy out; experiment folders are made first. Personal access tokens, OAuth machine-to-machine (tokens that expire mid-job) and
 //! `~/.databrickscfg` profiles authenticate; a wrong secret ends in one clear line and no
 //! secret is ever printed.
 
@@ -23,6 +24,18 @@ use crate::{
 const PAT: &str = "dapi-fake-pat-0123456789";
 const CLIENT_ID: &str = "sp-0000-fake";
 const CLIENT_SECRET: &str = "dose-fake-client-secret-9876";
+/// An experiment tag a workspace refuses.
+const NOTEBOOK_TAG: &str = "mlflow.experiment.sourceType";
+/// Where a copy keeps a tag the destination refused.
+const REFUSED: &str = "mlflow_export_import.refused_tag.";
+
+/// The tags of experiment `name` at `server`, read with the official client.
+fn experiment_tags(server: &MlflowServer, name: &str) -> Value {
+    let code = format!(
+        "import json\nfrom mlflow import MlflowClient\nprint(json.dumps(MlflowClient().get_experiment_by_name({name:?}).tags))"
+    );
+    serde_json::from_str(&server.python_eval(&code)).unwrap()
+}
 
 /// A source experiment of two runs (params, metrics, tags, a dataset, files in nested folders,
 /// a 0-byte file) on the shared proxy server, seeded once per test binary.
@@ -34,6 +47,11 @@ fn source() -> &'static (String, HashMap<String, Value>) {
         for run in ["a", "b"] {
             src.seed(&["--scenario", "rich", "--experiment", &name, "--run-name", run, "--no-log-model"]);
         }
+        // A tag a workspace sets itself, so may not be set by a copy.
+        src.python_eval(&format!(
+            "from mlflow import MlflowClient\nc = MlflowClient()\n\
+             c.set_experiment_tag(c.get_experiment_by_name({name:?}).experiment_id, {NOTEBOOK_TAG:?}, 'NOTEBOOK')"
+        ));
         let runs = src.dump_experiment(&name).as_object().unwrap().clone().into_iter().collect();
         (name, runs)
     })
@@ -80,9 +98,12 @@ fn round_trip(ws: &DatabricksFake, ws_uri: &str, to_ws: &[(&str, &str)], from_ws
     let (src_name, src_runs) = source();
     let src = MlflowServer::shared(ArtifactMode::Proxy);
     let back = MlflowServer::shared(ArtifactMode::LocalRoot);
-    let ws_name = format!("/Users/me@example.com/{}", unique_name("dbx"));
+    // A folder the workspace lacks: made before the experiment.
+    let ws_name = format!("/Users/{}/{}/experiment", test_support::databricks::USER, unique_name("dbx"));
     let back_name = unique_name("dbx-back");
     let mut said = Vec::new();
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("report.json");
     let into = [
         "copy-experiment",
         "--src-uri",
@@ -94,6 +115,8 @@ fn round_trip(ws: &DatabricksFake, ws_uri: &str, to_ws: &[(&str, &str)], from_ws
         "--dst-experiment-name",
         &ws_name,
         "--use-src-user-id",
+        "--report",
+        path(&report),
     ];
     let out_of = [
         "copy-experiment",
@@ -108,7 +131,7 @@ fn round_trip(ws: &DatabricksFake, ws_uri: &str, to_ws: &[(&str, &str)], from_ws
         "--use-src-user-id",
     ];
     for pass in 0..2 {
-        for (args, env) in [(&into, to_ws), (&out_of, from_ws)] {
+        for (args, env) in [(&into[..], to_ws), (&out_of[..], from_ws)] {
             let out = run_ok(args, env);
             let err = stderr(&out);
             if pass == 1 {
@@ -116,7 +139,17 @@ fn round_trip(ws: &DatabricksFake, ws_uri: &str, to_ws: &[(&str, &str)], from_ws
             }
             said.push(format!("{}{err}", String::from_utf8_lossy(&out.stdout)));
         }
+        // The report of the copy into the workspace names the tags it refused.
+        let r: Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+        assert_eq!(r["experiments"][0]["tags_refused"], serde_json::json!([NOTEBOOK_TAG]), "{r}");
+        let created = r["runs"].as_array().unwrap().iter().filter(|run| run["action"] == "created");
+        assert!(created.clone().all(|run| run["tags_refused"] == serde_json::json!(["mlflow.user"])), "{r}");
+        assert_eq!(created.count(), if pass == 0 { src_runs.len() } else { 0 });
     }
+    // The refused experiment tag is kept aside in the workspace and back in place outside it.
+    let (in_ws, out) = (experiment_tags(back, &ws_name), experiment_tags(back, &back_name));
+    assert_eq!((in_ws.get(NOTEBOOK_TAG), &in_ws[format!("{REFUSED}{NOTEBOOK_TAG}")]), (None, &Value::from("NOTEBOOK")));
+    assert_eq!(out[NOTEBOOK_TAG], "NOTEBOOK", "{out}");
     // The workspace side: fields through the MLflow server behind the fake (the official
     // client cannot speak the fake's artifact routes), bytes from moto.
     let ws_runs = by_source(back.dump_experiment(&ws_name));
@@ -126,9 +159,12 @@ fn round_trip(ws: &DatabricksFake, ws_uri: &str, to_ws: &[(&str, &str)], from_ws
     for (src_id, original) in src_runs {
         let in_ws = &ws_runs[src_id];
         let ws_id = in_ws["info"]["run_id"].as_str().unwrap();
-        let mut no_files = original.clone();
-        no_files["artifacts"] = in_ws["artifacts"].clone();
-        assert_runs_equal(&no_files, in_ws);
+        // The workspace's copy holds everything but the user tag, which it keeps aside.
+        let mut expected = original.clone();
+        expected["artifacts"] = in_ws["artifacts"].clone();
+        let user = expected["tags"].as_object_mut().unwrap().remove("mlflow.user").expect("the seed sets mlflow.user");
+        assert_eq!(in_ws["tags"][format!("{REFUSED}mlflow.user")], user);
+        assert_runs_equal(&expected, in_ws);
         assert_eq!(files_in_moto(ws, ws_id), original["artifacts"], "files of {src_id} in the workspace");
         let files = original["artifacts"].as_array().unwrap();
         assert!(

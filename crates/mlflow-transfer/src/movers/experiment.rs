@@ -101,6 +101,7 @@ impl ExperimentMove {
             runs_ok: ok.len(),
             runs_failed: failed.len(),
             runs_deleted: Vec::new(),
+            tags_refused: Vec::new(),
             error: self.error.clone(),
         };
         if outcome.error.is_some() {
@@ -112,6 +113,13 @@ impl ExperimentMove {
                     match d {
                         Outcome::ExperimentReady { experiment_id, sink } => {
                             outcome.destination = Some(experiment_id.clone());
+                            let tags = import_tags(&self.record.tags);
+                            outcome.tags_refused = sink
+                                .refused_tags()
+                                .iter()
+                                .filter(|k| tags.contains_key(**k))
+                                .map(|k| k.to_string())
+                                .collect();
                             if let Some(deletes) = &ctx.deletes {
                                 let keep = ok.iter().chain(&failed).cloned().collect();
                                 match self.prune(sink.as_ref(), &keep, deletes, probing).await {
@@ -313,7 +321,10 @@ fn source_tags(e: &ExperimentRecord) -> BTreeMap<String, String> {
 
 /// Experiment tags to carry over; our own bookkeeping tags are not.
 fn import_tags(tags: &BTreeMap<String, String>) -> BTreeMap<String, String> {
-    tags.iter().filter(|(k, _)| !k.starts_with(crate::identity::PREFIX)).map(|(k, v)| (k.clone(), v.clone())).collect()
+    let mut tags = tags.clone();
+    crate::identity::restore_refused(&mut tags);
+    tags.retain(|k, _| !k.starts_with(crate::identity::PREFIX));
+    tags
 }
 
 #[cfg(test)]

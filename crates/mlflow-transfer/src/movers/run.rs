@@ -108,7 +108,9 @@ const METADATA_PREFIX: &str = "mlflow_tools.metadata.";
 
 /// Applies the options to a run read from the source.
 fn prepare(mut run: RunRecord, opts: &RunOptions, now_secs: i64) -> RunRecord {
-    // Our own identity tags describe the copy they sit on, never the next one.
+    // Tags an earlier destination refused are the source's data again; our own identity tags
+    // describe the copy they sit on, never the next one.
+    identity::restore_refused(&mut run.tags);
     run.tags.retain(|k, _| !identity::is_own_tag(k));
     // The source's `mlflow.*` tags as lineage, taken before `--import-mlflow-tags false` drops
     // them from the run itself.
@@ -212,6 +214,7 @@ async fn transfer(
         error: None,
         params: run.params.len(),
         tags: run.tags.len(),
+        tags_refused: refused_keys(&run.tags),
         metric_points: run.metrics.values().map(Vec::len).sum(),
         artifact_files: 0,
         artifact_bytes: 0,
@@ -277,10 +280,16 @@ async fn read_prepared(
     let state = identity::run_state(&run);
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_secs();
     let mut run = prepare(run, &ctx.opts, i64::try_from(now).unwrap_or(0));
+    identity::refuse_tags(&mut run.tags, sink.refused_tags());
     if sink.assigns_ids() {
         run.tags.insert(identity::SOURCE_STATE.into(), state);
     }
     Ok(run)
+}
+
+/// The tags the destination refused, which [`read_prepared`] set aside.
+fn refused_keys(tags: &BTreeMap<String, String>) -> Vec<String> {
+    tags.keys().filter_map(|k| k.strip_prefix(identity::REFUSED_TAG)).map(str::to_string).collect()
 }
 
 /// Streams `files` of `run` into the run `target` names.

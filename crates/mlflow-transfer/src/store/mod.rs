@@ -94,6 +94,12 @@ pub trait RunSink: Send + Sync {
     fn assigns_ids(&self) -> bool {
         true
     }
+    /// Tags this destination refuses to store (run and experiment tags alike): the mover keeps
+    /// them aside as [`crate::identity::REFUSED_TAG`] tags and reports them.
+    fn refused_tags(&self) -> &'static [&'static str] {
+        &[]
+    }
+
     /// The id of a complete copy of source run `run_id` anywhere at this destination (used for
     /// links to runs moved by an earlier job).
     async fn find_copy(&self, _run_id: &str, _source_tracking_uri: Option<&str>) -> Result<Option<String>> {

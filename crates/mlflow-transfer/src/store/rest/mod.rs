@@ -7,6 +7,7 @@ mod models;
 mod scorers;
 mod tracking;
 mod webhooks;
+mod workspace;
 pub use logged_models::ListedModels;
 pub mod traces;
 pub use datasets::RestDatasetSink;
@@ -502,8 +503,11 @@ pub async fn ensure_experiment(
     let existing = match client.get_experiment_by_name(name).await? {
         Some(exp) => exp,
         None => {
+            workspace::prepare_experiment_path(client, name).await?;
             let by_name = || client.get_experiment_by_name(name);
-            let tags = key_values(tags);
+            let mut tags = tags.clone();
+            identity::refuse_tags(&mut tags, workspace::refused_tags(client));
+            let tags = key_values(&tags);
             let created = client
                 .create_or_find(
                     || async { client.create_experiment(name, &tags).await.map(Created::New) },
@@ -525,7 +529,9 @@ pub async fn ensure_experiment(
             client.base_url()
         )));
     }
-    for (k, v) in tags {
+    let mut tags = tags.clone();
+    identity::refuse_tags(&mut tags, workspace::refused_tags(client));
+    for (k, v) in &tags {
         if !existing.tags.iter().any(|t| &t.key == k && &t.value == v) {
             client.set_experiment_tag(&existing.experiment_id, k, v).await?;
         }
@@ -601,6 +607,10 @@ impl RestSink {
 
 #[async_trait]
 impl RunSink for RestSink {
+    fn refused_tags(&self) -> &'static [&'static str] {
+        workspace::refused_tags(&self.client)
+    }
+
     async fn find_copy(&self, run_id: &str, source_tracking_uri: Option<&str>) -> Result<Option<String>> {
         let all = self
             .all_experiments
