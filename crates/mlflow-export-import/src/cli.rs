@@ -791,6 +791,11 @@ pub struct ExportExperimentArgs {
     /// Add `mlflow_tools.metadata.*` tags describing each source run (auditing).
     #[arg(long, value_parser = BoolishValueParser::new(), num_args = 0..=1, default_missing_value = "true", default_value = "false", value_name = "BOOL")]
     pub export_metadata_tags: bool,
+    /// Export each experiment's access control list (a Databricks workspace's permissions) into
+    /// `experiment.json`, as the Python tool does, for import-experiment(s)
+    /// --import-permissions.
+    #[arg(long, value_parser = BoolishValueParser::new(), num_args = 0..=1, default_missing_value = "true", default_value = "false", value_name = "BOOL")]
+    pub export_permissions: bool,
     #[command(flatten)]
     pub compat: CompatArgs,
 }
@@ -808,6 +813,8 @@ pub struct ImportExperimentArgs {
     pub experiment_name: String,
     #[command(flatten)]
     pub tags: ImportTagArgs,
+    #[command(flatten)]
+    pub permissions: PermissionArgs,
     #[command(flatten)]
     pub database: DstDatabaseArgs,
     #[command(flatten)]
@@ -865,10 +872,36 @@ pub struct CopyExperimentArgs {
     pub export_metadata_tags: bool,
     #[command(flatten)]
     pub tags: ImportTagArgs,
+    /// Copy the experiment's access control list from one Databricks workspace to another
+    /// (see --import-permissions).
+    #[arg(long = "copy-permissions", value_parser = BoolishValueParser::new(), num_args = 0..=1, default_missing_value = "true", default_value = "false", value_name = "BOOL")]
+    pub copy_permissions: bool,
+    /// With --copy-permissions: CSV lines `source_principal,destination_principal` (see
+    /// --import-permissions).
+    #[arg(long, value_name = "FILE", requires = "copy_permissions")]
+    pub principal_rename_file: Option<PathBuf>,
     #[command(flatten)]
     pub database: DstDatabaseArgs,
     #[command(flatten)]
     pub compat: CompatArgs,
+}
+
+/// Setting exported experiment permissions at the destination.
+#[derive(Debug, Args)]
+pub struct PermissionArgs {
+    /// Set each experiment's exported access control list (export-experiment(s)
+    /// --export-permissions) on the destination experiment, a Databricks workspace: every grant
+    /// made on the experiment itself, one principal at a time; grants it inherited from its
+    /// source folder are left to the destination's folders. A grant the destination refuses
+    /// (most often a principal it does not have) fails the experiment, naming it: map it with
+    /// --principal-rename-file. Safe to repeat: grants are merged, never removed.
+    #[arg(long, value_parser = BoolishValueParser::new(), num_args = 0..=1, default_missing_value = "true", default_value = "false", value_name = "BOOL")]
+    pub import_permissions: bool,
+    /// With --import-permissions: CSV lines `source_principal,destination_principal` (a user's
+    /// email, a group's name or a service principal's application id, matched whole); an empty
+    /// destination drops that principal's grants. Unlisted principals keep their names.
+    #[arg(long, value_name = "FILE", requires = "import_permissions")]
+    pub principal_rename_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -894,6 +927,11 @@ pub struct ExportExperimentsArgs {
     /// Add `mlflow_tools.metadata.*` tags describing each source run (auditing).
     #[arg(long, value_parser = BoolishValueParser::new(), num_args = 0..=1, default_missing_value = "true", default_value = "false", value_name = "BOOL")]
     pub export_metadata_tags: bool,
+    /// Export each experiment's access control list (a Databricks workspace's permissions) into
+    /// `experiment.json`, as the Python tool does, for import-experiment(s)
+    /// --import-permissions.
+    #[arg(long, value_parser = BoolishValueParser::new(), num_args = 0..=1, default_missing_value = "true", default_value = "false", value_name = "BOOL")]
+    pub export_permissions: bool,
     #[command(flatten)]
     pub compat: CompatArgs,
 }
@@ -914,6 +952,8 @@ pub struct ImportExperimentsArgs {
     pub experiment_rename_file: Option<PathBuf>,
     #[command(flatten)]
     pub tags: ImportTagArgs,
+    #[command(flatten)]
+    pub permissions: PermissionArgs,
     #[command(flatten)]
     pub compat: CompatArgs,
 }

@@ -4,7 +4,9 @@
 //! such an option asks for nothing, so it is dropped and the script runs. Given true, it asks
 //! for something this tool does not do: the command is refused, saying what and why, instead
 //! of clap's bare "unexpected argument" (or, worse, doing the job without it).
-//! `--verbose True|False` (the Python tool's boolean) becomes our `--verbose` or nothing.
+//! `--verbose True|False` (the Python tool's boolean) becomes our `--verbose` or nothing. An
+//! option listed here that the command at hand does define (permissions of experiments) is
+//! left to it.
 
 use std::ffi::{OsStr, OsString};
 
@@ -12,9 +14,18 @@ use clap::builder::{BoolishValueParser, TypedValueParser};
 
 /// Options this tool lacks, and why, as the refusal says it.
 const UNSUPPORTED: [(&str, &str); 8] = [
-    ("--export-permissions", "experiment and model permissions (Databricks access control lists) are not exported"),
-    ("--import-permissions", "experiment and model permissions (Databricks access control lists) are not imported"),
-    ("--copy-permissions", "model permissions (Databricks access control lists) are not copied"),
+    (
+        "--export-permissions",
+        "registered models' permissions (Databricks access control lists) are not exported; experiments' are, by export-experiment(s)",
+    ),
+    (
+        "--import-permissions",
+        "registered models' permissions (Databricks access control lists) are not imported; experiments' are, by import-experiment(s)",
+    ),
+    (
+        "--copy-permissions",
+        "registered models' permissions (Databricks access control lists) are not copied; experiments' are, by copy-experiment",
+    ),
     (
         "--export-version-model",
         "the registry's own copy of a version's model is not exported (the run's artifacts, which hold the logged model, are)",
@@ -43,6 +54,16 @@ fn boolean(text: &str) -> Option<bool> {
 /// `args` with the options above dropped when false and `--verbose BOOL` made ours; `Err` with
 /// the message of an option that asks for what this tool does not do.
 pub fn adapt(args: Vec<OsString>) -> Result<Vec<OsString>, String> {
+    use clap::CommandFactory;
+    let cli = crate::cli::Cli::command();
+    let command = args.iter().skip(1).filter_map(|a| a.to_str()).find_map(|a| cli.find_subcommand(a));
+    let defined = |option: &str| {
+        let long = option.trim_start_matches("--");
+        command.is_some_and(|c| {
+            c.get_arguments()
+                .any(|a| a.get_long() == Some(long) || a.get_all_aliases().unwrap_or_default().contains(&long))
+        })
+    };
     let mut out = Vec::with_capacity(args.len());
     let mut rest = args.into_iter().peekable();
     while let Some(arg) = rest.next() {
@@ -59,7 +80,7 @@ pub fn adapt(args: Vec<OsString>) -> Result<Vec<OsString>, String> {
             Some((name, value)) => (name.to_string(), Some(value.to_string())),
             None => (text.clone(), None),
         };
-        let why = UNSUPPORTED.iter().find(|(option, _)| *option == name).map(|(_, why)| *why);
+        let why = UNSUPPORTED.iter().find(|(option, _)| *option == name && !defined(option)).map(|(_, why)| *why);
         if why.is_none() && name != "--verbose" {
             out.push(arg);
             continue;
@@ -102,8 +123,8 @@ mod tests {
     #[test]
     fn false_options_are_dropped_true_ones_refused_with_why() {
         assert_eq!(
-            adapted("eim export-experiment --experiment e --export-permissions False --output-dir d").unwrap(),
-            "eim export-experiment --experiment e --output-dir d"
+            adapted("eim export-model --model m --export-permissions False --output-dir d").unwrap(),
+            "eim export-model --model m --output-dir d"
         );
         assert_eq!(
             adapted("eim import-all --import-permissions=false --input-dir d").unwrap(),
@@ -144,18 +165,28 @@ mod tests {
     }
 
     #[test]
-    fn every_listed_option_is_one_this_tool_does_not_define() {
+    fn every_listed_option_is_one_some_command_does_not_define() {
         use clap::CommandFactory;
         let cli = crate::cli::Cli::command();
         for (option, _) in UNSUPPORTED {
             let long = option.trim_start_matches("--");
-            for sub in cli.get_subcommands() {
-                assert!(
-                    sub.get_arguments().all(|a| a.get_long() != Some(long) && !a.get_all_aliases().unwrap_or_default().contains(&long)),
-                    "{} defines {option}",
-                    sub.get_name()
-                );
-            }
+            assert!(
+                cli.get_subcommands().any(|sub| sub
+                    .get_arguments()
+                    .all(|a| a.get_long() != Some(long) && !a.get_all_aliases().unwrap_or_default().contains(&long))),
+                "every command defines {option}: the entry is dead"
+            );
+        }
+    }
+
+    #[test]
+    fn a_command_that_defines_a_listed_option_gets_it_as_given() {
+        for args in [
+            "eim export-experiment --experiment e --export-permissions True --output-dir d",
+            "eim --quiet copy-experiment --copy-permissions --src-uri a",
+            "eim import-experiments --import-permissions false --input-dir d",
+        ] {
+            assert_eq!(adapted(args).unwrap(), args);
         }
     }
 }

@@ -13,7 +13,8 @@ use mlflow_transfer::store::{
     tracking::TrackingSource,
 };
 
-use mlflow_transfer::select::{parse_time, RunFilter};
+use mlflow_transfer::model::ExperimentRecord;
+use mlflow_transfer::select::{parse_time, PrincipalMap, RunFilter};
 
 use crate::cli::{GlobalArgs, ImportTagArgs, RunFilterArgs, RunIdArgs};
 
@@ -154,6 +155,40 @@ pub fn run_options(global: &GlobalArgs, tags: Option<&ImportTagArgs>, export_met
         opts.user = if t.use_src_user_id { UserPolicy::Source } else { UserPolicy::Fixed(local_user()) };
     }
     opts
+}
+
+/// The principals of `--import-permissions`/`--copy-permissions` (renamed by their file), or
+/// `None` when permissions are not asked for. Refused at once for a destination without
+/// access control lists.
+pub fn principal_map(
+    wanted: bool,
+    file: Option<&std::path::Path>,
+    dst: &MlflowClient,
+) -> anyhow::Result<Option<PrincipalMap>> {
+    if !wanted {
+        return Ok(None);
+    }
+    if !dst.is_databricks() {
+        return Err(mlflow_transfer::store::tracking::no_permissions(dst.base_url()).into());
+    }
+    Ok(Some(file.map(PrincipalMap::read).transpose()?.unwrap_or_default()))
+}
+
+/// Reads each experiment's access control list from the source (`--export-permissions`,
+/// `--copy-permissions`), a few at a time.
+pub async fn read_permissions(source: &dyn TrackingSource, experiments: &mut [ExperimentRecord]) -> anyhow::Result<()> {
+    use futures::{StreamExt, TryStreamExt};
+    let lists: Vec<serde_json::Value> = futures::stream::iter(experiments.iter())
+        .map(|e| async move {
+            source.experiment_permissions(&e.experiment_id).await.with_context(|| format!("experiment {:?}", e.name))
+        })
+        .buffered(8)
+        .try_collect()
+        .await?;
+    for (e, list) in experiments.iter_mut().zip(lists) {
+        e.permissions = Some(list);
+    }
+    Ok(())
 }
 
 pub fn run_filter(filter: &RunFilterArgs, ids: Option<&RunIdArgs>) -> anyhow::Result<RunFilter> {

@@ -43,6 +43,9 @@ pub struct RunOptions {
     pub concurrency: usize,
     /// Rewrite the source ids in copied logged models' `MLmodel` files (`--mlmodel-fix`).
     pub mlmodel_fix: bool,
+    /// Set experiments' exported access control lists at the destination, principals renamed
+    /// by the map (`--import-permissions`, `--copy-permissions`).
+    pub import_permissions: Option<crate::select::PrincipalMap>,
 }
 
 impl Default for RunOptions {
@@ -58,6 +61,7 @@ impl Default for RunOptions {
             retry_passes: 2,
             concurrency: 4,
             mlmodel_fix: true,
+            import_permissions: None,
         }
     }
 }
@@ -293,12 +297,29 @@ pub struct ExperimentOutcome {
     /// Copies deleted because the source no longer has their run active (`sync --delete`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub runs_deleted: Vec<String>,
+    /// What importing the experiment's access control list did (`--import-permissions`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub permissions: Option<PermissionsOutcome>,
     /// Experiment tags the destination refuses, kept on it as
     /// [`crate::identity::REFUSED_TAG`] tags.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub tags_refused: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+}
+
+/// What importing an access control list did. Inherited grants are the destination's own
+/// (from its folders) and are not copied.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct PermissionsOutcome {
+    /// Grants set, as `principal: LEVEL` (the principal as named at the destination).
+    pub applied: Vec<String>,
+    /// Grants the destination refused (most often: no such principal there), with its reason.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub refused: Vec<String>,
+    /// Principals the principal file maps to nothing.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub dropped: Vec<String>,
 }
 
 /// The result for one registered model.

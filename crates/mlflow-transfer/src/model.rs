@@ -117,6 +117,10 @@ pub struct ExperimentRecord {
     pub last_update_time: Option<i64>,
     /// Includes the description (`mlflow.note.content`).
     pub tags: BTreeMap<String, String>,
+    /// A workspace's access control list of the experiment, as the Python tool exports it
+    /// (`{permission_levels, permissions: {object_id, object_type, access_control_list}}`),
+    /// when asked for (`--export-permissions`).
+    pub permissions: Option<serde_json::Value>,
 }
 
 /// A registered model with all its versions.

@@ -79,6 +79,41 @@ impl Renames {
     }
 }
 
+/// `--principal-rename-file`: CSV lines `source_principal,destination_principal` (user email,
+/// group name or service principal application id), matched whole; an empty destination drops
+/// the principal's grants. Unlisted principals keep their name.
+#[derive(Debug, Clone, Default)]
+pub struct PrincipalMap(BTreeMap<String, String>);
+
+impl PrincipalMap {
+    pub fn read(path: &std::path::Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let mut map = BTreeMap::new();
+        for (i, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let (from, to) = line.split_once(',').filter(|(from, _)| !from.trim().is_empty()).ok_or_else(|| {
+                Error::Input(format!("{}:{}: expected `source_principal,destination_principal`", path.display(), i + 1))
+            })?;
+            if map.insert(from.trim().to_string(), to.trim().to_string()).is_some() {
+                return Err(Error::Input(format!("{}:{}: {} is mapped twice", path.display(), i + 1, from.trim())));
+            }
+        }
+        Ok(Self(map))
+    }
+
+    /// The principal's name at the destination; `None` when its grants are dropped.
+    pub fn apply<'a>(&'a self, principal: &'a str) -> Option<&'a str> {
+        match self.0.get(principal) {
+            Some(to) if to.is_empty() => None,
+            Some(to) => Some(to),
+            None => Some(principal),
+        }
+    }
+}
+
 /// `--stages`, `--versions`, `--export-latest-versions`.
 #[derive(Debug, Clone, Default)]
 pub struct VersionFilter {
@@ -228,6 +263,21 @@ mod tests {
         assert_eq!(ids(VersionFilter { stages: Some(vec!["production".into()]), ..Default::default() }), ["2", "4"]);
         assert_eq!(ids(VersionFilter { versions: Some(vec!["3".into()]), ..Default::default() }), ["3"]);
         assert_eq!(ids(VersionFilter { latest_only: true, ..Default::default() }), ["1", "3", "4"]);
+    }
+
+    #[test]
+    fn principal_maps_rename_whole_names_and_drop_on_an_empty_destination() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("principals.csv");
+        std::fs::write(&f, "# source,destination\nbob@a.com, robert@b.com\nold-team,\n").unwrap();
+        let map = PrincipalMap::read(&f).unwrap();
+        assert_eq!(map.apply("bob@a.com"), Some("robert@b.com"));
+        assert_eq!(map.apply("bob@a.comx"), Some("bob@a.comx"), "whole names only");
+        assert_eq!(map.apply("old-team"), None);
+        std::fs::write(&f, "bob@a.com\n").unwrap();
+        assert!(PrincipalMap::read(&f).unwrap_err().to_string().contains(":1: expected"));
+        std::fs::write(&f, "a,b\na,c\n").unwrap();
+        assert!(PrincipalMap::read(&f).unwrap_err().to_string().contains(":2: a is mapped twice"));
     }
 
     #[test]

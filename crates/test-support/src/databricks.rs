@@ -12,7 +12,9 @@
 //!   are real SigV4 presigned URLs into the shared moto S3, so the bytes really move;
 //! - every answer carries `x-databricks-org-id`, and one route can be made to answer 429;
 //! - experiments are named by absolute workspace paths whose folder must exist (made with
-//!   `workspace/mkdirs`), and the tags a workspace sets itself may not be set by a client.
+//!   `workspace/mkdirs`), and the tags a workspace sets itself may not be set by a client;
+//! - experiments have access control lists (`/api/2.0/permissions/experiments/{id}`) whose
+//!   grants name principals the workspace knows ([`FakeOptions::principals`]).
 //!
 //! Each request shape the fake checks is cited to the Databricks REST reference. A request of
 //! the wrong shape is answered 400 and recorded ([`DatabricksFake::violations`]), so a test
@@ -21,7 +23,7 @@
 //! The fake runs its own tokio runtime on a background thread and stops when dropped.
 
 use std::{
-    collections::{BTreeSet, HashMap},
+    collections::{BTreeMap, BTreeSet, HashMap},
     convert::Infallible,
     sync::{
         atomic::{AtomicU64, Ordering},
@@ -46,6 +48,13 @@ pub const ORG_ID: &str = "1234567890123456";
 
 /// The user whose home folder (`/Users/<USER>`) the workspace starts with.
 pub const USER: &str = "me@example.com";
+
+/// The group every object's access control list holds a grant for, inherited from the root
+/// folder (as a workspace's `admins` group has).
+pub const ADMINS: &str = "admins";
+
+/// The levels an experiment's grant may have (databricks-rest.md §7.1).
+const EXPERIMENT_LEVELS: [&str; 3] = ["CAN_READ", "CAN_EDIT", "CAN_MANAGE"];
 
 /// Tags a client may not set in a workspace, on runs or experiments (databricks-rest.md §6,
 /// "Tags the Python tool drops when the target is Databricks"): setting one is a violation.
@@ -74,6 +83,9 @@ pub struct FakeOptions {
     /// The first `n` requests whose path holds this text are answered 429
     /// `REQUEST_LIMIT_EXCEEDED` with `Retry-After: 1`.
     pub throttle: Option<(String, u64)>,
+    /// The users, groups and service principals the workspace knows: a grant to another is
+    /// refused, as a workspace refuses a principal it does not have.
+    pub principals: Vec<String>,
 }
 
 impl Default for FakeOptions {
@@ -85,6 +97,7 @@ impl Default for FakeOptions {
             revoke_first_token: false,
             page_size: 2,
             throttle: None,
+            principals: vec![USER.to_string(), ADMINS.to_string()],
         }
     }
 }
@@ -114,6 +127,8 @@ struct State {
     issued: Mutex<HashMap<String, Instant>>,
     /// The workspace's folders (databricks-rest.md §5.1).
     folders: Mutex<BTreeSet<String>>,
+    /// Direct grants by object (`experiments/<id>`).
+    grants: Mutex<HashMap<String, Grants>>,
     violations: Mutex<Vec<String>>,
     counts: FakeCounts,
 }
@@ -128,6 +143,9 @@ pub struct DatabricksFake {
 }
 
 type Body = BoxBody<Bytes, std::io::Error>;
+
+/// An object's direct grants: (principal key, principal) → level.
+type Grants = BTreeMap<(String, String), String>;
 
 impl DatabricksFake {
     /// Starts a workspace on a free loopback port in front of the MLflow server at `upstream`,
@@ -160,6 +178,7 @@ impl DatabricksFake {
             s3,
             prefix: prefix.clone(),
             issued: Mutex::default(),
+            grants: Mutex::default(),
             folders: Mutex::new(["/", "/Users", "/Shared", &format!("/Users/{USER}")].map(String::from).into()),
             violations: Mutex::default(),
             counts: FakeCounts::default(),
@@ -176,6 +195,26 @@ impl DatabricksFake {
 
     pub fn counts(&self) -> &FakeCounts {
         &self.state.counts
+    }
+
+    /// Grants `level` on experiment `id` to `principal` (`key`: `user_name`, `group_name` or
+    /// `service_principal_name`), as an owner would in the workspace's UI.
+    pub fn grant(&self, id: &str, key: &str, principal: &str, level: &str) {
+        let mut grants = self.state.grants.lock().expect("poisoned");
+        grants.entry(format!("experiments/{id}")).or_default().insert((key.into(), principal.into()), level.into());
+    }
+
+    /// The direct grants of experiment `id`, as `principal: LEVEL`, sorted.
+    pub fn direct_grants(&self, id: &str) -> Vec<String> {
+        let grants = self.state.grants.lock().expect("poisoned");
+        let mut out: Vec<String> = grants
+            .get(&format!("experiments/{id}"))
+            .into_iter()
+            .flatten()
+            .map(|((_, principal), level)| format!("{principal}: {level}"))
+            .collect();
+        out.sort();
+        out
     }
 
     /// The moto key of file `path` of run `run_id`.
@@ -271,6 +310,7 @@ async fn handle(state: &State, req: Request<hyper::body::Incoming>) -> Response<
             error(StatusCode::NOT_FOUND, "ENDPOINT_NOT_FOUND", &format!("no API found for '{path}'"))
         }
         (&Method::POST, "/api/2.0/workspace/mkdirs") => mkdirs(state, &body),
+        _ if path.starts_with("/api/2.0/permissions/") => permissions(state, &parts.method, &path, &body),
         (&Method::POST, "/api/2.0/mlflow/experiments/create") => match missing_folder(state, &body) {
             Some(refused) => refused,
             None => checked_forward(state, parts, body).await,
@@ -471,6 +511,77 @@ fn mkdirs(state: &State, body: &[u8]) -> Response<Body> {
         folders.insert(at.clone());
     }
     json_answer(StatusCode::OK, &json!({}))
+}
+
+/// `GET|PATCH /api/2.0/permissions/experiments/{id}` and `GET .../permissionLevels`
+/// (databricks-rest.md §7.1; Databricks REST reference `/api/access-management/v1/workspace`).
+/// `GET` answers the direct grants and one grant to [`ADMINS`] inherited from the root folder;
+/// `PATCH` merges its grants into the direct ones.
+fn permissions(state: &State, method: &Method, path: &str, body: &[u8]) -> Response<Body> {
+    let rest = path.trim_start_matches("/api/2.0/permissions/");
+    let (object, levels) = match rest.strip_suffix("/permissionLevels") {
+        Some(object) => (object, true),
+        None => (rest, false),
+    };
+    let Some(id) = object.strip_prefix("experiments/").filter(|id| is_id(id)) else {
+        return state.violation(format!("{method} {path}: not an experiment's permissions"));
+    };
+    match (method, levels) {
+        (&Method::GET, true) => json_answer(
+            StatusCode::OK,
+            &json!({"permission_levels": EXPERIMENT_LEVELS.map(|l| json!({"permission_level": l, "description": ""}))}),
+        ),
+        (&Method::GET, false) => {
+            let grants = state.grants.lock().expect("poisoned");
+            let mut list: Vec<Value> = grants
+                .get(object)
+                .into_iter()
+                .flatten()
+                .map(|((key, principal), level)| {
+                    json!({key: principal, "display_name": principal,
+                           "all_permissions": [{"permission_level": level, "inherited": false}]})
+                })
+                .collect();
+            list.push(json!({"group_name": ADMINS, "all_permissions": [
+                {"permission_level": "CAN_MANAGE", "inherited": true, "inherited_from_object": ["/directories/0"]}]}));
+            json_answer(
+                StatusCode::OK,
+                &json!({"object_id": format!("/experiments/{id}"), "object_type": "mlflowExperiment",
+                        "access_control_list": list}),
+            )
+        }
+        (&Method::PATCH, false) => {
+            let request = serde_json::from_slice::<Value>(body).unwrap_or(Value::Null);
+            let Some(entries) = request["access_control_list"].as_array() else {
+                return state.violation(format!("PATCH {path}: no access_control_list"));
+            };
+            let mut set = Vec::new();
+            for entry in entries {
+                let named: Vec<(&str, &str)> = ["user_name", "group_name", "service_principal_name"]
+                    .into_iter()
+                    .filter_map(|k| Some((k, entry[k].as_str()?)))
+                    .collect();
+                let level = entry["permission_level"].as_str().unwrap_or_default();
+                let [(key, principal)] = named[..] else {
+                    return state.violation(format!("PATCH {path}: an entry names one principal: {entry}"));
+                };
+                if !EXPERIMENT_LEVELS.contains(&level) {
+                    return state.violation(format!("PATCH {path}: {level:?} is no experiment level"));
+                }
+                if !state.options.principals.iter().any(|p| p == principal) {
+                    return error(
+                        StatusCode::BAD_REQUEST,
+                        "INVALID_PARAMETER_VALUE",
+                        &format!("fake workspace: principal {principal} does not exist"),
+                    );
+                }
+                set.push(((key.to_string(), principal.to_string()), level.to_string()));
+            }
+            state.grants.lock().expect("poisoned").entry(object.to_string()).or_default().extend(set);
+            json_answer(StatusCode::OK, &json!({}))
+        }
+        _ => state.violation(format!("{method} {path}: not a permissions route")),
+    }
 }
 
 /// Refuses an `experiments/create` whose name is not an absolute workspace path or whose

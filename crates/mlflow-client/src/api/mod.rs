@@ -5,6 +5,7 @@ mod databricks_artifacts;
 mod datasets;
 mod experiments;
 mod logged_models;
+mod permissions;
 mod registry;
 mod runs;
 mod scorers;

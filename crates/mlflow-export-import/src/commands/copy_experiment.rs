@@ -15,8 +15,13 @@ pub async fn run(args: CopyExperimentArgs, global: &GlobalArgs) -> anyhow::Resul
     let dst = settings::client(&args.dst_uri, Some("DST"), global)?;
     let filter = settings::run_filter(&args.filter, Some(&args.runs))?;
     let source = from.source.clone();
-    let experiment = source.find_experiment(&args.src_experiment).await?;
-    let (ctx, progress) = super::job_context(global, Some(&args.tags), args.export_metadata_tags);
+    let mut experiment = source.find_experiment(&args.src_experiment).await?;
+    let (mut ctx, progress) = super::job_context(global, Some(&args.tags), args.export_metadata_tags);
+    ctx.opts.import_permissions =
+        settings::principal_map(args.copy_permissions, args.principal_rename_file.as_deref(), &dst)?;
+    if args.copy_permissions {
+        settings::read_permissions(source.as_ref(), std::slice::from_mut(&mut experiment)).await?;
+    }
     let selection =
         Selection::Experiment { experiment: Some(experiment), name: args.dst_experiment_name.clone(), filter };
     let destination = settings::destination(&dst, &args.database, global).await?;

@@ -14,7 +14,10 @@ pub async fn run(args: ExportExperimentArgs, global: &GlobalArgs) -> anyhow::Res
     let from = settings::source(&args.tracking_uri, None, global).await?;
     let filter = settings::run_filter(&args.filter, Some(&args.runs))?;
     let source = from.source.clone();
-    let experiment = source.find_experiment(&args.experiment).await?;
+    let mut experiment = source.find_experiment(&args.experiment).await?;
+    if args.export_permissions {
+        settings::read_permissions(source.as_ref(), std::slice::from_mut(&mut experiment)).await?;
+    }
     let system = settings::export_system(&from, "export_experiment").await;
     let (ctx, progress) = super::job_context(global, None, args.export_metadata_tags);
     let name = experiment.name.clone();

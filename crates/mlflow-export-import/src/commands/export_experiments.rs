@@ -18,13 +18,16 @@ pub async fn run(args: ExportExperimentsArgs, global: &GlobalArgs) -> anyhow::Re
     let filter = settings::run_filter(&args.filter, None)?;
     let spec = ExperimentSpec::parse(&args.experiments)?;
     let source = from.source.clone();
-    let (experiments, unreadable) = select_experiments(source.as_ref(), &spec).await?;
+    let (mut experiments, unreadable) = select_experiments(source.as_ref(), &spec).await?;
     if experiments.is_empty() && unreadable.is_empty() {
         return crate::exit::usage(format!(
             "--experiments {:?} matches no experiment at {}",
             args.experiments,
             from.source.tracking_uri()
         ));
+    }
+    if args.export_permissions {
+        settings::read_permissions(source.as_ref(), &mut experiments).await?;
     }
     let system = settings::export_system(&from, "export_experiments").await;
     let (ctx, progress) = super::job_context(global, None, args.export_metadata_tags);

@@ -17,7 +17,10 @@ pub async fn run(args: ImportExperimentArgs, global: &GlobalArgs) -> anyhow::Res
     // Fail on an unreadable export before touching the destination.
     check_experiment_dir(&args.input_dir)?;
     let client = settings::client(&args.tracking_uri, None, global)?;
-    let (ctx, progress) = super::job_context(global, Some(&args.tags), false);
+    let (mut ctx, progress) = super::job_context(global, Some(&args.tags), false);
+    let permissions = &args.permissions;
+    ctx.opts.import_permissions =
+        settings::principal_map(permissions.import_permissions, permissions.principal_rename_file.as_deref(), &client)?;
     let selection =
         Selection::Experiment { experiment: None, name: args.experiment_name.clone(), filter: RunFilter::default() };
     let source = Source::Export(args.input_dir.clone());

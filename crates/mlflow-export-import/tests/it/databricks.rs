@@ -264,3 +264,127 @@ fn copy_with_oauth_tokens_that_expire_mid_job_from_a_profile() {
     }
     assert_eq!(ws.violations(), Vec::<String>::new());
 }
+
+#[test]
+fn experiment_permissions_move_between_workspaces_naming_a_principal_the_destination_lacks() {
+    const ANN: &str = "ann@example.com";
+    const BOB: &str = "bob@example.com";
+    const ROBERT: &str = "robert@example.com";
+    let knowing = |people: &[&str]| FakeOptions {
+        tokens: vec![PAT.into()],
+        principals: [people, &[test_support::databricks::USER, test_support::databricks::ADMINS, "data-team"]]
+            .concat()
+            .iter()
+            .map(|p| p.to_string())
+            .collect(),
+        ..FakeOptions::default()
+    };
+    let (from, to) = (workspace(knowing(&[ANN, BOB])), workspace(knowing(&[ANN, ROBERT])));
+    let server = MlflowServer::shared(ArtifactMode::LocalRoot);
+    let home = format!("/Users/{}", test_support::databricks::USER);
+    let name = format!("{home}/{}", unique_name("perm-src"));
+    let id = server
+        .python_eval(&format!("from mlflow import MlflowClient\nprint(MlflowClient().create_experiment({name:?}))"));
+    let id = id.trim();
+    from.grant(id, "user_name", ANN, "CAN_EDIT");
+    from.grant(id, "user_name", BOB, "CAN_READ");
+    from.grant(id, "group_name", "data-team", "CAN_MANAGE");
+    let src_env = [("DATABRICKS_HOST", from.url.as_str()), ("DATABRICKS_TOKEN", PAT)];
+    let dst_env = [("DATABRICKS_HOST", to.url.as_str()), ("DATABRICKS_TOKEN", PAT)];
+    // The destination experiment's id, from a job's report.
+    let id_of = |report: &std::path::Path| -> String {
+        let r: Value = serde_json::from_str(&std::fs::read_to_string(report).unwrap()).unwrap();
+        r["experiments"][0]["destination"].as_str().unwrap().to_string()
+    };
+
+    // Exported into experiment.json as the Python tool writes it, the inherited grant included.
+    let dir = tempfile::tempdir().unwrap();
+    let (out, report) = (dir.path().join("out"), dir.path().join("report.json"));
+    let export =
+        ["export-experiment", "--tracking-uri", "databricks", "--experiment", &name, "--output-dir", path(&out)];
+    run_ok(&[&export[..], &["--export-permissions"]].concat(), &src_env);
+    let written: Value = serde_json::from_str(&std::fs::read_to_string(out.join("experiment.json")).unwrap()).unwrap();
+    let acl = written["mlflow"]["permissions"]["permissions"]["access_control_list"].as_array().unwrap();
+    assert_eq!(acl.len(), 4, "{acl:?}");
+    assert_eq!(written["mlflow"]["permissions"]["permission_levels"].as_array().unwrap().len(), 3);
+
+    // Imported where Bob is unknown: the others' grants are set, Bob's refusal fails the job
+    // and names him; the inherited grant is not made direct.
+    let dst_name = format!("{home}/{}", unique_name("perm-dst"));
+    let import = [
+        "import-experiment",
+        "--tracking-uri",
+        "databricks",
+        "--input-dir",
+        path(&out),
+        "--experiment-name",
+        &dst_name,
+        "--import-permissions",
+        "--report",
+        path(&report),
+    ];
+    let failed = cli::run(&import, &dst_env);
+    assert!(!failed.status.success());
+    assert!(
+        stderr(&failed).contains(BOB) && stderr(&failed).contains("--principal-rename-file"),
+        "{}",
+        stderr(&failed)
+    );
+    let r: Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    let set = &r["experiments"][0]["permissions"];
+    assert_eq!(set["applied"], serde_json::json!(["data-team: CAN_MANAGE", format!("{ANN}: CAN_EDIT")]), "{r}");
+    assert_eq!(set["refused"].as_array().unwrap().len(), 1, "{r}");
+    let dst_id = id_of(&report);
+    assert_eq!(to.direct_grants(&dst_id), [format!("{ANN}: CAN_EDIT"), "data-team: CAN_MANAGE".into()]);
+
+    // Bob mapped to Robert: the re-run finishes, adding only his grant.
+    let map = dir.path().join("principals.csv");
+    std::fs::write(&map, format!("{BOB},{ROBERT}\n")).unwrap();
+    run_ok(&[&import[..], &["--principal-rename-file", path(&map)]].concat(), &dst_env);
+    let expected = [format!("{ANN}: CAN_EDIT"), "data-team: CAN_MANAGE".into(), format!("{ROBERT}: CAN_READ")];
+    assert_eq!(to.direct_grants(&dst_id), expected);
+
+    // Straight from one workspace to the other, each with its own host and token.
+    let copy_name = format!("{home}/{}", unique_name("perm-copy"));
+    let copy = [
+        "copy-experiment",
+        "--src-uri",
+        "databricks",
+        "--dst-uri",
+        "databricks",
+        "--src-experiment",
+        &name,
+        "--dst-experiment-name",
+        &copy_name,
+        "--copy-permissions",
+        "--principal-rename-file",
+        path(&map),
+        "--report",
+        path(&report),
+    ];
+    let sides = [
+        ("SRC_DATABRICKS_HOST", from.url.as_str()),
+        ("SRC_DATABRICKS_TOKEN", PAT),
+        ("DST_DATABRICKS_HOST", to.url.as_str()),
+        ("DST_DATABRICKS_TOKEN", PAT),
+    ];
+    run_ok(&copy, &sides);
+    assert_eq!(to.direct_grants(&id_of(&report)), expected);
+
+    // Where permissions cannot go, one line says so before anything is written.
+    let refused = cli::fails(
+        &[
+            "import-experiment",
+            "--tracking-uri",
+            &server.url,
+            "--input-dir",
+            path(&out),
+            "--experiment-name",
+            "x",
+            "--import-permissions",
+        ],
+        &[],
+    );
+    assert!(refused.contains("only a Databricks workspace has"), "{refused}");
+    assert_eq!((from.violations(), to.violations()), (Vec::<String>::new(), Vec::<String>::new()));
+}

@@ -106,11 +106,17 @@ pub fn write_experiment_json(
             "num_failed_runs": failed_run_ids.len(),
             "failed_runs": failed_run_ids,
         },
-        "mlflow": {
-            "experiment": experiment,
-            "runs": run_ids,
-        },
+        "mlflow": mlflow_section(exp, experiment, run_ids),
     })
+}
+
+/// The `mlflow` object: the experiment, its runs, and (only when exported) its permissions.
+fn mlflow_section(exp: &ExperimentRecord, experiment: Map<String, Value>, run_ids: &[String]) -> Value {
+    let mut mlflow = json!({"experiment": experiment, "runs": run_ids});
+    if let Some(permissions) = &exp.permissions {
+        mlflow["permissions"] = permissions.clone();
+    }
+    mlflow
 }
 
 /// Reads an experiment export folder of any historical layout.
@@ -198,7 +204,9 @@ fn parse_experiment(dir: &Path, root: &Value) -> Result<ExperimentDir, String> {
 }
 
 fn read_envelope(dir: &Path, root: &Obj, mlflow: &Obj) -> Result<ExperimentDir, String> {
-    let experiment = read_experiment(&mlflow.required_object("experiment")?)?;
+    let mut experiment = read_experiment(&mlflow.required_object("experiment")?)?;
+    // Checked to be an object; its entries are checked when imported.
+    experiment.permissions = mlflow.object("permissions")?.and(mlflow.get("permissions").cloned());
     let run_ids = mlflow.id_list("runs")?.ok_or_else(|| mlflow.missing("runs"))?;
     let failed_run_ids = match root.object("info")? {
         Some(info) => info.id_list("failed_runs")?.unwrap_or_default(),
@@ -269,6 +277,7 @@ fn read_manifest(dir: &Path, root: &Obj) -> Result<ExperimentDir, String> {
 
 fn read_experiment(exp: &Obj) -> Result<ExperimentRecord, String> {
     Ok(ExperimentRecord {
+        permissions: None,
         experiment_id: exp.opt_id("experiment_id")?.ok_or_else(|| exp.missing("experiment_id"))?,
         name: exp.opt_str("name")?.ok_or_else(|| exp.missing("name"))?,
         lifecycle_stage: exp.opt_str("lifecycle_stage")?.unwrap_or_else(|| "active".into()),
@@ -389,6 +398,7 @@ mod tests {
 
     fn sample_experiment() -> ExperimentRecord {
         ExperimentRecord {
+            permissions: None,
             experiment_id: "42".into(),
             name: "/Users/josé/exp".into(),
             lifecycle_stage: "deleted".into(),
@@ -418,6 +428,7 @@ mod tests {
         assert_eq!(
             exp.experiment,
             ExperimentRecord {
+                permissions: None,
                 experiment_id: "2".into(),
                 name: "sklearn_wine".into(),
                 lifecycle_stage: "active".into(),

@@ -102,17 +102,21 @@ impl ExperimentMove {
             runs_failed: failed.len(),
             runs_deleted: Vec::new(),
             tags_refused: Vec::new(),
+            permissions: None,
             error: self.error.clone(),
         };
         if outcome.error.is_some() {
             return outcome;
         }
         match destination {
-            ExperimentDestination::Server { .. } => {
+            ExperimentDestination::Server { server, .. } => {
                 for d in deps {
                     match d {
                         Outcome::ExperimentReady { experiment_id, sink } => {
                             outcome.destination = Some(experiment_id.clone());
+                            if !probing {
+                                self.set_permissions(server.as_ref(), experiment_id, ctx, &mut outcome).await;
+                            }
                             let tags = import_tags(&self.record.tags);
                             outcome.tags_refused = sink
                                 .refused_tags()
@@ -156,6 +160,39 @@ impl ExperimentMove {
 }
 
 impl ExperimentMove {
+    /// Sets the source's access control list on the destination experiment, when asked to
+    /// (`--import-permissions`, `--copy-permissions`). A grant the destination refuses fails the
+    /// experiment, naming the principal: permissions are not silently narrower than the source's.
+    async fn set_permissions(
+        &self,
+        server: &dyn ExperimentSink,
+        experiment_id: &str,
+        ctx: &JobContext,
+        outcome: &mut ExperimentOutcome,
+    ) {
+        let Some(principals) = &ctx.opts.import_permissions else { return };
+        let Some(permissions) = &self.record.permissions else {
+            outcome.error = Some(format!(
+                "experiment {:?}: no permissions were exported with it (export it with --export-permissions)",
+                self.record.name
+            ));
+            return;
+        };
+        match server.set_permissions(experiment_id, permissions, principals).await {
+            Ok(set) => {
+                if !set.refused.is_empty() {
+                    outcome.error = Some(format!(
+                        "permissions refused by the destination: {}; map or drop these principals with \
+                         --principal-rename-file",
+                        set.refused.join(", ")
+                    ));
+                }
+                outcome.permissions = Some(set);
+            }
+            Err(e) => outcome.error = Some(e.to_string()),
+        }
+    }
+
     /// Deletes the copies of the source experiment's runs that are not in `keep` (the runs
     /// this job moved, which are all the runs the source has active): the runs the source
     /// deleted or no longer has. An experiment deleted at the source is not pruned: only the
@@ -334,6 +371,7 @@ mod tests {
     #[test]
     fn source_tags_are_the_python_tools() {
         let e = ExperimentRecord {
+            permissions: None,
             experiment_id: "7".into(),
             name: "wine".into(),
             lifecycle_stage: "active".into(),

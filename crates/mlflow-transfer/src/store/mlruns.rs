@@ -455,6 +455,7 @@ fn read_experiment(dir: &Path, folder: &str) -> Result<Option<ExperimentRecord>>
         return Err(mismatch(dir, "experiment_id", id.as_deref()));
     }
     Ok(Some(ExperimentRecord {
+        permissions: None,
         experiment_id: folder.to_string(),
         name: yaml.string("name")?.unwrap_or_default(),
         lifecycle_stage: yaml.string("lifecycle_stage")?.unwrap_or_else(|| "active".into()),
@@ -758,6 +759,7 @@ mod tests {
             assert_eq!(got.len(), want.len(), "{}", fixture.display());
             for (g, w) in got.iter().zip(want) {
                 let expect = ExperimentRecord {
+                    permissions: None,
                     experiment_id: w["experiment_id"].as_str().unwrap().into(),
                     name: w["name"].as_str().unwrap().into(),
                     lifecycle_stage: w["lifecycle_stage"].as_str().unwrap().into(),

@@ -228,6 +228,17 @@ pub trait ExperimentSink: Send + Sync {
     /// The experiment `name` and the sink of its runs, if it exists; nothing is written (a
     /// dry run's look at the destination).
     async fn find_experiment(&self, name: &str) -> Result<Option<(String, Arc<dyn RunSink>)>>;
+    /// Sets the grants of an exported access control list (`permissions` as
+    /// [`crate::model::ExperimentRecord::permissions`] holds it) on experiment `experiment_id`,
+    /// principals renamed by `principals`. Only a Databricks workspace has them.
+    async fn set_permissions(
+        &self,
+        _experiment_id: &str,
+        _permissions: &serde_json::Value,
+        _principals: &crate::select::PrincipalMap,
+    ) -> Result<crate::job::PermissionsOutcome> {
+        Err(tracking::no_permissions("the destination"))
+    }
 }
 
 /// A version at the destination.

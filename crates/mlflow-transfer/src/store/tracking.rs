@@ -33,6 +33,12 @@ pub trait TrackingSource: RunSource + LoggedModelSource + EvaluationDatasetSourc
     /// experiment is taken when named explicitly.
     async fn select_experiments(&self, spec: &ExperimentSpec) -> Result<Vec<ExperimentRecord>>;
 
+    /// The access control list of experiment `experiment_id` (`--export-permissions`), as the
+    /// Python tool exports it. Only a Databricks workspace has one.
+    async fn experiment_permissions(&self, _experiment_id: &str) -> Result<serde_json::Value> {
+        Err(no_permissions(&self.tracking_uri()))
+    }
+
     /// The runs of an experiment that `filter` selects, as (id, parent id). A store that reads
     /// whole runs to answer keeps them, so that moving them costs no second read.
     async fn plan_runs(&self, exp: &ExperimentRecord, filter: &RunFilter) -> Result<Vec<(String, Option<String>)>>;
@@ -81,4 +87,12 @@ pub trait TrackingSource: RunSource + LoggedModelSource + EvaluationDatasetSourc
 
     /// The store's webhooks.
     fn webhooks(&self) -> Arc<dyn WebhookStore>;
+}
+
+/// Why a store without access control lists cannot give or take permissions.
+pub fn no_permissions(store: &str) -> crate::Error {
+    crate::Error::Unsupported(format!(
+        "{store}: permissions (--export-permissions, --import-permissions, --copy-permissions) are \
+         Databricks access control lists, which only a Databricks workspace has"
+    ))
 }

@@ -480,6 +480,7 @@ impl RestSink {
 
 fn experiment_record(e: Experiment) -> ExperimentRecord {
     ExperimentRecord {
+        permissions: None,
         experiment_id: e.experiment_id,
         name: e.name,
         lifecycle_stage: e.lifecycle_stage.unwrap_or_else(|| "active".into()),

@@ -18,11 +18,12 @@ use mlflow_client::{
 use super::{RestSink, RestSource};
 use crate::{
     identity::{self, copied_version, PLACEHOLDER, SOURCE_MODEL, SOURCE_MODEL_ID, SOURCE_TRACKING_URI, SOURCE_VERSION},
+    job::PermissionsOutcome,
     model::{
         key_values, prompt_tags, version_number, ArtifactFile, LoggedModelRecord, ModelVersionRecord,
         RegisteredModelRecord, LOGGED_MODEL_PENDING, LOGGED_MODEL_READY, LOGGED_MODEL_UPLOAD_FAILED,
     },
-    select::{ExperimentSpec, VersionFilter},
+    select::{ExperimentSpec, PrincipalMap, VersionFilter},
     store::{
         artifact_root::{ArtifactRoot, ArtifactRoots},
         object::ObjectLocation,
@@ -389,6 +390,15 @@ impl ExperimentSink for RestServer {
     async fn find_experiment(&self, name: &str) -> Result<Option<(String, Arc<dyn RunSink>)>> {
         let sink = RestSink::existing(self.client.clone(), name).await?;
         Ok(sink.map(|s| (s.experiment_id().to_string(), Arc::new(s) as Arc<dyn RunSink>)))
+    }
+
+    async fn set_permissions(
+        &self,
+        experiment_id: &str,
+        permissions: &serde_json::Value,
+        principals: &PrincipalMap,
+    ) -> Result<PermissionsOutcome> {
+        super::workspace::set_permissions(&self.client, "experiments", experiment_id, permissions, principals).await
     }
 }
 

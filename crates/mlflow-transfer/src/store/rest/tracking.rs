@@ -32,6 +32,16 @@ impl TrackingSource for RestSource {
         RestSource::select_experiments(self, spec).await
     }
 
+    async fn experiment_permissions(&self, experiment_id: &str) -> Result<serde_json::Value> {
+        if !self.client.is_databricks() {
+            return Err(crate::store::tracking::no_permissions(&self.tracking_uri()));
+        }
+        // The Python tool's `mlflow.permissions`: the levels, then the list itself.
+        let levels = self.client.get_permission_levels("experiments", experiment_id).await?;
+        let list = self.client.get_permissions("experiments", experiment_id).await?;
+        Ok(serde_json::json!({"permission_levels": levels, "permissions": list}))
+    }
+
     async fn plan_runs(&self, exp: &ExperimentRecord, filter: &RunFilter) -> Result<Vec<(String, Option<String>)>> {
         RestSource::plan_runs(self, exp, filter).await
     }

@@ -1,10 +1,14 @@
-//! What a Databricks workspace does differently as a destination (databricks-rest.md §6): an
-//! experiment is named by an absolute workspace path whose folder must exist, and some tags
-//! may not be set.
+//! What a Databricks workspace does differently as a destination (databricks-rest.md §6, §7):
+//! an experiment is named by an absolute workspace path whose folder must exist, some tags may
+//! not be set, and objects have access control lists.
 
 use mlflow_client::MlflowClient;
+use serde_json::Value;
 
-use crate::{Error, Result};
+use crate::{job::PermissionsOutcome, select::PrincipalMap, store::tracking::no_permissions, Error, Result};
+
+/// The keys that name a principal in an access control entry, one per entry.
+const PRINCIPAL_KEYS: [&str; 3] = ["user_name", "group_name", "service_principal_name"];
 
 /// Tags a workspace does not let a client set, on runs and experiments alike: the owner comes
 /// from the caller's identity, `log_model` history and root links are the workspace's own, and
@@ -44,5 +48,98 @@ pub async fn prepare_experiment_path(client: &MlflowClient, name: &str) -> Resul
     match name.rsplit_once('/') {
         Some((folder, _)) if !folder.is_empty() => Ok(client.workspace_mkdirs(folder).await?),
         _ => Ok(()),
+    }
+}
+
+/// Sets the direct grants of the exported list `permissions` (the Python tool's
+/// `{permission_levels, permissions: {access_control_list}}`, or the list object alone) on
+/// object `id` of `object_type`, one `PATCH` per grant so that a principal the workspace lacks
+/// fails alone. Inherited grants come from the source's folders and are left out: set
+/// directly, they would outlive a change of the folder's. Safe to repeat: `PATCH` merges.
+pub async fn set_permissions(
+    client: &MlflowClient,
+    object_type: &str,
+    id: &str,
+    permissions: &Value,
+    principals: &PrincipalMap,
+) -> Result<PermissionsOutcome> {
+    if !client.is_databricks() {
+        return Err(no_permissions(client.base_url()));
+    }
+    let mut outcome = PermissionsOutcome::default();
+    for (key, principal, level) in direct_grants(permissions)? {
+        let Some(to) = principals.apply(&principal) else {
+            outcome.dropped.push(principal);
+            continue;
+        };
+        let entry = serde_json::json!({ key: to, "permission_level": level });
+        let grant = format!("{to}: {level}");
+        match client.patch_permission(object_type, id, &entry).await {
+            Ok(()) => outcome.applied.push(grant),
+            // Refused for this grant (an unknown principal, a level the object does not take).
+            Err(e) if e.status().is_some_and(|s| s == 400 || s == 404) => {
+                outcome.refused.push(format!("{grant} ({})", e.error_code().unwrap_or("refused")));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(outcome)
+}
+
+/// `(principal key, principal, level)` of every grant of an exported list that is not
+/// inherited.
+fn direct_grants(permissions: &Value) -> Result<Vec<(&'static str, String, String)>> {
+    let list = permissions.get("permissions").unwrap_or(permissions);
+    let entries = match list.get("access_control_list") {
+        None | Some(Value::Null) => return Ok(Vec::new()),
+        Some(Value::Array(entries)) => entries,
+        Some(_) => return Err(Error::Input("permissions: `access_control_list` is not a list".into())),
+    };
+    let mut grants = Vec::new();
+    for entry in entries {
+        let found = PRINCIPAL_KEYS.iter().find_map(|k| Some((*k, entry.get(*k)?.as_str()?.to_string())));
+        let Some((key, principal)) = found else {
+            return Err(Error::Input(format!("permissions: an entry names no principal: {entry}")));
+        };
+        for grant in entry.get("all_permissions").and_then(Value::as_array).into_iter().flatten() {
+            if grant.get("inherited").and_then(Value::as_bool) == Some(true) {
+                continue;
+            }
+            let Some(level) = grant.get("permission_level").and_then(Value::as_str) else {
+                return Err(Error::Input(format!("permissions: a grant of {principal} has no level: {grant}")));
+            };
+            grants.push((key, principal.clone(), level.to_string()));
+        }
+    }
+    Ok(grants)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn direct_grants_leave_out_inherited_ones_and_refuse_nameless_entries() {
+        let exported = serde_json::json!({
+            "permission_levels": [{"permission_level": "CAN_READ"}],
+            "permissions": {"object_id": "/experiments/7", "access_control_list": [
+                {"user_name": "ann@a.com", "all_permissions": [
+                    {"permission_level": "CAN_EDIT", "inherited": false},
+                    {"permission_level": "CAN_MANAGE", "inherited": true, "inherited_from_object": ["/directories/1"]}]},
+                {"group_name": "admins", "all_permissions": [{"permission_level": "CAN_MANAGE", "inherited": true}]},
+                {"service_principal_name": "0000-sp", "all_permissions": [{"permission_level": "CAN_READ"}]}]}
+        });
+        let grants = direct_grants(&exported).unwrap();
+        assert_eq!(
+            grants,
+            [
+                ("user_name", "ann@a.com".to_string(), "CAN_EDIT".to_string()),
+                ("service_principal_name", "0000-sp".to_string(), "CAN_READ".to_string())
+            ]
+        );
+        // The list object alone reads the same.
+        assert_eq!(direct_grants(&exported["permissions"]).unwrap(), grants);
+        let nameless = serde_json::json!({"access_control_list": [{"all_permissions": []}]});
+        assert!(direct_grants(&nameless).unwrap_err().to_string().contains("names no principal"));
     }
 }

@@ -50,6 +50,7 @@ impl SqlCatalog {
         for r in self.db.rows(&query, binds).await? {
             let id = int(&r, 0)?;
             out.push(ExperimentRecord {
+                permissions: None,
                 experiment_id: id.to_string(),
                 name: text(&r, 1)?,
                 artifact_location: opt_text(&r, 2)?,
