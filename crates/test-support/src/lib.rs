@@ -18,6 +18,7 @@ pub mod postgres;
 mod process;
 mod server;
 mod tls_proxy;
+mod zygote;
 
 pub use azurite::Azurite;
 pub use compare::{assert_runs_equal, diff_runs, IDENTITY_TAG_PREFIX};
@@ -92,16 +93,7 @@ pub fn run_python_script_env<K: AsRef<OsStr>, V: AsRef<OsStr>>(
     env: &[(K, V)],
 ) -> serde_json::Value {
     let script = script(name);
-    let run = || {
-        Command::new(python())
-            .arg(&script)
-            .args(args)
-            .envs(env.iter().map(|(k, v)| (k, v)))
-            .env("GIT_PYTHON_REFRESH", "quiet")
-            .env("PYTHONIOENCODING", "utf-8")
-            .output()
-            .unwrap_or_else(|e| panic!("cannot run {}: {e}", script.display()))
-    };
+    let run = || zygote::output(zygote::Program::Script(&script, args), env);
     let mut out = run();
     // A shared server busy with other tests' jobs answers the official client's read with 400
     // "QueuePool limit ... reached" or "database is locked", which the Python client does not
@@ -204,14 +196,7 @@ pub fn python_eval(code: &str) -> String {
 
 /// [`python_eval`] with extra environment variables (e.g. [`MlflowServer::client_env`]).
 pub fn python_eval_env<K: AsRef<OsStr>, V: AsRef<OsStr>>(code: &str, env: &[(K, V)]) -> String {
-    let out = Command::new(python())
-        .arg("-c")
-        .arg(code)
-        .envs(env.iter().map(|(k, v)| (k, v)))
-        .env("GIT_PYTHON_REFRESH", "quiet")
-        .env("PYTHONIOENCODING", "utf-8")
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run python: {e}"));
+    let out = zygote::output(zygote::Program::Code(code, &[]), env);
     if !out.status.success() {
         panic!(
             "python code failed ({}):\n{code}\nstderr tail:\n{}",
