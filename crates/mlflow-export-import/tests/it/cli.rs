@@ -86,13 +86,7 @@ pub fn destination(stdout: &str) -> String {
 
 /// Every run of an experiment, active and deleted, read with the official client.
 pub fn list_runs(url: &str, experiment: &str) -> Vec<Value> {
-    let out = std::process::Command::new(test_support::python())
-        .arg(test_support::repo_root().join("scripts/list_runs.py"))
-        .args(["--tracking-uri", url, "--experiment", experiment])
-        .output()
-        .expect("python runs");
-    assert!(out.status.success(), "list_runs failed: {}", String::from_utf8_lossy(&out.stderr));
-    match serde_json::from_slice(&out.stdout).expect("JSON") {
+    match test_support::run_python_script("list_runs.py", &["--tracking-uri", url, "--experiment", experiment]) {
         Value::Array(runs) => runs,
         other => panic!("unexpected {other}"),
     }

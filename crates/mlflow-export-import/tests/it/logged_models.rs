@@ -62,14 +62,8 @@ fn destination() -> &'static MlflowServer {
 }
 
 fn dump(server: &MlflowServer, experiment: &str) -> Value {
-    let out = std::process::Command::new(test_support::python())
-        .arg(test_support::repo_root().join("scripts/dump_logged_models.py"))
-        .args(["--tracking-uri", &server.url, "--experiment", experiment])
-        .envs(server.client_env().iter().map(|(k, v)| (k, v)))
-        .output()
-        .expect("python runs");
-    assert!(out.status.success(), "dump_logged_models failed: {}", String::from_utf8_lossy(&out.stderr));
-    serde_json::from_slice(&out.stdout).expect("JSON")
+    let args = ["--tracking-uri", &server.url, "--experiment", experiment];
+    test_support::run_python_script_env("dump_logged_models.py", &args, server.client_env())
 }
 
 /// Checks a destination experiment against the source: the same logged models, field by
