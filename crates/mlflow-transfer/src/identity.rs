@@ -44,6 +44,10 @@ pub const SOURCE_TRACE_ID: &str = "mlflow_export_import.source.trace_id";
 /// destination that takes the tag puts it back ([`restore_refused`]).
 pub const REFUSED_TAG: &str = "mlflow_export_import.refused_tag.";
 
+/// The user of a source run whose copy's destination records its own caller instead (a
+/// workspace's token user): kept so that a later copy out restores it ([`restore_refused`]).
+pub const REFUSED_USER: &str = "mlflow_export_import.refused_field.user_id";
+
 /// Moves each of `keys` present in `tags` to a [`REFUSED_TAG`] tag; returns the keys moved.
 pub fn refuse_tags(tags: &mut BTreeMap<String, String>, keys: &[&str]) -> Vec<String> {
     let mut refused = Vec::new();

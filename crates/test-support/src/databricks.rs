@@ -13,6 +13,7 @@
 //! - every answer carries `x-databricks-org-id`, and one route can be made to answer 429;
 //! - experiments are named by absolute workspace paths whose folder must exist (made with
 //!   `workspace/mkdirs`), and the tags a workspace sets itself may not be set by a client;
+//! - a new run's user is the caller's, not the one the request names;
 //! - experiments have access control lists (`/api/2.0/permissions/experiments/{id}`) whose
 //!   grants name principals the workspace knows ([`FakeOptions::principals`]).
 //!
@@ -618,6 +619,16 @@ async fn checked_forward(state: &State, parts: hyper::http::request::Parts, body
     if let Some(key) = keys.into_iter().find(|k| SYSTEM_TAGS.contains(k)) {
         return state.violation(format!("{} sets the workspace's own tag {key}", parts.uri.path()));
     }
+    // A run's user is the caller's, whatever the request says (databricks-rest.md §6; the
+    // original tool's README: "the user is automatically picked up from your Databricks access
+    // token").
+    let body = match request {
+        Value::Object(mut create) if parts.uri.path() == "/api/2.0/mlflow/runs/create" => {
+            create.insert("user_id".into(), json!(USER));
+            Bytes::from(Value::Object(create).to_string())
+        }
+        _ => body,
+    };
     forward(state, parts, body).await
 }
 

@@ -159,11 +159,14 @@ fn round_trip(ws: &DatabricksFake, ws_uri: &str, to_ws: &[(&str, &str)], from_ws
     for (src_id, original) in src_runs {
         let in_ws = &ws_runs[src_id];
         let ws_id = in_ws["info"]["run_id"].as_str().unwrap();
-        // The workspace's copy holds everything but the user tag, which it keeps aside.
+        // The workspace's copy holds everything but the user tag and the user, the caller's
+        // there: both are kept aside.
         let mut expected = original.clone();
         expected["artifacts"] = in_ws["artifacts"].clone();
+        expected["info"]["user_id"] = test_support::databricks::USER.into();
         let user = expected["tags"].as_object_mut().unwrap().remove("mlflow.user").expect("the seed sets mlflow.user");
         assert_eq!(in_ws["tags"][format!("{REFUSED}mlflow.user")], user);
+        assert_eq!(in_ws["tags"]["mlflow_export_import.refused_field.user_id"], original["info"]["user_id"]);
         assert_runs_equal(&expected, in_ws);
         assert_eq!(files_in_moto(ws, ws_id), original["artifacts"], "files of {src_id} in the workspace");
         let files = original["artifacts"].as_array().unwrap();

@@ -111,6 +111,9 @@ fn prepare(mut run: RunRecord, opts: &RunOptions, now_secs: i64) -> RunRecord {
     // Tags an earlier destination refused are the source's data again; our own identity tags
     // describe the copy they sit on, never the next one.
     identity::restore_refused(&mut run.tags);
+    if let Some(user) = run.tags.remove(identity::REFUSED_USER) {
+        run.meta.user_id = Some(user);
+    }
     run.tags.retain(|k, _| !identity::is_own_tag(k));
     // The source's `mlflow.*` tags as lineage, taken before `--import-mlflow-tags false` drops
     // them from the run itself.
@@ -281,6 +284,9 @@ async fn read_prepared(
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_secs();
     let mut run = prepare(run, &ctx.opts, i64::try_from(now).unwrap_or(0));
     identity::refuse_tags(&mut run.tags, sink.refused_tags());
+    if let (true, Some(user)) = (sink.assigns_users(), &run.meta.user_id) {
+        run.tags.insert(identity::REFUSED_USER.into(), user.clone());
+    }
     if sink.assigns_ids() {
         run.tags.insert(identity::SOURCE_STATE.into(), state);
     }
@@ -464,6 +470,21 @@ mod tests {
         assert_eq!(got.tags.get("mlflow.source.name"), None);
         assert_eq!(got.tags.get("mlflow_exim.mlflow_tag.source.name").map(String::as_str), Some("train.py"));
         assert_eq!(got.tags.get("team").map(String::as_str), Some("a"));
+    }
+
+    /// What a workspace refused to store (a tag, the user) is the source's again on the next copy.
+    #[test]
+    fn a_copy_out_of_a_workspace_gets_back_the_tags_and_user_it_refused() {
+        let mut run = RunRecord::default();
+        run.meta.user_id = Some("token-user".into());
+        run.tags.insert("mlflow_export_import.refused_tag.mlflow.user".into(), "ann".into());
+        run.tags.insert(identity::REFUSED_USER.into(), "ann".into());
+        let got = prepare(run.clone(), &RunOptions::default(), 0);
+        assert_eq!(got.meta.user_id.as_deref(), Some("ann"));
+        assert_eq!(got.tags, BTreeMap::from([("mlflow.user".to_string(), "ann".to_string())]));
+        // The importing user, when asked for, still wins.
+        let opts = RunOptions { user: UserPolicy::Fixed("me".into()), ..RunOptions::default() };
+        assert_eq!(prepare(run, &opts, 0).meta.user_id.as_deref(), Some("me"));
     }
 
     /// The lineage of a 1.0/1.1 export is kept as their importer kept it, whatever the options;

@@ -94,6 +94,12 @@ pub trait RunSink: Send + Sync {
     fn assigns_ids(&self) -> bool {
         true
     }
+    /// Whether the destination records its caller as a new run's user whatever the run says (a
+    /// Databricks workspace: the token's user). The mover then keeps the source's user aside
+    /// ([`crate::identity::REFUSED_USER`]), and an incomplete copy is not judged by its user.
+    fn assigns_users(&self) -> bool {
+        false
+    }
     /// Tags this destination refuses to store (run and experiment tags alike): the mover keeps
     /// them aside as [`crate::identity::REFUSED_TAG`] tags and reports them.
     fn refused_tags(&self) -> &'static [&'static str] {

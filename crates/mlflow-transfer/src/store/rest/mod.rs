@@ -394,7 +394,8 @@ impl RestSink {
         // Start time and user can only be set at creation: a partial run that has other values
         // (made by another user, or by hand) cannot be finished faithfully.
         let same = partial.info.start_time.unwrap_or(0) == run.meta.start_time.unwrap_or(0)
-            && partial.info.user_id.as_deref().unwrap_or("") == run.meta.user_id.as_deref().unwrap_or("");
+            && (self.assigns_users()
+                || partial.info.user_id.as_deref().unwrap_or("") == run.meta.user_id.as_deref().unwrap_or(""));
         Some(if same { Found::Resumable(partial.clone()) } else { Found::Unusable(partial.clone()) })
     }
 
@@ -610,6 +611,10 @@ impl RestSink {
 impl RunSink for RestSink {
     fn refused_tags(&self) -> &'static [&'static str] {
         workspace::refused_tags(&self.client)
+    }
+
+    fn assigns_users(&self) -> bool {
+        self.client.is_databricks()
     }
 
     async fn find_copy(&self, run_id: &str, source_tracking_uri: Option<&str>) -> Result<Option<String>> {
