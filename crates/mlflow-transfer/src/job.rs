@@ -43,6 +43,11 @@ pub struct RunOptions {
     pub concurrency: usize,
     /// Rewrite the source ids in copied logged models' `MLmodel` files (`--mlmodel-fix`).
     pub mlmodel_fix: bool,
+    /// Formats in which an export keeps each run's Databricks notebook (`--notebook-formats`).
+    pub notebook_formats: Vec<crate::notebook::NotebookFormat>,
+    /// Workspace folder an import puts each run's exported notebook in, pointing the run at it
+    /// (`--dst-notebook-dir`).
+    pub notebook_dir: Option<String>,
 }
 
 impl Default for RunOptions {
@@ -58,6 +63,8 @@ impl Default for RunOptions {
             retry_passes: 2,
             concurrency: 4,
             mlmodel_fix: true,
+            notebook_formats: Vec::new(),
+            notebook_dir: None,
         }
     }
 }
@@ -232,6 +239,9 @@ pub struct RunOutcome {
     /// Of `artifact_bytes`, those copied inside one object store (server-side), which never
     /// passed through this machine.
     pub artifact_bytes_in_store: u64,
+    /// What was done with the run's Databricks notebook, when notebooks were asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notebook: Option<String>,
     #[serde(serialize_with = "secs")]
     pub elapsed: Duration,
     /// Passes this run took: 1, or more when a transient failure sent it to a retry pass.
@@ -275,6 +285,7 @@ impl RunOutcome {
             artifact_files: 0,
             artifact_bytes: 0,
             artifact_bytes_in_store: 0,
+            notebook: None,
             elapsed,
             attempts: 1,
         }

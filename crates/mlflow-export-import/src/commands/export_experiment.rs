@@ -16,7 +16,8 @@ pub async fn run(args: ExportExperimentArgs, global: &GlobalArgs) -> anyhow::Res
     let source = from.source.clone();
     let experiment = source.find_experiment(&args.experiment).await?;
     let system = settings::export_system(&from, "export_experiment").await;
-    let (ctx, progress) = super::job_context(global, None, args.export_metadata_tags);
+    let (mut ctx, progress) = super::job_context(global, None, args.export_metadata_tags);
+    ctx.opts.notebook_formats = settings::notebook_formats(&args.compat.notebooks, &from)?;
     let name = experiment.name.clone();
     let selection = Selection::Experiment { experiment: Some(experiment), name, filter };
     let destination = Destination::Folder { out: args.output_dir.clone(), system };

@@ -17,7 +17,8 @@ pub async fn run(args: ImportExperimentArgs, global: &GlobalArgs) -> anyhow::Res
     // Fail on an unreadable export before touching the destination.
     check_experiment_dir(&args.input_dir)?;
     let client = settings::client(&args.tracking_uri, None, global)?;
-    let (ctx, progress) = super::job_context(global, Some(&args.tags), false);
+    let (mut ctx, progress) = super::job_context(global, Some(&args.tags), false);
+    ctx.opts.notebook_dir = settings::notebook_dir(&args.notebooks, &client)?;
     let selection =
         Selection::Experiment { experiment: None, name: args.experiment_name.clone(), filter: RunFilter::default() };
     let source = Source::Export(args.input_dir.clone());

@@ -18,7 +18,8 @@ pub async fn run(args: ImportExperimentsArgs, global: &GlobalArgs) -> anyhow::Re
     let rename = Renames::from_option(args.experiment_rename_file.as_deref())?;
     let prefix = args.experiment_name_prefix.clone().unwrap_or_default();
     let client = settings::client(&args.tracking_uri, None, global)?;
-    let (ctx, progress) = super::job_context(global, Some(&args.tags), false);
+    let (mut ctx, progress) = super::job_context(global, Some(&args.tags), false);
+    ctx.opts.notebook_dir = settings::notebook_dir(&args.notebooks, &client)?;
     let selection = Selection::Experiments {
         experiments: Vec::new(),
         unreadable: Vec::new(),

@@ -28,6 +28,7 @@ use std::{
 };
 
 use async_trait::async_trait;
+use bytes::Bytes;
 pub use mlflow_client::types::LoggedModelMetric;
 pub use mlflow_client::{
     api::{Scorer, Webhook},
@@ -39,6 +40,7 @@ use crate::{
     format::run_json::ArtifactEntry,
     identity::SourceIdentity,
     model::{ArtifactFile, LoggedModelRecord, MetricPoint, ModelVersionRecord, RegisteredModelRecord, RunRecord},
+    notebook::{Notebook, NotebookFormat},
     Result,
 };
 
@@ -61,6 +63,11 @@ pub trait RunSource: Send + Sync {
     /// that a sink in the same store can copy it without the bytes passing through here.
     async fn locate_artifact(&self, _run: &RunRecord, _file: &ArtifactFile) -> Option<ObjectLocation> {
         None
+    }
+    /// The notebook at workspace `path`, its latest revision in each of `formats`; `None` when
+    /// nothing is there any more. Only a Databricks workspace holds notebooks.
+    async fn export_notebook(&self, path: &str, _formats: &[NotebookFormat]) -> Result<Option<Notebook>> {
+        Err(crate::Error::Unsupported(format!("notebook {path}: only a Databricks workspace has notebooks")))
     }
 }
 
@@ -117,6 +124,11 @@ pub trait RunSink: Send + Sync {
     /// a credential per file (Databricks) asks for them in batches instead of one by one.
     async fn expect_artifacts(&self, _target: &Target, _files: &[ArtifactFile]) -> Result<()> {
         Ok(())
+    }
+    /// Writes `source` (a notebook's SOURCE export) as the notebook at workspace `path`, making
+    /// its folder and replacing what is there. Only a Databricks workspace holds notebooks.
+    async fn import_notebook(&self, path: &str, _language: &str, _source: Bytes) -> Result<()> {
+        Err(crate::Error::Unsupported(format!("notebook {path}: only a Databricks workspace has notebooks")))
     }
     /// Streams one artifact file into the run.
     async fn write_artifact(&self, target: &Target, file: &ArtifactFile, data: ByteStream) -> Result<()>;
