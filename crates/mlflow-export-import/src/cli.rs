@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use clap::{builder::BoolishValueParser, Args, Parser, Subcommand};
 
-use mlflow_transfer::notebook::NotebookFormat;
+use mlflow_transfer::model::NotebookFormat;
 
 use crate::{events::LogFormat, examples};
 
@@ -785,7 +785,7 @@ pub struct NotebookFormatArgs {
     /// From a Databricks workspace: save the notebook each run was logged from (its
     /// `mlflow.databricks.notebookPath` tag) in these formats, comma-separated, in any case:
     /// SOURCE, HTML, JUPYTER, DBC. The notebook's latest revision is saved, not the one the run
-    /// was logged from (which the workspace API does not serve), as
+    /// was logged from (the workspace API documents no way to an earlier one), as
     /// `artifacts/notebooks/<name>.<format>` with `artifacts/notebooks/manifest.json`, the
     /// Python tool's layout. A run logged from no notebook, or whose notebook is gone, is
     /// exported without one, and the report says so.

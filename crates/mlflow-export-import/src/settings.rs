@@ -15,7 +15,7 @@ use mlflow_transfer::store::{
 
 use mlflow_transfer::select::{parse_time, RunFilter};
 
-use mlflow_transfer::notebook::NotebookFormat;
+use mlflow_transfer::model::NotebookFormat;
 
 use crate::cli::{GlobalArgs, ImportTagArgs, NotebookDirArgs, NotebookFormatArgs, RunFilterArgs, RunIdArgs};
 

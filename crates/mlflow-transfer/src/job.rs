@@ -44,7 +44,7 @@ pub struct RunOptions {
     /// Rewrite the source ids in copied logged models' `MLmodel` files (`--mlmodel-fix`).
     pub mlmodel_fix: bool,
     /// Formats in which an export keeps each run's Databricks notebook (`--notebook-formats`).
-    pub notebook_formats: Vec<crate::notebook::NotebookFormat>,
+    pub notebook_formats: Vec<crate::model::NotebookFormat>,
     /// Workspace folder an import puts each run's exported notebook in, pointing the run at it
     /// (`--dst-notebook-dir`).
     pub notebook_dir: Option<String>,

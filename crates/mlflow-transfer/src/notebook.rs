@@ -10,13 +10,13 @@ use futures::TryStreamExt;
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    model::{ArtifactFile, RunRecord},
+    model::{ArtifactFile, NotebookFormat, RunRecord},
     store::{RunSink, RunSource},
     Error, Result,
 };
 
 /// The run tag naming the notebook by its absolute workspace path.
-pub const PATH_TAG: &str = "mlflow.databricks.notebookPath";
+const PATH_TAG: &str = "mlflow.databricks.notebookPath";
 /// The notebook revision the run was logged from (set by Databricks, absent for Git folders).
 const REVISION_TAG: &str = "mlflow.databricks.notebookRevisionID";
 /// The run's source, which for a notebook run is the notebook's path too.
@@ -25,54 +25,9 @@ const MANIFEST: &str = "notebooks/manifest.json";
 /// What the Python tool's importer (and ours, for an export without a `language`) assumes.
 const DEFAULT_LANGUAGE: &str = "PYTHON";
 
-/// A format `workspace/export` writes a notebook in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum NotebookFormat {
-    Source,
-    Html,
-    Jupyter,
-    Dbc,
-}
-
-impl NotebookFormat {
-    const ALL: [NotebookFormat; 4] = [Self::Source, Self::Html, Self::Jupyter, Self::Dbc];
-
-    /// The name the workspace API takes (case-sensitive there).
-    pub fn api_name(self) -> &'static str {
-        match self {
-            Self::Source => "SOURCE",
-            Self::Html => "HTML",
-            Self::Jupyter => "JUPYTER",
-            Self::Dbc => "DBC",
-        }
-    }
-
-    /// The comma-separated list `--notebook-formats` takes, in any case; empty items are
-    /// ignored and repeats kept once.
-    pub fn parse_list(text: &str) -> std::result::Result<Vec<Self>, String> {
-        let mut formats = Vec::new();
-        for item in text.split(',').map(str::trim).filter(|i| !i.is_empty()) {
-            let Some(f) = Self::ALL.into_iter().find(|f| f.api_name().eq_ignore_ascii_case(item)) else {
-                return Err(format!("unknown notebook format {item:?}: use SOURCE, HTML, JUPYTER or DBC"));
-            };
-            if !formats.contains(&f) {
-                formats.push(f);
-            }
-        }
-        Ok(formats)
-    }
-
-    /// The file a notebook named `name` is saved as in an export.
-    fn file(self, name: &str) -> String {
-        format!("notebooks/{name}.{}", self.api_name().to_ascii_lowercase())
-    }
-}
-
-/// A notebook as a workspace exported it.
-pub struct Notebook {
-    /// `PYTHON`, `SCALA`, `SQL` or `R`, when the workspace said.
-    pub language: Option<String>,
-    pub exports: Vec<(NotebookFormat, Bytes)>,
+/// The file a notebook named `name` is saved as in an export, in `format`.
+fn file_of(format: NotebookFormat, name: &str) -> String {
+    format!("notebooks/{name}.{}", format.api_name().to_ascii_lowercase())
 }
 
 /// `notebooks/manifest.json`: the Python tool's keys, and the notebook's language, which its
@@ -94,9 +49,9 @@ fn name_of(path: &str) -> &str {
 }
 
 /// The files that keep run `run`'s notebook in an export, by path under the run's artifacts,
-/// and a line saying what was done. A run logged from no notebook, or whose notebook is gone
-/// (the latest revision is exported, as the Python tool does), gets none: that is said, not
-/// failed.
+/// and a line saying what was done. The notebook's latest revision is exported: the workspace
+/// API documents no way to an earlier one. A run logged from no notebook, or whose notebook is
+/// gone, gets none: that is said, not failed.
 pub async fn export(
     source: &dyn RunSource,
     run: &RunRecord,
@@ -116,7 +71,7 @@ pub async fn export(
         language: notebook.language,
     };
     let mut files: BTreeMap<String, Bytes> =
-        notebook.exports.into_iter().map(|(format, bytes)| (format.file(name), bytes)).collect();
+        notebook.exports.into_iter().map(|(format, bytes)| (file_of(format, name), bytes)).collect();
     let json = serde_json::to_vec_pretty(&manifest).map_err(|e| Error::Input(format!("notebook manifest: {e}")))?;
     files.insert(MANIFEST.into(), Bytes::from(json));
     let names: Vec<&str> = formats.iter().map(|f| f.api_name()).collect();
@@ -139,7 +94,7 @@ pub async fn import(
     let manifest: Manifest = serde_json::from_slice(&manifest)
         .map_err(|e| Error::Input(format!("run {}: {MANIFEST}: {e}", run.meta.run_id)))?;
     let name = name_of(&manifest.path);
-    let Some(content) = read(source, run, files, &NotebookFormat::Source.file(name)).await? else {
+    let Some(content) = read(source, run, files, &file_of(NotebookFormat::Source, name)).await? else {
         return Ok(format!("none imported: {} was exported without the SOURCE format", manifest.path));
     };
     let to = format!("{}/{name}", dir.trim_end_matches('/'));
@@ -178,7 +133,7 @@ mod tests {
 
     #[test]
     fn files_are_named_as_the_python_tool_names_them() {
-        assert_eq!(NotebookFormat::Jupyter.file(name_of("/Users/a@b.c/train")), "notebooks/train.jupyter");
+        assert_eq!(file_of(NotebookFormat::Jupyter, name_of("/Users/a@b.c/train")), "notebooks/train.jupyter");
         let manifest =
             Manifest { path: "/a/nb".into(), revision: None, formats: vec!["SOURCE".into()], language: None };
         let json = serde_json::to_value(&manifest).unwrap();

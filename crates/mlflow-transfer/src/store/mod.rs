@@ -40,7 +40,7 @@ use crate::{
     format::run_json::ArtifactEntry,
     identity::SourceIdentity,
     model::{ArtifactFile, LoggedModelRecord, MetricPoint, ModelVersionRecord, RegisteredModelRecord, RunRecord},
-    notebook::{Notebook, NotebookFormat},
+    model::{Notebook, NotebookFormat},
     Result,
 };
 

@@ -33,7 +33,7 @@ use crate::{
     format::run_json::ArtifactEntry,
     identity::{self, SourceIdentity},
     model::{key_values, ArtifactFile, ExperimentRecord, MetricPoint, Origin, RunMeta, RunRecord},
-    notebook::{Notebook, NotebookFormat},
+    model::{Notebook, NotebookFormat},
     select::{ExperimentSpec, RunFilter},
     store::{
         artifact_root::{self, ArtifactRoot, ArtifactRoots},

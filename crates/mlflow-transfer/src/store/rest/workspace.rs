@@ -6,7 +6,7 @@ use bytes::Bytes;
 use mlflow_client::MlflowClient;
 
 use crate::{
-    notebook::{Notebook, NotebookFormat},
+    model::{Notebook, NotebookFormat},
     Error, Result,
 };
 
