@@ -176,6 +176,9 @@ pub enum Command {
     /// Import a model version directory made by export-model-version (its run first).
     #[command(after_help = examples::IMPORT_MODEL_VERSION)]
     ImportModelVersion(ImportModelVersionArgs),
+    /// Download a Databricks workspace notebook (its latest revision) in one or more formats.
+    #[command(after_help = examples::DOWNLOAD_NOTEBOOK)]
+    DownloadNotebook(DownloadNotebookArgs),
     /// List registered models: a table on stdout and `registered_models.json`.
     #[command(after_help = examples::LIST_REGISTERED_MODELS)]
     ListRegisteredModels(ListRegisteredModelsArgs),
@@ -714,6 +717,26 @@ pub struct ImportModelVersionArgs {
     pub import_stages_and_aliases: bool,
     #[command(flatten)]
     pub tags: ImportTagArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct DownloadNotebookArgs {
+    /// The Databricks workspace: `databricks` or `databricks://PROFILE`.
+    #[arg(long, env = "MLFLOW_TRACKING_URI", default_value = "databricks", value_name = "URI")]
+    pub tracking_uri: String,
+    /// The notebook's absolute workspace path.
+    #[arg(long, value_name = "PATH")]
+    pub notebook: String,
+    /// Folder the notebook is written to, as `<name>.<format>` (made when missing).
+    #[arg(long, visible_alias = "output", value_name = "DIR")]
+    pub output_dir: PathBuf,
+    /// Formats, comma-separated, in any case: SOURCE, HTML, JUPYTER, DBC.
+    #[arg(long, value_name = "FORMATS", value_parser = notebook_formats, default_value = "SOURCE")]
+    pub notebook_formats: NotebookFormats,
+    /// Refused when given: only the latest revision is downloaded, as the workspace API
+    /// documents no way to an earlier one.
+    #[arg(long, value_name = "ID")]
+    pub revision: Option<String>,
 }
 
 #[derive(Debug, Args)]

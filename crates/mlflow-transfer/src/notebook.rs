@@ -1,9 +1,13 @@
 //! The Databricks notebook a run was logged from (databricks-rest.md §5). An export keeps it
 //! among the run's files the way the Python tool lays it out, `notebooks/<name>.<format>` and
 //! `notebooks/manifest.json`, so either tool's importer reads either tool's export; an import
-//! into a workspace can put it back as a notebook and point the run at it.
+//! into a workspace can put it back as a notebook and point the run at it. A notebook can also
+//! be downloaded on its own.
 
-use std::collections::BTreeMap;
+use std::{
+    collections::BTreeMap,
+    path::{Path, PathBuf},
+};
 
 use bytes::Bytes;
 use futures::TryStreamExt;
@@ -11,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     model::{ArtifactFile, NotebookFormat, RunRecord},
-    store::{RunSink, RunSource},
+    store::{local, RunSink, RunSource},
     Error, Result,
 };
 
@@ -25,9 +29,14 @@ const MANIFEST: &str = "notebooks/manifest.json";
 /// What the Python tool's importer (and ours, for an export without a `language`) assumes.
 const DEFAULT_LANGUAGE: &str = "PYTHON";
 
+/// The file name of a notebook named `name` saved in `format`.
+fn file_name(format: NotebookFormat, name: &str) -> String {
+    format!("{name}.{}", format.api_name().to_ascii_lowercase())
+}
+
 /// The file a notebook named `name` is saved as in an export, in `format`.
 fn file_of(format: NotebookFormat, name: &str) -> String {
-    format!("notebooks/{name}.{}", format.api_name().to_ascii_lowercase())
+    format!("notebooks/{}", file_name(format, name))
 }
 
 /// `notebooks/manifest.json`: the Python tool's keys, and the notebook's language, which its
@@ -104,6 +113,27 @@ pub async fn import(
         run.tags.insert(tag.into(), to.clone());
     }
     Ok(format!("{} imported as {to}", manifest.path))
+}
+
+/// Writes the notebook at workspace `path` into folder `out`, one `<name>.<format>` file per
+/// format (the Python tool's `download-notebook` names); returns the files written.
+pub async fn download(
+    source: &dyn RunSource,
+    path: &str,
+    formats: &[NotebookFormat],
+    out: &Path,
+) -> Result<Vec<PathBuf>> {
+    let Some(notebook) = source.export_notebook(path, formats).await? else {
+        return Err(Error::NotFound(format!("notebook {path}: the workspace holds no notebook there")));
+    };
+    std::fs::create_dir_all(out).map_err(|source| Error::Io { path: out.to_path_buf(), source })?;
+    let mut written = Vec::new();
+    for (format, bytes) in notebook.exports {
+        let file = out.join(file_name(format, name_of(path)));
+        local::write_atomic(&file, &bytes)?;
+        written.push(file);
+    }
+    Ok(written)
 }
 
 /// The bytes of file `path` of the run, when it has one.

@@ -8,7 +8,8 @@
 //! back by the copy out; experiment folders are made first. Personal access tokens, OAuth machine-to-machine (tokens that expire mid-job) and
 //! `~/.databrickscfg` profiles authenticate; a wrong secret ends in one clear line and no
 //! secret is ever printed. A run's notebook is exported in every format, byte for byte, and
-//! imported into a workspace folder the run is then pointed at, once.
+//! imported into a workspace folder the run is then pointed at, once; `download-notebook` writes
+//! one alone.
 
 use std::collections::HashMap;
 
@@ -317,6 +318,24 @@ fn a_runs_notebook_is_exported_in_every_format_and_imported_into_a_folder_it_is_
             "formats": ["SOURCE", "HTML", "JUPYTER", "DBC"], "language": "SCALA"})
     );
     assert!(!gone_out.join("artifacts/notebooks").exists());
+    // The notebook on its own, as download-notebook writes it.
+    let alone = dir.path().join("alone");
+    let args = [
+        "download-notebook",
+        "--tracking-uri",
+        "databricks",
+        "--notebook",
+        &notebook,
+        "--output-dir",
+        path(&alone),
+        "--notebook-formats",
+        "html,source",
+    ];
+    run_ok(&args, &env);
+    for format in ["SOURCE", "HTML"] {
+        let file = alone.join(format!("train.{}", format.to_lowercase()));
+        assert_eq!(std::fs::read(&file).unwrap(), ws.exported(&notebook, format).unwrap(), "{format}");
+    }
 
     // Into the workspace: the notebook lands in the folder, and the run names it there.
     let imported = format!("{home}/imported");
