@@ -338,6 +338,11 @@ async fn update(
     ctx: &JobContext,
     outcome: &mut RunOutcome,
 ) -> Result<()> {
+    // The notebook may have changed too, and the tags pointing at it must not be put back.
+    if let Some(dir) = &ctx.opts.notebook_dir {
+        let files = source.list_artifacts(&run).await?;
+        outcome.notebook = Some(notebook::import(source, sink, &mut run, &files, dir).await?);
+    }
     let copy = sink.read_copy(target).await?;
     let changed: HashSet<String> = run
         .metrics
