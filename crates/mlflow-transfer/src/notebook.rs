@@ -103,6 +103,12 @@ pub async fn import(
     let manifest: Manifest = serde_json::from_slice(&manifest)
         .map_err(|e| Error::Input(format!("run {}: {MANIFEST}: {e}", run.meta.run_id)))?;
     let name = name_of(&manifest.path);
+    if matches!(name, "" | "." | "..") {
+        return Err(Error::Input(format!(
+            "run {}: {MANIFEST}: no notebook name in {:?}",
+            run.meta.run_id, manifest.path
+        )));
+    }
     let Some(content) = read(source, run, files, &file_of(NotebookFormat::Source, name)).await? else {
         return Ok(format!("none imported: {} was exported without the SOURCE format", manifest.path));
     };
