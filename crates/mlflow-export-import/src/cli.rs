@@ -7,6 +7,8 @@ use std::path::PathBuf;
 
 use clap::{builder::BoolishValueParser, Args, Parser, Subcommand};
 
+use mlflow_transfer::model::NotebookFormat;
+
 use crate::{events::LogFormat, examples};
 
 #[derive(Debug, Parser)]
@@ -174,6 +176,9 @@ pub enum Command {
     /// Import a model version directory made by export-model-version (its run first).
     #[command(after_help = examples::IMPORT_MODEL_VERSION)]
     ImportModelVersion(ImportModelVersionArgs),
+    /// Download a Databricks workspace notebook (its latest revision) in one or more formats.
+    #[command(after_help = examples::DOWNLOAD_NOTEBOOK)]
+    DownloadNotebook(DownloadNotebookArgs),
     /// List registered models: a table on stdout and `registered_models.json`.
     #[command(after_help = examples::LIST_REGISTERED_MODELS)]
     ListRegisteredModels(ListRegisteredModelsArgs),
@@ -380,7 +385,7 @@ pub struct ExportModelsArgs {
     #[command(flatten)]
     pub filter: RunFilterArgs,
     #[command(flatten)]
-    pub compat: CompatArgs,
+    pub compat: ExportCompatArgs,
 }
 
 #[derive(Debug, Args)]
@@ -400,7 +405,7 @@ pub struct ExportAllArgs {
     #[command(flatten)]
     pub server: WholeServerArgs,
     #[command(flatten)]
-    pub compat: CompatArgs,
+    pub compat: ExportCompatArgs,
 }
 
 /// What of a whole server `export-all` and `copy-all` take.
@@ -544,7 +549,7 @@ pub struct ExportModelArgs {
     #[arg(long, value_parser = BoolishValueParser::new(), num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
     pub export_deleted_runs: Option<bool>,
     #[command(flatten)]
-    pub compat: CompatArgs,
+    pub compat: ExportCompatArgs,
 }
 
 #[derive(Debug, Args)]
@@ -686,7 +691,7 @@ pub struct ExportModelVersionArgs {
     #[arg(long, visible_alias = "output")]
     pub output_dir: PathBuf,
     #[command(flatten)]
-    pub compat: CompatArgs,
+    pub compat: ExportCompatArgs,
 }
 
 #[derive(Debug, Args)]
@@ -712,6 +717,26 @@ pub struct ImportModelVersionArgs {
     pub import_stages_and_aliases: bool,
     #[command(flatten)]
     pub tags: ImportTagArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct DownloadNotebookArgs {
+    /// The Databricks workspace: `databricks` or `databricks://PROFILE`.
+    #[arg(long, env = "MLFLOW_TRACKING_URI", default_value = "databricks", value_name = "URI")]
+    pub tracking_uri: String,
+    /// The notebook's absolute workspace path.
+    #[arg(long, value_name = "PATH")]
+    pub notebook: String,
+    /// Folder the notebook is written to, as `<name>.<format>` (made when missing).
+    #[arg(long, visible_alias = "output", value_name = "DIR")]
+    pub output_dir: PathBuf,
+    /// Formats, comma-separated, in any case: SOURCE, HTML, JUPYTER, DBC.
+    #[arg(long, value_name = "FORMATS", value_parser = notebook_formats, default_value = "SOURCE")]
+    pub notebook_formats: NotebookFormats,
+    /// Refused when given: only the latest revision is downloaded, as the workspace API
+    /// documents no way to an earlier one.
+    #[arg(long, value_name = "ID")]
+    pub revision: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -761,10 +786,51 @@ pub struct CompatArgs {
     /// Accepted for compatibility: this tool always works concurrently (see --concurrency).
     #[arg(long, value_parser = BoolishValueParser::new(), num_args = 0..=1, default_missing_value = "true", default_value = "false", value_name = "BOOL")]
     pub use_threads: bool,
-    /// Databricks notebook formats: only an empty value is accepted, since Databricks
-    /// notebooks are not exported (any format is refused, saying so).
+    /// Accepted empty for compatibility: Databricks notebooks are exported by the export
+    /// commands only (any format is refused here, saying so).
     #[arg(long, value_name = "FORMATS", value_parser = no_notebook_formats)]
     pub notebook_formats: Option<String>,
+}
+
+/// [`CompatArgs`] of the export commands, which export notebooks.
+#[derive(Debug, Args)]
+pub struct ExportCompatArgs {
+    /// Accepted for compatibility: this tool always works concurrently (see --concurrency).
+    #[arg(long, value_parser = BoolishValueParser::new(), num_args = 0..=1, default_missing_value = "true", default_value = "false", value_name = "BOOL")]
+    pub use_threads: bool,
+    #[command(flatten)]
+    pub notebooks: NotebookFormatArgs,
+}
+
+/// Which formats of each run's Databricks notebook an export keeps.
+#[derive(Debug, Args)]
+pub struct NotebookFormatArgs {
+    /// From a Databricks workspace: save the notebook each run was logged from (its
+    /// `mlflow.databricks.notebookPath` tag) in these formats, comma-separated, in any case:
+    /// SOURCE, HTML, JUPYTER, DBC. The notebook's latest revision is saved, not the one the run
+    /// was logged from (the workspace API documents no way to an earlier one), as
+    /// `artifacts/notebooks/<name>.<format>` with `artifacts/notebooks/manifest.json`, the
+    /// Python tool's layout. A run logged from no notebook, or whose notebook is gone, is
+    /// exported without one, and the report says so.
+    #[arg(long, value_name = "FORMATS", value_parser = notebook_formats)]
+    pub notebook_formats: Option<NotebookFormats>,
+}
+
+/// The formats `--notebook-formats` names.
+#[derive(Debug, Clone)]
+pub struct NotebookFormats(pub Vec<NotebookFormat>);
+
+/// Where an import puts each run's notebook.
+#[derive(Debug, Args)]
+pub struct NotebookDirArgs {
+    /// Into a Databricks workspace: put the notebook each run was exported with (its SOURCE
+    /// format, saved by --notebook-formats) into this workspace folder, made when missing, as
+    /// `<folder>/<notebook name>`, replacing what is there; and point the run's
+    /// `mlflow.databricks.notebookPath` and `mlflow.source.name` tags at it (the Python tool
+    /// uploads the notebook but leaves the tags naming the source workspace's). A run exported
+    /// without a notebook is imported without one, and the report says so.
+    #[arg(long, value_name = "DIR")]
+    pub dst_notebook_dir: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -797,7 +863,7 @@ pub struct ExportExperimentArgs {
     #[arg(long, value_parser = BoolishValueParser::new(), num_args = 0..=1, default_missing_value = "true", default_value = "false", value_name = "BOOL")]
     pub export_permissions: bool,
     #[command(flatten)]
-    pub compat: CompatArgs,
+    pub compat: ExportCompatArgs,
 }
 
 #[derive(Debug, Args)]
@@ -815,6 +881,8 @@ pub struct ImportExperimentArgs {
     pub tags: ImportTagArgs,
     #[command(flatten)]
     pub permissions: PermissionArgs,
+    #[command(flatten)]
+    pub notebooks: NotebookDirArgs,
     #[command(flatten)]
     pub database: DstDatabaseArgs,
     #[command(flatten)]
@@ -933,7 +1001,7 @@ pub struct ExportExperimentsArgs {
     #[arg(long, value_parser = BoolishValueParser::new(), num_args = 0..=1, default_missing_value = "true", default_value = "false", value_name = "BOOL")]
     pub export_permissions: bool,
     #[command(flatten)]
-    pub compat: CompatArgs,
+    pub compat: ExportCompatArgs,
 }
 
 #[derive(Debug, Args)]
@@ -954,6 +1022,8 @@ pub struct ImportExperimentsArgs {
     pub tags: ImportTagArgs,
     #[command(flatten)]
     pub permissions: PermissionArgs,
+    #[command(flatten)]
+    pub notebooks: NotebookDirArgs,
     #[command(flatten)]
     pub compat: CompatArgs,
 }
@@ -978,10 +1048,8 @@ pub struct ExportRunArgs {
     /// Add `mlflow_tools.metadata.*` tags describing the source run (auditing).
     #[arg(long, value_parser = BoolishValueParser::new(), num_args = 0..=1, default_missing_value = "true", default_value = "false", value_name = "BOOL")]
     pub export_metadata_tags: bool,
-    /// Databricks notebook formats: only an empty value is accepted, since Databricks
-    /// notebooks are not exported (any format is refused, saying so).
-    #[arg(long, value_name = "FORMATS", value_parser = no_notebook_formats)]
-    pub notebook_formats: Option<String>,
+    #[command(flatten)]
+    pub notebooks: NotebookFormatArgs,
 }
 
 #[derive(Debug, Args)]
@@ -997,6 +1065,8 @@ pub struct ImportRunArgs {
     pub experiment_name: String,
     #[command(flatten)]
     pub tags: ImportTagArgs,
+    #[command(flatten)]
+    pub notebooks: NotebookDirArgs,
 }
 
 #[derive(Debug, Args)]
@@ -1066,13 +1136,18 @@ fn shard(arg: &str) -> Result<(u32, u32), String> {
     Ok((k, n))
 }
 
-/// `--notebook-formats`: the Python tool's scripts pass it empty; a format asks for what this
-/// tool does not do, so it is refused rather than ignored.
+/// `--notebook-formats` of a command that does not export: the Python tool's scripts pass it
+/// empty; a format asks for what the command does not do, so it is refused rather than ignored.
 fn no_notebook_formats(s: &str) -> Result<String, String> {
     match s.trim() {
         "" => Ok(String::new()),
-        _ => Err("Databricks notebooks are not exported, in any format; leave the option out".into()),
+        _ => Err("Databricks notebooks are exported by the export commands only; leave the option out".into()),
     }
+}
+
+/// `--notebook-formats` of an export.
+fn notebook_formats(s: &str) -> Result<NotebookFormats, String> {
+    NotebookFormat::parse_list(s).map(NotebookFormats)
 }
 
 fn positive_rate(s: &str) -> Result<f64, String> {
@@ -1604,25 +1679,27 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_notebook_format_is_refused_saying_why_and_an_empty_one_accepted() {
-        let args = |formats: &str| {
-            Cli::try_parse_from([
-                "mlflow-export-import",
-                "export-model-version",
-                "--tracking-uri",
-                "http://x",
-                "--model",
-                "m",
-                "--version",
-                "1",
-                "--output-dir",
-                "out",
-                "--notebook-formats",
-                formats,
-            ])
+    fn notebook_formats_are_parsed_on_exports_and_refused_elsewhere_saying_why() {
+        let args = |command: &str, formats: &str| {
+            let (side, dir) = if command.starts_with("export") {
+                ("--experiment", "--output-dir")
+            } else {
+                ("--experiment-name", "--input-dir")
+            };
+            let mut argv = vec!["mlflow-export-import", command, "--tracking-uri", "http://x", side, "e", dir, "d"];
+            argv.extend(["--notebook-formats", formats]);
+            Cli::try_parse_from(argv)
         };
-        let refused = args("SOURCE,HTML").unwrap_err().to_string();
-        assert!(refused.contains("Databricks notebooks are not exported"), "{refused}");
-        assert!(args("").is_ok());
+        let Ok(Cli { command: Command::ExportExperiment(parsed), .. }) = args("export-experiment", "source,Html")
+        else {
+            panic!("export-experiment takes notebook formats")
+        };
+        let formats = parsed.compat.notebooks.notebook_formats.map(|f| f.0);
+        assert_eq!(formats, Some(vec![NotebookFormat::Source, NotebookFormat::Html]));
+        let unknown = args("export-experiment", "SOURCE,PDF").unwrap_err().to_string();
+        assert!(unknown.contains("unknown notebook format \"PDF\""), "{unknown}");
+        let refused = args("import-experiment", "SOURCE").unwrap_err().to_string();
+        assert!(refused.contains("exported by the export commands only"), "{refused}");
+        assert!(args("import-experiment", "").is_ok());
     }
 }

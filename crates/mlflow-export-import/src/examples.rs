@@ -111,6 +111,14 @@ Examples:
     --input-dir out/sklearn-wine-v3 --model sklearn-wine \\
     --experiment-name sklearn-wine-versions --import-stages-and-aliases";
 
+pub const DOWNLOAD_NOTEBOOK: &str = "\
+Examples:
+  mlflow-export-import download-notebook --tracking-uri databricks \\
+    --notebook /Users/me@example.com/train --output-dir out/notebook
+  mlflow-export-import download-notebook --tracking-uri databricks://prod \\
+    --notebook /Users/me@example.com/train --output-dir out/notebook \\
+    --notebook-formats source,html";
+
 pub const LIST_REGISTERED_MODELS: &str = "\
 Examples:
   mlflow-export-import list-registered-models \\

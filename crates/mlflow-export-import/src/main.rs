@@ -56,6 +56,7 @@ fn main() -> ExitCode {
             Command::CopyModels(a) => commands::copy_models::run(a, global).await,
             Command::ExportModelVersion(a) => commands::export_model_version::run(a, global).await,
             Command::ImportModelVersion(a) => commands::import_model_version::run(a, global).await,
+            Command::DownloadNotebook(a) => commands::download_notebook::run(a, global).await,
             Command::ListRegisteredModels(a) => commands::list_registered_models::run(a, global).await,
             Command::ExportModels(a) => commands::export_models::run(a, global).await,
             Command::ImportModels(a) => commands::import_models::run(a, global).await,

@@ -89,6 +89,10 @@ impl Reporter for Progress {
                 o.elapsed.as_secs_f64()
             ),
         };
+        let line = match &o.notebook {
+            Some(notebook) => format!("{line}; notebook: {notebook}"),
+            None => line,
+        };
         let level = if o.action == Action::Failed { events::Level::Error } else { events::Level::Info };
         let fields = serde_json::to_value(o).unwrap_or_default();
         self.bars.suspend(|| events::emit(level, "run", &line, fields));

@@ -16,7 +16,9 @@ use mlflow_transfer::store::{
 use mlflow_transfer::model::ExperimentRecord;
 use mlflow_transfer::select::{parse_time, PrincipalMap, RunFilter};
 
-use crate::cli::{GlobalArgs, ImportTagArgs, RunFilterArgs, RunIdArgs};
+use mlflow_transfer::model::NotebookFormat;
+
+use crate::cli::{GlobalArgs, ImportTagArgs, NotebookDirArgs, NotebookFormatArgs, RunFilterArgs, RunIdArgs};
 
 /// A client for `uri`; `side` is `Some("SRC")`/`Some("DST")` for copy (see `--help`).
 pub fn client(uri: &str, side: Option<&str>, global: &GlobalArgs) -> anyhow::Result<MlflowClient> {
@@ -86,6 +88,35 @@ pub async fn source(uri: &str, side: Option<&str>, global: &GlobalArgs) -> anyho
     let dest = dest.or(global.artifacts_destination.as_ref()).map(|d| d.to_string_lossy().into_owned());
     let source = sql::open(uri, dest, side).await?;
     Ok(SourceSide { source: Arc::new(source), client: None })
+}
+
+/// `--notebook-formats` of an export reading `from`: formats ask for notebooks, which only a
+/// Databricks workspace holds.
+pub fn notebook_formats(args: &NotebookFormatArgs, from: &SourceSide) -> anyhow::Result<Vec<NotebookFormat>> {
+    let formats = args.notebook_formats.as_ref().map(|f| f.0.clone()).unwrap_or_default();
+    if !formats.is_empty() && !from.client.as_ref().is_some_and(MlflowClient::is_databricks) {
+        anyhow::bail!(
+            "--notebook-formats: the source is not a Databricks workspace, and only a workspace has notebooks; leave the option out"
+        );
+    }
+    Ok(formats)
+}
+
+/// `--dst-notebook-dir` of an import into `to`: an absolute folder of a Databricks workspace.
+pub fn notebook_dir(args: &NotebookDirArgs, to: &MlflowClient) -> anyhow::Result<Option<String>> {
+    let Some(dir) = &args.dst_notebook_dir else { return Ok(None) };
+    if !to.is_databricks() {
+        anyhow::bail!(
+            "--dst-notebook-dir: the destination is not a Databricks workspace, and only a workspace has notebooks; leave the option out"
+        );
+    }
+    let folder = dir.trim_end_matches('/');
+    if !folder.starts_with('/') || folder.split('/').any(|s| s == "." || s == "..") {
+        anyhow::bail!(
+            "--dst-notebook-dir {dir:?}: a workspace folder is an absolute path, such as /Users/<user>/notebooks"
+        );
+    }
+    Ok(Some(folder.to_string()))
 }
 
 /// Where runs are written: the server `client`, or with `--dst-backend-store-uri` its database

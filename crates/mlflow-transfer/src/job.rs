@@ -46,6 +46,11 @@ pub struct RunOptions {
     /// Set experiments' exported access control lists at the destination, principals renamed
     /// by the map (`--import-permissions`, `--copy-permissions`).
     pub import_permissions: Option<crate::select::PrincipalMap>,
+    /// Formats in which an export keeps each run's Databricks notebook (`--notebook-formats`).
+    pub notebook_formats: Vec<crate::model::NotebookFormat>,
+    /// Workspace folder an import puts each run's exported notebook in, pointing the run at it
+    /// (`--dst-notebook-dir`).
+    pub notebook_dir: Option<String>,
 }
 
 impl Default for RunOptions {
@@ -62,6 +67,8 @@ impl Default for RunOptions {
             concurrency: 4,
             mlmodel_fix: true,
             import_permissions: None,
+            notebook_formats: Vec::new(),
+            notebook_dir: None,
         }
     }
 }
@@ -236,6 +243,9 @@ pub struct RunOutcome {
     /// Of `artifact_bytes`, those copied inside one object store (server-side), which never
     /// passed through this machine.
     pub artifact_bytes_in_store: u64,
+    /// What was done with the run's Databricks notebook, when notebooks were asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notebook: Option<String>,
     #[serde(serialize_with = "secs")]
     pub elapsed: Duration,
     /// Passes this run took: 1, or more when a transient failure sent it to a retry pass.
@@ -279,6 +289,7 @@ impl RunOutcome {
             artifact_files: 0,
             artifact_bytes: 0,
             artifact_bytes_in_store: 0,
+            notebook: None,
             elapsed,
             attempts: 1,
         }
@@ -299,27 +310,13 @@ pub struct ExperimentOutcome {
     pub runs_deleted: Vec<String>,
     /// What importing the experiment's access control list did (`--import-permissions`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub permissions: Option<PermissionsOutcome>,
+    pub permissions: Option<crate::store::PermissionsOutcome>,
     /// Experiment tags the destination refuses, kept on it as
     /// [`crate::identity::REFUSED_TAG`] tags.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub tags_refused: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
-}
-
-/// What importing an access control list did. Inherited grants are the destination's own
-/// (from its folders) and are not copied.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct PermissionsOutcome {
-    /// Grants set, as `principal: LEVEL` (the principal as named at the destination).
-    pub applied: Vec<String>,
-    /// Grants the destination refused (most often: no such principal there), with its reason.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub refused: Vec<String>,
-    /// Principals the principal file maps to nothing.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub dropped: Vec<String>,
 }
 
 /// The result for one registered model.

@@ -19,6 +19,7 @@ pub mod job;
 pub mod mlmodel;
 pub mod model;
 pub mod movers;
+pub mod notebook;
 pub mod paths;
 pub mod plan;
 pub mod select;

@@ -104,6 +104,51 @@ pub struct ArtifactFile {
     pub sha256: Option<String>,
 }
 
+/// A format a Databricks workspace exports a notebook in (databricks-rest.md §5.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotebookFormat {
+    Source,
+    Html,
+    Jupyter,
+    Dbc,
+}
+
+impl NotebookFormat {
+    pub const ALL: [NotebookFormat; 4] = [Self::Source, Self::Html, Self::Jupyter, Self::Dbc];
+
+    /// The name the workspace API takes (case-sensitive there).
+    pub fn api_name(self) -> &'static str {
+        match self {
+            Self::Source => "SOURCE",
+            Self::Html => "HTML",
+            Self::Jupyter => "JUPYTER",
+            Self::Dbc => "DBC",
+        }
+    }
+
+    /// The comma-separated list `--notebook-formats` takes, in any case; empty items are
+    /// ignored and repeats kept once.
+    pub fn parse_list(text: &str) -> std::result::Result<Vec<Self>, String> {
+        let mut formats = Vec::new();
+        for item in text.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+            let Some(f) = Self::ALL.into_iter().find(|f| f.api_name().eq_ignore_ascii_case(item)) else {
+                return Err(format!("unknown notebook format {item:?}: use SOURCE, HTML, JUPYTER or DBC"));
+            };
+            if !formats.contains(&f) {
+                formats.push(f);
+            }
+        }
+        Ok(formats)
+    }
+}
+
+/// A notebook as a workspace exported it.
+pub struct Notebook {
+    /// `PYTHON`, `SCALA`, `SQL` or `R`, when the workspace said.
+    pub language: Option<String>,
+    pub exports: Vec<(NotebookFormat, bytes::Bytes)>,
+}
+
 /// An experiment's own data (its runs are moved one by one).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ExperimentRecord {

@@ -16,6 +16,8 @@
 //! - a new run's user is the caller's, not the one the request names;
 //! - experiments have access control lists (`/api/2.0/permissions/experiments/{id}`) whose
 //!   grants name principals the workspace knows ([`FakeOptions::principals`]).
+//! - notebooks live in the workspace tree: imported as SOURCE, exported in each format as
+//!   bytes derived from the source ([`DatabricksFake::exported`]).
 //!
 //! Each request shape the fake checks is cited to the Databricks REST reference. A request of
 //! the wrong shape is answered 400 and recorded ([`DatabricksFake::violations`]), so a test
@@ -115,7 +117,21 @@ pub struct FakeCounts {
     /// `credentials-for-read` and `credentials-for-write` calls.
     pub read_credentials: AtomicU64,
     pub write_credentials: AtomicU64,
+    /// `workspace/import` calls that wrote a notebook.
+    pub notebook_imports: AtomicU64,
 }
+
+/// A notebook in the workspace: its language and SOURCE bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FakeNotebook {
+    pub language: String,
+    pub source: Vec<u8>,
+}
+
+/// The formats `workspace/export` serves (databricks-rest.md §5.1; names are case-sensitive).
+const EXPORT_FORMATS: [&str; 4] = ["SOURCE", "HTML", "JUPYTER", "DBC"];
+/// The languages `workspace/import` takes for a SOURCE notebook (databricks-rest.md §5.1).
+const LANGUAGES: [&str; 4] = ["PYTHON", "SCALA", "SQL", "R"];
 
 struct State {
     url: String,
@@ -130,6 +146,8 @@ struct State {
     folders: Mutex<BTreeSet<String>>,
     /// Direct grants by object (`experiments/<id>`).
     grants: Mutex<HashMap<String, Grants>>,
+    /// The workspace's notebooks by path.
+    notebooks: Mutex<BTreeMap<String, FakeNotebook>>,
     violations: Mutex<Vec<String>>,
     counts: FakeCounts,
 }
@@ -181,6 +199,7 @@ impl DatabricksFake {
             issued: Mutex::default(),
             grants: Mutex::default(),
             folders: Mutex::new(["/", "/Users", "/Shared", &format!("/Users/{USER}")].map(String::from).into()),
+            notebooks: Mutex::default(),
             violations: Mutex::default(),
             counts: FakeCounts::default(),
         });
@@ -216,6 +235,24 @@ impl DatabricksFake {
             .collect();
         out.sort();
         out
+    }
+
+    /// Puts a notebook at absolute `path`, making its folders, as a user would have.
+    pub fn put_notebook(&self, path: &str, language: &str, source: &[u8]) {
+        let folder = path.rsplit_once('/').map_or("/", |(f, _)| f);
+        add_folders(&mut self.state.folders.lock().expect("poisoned"), folder);
+        let notebook = FakeNotebook { language: language.into(), source: source.to_vec() };
+        self.state.notebooks.lock().expect("poisoned").insert(path.into(), notebook);
+    }
+
+    /// The notebook at `path`, if any.
+    pub fn notebook(&self, path: &str) -> Option<FakeNotebook> {
+        self.state.notebooks.lock().expect("poisoned").get(path).cloned()
+    }
+
+    /// The bytes `workspace/export` serves for the notebook at `path` in `format`.
+    pub fn exported(&self, path: &str, format: &str) -> Option<Vec<u8>> {
+        self.notebook(path).map(|n| render(path, &n, format))
     }
 
     /// The moto key of file `path` of run `run_id`.
@@ -312,6 +349,9 @@ async fn handle(state: &State, req: Request<hyper::body::Incoming>) -> Response<
         }
         (&Method::POST, "/api/2.0/workspace/mkdirs") => mkdirs(state, &body),
         _ if path.starts_with("/api/2.0/permissions/") => permissions(state, &parts.method, &path, &body),
+        (&Method::GET, "/api/2.0/workspace/get-status") => get_status(state, &params(&query, &body)),
+        (&Method::GET, "/api/2.0/workspace/export") => export_notebook(state, &params(&query, &body)),
+        (&Method::POST, "/api/2.0/workspace/import") => import_notebook(state, &body),
         (&Method::POST, "/api/2.0/mlflow/experiments/create") => match missing_folder(state, &body) {
             Some(refused) => refused,
             None => checked_forward(state, parts, body).await,
@@ -505,12 +545,130 @@ fn mkdirs(state: &State, body: &[u8]) -> Response<Body> {
         return state
             .violation(format!("workspace/mkdirs needs an absolute \"path\": {}", String::from_utf8_lossy(body)));
     };
-    let mut folders = state.folders.lock().expect("poisoned");
+    add_folders(&mut state.folders.lock().expect("poisoned"), &path);
+    json_answer(StatusCode::OK, &json!({}))
+}
+
+/// Adds folder `path` and its parents.
+fn add_folders(folders: &mut BTreeSet<String>, path: &str) {
     let mut at = String::new();
     for segment in path.split('/').filter(|s| !s.is_empty()) {
         at = format!("{at}/{segment}");
         folders.insert(at.clone());
     }
+}
+
+/// A GET's parameters, from the query or a JSON body (databricks-rest.md §0 "GET parameters":
+/// the Python tool sends a JSON body on GET).
+fn params(query: &HashMap<String, String>, body: &[u8]) -> HashMap<String, String> {
+    let mut all = query.clone();
+    if let Ok(Value::Object(map)) = serde_json::from_slice::<Value>(body) {
+        for (k, v) in map {
+            all.entry(k).or_insert_with(|| v.as_str().map_or_else(|| v.to_string(), str::to_string));
+        }
+    }
+    all
+}
+
+/// An absolute workspace path with no `.` or `..` segment.
+fn is_workspace_path(p: &str) -> bool {
+    p.starts_with('/') && !p.split('/').any(|s| s == "." || s == "..")
+}
+
+/// `GET /api/2.0/workspace/get-status?path=` → `ObjectInfo` (databricks-rest.md §5.1); nothing
+/// there → 404 `RESOURCE_DOES_NOT_EXIST`.
+fn get_status(state: &State, params: &HashMap<String, String>) -> Response<Body> {
+    let Some(path) = params.get("path").filter(|p| is_workspace_path(p)) else {
+        return state.violation(format!("workspace/get-status needs an absolute path: {params:?}"));
+    };
+    if let Some(n) = state.notebooks.lock().expect("poisoned").get(path) {
+        let info = json!({"object_type": "NOTEBOOK", "path": path, "language": n.language, "size": n.source.len()});
+        return json_answer(StatusCode::OK, &info);
+    }
+    if state.folders.lock().expect("poisoned").contains(path) {
+        return json_answer(StatusCode::OK, &json!({"object_type": "DIRECTORY", "path": path}));
+    }
+    error(StatusCode::NOT_FOUND, "RESOURCE_DOES_NOT_EXIST", &format!("Path ({path}) doesn't exist."))
+}
+
+/// `GET /api/2.0/workspace/export?path=&format=` → `{"content": base64, "file_type"}`
+/// (databricks-rest.md §5.1, `direct_download` false); the format's name is case-sensitive;
+/// a missing notebook → 404 `RESOURCE_DOES_NOT_EXIST`.
+fn export_notebook(state: &State, params: &HashMap<String, String>) -> Response<Body> {
+    let Some(path) = params.get("path").filter(|p| is_workspace_path(p)) else {
+        return state.violation(format!("workspace/export needs an absolute path: {params:?}"));
+    };
+    let format = params.get("format").map_or("SOURCE", String::as_str);
+    if !EXPORT_FORMATS.contains(&format) {
+        return state.violation(format!("workspace/export in format {format:?} (one of {EXPORT_FORMATS:?})"));
+    }
+    if params.get("direct_download").is_some_and(|d| d == "true") {
+        return state.violation("workspace/export with direct_download: the fake answers JSON only".into());
+    }
+    let Some(notebook) = state.notebooks.lock().expect("poisoned").get(path).cloned() else {
+        return error(StatusCode::NOT_FOUND, "RESOURCE_DOES_NOT_EXIST", &format!("Path ({path}) doesn't exist."));
+    };
+    use base64::Engine;
+    let content = base64::engine::general_purpose::STANDARD.encode(render(path, &notebook, format));
+    let file_type = match format {
+        "SOURCE" => "py",
+        "HTML" => "html",
+        "JUPYTER" => "ipynb",
+        _ => "dbc",
+    };
+    json_answer(StatusCode::OK, &json!({"content": content, "file_type": file_type}))
+}
+
+/// What the fake serves for a notebook in `format`: the SOURCE bytes, or a small wrapper of
+/// them that differs per format.
+fn render(path: &str, notebook: &FakeNotebook, format: &str) -> Vec<u8> {
+    let source = String::from_utf8_lossy(&notebook.source);
+    match format {
+        "SOURCE" => notebook.source.clone(),
+        "HTML" => format!("<html><!-- {path} --><pre>{source}</pre></html>").into_bytes(),
+        "JUPYTER" => json!({"cells": [{"cell_type": "code", "source": source}], "metadata": {"path": path}})
+            .to_string()
+            .into_bytes(),
+        _ => [b"DBC\0".as_slice(), &notebook.source].concat(),
+    }
+}
+
+/// `POST /api/2.0/workspace/import {"path" REQ, "format", "language", "content", "overwrite"}`
+/// (databricks-rest.md §5.1): `language` is required for a SOURCE notebook, the folder must
+/// exist, and an existing notebook is replaced only with `overwrite` (else
+/// `RESOURCE_ALREADY_EXISTS`). The fake takes SOURCE only, which is all the tool sends.
+fn import_notebook(state: &State, body: &[u8]) -> Response<Body> {
+    let Ok(req) = serde_json::from_slice::<Value>(body) else {
+        return state.violation("workspace/import body is not JSON".into());
+    };
+    let Some(path) = req["path"].as_str().filter(|p| is_workspace_path(p)) else {
+        return state.violation(format!("workspace/import needs an absolute path: {req}"));
+    };
+    if req["format"].as_str().unwrap_or("SOURCE") != "SOURCE" {
+        return state.violation(format!("workspace/import in format {} (the fake takes SOURCE)", req["format"]));
+    }
+    let Some(language) = req["language"].as_str().filter(|l| LANGUAGES.contains(l)) else {
+        return state.violation(format!("workspace/import of a SOURCE notebook needs a language {LANGUAGES:?}: {req}"));
+    };
+    let Some(source) = req["content"].as_str().and_then(base64_decode) else {
+        return state.violation(format!("workspace/import without base64 content: {}", req["content"]));
+    };
+    let overwrite = match &req["overwrite"] {
+        Value::Null => false,
+        Value::Bool(b) => *b,
+        other => return state.violation(format!("workspace/import overwrite is not a boolean: {other}")),
+    };
+    let folder = path.rsplit_once('/').map_or("/", |(f, _)| if f.is_empty() { "/" } else { f });
+    if !state.folders.lock().expect("poisoned").contains(folder) {
+        let message = format!("The parent folder ({folder}) does not exist.");
+        return error(StatusCode::NOT_FOUND, "RESOURCE_DOES_NOT_EXIST", &message);
+    }
+    let mut notebooks = state.notebooks.lock().expect("poisoned");
+    if state.folders.lock().expect("poisoned").contains(path) || (notebooks.contains_key(path) && !overwrite) {
+        return error(StatusCode::BAD_REQUEST, "RESOURCE_ALREADY_EXISTS", &format!("Path ({path}) already exists."));
+    }
+    notebooks.insert(path.into(), FakeNotebook { language: language.into(), source });
+    state.counts.notebook_imports.fetch_add(1, Ordering::Relaxed);
     json_answer(StatusCode::OK, &json!({}))
 }
 
@@ -759,6 +917,19 @@ mod tests {
         let create = format!("{}/api/2.0/mlflow/experiments/create", ws.url);
         let got = http.post(&create).bearer_auth("pat").json(&json!({"name": "no-folder"})).send().await;
         assert_eq!(code(got.unwrap()).await, (400, "INVALID_PARAMETER_VALUE".into()));
+        // Notebooks: a SOURCE import needs a language; a missing one is not found; an existing
+        // one is replaced only with `overwrite`.
+        let import = format!("{}/api/2.0/workspace/import", ws.url);
+        let nb = json!({"path": "/Shared/nb", "format": "SOURCE", "content": "eA=="});
+        let got = http.post(&import).bearer_auth("pat").json(&nb).send().await;
+        assert_eq!(code(got.unwrap()).await, (400, "INVALID_PARAMETER_VALUE".into()));
+        assert_eq!(ws.violations().len(), 2, "{:?}", ws.violations());
+        let export = format!("{}/api/2.0/workspace/export?path=/Shared/nb&format=HTML", ws.url);
+        assert_eq!(code(http.get(&export).bearer_auth("pat").send().await.unwrap()).await.0, 404);
+        ws.put_notebook("/Shared/nb", "PYTHON", b"x");
+        let again = json!({"path": "/Shared/nb", "language": "PYTHON", "content": "eA=="});
+        let got = http.post(&import).bearer_auth("pat").json(&again).send().await;
+        assert_eq!(code(got.unwrap()).await, (400, "RESOURCE_ALREADY_EXISTS".into()));
         tokio::task::spawn_blocking(move || drop(ws)).await.unwrap();
     }
 }

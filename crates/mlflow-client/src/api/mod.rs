@@ -20,6 +20,7 @@ pub use registry::{can_quote_filter_value, quote_filter_value, ModelVersionCreat
 pub use runs::{LogBatch, RunCreate, SearchRuns, HISTORY_BULK_POINTS, HISTORY_BULK_RUNS};
 pub use scorers::Scorer;
 pub use webhooks::Webhook;
+pub use workspace::WorkspaceObject;
 
 /// `s` as one segment of a URL path (an id or name the server chose: never trusted to hold no
 /// `/` or `?`).

@@ -17,7 +17,8 @@ pub async fn run(args: ExportAllArgs, global: &GlobalArgs) -> anyhow::Result<Exi
     let from = settings::source(&args.tracking_uri, None, global).await?;
     let source = from.source.clone();
     let system = settings::export_system(&from, "export_all").await;
-    let (ctx, progress) = super::job_context(global, None, args.server.export_metadata_tags);
+    let (mut ctx, progress) = super::job_context(global, None, args.server.export_metadata_tags);
+    ctx.opts.notebook_formats = settings::notebook_formats(&args.compat.notebooks, &from)?;
     let destination = Destination::Folder { out: args.output_dir.clone(), system: system.clone() };
     let job = super::plan_and_run(global, &ctx, Source::Server(source), selection, destination);
     let Some(result) = job.await? else { return Ok(ExitCode::SUCCESS) };

@@ -19,7 +19,8 @@ pub async fn run(args: ExportExperimentArgs, global: &GlobalArgs) -> anyhow::Res
         settings::read_permissions(source.as_ref(), std::slice::from_mut(&mut experiment)).await?;
     }
     let system = settings::export_system(&from, "export_experiment").await;
-    let (ctx, progress) = super::job_context(global, None, args.export_metadata_tags);
+    let (mut ctx, progress) = super::job_context(global, None, args.export_metadata_tags);
+    ctx.opts.notebook_formats = settings::notebook_formats(&args.compat.notebooks, &from)?;
     let name = experiment.name.clone();
     let selection = Selection::Experiment { experiment: Some(experiment), name, filter };
     let destination = Destination::Folder { out: args.output_dir.clone(), system };

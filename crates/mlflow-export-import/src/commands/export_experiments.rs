@@ -30,7 +30,8 @@ pub async fn run(args: ExportExperimentsArgs, global: &GlobalArgs) -> anyhow::Re
         settings::read_permissions(source.as_ref(), &mut experiments).await?;
     }
     let system = settings::export_system(&from, "export_experiments").await;
-    let (ctx, progress) = super::job_context(global, None, args.export_metadata_tags);
+    let (mut ctx, progress) = super::job_context(global, None, args.export_metadata_tags);
+    ctx.opts.notebook_formats = settings::notebook_formats(&args.compat.notebooks, &from)?;
     let selection =
         Selection::Experiments { experiments, unreadable, filter, rename: Renames::default(), prefix: String::new() };
     let destination = Destination::Folder { out: args.output_dir.clone(), system };

@@ -20,7 +20,8 @@ pub async fn run(args: ExportModelArgs, global: &GlobalArgs) -> anyhow::Result<E
     let from = settings::source(&args.tracking_uri, None, global).await?;
     let source = from.source.clone();
     let system = settings::export_system(&from, "export_model").await;
-    let (ctx, progress) = super::job_context(global, None, false);
+    let (mut ctx, progress) = super::job_context(global, None, false);
+    ctx.opts.notebook_formats = settings::notebook_formats(&args.compat.notebooks, &from)?;
     let selection = Selection::Model {
         name: args.model.clone(),
         versions: super::version_filter(&args.versions),

@@ -15,7 +15,8 @@ pub async fn run(args: ExportModelVersionArgs, global: &GlobalArgs) -> anyhow::R
     let from = settings::source(&args.tracking_uri, None, global).await?;
     let source = from.source.clone();
     let system = settings::export_system(&from, "export_model_version").await;
-    let (ctx, progress) = super::job_context(global, None, false);
+    let (mut ctx, progress) = super::job_context(global, None, false);
+    ctx.opts.notebook_formats = settings::notebook_formats(&args.compat.notebooks, &from)?;
     let selection = Selection::ModelVersion {
         name: args.model.clone(),
         version: args.version.clone(),

@@ -33,7 +33,8 @@ pub async fn run(args: ExportModelsArgs, global: &GlobalArgs) -> anyhow::Result<
         );
     }
     let system = settings::export_system(&from, "export_models").await;
-    let (ctx, progress) = super::job_context(global, None, false);
+    let (mut ctx, progress) = super::job_context(global, None, false);
+    ctx.opts.notebook_formats = settings::notebook_formats(&args.compat.notebooks, &from)?;
     let selection = Selection::Models {
         names,
         versions: super::version_filter(&args.versions),

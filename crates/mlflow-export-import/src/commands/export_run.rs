@@ -21,7 +21,8 @@ pub async fn run(args: ExportRunArgs, global: &GlobalArgs) -> anyhow::Result<Exi
     // A zip is packed from a finished directory next to it, so an interrupted export resumes.
     let dir = if as_zip { staging_dir(&args.output) } else { args.output.clone() };
     let source = Source::Server(from.source.clone());
-    let (ctx, progress) = super::job_context(global, None, args.export_metadata_tags);
+    let (mut ctx, progress) = super::job_context(global, None, args.export_metadata_tags);
+    ctx.opts.notebook_formats = settings::notebook_formats(&args.notebooks, &from)?;
     let selection = Selection::Run { run_id: Some(args.run_id.clone()), experiment: None };
     let job = super::plan_and_run(global, &ctx, source, selection, Destination::Folder { out: dir.clone(), system });
     let Some(mut result) = job.await? else { return Ok(ExitCode::SUCCESS) };

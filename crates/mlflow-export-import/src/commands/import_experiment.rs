@@ -21,6 +21,7 @@ pub async fn run(args: ImportExperimentArgs, global: &GlobalArgs) -> anyhow::Res
     let permissions = &args.permissions;
     ctx.opts.import_permissions =
         settings::principal_map(permissions.import_permissions, permissions.principal_rename_file.as_deref(), &client)?;
+    ctx.opts.notebook_dir = settings::notebook_dir(&args.notebooks, &client)?;
     let selection =
         Selection::Experiment { experiment: None, name: args.experiment_name.clone(), filter: RunFilter::default() };
     let source = Source::Export(args.input_dir.clone());

@@ -22,6 +22,7 @@ pub async fn run(args: ImportExperimentsArgs, global: &GlobalArgs) -> anyhow::Re
     let permissions = &args.permissions;
     ctx.opts.import_permissions =
         settings::principal_map(permissions.import_permissions, permissions.principal_rename_file.as_deref(), &client)?;
+    ctx.opts.notebook_dir = settings::notebook_dir(&args.notebooks, &client)?;
     let selection = Selection::Experiments {
         experiments: Vec::new(),
         unreadable: Vec::new(),

@@ -28,7 +28,8 @@ pub async fn run(args: ImportRunArgs, global: &GlobalArgs) -> anyhow::Result<Exi
     };
     let dir = unpacked.as_ref().map_or(args.input.as_path(), |t| t.path());
     let client = settings::client(&args.tracking_uri, None, global)?;
-    let (ctx, progress) = super::job_context(global, Some(&args.tags), false);
+    let (mut ctx, progress) = super::job_context(global, Some(&args.tags), false);
+    ctx.opts.notebook_dir = settings::notebook_dir(&args.notebooks, &client)?;
     let selection = Selection::Run { run_id: None, experiment: Some(args.experiment_name.clone()) };
     let source = Source::Export(dir.to_path_buf());
     let job = super::plan_and_run(global, &ctx, source, selection, Destination::Server(client.clone()));

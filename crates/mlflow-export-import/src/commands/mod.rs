@@ -15,6 +15,7 @@ pub mod copy_prompt;
 pub mod copy_prompts;
 pub mod copy_run;
 pub mod copy_traces;
+pub mod download_notebook;
 pub mod export_all;
 pub mod export_evaluation_dataset;
 pub mod export_evaluation_datasets;

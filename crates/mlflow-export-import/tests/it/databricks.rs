@@ -7,7 +7,9 @@
 //! nothing. The tags a workspace sets itself are kept aside on the copy there, reported, and put
 //! back by the copy out; experiment folders are made first. Personal access tokens, OAuth machine-to-machine (tokens that expire mid-job) and
 //! `~/.databrickscfg` profiles authenticate; a wrong secret ends in one clear line and no
-//! secret is ever printed.
+//! secret is ever printed. A run's notebook is exported in every format, byte for byte, and
+//! imported into a workspace folder the run is then pointed at, once; `download-notebook` writes
+//! one alone.
 
 use std::collections::HashMap;
 
@@ -390,4 +392,106 @@ fn experiment_permissions_move_between_workspaces_naming_a_principal_the_destina
     );
     assert!(refused.contains("only a Databricks workspace has"), "{refused}");
     assert_eq!((from.violations(), to.violations()), (Vec::<String>::new(), Vec::<String>::new()));
+}
+
+/// The tags of every run of experiment `name` at `server`, read with the official client.
+fn run_tags(server: &MlflowServer, name: &str) -> Vec<Value> {
+    let code = format!(
+        "import json\nfrom mlflow import MlflowClient\nc = MlflowClient()\n\
+         e = c.get_experiment_by_name({name:?})\n\
+         print(json.dumps([r.data.tags for r in c.search_runs([e.experiment_id])]))"
+    );
+    serde_json::from_str(&server.python_eval(&code)).unwrap()
+}
+
+#[test]
+fn a_runs_notebook_is_exported_in_every_format_and_imported_into_a_folder_it_is_pointed_at() {
+    let ws = workspace(FakeOptions { tokens: vec![PAT.into()], ..FakeOptions::default() });
+    let env = [("DATABRICKS_HOST", ws.url.as_str()), ("DATABRICKS_TOKEN", PAT)];
+    let behind = MlflowServer::shared(ArtifactMode::LocalRoot);
+    let home = format!("/Users/{}/{}", test_support::databricks::USER, unique_name("nb"));
+    let notebook = format!("{home}/train");
+    let source = b"// Databricks notebook source\nprintln(\"trained\")\n";
+    ws.put_notebook(&notebook, "SCALA", source);
+    // Two runs logged from notebooks, as a workspace tags them; the second's notebook is gone.
+    let code = format!(
+        "from mlflow import MlflowClient\nc = MlflowClient()\ne = c.create_experiment({exp:?})\n\
+         for nb in [{notebook:?}, {gone:?}]:\n\
+         \x20   tags = {{'mlflow.databricks.notebookPath': nb, 'mlflow.databricks.notebookRevisionID': '1700000000000',\n\
+         \x20           'mlflow.source.name': nb, 'mlflow.source.type': 'NOTEBOOK'}}\n\
+         \x20   print(c.create_run(e, tags=tags).info.run_id)",
+        exp = format!("{home}/experiment"),
+        gone = format!("{home}/deleted"),
+    );
+    let ids: Vec<String> = behind.python_eval(&code).lines().map(str::to_string).collect();
+    let dir = tempfile::tempdir().unwrap();
+    let (out, gone_out) = (dir.path().join("run"), dir.path().join("gone"));
+    for (id, to) in [(&ids[0], &out), (&ids[1], &gone_out)] {
+        let args = ["export-run", "--tracking-uri", "databricks", "--run-id", id, "--output-dir", path(to)];
+        let said = stderr(&run_ok(&[&args[..], &["--notebook-formats", "source,HTML,Jupyter,DBC"]].concat(), &env));
+        if to == &gone_out {
+            assert!(said.contains(&format!("notebook: none exported: {home}/deleted no longer exists")), "{said}");
+        }
+    }
+    let notebooks = out.join("artifacts/notebooks");
+    for format in ["SOURCE", "HTML", "JUPYTER", "DBC"] {
+        let file = notebooks.join(format!("train.{}", format.to_lowercase()));
+        assert_eq!(std::fs::read(&file).unwrap(), ws.exported(&notebook, format).unwrap(), "{format}");
+    }
+    let manifest: Value = serde_json::from_slice(&std::fs::read(notebooks.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(
+        manifest,
+        serde_json::json!({"mlflow.databricks.notebookPath": notebook, "mlflow.databricks.notebookRevisionID": "1700000000000",
+            "formats": ["SOURCE", "HTML", "JUPYTER", "DBC"], "language": "SCALA"})
+    );
+    assert!(!gone_out.join("artifacts/notebooks").exists());
+    // The notebook on its own, as download-notebook writes it.
+    let alone = dir.path().join("alone");
+    let args = [
+        "download-notebook",
+        "--tracking-uri",
+        "databricks",
+        "--notebook",
+        &notebook,
+        "--output-dir",
+        path(&alone),
+        "--notebook-formats",
+        "html,source",
+    ];
+    run_ok(&args, &env);
+    for format in ["SOURCE", "HTML"] {
+        let file = alone.join(format!("train.{}", format.to_lowercase()));
+        assert_eq!(std::fs::read(&file).unwrap(), ws.exported(&notebook, format).unwrap(), "{format}");
+    }
+
+    // Into the workspace: the notebook lands in the folder, and the run names it there.
+    let imported = format!("{home}/imported");
+    let folder = format!("{home}/copies/notebooks");
+    let args = [
+        "import-run",
+        "--tracking-uri",
+        "databricks",
+        "--input-dir",
+        path(&out),
+        "--experiment-name",
+        &imported,
+        "--dst-notebook-dir",
+        &folder,
+    ];
+    let first = stderr(&run_ok(&args, &env));
+    let moved = format!("{folder}/train");
+    assert!(first.contains(&format!("notebook: {notebook} imported as {moved}")), "{first}");
+    let expected = test_support::databricks::FakeNotebook { language: "SCALA".into(), source: source.to_vec() };
+    assert_eq!(ws.notebook(&moved), Some(expected));
+    let tags = run_tags(behind, &imported);
+    assert_eq!(tags.len(), 1);
+    assert_eq!(
+        (&tags[0]["mlflow.databricks.notebookPath"], &tags[0]["mlflow.source.name"]),
+        (&moved.clone().into(), &moved.into())
+    );
+    // Again: nothing created, nothing imported twice.
+    let again = stderr(&run_ok(&args, &env));
+    assert!(again.contains(" 0 created, 0 resumed"), "{again}");
+    assert_eq!(ws.counts().notebook_imports.load(std::sync::atomic::Ordering::Relaxed), 1);
+    assert_eq!(ws.violations(), Vec::<String>::new());
 }

@@ -10,6 +10,7 @@ use std::{
 };
 
 use async_trait::async_trait;
+use bytes::Bytes;
 use futures::{stream, StreamExt, TryStreamExt};
 
 use crate::{
@@ -18,6 +19,7 @@ use crate::{
     identity::{self, SourceIdentity},
     job::{Action, IdMap, JobContext, Outcome, RunOptions, RunOutcome, UserPolicy},
     model::{ArtifactFile, MetricPoint, RunRecord},
+    notebook,
     store::{ByteStream, ObjectLocation, RunSink, RunSource, Target},
     Error, Result,
 };
@@ -222,6 +224,7 @@ async fn transfer(
         artifact_files: 0,
         artifact_bytes: 0,
         artifact_bytes_in_store: 0,
+        notebook: None,
         elapsed: Duration::ZERO,
         attempts: 1,
         retryable: false,
@@ -230,9 +233,25 @@ async fn transfer(
         Action::Skipped => {}
         Action::Updated => update(source, sink, &target, run, ctx, &mut outcome).await?,
         _ => {
-            let files = source.list_artifacts(&run).await?;
+            let mut files = source.list_artifacts(&run).await?;
+            let mut notebook_files = BTreeMap::new();
+            if !ctx.opts.notebook_formats.is_empty() {
+                let (exported, said) = notebook::export(source, &run, &ctx.opts.notebook_formats).await?;
+                files.retain(|f| !exported.contains_key(&f.path));
+                files.extend(exported.iter().map(|(path, bytes)| ArtifactFile {
+                    path: path.clone(),
+                    size: Some(bytes.len() as u64),
+                    sha256: None,
+                }));
+                notebook_files = exported;
+                outcome.notebook = Some(said);
+            }
+            if let Some(dir) = &ctx.opts.notebook_dir {
+                outcome.notebook = Some(notebook::import(source, sink, &mut run, &files, dir).await?);
+            }
             sink.expect_artifacts(&target, &files).await?;
-            let entries = move_files(source, sink, &run, &target, &files, ctx).await?;
+            let from = RunFiles { source, run: &run, written: &notebook_files };
+            let entries = move_files(&from, sink, &target, &files, ctx).await?;
             sink.finish_run(&target, &run, &entries).await?;
             outcome.count_files(&entries);
         }
@@ -298,19 +317,17 @@ fn refused_keys(tags: &BTreeMap<String, String>) -> Vec<String> {
     tags.keys().filter_map(|k| k.strip_prefix(identity::REFUSED_TAG)).map(str::to_string).collect()
 }
 
-/// Streams `files` of `run` into the run `target` names.
+/// Streams `files` of a run into the run `target` names.
 async fn move_files(
-    source: &dyn RunSource,
+    from: &RunFiles<'_>,
     sink: &dyn RunSink,
-    run: &RunRecord,
     target: &Target,
     files: &[ArtifactFile],
     ctx: &JobContext,
 ) -> Result<Vec<ArtifactEntry>> {
     let opts = FileOptions { transfers: ctx.opts.transfers, retries: ctx.opts.file_retries };
-    let from = RunFiles { source, run };
     let to = RunTarget { sink, target };
-    copy_files(&from, &to, files, opts, &ctx.reporter).await
+    copy_files(from, &to, files, opts, &ctx.reporter).await
 }
 
 /// Brings a complete copy in step with its changed source: adds the params, tags, dataset
@@ -327,6 +344,11 @@ async fn update(
     ctx: &JobContext,
     outcome: &mut RunOutcome,
 ) -> Result<()> {
+    // The notebook may have changed too, and the tags pointing at it must not be put back.
+    if let Some(dir) = &ctx.opts.notebook_dir {
+        let files = source.list_artifacts(&run).await?;
+        outcome.notebook = Some(notebook::import(source, sink, &mut run, &files, dir).await?);
+    }
     let copy = sink.read_copy(target).await?;
     let changed: HashSet<String> = run
         .metrics
@@ -395,7 +417,8 @@ async fn update(
         })
         .collect();
     sink.expect_artifacts(target, &files).await?;
-    let entries = move_files(source, sink, &run, target, &files, ctx).await?;
+    let from = RunFiles { source, run: &run, written: &BTreeMap::new() };
+    let entries = move_files(&from, sink, target, &files, ctx).await?;
     let delta = RunRecord {
         meta: run.meta.clone(),
         params,
@@ -412,19 +435,29 @@ async fn update(
     Ok(())
 }
 
-/// A run's files at its source.
+/// A run's files at its source, and files written from bytes in hand (its notebook).
 struct RunFiles<'a> {
     source: &'a dyn RunSource,
     run: &'a RunRecord,
+    written: &'a BTreeMap<String, Bytes>,
 }
 
 #[async_trait]
 impl FileSource for RunFiles<'_> {
     async fn open(&self, file: &ArtifactFile) -> Result<ByteStream> {
-        self.source.open_artifact(self.run, file).await
+        match self.written.get(&file.path) {
+            Some(bytes) => Ok(ByteStream {
+                len: Some(bytes.len() as u64),
+                stream: Box::pin(futures::stream::once(std::future::ready(Ok(bytes.clone())))),
+            }),
+            None => self.source.open_artifact(self.run, file).await,
+        }
     }
 
     async fn locate(&self, file: &ArtifactFile) -> Option<ObjectLocation> {
+        if self.written.contains_key(&file.path) {
+            return None;
+        }
         self.source.locate_artifact(self.run, file).await
     }
 }

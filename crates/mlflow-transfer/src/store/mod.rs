@@ -28,6 +28,7 @@ use std::{
 };
 
 use async_trait::async_trait;
+use bytes::Bytes;
 pub use mlflow_client::types::LoggedModelMetric;
 pub use mlflow_client::{
     api::{Scorer, Webhook},
@@ -39,6 +40,7 @@ use crate::{
     format::run_json::ArtifactEntry,
     identity::SourceIdentity,
     model::{ArtifactFile, LoggedModelRecord, MetricPoint, ModelVersionRecord, RegisteredModelRecord, RunRecord},
+    model::{Notebook, NotebookFormat},
     Result,
 };
 
@@ -61,6 +63,11 @@ pub trait RunSource: Send + Sync {
     /// that a sink in the same store can copy it without the bytes passing through here.
     async fn locate_artifact(&self, _run: &RunRecord, _file: &ArtifactFile) -> Option<ObjectLocation> {
         None
+    }
+    /// The notebook at workspace `path`, its latest revision in each of `formats`; `None` when
+    /// nothing is there any more. Only a Databricks workspace holds notebooks.
+    async fn export_notebook(&self, path: &str, _formats: &[NotebookFormat]) -> Result<Option<Notebook>> {
+        Err(crate::Error::Unsupported(format!("notebook {path}: only a Databricks workspace has notebooks")))
     }
 }
 
@@ -123,6 +130,11 @@ pub trait RunSink: Send + Sync {
     /// a credential per file (Databricks) asks for them in batches instead of one by one.
     async fn expect_artifacts(&self, _target: &Target, _files: &[ArtifactFile]) -> Result<()> {
         Ok(())
+    }
+    /// Writes `source` (a notebook's SOURCE export) as the notebook at workspace `path`, making
+    /// its folder and replacing what is there. Only a Databricks workspace holds notebooks.
+    async fn import_notebook(&self, path: &str, _language: &str, _source: Bytes) -> Result<()> {
+        Err(crate::Error::Unsupported(format!("notebook {path}: only a Databricks workspace has notebooks")))
     }
     /// Streams one artifact file into the run.
     async fn write_artifact(&self, target: &Target, file: &ArtifactFile, data: ByteStream) -> Result<()>;
@@ -242,9 +254,23 @@ pub trait ExperimentSink: Send + Sync {
         _experiment_id: &str,
         _permissions: &serde_json::Value,
         _principals: &crate::select::PrincipalMap,
-    ) -> Result<crate::job::PermissionsOutcome> {
+    ) -> Result<PermissionsOutcome> {
         Err(tracking::no_permissions("the destination"))
     }
+}
+
+/// What importing an access control list did. Inherited grants are the destination's own
+/// (from its folders) and are not copied.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct PermissionsOutcome {
+    /// Grants set, as `principal: LEVEL` (the principal as named at the destination).
+    pub applied: Vec<String>,
+    /// Grants the destination refused (most often: no such principal there), with its reason.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub refused: Vec<String>,
+    /// Principals the principal file maps to nothing.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub dropped: Vec<String>,
 }
 
 /// A version at the destination.

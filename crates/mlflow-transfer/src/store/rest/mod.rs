@@ -20,6 +20,7 @@ use std::{
 };
 
 use async_trait::async_trait;
+use bytes::Bytes;
 use futures::{stream, StreamExt, TryStreamExt};
 use mlflow_client::{
     api::{RunCreate, SearchRuns},
@@ -32,6 +33,7 @@ use crate::{
     format::run_json::ArtifactEntry,
     identity::{self, SourceIdentity},
     model::{key_values, ArtifactFile, ExperimentRecord, MetricPoint, Origin, RunMeta, RunRecord},
+    model::{Notebook, NotebookFormat},
     select::{ExperimentSpec, RunFilter},
     store::{
         artifact_root::{self, ArtifactRoot, ArtifactRoots},
@@ -310,6 +312,10 @@ impl RunSource for RestSource {
 
     async fn locate_artifact(&self, run: &RunRecord, file: &ArtifactFile) -> Option<ObjectLocation> {
         ArtifactRoots::locate(&self.read_root(run).ok()?, &file.path)
+    }
+
+    async fn export_notebook(&self, path: &str, formats: &[NotebookFormat]) -> Result<Option<Notebook>> {
+        workspace::export_notebook(&self.client, path, formats).await
     }
 }
 
@@ -615,6 +621,10 @@ impl RunSink for RestSink {
 
     fn assigns_users(&self) -> bool {
         self.client.is_databricks()
+    }
+
+    async fn import_notebook(&self, path: &str, language: &str, source: Bytes) -> Result<()> {
+        workspace::import_notebook(&self.client, path, language, &source).await
     }
 
     async fn find_copy(&self, run_id: &str, source_tracking_uri: Option<&str>) -> Result<Option<String>> {

@@ -18,7 +18,6 @@ use mlflow_client::{
 use super::{RestSink, RestSource};
 use crate::{
     identity::{self, copied_version, PLACEHOLDER, SOURCE_MODEL, SOURCE_MODEL_ID, SOURCE_TRACKING_URI, SOURCE_VERSION},
-    job::PermissionsOutcome,
     model::{
         key_values, prompt_tags, version_number, ArtifactFile, LoggedModelRecord, ModelVersionRecord,
         RegisteredModelRecord, LOGGED_MODEL_PENDING, LOGGED_MODEL_READY, LOGGED_MODEL_UPLOAD_FAILED,
@@ -28,7 +27,7 @@ use crate::{
         artifact_root::{ArtifactRoot, ArtifactRoots},
         object::ObjectLocation,
         ByteStream, DestinationVersion, ExperimentSink, LoggedModelSink, LoggedModelSource, ModelSink, ModelState,
-        NewVersion, RunSink, Target,
+        NewVersion, PermissionsOutcome, RunSink, Target,
     },
     Error, Result,
 };

@@ -1,11 +1,18 @@
-//! What a Databricks workspace does differently as a destination (databricks-rest.md §6, §7):
-//! an experiment is named by an absolute workspace path whose folder must exist, some tags may
-//! not be set, and objects have access control lists.
+//! What a Databricks workspace does differently (databricks-rest.md §5, §6, §7): as a
+//! destination, an experiment is named by an absolute workspace path whose folder must exist,
+//! some tags may not be set, and objects have access control lists; on both sides, runs'
+//! notebooks live in the workspace tree.
 
+use bytes::Bytes;
 use mlflow_client::MlflowClient;
 use serde_json::Value;
 
-use crate::{job::PermissionsOutcome, select::PrincipalMap, store::tracking::no_permissions, Error, Result};
+use crate::{
+    model::{Notebook, NotebookFormat},
+    select::PrincipalMap,
+    store::{tracking::no_permissions, PermissionsOutcome},
+    Error, Result,
+};
 
 /// The keys that name a principal in an access control entry, one per entry.
 const PRINCIPAL_KEYS: [&str; 3] = ["user_name", "group_name", "service_principal_name"];
@@ -49,6 +56,41 @@ pub async fn prepare_experiment_path(client: &MlflowClient, name: &str) -> Resul
         Some((folder, _)) if !folder.is_empty() => Ok(client.workspace_mkdirs(folder).await?),
         _ => Ok(()),
     }
+}
+
+/// The notebook at `path` in each of `formats` (databricks-rest.md §5.1 `get-status`, then one
+/// `export` per format), or `None` when the workspace holds no notebook there.
+pub async fn export_notebook(
+    client: &MlflowClient,
+    path: &str,
+    formats: &[NotebookFormat],
+) -> Result<Option<Notebook>> {
+    if !client.is_databricks() {
+        return Err(Error::Unsupported(format!("notebook {path}: the source is not a Databricks workspace")));
+    }
+    let object = match client.workspace_get_status(path).await {
+        Ok(o) if o.object_type.as_deref() == Some("NOTEBOOK") => o,
+        Ok(_) => return Ok(None),
+        Err(e) if e.is_not_found() => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    let mut exports = Vec::new();
+    for format in formats {
+        exports.push((*format, Bytes::from(client.workspace_export(path, format.api_name()).await?)));
+    }
+    Ok(Some(Notebook { language: object.language, exports }))
+}
+
+/// Writes a notebook's SOURCE export as the notebook at `path` (databricks-rest.md §5.1
+/// `mkdirs` for its folder, then `import` with `overwrite`, so that a repeat changes nothing).
+pub async fn import_notebook(client: &MlflowClient, path: &str, language: &str, source: &[u8]) -> Result<()> {
+    if !client.is_databricks() {
+        return Err(Error::Unsupported(format!("notebook {path}: the destination is not a Databricks workspace")));
+    }
+    if let Some((folder, _)) = path.rsplit_once('/').filter(|(f, _)| !f.is_empty()) {
+        client.workspace_mkdirs(folder).await?;
+    }
+    Ok(client.workspace_import(path, "SOURCE", language, source, true).await?)
 }
 
 /// Sets the direct grants of the exported list `permissions` (the Python tool's
