@@ -1,7 +1,8 @@
 //! `--shard K/N`: N processes started at once with 1/N .. N/N import one bulk export between
 //! them; together they move every run exactly once, nested links intact, and each does its
 //! part; one of them killed mid-way and started again finishes its part. Four shards of one
-//! export write one folder that imports whole.
+//! export write one folder that imports whole. The destination is PostgreSQL-backed, as a
+//! server that several writers share is.
 
 use std::collections::HashMap;
 
@@ -21,7 +22,10 @@ const KILLED: u32 = 2;
 fn four_shards_run_at_once_one_killed_and_rerun_import_every_run_exactly_once() {
     let _one = one_job_at_a_time();
     let src = MlflowServer::shared(ArtifactMode::Proxy);
-    let dst = MlflowServer::shared(ArtifactMode::LocalRoot);
+    // Many writers at once, as a team's server takes them: PostgreSQL. SQLite serialises writers
+    // and answers a lock it cannot take only after its 30 s timeout, so shards into an SQLite
+    // server (and every other test sharing it) would mostly wait.
+    let dst = crate::backends::sql_server(test_support::Backend::Postgres);
     let prefix = unique_name("shard");
     seed(&src.url, &["--scenario", "tree", "--experiment", &prefix, "--runs", "20"]);
     let names: Vec<String> = ["a", "b", "c"].iter().map(|s| format!("{prefix}-{s}")).collect();
