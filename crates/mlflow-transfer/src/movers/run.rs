@@ -344,10 +344,10 @@ async fn update(
     ctx: &JobContext,
     outcome: &mut RunOutcome,
 ) -> Result<()> {
+    let source_files = source.list_artifacts(&run).await?;
     // The notebook may have changed too, and the tags pointing at it must not be put back.
     if let Some(dir) = &ctx.opts.notebook_dir {
-        let files = source.list_artifacts(&run).await?;
-        outcome.notebook = Some(notebook::import(source, sink, &mut run, &files, dir).await?);
+        outcome.notebook = Some(notebook::import(source, sink, &mut run, &source_files, dir).await?);
     }
     let copy = sink.read_copy(target).await?;
     let changed: HashSet<String> = run
@@ -407,9 +407,7 @@ async fn update(
         .collect();
     let held: HashMap<String, Option<u64>> =
         sink.list_copy_files(target).await?.into_iter().map(|f| (f.path, f.size)).collect();
-    let files: Vec<ArtifactFile> = source
-        .list_artifacts(&run)
-        .await?
+    let files: Vec<ArtifactFile> = source_files
         .into_iter()
         .filter(|f| match held.get(&f.path) {
             None => true,

@@ -508,13 +508,13 @@ pub async fn ensure_experiment(
     name: &str,
     tags: &BTreeMap<String, String>,
 ) -> Result<(String, Option<String>)> {
+    let mut tags = tags.clone();
+    identity::refuse_tags(&mut tags, workspace::refused_tags(client));
     let existing = match client.get_experiment_by_name(name).await? {
         Some(exp) => exp,
         None => {
             workspace::prepare_experiment_path(client, name).await?;
             let by_name = || client.get_experiment_by_name(name);
-            let mut tags = tags.clone();
-            identity::refuse_tags(&mut tags, workspace::refused_tags(client));
             let tags = key_values(&tags);
             let created = client
                 .create_or_find(
@@ -537,8 +537,6 @@ pub async fn ensure_experiment(
             client.base_url()
         )));
     }
-    let mut tags = tags.clone();
-    identity::refuse_tags(&mut tags, workspace::refused_tags(client));
     for (k, v) in &tags {
         if !existing.tags.iter().any(|t| &t.key == k && &t.value == v) {
             client.set_experiment_tag(&existing.experiment_id, k, v).await?;

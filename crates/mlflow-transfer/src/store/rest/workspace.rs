@@ -52,7 +52,12 @@ pub async fn prepare_experiment_path(client: &MlflowClient, name: &str) -> Resul
             name.trim_matches('/')
         )));
     }
-    match name.rsplit_once('/') {
+    mkdirs_parent(client, name).await
+}
+
+/// Creates the folder holding workspace object `path` (`mkdir -p`; nothing for one at `/`).
+async fn mkdirs_parent(client: &MlflowClient, path: &str) -> Result<()> {
+    match path.rsplit_once('/') {
         Some((folder, _)) if !folder.is_empty() => Ok(client.workspace_mkdirs(folder).await?),
         _ => Ok(()),
     }
@@ -87,9 +92,7 @@ pub async fn import_notebook(client: &MlflowClient, path: &str, language: &str, 
     if !client.is_databricks() {
         return Err(Error::Unsupported(format!("notebook {path}: the destination is not a Databricks workspace")));
     }
-    if let Some((folder, _)) = path.rsplit_once('/').filter(|(f, _)| !f.is_empty()) {
-        client.workspace_mkdirs(folder).await?;
-    }
+    mkdirs_parent(client, path).await?;
     Ok(client.workspace_import(path, "SOURCE", language, source, true).await?)
 }
 
