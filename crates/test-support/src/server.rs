@@ -258,12 +258,16 @@ impl MlflowServer {
         match mode {
             ArtifactMode::BasicAuth => {
                 let ini = root.join("basic_auth.ini");
+                // `auth_cache_ttl_seconds`: without MLflow's credential cache every request pays a
+                // password-hash check (tens of ms of CPU); under a job's load the server then
+                // burns a whole core on it. A server users migrate from or to wants it on too.
                 fs::write(
                     &ini,
                     format!(
                         "[mlflow]\ndefault_permission = {}\ndatabase_uri = sqlite:///{}\n\
                          admin_username = {}\nadmin_password = {}\n\
-                         authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n",
+                         authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n\
+                         auth_cache_ttl_seconds = 600\n",
                         auth.default_permission,
                         root.join("basic_auth.db").display(),
                         auth.admin_user,

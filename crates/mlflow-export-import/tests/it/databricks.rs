@@ -495,3 +495,76 @@ fn a_runs_notebook_is_exported_in_every_format_and_imported_into_a_folder_it_is_
     assert_eq!(ws.counts().notebook_imports.load(std::sync::atomic::Ordering::Relaxed), 1);
     assert_eq!(ws.violations(), Vec::<String>::new());
 }
+
+/// A copy into a workspace interrupted after a run was created (its completion mark not yet
+/// written, a file not yet uploaded) is finished in place by the re-run: the workspace records
+/// its own user on the run, not the source's, and that must not make the half-made copy look
+/// like someone else's run to be made again.
+#[test]
+fn an_interrupted_copy_into_a_workspace_is_resumed_in_place() {
+    let ws = workspace(FakeOptions { tokens: vec![PAT.into()], ..FakeOptions::default() });
+    let (src_name, src_runs) = source();
+    let src = MlflowServer::shared(ArtifactMode::Proxy);
+    let upstream = MlflowServer::shared(ArtifactMode::LocalRoot);
+    let ws_name = format!("/Users/{}/{}/experiment", test_support::databricks::USER, unique_name("dbx-resume"));
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("report.json");
+    let args = [
+        "copy-experiment",
+        "--src-uri",
+        &src.url,
+        "--dst-uri",
+        "databricks",
+        "--src-experiment",
+        src_name,
+        "--dst-experiment-name",
+        &ws_name,
+        "--use-src-user-id",
+        "--report",
+        path(&report),
+    ];
+    let env = [("DST_DATABRICKS_HOST", ws.url.as_str()), ("DST_DATABRICKS_TOKEN", PAT)];
+    run_ok(&args, &env);
+
+    // Interrupt one copy after the fact: its completion mark and its last file are gone, as
+    // when the job was killed between the upload of its files and its mark.
+    let copies = by_source(upstream.dump_experiment(&ws_name));
+    let (src_id, copy) = copies.iter().next().unwrap();
+    let ws_id = copy["info"]["run_id"].as_str().unwrap().to_string();
+    assert_eq!(copy["info"]["user_id"], test_support::databricks::USER, "the workspace's user, not the source's");
+    let last = src_runs[src_id]["artifacts"].as_array().unwrap().last().unwrap()["path"].as_str().unwrap().to_string();
+    upstream.python_eval(&format!(
+        "from mlflow import MlflowClient\nMlflowClient().delete_tag({ws_id:?}, 'mlflow_export_import.complete')"
+    ));
+    let m = moto::shared();
+    test_support::python_eval_env(
+        &format!(
+            "import boto3\nboto3.client('s3').delete_object(Bucket={:?}, Key={:?})",
+            m.bucket,
+            ws.key(&ws_id, &last)
+        ),
+        &m.env(),
+    );
+    assert_ne!(files_in_moto(&ws, &ws_id), src_runs[src_id]["artifacts"], "the file is gone");
+
+    let out = run_ok(&args, &env);
+    let err = stderr(&out);
+    assert!(err.contains(" 0 created, 1 resumed"), "the copy is finished, not made again: {err}");
+    let r: Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    let resumed: Vec<_> = r["runs"].as_array().unwrap().iter().filter(|run| run["action"] == "resumed").collect();
+    assert_eq!(resumed.len(), 1, "{r}");
+    assert_eq!(resumed[0]["destination"], ws_id.as_str(), "{r}");
+
+    // The same run, whole again: its mark, every field and every byte.
+    let after = by_source(upstream.dump_experiment(&ws_name));
+    assert_eq!(after.len(), src_runs.len(), "no run added or removed");
+    assert_eq!(after[src_id]["info"]["run_id"], ws_id.as_str());
+    assert_eq!(files_in_moto(&ws, &ws_id), src_runs[src_id]["artifacts"], "the missing file was uploaded");
+    let mut expected = src_runs[src_id].clone();
+    expected["artifacts"] = after[src_id]["artifacts"].clone();
+    expected["info"]["user_id"] = test_support::databricks::USER.into();
+    let user = expected["tags"].as_object_mut().unwrap().remove("mlflow.user").expect("the seed sets mlflow.user");
+    assert_eq!(after[src_id]["tags"][format!("{REFUSED}mlflow.user")], user);
+    assert_runs_equal(&expected, &after[src_id]);
+    assert_eq!(ws.violations(), Vec::<String>::new());
+}
