@@ -384,6 +384,10 @@ pub struct ExportModelsArgs {
     pub versions: VersionArgs,
     #[command(flatten)]
     pub filter: RunFilterArgs,
+    /// Export each model's access control list (a Databricks workspace registry's permissions)
+    /// into `model.json`, as the Python tool does, for import-model(s) --import-permissions.
+    #[arg(long, value_parser = BoolishValueParser::new(), num_args = 0..=1, default_missing_value = "true", default_value = "false", value_name = "BOOL")]
+    pub export_permissions: bool,
     #[command(flatten)]
     pub compat: ExportCompatArgs,
 }
@@ -496,6 +500,8 @@ pub struct ImportModelsArgs {
     #[command(flatten)]
     pub tags: ImportTagArgs,
     #[command(flatten)]
+    pub permissions: PermissionArgs,
+    #[command(flatten)]
     pub compat: CompatArgs,
 }
 
@@ -548,6 +554,10 @@ pub struct ExportModelArgs {
     /// whose run is deleted) is refused.
     #[arg(long, value_parser = BoolishValueParser::new(), num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
     pub export_deleted_runs: Option<bool>,
+    /// Export each model's access control list (a Databricks workspace registry's permissions)
+    /// into `model.json`, as the Python tool does, for import-model(s) --import-permissions.
+    #[arg(long, value_parser = BoolishValueParser::new(), num_args = 0..=1, default_missing_value = "true", default_value = "false", value_name = "BOOL")]
+    pub export_permissions: bool,
     #[command(flatten)]
     pub compat: ExportCompatArgs,
 }
@@ -570,6 +580,8 @@ pub struct ImportModelArgs {
     pub write: ModelWriteArgs,
     #[command(flatten)]
     pub tags: ImportTagArgs,
+    #[command(flatten)]
+    pub permissions: PermissionArgs,
 }
 
 #[derive(Debug, Args)]
@@ -601,6 +613,8 @@ pub struct CopyModelArgs {
     pub write: ModelWriteArgs,
     #[command(flatten)]
     pub tags: ImportTagArgs,
+    #[command(flatten)]
+    pub permissions: CopyPermissionArgs,
 }
 
 #[derive(Debug, Args)]
@@ -630,6 +644,8 @@ pub struct CopyModelsArgs {
     pub write: ModelWriteArgs,
     #[command(flatten)]
     pub tags: ImportTagArgs,
+    #[command(flatten)]
+    pub permissions: CopyPermissionArgs,
 }
 
 #[derive(Debug, Args)]
@@ -954,21 +970,35 @@ pub struct CopyExperimentArgs {
     pub compat: CompatArgs,
 }
 
-/// Setting exported experiment permissions at the destination.
+/// Setting exported experiment or model permissions at the destination.
 #[derive(Debug, Args)]
 pub struct PermissionArgs {
-    /// Set each experiment's exported access control list (export-experiment(s)
-    /// --export-permissions) on the destination experiment, a Databricks workspace: every grant
-    /// made on the experiment itself, one principal at a time; grants it inherited from its
-    /// source folder are left to the destination's folders. A grant the destination refuses
-    /// (most often a principal it does not have) fails the experiment, naming it: map it with
-    /// --principal-rename-file. Safe to repeat: grants are merged, never removed.
+    /// Set each exported access control list (export-experiment(s) or export-model(s)
+    /// --export-permissions) on the destination experiment or registered model, in a Databricks
+    /// workspace: every grant made on the object itself, one principal at a time; grants it
+    /// inherited from its source folder are left to the destination's folders. A grant the
+    /// destination refuses (most often a principal it does not have) fails the object, naming
+    /// the principal: map it with --principal-rename-file. Safe to repeat: grants are merged,
+    /// never removed.
     #[arg(long, value_parser = BoolishValueParser::new(), num_args = 0..=1, default_missing_value = "true", default_value = "false", value_name = "BOOL")]
     pub import_permissions: bool,
     /// With --import-permissions: CSV lines `source_principal,destination_principal` (a user's
     /// email, a group's name or a service principal's application id, matched whole); an empty
     /// destination drops that principal's grants. Unlisted principals keep their names.
     #[arg(long, value_name = "FILE", requires = "import_permissions")]
+    pub principal_rename_file: Option<PathBuf>,
+}
+
+/// Copying registered models' permissions between workspaces.
+#[derive(Debug, Args)]
+pub struct CopyPermissionArgs {
+    /// Copy each registered model's access control list from one Databricks workspace to
+    /// another (see import-model --import-permissions).
+    #[arg(long = "copy-permissions", value_parser = BoolishValueParser::new(), num_args = 0..=1, default_missing_value = "true", default_value = "false", value_name = "BOOL")]
+    pub copy_permissions: bool,
+    /// With --copy-permissions: CSV lines `source_principal,destination_principal` (see
+    /// import-model --principal-rename-file).
+    #[arg(long, value_name = "FILE", requires = "copy_permissions")]
     pub principal_rename_file: Option<PathBuf>,
 }
 

@@ -5,7 +5,7 @@
 //! for something this tool does not do: the command is refused, saying what and why, instead
 //! of clap's bare "unexpected argument" (or, worse, doing the job without it).
 //! `--verbose True|False` (the Python tool's boolean) becomes our `--verbose` or nothing. An
-//! option listed here that the command at hand does define (permissions of experiments) is
+//! option listed here that the command at hand does define (permissions of experiments and models) is
 //! left to it.
 
 use std::ffi::{OsStr, OsString};
@@ -16,15 +16,15 @@ use clap::builder::{BoolishValueParser, TypedValueParser};
 const UNSUPPORTED: [(&str, &str); 7] = [
     (
         "--export-permissions",
-        "registered models' permissions (Databricks access control lists) are not exported; experiments' are, by export-experiment(s)",
+        "this command exports no permissions (Databricks access control lists); export-experiment(s) and export-model(s) do",
     ),
     (
         "--import-permissions",
-        "registered models' permissions (Databricks access control lists) are not imported; experiments' are, by import-experiment(s)",
+        "this command sets no permissions (Databricks access control lists); import-experiment(s) and import-model(s) do",
     ),
     (
         "--copy-permissions",
-        "registered models' permissions (Databricks access control lists) are not copied; experiments' are, by copy-experiment",
+        "this command copies no permissions (Databricks access control lists); copy-experiment and copy-model(s) do",
     ),
     (
         "--export-version-model",
@@ -122,14 +122,14 @@ mod tests {
     #[test]
     fn false_options_are_dropped_true_ones_refused_with_why() {
         assert_eq!(
-            adapted("eim export-model --model m --export-permissions False --output-dir d").unwrap(),
-            "eim export-model --model m --output-dir d"
+            adapted("eim export-all --export-permissions False --output-dir d").unwrap(),
+            "eim export-all --output-dir d"
         );
         assert_eq!(
-            adapted("eim import-all --import-permissions=false --input-dir d").unwrap(),
-            "eim import-all --input-dir d"
+            adapted("eim import-run --import-permissions=false --input-dir d").unwrap(),
+            "eim import-run --input-dir d"
         );
-        let err = adapted("eim export-model --export-permissions True --model m").unwrap_err();
+        let err = adapted("eim export-all --export-permissions True --output-dir d").unwrap_err();
         assert!(err.contains("--export-permissions is not supported") && err.contains("access control"), "{err}");
         let err = adapted("eim export-model --export-version-model --model m").unwrap_err();
         assert!(err.contains("--export-version-model"), "{err}");
@@ -186,6 +186,8 @@ mod tests {
             "eim export-experiment --experiment e --export-permissions True --output-dir d",
             "eim --quiet copy-experiment --copy-permissions --src-uri a",
             "eim import-experiments --import-permissions false --input-dir d",
+            "eim export-model --model m --export-permissions True --output-dir d",
+            "eim copy-models --models a,b --copy-permissions",
         ] {
             assert_eq!(adapted(args).unwrap(), args);
         }

@@ -205,6 +205,16 @@ pub fn principal_map(
     Ok(Some(file.map(PrincipalMap::read).transpose()?.unwrap_or_default()))
 }
 
+/// Whether models' access control lists are to be read from `from` (`--export-permissions`,
+/// `--copy-permissions`): only a workspace has them, and another source is refused before
+/// anything is read.
+pub fn source_permissions(wanted: bool, from: &SourceSide) -> anyhow::Result<bool> {
+    if wanted && !from.client.as_ref().is_some_and(MlflowClient::is_databricks) {
+        return Err(mlflow_transfer::store::tracking::no_permissions(&from.source.tracking_uri()).into());
+    }
+    Ok(wanted)
+}
+
 /// Reads each experiment's access control list from the source (`--export-permissions`,
 /// `--copy-permissions`), a few at a time.
 pub async fn read_permissions(source: &dyn TrackingSource, experiments: &mut [ExperimentRecord]) -> anyhow::Result<()> {

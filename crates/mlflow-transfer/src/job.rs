@@ -89,6 +89,10 @@ pub struct ModelOptions {
     /// Tags added to each version created, over its own (`copy-model-version
     /// --copy-lineage-tags`).
     pub version_tags: BTreeMap<String, String>,
+    /// Set models' exported access control lists at the destination, principals renamed by
+    /// the map (`import-model(s) --import-permissions`, `copy-model(s) --copy-permissions`).
+    /// The experiments of a model job are left as they are.
+    pub import_permissions: Option<crate::select::PrincipalMap>,
 }
 
 impl Default for ModelOptions {
@@ -100,6 +104,7 @@ impl Default for ModelOptions {
             keep_numbers: true,
             delete_prompt: false,
             version_tags: BTreeMap::new(),
+            import_permissions: None,
         }
     }
 }
@@ -331,6 +336,10 @@ pub struct ModelOutcome {
     pub versions: BTreeMap<String, String>,
     /// Source version → why it could not be written.
     pub failed_versions: BTreeMap<String, String>,
+    /// What setting the model's access control list did (`--import-permissions`,
+    /// `--copy-permissions`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub permissions: Option<crate::store::PermissionsOutcome>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }
@@ -345,6 +354,7 @@ impl ModelOutcome {
             versions_skipped: 0,
             versions: BTreeMap::new(),
             failed_versions: BTreeMap::new(),
+            permissions: None,
             error: None,
         }
     }

@@ -180,6 +180,10 @@ pub struct RegisteredModelRecord {
     pub last_updated_timestamp: Option<i64>,
     /// In ascending version order.
     pub versions: Vec<ModelVersionRecord>,
+    /// The workspace registry's access control list, as the Python tool exports it
+    /// (`{permission_levels, permissions: {object_id, object_type, access_control_list}}`),
+    /// when asked for (`--export-permissions`, `--copy-permissions`).
+    pub permissions: Option<serde_json::Value>,
 }
 
 /// One version of a registered model.

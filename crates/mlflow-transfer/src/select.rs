@@ -121,6 +121,9 @@ pub struct VersionFilter {
     pub versions: Option<Vec<String>>,
     /// Only the latest version of each stage.
     pub latest_only: bool,
+    /// Read the model's access control list too (`--export-permissions`,
+    /// `--copy-permissions`): a Databricks workspace's only.
+    pub permissions: bool,
 }
 
 impl VersionFilter {

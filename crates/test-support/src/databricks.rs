@@ -58,6 +58,10 @@ pub const ADMINS: &str = "admins";
 
 /// The levels an experiment's grant may have (databricks-rest.md §7.1).
 const EXPERIMENT_LEVELS: [&str; 3] = ["CAN_READ", "CAN_EDIT", "CAN_MANAGE"];
+/// The levels a workspace registry model takes (databricks-rest.md §7.1; Databricks REST
+/// reference `/api/workspace/modelregistry/getpermissionlevels`).
+const MODEL_LEVELS: [&str; 5] =
+    ["CAN_READ", "CAN_EDIT", "CAN_MANAGE_STAGING_VERSIONS", "CAN_MANAGE_PRODUCTION_VERSIONS", "CAN_MANAGE"];
 
 /// Tags a client may not set in a workspace, on runs or experiments (databricks-rest.md §6,
 /// "Tags the Python tool drops when the target is Databricks"): setting one is a violation.
@@ -144,8 +148,10 @@ struct State {
     issued: Mutex<HashMap<String, Instant>>,
     /// The workspace's folders (databricks-rest.md §5.1).
     folders: Mutex<BTreeSet<String>>,
-    /// Direct grants by object (`experiments/<id>`).
+    /// Direct grants by object (`experiments/<id>`, `registered-models/<id>`).
     grants: Mutex<HashMap<String, Grants>>,
+    /// The workspace ids of registered models, by name, given out on first sight.
+    model_ids: Mutex<BTreeMap<String, String>>,
     /// The workspace's notebooks by path.
     notebooks: Mutex<BTreeMap<String, FakeNotebook>>,
     violations: Mutex<Vec<String>>,
@@ -198,6 +204,7 @@ impl DatabricksFake {
             prefix: prefix.clone(),
             issued: Mutex::default(),
             grants: Mutex::default(),
+            model_ids: Mutex::default(),
             folders: Mutex::new(["/", "/Users", "/Shared", &format!("/Users/{USER}")].map(String::from).into()),
             notebooks: Mutex::default(),
             violations: Mutex::default(),
@@ -226,15 +233,19 @@ impl DatabricksFake {
 
     /// The direct grants of experiment `id`, as `principal: LEVEL`, sorted.
     pub fn direct_grants(&self, id: &str) -> Vec<String> {
-        let grants = self.state.grants.lock().expect("poisoned");
-        let mut out: Vec<String> = grants
-            .get(&format!("experiments/{id}"))
-            .into_iter()
-            .flatten()
-            .map(|((_, principal), level)| format!("{principal}: {level}"))
-            .collect();
-        out.sort();
-        out
+        self.state.direct_grants(&format!("experiments/{id}"))
+    }
+
+    /// Grants `level` on registered model `name` to `principal`, as [`DatabricksFake::grant`].
+    pub fn grant_model(&self, name: &str, key: &str, principal: &str, level: &str) {
+        let object = format!("registered-models/{}", self.state.model_id(name));
+        let mut grants = self.state.grants.lock().expect("poisoned");
+        grants.entry(object).or_default().insert((key.into(), principal.into()), level.into());
+    }
+
+    /// The direct grants of registered model `name`, as `principal: LEVEL`, sorted.
+    pub fn model_grants(&self, name: &str) -> Vec<String> {
+        self.state.direct_grants(&format!("registered-models/{}", self.state.model_id(name)))
     }
 
     /// Puts a notebook at absolute `path`, making its folders, as a user would have.
@@ -300,6 +311,25 @@ fn full(bytes: Bytes) -> Body {
 }
 
 impl State {
+    /// The workspace id of registered model `name` (32 hex digits, as a workspace's look).
+    fn model_id(&self, name: &str) -> String {
+        let mut ids = self.model_ids.lock().expect("poisoned");
+        let next = ids.len() + 1;
+        ids.entry(name.to_string()).or_insert_with(|| format!("{next:032x}")).clone()
+    }
+
+    fn direct_grants(&self, object: &str) -> Vec<String> {
+        let grants = self.grants.lock().expect("poisoned");
+        let mut out: Vec<String> = grants
+            .get(object)
+            .into_iter()
+            .flatten()
+            .map(|((_, principal), level)| format!("{principal}: {level}"))
+            .collect();
+        out.sort();
+        out
+    }
+
     /// Records a request that broke the reference and answers it 400.
     fn violation(&self, what: String) -> Response<Body> {
         self.violations.lock().expect("poisoned").push(what.clone());
@@ -349,6 +379,9 @@ async fn handle(state: &State, req: Request<hyper::body::Incoming>) -> Response<
         }
         (&Method::POST, "/api/2.0/workspace/mkdirs") => mkdirs(state, &body),
         _ if path.starts_with("/api/2.0/permissions/") => permissions(state, &parts.method, &path, &body),
+        (&Method::GET, "/api/2.0/mlflow/databricks/registered-models/get") => {
+            databricks_model(state, &params(&query, &body), parts).await
+        }
         (&Method::GET, "/api/2.0/workspace/get-status") => get_status(state, &params(&query, &body)),
         (&Method::GET, "/api/2.0/workspace/export") => export_notebook(state, &params(&query, &body)),
         (&Method::POST, "/api/2.0/workspace/import") => import_notebook(state, &body),
@@ -672,7 +705,8 @@ fn import_notebook(state: &State, body: &[u8]) -> Response<Body> {
     json_answer(StatusCode::OK, &json!({}))
 }
 
-/// `GET|PATCH /api/2.0/permissions/experiments/{id}` and `GET .../permissionLevels`
+/// `GET|PATCH /api/2.0/permissions/{experiments|registered-models}/{id}` and
+/// `GET .../permissionLevels`
 /// (databricks-rest.md §7.1; Databricks REST reference `/api/access-management/v1/workspace`).
 /// `GET` answers the direct grants and one grant to [`ADMINS`] inherited from the root folder;
 /// `PATCH` merges its grants into the direct ones.
@@ -682,13 +716,18 @@ fn permissions(state: &State, method: &Method, path: &str, body: &[u8]) -> Respo
         Some(object) => (object, true),
         None => (rest, false),
     };
-    let Some(id) = object.strip_prefix("experiments/").filter(|id| is_id(id)) else {
-        return state.violation(format!("{method} {path}: not an experiment's permissions"));
+    let (kind, id) = object.split_once('/').unwrap_or((object, ""));
+    let (object_type, kind_levels): (&str, &[&str]) = match kind {
+        "experiments" if is_id(id) => ("mlflowExperiment", &EXPERIMENT_LEVELS),
+        "registered-models" if state.model_ids.lock().expect("poisoned").values().any(|m| m == id) => {
+            ("registered-model", &MODEL_LEVELS)
+        }
+        _ => return state.violation(format!("{method} {path}: not an experiment's or a known model's permissions")),
     };
     match (method, levels) {
         (&Method::GET, true) => json_answer(
             StatusCode::OK,
-            &json!({"permission_levels": EXPERIMENT_LEVELS.map(|l| json!({"permission_level": l, "description": ""}))}),
+            &json!({"permission_levels": kind_levels.iter().map(|l| json!({"permission_level": l, "description": ""})).collect::<Vec<_>>()}),
         ),
         (&Method::GET, false) => {
             let grants = state.grants.lock().expect("poisoned");
@@ -705,8 +744,7 @@ fn permissions(state: &State, method: &Method, path: &str, body: &[u8]) -> Respo
                 {"permission_level": "CAN_MANAGE", "inherited": true, "inherited_from_object": ["/directories/0"]}]}));
             json_answer(
                 StatusCode::OK,
-                &json!({"object_id": format!("/experiments/{id}"), "object_type": "mlflowExperiment",
-                        "access_control_list": list}),
+                &json!({"object_id": format!("/{object}"), "object_type": object_type, "access_control_list": list}),
             )
         }
         (&Method::PATCH, false) => {
@@ -724,8 +762,8 @@ fn permissions(state: &State, method: &Method, path: &str, body: &[u8]) -> Respo
                 let [(key, principal)] = named[..] else {
                     return state.violation(format!("PATCH {path}: an entry names one principal: {entry}"));
                 };
-                if !EXPERIMENT_LEVELS.contains(&level) {
-                    return state.violation(format!("PATCH {path}: {level:?} is no experiment level"));
+                if !kind_levels.contains(&level) {
+                    return state.violation(format!("PATCH {path}: {level:?} is no level of a {object_type}"));
                 }
                 if !state.options.principals.iter().any(|p| p == principal) {
                     return error(
@@ -764,6 +802,30 @@ fn missing_folder(state: &State, body: &[u8]) -> Option<Response<Body>> {
         "RESOURCE_DOES_NOT_EXIST",
         &format!("fake workspace: parent folder {folder} of experiment {name} does not exist"),
     ))
+}
+
+/// `GET /api/2.0/mlflow/databricks/registered-models/get?name=` (databricks-rest.md §4;
+/// Databricks REST reference `/api/workspace/modelregistry/getmodel`): the model as the registry
+/// behind has it, with the workspace id its permissions are kept under.
+async fn databricks_model(
+    state: &State,
+    params: &HashMap<String, String>,
+    mut parts: hyper::http::request::Parts,
+) -> Response<Body> {
+    let Some(name) = params.get("name").cloned() else {
+        return state.violation("databricks/registered-models/get without a name".into());
+    };
+    let query: String = url::form_urlencoded::Serializer::new(String::new()).append_pair("name", &name).finish();
+    parts.uri = format!("/api/2.0/mlflow/registered-models/get?{query}").parse().expect("a valid path");
+    let answer = forward(state, parts, Bytes::new()).await;
+    if answer.status() != StatusCode::OK {
+        return answer;
+    }
+    let bytes = answer.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+    let mut model = serde_json::from_slice::<Value>(&bytes).unwrap_or(Value::Null)["registered_model"].take();
+    model["id"] = json!(state.model_id(&name));
+    model["permission_level"] = json!("CAN_MANAGE");
+    json_answer(StatusCode::OK, &json!({"registered_model_databricks": model}))
 }
 
 /// [`forward`], after checking that the call sets none of the tags a workspace sets itself.

@@ -32,6 +32,21 @@ impl MlflowClient {
     }
 }
 
+impl MlflowClient {
+    /// The workspace registry's id of registered model `name`, which its access control list is
+    /// kept under (`GET /api/2.0/mlflow/databricks/registered-models/get?name=` →
+    /// `registered_model_databricks.id`; databricks-rest.md §4, Databricks REST reference
+    /// `/api/workspace/modelregistry/getmodel`). Open-source MLflow has no such route.
+    pub async fn databricks_registered_model_id(&self, name: &str) -> Result<String> {
+        let query = [("name", name.to_string())];
+        let answer: Value = self.get("/api/2.0/mlflow/databricks/registered-models/get", &query).await?;
+        match answer.pointer("/registered_model_databricks/id").and_then(Value::as_str) {
+            Some(id) if !id.is_empty() => Ok(id.to_string()),
+            _ => Err(crate::Error::Protocol(format!("registered model {name:?}: the workspace sent no id"))),
+        }
+    }
+}
+
 fn permissions_path(object_type: &str, id: &str) -> String {
     format!("/api/2.0/permissions/{}/{}", super::encode(object_type), super::encode(id))
 }

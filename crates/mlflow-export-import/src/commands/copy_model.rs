@@ -15,10 +15,11 @@ pub async fn run(args: CopyModelArgs, global: &GlobalArgs) -> anyhow::Result<Exi
     let dst = settings::client(&args.dst_uri, Some("DST"), global)?;
     let source = from.source.clone();
     let (ctx, progress) = super::job_context(global, Some(&args.tags), false);
-    let ctx = ctx.with_models(super::model_options(&args.write));
+    let (models, versions) = super::copied_permissions(&args.write, &args.versions, &args.permissions, &from, &dst)?;
+    let ctx = ctx.with_models(models);
     let selection = Selection::Model {
         name: args.src_model.clone(),
-        versions: super::version_filter(&args.versions),
+        versions,
         dst_name: args.dst_model.clone().unwrap_or_else(|| args.src_model.clone()),
         dst_experiment: args.dst_experiment_name.clone(),
     };

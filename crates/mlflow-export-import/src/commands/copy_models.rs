@@ -27,10 +27,11 @@ pub async fn run(args: CopyModelsArgs, global: &GlobalArgs) -> anyhow::Result<Ex
         ));
     }
     let (ctx, progress) = super::job_context(global, Some(&args.tags), false);
-    let ctx = ctx.with_models(super::model_options(&args.write));
+    let (models, versions) = super::copied_permissions(&args.write, &args.versions, &args.permissions, &from, &dst)?;
+    let ctx = ctx.with_models(models);
     let selection = Selection::Models {
         names,
-        versions: super::version_filter(&args.versions),
+        versions,
         all_runs: args.all_runs,
         filter: RunFilter::default(),
         rename_experiments: Renames::default(),

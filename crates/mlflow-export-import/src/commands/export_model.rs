@@ -2,7 +2,10 @@
 
 use std::{process::ExitCode, time::Instant};
 
-use mlflow_transfer::plan::{Destination, Selection, Source};
+use mlflow_transfer::{
+    plan::{Destination, Selection, Source},
+    select::VersionFilter,
+};
 
 use crate::{
     cli::{ExportModelArgs, GlobalArgs},
@@ -24,7 +27,10 @@ pub async fn run(args: ExportModelArgs, global: &GlobalArgs) -> anyhow::Result<E
     ctx.opts.notebook_formats = settings::notebook_formats(&args.compat.notebooks, &from)?;
     let selection = Selection::Model {
         name: args.model.clone(),
-        versions: super::version_filter(&args.versions),
+        versions: VersionFilter {
+            permissions: settings::source_permissions(args.export_permissions, &from)?,
+            ..super::version_filter(&args.versions)
+        },
         dst_name: args.model.clone(),
         dst_experiment: None,
     };

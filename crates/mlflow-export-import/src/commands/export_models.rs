@@ -5,7 +5,7 @@ use std::{process::ExitCode, time::Instant};
 
 use mlflow_transfer::{
     plan::{Destination, Selection, Source},
-    select::{ExperimentSpec, Renames},
+    select::{ExperimentSpec, Renames, VersionFilter},
 };
 
 use crate::{
@@ -37,7 +37,10 @@ pub async fn run(args: ExportModelsArgs, global: &GlobalArgs) -> anyhow::Result<
     ctx.opts.notebook_formats = settings::notebook_formats(&args.compat.notebooks, &from)?;
     let selection = Selection::Models {
         names,
-        versions: super::version_filter(&args.versions),
+        versions: VersionFilter {
+            permissions: settings::source_permissions(args.export_permissions, &from)?,
+            ..super::version_filter(&args.versions)
+        },
         all_runs: args.export_all_runs,
         filter,
         rename_experiments: Renames::default(),

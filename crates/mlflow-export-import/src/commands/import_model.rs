@@ -16,7 +16,7 @@ pub async fn run(args: ImportModelArgs, global: &GlobalArgs) -> anyhow::Result<E
     let started = Instant::now();
     let client = settings::client(&args.tracking_uri, None, global)?;
     let (ctx, progress) = super::job_context(global, Some(&args.tags), false);
-    let ctx = ctx.with_models(super::model_options(&args.write));
+    let ctx = ctx.with_models(super::imported_permissions(&args.write, &args.permissions, &client)?);
     let selection = Selection::Model {
         name: args.model.clone(),
         versions: VersionFilter::default(),

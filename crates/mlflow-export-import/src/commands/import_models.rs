@@ -41,7 +41,8 @@ pub async fn import(
     let rename_models = Renames::from_option(args.model_rename_file.as_deref())?;
     let client = settings::client(&args.tracking_uri, None, global)?;
     let (ctx, progress) = super::job_context(global, Some(&args.tags), false);
-    let ctx = ctx.with_models(ModelOptions { delete_prompt, ..super::model_options(&args.write) });
+    let models = super::imported_permissions(&args.write, &args.permissions, &client)?;
+    let ctx = ctx.with_models(ModelOptions { delete_prompt, ..models });
     let selection = selection(rename_experiments, rename_models);
     let source = Source::Export(args.input_dir.clone());
     let job = super::plan_and_run(global, &ctx, source, selection, Destination::Server(client.clone()));

@@ -153,6 +153,7 @@ pub fn version_filter(args: &crate::cli::VersionArgs) -> VersionFilter {
         stages: args.stages.clone(),
         versions: args.versions.clone(),
         latest_only: args.export_latest_versions,
+        permissions: false,
     }
 }
 
@@ -223,6 +224,36 @@ pub fn model_options(args: &crate::cli::ModelWriteArgs) -> ModelOptions {
         await_creation: std::time::Duration::from_secs(args.await_creation_for),
         ..Default::default()
     }
+}
+
+/// [`model_options`] of an import that sets the models' exported access control lists
+/// (`--import-permissions`) at `dst`.
+pub fn imported_permissions(
+    write: &crate::cli::ModelWriteArgs,
+    permissions: &crate::cli::PermissionArgs,
+    dst: &MlflowClient,
+) -> anyhow::Result<ModelOptions> {
+    let file = permissions.principal_rename_file.as_deref();
+    let import_permissions = settings::principal_map(permissions.import_permissions, file, dst)?;
+    Ok(ModelOptions { import_permissions, ..model_options(write) })
+}
+
+/// [`model_options`] and [`version_filter`] of a copy that reads the models' access control
+/// lists at the source and sets them at `dst` (`--copy-permissions`).
+pub fn copied_permissions(
+    write: &crate::cli::ModelWriteArgs,
+    versions: &crate::cli::VersionArgs,
+    permissions: &crate::cli::CopyPermissionArgs,
+    from: &settings::SourceSide,
+    dst: &MlflowClient,
+) -> anyhow::Result<(ModelOptions, VersionFilter)> {
+    let file = permissions.principal_rename_file.as_deref();
+    let import_permissions = settings::principal_map(permissions.copy_permissions, file, dst)?;
+    let filter = VersionFilter {
+        permissions: settings::source_permissions(permissions.copy_permissions, from)?,
+        ..version_filter(versions)
+    };
+    Ok((ModelOptions { import_permissions, ..model_options(write) }, filter))
 }
 
 /// Prints the stats block to stderr and the id map to stdout (`source<TAB>destination` per

@@ -394,6 +394,107 @@ fn experiment_permissions_move_between_workspaces_naming_a_principal_the_destina
     assert_eq!((from.violations(), to.violations()), (Vec::<String>::new(), Vec::<String>::new()));
 }
 
+/// A workspace registry model's access control list moves as an experiment's does: exported
+/// into `model.json` where the Python tool puts it, set one principal at a time on import
+/// (a principal the destination lacks fails the model by name until mapped), and copied
+/// straight between two workspaces.
+#[test]
+fn model_permissions_move_between_workspaces_naming_a_principal_the_destination_lacks() {
+    const ANN: &str = "ann@example.com";
+    const BOB: &str = "bob@example.com";
+    const ROBERT: &str = "robert@example.com";
+    let knowing = |people: &[&str]| FakeOptions {
+        tokens: vec![PAT.into()],
+        principals: [people, &[test_support::databricks::USER, test_support::databricks::ADMINS, "data-team"]]
+            .concat()
+            .iter()
+            .map(|p| p.to_string())
+            .collect(),
+        ..FakeOptions::default()
+    };
+    let (from, to) = (workspace(knowing(&[ANN, BOB])), workspace(knowing(&[ANN, ROBERT])));
+    let server = MlflowServer::shared(ArtifactMode::LocalRoot);
+    let name = unique_name("perm-model");
+    server.python_eval(&format!(
+        "from mlflow import MlflowClient\nMlflowClient().create_registered_model({name:?}, description='acl')"
+    ));
+    from.grant_model(&name, "user_name", ANN, "CAN_MANAGE_STAGING_VERSIONS");
+    from.grant_model(&name, "user_name", BOB, "CAN_READ");
+    from.grant_model(&name, "group_name", "data-team", "CAN_MANAGE");
+    let src_env = [("DATABRICKS_HOST", from.url.as_str()), ("DATABRICKS_TOKEN", PAT)];
+    let dst_env = [("DATABRICKS_HOST", to.url.as_str()), ("DATABRICKS_TOKEN", PAT)];
+    let runs = format!("/Users/{}/{}/runs", test_support::databricks::USER, unique_name("perm-model"));
+
+    // Exported into model.json beside the model's other fields, the inherited grant included.
+    let dir = tempfile::tempdir().unwrap();
+    let (out, report) = (dir.path().join("out"), dir.path().join("report.json"));
+    let export = ["export-model", "--tracking-uri", "databricks", "--model", &name, "--output-dir", path(&out)];
+    run_ok(&[&export[..], &["--export-permissions"]].concat(), &src_env);
+    let written: Value = serde_json::from_str(&std::fs::read_to_string(out.join("model.json")).unwrap()).unwrap();
+    let permissions = &written["mlflow"]["registered_model"]["permissions"];
+    assert_eq!(permissions["permissions"]["access_control_list"].as_array().unwrap().len(), 4, "{permissions}");
+    assert_eq!(permissions["permission_levels"].as_array().unwrap().len(), 5, "{permissions}");
+
+    // Imported where Bob is unknown: the others' grants are set, Bob's refusal fails the model
+    // and names him; the inherited grant is not made direct.
+    let dst_name = unique_name("perm-model-dst");
+    let import = [
+        "import-model",
+        "--tracking-uri",
+        "databricks",
+        "--input-dir",
+        path(&out),
+        "--model",
+        &dst_name,
+        "--experiment-name",
+        &runs,
+        "--import-permissions",
+        "--report",
+        path(&report),
+    ];
+    let failed = cli::run(&import, &dst_env);
+    let err = stderr(&failed);
+    assert!(!failed.status.success() && err.contains(BOB) && err.contains("--principal-rename-file"), "{err}");
+    let r: Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    let set = &r["models"][0]["permissions"];
+    let ann = format!("{ANN}: CAN_MANAGE_STAGING_VERSIONS");
+    assert_eq!(set["applied"], serde_json::json!(["data-team: CAN_MANAGE", ann]), "{r}");
+    assert_eq!(set["refused"].as_array().unwrap().len(), 1, "{r}");
+    assert_eq!(to.model_grants(&dst_name), [ann.clone(), "data-team: CAN_MANAGE".into()]);
+
+    // Bob mapped to Robert: the re-run finishes, adding only his grant.
+    let map = dir.path().join("principals.csv");
+    std::fs::write(&map, format!("{BOB},{ROBERT}\n")).unwrap();
+    run_ok(&[&import[..], &["--principal-rename-file", path(&map)]].concat(), &dst_env);
+    let expected = [ann, "data-team: CAN_MANAGE".into(), format!("{ROBERT}: CAN_READ")];
+    assert_eq!(to.model_grants(&dst_name), expected);
+
+    // Straight from one workspace to the other, each with its own host and token.
+    let copy_name = unique_name("perm-model-copy");
+    let sides = [
+        ("SRC_DATABRICKS_HOST", from.url.as_str()),
+        ("SRC_DATABRICKS_TOKEN", PAT),
+        ("DST_DATABRICKS_HOST", to.url.as_str()),
+        ("DST_DATABRICKS_TOKEN", PAT),
+    ];
+    let copy = ["copy-model", "--src-uri", "databricks", "--dst-uri", "databricks", "--src-model", &name];
+    let options = ["--dst-model", &copy_name, "--dst-experiment-name", &runs, "--copy-permissions"];
+    run_ok(&[&copy[..], &options, &["--principal-rename-file", path(&map)]].concat(), &sides);
+    assert_eq!(to.model_grants(&copy_name), expected);
+
+    // An open-source server has no access control lists: one line says so, nothing is written.
+    let refused = cli::fails(
+        &["export-model", "--tracking-uri", &server.url, "--model", &name, "--output-dir", path(&dir.path().join("x"))]
+            .into_iter()
+            .chain(["--export-permissions"])
+            .collect::<Vec<_>>(),
+        &[],
+    );
+    assert!(refused.contains("only a Databricks workspace has"), "{refused}");
+    assert!(!dir.path().join("x").exists(), "nothing written");
+    assert_eq!((from.violations(), to.violations()), (Vec::<String>::new(), Vec::<String>::new()));
+}
+
 /// The tags of every run of experiment `name` at `server`, read with the official client.
 fn run_tags(server: &MlflowServer, name: &str) -> Vec<Value> {
     let code = format!(
@@ -566,5 +667,101 @@ fn an_interrupted_copy_into_a_workspace_is_resumed_in_place() {
     let user = expected["tags"].as_object_mut().unwrap().remove("mlflow.user").expect("the seed sets mlflow.user");
     assert_eq!(after[src_id]["tags"][format!("{REFUSED}mlflow.user")], user);
     assert_runs_equal(&expected, &after[src_id]);
+    assert_eq!(ws.violations(), Vec::<String>::new());
+}
+
+/// `[{version, run_id, source}]` of model `name` at `server`, read with the official client
+/// (without its files: a workspace's `dbfs:` sources are read through the workspace only).
+fn versions_of(server: &MlflowServer, name: &str) -> Vec<Value> {
+    let code = format!(
+        "import json\nfrom mlflow import MlflowClient\n\
+         vs = MlflowClient().search_model_versions(\"name='{name}'\")\n\
+         print(json.dumps(sorted([{{'version': v.version, 'run_id': v.run_id, 'source': v.source, 'stage': v.current_stage}} for v in vs], key=lambda v: int(v['version']))))"
+    );
+    serde_json::from_str(&server.python_eval(&code)).unwrap()
+}
+
+/// A registered model copied into a workspace's registry and out again to an open-source
+/// server keeps its versions under their numbers (the gap included), stages, aliases, tags,
+/// descriptions and files; each version's run is a copy of a copy of its source run; a second
+/// pass creates nothing.
+#[test]
+fn a_registered_model_copies_into_a_workspace_registry_and_back() {
+    let ws = workspace(FakeOptions { tokens: vec![PAT.into()], ..FakeOptions::default() });
+    let (src, back) = (MlflowServer::shared(ArtifactMode::Proxy), MlflowServer::shared(ArtifactMode::LocalRoot));
+    // The second seeded model: five versions from runs, version 3 deleted, no logged model.
+    let name = crate::models::seed_models(src)[1].clone();
+    let (ws_model, back_model) = (unique_name("dbx-model"), unique_name("dbx-model-back"));
+    let ws_experiment = format!("/Users/{}/{}/model-runs", test_support::databricks::USER, unique_name("dbx"));
+    let into = [
+        "copy-model",
+        "--src-uri",
+        &src.url,
+        "--dst-uri",
+        "databricks",
+        "--src-model",
+        &name,
+        "--dst-model",
+        &ws_model,
+        "--dst-experiment-name",
+        &ws_experiment,
+        "--use-src-user-id",
+    ];
+    let out_of = [
+        "copy-model",
+        "--src-uri",
+        "databricks",
+        "--dst-uri",
+        &back.url,
+        "--src-model",
+        &ws_model,
+        "--dst-model",
+        &back_model,
+        "--use-src-user-id",
+    ];
+    let env = [
+        ("DST_DATABRICKS_HOST", ws.url.as_str()),
+        ("DST_DATABRICKS_TOKEN", PAT),
+        ("SRC_DATABRICKS_HOST", ws.url.as_str()),
+        ("SRC_DATABRICKS_TOKEN", PAT),
+    ];
+    for pass in 0..2 {
+        for args in [&into[..], &out_of[..]] {
+            let err = stderr(&run_ok(args, &env));
+            if pass == 1 {
+                assert!(err.contains("versions 0 created") && err.contains(" 0 created, 0 resumed"), "{err}");
+            }
+        }
+    }
+    // Out again: every field and file of every version, read with the official client.
+    let (a, b) = (src.dump_model(&name), back.dump_model(&back_model));
+    for field in ["description", "tags", "aliases"] {
+        assert_eq!(b[field], a[field], "{field}");
+    }
+    let (va, vb) = (a["versions"].as_array().unwrap(), b["versions"].as_array().unwrap());
+    assert_eq!(va.len(), 4, "versions 1, 2, 4 and 5");
+    assert_eq!(vb.len(), va.len());
+    let in_ws = versions_of(back, &ws_model);
+    assert_eq!(in_ws.len(), va.len(), "{in_ws:?}");
+    for ((x, y), w) in va.iter().zip(vb).zip(&in_ws) {
+        let what = format!("v{}", x["version"]);
+        for field in ["version", "current_stage", "description", "status", "files"] {
+            assert_eq!(y[field], x[field], "{what}: {field}");
+        }
+        assert_eq!(w["version"], x["version"], "{what}: its number in the workspace");
+        assert_eq!(w["stage"], x["current_stage"], "{what}: its stage in the workspace");
+        assert!(w["source"].as_str().unwrap().starts_with("dbfs:/databricks/mlflow-tracking/"), "{what}: {w}");
+        let own = |v: &Value| {
+            let mut tags = v["tags"].as_object().unwrap().clone();
+            tags.retain(|k, _| !k.starts_with("mlflow_export_import."));
+            tags
+        };
+        assert_eq!(own(y), own(x), "{what}: tags");
+        // The run behind it: a copy (out) of the copy (in the workspace) of the source's run.
+        let ws_run = crate::models::source_runs_of(back, &[y["run_id"].as_str().unwrap()]).remove(0);
+        assert_eq!(ws_run, w["run_id"].as_str().unwrap(), "{what}: run out of the workspace");
+        let src_run = crate::models::source_runs_of(back, &[&ws_run]).remove(0);
+        assert_eq!(src_run, x["run_id"].as_str().unwrap(), "{what}: run in the workspace");
+    }
     assert_eq!(ws.violations(), Vec::<String>::new());
 }

@@ -64,7 +64,7 @@ pub struct ModelEntry {
 /// `<dir>/<run_id>/`.
 pub fn write_model_json(model: &RegisteredModelRecord, system: &ExportSystem) -> Value {
     let versions = model.versions.iter().map(|v| version_value(model, v)).collect::<Vec<_>>();
-    json!({
+    let mut out = json!({
         "system": system_value(system),
         "info": {
             "num_src_versions": versions.len(),
@@ -83,7 +83,12 @@ pub fn write_model_json(model: &RegisteredModelRecord, system: &ExportSystem) ->
                 "versions": versions,
             },
         },
-    })
+    });
+    // Where the Python tool puts a workspace model's list: beside its `id` and `user_id`.
+    if let Some(permissions) = &model.permissions {
+        out["mlflow"]["registered_model"]["permissions"] = permissions.clone();
+    }
+    out
 }
 
 /// Every key the Python tool's `dict(ModelVersion)` has is written, `null` when unknown: its
@@ -367,6 +372,7 @@ fn read_model(m: &Obj) -> Result<RegisteredModelRecord, String> {
         creation_timestamp: m.opt_int("creation_timestamp")?,
         last_updated_timestamp: m.opt_int("last_updated_timestamp")?,
         versions: versions.into_values().collect(),
+        permissions: m.object("permissions")?.and(m.get("permissions").cloned()),
     })
 }
 
@@ -519,6 +525,7 @@ mod tests {
             experiment_name: Some("/Users/josé/wine".into()),
         };
         RegisteredModelRecord {
+            permissions: None,
             name: "team.wine model".into(),
             description: Some("line 1\nline \"2\"".into()),
             tags: map(&[("info", "ü"), ("team", "pricing")]),
@@ -540,6 +547,7 @@ mod tests {
         assert_eq!(
             md.model,
             RegisteredModelRecord {
+                permissions: None,
                 name: "sklearn_wine".into(),
                 description: Some("hi my desc".into()),
                 tags: map(&[("info", "Sklearn Wine Quality model")]),
@@ -602,6 +610,7 @@ mod tests {
         assert_eq!(
             md.model,
             RegisteredModelRecord {
+                permissions: None,
                 name: "wine-quality".into(),
                 description: Some("Wine quality regressor.\nOwned by the pricing team.".into()),
                 tags: map(&[("task", "regression"), ("team", "pricing")]),

@@ -180,13 +180,7 @@ impl ExperimentMove {
         };
         match server.set_permissions(experiment_id, permissions, principals).await {
             Ok(set) => {
-                if !set.refused.is_empty() {
-                    outcome.error = Some(format!(
-                        "permissions refused by the destination: {}; map or drop these principals with \
-                         --principal-rename-file",
-                        set.refused.join(", ")
-                    ));
-                }
+                outcome.error = set.refusal();
                 outcome.permissions = Some(set);
             }
             Err(e) => outcome.error = Some(e.to_string()),

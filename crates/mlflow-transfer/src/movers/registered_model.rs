@@ -21,6 +21,7 @@ use crate::{
     },
     job::{JobContext, ModelOutcome, Outcome, Phase},
     model::RegisteredModelRecord,
+    select::PrincipalMap,
     store::{local, ModelSink},
 };
 
@@ -105,6 +106,9 @@ impl ModelMove {
                         outcome.error = Some(format!("model {name:?}: {e}"));
                     }
                 }
+                if let (None, Some(principals)) = (&outcome.error, &ctx.models.import_permissions) {
+                    self.set_permissions(sink.as_ref(), name, principals, &mut outcome).await;
+                }
             }
             ModelDestination::Folder { dir, system } | ModelDestination::VersionFolder { dir, system } => {
                 // An export holds every version selected; one whose logged model could not be
@@ -129,7 +133,34 @@ impl ModelMove {
     }
 }
 
-/// `models/models.json` of an `export-models` folder, listing the models written.
+impl ModelMove {
+    /// Sets the source's access control list on the destination model (`--import-permissions`,
+    /// `--copy-permissions`); a grant the destination refuses fails the model, naming the
+    /// principal. `PATCH` merges, so a re-run sets the same grants again harmlessly.
+    async fn set_permissions(
+        &self,
+        sink: &dyn ModelSink,
+        name: &str,
+        principals: &PrincipalMap,
+        outcome: &mut ModelOutcome,
+    ) {
+        let Some(permissions) = &self.record.permissions else {
+            outcome.error = Some(format!(
+                "model {:?}: no permissions were exported with it (export it with --export-permissions)",
+                self.record.name
+            ));
+            return;
+        };
+        match sink.set_permissions(name, permissions, principals).await {
+            Ok(set) => {
+                outcome.error = set.refusal().map(|e| format!("model {name:?}: {e}"));
+                outcome.permissions = Some(set);
+            }
+            Err(e) => outcome.error = Some(format!("model {name:?}: {e}")),
+        }
+    }
+}
+
 /// The closing files of an `export-models`/`export-all` folder: `models/models.json`, listing
 /// the models written, then the top `manifest.json` counting models and experiments.
 pub struct ModelIndex {

@@ -283,6 +283,9 @@ impl TrackingSource for DirectSource {
                  copy-prompt(s)"
             )));
         }
+        if filter.permissions {
+            return Err(crate::store::tracking::no_permissions(&self.catalog.uri()));
+        }
         model.versions = filter.apply(std::mem::take(&mut model.versions));
         Ok(model)
     }

@@ -222,6 +222,7 @@ impl Mlruns {
             }
             versions.sort_by_key(|v| crate::model::version_number(&v.version));
             out.push(RegisteredModelRecord {
+                permissions: None,
                 name,
                 description: yaml.string("description")?.filter(|d| !d.is_empty()),
                 tags: read_key_values(&dir.join("tags"))?,
@@ -917,6 +918,7 @@ mod tests {
                     })
                     .collect();
                 let expect = RegisteredModelRecord {
+                    permissions: None,
                     name: w["name"].as_str().unwrap().into(),
                     description: opt_str(&w["description"]).filter(|d| !d.is_empty()),
                     tags: string_map(&w["tags"]),

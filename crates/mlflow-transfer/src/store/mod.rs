@@ -273,6 +273,20 @@ pub struct PermissionsOutcome {
     pub dropped: Vec<String>,
 }
 
+impl PermissionsOutcome {
+    /// The failure of an object some of whose grants the destination refused: its
+    /// permissions are not silently narrower than the source's.
+    pub fn refusal(&self) -> Option<String> {
+        (!self.refused.is_empty()).then(|| {
+            format!(
+                "permissions refused by the destination: {}; map or drop these principals with \
+                 --principal-rename-file",
+                self.refused.join(", ")
+            )
+        })
+    }
+}
+
 /// A version at the destination.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DestinationVersion {
@@ -341,6 +355,17 @@ pub trait ModelSink: Send + Sync {
     ) -> Result<bool>;
     /// Points each alias at its destination version.
     async fn set_aliases(&self, dst_name: &str, aliases: &[(String, String)]) -> Result<()>;
+    /// Sets the grants of an exported access control list (as
+    /// [`crate::model::RegisteredModelRecord::permissions`] holds it) on model `dst_name`,
+    /// principals renamed by `principals`. Only a Databricks workspace has them.
+    async fn set_permissions(
+        &self,
+        _dst_name: &str,
+        _permissions: &serde_json::Value,
+        _principals: &crate::select::PrincipalMap,
+    ) -> Result<PermissionsOutcome> {
+        Err(tracking::no_permissions("the destination"))
+    }
 }
 
 /// Where the scorers registered on experiments are read and registered: a server, or an

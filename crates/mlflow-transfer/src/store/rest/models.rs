@@ -63,7 +63,23 @@ impl RestSource {
                 v.experiment_name = Some(experiment.clone());
             }
         }
-        Ok(model_record(model, versions))
+        let mut record = model_record(model, versions);
+        if filter.permissions {
+            record.permissions = Some(self.model_permissions(name).await?);
+        }
+        Ok(record)
+    }
+
+    /// The Python tool's `permissions` of a workspace registry model: the levels, then the
+    /// list, both kept under the model's workspace id.
+    async fn model_permissions(&self, name: &str) -> Result<serde_json::Value> {
+        if !self.client.is_databricks() {
+            return Err(crate::store::tracking::no_permissions(self.client.base_url()));
+        }
+        let id = self.client.databricks_registered_model_id(name).await?;
+        let levels = self.client.get_permission_levels(super::workspace::MODEL_PERMISSIONS, &id).await?;
+        let list = self.client.get_permissions(super::workspace::MODEL_PERMISSIONS, &id).await?;
+        Ok(serde_json::json!({"permission_levels": levels, "permissions": list}))
     }
 
     /// Every registered model with all its versions (for listings). Versions are read per
@@ -98,6 +114,7 @@ impl RestSource {
 
 pub(super) fn model_record(m: RegisteredModel, versions: Vec<ModelVersionRecord>) -> RegisteredModelRecord {
     RegisteredModelRecord {
+        permissions: None,
         name: m.name,
         description: m.description.filter(|d| !d.is_empty()),
         tags: m.tags.into_iter().map(|t| (t.key, t.value)).collect(),
@@ -397,7 +414,8 @@ impl ExperimentSink for RestServer {
         permissions: &serde_json::Value,
         principals: &PrincipalMap,
     ) -> Result<PermissionsOutcome> {
-        super::workspace::set_permissions(&self.client, "experiments", experiment_id, permissions, principals).await
+        let kind = super::workspace::EXPERIMENT_PERMISSIONS;
+        super::workspace::set_permissions(&self.client, kind, experiment_id, permissions, principals).await
     }
 }
 
@@ -580,6 +598,20 @@ impl ModelSink for RestServer {
             self.client.set_registered_model_alias(dst_name, alias, version).await?;
         }
         Ok(())
+    }
+
+    async fn set_permissions(
+        &self,
+        dst_name: &str,
+        permissions: &serde_json::Value,
+        principals: &PrincipalMap,
+    ) -> Result<PermissionsOutcome> {
+        if !self.client.is_databricks() {
+            return Err(crate::store::tracking::no_permissions(self.client.base_url()));
+        }
+        let id = self.client.databricks_registered_model_id(dst_name).await?;
+        let kind = super::workspace::MODEL_PERMISSIONS;
+        super::workspace::set_permissions(&self.client, kind, &id, permissions, principals).await
     }
 }
 

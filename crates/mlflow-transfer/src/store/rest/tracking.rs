@@ -37,8 +37,9 @@ impl TrackingSource for RestSource {
             return Err(crate::store::tracking::no_permissions(&self.tracking_uri()));
         }
         // The Python tool's `mlflow.permissions`: the levels, then the list itself.
-        let levels = self.client.get_permission_levels("experiments", experiment_id).await?;
-        let list = self.client.get_permissions("experiments", experiment_id).await?;
+        let kind = super::workspace::EXPERIMENT_PERMISSIONS;
+        let levels = self.client.get_permission_levels(kind, experiment_id).await?;
+        let list = self.client.get_permissions(kind, experiment_id).await?;
         Ok(serde_json::json!({"permission_levels": levels, "permissions": list}))
     }
 

@@ -14,6 +14,11 @@ use crate::{
     Error, Result,
 };
 
+/// The permissions API's object types of experiments and of workspace registry models
+/// (databricks-rest.md §7.1).
+pub const EXPERIMENT_PERMISSIONS: &str = "experiments";
+pub const MODEL_PERMISSIONS: &str = "registered-models";
+
 /// The keys that name a principal in an access control entry, one per entry.
 const PRINCIPAL_KEYS: [&str; 3] = ["user_name", "group_name", "service_principal_name"];
 

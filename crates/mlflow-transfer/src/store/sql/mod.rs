@@ -135,6 +135,7 @@ impl SqlCatalog {
             BTreeMap::new()
         };
         Ok(Some(RegisteredModelRecord {
+            permissions: None,
             name: text(&r, 0)?,
             description: opt_text(&r, 1)?.filter(|s| !s.is_empty()),
             creation_timestamp: opt_int(&r, 2)?,
