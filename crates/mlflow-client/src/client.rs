@@ -443,7 +443,7 @@ impl MlflowClient {
         loop {
             match create().await {
                 Ok(v) => return Ok(v),
-                Err(e) if e.is_transient() && attempt < limits(&policy, &e).max_retries && !self.never_answered(&e) => {
+                Err(e) if e.is_transient() && attempt < policy.max_retries && !self.never_answered(&e) => {
                     if let Some(found) = find().await? {
                         return Ok(found);
                     }
@@ -464,14 +464,13 @@ impl MlflowClient {
     /// and counts the retry. A wait of more than a second is announced, so that a job never
     /// sits silent.
     async fn pause_before_retry(&self, e: &Error, attempt: u32) {
-        let policy = limits(&self.inner.retry, e);
-        let delay = backoff(&policy, attempt).max(e.retry_after().unwrap_or_default());
+        let delay = backoff(&self.inner.retry, attempt).max(e.retry_after().unwrap_or_default());
         if delay > Duration::from_secs(1) {
             tracing::warn!(
                 "{e}; retrying in {:.1}s (retry {} of {})",
                 delay.as_secs_f64(),
                 attempt + 1,
-                policy.max_retries
+                self.inner.retry.max_retries
             );
         } else {
             tracing::debug!(error = %e, attempt, ?delay, "retrying");
@@ -495,7 +494,7 @@ impl MlflowClient {
                         Idempotency::Safe => e.is_transient(),
                         Idempotency::Create => e.was_not_sent(),
                     };
-                    if !retryable || attempt >= limits(&policy, &e).max_retries || self.never_answered(&e) {
+                    if !retryable || attempt >= policy.max_retries || self.never_answered(&e) {
                         return Err(e);
                     }
                     self.pause_before_retry(&e, attempt).await;
@@ -627,26 +626,6 @@ impl PageTokens {
     }
 }
 
-/// A lost SQLite write lock clears when the other writer commits, milliseconds later: its
-/// retries wait at most this long (waits growing to `max_backoff` left jobs idle while writers
-/// took turns with the lock), ...
-const LOCK_BACKOFF_CAP: Duration = Duration::from_secs(1);
-/// ... and it gets this many times the retries, so that a store busy with many writers is
-/// waited out about as long as before.
-const LOCK_RETRY_FACTOR: u32 = 4;
-
-/// The retry policy for failure `e`: `policy`, or for a lost write lock its short-wait form.
-fn limits(policy: &RetryPolicy, e: &Error) -> RetryPolicy {
-    if !e.is_lock_conflict() {
-        return *policy;
-    }
-    RetryPolicy {
-        max_retries: policy.max_retries.saturating_mul(LOCK_RETRY_FACTOR),
-        max_backoff: policy.max_backoff.min(LOCK_BACKOFF_CAP),
-        ..*policy
-    }
-}
-
 fn backoff(policy: &RetryPolicy, attempt: u32) -> Duration {
     let exp = policy.initial_backoff.saturating_mul(1u32 << attempt.min(16));
     let capped = exp.min(policy.max_backoff);
@@ -745,24 +724,5 @@ mod tests {
         assert!(backoff(&p, 0) <= Duration::from_millis(100));
         assert!(backoff(&p, 3) >= Duration::from_millis(400));
         assert!(backoff(&p, 10) <= Duration::from_secs(1));
-    }
-
-    #[test]
-    fn a_lost_write_lock_is_retried_often_and_soon() {
-        let p = RetryPolicy::default();
-        let answer = |message: &str| Error::Api {
-            method: "POST",
-            url: "http://h/api/2.0/mlflow/runs/log-batch".into(),
-            status: 400,
-            error_code: Some("BAD_REQUEST".into()),
-            message: message.into(),
-            retry_after: None,
-        };
-        let lock = limits(&p, &answer("(sqlite3.OperationalError) database is locked"));
-        assert_eq!(lock.max_retries, p.max_retries * LOCK_RETRY_FACTOR);
-        assert!((0..lock.max_retries).all(|a| backoff(&lock, a) <= LOCK_BACKOFF_CAP));
-        let busy = answer("QueuePool limit of size 5 reached");
-        assert_eq!(limits(&p, &busy).max_retries, p.max_retries);
-        assert_eq!(limits(&p, &busy).max_backoff, p.max_backoff);
     }
 }

@@ -130,6 +130,7 @@ fn dataset_insert_race(url: &str, message: &str) -> bool {
             .any(|m| message.contains(m))
 }
 
+/// A 400 that says nothing about the request: the store was busy or lost a race, and rolled back.
 /// A 500 of MLflow's SQL store after it retried the write itself with backoff (about 26 s):
 /// the database refuses the rows (on MySQL, say, two tag keys equal under its case-insensitive
 /// collation), and a resend would only repeat those retries.
@@ -137,18 +138,11 @@ fn retried_by_the_server(message: &str) -> bool {
     message.contains("Failed to set tags with given within")
 }
 
-/// A 400 that says nothing about the request: the store was busy or lost a race, and rolled back.
 fn rolled_back(url: &str, message: &str) -> bool {
     OVERLOAD_MESSAGES.iter().any(|m| message.contains(m)) || dataset_insert_race(url, message)
 }
 
 impl Error {
-    /// A write that lost a SQLite store's single write lock to another writer ("database is
-    /// locked"): it can go through as soon as that writer commits, milliseconds later.
-    pub fn is_lock_conflict(&self) -> bool {
-        matches!(self, Error::Api { status: 400, message, .. } if message.contains("database is locked"))
-    }
-
     /// Whether retrying the same request may succeed: 408, 429, 5xx but 501 (a route the
     /// server does not implement, such as OTLP spans on a file store), transport failures, and
     /// the overloaded-database answers that MLflow's SQL store reports as 400 (its connection
@@ -239,8 +233,6 @@ mod tests {
         }
         assert!(api(400, "QueuePool limit of size 5 overflow 10 reached, connection timed out").is_transient());
         assert!(api(400, "(sqlite3.OperationalError) database is locked").is_transient());
-        assert!(api(400, "(sqlite3.OperationalError) database is locked").is_lock_conflict());
-        assert!(!api(400, "QueuePool limit of size 5 overflow 10 reached").is_lock_conflict());
         for s in [400, 401, 403, 404] {
             assert!(!api(s, "Invalid value").is_transient(), "{s}");
         }
