@@ -305,10 +305,17 @@ impl MlflowServer {
             // Webhook URLs are then stored without resolving their host (none resolves here).
             .env("MLFLOW_WEBHOOK_ALLOW_PRIVATE_IPS", "true")
             .env("GIT_PYTHON_REFRESH", "quiet")
-            .env("PYTHONUNBUFFERED", "1")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::from(open_log(&log_path)));
+            .env("PYTHONUNBUFFERED", "1");
+        if spec.backend == Backend::Sqlite {
+            // A shared server serves several tests' jobs at once, each with up to 8 requests in
+            // flight; a `log-batch` holds two pooled connections. MLflow's default pool (5 + 10
+            // overflow) then runs dry and requests wait out its 30 s timeout while the machine
+            // idles: three concurrent 32-run copies took 420 s each with the default pool and
+            // 142 s with this one. A SQLite file has no connection limit; the PostgreSQL and
+            // MySQL servers keep the default, within their servers' own limits.
+            cmd.env("MLFLOW_SQLALCHEMYSTORE_POOL_SIZE", "40").env("MLFLOW_SQLALCHEMYSTORE_MAX_OVERFLOW", "40");
+        }
+        cmd.stdin(Stdio::piped()).stdout(Stdio::null()).stderr(Stdio::from(open_log(&log_path)));
         let launch = Relaunch {
             args: cmd.get_args().map(OsStr::to_os_string).collect(),
             envs: cmd.get_envs().map(|(k, v)| (k.to_os_string(), v.map(OsStr::to_os_string))).collect(),
