@@ -97,6 +97,12 @@ pub struct BasicAuthConfig {
     pub default_permission: String,
     pub admin_user: String,
     pub admin_password: String,
+    /// Seconds MLflow's credential cache keeps a checked login (`auth_cache_ttl_seconds`; 0,
+    /// MLflow's default, is off). Without it every request pays a password-hash check (tens of
+    /// ms of CPU), and under a job's load the server burns a whole core on it. With it, MLflow
+    /// 3.17.2 answers a bearer token 500 instead of 401 (its cache key wants a password), so a
+    /// server whose tests send tokens keeps it off.
+    pub credential_cache_seconds: u32,
 }
 
 impl Default for BasicAuthConfig {
@@ -105,6 +111,7 @@ impl Default for BasicAuthConfig {
             default_permission: "READ".into(),
             admin_user: BASIC_AUTH_USER.into(),
             admin_password: BASIC_AUTH_PASSWORD.into(),
+            credential_cache_seconds: 0,
         }
     }
 }
@@ -258,20 +265,18 @@ impl MlflowServer {
         match mode {
             ArtifactMode::BasicAuth => {
                 let ini = root.join("basic_auth.ini");
-                // `auth_cache_ttl_seconds`: without MLflow's credential cache every request pays a
-                // password-hash check (tens of ms of CPU); under a job's load the server then
-                // burns a whole core on it. A server users migrate from or to wants it on too.
                 fs::write(
                     &ini,
                     format!(
                         "[mlflow]\ndefault_permission = {}\ndatabase_uri = sqlite:///{}\n\
                          admin_username = {}\nadmin_password = {}\n\
                          authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n\
-                         auth_cache_ttl_seconds = 600\n",
+                         auth_cache_ttl_seconds = {}\n",
                         auth.default_permission,
                         root.join("basic_auth.db").display(),
                         auth.admin_user,
                         auth.admin_password,
+                        auth.credential_cache_seconds,
                     ),
                 )
                 .expect("write basic_auth.ini");

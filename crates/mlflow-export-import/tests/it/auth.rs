@@ -63,6 +63,8 @@ fn world() -> &'static World {
             default_permission: "NO_PERMISSIONS".into(),
             admin_user: ADMIN.into(),
             admin_password: ADMIN_PASSWORD.into(),
+            // Its tests send logins only, thousands of them: checked once each.
+            credential_cache_seconds: 600,
         });
         let admin = with_login(&server.url, ADMIN, ADMIN_PASSWORD);
         let (readable, hidden) = (unique_name("auth-readable"), unique_name("auth-hidden"));
