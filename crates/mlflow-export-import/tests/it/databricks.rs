@@ -270,21 +270,28 @@ fn copy_with_oauth_tokens_that_expire_mid_job_from_a_profile() {
     assert_eq!(ws.violations(), Vec::<String>::new());
 }
 
-#[test]
-fn experiment_permissions_move_between_workspaces_naming_a_principal_the_destination_lacks() {
-    const ANN: &str = "ann@example.com";
-    const BOB: &str = "bob@example.com";
-    const ROBERT: &str = "robert@example.com";
-    let knowing = |people: &[&str]| FakeOptions {
+/// Principals of the permission tests: Bob is known to the source workspace only, Robert to
+/// the destination only.
+const ANN: &str = "ann@example.com";
+const BOB: &str = "bob@example.com";
+const ROBERT: &str = "robert@example.com";
+
+/// Two workspaces behind one token that know Ann, the `data-team` group and the workspace's own
+/// principals; the first knows Bob, the second Robert.
+fn principals_workspaces() -> (DatabricksFake, DatabricksFake) {
+    let knowing = |person: &str| FakeOptions {
         tokens: vec![PAT.into()],
-        principals: [people, &[test_support::databricks::USER, test_support::databricks::ADMINS, "data-team"]]
-            .concat()
-            .iter()
-            .map(|p| p.to_string())
-            .collect(),
+        principals: [ANN, person, test_support::databricks::USER, test_support::databricks::ADMINS, "data-team"]
+            .map(str::to_string)
+            .to_vec(),
         ..FakeOptions::default()
     };
-    let (from, to) = (workspace(knowing(&[ANN, BOB])), workspace(knowing(&[ANN, ROBERT])));
+    (workspace(knowing(BOB)), workspace(knowing(ROBERT)))
+}
+
+#[test]
+fn experiment_permissions_move_between_workspaces_naming_a_principal_the_destination_lacks() {
+    let (from, to) = principals_workspaces();
     let server = MlflowServer::shared(ArtifactMode::LocalRoot);
     let home = format!("/Users/{}", test_support::databricks::USER);
     let name = format!("{home}/{}", unique_name("perm-src"));
@@ -400,19 +407,7 @@ fn experiment_permissions_move_between_workspaces_naming_a_principal_the_destina
 /// straight between two workspaces.
 #[test]
 fn model_permissions_move_between_workspaces_naming_a_principal_the_destination_lacks() {
-    const ANN: &str = "ann@example.com";
-    const BOB: &str = "bob@example.com";
-    const ROBERT: &str = "robert@example.com";
-    let knowing = |people: &[&str]| FakeOptions {
-        tokens: vec![PAT.into()],
-        principals: [people, &[test_support::databricks::USER, test_support::databricks::ADMINS, "data-team"]]
-            .concat()
-            .iter()
-            .map(|p| p.to_string())
-            .collect(),
-        ..FakeOptions::default()
-    };
-    let (from, to) = (workspace(knowing(&[ANN, BOB])), workspace(knowing(&[ANN, ROBERT])));
+    let (from, to) = principals_workspaces();
     let server = MlflowServer::shared(ArtifactMode::LocalRoot);
     let name = unique_name("perm-model");
     server.python_eval(&format!(
