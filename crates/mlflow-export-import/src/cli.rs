@@ -55,12 +55,14 @@ pub struct GlobalArgs {
     /// source (and an export's files) is read.
     #[arg(long, global = true)]
     pub dry_run: bool,
-    /// Do shard K of N of the job (K from 1): the runs are split by their tree (a run with its
-    /// nested children) so that N processes, on one machine or several, started with 1/N to
-    /// N/N move every run exactly once between them. For exports, imports and copies of
-    /// experiments: the shards of an export write into one folder, and the shard that
-    /// finishes last completes its `experiment.json` and `experiments.json` (an import
-    /// before then finds the export incomplete). Registered models run as one job.
+    /// Do shard K of N of the job (K from 1), so that N processes, on one machine or several,
+    /// started with 1/N to N/N, move every object exactly once between them. Objects are split
+    /// in groups that move together: a run with its nested children, a registered model with
+    /// its versions and the runs and logged models behind them, a trace with its run. Every
+    /// shard prepares the destination experiments; webhooks go with shard 1. The shards of an
+    /// export write into one folder, and the shard that finishes last completes its index
+    /// files (`experiments.json`, `models.json`, `manifest.json`, ...); an import before then
+    /// finds the export incomplete.
     #[arg(long, global = true, value_name = "K/N", value_parser = shard)]
     pub shard: Option<(u32, u32)>,
     /// Write a JSON report (every source and destination id, every failure) to this file.

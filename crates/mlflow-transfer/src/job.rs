@@ -302,7 +302,7 @@ impl RunOutcome {
 }
 
 /// The result for one experiment.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct ExperimentOutcome {
     pub source_experiment_id: String,
     pub name: String,

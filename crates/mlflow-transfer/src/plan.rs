@@ -107,49 +107,63 @@ impl Plan {
         self.steps.iter().filter(|s| matches!(s.what, Move::Run(_))).count()
     }
 
-    /// Keeps shard `k` of `n` (1-based): the runs whose tree (a run with its parent's chain up
-    /// to the top run in the plan) hashes to `k`, so a parent and its children always land in
-    /// the same shard and links resolve; the steps every shard needs (its destination
-    /// experiments) stay in all. Independent processes (or machines) running shards 1..n of
-    /// the same job together move each run exactly once. An export's files that list every
-    /// run (`experiment.json`, `experiments.json`) are written in parts, completed by the
-    /// shard that finishes last. Jobs with registered or logged models cannot be split.
+    /// Keeps shard `k` of `n` (1-based). The objects of the job are split into groups that
+    /// must move together: a run with its parent's chain, a registered model with its versions,
+    /// the runs behind them and their logged models, a trace with its run (every step joined
+    /// to another by a dependency, and every run to its parent). Each group goes to the shard
+    /// its least key hashes to, so links resolve within one process and no object is written
+    /// by two. The steps every shard needs (destination experiments) stay in all; the webhooks
+    /// go with shard 1. An export's files that list every object (`experiment.json`,
+    /// `experiments.json`, `models.json`, `manifest.json`, the trace, logged-model and prompt
+    /// indexes) are written in parts, completed by the shard that finishes last. Independent
+    /// processes (or machines) running shards 1..n of the same job together do it once.
     pub fn shard(self, k: u32, n: u32) -> Result<Plan> {
         if n == 0 || k == 0 || k > n {
             return Err(Error::Input(format!("--shard {k}/{n}: expected K/N with 1 <= K <= N")));
         }
-        // Runs and experiments split; the files of an export that need every run
-        // (`experiment.json`, `experiments.json`) are written in parts and completed by the
-        // shard that finishes last. Registered models and logged models are not split yet.
-        let whole = |s: &Step| {
-            !matches!(s.what, Move::Run(_) | Move::Experiment(_) | Move::ExperimentIndex(_) | Move::Scorers(_))
-        };
-        if let Some(s) = self.steps.iter().find(|s| whole(s)) {
-            return Err(Error::Input(format!(
-                "--shard splits exports, imports and copies of runs and experiments; this job cannot be split ({})",
-                s.label
-            )));
-        }
+        let shares: Vec<Share> = self.steps.iter().map(|s| share(&s.what)).collect();
         let keep: Vec<bool> = {
-            // Each run goes with the top of its tree: one walk over the forest of run steps.
-            let runs: Vec<(usize, &str, Option<&str>)> = self
+            let mut groups: Vec<usize> = (0..self.steps.len()).collect();
+            let run_step: HashMap<&str, usize> = self
                 .steps
                 .iter()
                 .enumerate()
-                .filter_map(|(i, s)| match &s.what {
-                    Move::Run(r) => Some((i, r.run_id.as_str(), r.parent.as_deref())),
-                    _ => None,
-                })
+                .filter_map(|(i, s)| if let Move::Run(r) = &s.what { Some((r.run_id.as_str(), i)) } else { None })
                 .collect();
-            let position: HashMap<&str, usize> = runs.iter().enumerate().map(|(n, (_, id, _))| (*id, n)).collect();
-            let parent: Vec<Option<usize>> =
-                runs.iter().map(|(_, _, p)| p.and_then(|p| position.get(p).copied())).collect();
-            let tops = tops(&parent, |n| runs[n].1);
-            let mut keep = vec![true; self.steps.len()];
-            for (i, (step, _, _)) in runs.iter().enumerate() {
-                keep[*step] = shard_of(runs[tops[i]].1, n) == k - 1;
+            for (i, step) in self.steps.iter().enumerate() {
+                if !matches!(shares[i], Share::Group(_)) {
+                    continue;
+                }
+                // A parent outside the dependencies (a link left out as a cycle) still joins.
+                let parent = match &step.what {
+                    Move::Run(r) => r.parent.as_deref().and_then(|p| run_step.get(p)).copied(),
+                    _ => None,
+                };
+                for d in step.deps.iter().copied().chain(parent) {
+                    if matches!(shares[d], Share::Group(_)) {
+                        join(&mut groups, i, d);
+                    }
+                }
             }
-            keep
+            // Each group's least key names it alike in every process, whatever the order.
+            let mut least: HashMap<usize, &str> = HashMap::new();
+            for (i, share) in shares.iter().enumerate() {
+                if let Share::Group(key) = share {
+                    let g = find(&mut groups, i);
+                    let entry = least.entry(g).or_insert(key);
+                    if key.as_str() < *entry {
+                        *entry = key;
+                    }
+                }
+            }
+            let least: HashMap<usize, u32> = least.into_iter().map(|(g, key)| (g, shard_of(key, n))).collect();
+            (0..self.steps.len())
+                .map(|i| match &shares[i] {
+                    Share::Every => true,
+                    Share::First => k == 1,
+                    Share::Group(_) => least[&find(&mut groups, i)] == k - 1,
+                })
+                .collect()
         };
         let mut index = vec![usize::MAX; keep.len()];
         let mut steps = Vec::new();
@@ -161,9 +175,13 @@ impl Plan {
         }
         for step in &mut steps {
             step.deps = step.deps.iter().map(|&d| index[d]).filter(|&d| d != usize::MAX).collect();
+            let shard = Some((k, n));
             match &mut step.what {
-                Move::Experiment(e) => e.shard = Some((k, n)),
-                Move::ExperimentIndex(i) => i.shard = Some((k, n)),
+                Move::Experiment(e) => e.shard = shard,
+                Move::ExperimentIndex(i) => i.shard = shard,
+                Move::ModelIndex(i) => i.shard = shard,
+                Move::PromptIndex(i) => i.shard = shard,
+                Move::Index(i) => i.shard = shard,
                 _ => {}
             }
         }
@@ -231,39 +249,47 @@ fn depths(parent: &[Option<usize>]) -> Vec<usize> {
     depth
 }
 
-/// The top of each node's tree in the forest `parent`: the node itself when it has no parent.
-/// Nodes in a cycle (and below one) share the cycle member of least `key`, so that every
-/// process finds the same top whatever order it met the nodes in. Each node is walked over once.
-fn tops<'a>(parent: &[Option<usize>], key: impl Fn(usize) -> &'a str) -> Vec<usize> {
-    const UNSEEN: usize = usize::MAX;
-    const ON_PATH: usize = usize::MAX - 1;
-    let mut top = vec![UNSEEN; parent.len()];
-    let mut path = Vec::new();
-    for start in 0..parent.len() {
-        let mut cur = start;
-        // Walk up to a node of known top, a node without parent, or back onto this walk.
-        let found = loop {
-            match top[cur] {
-                ON_PATH => {
-                    let from = path.iter().position(|&c| c == cur).expect("a node on the path is in it");
-                    break path[from..].iter().copied().min_by_key(|&c| key(c)).expect("a cycle has a node");
-                }
-                UNSEEN => {
-                    top[cur] = ON_PATH;
-                    path.push(cur);
-                    match parent[cur] {
-                        Some(p) => cur = p,
-                        None => break cur,
-                    }
-                }
-                known => break known,
-            }
-        };
-        for c in path.drain(..) {
-            top[c] = found;
-        }
+/// Which shards take a step.
+enum Share {
+    /// Every shard: the destination experiments each needs, the indexes each writes a part of.
+    Every,
+    /// Shard 1 alone: what belongs to no object of the job (the webhooks).
+    First,
+    /// The shard of its group, named by this key.
+    Group(String),
+}
+
+fn share(what: &Move) -> Share {
+    match what {
+        Move::Experiment(_)
+        | Move::ExperimentIndex(_)
+        | Move::ModelIndex(_)
+        | Move::PromptIndex(_)
+        | Move::Index(_) => Share::Every,
+        Move::Webhooks(_) => Share::First,
+        Move::Run(r) => Share::Group(format!("run {}", r.run_id)),
+        Move::LoggedModel(m) => Share::Group(format!("logged model {}", m.model_id)),
+        Move::Model(m) => Share::Group(format!("registered model {}", m.record.name)),
+        Move::Version(v) => Share::Group(format!("registered model {}", v.model.name)),
+        Move::Prompt(p) => Share::Group(format!("prompt {}", p.record.name)),
+        Move::Trace(t) => Share::Group(format!("trace {}", t.trace_id)),
+        Move::EvaluationDataset(d) => Share::Group(format!("evaluation dataset {}", d.dataset_id)),
+        Move::Scorers(s) => Share::Group(format!("scorers of experiment {}", s.experiment_id)),
     }
-    top
+}
+
+/// The group of `i` in the union-find forest `groups` (halving the path on the way).
+fn find(groups: &mut [usize], mut i: usize) -> usize {
+    while groups[i] != i {
+        groups[i] = groups[groups[i]];
+        i = groups[i];
+    }
+    i
+}
+
+fn join(groups: &mut [usize], a: usize, b: usize) {
+    let (a, b) = (find(groups, a), find(groups, b));
+    groups[a.max(b)] = a.min(b);
 }
 
 /// `id` when it can be a folder name (no separator, not `..`), as an export needs every id it
@@ -276,9 +302,9 @@ fn folder_name<'a>(what: &str, id: &'a str) -> Result<&'a str> {
     }
 }
 
-/// Which of `n` shards a run tree goes to: a hash that every process computes alike.
-fn shard_of(root_run_id: &str, n: u32) -> u32 {
-    let digest = Sha256::digest(root_run_id.as_bytes());
+/// Which of `n` shards a group of steps goes to: a hash that every process computes alike.
+fn shard_of(key: &str, n: u32) -> u32 {
+    let digest = Sha256::digest(key.as_bytes());
     let head = u64::from_be_bytes(digest[..8].try_into().expect("a SHA-256 digest has 32 bytes"));
     u32::try_from(head % u64::from(n)).expect("less than n")
 }
@@ -1255,7 +1281,7 @@ impl Planner {
             Some(d) => format!("traces index -> {}", d.join("traces.json").display()),
             None => "traces that could not be listed".to_string(),
         };
-        let index = IndexMove { kind: &TRACES_INDEX, dir, experiments, system, error };
+        let index = IndexMove { kind: &TRACES_INDEX, dir, experiments, system, error, shard: None };
         self.plan.add(label, steps, Move::Index(Box::new(index)));
     }
 
@@ -1563,7 +1589,7 @@ impl Planner {
         );
         // After the experiments too: the manifest counts them and is the export's last file.
         let deps = model_closes.into_iter().chain(closes).chain(experiments_index).collect();
-        let index = ModelIndex { dir: models_dir, manifest: out.clone(), system: system.clone() };
+        let index = ModelIndex { dir: models_dir, manifest: out.clone(), system: system.clone(), shard: None };
         self.plan.add(label, deps, Move::ModelIndex(Box::new(index)));
         Ok(())
     }
@@ -1801,7 +1827,7 @@ impl Planner {
     fn prompt_index(&mut self, destination: &Destination, single: bool, prompts: Vec<usize>) -> Option<usize> {
         let (Destination::Folder { out, system }, false) = (destination, single) else { return None };
         let label = format!("prompts summary -> {}", out.join(SUMMARY_FILE).display());
-        let index = PromptIndex { dir: out.clone(), system: system.clone() };
+        let index = PromptIndex { dir: out.clone(), system: system.clone(), shard: None };
         Some(self.plan.add(label, prompts, Move::PromptIndex(Box::new(index))))
     }
 }
@@ -1933,6 +1959,7 @@ impl Planner {
                 experiments: indexed,
                 system: system.clone(),
                 error: None,
+                shard: None,
             };
             self.plan.add(label, steps, Move::Index(Box::new(index)));
         }
@@ -2063,7 +2090,7 @@ fn version_runs(model: &RegisteredModelRecord) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::dir::DirSink;
+    use crate::{model::ModelVersionRecord, store::dir::DirSink};
 
     fn run(id: &str, parent: Option<&str>) -> Move {
         let sink: Arc<dyn RunSink> = Arc::new(DirSink::new("/nonexistent", ExportSystem::default()));
@@ -2126,17 +2153,6 @@ mod tests {
         all.sort();
         assert_eq!(seen, all, "every run in exactly one shard");
         assert!(plan_of(&as_refs).shard(4, 3).is_err() && plan_of(&as_refs).shard(0, 3).is_err());
-    }
-
-    #[test]
-    fn tops_of_a_forest_with_cycles() {
-        // 0 <- 1 <- 2, 3 alone, 4 <-> 5 a cycle, 6 below the cycle, 7 below 2, 8 a self-loop.
-        let parent = [None, Some(0), Some(1), None, Some(5), Some(4), Some(4), Some(2), Some(8)];
-        let keys: Vec<String> = (0..parent.len()).map(|i| format!("k{i}")).collect();
-        assert_eq!(tops(&parent, |i| keys[i].as_str()), vec![0, 0, 0, 3, 4, 4, 4, 0, 8]);
-        // The cycle's top is its least key, whichever member the walk meets first.
-        let keys: Vec<String> = (0..parent.len()).map(|i| format!("k{}", 9 - i)).collect();
-        assert_eq!(tops(&parent, |i| keys[i].as_str()), vec![0, 0, 0, 3, 5, 5, 5, 0, 8]);
     }
 
     /// 100,000 runs each nested in the one before, split into shards: one walk over the chain
@@ -2265,20 +2281,87 @@ mod tests {
         assert!(version.deps.contains(&run_step), "{:#?}", plan.describe());
     }
 
-    /// An export's index files are split into parts; a registered-model job is not split.
+    /// A model job splits by model: each model's steps, its versions and the runs behind them
+    /// (a run shared by two models' versions joins the two) stay together, every object is in
+    /// exactly one shard, the export's indexes are written in parts by all and the webhooks go
+    /// with shard 1.
     #[test]
-    fn export_indexes_are_written_in_parts_model_jobs_refuse_shards() {
-        let mut plan = plan_of(&[("r1", None)]);
-        let index = ExperimentIndex { out: "/nonexistent".into(), system: ExportSystem::default(), shard: None };
-        plan.add("index".into(), vec![0], Move::ExperimentIndex(Box::new(index)));
-        let sharded = plan.shard(2, 4).unwrap();
-        assert!(sharded.steps.iter().any(|s| matches!(&s.what, Move::ExperimentIndex(i) if i.shard == Some((2, 4)))));
+    fn model_jobs_split_by_model_with_the_runs_of_their_versions() {
+        let runs: Vec<String> = (0..60).map(|i| format!("r{i}")).collect();
+        let build = || model_job(&runs);
+        let plan = build();
+        let labels = |p: &Plan| p.steps.iter().map(|s| s.label.clone()).collect::<Vec<_>>();
+        let whole = labels(&plan);
+        let shards: Vec<Plan> = (1..=3).map(|k| build().shard(k, 3).unwrap()).collect();
+        let mut seen = Vec::new();
+        for (k, shard) in (1..=3).zip(&shards) {
+            let mine = labels(shard);
+            assert!(mine.len() > 12, "shard {k}: {mine:?}");
+            assert!(shard.steps.iter().any(|s| matches!(&s.what, Move::ModelIndex(i) if i.shard == Some((k, 3)))));
+            assert_eq!(mine.contains(&"webhooks".to_string()), k == 1, "shard {k}");
+            for m in 0..20 {
+                let name = format!("m{m}");
+                let of_model: Vec<&String> =
+                    whole.iter().filter(|l| **l == name || l.starts_with(&format!("{name} v"))).collect();
+                let here = of_model.iter().filter(|l| mine.contains(l)).count();
+                assert!(here == 0 || here == of_model.len(), "shard {k} holds part of {name}: {mine:?}");
+                if here > 0 {
+                    let version_runs = shard.steps.iter().filter_map(|s| match &s.what {
+                        Move::Version(v) if v.model.name == name => v.version.run_id.clone(),
+                        _ => None,
+                    });
+                    for r in version_runs {
+                        assert!(mine.contains(&format!("run {r}")), "shard {k}: {name}'s run {r} is elsewhere");
+                    }
+                    if m % 2 == 1 {
+                        assert!(mine.contains(&format!("m{}", m - 1)), "shard {k}: m{m} apart from m{}", m - 1);
+                    }
+                }
+            }
+            // Each step's dependencies are steps of the shard.
+            assert!(shard.steps.iter().all(|s| s.deps.iter().all(|&d| d < shard.steps.len())));
+            seen.extend(mine.into_iter().filter(|l| l != "models index" && l != "webhooks"));
+        }
+        seen.sort();
+        let mut want: Vec<String> = whole.into_iter().filter(|l| l != "models index" && l != "webhooks").collect();
+        want.sort();
+        assert_eq!(seen, want, "every object in exactly one shard");
+    }
 
-        let mut plan = plan_of(&[("r1", None)]);
-        let index =
-            ModelIndex { dir: "/nonexistent".into(), manifest: "/nonexistent".into(), system: ExportSystem::default() };
-        plan.add("models index".into(), vec![0], Move::ModelIndex(Box::new(index)));
-        let err = plan.shard(1, 2).err().expect("refused").to_string();
-        assert!(err.contains("cannot be split") && err.contains("models index"), "{err}");
+    /// An export of 20 models over `runs` (model m: runs 3m and 3m+1, and odd models the run
+    /// of the model before), with its models index and the webhooks.
+    fn model_job(runs: &[String]) -> Plan {
+        let mut plan = plan_of(&runs.iter().map(|r| (r.as_str(), None)).collect::<Vec<_>>());
+        let system = ExportSystem::default();
+        let mut closes = Vec::new();
+        for m in 0..20 {
+            // Model m: runs 3m and 3m+1; odd models also take the run of the model before.
+            let mut runs = vec![3 * m, 3 * m + 1];
+            if m % 2 == 1 {
+                runs.push(3 * (m - 1));
+            }
+            let name = format!("m{m}");
+            let record = Arc::new(RegisteredModelRecord { name: name.clone(), ..Default::default() });
+            let mut versions = Vec::new();
+            for (v, r) in runs.iter().enumerate() {
+                let version = ModelVersionRecord {
+                    version: (v + 1).to_string(),
+                    run_id: Some(format!("r{r}")),
+                    ..Default::default()
+                };
+                let what = VersionMove { model: record.clone(), version, destination: VersionDestination::Folder };
+                versions.push(plan.add(format!("{name} v{v}"), vec![*r], Move::Version(Box::new(what))));
+            }
+            let dir = "/nonexistent".into();
+            let destination = ModelDestination::Folder { dir, system: system.clone() };
+            let what = ModelMove { record, destination, phase: Phase::Close, error: None };
+            closes.push(plan.add(name, versions, Move::Model(Box::new(what))));
+        }
+        let index = ModelIndex { dir: "/nonexistent".into(), manifest: "/nonexistent".into(), system, shard: None };
+        plan.add("models index".into(), closes, Move::ModelIndex(Box::new(index)));
+        let hooks = || Arc::new(DirWebhooks::new(Path::new("/nonexistent"), Arc::default()));
+        let webhooks = WebhookMove { source: hooks(), sink: hooks(), secrets: Arc::default() };
+        plan.add("webhooks".into(), Vec::new(), Move::Webhooks(Box::new(webhooks)));
+        plan
     }
 }

@@ -23,9 +23,10 @@ pub async fn run(args: ExportAllArgs, global: &GlobalArgs) -> anyhow::Result<Exi
     let job = super::plan_and_run(global, &ctx, Source::Server(source), selection, destination);
     let Some(result) = job.await? else { return Ok(ExitCode::SUCCESS) };
     progress.finish();
-    if !result.evaluation_datasets.is_empty() {
+    // A shard without datasets still writes its (empty) part: the summary needs every shard's.
+    if !result.evaluation_datasets.is_empty() || global.shard.is_some() {
         let dir = args.output_dir.join(mlflow_transfer::store::dir_datasets::EVALUATION_DATASETS);
-        super::export_evaluation_datasets::write_summary_of(&dir, &system, &result)?;
+        super::export_evaluation_datasets::write_summary_of(&dir, &system, &result, global.shard)?;
     }
     super::finish_job("export-all", global, &result, &from.named("source"), started)
 }

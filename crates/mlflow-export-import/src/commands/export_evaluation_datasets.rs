@@ -27,12 +27,18 @@ pub async fn run(args: ExportEvaluationDatasetsArgs, global: &GlobalArgs) -> any
     let job = super::plan_and_run(global, &ctx, Source::Server(source), selection, destination);
     let Some(result) = job.await? else { return Ok(ExitCode::SUCCESS) };
     progress.finish();
-    write_summary_of(&args.output_dir, &system, &result)?;
+    write_summary_of(&args.output_dir, &system, &result, global.shard)?;
     super::finish_job("export-evaluation-datasets", global, &result, &from.named("source"), started)
 }
 
-/// Writes `evaluation_datasets_summary.json` into `dir` for the datasets `result` exported.
-pub fn write_summary_of(dir: &Path, system: &ExportSystem, result: &JobResult) -> anyhow::Result<()> {
+/// Writes `evaluation_datasets_summary.json` into `dir` for the datasets `result` exported
+/// (with `--shard`, this shard's part, and the whole once every shard's part is there).
+pub fn write_summary_of(
+    dir: &Path,
+    system: &ExportSystem,
+    result: &JobResult,
+    shard: Option<(u32, u32)>,
+) -> anyhow::Result<()> {
     let exported: Vec<(String, String)> = result
         .evaluation_datasets
         .iter()
@@ -40,5 +46,5 @@ pub fn write_summary_of(dir: &Path, system: &ExportSystem, result: &JobResult) -
         .map(|d| (d.name.clone().unwrap_or_default(), d.source_dataset_id.clone()))
         .collect();
     let failed = result.evaluation_datasets.len() - exported.len();
-    Ok(write_summary(dir, system, &exported, failed)?)
+    Ok(write_summary(dir, system, exported, failed, shard)?)
 }

@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{json, Map, Value};
 
-use super::json::{insert_opt, read_json, system_value, utc_text, ExportSystem, FormatError, Obj};
+use super::json::{has_shard_parts, insert_opt, read_json, system_value, utc_text, ExportSystem, FormatError, Obj};
 use crate::model::ExperimentRecord;
 use crate::paths::is_single_segment;
 
@@ -171,7 +171,7 @@ pub fn read_experiments_dir(dir: &Path) -> Result<Vec<ExperimentEntry>, FormatEr
     ];
     let (path, base) = candidates.into_iter().find(|(p, _)| p.is_file()).ok_or_else(|| FormatError::NotAnExport {
         dir: dir.to_path_buf(),
-        what: if has_shard_parts(dir) {
+        what: if has_shard_parts(dir, "experiments") {
             "a complete export yet: its shards' parts of experiments.json are there, but not every \
              shard has finished (the last one writes experiments.json)"
         } else {
@@ -181,15 +181,6 @@ pub fn read_experiments_dir(dir: &Path) -> Result<Vec<ExperimentEntry>, FormatEr
     })?;
     let root = read_json(&path)?;
     parse_experiments(base, &root).map_err(|what| FormatError::Shape { path, what })
-}
-
-/// Whether `dir` holds a part of `experiments.json` written by a shard of a sharded export.
-fn has_shard_parts(dir: &Path) -> bool {
-    std::fs::read_dir(dir)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .any(|e| e.file_name().to_str().is_some_and(|n| n.starts_with("experiments.shard-") && n.ends_with(".json")))
 }
 
 fn parse_experiment(dir: &Path, root: &Value) -> Result<ExperimentDir, String> {

@@ -218,3 +218,14 @@ pub fn utc_text(epoch_s: i64) -> String {
     let year = yoe + era * 400 + i64::from(month <= 2);
     format!("{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}", secs / 3600, secs % 3600 / 60, secs % 60)
 }
+
+/// Whether `dir` holds a part of `<stem>.json` written by a shard of a sharded export, whose
+/// last shard has not written the whole file yet when that file is missing.
+pub(crate) fn has_shard_parts(dir: &Path, stem: &str) -> bool {
+    let prefix = format!("{stem}.shard-");
+    std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .any(|e| e.file_name().to_str().is_some_and(|n| n.starts_with(&prefix) && n.ends_with(".json")))
+}

@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{json, Map, Value};
 
-use super::json::{insert_opt, read_json, system_value, ExportSystem, FormatError, Obj};
+use super::json::{has_shard_parts, insert_opt, read_json, system_value, ExportSystem, FormatError, Obj};
 use crate::model::{ModelVersionRecord, RegisteredModelRecord};
 use crate::paths::is_single_segment;
 
@@ -219,7 +219,12 @@ pub fn read_models_dir(dir: &Path) -> Result<Vec<ModelEntry>, FormatError> {
     ];
     let (path, base) = candidates.into_iter().find(|(p, _)| p.is_file()).ok_or_else(|| FormatError::NotAnExport {
         dir: dir.to_path_buf(),
-        what: "a models export: no models.json, models/models.json or models/manifest.json",
+        what: if has_shard_parts(&nested, "models") {
+            "a complete export yet: its shards' parts of models/models.json are there, but not every \
+             shard has finished (the last one writes models.json)"
+        } else {
+            "a models export: no models.json, models/models.json or models/manifest.json"
+        },
     })?;
     let root = read_json(&path)?;
     parse_models(base, &root).map_err(|what| FormatError::Shape { path, what })

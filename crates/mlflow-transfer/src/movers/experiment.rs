@@ -141,7 +141,7 @@ impl ExperimentMove {
                 outcome.destination = Some(dir.display().to_string());
             }
             ExperimentDestination::Folder { dir, system } => {
-                let written = write_whole(
+                let written = local::write_whole(
                     &dir.join("experiment.json"),
                     self.shard,
                     (ok, failed),
@@ -218,47 +218,14 @@ impl ExperimentMove {
     }
 }
 
-/// Writes the file at `path` from `mine`, this job's share of it. When the job is one shard
-/// of several, `mine` is written as this shard's part (`part`), and the whole file, from every
-/// shard's part (`merge`), only by the shard that finds them all ([`local::write_part`]).
-fn write_whole<T>(
-    path: &std::path::Path,
-    shard: Option<(u32, u32)>,
-    mine: T,
-    part: impl FnOnce(&T) -> Value,
-    merge: impl FnOnce(&[Value]) -> Result<T>,
-    render: impl FnOnce(T) -> Value,
-) -> Result<()> {
-    let whole = match shard {
-        None => Some(mine),
-        Some(shard) => local::write_part(path, shard, &part(&mine))?.map(|parts| merge(&parts)).transpose()?,
-    };
-    match (whole, shard) {
-        (Some(whole), None) => local::write_json(path, &render(whole)),
-        // Shards that finish together each write the whole file.
-        (Some(whole), Some(_)) => local::write_json_shared(path, &render(whole)),
-        (None, _) => Ok(()),
-    }
-}
-
 /// The runs (moved, failed) of an experiment over the parts every shard wrote.
 fn every_shards_runs(parts: &[Value]) -> Result<(Vec<String>, Vec<String>)> {
     let (mut ok, mut failed) = (Vec::new(), Vec::new());
     for part in parts {
-        ok.extend(string_list(part, "ok")?);
-        failed.extend(string_list(part, "failed")?);
+        ok.extend(local::part_strings(part, "ok", "experiment.json")?);
+        failed.extend(local::part_strings(part, "failed", "experiment.json")?);
     }
     Ok((ok, failed))
-}
-
-fn string_list(part: &Value, key: &str) -> Result<Vec<String>> {
-    let bad = || Error::Input(format!("a shard's part of experiment.json has no list of run ids under {key:?}"));
-    part.get(key)
-        .and_then(Value::as_array)
-        .ok_or_else(bad)?
-        .iter()
-        .map(|v| v.as_str().map(String::from).ok_or_else(bad))
-        .collect()
 }
 
 /// `experiments.json` of a bulk export, listing the experiments written.
@@ -284,7 +251,7 @@ impl ExperimentIndex {
             })
             .collect();
         let path = self.out.join("experiments.json");
-        let written = write_whole(
+        let written = local::write_whole(
             &path,
             self.shard,
             summaries,

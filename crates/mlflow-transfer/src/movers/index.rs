@@ -5,6 +5,8 @@
 
 use std::{collections::BTreeSet, path::PathBuf};
 
+use serde_json::{json, Value};
+
 use crate::{
     format::{
         index_json::{write_index, IndexKind, IndexedExperiment},
@@ -23,6 +25,10 @@ pub struct IndexMove {
     pub system: ExportSystem,
     /// What could not be listed, and why.
     pub error: Option<(String, String)>,
+    /// `(K, N)` when this job is shard K of N of an export: every shard plans every object,
+    /// so the index is the planned objects less every shard's failures, written by the shard
+    /// that finds all their parts.
+    pub shard: Option<(u32, u32)>,
 }
 
 impl IndexMove {
@@ -31,14 +37,37 @@ impl IndexMove {
             return Outcome::Failed { object: object.clone(), error: error.clone(), retryable: false };
         }
         let Some(dir) = &self.dir else { return Outcome::Indexed };
-        let failed: BTreeSet<&str> = deps
+        let failed: BTreeSet<String> = deps
             .iter()
             .filter_map(|d| match d {
-                Outcome::Trace(t) if t.action == Action::Failed => Some(t.source_trace_id.as_str()),
-                Outcome::LoggedModel(m) if m.action == Action::Failed => Some(m.source_model_id.as_str()),
+                Outcome::Trace(t) if t.action == Action::Failed => Some(t.source_trace_id.clone()),
+                Outcome::LoggedModel(m) if m.action == Action::Failed => Some(m.source_model_id.clone()),
                 _ => None,
             })
             .collect();
+        let path = dir.join(self.kind.file);
+        let written = local::write_whole(
+            &path,
+            self.shard,
+            failed,
+            |failed| json!({"failed": failed}),
+            |parts| {
+                let mut all = BTreeSet::new();
+                for part in parts {
+                    all.extend(local::part_strings(part, "failed", self.kind.file)?);
+                }
+                Ok(all)
+            },
+            |failed| self.render(&failed),
+        );
+        match written {
+            Ok(()) => Outcome::Indexed,
+            Err(e) => Outcome::failed(path.display().to_string(), &e),
+        }
+    }
+
+    /// The index of the planned objects less those that `failed`.
+    fn render(&self, failed: &BTreeSet<String>) -> Value {
         let written: Vec<IndexedExperiment> = self
             .experiments
             .iter()
@@ -47,11 +76,7 @@ impl IndexMove {
                 ..e.clone()
             })
             .collect();
-        let failed: Vec<String> = failed.into_iter().map(str::to_string).collect();
-        let path = dir.join(self.kind.file);
-        match local::write_json(&path, &write_index(self.kind, &self.system, &written, &failed)) {
-            Ok(()) => Outcome::Indexed,
-            Err(e) => Outcome::failed(path.display().to_string(), &e),
-        }
+        let failed: Vec<String> = failed.iter().cloned().collect();
+        write_index(self.kind, &self.system, &written, &failed)
     }
 }

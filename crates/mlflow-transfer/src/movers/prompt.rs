@@ -13,6 +13,8 @@
 
 use std::{collections::BTreeMap, path::PathBuf, sync::Arc};
 
+use serde_json::{json, Value};
+
 use crate::{
     format::{
         prompt_json::{version_folder, write_prompt_json, write_summary_json, PROMPT_FILE, SUMMARY_FILE},
@@ -190,10 +192,13 @@ fn link_tags_recorded(tags: &BTreeMap<String, String>) -> BTreeMap<String, Strin
         .collect()
 }
 
-/// `prompts_summary.json` of a bulk prompts folder, written after every prompt.
+/// `prompts_summary.json` of a bulk prompts folder, written after every prompt; in a sharded
+/// export, from every shard's counts by the shard that finds them all.
 pub struct PromptIndex {
     pub dir: PathBuf,
     pub system: ExportSystem,
+    /// `(K, N)` when this job is shard K of N of an export.
+    pub shard: Option<(u32, u32)>,
 }
 
 impl PromptIndex {
@@ -208,11 +213,26 @@ impl PromptIndex {
             }
         }
         let path = self.dir.join(SUMMARY_FILE);
-        match local::write_json(&path, &write_summary_json(&self.system, ok, failed)) {
+        let written = local::write_whole(
+            &path,
+            self.shard,
+            (ok, failed),
+            |(ok, failed)| json!({"ok": ok, "failed": failed}),
+            every_shards_counts,
+            |(ok, failed)| write_summary_json(&self.system, ok, failed),
+        );
+        match written {
             Ok(()) => Outcome::Indexed,
             Err(e) => Outcome::failed(path.display().to_string(), &e),
         }
     }
+}
+
+/// The prompt versions written and prompts failed, summed over every shard's part.
+fn every_shards_counts(parts: &[Value]) -> Result<(usize, usize)> {
+    let bad = || Error::Input(format!("a shard's part of {SUMMARY_FILE} has no counts"));
+    let count = |part: &Value, key: &str| part.get(key).and_then(Value::as_u64).map(|n| n as usize).ok_or_else(bad);
+    parts.iter().try_fold((0, 0), |(ok, failed), part| Ok((ok + count(part, "ok")?, failed + count(part, "failed")?)))
 }
 
 #[cfg(test)]

@@ -9,7 +9,9 @@
 //! version mover reproduces a numbering gap left by a deleted source version. The writes
 //! themselves go through the destination's [`ModelSink`].
 
-use std::{path::PathBuf, sync::Arc};
+use std::{collections::BTreeMap, path::PathBuf, sync::Arc};
+
+use serde_json::{json, Value};
 
 use crate::{
     format::{
@@ -23,6 +25,7 @@ use crate::{
     model::RegisteredModelRecord,
     select::PrincipalMap,
     store::{local, ModelSink},
+    Error, Result,
 };
 
 /// Where a registered model goes.
@@ -162,37 +165,100 @@ impl ModelMove {
 }
 
 /// The closing files of an `export-models`/`export-all` folder: `models/models.json`, listing
-/// the models written, then the top `manifest.json` counting models and experiments.
+/// the models written, then the top `manifest.json` counting models and experiments. In a
+/// sharded export each shard writes its part (`models.shard-K-of-N.json`) and the shard that
+/// finds every part writes both files from them all.
 pub struct ModelIndex {
     /// The `models/` folder.
     pub dir: PathBuf,
     /// The export's top folder, which holds `manifest.json`.
     pub manifest: PathBuf,
     pub system: ExportSystem,
+    /// `(K, N)` when this job is shard K of N of an export.
+    pub shard: Option<(u32, u32)>,
+}
+
+/// What an export's model index says: the models written and failed, and each experiment's
+/// runs (by source id: the experiments are in every shard, their runs in one).
+#[derive(Debug, Default, PartialEq)]
+struct IndexedModels {
+    ok: Vec<String>,
+    failed: Vec<String>,
+    experiments: BTreeMap<String, (usize, usize)>,
+}
+
+impl IndexedModels {
+    fn of(deps: &[Outcome]) -> Self {
+        let mut index = IndexedModels::default();
+        for d in deps {
+            match d {
+                Outcome::Model(m) if m.error.is_some() => index.failed.push(m.source_name.clone()),
+                Outcome::Model(m) => index.ok.push(m.source_name.clone()),
+                Outcome::Experiment(e) if e.error.is_none() => {
+                    index.experiments.insert(e.source_experiment_id.clone(), (e.runs_ok, e.runs_failed));
+                }
+                _ => {}
+            }
+        }
+        index
+    }
+
+    fn part(&self) -> Value {
+        let runs: serde_json::Map<String, Value> =
+            self.experiments.iter().map(|(id, (ok, failed))| (id.clone(), json!([ok, failed]))).collect();
+        json!({"ok": self.ok, "failed": self.failed, "experiments": runs})
+    }
+
+    /// Every shard's part in one: models listed once each, runs summed over the shards.
+    fn merge(parts: &[Value]) -> Result<Self> {
+        let bad = || Error::Input("a shard's part of models.json is not a list of models and experiments".into());
+        let mut index = IndexedModels::default();
+        for part in parts {
+            index.ok.extend(local::part_strings(part, "ok", "models.json")?);
+            index.failed.extend(local::part_strings(part, "failed", "models.json")?);
+            for (id, runs) in part.get("experiments").and_then(Value::as_object).ok_or_else(bad)? {
+                let count = |i: usize| runs.get(i).and_then(Value::as_u64).map(|n| n as usize).ok_or_else(bad);
+                let entry = index.experiments.entry(id.clone()).or_default();
+                entry.0 += count(0)?;
+                entry.1 += count(1)?;
+            }
+        }
+        Ok(index)
+    }
 }
 
 impl ModelIndex {
     pub async fn execute(&self, deps: &[Outcome], _ctx: &JobContext) -> Outcome {
-        let models = deps.iter().filter_map(|d| if let Outcome::Model(m) = d { Some(m) } else { None });
-        let (failed, ok): (Vec<&ModelOutcome>, Vec<&ModelOutcome>) = models.partition(|o| o.error.is_some());
-        let names = |v: Vec<&ModelOutcome>| v.into_iter().map(|o| o.source_name.clone()).collect::<Vec<_>>();
-        let (ok, failed) = (names(ok), names(failed));
-        let experiments: Vec<_> = deps
-            .iter()
-            .filter_map(|d| if let Outcome::Experiment(e) = d { Some(e) } else { None })
-            .filter(|e| e.error.is_none())
-            .collect();
-        let runs = ExperimentCounts {
-            experiments: experiments.len(),
-            ok_runs: experiments.iter().map(|e| e.runs_ok).sum(),
-            failed_runs: experiments.iter().map(|e| e.runs_failed).sum(),
+        let models_json = self.dir.join("models.json");
+        let mine = IndexedModels::of(deps);
+        let whole = match self.shard {
+            None => Ok(Some(mine)),
+            Some(shard) => local::write_part(&models_json, shard, &mine.part())
+                .and_then(|parts| parts.map(|p| IndexedModels::merge(&p)).transpose()),
         };
+        let index = match whole {
+            Ok(Some(index)) => index,
+            Ok(None) => return Outcome::Indexed,
+            Err(e) => return Outcome::failed(models_json.display().to_string(), &e),
+        };
+        let runs = ExperimentCounts {
+            experiments: index.experiments.len(),
+            ok_runs: index.experiments.values().map(|r| r.0).sum(),
+            failed_runs: index.experiments.values().map(|r| r.1).sum(),
+        };
+        let (ok, failed) = (&index.ok, &index.failed);
         let files = [
-            (self.dir.join("models.json"), write_models_json(&self.system, &ok, &failed)),
-            (self.manifest.join("manifest.json"), write_manifest_json(&self.system, &ok, &failed, &runs)),
+            (models_json, write_models_json(&self.system, ok, failed)),
+            (self.manifest.join("manifest.json"), write_manifest_json(&self.system, ok, failed, &runs)),
         ];
         for (path, json) in files {
-            if let Err(e) = local::write_json(&path, &json) {
+            // Shards that finish together each write the whole files.
+            let written = if self.shard.is_some() {
+                local::write_json_shared(&path, &json)
+            } else {
+                local::write_json(&path, &json)
+            };
+            if let Err(e) = written {
                 return Outcome::failed(path.display().to_string(), &e);
             }
         }
@@ -204,6 +270,47 @@ impl ModelIndex {
 mod tests {
     use super::*;
     use crate::{job::VersionOutcome, model::ModelVersionRecord};
+
+    /// Two shards of an export: the model index and manifest are written once, by the shard
+    /// that finds both parts, listing every shard's models and summing each experiment's runs
+    /// (the experiment is in both shards); the first shard alone writes nothing whole, and an
+    /// import before the second finds the export incomplete.
+    #[tokio::test]
+    async fn shards_of_an_export_index_every_shards_models() {
+        let out = tempfile::tempdir().unwrap();
+        let index = |k| ModelIndex {
+            dir: out.path().join("models"),
+            manifest: out.path().to_path_buf(),
+            system: ExportSystem::default(),
+            shard: Some((k, 2)),
+        };
+        let model = |name: &str, error: Option<&str>| {
+            Outcome::Model(ModelOutcome { error: error.map(String::from), ..ModelOutcome::new(name) })
+        };
+        let experiment = |ok| {
+            Outcome::Experiment(crate::job::ExperimentOutcome {
+                source_experiment_id: "7".into(),
+                runs_ok: ok,
+                ..Default::default()
+            })
+        };
+        let ctx = JobContext::new(crate::job::RunOptions::default(), Arc::new(crate::Silent));
+        let first = [model("a", None), model("b", Some("gone")), experiment(2)];
+        assert!(matches!(index(1).execute(&first, &ctx).await, Outcome::Indexed));
+        assert!(!out.path().join("manifest.json").exists());
+        let err = crate::format::model_json::read_models_dir(out.path()).unwrap_err().to_string();
+        assert!(err.contains("not every shard has finished"), "{err}");
+        let second = [model("c", None), experiment(3)];
+        assert!(matches!(index(2).execute(&second, &ctx).await, Outcome::Indexed));
+        let read = |p: &str| -> Value { serde_json::from_slice(&std::fs::read(out.path().join(p)).unwrap()).unwrap() };
+        let models = read("models/models.json");
+        assert_eq!(models["mlflow"]["models"], json!(["a", "c"]), "{models}");
+        assert_eq!(models["info"]["failed_models"], json!(["b"]), "{models}");
+        let manifest = read("manifest.json");
+        let status = &manifest["info"]["status"];
+        assert_eq!(status["experiments"]["experiments"], 1, "{manifest}");
+        assert_eq!(status["experiments"]["ok_runs"], 5, "{manifest}");
+    }
 
     /// A version that failed is reported failed, not counted among those written.
     #[tokio::test]

@@ -13,7 +13,7 @@ use std::{
 };
 
 use async_trait::async_trait;
-use serde_json::json;
+use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
 use crate::{
@@ -188,17 +188,38 @@ impl RecordWriter for FileRecordWriter {
 }
 
 /// `evaluation_datasets_summary.json` of a bulk folder, as the Python tool writes it: counts
-/// and each dataset's name and id.
-pub fn write_summary(bulk: &Path, system: &ExportSystem, datasets: &[(String, String)], failed: usize) -> Result<()> {
-    let list: Vec<_> = datasets.iter().map(|(name, id)| json!({"name": name, "dataset_id": id})).collect();
-    let summary = json!({
-        "total_datasets": datasets.len() + failed,
-        "successful_exports": datasets.len(),
-        "failed_exports": failed,
-        "datasets": list,
-    });
-    let doc = summary_file(system, summary);
-    local::write_json(&bulk.join(SUMMARY_JSON), &doc)
+/// and each dataset's name and id. Shard K of N of an export writes its part, and the shard
+/// that finds every part writes the summary of them all ([`local::write_whole`]).
+pub fn write_summary(
+    bulk: &Path,
+    system: &ExportSystem,
+    datasets: Vec<(String, String)>,
+    failed: usize,
+    shard: Option<(u32, u32)>,
+) -> Result<()> {
+    let part = |(datasets, failed): &(Vec<(String, String)>, usize)| json!({"datasets": datasets, "failed": failed});
+    let merge = |parts: &[Value]| {
+        let bad = || Error::Input(format!("a shard's part of {SUMMARY_JSON} is not a list of datasets and a count"));
+        let (mut all, mut failed) = (Vec::new(), 0);
+        for part in parts {
+            let datasets: Vec<(String, String)> =
+                serde_json::from_value(part.get("datasets").cloned().ok_or_else(bad)?).map_err(|_| bad())?;
+            all.extend(datasets);
+            failed += part.get("failed").and_then(Value::as_u64).ok_or_else(bad)? as usize;
+        }
+        Ok((all, failed))
+    };
+    let render = |(datasets, failed): (Vec<(String, String)>, usize)| {
+        let list: Vec<_> = datasets.iter().map(|(name, id)| json!({"name": name, "dataset_id": id})).collect();
+        let summary = json!({
+            "total_datasets": datasets.len() + failed,
+            "successful_exports": datasets.len(),
+            "failed_exports": failed,
+            "datasets": list,
+        });
+        summary_file(system, summary)
+    };
+    local::write_whole(&bulk.join(SUMMARY_JSON), shard, (datasets, failed), part, merge, render)
 }
 
 #[cfg(test)]

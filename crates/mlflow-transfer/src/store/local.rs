@@ -183,6 +183,40 @@ pub fn write_part(path: &Path, (k, n): (u32, u32), part: &serde_json::Value) -> 
     Ok(Some(parts))
 }
 
+/// Writes the file at `path` from `mine`, this job's share of it. When the job is one shard
+/// of several, `mine` is written as this shard's part (`part`), and the whole file, from every
+/// shard's part (`merge`), only by the shard that finds them all ([`write_part`]).
+pub fn write_whole<T>(
+    path: &Path,
+    shard: Option<(u32, u32)>,
+    mine: T,
+    part: impl FnOnce(&T) -> serde_json::Value,
+    merge: impl FnOnce(&[serde_json::Value]) -> Result<T>,
+    render: impl FnOnce(T) -> serde_json::Value,
+) -> Result<()> {
+    let whole = match shard {
+        None => Some(mine),
+        Some(shard) => write_part(path, shard, &part(&mine))?.map(|parts| merge(&parts)).transpose()?,
+    };
+    match (whole, shard) {
+        (Some(whole), None) => write_json(path, &render(whole)),
+        // Shards that finish together each write the whole file.
+        (Some(whole), Some(_)) => write_json_shared(path, &render(whole)),
+        (None, _) => Ok(()),
+    }
+}
+
+/// The list of strings under `key` in a shard's part of `file` (see [`write_part`]).
+pub fn part_strings(part: &serde_json::Value, key: &str, file: &str) -> Result<Vec<String>> {
+    let bad = || Error::Input(format!("a shard's part of {file} has no list of strings under {key:?}"));
+    part.get(key)
+        .and_then(serde_json::Value::as_array)
+        .ok_or_else(bad)?
+        .iter()
+        .map(|v| v.as_str().map(String::from).ok_or_else(bad))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
