@@ -242,6 +242,23 @@ mod tests {
 
     /// A bulk folder written page by page reads back page by page (three pages for 2,500
     /// records), every record in order; a second begin finds the complete file.
+    /// Three shards of an export, one without datasets: the summary is written once all three
+    /// parts are there, listing every shard's datasets and failures.
+    #[test]
+    fn shards_write_one_summary_of_every_shards_datasets() {
+        let dir = tempfile::tempdir().unwrap();
+        let summary = dir.path().join(SUMMARY_JSON);
+        let dataset = |n: &str| vec![(n.to_string(), format!("d-{n}"))];
+        write_summary(dir.path(), &system(), dataset("a"), 1, Some((2, 3))).unwrap();
+        write_summary(dir.path(), &system(), Vec::new(), 0, Some((3, 3))).unwrap();
+        assert!(!summary.exists(), "written before every shard's part");
+        write_summary(dir.path(), &system(), dataset("b"), 0, Some((1, 3))).unwrap();
+        let doc: Value = serde_json::from_slice(&std::fs::read(&summary).unwrap()).unwrap();
+        let text = doc.to_string();
+        assert!(text.contains(r#""total_datasets":3"#) && text.contains(r#""failed_exports":1"#), "{text}");
+        assert!(text.contains(r#""dataset_id":"d-b""#) && text.contains(r#""dataset_id":"d-a""#), "{text}");
+    }
+
     #[tokio::test]
     async fn a_bulk_folder_round_trips_records_by_the_page() {
         let dir = tempfile::tempdir().unwrap();
