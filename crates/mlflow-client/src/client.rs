@@ -353,21 +353,23 @@ impl MlflowClient {
         Ok(ByteStream { len, stream: Box::pin(HeldBody { body, in_flight: Some(in_flight) }) })
     }
 
-    /// Uploads a streamed body to a signed storage URL with PUT and the credential's headers.
-    /// Not retried here, as [`Self::put_stream`].
-    pub(crate) async fn put_signed(
+    /// Sends a body of `len` bytes to a signed storage URL (`PUT`, or `PATCH` for an ADLS
+    /// append) with the credential's headers. Not retried here, as [`Self::put_stream`].
+    pub(crate) async fn send_signed(
         &self,
+        method: reqwest::Method,
         url: &str,
         headers: &[(String, String)],
         len: u64,
         body: reqwest::Body,
     ) -> Result<()> {
+        let name = if method == reqwest::Method::PATCH { "PATCH" } else { "PUT" };
         let rb = headers
             .iter()
-            .fold(self.inner.http.put(url), |rb, (k, v)| rb.header(k, v))
+            .fold(self.inner.http.request(method, url), |rb, (k, v)| rb.header(k, v))
             .header(header::CONTENT_LENGTH, len)
             .body(body);
-        self.execute("PUT", &crate::redact(url), rb).await.map(drop)
+        self.execute(name, &crate::redact(url), rb).await.map(drop)
     }
 
     /// Sends one request under the in-flight limit and maps error statuses to [`Error::Api`].
@@ -379,9 +381,11 @@ impl MlflowClient {
         if let Some(pacer) = self.inner.pacer.as_ref().filter(|_| on_server) {
             pacer.wait().await;
         }
-        // Artifact uploads (PUT) go to the artifact store, not the database.
+        // Artifact uploads (PUT) and anything sent to a signed storage URL go to the artifact
+        // store, not the database.
         let write = match method {
             "GET" | "PUT" => None,
+            _ if !on_server => None,
             _ => Some(self.inner.writes.clone().acquire_owned().await.expect("limiter never closes")),
         };
         let slot = self.inner.limiter.clone().acquire_owned().await.expect("limiter never closes");

@@ -9,7 +9,8 @@
 //!   `dbfs:/databricks/mlflow-tracking/<exp>/<run>/artifacts` in every answer;
 //! - the open-source artifact routes (`mlflow-artifacts`, `get-artifact`) do not exist;
 //! - artifacts are listed by the fake itself and moved through credentials whose signed URLs
-//!   are real SigV4 presigned URLs into the shared moto S3, so the bytes really move;
+//!   are real SigV4 presigned URLs into the shared moto S3, or (a workspace on Azure,
+//!   [`DatabricksFake::start_azure`]) service SAS URLs into azurite, so the bytes really move;
 //! - every answer carries `x-databricks-org-id`, and one route can be made to answer 429;
 //! - experiments are named by absolute workspace paths whose folder must exist (made with
 //!   `workspace/mkdirs`), and the tags a workspace sets itself may not be set by a client;
@@ -35,13 +36,18 @@ use std::{
     time::{Duration, Instant},
 };
 
+use base64::Engine;
 use bytes::Bytes;
+use hmac::{Hmac, Mac};
 use http_body_util::{combinators::BoxBody, BodyExt, Full};
 use hyper::{header, Method, Request, Response, StatusCode};
-use object_store::{aws::AmazonS3, path::Path as StorePath, signer::Signer, ObjectStore, ObjectStoreExt};
+use object_store::{
+    aws::AmazonS3, azure::MicrosoftAzure, path::Path as StorePath, signer::Signer, ObjectStore, ObjectStoreExt,
+};
 use serde_json::{json, Value};
 
 use crate::{
+    azurite::{Azurite, AZURITE_ACCOUNT, AZURITE_KEY},
     background::{accept_until, Background},
     moto::{Moto, MOTO_ACCESS_KEY, MOTO_REGION},
 };
@@ -142,8 +148,8 @@ struct State {
     upstream: String,
     options: FakeOptions,
     http: reqwest::Client,
-    s3: AmazonS3,
-    /// Key prefix of this workspace's artifacts in the moto bucket.
+    storage: Storage,
+    /// Key prefix of this workspace's artifacts in the moto bucket (or azurite container).
     prefix: String,
     issued: Mutex<HashMap<String, Instant>>,
     /// The workspace's folders (databricks-rest.md §5.1).
@@ -157,6 +163,27 @@ struct State {
     violations: Mutex<Vec<String>>,
     counts: FakeCounts,
 }
+
+/// Where a workspace keeps its artifacts, and how it signs URLs into it.
+enum Storage {
+    /// The shared moto bucket: SigV4 presigned URLs (`AWS_PRESIGNED_URL`).
+    S3(AmazonS3),
+    /// The shared azurite container: service SAS URLs (`AZURE_SAS_URI`).
+    Azure { store: MicrosoftAzure, blob_endpoint: String, container: String },
+}
+
+impl Storage {
+    fn store(&self) -> &dyn ObjectStore {
+        match self {
+            Storage::S3(s3) => s3,
+            Storage::Azure { store, .. } => store,
+        }
+    }
+}
+
+/// The metadata header an Azure write credential carries, which the client must send with the
+/// block list (databricks-rest.md §2.3 "Headers"; `x-ms-meta-*` is one of Put Block List's).
+pub const AZURE_METADATA: (&str, &str) = ("x-ms-meta-writtenby", "fake-workspace");
 
 /// A running fake workspace; `url` is its host (`DATABRICKS_HOST`).
 pub struct DatabricksFake {
@@ -179,11 +206,27 @@ impl DatabricksFake {
         Self::start_on(upstream, &moto.endpoint_url, &moto.bucket, options)
     }
 
+    /// A workspace on Azure: [`Self::start`] with the artifacts in azurite's container, moved
+    /// through SAS URLs.
+    pub fn start_azure(upstream: &str, azurite: &Azurite, options: FakeOptions) -> DatabricksFake {
+        let store = object_store::azure::MicrosoftAzureBuilder::new()
+            .with_account(AZURITE_ACCOUNT)
+            .with_access_key(AZURITE_KEY)
+            .with_container_name(&azurite.container)
+            .with_endpoint(azurite.blob_endpoint.clone())
+            .with_allow_http(true)
+            .build()
+            .expect("an Azure client for azurite");
+        let storage = Storage::Azure {
+            store,
+            blob_endpoint: azurite.blob_endpoint.clone(),
+            container: azurite.container.clone(),
+        };
+        Self::start_with(upstream, storage, options)
+    }
+
     /// [`Self::start`] with the S3 endpoint and bucket given.
     fn start_on(upstream: &str, s3_endpoint: &str, bucket: &str, options: FakeOptions) -> DatabricksFake {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
-        listener.set_nonblocking(true).expect("non-blocking listener");
-        let url = format!("http://{}", listener.local_addr().expect("local address"));
         let s3 = object_store::aws::AmazonS3Builder::new()
             .with_bucket_name(bucket)
             .with_region(MOTO_REGION)
@@ -194,13 +237,20 @@ impl DatabricksFake {
             .with_virtual_hosted_style_request(false)
             .build()
             .expect("an S3 client for moto");
+        Self::start_with(upstream, Storage::S3(s3), options)
+    }
+
+    fn start_with(upstream: &str, storage: Storage, options: FakeOptions) -> DatabricksFake {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
+        listener.set_nonblocking(true).expect("non-blocking listener");
+        let url = format!("http://{}", listener.local_addr().expect("local address"));
         let prefix = crate::unique_name("dbx");
         let state = Arc::new(State {
             url: url.clone(),
             upstream: upstream.trim_end_matches('/').to_string(),
             options,
             http: reqwest::Client::builder().no_proxy().build().expect("HTTP client"),
-            s3,
+            storage,
             prefix: prefix.clone(),
             issued: Mutex::default(),
             grants: Mutex::default(),
@@ -266,7 +316,12 @@ impl DatabricksFake {
         self.notebook(path).map(|n| render(path, &n, format))
     }
 
-    /// The moto key of file `path` of run `run_id`.
+    /// Whether the workspace keeps its artifacts in azurite ([`Self::start_azure`]), not moto.
+    pub fn on_azure(&self) -> bool {
+        matches!(self.state.storage, Storage::Azure { .. })
+    }
+
+    /// The moto key (azurite blob name) of file `path` of run `run_id`.
     pub fn key(&self, run_id: &str, path: &str) -> String {
         format!("{}/{run_id}/artifacts/{path}", self.prefix)
     }
@@ -493,7 +548,11 @@ async fn list_artifacts(state: &State, query: &HashMap<String, String>) -> Respo
     }
     let root = format!("{}/{run_id}/artifacts", state.prefix);
     let prefix = if dir.is_empty() { root.clone() } else { format!("{root}/{dir}") };
-    let listed = match state.s3.list_with_delimiter(Some(&StorePath::parse(prefix.as_str()).unwrap_or_default())).await
+    let listed = match state
+        .storage
+        .store()
+        .list_with_delimiter(Some(&StorePath::parse(prefix.as_str()).unwrap_or_default()))
+        .await
     {
         Ok(l) => l,
         Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL_ERROR", &e.to_string()),
@@ -508,7 +567,7 @@ async fn list_artifacts(state: &State, query: &HashMap<String, String>) -> Respo
     entries.sort_by(|a, b| a["path"].as_str().cmp(&b["path"].as_str()));
     // A file's path lists that one file (databricks-rest.md §2.2, "single-file quirk").
     if entries.is_empty() && !dir.is_empty() {
-        if let Ok(meta) = state.s3.head(&StorePath::parse(prefix.as_str()).unwrap_or_default()).await {
+        if let Ok(meta) = state.storage.store().head(&StorePath::parse(prefix.as_str()).unwrap_or_default()).await {
             entries.push(json!({"path": dir, "is_dir": false, "file_size": meta.size}));
         }
     }
@@ -549,25 +608,71 @@ async fn credentials(state: &State, body: &[u8], method: Method) -> Response<Bod
         let Ok(key) = StorePath::parse(format!("{}/{run_id}/artifacts/{path}", state.prefix)) else {
             return state.violation(format!("credentials request for path {path:?}"));
         };
-        let mut headers = Vec::new();
-        let mut opts = object_store::signer::SignedUrlOptions::default();
-        if method == Method::PUT {
-            headers.push(json!({"name": "x-amz-server-side-encryption", "value": "AES256"}));
-            opts = opts.with_signed_header(
-                header::HeaderName::from_static("x-amz-server-side-encryption"),
-                header::HeaderValue::from_static("AES256"),
-            );
-        }
-        let url = match state.s3.signed_url_opts(method.clone(), &key, Duration::from_secs(900), &opts).await {
-            Ok(u) => u,
-            Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL_ERROR", &e.to_string()),
+        let info = match &state.storage {
+            Storage::S3(s3) => {
+                let mut headers = Vec::new();
+                let mut opts = object_store::signer::SignedUrlOptions::default();
+                if method == Method::PUT {
+                    headers.push(json!({"name": "x-amz-server-side-encryption", "value": "AES256"}));
+                    opts = opts.with_signed_header(
+                        header::HeaderName::from_static("x-amz-server-side-encryption"),
+                        header::HeaderValue::from_static("AES256"),
+                    );
+                }
+                let url = match s3.signed_url_opts(method.clone(), &key, Duration::from_secs(900), &opts).await {
+                    Ok(u) => u,
+                    Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL_ERROR", &e.to_string()),
+                };
+                json!({"signed_uri": url.to_string(), "headers": headers, "type": "AWS_PRESIGNED_URL"})
+            }
+            Storage::Azure { blob_endpoint, container, .. } => {
+                // Read, or create and write (databricks-rest.md §2.6: blocks, then the list).
+                let (permissions, headers) = if method == Method::PUT {
+                    ("cw", vec![json!({"name": AZURE_METADATA.0, "value": AZURE_METADATA.1})])
+                } else {
+                    ("r", Vec::new())
+                };
+                let url = blob_url(blob_endpoint, container, key.as_ref());
+                let sas = service_sas(container, key.as_ref(), permissions);
+                json!({"signed_uri": format!("{url}?{sas}"), "headers": headers, "type": "AZURE_SAS_URI"})
+            }
         };
-        infos.push(json!({
-            "run_id": run_id, "path": path, "signed_uri": url.to_string(),
-            "headers": headers, "type": "AWS_PRESIGNED_URL",
-        }));
+        let mut info = info;
+        info["run_id"] = json!(run_id);
+        info["path"] = json!(path);
+        infos.push(info);
     }
     json_answer(StatusCode::OK, &json!({"credential_infos": infos}))
+}
+
+/// The URL of blob `name` (path segments percent-encoded) in `container` at `endpoint`.
+fn blob_url(endpoint: &str, container: &str, name: &str) -> String {
+    let mut url = url::Url::parse(endpoint).expect("azurite's endpoint is a URL");
+    url.path_segments_mut().expect("an http URL").push(container).extend(name.split('/'));
+    url.to_string()
+}
+
+/// A service SAS for blob `name` of `container` granting `permissions` (`r`, `cw`), signed with
+/// azurite's account key (Azure REST reference, "Create a service SAS": the string to sign of
+/// version 2020-12-06 and later). It expires far ahead: the fake does not test expiry here.
+fn service_sas(container: &str, name: &str, permissions: &str) -> String {
+    const VERSION: &str = "2021-08-06";
+    const EXPIRY: &str = "2099-01-01T00:00:00Z";
+    let resource = format!("/blob/{AZURITE_ACCOUNT}/{container}/{name}");
+    // permissions, start, expiry, resource, identifier, IP, protocol, version, resource type
+    // (`b`, a blob), snapshot time, encryption scope, then the five response-header overrides.
+    let fields = [permissions, "", EXPIRY, &resource, "", "", "", VERSION, "b", "", "", "", "", "", "", ""];
+    let key = base64::engine::general_purpose::STANDARD.decode(AZURITE_KEY).expect("azurite's key is Base64");
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(&key).expect("HMAC takes any key length");
+    mac.update(fields.join("\n").as_bytes());
+    let signature = base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
+    url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("sv", VERSION)
+        .append_pair("sr", "b")
+        .append_pair("sp", permissions)
+        .append_pair("se", EXPIRY)
+        .append_pair("sig", &signature)
+        .finish()
 }
 
 /// `POST /api/2.0/workspace/mkdirs {"path"}` (databricks-rest.md §5.1): creates the folder

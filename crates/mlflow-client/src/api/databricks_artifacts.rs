@@ -3,8 +3,17 @@
 //! `mlflow/protos/databricks_artifacts_pb2.py` `DatabricksMlflowArtifactsService`), and the
 //! transfers through those URLs. The open-source `get-artifact` and `mlflow-artifacts` routes
 //! do not exist there.
+//!
+//! Uploads follow the credential's type (databricks-rest.md §2.4): one `PUT` to an S3 or GCS
+//! URL; blocks and a block list to an Azure Blob SAS URL (§2.6); create, append and flush to an
+//! ADLS Gen2 SAS URL (§2.7), in blocks of [`AZURE_BLOCK_SIZE`].
 
 use std::fmt;
+
+use base64::Engine;
+use bytes::{Bytes, BytesMut};
+use futures::StreamExt;
+use reqwest::Method;
 
 use crate::{
     client::{ByteStream, Idempotency},
@@ -13,6 +22,31 @@ use crate::{
 
 /// Most paths per credentials request (MLflow's `_MAX_CREDENTIALS_REQUEST_SIZE`).
 pub const MAX_CREDENTIAL_PATHS: usize = 2000;
+
+/// Bytes per Azure block or ADLS append. MLflow sends 10 MiB; 4 MiB keeps a transfer's buffer
+/// small (one block in memory per file in flight) and still allows blobs of 195 GiB (Azure
+/// takes 50,000 blocks a blob).
+pub const AZURE_BLOCK_SIZE: usize = 4 << 20;
+
+/// The credential headers Azure's Put Block takes (MLflow `mlflow/azure/client.py`
+/// `_PUT_BLOCK_HEADERS`); others the credential carries go to Put Block List only.
+const PUT_BLOCK_HEADERS: [&str; 12] = [
+    "authorization",
+    "x-ms-date",
+    "x-ms-version",
+    "content-length",
+    "content-md5",
+    "x-ms-content-crc64",
+    "x-ms-encryption-scope",
+    "x-ms-lease-id",
+    "x-ms-client-request-id",
+    "x-ms-encryption-key",
+    "x-ms-encryption-key-sha256",
+    "x-ms-encryption-algorithm",
+];
+/// Put Block List (and ADLS create and flush) take those and the blob's properties.
+const PUT_BLOCK_LIST_HEADERS: [&str; 3] = ["x-ms-blob-cache-control", "x-ms-tags", "x-ms-access-tier"];
+const PUT_BLOCK_LIST_PREFIXES: [&str; 3] = ["x-ms-meta-", "x-ms-blob-content-", "if-"];
 
 /// One signed URL for one file (`ArtifactCredentialInfo`).
 #[derive(Clone, serde::Deserialize)]
@@ -58,18 +92,68 @@ impl ArtifactCredential {
         self.headers.iter().map(|h| (h.name.clone(), h.value.clone())).collect()
     }
 
-    /// The single-request transports; Azure block blobs and ADLS need block uploads, which
-    /// this tool does not make yet.
-    fn check_kind(&self, writing: bool) -> Result<()> {
-        match self.kind.as_str() {
-            "AWS_PRESIGNED_URL" | "GCP_SIGNED_URL" => Ok(()),
-            _ if !writing => Ok(()),
-            other => Err(crate::Error::Protocol(format!(
-                "artifact {}: uploads through {other} credentials are not supported yet",
-                self.path
-            ))),
+    /// The credential's headers an Azure request may carry: Put Block takes fewer than the
+    /// requests that set the blob's properties (`commit`).
+    fn azure_headers(&self, commit: bool) -> Vec<(String, String)> {
+        let allowed = |name: &str| {
+            let name = name.to_ascii_lowercase();
+            PUT_BLOCK_HEADERS.contains(&name.as_str())
+                || commit
+                    && (PUT_BLOCK_LIST_HEADERS.contains(&name.as_str())
+                        || PUT_BLOCK_LIST_PREFIXES.iter().any(|p| name.starts_with(p)))
+        };
+        self.headers.iter().filter(|h| allowed(&h.name)).map(|h| (h.name.clone(), h.value.clone())).collect()
+    }
+
+    /// The signed URL with `pairs` added to its query (percent-encoded).
+    fn url_with(&self, pairs: &[(&str, &str)]) -> Result<String> {
+        let mut url = reqwest::Url::parse(&self.signed_uri)
+            .map_err(|e| crate::Error::Protocol(format!("artifact {}: the signed URL is not a URL: {e}", self.path)))?;
+        url.query_pairs_mut().extend_pairs(pairs);
+        Ok(url.into())
+    }
+}
+
+/// The id of block `n` of a blob: Base64 of a fixed-length text, as Azure wants every id of
+/// a blob to be the same length.
+fn block_id(n: usize) -> String {
+    base64::engine::general_purpose::STANDARD.encode(format!("block-{n:010}"))
+}
+
+/// Calls `put` with each [`AZURE_BLOCK_SIZE`] block of `data` and its offset, in order, and
+/// returns the total length, checked against `len`: a source that sends more or fewer bytes
+/// than it declared fails the file rather than storing a different one.
+async fn in_blocks<F, Fut>(data: ByteStream, len: u64, path: &str, mut put: F) -> Result<u64>
+where
+    F: FnMut(Bytes, u64) -> Fut,
+    Fut: std::future::Future<Output = Result<()>>,
+{
+    let mut stream = data.stream;
+    let mut block = BytesMut::with_capacity(AZURE_BLOCK_SIZE.min(len as usize));
+    let mut offset = 0u64;
+    while let Some(chunk) = stream.next().await {
+        let mut chunk = chunk.map_err(|source| crate::Error::Io { path: path.to_string(), source })?;
+        while !chunk.is_empty() {
+            let take = (AZURE_BLOCK_SIZE - block.len()).min(chunk.len());
+            block.extend_from_slice(&chunk.split_to(take));
+            if block.len() == AZURE_BLOCK_SIZE {
+                let full = block.split().freeze();
+                let at = offset;
+                offset += full.len() as u64;
+                put(full, at).await?;
+            }
         }
     }
+    if !block.is_empty() {
+        let last = block.split().freeze();
+        let at = offset;
+        offset += last.len() as u64;
+        put(last, at).await?;
+    }
+    if offset != len {
+        return Err(crate::Error::Protocol(format!("artifact {path}: {offset} bytes read where {len} were declared")));
+    }
+    Ok(offset)
 }
 
 impl MlflowClient {
@@ -128,19 +212,79 @@ impl MlflowClient {
 
     /// Streams the file behind a read credential.
     pub async fn download_signed(&self, credential: &ArtifactCredential) -> Result<ByteStream> {
-        credential.check_kind(false)?;
         self.get_signed(&credential.signed_uri, &credential.header_pairs()).await
     }
 
-    /// Uploads `len` bytes to the file behind a write credential, in one request.
+    /// Uploads `len` bytes to the file behind a write credential, the way its type takes them.
     pub async fn upload_signed(&self, credential: &ArtifactCredential, len: u64, data: ByteStream) -> Result<()> {
-        credential.check_kind(true)?;
-        self.put_signed(
-            &credential.signed_uri,
-            &credential.header_pairs(),
-            len,
-            reqwest::Body::wrap_stream(data.stream),
-        )
-        .await
+        match credential.kind.as_str() {
+            "AWS_PRESIGNED_URL" | "GCP_SIGNED_URL" => {
+                let body = reqwest::Body::wrap_stream(data.stream);
+                self.send_signed(Method::PUT, &credential.signed_uri, &credential.header_pairs(), len, body).await
+            }
+            "AZURE_SAS_URI" => self.upload_azure_blob(credential, len, data).await,
+            "AZURE_ADLS_GEN2_SAS_URI" => self.upload_adls(credential, len, data).await,
+            other => Err(crate::Error::Protocol(format!(
+                "artifact {}: the workspace gave a write credential of unknown type {other:?}",
+                credential.path
+            ))),
+        }
+    }
+
+    /// An Azure block blob through a SAS URL (databricks-rest.md §2.6): each block with Put
+    /// Block, then Put Block List naming them in order; an empty file is an empty list.
+    async fn upload_azure_blob(&self, credential: &ArtifactCredential, len: u64, data: ByteStream) -> Result<()> {
+        let mut ids = Vec::new();
+        let mut headers = credential.azure_headers(false);
+        headers.push(("x-ms-blob-type".into(), "BlockBlob".into()));
+        let headers = &headers;
+        in_blocks(data, len, &credential.path, |block, _| {
+            let id = block_id(ids.len());
+            let url = credential.url_with(&[("comp", "block"), ("blockid", &id)]);
+            ids.push(id);
+            async move {
+                let size = block.len() as u64;
+                self.send_signed(Method::PUT, &url?, headers, size, block.into()).await
+            }
+        })
+        .await?;
+        let mut list = String::from("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<BlockList>\n");
+        for id in &ids {
+            list.push_str(&format!("<Uncommitted>{id}</Uncommitted>\n"));
+        }
+        list.push_str("</BlockList>");
+        let url = credential.url_with(&[("comp", "blocklist")])?;
+        let headers = credential.azure_headers(true);
+        self.send_signed(Method::PUT, &url, &headers, list.len() as u64, list.into()).await
+    }
+
+    /// A file in ADLS Gen2 through a SAS URL (databricks-rest.md §2.7): create it, append each
+    /// block at its position, then flush at the file's length (a one-block file flushes with
+    /// its append).
+    async fn upload_adls(&self, credential: &ArtifactCredential, len: u64, data: ByteStream) -> Result<()> {
+        let commit = credential.azure_headers(true);
+        let create = credential.url_with(&[("resource", "file")])?;
+        self.send_signed(Method::PUT, &create, &commit, 0, Bytes::new().into()).await?;
+        let one_block = len > 0 && len <= AZURE_BLOCK_SIZE as u64;
+        let append_headers = credential.azure_headers(false);
+        let headers = &append_headers;
+        in_blocks(data, len, &credential.path, |block, at| {
+            let position = at.to_string();
+            let mut pairs = vec![("action", "append"), ("position", position.as_str())];
+            if one_block {
+                pairs.push(("flush", "true"));
+            }
+            let url = credential.url_with(&pairs);
+            async move {
+                let size = block.len() as u64;
+                self.send_signed(Method::PATCH, &url?, headers, size, block.into()).await
+            }
+        })
+        .await?;
+        if !one_block {
+            let flush = credential.url_with(&[("action", "flush"), ("position", &len.to_string())])?;
+            self.send_signed(Method::PATCH, &flush, &commit, 0, Bytes::new().into()).await?;
+        }
+        Ok(())
     }
 }

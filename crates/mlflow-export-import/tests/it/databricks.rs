@@ -15,7 +15,7 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 use test_support::{
-    assert_runs_equal, databricks::FakeOptions, moto, unique_name, ArtifactMode, DatabricksFake, MlflowServer,
+    assert_runs_equal, azurite, databricks::FakeOptions, moto, unique_name, ArtifactMode, DatabricksFake, MlflowServer,
 };
 
 use crate::{
@@ -64,25 +64,47 @@ fn workspace(options: FakeOptions) -> DatabricksFake {
     DatabricksFake::start(&MlflowServer::shared(ArtifactMode::LocalRoot).url, moto::shared(), options)
 }
 
-/// `[{path, size, sha256}]` of one run's files in moto, read with boto3: what the workspace
-/// really stores, byte for byte.
-fn files_in_moto(ws: &DatabricksFake, run_id: &str) -> Value {
-    let m = moto::shared();
+/// `[{path, size, sha256}]` of one run's files where the workspace stores them, byte for byte:
+/// in moto, read with boto3 (each encrypted as the write credential asked), or in azurite, read
+/// with azure-storage-blob (each a block blob carrying the metadata its credential asked for).
+fn files_in_store(ws: &DatabricksFake, run_id: &str) -> Value {
     let prefix = ws.key(run_id, "");
-    let code = format!(
-        "import boto3, hashlib, json\n\
-         s3 = boto3.client('s3')\n\
-         out = []\n\
-         for page in s3.get_paginator('list_objects_v2').paginate(Bucket={bucket:?}, Prefix={prefix:?}):\n\
-         \x20   for o in page.get('Contents', []):\n\
-         \x20       body = s3.get_object(Bucket={bucket:?}, Key=o['Key'])['Body'].read()\n\
-         \x20       head = s3.head_object(Bucket={bucket:?}, Key=o['Key'])\n\
-         \x20       assert head.get('ServerSideEncryption') == 'AES256', (o['Key'], head)\n\
-         \x20       out.append({{'path': o['Key'][len({prefix:?}):], 'size': len(body), 'sha256': hashlib.sha256(body).hexdigest()}})\n\
-         print(json.dumps(sorted(out, key=lambda f: f['path'])))",
-        bucket = m.bucket
-    );
-    serde_json::from_str(&test_support::python_eval_env(&code, &m.env())).unwrap()
+    let (code, env) = if ws.on_azure() {
+        let az = azurite::shared();
+        let (name, value) = test_support::databricks::AZURE_METADATA;
+        let name = name.trim_start_matches("x-ms-meta-");
+        let code = format!(
+            "import hashlib, json\n\
+             from azure.storage.blob import BlobServiceClient\n\
+             c = BlobServiceClient.from_connection_string({cs:?}).get_container_client({container:?})\n\
+             out = []\n\
+             for b in c.list_blobs(name_starts_with={prefix:?}, include=['metadata']):\n\
+             \x20   body = c.download_blob(b.name).readall()\n\
+             \x20   assert b.blob_type == 'BlockBlob' and b.metadata == {{{name:?}: {value:?}}}, (b.name, b.blob_type, b.metadata)\n\
+             \x20   out.append({{'path': b.name[len({prefix:?}):], 'size': len(body), 'sha256': hashlib.sha256(body).hexdigest()}})\n\
+             print(json.dumps(sorted(out, key=lambda f: f['path'])))",
+            cs = az.connection_string,
+            container = az.container
+        );
+        (code, az.env())
+    } else {
+        let m = moto::shared();
+        let code = format!(
+            "import boto3, hashlib, json\n\
+             s3 = boto3.client('s3')\n\
+             out = []\n\
+             for page in s3.get_paginator('list_objects_v2').paginate(Bucket={bucket:?}, Prefix={prefix:?}):\n\
+             \x20   for o in page.get('Contents', []):\n\
+             \x20       body = s3.get_object(Bucket={bucket:?}, Key=o['Key'])['Body'].read()\n\
+             \x20       head = s3.head_object(Bucket={bucket:?}, Key=o['Key'])\n\
+             \x20       assert head.get('ServerSideEncryption') == 'AES256', (o['Key'], head)\n\
+             \x20       out.append({{'path': o['Key'][len({prefix:?}):], 'size': len(body), 'sha256': hashlib.sha256(body).hexdigest()}})\n\
+             print(json.dumps(sorted(out, key=lambda f: f['path'])))",
+            bucket = m.bucket
+        );
+        (code, m.env())
+    };
+    serde_json::from_str(&test_support::python_eval_env(&code, &env)).unwrap()
 }
 
 fn stderr(out: &std::process::Output) -> String {
@@ -170,7 +192,7 @@ fn round_trip(ws: &DatabricksFake, ws_uri: &str, to_ws: &[(&str, &str)], from_ws
         assert_eq!(in_ws["tags"][format!("{REFUSED}mlflow.user")], user);
         assert_eq!(in_ws["tags"]["mlflow_export_import.refused_field.user_id"], original["info"]["user_id"]);
         assert_runs_equal(&expected, in_ws);
-        assert_eq!(files_in_moto(ws, ws_id), original["artifacts"], "files of {src_id} in the workspace");
+        assert_eq!(files_in_store(ws, ws_id), original["artifacts"], "files of {src_id} in the workspace");
         let files = original["artifacts"].as_array().unwrap();
         assert!(
             files.iter().any(|f| f["size"] == 0)
@@ -202,6 +224,66 @@ fn copy_into_a_workspace_and_back_with_a_personal_access_token() {
     );
     assert!(ws.counts().throttled.load(std::sync::atomic::Ordering::Relaxed) >= 2, "the 429 was met");
     assert!(said.iter().all(|s| !s.contains(PAT)), "the token is never printed");
+}
+
+/// A workspace on Azure: its credentials are SAS URLs into azurite, so every file goes up as
+/// blocks and a block list (the 0-byte file as an empty list) carrying the credential's
+/// metadata header, and comes down with a plain GET. A file of three blocks arrives whole, in
+/// three blocks, and copies back out equal.
+#[test]
+fn copy_into_a_workspace_on_azure_and_back() {
+    let ws = DatabricksFake::start_azure(
+        &MlflowServer::shared(ArtifactMode::LocalRoot).url,
+        azurite::shared(),
+        FakeOptions { tokens: vec![PAT.into()], ..FakeOptions::default() },
+    );
+    let (to_ws, from_ws) = (
+        [("DST_DATABRICKS_HOST", ws.url.as_str()), ("DST_DATABRICKS_TOKEN", PAT)],
+        [("SRC_DATABRICKS_HOST", ws.url.as_str()), ("SRC_DATABRICKS_TOKEN", PAT)],
+    );
+    round_trip(&ws, "databricks", &to_ws, &from_ws);
+
+    // Two blocks of 4 MiB and one of 1 MiB and a byte.
+    let src = MlflowServer::shared(ArtifactMode::Proxy);
+    let name = unique_name("dbx-azure-blocks");
+    let run = src.python_eval(&format!(
+        "import os, tempfile\nfrom mlflow import MlflowClient\nc = MlflowClient()\n\
+         run = c.create_run(c.create_experiment({name:?}))\n\
+         d = tempfile.mkdtemp()\n\
+         open(os.path.join(d, 'weights.bin'), 'wb').write(os.urandom(9 * 1024 * 1024 + 1))\n\
+         c.log_artifacts(run.info.run_id, d, 'model')\n\
+         c.set_terminated(run.info.run_id)\n\
+         print(run.info.run_id)"
+    ));
+    let run = run.trim().lines().last().expect("the run id").trim();
+    let ws_name = format!("/Users/{}/{name}", test_support::databricks::USER);
+    let args = ["copy-experiment", "--src-uri", &src.url, "--dst-uri", "databricks", "--src-experiment", &name];
+    run_ok(&[&args[..], &["--dst-experiment-name", &ws_name, "-q"]].concat(), &to_ws);
+    let original = &src.dump_experiment(&name)[run];
+    let back = MlflowServer::shared(ArtifactMode::LocalRoot);
+    let in_ws = by_source(back.dump_experiment(&ws_name));
+    let copy = in_ws.get(run).unwrap_or_else(|| panic!("no copy of {run:?}: {:?}", in_ws.keys()));
+    let ws_id = copy["info"]["run_id"].as_str().unwrap();
+    assert_eq!(files_in_store(&ws, ws_id), original["artifacts"], "the 9 MiB file in azurite");
+    let az = azurite::shared();
+    let blocks = test_support::python_eval_env(
+        &format!(
+            "from azure.storage.blob import BlobServiceClient\n\
+             b = BlobServiceClient.from_connection_string({cs:?}).get_blob_client({container:?}, {blob:?})\n\
+             print([blk.size for blk in b.get_block_list('committed')[0]])",
+            cs = az.connection_string,
+            container = az.container,
+            blob = ws.key(ws_id, "model/weights.bin")
+        ),
+        &az.env(),
+    );
+    assert_eq!(blocks.trim(), "[4194304, 4194304, 1048577]");
+    let back_name = unique_name("dbx-azure-back");
+    let args = ["copy-experiment", "--src-uri", "databricks", "--dst-uri", &back.url, "--src-experiment", &ws_name];
+    run_ok(&[&args[..], &["--dst-experiment-name", &back_name, "-q"]].concat(), &from_ws);
+    let out = by_source(back.dump_experiment(&back_name));
+    assert_eq!(out[ws_id]["artifacts"], original["artifacts"], "the 9 MiB file out of the workspace");
+    assert_eq!(ws.violations(), Vec::<String>::new());
 }
 
 #[test]
@@ -641,7 +723,7 @@ fn an_interrupted_copy_into_a_workspace_is_resumed_in_place() {
         ),
         &m.env(),
     );
-    assert_ne!(files_in_moto(&ws, &ws_id), src_runs[src_id]["artifacts"], "the file is gone");
+    assert_ne!(files_in_store(&ws, &ws_id), src_runs[src_id]["artifacts"], "the file is gone");
 
     let out = run_ok(&args, &env);
     let err = stderr(&out);
@@ -655,7 +737,7 @@ fn an_interrupted_copy_into_a_workspace_is_resumed_in_place() {
     let after = by_source(upstream.dump_experiment(&ws_name));
     assert_eq!(after.len(), src_runs.len(), "no run added or removed");
     assert_eq!(after[src_id]["info"]["run_id"], ws_id.as_str());
-    assert_eq!(files_in_moto(&ws, &ws_id), src_runs[src_id]["artifacts"], "the missing file was uploaded");
+    assert_eq!(files_in_store(&ws, &ws_id), src_runs[src_id]["artifacts"], "the missing file was uploaded");
     let mut expected = src_runs[src_id].clone();
     expected["artifacts"] = after[src_id]["artifacts"].clone();
     expected["info"]["user_id"] = test_support::databricks::USER.into();
