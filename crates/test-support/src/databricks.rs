@@ -99,6 +99,10 @@ pub struct FakeOptions {
     /// The users, groups and service principals the workspace knows: a grant to another is
     /// refused, as a workspace refuses a principal it does not have.
     pub principals: Vec<String>,
+    /// On Azure, write credentials are ADLS Gen2 SAS URLs (`AZURE_ADLS_GEN2_SAS_URI`) into a
+    /// DFS endpoint the fake serves itself (azurite has none), which keeps each file in azurite
+    /// once flushed.
+    pub adls: bool,
 }
 
 impl Default for FakeOptions {
@@ -111,6 +115,7 @@ impl Default for FakeOptions {
             page_size: 2,
             throttle: None,
             principals: vec![USER.to_string(), ADMINS.to_string()],
+            adls: false,
         }
     }
 }
@@ -160,6 +165,10 @@ struct State {
     model_ids: Mutex<BTreeMap<String, String>>,
     /// The workspace's notebooks by path.
     notebooks: Mutex<BTreeMap<String, FakeNotebook>>,
+    /// The DFS endpoint of [`FakeOptions::adls`], and the files created there but not yet
+    /// flushed: their bytes and the metadata value they were created with.
+    dfs_url: Option<String>,
+    staged: Mutex<HashMap<String, (Vec<u8>, Option<String>)>>,
     violations: Mutex<Vec<String>>,
     counts: FakeCounts,
 }
@@ -191,7 +200,7 @@ pub struct DatabricksFake {
     /// Where run `R`'s artifacts are in moto: `<prefix>/<R>/artifacts/<path>` of [`Moto::bucket`].
     pub prefix: String,
     state: Arc<State>,
-    _serving: Background,
+    _serving: Vec<Background>,
 }
 
 type Body = BoxBody<Bytes, std::io::Error>;
@@ -245,6 +254,12 @@ impl DatabricksFake {
         listener.set_nonblocking(true).expect("non-blocking listener");
         let url = format!("http://{}", listener.local_addr().expect("local address"));
         let prefix = crate::unique_name("dbx");
+        let dfs = (options.adls && matches!(storage, Storage::Azure { .. })).then(|| {
+            let dfs = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
+            dfs.set_nonblocking(true).expect("non-blocking listener");
+            dfs
+        });
+        let dfs_url = dfs.as_ref().map(|l| format!("http://{}", l.local_addr().expect("local address")));
         let state = Arc::new(State {
             url: url.clone(),
             upstream: upstream.trim_end_matches('/').to_string(),
@@ -257,11 +272,17 @@ impl DatabricksFake {
             model_ids: Mutex::default(),
             folders: Mutex::new(["/", "/Users", "/Shared", &format!("/Users/{USER}")].map(String::from).into()),
             notebooks: Mutex::default(),
+            dfs_url,
+            staged: Mutex::default(),
             violations: Mutex::default(),
             counts: FakeCounts::default(),
         });
         let serving = state.clone();
-        let _serving = Background::spawn(move |stopped| serve(listener, serving, stopped));
+        let mut _serving = vec![Background::spawn(move |stopped| serve(listener, serving, stopped, false))];
+        if let Some(dfs) = dfs {
+            let serving = state.clone();
+            _serving.push(Background::spawn(move |stopped| serve(dfs, serving, stopped, true)));
+        }
         DatabricksFake { url, prefix, state, _serving }
     }
 
@@ -327,13 +348,22 @@ impl DatabricksFake {
     }
 }
 
-async fn serve(listener: std::net::TcpListener, state: Arc<State>, stopped: tokio::sync::oneshot::Receiver<()>) {
+/// Serves the workspace's routes, or (`dfs`) the storage endpoint of [`FakeOptions::adls`].
+async fn serve(
+    listener: std::net::TcpListener,
+    state: Arc<State>,
+    stopped: tokio::sync::oneshot::Receiver<()>,
+    dfs: bool,
+) {
     accept_until(listener, stopped, move |stream| {
         let state = state.clone();
         async move {
             let service = hyper::service::service_fn(move |req| {
                 let state = state.clone();
                 async move {
+                    if dfs {
+                        return Ok::<_, Infallible>(adls(&state, req).await);
+                    }
                     let mut answer = handle(&state, req).await;
                     // Every workspace answer names the workspace (databricks-rest.md §0,
                     // "Workspace id"; mlflow `_unity_catalog/lineage/constants.py`).
@@ -632,9 +662,18 @@ async fn credentials(state: &State, body: &[u8], method: Method) -> Response<Bod
                 } else {
                     ("r", Vec::new())
                 };
-                let url = blob_url(blob_endpoint, container, key.as_ref());
-                let sas = service_sas(container, key.as_ref(), permissions);
-                json!({"signed_uri": format!("{url}?{sas}"), "headers": headers, "type": "AZURE_SAS_URI"})
+                match (&state.dfs_url, method == Method::PUT) {
+                    (Some(dfs), true) => {
+                        let url = blob_url(dfs, container, key.as_ref());
+                        let sas = format!("sv=2021-08-06&sr=b&sp=cw&sig={ADLS_SIGNATURE}");
+                        json!({"signed_uri": format!("{url}?{sas}"), "headers": headers, "type": "AZURE_ADLS_GEN2_SAS_URI"})
+                    }
+                    _ => {
+                        let url = blob_url(blob_endpoint, container, key.as_ref());
+                        let sas = service_sas(container, key.as_ref(), permissions);
+                        json!({"signed_uri": format!("{url}?{sas}"), "headers": headers, "type": "AZURE_SAS_URI"})
+                    }
+                }
             }
         };
         let mut info = info;
@@ -643,6 +682,86 @@ async fn credentials(state: &State, body: &[u8], method: Method) -> Response<Bod
         infos.push(info);
     }
     json_answer(StatusCode::OK, &json!({"credential_infos": infos}))
+}
+
+/// The signature of the fake's ADLS Gen2 SAS URLs: a request without it is refused, as storage
+/// refuses a URL whose query was lost.
+const ADLS_SIGNATURE: &str = "fake-adls-signature";
+
+/// The DFS endpoint of [`FakeOptions::adls`], as ADLS Gen2's Path operations take a file
+/// (Azure REST reference, Data Lake Storage Gen2 "Path - Create" `PUT ?resource=file`, "Path -
+/// Update" `PATCH ?action=append&position=` and `?action=flush&position=`; databricks-rest.md
+/// §2.7). An append must start where the file ends and a flush name its length; a flushed
+/// file is put into azurite with the metadata it was created with. The workspace's token must
+/// never reach storage.
+async fn adls(state: &State, req: Request<hyper::body::Incoming>) -> Response<Body> {
+    let (parts, body) = req.into_parts();
+    let Ok(body) = body.collect().await.map(|b| b.to_bytes()) else {
+        return error(StatusCode::BAD_REQUEST, "BAD_REQUEST", "unreadable body");
+    };
+    let query: HashMap<String, String> =
+        parts.uri.query().map(|q| url::form_urlencoded::parse(q.as_bytes()).into_owned().collect()).unwrap_or_default();
+    if query.get("sig").map(String::as_str) != Some(ADLS_SIGNATURE) {
+        return state.violation(format!("ADLS {} {} without the SAS signature", parts.method, parts.uri.path()));
+    }
+    if parts.headers.contains_key(header::AUTHORIZATION) {
+        return state.violation("the workspace's credentials were sent to storage".into());
+    }
+    // `/<container>/<name>`, percent-decoded.
+    let path = percent_encoding::percent_decode_str(parts.uri.path()).decode_utf8_lossy().into_owned();
+    let Some((_, name)) = path.trim_start_matches('/').split_once('/') else {
+        return state.violation(format!("ADLS request for {path:?}"));
+    };
+    let metadata = parts.headers.get(AZURE_METADATA.0).and_then(|v| v.to_str().ok()).map(str::to_string);
+    let param = |k: &str| query.get(k).map(String::as_str);
+    let position: Option<usize> = param("position").and_then(|p| p.parse().ok());
+    // The staged file, once flushed: the lock is let go before the store is written.
+    let (bytes, metadata) = {
+        let mut staged = state.staged.lock().expect("poisoned");
+        let flush = match (&parts.method, param("resource"), param("action")) {
+            (&Method::PUT, Some("file"), None) if body.is_empty() => {
+                staged.insert(name.to_string(), (Vec::new(), metadata));
+                return empty(StatusCode::CREATED);
+            }
+            (&Method::PATCH, None, Some("append")) => {
+                let Some(file) = staged.get_mut(name) else {
+                    return state.violation(format!("ADLS append to {name:?}, which was not created"));
+                };
+                if position != Some(file.0.len()) {
+                    return state.violation(format!("ADLS append at {position:?} to a file of {}", file.0.len()));
+                }
+                file.0.extend_from_slice(&body);
+                if param("flush") != Some("true") {
+                    return empty(StatusCode::ACCEPTED);
+                }
+                file.0.len()
+            }
+            (&Method::PATCH, None, Some("flush")) if body.is_empty() => match staged.get(name) {
+                Some(file) if position == Some(file.0.len()) => file.0.len(),
+                _ => return state.violation(format!("ADLS flush of {name:?} at {position:?}")),
+            },
+            _ => return state.violation(format!("ADLS {} {path} {query:?}", parts.method)),
+        };
+        let file = staged.remove(name).expect("checked above");
+        debug_assert_eq!(file.0.len(), flush);
+        file
+    };
+    let mut opts = object_store::PutOptions::default();
+    if let Some(value) = metadata {
+        let key = object_store::Attribute::Metadata(AZURE_METADATA.0.trim_start_matches("x-ms-meta-").into());
+        opts.attributes.insert(key, value.into());
+    }
+    let Ok(location) = StorePath::parse(name) else {
+        return state.violation(format!("ADLS file name {name:?}"));
+    };
+    match state.storage.store().put_opts(&location, bytes.into(), opts).await {
+        Ok(_) => empty(StatusCode::OK),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL_ERROR", &e.to_string()),
+    }
+}
+
+fn empty(status: StatusCode) -> Response<Body> {
+    Response::builder().status(status).body(full(Bytes::new())).expect("a valid answer")
 }
 
 /// The URL of blob `name` (path segments percent-encoded) in `container` at `endpoint`.
