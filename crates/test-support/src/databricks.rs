@@ -168,10 +168,14 @@ struct State {
     /// The DFS endpoint of [`FakeOptions::adls`], and the files created there but not yet
     /// flushed: their bytes and the metadata value they were created with.
     dfs_url: Option<String>,
-    staged: Mutex<HashMap<String, (Vec<u8>, Option<String>)>>,
+    staged: Mutex<HashMap<String, StagedFile>>,
     violations: Mutex<Vec<String>>,
     counts: FakeCounts,
 }
+
+/// A file created at the DFS endpoint and not yet flushed: its bytes so far, and the metadata
+/// value it was created with.
+type StagedFile = (Vec<u8>, Option<String>);
 
 /// Where a workspace keeps its artifacts, and how it signs URLs into it.
 enum Storage {
