@@ -5,8 +5,9 @@
 //! is a front, not a model of MLflow. What Databricks changes, it changes:
 //! - every route but the OAuth discovery and token routes needs `Authorization: Bearer <token>`
 //!   (a configured personal access token, or an OAuth token it issued that has not expired);
-//! - runs' `artifact_uri` (and experiments' `artifact_location`) are rewritten to
-//!   `dbfs:/databricks/mlflow-tracking/<exp>/<run>/artifacts` in every answer;
+//! - runs' and logged models' `artifact_uri` (and experiments' `artifact_location`) are
+//!   rewritten to `dbfs:/databricks/mlflow-tracking/<exp>/<run>/artifacts` (and
+//!   `.../<exp>/logged_models/<id>/artifacts`) in every answer;
 //! - the open-source artifact routes (`mlflow-artifacts`, `get-artifact`) do not exist;
 //! - artifacts are listed by the fake itself and moved through credentials whose signed URLs
 //!   are real SigV4 presigned URLs into the shared moto S3, or (a workspace on Azure,
@@ -346,6 +347,11 @@ impl DatabricksFake {
         matches!(self.state.storage, Storage::Azure { .. })
     }
 
+    /// The moto key (azurite blob name) of file `path` of logged model `model_id`.
+    pub fn model_key(&self, model_id: &str, path: &str) -> String {
+        format!("{}/models/{model_id}/artifacts/{path}", self.prefix)
+    }
+
     /// The moto key (azurite blob name) of file `path` of run `run_id`.
     pub fn key(&self, run_id: &str, path: &str) -> String {
         format!("{}/{run_id}/artifacts/{path}", self.prefix)
@@ -452,18 +458,38 @@ async fn handle(state: &State, req: Request<hyper::body::Incoming>) -> Response<
         }
     }
     match (&parts.method, path.as_str()) {
-        (&Method::GET, "/api/2.0/mlflow/artifacts/list") => list_artifacts(state, &query).await,
+        (&Method::GET, "/api/2.0/mlflow/artifacts/list") => list_run_artifacts(state, &query).await,
         (&Method::POST, "/api/2.0/mlflow/artifacts/credentials-for-read") => {
             state.counts.read_credentials.fetch_add(1, Ordering::Relaxed);
-            credentials(state, &body, Method::GET).await
+            run_credentials(state, &body, Method::GET).await
         }
         (&Method::POST, "/api/2.0/mlflow/artifacts/credentials-for-write") => {
             state.counts.write_credentials.fetch_add(1, Ordering::Relaxed);
-            credentials(state, &body, Method::PUT).await
+            run_credentials(state, &body, Method::PUT).await
+        }
+        _ if path.starts_with("/api/2.0/mlflow/logged-models/") && path.contains("/artifacts/") => {
+            let rest = path.trim_start_matches("/api/2.0/mlflow/logged-models/");
+            let (id, route) = rest.split_once("/artifacts/").unwrap_or_default();
+            match (&parts.method, route) {
+                (&Method::GET, "directories") => list_model_artifacts(state, id, &query).await,
+                (&Method::POST, "credentials-for-download") => {
+                    state.counts.read_credentials.fetch_add(1, Ordering::Relaxed);
+                    model_credentials(state, id, &body, Method::GET).await
+                }
+                (&Method::POST, "credentials-for-upload") => {
+                    state.counts.write_credentials.fetch_add(1, Ordering::Relaxed);
+                    model_credentials(state, id, &body, Method::PUT).await
+                }
+                // The open-source `artifacts/files` download is not a workspace route.
+                _ => error(StatusCode::NOT_FOUND, "ENDPOINT_NOT_FOUND", &format!("no API found for '{path}'")),
+            }
         }
         // The open-source artifact routes are not part of the workspace API (databricks-rest.md
         // §2.1: Databricks documents only the credentials routes for run artifacts).
-        _ if path.starts_with("/api/2.0/mlflow-artifacts") || path.ends_with("/get-artifact") => {
+        _ if path.starts_with("/api/2.0/mlflow-artifacts")
+            || path.ends_with("/get-artifact")
+            || path.starts_with("/ajax-api/2.0/mlflow/logged-models/") =>
+        {
             error(StatusCode::NOT_FOUND, "ENDPOINT_NOT_FOUND", &format!("no API found for '{path}'"))
         }
         (&Method::POST, "/api/2.0/workspace/mkdirs") => mkdirs(state, &body),
@@ -569,18 +595,62 @@ fn authenticate(state: &State, headers: &hyper::HeaderMap) -> Option<Response<Bo
     }
 }
 
+/// Whose artifacts a request is about: a run's live under `<prefix>/<run>/artifacts`, a logged
+/// model's under `<prefix>/models/<id>/artifacts`.
+#[derive(Debug, Clone, Copy)]
+enum Owner<'a> {
+    Run(&'a str),
+    Model(&'a str),
+}
+
+impl Owner<'_> {
+    fn root(&self, state: &State) -> String {
+        match self {
+            Owner::Run(run) => format!("{}/{run}/artifacts", state.prefix),
+            Owner::Model(id) => format!("{}/models/{id}/artifacts", state.prefix),
+        }
+    }
+
+    fn root_uri(&self) -> String {
+        match self {
+            Owner::Run(run) => format!("dbfs:/databricks/mlflow-tracking/0/{run}/artifacts"),
+            Owner::Model(id) => format!("dbfs:/databricks/mlflow-tracking/0/logged_models/{id}/artifacts"),
+        }
+    }
+}
+
 /// `GET /api/2.0/mlflow/artifacts/list` with `run_id` (required), `path`, `page_token`
-/// (databricks-rest.md §2.2; docs `/api/workspace/experiments/listartifacts`). Entries are
-/// root-relative; pages hold [`FakeOptions::page_size`] entries.
-async fn list_artifacts(state: &State, query: &HashMap<String, String>) -> Response<Body> {
+/// (databricks-rest.md §2.2; docs `/api/workspace/experiments/listartifacts`).
+async fn list_run_artifacts(state: &State, query: &HashMap<String, String>) -> Response<Body> {
     let Some(run_id) = query.get("run_id").filter(|r| is_id(r)) else {
         return state.violation(format!("artifacts/list without a run_id: {query:?}"));
     };
-    let dir = query.get("path").map(|p| p.trim_matches('/').to_string()).unwrap_or_default();
-    if !is_relative(&dir) {
-        return state.violation(format!("artifacts/list of a path outside the run: {dir:?}"));
+    list_artifacts(state, Owner::Run(run_id), query.get("path"), query).await
+}
+
+/// `GET /api/2.0/mlflow/logged-models/{model_id}/artifacts/directories` with
+/// `artifact_directory_path`, `page_token` (databricks-rest.md §2.2: the same answer as a run's
+/// listing; MLflow `ListLoggedModelArtifacts`).
+async fn list_model_artifacts(state: &State, model_id: &str, query: &HashMap<String, String>) -> Response<Body> {
+    if !is_id(model_id) {
+        return state.violation(format!("logged model artifacts of {model_id:?}"));
     }
-    let root = format!("{}/{run_id}/artifacts", state.prefix);
+    list_artifacts(state, Owner::Model(model_id), query.get("artifact_directory_path"), query).await
+}
+
+/// A listing of folder `dir` of `owner`'s artifacts: entries root-relative, pages of
+/// [`FakeOptions::page_size`] entries.
+async fn list_artifacts(
+    state: &State,
+    owner: Owner<'_>,
+    dir: Option<&String>,
+    query: &HashMap<String, String>,
+) -> Response<Body> {
+    let dir = dir.map(|p| p.trim_matches('/').to_string()).unwrap_or_default();
+    if !is_relative(&dir) {
+        return state.violation(format!("artifacts listing of a path outside {owner:?}: {dir:?}"));
+    }
+    let root = owner.root(state);
     let prefix = if dir.is_empty() { root.clone() } else { format!("{root}/{dir}") };
     let listed = match state
         .storage
@@ -607,7 +677,7 @@ async fn list_artifacts(state: &State, query: &HashMap<String, String>) -> Respo
     }
     let start: usize = query.get("page_token").and_then(|t| t.parse().ok()).unwrap_or(0);
     let end = (start + state.options.page_size.max(1)).min(entries.len());
-    let mut answer = json!({"root_uri": format!("dbfs:/databricks/mlflow-tracking/0/{run_id}/artifacts"), "files": entries.get(start..end).unwrap_or_default()});
+    let mut answer = json!({"root_uri": owner.root_uri(), "files": entries.get(start..end).unwrap_or_default()});
     if end < entries.len() {
         answer["next_page_token"] = json!(end.to_string());
     }
@@ -618,9 +688,8 @@ async fn list_artifacts(state: &State, query: &HashMap<String, String>) -> Respo
 /// "page_token"}` → one `ArtifactCredentialInfo` per path, in request order
 /// (databricks-rest.md §2.3, `mlflow/protos/databricks_artifacts_pb2.py`
 /// `GetCredentialsForRead`/`GetCredentialsForWrite`; docs
-/// `/api/workspace/experiments/getcredentialsforread`). Signed URLs are SigV4 presigned URLs
-/// into moto; write credentials carry a header the client must send (§2.3 "Headers").
-async fn credentials(state: &State, body: &[u8], method: Method) -> Response<Body> {
+/// `/api/workspace/experiments/getcredentialsforread`).
+async fn run_credentials(state: &State, body: &[u8], method: Method) -> Response<Body> {
     let Ok(req) = serde_json::from_slice::<Value>(body) else {
         return state.violation("credentials request body is not JSON".into());
     };
@@ -630,19 +699,59 @@ async fn credentials(state: &State, body: &[u8], method: Method) -> Response<Bod
     let Some(paths) = req["path"].as_array() else {
         return state.violation(format!("credentials request without a `path` list: {req}"));
     };
-    if paths.is_empty() || paths.len() > 2000 {
-        return state.violation(format!("credentials request for {} paths (1 to 2000)", paths.len()));
+    let infos = match credentials(state, Owner::Run(run_id), paths, method).await {
+        Ok(infos) => infos,
+        Err(refused) => return refused,
+    };
+    json_answer(StatusCode::OK, &json!({"credential_infos": infos}))
+}
+
+/// `POST /api/2.0/mlflow/logged-models/{model_id}/artifacts/credentials-for-download|upload`:
+/// `{"paths": [..], "page_token"}` (plural, unlike a run's) → `{"credentials": [{"model_id",
+/// "credential_info"}]}`, one per path in request order (databricks-rest.md §2.3, MLflow
+/// `GetCredentialsForLoggedModelDownload`/`Upload`).
+async fn model_credentials(state: &State, model_id: &str, body: &[u8], method: Method) -> Response<Body> {
+    let Ok(req) = serde_json::from_slice::<Value>(body) else {
+        return state.violation("credentials request body is not JSON".into());
+    };
+    if !is_id(model_id) {
+        return state.violation(format!("credentials request for logged model {model_id:?}"));
     }
+    let Some(paths) = req["paths"].as_array() else {
+        return state.violation(format!("logged model credentials request without a `paths` list: {req}"));
+    };
+    let infos = match credentials(state, Owner::Model(model_id), paths, method).await {
+        Ok(infos) => infos,
+        Err(refused) => return refused,
+    };
+    let credentials: Vec<Value> =
+        infos.into_iter().map(|info| json!({"model_id": model_id, "credential_info": info})).collect();
+    json_answer(StatusCode::OK, &json!({"credentials": credentials}))
+}
+
+/// One `ArtifactCredentialInfo` per path of `owner`'s artifacts. Signed URLs are SigV4
+/// presigned URLs into moto, or SAS URLs into azurite (ADLS ones into the fake's own DFS
+/// endpoint); write credentials carry a header the client must send (§2.3 "Headers").
+async fn credentials(
+    state: &State,
+    owner: Owner<'_>,
+    paths: &[Value],
+    method: Method,
+) -> Result<Vec<Value>, Response<Body>> {
+    if paths.is_empty() || paths.len() > 2000 {
+        return Err(state.violation(format!("credentials request for {} paths (1 to 2000)", paths.len())));
+    }
+    let root = owner.root(state);
     let mut infos = Vec::new();
     for p in paths {
         let Some(path) = p.as_str().filter(|p| is_relative(p) && !p.is_empty()) else {
-            return state.violation(format!("credentials request for path {p}"));
+            return Err(state.violation(format!("credentials request for path {p}")));
         };
         // `parse`, not `from`: the key is the path as given, not percent-encoded once more.
-        let Ok(key) = StorePath::parse(format!("{}/{run_id}/artifacts/{path}", state.prefix)) else {
-            return state.violation(format!("credentials request for path {path:?}"));
+        let Ok(key) = StorePath::parse(format!("{root}/{path}")) else {
+            return Err(state.violation(format!("credentials request for path {path:?}")));
         };
-        let info = match &state.storage {
+        let mut info = match &state.storage {
             Storage::S3(s3) => {
                 let mut headers = Vec::new();
                 let mut opts = object_store::signer::SignedUrlOptions::default();
@@ -655,7 +764,7 @@ async fn credentials(state: &State, body: &[u8], method: Method) -> Response<Bod
                 }
                 let url = match s3.signed_url_opts(method.clone(), &key, Duration::from_secs(900), &opts).await {
                     Ok(u) => u,
-                    Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL_ERROR", &e.to_string()),
+                    Err(e) => return Err(error(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL_ERROR", &e.to_string())),
                 };
                 json!({"signed_uri": url.to_string(), "headers": headers, "type": "AWS_PRESIGNED_URL"})
             }
@@ -680,12 +789,13 @@ async fn credentials(state: &State, body: &[u8], method: Method) -> Response<Bod
                 }
             }
         };
-        let mut info = info;
-        info["run_id"] = json!(run_id);
-        info["path"] = json!(path);
+        if let Owner::Run(run_id) = owner {
+            info["run_id"] = json!(run_id);
+            info["path"] = json!(path);
+        }
         infos.push(info);
     }
-    json_answer(StatusCode::OK, &json!({"credential_infos": infos}))
+    Ok(infos)
 }
 
 /// The signature of the fake's ADLS Gen2 SAS URLs: a request without it is refused, as storage
@@ -1118,18 +1228,26 @@ async fn forward(state: &State, parts: hyper::http::request::Parts, body: Bytes)
         .expect("a valid answer")
 }
 
-/// Sets `artifact_uri` of every run info and `artifact_location` of every experiment to the
-/// workspace's `dbfs:/databricks/mlflow-tracking/...` form.
+/// Sets `artifact_uri` of every run and logged model info and `artifact_location` of every
+/// experiment to the workspace's `dbfs:/databricks/mlflow-tracking/...` form.
 fn rewrite_locations(v: &mut Value) {
     match v {
         Value::Object(map) => {
             let exp = map.get("experiment_id").and_then(Value::as_str).map(str::to_string);
             let run = map.get("run_id").or_else(|| map.get("run_uuid")).and_then(Value::as_str).map(str::to_string);
-            if let (Some(exp), Some(run), true) = (&exp, &run, map.contains_key("artifact_uri")) {
-                map.insert(
-                    "artifact_uri".into(),
-                    json!(format!("dbfs:/databricks/mlflow-tracking/{exp}/{run}/artifacts")),
-                );
+            let model = map.get("model_id").and_then(Value::as_str).map(str::to_string);
+            match (&exp, &run, &model, map.contains_key("artifact_uri")) {
+                (Some(exp), Some(run), _, true) => {
+                    let uri = format!("dbfs:/databricks/mlflow-tracking/{exp}/{run}/artifacts");
+                    map.insert("artifact_uri".into(), json!(uri));
+                }
+                // A logged model's info (databricks-rest.md §2.1, §5 "logged models →
+                // `.../<exp>/logged_models/<id>/artifacts`").
+                (Some(exp), None, Some(model), true) => {
+                    let uri = format!("dbfs:/databricks/mlflow-tracking/{exp}/logged_models/{model}/artifacts");
+                    map.insert("artifact_uri".into(), json!(uri));
+                }
+                _ => {}
             }
             if let (Some(exp), true) = (&exp, map.contains_key("artifact_location")) {
                 map.insert("artifact_location".into(), json!(format!("dbfs:/databricks/mlflow-tracking/{exp}")));

@@ -79,6 +79,21 @@ impl fmt::Debug for ArtifactCredential {
     }
 }
 
+/// A page of a logged model's credentials (`GetCredentialsForLoggedModelDownload`): each
+/// credential wrapped with the model's id.
+#[derive(serde::Deserialize)]
+struct ModelCredentialsPage {
+    #[serde(default)]
+    credentials: Vec<ModelCredential>,
+    #[serde(default)]
+    next_page_token: Option<String>,
+}
+
+#[derive(serde::Deserialize)]
+struct ModelCredential {
+    credential_info: ArtifactCredential,
+}
+
 #[derive(serde::Deserialize)]
 struct CredentialsPage {
     #[serde(default)]
@@ -168,6 +183,24 @@ impl MlflowClient {
         self.artifact_credentials("credentials-for-write", run_id, paths).await
     }
 
+    /// Download credentials for files `paths` of logged model `model_id`, one per path in order.
+    pub async fn credentials_for_model_download(
+        &self,
+        model_id: &str,
+        paths: &[String],
+    ) -> Result<Vec<ArtifactCredential>> {
+        self.model_credentials("credentials-for-download", model_id, paths).await
+    }
+
+    /// Upload credentials for files `paths` of logged model `model_id`, one per path in order.
+    pub async fn credentials_for_model_upload(
+        &self,
+        model_id: &str,
+        paths: &[String],
+    ) -> Result<Vec<ArtifactCredential>> {
+        self.model_credentials("credentials-for-upload", model_id, paths).await
+    }
+
     /// `POST /api/2.0/mlflow/artifacts/credentials-for-{read,write}` `{"run_id", "path": [..],
     /// "page_token"}`, following `next_page_token`. Credentials are paired with paths by
     /// position, as MLflow pairs them; an answer of another length is refused.
@@ -178,29 +211,73 @@ impl MlflowClient {
         paths: &[String],
     ) -> Result<Vec<ArtifactCredential>> {
         let url = format!("/api/2.0/mlflow/artifacts/{route}");
+        self.paged_credentials(
+            &url,
+            &format!("run {run_id}"),
+            paths,
+            |chunk| serde_json::json!({"run_id": run_id, "path": chunk}),
+            |page: CredentialsPage| (page.credential_infos, page.next_page_token),
+        )
+        .await
+    }
+
+    /// `POST /api/2.0/mlflow/logged-models/{id}/artifacts/credentials-for-{download,upload}`
+    /// `{"paths": [..], "page_token"}` (databricks-rest.md §2.3: `paths`, plural), each
+    /// credential wrapped with the model's id.
+    async fn model_credentials(
+        &self,
+        route: &str,
+        model_id: &str,
+        paths: &[String],
+    ) -> Result<Vec<ArtifactCredential>> {
+        let url = format!("/api/2.0/mlflow/logged-models/{}/artifacts/{route}", super::encode(model_id));
+        self.paged_credentials(
+            &url,
+            &format!("logged model {model_id}"),
+            paths,
+            |chunk| serde_json::json!({"paths": chunk}),
+            |page: ModelCredentialsPage| {
+                (page.credentials.into_iter().map(|c| c.credential_info).collect(), page.next_page_token)
+            },
+        )
+        .await
+    }
+
+    /// The credentials of `paths` from the route at `url`, in chunks of at most
+    /// [`MAX_CREDENTIAL_PATHS`], following each chunk's pages; paired with the paths by
+    /// position, an answer of another length refused.
+    async fn paged_credentials<P: serde::de::DeserializeOwned>(
+        &self,
+        url: &str,
+        owner: &str,
+        paths: &[String],
+        request: impl Fn(&[String]) -> serde_json::Value,
+        page_of: impl Fn(P) -> (Vec<ArtifactCredential>, Option<String>),
+    ) -> Result<Vec<ArtifactCredential>> {
         let mut out = Vec::with_capacity(paths.len());
         for chunk in paths.chunks(MAX_CREDENTIAL_PATHS) {
             let mut tokens = crate::client::PageTokens::default();
             let mut got = Vec::with_capacity(chunk.len());
             loop {
-                let mut body = serde_json::json!({"run_id": run_id, "path": chunk});
+                let mut body = request(chunk);
                 if let Some(t) = tokens.current() {
                     body["page_token"] = serde_json::json!(t);
                 }
                 // Asking for credentials changes nothing: safe to repeat.
-                let page: CredentialsPage = self.send(reqwest::Method::POST, &url, &body, Idempotency::Safe).await?;
-                let next = page.next_page_token.filter(|t| !t.is_empty());
-                if tokens.is_repeat(&next) || page.credential_infos.is_empty() {
+                let page: P = self.send(reqwest::Method::POST, url, &body, Idempotency::Safe).await?;
+                let (infos, next) = page_of(page);
+                let next = next.filter(|t| !t.is_empty());
+                if tokens.is_repeat(&next) || infos.is_empty() {
                     break;
                 }
-                got.extend(page.credential_infos);
+                got.extend(infos);
                 if !tokens.advance(next)? {
                     break;
                 }
             }
             if got.len() != chunk.len() {
                 return Err(crate::Error::Protocol(format!(
-                    "{url}: {} credentials for {} paths of run {run_id}",
+                    "{url}: {} credentials for {} paths of {owner}",
                     got.len(),
                     chunk.len()
                 )));

@@ -20,12 +20,6 @@ struct ModelResponse {
 #[derive(Deserialize)]
 struct Empty {}
 
-#[derive(Deserialize)]
-struct ListResponse {
-    #[serde(default)]
-    files: Vec<FileInfo>,
-}
-
 impl MlflowClient {
     pub async fn get_logged_model(&self, model_id: &str) -> Result<LoggedModel> {
         let r: ModelResponse = self.get(&format!("/api/2.0/mlflow/logged-models/{}", encode(model_id)), &[]).await?;
@@ -85,15 +79,20 @@ impl MlflowClient {
         Ok(())
     }
 
-    /// One directory level of a logged model's files; paths are relative to its root.
+    /// One directory level of a logged model's files, every page of it (a workspace pages the
+    /// listing as it pages a run's); paths are relative to its root.
     pub async fn list_logged_model_artifacts(&self, model_id: &str, dir: &str) -> Result<Vec<FileInfo>> {
         let path = format!("/api/2.0/mlflow/logged-models/{}/artifacts/directories", encode(model_id));
-        let mut q = Vec::new();
-        if !dir.is_empty() {
-            q.push(("artifact_directory_path", dir.to_string()));
-        }
-        let r: ListResponse = self.get(&path, &q).await?;
-        Ok(r.files)
+        let path = &path;
+        all_pages(|token| async move {
+            let mut q = Vec::new();
+            if !dir.is_empty() {
+                q.push(("artifact_directory_path", dir.to_string()));
+            }
+            q.extend(token.map(|t| ("page_token", t)));
+            self.get(path, &q).await
+        })
+        .await
     }
 
     /// Streams one file of a logged model.

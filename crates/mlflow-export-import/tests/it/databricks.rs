@@ -226,6 +226,68 @@ fn copy_into_a_workspace_and_back_with_a_personal_access_token() {
     assert!(said.iter().all(|s| !s.contains(PAT)), "the token is never printed");
 }
 
+/// `[{path, size, sha256}]` of one logged model's files in moto, read with boto3.
+fn model_files_in_moto(ws: &DatabricksFake, model_id: &str) -> Value {
+    let m = moto::shared();
+    let code = format!(
+        "import boto3, hashlib, json\n\
+         s3 = boto3.client('s3')\n\
+         out = []\n\
+         for page in s3.get_paginator('list_objects_v2').paginate(Bucket={bucket:?}, Prefix={prefix:?}):\n\
+         \x20   for o in page.get('Contents', []):\n\
+         \x20       body = s3.get_object(Bucket={bucket:?}, Key=o['Key'])['Body'].read()\n\
+         \x20       out.append({{'path': o['Key'][len({prefix:?}):], 'size': len(body), 'sha256': hashlib.sha256(body).hexdigest()}})\n\
+         print(json.dumps(sorted(out, key=lambda f: f['path'])))",
+        bucket = m.bucket,
+        prefix = ws.model_key(model_id, "")
+    );
+    serde_json::from_str(&test_support::python_eval_env(&code, &m.env())).unwrap()
+}
+
+/// MLflow 3 logged models into a workspace and back: their files go up and come down through
+/// the logged-model credentials routes (`credentials-for-upload`/`-download`, `paths` plural),
+/// listed with `artifacts/directories`, never the open-source download route. In the workspace
+/// each model's files are the source's byte for byte (in moto, under the model's
+/// `logged_models/<id>/artifacts` root); out again, each model equals its source: files, params,
+/// tags, metrics with their datasets and runs, and the runs' links to the models.
+#[test]
+fn logged_models_copy_into_a_workspace_and_back_through_their_credentials_routes() {
+    let ws = workspace(FakeOptions { tokens: vec![PAT.into()], ..FakeOptions::default() });
+    let src = MlflowServer::shared(ArtifactMode::Proxy);
+    let upstream = MlflowServer::shared(ArtifactMode::LocalRoot);
+    let name = crate::logged_models::seeded();
+    let source = crate::logged_models::dump(src, name);
+    let ws_name = format!("/Users/{}/{}", test_support::databricks::USER, unique_name("dbx-models"));
+    let back_name = unique_name("dbx-models-back");
+    let to_ws = [("DST_DATABRICKS_HOST", ws.url.as_str()), ("DST_DATABRICKS_TOKEN", PAT)];
+    let from_ws = [("SRC_DATABRICKS_HOST", ws.url.as_str()), ("SRC_DATABRICKS_TOKEN", PAT)];
+    // `MLmodel` kept as it is, so that every byte can be compared.
+    let keep = ["--use-src-user-id", "--mlmodel-fix", "false", "-q"];
+    let into = ["copy-experiment", "--src-uri", &src.url, "--dst-uri", "databricks", "--src-experiment", name];
+    run_ok(&[&into[..], &["--dst-experiment-name", &ws_name], &keep].concat(), &to_ws);
+
+    let in_ws = crate::logged_models::dump(upstream, &ws_name);
+    let models = source["models"].as_object().unwrap();
+    assert_eq!(in_ws["ids"].as_object().unwrap().len(), models.len(), "{in_ws}");
+    for (model, id) in in_ws["ids"].as_object().unwrap() {
+        let files = model_files_in_moto(&ws, id.as_str().unwrap());
+        assert_eq!(files, models[model]["files"], "{model}'s files in the workspace");
+        assert!(!files.as_array().unwrap().is_empty(), "{model} has files");
+    }
+
+    let out_of = ["copy-experiment", "--src-uri", "databricks", "--dst-uri", &upstream.url, "--src-experiment"];
+    run_ok(&[&out_of[..], &[&ws_name, "--dst-experiment-name", &back_name], &keep].concat(), &from_ws);
+    let mut back = crate::logged_models::dump(upstream, &back_name);
+    for (model, dumped) in back["models"].as_object_mut().unwrap() {
+        let tags = dumped["tags"].as_object_mut().unwrap();
+        tags.retain(|k, _| !k.starts_with("mlflow_export_import."));
+        assert_eq!(*dumped, models[model], "{model} out of the workspace");
+    }
+    assert_eq!(back["models"].as_object().unwrap().len(), models.len());
+    assert_eq!(back["runs"], source["runs"], "the runs' links to the models");
+    assert_eq!(ws.violations(), Vec::<String>::new());
+}
+
 /// Workspaces on Azure: credentials are SAS URLs into azurite. Through Blob SAS URLs every
 /// file goes up as blocks and a block list (the 0-byte file as an empty list) carrying the
 /// credential's metadata header; through ADLS Gen2 SAS URLs (the fake's own DFS endpoint) as a

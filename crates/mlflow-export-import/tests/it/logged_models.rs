@@ -16,7 +16,7 @@ const SOURCE_MODEL_ID: &str = "mlflow_export_import.source.model_id";
 const COMPLETE: &str = "mlflow_export_import.complete";
 
 /// The source experiment's name, seeded once per test binary.
-fn seeded() -> &'static str {
+pub(crate) fn seeded() -> &'static str {
     static NAME: OnceLock<String> = OnceLock::new();
     NAME.get_or_init(|| {
         let name = unique_name("logged-models");
@@ -61,7 +61,7 @@ fn destination() -> &'static MlflowServer {
     MlflowServer::shared(ArtifactMode::LocalRoot)
 }
 
-fn dump(server: &MlflowServer, experiment: &str) -> Value {
+pub(crate) fn dump(server: &MlflowServer, experiment: &str) -> Value {
     let args = ["--tracking-uri", &server.url, "--experiment", experiment];
     test_support::run_python_script_env("dump_logged_models.py", &args, server.client_env())
 }

@@ -43,6 +43,11 @@ pub enum ArtifactRoot {
     /// or any run of a `databricks` server): listed with `artifacts/list`, read and written
     /// through the signed URLs of its credentials routes. Holds the run id.
     DatabricksRun(String),
+    /// A logged model on a Databricks workspace
+    /// (`dbfs:/databricks/mlflow-tracking/<exp>/logged_models/<id>/artifacts`, or any logged model
+    /// of a `databricks` server): listed with `logged-models/{id}/artifacts/directories`, read and
+    /// written through its `credentials-for-download`/`-upload` signed URLs. Holds the model id.
+    DatabricksModel(String),
 }
 
 impl ArtifactRoot {
@@ -96,14 +101,31 @@ const CREDENTIAL_REUSE: Duration = Duration::from_secs(600);
 /// batch is moved while its credential is still fresh.
 const CREDENTIAL_BATCH: usize = 500;
 
-/// Credentials asked for ahead: one `credentials-for-read` (or `-write`) call serves a batch of
-/// files of a run listed (or about to be written) instead of one call each.
+/// Credentials asked for ahead: one credentials call serves a batch of files of a run or logged
+/// model listed (or about to be written) instead of one call each.
 #[derive(Default)]
 struct Prefetched {
-    /// Files of each run whose credentials have not been asked for yet.
-    pending: HashMap<String, Vec<String>>,
-    /// Credentials asked for, by run and path, with when.
-    ready: HashMap<(String, String), (ArtifactCredential, Instant)>,
+    /// Files of each run or model whose credentials have not been asked for yet.
+    pending: HashMap<Owner, Vec<String>>,
+    /// Credentials asked for, by owner and path, with when.
+    ready: HashMap<(Owner, String), (ArtifactCredential, Instant)>,
+}
+
+/// Whose files a Databricks credential is for: each has its own credentials routes.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Owner {
+    Run(String),
+    Model(String),
+}
+
+impl Owner {
+    fn of(root: &ArtifactRoot) -> Option<Owner> {
+        match root {
+            ArtifactRoot::DatabricksRun(run) => Some(Owner::Run(run.clone())),
+            ArtifactRoot::DatabricksModel(id) => Some(Owner::Model(id.clone())),
+            _ => None,
+        }
+    }
 }
 
 /// Which credentials of a Databricks run.
@@ -137,11 +159,12 @@ impl ArtifactRoots {
         // A workspace has no `get-artifact` route: its own run routes are the credentials ones.
         let routes = match routes {
             ArtifactRoot::RunRoutes(run) if self.client.is_databricks() => ArtifactRoot::DatabricksRun(run),
+            ArtifactRoot::ModelRoutes(id) if self.client.is_databricks() => ArtifactRoot::DatabricksModel(id),
             routes => routes,
         };
         let Some(uri) = uri else { return Ok(routes) };
-        if let Some(run) = databricks_run(uri) {
-            return Ok(ArtifactRoot::DatabricksRun(run));
+        if let Some(root) = databricks_root(uri) {
+            return Ok(root);
         }
         if let Some(rel) = proxied_path(uri) {
             return Ok(match self.client.artifacts_destination() {
@@ -194,8 +217,8 @@ impl ArtifactRoots {
     /// Where to write artifacts whose root is `uri`; an error naming the missing credential
     /// or the unsupported scheme when this machine cannot write there.
     pub fn for_writing(&self, uri: &str) -> Result<ArtifactRoot> {
-        if let Some(run) = databricks_run(uri) {
-            return Ok(ArtifactRoot::DatabricksRun(run));
+        if let Some(root) = databricks_root(uri) {
+            return Ok(root);
         }
         if let Some(rel) = proxied_path(uri).or_else(|| self.server_proxy_path(uri)) {
             return Ok(match self.client.artifacts_destination() {
@@ -234,7 +257,8 @@ impl ArtifactRoots {
             ArtifactRoot::Proxy(_)
             | ArtifactRoot::RunRoutes(_)
             | ArtifactRoot::ModelRoutes(_)
-            | ArtifactRoot::DatabricksRun(_) => {
+            | ArtifactRoot::DatabricksRun(_)
+            | ArtifactRoot::DatabricksModel(_) => {
                 let mut files = Vec::new();
                 let mut dirs = vec![String::new()];
                 while let Some(dir) = dirs.pop() {
@@ -243,7 +267,9 @@ impl ArtifactRoots {
                         ArtifactRoot::RunRoutes(run) | ArtifactRoot::DatabricksRun(run) => {
                             self.client.list_artifacts(run, &dir).await?
                         }
-                        ArtifactRoot::ModelRoutes(id) => self.client.list_logged_model_artifacts(id, &dir).await?,
+                        ArtifactRoot::ModelRoutes(id) | ArtifactRoot::DatabricksModel(id) => {
+                            self.client.list_logged_model_artifacts(id, &dir).await?
+                        }
                         _ => unreachable!("matched above"),
                     };
                     for f in listed {
@@ -257,9 +283,9 @@ impl ArtifactRoots {
                     }
                 }
                 files.sort();
-                if let ArtifactRoot::DatabricksRun(run) = root {
+                if let Some(owner) = Owner::of(root) {
                     let paths = files.iter().map(|f| f.path.clone()).collect();
-                    self.databricks_reads.lock().await.pending.insert(run.clone(), paths);
+                    self.databricks_reads.lock().await.pending.insert(owner, paths);
                 }
                 Ok(files)
             }
@@ -290,14 +316,15 @@ impl ArtifactRoots {
             }
             ArtifactRoot::RunRoutes(run) => Ok(self.client.download_artifact(run, rel).await?),
             ArtifactRoot::ModelRoutes(id) => Ok(self.client.download_logged_model_artifact(id, rel).await?),
-            ArtifactRoot::DatabricksRun(run) => {
+            ArtifactRoot::DatabricksRun(_) | ArtifactRoot::DatabricksModel(_) => {
+                let owner = Owner::of(root).expect("a Databricks root");
                 let rel = check_relative(rel)?;
-                let credential = self.credential(Access::Read, run, &rel).await?;
+                let credential = self.credential(Access::Read, &owner, &rel).await?;
                 match self.client.download_signed(&credential).await {
                     // A signed URL that expired or was refused: once more with a fresh one
                     // (databricks-rest.md §2.10).
                     Err(e) if matches!(e.status(), Some(401 | 403)) => {
-                        let credential = self.client.credentials_for_read(run, &[rel.to_string()]).await?.remove(0);
+                        let credential = self.ask(Access::Read, &owner, vec![rel.to_string()]).await?.remove(0);
                         Ok(self.client.download_signed(&credential).await?)
                     }
                     other => Ok(other?),
@@ -309,45 +336,54 @@ impl ArtifactRoots {
     /// The files about to be written below `root`: when it is a Databricks run, their write
     /// credentials are then asked for in batches.
     pub async fn expect_writes(&self, root: &ArtifactRoot, files: &[ArtifactFile]) {
-        if let ArtifactRoot::DatabricksRun(run) = root {
+        if let Some(owner) = Owner::of(root) {
             let paths = files.iter().map(|f| f.path.clone()).collect();
-            self.databricks_writes.lock().await.pending.insert(run.clone(), paths);
+            self.databricks_writes.lock().await.pending.insert(owner, paths);
         }
     }
 
-    /// The credential of file `rel` of Databricks run `run`: one asked for ahead if still
-    /// fresh, else asked for now together with the next of the run's files not yet asked for.
-    async fn credential(&self, access: Access, run: &str, rel: &str) -> Result<ArtifactCredential> {
+    /// The credential of file `rel` of a Databricks run or logged model: one asked for ahead if
+    /// still fresh, else asked for now together with the next of its files not yet asked for.
+    async fn credential(&self, access: Access, owner: &Owner, rel: &str) -> Result<ArtifactCredential> {
         let mut cache = match access {
             Access::Read => self.databricks_reads.lock().await,
             Access::Write => self.databricks_writes.lock().await,
         };
-        if let Some((credential, at)) = cache.ready.remove(&(run.to_string(), rel.to_string())) {
+        if let Some((credential, at)) = cache.ready.remove(&(owner.clone(), rel.to_string())) {
             if at.elapsed() < CREDENTIAL_REUSE {
                 return Ok(credential);
             }
         }
         let mut batch = vec![rel.to_string()];
-        if let Some(rest) = cache.pending.get_mut(run) {
+        if let Some(rest) = cache.pending.get_mut(owner) {
             rest.retain(|p| p != rel);
             let take = rest.len().min(CREDENTIAL_BATCH - 1);
             batch.extend(rest.drain(..take));
             if rest.is_empty() {
-                cache.pending.remove(run);
+                cache.pending.remove(owner);
             }
         }
-        // One credential per path, in order (checked by the client).
-        let credentials = match access {
-            Access::Read => self.client.credentials_for_read(run, &batch).await?,
-            Access::Write => self.client.credentials_for_write(run, &batch).await?,
-        };
-        let mut credentials = credentials.into_iter();
-        let first = credentials.next().ok_or_else(|| Error::Input(format!("run {run}: no credential for {rel}")))?;
+        let mut credentials = self.ask(access, owner, batch).await?.into_iter();
+        let first = credentials.next().ok_or_else(|| Error::Input(format!("{owner:?}: no credential for {rel}")))?;
         let now = Instant::now();
         for c in credentials {
-            cache.ready.insert((run.to_string(), c.path.clone()), (c, now));
+            cache.ready.insert((owner.clone(), c.path.clone()), (c, now));
         }
         Ok(first)
+    }
+
+    /// One credential per path of `paths`, in order (checked by the client), from the owner's
+    /// route.
+    async fn ask(&self, access: Access, owner: &Owner, paths: Vec<String>) -> Result<Vec<ArtifactCredential>> {
+        let c = &self.client;
+        let credentials = match (access, owner) {
+            (Access::Read, Owner::Run(run)) => c.credentials_for_read(run, &paths).await?,
+            (Access::Write, Owner::Run(run)) => c.credentials_for_write(run, &paths).await?,
+            (Access::Read, Owner::Model(id)) => c.credentials_for_model_download(id, &paths).await?,
+            (Access::Write, Owner::Model(id)) => c.credentials_for_model_upload(id, &paths).await?,
+        };
+        // A model's credentials name no path: they are the paths asked for, in order.
+        Ok(credentials.into_iter().zip(paths).map(|(c, path)| ArtifactCredential { path, ..c }).collect())
     }
 
     /// Streams one file to `rel` below the root; `data.len` is its size when known.
@@ -369,12 +405,13 @@ impl ArtifactRoots {
             ArtifactRoot::RunRoutes(id) | ArtifactRoot::ModelRoutes(id) => {
                 Err(Error::Unsupported(format!("{id}: artifacts read through the server cannot be written")))
             }
-            ArtifactRoot::DatabricksRun(run) => {
+            ArtifactRoot::DatabricksRun(_) | ArtifactRoot::DatabricksModel(_) => {
                 // A signed PUT takes a declared length, as the proxy does.
                 let len = data.len.ok_or_else(|| {
                     Error::Unsupported(format!("artifact {rel}: its size is unknown, and a signed upload needs it"))
                 })?;
-                let credential = self.credential(Access::Write, run, &check_relative(rel)?).await?;
+                let owner = Owner::of(root).expect("a Databricks root");
+                let credential = self.credential(Access::Write, &owner, &check_relative(rel)?).await?;
                 Ok(self.client.upload_signed(&credential, len, data).await?)
             }
         }
@@ -415,14 +452,21 @@ pub fn is_databricks_tracking(uri: &str) -> bool {
     uri.starts_with("dbfs:/databricks/mlflow-tracking/")
 }
 
-/// The run id of a Databricks run root, `dbfs:/databricks/mlflow-tracking/<exp>/<run>/artifacts`
-/// (databricks-rest.md §2.1; MLflow's `databricks_run_artifact_repo.py` pattern). Both ids are
-/// checked to be plain ids: the run id goes into requests and the report.
-fn databricks_run(uri: &str) -> Option<String> {
+/// The root of a Databricks run, `dbfs:/databricks/mlflow-tracking/<exp>/<run>/artifacts`, or
+/// logged model, `dbfs:/databricks/mlflow-tracking/<exp>/logged_models/<id>/artifacts`
+/// (databricks-rest.md §2.1; MLflow's `databricks_run_artifact_repo.py` and
+/// `databricks_logged_model_artifact_repo.py` patterns). The ids are checked to be plain ids:
+/// they go into requests and the report.
+fn databricks_root(uri: &str) -> Option<ArtifactRoot> {
     let rest = uri.strip_prefix("dbfs:/databricks/mlflow-tracking/")?.trim_end_matches('/');
-    let [exp, run, "artifacts"] = rest.split('/').collect::<Vec<_>>()[..] else { return None };
     let id = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-    (id(exp) && id(run)).then(|| run.to_string())
+    match rest.split('/').collect::<Vec<_>>()[..] {
+        [exp, run, "artifacts"] if id(exp) && id(run) => Some(ArtifactRoot::DatabricksRun(run.to_string())),
+        [exp, "logged_models", model, "artifacts"] if id(exp) && id(model) => {
+            Some(ArtifactRoot::DatabricksModel(model.to_string()))
+        }
+        _ => None,
+    }
 }
 
 /// The proxy path of an `mlflow-artifacts:/p` or `mlflow-artifacts://host:port/p` URI.
@@ -473,7 +517,7 @@ mod tests {
     }
 
     #[test]
-    fn databricks_run_roots_use_the_credentials_routes() {
+    fn databricks_run_and_model_roots_use_the_credentials_routes() {
         let r = roots("http://h:5000");
         let dbx = |root: Result<ArtifactRoot>| match root.unwrap() {
             ArtifactRoot::DatabricksRun(run) => run,
@@ -482,13 +526,15 @@ mod tests {
         let uri = "dbfs:/databricks/mlflow-tracking/123/abc/artifacts";
         assert_eq!(dbx(r.for_writing(uri)), "abc");
         assert_eq!(dbx(r.for_reading(ArtifactRoot::RunRoutes("abc".into()), Some(uri))), "abc");
-        assert_eq!(databricks_run("dbfs:/databricks/mlflow-tracking/1/r/artifacts/"), Some("r".into()));
+        assert_eq!(dbx(r.for_writing("dbfs:/databricks/mlflow-tracking/1/r/artifacts/")), "r");
+        let model = "dbfs:/databricks/mlflow-tracking/1/logged_models/m-1/artifacts";
+        assert!(matches!(r.for_writing(model).unwrap(), ArtifactRoot::DatabricksModel(id) if id == "m-1"));
         for other in [
             "dbfs:/databricks/mlflow-tracking/1/r/artifacts/sub",
             "dbfs:/databricks/mlflow-tracking/1/../artifacts",
-            "dbfs:/databricks/mlflow-tracking/1/logged_models/m-1/artifacts",
+            "dbfs:/databricks/mlflow-tracking/1/logged_models/../artifacts",
         ] {
-            assert_eq!(databricks_run(other), None, "{other}");
+            assert!(databricks_root(other).is_none(), "{other}");
         }
         // A Databricks server's runs are read through the credentials routes whatever the root.
         let config = mlflow_client::ClientConfig::resolve("databricks", None, &|k| {
@@ -500,6 +546,8 @@ mod tests {
         .unwrap();
         let r = ArtifactRoots::new(MlflowClient::new(&config).unwrap());
         assert_eq!(dbx(r.for_reading(ArtifactRoot::RunRoutes("x".into()), Some("dbfs:/Volumes/a/b/c"))), "x");
+        let model = r.for_reading(ArtifactRoot::ModelRoutes("m-2".into()), None).unwrap();
+        assert!(matches!(model, ArtifactRoot::DatabricksModel(id) if id == "m-2"));
     }
 
     #[test]

@@ -284,7 +284,11 @@ impl LoggedModelSink for RestLoggedModelSink {
         }
         // The registry writes `mlflow.modelVersions` itself when a version is created; a copy of
         // a copy names only the model it was made from, and is not complete until it is.
-        let mut tags: Vec<KeyValue> = key_values(&model.tags)
+        // Tags a workspace sets itself are kept aside there, and put back by a copy out.
+        let mut own_tags = model.tags.clone();
+        identity::restore_refused(&mut own_tags);
+        identity::refuse_tags(&mut own_tags, super::workspace::refused_tags(&self.client));
+        let mut tags: Vec<KeyValue> = key_values(&own_tags)
             .into_iter()
             .filter(|t| t.key != "mlflow.modelVersions" && t.key != SOURCE_MODEL_ID && t.key != identity::COMPLETE)
             .collect();
