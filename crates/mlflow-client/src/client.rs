@@ -353,8 +353,10 @@ impl MlflowClient {
         Ok(ByteStream { len, stream: Box::pin(HeldBody { body, in_flight: Some(in_flight) }) })
     }
 
-    /// Sends a body of `len` bytes to a signed storage URL (`PUT`, or `PATCH` for an ADLS
-    /// append) with the credential's headers. Not retried here, as [`Self::put_stream`].
+    /// Sends a body of `len` bytes to a signed storage URL (`PUT`; `PATCH` for an ADLS append,
+    /// `DELETE` to abort a multipart upload) with the credential's headers, and returns the
+    /// answer's `ETag`, which an S3 multipart upload needs for each part. Not retried here, as
+    /// [`Self::put_stream`].
     pub(crate) async fn send_signed(
         &self,
         method: reqwest::Method,
@@ -362,14 +364,19 @@ impl MlflowClient {
         headers: &[(String, String)],
         len: u64,
         body: reqwest::Body,
-    ) -> Result<()> {
-        let name = if method == reqwest::Method::PATCH { "PATCH" } else { "PUT" };
+    ) -> Result<Option<String>> {
+        let name = match method {
+            reqwest::Method::PATCH => "PATCH",
+            reqwest::Method::DELETE => "DELETE",
+            _ => "PUT",
+        };
         let rb = headers
             .iter()
             .fold(self.inner.http.request(method, url), |rb, (k, v)| rb.header(k, v))
             .header(header::CONTENT_LENGTH, len)
             .body(body);
-        self.execute(name, &crate::redact(url), rb).await.map(drop)
+        let (resp, _in_flight) = self.execute(name, &crate::redact(url), rb).await?;
+        Ok(resp.headers().get(header::ETAG).and_then(|v| v.to_str().ok()).map(str::to_string))
     }
 
     /// Sends one request under the in-flight limit and maps error statuses to [`Error::Api`].

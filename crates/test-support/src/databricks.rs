@@ -135,6 +135,9 @@ pub struct FakeCounts {
     pub write_credentials: AtomicU64,
     /// `workspace/import` calls that wrote a notebook.
     pub notebook_imports: AtomicU64,
+    /// `create-multipart-upload` calls, and multipart uploads completed.
+    pub multipart_created: AtomicU64,
+    pub multipart_completed: AtomicU64,
 }
 
 /// A notebook in the workspace: its language and SOURCE bytes.
@@ -180,8 +183,10 @@ type StagedFile = (Vec<u8>, Option<String>);
 
 /// Where a workspace keeps its artifacts, and how it signs URLs into it.
 enum Storage {
-    /// The shared moto bucket: SigV4 presigned URLs (`AWS_PRESIGNED_URL`).
-    S3(AmazonS3),
+    /// The shared moto bucket: SigV4 presigned URLs (`AWS_PRESIGNED_URL`). `multipart` is a
+    /// client of the same bucket that asks for SSE-S3 when it starts a multipart upload, as the
+    /// single uploads' credentials do.
+    S3 { store: AmazonS3, multipart: AmazonS3 },
     /// The shared azurite container: service SAS URLs (`AZURE_SAS_URI`).
     Azure { store: MicrosoftAzure, blob_endpoint: String, container: String },
 }
@@ -189,7 +194,7 @@ enum Storage {
 impl Storage {
     fn store(&self) -> &dyn ObjectStore {
         match self {
-            Storage::S3(s3) => s3,
+            Storage::S3 { store, .. } => store,
             Storage::Azure { store, .. } => store,
         }
     }
@@ -241,17 +246,18 @@ impl DatabricksFake {
 
     /// [`Self::start`] with the S3 endpoint and bucket given.
     fn start_on(upstream: &str, s3_endpoint: &str, bucket: &str, options: FakeOptions) -> DatabricksFake {
-        let s3 = object_store::aws::AmazonS3Builder::new()
+        let builder = object_store::aws::AmazonS3Builder::new()
             .with_bucket_name(bucket)
             .with_region(MOTO_REGION)
             .with_access_key_id(MOTO_ACCESS_KEY)
             .with_secret_access_key(MOTO_ACCESS_KEY)
             .with_endpoint(s3_endpoint)
             .with_allow_http(true)
-            .with_virtual_hosted_style_request(false)
-            .build()
-            .expect("an S3 client for moto");
-        Self::start_with(upstream, Storage::S3(s3), options)
+            .with_virtual_hosted_style_request(false);
+        let store = builder.clone().build().expect("an S3 client for moto");
+        let sse = "aws_server_side_encryption".parse().expect("a known key");
+        let multipart = builder.with_config(sse, "AES256").build().expect("an S3 client for moto");
+        Self::start_with(upstream, Storage::S3 { store, multipart }, options)
     }
 
     fn start_with(upstream: &str, storage: Storage, options: FakeOptions) -> DatabricksFake {
@@ -466,6 +472,11 @@ async fn handle(state: &State, req: Request<hyper::body::Incoming>) -> Response<
         (&Method::POST, "/api/2.0/mlflow/artifacts/credentials-for-write") => {
             state.counts.write_credentials.fetch_add(1, Ordering::Relaxed);
             run_credentials(state, &body, Method::PUT).await
+        }
+        (&Method::POST, "/api/2.0/mlflow/artifacts/create-multipart-upload") => create_multipart(state, &body).await,
+        (&Method::GET, "/api/2.0/mlflow/artifacts/get-presigned-upload-part-url") => part_url(state, &query).await,
+        (&Method::POST, "/api/2.0/mlflow/artifacts/complete-multipart-upload") => {
+            complete_multipart(state, &body).await
         }
         _ if path.starts_with("/api/2.0/mlflow/logged-models/") && path.contains("/artifacts/") => {
             let rest = path.trim_start_matches("/api/2.0/mlflow/logged-models/");
@@ -752,7 +763,7 @@ async fn credentials(
             return Err(state.violation(format!("credentials request for path {path:?}")));
         };
         let mut info = match &state.storage {
-            Storage::S3(s3) => {
+            Storage::S3 { store: s3, .. } => {
                 let mut headers = Vec::new();
                 let mut opts = object_store::signer::SignedUrlOptions::default();
                 if method == Method::PUT {
@@ -796,6 +807,134 @@ async fn credentials(
         infos.push(info);
     }
     Ok(infos)
+}
+
+/// The moto key of file `path` of run `run_id` and the S3 clients, for a multipart request
+/// naming them; a violation when the workspace is not on S3 or the names are wrong.
+fn multipart_target<'a>(
+    state: &'a State,
+    run_id: Option<&str>,
+    path: Option<&str>,
+) -> Result<(StorePath, &'a AmazonS3, &'a AmazonS3), Box<Response<Body>>> {
+    let Storage::S3 { store, multipart } = &state.storage else {
+        return Err(Box::new(state.violation("a multipart upload into a workspace whose storage is not S3".into())));
+    };
+    let (Some(run_id), Some(path)) = (run_id.filter(|r| is_id(r)), path.filter(|p| is_relative(p) && !p.is_empty()))
+    else {
+        return Err(Box::new(state.violation(format!("a multipart request for run {run_id:?}, path {path:?}"))));
+    };
+    match StorePath::parse(format!("{}/{path}", Owner::Run(run_id).root(state))) {
+        Ok(key) => Ok((key, store, multipart)),
+        Err(_) => Err(Box::new(state.violation(format!("a multipart request for path {path:?}")))),
+    }
+}
+
+/// A SigV4 presigned URL for a `PUT` (or `DELETE`) of `key` with the multipart query `query`
+/// signed in (`partNumber`, `uploadId`).
+async fn signed_part(
+    s3: &AmazonS3,
+    method: Method,
+    key: &StorePath,
+    query: &[(&str, String)],
+) -> Result<Value, String> {
+    let opts = object_store::signer::SignedUrlOptions::default()
+        .with_query(query.iter().map(|(k, v)| (k.to_string(), v.clone())));
+    let url = s3.signed_url_opts(method, key, Duration::from_secs(900), &opts).await.map_err(|e| e.to_string())?;
+    Ok(json!({"signed_uri": url.to_string(), "headers": [], "type": "AWS_PRESIGNED_URL"}))
+}
+
+/// `POST /api/2.0/mlflow/artifacts/create-multipart-upload` `{"run_id", "path", "num_parts"}`
+/// → `{"upload_id", "upload_credential_infos": [one per part, in order], "abort_credential_info"}`
+/// (databricks-rest.md §2.3, §2.5; MLflow `CreateMultipartUpload`). The upload is a real one in
+/// moto, started with SSE-S3; each part's URL is presigned with its part number and the upload.
+async fn create_multipart(state: &State, body: &[u8]) -> Response<Body> {
+    use object_store::multipart::MultipartStore;
+    let req = serde_json::from_slice::<Value>(body).unwrap_or(Value::Null);
+    let (key, s3, multipart) = match multipart_target(state, req["run_id"].as_str(), req["path"].as_str()) {
+        Ok(t) => t,
+        Err(refused) => return *refused,
+    };
+    let Some(parts) = req["num_parts"].as_u64().filter(|n| (1..=10_000).contains(n)) else {
+        return state.violation(format!("create-multipart-upload without num_parts of 1 to 10,000: {req}"));
+    };
+    state.counts.multipart_created.fetch_add(1, Ordering::Relaxed);
+    let id = match multipart.create_multipart(&key).await {
+        Ok(id) => id,
+        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL_ERROR", &e.to_string()),
+    };
+    let mut infos = Vec::new();
+    for n in 1..=parts {
+        match signed_part(s3, Method::PUT, &key, &[("partNumber", n.to_string()), ("uploadId", id.clone())]).await {
+            Ok(mut info) => {
+                info["run_id"] = req["run_id"].clone();
+                info["path"] = req["path"].clone();
+                infos.push(info);
+            }
+            Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL_ERROR", &e),
+        }
+    }
+    let abort = match signed_part(s3, Method::DELETE, &key, &[("uploadId", id.clone())]).await {
+        Ok(info) => info,
+        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL_ERROR", &e),
+    };
+    json_answer(
+        StatusCode::OK,
+        &json!({"upload_id": id, "upload_credential_infos": infos, "abort_credential_info": abort}),
+    )
+}
+
+/// `GET /api/2.0/mlflow/artifacts/get-presigned-upload-part-url` with `run_id`, `path`,
+/// `upload_id`, `part_number` → `{"upload_credential_info"}` (databricks-rest.md §2.3).
+async fn part_url(state: &State, query: &HashMap<String, String>) -> Response<Body> {
+    let (key, s3, _) =
+        match multipart_target(state, query.get("run_id").map(String::as_str), query.get("path").map(String::as_str)) {
+            Ok(t) => t,
+            Err(refused) => return *refused,
+        };
+    let (Some(upload), Some(n)) =
+        (query.get("upload_id"), query.get("part_number").filter(|n| n.parse::<u32>().is_ok()))
+    else {
+        return state.violation(format!("get-presigned-upload-part-url without upload_id and part_number: {query:?}"));
+    };
+    match signed_part(s3, Method::PUT, &key, &[("partNumber", n.clone()), ("uploadId", upload.clone())]).await {
+        Ok(info) => json_answer(StatusCode::OK, &json!({"upload_credential_info": info})),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL_ERROR", &e),
+    }
+}
+
+/// `POST /api/2.0/mlflow/artifacts/complete-multipart-upload` `{"run_id", "path", "upload_id",
+/// "part_etags": [{"part_number", "etag"}]}` → `{}` (databricks-rest.md §2.3, §2.5): the parts
+/// must be numbered 1, 2, … in order, each with the `ETag` storage answered.
+async fn complete_multipart(state: &State, body: &[u8]) -> Response<Body> {
+    use object_store::multipart::{MultipartStore, PartId};
+    let req = serde_json::from_slice::<Value>(body).unwrap_or(Value::Null);
+    let (key, _, multipart) = match multipart_target(state, req["run_id"].as_str(), req["path"].as_str()) {
+        Ok(t) => t,
+        Err(refused) => return *refused,
+    };
+    let Some(upload) = req["upload_id"].as_str() else {
+        return state.violation(format!("complete-multipart-upload without upload_id: {req}"));
+    };
+    let etags = req["part_etags"].as_array().cloned().unwrap_or_default();
+    let mut parts = Vec::new();
+    for (i, p) in etags.iter().enumerate() {
+        match (p["part_number"].as_u64(), p["etag"].as_str()) {
+            (Some(n), Some(etag)) if n == i as u64 + 1 && !etag.is_empty() => {
+                parts.push(PartId { content_id: etag.to_string() });
+            }
+            _ => return state.violation(format!("complete-multipart-upload part {i}: {p}")),
+        }
+    }
+    if parts.is_empty() {
+        return state.violation(format!("complete-multipart-upload without parts: {req}"));
+    }
+    match multipart.complete_multipart(&key, &upload.to_string(), parts).await {
+        Ok(_) => {
+            state.counts.multipart_completed.fetch_add(1, Ordering::Relaxed);
+            json_answer(StatusCode::OK, &json!({}))
+        }
+        Err(e) => error(StatusCode::BAD_REQUEST, "INVALID_PARAMETER_VALUE", &e.to_string()),
+    }
 }
 
 /// The signature of the fake's ADLS Gen2 SAS URLs: a request without it is refused, as storage

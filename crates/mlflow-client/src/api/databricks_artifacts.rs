@@ -94,6 +94,22 @@ struct ModelCredential {
     credential_info: ArtifactCredential,
 }
 
+/// `CreateMultipartUpload`'s answer: the upload, a signed URL per part in part order, and one
+/// to abort it.
+#[derive(serde::Deserialize)]
+struct MultipartUpload {
+    upload_id: String,
+    #[serde(default)]
+    upload_credential_infos: Vec<ArtifactCredential>,
+    #[serde(default)]
+    abort_credential_info: Option<ArtifactCredential>,
+}
+
+#[derive(serde::Deserialize)]
+struct PartCredential {
+    upload_credential_info: ArtifactCredential,
+}
+
 #[derive(serde::Deserialize)]
 struct CredentialsPage {
     #[serde(default)]
@@ -135,23 +151,23 @@ fn block_id(n: usize) -> String {
     base64::engine::general_purpose::STANDARD.encode(format!("block-{n:010}"))
 }
 
-/// Calls `put` with each [`AZURE_BLOCK_SIZE`] block of `data` and its offset, in order, and
+/// Calls `put` with each block of `size` bytes of `data` and its offset, in order, and
 /// returns the total length, checked against `len`: a source that sends more or fewer bytes
 /// than it declared fails the file rather than storing a different one.
-async fn in_blocks<F, Fut>(data: ByteStream, len: u64, path: &str, mut put: F) -> Result<u64>
+async fn in_blocks<F, Fut>(data: ByteStream, len: u64, path: &str, size: usize, mut put: F) -> Result<u64>
 where
     F: FnMut(Bytes, u64) -> Fut,
     Fut: std::future::Future<Output = Result<()>>,
 {
     let mut stream = data.stream;
-    let mut block = BytesMut::with_capacity(AZURE_BLOCK_SIZE.min(len as usize));
+    let mut block = BytesMut::with_capacity(size.min(len as usize));
     let mut offset = 0u64;
     while let Some(chunk) = stream.next().await {
         let mut chunk = chunk.map_err(|source| crate::Error::Io { path: path.to_string(), source })?;
         while !chunk.is_empty() {
-            let take = (AZURE_BLOCK_SIZE - block.len()).min(chunk.len());
+            let take = (size - block.len()).min(chunk.len());
             block.extend_from_slice(&chunk.split_to(take));
-            if block.len() == AZURE_BLOCK_SIZE {
+            if block.len() == size {
                 let full = block.split().freeze();
                 let at = offset;
                 offset += full.len() as u64;
@@ -297,7 +313,8 @@ impl MlflowClient {
         match credential.kind.as_str() {
             "AWS_PRESIGNED_URL" | "GCP_SIGNED_URL" => {
                 let body = reqwest::Body::wrap_stream(data.stream);
-                self.send_signed(Method::PUT, &credential.signed_uri, &credential.header_pairs(), len, body).await
+                let headers = credential.header_pairs();
+                self.send_signed(Method::PUT, &credential.signed_uri, &headers, len, body).await.map(drop)
             }
             "AZURE_SAS_URI" => self.upload_azure_blob(credential, len, data).await,
             "AZURE_ADLS_GEN2_SAS_URI" => self.upload_adls(credential, len, data).await,
@@ -315,13 +332,13 @@ impl MlflowClient {
         let mut headers = credential.azure_headers(false);
         headers.push(("x-ms-blob-type".into(), "BlockBlob".into()));
         let headers = &headers;
-        in_blocks(data, len, &credential.path, |block, _| {
+        in_blocks(data, len, &credential.path, AZURE_BLOCK_SIZE, |block, _| {
             let id = block_id(ids.len());
             let url = credential.url_with(&[("comp", "block"), ("blockid", &id)]);
             ids.push(id);
             async move {
                 let size = block.len() as u64;
-                self.send_signed(Method::PUT, &url?, headers, size, block.into()).await
+                self.send_signed(Method::PUT, &url?, headers, size, block.into()).await.map(drop)
             }
         })
         .await?;
@@ -332,7 +349,7 @@ impl MlflowClient {
         list.push_str("</BlockList>");
         let url = credential.url_with(&[("comp", "blocklist")])?;
         let headers = credential.azure_headers(true);
-        self.send_signed(Method::PUT, &url, &headers, list.len() as u64, list.into()).await
+        self.send_signed(Method::PUT, &url, &headers, list.len() as u64, list.into()).await.map(drop)
     }
 
     /// A file in ADLS Gen2 through a SAS URL (databricks-rest.md §2.7): create it, append each
@@ -345,7 +362,7 @@ impl MlflowClient {
         let one_block = len > 0 && len <= AZURE_BLOCK_SIZE as u64;
         let append_headers = credential.azure_headers(false);
         let headers = &append_headers;
-        in_blocks(data, len, &credential.path, |block, at| {
+        in_blocks(data, len, &credential.path, AZURE_BLOCK_SIZE, |block, at| {
             let position = at.to_string();
             let mut pairs = vec![("action", "append"), ("position", position.as_str())];
             if one_block {
@@ -354,7 +371,7 @@ impl MlflowClient {
             let url = credential.url_with(&pairs);
             async move {
                 let size = block.len() as u64;
-                self.send_signed(Method::PATCH, &url?, headers, size, block.into()).await
+                self.send_signed(Method::PATCH, &url?, headers, size, block.into()).await.map(drop)
             }
         })
         .await?;
@@ -362,6 +379,91 @@ impl MlflowClient {
             let flush = credential.url_with(&[("action", "flush"), ("position", &len.to_string())])?;
             self.send_signed(Method::PATCH, &flush, &commit, 0, Bytes::new().into()).await?;
         }
+        Ok(())
+    }
+
+    /// Uploads file `path` of run `run_id` to the workspace's S3 storage in parts of `part`
+    /// bytes (databricks-rest.md §2.5: `create-multipart-upload`, a signed `PUT` per part whose
+    /// `ETag` is kept, a part refused with 401/403 signed again once with
+    /// `get-presigned-upload-part-url`, then `complete-multipart-upload`). An upload that
+    /// fails is aborted through its abort URL, so no parts are left behind.
+    pub async fn upload_multipart(
+        &self,
+        run_id: &str,
+        path: &str,
+        len: u64,
+        data: ByteStream,
+        part: usize,
+    ) -> Result<()> {
+        let parts = len.div_ceil(part as u64).max(1);
+        let body = serde_json::json!({"run_id": run_id, "path": path, "num_parts": parts});
+        let route = "/api/2.0/mlflow/artifacts/create-multipart-upload";
+        let upload: MultipartUpload = self.send(Method::POST, route, &body, Idempotency::Create).await?;
+        if upload.upload_credential_infos.len() as u64 != parts {
+            return Err(crate::Error::Protocol(format!(
+                "{route}: {} part URLs for the {parts} parts of {path} of run {run_id}",
+                upload.upload_credential_infos.len()
+            )));
+        }
+        let done = self.send_parts(run_id, path, len, data, part, &upload).await;
+        if done.is_err() {
+            if let Some(abort) = &upload.abort_credential_info {
+                let headers = abort.header_pairs();
+                let aborted = self.send_signed(Method::DELETE, &abort.signed_uri, &headers, 0, Bytes::new().into());
+                if let Err(e) = aborted.await {
+                    tracing::warn!(run = run_id, path, "the failed multipart upload could not be aborted: {e}");
+                }
+            }
+        }
+        done
+    }
+
+    /// The parts of a multipart upload, then its completion.
+    async fn send_parts(
+        &self,
+        run_id: &str,
+        path: &str,
+        len: u64,
+        data: ByteStream,
+        part: usize,
+        upload: &MultipartUpload,
+    ) -> Result<()> {
+        let etags = std::sync::Mutex::new(Vec::new());
+        let etags_ref = &etags;
+        in_blocks(data, len, path, part, |bytes, at| async move {
+            let number = at / part as u64 + 1;
+            let credential = &upload.upload_credential_infos[number as usize - 1];
+            let size = bytes.len() as u64;
+            let headers = credential.header_pairs();
+            let sent = self.send_signed(Method::PUT, &credential.signed_uri, &headers, size, bytes.clone().into());
+            let etag = match sent.await {
+                Err(e) if matches!(e.status(), Some(401 | 403)) => {
+                    let query = [
+                        ("run_id", run_id.to_string()),
+                        ("path", path.to_string()),
+                        ("upload_id", upload.upload_id.clone()),
+                        ("part_number", number.to_string()),
+                    ];
+                    let fresh: PartCredential =
+                        self.get("/api/2.0/mlflow/artifacts/get-presigned-upload-part-url", &query).await?;
+                    let c = fresh.upload_credential_info;
+                    self.send_signed(Method::PUT, &c.signed_uri, &c.header_pairs(), size, bytes.into()).await?
+                }
+                other => other?,
+            };
+            let etag = etag.ok_or_else(|| {
+                crate::Error::Protocol(format!("part {number} of {path} of run {run_id}: the storage gave no ETag"))
+            })?;
+            etags_ref.lock().expect("poisoned").push(serde_json::json!({"part_number": number, "etag": etag}));
+            Ok(())
+        })
+        .await?;
+        let part_etags = etags.into_inner().expect("poisoned");
+        let body = serde_json::json!({
+            "run_id": run_id, "path": path, "upload_id": upload.upload_id, "part_etags": part_etags,
+        });
+        let route = "/api/2.0/mlflow/artifacts/complete-multipart-upload";
+        let _: serde_json::Value = self.send(Method::POST, route, &body, Idempotency::Safe).await?;
         Ok(())
     }
 }

@@ -288,6 +288,79 @@ fn logged_models_copy_into_a_workspace_and_back_through_their_credentials_routes
     assert_eq!(ws.violations(), Vec::<String>::new());
 }
 
+/// A new experiment `name` at `src` of one finished run whose one file, `model/weights.bin`,
+/// holds 9 MiB and a byte of random data; returns the run's id.
+fn big_file_run(src: &MlflowServer, name: &str) -> String {
+    let out = src.python_eval(&format!(
+        "import os, tempfile\nfrom mlflow import MlflowClient\nc = MlflowClient()\n\
+         run = c.create_run(c.create_experiment({name:?}))\n\
+         d = tempfile.mkdtemp()\n\
+         open(os.path.join(d, 'weights.bin'), 'wb').write(os.urandom(9 * 1024 * 1024 + 1))\n\
+         c.log_artifacts(run.info.run_id, d, 'model')\n\
+         c.set_terminated(run.info.run_id)\n\
+         print(run.info.run_id)"
+    ));
+    out.trim().lines().last().expect("the run id").trim().to_string()
+}
+
+/// A file at or above MLflow's multipart threshold goes into a workspace on S3 in parts
+/// (`create-multipart-upload`, a presigned `PUT` per part, `complete-multipart-upload`), with
+/// MLflow's own settings: 9 MiB and a byte, parts of 5 MiB above 6 MiB, is one object of two
+/// parts in moto, SSE-S3 and byte for byte, and copies back out equal. A part size S3 would
+/// refuse is refused in one line naming the setting.
+#[test]
+fn a_large_file_goes_into_a_workspace_on_s3_in_parts() {
+    let ws = workspace(FakeOptions { tokens: vec![PAT.into()], ..FakeOptions::default() });
+    let src = MlflowServer::shared(ArtifactMode::Proxy);
+    let upstream = MlflowServer::shared(ArtifactMode::LocalRoot);
+    let name = unique_name("dbx-multipart");
+    let run = big_file_run(src, &name);
+    let ws_name = format!("/Users/{}/{name}", test_support::databricks::USER);
+    let env = [
+        ("DST_DATABRICKS_HOST", ws.url.as_str()),
+        ("DST_DATABRICKS_TOKEN", PAT),
+        ("MLFLOW_MULTIPART_UPLOAD_MINIMUM_FILE_SIZE", "6291456"),
+        ("MLFLOW_MULTIPART_UPLOAD_CHUNK_SIZE", "5242880"),
+    ];
+    let args = ["copy-experiment", "--src-uri", &src.url, "--dst-uri", "databricks", "--src-experiment", &name];
+    run_ok(&[&args[..], &["--dst-experiment-name", &ws_name, "-q"]].concat(), &env);
+    let created = ws.counts().multipart_created.load(std::sync::atomic::Ordering::Relaxed);
+    let completed = ws.counts().multipart_completed.load(std::sync::atomic::Ordering::Relaxed);
+    assert_eq!((created, completed), (1, 1), "one multipart upload");
+    let original = &src.dump_experiment(&name)[run.as_str()];
+    let in_ws = by_source(upstream.dump_experiment(&ws_name));
+    let ws_id = in_ws[run.as_str()]["info"]["run_id"].as_str().unwrap().to_string();
+    assert_eq!(files_in_store(&ws, &ws_id), original["artifacts"], "the file in moto, byte for byte");
+    let m = moto::shared();
+    let etag = test_support::python_eval_env(
+        &format!(
+            "import boto3\nprint(boto3.client('s3').head_object(Bucket={:?}, Key={:?})['ETag'])",
+            m.bucket,
+            ws.key(&ws_id, "model/weights.bin")
+        ),
+        &m.env(),
+    );
+    assert!(etag.trim().ends_with("-2\""), "an object of two parts: {etag}");
+    let back_name = unique_name("dbx-multipart-back");
+    let from_ws = [("SRC_DATABRICKS_HOST", ws.url.as_str()), ("SRC_DATABRICKS_TOKEN", PAT)];
+    let out = ["copy-experiment", "--src-uri", "databricks", "--dst-uri", &upstream.url, "--src-experiment"];
+    run_ok(&[&out[..], &[&ws_name, "--dst-experiment-name", &back_name, "-q"]].concat(), &from_ws);
+    let back = by_source(upstream.dump_experiment(&back_name));
+    assert_eq!(back[&ws_id]["artifacts"], original["artifacts"], "out of the workspace");
+
+    let mut refused = env;
+    refused[3] = ("MLFLOW_MULTIPART_UPLOAD_CHUNK_SIZE", "1000");
+    let other = format!("{ws_name}-small-parts");
+    let failed = cli::run(&[&args[..], &["--dst-experiment-name", &other, "-q"]].concat(), &refused);
+    assert!(!failed.status.success());
+    assert!(
+        stderr(&failed).contains("MLFLOW_MULTIPART_UPLOAD_CHUNK_SIZE=1000: S3 takes parts of 5 MiB"),
+        "{}",
+        stderr(&failed)
+    );
+    assert_eq!(ws.violations(), Vec::<String>::new());
+}
+
 /// Workspaces on Azure: credentials are SAS URLs into azurite. Through Blob SAS URLs every
 /// file goes up as blocks and a block list (the 0-byte file as an empty list) carrying the
 /// credential's metadata header; through ADLS Gen2 SAS URLs (the fake's own DFS endpoint) as a
@@ -315,16 +388,8 @@ fn copy_into_a_workspace_on_azure_and_back(adls: bool) {
     // Two blocks of 4 MiB and one of 1 MiB and a byte.
     let src = MlflowServer::shared(ArtifactMode::Proxy);
     let name = unique_name("dbx-azure-blocks");
-    let run = src.python_eval(&format!(
-        "import os, tempfile\nfrom mlflow import MlflowClient\nc = MlflowClient()\n\
-         run = c.create_run(c.create_experiment({name:?}))\n\
-         d = tempfile.mkdtemp()\n\
-         open(os.path.join(d, 'weights.bin'), 'wb').write(os.urandom(9 * 1024 * 1024 + 1))\n\
-         c.log_artifacts(run.info.run_id, d, 'model')\n\
-         c.set_terminated(run.info.run_id)\n\
-         print(run.info.run_id)"
-    ));
-    let run = run.trim().lines().last().expect("the run id").trim();
+    let run = big_file_run(src, &name);
+    let run = run.as_str();
     let ws_name = format!("/Users/{}/{name}", test_support::databricks::USER);
     let args = ["copy-experiment", "--src-uri", &src.url, "--dst-uri", "databricks", "--src-experiment", &name];
     run_ok(&[&args[..], &["--dst-experiment-name", &ws_name, "-q"]].concat(), &to_ws);

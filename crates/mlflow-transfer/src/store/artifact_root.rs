@@ -128,6 +128,47 @@ impl Owner {
     }
 }
 
+/// When and how a Databricks run's file goes to S3 in parts: MLflow's own settings and
+/// defaults (`MLFLOW_MULTIPART_UPLOAD_MINIMUM_FILE_SIZE`, 500 MiB;
+/// `MLFLOW_MULTIPART_UPLOAD_CHUNK_SIZE`, 10 MiB; databricks-rest.md §2.5).
+struct Multipart {
+    min_size: u64,
+    chunk: u64,
+}
+
+impl Multipart {
+    /// S3's limits on a part (but the last): 5 MiB to 5 GiB, and 10,000 parts an object.
+    const MIN_PART: u64 = 5 << 20;
+    const MAX_PART: u64 = 5 << 30;
+    const MAX_PARTS: u64 = 10_000;
+
+    fn from_env() -> Result<Multipart> {
+        let var = |name: &str, default: u64| match std::env::var(name) {
+            Ok(v) => {
+                v.trim().parse::<u64>().map_err(|_| Error::Input(format!("{name}={v:?}: expected a number of bytes")))
+            }
+            Err(_) => Ok(default),
+        };
+        let min_size = var("MLFLOW_MULTIPART_UPLOAD_MINIMUM_FILE_SIZE", 500 << 20)?;
+        let chunk = var("MLFLOW_MULTIPART_UPLOAD_CHUNK_SIZE", 10 << 20)?;
+        if !(Self::MIN_PART..=Self::MAX_PART).contains(&chunk) {
+            return Err(Error::Input(format!(
+                "MLFLOW_MULTIPART_UPLOAD_CHUNK_SIZE={chunk}: S3 takes parts of 5 MiB ({}) to 5 GiB ({})",
+                Self::MIN_PART,
+                Self::MAX_PART
+            )));
+        }
+        Ok(Multipart { min_size, chunk })
+    }
+
+    /// The part size for a file of `len` bytes: the chunk, or larger when the file would need
+    /// more than 10,000 parts.
+    fn part_size(&self, len: u64) -> usize {
+        let size = self.chunk.max(len.div_ceil(Self::MAX_PARTS));
+        usize::try_from(size).unwrap_or(usize::MAX)
+    }
+}
+
 /// Which credentials of a Databricks run.
 #[derive(Clone, Copy)]
 enum Access {
@@ -411,7 +452,17 @@ impl ArtifactRoots {
                     Error::Unsupported(format!("artifact {rel}: its size is unknown, and a signed upload needs it"))
                 })?;
                 let owner = Owner::of(root).expect("a Databricks root");
-                let credential = self.credential(Access::Write, &owner, &check_relative(rel)?).await?;
+                let rel = check_relative(rel)?;
+                let credential = self.credential(Access::Write, &owner, &rel).await?;
+                // A large file of a run into S3 goes in parts, as MLflow sends it (a single
+                // signed PUT holds at most 5 GiB); the credential only said where it goes.
+                if let (Owner::Run(run), "AWS_PRESIGNED_URL") = (&owner, credential.kind.as_str()) {
+                    let multipart = Multipart::from_env()?;
+                    if len >= multipart.min_size {
+                        let part = multipart.part_size(len);
+                        return Ok(self.client.upload_multipart(run, &rel, len, data, part).await?);
+                    }
+                }
                 Ok(self.client.upload_signed(&credential, len, data).await?)
             }
         }
@@ -548,6 +599,16 @@ mod tests {
         assert_eq!(dbx(r.for_reading(ArtifactRoot::RunRoutes("x".into()), Some("dbfs:/Volumes/a/b/c"))), "x");
         let model = r.for_reading(ArtifactRoot::ModelRoutes("m-2".into()), None).unwrap();
         assert!(matches!(model, ArtifactRoot::DatabricksModel(id) if id == "m-2"));
+    }
+
+    /// Parts are the chunk size, or larger when a file would need more than S3's 10,000.
+    #[test]
+    fn multipart_parts_stay_within_s3s_count() {
+        let m = Multipart { min_size: 500 << 20, chunk: 10 << 20 };
+        assert_eq!(m.part_size(600 << 20), 10 << 20);
+        let huge: u64 = 200 << 30;
+        let part = m.part_size(huge) as u64;
+        assert!(part > 10 << 20 && huge.div_ceil(part) <= 10_000, "{part}");
     }
 
     #[test]
