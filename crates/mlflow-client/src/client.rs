@@ -77,6 +77,7 @@ struct Inner {
     side: Option<String>,
     workspace: Option<String>,
     databricks: bool,
+    unity_catalog: bool,
     stats: ClientStats,
     /// Whether the server has answered at all. Until it has, a refused connection is a wrong
     /// URI or a server that is not running, reported at once rather than retried for a minute;
@@ -176,6 +177,7 @@ impl MlflowClient {
                 side: config.side.clone(),
                 workspace: config.workspace.clone(),
                 databricks: config.databricks,
+                unity_catalog: config.unity_catalog,
                 stats: ClientStats::default(),
                 answered: Default::default(),
             }),
@@ -200,6 +202,11 @@ impl MlflowClient {
     /// See [`ClientConfig::databricks`].
     pub fn is_databricks(&self) -> bool {
         self.inner.databricks
+    }
+
+    /// See [`ClientConfig::unity_catalog`].
+    pub fn is_unity_catalog(&self) -> bool {
+        self.inner.unity_catalog
     }
 
     /// See [`ClientConfig::side`].

@@ -84,6 +84,11 @@ pub struct ClientConfig {
     /// Whether the server is a Databricks workspace (`databricks`, `databricks://PROFILE`): its
     /// run artifacts move through the credentials routes, not the open-source ones.
     pub databricks: bool,
+    /// Whether its registered models are in Unity Catalog (`databricks-uc`,
+    /// `databricks-uc://PROFILE`: the workspace of `databricks[://PROFILE]`, as MLflow resolves
+    /// that registry URI): the registry calls go to the `unity-catalog` routes, the tracking
+    /// calls to the workspace as usual.
+    pub unity_catalog: bool,
 }
 
 /// Environment lookup, injectable for tests.
@@ -95,14 +100,16 @@ pub fn process_env(name: &str) -> Option<String> {
 }
 
 impl ClientConfig {
-    /// Resolves `uri` (`http(s)://…`, `databricks`, `databricks://PROFILE`) and credentials.
+    /// Resolves `uri` (`http(s)://…`, `databricks`, `databricks://PROFILE`, `databricks-uc`,
+    /// `databricks-uc://PROFILE`) and credentials.
     ///
     /// `side` is `None` for single-server commands or `Some("SRC")`/`Some("DST")` for copy.
     pub fn resolve(uri: &str, side: Option<&str>, env: EnvLookup<'_>) -> Result<Self> {
         let var = |name: &str| side.and_then(|s| env(&format!("{s}_{name}"))).or_else(|| env(name));
-        let is_databricks = uri == "databricks" || uri.starts_with("databricks://");
+        let unity_catalog = uri == "databricks-uc" || uri.starts_with("databricks-uc://");
+        let is_databricks = unity_catalog || uri == "databricks" || uri.starts_with("databricks://");
         let (base_url, auth) = if is_databricks {
-            databricks(uri.strip_prefix("databricks://"), &var, env)?
+            databricks(uri.split_once("://").map(|(_, profile)| profile), &var, env)?
         } else {
             http_uri(uri, &var, env)?
         };
@@ -139,6 +146,7 @@ impl ClientConfig {
             side: side.map(str::to_string),
             workspace: var("MLFLOW_WORKSPACE").map(|w| w.trim().to_string()).filter(|w| !w.is_empty()),
             databricks: is_databricks,
+            unity_catalog,
         })
     }
 }
@@ -147,7 +155,7 @@ fn http_uri(uri: &str, var: &dyn Fn(&str) -> Option<String>, env: EnvLookup<'_>)
     let mut url = Url::parse(uri).map_err(|e| Error::Config(format!("invalid tracking URI {:?}: {e}", redact(uri))))?;
     if !matches!(url.scheme(), "http" | "https") {
         return Err(Error::Config(format!(
-            "unsupported tracking URI {:?}: expected http://, https://, databricks or databricks://PROFILE",
+            "unsupported tracking URI {:?}: expected http://, https://, databricks[-uc] or databricks[-uc]://PROFILE",
             redact(uri)
         )));
     }
@@ -344,6 +352,15 @@ mod tests {
         assert!(matches!(c.auth, Auth::Bearer(ref t) if t == "t2"));
         let c = ClientConfig::resolve("databricks", None, &env).unwrap();
         assert_eq!(c.base_url, "https://a.example");
+        assert!(c.databricks && !c.unity_catalog);
+        // A Unity Catalog registry URI names the same workspace.
+        let c = ClientConfig::resolve("databricks-uc://prod", None, &env).unwrap();
+        assert_eq!(c.base_url, "https://b.example");
+        assert!(c.databricks && c.unity_catalog);
+        let c = ClientConfig::resolve("databricks-uc", None, &env).unwrap();
+        assert_eq!(c.base_url, "https://a.example");
+        assert!(c.unity_catalog);
+        assert!(ClientConfig::resolve("databricks-ucx://prod", None, &env).is_err());
     }
 
     #[test]

@@ -344,6 +344,10 @@ pub struct ModelVersion {
     pub run_link: Option<String>,
     #[serde(default)]
     pub aliases: Vec<String>,
+    /// Where a Unity Catalog version's files are kept (an `s3://`, `abfss://` or `gs://`
+    /// folder); open-source servers have none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage_location: Option<String>,
 }
 
 /// Reads a model version number from a string or a bare integer, as a decimal string.

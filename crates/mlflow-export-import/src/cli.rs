@@ -486,6 +486,8 @@ pub struct WebhookSecretArgs {
 #[derive(Debug, Args)]
 pub struct ImportModelsArgs {
     /// Tracking server to write to.
+    /// `databricks-uc` or `databricks-uc://PROFILE` names a Databricks workspace whose models go
+    /// into Unity Catalog (`catalog.schema.model` names; see --stages-as-aliases).
     #[arg(long, env = "MLFLOW_TRACKING_URI", value_name = "URI")]
     pub tracking_uri: String,
     /// Input directory made by export-models or export-all.
@@ -530,6 +532,19 @@ pub struct ModelWriteArgs {
     /// Seconds to wait for a version to become READY on servers that register asynchronously.
     #[arg(long, default_value_t = 300, value_name = "SECONDS")]
     pub await_creation_for: u64,
+    #[command(flatten)]
+    pub stages: StageArgs,
+}
+
+/// What becomes of stages in a registry that has none.
+#[derive(Debug, Args)]
+pub struct StageArgs {
+    /// Into a Unity Catalog registry (a `databricks-uc` or `databricks-uc://PROFILE`
+    /// destination), which has no stages: also point an alias named after each version's
+    /// stage (`staging`, `production`, `archived`) at it. The stage is always kept as the
+    /// version's tag `mlflow_export_import.refused_field.current_stage`.
+    #[arg(long, value_parser = BoolishValueParser::new(), num_args = 0..=1, default_missing_value = "true", default_value = "false", value_name = "BOOL")]
+    pub stages_as_aliases: bool,
 }
 
 #[derive(Debug, Args)]
@@ -567,6 +582,8 @@ pub struct ExportModelArgs {
 #[derive(Debug, Args)]
 pub struct ImportModelArgs {
     /// Tracking server to write to.
+    /// `databricks-uc` or `databricks-uc://PROFILE` names a Databricks workspace whose models go
+    /// into Unity Catalog (`catalog.schema.model` names; see --stages-as-aliases).
     #[arg(long, env = "MLFLOW_TRACKING_URI", value_name = "URI")]
     pub tracking_uri: String,
     /// Input directory made by export-model.
@@ -598,6 +615,8 @@ pub struct CopyModelArgs {
     #[arg(long, visible_alias = "src-mlflow-uri", env = "MLFLOW_TRACKING_URI", value_name = "URI")]
     pub src_uri: String,
     /// Destination tracking server.
+    /// `databricks-uc` or `databricks-uc://PROFILE` names a Databricks workspace whose models go
+    /// into Unity Catalog (`catalog.schema.model` names; see --stages-as-aliases).
     #[arg(long, visible_alias = "dst-mlflow-uri", value_name = "URI")]
     pub dst_uri: String,
     /// Source registered model name.
@@ -631,6 +650,8 @@ pub struct CopyModelsArgs {
     #[arg(long, visible_alias = "src-mlflow-uri", env = "MLFLOW_TRACKING_URI", value_name = "URI")]
     pub src_uri: String,
     /// Destination tracking server.
+    /// `databricks-uc` or `databricks-uc://PROFILE` names a Databricks workspace whose models go
+    /// into Unity Catalog (`catalog.schema.model` names; see --stages-as-aliases).
     #[arg(long, visible_alias = "dst-mlflow-uri", value_name = "URI")]
     pub dst_uri: String,
     /// Model names, comma-separated; `all`; `prefix*`; or a .txt file with one per line. Each
@@ -665,6 +686,8 @@ pub struct CopyModelVersionArgs {
     #[arg(long, visible_alias = "src-uri", env = "MLFLOW_TRACKING_URI", value_name = "URI")]
     pub src_registry_uri: String,
     /// Destination tracking server.
+    /// `databricks-uc` or `databricks-uc://PROFILE` names a Databricks workspace whose models go
+    /// into Unity Catalog (`catalog.schema.model` names; see --stages-as-aliases).
     #[arg(long, visible_alias = "dst-uri", value_name = "URI")]
     pub dst_registry_uri: String,
     /// Experiment for the version's copied run. Without it, at the same server (source and
@@ -677,6 +700,8 @@ pub struct CopyModelVersionArgs {
     /// Also copy the version's stage and the aliases pointing at it.
     #[arg(long, value_parser = BoolishValueParser::new(), num_args = 0..=1, default_missing_value = "true", default_value = "false", value_name = "BOOL")]
     pub copy_stages_and_aliases: bool,
+    #[command(flatten)]
+    pub stages: StageArgs,
     /// Also tag the new version as the Python tool does: `mlflow_exim.src_version.{name,version,run_id}`,
     /// `mlflow_exim.src_client.tracking_uri`, `mlflow_exim.mlflow_exim.dst_client.tracking_uri`
     /// (sic) and the source run's `mlflow.user` and Databricks workspace tags as
@@ -715,6 +740,8 @@ pub struct ExportModelVersionArgs {
 #[derive(Debug, Args)]
 pub struct ImportModelVersionArgs {
     /// Tracking server to write to.
+    /// `databricks-uc` or `databricks-uc://PROFILE` names a Databricks workspace whose models go
+    /// into Unity Catalog (`catalog.schema.model` names; see --stages-as-aliases).
     #[arg(long, env = "MLFLOW_TRACKING_URI", value_name = "URI")]
     pub tracking_uri: String,
     /// Input directory made by export-model-version (or by the Python tool's).
@@ -733,6 +760,8 @@ pub struct ImportModelVersionArgs {
     /// Also set the version's stage and the aliases pointing at it.
     #[arg(long, value_parser = BoolishValueParser::new(), num_args = 0..=1, default_missing_value = "true", default_value = "false", value_name = "BOOL")]
     pub import_stages_and_aliases: bool,
+    #[command(flatten)]
+    pub stages: StageArgs,
     #[command(flatten)]
     pub tags: ImportTagArgs,
 }

@@ -48,6 +48,9 @@ pub const REFUSED_TAG: &str = "mlflow_export_import.refused_tag.";
 /// workspace's token user): kept so that a later copy out restores it ([`restore_refused`]).
 pub const REFUSED_USER: &str = "mlflow_export_import.refused_field.user_id";
 
+/// The stage of a source version whose copy is in a registry without stages (Unity Catalog).
+pub const REFUSED_STAGE: &str = "mlflow_export_import.refused_field.current_stage";
+
 /// Moves each of `keys` present in `tags` to a [`REFUSED_TAG`] tag; returns the keys moved.
 pub fn refuse_tags(tags: &mut BTreeMap<String, String>, keys: &[&str]) -> Vec<String> {
     let mut refused = Vec::new();

@@ -82,6 +82,9 @@ pub struct ModelOptions {
     pub await_creation: Duration,
     /// Apply stages and aliases (`copy-model-version` makes this optional).
     pub stages_and_aliases: bool,
+    /// Into a registry without stages (Unity Catalog), point an alias named after each
+    /// version's stage at it (`--stages-as-aliases`).
+    pub stage_aliases: bool,
     /// Reproduce source version numbers (not wanted when copying single versions).
     pub keep_numbers: bool,
     /// Delete the destination prompt (and its versions) first, `--delete-prompt`.
@@ -101,6 +104,7 @@ impl Default for ModelOptions {
             delete_model: false,
             await_creation: Duration::from_secs(300),
             stages_and_aliases: true,
+            stage_aliases: false,
             keep_numbers: true,
             delete_prompt: false,
             version_tags: BTreeMap::new(),

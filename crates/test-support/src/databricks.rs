@@ -138,6 +138,10 @@ pub struct FakeCounts {
     /// `create-multipart-upload` calls, and multipart uploads completed.
     pub multipart_created: AtomicU64,
     pub multipart_completed: AtomicU64,
+    /// Unity Catalog versions created, finalized, and read-write credentials given out.
+    pub uc_created: AtomicU64,
+    pub uc_finalized: AtomicU64,
+    pub uc_write_credentials: AtomicU64,
 }
 
 /// A notebook in the workspace: its language and SOURCE bytes.
@@ -173,6 +177,8 @@ struct State {
     /// flushed: their bytes and the metadata value they were created with.
     dfs_url: Option<String>,
     staged: Mutex<HashMap<String, StagedFile>>,
+    /// Unity Catalog versions created and not yet finalized, as (name, version).
+    uc_pending: Mutex<BTreeSet<(String, String)>>,
     violations: Mutex<Vec<String>>,
     counts: FakeCounts,
 }
@@ -186,7 +192,7 @@ enum Storage {
     /// The shared moto bucket: SigV4 presigned URLs (`AWS_PRESIGNED_URL`). `multipart` is a
     /// client of the same bucket that asks for SSE-S3 when it starts a multipart upload, as the
     /// single uploads' credentials do.
-    S3 { store: AmazonS3, multipart: AmazonS3 },
+    S3 { store: AmazonS3, multipart: AmazonS3, bucket: String },
     /// The shared azurite container: service SAS URLs (`AZURE_SAS_URI`).
     Azure { store: MicrosoftAzure, blob_endpoint: String, container: String },
 }
@@ -257,7 +263,7 @@ impl DatabricksFake {
         let store = builder.clone().build().expect("an S3 client for moto");
         let sse = "aws_server_side_encryption".parse().expect("a known key");
         let multipart = builder.with_config(sse, "AES256").build().expect("an S3 client for moto");
-        Self::start_with(upstream, Storage::S3 { store, multipart }, options)
+        Self::start_with(upstream, Storage::S3 { store, multipart, bucket: bucket.to_string() }, options)
     }
 
     fn start_with(upstream: &str, storage: Storage, options: FakeOptions) -> DatabricksFake {
@@ -285,6 +291,7 @@ impl DatabricksFake {
             notebooks: Mutex::default(),
             dfs_url,
             staged: Mutex::default(),
+            uc_pending: Mutex::default(),
             violations: Mutex::default(),
             counts: FakeCounts::default(),
         });
@@ -361,6 +368,16 @@ impl DatabricksFake {
     /// The moto key (azurite blob name) of file `path` of run `run_id`.
     pub fn key(&self, run_id: &str, path: &str) -> String {
         format!("{}/{run_id}/artifacts/{path}", self.prefix)
+    }
+
+    /// The moto key of file `path` of Unity Catalog version `version` of `name`.
+    pub fn uc_key(&self, name: &str, version: &str, path: &str) -> String {
+        uc_folder(&self.prefix, name, version) + path
+    }
+
+    /// The Unity Catalog versions created and not finalized.
+    pub fn uc_pending(&self) -> Vec<(String, String)> {
+        self.state.uc_pending.lock().expect("poisoned").iter().cloned().collect()
     }
 }
 
@@ -511,6 +528,7 @@ async fn handle(state: &State, req: Request<hyper::body::Incoming>) -> Response<
         (&Method::GET, "/api/2.0/workspace/get-status") => get_status(state, &params(&query, &body)),
         (&Method::GET, "/api/2.0/workspace/export") => export_notebook(state, &params(&query, &body)),
         (&Method::POST, "/api/2.0/workspace/import") => import_notebook(state, &body),
+        _ if path.starts_with(UC_ROUTES) => unity_catalog(state, parts, &query, body).await,
         (&Method::POST, "/api/2.0/mlflow/experiments/create") => match missing_folder(state, &body) {
             Some(refused) => refused,
             None => checked_forward(state, parts, body).await,
@@ -816,7 +834,7 @@ fn multipart_target<'a>(
     run_id: Option<&str>,
     path: Option<&str>,
 ) -> Result<(StorePath, &'a AmazonS3, &'a AmazonS3), Box<Response<Body>>> {
-    let Storage::S3 { store, multipart } = &state.storage else {
+    let Storage::S3 { store, multipart, .. } = &state.storage else {
         return Err(Box::new(state.violation("a multipart upload into a workspace whose storage is not S3".into())));
     };
     let (Some(run_id), Some(path)) = (run_id.filter(|r| is_id(r)), path.filter(|p| is_relative(p) && !p.is_empty()))
@@ -1409,6 +1427,180 @@ fn is_relative(p: &str) -> bool {
 fn base64_decode(s: &str) -> Option<Vec<u8>> {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.decode(s).ok()
+}
+
+/// The prefix of the Unity Catalog registry routes (databricks-rest.md §3.2).
+const UC_ROUTES: &str = "/api/2.0/mlflow/unity-catalog/";
+
+/// The storage folder of Unity Catalog version `version` of `name`, under `prefix`, with a
+/// trailing `/`.
+fn uc_folder(prefix: &str, name: &str, version: &str) -> String {
+    format!("{prefix}/uc/{name}/{version}/")
+}
+
+/// `catalog.schema.model`: three non-empty parts (databricks-rest.md §3.1, MLflow
+/// `split_uc_model_name`).
+fn is_uc_name(name: &str) -> bool {
+    let parts: Vec<&str> = name.split('.').collect();
+    parts.len() == 3 && parts.iter().all(|p| !p.is_empty() && !p.contains('/'))
+}
+
+/// The Unity Catalog registry's legacy routes (databricks-rest.md §3.2, MLflow
+/// `UcModelRegistryService` in `databricks_uc_registry_service_pb2`), served by the
+/// open-source registry behind under its own routes with Unity Catalog's rules on top: every
+/// name has three levels and every version number is a JSON string; there are no stages (no
+/// `transition-stage` route, no `current_stage`, no `run_link`); registered-model search takes
+/// no filter; a version is created `PENDING_REGISTRATION` with a `storage_location` in moto,
+/// written with a temporary credential of its own (`generate-temporary-credentials`, §3.3 step
+/// 4) and made `READY` by `finalize` (step 6), which refuses a version without its `MLmodel`;
+/// version search answers without tags and aliases, as MLflow's reading of it drops them.
+async fn unity_catalog(
+    state: &State,
+    mut parts: hyper::http::request::Parts,
+    query: &HashMap<String, String>,
+    body: Bytes,
+) -> Response<Body> {
+    let path = parts.uri.path().to_string();
+    let route = path.trim_start_matches(UC_ROUTES).to_string();
+    let request = serde_json::from_slice::<Value>(&body).unwrap_or(Value::Null);
+    let given = params(query, &body);
+    let name = given.get("name").cloned().unwrap_or_default();
+    let search = route.ends_with("/search");
+    if !search && !is_uc_name(&name) {
+        return state.violation(format!("{route} for {name:?}: not a catalog.schema.model name"));
+    }
+    if request.get("version").is_some_and(|v| !v.is_string()) {
+        return state.violation(format!("{route}: version {} is not a string", request["version"]));
+    }
+    let version = given.get("version").cloned().unwrap_or_default();
+    let key = (name.clone(), version.clone());
+    let Storage::S3 { store, bucket, .. } = &state.storage else {
+        return state.violation("a Unity Catalog registry on a workspace whose storage is not S3".into());
+    };
+    match (&parts.method, route.as_str()) {
+        (&Method::GET, "registered-models/search") if query.contains_key("filter") => {
+            return state.violation("registered-models/search with a filter".into());
+        }
+        (&Method::GET, "model-versions/search") => {
+            let filter = query.get("filter").map(String::as_str).unwrap_or_default();
+            let by = |field: &str| filter.starts_with(&format!("{field} = "));
+            if !(by("name") || by("run_id")) {
+                return state.violation(format!("model-versions/search with filter {filter:?}"));
+            }
+        }
+        (&Method::POST, "model-versions/create") => {
+            let refused = ["run_link", "stage", "current_stage"].into_iter().find(|f| request.get(*f).is_some());
+            if let Some(field) = refused {
+                return state.violation(format!("model-versions/create with {field}, which Unity Catalog has not"));
+            }
+            if !request["source"].is_string() {
+                return state.violation(format!("model-versions/create without a source: {request}"));
+            }
+        }
+        (&Method::POST, "model-versions/generate-temporary-credentials") => {
+            let operation = request["operation"].as_str().unwrap_or_default();
+            let pending = state.uc_pending.lock().expect("poisoned").contains(&key);
+            match operation {
+                "MODEL_VERSION_OPERATION_READ" => {}
+                "MODEL_VERSION_OPERATION_READ_WRITE" if pending => {
+                    state.counts.uc_write_credentials.fetch_add(1, Ordering::Relaxed);
+                }
+                _ => {
+                    return state.violation(format!(
+                    "generate-temporary-credentials {operation:?} for version {version} of {name} (pending: {pending})"
+                ))
+                }
+            }
+            // The keys moto takes; a real workspace's are an STS triple scoped to the folder,
+            // valid for an hour.
+            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+            let expiry_ms = (now + Duration::from_secs(3600)).as_millis() as u64;
+            return json_answer(
+                StatusCode::OK,
+                &json!({"credentials": {
+                    "aws_temp_credentials": {
+                        "access_key_id": MOTO_ACCESS_KEY,
+                        "secret_access_key": MOTO_ACCESS_KEY,
+                        "session_token": "fake-session-token",
+                    },
+                    "expiration_time": expiry_ms,
+                    "storage_mode": "CUSTOMER_HOSTED",
+                    "encryption_details": {"sse_encryption_details": {"algorithm": "AWS_SSE_S3"}},
+                }}),
+            );
+        }
+        (&Method::POST, "model-versions/finalize") => {
+            if !state.uc_pending.lock().expect("poisoned").contains(&key) {
+                return state.violation(format!("finalize of version {version} of {name}, which is not pending"));
+            }
+            let mlmodel = StorePath::from(uc_folder(&state.prefix, &name, &version) + "MLmodel");
+            if store.head(&mlmodel).await.is_err() {
+                return state.violation(format!("finalize of version {version} of {name} without its MLmodel"));
+            }
+            state.uc_pending.lock().expect("poisoned").remove(&key);
+            state.counts.uc_finalized.fetch_add(1, Ordering::Relaxed);
+            let query = url::form_urlencoded::Serializer::new(String::new())
+                .append_pair("name", &name)
+                .append_pair("version", &version)
+                .finish();
+            parts.method = Method::GET;
+            parts.uri = format!("{UC_ROUTES}model-versions/get?{query}").parse().expect("a valid path");
+        }
+        (&Method::GET, "model-versions/get")
+        | (&Method::GET, "registered-models/search")
+        | (&Method::POST, "registered-models/create")
+        | (&Method::GET, "registered-models/get")
+        | (&Method::PATCH, "registered-models/update")
+        | (&Method::DELETE, "registered-models/delete")
+        | (&Method::POST, "registered-models/set-tag")
+        | (&Method::DELETE, "registered-models/delete-tag")
+        | (&Method::POST | &Method::DELETE | &Method::GET, "registered-models/alias")
+        | (&Method::PATCH, "model-versions/update")
+        | (&Method::POST, "model-versions/set-tag")
+        | (&Method::DELETE, "model-versions/delete-tag") => {}
+        (&Method::DELETE, "model-versions/delete") => {
+            state.uc_pending.lock().expect("poisoned").remove(&key);
+        }
+        _ => return error(StatusCode::NOT_FOUND, "ENDPOINT_NOT_FOUND", &format!("no API found for '{path}'")),
+    }
+    let upstream = parts.uri.path_and_query().map_or("/", |p| p.as_str()).replacen("/unity-catalog/", "/", 1);
+    let create = route == "model-versions/create";
+    let body = if parts.method == Method::GET { Bytes::new() } else { body };
+    parts.uri = upstream.parse().expect("a valid path");
+    let answer = checked_forward(state, parts, body).await;
+    if answer.status() != StatusCode::OK {
+        return answer;
+    }
+    let bytes = answer.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+    let mut answer = serde_json::from_slice::<Value>(&bytes).unwrap_or(Value::Null);
+    if create {
+        let version = answer["model_version"]["version"].as_str().unwrap_or_default().to_string();
+        state.uc_pending.lock().expect("poisoned").insert((name.clone(), version));
+        state.counts.uc_created.fetch_add(1, Ordering::Relaxed);
+    }
+    let pending = state.uc_pending.lock().expect("poisoned").clone();
+    let as_uc = |v: &mut Value, search: bool| {
+        let Some(map) = v.as_object_mut() else { return };
+        let (n, ver) = (map["name"].as_str().unwrap_or_default(), map["version"].as_str().unwrap_or_default());
+        let status = if pending.contains(&(n.to_string(), ver.to_string())) { "PENDING_REGISTRATION" } else { "READY" };
+        let storage = format!("s3://{bucket}/{}", uc_folder(&state.prefix, n, ver));
+        map.insert("status".into(), json!(status));
+        map.insert("storage_location".into(), json!(storage));
+        for field in ["current_stage", "run_link"] {
+            map.remove(field);
+        }
+        if search {
+            map.remove("tags");
+            map.remove("aliases");
+        }
+    };
+    if let Some(v) = answer.get_mut("model_version") {
+        as_uc(v, false);
+    }
+    for v in answer.get_mut("model_versions").and_then(Value::as_array_mut).into_iter().flatten() {
+        as_uc(v, true);
+    }
+    json_answer(StatusCode::OK, &answer)
 }
 
 #[cfg(test)]

@@ -16,7 +16,10 @@ mod workspace;
 
 pub use databricks_artifacts::{ArtifactCredential, CredentialHeader, MAX_CREDENTIAL_PATHS};
 pub use datasets::{Dataset, RecordPages};
-pub use registry::{can_quote_filter_value, quote_filter_value, ModelVersionCreate};
+pub use registry::{
+    can_quote_filter_value, quote_filter_value, AwsTemporaryCredentials, EncryptionDetails, ModelVersionCreate,
+    SseEncryptionDetails, TemporaryCredentials,
+};
 pub use runs::{LogBatch, RunCreate, SearchRuns, HISTORY_BULK_POINTS, HISTORY_BULK_RUNS};
 pub use scorers::Scorer;
 pub use webhooks::Webhook;

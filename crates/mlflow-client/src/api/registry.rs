@@ -12,7 +12,7 @@ use crate::{
     client::all_pages,
     client::Idempotency,
     types::{KeyValue, ModelVersion, RegisteredModel},
-    MlflowClient, Result,
+    Error, MlflowClient, Result,
 };
 
 /// Arguments of `model-versions/create`. The server picks the version number (one above the
@@ -76,16 +76,87 @@ pub fn can_quote_filter_value(s: &str) -> bool {
     !(s.contains('\'') && s.contains('"'))
 }
 
+/// `model-versions/generate-temporary-credentials`' answer (databricks-rest.md §3.2): a
+/// short-lived cloud credential for a Unity Catalog version's `storage_location`.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct TemporaryCredentials {
+    /// `CUSTOMER_HOSTED` (write to `storage_location` with the credential) or
+    /// `DEFAULT_STORAGE` (the workspace's own storage, through presigned URLs).
+    #[serde(default)]
+    pub storage_mode: Option<String>,
+    #[serde(default)]
+    pub aws_temp_credentials: Option<AwsTemporaryCredentials>,
+    #[serde(default)]
+    pub azure_user_delegation_sas: Option<serde_json::Value>,
+    #[serde(default)]
+    pub gcp_oauth_token: Option<serde_json::Value>,
+    #[serde(default)]
+    pub r2_temp_credentials: Option<serde_json::Value>,
+    /// The server-side encryption writes into the storage must ask for.
+    #[serde(default)]
+    pub encryption_details: Option<EncryptionDetails>,
+}
+
+/// `encryption_details` of [`TemporaryCredentials`].
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct EncryptionDetails {
+    #[serde(default)]
+    pub sse_encryption_details: Option<SseEncryptionDetails>,
+}
+
+/// `algorithm` is `AWS_SSE_S3` or `AWS_SSE_KMS` (with the key's ARN).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct SseEncryptionDetails {
+    #[serde(default)]
+    pub algorithm: Option<String>,
+    #[serde(default)]
+    pub aws_kms_key_arn: Option<String>,
+}
+
+/// An STS key triple for S3.
+#[derive(Clone, Default, Deserialize)]
+pub struct AwsTemporaryCredentials {
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    #[serde(default)]
+    pub session_token: Option<String>,
+}
+
+impl std::fmt::Debug for AwsTemporaryCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AwsTemporaryCredentials").field("access_key_id", &self.access_key_id).finish_non_exhaustive()
+    }
+}
+
 impl MlflowClient {
+    /// The path of registry route `route` (`registered-models/get`, …): MLflow's, or the
+    /// Unity Catalog one of a `databricks-uc` registry (databricks-rest.md §3.2), which takes
+    /// the same requests but for stages and filters.
+    fn registry(&self, route: &str) -> String {
+        if self.is_unity_catalog() {
+            format!("/api/2.0/mlflow/unity-catalog/{route}")
+        } else {
+            format!("/api/2.0/mlflow/{route}")
+        }
+    }
+
     /// Every registered model matching `filter` (empty for all), following pages.
     ///
     /// The server leaves prompts out unless the filter asks for them with
     /// ``tags.`mlflow.prompt.is_prompt` = 'true'``, so enumerating everything takes two calls.
     pub async fn search_registered_models(&self, filter: &str) -> Result<Vec<RegisteredModel>> {
+        if self.is_unity_catalog() && !filter.is_empty() {
+            return Err(Error::Config(format!(
+                "a Unity Catalog registry lists its models without a filter; cannot search for {filter:?}"
+            )));
+        }
         all_pages(|token| async move {
-            let mut q = vec![("filter", filter.to_string()), ("max_results", MODELS_PAGE.to_string())];
+            let mut q = vec![("max_results", MODELS_PAGE.to_string())];
+            if !filter.is_empty() {
+                q.push(("filter", filter.to_string()));
+            }
             q.extend(token.map(|t| ("page_token", t)));
-            self.get("/api/2.0/mlflow/registered-models/search", &q).await
+            self.get(&self.registry("registered-models/search"), &q).await
         })
         .await
     }
@@ -93,7 +164,7 @@ impl MlflowClient {
     /// The registered model with this exact name, aliases included; `None` if there is none.
     pub async fn get_registered_model(&self, name: &str) -> Result<Option<RegisteredModel>> {
         let r = self
-            .get::<RegisteredModelResponse>("/api/2.0/mlflow/registered-models/get", &[("name", name.to_string())])
+            .get::<RegisteredModelResponse>(&self.registry("registered-models/get"), &[("name", name.to_string())])
             .await;
         match r {
             Ok(r) => Ok(Some(r.registered_model)),
@@ -116,14 +187,14 @@ impl MlflowClient {
             body["description"] = json!(d);
         }
         let r: RegisteredModelResponse =
-            self.send(Method::POST, "/api/2.0/mlflow/registered-models/create", &body, Idempotency::Create).await?;
+            self.send(Method::POST, &self.registry("registered-models/create"), &body, Idempotency::Create).await?;
         Ok(r.registered_model)
     }
 
     pub async fn update_registered_model_description(&self, name: &str, description: &str) -> Result<RegisteredModel> {
         let body = json!({ "name": name, "description": description });
         let r: RegisteredModelResponse =
-            self.send(Method::PATCH, "/api/2.0/mlflow/registered-models/update", &body, Idempotency::Safe).await?;
+            self.send(Method::PATCH, &self.registry("registered-models/update"), &body, Idempotency::Safe).await?;
         Ok(r.registered_model)
     }
 
@@ -132,7 +203,7 @@ impl MlflowClient {
     pub async fn delete_registered_model(&self, name: &str) -> Result<()> {
         let body = json!({ "name": name });
         let r = self
-            .send::<_, Empty>(Method::DELETE, "/api/2.0/mlflow/registered-models/delete", &body, Idempotency::Safe)
+            .send::<_, Empty>(Method::DELETE, &self.registry("registered-models/delete"), &body, Idempotency::Safe)
             .await;
         ok_if_gone(r)
     }
@@ -141,7 +212,7 @@ impl MlflowClient {
     pub async fn set_registered_model_tag(&self, name: &str, key: &str, value: &str) -> Result<()> {
         let body = json!({ "name": name, "key": key, "value": value });
         let _: Empty =
-            self.send(Method::POST, "/api/2.0/mlflow/registered-models/set-tag", &body, Idempotency::Safe).await?;
+            self.send(Method::POST, &self.registry("registered-models/set-tag"), &body, Idempotency::Safe).await?;
         Ok(())
     }
 
@@ -150,14 +221,14 @@ impl MlflowClient {
     pub async fn set_registered_model_alias(&self, name: &str, alias: &str, version: &str) -> Result<()> {
         let body = json!({ "name": name, "alias": alias, "version": version });
         let _: Empty =
-            self.send(Method::POST, "/api/2.0/mlflow/registered-models/alias", &body, Idempotency::Safe).await?;
+            self.send(Method::POST, &self.registry("registered-models/alias"), &body, Idempotency::Safe).await?;
         Ok(())
     }
 
     pub async fn delete_registered_model_alias(&self, name: &str, alias: &str) -> Result<()> {
         let body = json!({ "name": name, "alias": alias });
         let _: Empty =
-            self.send(Method::DELETE, "/api/2.0/mlflow/registered-models/alias", &body, Idempotency::Safe).await?;
+            self.send(Method::DELETE, &self.registry("registered-models/alias"), &body, Idempotency::Safe).await?;
         Ok(())
     }
 
@@ -165,13 +236,25 @@ impl MlflowClient {
     /// [`quote_filter_value`]), following pages. Deleted versions are not listed, and the results
     /// carry no `aliases`: read those from [`Self::get_registered_model`] or
     /// [`Self::get_model_version`].
+    /// A Unity Catalog registry leaves the tags out of its search results (MLflow's
+    /// `model_version_search_from_uc_proto`): there each version is read again with
+    /// [`Self::get_model_version`], as the Python tool does.
     pub async fn search_model_versions(&self, filter: &str) -> Result<Vec<ModelVersion>> {
-        all_pages(|token| async move {
+        let found: Vec<ModelVersion> = all_pages(|token| async move {
             let mut q = vec![("filter", filter.to_string()), ("max_results", VERSIONS_PAGE.to_string())];
             q.extend(token.map(|t| ("page_token", t)));
-            self.get("/api/2.0/mlflow/model-versions/search", &q).await
+            self.get(&self.registry("model-versions/search"), &q).await
         })
-        .await
+        .await?;
+        if !self.is_unity_catalog() {
+            return Ok(found);
+        }
+        let mut versions = Vec::with_capacity(found.len());
+        for v in found {
+            // Deleted between the search and the read: gone, as the search would say now.
+            versions.extend(self.get_model_version(&v.name, &v.version).await?);
+        }
+        Ok(versions)
     }
 
     /// Every live version of the model named `name`, in no particular order. Works for any
@@ -190,7 +273,7 @@ impl MlflowClient {
     /// One model version, aliases included; `None` if it does not exist or was deleted.
     pub async fn get_model_version(&self, name: &str, version: &str) -> Result<Option<ModelVersion>> {
         let q = [("name", name.to_string()), ("version", version.to_string())];
-        match self.get::<ModelVersionResponse>("/api/2.0/mlflow/model-versions/get", &q).await {
+        match self.get::<ModelVersionResponse>(&self.registry("model-versions/get"), &q).await {
             Ok(r) => Ok(Some(r.model_version)),
             Err(e) if e.is_not_found() => Ok(None),
             Err(e) => Err(e),
@@ -200,9 +283,44 @@ impl MlflowClient {
     /// Registers a new version. Not retried after an ambiguous failure, since a repeat would add
     /// a second version: callers reconcile by searching the model's versions (by `source`,
     /// `run_id` or a provenance tag) before trying again.
+    /// A Unity Catalog version is made `PENDING_REGISTRATION` with a `storage_location` its
+    /// files are then written to, and becomes `READY` with [`Self::finalize_model_version`]. It
+    /// has no `run_link` field: that is left out there.
     pub async fn create_model_version(&self, req: &ModelVersionCreate) -> Result<ModelVersion> {
+        let mut req = req.clone();
+        if self.is_unity_catalog() {
+            req.run_link = None;
+        }
         let r: ModelVersionResponse =
-            self.send(Method::POST, "/api/2.0/mlflow/model-versions/create", req, Idempotency::Create).await?;
+            self.send(Method::POST, &self.registry("model-versions/create"), &req, Idempotency::Create).await?;
+        Ok(r.model_version)
+    }
+
+    /// A short-lived credential to read (or, with `write`, also write) the files of Unity
+    /// Catalog version `version` of `name` (databricks-rest.md §3.3 step 4).
+    pub async fn generate_temporary_credentials(
+        &self,
+        name: &str,
+        version: &str,
+        write: bool,
+    ) -> Result<TemporaryCredentials> {
+        #[derive(Deserialize)]
+        struct Answer {
+            credentials: TemporaryCredentials,
+        }
+        let operation = if write { "MODEL_VERSION_OPERATION_READ_WRITE" } else { "MODEL_VERSION_OPERATION_READ" };
+        let body = json!({ "name": name, "version": version, "operation": operation });
+        let route = self.registry("model-versions/generate-temporary-credentials");
+        let r: Answer = self.send(Method::POST, &route, &body, Idempotency::Safe).await?;
+        Ok(r.credentials)
+    }
+
+    /// Marks a Unity Catalog version whose files are written `READY` (databricks-rest.md §3.3
+    /// step 6).
+    pub async fn finalize_model_version(&self, name: &str, version: &str) -> Result<ModelVersion> {
+        let body = json!({ "name": name, "version": version });
+        let route = self.registry("model-versions/finalize");
+        let r: ModelVersionResponse = self.send(Method::POST, &route, &body, Idempotency::Safe).await?;
         Ok(r.model_version)
     }
 
@@ -214,7 +332,7 @@ impl MlflowClient {
     ) -> Result<ModelVersion> {
         let body = json!({ "name": name, "version": version, "description": description });
         let r: ModelVersionResponse =
-            self.send(Method::PATCH, "/api/2.0/mlflow/model-versions/update", &body, Idempotency::Safe).await?;
+            self.send(Method::PATCH, &self.registry("model-versions/update"), &body, Idempotency::Safe).await?;
         Ok(r.model_version)
     }
 
@@ -223,7 +341,7 @@ impl MlflowClient {
     pub async fn delete_model_version(&self, name: &str, version: &str) -> Result<()> {
         let body = json!({ "name": name, "version": version });
         let r = self
-            .send::<_, Empty>(Method::DELETE, "/api/2.0/mlflow/model-versions/delete", &body, Idempotency::Safe)
+            .send::<_, Empty>(Method::DELETE, &self.registry("model-versions/delete"), &body, Idempotency::Safe)
             .await;
         ok_if_gone(r)
     }
@@ -232,7 +350,7 @@ impl MlflowClient {
     pub async fn set_model_version_tag(&self, name: &str, version: &str, key: &str, value: &str) -> Result<()> {
         let body = json!({ "name": name, "version": version, "key": key, "value": value });
         let _: Empty =
-            self.send(Method::POST, "/api/2.0/mlflow/model-versions/set-tag", &body, Idempotency::Safe).await?;
+            self.send(Method::POST, &self.registry("model-versions/set-tag"), &body, Idempotency::Safe).await?;
         Ok(())
     }
 
@@ -246,6 +364,11 @@ impl MlflowClient {
         stage: &str,
         archive_existing_versions: bool,
     ) -> Result<ModelVersion> {
+        if self.is_unity_catalog() {
+            return Err(Error::Config(format!(
+                "version {version} of {name}: a Unity Catalog registry has no stages (use aliases)"
+            )));
+        }
         let body = json!({
             "name": name,
             "version": version,
@@ -253,7 +376,7 @@ impl MlflowClient {
             "archive_existing_versions": archive_existing_versions,
         });
         let r: ModelVersionResponse = self
-            .send(Method::POST, "/api/2.0/mlflow/model-versions/transition-stage", &body, Idempotency::Safe)
+            .send(Method::POST, &self.registry("model-versions/transition-stage"), &body, Idempotency::Safe)
             .await?;
         Ok(r.model_version)
     }
@@ -267,7 +390,7 @@ impl MlflowClient {
             artifact_uri: String,
         }
         let q = [("name", name.to_string()), ("version", version.to_string())];
-        let r: Uri = self.get("/api/2.0/mlflow/model-versions/get-download-uri", &q).await?;
+        let r: Uri = self.get(&self.registry("model-versions/get-download-uri"), &q).await?;
         Ok(r.artifact_uri)
     }
 }

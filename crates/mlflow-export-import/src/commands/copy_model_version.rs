@@ -39,6 +39,7 @@ pub async fn run(args: CopyModelVersionArgs, global: &GlobalArgs) -> anyhow::Res
     }
     let ctx = ctx.with_models(ModelOptions {
         stages_and_aliases: args.copy_stages_and_aliases,
+        stage_aliases: args.stages.stages_as_aliases,
         keep_numbers: false,
         version_tags,
         ..Default::default()

@@ -28,6 +28,7 @@ pub async fn run(args: ImportModelVersionArgs, global: &GlobalArgs) -> anyhow::R
     let (ctx, progress) = super::job_context(global, Some(&args.tags), false);
     let ctx = ctx.with_models(ModelOptions {
         stages_and_aliases: args.import_stages_and_aliases,
+        stage_aliases: args.stages.stages_as_aliases,
         keep_numbers: false,
         ..Default::default()
     });

@@ -222,6 +222,7 @@ pub fn model_options(args: &crate::cli::ModelWriteArgs) -> ModelOptions {
     ModelOptions {
         delete_model: args.delete_model,
         await_creation: std::time::Duration::from_secs(args.await_creation_for),
+        stage_aliases: args.stages.stages_as_aliases,
         ..Default::default()
     }
 }

@@ -11,9 +11,9 @@
 //! imported into a workspace folder the run is then pointed at, once; `download-notebook` writes
 //! one alone.
 
-use std::collections::HashMap;
+use std::{collections::HashMap, sync::atomic::Ordering};
 
-use serde_json::Value;
+use serde_json::{json, Value};
 use test_support::{
     assert_runs_equal, azurite, databricks::FakeOptions, moto, unique_name, ArtifactMode, DatabricksFake, MlflowServer,
 };
@@ -68,7 +68,11 @@ fn workspace(options: FakeOptions) -> DatabricksFake {
 /// in moto, read with boto3 (each encrypted as the write credential asked), or in azurite, read
 /// with azure-storage-blob (each a block blob carrying the metadata its credential asked for).
 fn files_in_store(ws: &DatabricksFake, run_id: &str) -> Value {
-    let prefix = ws.key(run_id, "");
+    files_under(ws, &ws.key(run_id, ""))
+}
+
+/// [`files_in_store`] of every file under key `prefix`.
+fn files_under(ws: &DatabricksFake, prefix: &str) -> Value {
     let (code, env) = if ws.on_azure() {
         let az = azurite::shared();
         let (name, value) = test_support::databricks::AZURE_METADATA;
@@ -165,9 +169,9 @@ fn round_trip(ws: &DatabricksFake, ws_uri: &str, to_ws: &[(&str, &str)], from_ws
         }
         // The report of the copy into the workspace names the tags it refused.
         let r: Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
-        assert_eq!(r["experiments"][0]["tags_refused"], serde_json::json!([NOTEBOOK_TAG]), "{r}");
+        assert_eq!(r["experiments"][0]["tags_refused"], json!([NOTEBOOK_TAG]), "{r}");
         let created = r["runs"].as_array().unwrap().iter().filter(|run| run["action"] == "created");
-        assert!(created.clone().all(|run| run["tags_refused"] == serde_json::json!(["mlflow.user"])), "{r}");
+        assert!(created.clone().all(|run| run["tags_refused"] == json!(["mlflow.user"])), "{r}");
         assert_eq!(created.count(), if pass == 0 { src_runs.len() } else { 0 });
     }
     // The refused experiment tag is kept aside in the workspace and back in place outside it.
@@ -202,7 +206,7 @@ fn round_trip(ws: &DatabricksFake, ws_uri: &str, to_ws: &[(&str, &str)], from_ws
         assert_runs_equal(original, &back_runs[ws_id]);
     }
     // Reads ask for credentials once per run, not once per file.
-    let reads = ws.counts().read_credentials.load(std::sync::atomic::Ordering::Relaxed);
+    let reads = ws.counts().read_credentials.load(Ordering::Relaxed);
     assert_eq!(reads, src_runs.len() as u64, "credentials-for-read calls");
     assert_eq!(ws.violations(), Vec::<String>::new());
     said
@@ -222,7 +226,7 @@ fn copy_into_a_workspace_and_back_with_a_personal_access_token() {
         &[("DST_DATABRICKS_HOST", &ws.url), ("DST_DATABRICKS_TOKEN", PAT)],
         &[("SRC_DATABRICKS_HOST", &ws.url), ("SRC_DATABRICKS_TOKEN", PAT)],
     );
-    assert!(ws.counts().throttled.load(std::sync::atomic::Ordering::Relaxed) >= 2, "the 429 was met");
+    assert!(ws.counts().throttled.load(Ordering::Relaxed) >= 2, "the 429 was met");
     assert!(said.iter().all(|s| !s.contains(PAT)), "the token is never printed");
 }
 
@@ -324,8 +328,8 @@ fn a_large_file_goes_into_a_workspace_on_s3_in_parts() {
     ];
     let args = ["copy-experiment", "--src-uri", &src.url, "--dst-uri", "databricks", "--src-experiment", &name];
     run_ok(&[&args[..], &["--dst-experiment-name", &ws_name, "-q"]].concat(), &env);
-    let created = ws.counts().multipart_created.load(std::sync::atomic::Ordering::Relaxed);
-    let completed = ws.counts().multipart_completed.load(std::sync::atomic::Ordering::Relaxed);
+    let created = ws.counts().multipart_created.load(Ordering::Relaxed);
+    let completed = ws.counts().multipart_completed.load(Ordering::Relaxed);
     assert_eq!((created, completed), (1, 1), "one multipart upload");
     let original = &src.dump_experiment(&name)[run.as_str()];
     let in_ws = by_source(upstream.dump_experiment(&ws_name));
@@ -446,10 +450,10 @@ fn copy_with_oauth_tokens_that_expire_mid_job_from_a_profile() {
     .unwrap();
     let cfg_env = [("DATABRICKS_CONFIG_FILE", path(&cfg))];
     let said = round_trip(&ws, "databricks://ws", &cfg_env, &cfg_env);
-    let issued = ws.counts().tokens_issued.load(std::sync::atomic::Ordering::Relaxed);
+    let issued = ws.counts().tokens_issued.load(Ordering::Relaxed);
     // Four jobs, each longer than a token's life: every job asks again before expiry.
     assert!(issued > 4, "tokens refreshed mid-job: {issued} issued");
-    let refused = ws.counts().expired_refused.load(std::sync::atomic::Ordering::Relaxed);
+    let refused = ws.counts().expired_refused.load(Ordering::Relaxed);
     assert!(refused >= 1, "the revoked first token was refused, and replaced");
     assert!(said.iter().all(|s| !s.contains(CLIENT_SECRET)), "the secret is never printed");
 
@@ -565,7 +569,7 @@ fn experiment_permissions_move_between_workspaces_naming_a_principal_the_destina
     );
     let r: Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
     let set = &r["experiments"][0]["permissions"];
-    assert_eq!(set["applied"], serde_json::json!(["data-team: CAN_MANAGE", format!("{ANN}: CAN_EDIT")]), "{r}");
+    assert_eq!(set["applied"], json!(["data-team: CAN_MANAGE", format!("{ANN}: CAN_EDIT")]), "{r}");
     assert_eq!(set["refused"].as_array().unwrap().len(), 1, "{r}");
     let dst_id = id_of(&report);
     assert_eq!(to.direct_grants(&dst_id), [format!("{ANN}: CAN_EDIT"), "data-team: CAN_MANAGE".into()]);
@@ -674,7 +678,7 @@ fn model_permissions_move_between_workspaces_naming_a_principal_the_destination_
     let r: Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
     let set = &r["models"][0]["permissions"];
     let ann = format!("{ANN}: CAN_MANAGE_STAGING_VERSIONS");
-    assert_eq!(set["applied"], serde_json::json!(["data-team: CAN_MANAGE", ann]), "{r}");
+    assert_eq!(set["applied"], json!(["data-team: CAN_MANAGE", ann]), "{r}");
     assert_eq!(set["refused"].as_array().unwrap().len(), 1, "{r}");
     assert_eq!(to.model_grants(&dst_name), [ann.clone(), "data-team: CAN_MANAGE".into()]);
 
@@ -758,7 +762,7 @@ fn a_runs_notebook_is_exported_in_every_format_and_imported_into_a_folder_it_is_
     let manifest: Value = serde_json::from_slice(&std::fs::read(notebooks.join("manifest.json")).unwrap()).unwrap();
     assert_eq!(
         manifest,
-        serde_json::json!({"mlflow.databricks.notebookPath": notebook, "mlflow.databricks.notebookRevisionID": "1700000000000",
+        json!({"mlflow.databricks.notebookPath": notebook, "mlflow.databricks.notebookRevisionID": "1700000000000",
             "formats": ["SOURCE", "HTML", "JUPYTER", "DBC"], "language": "SCALA"})
     );
     assert!(!gone_out.join("artifacts/notebooks").exists());
@@ -809,7 +813,7 @@ fn a_runs_notebook_is_exported_in_every_format_and_imported_into_a_folder_it_is_
     // Again: nothing created, nothing imported twice.
     let again = stderr(&run_ok(&args, &env));
     assert!(again.contains(" 0 created, 0 resumed"), "{again}");
-    assert_eq!(ws.counts().notebook_imports.load(std::sync::atomic::Ordering::Relaxed), 1);
+    assert_eq!(ws.counts().notebook_imports.load(Ordering::Relaxed), 1);
     assert_eq!(ws.violations(), Vec::<String>::new());
 }
 
@@ -979,5 +983,98 @@ fn a_registered_model_copies_into_a_workspace_registry_and_back() {
         let src_run = crate::models::source_runs_of(back, &[&ws_run]).remove(0);
         assert_eq!(src_run, x["run_id"].as_str().unwrap(), "{what}: run in the workspace");
     }
+    assert_eq!(ws.violations(), Vec::<String>::new());
+}
+
+/// The Unity Catalog versions of `name` as the registry behind the workspace holds them, read
+/// with the official client: number, run, source, tags and the model's aliases.
+fn uc_versions(server: &MlflowServer, name: &str) -> Value {
+    let code = format!(
+        "import json\nfrom mlflow import MlflowClient\nc = MlflowClient()\n\
+         vs = [c.get_model_version({name:?}, v.version) for v in c.search_model_versions(\"name='{name}'\")]\n\
+         print(json.dumps({{'aliases': dict(c.get_registered_model({name:?}).aliases), 'versions': sorted([{{'version': v.version, 'run_id': v.run_id, 'source': v.source, 'tags': v.tags, 'description': v.description}} for v in vs], key=lambda v: int(v['version']))}}))"
+    );
+    serde_json::from_str(&server.python_eval(&code)).unwrap()
+}
+
+/// A registered model copied into a workspace's Unity Catalog registry (`databricks-uc`): each
+/// version is created pending, its files written into its own storage location with the
+/// version's temporary S3 credential (encrypted as the credential asks) and finalized; stages,
+/// which Unity Catalog has not, become tags and (`--stages-as-aliases`) aliases; aliases,
+/// tags and descriptions are kept; a second pass creates nothing. Read back with the official
+/// client (the registry behind) and boto3 (the storage), byte for byte.
+#[test]
+fn a_registered_model_copies_into_unity_catalog_with_its_files_stages_and_aliases() {
+    let ws = workspace(FakeOptions { tokens: vec![PAT.into()], ..FakeOptions::default() });
+    let (src, behind) = (MlflowServer::shared(ArtifactMode::Proxy), MlflowServer::shared(ArtifactMode::LocalRoot));
+    // The second seeded model: five versions from runs, version 3 deleted, no logged model.
+    let name = crate::models::seed_models(src)[1].clone();
+    let uc_name = format!("main.default.{}", unique_name("uc").replace('-', "_"));
+    let experiment = format!("/Users/{}/{}/uc-runs", test_support::databricks::USER, unique_name("dbx"));
+    let args = [
+        "copy-model",
+        "--src-uri",
+        &src.url,
+        "--dst-uri",
+        "databricks-uc",
+        "--src-model",
+        &name,
+        "--dst-model",
+        &uc_name,
+        "--dst-experiment-name",
+        &experiment,
+        "--stages-as-aliases",
+        "--use-src-user-id",
+    ];
+    let m = moto::shared();
+    let env = [
+        ("DST_DATABRICKS_HOST", ws.url.as_str()),
+        ("DST_DATABRICKS_TOKEN", PAT),
+        ("DST_MLFLOW_S3_ENDPOINT_URL", m.endpoint_url.as_str()),
+    ];
+    run_ok(&args, &env);
+    let err = stderr(&run_ok(&args, &env));
+    assert!(err.contains("versions 0 created") && err.contains(" 0 created, 0 resumed"), "{err}");
+    let counts = ws.counts();
+    assert_eq!(counts.uc_created.load(Ordering::Relaxed), 4, "one version each, made once");
+    assert_eq!(counts.uc_finalized.load(Ordering::Relaxed), 4);
+    assert_eq!(counts.uc_write_credentials.load(Ordering::Relaxed), 4);
+    assert_eq!(ws.uc_pending(), Vec::<(String, String)>::new());
+
+    let a = src.dump_model(&name);
+    let uc = uc_versions(behind, &uc_name);
+    let (va, vu) = (a["versions"].as_array().unwrap(), uc["versions"].as_array().unwrap());
+    assert_eq!(va.len(), 4, "versions 1, 2, 4 and 5");
+    assert_eq!(vu.len(), va.len(), "{uc}");
+    let mut expected_aliases = serde_json::Map::new();
+    for (x, u) in va.iter().zip(vu) {
+        let (src_version, uc_version) = (x["version"].as_str().unwrap(), u["version"].as_str().unwrap());
+        let what = format!("v{src_version} (Unity Catalog v{uc_version})");
+        assert_eq!(u["description"], x["description"], "{what}");
+        let tags = u["tags"].as_object().unwrap();
+        for (k, v) in x["tags"].as_object().unwrap() {
+            assert_eq!(tags.get(k), Some(v), "{what}: tag {k}");
+        }
+        assert_eq!(tags["mlflow_export_import.source.model"], json!(name), "{what}");
+        assert_eq!(tags["mlflow_export_import.source.version"], json!(src_version), "{what}");
+        let stage = x["current_stage"].as_str().unwrap();
+        assert_eq!(
+            tags.get("mlflow_export_import.refused_field.current_stage").and_then(Value::as_str),
+            (stage != "None").then_some(stage),
+            "{what}: its stage"
+        );
+        if stage != "None" {
+            expected_aliases.insert(stage.to_ascii_lowercase(), json!(uc_version));
+        }
+        for (alias, v) in a["aliases"].as_object().unwrap() {
+            if v.as_str() == Some(src_version) {
+                expected_aliases.insert(alias.clone(), json!(uc_version));
+            }
+        }
+        assert!(u["source"].as_str().unwrap().starts_with("dbfs:/databricks/mlflow-tracking/"), "{what}: {u}");
+        // The version's own storage holds its model's files, byte for byte.
+        assert_eq!(files_under(&ws, &ws.uc_key(&uc_name, uc_version, "")), x["files"], "{what}: files");
+    }
+    assert_eq!(uc["aliases"], Value::Object(expected_aliases), "aliases: the source's and one per stage");
     assert_eq!(ws.violations(), Vec::<String>::new());
 }

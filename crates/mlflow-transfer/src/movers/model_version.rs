@@ -74,7 +74,7 @@ impl VersionMove {
         if let Some(existing) = state.ours.get(&v.version) {
             let mut changed = sink.update_version(&state.dst_name, existing, v.description.as_deref(), &v.tags).await?;
             if ctx.models.stages_and_aliases {
-                changed |= sink.set_stage(&state.dst_name, existing, stage).await?;
+                changed |= sink.set_stage(&state.dst_name, existing, stage, ctx.models.stage_aliases).await?;
             }
             (outcome.skipped, outcome.updated) = (!changed, changed);
             return Ok(existing.version.clone());
@@ -112,7 +112,7 @@ impl VersionMove {
         };
         let created = sink.create_version(state, &request, ctx.models.await_creation).await?;
         if ctx.models.stages_and_aliases {
-            sink.set_stage(&state.dst_name, &created, stage).await?;
+            sink.set_stage(&state.dst_name, &created, stage, ctx.models.stage_aliases).await?;
         }
         Ok(created.version)
     }

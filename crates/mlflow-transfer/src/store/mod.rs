@@ -295,6 +295,7 @@ pub struct DestinationVersion {
     /// What the destination holds, to bring a copy in step with a source version changed since.
     pub description: Option<String>,
     pub tags: BTreeMap<String, String>,
+    pub aliases: Vec<String>,
 }
 
 /// A destination registered model as [`ModelSink::open_model`] found it, for the writes of
@@ -342,8 +343,10 @@ pub trait ModelSink: Send + Sync {
     /// Creates a version (found again by its identity when the answer was lost), under its
     /// source number when `state` keeps numbers, and waits until it is ready.
     async fn create_version(&self, state: &ModelState, v: &NewVersion, wait: Duration) -> Result<DestinationVersion>;
-    /// Moves a version to `stage` when it is elsewhere; says whether it did.
-    async fn set_stage(&self, dst_name: &str, v: &DestinationVersion, stage: &str) -> Result<bool>;
+    /// Moves a version to `stage` when it is elsewhere; says whether it did. A registry without
+    /// stages (Unity Catalog) keeps the stage as a tag instead and, with `as_alias`, points an
+    /// alias named after it (`production`, `staging`, `archived`) at the version.
+    async fn set_stage(&self, dst_name: &str, v: &DestinationVersion, stage: &str, as_alias: bool) -> Result<bool>;
     /// Gives an earlier copy `v` the source version's `description` and `tags` where they
     /// differ (tags the copy holds and the source does not are kept); says whether it did.
     async fn update_version(

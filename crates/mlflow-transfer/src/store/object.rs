@@ -195,10 +195,31 @@ pub enum Resolved {
 /// Environment lookup shared with the stores it builds.
 type Env = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
 
+fn process_env() -> Env {
+    Arc::new(|name: &str| std::env::var(name).ok().filter(|v| !v.is_empty()))
+}
+
+/// `env` with the S3 keys (of any side) replaced by these.
+fn with_s3_keys(env: Env, id: String, secret: String, token: Option<String>) -> Env {
+    Arc::new(move |name: &str| {
+        if name.ends_with("AWS_ACCESS_KEY_ID") {
+            Some(id.clone())
+        } else if name.ends_with("AWS_SECRET_ACCESS_KEY") {
+            Some(secret.clone())
+        } else if name.ends_with("AWS_SESSION_TOKEN") {
+            token.clone()
+        } else {
+            env(name)
+        }
+    })
+}
+
 /// Builds and caches the object stores one side of a job reaches.
 pub struct ObjectStores {
     side: Option<String>,
     env: Env,
+    /// Server-side encryption S3 writes ask for: `AES256`, or `aws:kms` with a key id.
+    s3_encryption: Option<(String, Option<String>)>,
     cache: Mutex<HashMap<(String, String), Arc<BuiltStore>>>,
 }
 
@@ -224,11 +245,25 @@ const UNSUPPORTED: [&str; 8] = ["hdfs", "viewfs", "ftp", "sftp", "r2", "b2", "db
 impl ObjectStores {
     /// Stores of one side (`SRC`, `DST` or none), reading the process environment.
     pub fn from_process_env(side: Option<&str>) -> Self {
-        Self::with_env(side, Arc::new(|name: &str| std::env::var(name).ok().filter(|v| !v.is_empty())))
+        Self::with_env(side, process_env())
+    }
+
+    /// Stores of one side that sign S3 requests with these keys (a Unity Catalog version's
+    /// temporary credential) in place of the environment's; the endpoint, region and the rest
+    /// still come from the environment.
+    pub fn with_s3_keys(side: Option<&str>, id: String, secret: String, token: Option<String>) -> Self {
+        Self::with_env(side, with_s3_keys(process_env(), id, secret, token))
+    }
+
+    /// These stores with S3 writes asking for server-side encryption `algorithm` (`AES256`
+    /// or `aws:kms`, with `kms_key`).
+    pub fn with_s3_encryption(mut self, algorithm: &str, kms_key: Option<String>) -> Self {
+        self.s3_encryption = Some((algorithm.to_string(), kms_key));
+        self
     }
 
     fn with_env(side: Option<&str>, env: Env) -> Self {
-        Self { side: side.map(str::to_string), env, cache: Mutex::default() }
+        Self { side: side.map(str::to_string), env, s3_encryption: None, cache: Mutex::default() }
     }
 
     fn var(&self, name: &str) -> Option<String> {
@@ -310,6 +345,12 @@ impl ObjectStores {
             .with_client_options(self.client_options(endpoint.as_deref(), "MLFLOW_S3_IGNORE_TLS"));
         if let Some(e) = &endpoint {
             b = b.with_endpoint(e.trim_end_matches('/'));
+        }
+        if let Some((algorithm, kms_key)) = &self.s3_encryption {
+            b = b.with_config("aws_server_side_encryption".parse().expect("known key"), algorithm);
+            if let Some(key) = kms_key {
+                b = b.with_config("aws_sse_kms_key_id".parse().expect("known key"), key);
+            }
         }
         if self.var("MLFLOW_BOTO_CLIENT_ADDRESSING_STYLE").is_some_and(|s| s.eq_ignore_ascii_case("virtual")) {
             b = b.with_virtual_hosted_style_request(true);
@@ -646,6 +687,29 @@ mod tests {
         assert_eq!(r.secrets.as_slice(), ["s2"]);
         assert_eq!(r.key("a/b.txt").unwrap().as_ref(), "p/a/b.txt");
         assert!(r.key("../x").is_err());
+    }
+
+    #[test]
+    fn temporary_keys_replace_every_sides_keys_and_keep_the_endpoint() {
+        let s = stores(
+            &[
+                ("AWS_ACCESS_KEY_ID", "both"),
+                ("AWS_SECRET_ACCESS_KEY", "s1"),
+                ("DST_AWS_ACCESS_KEY_ID", "dst-key"),
+                ("DST_AWS_SECRET_ACCESS_KEY", "s2"),
+                ("DST_AWS_ENDPOINT_URL", "http://127.0.0.1:9"),
+            ],
+            Some("DST"),
+        );
+        let s = ObjectStores::with_env(
+            Some("DST"),
+            with_s3_keys(s.env.clone(), "temp-key".into(), "temp-secret".into(), Some("tok".into())),
+        );
+        let Some(Resolved::Root(r)) = s.resolve("s3://bkt/models/m/1").unwrap() else { panic!() };
+        assert_eq!(r.id.principal, "temp-key");
+        assert_eq!(r.id.endpoint, "http://127.0.0.1:9");
+        assert_eq!(r.secrets.as_slice(), ["temp-secret", "tok"]);
+        assert_eq!(r.key("MLmodel").unwrap().as_ref(), "models/m/1/MLmodel");
     }
 
     #[test]

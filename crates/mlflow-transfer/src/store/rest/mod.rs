@@ -6,6 +6,7 @@ mod logged_models;
 mod models;
 mod scorers;
 mod tracking;
+mod unity_catalog;
 mod webhooks;
 mod workspace;
 pub use logged_models::ListedModels;

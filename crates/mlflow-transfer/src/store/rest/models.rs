@@ -429,6 +429,7 @@ fn destination_version(v: &ModelVersion) -> DestinationVersion {
         stage: v.current_stage.clone(),
         description: v.description.clone(),
         tags: v.tags.iter().map(|t| (t.key.clone(), t.value.clone())).collect(),
+        aliases: v.aliases.clone(),
     }
 }
 
@@ -494,18 +495,23 @@ impl ModelSink for RestServer {
         let tracking_uri = source_tracking_uri.map(mlflow_client::redact);
         let mut ours: HashMap<String, ModelVersion> = HashMap::new();
         let mut foreign = 0usize;
+        let unity_catalog = client.is_unity_catalog();
         for v in client.search_model_versions_of(dst_name).await? {
-            if v.tags.iter().any(|t| t.key == PLACEHOLDER) {
+            let copy = copied_version(&v, &model.name, tracking_uri.as_deref());
+            // A Unity Catalog copy not finalized has not all its files: made again.
+            let unfinished = unity_catalog && copy.is_some() && v.status.as_deref() != Some("READY");
+            if v.tags.iter().any(|t| t.key == PLACEHOLDER) || unfinished {
                 // Left by an interrupted earlier attempt.
                 client.delete_model_version(dst_name, &v.version).await?;
-            } else if let Some(src) = copied_version(&v, &model.name, tracking_uri.as_deref()) {
+            } else if let Some(src) = copy {
                 ours.insert(src.to_string(), v.clone());
             } else {
                 foreign += 1;
             }
         }
-        // Numbers can be steered only while the model holds nothing but our copies.
-        let keep_numbers = keep_numbers && foreign == 0;
+        // Numbers can be steered only while the model holds nothing but our copies (and are not
+        // in Unity Catalog, whose versions are made in two steps).
+        let keep_numbers = keep_numbers && foreign == 0 && !unity_catalog;
         if keep_numbers {
             // A job killed between creating a version and burning its number (one that belongs
             // to a deleted source version) left our copy under a number too low: burn it now, and
@@ -563,15 +569,47 @@ impl ModelSink for RestServer {
             client.set_model_version_tag(dst_name, &created.version, PLACEHOLDER, "true").await?;
             client.delete_model_version(dst_name, &created.version).await?;
         };
+        let created = if client.is_unity_catalog() && created.status.as_deref() == Some("PENDING_REGISTRATION") {
+            match super::unity_catalog::write_and_finalize(client, dst_name, &created, v).await {
+                Ok(ready) => ready,
+                Err(e) => {
+                    // No version is left pending: a re-run makes it again.
+                    if let Err(cleanup) = client.delete_model_version(dst_name, &created.version).await {
+                        tracing::warn!("version {} of {dst_name} left pending: {cleanup}", created.version);
+                    }
+                    return Err(e);
+                }
+            }
+        } else {
+            created
+        };
         Ok(destination_version(&wait_ready(client, dst_name, &created, wait).await?))
     }
 
-    async fn set_stage(&self, dst_name: &str, v: &DestinationVersion, stage: &str) -> Result<bool> {
-        if stage.eq_ignore_ascii_case(v.stage.as_deref().unwrap_or("None")) {
+    async fn set_stage(&self, dst_name: &str, v: &DestinationVersion, stage: &str, as_alias: bool) -> Result<bool> {
+        if !self.client.is_unity_catalog() {
+            if stage.eq_ignore_ascii_case(v.stage.as_deref().unwrap_or("None")) {
+                return Ok(false);
+            }
+            self.client.transition_model_version_stage(dst_name, &v.version, stage, false).await?;
+            return Ok(true);
+        }
+        // Unity Catalog has no stages: the stage is kept as a tag, and with `as_alias` an alias
+        // named after it points at the version.
+        if stage.eq_ignore_ascii_case("None") {
             return Ok(false);
         }
-        self.client.transition_model_version_stage(dst_name, &v.version, stage, false).await?;
-        Ok(true)
+        let mut changed = false;
+        if v.tags.get(identity::REFUSED_STAGE).map(String::as_str) != Some(stage) {
+            self.client.set_model_version_tag(dst_name, &v.version, identity::REFUSED_STAGE, stage).await?;
+            changed = true;
+        }
+        let alias = stage.to_ascii_lowercase();
+        if as_alias && !v.aliases.contains(&alias) {
+            self.client.set_registered_model_alias(dst_name, &alias, &v.version).await?;
+            changed = true;
+        }
+        Ok(changed)
     }
 
     async fn update_version(
