@@ -1001,10 +1001,11 @@ fn uc_versions(server: &MlflowServer, name: &str) -> Value {
 /// version is created pending, its files written into its own storage location with the
 /// version's temporary S3 credential (encrypted as the credential asks) and finalized; stages,
 /// which Unity Catalog has not, become tags and (`--stages-as-aliases`) aliases; aliases,
-/// tags and descriptions are kept; a second pass creates nothing. Read back with the official
-/// client (the registry behind) and boto3 (the storage), byte for byte.
+/// tags and descriptions are kept; a second pass creates nothing. Copied out again, the model
+/// is as its source was. Read back with the official client (the registry behind) and boto3
+/// (the storage), byte for byte.
 #[test]
-fn a_registered_model_copies_into_unity_catalog_with_its_files_stages_and_aliases() {
+fn a_registered_model_copies_into_unity_catalog_and_out_again() {
     let ws = workspace(FakeOptions { tokens: vec![PAT.into()], ..FakeOptions::default() });
     let (src, behind) = (MlflowServer::shared(ArtifactMode::Proxy), MlflowServer::shared(ArtifactMode::LocalRoot));
     // The second seeded model: five versions from runs, version 3 deleted, no logged model.
@@ -1076,5 +1077,128 @@ fn a_registered_model_copies_into_unity_catalog_with_its_files_stages_and_aliase
         assert_eq!(files_under(&ws, &ws.uc_key(&uc_name, uc_version, "")), x["files"], "{what}: files");
     }
     assert_eq!(uc["aliases"], Value::Object(expected_aliases), "aliases: the source's and one per stage");
+
+    // Out of Unity Catalog to an open-source registry: the model is as its source was, stages
+    // back and the aliases made of them gone; the numbers are Unity Catalog's.
+    let back_name = unique_name("uc-back");
+    let out_of = [
+        "copy-model",
+        "--src-uri",
+        "databricks-uc",
+        "--dst-uri",
+        &behind.url,
+        "--src-model",
+        &uc_name,
+        "--dst-model",
+        &back_name,
+        "--use-src-user-id",
+    ];
+    let env = [("SRC_DATABRICKS_HOST", ws.url.as_str()), ("SRC_DATABRICKS_TOKEN", PAT)];
+    run_ok(&out_of, &env);
+    let b = behind.dump_model(&back_name);
+    let vb = b["versions"].as_array().unwrap();
+    assert_eq!(vb.len(), va.len(), "{b}");
+    let position = |versions: &[Value], v: &Value| versions.iter().position(|x| x["version"] == *v);
+    let aliases = |m: &Value, versions: &[Value]| -> Vec<(String, Option<usize>)> {
+        m["aliases"].as_object().unwrap().iter().map(|(k, v)| (k.clone(), position(versions, v))).collect()
+    };
+    assert_eq!(aliases(&b, vb), aliases(&a, va), "aliases, by the versions they name");
+    for field in ["description", "tags"] {
+        assert_eq!(b[field], a[field], "{field}");
+    }
+    for (x, y) in va.iter().zip(vb) {
+        let what = format!("v{} (back as v{})", x["version"], y["version"]);
+        for field in ["current_stage", "description", "status", "files"] {
+            assert_eq!(y[field], x[field], "{what}: {field}");
+        }
+        let own = |v: &Value| {
+            let mut tags = v["tags"].as_object().unwrap().clone();
+            tags.retain(|k, _| !k.starts_with("mlflow_export_import."));
+            tags
+        };
+        assert_eq!(own(y), own(x), "{what}: tags");
+    }
+    assert_eq!(ws.violations(), Vec::<String>::new());
+}
+
+/// Databricks' upgrade of a workspace-registry model to Unity Catalog, one version at a time
+/// (`copy-model-version` between `databricks` and `databricks-uc` of one workspace): each new
+/// version points at the run of the version it copies, which is not copied, and holds its
+/// files in its own storage; a second pass creates nothing.
+#[test]
+fn workspace_registry_versions_upgrade_to_unity_catalog_in_place() {
+    let ws = workspace(FakeOptions { tokens: vec![PAT.into()], ..FakeOptions::default() });
+    let (src, behind) = (MlflowServer::shared(ArtifactMode::Proxy), MlflowServer::shared(ArtifactMode::LocalRoot));
+    let name = crate::models::seed_models(src)[2].clone();
+    let ws_model = unique_name("ws-model");
+    let experiment = format!("/Users/{}/{}/registry-runs", test_support::databricks::USER, unique_name("dbx"));
+    let m = moto::shared();
+    let env = [
+        ("DATABRICKS_HOST", ws.url.as_str()),
+        ("DATABRICKS_TOKEN", PAT),
+        ("DST_DATABRICKS_HOST", ws.url.as_str()),
+        ("DST_DATABRICKS_TOKEN", PAT),
+        ("SRC_DATABRICKS_HOST", ws.url.as_str()),
+        ("SRC_DATABRICKS_TOKEN", PAT),
+        ("DST_MLFLOW_S3_ENDPOINT_URL", m.endpoint_url.as_str()),
+    ];
+    let into_registry = [
+        "copy-model",
+        "--src-uri",
+        &src.url,
+        "--dst-uri",
+        "databricks",
+        "--src-model",
+        &name,
+        "--dst-model",
+        &ws_model,
+        "--dst-experiment-name",
+        &experiment,
+    ];
+    run_ok(&into_registry, &env);
+    let in_ws = versions_of(behind, &ws_model);
+    assert_eq!(in_ws.len(), 4, "{in_ws:?}");
+    let uc_name = format!("main.default.{}", unique_name("upgraded").replace('-', "_"));
+    for pass in 0..2 {
+        for w in &in_ws {
+            let version = w["version"].as_str().unwrap();
+            let args = [
+                "copy-model-version",
+                "--src-registry-uri",
+                "databricks",
+                "--dst-registry-uri",
+                "databricks-uc",
+                "--src-model",
+                &ws_model,
+                "--src-version",
+                version,
+                "--dst-model",
+                &uc_name,
+                "--copy-stages-and-aliases",
+            ];
+            let err = stderr(&run_ok(&args, &env));
+            if pass == 1 {
+                assert!(err.contains("versions 0 created"), "{err}");
+            }
+        }
+    }
+    assert_eq!(ws.counts().uc_finalized.load(Ordering::Relaxed), 4, "each version made once");
+    let a = src.dump_model(&name);
+    let uc = uc_versions(behind, &uc_name);
+    let vu = uc["versions"].as_array().unwrap();
+    assert_eq!(vu.len(), 4, "{uc}");
+    for ((w, u), x) in in_ws.iter().zip(vu).zip(a["versions"].as_array().unwrap()) {
+        let what = format!("workspace v{} (Unity Catalog v{})", w["version"], u["version"]);
+        assert_eq!(u["run_id"], w["run_id"], "{what}: the same run, not a copy");
+        assert_eq!(u["source"], w["source"], "{what}: the same files as source");
+        assert_eq!(u["tags"]["mlflow_export_import.source.model"], json!(ws_model), "{what}");
+        assert_eq!(u["tags"]["mlflow_export_import.source.version"], w["version"], "{what}");
+        let stage = w["stage"].as_str().unwrap();
+        let kept = u["tags"].get("mlflow_export_import.refused_field.current_stage").and_then(Value::as_str);
+        assert_eq!(kept, (stage != "None").then_some(stage), "{what}: its stage");
+        let uc_version = u["version"].as_str().unwrap();
+        assert_eq!(files_under(&ws, &ws.uc_key(&uc_name, uc_version, "")), x["files"], "{what}: files");
+    }
+    assert_eq!(ws.uc_pending(), Vec::<(String, String)>::new());
     assert_eq!(ws.violations(), Vec::<String>::new());
 }

@@ -64,6 +64,7 @@ impl RestSource {
             }
         }
         let mut record = model_record(model, versions);
+        restore_stages(&mut record);
         if filter.permissions {
             record.permissions = Some(self.model_permissions(name).await?);
         }
@@ -90,7 +91,9 @@ impl RestSource {
             let mut versions: Vec<ModelVersionRecord> =
                 self.client.search_model_versions_of(&m.name).await?.into_iter().map(version_record).collect();
             versions.sort_by_key(|v| version_number(&v.version));
-            out.push(model_record(m, versions));
+            let mut record = model_record(m, versions);
+            restore_stages(&mut record);
+            out.push(record);
         }
         Ok(out)
     }
@@ -122,6 +125,22 @@ pub(super) fn model_record(m: RegisteredModel, versions: Vec<ModelVersionRecord>
         creation_timestamp: m.creation_timestamp,
         last_updated_timestamp: m.last_updated_timestamp,
         versions,
+    }
+}
+
+/// Gives the versions of a copy in a registry without stages (Unity Catalog) back the stages
+/// their sources had, kept in [`identity::REFUSED_STAGE`] tags, and drops the aliases named
+/// after them that `--stages-as-aliases` added: copied on, the model is as its source was.
+fn restore_stages(record: &mut RegisteredModelRecord) {
+    for v in &mut record.versions {
+        let Some(stage) = v.tags.remove(identity::REFUSED_STAGE) else { continue };
+        if v.current_stage.as_deref().is_none_or(|s| s.eq_ignore_ascii_case("None")) {
+            let alias = stage.to_ascii_lowercase();
+            if record.aliases.get(&alias) == Some(&v.version) {
+                record.aliases.remove(&alias);
+            }
+            v.current_stage = Some(stage);
+        }
     }
 }
 
