@@ -104,6 +104,9 @@ pub struct FakeOptions {
     /// DFS endpoint the fake serves itself (azurite has none), which keeps each file in azurite
     /// once flushed.
     pub adls: bool,
+    /// Unity Catalog's temporary credentials are Azure user delegation SAS tokens, as on an
+    /// Azure workspace (the storage location stays in moto: nothing can be written with them).
+    pub uc_azure: bool,
 }
 
 impl Default for FakeOptions {
@@ -117,6 +120,7 @@ impl Default for FakeOptions {
             throttle: None,
             principals: vec![USER.to_string(), ADMINS.to_string()],
             adls: false,
+            uc_azure: false,
         }
     }
 }
@@ -1515,6 +1519,16 @@ async fn unity_catalog(
             // valid for an hour.
             let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
             let expiry_ms = (now + Duration::from_secs(3600)).as_millis() as u64;
+            if state.options.uc_azure {
+                return json_answer(
+                    StatusCode::OK,
+                    &json!({"credentials": {
+                        "azure_user_delegation_sas": {"sas_token": "sv=2023-11-03&sig=fake"},
+                        "expiration_time": expiry_ms,
+                        "storage_mode": "CUSTOMER_HOSTED",
+                    }}),
+                );
+            }
             return json_answer(
                 StatusCode::OK,
                 &json!({"credentials": {

@@ -1202,3 +1202,73 @@ fn workspace_registry_versions_upgrade_to_unity_catalog_in_place() {
     assert_eq!(ws.uc_pending(), Vec::<(String, String)>::new());
     assert_eq!(ws.violations(), Vec::<String>::new());
 }
+
+/// No Unity Catalog version is left pending: one whose storage takes a credential the tool
+/// cannot write with (an Azure SAS) fails its model naming the kind and is deleted, and a
+/// copy an interrupted job left unfinalized (made here by hand, as the tool would have) is
+/// deleted and made again by the next job.
+#[test]
+fn a_unity_catalog_version_is_never_left_pending() {
+    let src = MlflowServer::shared(ArtifactMode::Proxy);
+    let behind = MlflowServer::shared(ArtifactMode::LocalRoot);
+    let name = crate::models::seed_models(src)[1].clone();
+    let m = moto::shared();
+    let copy = |ws: &DatabricksFake, uc_name: &str| {
+        let experiment = format!("/Users/{}/{}/uc-runs", test_support::databricks::USER, unique_name("dbx"));
+        let args = [
+            "copy-model",
+            "--src-uri",
+            &src.url,
+            "--dst-uri",
+            "databricks-uc",
+            "--src-model",
+            &name,
+            "--dst-model",
+            uc_name,
+            "--dst-experiment-name",
+            &experiment,
+        ];
+        let env = [
+            ("DST_DATABRICKS_HOST", ws.url.as_str()),
+            ("DST_DATABRICKS_TOKEN", PAT),
+            ("DST_MLFLOW_S3_ENDPOINT_URL", m.endpoint_url.as_str()),
+        ];
+        cli::run(&args, &env)
+    };
+    let uc_name = || format!("main.default.{}", unique_name("uc").replace('-', "_"));
+
+    let azure = workspace(FakeOptions { tokens: vec![PAT.into()], uc_azure: true, ..FakeOptions::default() });
+    let refused = uc_name();
+    let out = copy(&azure, &refused);
+    let err = stderr(&out);
+    assert!(!out.status.success() && err.contains("an Azure user delegation SAS"), "{err}");
+    assert!(azure.counts().uc_created.load(Ordering::Relaxed) >= 1, "a version was created");
+    assert_eq!(azure.uc_pending(), Vec::<(String, String)>::new(), "and deleted");
+    assert_eq!(uc_versions(behind, &refused)["versions"], json!([]));
+    assert_eq!(azure.violations(), Vec::<String>::new());
+
+    let ws = workspace(FakeOptions { tokens: vec![PAT.into()], ..FakeOptions::default() });
+    let resumed = uc_name();
+    let code = format!(
+        "import json, requests\n\
+         h = {{'Authorization': 'Bearer {PAT}'}}\n\
+         u = {url:?} + '/api/2.0/mlflow/unity-catalog/'\n\
+         requests.post(u + 'registered-models/create', json={{'name': {resumed:?}}}, headers=h).raise_for_status()\n\
+         tags = [{{'key': 'mlflow_export_import.source.model', 'value': {name:?}}}, {{'key': 'mlflow_export_import.source.version', 'value': '1'}}]\n\
+         r = requests.post(u + 'model-versions/create', json={{'name': {resumed:?}, 'source': 's3://elsewhere/model', 'tags': tags}}, headers=h)\n\
+         r.raise_for_status()\n\
+         print(json.dumps(r.json()['model_version']))",
+        url = ws.url
+    );
+    let left: Value = serde_json::from_str(&test_support::python_eval(&code)).unwrap();
+    assert_eq!(left["status"], "PENDING_REGISTRATION", "{left}");
+    assert_eq!(ws.uc_pending().len(), 1);
+    let out = copy(&ws, &resumed);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(ws.uc_pending(), Vec::<(String, String)>::new());
+    assert_eq!(ws.counts().uc_finalized.load(Ordering::Relaxed), 4);
+    let versions = uc_versions(behind, &resumed)["versions"].clone();
+    let numbers: Vec<&str> = versions.as_array().unwrap().iter().map(|v| v["version"].as_str().unwrap()).collect();
+    assert_eq!(numbers, ["2", "3", "4", "5"], "the unfinished version 1 deleted, four made: {versions}");
+    assert_eq!(ws.violations(), Vec::<String>::new());
+}
