@@ -549,7 +549,8 @@ pub(crate) struct Page<T> {
         alias = "models",
         alias = "traces",
         alias = "webhooks",
-        alias = "datasets"
+        alias = "datasets",
+        alias = "privilege_assignments"
     )]
     items: Vec<T>,
     #[serde(default)]

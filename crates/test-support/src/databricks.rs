@@ -183,6 +183,8 @@ struct State {
     staged: Mutex<HashMap<String, StagedFile>>,
     /// Unity Catalog versions created and not yet finalized, as (name, version).
     uc_pending: Mutex<BTreeSet<(String, String)>>,
+    /// Direct Unity Catalog grants by model: principal → privileges.
+    uc_grants: Mutex<HashMap<String, BTreeMap<String, BTreeSet<String>>>>,
     violations: Mutex<Vec<String>>,
     counts: FakeCounts,
 }
@@ -296,6 +298,7 @@ impl DatabricksFake {
             dfs_url,
             staged: Mutex::default(),
             uc_pending: Mutex::default(),
+            uc_grants: Mutex::default(),
             violations: Mutex::default(),
             counts: FakeCounts::default(),
         });
@@ -339,6 +342,26 @@ impl DatabricksFake {
     /// The direct grants of registered model `name`, as `principal: LEVEL`, sorted.
     pub fn model_grants(&self, name: &str) -> Vec<String> {
         self.state.direct_grants(&format!("registered-models/{}", self.state.model_id(name)))
+    }
+
+    /// Grants `privileges` on Unity Catalog model `name` to `principal`, as an owner would have.
+    pub fn grant_uc(&self, name: &str, principal: &str, privileges: &[&str]) {
+        let mut grants = self.state.uc_grants.lock().expect("poisoned");
+        let held = grants.entry(name.to_string()).or_default().entry(principal.to_string()).or_default();
+        held.extend(privileges.iter().map(|p| p.to_string()));
+    }
+
+    /// The direct Unity Catalog grants on model `name`, as `principal: PRIVILEGE, …`, sorted.
+    pub fn uc_grants(&self, name: &str) -> Vec<String> {
+        let grants = self.state.uc_grants.lock().expect("poisoned");
+        grants
+            .get(name)
+            .into_iter()
+            .flatten()
+            .map(|(principal, privileges)| {
+                format!("{principal}: {}", privileges.iter().cloned().collect::<Vec<_>>().join(", "))
+            })
+            .collect()
     }
 
     /// Puts a notebook at absolute `path`, making its folders, as a user would have.
@@ -533,6 +556,9 @@ async fn handle(state: &State, req: Request<hyper::body::Incoming>) -> Response<
         (&Method::GET, "/api/2.0/workspace/export") => export_notebook(state, &params(&query, &body)),
         (&Method::POST, "/api/2.0/workspace/import") => import_notebook(state, &body),
         _ if path.starts_with(UC_ROUTES) => unity_catalog(state, parts, &query, body).await,
+        _ if path.starts_with(UC_GRANTS) || path.starts_with(UC_EFFECTIVE_GRANTS) => {
+            uc_grants(state, &parts.method, &path, &query, &body)
+        }
         (&Method::POST, "/api/2.0/mlflow/experiments/create") => match missing_folder(state, &body) {
             Some(refused) => refused,
             None => checked_forward(state, parts, body).await,
@@ -1435,6 +1461,88 @@ fn base64_decode(s: &str) -> Option<Vec<u8>> {
 
 /// The prefix of the Unity Catalog registry routes (databricks-rest.md §3.2).
 const UC_ROUTES: &str = "/api/2.0/mlflow/unity-catalog/";
+
+/// The Unity Catalog grants routes of registered models (databricks-rest.md §7.2; Databricks
+/// REST reference `grants/get`, `grants/geteffective`, `grants/update`), whose securable type
+/// for a model is `function` (the Python tool's `uc_permissions_utils`).
+const UC_GRANTS: &str = "/api/2.1/unity-catalog/permissions/function/";
+const UC_EFFECTIVE_GRANTS: &str = "/api/2.1/unity-catalog/effective-permissions/function/";
+
+/// The privileges a registered model takes (databricks-rest.md §7.2).
+const UC_MODEL_PRIVILEGES: [&str; 4] = ["ALL_PRIVILEGES", "EXECUTE", "APPLY_TAG", "MANAGE"];
+
+/// `GET` of a model's direct or effective grants, [`FakeOptions::page_size`] principals a
+/// page (so that clients must follow `next_page_token`); the effective list adds the
+/// workspace admins' `EXECUTE`, inherited from the schema. `PATCH {"changes": [{principal,
+/// add, remove}]}` merges; a principal the workspace does not know is refused 404
+/// `PRINCIPAL_DOES_NOT_EXIST`, a privilege a model does not take 400.
+fn uc_grants(
+    state: &State,
+    method: &Method,
+    path: &str,
+    query: &HashMap<String, String>,
+    body: &[u8],
+) -> Response<Body> {
+    let effective = path.starts_with(UC_EFFECTIVE_GRANTS);
+    let encoded = path.trim_start_matches(if effective { UC_EFFECTIVE_GRANTS } else { UC_GRANTS });
+    let name = percent_encoding::percent_decode_str(encoded).decode_utf8_lossy().into_owned();
+    if !is_uc_name(&name) {
+        return state.violation(format!("grants of {name:?}: not a catalog.schema.model name"));
+    }
+    if *method == Method::PATCH && !effective {
+        let request = serde_json::from_slice::<Value>(body).unwrap_or(Value::Null);
+        let Some(changes) = request["changes"].as_array() else {
+            return state.violation(format!("grants update without changes: {request}"));
+        };
+        for change in changes {
+            let Some(principal) = change["principal"].as_str() else {
+                return state.violation(format!("a grants change without a principal: {change}"));
+            };
+            if !state.options.principals.iter().any(|p| p == principal) {
+                let message = format!("fake workspace: principal {principal} does not exist");
+                return error(StatusCode::NOT_FOUND, "PRINCIPAL_DOES_NOT_EXIST", &message);
+            }
+            let add: Vec<&str> = change["add"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+            if let Some(bad) = add.iter().find(|p| !UC_MODEL_PRIVILEGES.contains(p)) {
+                let message = format!("fake workspace: privilege {bad} is not a registered model's");
+                return error(StatusCode::BAD_REQUEST, "INVALID_PARAMETER_VALUE", &message);
+            }
+            let mut grants = state.uc_grants.lock().expect("poisoned");
+            let held = grants.entry(name.clone()).or_default().entry(principal.to_string()).or_default();
+            held.extend(add.iter().map(|p| p.to_string()));
+        }
+        return json_answer(StatusCode::OK, &json!({}));
+    }
+    if *method != Method::GET {
+        return error(StatusCode::NOT_FOUND, "ENDPOINT_NOT_FOUND", &format!("no API found for '{path}'"));
+    }
+    let grants = state.uc_grants.lock().expect("poisoned").get(&name).cloned().unwrap_or_default();
+    let mut assignments: Vec<Value> = grants
+        .iter()
+        .map(|(principal, privileges)| {
+            let privileges: Vec<Value> = if effective {
+                privileges.iter().map(|p| json!({"privilege": p})).collect()
+            } else {
+                privileges.iter().map(|p| json!(p)).collect()
+            };
+            json!({"principal": principal, "privileges": privileges})
+        })
+        .collect();
+    if effective {
+        let schema = name.rsplit_once('.').map_or("", |(s, _)| s);
+        assignments.push(json!({"principal": ADMINS, "privileges": [
+            {"privilege": "EXECUTE", "inherited_from_type": "SCHEMA", "inherited_from_name": schema}
+        ]}));
+    }
+    let start: usize = query.get("page_token").and_then(|t| t.parse().ok()).unwrap_or(0);
+    let size = state.options.page_size.max(1);
+    let page: Vec<Value> = assignments.iter().skip(start).take(size).cloned().collect();
+    let mut answer = json!({"privilege_assignments": page});
+    if start + size < assignments.len() {
+        answer["next_page_token"] = json!((start + size).to_string());
+    }
+    json_answer(StatusCode::OK, &answer)
+}
 
 /// The storage folder of Unity Catalog version `version` of `name`, under `prefix`, with a
 /// trailing `/`.

@@ -47,6 +47,41 @@ impl MlflowClient {
     }
 }
 
+/// The securable type Unity Catalog keeps registered models' grants under, as the Python tool
+/// and MLflow's own Databricks utilities name it (databricks-rest.md §7.2).
+const UC_MODEL_SECURABLE: &str = "function";
+
+impl MlflowClient {
+    /// `GET /api/2.1/unity-catalog/permissions/function/{full_name}` (or, `effective`,
+    /// `effective-permissions/...`), every page: `{"privilege_assignments": [{principal,
+    /// privileges}]}` (databricks-rest.md §7.2; Databricks REST reference `grants/get`,
+    /// `grants/geteffective`). The direct list's privileges are names; the effective list's
+    /// are `{privilege, inherited_from_type, inherited_from_name}`.
+    pub async fn uc_model_permissions(&self, full_name: &str, effective: bool) -> Result<Value> {
+        let kind = if effective { "effective-permissions" } else { "permissions" };
+        let path = format!("/api/2.1/unity-catalog/{kind}/{UC_MODEL_SECURABLE}/{}", super::encode(full_name));
+        let assignments: Vec<Value> = crate::client::all_pages(|token| {
+            let path = &path;
+            async move {
+                let query: Vec<(&str, String)> = token.into_iter().map(|t| ("page_token", t)).collect();
+                self.get(path, &query).await
+            }
+        })
+        .await?;
+        Ok(serde_json::json!({ "privilege_assignments": assignments }))
+    }
+
+    /// `PATCH /api/2.1/unity-catalog/permissions/function/{full_name}
+    /// {"changes": [{principal, add}]}`: grants `privileges` to `principal`, leaving the rest
+    /// as they are (so it is safe to repeat; databricks-rest.md §7.2, `grants/update`).
+    pub async fn uc_grant_model(&self, full_name: &str, principal: &str, privileges: &[String]) -> Result<()> {
+        let path = format!("/api/2.1/unity-catalog/permissions/{UC_MODEL_SECURABLE}/{}", super::encode(full_name));
+        let body = serde_json::json!({ "changes": [{ "principal": principal, "add": privileges }] });
+        let _: Value = self.send(reqwest::Method::PATCH, &path, &body, Idempotency::Safe).await?;
+        Ok(())
+    }
+}
+
 fn permissions_path(object_type: &str, id: &str) -> String {
     format!("/api/2.0/permissions/{}/{}", super::encode(object_type), super::encode(id))
 }

@@ -1272,3 +1272,88 @@ fn a_unity_catalog_version_is_never_left_pending() {
     assert_eq!(numbers, ["2", "3", "4", "5"], "the unfinished version 1 deleted, four made: {versions}");
     assert_eq!(ws.violations(), Vec::<String>::new());
 }
+
+/// Unity Catalog grants of a registered model (`--export-permissions`, `--import-permissions`,
+/// `--copy-permissions` with `databricks-uc`): exported in the Python tool's layout (direct
+/// and effective grants), imported as the direct ones only (the schema's inherited grant is
+/// not made direct), one principal at a time so that one the destination lacks fails alone and
+/// is named, mapped on the re-run; a workspace registry's list is refused for a Unity Catalog
+/// model in one line.
+#[test]
+fn unity_catalog_grants_move_between_workspaces_naming_a_principal_the_destination_lacks() {
+    let (from, to) = principals_workspaces();
+    let server = MlflowServer::shared(ArtifactMode::LocalRoot);
+    let name = format!("main.default.{}", unique_name("uc_perm").replace('-', "_"));
+    server.python_eval(&format!(
+        "from mlflow import MlflowClient\nMlflowClient().create_registered_model({name:?}, description='grants')"
+    ));
+    from.grant_uc(&name, ANN, &["APPLY_TAG", "EXECUTE"]);
+    from.grant_uc(&name, BOB, &["EXECUTE"]);
+    from.grant_uc(&name, "data-team", &["ALL_PRIVILEGES"]);
+    let src_env = [("DATABRICKS_HOST", from.url.as_str()), ("DATABRICKS_TOKEN", PAT)];
+    let dst_env = [("DATABRICKS_HOST", to.url.as_str()), ("DATABRICKS_TOKEN", PAT)];
+    let runs = format!("/Users/{}/{}/runs", test_support::databricks::USER, unique_name("uc-perm"));
+
+    // Exported beside the model's other fields: every page of both lists.
+    let dir = tempfile::tempdir().unwrap();
+    let (out, report) = (dir.path().join("out"), dir.path().join("report.json"));
+    let export = ["export-model", "--tracking-uri", "databricks-uc", "--model", &name, "--output-dir", path(&out)];
+    run_ok(&[&export[..], &["--export-permissions"]].concat(), &src_env);
+    let written: Value = serde_json::from_str(&std::fs::read_to_string(out.join("model.json")).unwrap()).unwrap();
+    let permissions = &written["mlflow"]["registered_model"]["permissions"];
+    let count = |list: &str| permissions[list]["privilege_assignments"].as_array().map(Vec::len);
+    assert_eq!((count("permissions"), count("effective_permissions")), (Some(3), Some(4)), "{permissions}");
+
+    // Imported where Bob is unknown: Ann's and the group's grants are set, Bob's refusal fails
+    // the model and names him; the admins' inherited EXECUTE is not made direct.
+    let dst_name = format!("main.default.{}", unique_name("uc_perm_dst").replace('-', "_"));
+    let import = [
+        "import-model",
+        "--tracking-uri",
+        "databricks-uc",
+        "--input-dir",
+        path(&out),
+        "--model",
+        &dst_name,
+        "--experiment-name",
+        &runs,
+        "--import-permissions",
+        "--report",
+        path(&report),
+    ];
+    let failed = cli::run(&import, &dst_env);
+    let err = stderr(&failed);
+    assert!(!failed.status.success() && err.contains(BOB) && err.contains("--principal-rename-file"), "{err}");
+    let r: Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    let ann = format!("{ANN}: APPLY_TAG, EXECUTE");
+    assert_eq!(r["models"][0]["permissions"]["applied"], json!([ann, "data-team: ALL_PRIVILEGES"]), "{r}");
+    assert_eq!(to.uc_grants(&dst_name), [ann.clone(), "data-team: ALL_PRIVILEGES".into()]);
+
+    // Bob mapped to Robert: the re-run finishes, adding his grant.
+    let map = dir.path().join("principals.csv");
+    std::fs::write(&map, format!("{BOB},{ROBERT}\n")).unwrap();
+    run_ok(&[&import[..], &["--principal-rename-file", path(&map)]].concat(), &dst_env);
+    let expected = [ann, "data-team: ALL_PRIVILEGES".into(), format!("{ROBERT}: EXECUTE")];
+    assert_eq!(to.uc_grants(&dst_name), expected);
+
+    // Straight from one metastore to the other.
+    let copy_name = format!("main.default.{}", unique_name("uc_perm_copy").replace('-', "_"));
+    let sides = [
+        ("SRC_DATABRICKS_HOST", from.url.as_str()),
+        ("SRC_DATABRICKS_TOKEN", PAT),
+        ("DST_DATABRICKS_HOST", to.url.as_str()),
+        ("DST_DATABRICKS_TOKEN", PAT),
+    ];
+    let copy = ["copy-model", "--src-uri", "databricks-uc", "--dst-uri", "databricks-uc", "--src-model", &name];
+    let options = ["--dst-model", &copy_name, "--dst-experiment-name", &runs, "--copy-permissions"];
+    run_ok(&[&copy[..], &options, &["--principal-rename-file", path(&map)]].concat(), &sides);
+    assert_eq!(to.uc_grants(&copy_name), expected);
+
+    // Into a workspace registry, whose permissions are access control lists: refused by name.
+    let ws_name = unique_name("uc-perm-ws");
+    let into_ws = ["import-model", "--tracking-uri", "databricks", "--input-dir", path(&out), "--model", &ws_name];
+    let refused = cli::fails(&[&into_ws[..], &["--experiment-name", &runs, "--import-permissions"]].concat(), &dst_env);
+    assert!(refused.contains("Unity Catalog grants"), "{refused}");
+    assert_eq!(to.model_grants(&ws_name), Vec::<String>::new());
+    assert_eq!((from.violations(), to.violations()), (Vec::<String>::new(), Vec::<String>::new()));
+}

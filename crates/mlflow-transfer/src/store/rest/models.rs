@@ -77,6 +77,12 @@ impl RestSource {
         if !self.client.is_databricks() {
             return Err(crate::store::tracking::no_permissions(self.client.base_url()));
         }
+        if self.client.is_unity_catalog() {
+            // The Python tool's layout of a Unity Catalog model's grants.
+            let direct = self.client.uc_model_permissions(name, false).await?;
+            let effective = self.client.uc_model_permissions(name, true).await?;
+            return Ok(serde_json::json!({"permissions": direct, "effective_permissions": effective}));
+        }
         let id = self.client.databricks_registered_model_id(name).await?;
         let levels = self.client.get_permission_levels(super::workspace::MODEL_PERMISSIONS, &id).await?;
         let list = self.client.get_permissions(super::workspace::MODEL_PERMISSIONS, &id).await?;
@@ -669,6 +675,9 @@ impl ModelSink for RestServer {
     ) -> Result<PermissionsOutcome> {
         if !self.client.is_databricks() {
             return Err(crate::store::tracking::no_permissions(self.client.base_url()));
+        }
+        if self.client.is_unity_catalog() {
+            return super::workspace::set_uc_grants(&self.client, dst_name, permissions, principals).await;
         }
         let id = self.client.databricks_registered_model_id(dst_name).await?;
         let kind = super::workspace::MODEL_PERMISSIONS;

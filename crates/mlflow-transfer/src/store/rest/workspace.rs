@@ -101,6 +101,56 @@ pub async fn import_notebook(client: &MlflowClient, path: &str, language: &str, 
     Ok(client.workspace_import(path, "SOURCE", language, source, true).await?)
 }
 
+/// Sets the direct grants of the exported Unity Catalog grants `permissions` (the Python
+/// tool's `{permissions: {privilege_assignments}, effective_permissions}`) on model
+/// `full_name`, one `PATCH` per principal so that a principal the metastore lacks fails alone.
+/// The effective list's inherited privileges (from the catalog and schema) are left out, as
+/// inherited grants are of a workspace list; the Python tool sets those too. Safe to repeat:
+/// `add` merges.
+pub async fn set_uc_grants(
+    client: &MlflowClient,
+    full_name: &str,
+    permissions: &Value,
+    principals: &PrincipalMap,
+) -> Result<PermissionsOutcome> {
+    let Some(assignments) = permissions.pointer("/permissions/privilege_assignments") else {
+        return Err(Error::Input(format!(
+            "model {full_name}: its exported permissions are a workspace registry's access control list, \
+             which a Unity Catalog model does not take (its grants are privileges); leave out the permissions \
+             option to copy the model without them"
+        )));
+    };
+    let mut outcome = PermissionsOutcome::default();
+    for assignment in assignments.as_array().into_iter().flatten() {
+        let Some(principal) = assignment.get("principal").and_then(Value::as_str) else {
+            return Err(Error::Input(format!("permissions: an assignment names no principal: {assignment}")));
+        };
+        let privileges: Vec<String> = assignment
+            .get("privileges")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|p| p.as_str().map(str::to_string))
+            .collect();
+        if privileges.is_empty() {
+            continue;
+        }
+        let Some(to) = principals.apply(principal) else {
+            outcome.dropped.push(principal.to_string());
+            continue;
+        };
+        let grant = format!("{to}: {}", privileges.join(", "));
+        match client.uc_grant_model(full_name, &to, &privileges).await {
+            Ok(()) => outcome.applied.push(grant),
+            Err(e) if e.status().is_some_and(|s| s == 400 || s == 404) => {
+                outcome.refused.push(format!("{grant} ({})", e.error_code().unwrap_or("refused")));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(outcome)
+}
+
 /// Sets the direct grants of the exported list `permissions` (the Python tool's
 /// `{permission_levels, permissions: {access_control_list}}`, or the list object alone) on
 /// object `id` of `object_type`, one `PATCH` per grant so that a principal the workspace lacks
@@ -115,6 +165,13 @@ pub async fn set_permissions(
 ) -> Result<PermissionsOutcome> {
     if !client.is_databricks() {
         return Err(no_permissions(client.base_url()));
+    }
+    if permissions.pointer("/permissions/privilege_assignments").is_some() {
+        return Err(Error::Input(format!(
+            "{object_type} {id}: its exported permissions are Unity Catalog grants, which a workspace object \
+             does not take (its permissions are access control lists); leave out the permissions option to \
+             copy it without them"
+        )));
     }
     let mut outcome = PermissionsOutcome::default();
     for (key, principal, level) in direct_grants(permissions)? {
