@@ -140,7 +140,7 @@ pub async fn set_uc_grants(
             continue;
         };
         let grant = format!("{to}: {}", privileges.join(", "));
-        match client.uc_grant_model(full_name, &to, &privileges).await {
+        match client.uc_grant_model(full_name, to, &privileges).await {
             Ok(()) => outcome.applied.push(grant),
             Err(e) if e.status().is_some_and(|s| s == 400 || s == 404) => {
                 outcome.refused.push(format!("{grant} ({})", e.error_code().unwrap_or("refused")));
