@@ -139,15 +139,23 @@ impl ObjectRoot {
         let key = self.key(rel)?;
         let part = usize::try_from(data.len.unwrap_or(0) / MAX_PARTS).unwrap_or(usize::MAX).max(PART_SIZE);
         let mut out = BufWriter::with_capacity(self.store.clone(), key, part).with_max_concurrency(2);
-        let written: std::io::Result<()> = async {
+        let streamed: std::io::Result<()> = async {
             while let Some(chunk) = data.stream.next().await {
                 out.write_all(&chunk?).await?;
             }
-            out.shutdown().await
+            Ok(())
         }
         .await;
+        // A writer whose shutdown (the last part, or the single put) failed cannot be aborted:
+        // the crate panics on it. Only one that failed before is.
+        let written = match streamed {
+            Ok(()) => out.shutdown().await,
+            Err(e) => {
+                let _ = out.abort().await;
+                Err(e)
+            }
+        };
         if let Err(e) = written {
-            let _ = out.abort().await;
             let message = scrub(&self.secrets, format!("cannot write {rel} to {}: {e}", self.uri));
             return Err(Error::Store { message, transient: true });
         }
@@ -710,6 +718,26 @@ mod tests {
         assert_eq!(r.id.endpoint, "http://127.0.0.1:9");
         assert_eq!(r.secrets.as_slice(), ["temp-secret", "tok"]);
         assert_eq!(r.key("MLmodel").unwrap().as_ref(), "models/m/1/MLmodel");
+    }
+
+    /// A store that refuses the upload (here: nothing listens) makes the write an error; the
+    /// crate's writer, shut down, must not be aborted too (it panics: seen when a version's
+    /// storage was unreachable).
+    #[tokio::test]
+    async fn a_refused_upload_is_an_error_not_a_panic() {
+        let s = stores(
+            &[
+                ("AWS_ACCESS_KEY_ID", "k"),
+                ("AWS_SECRET_ACCESS_KEY", "a-secret-key"),
+                ("AWS_ENDPOINT_URL", "http://127.0.0.1:9"),
+            ],
+            None,
+        );
+        let Some(Resolved::Root(r)) = s.resolve("s3://bkt/p").unwrap() else { panic!() };
+        let chunks = vec![Ok(bytes::Bytes::from_static(b"hello"))];
+        let data = ByteStream { len: Some(5), stream: Box::pin(futures::stream::iter(chunks)) };
+        let e = r.write("a.txt", data).await.unwrap_err().to_string();
+        assert!(e.contains("cannot write a.txt to s3://bkt/p"), "{e}");
     }
 
     #[test]
