@@ -1124,7 +1124,8 @@ fn a_registered_model_copies_into_unity_catalog_and_out_again() {
 /// Databricks' upgrade of a workspace-registry model to Unity Catalog, one version at a time
 /// (`copy-model-version` between `databricks` and `databricks-uc` of one workspace): each new
 /// version points at the run of the version it copies, which is not copied, and holds its
-/// files in its own storage; a second pass creates nothing.
+/// files in its own storage; a second pass creates nothing. Then the bulk way:
+/// `export-models` and `import-models --model-rename-file` to a three-level name.
 #[test]
 fn workspace_registry_versions_upgrade_to_unity_catalog_in_place() {
     let ws = workspace(FakeOptions { tokens: vec![PAT.into()], ..FakeOptions::default() });
@@ -1141,6 +1142,7 @@ fn workspace_registry_versions_upgrade_to_unity_catalog_in_place() {
         ("SRC_DATABRICKS_HOST", ws.url.as_str()),
         ("SRC_DATABRICKS_TOKEN", PAT),
         ("DST_MLFLOW_S3_ENDPOINT_URL", m.endpoint_url.as_str()),
+        ("MLFLOW_S3_ENDPOINT_URL", m.endpoint_url.as_str()),
     ];
     let into_registry = [
         "copy-model",
@@ -1198,6 +1200,38 @@ fn workspace_registry_versions_upgrade_to_unity_catalog_in_place() {
         assert_eq!(kept, (stage != "None").then_some(stage), "{what}: its stage");
         let uc_version = u["version"].as_str().unwrap();
         assert_eq!(files_under(&ws, &ws.uc_key(&uc_name, uc_version, "")), x["files"], "{what}: files");
+    }
+
+    // The bulk way of the upgrade guide: export-models from the workspace registry, then
+    // import-models into Unity Catalog, renaming the model to three levels (and its runs'
+    // experiment, so that the imported runs do not join the originals).
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("export");
+    run_ok(&["export-models", "--tracking-uri", "databricks", "--models", &ws_model, "--output-dir", path(&out)], &env);
+    let bulk_name = format!("main.default.{}", unique_name("bulk").replace('-', "_"));
+    let (models_csv, experiments_csv) = (dir.path().join("models.csv"), dir.path().join("experiments.csv"));
+    std::fs::write(&models_csv, format!("{ws_model},{bulk_name}\n")).unwrap();
+    std::fs::write(&experiments_csv, format!("{experiment},{experiment}-uc\n")).unwrap();
+    let import = [
+        "import-models",
+        "--tracking-uri",
+        "databricks-uc",
+        "--input-dir",
+        path(&out),
+        "--model-rename-file",
+        path(&models_csv),
+        "--experiment-rename-file",
+        path(&experiments_csv),
+    ];
+    run_ok(&import, &env);
+    let bulk = uc_versions(behind, &bulk_name);
+    let vb = bulk["versions"].as_array().unwrap();
+    assert_eq!(vb.len(), 4, "{bulk}");
+    for ((w, b), x) in in_ws.iter().zip(vb).zip(a["versions"].as_array().unwrap()) {
+        let what = format!("workspace v{} (imported as Unity Catalog v{})", w["version"], b["version"]);
+        assert_ne!(b["run_id"], w["run_id"], "{what}: an imported copy of the run");
+        let bulk_version = b["version"].as_str().unwrap();
+        assert_eq!(files_under(&ws, &ws.uc_key(&bulk_name, bulk_version, "")), x["files"], "{what}: files");
     }
     assert_eq!(ws.uc_pending(), Vec::<(String, String)>::new());
     assert_eq!(ws.violations(), Vec::<String>::new());
