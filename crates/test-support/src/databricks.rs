@@ -104,9 +104,9 @@ pub struct FakeOptions {
     /// DFS endpoint the fake serves itself (azurite has none), which keeps each file in azurite
     /// once flushed.
     pub adls: bool,
-    /// Unity Catalog's temporary credentials are Azure user delegation SAS tokens, as on an
-    /// Azure workspace (the storage location stays in moto: nothing can be written with them).
-    pub uc_azure: bool,
+    /// Unity Catalog's temporary credentials are GCP OAuth tokens, as on a GCP workspace (the
+    /// storage location stays where it is: nothing can be written with them).
+    pub uc_gcp: bool,
 }
 
 impl Default for FakeOptions {
@@ -120,7 +120,7 @@ impl Default for FakeOptions {
             throttle: None,
             principals: vec![USER.to_string(), ADMINS.to_string()],
             adls: false,
-            uc_azure: false,
+            uc_gcp: false,
         }
     }
 }
@@ -842,7 +842,7 @@ async fn credentials(
                     }
                     _ => {
                         let url = blob_url(blob_endpoint, container, key.as_ref());
-                        let sas = service_sas(container, key.as_ref(), permissions);
+                        let sas = service_sas(container, Some(key.as_ref()), permissions);
                         json!({"signed_uri": format!("{url}?{sas}"), "headers": headers, "type": "AZURE_SAS_URI"})
                     }
                 }
@@ -1072,23 +1072,27 @@ fn blob_url(endpoint: &str, container: &str, name: &str) -> String {
     url.to_string()
 }
 
-/// A service SAS for blob `name` of `container` granting `permissions` (`r`, `cw`), signed with
-/// azurite's account key (Azure REST reference, "Create a service SAS": the string to sign of
-/// version 2020-12-06 and later). It expires far ahead: the fake does not test expiry here.
-fn service_sas(container: &str, name: &str, permissions: &str) -> String {
+/// A service SAS for blob `name` of `container` (or, `None`, the container) granting
+/// `permissions` (`r`, `cw`), signed with azurite's account key (Azure REST reference, "Create
+/// a service SAS": the string to sign of version 2020-12-06 and later). It expires far ahead: the fake does not test expiry here.
+fn service_sas(container: &str, name: Option<&str>, permissions: &str) -> String {
     const VERSION: &str = "2021-08-06";
     const EXPIRY: &str = "2099-01-01T00:00:00Z";
-    let resource = format!("/blob/{AZURITE_ACCOUNT}/{container}/{name}");
-    // permissions, start, expiry, resource, identifier, IP, protocol, version, resource type
-    // (`b`, a blob), snapshot time, encryption scope, then the five response-header overrides.
-    let fields = [permissions, "", EXPIRY, &resource, "", "", "", VERSION, "b", "", "", "", "", "", "", ""];
+    // A blob's (`b`), or with no name the whole container's (`c`).
+    let (resource, kind) = match name {
+        Some(name) => (format!("/blob/{AZURITE_ACCOUNT}/{container}/{name}"), "b"),
+        None => (format!("/blob/{AZURITE_ACCOUNT}/{container}"), "c"),
+    };
+    // permissions, start, expiry, resource, identifier, IP, protocol, version, resource type,
+    // snapshot time, encryption scope, then the five response-header overrides.
+    let fields = [permissions, "", EXPIRY, &resource, "", "", "", VERSION, kind, "", "", "", "", "", "", ""];
     let key = base64::engine::general_purpose::STANDARD.decode(AZURITE_KEY).expect("azurite's key is Base64");
     let mut mac = Hmac::<sha2::Sha256>::new_from_slice(&key).expect("HMAC takes any key length");
     mac.update(fields.join("\n").as_bytes());
     let signature = base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
     url::form_urlencoded::Serializer::new(String::new())
         .append_pair("sv", VERSION)
-        .append_pair("sr", "b")
+        .append_pair("sr", kind)
         .append_pair("sp", permissions)
         .append_pair("se", EXPIRY)
         .append_pair("sig", &signature)
@@ -1550,6 +1554,18 @@ fn uc_folder(prefix: &str, name: &str, version: &str) -> String {
     format!("{prefix}/uc/{name}/{version}/")
 }
 
+/// Where Unity Catalog version `version` of `name` keeps its files: a folder of the
+/// workspace's bucket, or of its container (as an ADLS Gen2 `abfss://` URI, as on Azure).
+fn uc_location(state: &State, name: &str, version: &str) -> String {
+    let folder = uc_folder(&state.prefix, name, version);
+    match &state.storage {
+        Storage::S3 { bucket, .. } => format!("s3://{bucket}/{folder}"),
+        Storage::Azure { container, .. } => {
+            format!("abfss://{container}@{AZURITE_ACCOUNT}.dfs.core.windows.net/{folder}")
+        }
+    }
+}
+
 /// `catalog.schema.model`: three non-empty parts (databricks-rest.md §3.1, MLflow
 /// `split_uc_model_name`).
 fn is_uc_name(name: &str) -> bool {
@@ -1586,9 +1602,6 @@ async fn unity_catalog(
     }
     let version = given.get("version").cloned().unwrap_or_default();
     let key = (name.clone(), version.clone());
-    let Storage::S3 { store, bucket, .. } = &state.storage else {
-        return state.violation("a Unity Catalog registry on a workspace whose storage is not S3".into());
-    };
     match (&parts.method, route.as_str()) {
         (&Method::GET, "registered-models/search") if query.contains_key("filter") => {
             return state.violation("registered-models/search with a filter".into());
@@ -1623,40 +1636,36 @@ async fn unity_catalog(
                 ))
                 }
             }
-            // The keys moto takes; a real workspace's are an STS triple scoped to the folder,
-            // valid for an hour.
+            // Valid for an hour.
             let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
             let expiry_ms = (now + Duration::from_secs(3600)).as_millis() as u64;
-            if state.options.uc_azure {
-                return json_answer(
-                    StatusCode::OK,
-                    &json!({"credentials": {
-                        "azure_user_delegation_sas": {"sas_token": "sv=2023-11-03&sig=fake"},
-                        "expiration_time": expiry_ms,
-                        "storage_mode": "CUSTOMER_HOSTED",
-                    }}),
-                );
-            }
-            return json_answer(
-                StatusCode::OK,
-                &json!({"credentials": {
+            let credential = match &state.storage {
+                _ if state.options.uc_gcp => json!({"gcp_oauth_token": {"oauth_token": "ya29.fake"}}),
+                // A container SAS stands in for a user delegation SAS (azurite has no Entra ID).
+                Storage::Azure { container, .. } => {
+                    json!({"azure_user_delegation_sas": {"sas_token": service_sas(container, None, "racwl")}})
+                }
+                // The keys moto takes; a real workspace's are an STS triple scoped to the folder.
+                Storage::S3 { .. } => json!({
                     "aws_temp_credentials": {
                         "access_key_id": MOTO_ACCESS_KEY,
                         "secret_access_key": MOTO_ACCESS_KEY,
                         "session_token": "fake-session-token",
                     },
-                    "expiration_time": expiry_ms,
-                    "storage_mode": "CUSTOMER_HOSTED",
                     "encryption_details": {"sse_encryption_details": {"algorithm": "AWS_SSE_S3"}},
-                }}),
-            );
+                }),
+            };
+            let mut credentials = credential;
+            credentials["expiration_time"] = json!(expiry_ms);
+            credentials["storage_mode"] = json!("CUSTOMER_HOSTED");
+            return json_answer(StatusCode::OK, &json!({ "credentials": credentials }));
         }
         (&Method::POST, "model-versions/finalize") => {
             if !state.uc_pending.lock().expect("poisoned").contains(&key) {
                 return state.violation(format!("finalize of version {version} of {name}, which is not pending"));
             }
             let mlmodel = StorePath::from(uc_folder(&state.prefix, &name, &version) + "MLmodel");
-            if store.head(&mlmodel).await.is_err() {
+            if state.storage.store().head(&mlmodel).await.is_err() {
                 return state.violation(format!("finalize of version {version} of {name} without its MLmodel"));
             }
             state.uc_pending.lock().expect("poisoned").remove(&key);
@@ -1705,9 +1714,9 @@ async fn unity_catalog(
         let Some(map) = v.as_object_mut() else { return };
         let (n, ver) = (map["name"].as_str().unwrap_or_default(), map["version"].as_str().unwrap_or_default());
         let status = if pending.contains(&(n.to_string(), ver.to_string())) { "PENDING_REGISTRATION" } else { "READY" };
-        let storage = format!("s3://{bucket}/{}", uc_folder(&state.prefix, n, ver));
+        let location = uc_location(state, n, ver);
         map.insert("status".into(), json!(status));
-        map.insert("storage_location".into(), json!(storage));
+        map.insert("storage_location".into(), json!(location));
         for field in ["current_stage", "run_link"] {
             map.remove(field);
         }

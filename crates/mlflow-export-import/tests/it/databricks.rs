@@ -68,11 +68,12 @@ fn workspace(options: FakeOptions) -> DatabricksFake {
 /// in moto, read with boto3 (each encrypted as the write credential asked), or in azurite, read
 /// with azure-storage-blob (each a block blob carrying the metadata its credential asked for).
 fn files_in_store(ws: &DatabricksFake, run_id: &str) -> Value {
-    files_under(ws, &ws.key(run_id, ""))
+    files_under(ws, &ws.key(run_id, ""), true)
 }
 
-/// [`files_in_store`] of every file under key `prefix`.
-fn files_under(ws: &DatabricksFake, prefix: &str) -> Value {
+/// [`files_in_store`] of every file under key `prefix`; on Azure, `metadata` says whether
+/// each blob carries the metadata a workspace's write credential asks for.
+fn files_under(ws: &DatabricksFake, prefix: &str, metadata: bool) -> Value {
     let (code, env) = if ws.on_azure() {
         let az = azurite::shared();
         let (name, value) = test_support::databricks::AZURE_METADATA;
@@ -84,11 +85,12 @@ fn files_under(ws: &DatabricksFake, prefix: &str) -> Value {
              out = []\n\
              for b in c.list_blobs(name_starts_with={prefix:?}, include=['metadata']):\n\
              \x20   body = c.download_blob(b.name).readall()\n\
-             \x20   assert b.blob_type == 'BlockBlob' and b.metadata == {{{name:?}: {value:?}}}, (b.name, b.blob_type, b.metadata)\n\
+             \x20   assert b.blob_type == 'BlockBlob' and (b.metadata == {{{name:?}: {value:?}}}) == {metadata}, (b.name, b.blob_type, b.metadata)\n\
              \x20   out.append({{'path': b.name[len({prefix:?}):], 'size': len(body), 'sha256': hashlib.sha256(body).hexdigest()}})\n\
              print(json.dumps(sorted(out, key=lambda f: f['path'])))",
             cs = az.connection_string,
-            container = az.container
+            container = az.container,
+            metadata = if metadata { "True" } else { "False" },
         );
         (code, az.env())
     } else {
@@ -1007,6 +1009,27 @@ fn uc_versions(server: &MlflowServer, name: &str) -> Value {
 #[test]
 fn a_registered_model_copies_into_unity_catalog_and_out_again() {
     let ws = workspace(FakeOptions { tokens: vec![PAT.into()], ..FakeOptions::default() });
+    let m = moto::shared();
+    unity_catalog_round_trip(&ws, &[("DST_MLFLOW_S3_ENDPOINT_URL", m.endpoint_url.as_str())]);
+}
+
+/// The same on an Azure workspace: each version's storage is an ADLS Gen2 folder, written
+/// with the version's SAS (here a container SAS of azurite, reached through the endpoint of the
+/// connection string of the same account).
+#[test]
+fn a_registered_model_copies_into_unity_catalog_on_azure_and_out_again() {
+    let ws = DatabricksFake::start_azure(
+        &MlflowServer::shared(ArtifactMode::LocalRoot).url,
+        azurite::shared(),
+        FakeOptions { tokens: vec![PAT.into()], ..FakeOptions::default() },
+    );
+    let az = azurite::shared();
+    unity_catalog_round_trip(&ws, &[("DST_AZURE_STORAGE_CONNECTION_STRING", az.connection_string.as_str())]);
+}
+
+/// Copies the second seeded model into `ws`'s Unity Catalog (`storage_env`: how this machine
+/// reaches its storage) and out again; see the tests above.
+fn unity_catalog_round_trip(ws: &DatabricksFake, storage_env: &[(&str, &str)]) {
     let (src, behind) = (MlflowServer::shared(ArtifactMode::Proxy), MlflowServer::shared(ArtifactMode::LocalRoot));
     // The second seeded model: five versions from runs, version 3 deleted, no logged model.
     let name = crate::models::seed_models(src)[1].clone();
@@ -1027,12 +1050,7 @@ fn a_registered_model_copies_into_unity_catalog_and_out_again() {
         "--stages-as-aliases",
         "--use-src-user-id",
     ];
-    let m = moto::shared();
-    let env = [
-        ("DST_DATABRICKS_HOST", ws.url.as_str()),
-        ("DST_DATABRICKS_TOKEN", PAT),
-        ("DST_MLFLOW_S3_ENDPOINT_URL", m.endpoint_url.as_str()),
-    ];
+    let env = [&[("DST_DATABRICKS_HOST", ws.url.as_str()), ("DST_DATABRICKS_TOKEN", PAT)], storage_env].concat();
     run_ok(&args, &env);
     let err = stderr(&run_ok(&args, &env));
     assert!(err.contains("versions 0 created") && err.contains(" 0 created, 0 resumed"), "{err}");
@@ -1074,7 +1092,7 @@ fn a_registered_model_copies_into_unity_catalog_and_out_again() {
         }
         assert!(u["source"].as_str().unwrap().starts_with("dbfs:/databricks/mlflow-tracking/"), "{what}: {u}");
         // The version's own storage holds its model's files, byte for byte.
-        assert_eq!(files_under(&ws, &ws.uc_key(&uc_name, uc_version, "")), x["files"], "{what}: files");
+        assert_eq!(files_under(ws, &ws.uc_key(&uc_name, uc_version, ""), false), x["files"], "{what}: files");
     }
     assert_eq!(uc["aliases"], Value::Object(expected_aliases), "aliases: the source's and one per stage");
 
@@ -1199,7 +1217,7 @@ fn workspace_registry_versions_upgrade_to_unity_catalog_in_place() {
         let kept = u["tags"].get("mlflow_export_import.refused_field.current_stage").and_then(Value::as_str);
         assert_eq!(kept, (stage != "None").then_some(stage), "{what}: its stage");
         let uc_version = u["version"].as_str().unwrap();
-        assert_eq!(files_under(&ws, &ws.uc_key(&uc_name, uc_version, "")), x["files"], "{what}: files");
+        assert_eq!(files_under(&ws, &ws.uc_key(&uc_name, uc_version, ""), false), x["files"], "{what}: files");
     }
 
     // The bulk way of the upgrade guide: export-models from the workspace registry, then
@@ -1231,14 +1249,14 @@ fn workspace_registry_versions_upgrade_to_unity_catalog_in_place() {
         let what = format!("workspace v{} (imported as Unity Catalog v{})", w["version"], b["version"]);
         assert_ne!(b["run_id"], w["run_id"], "{what}: an imported copy of the run");
         let bulk_version = b["version"].as_str().unwrap();
-        assert_eq!(files_under(&ws, &ws.uc_key(&bulk_name, bulk_version, "")), x["files"], "{what}: files");
+        assert_eq!(files_under(&ws, &ws.uc_key(&bulk_name, bulk_version, ""), false), x["files"], "{what}: files");
     }
     assert_eq!(ws.uc_pending(), Vec::<(String, String)>::new());
     assert_eq!(ws.violations(), Vec::<String>::new());
 }
 
 /// No Unity Catalog version is left pending: one whose storage takes a credential the tool
-/// cannot write with (an Azure SAS) fails its model naming the kind and is deleted, and a
+/// cannot write with (a GCP token) fails its model naming the kind and is deleted, and a
 /// copy an interrupted job left unfinalized (made here by hand, as the tool would have) is
 /// deleted and made again by the next job.
 #[test]
@@ -1271,15 +1289,15 @@ fn a_unity_catalog_version_is_never_left_pending() {
     };
     let uc_name = || format!("main.default.{}", unique_name("uc").replace('-', "_"));
 
-    let azure = workspace(FakeOptions { tokens: vec![PAT.into()], uc_azure: true, ..FakeOptions::default() });
+    let gcp = workspace(FakeOptions { tokens: vec![PAT.into()], uc_gcp: true, ..FakeOptions::default() });
     let refused = uc_name();
-    let out = copy(&azure, &refused);
+    let out = copy(&gcp, &refused);
     let err = stderr(&out);
-    assert!(!out.status.success() && err.contains("an Azure user delegation SAS"), "{err}");
-    assert!(azure.counts().uc_created.load(Ordering::Relaxed) >= 1, "a version was created");
-    assert_eq!(azure.uc_pending(), Vec::<(String, String)>::new(), "and deleted");
+    assert!(!out.status.success() && err.contains("a GCP OAuth token"), "{err}");
+    assert!(gcp.counts().uc_created.load(Ordering::Relaxed) >= 1, "a version was created");
+    assert_eq!(gcp.uc_pending(), Vec::<(String, String)>::new(), "and deleted");
     assert_eq!(uc_versions(behind, &refused)["versions"], json!([]));
-    assert_eq!(azure.violations(), Vec::<String>::new());
+    assert_eq!(gcp.violations(), Vec::<String>::new());
 
     let ws = workspace(FakeOptions { tokens: vec![PAT.into()], ..FakeOptions::default() });
     let resumed = uc_name();

@@ -207,6 +207,37 @@ fn process_env() -> Env {
     Arc::new(|name: &str| std::env::var(name).ok().filter(|v| !v.is_empty()))
 }
 
+/// `env` with Azure credentials (of any side) replaced by SAS `sas` for `account`: a
+/// connection string is kept only for its blob endpoint, and only when it names `account`.
+fn with_azure_sas(env: Env, account: String, sas: String) -> Env {
+    const REPLACED: [&str; 5] = [
+        "AZURE_STORAGE_ACCESS_KEY",
+        "AZURE_CLIENT_ID",
+        "AZURE_CLIENT_SECRET",
+        "AZURE_TENANT_ID",
+        "AZURE_FEDERATED_TOKEN_FILE",
+    ];
+    Arc::new(move |name: &str| {
+        if name.ends_with("AZURE_STORAGE_CONNECTION_STRING") {
+            let cs = env(name)?;
+            let field = |key: &str| {
+                cs.split(';')
+                    .filter_map(|kv| kv.split_once('='))
+                    .find(|(k, _)| k.trim().eq_ignore_ascii_case(key))
+                    .map(|(_, v)| v.trim().to_string())
+            };
+            let endpoint = field("BlobEndpoint").filter(|_| field("AccountName").as_deref() == Some(&account))?;
+            Some(format!("AccountName={account};BlobEndpoint={endpoint};SharedAccessSignature={sas}"))
+        } else if name.ends_with("AZURE_STORAGE_SAS_TOKEN") {
+            Some(sas.clone())
+        } else if REPLACED.iter().any(|r| name.ends_with(r)) {
+            None
+        } else {
+            env(name)
+        }
+    })
+}
+
 /// `env` with the S3 keys (of any side) replaced by these.
 fn with_s3_keys(env: Env, id: String, secret: String, token: Option<String>) -> Env {
     Arc::new(move |name: &str| {
@@ -261,6 +292,23 @@ impl ObjectStores {
     /// still come from the environment.
     pub fn with_s3_keys(side: Option<&str>, id: String, secret: String, token: Option<String>) -> Self {
         Self::with_env(side, with_s3_keys(process_env(), id, secret, token))
+    }
+
+    /// The root of Azure folder `uri` (`abfss://container@account.dfs.core.windows.net/…`)
+    /// reached with SAS token `sas` (a Unity Catalog version's temporary credential) in place of
+    /// the environment's credentials. The blob endpoint of the environment's connection string
+    /// is kept when that string names the same account (an emulator, a private endpoint);
+    /// otherwise the account's own endpoint is used.
+    pub fn azure_sas_root(side: Option<&str>, uri: &str, sas: String) -> Result<ObjectRoot> {
+        let account = match parse(uri)? {
+            Some(Location { scheme: "azure", account: Some(account), .. }) => account,
+            _ => return Err(Error::Input(format!("{}: not an Azure folder", mlflow_client::redact(uri)))),
+        };
+        let stores = Self::with_env(side, with_azure_sas(process_env(), account, sas));
+        match stores.resolve(uri)? {
+            Some(Resolved::Root(root)) => Ok(root),
+            _ => Err(Error::Unsupported(format!("{}: no Azure store", mlflow_client::redact(uri)))),
+        }
     }
 
     /// These stores with S3 writes asking for server-side encryption `algorithm` (`AES256`
@@ -738,6 +786,27 @@ mod tests {
         let data = ByteStream { len: Some(5), stream: Box::pin(futures::stream::iter(chunks)) };
         let e = r.write("a.txt", data).await.unwrap_err().to_string();
         assert!(e.contains("cannot write a.txt to s3://bkt/p"), "{e}");
+    }
+
+    #[test]
+    fn a_temporary_sas_replaces_azure_credentials_and_keeps_only_its_accounts_endpoint() {
+        let emulator =
+            "DefaultEndpointsProtocol=http;AccountName=acct;AccountKey=a2V5;BlobEndpoint=http://127.0.0.1:9/acct";
+        let s = stores(&[("AZURE_STORAGE_CONNECTION_STRING", emulator)], Some("DST"));
+        let env = with_azure_sas(s.env.clone(), "acct".into(), "sv=1&sig=temp".into());
+        let s = ObjectStores::with_env(Some("DST"), env);
+        let Some(Resolved::Root(r)) = s.resolve("abfss://c@acct.dfs.core.windows.net/uc/m/1").unwrap() else {
+            panic!()
+        };
+        assert_eq!(r.id.endpoint, "http://127.0.0.1:9/acct");
+        assert!(r.secrets.iter().all(|secret| !secret.contains("a2V5")), "the account key is not used");
+        assert!(r.secrets.iter().any(|secret| secret.contains("sig=temp")));
+        // Another account's connection string lends nothing, not even its endpoint.
+        let s = stores(&[("AZURE_STORAGE_CONNECTION_STRING", emulator)], None);
+        let s = ObjectStores::with_env(None, with_azure_sas(s.env.clone(), "other".into(), "sv=1&sig=temp".into()));
+        let Some(Resolved::Root(r)) = s.resolve("abfss://c@other.dfs.core.windows.net/uc").unwrap() else { panic!() };
+        assert_eq!(r.id.endpoint, "");
+        assert_eq!(r.secrets.as_slice(), ["sv=1&sig=temp"]);
     }
 
     #[test]

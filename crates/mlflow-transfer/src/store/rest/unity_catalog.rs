@@ -73,16 +73,20 @@ async fn version_storage(client: &MlflowClient, name: &str, version: &str, locat
     let unsupported = |kind: &str| {
         Error::Unsupported(format!(
             "version {version} of {name}: its storage takes {kind}, which this tool does not write yet \
-             (S3 temporary credentials only)"
+             (S3 and Azure temporary credentials only)"
         ))
     };
     if credentials.storage_mode.as_deref() == Some("DEFAULT_STORAGE") {
         return Err(unsupported("the workspace's default storage (presigned URLs)"));
     }
+    if let Some(sas) = &credentials.azure_user_delegation_sas {
+        let Some(token) = sas.get("sas_token").and_then(|t| t.as_str()).filter(|t| !t.is_empty()) else {
+            return Err(unsupported("an Azure user delegation SAS without its token"));
+        };
+        return ObjectStores::azure_sas_root(client.side(), location, token.to_string());
+    }
     let Some(aws) = credentials.aws_temp_credentials else {
-        let kind = if credentials.azure_user_delegation_sas.is_some() {
-            "an Azure user delegation SAS"
-        } else if credentials.gcp_oauth_token.is_some() {
+        let kind = if credentials.gcp_oauth_token.is_some() {
             "a GCP OAuth token"
         } else if credentials.r2_temp_credentials.is_some() {
             "Cloudflare R2 credentials"
