@@ -107,6 +107,9 @@ pub struct FakeOptions {
     /// Unity Catalog's temporary credentials are GCP OAuth tokens, as on a GCP workspace (the
     /// storage location stays where it is: nothing can be written with them).
     pub uc_gcp: bool,
+    /// Unity Catalog versions are kept in the workspace's default storage: written through
+    /// `fs/create-upload-url` presigned URLs, not with a cloud credential.
+    pub uc_default_storage: bool,
 }
 
 impl Default for FakeOptions {
@@ -121,6 +124,7 @@ impl Default for FakeOptions {
             principals: vec![USER.to_string(), ADMINS.to_string()],
             adls: false,
             uc_gcp: false,
+            uc_default_storage: false,
         }
     }
 }
@@ -556,6 +560,7 @@ async fn handle(state: &State, req: Request<hyper::body::Incoming>) -> Response<
         (&Method::GET, "/api/2.0/workspace/export") => export_notebook(state, &params(&query, &body)),
         (&Method::POST, "/api/2.0/workspace/import") => import_notebook(state, &body),
         _ if path.starts_with(UC_ROUTES) => unity_catalog(state, parts, &query, body).await,
+        (&Method::POST, "/api/2.0/fs/create-upload-url") => create_upload_url(state, &body).await,
         _ if path.starts_with(UC_GRANTS) || path.starts_with(UC_EFFECTIVE_GRANTS) => {
             uc_grants(state, &parts.method, &path, &query, &body)
         }
@@ -660,6 +665,8 @@ fn authenticate(state: &State, headers: &hyper::HeaderMap) -> Option<Response<Bo
 enum Owner<'a> {
     Run(&'a str),
     Model(&'a str),
+    /// A Unity Catalog version in the workspace's default storage: (name, version).
+    UcVersion(&'a str, &'a str),
 }
 
 impl Owner<'_> {
@@ -667,6 +674,7 @@ impl Owner<'_> {
         match self {
             Owner::Run(run) => format!("{}/{run}/artifacts", state.prefix),
             Owner::Model(id) => format!("{}/models/{id}/artifacts", state.prefix),
+            Owner::UcVersion(name, version) => uc_folder(&state.prefix, name, version).trim_end_matches('/').into(),
         }
     }
 
@@ -674,6 +682,7 @@ impl Owner<'_> {
         match self {
             Owner::Run(run) => format!("dbfs:/databricks/mlflow-tracking/0/{run}/artifacts"),
             Owner::Model(id) => format!("dbfs:/databricks/mlflow-tracking/0/logged_models/{id}/artifacts"),
+            Owner::UcVersion(name, version) => format!("/Models/{}/{version}", name.replace('.', "/")),
         }
     }
 }
@@ -1548,6 +1557,32 @@ fn uc_grants(
     json_answer(StatusCode::OK, &answer)
 }
 
+/// `POST /api/2.0/fs/create-upload-url {"path": "/Models/<catalog>/<schema>/<model>/<version>/<file>"}`
+/// → `{"url", "headers"}` (databricks-rest.md §3.3 step 4, MLflow
+/// `presigned_url_artifact_repo.py`): a presigned `PUT` into a pending Unity Catalog version of a
+/// workspace with [`FakeOptions::uc_default_storage`].
+async fn create_upload_url(state: &State, body: &[u8]) -> Response<Body> {
+    let request = serde_json::from_slice::<Value>(body).unwrap_or(Value::Null);
+    let path = request["path"].as_str().unwrap_or_default();
+    let parts: Vec<&str> = path.strip_prefix("/Models/").unwrap_or_default().splitn(5, '/').collect();
+    let [catalog, schema, model, version, file] = parts[..] else {
+        return state.violation(format!("create-upload-url for {path:?}: not /Models/<c>/<s>/<m>/<version>/<file>"));
+    };
+    let name = format!("{catalog}.{schema}.{model}");
+    if !state.options.uc_default_storage
+        || !state.uc_pending.lock().expect("poisoned").contains(&(name.clone(), version.to_string()))
+    {
+        return state
+            .violation(format!("create-upload-url into version {version} of {name}, not pending in default storage"));
+    }
+    match credentials(state, Owner::UcVersion(&name, version), &[json!(file)], Method::PUT).await {
+        Ok(infos) => {
+            json_answer(StatusCode::OK, &json!({"url": infos[0]["signed_uri"], "headers": infos[0]["headers"]}))
+        }
+        Err(refused) => refused,
+    }
+}
+
 /// The storage folder of Unity Catalog version `version` of `name`, under `prefix`, with a
 /// trailing `/`.
 fn uc_folder(prefix: &str, name: &str, version: &str) -> String {
@@ -1640,6 +1675,10 @@ async fn unity_catalog(
             let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
             let expiry_ms = (now + Duration::from_secs(3600)).as_millis() as u64;
             let credential = match &state.storage {
+                _ if state.options.uc_default_storage => {
+                    let answer = json!({"storage_mode": "DEFAULT_STORAGE", "expiration_time": expiry_ms});
+                    return json_answer(StatusCode::OK, &json!({ "credentials": answer }));
+                }
                 _ if state.options.uc_gcp => json!({"gcp_oauth_token": {"oauth_token": "ya29.fake"}}),
                 // A container SAS stands in for a user delegation SAS (azurite has no Entra ID).
                 Storage::Azure { container, .. } => {

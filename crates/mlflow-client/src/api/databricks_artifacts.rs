@@ -48,6 +48,10 @@ const PUT_BLOCK_HEADERS: [&str; 12] = [
 const PUT_BLOCK_LIST_HEADERS: [&str; 3] = ["x-ms-blob-cache-control", "x-ms-tags", "x-ms-access-tier"];
 const PUT_BLOCK_LIST_PREFIXES: [&str; 3] = ["x-ms-meta-", "x-ms-blob-content-", "if-"];
 
+/// The type given to a [`MlflowClient::create_upload_url`] answer, which has none: a plain
+/// `PUT` of the whole file.
+const PRESIGNED: &str = "PRESIGNED_URL";
+
 /// One signed URL for one file (`ArtifactCredentialInfo`).
 #[derive(Clone, serde::Deserialize)]
 pub struct ArtifactCredential {
@@ -303,6 +307,22 @@ impl MlflowClient {
         Ok(out)
     }
 
+    /// `POST /api/2.0/fs/create-upload-url {"path"}` → `{"url", "headers"}`: a presigned URL
+    /// to `PUT` the file at Files API path `path` (`/Models/<catalog>/<schema>/<model>/<version>/…`)
+    /// with, as a Unity Catalog version in the workspace's default storage is written
+    /// (databricks-rest.md §3.3 step 4; MLflow `presigned_url_artifact_repo.py`).
+    pub async fn create_upload_url(&self, path: &str) -> Result<ArtifactCredential> {
+        #[derive(serde::Deserialize)]
+        struct Answer {
+            url: String,
+            #[serde(default)]
+            headers: Vec<CredentialHeader>,
+        }
+        let body = serde_json::json!({ "path": path });
+        let r: Answer = self.send(Method::POST, "/api/2.0/fs/create-upload-url", &body, Idempotency::Safe).await?;
+        Ok(ArtifactCredential { path: path.to_string(), signed_uri: r.url, headers: r.headers, kind: PRESIGNED.into() })
+    }
+
     /// Streams the file behind a read credential.
     pub async fn download_signed(&self, credential: &ArtifactCredential) -> Result<ByteStream> {
         self.get_signed(&credential.signed_uri, &credential.header_pairs()).await
@@ -311,7 +331,7 @@ impl MlflowClient {
     /// Uploads `len` bytes to the file behind a write credential, the way its type takes them.
     pub async fn upload_signed(&self, credential: &ArtifactCredential, len: u64, data: ByteStream) -> Result<()> {
         match credential.kind.as_str() {
-            "AWS_PRESIGNED_URL" | "GCP_SIGNED_URL" => {
+            "AWS_PRESIGNED_URL" | "GCP_SIGNED_URL" | PRESIGNED => {
                 let body = reqwest::Body::wrap_stream(data.stream);
                 let headers = credential.header_pairs();
                 self.send_signed(Method::PUT, &credential.signed_uri, &headers, len, body).await.map(drop)

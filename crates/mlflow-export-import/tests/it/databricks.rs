@@ -1027,6 +1027,14 @@ fn a_registered_model_copies_into_unity_catalog_on_azure_and_out_again() {
     unity_catalog_round_trip(&ws, &[("DST_AZURE_STORAGE_CONNECTION_STRING", az.connection_string.as_str())]);
 }
 
+/// The same in a workspace whose Unity Catalog keeps versions in its default storage: each
+/// file through a presigned URL for its `/Models/...` path (`fs/create-upload-url`).
+#[test]
+fn a_registered_model_copies_into_unity_catalog_default_storage_and_out_again() {
+    let ws = workspace(FakeOptions { tokens: vec![PAT.into()], uc_default_storage: true, ..FakeOptions::default() });
+    unity_catalog_round_trip(&ws, &[]);
+}
+
 /// Copies the second seeded model into `ws`'s Unity Catalog (`storage_env`: how this machine
 /// reaches its storage) and out again; see the tests above.
 fn unity_catalog_round_trip(ws: &DatabricksFake, storage_env: &[(&str, &str)]) {

@@ -1,11 +1,12 @@
 //! Unity Catalog versions (databricks-rest.md §3.3): a version is created pending, with a
 //! `storage_location` of its own, and holds no files until they are written there with a
-//! temporary credential of the version; `finalize` then makes it ready. The files are those
+//! temporary credential of the version (or, in the workspace's default storage, through
+//! presigned URLs); `finalize` then makes it ready. The files are those
 //! its `source` names at the destination workspace (the copied run's folder, or the copied
 //! logged model), read back from there as MLflow's `copy_model_version` does.
 
 use futures::{StreamExt, TryStreamExt};
-use mlflow_client::{types::ModelVersion, MlflowClient};
+use mlflow_client::{types::ModelVersion, ByteStream, MlflowClient};
 
 use crate::{
     store::{
@@ -59,7 +60,7 @@ pub(super) async fn write_and_finalize(
     futures::stream::iter(files)
         .map(|(path, rel)| {
             let (roots, root, storage) = (&roots, &root, &storage);
-            async move { storage.write(&rel, roots.open(root, &path).await?).await }
+            async move { storage.write(client, &rel, roots.open(root, &path).await?).await }
         })
         .buffer_unordered(CONCURRENT_FILES)
         .try_collect::<Vec<()>>()
@@ -67,8 +68,34 @@ pub(super) async fn write_and_finalize(
     Ok(client.finalize_model_version(name, version).await?)
 }
 
+/// Where a version's files are written.
+enum VersionStorage {
+    /// Its `storage_location`, reached with its temporary cloud credential.
+    Object(ObjectRoot),
+    /// The workspace's default storage: each file through a presigned URL for its Files API
+    /// path under this folder (`/Models/<catalog>/<schema>/<model>/<version>`).
+    Presigned(String),
+}
+
+impl VersionStorage {
+    async fn write(&self, client: &MlflowClient, rel: &str, data: ByteStream) -> Result<()> {
+        match self {
+            VersionStorage::Object(root) => root.write(rel, data).await,
+            VersionStorage::Presigned(folder) => {
+                let len = data.len.ok_or_else(|| {
+                    Error::Unsupported(format!(
+                        "{rel}: a presigned upload needs the file's size, which its source omits"
+                    ))
+                })?;
+                let credential = client.create_upload_url(&format!("{folder}/{rel}")).await?;
+                Ok(client.upload_signed(&credential, len, data).await?)
+            }
+        }
+    }
+}
+
 /// The version's storage, reached with a read-write temporary credential of its own.
-async fn version_storage(client: &MlflowClient, name: &str, version: &str, location: &str) -> Result<ObjectRoot> {
+async fn version_storage(client: &MlflowClient, name: &str, version: &str, location: &str) -> Result<VersionStorage> {
     let credentials = client.generate_temporary_credentials(name, version, true).await?;
     let unsupported = |kind: &str| {
         Error::Unsupported(format!(
@@ -77,13 +104,14 @@ async fn version_storage(client: &MlflowClient, name: &str, version: &str, locat
         ))
     };
     if credentials.storage_mode.as_deref() == Some("DEFAULT_STORAGE") {
-        return Err(unsupported("the workspace's default storage (presigned URLs)"));
+        let levels = name.replace('.', "/");
+        return Ok(VersionStorage::Presigned(format!("/Models/{levels}/{version}")));
     }
     if let Some(sas) = &credentials.azure_user_delegation_sas {
         let Some(token) = sas.get("sas_token").and_then(|t| t.as_str()).filter(|t| !t.is_empty()) else {
             return Err(unsupported("an Azure user delegation SAS without its token"));
         };
-        return ObjectStores::azure_sas_root(client.side(), location, token.to_string());
+        return ObjectStores::azure_sas_root(client.side(), location, token.to_string()).map(VersionStorage::Object);
     }
     let Some(aws) = credentials.aws_temp_credentials else {
         let kind = if credentials.gcp_oauth_token.is_some() {
@@ -109,7 +137,7 @@ async fn version_storage(client: &MlflowClient, name: &str, version: &str, locat
         None => {}
     }
     match stores.resolve(location)? {
-        Some(Resolved::Root(root)) if location.starts_with("s3://") => Ok(root),
+        Some(Resolved::Root(root)) if location.starts_with("s3://") => Ok(VersionStorage::Object(root)),
         _ => Err(Error::Unsupported(format!(
             "version {version} of {name}: S3 credentials for storage {}",
             mlflow_client::redact(location)
