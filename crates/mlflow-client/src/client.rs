@@ -550,7 +550,8 @@ pub(crate) struct Page<T> {
         alias = "traces",
         alias = "webhooks",
         alias = "datasets",
-        alias = "privilege_assignments"
+        alias = "privilege_assignments",
+        alias = "contents"
     )]
     items: Vec<T>,
     #[serde(default)]

@@ -214,6 +214,15 @@ impl Storage {
             Storage::Azure { store, .. } => store,
         }
     }
+
+    /// The client the workspace writes its own files with: on S3, encrypted (SSE-S3) as the
+    /// files its write credentials let clients put.
+    fn writer(&self) -> &dyn ObjectStore {
+        match self {
+            Storage::S3 { multipart, .. } => multipart,
+            Storage::Azure { store, .. } => store,
+        }
+    }
 }
 
 /// The metadata header an Azure write credential carries, which the client must send with the
@@ -401,6 +410,12 @@ impl DatabricksFake {
         format!("{}/{run_id}/artifacts/{path}", self.prefix)
     }
 
+    /// The moto key (azurite blob name) of file `path` below Unity Catalog volume folder
+    /// `folder` (`/Volumes/<catalog>/<schema>/<volume>/...`).
+    pub fn volume_key(&self, folder: &str, path: &str) -> String {
+        format!("{}/volumes/{}/{path}", self.prefix, folder.trim_start_matches("/Volumes/").trim_end_matches('/'))
+    }
+
     /// The moto key of file `path` of Unity Catalog version `version` of `name`.
     pub fn uc_key(&self, name: &str, version: &str, path: &str) -> String {
         uc_folder(&self.prefix, name, version) + path
@@ -561,6 +576,9 @@ async fn handle(state: &State, req: Request<hyper::body::Incoming>) -> Response<
         (&Method::POST, "/api/2.0/workspace/import") => import_notebook(state, &body),
         _ if path.starts_with(UC_ROUTES) => unity_catalog(state, parts, &query, body).await,
         (&Method::POST, "/api/2.0/fs/create-upload-url") => create_upload_url(state, &body).await,
+        _ if path.starts_with(VOLUME_FILES) || path.starts_with(VOLUME_DIRECTORIES) => {
+            volume_files(state, &parts, &query, body).await
+        }
         _ if path.starts_with(UC_GRANTS) || path.starts_with(UC_EFFECTIVE_GRANTS) => {
             uc_grants(state, &parts.method, &path, &query, &body)
         }
@@ -1436,7 +1454,10 @@ fn rewrite_locations(v: &mut Value) {
             let exp = map.get("experiment_id").and_then(Value::as_str).map(str::to_string);
             let run = map.get("run_id").or_else(|| map.get("run_uuid")).and_then(Value::as_str).map(str::to_string);
             let model = map.get("model_id").and_then(Value::as_str).map(str::to_string);
-            match (&exp, &run, &model, map.contains_key("artifact_uri")) {
+            let in_volume =
+                |key: &str| map.get(key).and_then(Value::as_str).is_some_and(|u| u.starts_with("dbfs:/Volumes/"));
+            let (uri_in_volume, location_in_volume) = (in_volume("artifact_uri"), in_volume("artifact_location"));
+            match (&exp, &run, &model, map.contains_key("artifact_uri") && !uri_in_volume) {
                 (Some(exp), Some(run), _, true) => {
                     let uri = format!("dbfs:/databricks/mlflow-tracking/{exp}/{run}/artifacts");
                     map.insert("artifact_uri".into(), json!(uri));
@@ -1449,7 +1470,9 @@ fn rewrite_locations(v: &mut Value) {
                 }
                 _ => {}
             }
-            if let (Some(exp), true) = (&exp, map.contains_key("artifact_location")) {
+            // An experiment (and its runs) in a Unity Catalog volume keeps its `dbfs:/Volumes/`
+            // location (databricks-rest.md §2.1).
+            if let (Some(exp), true) = (&exp, map.contains_key("artifact_location") && !location_in_volume) {
                 map.insert("artifact_location".into(), json!(format!("dbfs:/databricks/mlflow-tracking/{exp}")));
             }
             map.values_mut().for_each(rewrite_locations);
@@ -1580,6 +1603,103 @@ async fn create_upload_url(state: &State, body: &[u8]) -> Response<Body> {
             json_answer(StatusCode::OK, &json!({"url": infos[0]["signed_uri"], "headers": infos[0]["headers"]}))
         }
         Err(refused) => refused,
+    }
+}
+
+/// The Files API routes of Unity Catalog volumes (databricks-rest.md §2.9; Databricks REST
+/// reference `/api/files/v2`).
+const VOLUME_FILES: &str = "/api/2.0/fs/files/Volumes/";
+const VOLUME_DIRECTORIES: &str = "/api/2.0/fs/directories/Volumes/";
+
+/// The storage key of volume path `/Volumes/<catalog>/<schema>/<volume>[/...]` (`segments`
+/// after `/Volumes/`, percent-decoded): `<prefix>/volumes/...`; `None` for a path that is not
+/// one, or holds `.` or `..`.
+fn volume_key(state: &State, segments: &str) -> Option<StorePath> {
+    let decoded: Vec<String> = segments
+        .trim_end_matches('/')
+        .split('/')
+        .map(|s| percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned())
+        .collect();
+    let plain = decoded.iter().all(|s| !s.is_empty() && s != "." && s != "..");
+    // `parse`, not `from`: the key is the path itself, not percent-encoded once more.
+    let key = (plain && decoded.len() >= 3).then(|| format!("{}/volumes/{}", state.prefix, decoded.join("/")))?;
+    StorePath::parse(key).ok()
+}
+
+/// `GET|PUT /api/2.0/fs/files/Volumes/...` (a file's bytes; a `PUT` must say
+/// `overwrite=true` to replace one, and carry `application/octet-stream`) and
+/// `GET /api/2.0/fs/directories/Volumes/...` (one level, `{"contents": [{path, is_directory,
+/// file_size, name}], "next_page_token"}`, [`FakeOptions::page_size`] entries a page; 404
+/// `NOT_FOUND` for a folder that does not exist), kept in the workspace's storage.
+async fn volume_files(
+    state: &State,
+    parts: &hyper::http::request::Parts,
+    query: &HashMap<String, String>,
+    body: Bytes,
+) -> Response<Body> {
+    let path = parts.uri.path();
+    let (directory, rest) = match path.strip_prefix(VOLUME_DIRECTORIES) {
+        Some(rest) => (true, rest),
+        None => (false, path.trim_start_matches(VOLUME_FILES)),
+    };
+    let Some(key) = volume_key(state, rest) else {
+        return state
+            .violation(format!("Files API request for {path:?}: not a /Volumes/<catalog>/<schema>/<volume> path"));
+    };
+    let store = state.storage.store();
+    // A key's segments are percent-encoded in storage; the Files API names the path itself.
+    let absolute = |k: &StorePath| {
+        format!("/Volumes/{}", k.as_ref().strip_prefix(&format!("{}/volumes/", state.prefix)).unwrap_or_default())
+    };
+    match (&parts.method, directory) {
+        (&Method::GET, false) => match store.get(&key).await {
+            Ok(found) => match found.bytes().await {
+                Ok(bytes) => Response::builder()
+                    .status(StatusCode::OK)
+                    .header(header::CONTENT_TYPE, "application/octet-stream")
+                    .body(full(bytes))
+                    .expect("a valid answer"),
+                Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL_ERROR", &e.to_string()),
+            },
+            Err(_) => error(StatusCode::NOT_FOUND, "NOT_FOUND", &format!("fake workspace: no file {path}")),
+        },
+        (&Method::PUT, false) => {
+            let octets = parts.headers.get(header::CONTENT_TYPE).is_some_and(|v| v == "application/octet-stream");
+            if query.get("overwrite").map(String::as_str) != Some("true") || !octets {
+                return state.violation(format!("PUT {path} without overwrite=true and application/octet-stream"));
+            }
+            match state.storage.writer().put(&key, body.into()).await {
+                Ok(_) => empty(StatusCode::NO_CONTENT),
+                Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL_ERROR", &e.to_string()),
+            }
+        }
+        (&Method::GET, true) => {
+            let listed = match store.list_with_delimiter(Some(&key)).await {
+                Ok(l) if !(l.objects.is_empty() && l.common_prefixes.is_empty()) => l,
+                _ => return error(StatusCode::NOT_FOUND, "NOT_FOUND", &format!("fake workspace: no folder {path}")),
+            };
+            let mut entries: Vec<Value> = listed
+                .common_prefixes
+                .iter()
+                .map(|p| json!({"path": absolute(p), "is_directory": true}))
+                .chain(
+                    listed
+                        .objects
+                        .iter()
+                        .map(|o| json!({"path": absolute(&o.location), "is_directory": false, "file_size": o.size})),
+                )
+                .collect();
+            entries.sort_by(|a, b| a["path"].as_str().cmp(&b["path"].as_str()));
+            let start: usize = query.get("page_token").and_then(|t| t.parse().ok()).unwrap_or(0);
+            let size = state.options.page_size.max(1);
+            let page: Vec<Value> = entries.iter().skip(start).take(size).cloned().collect();
+            let mut answer = json!({"contents": page});
+            if start + size < entries.len() {
+                answer["next_page_token"] = json!((start + size).to_string());
+            }
+            json_answer(StatusCode::OK, &answer)
+        }
+        _ => error(StatusCode::NOT_FOUND, "ENDPOINT_NOT_FOUND", &format!("no API found for '{path}'")),
     }
 }
 

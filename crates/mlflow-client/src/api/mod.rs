@@ -4,6 +4,7 @@ mod artifacts;
 mod databricks_artifacts;
 mod datasets;
 mod experiments;
+mod files;
 mod logged_models;
 mod permissions;
 mod registry;

@@ -1417,3 +1417,74 @@ fn unity_catalog_grants_move_between_workspaces_naming_a_principal_the_destinati
     assert_eq!(to.model_grants(&ws_name), Vec::<String>::new());
     assert_eq!((from.violations(), to.violations()), (Vec::<String>::new(), Vec::<String>::new()));
 }
+
+/// Runs copied into a workspace experiment whose artifact location is a Unity Catalog volume
+/// (`dbfs:/Volumes/...`) have their files written through the Files API (every listing page
+/// followed), byte for byte in the workspace's storage; copied out again, each run is its
+/// source's, files included; a second pass creates nothing.
+#[test]
+fn runs_copy_into_an_experiment_in_a_unity_catalog_volume_and_out_again() {
+    let ws = workspace(FakeOptions { tokens: vec![PAT.into()], ..FakeOptions::default() });
+    let (src_name, src_runs) = source();
+    let (src, behind) = (MlflowServer::shared(ArtifactMode::Proxy), MlflowServer::shared(ArtifactMode::LocalRoot));
+    let folder = format!("/Volumes/main/default/vol/{}", unique_name("exp"));
+    let ws_name = format!("/Users/{}/{}", test_support::databricks::USER, unique_name("dbx-volume"));
+    behind.python_eval(&format!(
+        "from mlflow import MlflowClient
+MlflowClient().create_experiment({ws_name:?}, artifact_location='dbfs:{folder}')"
+    ));
+    let back_name = unique_name("dbx-volume-back");
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("report.json");
+    let into = [
+        "copy-experiment",
+        "--src-uri",
+        &src.url,
+        "--dst-uri",
+        "databricks",
+        "--src-experiment",
+        src_name,
+        "--dst-experiment-name",
+        &ws_name,
+        "--use-src-user-id",
+        "--report",
+        path(&report),
+    ];
+    let out_of = [
+        "copy-experiment",
+        "--src-uri",
+        "databricks",
+        "--dst-uri",
+        &behind.url,
+        "--src-experiment",
+        &ws_name,
+        "--dst-experiment-name",
+        &back_name,
+        "--use-src-user-id",
+    ];
+    let env = [
+        ("DST_DATABRICKS_HOST", ws.url.as_str()),
+        ("DST_DATABRICKS_TOKEN", PAT),
+        ("SRC_DATABRICKS_HOST", ws.url.as_str()),
+        ("SRC_DATABRICKS_TOKEN", PAT),
+    ];
+    run_ok(&into, &env);
+    let r: Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    let runs = r["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), src_runs.len(), "{r}");
+    run_ok(&out_of, &env);
+    for args in [&into[..], &out_of[..]] {
+        let err = stderr(&run_ok(args, &env));
+        assert!(err.contains(" 0 created, 0 resumed"), "a second copy creates nothing: {err}");
+    }
+    let back_runs = by_source(behind.dump_experiment(&back_name));
+    assert_eq!(back_runs.len(), src_runs.len());
+    for run in runs {
+        let (src_id, ws_id) = (run["source_run_id"].as_str().unwrap(), run["destination"].as_str().unwrap());
+        let files = files_under(&ws, &ws.volume_key(&folder, &format!("{ws_id}/artifacts/")), true);
+        assert_eq!(files, src_runs[src_id]["artifacts"], "files of {src_id} in the volume");
+        // Out again: everything, files included, read back with the official client.
+        assert_runs_equal(&src_runs[src_id], &back_runs[ws_id]);
+    }
+    assert_eq!(ws.violations(), Vec::<String>::new());
+}

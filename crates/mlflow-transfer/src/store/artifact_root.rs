@@ -48,6 +48,10 @@ pub enum ArtifactRoot {
     /// of a `databricks` server): listed with `logged-models/{id}/artifacts/directories`, read and
     /// written through its `credentials-for-download`/`-upload` signed URLs. Holds the model id.
     DatabricksModel(String),
+    /// A folder of a Unity Catalog volume (`dbfs:/Volumes/<catalog>/<schema>/<volume>/...`, a
+    /// run of an experiment whose artifact location is in a volume), read, listed and written
+    /// through the workspace's Files API. Holds the absolute `/Volumes/...` path.
+    Volume(String),
 }
 
 impl ArtifactRoot {
@@ -204,7 +208,7 @@ impl ArtifactRoots {
             routes => routes,
         };
         let Some(uri) = uri else { return Ok(routes) };
-        if let Some(root) = databricks_root(uri) {
+        if let Some(root) = databricks_root(uri).or_else(|| self.volume_root(uri)) {
             return Ok(root);
         }
         if let Some(rel) = proxied_path(uri) {
@@ -258,7 +262,7 @@ impl ArtifactRoots {
     /// Where to write artifacts whose root is `uri`; an error naming the missing credential
     /// or the unsupported scheme when this machine cannot write there.
     pub fn for_writing(&self, uri: &str) -> Result<ArtifactRoot> {
-        if let Some(root) = databricks_root(uri) {
+        if let Some(root) = databricks_root(uri).or_else(|| self.volume_root(uri)) {
             return Ok(root);
         }
         if let Some(rel) = proxied_path(uri).or_else(|| self.server_proxy_path(uri)) {
@@ -284,6 +288,16 @@ impl ArtifactRoots {
         }
     }
 
+    /// The volume folder of a `dbfs:/Volumes/<catalog>/<schema>/<volume>[/...]` root of a
+    /// workspace's run (databricks-rest.md §2.1: MLflow's `UCVolumesArtifactRepository`); a path
+    /// with `.` or `..` segments is not one.
+    fn volume_root(&self, uri: &str) -> Option<ArtifactRoot> {
+        let path = uri.strip_prefix("dbfs:")?.trim_end_matches('/');
+        let segments: Vec<&str> = path.strip_prefix("/Volumes/")?.split('/').collect();
+        let plain = segments.iter().all(|s| !s.is_empty() && *s != "." && *s != "..");
+        (self.client.is_databricks() && segments.len() >= 3 && plain).then(|| ArtifactRoot::Volume(path.to_string()))
+    }
+
     /// `http(s)://<this server>/api/2.0/mlflow-artifacts/artifacts/<path>`, as some servers
     /// spell their proxy.
     fn server_proxy_path(&self, uri: &str) -> Option<String> {
@@ -299,7 +313,8 @@ impl ArtifactRoots {
             | ArtifactRoot::RunRoutes(_)
             | ArtifactRoot::ModelRoutes(_)
             | ArtifactRoot::DatabricksRun(_)
-            | ArtifactRoot::DatabricksModel(_) => {
+            | ArtifactRoot::DatabricksModel(_)
+            | ArtifactRoot::Volume(_) => {
                 let mut files = Vec::new();
                 let mut dirs = vec![String::new()];
                 while let Some(dir) = dirs.pop() {
@@ -311,6 +326,7 @@ impl ArtifactRoots {
                         ArtifactRoot::ModelRoutes(id) | ArtifactRoot::DatabricksModel(id) => {
                             self.client.list_logged_model_artifacts(id, &dir).await?
                         }
+                        ArtifactRoot::Volume(folder) => self.client.list_volume_directory(folder, &dir).await?,
                         _ => unreachable!("matched above"),
                     };
                     for f in listed {
@@ -357,6 +373,9 @@ impl ArtifactRoots {
             }
             ArtifactRoot::RunRoutes(run) => Ok(self.client.download_artifact(run, rel).await?),
             ArtifactRoot::ModelRoutes(id) => Ok(self.client.download_logged_model_artifact(id, rel).await?),
+            ArtifactRoot::Volume(folder) => {
+                Ok(self.client.download_volume_file(&join(folder, &check_relative(rel)?)).await?)
+            }
             ArtifactRoot::DatabricksRun(_) | ArtifactRoot::DatabricksModel(_) => {
                 let owner = Owner::of(root).expect("a Databricks root");
                 let rel = check_relative(rel)?;
@@ -445,6 +464,12 @@ impl ArtifactRoots {
             }
             ArtifactRoot::RunRoutes(id) | ArtifactRoot::ModelRoutes(id) => {
                 Err(Error::Unsupported(format!("{id}: artifacts read through the server cannot be written")))
+            }
+            ArtifactRoot::Volume(folder) => {
+                let len = data.len.ok_or_else(|| {
+                    Error::Unsupported(format!("artifact {rel}: its size is unknown, and the Files API needs it"))
+                })?;
+                Ok(self.client.upload_volume_file(&join(folder, &check_relative(rel)?), len, data).await?)
             }
             ArtifactRoot::DatabricksRun(_) | ArtifactRoot::DatabricksModel(_) => {
                 // A signed PUT takes a declared length, as the proxy does.
