@@ -871,11 +871,12 @@ pub struct NotebookFormats(pub Vec<NotebookFormat>);
 #[derive(Debug, Args)]
 pub struct NotebookDirArgs {
     /// Into a Databricks workspace: put the notebook each run was exported with (its SOURCE
-    /// format, saved by --notebook-formats) into this workspace folder, made when missing, as
+    /// format, saved by --notebook-formats), or in a copy from a workspace the notebook the
+    /// run names there, into this workspace folder, made when missing, as
     /// `<folder>/<notebook name>`, replacing what is there; and point the run's
     /// `mlflow.databricks.notebookPath` and `mlflow.source.name` tags at it (the Python tool
-    /// uploads the notebook but leaves the tags naming the source workspace's). A run exported
-    /// without a notebook is imported without one, and the report says so.
+    /// uploads the notebook but leaves the tags naming the source workspace's). A run without
+    /// a notebook is moved without one, and the report says so.
     #[arg(long, value_name = "DIR")]
     pub dst_notebook_dir: Option<String>,
 }
@@ -985,6 +986,8 @@ pub struct CopyExperimentArgs {
     /// Add `mlflow_tools.metadata.*` tags describing each source run (auditing).
     #[arg(long, value_parser = BoolishValueParser::new(), num_args = 0..=1, default_missing_value = "true", default_value = "false", value_name = "BOOL")]
     pub export_metadata_tags: bool,
+    #[command(flatten)]
+    pub notebooks: NotebookDirArgs,
     #[command(flatten)]
     pub tags: ImportTagArgs,
     /// Copy the experiment's access control list from one Databricks workspace to another
@@ -1183,6 +1186,8 @@ pub struct CopyRunArgs {
     /// Add `mlflow_tools.metadata.*` tags describing the source run (auditing).
     #[arg(long, value_parser = BoolishValueParser::new(), num_args = 0..=1, default_missing_value = "true", default_value = "false", value_name = "BOOL")]
     pub export_metadata_tags: bool,
+    #[command(flatten)]
+    pub notebooks: NotebookDirArgs,
     #[command(flatten)]
     pub tags: ImportTagArgs,
 }

@@ -119,6 +119,21 @@ pub fn notebook_dir(args: &NotebookDirArgs, to: &MlflowClient) -> anyhow::Result
     Ok(Some(folder.to_string()))
 }
 
+/// `--dst-notebook-dir` of a copy from `from` to `to`: both must be Databricks workspaces, the
+/// source holding the notebooks the runs name.
+pub fn copied_notebook_dir(
+    args: &NotebookDirArgs,
+    from: &SourceSide,
+    to: &MlflowClient,
+) -> anyhow::Result<Option<String>> {
+    if args.dst_notebook_dir.is_some() && !from.client.as_ref().is_some_and(MlflowClient::is_databricks) {
+        anyhow::bail!(
+            "--dst-notebook-dir: the source is not a Databricks workspace, and only a workspace has notebooks; leave the option out"
+        );
+    }
+    notebook_dir(args, to)
+}
+
 /// Where runs are written: the server `client`, or with `--dst-backend-store-uri` its database
 /// directly (checked now: a schema revision this tool does not know, a database that takes no
 /// writes or a wrong password fail before anything is planned). Proxied files are written

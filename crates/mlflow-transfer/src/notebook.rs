@@ -98,7 +98,7 @@ pub async fn import(
     dir: &str,
 ) -> Result<String> {
     let Some(manifest) = read(source, run, files, MANIFEST).await? else {
-        return Ok("none imported: the export holds no notebook".into());
+        return carry(source, sink, run, dir).await;
     };
     let manifest: Manifest = serde_json::from_slice(&manifest)
         .map_err(|e| Error::Input(format!("run {}: {MANIFEST}: {e}", run.meta.run_id)))?;
@@ -112,13 +112,52 @@ pub async fn import(
     let Some(content) = read(source, run, files, &file_of(NotebookFormat::Source, name)).await? else {
         return Ok(format!("none imported: {} was exported without the SOURCE format", manifest.path));
     };
-    let to = format!("{}/{name}", dir.trim_end_matches('/'));
     let language = manifest.language.as_deref().unwrap_or(DEFAULT_LANGUAGE);
-    sink.import_notebook(&to, language, Bytes::from(content)).await?;
+    let to = place(sink, run, dir, name, language, Bytes::from(content)).await?;
+    Ok(format!("{} imported as {to}", manifest.path))
+}
+
+/// Puts a notebook's SOURCE `content` into folder `dir` as `<dir>/<name>` and points the run's
+/// notebook tags at it; the notebook's new path.
+async fn place(
+    sink: &dyn RunSink,
+    run: &mut RunRecord,
+    dir: &str,
+    name: &str,
+    language: &str,
+    content: Bytes,
+) -> Result<String> {
+    let to = format!("{}/{name}", dir.trim_end_matches('/'));
+    sink.import_notebook(&to, language, content).await?;
     for tag in [PATH_TAG, SOURCE_NAME_TAG] {
         run.tags.insert(tag.into(), to.clone());
     }
-    Ok(format!("{} imported as {to}", manifest.path))
+    Ok(to)
+}
+
+/// In a copy from a workspace, where the run's files hold no notebook: the notebook the run
+/// names there, read in its SOURCE format and put into folder `dir` as [`import`] does. A
+/// source that keeps no notebooks (an export without one) imports none, which is said.
+async fn carry(source: &dyn RunSource, sink: &dyn RunSink, run: &mut RunRecord, dir: &str) -> Result<String> {
+    let Some(path) = run.tags.get(PATH_TAG).cloned() else {
+        return Ok(format!("none imported: the run has no {PATH_TAG} tag"));
+    };
+    let notebook = match source.export_notebook(&path, &[NotebookFormat::Source]).await {
+        Ok(Some(notebook)) => notebook,
+        Ok(None) => return Ok(format!("none imported: {path} no longer exists")),
+        Err(Error::Unsupported(_)) => return Ok("none imported: the export holds no notebook".into()),
+        Err(e) => return Err(e),
+    };
+    let Some((_, content)) = notebook.exports.into_iter().find(|(f, _)| *f == NotebookFormat::Source) else {
+        return Ok(format!("none imported: {path} has no SOURCE export"));
+    };
+    let name = name_of(&path);
+    if matches!(name, "" | "." | "..") {
+        return Err(Error::Input(format!("run {}: no notebook name in {path:?}", run.meta.run_id)));
+    }
+    let language = notebook.language.as_deref().unwrap_or(DEFAULT_LANGUAGE);
+    let to = place(sink, run, dir, name, language, content).await?;
+    Ok(format!("{path} imported as {to}"))
 }
 
 /// Writes the notebook at workspace `path` into folder `out`, one `<name>.<format>` file per

@@ -14,9 +14,11 @@ pub async fn run(args: CopyExperimentArgs, global: &GlobalArgs) -> anyhow::Resul
     let from = settings::source(&args.src_uri, Some("SRC"), global).await?;
     let dst = settings::client(&args.dst_uri, Some("DST"), global)?;
     let filter = settings::run_filter(&args.filter, Some(&args.runs))?;
+    let notebook_dir = settings::copied_notebook_dir(&args.notebooks, &from, &dst)?;
     let source = from.source.clone();
     let mut experiment = source.find_experiment(&args.src_experiment).await?;
     let (mut ctx, progress) = super::job_context(global, Some(&args.tags), args.export_metadata_tags);
+    ctx.opts.notebook_dir = notebook_dir;
     ctx.opts.import_permissions =
         settings::principal_map(args.copy_permissions, args.principal_rename_file.as_deref(), &dst)?;
     if args.copy_permissions {

@@ -14,7 +14,8 @@ pub async fn run(args: CopyRunArgs, global: &GlobalArgs) -> anyhow::Result<ExitC
     let from = settings::source(&args.src_uri, Some("SRC"), global).await?;
     let dst = settings::client(&args.dst_uri, Some("DST"), global)?;
     let source = Source::Server(from.source.clone());
-    let (ctx, progress) = super::job_context(global, Some(&args.tags), args.export_metadata_tags);
+    let (mut ctx, progress) = super::job_context(global, Some(&args.tags), args.export_metadata_tags);
+    ctx.opts.notebook_dir = settings::copied_notebook_dir(&args.notebooks, &from, &dst)?;
     let selection =
         Selection::Run { run_id: Some(args.run_id.clone()), experiment: Some(args.experiment_name.clone()) };
     let job = super::plan_and_run(global, &ctx, source, selection, Destination::Server(dst.clone()));

@@ -1488,3 +1488,72 @@ MlflowClient().create_experiment({ws_name:?}, artifact_location='dbfs:{folder}')
     }
     assert_eq!(ws.violations(), Vec::<String>::new());
 }
+
+/// Notebooks in a copy between workspaces (`copy-experiment --dst-notebook-dir`): each run's
+/// notebook is read from the source workspace (SOURCE) and put into the destination folder, and
+/// the copy's tags name it there; a second copy imports nothing; a source that is not a
+/// workspace is refused in one line.
+#[test]
+fn a_copy_between_workspaces_carries_each_runs_notebook_into_a_folder() {
+    let (from, to) = (
+        workspace(FakeOptions { tokens: vec![PAT.into()], ..FakeOptions::default() }),
+        workspace(FakeOptions { tokens: vec![PAT.into()], ..FakeOptions::default() }),
+    );
+    let behind = MlflowServer::shared(ArtifactMode::LocalRoot);
+    let home = format!("/Users/{}/{}", test_support::databricks::USER, unique_name("nb-copy"));
+    let notebook = format!("{home}/train");
+    let source = b"# Databricks notebook source\nprint('trained')\n";
+    from.put_notebook(&notebook, "PYTHON", source);
+    let experiment = format!("{home}/experiment");
+    let code = format!(
+        "from mlflow import MlflowClient\nc = MlflowClient()\ne = c.create_experiment({experiment:?})\n\
+         tags = {{'mlflow.databricks.notebookPath': {notebook:?}, 'mlflow.source.name': {notebook:?}, 'mlflow.source.type': 'NOTEBOOK'}}\n\
+         print(c.create_run(e, tags=tags).info.run_id)"
+    );
+    behind.python_eval(&code);
+    let (copies, folder) = (format!("{home}/copies"), format!("{home}/carried"));
+    let args = [
+        "copy-experiment",
+        "--src-uri",
+        "databricks",
+        "--dst-uri",
+        "databricks",
+        "--src-experiment",
+        &experiment,
+        "--dst-experiment-name",
+        &copies,
+        "--dst-notebook-dir",
+        &folder,
+    ];
+    let env = [
+        ("SRC_DATABRICKS_HOST", from.url.as_str()),
+        ("SRC_DATABRICKS_TOKEN", PAT),
+        ("DST_DATABRICKS_HOST", to.url.as_str()),
+        ("DST_DATABRICKS_TOKEN", PAT),
+    ];
+    let moved = format!("{folder}/train");
+    let first = stderr(&run_ok(&args, &env));
+    assert!(first.contains(&format!("notebook: {notebook} imported as {moved}")), "{first}");
+    let carried = to.notebook(&moved).expect("the notebook in the destination folder");
+    assert_eq!((carried.language.as_str(), carried.source.as_slice()), ("PYTHON", &source[..]));
+    let tags = run_tags(behind, &copies);
+    assert_eq!(tags.len(), 1);
+    assert_eq!(
+        (&tags[0]["mlflow.databricks.notebookPath"], &tags[0]["mlflow.source.name"]),
+        (&json!(moved), &json!(moved))
+    );
+    let again = stderr(&run_ok(&args, &env));
+    assert!(again.contains(" 0 created, 0 resumed"), "{again}");
+    assert_eq!(to.counts().notebook_imports.load(Ordering::Relaxed), 1, "imported once");
+
+    let src = MlflowServer::shared(ArtifactMode::Proxy);
+    let refused = cli::fails(
+        &["copy-experiment", "--src-uri", &src.url, "--dst-uri", "databricks", "--src-experiment", "x"]
+            .into_iter()
+            .chain(["--dst-experiment-name", &copies, "--dst-notebook-dir", &folder])
+            .collect::<Vec<_>>(),
+        &env,
+    );
+    assert!(refused.contains("--dst-notebook-dir: the source is not a Databricks workspace"), "{refused}");
+    assert_eq!((from.violations(), to.violations()), (Vec::<String>::new(), Vec::<String>::new()));
+}
