@@ -121,6 +121,13 @@ fn run_ok(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
     cli::succeeded(args, cli::run(args, env))
 }
 
+/// `copy-experiment` of experiment `from` at `src_uri` into `to` at `dst_uri`, keeping users.
+fn copy_experiment<'a>(src_uri: &'a str, dst_uri: &'a str, from: &'a str, to: &'a str) -> Vec<&'a str> {
+    let sides = ["--src-uri", src_uri, "--dst-uri", dst_uri];
+    let names = ["--src-experiment", from, "--dst-experiment-name", to, "--use-src-user-id"];
+    [&["copy-experiment"][..], &sides, &names].concat()
+}
+
 /// Copies the source into `ws` as `ws_name`, then out to the shared local-root server as
 /// `back_name`, asserting fields, bytes and that a second run creates nothing. `to_ws` and
 /// `from_ws` are the environments of each copy; `dst_uri`/`src_uri` name the workspace.
@@ -134,32 +141,8 @@ fn round_trip(ws: &DatabricksFake, ws_uri: &str, to_ws: &[(&str, &str)], from_ws
     let mut said = Vec::new();
     let dir = tempfile::tempdir().unwrap();
     let report = dir.path().join("report.json");
-    let into = [
-        "copy-experiment",
-        "--src-uri",
-        &src.url,
-        "--dst-uri",
-        ws_uri,
-        "--src-experiment",
-        src_name,
-        "--dst-experiment-name",
-        &ws_name,
-        "--use-src-user-id",
-        "--report",
-        path(&report),
-    ];
-    let out_of = [
-        "copy-experiment",
-        "--src-uri",
-        ws_uri,
-        "--dst-uri",
-        &back.url,
-        "--src-experiment",
-        &ws_name,
-        "--dst-experiment-name",
-        &back_name,
-        "--use-src-user-id",
-    ];
+    let into = [copy_experiment(&src.url, ws_uri, src_name, &ws_name), vec!["--report", path(&report)]].concat();
+    let out_of = copy_experiment(ws_uri, &back.url, &ws_name, &back_name);
     for pass in 0..2 {
         for (args, env) in [(&into[..], to_ws), (&out_of[..], from_ws)] {
             let out = run_ok(args, env);
@@ -632,6 +615,69 @@ fn experiment_permissions_move_between_workspaces_naming_a_principal_the_destina
 /// into `model.json` where the Python tool puts it, set one principal at a time on import
 /// (a principal the destination lacks fails the model by name until mapped), and copied
 /// straight between two workspaces.
+/// A model's permissions moved from workspace `from` (which grants Ann, Bob and the data team)
+/// to `to` (which knows Robert, not Bob), for a registry at `uri`.
+struct Moved {
+    uri: &'static str,
+    /// The model's names at `to`: imported, then copied.
+    names: [String; 2],
+    /// Its direct grants there after the first import (Bob refused), sorted.
+    first: [String; 2],
+    /// And once Bob is mapped to Robert.
+    all: [String; 3],
+}
+
+impl Moved {
+    /// Imports export `out` of model `name` into `to` with `--import-permissions`: Bob's
+    /// refusal fails the model and names him, the others' grants are set, and the report lists
+    /// them; mapped to Robert, the re-run adds his grant; then a copy straight from `from`
+    /// gives the same. `grants` reads a model's direct grants at `to`.
+    fn check(
+        &self,
+        from: &DatabricksFake,
+        to: &DatabricksFake,
+        name: &str,
+        out: &std::path::Path,
+        runs: &str,
+        grants: impl Fn(&str) -> Vec<String>,
+    ) {
+        let dst_env = [("DATABRICKS_HOST", to.url.as_str()), ("DATABRICKS_TOKEN", PAT)];
+        let dir = tempfile::tempdir().unwrap();
+        let report = dir.path().join("report.json");
+        let [dst_name, copy_name] = &self.names;
+        let import = ["import-model", "--tracking-uri", self.uri, "--input-dir", path(out), "--model", dst_name];
+        let import =
+            [&import[..], &["--experiment-name", runs, "--import-permissions", "--report", path(&report)]].concat();
+        let failed = cli::run(&import, &dst_env);
+        let err = stderr(&failed);
+        assert!(!failed.status.success() && err.contains(BOB) && err.contains("--principal-rename-file"), "{err}");
+        let r: Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+        let set = &r["models"][0]["permissions"];
+        let mut applied: Vec<String> = serde_json::from_value(set["applied"].clone()).unwrap();
+        applied.sort();
+        assert_eq!(applied, self.first, "{r}");
+        assert_eq!(set["refused"].as_array().unwrap().len(), 1, "{r}");
+        assert_eq!(grants(dst_name), self.first);
+
+        let map = dir.path().join("principals.csv");
+        std::fs::write(&map, format!("{BOB},{ROBERT}\n")).unwrap();
+        run_ok(&[&import[..], &["--principal-rename-file", path(&map)]].concat(), &dst_env);
+        assert_eq!(grants(dst_name), self.all);
+
+        // Straight from one workspace to the other, each with its own host and token.
+        let sides = [
+            ("SRC_DATABRICKS_HOST", from.url.as_str()),
+            ("SRC_DATABRICKS_TOKEN", PAT),
+            ("DST_DATABRICKS_HOST", to.url.as_str()),
+            ("DST_DATABRICKS_TOKEN", PAT),
+        ];
+        let copy = ["copy-model", "--src-uri", self.uri, "--dst-uri", self.uri, "--src-model", name];
+        let options = ["--dst-model", copy_name, "--dst-experiment-name", runs, "--copy-permissions"];
+        run_ok(&[&copy[..], &options, &["--principal-rename-file", path(&map)]].concat(), &sides);
+        assert_eq!(grants(copy_name), self.all);
+    }
+}
+
 #[test]
 fn model_permissions_move_between_workspaces_naming_a_principal_the_destination_lacks() {
     let (from, to) = principals_workspaces();
@@ -644,12 +690,11 @@ fn model_permissions_move_between_workspaces_naming_a_principal_the_destination_
     from.grant_model(&name, "user_name", BOB, "CAN_READ");
     from.grant_model(&name, "group_name", "data-team", "CAN_MANAGE");
     let src_env = [("DATABRICKS_HOST", from.url.as_str()), ("DATABRICKS_TOKEN", PAT)];
-    let dst_env = [("DATABRICKS_HOST", to.url.as_str()), ("DATABRICKS_TOKEN", PAT)];
     let runs = format!("/Users/{}/{}/runs", test_support::databricks::USER, unique_name("perm-model"));
 
     // Exported into model.json beside the model's other fields, the inherited grant included.
     let dir = tempfile::tempdir().unwrap();
-    let (out, report) = (dir.path().join("out"), dir.path().join("report.json"));
+    let out = dir.path().join("out");
     let export = ["export-model", "--tracking-uri", "databricks", "--model", &name, "--output-dir", path(&out)];
     run_ok(&[&export[..], &["--export-permissions"]].concat(), &src_env);
     let written: Value = serde_json::from_str(&std::fs::read_to_string(out.join("model.json")).unwrap()).unwrap();
@@ -657,52 +702,16 @@ fn model_permissions_move_between_workspaces_naming_a_principal_the_destination_
     assert_eq!(permissions["permissions"]["access_control_list"].as_array().unwrap().len(), 4, "{permissions}");
     assert_eq!(permissions["permission_levels"].as_array().unwrap().len(), 5, "{permissions}");
 
-    // Imported where Bob is unknown: the others' grants are set, Bob's refusal fails the model
-    // and names him; the inherited grant is not made direct.
-    let dst_name = unique_name("perm-model-dst");
-    let import = [
-        "import-model",
-        "--tracking-uri",
-        "databricks",
-        "--input-dir",
-        path(&out),
-        "--model",
-        &dst_name,
-        "--experiment-name",
-        &runs,
-        "--import-permissions",
-        "--report",
-        path(&report),
-    ];
-    let failed = cli::run(&import, &dst_env);
-    let err = stderr(&failed);
-    assert!(!failed.status.success() && err.contains(BOB) && err.contains("--principal-rename-file"), "{err}");
-    let r: Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
-    let set = &r["models"][0]["permissions"];
+    // Imported where Bob is unknown, mapped, and copied straight: the inherited grant is not
+    // made direct.
     let ann = format!("{ANN}: CAN_MANAGE_STAGING_VERSIONS");
-    assert_eq!(set["applied"], json!(["data-team: CAN_MANAGE", ann]), "{r}");
-    assert_eq!(set["refused"].as_array().unwrap().len(), 1, "{r}");
-    assert_eq!(to.model_grants(&dst_name), [ann.clone(), "data-team: CAN_MANAGE".into()]);
-
-    // Bob mapped to Robert: the re-run finishes, adding only his grant.
-    let map = dir.path().join("principals.csv");
-    std::fs::write(&map, format!("{BOB},{ROBERT}\n")).unwrap();
-    run_ok(&[&import[..], &["--principal-rename-file", path(&map)]].concat(), &dst_env);
-    let expected = [ann, "data-team: CAN_MANAGE".into(), format!("{ROBERT}: CAN_READ")];
-    assert_eq!(to.model_grants(&dst_name), expected);
-
-    // Straight from one workspace to the other, each with its own host and token.
-    let copy_name = unique_name("perm-model-copy");
-    let sides = [
-        ("SRC_DATABRICKS_HOST", from.url.as_str()),
-        ("SRC_DATABRICKS_TOKEN", PAT),
-        ("DST_DATABRICKS_HOST", to.url.as_str()),
-        ("DST_DATABRICKS_TOKEN", PAT),
-    ];
-    let copy = ["copy-model", "--src-uri", "databricks", "--dst-uri", "databricks", "--src-model", &name];
-    let options = ["--dst-model", &copy_name, "--dst-experiment-name", &runs, "--copy-permissions"];
-    run_ok(&[&copy[..], &options, &["--principal-rename-file", path(&map)]].concat(), &sides);
-    assert_eq!(to.model_grants(&copy_name), expected);
+    let moved = Moved {
+        uri: "databricks",
+        names: [unique_name("perm-model-dst"), unique_name("perm-model-copy")],
+        first: [ann.clone(), "data-team: CAN_MANAGE".into()],
+        all: [ann, "data-team: CAN_MANAGE".into(), format!("{ROBERT}: CAN_READ")],
+    };
+    moved.check(&from, &to, &name, &out, &runs, |model| to.model_grants(model));
 
     // An open-source server has no access control lists: one line says so, nothing is written.
     let refused = cli::fails(
@@ -832,20 +841,7 @@ fn an_interrupted_copy_into_a_workspace_is_resumed_in_place() {
     let ws_name = format!("/Users/{}/{}/experiment", test_support::databricks::USER, unique_name("dbx-resume"));
     let dir = tempfile::tempdir().unwrap();
     let report = dir.path().join("report.json");
-    let args = [
-        "copy-experiment",
-        "--src-uri",
-        &src.url,
-        "--dst-uri",
-        "databricks",
-        "--src-experiment",
-        src_name,
-        "--dst-experiment-name",
-        &ws_name,
-        "--use-src-user-id",
-        "--report",
-        path(&report),
-    ];
+    let args = [copy_experiment(&src.url, "databricks", src_name, &ws_name), vec!["--report", path(&report)]].concat();
     let env = [("DST_DATABRICKS_HOST", ws.url.as_str()), ("DST_DATABRICKS_TOKEN", PAT)];
     run_ok(&args, &env);
 
@@ -1356,7 +1352,7 @@ fn unity_catalog_grants_move_between_workspaces_naming_a_principal_the_destinati
 
     // Exported beside the model's other fields: every page of both lists.
     let dir = tempfile::tempdir().unwrap();
-    let (out, report) = (dir.path().join("out"), dir.path().join("report.json"));
+    let out = dir.path().join("out");
     let export = ["export-model", "--tracking-uri", "databricks-uc", "--model", &name, "--output-dir", path(&out)];
     run_ok(&[&export[..], &["--export-permissions"]].concat(), &src_env);
     let written: Value = serde_json::from_str(&std::fs::read_to_string(out.join("model.json")).unwrap()).unwrap();
@@ -1364,50 +1360,17 @@ fn unity_catalog_grants_move_between_workspaces_naming_a_principal_the_destinati
     let count = |list: &str| permissions[list]["privilege_assignments"].as_array().map(Vec::len);
     assert_eq!((count("permissions"), count("effective_permissions")), (Some(3), Some(4)), "{permissions}");
 
-    // Imported where Bob is unknown: Ann's and the group's grants are set, Bob's refusal fails
-    // the model and names him; the admins' inherited EXECUTE is not made direct.
-    let dst_name = format!("main.default.{}", unique_name("uc_perm_dst").replace('-', "_"));
-    let import = [
-        "import-model",
-        "--tracking-uri",
-        "databricks-uc",
-        "--input-dir",
-        path(&out),
-        "--model",
-        &dst_name,
-        "--experiment-name",
-        &runs,
-        "--import-permissions",
-        "--report",
-        path(&report),
-    ];
-    let failed = cli::run(&import, &dst_env);
-    let err = stderr(&failed);
-    assert!(!failed.status.success() && err.contains(BOB) && err.contains("--principal-rename-file"), "{err}");
-    let r: Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    // Imported where Bob is unknown, mapped, and copied straight: the admins' inherited
+    // EXECUTE is not made direct.
+    let uc_name = |n: &str| format!("main.default.{}", unique_name(n).replace('-', "_"));
     let ann = format!("{ANN}: APPLY_TAG, EXECUTE");
-    assert_eq!(r["models"][0]["permissions"]["applied"], json!([ann, "data-team: ALL_PRIVILEGES"]), "{r}");
-    assert_eq!(to.uc_grants(&dst_name), [ann.clone(), "data-team: ALL_PRIVILEGES".into()]);
-
-    // Bob mapped to Robert: the re-run finishes, adding his grant.
-    let map = dir.path().join("principals.csv");
-    std::fs::write(&map, format!("{BOB},{ROBERT}\n")).unwrap();
-    run_ok(&[&import[..], &["--principal-rename-file", path(&map)]].concat(), &dst_env);
-    let expected = [ann, "data-team: ALL_PRIVILEGES".into(), format!("{ROBERT}: EXECUTE")];
-    assert_eq!(to.uc_grants(&dst_name), expected);
-
-    // Straight from one metastore to the other.
-    let copy_name = format!("main.default.{}", unique_name("uc_perm_copy").replace('-', "_"));
-    let sides = [
-        ("SRC_DATABRICKS_HOST", from.url.as_str()),
-        ("SRC_DATABRICKS_TOKEN", PAT),
-        ("DST_DATABRICKS_HOST", to.url.as_str()),
-        ("DST_DATABRICKS_TOKEN", PAT),
-    ];
-    let copy = ["copy-model", "--src-uri", "databricks-uc", "--dst-uri", "databricks-uc", "--src-model", &name];
-    let options = ["--dst-model", &copy_name, "--dst-experiment-name", &runs, "--copy-permissions"];
-    run_ok(&[&copy[..], &options, &["--principal-rename-file", path(&map)]].concat(), &sides);
-    assert_eq!(to.uc_grants(&copy_name), expected);
+    let moved = Moved {
+        uri: "databricks-uc",
+        names: [uc_name("uc_perm_dst"), uc_name("uc_perm_copy")],
+        first: [ann.clone(), "data-team: ALL_PRIVILEGES".into()],
+        all: [ann, "data-team: ALL_PRIVILEGES".into(), format!("{ROBERT}: EXECUTE")],
+    };
+    moved.check(&from, &to, &name, &out, &runs, |model| to.uc_grants(model));
 
     // Into a workspace registry, whose permissions are access control lists: refused by name.
     let ws_name = unique_name("uc-perm-ws");
@@ -1430,38 +1393,13 @@ fn runs_copy_into_an_experiment_in_a_unity_catalog_volume_and_out_again() {
     let folder = format!("/Volumes/main/default/vol/{}", unique_name("exp"));
     let ws_name = format!("/Users/{}/{}", test_support::databricks::USER, unique_name("dbx-volume"));
     behind.python_eval(&format!(
-        "from mlflow import MlflowClient
-MlflowClient().create_experiment({ws_name:?}, artifact_location='dbfs:{folder}')"
+        "from mlflow import MlflowClient\nMlflowClient().create_experiment({ws_name:?}, artifact_location='dbfs:{folder}')"
     ));
     let back_name = unique_name("dbx-volume-back");
     let dir = tempfile::tempdir().unwrap();
     let report = dir.path().join("report.json");
-    let into = [
-        "copy-experiment",
-        "--src-uri",
-        &src.url,
-        "--dst-uri",
-        "databricks",
-        "--src-experiment",
-        src_name,
-        "--dst-experiment-name",
-        &ws_name,
-        "--use-src-user-id",
-        "--report",
-        path(&report),
-    ];
-    let out_of = [
-        "copy-experiment",
-        "--src-uri",
-        "databricks",
-        "--dst-uri",
-        &behind.url,
-        "--src-experiment",
-        &ws_name,
-        "--dst-experiment-name",
-        &back_name,
-        "--use-src-user-id",
-    ];
+    let into = [copy_experiment(&src.url, "databricks", src_name, &ws_name), vec!["--report", path(&report)]].concat();
+    let out_of = copy_experiment("databricks", &behind.url, &ws_name, &back_name);
     let env = [
         ("DST_DATABRICKS_HOST", ws.url.as_str()),
         ("DST_DATABRICKS_TOKEN", PAT),

@@ -274,6 +274,20 @@ pub struct PermissionsOutcome {
 }
 
 impl PermissionsOutcome {
+    /// Records the answer to setting `grant`: set; refused for this grant alone (an unknown
+    /// principal, a level or privilege the object does not take: 400 or 404), which fails the
+    /// object later with the others set; or an error that stops it now.
+    pub fn record(&mut self, grant: String, answer: mlflow_client::Result<()>) -> Result<()> {
+        match answer {
+            Ok(()) => self.applied.push(grant),
+            Err(e) if e.status().is_some_and(|s| s == 400 || s == 404) => {
+                self.refused.push(format!("{grant} ({})", e.error_code().unwrap_or("refused")));
+            }
+            Err(e) => return Err(e.into()),
+        }
+        Ok(())
+    }
+
     /// The failure of an object some of whose grants the destination refused: its
     /// permissions are not silently narrower than the source's.
     pub fn refusal(&self) -> Option<String> {

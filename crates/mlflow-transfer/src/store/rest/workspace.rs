@@ -140,13 +140,7 @@ pub async fn set_uc_grants(
             continue;
         };
         let grant = format!("{to}: {}", privileges.join(", "));
-        match client.uc_grant_model(full_name, to, &privileges).await {
-            Ok(()) => outcome.applied.push(grant),
-            Err(e) if e.status().is_some_and(|s| s == 400 || s == 404) => {
-                outcome.refused.push(format!("{grant} ({})", e.error_code().unwrap_or("refused")));
-            }
-            Err(e) => return Err(e.into()),
-        }
+        outcome.record(grant, client.uc_grant_model(full_name, to, &privileges).await)?;
     }
     Ok(outcome)
 }
@@ -181,14 +175,7 @@ pub async fn set_permissions(
         };
         let entry = serde_json::json!({ key: to, "permission_level": level });
         let grant = format!("{to}: {level}");
-        match client.patch_permission(object_type, id, &entry).await {
-            Ok(()) => outcome.applied.push(grant),
-            // Refused for this grant (an unknown principal, a level the object does not take).
-            Err(e) if e.status().is_some_and(|s| s == 400 || s == 404) => {
-                outcome.refused.push(format!("{grant} ({})", e.error_code().unwrap_or("refused")));
-            }
-            Err(e) => return Err(e.into()),
-        }
+        outcome.record(grant, client.patch_permission(object_type, id, &entry).await)?;
     }
     Ok(outcome)
 }
