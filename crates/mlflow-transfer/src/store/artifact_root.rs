@@ -601,6 +601,8 @@ mod tests {
         };
         let uri = "dbfs:/databricks/mlflow-tracking/123/abc/artifacts";
         assert_eq!(dbx(r.for_writing(uri)), "abc");
+        // An open-source server has no volumes.
+        assert!(r.for_writing("dbfs:/Volumes/c/s/v/x").is_err());
         assert_eq!(dbx(r.for_reading(ArtifactRoot::RunRoutes("abc".into()), Some(uri))), "abc");
         assert_eq!(dbx(r.for_writing("dbfs:/databricks/mlflow-tracking/1/r/artifacts/")), "r");
         let model = "dbfs:/databricks/mlflow-tracking/1/logged_models/m-1/artifacts";
@@ -621,7 +623,20 @@ mod tests {
         })
         .unwrap();
         let r = ArtifactRoots::new(MlflowClient::new(&config).unwrap());
-        assert_eq!(dbx(r.for_reading(ArtifactRoot::RunRoutes("x".into()), Some("dbfs:/Volumes/a/b/c"))), "x");
+        assert_eq!(dbx(r.for_reading(ArtifactRoot::RunRoutes("x".into()), Some("dbfs:/custom/root"))), "x");
+        // Except a run in a Unity Catalog volume, read and written through the Files API; a
+        // path that is not plainly inside a volume is not one.
+        let volume = |uri: &str| match r.for_reading(ArtifactRoot::RunRoutes("x".into()), Some(uri)).unwrap() {
+            ArtifactRoot::Volume(path) => Some(path),
+            _ => None,
+        };
+        assert_eq!(volume("dbfs:/Volumes/c/s/v/exp/x/artifacts/").as_deref(), Some("/Volumes/c/s/v/exp/x/artifacts"));
+        assert!(
+            matches!(r.for_writing("dbfs:/Volumes/c/s/v").unwrap(), ArtifactRoot::Volume(p) if p == "/Volumes/c/s/v")
+        );
+        for not_one in ["dbfs:/Volumes/c/s", "dbfs:/Volumes/c/../v/x", "dbfs:/Volumes/c//v/x", "dbfs:/volumes/c/s/v"] {
+            assert_eq!(volume(not_one), None, "{not_one}");
+        }
         let model = r.for_reading(ArtifactRoot::ModelRoutes("m-2".into()), None).unwrap();
         assert!(matches!(model, ArtifactRoot::DatabricksModel(id) if id == "m-2"));
     }
