@@ -236,9 +236,10 @@ impl MlflowClient {
     /// [`quote_filter_value`]), following pages. Deleted versions are not listed, and the results
     /// carry no `aliases`: read those from [`Self::get_registered_model`] or
     /// [`Self::get_model_version`].
-    /// A Unity Catalog registry leaves the tags out of its search results (MLflow's
+    ///
+    /// A Unity Catalog registry leaves the tags out of its search results too (MLflow's
     /// `model_version_search_from_uc_proto`): there each version is read again with
-    /// [`Self::get_model_version`], as the Python tool does.
+    /// [`Self::get_model_version`], as the Python tool does, which gives both.
     pub async fn search_model_versions(&self, filter: &str) -> Result<Vec<ModelVersion>> {
         let found: Vec<ModelVersion> = all_pages(|token| async move {
             let mut q = vec![("filter", filter.to_string()), ("max_results", VERSIONS_PAGE.to_string())];

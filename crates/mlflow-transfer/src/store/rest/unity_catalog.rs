@@ -1,9 +1,9 @@
 //! Unity Catalog versions (databricks-rest.md §3.3): a version is created pending, with a
 //! `storage_location` of its own, and holds no files until they are written there with a
 //! temporary credential of the version (or, in the workspace's default storage, through
-//! presigned URLs); `finalize` then makes it ready. The files are those
-//! its `source` names at the destination workspace (the copied run's folder, or the copied
-//! logged model), read back from there as MLflow's `copy_model_version` does.
+//! presigned URLs); `finalize` then makes it ready. The files are those its `source` names at
+//! the destination workspace (the copied run's folder, or the copied logged model), read back
+//! from there as MLflow's `copy_model_version` does.
 
 use futures::{StreamExt, TryStreamExt};
 use mlflow_client::{types::ModelVersion, ByteStream, MlflowClient};
