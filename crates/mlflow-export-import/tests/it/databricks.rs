@@ -1006,7 +1006,7 @@ fn uc_versions(server: &MlflowServer, name: &str) -> Value {
 fn a_registered_model_copies_into_unity_catalog_and_out_again() {
     let ws = workspace(FakeOptions { tokens: vec![PAT.into()], ..FakeOptions::default() });
     let m = moto::shared();
-    unity_catalog_round_trip(&ws, &[("DST_MLFLOW_S3_ENDPOINT_URL", m.endpoint_url.as_str())]);
+    unity_catalog_round_trip(&ws, &[("DST_MLFLOW_S3_ENDPOINT_URL", m.endpoint_url.as_str())], 0);
 }
 
 /// The same on an Azure workspace: each version's storage is an ADLS Gen2 folder, written
@@ -1020,7 +1020,7 @@ fn a_registered_model_copies_into_unity_catalog_on_azure_and_out_again() {
         FakeOptions { tokens: vec![PAT.into()], ..FakeOptions::default() },
     );
     let az = azurite::shared();
-    unity_catalog_round_trip(&ws, &[("DST_AZURE_STORAGE_CONNECTION_STRING", az.connection_string.as_str())]);
+    unity_catalog_round_trip(&ws, &[("DST_AZURE_STORAGE_CONNECTION_STRING", az.connection_string.as_str())], 1);
 }
 
 /// The same in a workspace whose Unity Catalog keeps versions in its default storage: each
@@ -1028,15 +1028,15 @@ fn a_registered_model_copies_into_unity_catalog_on_azure_and_out_again() {
 #[test]
 fn a_registered_model_copies_into_unity_catalog_default_storage_and_out_again() {
     let ws = workspace(FakeOptions { tokens: vec![PAT.into()], uc_default_storage: true, ..FakeOptions::default() });
-    unity_catalog_round_trip(&ws, &[]);
+    unity_catalog_round_trip(&ws, &[], 1);
 }
 
-/// Copies the second seeded model into `ws`'s Unity Catalog (`storage_env`: how this machine
-/// reaches its storage) and out again; see the tests above.
-fn unity_catalog_round_trip(ws: &DatabricksFake, storage_env: &[(&str, &str)]) {
+/// Copies seeded model `model` into `ws`'s Unity Catalog (`storage_env`: how this machine
+/// reaches its storage) and out again; see the tests above. Each seeded model has five
+/// versions from runs, version 3 deleted; the first also a sixth from an MLflow 3 logged model.
+fn unity_catalog_round_trip(ws: &DatabricksFake, storage_env: &[(&str, &str)], model: usize) {
     let (src, behind) = (MlflowServer::shared(ArtifactMode::Proxy), MlflowServer::shared(ArtifactMode::LocalRoot));
-    // The second seeded model: five versions from runs, version 3 deleted, no logged model.
-    let name = crate::models::seed_models(src)[1].clone();
+    let name = crate::models::seed_models(src)[model].clone();
     let uc_name = format!("main.default.{}", unique_name("uc").replace('-', "_"));
     let experiment = format!("/Users/{}/{}/uc-runs", test_support::databricks::USER, unique_name("dbx"));
     let args = [
@@ -1058,17 +1058,28 @@ fn unity_catalog_round_trip(ws: &DatabricksFake, storage_env: &[(&str, &str)]) {
     run_ok(&args, &env);
     let err = stderr(&run_ok(&args, &env));
     assert!(err.contains("versions 0 created") && err.contains(" 0 created, 0 resumed"), "{err}");
+    let a = src.dump_model(&name);
+    let va = a["versions"].as_array().unwrap();
+    let live = va.len() as u64;
     let counts = ws.counts();
-    assert_eq!(counts.uc_created.load(Ordering::Relaxed), 4, "one version each, made once");
-    assert_eq!(counts.uc_finalized.load(Ordering::Relaxed), 4);
-    assert_eq!(counts.uc_write_credentials.load(Ordering::Relaxed), 4);
+    assert_eq!(counts.uc_created.load(Ordering::Relaxed), live, "one version each, made once");
+    assert_eq!(counts.uc_finalized.load(Ordering::Relaxed), live);
+    assert_eq!(counts.uc_write_credentials.load(Ordering::Relaxed), live);
     assert_eq!(ws.uc_pending(), Vec::<(String, String)>::new());
 
-    let a = src.dump_model(&name);
     let uc = uc_versions(behind, &uc_name);
-    let (va, vu) = (a["versions"].as_array().unwrap(), uc["versions"].as_array().unwrap());
-    assert_eq!(va.len(), 4, "versions 1, 2, 4 and 5");
+    let vu = uc["versions"].as_array().unwrap();
     assert_eq!(vu.len(), va.len(), "{uc}");
+    // A logged model's `MLmodel` names its own run and model (`--mlmodel-fix`), so its bytes
+    // differ from the source's; its size does not.
+    let files = |version: &Value, files: &Value| {
+        let logged = version["source"].as_str().is_some_and(|s| s.starts_with("models:/"));
+        let mut files = files.clone();
+        for f in files.as_array_mut().into_iter().flatten().filter(|f| logged && f["path"] == "MLmodel") {
+            f["sha256"] = Value::Null;
+        }
+        files
+    };
     let mut expected_aliases = serde_json::Map::new();
     for (x, u) in va.iter().zip(vu) {
         let (src_version, uc_version) = (x["version"].as_str().unwrap(), u["version"].as_str().unwrap());
@@ -1094,9 +1105,14 @@ fn unity_catalog_round_trip(ws: &DatabricksFake, storage_env: &[(&str, &str)]) {
                 expected_aliases.insert(alias.clone(), json!(uc_version));
             }
         }
-        assert!(u["source"].as_str().unwrap().starts_with("dbfs:/databricks/mlflow-tracking/"), "{what}: {u}");
+        let source = u["source"].as_str().unwrap();
+        assert!(
+            source.starts_with("dbfs:/databricks/mlflow-tracking/") || source.starts_with("models:/m-"),
+            "{what}: {u}"
+        );
         // The version's own storage holds its model's files, byte for byte.
-        assert_eq!(files_under(ws, &ws.uc_key(&uc_name, uc_version, ""), false), x["files"], "{what}: files");
+        let stored = files_under(ws, &ws.uc_key(&uc_name, uc_version, ""), false);
+        assert_eq!(files(x, &stored), files(x, &x["files"]), "{what}: files");
     }
     assert_eq!(uc["aliases"], Value::Object(expected_aliases), "aliases: the source's and one per stage");
 
@@ -1130,9 +1146,10 @@ fn unity_catalog_round_trip(ws: &DatabricksFake, storage_env: &[(&str, &str)]) {
     }
     for (x, y) in va.iter().zip(vb) {
         let what = format!("v{} (back as v{})", x["version"], y["version"]);
-        for field in ["current_stage", "description", "status", "files"] {
+        for field in ["current_stage", "description", "status"] {
             assert_eq!(y[field], x[field], "{what}: {field}");
         }
+        assert_eq!(files(x, &y["files"]), files(x, &x["files"]), "{what}: files");
         let own = |v: &Value| {
             let mut tags = v["tags"].as_object().unwrap().clone();
             tags.retain(|k, _| !k.starts_with("mlflow_export_import."));
