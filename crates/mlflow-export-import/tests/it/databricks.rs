@@ -121,6 +121,16 @@ fn run_ok(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
     cli::succeeded(args, cli::run(args, env))
 }
 
+/// `copy-model` of model `from` at `src_uri` into `to` at `dst_uri`.
+fn copy_model<'a>(src_uri: &'a str, dst_uri: &'a str, from: &'a str, to: &'a str) -> Vec<&'a str> {
+    vec!["copy-model", "--src-uri", src_uri, "--dst-uri", dst_uri, "--src-model", from, "--dst-model", to]
+}
+
+/// A fresh Unity Catalog model name, `main.default.<prefix>_<unique>`.
+fn uc_model_name(prefix: &str) -> String {
+    format!("main.default.{}", unique_name(prefix).replace('-', "_"))
+}
+
 /// `copy-experiment` of experiment `from` at `src_uri` into `to` at `dst_uri`, keeping users.
 fn copy_experiment<'a>(src_uri: &'a str, dst_uri: &'a str, from: &'a str, to: &'a str) -> Vec<&'a str> {
     let sides = ["--src-uri", src_uri, "--dst-uri", dst_uri];
@@ -671,9 +681,8 @@ impl Moved {
             ("DST_DATABRICKS_HOST", to.url.as_str()),
             ("DST_DATABRICKS_TOKEN", PAT),
         ];
-        let copy = ["copy-model", "--src-uri", self.uri, "--dst-uri", self.uri, "--src-model", name];
-        let options = ["--dst-model", copy_name, "--dst-experiment-name", runs, "--copy-permissions"];
-        run_ok(&[&copy[..], &options, &["--principal-rename-file", path(&map)]].concat(), &sides);
+        let options = ["--dst-experiment-name", runs, "--copy-permissions", "--principal-rename-file", path(&map)];
+        run_ok(&[copy_model(self.uri, self.uri, name, copy_name), options.to_vec()].concat(), &sides);
         assert_eq!(grants(copy_name), self.all);
     }
 }
@@ -912,31 +921,11 @@ fn a_registered_model_copies_into_a_workspace_registry_and_back() {
     let (ws_model, back_model) = (unique_name("dbx-model"), unique_name("dbx-model-back"));
     let ws_experiment = format!("/Users/{}/{}/model-runs", test_support::databricks::USER, unique_name("dbx"));
     let into = [
-        "copy-model",
-        "--src-uri",
-        &src.url,
-        "--dst-uri",
-        "databricks",
-        "--src-model",
-        &name,
-        "--dst-model",
-        &ws_model,
-        "--dst-experiment-name",
-        &ws_experiment,
-        "--use-src-user-id",
-    ];
-    let out_of = [
-        "copy-model",
-        "--src-uri",
-        "databricks",
-        "--dst-uri",
-        &back.url,
-        "--src-model",
-        &ws_model,
-        "--dst-model",
-        &back_model,
-        "--use-src-user-id",
-    ];
+        copy_model(&src.url, "databricks", &name, &ws_model),
+        vec!["--dst-experiment-name", &ws_experiment, "--use-src-user-id"],
+    ]
+    .concat();
+    let out_of = [copy_model("databricks", &back.url, &ws_model, &back_model), vec!["--use-src-user-id"]].concat();
     let env = [
         ("DST_DATABRICKS_HOST", ws.url.as_str()),
         ("DST_DATABRICKS_TOKEN", PAT),
@@ -1037,23 +1026,13 @@ fn a_registered_model_copies_into_unity_catalog_default_storage_and_out_again() 
 fn unity_catalog_round_trip(ws: &DatabricksFake, storage_env: &[(&str, &str)], model: usize) {
     let (src, behind) = (MlflowServer::shared(ArtifactMode::Proxy), MlflowServer::shared(ArtifactMode::LocalRoot));
     let name = crate::models::seed_models(src)[model].clone();
-    let uc_name = format!("main.default.{}", unique_name("uc").replace('-', "_"));
+    let uc_name = uc_model_name("uc");
     let experiment = format!("/Users/{}/{}/uc-runs", test_support::databricks::USER, unique_name("dbx"));
     let args = [
-        "copy-model",
-        "--src-uri",
-        &src.url,
-        "--dst-uri",
-        "databricks-uc",
-        "--src-model",
-        &name,
-        "--dst-model",
-        &uc_name,
-        "--dst-experiment-name",
-        &experiment,
-        "--stages-as-aliases",
-        "--use-src-user-id",
-    ];
+        copy_model(&src.url, "databricks-uc", &name, &uc_name),
+        vec!["--dst-experiment-name", &experiment, "--stages-as-aliases", "--use-src-user-id"],
+    ]
+    .concat();
     let env = [&[("DST_DATABRICKS_HOST", ws.url.as_str()), ("DST_DATABRICKS_TOKEN", PAT)], storage_env].concat();
     run_ok(&args, &env);
     let err = stderr(&run_ok(&args, &env));
@@ -1119,18 +1098,7 @@ fn unity_catalog_round_trip(ws: &DatabricksFake, storage_env: &[(&str, &str)], m
     // Out of Unity Catalog to an open-source registry: the model is as its source was, stages
     // back and the aliases made of them gone; the numbers are Unity Catalog's.
     let back_name = unique_name("uc-back");
-    let out_of = [
-        "copy-model",
-        "--src-uri",
-        "databricks-uc",
-        "--dst-uri",
-        &behind.url,
-        "--src-model",
-        &uc_name,
-        "--dst-model",
-        &back_name,
-        "--use-src-user-id",
-    ];
+    let out_of = [copy_model("databricks-uc", &behind.url, &uc_name, &back_name), vec!["--use-src-user-id"]].concat();
     let env = [("SRC_DATABRICKS_HOST", ws.url.as_str()), ("SRC_DATABRICKS_TOKEN", PAT)];
     run_ok(&out_of, &env);
     let b = behind.dump_model(&back_name);
@@ -1183,23 +1151,12 @@ fn workspace_registry_versions_upgrade_to_unity_catalog_in_place() {
         ("DST_MLFLOW_S3_ENDPOINT_URL", m.endpoint_url.as_str()),
         ("MLFLOW_S3_ENDPOINT_URL", m.endpoint_url.as_str()),
     ];
-    let into_registry = [
-        "copy-model",
-        "--src-uri",
-        &src.url,
-        "--dst-uri",
-        "databricks",
-        "--src-model",
-        &name,
-        "--dst-model",
-        &ws_model,
-        "--dst-experiment-name",
-        &experiment,
-    ];
+    let into_registry =
+        [copy_model(&src.url, "databricks", &name, &ws_model), vec!["--dst-experiment-name", &experiment]].concat();
     run_ok(&into_registry, &env);
     let in_ws = versions_of(behind, &ws_model);
     assert_eq!(in_ws.len(), 4, "{in_ws:?}");
-    let uc_name = format!("main.default.{}", unique_name("upgraded").replace('-', "_"));
+    let uc_name = uc_model_name("upgraded");
     for pass in 0..2 {
         for w in &in_ws {
             let version = w["version"].as_str().unwrap();
@@ -1247,7 +1204,7 @@ fn workspace_registry_versions_upgrade_to_unity_catalog_in_place() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("export");
     run_ok(&["export-models", "--tracking-uri", "databricks", "--models", &ws_model, "--output-dir", path(&out)], &env);
-    let bulk_name = format!("main.default.{}", unique_name("bulk").replace('-', "_"));
+    let bulk_name = uc_model_name("bulk");
     let (models_csv, experiments_csv) = (dir.path().join("models.csv"), dir.path().join("experiments.csv"));
     std::fs::write(&models_csv, format!("{ws_model},{bulk_name}\n")).unwrap();
     std::fs::write(&experiments_csv, format!("{experiment},{experiment}-uc\n")).unwrap();
@@ -1288,19 +1245,8 @@ fn a_unity_catalog_version_is_never_left_pending() {
     let m = moto::shared();
     let copy = |ws: &DatabricksFake, uc_name: &str| {
         let experiment = format!("/Users/{}/{}/uc-runs", test_support::databricks::USER, unique_name("dbx"));
-        let args = [
-            "copy-model",
-            "--src-uri",
-            &src.url,
-            "--dst-uri",
-            "databricks-uc",
-            "--src-model",
-            &name,
-            "--dst-model",
-            uc_name,
-            "--dst-experiment-name",
-            &experiment,
-        ];
+        let args = [copy_model(&src.url, "databricks-uc", &name, uc_name), vec!["--dst-experiment-name", &experiment]]
+            .concat();
         let env = [
             ("DST_DATABRICKS_HOST", ws.url.as_str()),
             ("DST_DATABRICKS_TOKEN", PAT),
@@ -1308,10 +1254,9 @@ fn a_unity_catalog_version_is_never_left_pending() {
         ];
         cli::run(&args, &env)
     };
-    let uc_name = || format!("main.default.{}", unique_name("uc").replace('-', "_"));
 
     let gcp = workspace(FakeOptions { tokens: vec![PAT.into()], uc_gcp: true, ..FakeOptions::default() });
-    let refused = uc_name();
+    let refused = uc_model_name("uc");
     let out = copy(&gcp, &refused);
     let err = stderr(&out);
     assert!(!out.status.success() && err.contains("a GCP OAuth token"), "{err}");
@@ -1321,7 +1266,7 @@ fn a_unity_catalog_version_is_never_left_pending() {
     assert_eq!(gcp.violations(), Vec::<String>::new());
 
     let ws = workspace(FakeOptions { tokens: vec![PAT.into()], ..FakeOptions::default() });
-    let resumed = uc_name();
+    let resumed = uc_model_name("uc");
     let code = format!(
         "import json, requests\n\
          h = {{'Authorization': 'Bearer {PAT}'}}\n\
@@ -1356,7 +1301,7 @@ fn a_unity_catalog_version_is_never_left_pending() {
 fn unity_catalog_grants_move_between_workspaces_naming_a_principal_the_destination_lacks() {
     let (from, to) = principals_workspaces();
     let server = MlflowServer::shared(ArtifactMode::LocalRoot);
-    let name = format!("main.default.{}", unique_name("uc_perm").replace('-', "_"));
+    let name = uc_model_name("uc_perm");
     server.python_eval(&format!(
         "from mlflow import MlflowClient\nMlflowClient().create_registered_model({name:?}, description='grants')"
     ));
@@ -1379,11 +1324,10 @@ fn unity_catalog_grants_move_between_workspaces_naming_a_principal_the_destinati
 
     // Imported where Bob is unknown, mapped, and copied straight: the admins' inherited
     // EXECUTE is not made direct.
-    let uc_name = |n: &str| format!("main.default.{}", unique_name(n).replace('-', "_"));
     let ann = format!("{ANN}: APPLY_TAG, EXECUTE");
     let moved = Moved {
         uri: "databricks-uc",
-        names: [uc_name("uc_perm_dst"), uc_name("uc_perm_copy")],
+        names: [uc_model_name("uc_perm_dst"), uc_model_name("uc_perm_copy")],
         first: [ann.clone(), "data-team: ALL_PRIVILEGES".into()],
         all: [ann, "data-team: ALL_PRIVILEGES".into(), format!("{ROBERT}: EXECUTE")],
     };
