@@ -37,11 +37,12 @@ impl MlflowClient {
             }
         })
         .await?;
+        let (in_folder, in_root) = (format!("{folder}/"), format!("{root}/"));
         entries
             .into_iter()
             .map(|e| {
-                let below = e.path.strip_prefix(&format!("{folder}/")).filter(|rest| !rest.is_empty());
-                match below.and_then(|_| e.path.strip_prefix(&format!("{root}/"))) {
+                let below = e.path.strip_prefix(&in_folder).is_some_and(|rest| !rest.is_empty());
+                match e.path.strip_prefix(&in_root).filter(|_| below) {
                     Some(rel) => Ok(FileInfo { path: rel.to_string(), is_dir: e.is_directory, file_size: e.file_size }),
                     None => Err(Error::Protocol(format!("the listing of {folder} named {:?}, outside it", e.path))),
                 }

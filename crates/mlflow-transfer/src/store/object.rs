@@ -287,11 +287,22 @@ impl ObjectStores {
         Self::with_env(side, process_env())
     }
 
-    /// Stores of one side that sign S3 requests with these keys (a Unity Catalog version's
-    /// temporary credential) in place of the environment's; the endpoint, region and the rest
-    /// still come from the environment.
-    pub fn with_s3_keys(side: Option<&str>, id: String, secret: String, token: Option<String>) -> Self {
-        Self::with_env(side, with_s3_keys(process_env(), id, secret, token))
+    /// The root of S3 folder `uri` reached with these keys (a Unity Catalog version's temporary
+    /// credential) in place of the environment's, its writes asking for server-side encryption
+    /// `encryption` (`AES256`, or `aws:kms` with a key id) when given; the endpoint, region and
+    /// the rest still come from the environment.
+    pub fn s3_keys_root(
+        side: Option<&str>,
+        uri: &str,
+        (id, secret, token): (String, String, Option<String>),
+        encryption: Option<(&str, Option<String>)>,
+    ) -> Result<ObjectRoot> {
+        if !matches!(parse(uri)?, Some(Location { scheme: "s3", .. })) {
+            return Err(Error::Unsupported(format!("S3 credentials for storage {}", mlflow_client::redact(uri))));
+        }
+        let mut stores = Self::with_env(side, with_s3_keys(process_env(), id, secret, token));
+        stores.s3_encryption = encryption.map(|(algorithm, key)| (algorithm.to_string(), key));
+        stores.root_of(uri)
     }
 
     /// The root of Azure folder `uri` (`abfss://container@account.dfs.core.windows.net/…`)
@@ -304,18 +315,16 @@ impl ObjectStores {
             Some(Location { scheme: "azure", account: Some(account), .. }) => account,
             _ => return Err(Error::Input(format!("{}: not an Azure folder", mlflow_client::redact(uri)))),
         };
-        let stores = Self::with_env(side, with_azure_sas(process_env(), account, sas));
-        match stores.resolve(uri)? {
-            Some(Resolved::Root(root)) => Ok(root),
-            _ => Err(Error::Unsupported(format!("{}: no Azure store", mlflow_client::redact(uri)))),
-        }
+        Self::with_env(side, with_azure_sas(process_env(), account, sas)).root_of(uri)
     }
 
-    /// These stores with S3 writes asking for server-side encryption `algorithm` (`AES256`
-    /// or `aws:kms`, with `kms_key`).
-    pub fn with_s3_encryption(mut self, algorithm: &str, kms_key: Option<String>) -> Self {
-        self.s3_encryption = Some((algorithm.to_string(), kms_key));
-        self
+    /// The root of `uri` with the credentials these stores were made with.
+    fn root_of(&self, uri: &str) -> Result<ObjectRoot> {
+        match self.resolve(uri)? {
+            Some(Resolved::Root(root)) => Ok(root),
+            Some(Resolved::NoCredentials(why)) => Err(Error::Unsupported(why)),
+            None => Err(Error::Input(format!("{}: not an object-store folder", mlflow_client::redact(uri)))),
+        }
     }
 
     fn with_env(side: Option<&str>, env: Env) -> Self {

@@ -11,7 +11,7 @@ use mlflow_client::{types::ModelVersion, ByteStream, MlflowClient};
 use crate::{
     store::{
         artifact_root::{ArtifactRoot, ArtifactRoots},
-        object::{ObjectRoot, ObjectStores, Resolved},
+        object::{ObjectRoot, ObjectStores},
         NewVersion,
     },
     Error, Result,
@@ -123,26 +123,19 @@ async fn version_storage(client: &MlflowClient, name: &str, version: &str, locat
         };
         return Err(unsupported(kind));
     };
-    let mut stores =
-        ObjectStores::with_s3_keys(client.side(), aws.access_key_id, aws.secret_access_key, aws.session_token);
     let sse = credentials.encryption_details.and_then(|e| e.sse_encryption_details).unwrap_or_default();
-    match sse.algorithm.as_deref() {
-        Some("AWS_SSE_S3") => stores = stores.with_s3_encryption("AES256", None),
-        Some("AWS_SSE_KMS") => stores = stores.with_s3_encryption("aws:kms", sse.aws_kms_key_arn),
+    let encryption = match sse.algorithm.as_deref() {
+        Some("AWS_SSE_S3") => Some(("AES256", None)),
+        Some("AWS_SSE_KMS") => Some(("aws:kms", sse.aws_kms_key_arn)),
         Some(other) => {
             return Err(Error::Unsupported(format!(
                 "version {version} of {name}: its storage asks for encryption {other}, which this tool does not know"
             )))
         }
-        None => {}
-    }
-    match stores.resolve(location)? {
-        Some(Resolved::Root(root)) if location.starts_with("s3://") => Ok(VersionStorage::Object(root)),
-        _ => Err(Error::Unsupported(format!(
-            "version {version} of {name}: S3 credentials for storage {}",
-            mlflow_client::redact(location)
-        ))),
-    }
+        None => None,
+    };
+    let keys = (aws.access_key_id, aws.secret_access_key, aws.session_token);
+    ObjectStores::s3_keys_root(client.side(), location, keys, encryption).map(VersionStorage::Object)
 }
 
 /// Where the files `new.source` names are at the destination, and their folder in it.
