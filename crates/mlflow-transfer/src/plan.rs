@@ -56,6 +56,23 @@ use crate::{
     Error, Result,
 };
 
+/// The runs an experiment's listing found, plus the `pinned` ones it did not (each with its
+/// parent link, which a server answers from the version lookup that located the run).
+async fn with_pinned(
+    src: &dyn TrackingSource,
+    mut runs: Vec<(String, Option<String>)>,
+    pinned: &[String],
+) -> Result<Vec<(String, Option<String>)>> {
+    // One set of the found ids, not a scan of every run per pinned one.
+    let mut have: BTreeSet<String> = runs.iter().map(|(id, _)| id.clone()).collect();
+    for id in pinned {
+        if have.insert(id.clone()) {
+            runs.push((id.clone(), src.run_tag(id, "mlflow.parentRunId").await?));
+        }
+    }
+    Ok(runs)
+}
+
 /// One object's move. Every kind but a run is boxed: a plan holds one step per run, and an
 /// unboxed experiment's move made every step 392 bytes where a run needs 80 (26 MB of a
 /// 100,000-run plan).
@@ -1076,16 +1093,10 @@ impl Planner {
         };
         // Runs `pinned` are taken whatever the filter says; reading their version located them,
         // so their parent link is known without a request.
-        let found = src.plan_runs(&record, filter).await.map(|mut runs| {
-            // One set of the found ids, not a scan of every run per pinned one.
-            let mut have: BTreeSet<String> = runs.iter().map(|(id, _)| id.clone()).collect();
-            for id in pinned {
-                if have.insert(id.clone()) {
-                    runs.push((id.clone(), src.searched_tag(id, "mlflow.parentRunId")));
-                }
-            }
-            runs
-        });
+        let found = match src.plan_runs(&record, filter).await {
+            Ok(runs) => with_pinned(src.as_ref(), runs, pinned).await,
+            Err(e) => Err(e),
+        };
         // Run ids become folder names in an export: a server's answer is not trusted to be one.
         let found = found.and_then(|runs| {
             runs.iter().try_for_each(|(id, _)| folder_name("run id", id).map(drop))?;

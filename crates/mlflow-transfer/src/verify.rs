@@ -111,14 +111,14 @@ impl Side {
 
     /// Each run with the source run it is a copy of: its source-identity tag, or its own id
     /// when it has none. Found without reading the runs: at a server in the listing's search
-    /// results; in an export from each `run.json`, parsed and dropped (the folder reader would
-    /// keep each run's manifest until its files are listed).
-    fn copies(&self) -> Result<Vec<(String, String)>> {
-        self.ids
-            .iter()
-            .map(|id| {
+    /// results, in a database by a query of the tag alone; in an export from each `run.json`,
+    /// parsed and dropped (the folder reader would keep each run's manifest until its files
+    /// are listed).
+    async fn copies(&self, concurrency: usize) -> Result<Vec<(String, String)>> {
+        stream::iter(&self.ids)
+            .map(|id| async move {
                 let tag = match &self.store {
-                    Store::Server(s) => s.searched_tag(id, identity::SOURCE_RUN_ID),
+                    Store::Server(s) => s.run_tag(id, identity::SOURCE_RUN_ID).await?,
                     Store::Export(_, dirs) => {
                         let mut json = read_run_dir(&dirs[id])?;
                         json.run.tags.remove(identity::SOURCE_RUN_ID)
@@ -126,14 +126,16 @@ impl Side {
                 };
                 Ok((id.clone(), tag.unwrap_or_else(|| id.clone())))
             })
-            .collect()
+            .buffered(concurrency.max(1))
+            .try_collect()
+            .await
     }
 }
 
 /// Every difference found, as lines a person can read; empty when the sides agree. Source
 /// runs come in their listed order, then the destination's runs that match none.
 pub async fn verify(src: &Side, dst: &Side, opts: Options) -> Result<Vec<String>> {
-    let dst_runs = dst.copies()?;
+    let dst_runs = dst.copies(opts.concurrency).await?;
     let mut diffs = compare(src.source(), &src.ids, dst.source(), &dst_runs, opts).await?;
     // Logged models follow runs through the runs' one copy each, as parent links do; traces
     // follow both.

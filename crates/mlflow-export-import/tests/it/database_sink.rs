@@ -1,6 +1,7 @@
 //! `--dst-backend-store-uri`: runs written straight into another server's database (SQLite,
 //! PostgreSQL) read back through that server's REST API with the official client equal to the
-//! source field by field, files included; `verify` finds 0 differences; a second copy creates
+//! source field by field, files included; `verify` finds 0 differences, reading the destination
+//! through its server and from its database; a second copy creates
 //! nothing. A database at an unknown schema revision, one that takes no writes, and a wrong
 //! password are each refused in one line, with nothing written.
 
@@ -81,6 +82,22 @@ fn copies_into_the_database_of(src: &MlflowServer, dst: &MlflowServer) {
             &from,
             "--dst-uri",
             &dst.url,
+            "--dst-experiment",
+            &to,
+            "--checksums",
+        ]);
+        // And read from the database written, without its server: each run found by its
+        // source-identity tag there too.
+        cli::ok(&[
+            "verify",
+            "--src-uri",
+            &src.url,
+            "--src-experiment",
+            &from,
+            "--dst-uri",
+            &dst.backend_store_uri,
+            "--dst-artifacts-destination",
+            path(&dst.artifact_root),
             "--dst-experiment",
             &to,
             "--checksums",

@@ -71,6 +71,10 @@ pub trait Catalog: Send + Sync + 'static {
     async fn runs(&self, experiment_id: &str, filter: &RunFilter) -> Result<Vec<(String, Option<String>)>>;
     /// A run; its metrics may hold only the latest points until [`Catalog::complete_metrics`].
     async fn read_run(&self, run_id: &str) -> Result<RunRecord>;
+    /// The value of a run's tag `key`: read with the whole run unless the store can do better.
+    async fn run_tag(&self, run_id: &str, key: &str) -> Result<Option<String>> {
+        Ok(self.read_run(run_id).await?.tags.remove(key))
+    }
     async fn complete_metrics(&self, _run: &mut RunRecord) -> Result<()> {
         Ok(())
     }
@@ -269,8 +273,8 @@ impl TrackingSource for DirectSource {
         Ok(links.into_iter().filter(|(id, _)| chosen.contains(id)).collect())
     }
 
-    fn searched_tag(&self, _run_id: &str, _key: &str) -> Option<String> {
-        None
+    async fn run_tag(&self, run_id: &str, key: &str) -> Result<Option<String>> {
+        self.catalog.run_tag(run_id, key).await
     }
 
     async fn read_model(&self, name: &str, filter: &VersionFilter) -> Result<RegisteredModelRecord> {

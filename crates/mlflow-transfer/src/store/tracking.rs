@@ -43,8 +43,10 @@ pub trait TrackingSource: RunSource + LoggedModelSource + EvaluationDatasetSourc
     /// whole runs to answer keeps them, so that moving them costs no second read.
     async fn plan_runs(&self, exp: &ExperimentRecord, filter: &RunFilter) -> Result<Vec<(String, Option<String>)>>;
 
-    /// The value of tag `key` of a run [`Self::plan_runs`] found, when known without a read.
-    fn searched_tag(&self, run_id: &str, key: &str) -> Option<String>;
+    /// The value of tag `key` of a run, `None` when it has none. A run [`Self::plan_runs`]
+    /// found is answered from what the search kept, without a request; a database answers
+    /// one query of that tag alone.
+    async fn run_tag(&self, run_id: &str, key: &str) -> Result<Option<String>>;
 
     /// A registered model and the versions `filter` selects, each with its run's artifact root
     /// and experiment name.

@@ -203,12 +203,22 @@ impl RestSource {
         Ok(links.into_iter().zip(keep).filter(|(_, k)| *k).map(|(l, _)| l).collect())
     }
 
-    /// The value of tag `key` of a run that [`Self::plan_runs`] found and that has not been
-    /// read since, without a request: `verify` matches destination runs to their source this
-    /// way before reading any of them.
-    pub fn searched_tag(&self, run_id: &str, key: &str) -> Option<String> {
-        let run: Run = serde_json::from_str(self.prefetched.lock().expect("poisoned").get(run_id)?).ok()?;
-        run.data.tags.into_iter().find(|t| t.key == key).map(|t| t.value)
+    /// The value of tag `key` of a run. One that [`Self::plan_runs`] found and that has not
+    /// been read since is answered without a request (`verify` matches destination runs to
+    /// their source this way before reading any of them); another is read and kept, so that
+    /// moving it costs no second request.
+    pub async fn run_tag(&self, run_id: &str, key: &str) -> Result<Option<String>> {
+        let cached = self.prefetched.lock().expect("poisoned").get(run_id).cloned();
+        let run: Run = match cached {
+            Some(raw) => serde_json::from_str(&raw).map_err(|e| Error::Input(format!("run {run_id}: {e}")))?,
+            None => {
+                let run = self.client.get_run(run_id).await?;
+                let raw = serde_json::to_string(&run).map_err(|e| Error::Input(format!("run {run_id}: {e}")))?;
+                self.prefetched.lock().expect("poisoned").insert(run_id.to_string(), raw.into_boxed_str());
+                run
+            }
+        };
+        Ok(run.data.tags.into_iter().find(|t| t.key == key).map(|t| t.value))
     }
 
     async fn experiment_name(&self, id: &str) -> Result<String> {

@@ -47,8 +47,8 @@ impl TrackingSource for RestSource {
         RestSource::plan_runs(self, exp, filter).await
     }
 
-    fn searched_tag(&self, run_id: &str, key: &str) -> Option<String> {
-        RestSource::searched_tag(self, run_id, key)
+    async fn run_tag(&self, run_id: &str, key: &str) -> Result<Option<String>> {
+        RestSource::run_tag(self, run_id, key).await
     }
 
     async fn read_model(&self, name: &str, filter: &VersionFilter) -> Result<RegisteredModelRecord> {

@@ -368,6 +368,15 @@ impl Catalog for SqlCatalog {
         rows.iter().map(|r| Ok((text(r, 0)?, opt_text(r, 1)?))).collect()
     }
 
+    /// One query of that tag alone: `verify` asks it of every run at the destination.
+    async fn run_tag(&self, run_id: &str, key: &str) -> Result<Option<String>> {
+        let rows = self
+            .db
+            .rows("SELECT value FROM tags WHERE run_uuid = ? AND \"key\" = ?", &[Bind::Text(run_id), Bind::Text(key)])
+            .await?;
+        rows.first().map(|r| text(r, 0)).transpose()
+    }
+
     async fn read_run(&self, run_id: &str) -> Result<RunRecord> {
         let query = "SELECT r.run_uuid, CAST(r.experiment_id AS BIGINT), r.name, r.user_id, r.status, r.start_time, \
                      r.end_time, r.lifecycle_stage, r.artifact_uri, e.name FROM runs r \
