@@ -26,10 +26,14 @@
 #      sync.idle     the same sync again, with --delete: nothing to do; the requests it made
 #                    are listed under the table (they must not grow with N)
 # 4. stops both servers (TERM, then KILL, by their process groups).
+# With SCALE_ROUTE=database the same steps read and write the servers' sqlite files directly
+# instead of their REST APIs (the source with --tracking-uri/--src-uri sqlite:///…, the
+# destination with --dst-backend-store-uri; the servers keep running), copy runs in full after
+# the import, and sync (REST only) is left out.
 # Every row records the 1-minute load average before and after the step (the machine may be
 # shared). Rows go to stdout and to $SCALE_RESULTS (default bench/results/scale-raw.md).
 #
-# Environment: SCALE_SIZES, SCALE_IMPORT_MAX, SCALE_WORKERS, SCALE_RESULTS, SCALE_KEEP=1 (keep
+# Environment: SCALE_SIZES, SCALE_IMPORT_MAX, SCALE_WORKERS, SCALE_ROUTE (rest or database), SCALE_RESULTS, SCALE_KEEP=1 (keep
 # the work directory), SCALE_TOOL (a prebuilt binary; default: cargo build --release into
 # $CARGO_TARGET_DIR or target/), BENCH_VENV (default: the repository's .venv if it has
 # mlflow 3.17.2, else bench/.venv, created as bench/run.sh does).
@@ -43,6 +47,8 @@ if [ -z "${BENCH_VENV:-}" ] && [ -x "$repo/.venv/bin/mlflow" ]; then BENCH_VENV=
 sizes="${SCALE_SIZES:-100 100000}"
 import_max="${SCALE_IMPORT_MAX:-10000}"
 workers="${SCALE_WORKERS:-1}"
+route="${SCALE_ROUTE:-rest}"
+case "$route" in rest | database) ;; *) die "SCALE_ROUTE must be rest or database, not $route" ;; esac
 results="${SCALE_RESULTS:-$bench/results/scale-raw.md}"
 exp=scale
 
@@ -144,26 +150,54 @@ for n in $sizes; do
         >"$dir/check.json" 2>"$dir/check.err" || { tail -n 20 "$dir/check.err" >&2; die "read-back check failed"; }
     log "N=$n: read back through the server: $(cat "$dir/check.json")"
 
-    measure "$n" plan.export "$tool" export-experiment --tracking-uri "$src" --experiment "$exp" \
-        --output-dir "$dir/export-dry" --dry-run
-    measure "$n" plan.copy "$tool" copy-experiment --src-uri "$src" --dst-uri "$dst" --src-experiment "$exp" \
-        --dst-experiment-name scale-copy --dry-run
-    measure "$n" export "$tool" export-experiment --tracking-uri "$src" --experiment "$exp" \
-        --output-dir "$dir/export" --report "$dir/report.export.json"
-    measure "$n" plan.import "$tool" import-experiment --tracking-uri "$dst" --input-dir "$dir/export" \
-        --experiment-name scale-import --dry-run
-    if [ "$n" -le "$import_max" ]; then
-        measure "$n" import "$tool" import-experiment --tracking-uri "$dst" --input-dir "$dir/export" \
-            --experiment-name scale-import --use-src-user-id true --report "$dir/report.import.json"
-        measure "$n" verify "$tool" verify --src-uri "$src" --src-experiment "$exp" --dst-uri "$dst" \
-            --dst-experiment scale-import
-        measure "$n" sync.first "$tool" sync --src-uri "$src" --dst-uri "$dst" --use-src-user-id true \
-            --report "$dir/report.sync.first.json"
-        measure "$n" sync.idle "$tool" sync --src-uri "$src" --dst-uri "$dst" --use-src-user-id true --delete \
-            --report "$dir/report.sync.idle.json"
-        requests=$("$py" -c 'import json,sys; r=json.load(open(sys.argv[1])); s=r["summary"]; print(r["requests"], s["runs_skipped"], s["runs_created"] + s["runs_updated"])' \
-            "$dir/report.sync.idle.json")
-        echo "- N=$n: the idle sync made ${requests%% *} requests (runs skipped, written: ${requests#* })" >>"$notes"
+    if [ "$route" = rest ]; then
+        measure "$n" plan.export "$tool" export-experiment --tracking-uri "$src" --experiment "$exp" \
+            --output-dir "$dir/export-dry" --dry-run
+        measure "$n" plan.copy "$tool" copy-experiment --src-uri "$src" --dst-uri "$dst" --src-experiment "$exp" \
+            --dst-experiment-name scale-copy --dry-run
+        measure "$n" export "$tool" export-experiment --tracking-uri "$src" --experiment "$exp" \
+            --output-dir "$dir/export" --report "$dir/report.export.json"
+        measure "$n" plan.import "$tool" import-experiment --tracking-uri "$dst" --input-dir "$dir/export" \
+            --experiment-name scale-import --dry-run
+        if [ "$n" -le "$import_max" ]; then
+            measure "$n" import "$tool" import-experiment --tracking-uri "$dst" --input-dir "$dir/export" \
+                --experiment-name scale-import --use-src-user-id true --report "$dir/report.import.json"
+            measure "$n" verify "$tool" verify --src-uri "$src" --src-experiment "$exp" --dst-uri "$dst" \
+                --dst-experiment scale-import
+            measure "$n" sync.first "$tool" sync --src-uri "$src" --dst-uri "$dst" --use-src-user-id true \
+                --report "$dir/report.sync.first.json"
+            measure "$n" sync.idle "$tool" sync --src-uri "$src" --dst-uri "$dst" --use-src-user-id true --delete \
+                --report "$dir/report.sync.idle.json"
+            requests=$("$py" -c 'import json,sys; r=json.load(open(sys.argv[1])); s=r["summary"]; print(r["requests"], s["runs_skipped"], s["runs_created"] + s["runs_updated"])' \
+                "$dir/report.sync.idle.json")
+            echo "- N=$n: the idle sync made ${requests%% *} requests (runs skipped, written: ${requests#* })" >>"$notes"
+        fi
+    else
+        sdb="sqlite:///$dir/src/mlflow.db"; ddb="sqlite:///$dir/dst/mlflow.db"
+        sart=(--artifacts-destination "$dir/src/artifacts")
+        sink=(--dst-backend-store-uri "$ddb" --dst-artifact-root mlflow-artifacts:/ --dst-artifacts-destination "$dir/dst/artifacts")
+        measure "$n" plan.export "$tool" export-experiment --tracking-uri "$sdb" "${sart[@]}" --experiment "$exp" \
+            --output-dir "$dir/export-dry" --dry-run
+        measure "$n" plan.copy "$tool" copy-experiment --src-uri "$sdb" --src-artifacts-destination "$dir/src/artifacts" \
+            --dst-uri "$dst" "${sink[@]}" --src-experiment "$exp" --dst-experiment-name scale-copy --dry-run
+        measure "$n" export "$tool" export-experiment --tracking-uri "$sdb" "${sart[@]}" --experiment "$exp" \
+            --output-dir "$dir/export" --report "$dir/report.export.json"
+        measure "$n" plan.import "$tool" import-experiment --tracking-uri "$dst" "${sink[@]}" --input-dir "$dir/export" \
+            --experiment-name scale-import --dry-run
+        if [ "$n" -le "$import_max" ]; then
+            measure "$n" import "$tool" import-experiment --tracking-uri "$dst" "${sink[@]}" --input-dir "$dir/export" \
+                --experiment-name scale-import --use-src-user-id true --report "$dir/report.import.json"
+            measure "$n" verify "$tool" verify --src-uri "$sdb" --src-experiment "$exp" --dst-uri "$ddb" \
+                --dst-experiment scale-import
+            measure "$n" copy "$tool" copy-experiment --src-uri "$sdb" --src-artifacts-destination "$dir/src/artifacts" \
+                --dst-uri "$dst" "${sink[@]}" --src-experiment "$exp" --dst-experiment-name scale-copy \
+                --use-src-user-id true --report "$dir/report.copy.json"
+            measure "$n" copy.again "$tool" copy-experiment --src-uri "$sdb" --src-artifacts-destination "$dir/src/artifacts" \
+                --dst-uri "$dst" "${sink[@]}" --src-experiment "$exp" --dst-experiment-name scale-copy \
+                --use-src-user-id true --report "$dir/report.copy.again.json"
+            measure "$n" verify.copy "$tool" verify --src-uri "$sdb" --src-experiment "$exp" --dst-uri "$ddb" \
+                --dst-experiment scale-copy
+        fi
     fi
     stop_groups "$src_pg" "$dst_pg"
     pgids=()
@@ -174,7 +208,7 @@ mkdir -p "$(dirname "$results")"
 {
     echo "# bench/scale.sh $(date -u '+%Y-%m-%d %H:%M UTC')"
     echo
-    echo "binary: $tool_desc, MLflow $mlflow_version, --workers $workers, $(nproc) cores, sizes: $sizes, import/verify up to N=$import_max"
+    echo "binary: $tool_desc, route: $route, MLflow $mlflow_version, --workers $workers, $(nproc) cores, sizes: $sizes, import/verify up to N=$import_max"
     echo
     echo "| runs | step | wall s | ms per run | CPU user + sys s | peak RSS MiB | load avg (1 min) | exit |"
     echo "|---|---|---|---|---|---|---|---|"
