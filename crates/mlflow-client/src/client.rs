@@ -553,9 +553,9 @@ pub(crate) struct Page<T> {
         alias = "privilege_assignments",
         alias = "contents"
     )]
-    items: Vec<T>,
+    pub(crate) items: Vec<T>,
     #[serde(default)]
-    next_page_token: Option<String>,
+    pub(crate) next_page_token: Option<String>,
 }
 
 impl<T> Page<T> {
@@ -586,7 +586,18 @@ where
 /// page again: that repeat is dropped and the loop ends instead of running forever. A token
 /// that leads back to any earlier page (A → B → A) would loop forever too, and can only be an
 /// error: it is reported, not followed.
-pub(crate) async fn each_page<T, E, F, Fut>(
+pub(crate) async fn each_page<T, E, F, Fut>(fetch: F, take: impl FnMut(Vec<T>) -> Result<(), E>) -> Result<(), E>
+where
+    E: From<Error>,
+    F: FnMut(Option<String>) -> Fut,
+    Fut: std::future::Future<Output = Result<Page<T>>>,
+{
+    continue_pages(PageTokens::default(), fetch, take).await
+}
+
+/// [`each_page`] from where `tokens` left off.
+pub(crate) async fn continue_pages<T, E, F, Fut>(
+    mut tokens: PageTokens,
     mut fetch: F,
     mut take: impl FnMut(Vec<T>) -> Result<(), E>,
 ) -> Result<(), E>
@@ -595,7 +606,6 @@ where
     F: FnMut(Option<String>) -> Fut,
     Fut: std::future::Future<Output = Result<Page<T>>>,
 {
-    let mut tokens = PageTokens::default();
     loop {
         let page = fetch(tokens.current()).await?;
         let next = page.next_page_token.filter(|t| !t.is_empty());

@@ -10,6 +10,7 @@ mod client;
 pub mod config;
 mod error;
 mod oauth;
+mod offset_pages;
 mod pace;
 mod python_json;
 pub mod types;

@@ -5,7 +5,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::{
-    client::{all_pages, each_page, Idempotency},
+    client::{all_pages, Idempotency},
+    offset_pages::each_offset_page,
     types::{DatasetInput, KeyValue, Metric, MetricOfRun, Run, RunInfo, RunStatus, ViewType},
     Error, MlflowClient, Result,
 };
@@ -76,12 +77,15 @@ impl MlflowClient {
     /// a fraction of the memory of its parsed [`Run`] (one allocation instead of one per id,
     /// name, key and value), and each page can be reduced before the next is read: what lets
     /// a planner hold 100,000 runs. [`MlflowClient::search_runs`] collects parsed runs instead.
+    /// A server that pages by offset (MLflow's own) is asked for several pages at once
+    /// ([`crate::offset_pages`]), each of `query.max_results` runs.
     pub async fn search_runs_raw<E: From<Error>>(
         &self,
         query: SearchRuns,
         take: impl FnMut(Vec<Box<serde_json::value::RawValue>>) -> std::result::Result<(), E>,
     ) -> std::result::Result<(), E> {
-        each_page(
+        each_offset_page(
+            query.max_results as usize,
             |page_token| {
                 let query = SearchRuns { page_token, ..query.clone() };
                 async move { self.send(Method::POST, "/api/2.0/mlflow/runs/search", &query, Idempotency::Safe).await }

@@ -48,9 +48,10 @@ use crate::{
 /// Metric histories fetched at once for one run.
 const HISTORY_CONCURRENCY: usize = 8;
 /// Runs per `runs/search` page while planning. A page is parsed and reduced to what the plan
-/// keeps before the next is asked for, so this bounds the memory of one answer (about 1 KiB
-/// per small run); MLflow's own limit is 50,000.
-const PLAN_PAGE: u32 = 10_000;
+/// keeps as it arrives; an MLflow server is asked for four pages at once, so this bounds the
+/// memory of the answers in flight (about 1 KiB per small run) at that of one page of 10,000.
+/// MLflow's own limit is 50,000.
+const PLAN_PAGE: u32 = 2_500;
 
 /// A run kept from a search as the JSON text the server sent, without the whitespace outside
 /// strings (MLflow indents its answers: about half of the 1.3 KB of a small run). A fraction
@@ -151,9 +152,10 @@ impl RestSource {
     }
 
     /// The runs of an experiment that `filter` selects, as (id, parent id). The search results
-    /// are kept, so reading these runs later makes no second request. Pages are read one at a
-    /// time ([`PLAN_PAGE`] runs) and each run is kept as its JSON text ([`RawRun`]), so that
-    /// 100,000 runs are planned in bounded memory.
+    /// are kept, so reading these runs later makes no second request. Pages ([`PLAN_PAGE`] runs)
+    /// are reduced as they arrive, four in flight at once from an MLflow server, and each run
+    /// is kept as its JSON text ([`RawRun`]), so that 100,000 runs are planned in bounded
+    /// memory.
     pub async fn plan_runs(&self, exp: &ExperimentRecord, filter: &RunFilter) -> Result<Vec<(String, Option<String>)>> {
         let query = SearchRuns {
             experiment_ids: vec![exp.experiment_id.clone()],
