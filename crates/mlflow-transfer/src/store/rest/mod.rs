@@ -2,6 +2,7 @@
 //! registered models and logged models in [`models`].
 
 mod datasets;
+mod kept_runs;
 mod logged_models;
 mod models;
 mod scorers;
@@ -23,6 +24,7 @@ use std::{
 use async_trait::async_trait;
 use bytes::Bytes;
 use futures::{stream, StreamExt, TryStreamExt};
+use kept_runs::KeptRuns;
 use mlflow_client::{
     api::{RunCreate, SearchRuns},
     batch,
@@ -75,7 +77,7 @@ pub struct RestSource {
     client: MlflowClient,
     experiment_names: Mutex<HashMap<String, String>>,
     /// Runs already returned by a search, so that reading them costs no second request.
-    prefetched: Mutex<HashMap<String, RawRun>>,
+    prefetched: Mutex<KeptRuns>,
     history: HistoryReader,
     artifacts: ArtifactRoots,
 }
@@ -106,7 +108,7 @@ impl RestSource {
         let experiment = self.experiment_name(&run.info.experiment_id).await?;
         let uri = run.info.artifact_uri.clone();
         let raw = serde_json::to_string(&run).map_err(|e| Error::Input(format!("run {run_id}: {e}")))?;
-        self.prefetched.lock().expect("poisoned").insert(run_id.to_string(), raw.into_boxed_str());
+        self.prefetched.lock().expect("poisoned").insert(run_id.to_string(), raw.into_boxed_str())?;
         Ok(Some((uri, experiment)))
     }
 
@@ -165,18 +167,18 @@ impl RestSource {
             page_token: None,
         };
         let mut links: Vec<(String, Option<String>)> = Vec::new();
-        let mut raws: Vec<RawRun> = Vec::new();
         let mut metrics: Vec<Vec<Metric>> = Vec::new();
         self.client
             .search_runs_raw(query, |page| {
+                let mut kept = self.prefetched.lock().expect("poisoned");
                 for raw in page {
                     let run: Run = serde_json::from_str(raw.get()).map_err(|e| {
                         Error::Client(mlflow_client::Error::Protocol(format!("a run of runs/search: {e}")))
                     })?;
                     let parent = run.data.tags.iter().find(|t| t.key == "mlflow.parentRunId").map(|t| t.value.clone());
+                    kept.insert(run.info.run_id.clone(), minify(raw.get()))?;
                     links.push((run.info.run_id, parent));
                     metrics.push(run.data.metrics);
-                    raws.push(minify(raw.get()));
                 }
                 Ok::<_, Error>(())
             })
@@ -195,13 +197,13 @@ impl RestSource {
         self.history.plan(&for_history);
         drop(for_history);
         drop(metrics);
-        let mut cache = self.prefetched.lock().expect("poisoned");
-        for (((id, _), raw), &k) in links.iter().zip(raws).zip(&keep) {
-            if k {
-                cache.insert(id.clone(), raw);
+        let mut kept = self.prefetched.lock().expect("poisoned");
+        for ((id, _), &k) in links.iter().zip(&keep) {
+            if !k {
+                kept.drop_run(id);
             }
         }
-        drop(cache);
+        drop(kept);
         Ok(links.into_iter().zip(keep).filter(|(_, k)| *k).map(|(l, _)| l).collect())
     }
 
@@ -210,13 +212,13 @@ impl RestSource {
     /// their source this way before reading any of them); another is read and kept, so that
     /// moving it costs no second request.
     pub async fn run_tag(&self, run_id: &str, key: &str) -> Result<Option<String>> {
-        let cached = self.prefetched.lock().expect("poisoned").get(run_id).cloned();
+        let cached = self.prefetched.lock().expect("poisoned").get(run_id)?;
         let run: Run = match cached {
             Some(raw) => serde_json::from_str(&raw).map_err(|e| Error::Input(format!("run {run_id}: {e}")))?,
             None => {
                 let run = self.client.get_run(run_id).await?;
                 let raw = serde_json::to_string(&run).map_err(|e| Error::Input(format!("run {run_id}: {e}")))?;
-                self.prefetched.lock().expect("poisoned").insert(run_id.to_string(), raw.into_boxed_str());
+                self.prefetched.lock().expect("poisoned").insert(run_id.to_string(), raw.into_boxed_str())?;
                 run
             }
         };
@@ -295,7 +297,7 @@ impl RunSource for RestSource {
     }
 
     async fn read_run(&self, run_id: &str) -> Result<RunRecord> {
-        let cached = self.prefetched.lock().expect("poisoned").remove(run_id);
+        let cached = self.prefetched.lock().expect("poisoned").remove(run_id)?;
         if let Some(raw) = cached {
             // The text was parsed once already while planning: it parses again.
             let run: Run = serde_json::from_str(&raw).map_err(|e| Error::Input(format!("run {run_id}: {e}")))?;
