@@ -6,10 +6,12 @@
 //! dependency means for its object (a version whose run failed says so), so one bad object
 //! never stops the others and every failure is reported against the object it hit.
 
+use std::sync::{Arc, Mutex};
+
 use futures::{stream, StreamExt};
 
 use crate::{
-    job::{JobContext, JobResult, Outcome},
+    job::{Deps, JobContext, JobResult, Outcome},
     plan::{Move, Plan, Step},
 };
 
@@ -28,7 +30,10 @@ pub async fn probe(plan: Plan, ctx: &JobContext) -> JobResult {
 async fn run(plan: Plan, ctx: &JobContext, probing: bool) -> JobResult {
     ctx.reporter.runs_planned(plan.runs());
     let passes = if probing { 1 } else { ctx.opts.retry_passes.saturating_add(1) };
-    let mut outcomes: Vec<Option<Outcome>> = vec![None; plan.steps.len()];
+    // Each outcome goes into its slot as it comes: a level of 100,000 runs is never held twice
+    // (once as it finishes and once in the table). The lock is taken only between awaits, so
+    // it is never contended; it lets the steps read the outcomes of earlier levels meanwhile.
+    let outcomes: Mutex<Vec<Option<Arc<Outcome>>>> = Mutex::new(vec![None; plan.steps.len()]);
     for level in levels(&plan.steps) {
         let mut todo = level;
         for pass in 1..=passes {
@@ -37,9 +42,13 @@ async fn run(plan: Plan, ctx: &JobContext, probing: bool) -> JobResult {
                 tracing::info!(steps = todo.len(), pass, "retrying what failed transiently");
                 ctx.reporter.runs_planned(runs);
             }
-            let done: Vec<(usize, Outcome)> = stream::iter(todo.iter().copied())
+            let outcomes = &outcomes;
+            let mut done = stream::iter(std::mem::take(&mut todo))
                 .map(|i| {
-                    let deps: Vec<Outcome> = plan.steps[i].deps.iter().filter_map(|&d| outcomes[d].clone()).collect();
+                    let deps: Deps = {
+                        let table = outcomes.lock().expect("poisoned");
+                        plan.steps[i].deps.iter().filter_map(|&d| table[d].clone()).collect::<Vec<_>>().into()
+                    };
                     let step = &plan.steps[i];
                     async move {
                         let outcome = match &step.what {
@@ -51,16 +60,13 @@ async fn run(plan: Plan, ctx: &JobContext, probing: bool) -> JobResult {
                         (i, outcome)
                     }
                 })
-                .buffer_unordered(ctx.opts.concurrency.max(1))
-                .collect()
-                .await;
-            todo.clear();
-            for (i, mut outcome) in done {
+                .buffer_unordered(ctx.opts.concurrency.max(1));
+            while let Some((i, mut outcome)) = done.next().await {
                 set_attempts(&mut outcome, pass);
                 if outcome.failure().is_some_and(|(_, retryable)| retryable) {
                     todo.push(i);
                 }
-                outcomes[i] = Some(outcome);
+                outcomes.lock().expect("poisoned")[i] = Some(Arc::new(outcome));
             }
             if todo.is_empty() {
                 break;
@@ -68,10 +74,12 @@ async fn run(plan: Plan, ctx: &JobContext, probing: bool) -> JobResult {
             todo.sort_unstable();
         }
     }
-    JobResult::of(outcomes.into_iter().flatten())
+    // Every step is done, so no step holds an outcome any more: each is taken, not copied.
+    let outcomes = outcomes.into_inner().expect("poisoned").into_iter().flatten();
+    JobResult::of(outcomes.map(|o| Arc::try_unwrap(o).unwrap_or_else(|shared| (*shared).clone())))
 }
 
-async fn run_step(step: &Step, deps: &[Outcome], ctx: &JobContext) -> Outcome {
+async fn run_step(step: &Step, deps: &Deps, ctx: &JobContext) -> Outcome {
     tracing::debug!(step = %step.label, "step");
     match &step.what {
         Move::Experiment(m) => m.execute(deps, ctx).await,

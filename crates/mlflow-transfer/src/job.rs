@@ -625,6 +625,39 @@ pub enum Outcome {
     },
 }
 
+/// The outcomes of the steps a step depends on, shared with the executor's table rather than
+/// copied: an experiment's closing step depends on every run in it, and a copy of 100,000
+/// run outcomes for it was tens of megabytes.
+#[derive(Default)]
+pub struct Deps(Vec<Arc<Outcome>>);
+
+impl Deps {
+    pub fn iter(&self) -> impl Iterator<Item = &Outcome> + Clone {
+        self.0.iter().map(|o| o.as_ref())
+    }
+}
+
+impl From<Vec<Arc<Outcome>>> for Deps {
+    fn from(outcomes: Vec<Arc<Outcome>>) -> Self {
+        Deps(outcomes)
+    }
+}
+
+impl<const N: usize> From<[Outcome; N]> for Deps {
+    fn from(outcomes: [Outcome; N]) -> Self {
+        Deps(outcomes.into_iter().map(Arc::new).collect())
+    }
+}
+
+impl<'a> IntoIterator for &'a Deps {
+    type Item = &'a Outcome;
+    type IntoIter = std::iter::Map<std::slice::Iter<'a, Arc<Outcome>>, fn(&Arc<Outcome>) -> &Outcome>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter().map(Arc::as_ref)
+    }
+}
+
 impl Outcome {
     /// The error, and whether another attempt may succeed, of a failed step.
     pub fn failure(&self) -> Option<(&str, bool)> {

@@ -7,7 +7,7 @@
 use std::{sync::Arc, time::Instant};
 
 use crate::{
-    job::{Action, EvaluationDatasetOutcome, JobContext, Outcome},
+    job::{Action, Deps, EvaluationDatasetOutcome, JobContext, Outcome},
     store::datasets::{DatasetTarget, EvaluationDatasetSink, EvaluationDatasetSource},
     Result,
 };
@@ -24,7 +24,7 @@ pub struct EvaluationDatasetMove {
 }
 
 impl EvaluationDatasetMove {
-    pub async fn execute(&self, _deps: &[Outcome], _ctx: &JobContext) -> Outcome {
+    pub async fn execute(&self, _deps: &Deps, _ctx: &JobContext) -> Outcome {
         let started = Instant::now();
         let mut outcome = EvaluationDatasetOutcome {
             source_dataset_id: self.dataset_id.clone(),

@@ -17,7 +17,7 @@ use crate::{
         experiment_json::{write_experiment_json, write_experiments_json, ExperimentSummary},
         ExportSystem,
     },
-    job::{Action, Deletes, ExperimentOutcome, JobContext, Outcome, Phase},
+    job::{Action, Deletes, Deps, ExperimentOutcome, JobContext, Outcome, Phase},
     model::ExperimentRecord,
     store::{local, ExperimentSink, RunSink},
     Error, Result,
@@ -45,18 +45,18 @@ pub struct ExperimentMove {
 }
 
 impl ExperimentMove {
-    pub async fn execute(&self, deps: &[Outcome], ctx: &JobContext) -> Outcome {
+    pub async fn execute(&self, deps: &Deps, ctx: &JobContext) -> Outcome {
         self.run(deps, ctx, false).await
     }
 
     /// What [`Self::execute`] would do, writing nothing: an existing destination experiment is
     /// found (its runs are then probed against it), and the copies `--delete` would delete are
     /// listed.
-    pub async fn probe(&self, deps: &[Outcome], ctx: &JobContext) -> Outcome {
+    pub async fn probe(&self, deps: &Deps, ctx: &JobContext) -> Outcome {
         self.run(deps, ctx, true).await
     }
 
-    async fn run(&self, deps: &[Outcome], ctx: &JobContext, probing: bool) -> Outcome {
+    async fn run(&self, deps: &Deps, ctx: &JobContext, probing: bool) -> Outcome {
         match (self.phase, &self.destination) {
             (Phase::Open, ExperimentDestination::Server { server, name }) if probing => {
                 match server.find_experiment(name).await {
@@ -84,7 +84,7 @@ impl ExperimentMove {
     async fn close(
         &self,
         destination: &ExperimentDestination,
-        deps: &[Outcome],
+        deps: &Deps,
         ctx: &JobContext,
         probing: bool,
     ) -> ExperimentOutcome {
@@ -238,7 +238,7 @@ pub struct ExperimentIndex {
 }
 
 impl ExperimentIndex {
-    pub async fn execute(&self, deps: &[Outcome], _ctx: &JobContext) -> Outcome {
+    pub async fn execute(&self, deps: &Deps, _ctx: &JobContext) -> Outcome {
         let summaries: Vec<ExperimentSummary> = deps
             .iter()
             .filter_map(|d| if let Outcome::Experiment(e) = d { Some(e) } else { None })

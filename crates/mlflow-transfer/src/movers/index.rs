@@ -12,7 +12,7 @@ use crate::{
         index_json::{write_index, IndexKind, IndexedExperiment},
         ExportSystem,
     },
-    job::{Action, JobContext, Outcome},
+    job::{Action, Deps, JobContext, Outcome},
     store::local,
 };
 
@@ -32,7 +32,7 @@ pub struct IndexMove {
 }
 
 impl IndexMove {
-    pub async fn execute(&self, deps: &[Outcome], _ctx: &JobContext) -> Outcome {
+    pub async fn execute(&self, deps: &Deps, _ctx: &JobContext) -> Outcome {
         if let Some((object, error)) = &self.error {
             return Outcome::Failed { object: object.clone(), error: error.clone(), retryable: false };
         }

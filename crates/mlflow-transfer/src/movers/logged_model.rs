@@ -23,7 +23,7 @@ use futures::TryStreamExt;
 
 use crate::{
     files::{copy_files, FileOptions, FileSink, FileSource},
-    job::{Action, JobContext, LoggedModelOutcome, Outcome, RunOutcome},
+    job::{Action, Deps, JobContext, LoggedModelOutcome, Outcome, RunOutcome},
     mlmodel,
     model::{ArtifactFile, LoggedModelRecord},
     store::{ByteStream, LoggedModelMetric, LoggedModelSink, LoggedModelSource, ObjectLocation, Target},
@@ -49,7 +49,7 @@ pub struct LoggedModelMove {
 
 impl LoggedModelMove {
     /// Moves the model. The run it belongs with is the run step it depends on, if any.
-    pub async fn execute(&self, deps: &[Outcome], ctx: &JobContext) -> Outcome {
+    pub async fn execute(&self, deps: &Deps, ctx: &JobContext) -> Outcome {
         let started = Instant::now();
         let mut outcome = LoggedModelOutcome {
             source_model_id: self.model_id.clone(),
@@ -74,7 +74,7 @@ impl LoggedModelMove {
         Outcome::LoggedModel(outcome)
     }
 
-    async fn transfer(&self, deps: &[Outcome], ctx: &JobContext, outcome: &mut LoggedModelOutcome) -> Result<()> {
+    async fn transfer(&self, deps: &Deps, ctx: &JobContext, outcome: &mut LoggedModelOutcome) -> Result<()> {
         let model = self.source.read_logged_model(&self.model_id).await?;
         let runs: Vec<_> = deps.iter().filter_map(|d| if let Outcome::Run(r) = d { Some(r) } else { None }).collect();
         if let Some(r) = self.run_id.as_deref().and_then(|id| runs.iter().find(|r| r.source_run_id == id)) {
@@ -158,7 +158,7 @@ impl LoggedModelMove {
         &self,
         model: &LoggedModelRecord,
         runs: &[&RunOutcome],
-        deps: &[Outcome],
+        deps: &Deps,
     ) -> Result<HashMap<String, String>> {
         let mut copies: HashMap<String, String> = runs
             .iter()

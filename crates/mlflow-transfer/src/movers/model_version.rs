@@ -10,7 +10,7 @@
 use std::{collections::BTreeMap, sync::Arc};
 
 use crate::{
-    job::{Action, JobContext, Outcome, VersionOutcome},
+    job::{Action, Deps, JobContext, Outcome, VersionOutcome},
     model::{ModelVersionRecord, RegisteredModelRecord},
     store::{local, ModelSink, ModelState, NewVersion},
     Error, Result,
@@ -34,7 +34,7 @@ pub struct VersionMove {
 }
 
 impl VersionMove {
-    pub async fn execute(&self, deps: &[Outcome], ctx: &JobContext) -> Outcome {
+    pub async fn execute(&self, deps: &Deps, ctx: &JobContext) -> Outcome {
         let v = &self.version;
         let mut outcome = VersionOutcome {
             version: v.version.clone(),
@@ -64,7 +64,7 @@ impl VersionMove {
         &self,
         sink: &dyn ModelSink,
         source_tracking_uri: Option<&str>,
-        deps: &[Outcome],
+        deps: &Deps,
         ctx: &JobContext,
         outcome: &mut VersionOutcome,
     ) -> Result<String> {
@@ -146,7 +146,7 @@ impl VersionMove {
 }
 
 /// The destination model as its `Open` step found it.
-fn model_state(deps: &[Outcome]) -> Result<&ModelState> {
+fn model_state(deps: &Deps) -> Result<&ModelState> {
     deps.iter()
         .find_map(|d| match d {
             Outcome::ModelReady(state) => Some(Ok(state.as_ref())),
@@ -158,7 +158,7 @@ fn model_state(deps: &[Outcome]) -> Result<&ModelState> {
 
 /// The destination id of the version's logged model, when its files are one (`models:/m-…`),
 /// from the logged-model step this version depends on.
-fn logged_model_copy(v: &ModelVersionRecord, deps: &[Outcome]) -> Result<Option<String>> {
+fn logged_model_copy(v: &ModelVersionRecord, deps: &Deps) -> Result<Option<String>> {
     let Some(src_model) = v.logged_model_id() else { return Ok(None) };
     let found = deps.iter().find_map(|d| match d {
         Outcome::LoggedModel(m) if m.source_model_id == src_model => Some(m),

@@ -21,7 +21,7 @@ use crate::{
         ExportSystem,
     },
     identity::{self, copied_from, PREFIX, SOURCE_MODEL, SOURCE_TRACKING_URI, SOURCE_VERSION},
-    job::{JobContext, Outcome, PromptOutcome},
+    job::{Deps, JobContext, Outcome, PromptOutcome},
     model::{version_number, ModelVersionRecord, RegisteredModelRecord},
     store::{local, PromptSink},
     Error, Result,
@@ -50,7 +50,7 @@ pub struct PromptMove {
 }
 
 impl PromptMove {
-    pub async fn execute(&self, _deps: &[Outcome], ctx: &JobContext) -> Outcome {
+    pub async fn execute(&self, _deps: &Deps, ctx: &JobContext) -> Outcome {
         let mut outcome = PromptOutcome {
             source_name: self.record.name.clone(),
             destination: None,
@@ -202,7 +202,7 @@ pub struct PromptIndex {
 }
 
 impl PromptIndex {
-    pub async fn execute(&self, deps: &[Outcome], _ctx: &JobContext) -> Outcome {
+    pub async fn execute(&self, deps: &Deps, _ctx: &JobContext) -> Outcome {
         let (mut ok, mut failed) = (0, 0);
         for d in deps {
             if let Outcome::Prompt(p) = d {
@@ -290,7 +290,7 @@ mod tests {
         };
         let ctx = JobContext::new(RunOptions::default(), Arc::new(crate::Silent));
         let run = || async {
-            let Outcome::Prompt(p) = step.execute(&[], &ctx).await else { panic!("a prompt outcome") };
+            let Outcome::Prompt(p) = step.execute(&Deps::default(), &ctx).await else { panic!("a prompt outcome") };
             assert_eq!(p.error, None);
             (p.versions_created, p.versions_skipped, p.versions.into_iter().collect::<Vec<_>>())
         };
@@ -315,7 +315,7 @@ mod tests {
             record: step.record.clone(),
             error: None,
         };
-        let Outcome::Prompt(p) = step.execute(&[], &ctx).await else { panic!("a prompt outcome") };
+        let Outcome::Prompt(p) = step.execute(&Deps::default(), &ctx).await else { panic!("a prompt outcome") };
         assert_eq!((p.versions_created, p.versions_skipped, p.versions.into_iter().collect::<Vec<_>>()), (1, 1, kept));
     }
 }

@@ -21,7 +21,7 @@ use crate::{
         },
         ExportSystem,
     },
-    job::{JobContext, ModelOutcome, Outcome, Phase},
+    job::{Deps, JobContext, ModelOutcome, Outcome, Phase},
     model::RegisteredModelRecord,
     select::PrincipalMap,
     store::{local, ModelSink},
@@ -48,7 +48,7 @@ pub struct ModelMove {
 }
 
 impl ModelMove {
-    pub async fn execute(&self, deps: &[Outcome], ctx: &JobContext) -> Outcome {
+    pub async fn execute(&self, deps: &Deps, ctx: &JobContext) -> Outcome {
         match (self.phase, &self.destination) {
             (Phase::Open, ModelDestination::Server { sink, name, source_tracking_uri }) => {
                 let (delete_first, keep_numbers) = (ctx.models.delete_model, ctx.models.keep_numbers);
@@ -64,7 +64,7 @@ impl ModelMove {
         }
     }
 
-    async fn close(&self, destination: &ModelDestination, deps: &[Outcome], ctx: &JobContext) -> ModelOutcome {
+    async fn close(&self, destination: &ModelDestination, deps: &Deps, ctx: &JobContext) -> ModelOutcome {
         let mut outcome = ModelOutcome::new(&self.record.name);
         if let Some(e) = &self.error {
             outcome.error = Some(e.clone());
@@ -188,7 +188,7 @@ struct IndexedModels {
 }
 
 impl IndexedModels {
-    fn of(deps: &[Outcome]) -> Self {
+    fn of(deps: &Deps) -> Self {
         let mut index = IndexedModels::default();
         for d in deps {
             match d {
@@ -228,7 +228,7 @@ impl IndexedModels {
 }
 
 impl ModelIndex {
-    pub async fn execute(&self, deps: &[Outcome], _ctx: &JobContext) -> Outcome {
+    pub async fn execute(&self, deps: &Deps, _ctx: &JobContext) -> Outcome {
         let models_json = self.dir.join("models.json");
         let mine = IndexedModels::of(deps);
         let whole = match self.shard {
@@ -296,12 +296,12 @@ mod tests {
         };
         let ctx = JobContext::new(crate::job::RunOptions::default(), Arc::new(crate::Silent));
         let first = [model("a", None), model("b", Some("gone")), experiment(2)];
-        assert!(matches!(index(1).execute(&first, &ctx).await, Outcome::Indexed));
+        assert!(matches!(index(1).execute(&first.into(), &ctx).await, Outcome::Indexed));
         assert!(!out.path().join("manifest.json").exists());
         let err = crate::format::model_json::read_models_dir(out.path()).unwrap_err().to_string();
         assert!(err.contains("not every shard has finished"), "{err}");
         let second = [model("c", None), experiment(3)];
-        assert!(matches!(index(2).execute(&second, &ctx).await, Outcome::Indexed));
+        assert!(matches!(index(2).execute(&second.into(), &ctx).await, Outcome::Indexed));
         let read = |p: &str| -> Value { serde_json::from_slice(&std::fs::read(out.path().join(p)).unwrap()).unwrap() };
         let models = read("models/models.json");
         assert_eq!(models["mlflow"]["models"], json!(["a", "c"]), "{models}");
@@ -340,7 +340,7 @@ mod tests {
         };
         let deps = [outcome("1", None), outcome("2", Some("its logged model could not be written"))];
         let ctx = JobContext::new(crate::job::RunOptions::default(), Arc::new(crate::Silent));
-        let Outcome::Model(m) = step.execute(&deps, &ctx).await else { panic!("a model outcome") };
+        let Outcome::Model(m) = step.execute(&deps.into(), &ctx).await else { panic!("a model outcome") };
         assert_eq!((m.versions_created, m.failed_versions.len()), (1, 1), "{m:?}");
         assert!(dir.path().join("model.json").is_file());
     }

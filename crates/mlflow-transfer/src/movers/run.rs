@@ -17,7 +17,7 @@ use crate::{
     files::{copy_files, FileOptions, FileSink, FileSource},
     format::run_json::ArtifactEntry,
     identity::{self, SourceIdentity},
-    job::{Action, IdMap, JobContext, Outcome, RunOptions, RunOutcome, UserPolicy},
+    job::{Action, Deps, IdMap, JobContext, Outcome, RunOptions, RunOutcome, UserPolicy},
     model::{ArtifactFile, MetricPoint, RunRecord},
     notebook,
     store::{ByteStream, ObjectLocation, RunSink, RunSource, Target},
@@ -44,7 +44,7 @@ pub enum RunDestination {
 impl RunMove {
     /// What [`Self::execute`] would do, writing nothing: created (also when the destination
     /// experiment does not exist yet), resumed, updated or skipped.
-    pub async fn probe(&self, deps: &[Outcome], ctx: &JobContext) -> Outcome {
+    pub async fn probe(&self, deps: &Deps, ctx: &JobContext) -> Outcome {
         let started = Instant::now();
         let absent = matches!(self.sink, RunDestination::Experiment)
             && !deps.iter().any(|d| matches!(d, Outcome::ExperimentReady { .. } | Outcome::Failed { .. }));
@@ -68,7 +68,7 @@ impl RunMove {
 
     /// Moves the run. Never panics on bad data; every failure becomes a `Failed` outcome that
     /// names the run and the reason.
-    pub async fn execute(&self, deps: &[Outcome], ctx: &JobContext) -> Outcome {
+    pub async fn execute(&self, deps: &Deps, ctx: &JobContext) -> Outcome {
         let started = Instant::now();
         ctx.reporter.run_started(&self.run_id);
         let outcome = match self.sink(deps) {
@@ -86,7 +86,7 @@ impl RunMove {
         Outcome::Run(outcome)
     }
 
-    fn sink(&self, deps: &[Outcome]) -> Result<Arc<dyn RunSink>> {
+    fn sink(&self, deps: &Deps) -> Result<Arc<dyn RunSink>> {
         match &self.sink {
             RunDestination::Ready(sink) => Ok(sink.clone()),
             RunDestination::Experiment => deps

@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use crate::{
-    job::{JobContext, Outcome, ScorerOutcome},
+    job::{Deps, JobContext, Outcome, ScorerOutcome},
     store::{Scorer, ScorerStore},
     Result,
 };
@@ -23,7 +23,7 @@ pub struct ScorerMove {
 }
 
 impl ScorerMove {
-    pub async fn execute(&self, deps: &[Outcome], _ctx: &JobContext) -> Outcome {
+    pub async fn execute(&self, deps: &Deps, _ctx: &JobContext) -> Outcome {
         if deps.iter().any(|d| matches!(d, Outcome::Failed { .. })) {
             // The destination experiment could not be prepared; its own outcome says why.
             return Outcome::Scorers(Vec::new());

@@ -19,7 +19,7 @@ use sha2::{Digest, Sha256};
 
 use crate::{
     identity,
-    job::{Action, JobContext, Outcome, TraceOutcome},
+    job::{Action, Deps, JobContext, Outcome, TraceOutcome},
     store::traces::{TraceCopyOf, TraceFound, TraceRecord, TraceSink, TraceSource, MODEL_ID, SERVER_TAGS, SOURCE_RUN},
     Error, Result,
 };
@@ -37,7 +37,7 @@ pub struct TraceMove {
 }
 
 impl TraceMove {
-    pub async fn execute(&self, deps: &[Outcome], ctx: &JobContext) -> Outcome {
+    pub async fn execute(&self, deps: &Deps, ctx: &JobContext) -> Outcome {
         let mut outcome = TraceOutcome {
             source_trace_id: self.trace_id.clone(),
             destination: None,
@@ -63,7 +63,7 @@ impl TraceMove {
         Outcome::Trace(outcome)
     }
 
-    async fn transfer(&self, deps: &[Outcome], ctx: &JobContext, outcome: &mut TraceOutcome) -> Result<()> {
+    async fn transfer(&self, deps: &Deps, ctx: &JobContext, outcome: &mut TraceOutcome) -> Result<()> {
         let experiment = if self.to_server { Some(destination_experiment(deps)?) } else { None };
         if let Some((_, why)) = self.sink.refuses() {
             // Said once, by the trace that found it out; the others are only counted.
@@ -111,7 +111,7 @@ impl TraceMove {
 
     /// Points the trace at its destination experiment and run, drops the tags the server
     /// manages, and records where it came from. Returns what could not be kept.
-    fn remap(&self, trace: &mut TraceRecord, experiment: &str, deps: &[Outcome], ctx: &JobContext) -> Vec<String> {
+    fn remap(&self, trace: &mut TraceRecord, experiment: &str, deps: &Deps, ctx: &JobContext) -> Vec<String> {
         let mut notes = Vec::new();
         let source_experiment = trace.experiment_id().unwrap_or_default().to_string();
         if let Some(run) = trace.metadata(SOURCE_RUN).map(str::to_string) {
@@ -207,7 +207,7 @@ fn renew(trace: &mut TraceRecord, old: &str, new: &str) -> Result<()> {
 }
 
 /// The destination experiment the `Open` step this one depends on prepared.
-fn destination_experiment(deps: &[Outcome]) -> Result<&str> {
+fn destination_experiment(deps: &Deps) -> Result<&str> {
     deps.iter()
         .find_map(|d| match d {
             Outcome::ExperimentReady { experiment_id, .. } => Some(Ok(experiment_id.as_str())),

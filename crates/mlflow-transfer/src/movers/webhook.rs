@@ -7,7 +7,7 @@
 use std::{collections::BTreeMap, sync::Arc};
 
 use crate::{
-    job::{JobContext, Outcome, WebhookAction, WebhookOutcome},
+    job::{Deps, JobContext, Outcome, WebhookAction, WebhookOutcome},
     store::{Webhook, WebhookStore},
     Result,
 };
@@ -21,7 +21,7 @@ pub struct WebhookMove {
 }
 
 impl WebhookMove {
-    pub async fn execute(&self, _deps: &[Outcome], _ctx: &JobContext) -> Outcome {
+    pub async fn execute(&self, _deps: &Deps, _ctx: &JobContext) -> Outcome {
         match self.transfer().await {
             Ok(outcomes) => Outcome::Webhooks(outcomes),
             Err(e) => Outcome::Webhooks(vec![WebhookOutcome {
