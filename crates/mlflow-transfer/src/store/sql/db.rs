@@ -5,6 +5,7 @@
 
 use std::{collections::HashSet, path::PathBuf};
 
+use futures::TryStreamExt;
 use sqlx::{
     any::{install_default_drivers, AnyPoolOptions, AnyQueryResult, AnyRow},
     Any, AnyPool, Executor,
@@ -192,6 +193,22 @@ impl Db {
     pub async fn rows(&self, query: &str, binds: &[Bind<'_>]) -> Result<Vec<AnyRow>> {
         let sql = self.dialect_of(query);
         bound(&sql, binds).fetch_all(&self.pool).await.map_err(|e| self.error(&e))
+    }
+
+    /// Each row of `query` ([`Self::rows`]) handed to `take` as it arrives, none kept: for
+    /// answers of one row per run.
+    pub async fn each_row(
+        &self,
+        query: &str,
+        binds: &[Bind<'_>],
+        mut take: impl FnMut(&AnyRow) -> Result<()>,
+    ) -> Result<()> {
+        let sql = self.dialect_of(query);
+        let mut rows = bound(&sql, binds).fetch(&self.pool);
+        while let Some(row) = rows.try_next().await.map_err(|e| self.error(&e))? {
+            take(&row)?;
+        }
+        Ok(())
     }
 
     fn dialect_of(&self, query: &str) -> String {

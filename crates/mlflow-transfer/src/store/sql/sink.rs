@@ -292,8 +292,12 @@ struct Copy {
     run_uuid: String,
     deleted: bool,
     artifact_uri: Option<String>,
-    /// Our tags on it (identity, completion, source state).
-    tags: BTreeMap<String, String>,
+    /// Of our tags on it, the ones a copy is classified by (the source run id is its key in
+    /// [`SqlRunSink::copies`]). Only these are kept: an import of 100,000 runs holds one copy
+    /// per run, and all its identity tags took 1.5 KB of it.
+    tracking_uri: Option<String>,
+    complete: bool,
+    state: Option<String>,
 }
 
 /// A run begun by this sink, until its transaction commits.
@@ -321,40 +325,38 @@ impl SqlRunSink {
     async fn copies(&self) -> Result<&Mutex<HashMap<String, Vec<Copy>>>> {
         self.copies
             .get_or_try_init(|| async {
-                // `_` matches any character in LIKE: a superset, narrowed below.
-                let rows = self
-                    .db
-                    .rows(
-                        "SELECT r.run_uuid, r.lifecycle_stage, r.artifact_uri, t.\"key\", t.value FROM runs r \
-                         JOIN tags t ON t.run_uuid = r.run_uuid \
-                         WHERE r.experiment_id = ? AND t.\"key\" LIKE 'mlflow_export_import.%'",
-                        &[Bind::Int(self.experiment_id)],
-                    )
-                    .await?;
-                let mut runs: HashMap<String, Copy> = HashMap::new();
-                for r in &rows {
-                    let key = text(r, 3)?;
-                    if !key.starts_with(identity::PREFIX) {
-                        continue;
-                    }
-                    let id = text(r, 0)?;
-                    let copy = match runs.get_mut(&id) {
-                        Some(c) => c,
-                        None => runs.entry(id.clone()).or_insert(Copy {
-                            run_uuid: id,
+                // One row per copy, its four tags side by side, streamed: a re-run over an
+                // experiment of 100,000 copies holds no more than the copies themselves.
+                let tag = |key: &str| format!("MAX(CASE WHEN t.\"key\" = '{key}' THEN t.value END)");
+                let query = format!(
+                    "SELECT r.run_uuid, r.lifecycle_stage, r.artifact_uri, {}, {}, {}, {} FROM runs r \
+                     JOIN tags t ON t.run_uuid = r.run_uuid WHERE r.experiment_id = ? \
+                     AND t.\"key\" IN ('{}', '{}', '{}', '{}') GROUP BY r.run_uuid, r.lifecycle_stage, r.artifact_uri",
+                    tag(identity::SOURCE_RUN_ID),
+                    tag(identity::SOURCE_TRACKING_URI),
+                    tag(identity::SOURCE_STATE),
+                    tag(identity::COMPLETE),
+                    identity::SOURCE_RUN_ID,
+                    identity::SOURCE_TRACKING_URI,
+                    identity::SOURCE_STATE,
+                    identity::COMPLETE,
+                );
+                let mut by_source: HashMap<String, Vec<Copy>> = HashMap::new();
+                self.db
+                    .each_row(&query, &[Bind::Int(self.experiment_id)], |r| {
+                        let Some(source) = opt_text(r, 3)? else { return Ok(()) };
+                        let copy = Copy {
+                            run_uuid: text(r, 0)?,
                             deleted: text(r, 1)? == "deleted",
                             artifact_uri: opt_text(r, 2)?,
-                            tags: BTreeMap::new(),
-                        }),
-                    };
-                    copy.tags.insert(key, text(r, 4)?);
-                }
-                let mut by_source: HashMap<String, Vec<Copy>> = HashMap::new();
-                for copy in runs.into_values() {
-                    if let Some(source) = copy.tags.get(identity::SOURCE_RUN_ID).cloned() {
+                            tracking_uri: opt_text(r, 4)?,
+                            state: opt_text(r, 5)?,
+                            complete: opt_text(r, 6)?.as_deref() == Some("true"),
+                        };
                         by_source.entry(source).or_default().push(copy);
-                    }
-                }
+                        Ok(())
+                    })
+                    .await?;
                 Ok::<_, Error>(Mutex::new(by_source))
             })
             .await
@@ -364,14 +366,15 @@ impl SqlRunSink {
     /// (`Resumed`: rewritten in place), an incomplete copy (`Resumed`), or nothing.
     async fn classify(&self, run: &RunRecord, source: &SourceIdentity) -> Result<Option<(Target, Copy)>> {
         let copies = self.copies().await?.lock().expect("poisoned");
-        let found: Vec<&Copy> =
-            copies.get(&source.run_id).into_iter().flatten().filter(|c| source.matches(&c.tags)).collect();
-        if let Some(done) = found.iter().find(|c| identity::is_complete(&c.tags)) {
+        let found: Vec<&Copy> = copies
+            .get(&source.run_id)
+            .into_iter()
+            .flatten()
+            .filter(|c| source.names(&source.run_id, c.tracking_uri.as_deref()))
+            .collect();
+        if let Some(done) = found.iter().find(|c| c.complete) {
             let state = run.tags.get(identity::SOURCE_STATE);
-            let changed = state.is_some()
-                && !done.deleted
-                && !run.meta.is_deleted()
-                && state != done.tags.get(identity::SOURCE_STATE);
+            let changed = state.is_some() && !done.deleted && !run.meta.is_deleted() && state != done.state.as_ref();
             let target =
                 if changed { Target::Resumed(done.run_uuid.clone()) } else { Target::Complete(done.run_uuid.clone()) };
             return Ok(Some((target, (*done).clone())));
@@ -462,12 +465,13 @@ impl RunSink for SqlRunSink {
         write_inputs(&mut tx, self.experiment_id, id, run).await?;
         tx.commit().await?;
         self.begun.lock().expect("poisoned").remove(id);
-        let own: BTreeMap<String, String> = tags.into_iter().filter(|(k, _)| k.starts_with(identity::PREFIX)).collect();
         let copy = Copy {
             run_uuid: id.to_string(),
             deleted: run.meta.is_deleted(),
             artifact_uri: Some(artifact_uri),
-            tags: own,
+            tracking_uri: tags.remove(identity::SOURCE_TRACKING_URI),
+            complete: true,
+            state: tags.remove(identity::SOURCE_STATE),
         };
         if let Some(copies) = self.copies.get() {
             copies.lock().expect("poisoned").insert(source.run_id.clone(), vec![copy]);
