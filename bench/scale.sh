@@ -175,6 +175,7 @@ for n in $sizes; do
     else
         sdb="sqlite:///$dir/src/mlflow.db"; ddb="sqlite:///$dir/dst/mlflow.db"
         sart=(--artifacts-destination "$dir/src/artifacts")
+        both=(--src-artifacts-destination "$dir/src/artifacts" --dst-artifacts-destination "$dir/dst/artifacts")
         sink=(--dst-backend-store-uri "$ddb" --dst-artifact-root mlflow-artifacts:/ --dst-artifacts-destination "$dir/dst/artifacts")
         measure "$n" plan.export "$tool" export-experiment --tracking-uri "$sdb" "${sart[@]}" --experiment "$exp" \
             --output-dir "$dir/export-dry" --dry-run
@@ -188,7 +189,7 @@ for n in $sizes; do
             measure "$n" import "$tool" import-experiment --tracking-uri "$dst" "${sink[@]}" --input-dir "$dir/export" \
                 --experiment-name scale-import --use-src-user-id true --report "$dir/report.import.json"
             measure "$n" verify "$tool" verify --src-uri "$sdb" --src-experiment "$exp" --dst-uri "$ddb" \
-                --dst-experiment scale-import
+                --dst-experiment scale-import "${both[@]}"
             measure "$n" copy "$tool" copy-experiment --src-uri "$sdb" --src-artifacts-destination "$dir/src/artifacts" \
                 --dst-uri "$dst" "${sink[@]}" --src-experiment "$exp" --dst-experiment-name scale-copy \
                 --use-src-user-id true --report "$dir/report.copy.json"
@@ -196,7 +197,7 @@ for n in $sizes; do
                 --dst-uri "$dst" "${sink[@]}" --src-experiment "$exp" --dst-experiment-name scale-copy \
                 --use-src-user-id true --report "$dir/report.copy.again.json"
             measure "$n" verify.copy "$tool" verify --src-uri "$sdb" --src-experiment "$exp" --dst-uri "$ddb" \
-                --dst-experiment scale-copy
+                --dst-experiment scale-copy "${both[@]}"
         fi
     fi
     stop_groups "$src_pg" "$dst_pg"
