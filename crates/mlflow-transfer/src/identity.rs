@@ -193,17 +193,17 @@ impl SourceIdentity {
     /// either side matches on the run id alone (exports from old tools do not record it);
     /// known ones are compared as servers ([`same_server`]), not as strings.
     pub fn matches(&self, tags: &BTreeMap<String, String>) -> bool {
-        tags.get(SOURCE_RUN_ID).is_some_and(|id| self.names(id, tags.get(SOURCE_TRACKING_URI).map(String::as_str)))
+        tags.get(SOURCE_RUN_ID) == Some(&self.run_id)
+            && self.same_server_as(tags.get(SOURCE_TRACKING_URI).map(String::as_str))
     }
 
-    /// [`Self::matches`] for a copy whose source-identity tags were read apart: its source run
-    /// id and tracking URI.
-    pub fn names(&self, run_id: &str, tracking_uri: Option<&str>) -> bool {
-        run_id == self.run_id
-            && match (&self.tracking_uri, tracking_uri) {
-                (Some(a), Some(b)) => same_server(a, b),
-                _ => true,
-            }
+    /// The server half of [`Self::matches`], for a copy already found by its source run id:
+    /// whether the tracking URI it records (if any) names this source's server.
+    pub fn same_server_as(&self, tracking_uri: Option<&str>) -> bool {
+        match (&self.tracking_uri, tracking_uri) {
+            (Some(a), Some(b)) => same_server(a, b),
+            _ => true,
+        }
     }
 }
 

@@ -632,8 +632,8 @@ pub enum Outcome {
 pub struct Deps(Vec<Arc<Outcome>>);
 
 impl Deps {
-    pub fn iter(&self) -> impl Iterator<Item = &Outcome> + Clone {
-        self.0.iter().map(|o| o.as_ref())
+    pub fn iter(&self) -> <&Deps as IntoIterator>::IntoIter {
+        self.into_iter()
     }
 }
 

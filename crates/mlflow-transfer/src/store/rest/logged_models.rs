@@ -80,8 +80,7 @@ impl RestSource {
         futures::stream::iter(run_ids.iter().cloned())
             .map(|id| async move {
                 let run = self.client.get_run(&id).await?;
-                let raw = serde_json::to_string(&run).map_err(|e| Error::Input(format!("run {id}: {e}")))?;
-                self.prefetched.lock().expect("poisoned").insert(id, raw.into_boxed_str())?;
+                self.keep(&id, &run)?;
                 Ok::<_, Error>((run.inputs.model_inputs, run.outputs.model_outputs))
             })
             .buffered(LINK_READS)

@@ -72,6 +72,11 @@ fn minify(json: &str) -> RawRun {
     }
 }
 
+/// A run's text kept by [`RestSource::keep`] or a search, parsed back.
+fn parse_kept(run_id: &str, raw: &str) -> Result<Run> {
+    serde_json::from_str(raw).map_err(|e| Error::Input(format!("run {run_id}: {e}")))
+}
+
 /// Reads runs from a tracking server.
 pub struct RestSource {
     client: MlflowClient,
@@ -97,6 +102,13 @@ impl RestSource {
         &self.client
     }
 
+    /// Keeps run `run_id` as read from the server, so that moving it later costs no second
+    /// request.
+    fn keep(&self, run_id: &str, run: &Run) -> Result<()> {
+        let raw = serde_json::to_string(run).map_err(|e| Error::Input(format!("run {run_id}: {e}")))?;
+        self.prefetched.lock().expect("poisoned").insert(run_id.to_string(), raw.into_boxed_str())
+    }
+
     /// Where a run keeps its artifacts and the name of its experiment, or `None` when the run
     /// does not exist. The run is kept, so moving it later costs no second request.
     pub async fn run_location(&self, run_id: &str) -> Result<Option<(Option<String>, String)>> {
@@ -106,10 +118,8 @@ impl RestSource {
             Err(e) => return Err(e.into()),
         };
         let experiment = self.experiment_name(&run.info.experiment_id).await?;
-        let uri = run.info.artifact_uri.clone();
-        let raw = serde_json::to_string(&run).map_err(|e| Error::Input(format!("run {run_id}: {e}")))?;
-        self.prefetched.lock().expect("poisoned").insert(run_id.to_string(), raw.into_boxed_str())?;
-        Ok(Some((uri, experiment)))
+        self.keep(run_id, &run)?;
+        Ok(Some((run.info.artifact_uri, experiment)))
     }
 
     /// The experiment named `name_or_id`, or with that id.
@@ -213,12 +223,11 @@ impl RestSource {
     /// moving it costs no second request.
     pub async fn run_tag(&self, run_id: &str, key: &str) -> Result<Option<String>> {
         let cached = self.prefetched.lock().expect("poisoned").get(run_id)?;
-        let run: Run = match cached {
-            Some(raw) => serde_json::from_str(&raw).map_err(|e| Error::Input(format!("run {run_id}: {e}")))?,
+        let run = match cached {
+            Some(raw) => parse_kept(run_id, &raw)?,
             None => {
                 let run = self.client.get_run(run_id).await?;
-                let raw = serde_json::to_string(&run).map_err(|e| Error::Input(format!("run {run_id}: {e}")))?;
-                self.prefetched.lock().expect("poisoned").insert(run_id.to_string(), raw.into_boxed_str())?;
+                self.keep(run_id, &run)?;
                 run
             }
         };
@@ -300,7 +309,7 @@ impl RunSource for RestSource {
         let cached = self.prefetched.lock().expect("poisoned").remove(run_id)?;
         if let Some(raw) = cached {
             // The text was parsed once already while planning: it parses again.
-            let run: Run = serde_json::from_str(&raw).map_err(|e| Error::Input(format!("run {run_id}: {e}")))?;
+            let run = parse_kept(run_id, &raw)?;
             return self.record(run).await;
         }
         let run = self.client.get_run(run_id).await.map_err(|e| {

@@ -327,19 +327,22 @@ impl SqlRunSink {
             .get_or_try_init(|| async {
                 // One row per copy, its four tags side by side, streamed: a re-run over an
                 // experiment of 100,000 copies holds no more than the copies themselves.
-                let tag = |key: &str| format!("MAX(CASE WHEN t.\"key\" = '{key}' THEN t.value END)");
-                let query = format!(
-                    "SELECT r.run_uuid, r.lifecycle_stage, r.artifact_uri, {}, {}, {}, {} FROM runs r \
-                     JOIN tags t ON t.run_uuid = r.run_uuid WHERE r.experiment_id = ? \
-                     AND t.\"key\" IN ('{}', '{}', '{}', '{}') GROUP BY r.run_uuid, r.lifecycle_stage, r.artifact_uri",
-                    tag(identity::SOURCE_RUN_ID),
-                    tag(identity::SOURCE_TRACKING_URI),
-                    tag(identity::SOURCE_STATE),
-                    tag(identity::COMPLETE),
+                // Columns 3 to 6, in this order.
+                let keys = [
                     identity::SOURCE_RUN_ID,
                     identity::SOURCE_TRACKING_URI,
                     identity::SOURCE_STATE,
                     identity::COMPLETE,
+                ];
+                let columns: Vec<String> =
+                    keys.iter().map(|k| format!("MAX(CASE WHEN t.\"key\" = '{k}' THEN t.value END)")).collect();
+                let listed: Vec<String> = keys.iter().map(|k| format!("'{k}'")).collect();
+                let query = format!(
+                    "SELECT r.run_uuid, r.lifecycle_stage, r.artifact_uri, {} FROM runs r \
+                     JOIN tags t ON t.run_uuid = r.run_uuid WHERE r.experiment_id = ? \
+                     AND t.\"key\" IN ({}) GROUP BY r.run_uuid, r.lifecycle_stage, r.artifact_uri",
+                    columns.join(", "),
+                    listed.join(", "),
                 );
                 let mut by_source: HashMap<String, Vec<Copy>> = HashMap::new();
                 self.db
@@ -370,7 +373,7 @@ impl SqlRunSink {
             .get(&source.run_id)
             .into_iter()
             .flatten()
-            .filter(|c| source.names(&source.run_id, c.tracking_uri.as_deref()))
+            .filter(|c| source.same_server_as(c.tracking_uri.as_deref()))
             .collect();
         if let Some(done) = found.iter().find(|c| c.complete) {
             let state = run.tags.get(identity::SOURCE_STATE);
