@@ -28,7 +28,8 @@ pub async fn probe(plan: Plan, ctx: &JobContext) -> JobResult {
 }
 
 async fn run(plan: Plan, ctx: &JobContext, probing: bool) -> JobResult {
-    ctx.reporter.runs_planned(plan.runs());
+    let runs = plan.runs();
+    ctx.reporter.runs_planned(runs);
     let passes = if probing { 1 } else { ctx.opts.retry_passes.saturating_add(1) };
     // Each outcome goes into its slot as it comes: a level of 100,000 runs is never held twice
     // (once as it finishes and once in the table). The lock is taken only between awaits, so
@@ -74,13 +75,15 @@ async fn run(plan: Plan, ctx: &JobContext, probing: bool) -> JobResult {
             todo.sort_unstable();
         }
     }
-    // Every step is done, so no step holds an outcome any more: each is taken, not copied.
+    // Every step is done, so no step holds an outcome any more: each is taken, not copied. The
+    // steps go first.
+    drop(plan);
     let outcomes = outcomes.into_inner().expect("poisoned").into_iter().flatten();
-    JobResult::of(outcomes.map(|o| Arc::try_unwrap(o).unwrap_or_else(|shared| (*shared).clone())))
+    JobResult::of(outcomes.map(|o| Arc::try_unwrap(o).unwrap_or_else(|shared| (*shared).clone())), runs)
 }
 
 async fn run_step(step: &Step, deps: &Deps, ctx: &JobContext) -> Outcome {
-    tracing::debug!(step = %step.label, "step");
+    tracing::debug!(step = %step.label(), "step");
     match &step.what {
         Move::Experiment(m) => m.execute(deps, ctx).await,
         Move::ExperimentIndex(m) => m.execute(deps, ctx).await,
@@ -160,7 +163,7 @@ mod tests {
             error: None,
             shard: None,
         };
-        Step { label: String::new(), deps: deps.to_vec(), what: Move::Experiment(Box::new(what)) }
+        Step::new(String::new(), deps.to_vec(), Move::Experiment(Box::new(what)))
     }
 
     #[test]

@@ -113,7 +113,16 @@ impl Db {
             Dialect::MySql => "SET SESSION TRANSACTION READ ONLY",
             Dialect::Sqlite => "",
         };
-        let connections = if writable && dialect == Dialect::Sqlite { 1 } else { CONNECTIONS };
+        let connections = match dialect {
+            Dialect::Sqlite if writable => 1,
+            // SQLite reads run on this machine's cores, one thread per connection, each with a
+            // page cache of 2 MB: beyond two a core they add memory, not speed.
+            Dialect::Sqlite => {
+                let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+                u32::try_from(cores * 2).unwrap_or(CONNECTIONS).clamp(2, CONNECTIONS)
+            }
+            _ => CONNECTIONS,
+        };
         let pool = AnyPoolOptions::new()
             .max_connections(connections)
             .after_connect(move |conn, _| {

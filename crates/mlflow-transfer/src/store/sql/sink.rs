@@ -15,6 +15,7 @@ use std::{
 };
 
 use async_trait::async_trait;
+use smallvec::SmallVec;
 
 use super::db::{int, opt_text, text, Bind, Db, Dialect, Tx};
 use crate::{
@@ -286,18 +287,50 @@ impl ScorerStore for SqlSink {
     }
 }
 
-/// One of our earlier copies in the experiment.
+/// One of our earlier copies in the experiment. Kept small: a re-run over an experiment of
+/// 100,000 copies holds one per run.
 #[derive(Debug, Clone)]
 struct Copy {
     run_uuid: String,
     deleted: bool,
+    /// Its artifact location when not the one MLflow gives a run of this experiment
+    /// ([`run_artifact_uri`]), which nearly every copy has.
     artifact_uri: Option<String>,
     /// Of our tags on it, the ones a copy is classified by (the source run id is its key in
-    /// [`SqlRunSink::copies`]). Only these are kept: an import of 100,000 runs holds one copy
-    /// per run, and all its identity tags took 1.5 KB of it.
-    tracking_uri: Option<String>,
+    /// [`Copies`]); all its identity tags took 1.5 KB a copy. The tracking URI is the same on
+    /// nearly every copy, so it is held once ([`Copies::servers`]).
+    tracking_uri: Option<Arc<str>>,
     complete: bool,
     state: Option<String>,
+}
+
+/// Our copies in one experiment by source run id. A source run has one copy, rarely more
+/// (copied from two servers, or an interrupted copy left beside a later one): the first is
+/// held inline.
+#[derive(Default)]
+struct Copies {
+    by_source: HashMap<String, SmallVec<[Copy; 1]>>,
+    /// Every source tracking URI the copies name, each held once.
+    servers: HashSet<Arc<str>>,
+}
+
+impl Copies {
+    /// Adds a copy of source run `source`; replacing its copies when `only`.
+    fn add(&mut self, source: String, mut copy: Copy, tracking_uri: Option<String>, only: bool) {
+        copy.tracking_uri = tracking_uri.map(|uri| match self.servers.get(uri.as_str()) {
+            Some(held) => held.clone(),
+            None => {
+                let held: Arc<str> = uri.into();
+                self.servers.insert(held.clone());
+                held
+            }
+        });
+        let copies = self.by_source.entry(source).or_default();
+        if only {
+            copies.clear();
+        }
+        copies.push(copy);
+    }
 }
 
 /// A run begun by this sink, until its transaction commits.
@@ -315,14 +348,14 @@ pub struct SqlRunSink {
     experiment_id: i64,
     location: String,
     stores: Arc<Stores>,
-    /// Our copies in the experiment by source run id, read with one query when the first run
-    /// begins; runs this sink commits are added.
-    copies: tokio::sync::OnceCell<Mutex<HashMap<String, Vec<Copy>>>>,
+    /// Our copies in the experiment, read with one query when the first run begins; runs this
+    /// sink commits are added.
+    copies: tokio::sync::OnceCell<Mutex<Copies>>,
     begun: Mutex<HashMap<String, Begun>>,
 }
 
 impl SqlRunSink {
-    async fn copies(&self) -> Result<&Mutex<HashMap<String, Vec<Copy>>>> {
+    async fn copies(&self) -> Result<&Mutex<Copies>> {
         self.copies
             .get_or_try_init(|| async {
                 // One row per copy, its four tags side by side, streamed: a re-run over an
@@ -344,23 +377,26 @@ impl SqlRunSink {
                     columns.join(", "),
                     listed.join(", "),
                 );
-                let mut by_source: HashMap<String, Vec<Copy>> = HashMap::new();
+                let mut copies = Copies::default();
                 self.db
                     .each_row(&query, &[Bind::Int(self.experiment_id)], |r| {
                         let Some(source) = opt_text(r, 3)? else { return Ok(()) };
+                        let run_uuid = text(r, 0)?;
+                        let artifact_uri =
+                            opt_text(r, 2)?.filter(|uri| *uri != run_artifact_uri(&self.location, &run_uuid));
                         let copy = Copy {
-                            run_uuid: text(r, 0)?,
+                            run_uuid,
                             deleted: text(r, 1)? == "deleted",
-                            artifact_uri: opt_text(r, 2)?,
-                            tracking_uri: opt_text(r, 4)?,
+                            artifact_uri,
+                            tracking_uri: None,
                             state: opt_text(r, 5)?,
                             complete: opt_text(r, 6)?.as_deref() == Some("true"),
                         };
-                        by_source.entry(source).or_default().push(copy);
+                        copies.add(source, copy, opt_text(r, 4)?, false);
                         Ok(())
                     })
                     .await?;
-                Ok::<_, Error>(Mutex::new(by_source))
+                Ok::<_, Error>(Mutex::new(copies))
             })
             .await
     }
@@ -370,6 +406,7 @@ impl SqlRunSink {
     async fn classify(&self, run: &RunRecord, source: &SourceIdentity) -> Result<Option<(Target, Copy)>> {
         let copies = self.copies().await?.lock().expect("poisoned");
         let found: Vec<&Copy> = copies
+            .by_source
             .get(&source.run_id)
             .into_iter()
             .flatten()
@@ -471,13 +508,14 @@ impl RunSink for SqlRunSink {
         let copy = Copy {
             run_uuid: id.to_string(),
             deleted: run.meta.is_deleted(),
-            artifact_uri: Some(artifact_uri),
-            tracking_uri: tags.remove(identity::SOURCE_TRACKING_URI),
+            artifact_uri: (artifact_uri != run_artifact_uri(&self.location, id)).then_some(artifact_uri),
+            tracking_uri: None,
             complete: true,
             state: tags.remove(identity::SOURCE_STATE),
         };
         if let Some(copies) = self.copies.get() {
-            copies.lock().expect("poisoned").insert(source.run_id.clone(), vec![copy]);
+            let tracking_uri = tags.remove(identity::SOURCE_TRACKING_URI);
+            copies.lock().expect("poisoned").add(source.run_id.clone(), copy, tracking_uri, true);
         }
         Ok(())
     }
@@ -668,6 +706,35 @@ async fn write_inputs(tx: &mut Tx<'_>, experiment_id: i64, id: &str, run: &RunRe
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn copy(run_uuid: &str) -> Copy {
+        Copy {
+            run_uuid: run_uuid.into(),
+            deleted: false,
+            artifact_uri: None,
+            tracking_uri: None,
+            complete: true,
+            state: None,
+        }
+    }
+
+    #[test]
+    fn copies_hold_each_tracking_uri_once_and_a_commit_replaces_what_was_there() {
+        let mut copies = Copies::default();
+        let uri = || Some("http://src:5000".to_string());
+        copies.add("a".into(), copy("1"), uri(), false);
+        copies.add("a".into(), copy("2"), Some("http://other".into()), false);
+        copies.add("b".into(), copy("3"), uri(), false);
+        copies.add("c".into(), copy("4"), None, false);
+        let held = |source: &str, i: usize| copies.by_source[source][i].tracking_uri.clone();
+        assert!(Arc::ptr_eq(&held("a", 0).unwrap(), &held("b", 0).unwrap()));
+        assert_eq!(held("a", 1).as_deref(), Some("http://other"));
+        assert_eq!(held("c", 0), None);
+        assert_eq!(copies.servers.len(), 2);
+        copies.add("a".into(), copy("5"), uri(), true);
+        let ids: Vec<&str> = copies.by_source["a"].iter().map(|c| c.run_uuid.as_str()).collect();
+        assert_eq!(ids, ["5"]);
+    }
 
     #[test]
     fn locations_are_joined_as_mlflow_joins_them() {
