@@ -1342,10 +1342,6 @@ impl Planner {
     ) -> usize {
         let mut deps = Vec::new();
         if let Ok(runs) = &runs {
-            // Room for every run at once: grown by doubling, the steps of 100,000 runs were
-            // held once and a half over.
-            self.plan.steps.reserve(runs.len());
-            deps.reserve(runs.len() + 1);
             let target = match &dst {
                 ExperimentDestination::Server { name, .. } => {
                     let t = self.experiment_sink(name, record.clone());
@@ -1358,6 +1354,10 @@ impl Planner {
                 ExperimentDestination::Folder { system, .. } => Some(Arc::new(system.clone())),
                 ExperimentDestination::Server { .. } => None,
             };
+            // Room for every run at once: grown by doubling, the steps of 100,000 runs were
+            // held once and a half over.
+            self.plan.steps.reserve(runs.len());
+            deps.reserve(runs.len());
             for (run_id, parent) in runs {
                 let run_target = match (&target, &dst) {
                     (Some(t), _) => {
