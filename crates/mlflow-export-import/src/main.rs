@@ -19,13 +19,6 @@ use clap::Parser;
 
 use crate::cli::{Cli, Command};
 
-/// mimalloc, not the system's allocator: glibc gives each thread (the runtime's, one per SQLite
-/// connection) an arena of its own and hands back little of what they free. An idle re-copy of
-/// 100,000 runs between two databases peaked at 180 MiB of RSS for 123 MB of heap with glibc,
-/// at 134 MiB with mimalloc, and took a fifth less time (bench/results/scale-100k.md).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> ExitCode {
     let args = console_scripts::arguments(std::env::args_os().collect());
     let args = match python_options::adapt(args) {
