@@ -6,6 +6,7 @@
 //! [`SqlSink`] is the opt-in writer of a destination server's database.
 
 mod db;
+mod rows;
 mod sink;
 
 use std::{collections::BTreeMap, sync::Arc};

@@ -1,9 +1,10 @@
 //! The opt-in database sink (`--dst-backend-store-uri`): runs written straight into a
 //! destination tracking server's database, past the server's REST insert path (about 140 µs of
-//! its CPU per metric point). Each run is one transaction: its row, params, tags (identity and
-//! completion mark included), metric points, latest metrics and dataset inputs commit together
-//! or not at all, so the server (which may keep running) shows a run only once it is whole, and
-//! a re-run finds it complete and skips it. Only a schema revision this tool knows is written
+//! its CPU per metric point). A run's row, params, tags (identity and completion mark
+//! included), metric points, latest metrics and dataset inputs commit together or not at all,
+//! in a transaction shared with the runs finished at the same time ([`super::rows`]), so the
+//! server (which may keep running) shows a run only once it is whole, and a re-run finds it
+//! complete and skips it. Only a schema revision this tool knows is written
 //! ([`KNOWN_REVISIONS`]); rows are written as MLflow's `SqlAlchemyStore` writes them.
 //!
 //! A run's files still go to its artifact store, before its transaction: an interrupted run
@@ -17,11 +18,14 @@ use std::{
 use async_trait::async_trait;
 use smallvec::SmallVec;
 
-use super::db::{int, opt_text, text, Bind, Db, Dialect, Tx};
+use super::{
+    db::{int, opt_text, text, Bind, Db, Dialect},
+    rows::{now_ms, uuid4_hex, RunRows, Writer},
+};
 use crate::{
     format::run_json::ArtifactEntry,
     identity::{self, SourceIdentity},
-    model::{ArtifactFile, MetricPoint, RunRecord},
+    model::{ArtifactFile, RunRecord},
     store::{
         artifact_root::{ArtifactRoot, ArtifactRoots},
         direct::uri_root,
@@ -35,13 +39,6 @@ use crate::{
 /// whose head it is. A database at another revision is refused: its tables may differ.
 pub const KNOWN_REVISIONS: [(&str, &str); 1] = [("dc11669786a5", "3.17.2")];
 
-/// Rows per multi-row `INSERT`: far below every dialect's limit of bound values (PostgreSQL's
-/// 65,535 with 6 columns a metric row).
-const CHUNK: usize = 1000;
-
-/// MLflow's stored value of an infinite metric (`SqlAlchemyStore` keeps ±inf as ±max float).
-const STORED_INF: f64 = f64::MAX;
-
 /// A tracking server's database, written directly.
 pub struct SqlSink {
     db: Arc<Db>,
@@ -49,6 +46,7 @@ pub struct SqlSink {
     /// when it proxies artifacts): where an experiment created here keeps its files.
     artifact_root: Option<String>,
     stores: Arc<Stores>,
+    writer: Arc<Writer>,
 }
 
 /// The artifact stores runs' files are written to from this machine.
@@ -83,7 +81,9 @@ impl SqlSink {
         check_revision(&db).await?;
         check_writable(&db).await?;
         let objects = ObjectStores::from_process_env(side);
-        Ok(Self { db: Arc::new(db), artifact_root, stores: Arc::new(Stores { artifacts_destination, objects }) })
+        let db = Arc::new(db);
+        let writer = Arc::new(Writer::new(db.clone()));
+        Ok(Self { db, artifact_root, stores: Arc::new(Stores { artifacts_destination, objects }), writer })
     }
 
     pub fn uri(&self) -> &str {
@@ -180,6 +180,7 @@ impl SqlSink {
             experiment_id: id,
             location,
             stores: self.stores.clone(),
+            writer: self.writer.clone(),
             copies: Default::default(),
             begun: Mutex::default(),
         }
@@ -215,25 +216,12 @@ async fn check_writable(db: &Db) -> Result<()> {
     Ok(())
 }
 
-fn now_ms() -> i64 {
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-    i64::try_from(now.as_millis()).unwrap_or(0)
-}
-
 /// `uri` with `/path` appended to its path (before a query), as MLflow's `append_to_uri_path`:
 /// `mlflow-artifacts:/` and `3` give `mlflow-artifacts:/3`.
 fn append_path(uri: &str, path: &str) -> String {
     let (base, query) = uri.split_once('?').map_or((uri, None), |(b, q)| (b, Some(q)));
     let joined = format!("{}/{path}", base.trim_end_matches('/'));
     query.map_or(joined.clone(), |q| format!("{joined}?{q}"))
-}
-
-/// A new id as MLflow makes them: a random (version 4) UUID in 32 hex digits.
-fn uuid4_hex() -> String {
-    let mut bytes: [u8; 16] = std::array::from_fn(|_| fastrand::u8(..));
-    bytes[6] = (bytes[6] & 0x0f) | 0x40;
-    bytes[8] = (bytes[8] & 0x3f) | 0x80;
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[async_trait]
@@ -348,6 +336,7 @@ pub struct SqlRunSink {
     experiment_id: i64,
     location: String,
     stores: Arc<Stores>,
+    writer: Arc<Writer>,
     /// Our copies in the experiment, read with one query when the first run begins; runs this
     /// sink commits are added.
     copies: tokio::sync::OnceCell<Mutex<Copies>>,
@@ -492,18 +481,9 @@ impl RunSink for SqlRunSink {
             tags.insert("mlflow.runName".into(), name.clone());
         }
         tags.insert(identity::COMPLETE.into(), "true".into());
-        let mut tx = self.db.begin().await?;
         let id = target.id();
-        write_run_row(&mut tx, self.experiment_id, id, &artifact_uri, run, exists).await?;
-        let params: Vec<[Bind; 3]> =
-            run.params.iter().map(|(k, v)| [Bind::Text(k), Bind::Text(v), Bind::Text(id)]).collect();
-        insert(&mut tx, "params (\"key\", value, run_uuid)", params).await?;
-        let tag_rows: Vec<[Bind; 3]> =
-            tags.iter().map(|(k, v)| [Bind::Text(k), Bind::Text(v), Bind::Text(id)]).collect();
-        insert(&mut tx, "tags (\"key\", value, run_uuid)", tag_rows).await?;
-        write_metrics(&mut tx, id, &run.metrics).await?;
-        write_inputs(&mut tx, self.experiment_id, id, run).await?;
-        tx.commit().await?;
+        let rows = RunRows::new(self.experiment_id, id, artifact_uri.clone(), exists, run, &tags);
+        self.writer.write(rows).await?;
         self.begun.lock().expect("poisoned").remove(id);
         let copy = Copy {
             run_uuid: id.to_string(),
@@ -524,183 +504,6 @@ impl RunSink for SqlRunSink {
 /// `<experiment location>/<run id>/artifacts`, as MLflow's `create_run` sets it.
 fn run_artifact_uri(location: &str, run_id: &str) -> String {
     append_path(location, &format!("{run_id}/artifacts"))
-}
-
-/// The run's row, as MLflow's `create_run` then `update_run_info` leave it. A row that exists
-/// (an incomplete or outdated copy) is emptied of its params, tags, metrics and inputs first.
-async fn write_run_row(
-    tx: &mut Tx<'_>,
-    experiment_id: i64,
-    id: &str,
-    artifact_uri: &str,
-    run: &RunRecord,
-    exists: bool,
-) -> Result<()> {
-    let m = &run.meta;
-    let status = serde_json::to_value(m.status).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
-    let lifecycle = if m.is_deleted() { "deleted" } else { "active" };
-    let deleted_time = m.is_deleted().then(now_ms);
-    let name = m.run_name.as_deref().unwrap_or("");
-    if exists {
-        let of = [Bind::Text(id)];
-        for table in ["latest_metrics", "metrics", "params", "tags"] {
-            tx.execute(&format!("DELETE FROM {table} WHERE run_uuid = ?"), &of).await?;
-        }
-        tx.execute(
-            "DELETE FROM input_tags WHERE input_uuid IN (SELECT input_uuid FROM inputs WHERE source_type = 'DATASET' \
-             AND destination_type = 'RUN' AND destination_id = ?)",
-            &of,
-        )
-        .await?;
-        tx.execute(
-            "DELETE FROM inputs WHERE source_type = 'DATASET' AND destination_type = 'RUN' AND destination_id = ?",
-            &of,
-        )
-        .await?;
-        tx.execute(
-            "UPDATE runs SET name = ?, user_id = ?, status = ?, start_time = ?, end_time = ?, deleted_time = ?, \
-             lifecycle_stage = ? WHERE run_uuid = ?",
-            &[
-                Bind::Text(name),
-                Bind::OptText(m.user_id.as_deref()),
-                Bind::Text(&status),
-                Bind::OptInt(m.start_time),
-                Bind::OptInt(m.end_time),
-                Bind::OptInt(deleted_time),
-                Bind::Text(lifecycle),
-                Bind::Text(id),
-            ],
-        )
-        .await?;
-        return Ok(());
-    }
-    tx.execute(
-        "INSERT INTO runs (run_uuid, name, source_type, source_name, entry_point_name, user_id, status, start_time, \
-         end_time, deleted_time, source_version, lifecycle_stage, artifact_uri, experiment_id) \
-         VALUES (?, ?, 'UNKNOWN', '', '', ?, ?, ?, ?, ?, '', ?, ?, ?)",
-        &[
-            Bind::Text(id),
-            Bind::Text(name),
-            Bind::OptText(m.user_id.as_deref()),
-            Bind::Text(&status),
-            Bind::OptInt(m.start_time),
-            Bind::OptInt(m.end_time),
-            Bind::OptInt(deleted_time),
-            Bind::Text(lifecycle),
-            Bind::Text(artifact_uri),
-            Bind::Int(experiment_id),
-        ],
-    )
-    .await
-    .map(drop)
-}
-
-/// `rows` into `table (columns)`, in multi-row inserts of [`CHUNK`] rows.
-async fn insert<const N: usize>(tx: &mut Tx<'_>, table: &str, rows: Vec<[Bind<'_>; N]>) -> Result<()> {
-    let one = format!("({})", vec!["?"; N].join(", "));
-    for chunk in rows.chunks(CHUNK) {
-        let query = format!("INSERT INTO {table} VALUES {}", vec![one.as_str(); chunk.len()].join(", "));
-        let binds: Vec<Bind> = chunk.iter().flat_map(|r| r.iter().copied()).collect();
-        tx.execute(&query, &binds).await?;
-    }
-    Ok(())
-}
-
-/// A metric value as MLflow stores it: (value, is_nan); NaN as 0, ±inf as ±max float.
-fn stored(value: f64) -> (f64, bool) {
-    if value.is_nan() {
-        (0.0, true)
-    } else if value.is_infinite() {
-        (STORED_INF.copysign(value), false)
-    } else {
-        (value, false)
-    }
-}
-
-/// Every point (a point logged twice is stored once, as MLflow's primary key keeps it) and
-/// each key's latest point, chosen as MLflow chooses it: highest (step, timestamp, stored
-/// value).
-async fn write_metrics(tx: &mut Tx<'_>, id: &str, metrics: &BTreeMap<String, Vec<MetricPoint>>) -> Result<()> {
-    let mut points = Vec::new();
-    let mut latest = Vec::new();
-    for (key, history) in metrics {
-        let mut seen = HashSet::new();
-        let mut best: Option<(i64, i64, f64, bool)> = None;
-        for p in history {
-            let (value, is_nan) = stored(p.value);
-            if !seen.insert((p.timestamp, p.step, value.to_bits(), is_nan)) {
-                continue;
-            }
-            points.push((key.as_str(), value, p.timestamp, p.step, is_nan));
-            let this = (p.step, p.timestamp, value, is_nan);
-            if best.is_none_or(|b| (this.0, this.1) > (b.0, b.1) || ((this.0, this.1) == (b.0, b.1) && this.2 > b.2)) {
-                best = Some(this);
-            }
-        }
-        if let Some((step, timestamp, value, is_nan)) = best {
-            latest.push((key.as_str(), value, timestamp, step, is_nan));
-        }
-    }
-    fn rows<'a>(v: &[(&'a str, f64, i64, i64, bool)], id: &'a str) -> Vec<[Bind<'a>; 6]> {
-        v.iter()
-            .map(|&(k, value, ts, step, nan)| {
-                [Bind::Text(k), Bind::Float(value), Bind::Int(ts), Bind::Text(id), Bind::Int(step), Bind::Bool(nan)]
-            })
-            .collect()
-    }
-    insert(tx, "metrics (\"key\", value, \"timestamp\", run_uuid, step, is_nan)", rows(&points, id)).await?;
-    insert(tx, "latest_metrics (\"key\", value, \"timestamp\", run_uuid, step, is_nan)", rows(&latest, id)).await
-}
-
-/// The run's dataset inputs, as MLflow's `log_inputs`: a dataset already in the experiment
-/// (same name and digest) is reused, each input gets its tags.
-async fn write_inputs(tx: &mut Tx<'_>, experiment_id: i64, id: &str, run: &RunRecord) -> Result<()> {
-    let mut done = HashSet::new();
-    for input in &run.dataset_inputs {
-        let d = &input.dataset;
-        if !done.insert((d.name.as_str(), d.digest.as_str())) {
-            continue;
-        }
-        let found = tx
-            .rows(
-                "SELECT dataset_uuid FROM datasets WHERE experiment_id = ? AND name = ? AND digest = ?",
-                &[Bind::Int(experiment_id), Bind::Text(&d.name), Bind::Text(&d.digest)],
-            )
-            .await?;
-        let dataset_uuid = match found.first() {
-            Some(r) => text(r, 0)?,
-            None => {
-                let uuid = uuid4_hex();
-                tx.execute(
-                    "INSERT INTO datasets (dataset_uuid, experiment_id, name, digest, dataset_source_type, \
-                     dataset_source, dataset_schema, dataset_profile) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    &[
-                        Bind::Text(&uuid),
-                        Bind::Int(experiment_id),
-                        Bind::Text(&d.name),
-                        Bind::Text(&d.digest),
-                        Bind::Text(&d.source_type),
-                        Bind::Text(&d.source),
-                        Bind::OptText(d.schema.as_deref()),
-                        Bind::OptText(d.profile.as_deref()),
-                    ],
-                )
-                .await?;
-                uuid
-            }
-        };
-        let input_uuid = uuid4_hex();
-        tx.execute(
-            "INSERT INTO inputs (input_uuid, source_type, source_id, destination_type, destination_id) \
-             VALUES (?, 'DATASET', ?, 'RUN', ?)",
-            &[Bind::Text(&input_uuid), Bind::Text(&dataset_uuid), Bind::Text(id)],
-        )
-        .await?;
-        let tags: Vec<[Bind; 3]> =
-            input.tags.iter().map(|t| [Bind::Text(&input_uuid), Bind::Text(&t.key), Bind::Text(&t.value)]).collect();
-        insert(tx, "input_tags (input_uuid, name, value)", tags).await?;
-    }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -742,23 +545,5 @@ mod tests {
         assert_eq!(append_path("s3://b/root", "3"), "s3://b/root/3");
         assert_eq!(append_path("file:///x/?q=1", "3"), "file:///x/3?q=1");
         assert_eq!(run_artifact_uri("mlflow-artifacts:/3", "ab"), "mlflow-artifacts:/3/ab/artifacts");
-    }
-
-    #[test]
-    fn ids_are_version_4_uuids_in_hex() {
-        let id = uuid4_hex();
-        assert_eq!(id.len(), 32);
-        assert!(id.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
-        assert_eq!(&id[12..13], "4");
-        assert!("89ab".contains(&id[16..17]));
-        assert_ne!(id, uuid4_hex());
-    }
-
-    #[test]
-    fn values_are_stored_as_mlflow_stores_them() {
-        assert_eq!(stored(f64::NAN), (0.0, true));
-        assert_eq!(stored(f64::INFINITY), (f64::MAX, false));
-        assert_eq!(stored(f64::NEG_INFINITY), (-f64::MAX, false));
-        assert_eq!(stored(1.5), (1.5, false));
     }
 }
