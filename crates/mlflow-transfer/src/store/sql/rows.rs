@@ -168,21 +168,30 @@ impl Writer {
     /// Writes `rows` and returns once they are committed (or failed), with the runs that
     /// waited with them.
     pub(super) async fn write(&self, rows: RunRows) -> Result<()> {
-        let (done, result) = oneshot::channel();
+        let (done, mut result) = oneshot::channel();
         self.waiting.lock().expect("poisoned").push(Waiting { rows, done });
-        {
-            let _turn = self.turn.lock().await;
-            let batch = std::mem::take(&mut *self.waiting.lock().expect("poisoned"));
-            if !batch.is_empty() {
-                self.write_batch(batch).await;
+        // Written by the task that has the turn, or by this one when it gets the turn first: a
+        // run written by another leaves the queue for the turn at once (waiting in it for its
+        // place, each task would write only what came in since the one before it).
+        tokio::select! {
+            biased;
+            written = &mut result => return written.unwrap_or_else(|_| Err(self.abandoned())),
+            turn = self.turn.lock() => {
+                let batch = std::mem::take(&mut *self.waiting.lock().expect("poisoned"));
+                if !batch.is_empty() {
+                    self.write_batch(batch).await;
+                }
+                drop(turn);
             }
         }
-        result.await.unwrap_or_else(|_| {
-            Err(Error::Database {
-                message: format!("{}: the transaction writing this run was abandoned", self.db.uri()),
-                transient: true,
-            })
-        })
+        result.await.unwrap_or_else(|_| Err(self.abandoned()))
+    }
+
+    fn abandoned(&self) -> Error {
+        Error::Database {
+            message: format!("{}: the transaction writing this run was abandoned", self.db.uri()),
+            transient: true,
+        }
     }
 
     async fn write_batch(&self, mut batch: Vec<Waiting>) {
