@@ -20,7 +20,7 @@ use smallvec::SmallVec;
 
 use super::{
     db::{int, opt_text, text, Bind, Db, Dialect},
-    rows::{now_ms, uuid4_hex, RunRows, Writer},
+    rows::{new_id, now_ms, RunRows, Writer},
 };
 use crate::{
     format::run_json::ArtifactEntry,
@@ -448,7 +448,7 @@ impl RunSink for SqlRunSink {
                 Ok(target)
             }
             None => {
-                let id = uuid4_hex();
+                let id = new_id();
                 self.begin(&id, run_artifact_uri(&self.location, &id), false, source)?;
                 Ok(Target::Created(id))
             }
