@@ -942,7 +942,8 @@ pub struct ImportExperimentArgs {
 pub struct DstDatabaseArgs {
     /// Write runs straight into the destination server's database (its `--backend-store-uri`:
     /// `sqlite:///path/mlflow.db`, `postgresql://…`, `mysql://…`) instead of through its REST
-    /// API, one transaction per run: many times faster for runs with long metric histories.
+    /// API, each run whole in one transaction (with the runs finished at the same time): many
+    /// times faster, for runs with long metric histories most of all.
     /// Runs and experiments only (logged models, traces and scorers are refused: copy those
     /// through the server). Only a database at a schema revision this tool knows (MLflow
     /// 3.17.2's) is written; upgrade others with `mlflow db upgrade <uri>` first. The server

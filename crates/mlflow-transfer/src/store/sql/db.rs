@@ -14,7 +14,7 @@ use sqlx::{
 use crate::{Error, Result};
 
 /// Connections open at once: reads of a few runs in parallel, far below what a server allows.
-const CONNECTIONS: u32 = 8;
+pub(super) const CONNECTIONS: u32 = 8;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Dialect {

@@ -3,8 +3,8 @@
 //! Written one transaction a run, a run of a few params and tags cost seven statements and a
 //! commit; in SQLite's rollback-journal mode (the one MLflow's databases use) a commit is a
 //! journal file made, synced and deleted, and each statement a round trip to sqlx's worker
-//! thread. Runs finished at the same time now share those: the first to get the database's
-//! turn writes every run waiting, each table's rows of all of them in multi-row inserts, and
+//! thread. Runs finished at the same time now share those: the first to get a turn at the
+//! database writes every run waiting, each table's rows of all of them in multi-row inserts, and
 //! commits once. Each run still commits whole or not at all; a transaction that fails is
 //! tried again one run at a time, so that one bad run fails alone.
 
@@ -14,9 +14,9 @@ use std::{
 };
 
 use mlflow_client::types::DatasetInput;
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, Semaphore};
 
-use super::db::{text, Bind, Db, Tx};
+use super::db::{text, Bind, Db, Dialect, Tx};
 use crate::{
     model::{MetricPoint, RunRecord},
     Error, Result,
@@ -151,9 +151,15 @@ fn metric_rows(metrics: &BTreeMap<String, Vec<MetricPoint>>) -> (Vec<String>, Ve
 pub(super) struct Writer {
     db: Arc<Db>,
     waiting: Mutex<Vec<Waiting>>,
-    /// Held by the task writing: runs finished meanwhile wait for the next transaction.
-    turn: tokio::sync::Mutex<()>,
+    /// One held by each task writing: runs finished meanwhile wait for the next transaction.
+    turns: Semaphore,
 }
+
+/// Transactions written at once into a PostgreSQL or MySQL database, each on a connection of
+/// its own (the pool has [`super::db::CONNECTIONS`]): the server works on one while another
+/// commits, and runs still share transactions when more finish together. SQLite takes one
+/// writer at a time.
+const SERVER_TURNS: usize = 4;
 
 struct Waiting {
     rows: RunRows,
@@ -162,7 +168,8 @@ struct Waiting {
 
 impl Writer {
     pub(super) fn new(db: Arc<Db>) -> Self {
-        Self { db, waiting: Mutex::default(), turn: tokio::sync::Mutex::new(()) }
+        let turns = if db.dialect() == Dialect::Sqlite { 1 } else { SERVER_TURNS };
+        Self { db, waiting: Mutex::default(), turns: Semaphore::new(turns) }
     }
 
     /// Writes `rows` and returns once they are committed (or failed), with the runs that
@@ -170,13 +177,13 @@ impl Writer {
     pub(super) async fn write(&self, rows: RunRows) -> Result<()> {
         let (done, mut result) = oneshot::channel();
         self.waiting.lock().expect("poisoned").push(Waiting { rows, done });
-        // Written by the task that has the turn, or by this one when it gets the turn first: a
-        // run written by another leaves the queue for the turn at once (waiting in it for its
-        // place, each task would write only what came in since the one before it).
+        // Written by a task that has a turn, or by this one when it gets a turn first: a run
+        // written by another leaves the queue for a turn at once (waiting in it for its place,
+        // each task would write only what came in since the one before it).
         tokio::select! {
             biased;
             written = &mut result => return written.unwrap_or_else(|_| Err(self.abandoned())),
-            turn = self.turn.lock() => {
+            turn = self.turns.acquire() => {
                 let batch = std::mem::take(&mut *self.waiting.lock().expect("poisoned"));
                 if !batch.is_empty() {
                     self.write_batch(batch).await;
@@ -469,7 +476,7 @@ mod tests {
 
     /// Writes `runs` together: they wait for the writer's turn, held until all of them queue.
     async fn write_together(writer: &Arc<Writer>, runs: Vec<RunRows>) -> Vec<Result<()>> {
-        let turn = writer.turn.lock().await;
+        let turn = writer.turns.acquire().await.unwrap();
         let n = runs.len();
         let tasks: Vec<_> = runs
             .into_iter()
