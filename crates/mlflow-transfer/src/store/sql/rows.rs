@@ -97,6 +97,20 @@ impl RunRows {
             inputs: run.dataset_inputs.clone(),
         }
     }
+
+    /// The run's name, user, status, start, end and deletion times and lifecycle stage, in the
+    /// order of `runs`' columns.
+    fn info(&self) -> [Bind<'_>; 7] {
+        [
+            Bind::Text(&self.name),
+            Bind::OptText(self.user_id.as_deref()),
+            Bind::Text(&self.status),
+            Bind::OptInt(self.start_time),
+            Bind::OptInt(self.end_time),
+            Bind::OptInt(self.deleted_time),
+            Bind::Text(self.lifecycle),
+        ]
+    }
 }
 
 pub(super) fn now_ms() -> i64 {
@@ -232,15 +246,17 @@ async fn write_runs(db: &Db, runs: &[&RunRows]) -> Result<()> {
         "(?, ?, 'UNKNOWN', '', '', ?, ?, ?, ?, ?, '', ?, ?, ?)",
     );
     for r in runs.iter().filter(|r| !r.exists) {
+        let [name, user, status, start, end, deleted, lifecycle] = r.info();
+        let id = Bind::Text(&r.id);
         let row = [
-            Bind::Text(&r.id),
-            Bind::Text(&r.name),
-            Bind::OptText(r.user_id.as_deref()),
-            Bind::Text(&r.status),
-            Bind::OptInt(r.start_time),
-            Bind::OptInt(r.end_time),
-            Bind::OptInt(r.deleted_time),
-            Bind::Text(r.lifecycle),
+            id,
+            name,
+            user,
+            status,
+            start,
+            end,
+            deleted,
+            lifecycle,
             Bind::Text(&r.artifact_uri),
             Bind::Int(r.experiment_id),
         ];
@@ -298,19 +314,11 @@ async fn rewrite_run_row(tx: &mut Tx<'_>, r: &RunRows) -> Result<()> {
         &of,
     )
     .await?;
+    let [name, user, status, start, end, deleted, lifecycle] = r.info();
     tx.execute(
         "UPDATE runs SET name = ?, user_id = ?, status = ?, start_time = ?, end_time = ?, deleted_time = ?, \
          lifecycle_stage = ? WHERE run_uuid = ?",
-        &[
-            Bind::Text(&r.name),
-            Bind::OptText(r.user_id.as_deref()),
-            Bind::Text(&r.status),
-            Bind::OptInt(r.start_time),
-            Bind::OptInt(r.end_time),
-            Bind::OptInt(r.deleted_time),
-            Bind::Text(r.lifecycle),
-            Bind::Text(&r.id),
-        ],
+        &[name, user, status, start, end, deleted, lifecycle, Bind::Text(&r.id)],
     )
     .await
     .map(drop)
@@ -464,10 +472,14 @@ mod tests {
         CREATE TABLE metrics (key TEXT, value REAL, timestamp INTEGER, run_uuid TEXT, step INTEGER,
             is_nan INTEGER);
         CREATE TABLE latest_metrics (key TEXT, value REAL, timestamp INTEGER, run_uuid TEXT,
-            step INTEGER, is_nan INTEGER, PRIMARY KEY (key, run_uuid));";
+            step INTEGER, is_nan INTEGER, PRIMARY KEY (key, run_uuid));
+        CREATE TABLE inputs (input_uuid TEXT, source_type TEXT, source_id TEXT, destination_type TEXT,
+            destination_id TEXT);
+        CREATE TABLE input_tags (input_uuid TEXT, name TEXT, value TEXT);";
 
     fn rows(id: &str, tag: &str) -> RunRows {
         let mut run = RunRecord::default();
+        run.meta.run_name = Some(format!("{id}-{tag}"));
         run.params.insert("p".into(), id.into());
         run.tags.insert("t".into(), tag.into());
         run.metrics.insert("m".into(), vec![MetricPoint { value: 1.0, timestamp: 2, step: 3 }]);
@@ -522,5 +534,14 @@ mod tests {
                 rows.iter().map(|r| format!("{}:{}", text(r, 0).unwrap(), int(r, 1).unwrap())).collect();
             assert_eq!(counts, ["a:1", "b:1", "c:1", "d:1", "f:1"], "{table}");
         }
+
+        // A run written again in place (an outdated copy): its row takes the new values, its
+        // old tags are gone.
+        let again = RunRows { exists: true, ..rows("d", "new") };
+        assert!(write_together(&writer, vec![again]).await[0].is_ok());
+        let query = "SELECT r.name, t.value FROM runs r JOIN tags t ON t.run_uuid = r.run_uuid WHERE r.run_uuid = 'd'";
+        let got: Vec<(String, String)> =
+            db.rows(query, &[]).await.unwrap().iter().map(|r| (text(r, 0).unwrap(), text(r, 1).unwrap())).collect();
+        assert_eq!(got, [("d-new".to_string(), "new".to_string())]);
     }
 }
