@@ -72,7 +72,7 @@ impl RunRows {
         artifact_uri: String,
         exists: bool,
         run: &RunRecord,
-        tags: &BTreeMap<String, String>,
+        tags: BTreeMap<String, String>,
     ) -> Self {
         let m = &run.meta;
         let status = serde_json::to_value(m.status).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
@@ -90,7 +90,7 @@ impl RunRows {
             deleted_time: m.is_deleted().then(now_ms),
             lifecycle: if m.is_deleted() { "deleted" } else { "active" },
             params: run.params.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
-            tags: tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            tags: tags.into_iter().collect(),
             keys,
             points,
             latest,
@@ -483,7 +483,7 @@ mod tests {
         run.params.insert("p".into(), id.into());
         run.tags.insert("t".into(), tag.into());
         run.metrics.insert("m".into(), vec![MetricPoint { value: 1.0, timestamp: 2, step: 3 }]);
-        RunRows::new(1, id, format!("root/{id}/artifacts"), false, &run, &run.tags)
+        RunRows::new(1, id, format!("root/{id}/artifacts"), false, &run, run.tags.clone())
     }
 
     /// Writes `runs` together: they wait for the writer's turn, held until all of them queue.

@@ -481,8 +481,10 @@ impl RunSink for SqlRunSink {
             tags.insert("mlflow.runName".into(), name.clone());
         }
         tags.insert(identity::COMPLETE.into(), "true".into());
+        let state = tags.get(identity::SOURCE_STATE).cloned();
+        let tracking_uri = tags.get(identity::SOURCE_TRACKING_URI).cloned();
         let id = target.id();
-        let rows = RunRows::new(self.experiment_id, id, artifact_uri.clone(), exists, run, &tags);
+        let rows = RunRows::new(self.experiment_id, id, artifact_uri.clone(), exists, run, tags);
         self.writer.write(rows).await?;
         self.begun.lock().expect("poisoned").remove(id);
         let copy = Copy {
@@ -491,10 +493,9 @@ impl RunSink for SqlRunSink {
             artifact_uri: (artifact_uri != run_artifact_uri(&self.location, id)).then_some(artifact_uri),
             tracking_uri: None,
             complete: true,
-            state: tags.remove(identity::SOURCE_STATE),
+            state,
         };
         if let Some(copies) = self.copies.get() {
-            let tracking_uri = tags.remove(identity::SOURCE_TRACKING_URI);
             copies.lock().expect("poisoned").add(source.run_id.clone(), copy, tracking_uri, true);
         }
         Ok(())
