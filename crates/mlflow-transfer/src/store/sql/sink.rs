@@ -371,8 +371,7 @@ impl SqlRunSink {
                     .each_row(&query, &[Bind::Int(self.experiment_id)], |r| {
                         let Some(source) = opt_text(r, 3)? else { return Ok(()) };
                         let run_uuid = text(r, 0)?;
-                        let artifact_uri =
-                            opt_text(r, 2)?.filter(|uri| *uri != run_artifact_uri(&self.location, &run_uuid));
+                        let artifact_uri = opt_text(r, 2)?.and_then(|uri| self.unusual_location(&run_uuid, uri));
                         let copy = Copy {
                             run_uuid,
                             deleted: text(r, 1)? == "deleted",
@@ -409,6 +408,12 @@ impl SqlRunSink {
             return Ok(Some((target, (*done).clone())));
         }
         Ok(found.iter().find(|c| !c.deleted).map(|c| (Target::Resumed(c.run_uuid.clone()), (*c).clone())))
+    }
+
+    /// A copy's artifact location, kept in [`Copy`] only when it is not the one MLflow gives
+    /// run `run_uuid` of this experiment.
+    fn unusual_location(&self, run_uuid: &str, uri: String) -> Option<String> {
+        (uri != run_artifact_uri(&self.location, run_uuid)).then_some(uri)
     }
 
     fn root(&self, target: &Target) -> Result<ArtifactRoot> {
@@ -490,7 +495,7 @@ impl RunSink for SqlRunSink {
         let copy = Copy {
             run_uuid: id.to_string(),
             deleted: run.meta.is_deleted(),
-            artifact_uri: (artifact_uri != run_artifact_uri(&self.location, id)).then_some(artifact_uri),
+            artifact_uri: self.unusual_location(id, artifact_uri),
             tracking_uri: None,
             complete: true,
             state,
